@@ -1,0 +1,38 @@
+/**
+ * The whole of what the CPU knows about the world outside it (DESIGN.md section 2).
+ *
+ * The CPU does its own segmentation and paging; what reaches the bus is a physical
+ * address or an I/O port. RAM is a plain Uint8Array that the CPU reads directly for
+ * speed; everything else (port I/O, the interrupt acknowledge cycle) is a call.
+ * A machine, a VM or a test harness implements this; the CPU imports nothing else.
+ */
+export interface CpuBus {
+  /**
+   * Physical RAM starting at physical address 0. Reads at or past `ram.length` return
+   * all ones (an open bus) and writes there are dropped.
+   */
+  readonly ram: Uint8Array;
+  /** An IN of `size` bytes (1, 2 or 4) from `port` (0..0xFFFF). Returns the value, zero-extended. */
+  ioRead(port: number, size: number): number;
+  /** An OUT of `size` bytes (1, 2 or 4) of `value` to `port`. */
+  ioWrite(port: number, size: number, value: number): void;
+  /**
+   * The interrupt acknowledge cycle: called when the CPU takes an external interrupt
+   * (its `irqLine` is up and EFLAGS.IF is set). Returns the vector, 0..255.
+   */
+  acknowledgeInterrupt(): number;
+}
+
+/** Why `Cpu.run` returned. */
+export const enum StopReason {
+  /** The cycle budget given to `run` is used up. */
+  Budget = 0,
+  /** HLT with interrupts enabled: the CPU waits for `irqLine`. */
+  Halt = 1,
+  /** Someone called `Cpu.requestStop()` (a debug-exit port, a hypervisor exit). */
+  Requested = 2,
+  /** A fault during double-fault delivery: the machine is dead (`Cpu.stopMessage` says why). */
+  TripleFault = 3,
+  /** HLT with interrupts disabled: nothing can wake the CPU. */
+  Dead = 4,
+}
