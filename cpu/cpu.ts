@@ -1,36 +1,987 @@
-// STUB: the real implementation is being written; this file fixes the public API.
+/**
+ * The x86 CPU: architectural state, memory access through segmentation and paging,
+ * lazy flags, the stack, exceptions and the run loop.
+ *
+ * Instruction semantics live in execute.ts (the opcode switch) and system.ts
+ * (descriptors, interrupts, far control transfers); both work on this class's fields.
+ * References are to the Intel SDM (vol. 1 basic architecture, vol. 2 instruction set,
+ * vol. 3 system programming).
+ *
+ * Hot-path rules: registers in typed arrays, numbers only, no allocation per
+ * instruction or per memory access; a fault unwinds with one preallocated sentinel.
+ */
 import { CpuBus, StopReason } from './bus';
+import {
+  ARITH, CF, PF, AF, ZF, SF, OF, TF, IF, DF, IOPL, NT, RF, AC, ID, FIXED_ONE, PARITY, LazyOp,
+} from './flags';
+import {
+  EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
+  DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PGE,
+} from './registers';
+import { step } from './execute';
+import { deliverInterrupt } from './system';
 
-export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
-export const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
+
+/** Thrown (never allocated anew) to unwind an instruction that faulted; see Cpu.fault. */
+export const FAULT = { fault: true };
+
+/** The default cost of one instruction in machine cycles (DESIGN.md section 3). */
+export const DEFAULT_INSTRUCTION_CYCLES = 1;
+
+// Software TLB entry bits (low 12 bits of an entry; the high 20 are the physical page).
+// An entry grants an access kind only if its bit is set; 0 means "walk the tables".
+const TLB_SUP_READ = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16;
+const TLB_TRACK_MAX = 4096;
+
+/** Exception classes for the double-fault rules (SDM vol. 3, table 6-5). */
+function isContributory(v: number): boolean {
+  return v === DE || v === TS || v === NP || v === SSV || v === GP;
+}
 
 export class Cpu {
-  /** General registers in encoding order (EAX ECX EDX EBX ESP EBP ESI EDI). */
-  readonly reg32 = new Int32Array(8);
+  // ---- General registers: one buffer seen at three widths. ----
+  /** EAX ECX EDX EBX ESP EBP ESI EDI, in encoding order. */
+  readonly reg32: Int32Array;
+  readonly reg16: Uint16Array;
+  readonly reg8: Uint8Array;
   eip = 0;
-  /** Machine cycle counter; bus handlers may add to it to charge latency. */
-  cycles = 0;
-  /** The INTR pin, driven by the machine's interrupt controller. */
-  irqLine = false;
-  /** Visible segment selectors ES CS SS DS FS GS. */
+
+  // ---- Flags: `flags` holds every bit except those listed in `flagsLazy`. ----
+  flags = FIXED_ONE;
+  flagsLazy = 0;
+  lazyOp: LazyOp = LazyOp.Logic;
+  lazyA = 0;
+  lazyB = 0;
+  /** The result, already reduced to the operand size. */
+  lazyR = 0;
+  /** The operand's sign bit: 0x80, 0x8000 or 0x80000000|0. */
+  lazySign = 0x80;
+
+  // ---- Segment registers and their descriptor caches. ----
   readonly sreg = new Uint16Array(6);
-  gdtrBase = 0; gdtrLimit = 0; idtrBase = 0; idtrLimit = 0x3ff;
-  cr0 = 0x60000010; cr2 = 0; cr3 = 0; cr4 = 0;
-  /** Set when run() returns TripleFault or Dead: one line saying why. */
-  stopMessage = '';
-  constructor(readonly bus: CpuBus) {}
-  /** Power-on state: real mode, CS:IP = F000:FFF0. */
-  reset(): void {}
-  /** The Multiboot hand-off state: protected mode, flat 4 GiB code and data, CPL 0, IF=0, paging off. */
-  enterFlat32(eip: number): void { this.eip = eip; }
-  getEflags(): number { return 2; }
-  setEflags(v: number): void { void v; }
-  /** Runs until `cycleBudget` more cycles have passed, HLT, a stop request or a triple fault. */
-  run(cycleBudget: number): StopReason { void cycleBudget; return StopReason.Dead; }
-  /** Makes the current run() return StopReason.Requested after the current instruction. */
-  requestStop(): void {}
-  /** A multi-line register dump for error reports. */
-  dumpState(): string { return ''; }
-  /** Instructions retired since reset. */
+  readonly segBase = new Int32Array(6);
+  /** Lowest valid offset (non-zero only for expand-down segments). */
+  readonly segMin = new Float64Array(6);
+  /** Highest offset a read may touch; -1 when the segment cannot be read (null, execute-only). */
+  readonly segMaxR = new Float64Array(6);
+  /** Highest offset a write may touch; -1 when the segment cannot be written. */
+  readonly segMaxW = new Float64Array(6);
+  /** The effective limit (highest valid offset for expand-up, see segMin for expand-down). */
+  readonly segLimit = new Float64Array(6);
+  /** The descriptor's high dword (type, S, DPL, P, AVL, D/B, G); 0 for a null selector. */
+  readonly segFlags = new Int32Array(6);
+  /** Current privilege level (CS.RPL in protected mode; 0 in real mode). */
+  cpl = 0;
+  /** CS.D: default operand and address size of the code segment is 32 bits. */
+  csD32 = false;
+  /** SS.B: the stack pointer is ESP rather than SP. */
+  ssB32 = false;
+
+  gdtrBase = 0;
+  gdtrLimit = 0xffff;
+  idtrBase = 0;
+  idtrLimit = 0x3ff;
+  ldtrSel = 0;
+  ldtrBase = 0;
+  ldtrLimit = 0;
+  trSel = 0;
+  trBase = 0;
+  trLimit = 0;
+  /** The TSS descriptor's type: 9/11 for a 32-bit TSS, 1/3 for a 16-bit one. */
+  trType = 0;
+
+  cr0 = 0x60000010;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Int32Array(8);
+  /** RDTSC returns cycles + tscOffset (WRMSR to IA32_TIME_STAMP_COUNTER moves the offset). */
+  tscOffset = 0;
+
+  // ---- Memory and paging. ----
+  readonly bus: CpuBus;
+  readonly mem: Uint8Array;
+  readonly mem32: Int32Array;
+  readonly memSize: number;
+  pagingOn = false;
+  /** Linear page number -> physical page | TLB_* bits (0: walk the page tables). */
+  readonly tlb = new Int32Array(1 << 20);
+  /** Which TLB entries are filled, so a flush clears only those. */
+  private readonly tlbFilled = new Int32Array(TLB_TRACK_MAX);
+  private tlbFilledCount = 0;
+  private tlbOverflow = false;
+  /** The TLB bit a data read or write needs at the current CPL. */
+  tlbReadNeed = TLB_SUP_READ;
+  tlbWriteNeed = TLB_SUP_WRITE;
+
+  // ---- Instruction fetch cache: EIP values in [fetchLo, fetchHi) are in one page of RAM. ----
+  fetchLo = 0;
+  fetchHi = 0;
+  fetchDelta = 0;
+
+  // ---- Per-instruction decode state (set by execute.step). ----
+  instrEip = 0;
+  instrEsp = 0;
+  o32 = false;
+  a32 = false;
+  segOvr = -1;
+  /** 0: none, 1: REP/REPE (F3), 2: REPNE (F2). */
+  rep = 0;
+  eaSeg = DS;
+  eaOff = 0;
+
+  // ---- Run control. ----
+  cycles = 0;
   instructions = 0;
+  instructionCycles = DEFAULT_INSTRUCTION_CYCLES;
+  irqLine = false;
+  /** The INTR pin is ignored for the instruction after STI, MOV SS and POP SS. */
+  inhibitIrqUntil = -1;
+  halted = false;
+  budgetEnd = 0;
+  private stopRequested = false;
+  private shutdown = false;
+  stopMessage = '';
+  /** Set by fault(); read by the run loop that catches FAULT. */
+  pendingVector = -1;
+  pendingError = -1;
+  /** Vector of the exception being delivered, for the double-fault rules (-1: none). */
+  delivering = -1;
+  /** Single-step: set when TF was 1 at the start of the instruction. */
+  private trapAfter = false;
+
+  constructor(bus: CpuBus) {
+    this.bus = bus;
+    const buf = new ArrayBuffer(32);
+    this.reg32 = new Int32Array(buf);
+    this.reg16 = new Uint16Array(buf);
+    this.reg8 = new Uint8Array(buf);
+    this.mem = bus.ram;
+    if (this.mem.byteOffset & 3) throw new Error('Cpu: RAM must be 4-byte aligned in its buffer');
+    this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
+    this.memSize = this.mem.length;
+    this.reset();
+  }
+
+  // ======================================================================
+  // Reset and hand-off states
+  // ======================================================================
+
+  /** Power-on state (SDM vol. 3, 9.1.1): real mode, CS:IP = F000:FFF0 with CS base FFFF0000. */
+  reset(): void {
+    this.reg32.fill(0);
+    this.reg32[EDX] = 0x00000611; // family 6, model 1, stepping 1 (a Pentium Pro signature)
+    this.flags = FIXED_ONE;
+    this.flagsLazy = 0;
+    this.cr0 = 0x60000000 | CR0_ET;
+    this.cr2 = this.cr3 = this.cr4 = 0;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
+    this.gdtrBase = 0; this.gdtrLimit = 0xffff;
+    this.idtrBase = 0; this.idtrLimit = 0xffff;
+    this.ldtrSel = 0; this.ldtrBase = 0; this.ldtrLimit = 0xffff;
+    this.trSel = 0; this.trBase = 0; this.trLimit = 0xffff; this.trType = 11;
+    for (let s = 0; s < 6; s++) this.loadRealSegment(s, 0);
+    this.loadRealSegment(CS, 0xf000);
+    this.segBase[CS] = 0xffff0000 | 0;
+    this.eip = 0xfff0;
+    this.cpl = 0;
+    this.csD32 = false;
+    this.ssB32 = false;
+    this.pagingOn = false;
+    this.tscOffset = 0;
+    this.halted = false;
+    this.shutdown = false;
+    this.delivering = -1;
+    this.inhibitIrqUntil = -1;
+    this.stopMessage = '';
+    this.flushTlb(true);
+    this.updateCplAccess();
+  }
+
+  /**
+   * The machine state a Multiboot loader hands over (Multiboot 0.6.96, section 3.2):
+   * protected mode, CS a flat 32-bit execute/read segment, DS/ES/FS/GS/SS flat 32-bit
+   * read/write segments, paging off, IF clear. The GDTR is left pointing at nothing:
+   * the guest must load its own GDT before it loads a segment register.
+   */
+  enterFlat32(eip: number): void {
+    this.cr0 = (this.cr0 | CR0_PE) & ~CR0_PG;
+    this.pagingOn = false;
+    this.flags = FIXED_ONE;
+    this.flagsLazy = 0;
+    for (let s = 0; s < 6; s++) {
+      const code = s === CS;
+      // Flat: base 0, limit FFFFF with G=1, P=1, DPL 0, S=1, D/B=1.
+      const hi = code ? 0x00cf9b00 : 0x00cf9300;
+      this.loadDescriptorCache(s, code ? 0x08 : 0x10, 0, 0xffffffff, hi);
+    }
+    this.cpl = 0;
+    this.csD32 = true;
+    this.ssB32 = true;
+    this.updateCplAccess();
+    this.eip = eip >>> 0;
+    this.invalidateFetch();
+  }
+
+  // ======================================================================
+  // Flags
+  // ======================================================================
+
+  getCF(): number {
+    if (this.flagsLazy & CF) {
+      const a = this.lazyA, b = this.lazyB, r = this.lazyR;
+      switch (this.lazyOp) {
+        case LazyOp.Add: return ((a & b) | ((a | b) & ~r)) & this.lazySign ? 1 : 0;
+        case LazyOp.Sub: return ((~a & b) | ((~a | b) & r)) & this.lazySign ? 1 : 0;
+        default: return 0;
+      }
+    }
+    return this.flags & CF;
+  }
+
+  getOF(): boolean {
+    if (this.flagsLazy & OF) {
+      const a = this.lazyA, b = this.lazyB, r = this.lazyR;
+      switch (this.lazyOp) {
+        case LazyOp.Add: return (((a ^ r) & (b ^ r)) & this.lazySign) !== 0;
+        case LazyOp.Sub: return (((a ^ b) & (a ^ r)) & this.lazySign) !== 0;
+        default: return false;
+      }
+    }
+    return (this.flags & OF) !== 0;
+  }
+
+  getZF(): boolean {
+    return this.flagsLazy & ZF ? this.lazyR === 0 : (this.flags & ZF) !== 0;
+  }
+
+  getSF(): boolean {
+    return this.flagsLazy & SF ? (this.lazyR & this.lazySign) !== 0 : (this.flags & SF) !== 0;
+  }
+
+  getPF(): boolean {
+    return this.flagsLazy & PF ? PARITY[this.lazyR & 0xff] !== 0 : (this.flags & PF) !== 0;
+  }
+
+  getAF(): boolean {
+    if (this.flagsLazy & AF) {
+      return this.lazyOp === LazyOp.Logic ? false : ((this.lazyA ^ this.lazyB ^ this.lazyR) & 0x10) !== 0;
+    }
+    return (this.flags & AF) !== 0;
+  }
+
+  /** EFLAGS with every lazy bit worked out (what PUSHF would push, before masking VM/RF). */
+  getEflags(): number {
+    let f = this.flags;
+    const lazy = this.flagsLazy;
+    if (lazy) {
+      f &= ~lazy;
+      let v = 0;
+      if (lazy & CF) v |= this.getCF();
+      if (lazy & PF) v |= PARITY[this.lazyR & 0xff];
+      if ((lazy & AF) && this.getAF()) v |= AF;
+      if ((lazy & ZF) && this.lazyR === 0) v |= ZF;
+      if ((lazy & SF) && (this.lazyR & this.lazySign)) v |= SF;
+      if ((lazy & OF) && this.getOF()) v |= OF;
+      f |= v & lazy;
+    }
+    return f | FIXED_ONE;
+  }
+
+  /**
+   * Sets EFLAGS wholesale (no privilege checks: callers such as POPF and IRET apply them).
+   * Bits that do not exist on this CPU (VM, VIF, VIP, reserved) stay zero; see README
+   * for why virtual-8086 mode is not offered.
+   */
+  setEflags(v: number): void {
+    const writable = CF | PF | AF | ZF | SF | TF | IF | DF | OF | IOPL | NT | RF | AC | ID;
+    this.flags = (v & writable) | FIXED_ONE;
+    this.flagsLazy = 0;
+  }
+
+  /** Makes the status flags concrete (before an instruction sets only some of them). */
+  materializeFlags(): void {
+    if (this.flagsLazy) {
+      this.flags = this.getEflags();
+      this.flagsLazy = 0;
+    }
+  }
+
+  setCF(on: boolean): void {
+    this.materializeFlags();
+    this.flags = on ? this.flags | CF : this.flags & ~CF;
+  }
+
+  // ======================================================================
+  // Paging (SDM vol. 3, chapter 4, 32-bit paging)
+  // ======================================================================
+
+  /** CR3 writes flush non-global entries; CR0/CR4 paging changes flush all of them. */
+  flushTlb(includingGlobal: boolean): void {
+    const tlb = this.tlb;
+    if (this.tlbOverflow) {
+      if (includingGlobal || !(this.cr4 & CR4_PGE)) tlb.fill(0);
+      else for (let i = 0; i < tlb.length; i++) if (!(tlb[i] & TLB_GLOBAL)) tlb[i] = 0;
+    } else {
+      const filled = this.tlbFilled;
+      let keep = 0;
+      const keepGlobal = !includingGlobal && (this.cr4 & CR4_PGE) !== 0;
+      for (let i = 0; i < this.tlbFilledCount; i++) {
+        const page = filled[i];
+        if (keepGlobal && (tlb[page] & TLB_GLOBAL)) filled[keep++] = page;
+        else tlb[page] = 0;
+      }
+      this.tlbFilledCount = keep;
+    }
+    if (includingGlobal || this.tlbOverflow) { this.tlbOverflow = false; if (includingGlobal) this.tlbFilledCount = 0; }
+    this.invalidateFetch();
+  }
+
+  /** INVLPG: drops one linear page's translation (global or not). */
+  invalidatePage(lin: number): void {
+    this.tlb[lin >>> 12] = 0;
+    this.invalidateFetch();
+  }
+
+  invalidateFetch(): void {
+    this.fetchLo = 0;
+    this.fetchHi = 0;
+  }
+
+  /** Paging, protection and A/D-bit work of a TLB miss. Returns the physical address. */
+  translate(lin: number, write: boolean, user: boolean): number {
+    const page = lin >>> 12;
+    const mem = this.mem;
+    const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+    const pde = this.readPhys32(pdeAddr);
+    let errBase = (write ? 2 : 0) | (user ? 4 : 0);
+    if (!(pde & 1)) return this.pageFault(lin, errBase);
+    let entryAddr: number, entry: number, physPage: number, rw: boolean, us: boolean, global: boolean;
+    if ((pde & 0x80) && (this.cr4 & CR4_PSE)) {
+      // A 4 MiB page: the PDE maps it directly.
+      entryAddr = pdeAddr;
+      entry = pde;
+      physPage = ((pde & 0xffc00000) >>> 0) + (lin & 0x3ff000);
+      rw = (pde & 2) !== 0;
+      us = (pde & 4) !== 0;
+      global = (pde & 0x100) !== 0;
+    } else {
+      const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
+      const pte = this.readPhys32(pteAddr);
+      if (!(pte & 1)) return this.pageFault(lin, errBase);
+      entryAddr = pteAddr;
+      entry = pte;
+      physPage = (pte & ~0xfff) >>> 0;
+      // Both levels must allow an access (SDM vol. 3, 4.6.1).
+      rw = (pde & pte & 2) !== 0;
+      us = (pde & pte & 4) !== 0;
+      global = (pte & 0x100) !== 0;
+      if (!(pde & 0x20)) this.writePhys32(pdeAddr, pde | 0x20);
+    }
+    errBase |= 1; // the page was present: any fault from here is a protection fault
+    if (user) {
+      if (!us) return this.pageFault(lin, errBase);
+      if (write && !rw) return this.pageFault(lin, errBase);
+    } else if (write && !rw && (this.cr0 & CR0_WP)) {
+      return this.pageFault(lin, errBase);
+    }
+    const newEntry = entry | 0x20 | (write ? 0x40 : 0);
+    if (newEntry !== entry) this.writePhys32(entryAddr, newEntry);
+    // Fill the TLB: reads are allowed as checked; writes only once D is set.
+    let bits = TLB_SUP_READ;
+    if (us) bits |= TLB_USER_READ;
+    if (newEntry & 0x40) {
+      if (rw || !(this.cr0 & CR0_WP)) bits |= TLB_SUP_WRITE;
+      if (us && rw) bits |= TLB_USER_WRITE;
+    }
+    if (global && (this.cr4 & CR4_PGE)) bits |= TLB_GLOBAL;
+    if (this.tlb[page] === 0) {
+      if (this.tlbFilledCount < TLB_TRACK_MAX) this.tlbFilled[this.tlbFilledCount++] = page;
+      else this.tlbOverflow = true;
+    }
+    this.tlb[page] = (physPage | bits) | 0;
+    void mem;
+    return (physPage + (lin & 0xfff)) >>> 0;
+  }
+
+  private pageFault(lin: number, errorCode: number): never {
+    this.cr2 = lin | 0;
+    return this.fault(PFV, errorCode);
+  }
+
+  /** Linear to physical for a data access at the current privilege level. */
+  linToPhysRead(lin: number): number {
+    if (!this.pagingOn) return lin >>> 0;
+    const e = this.tlb[lin >>> 12];
+    if (e & this.tlbReadNeed) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    return this.translate(lin, false, this.cpl === 3);
+  }
+
+  linToPhysWrite(lin: number): number {
+    if (!this.pagingOn) return lin >>> 0;
+    const e = this.tlb[lin >>> 12];
+    if (e & this.tlbWriteNeed) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    return this.translate(lin, true, this.cpl === 3);
+  }
+
+  /** Supervisor-level translation for descriptor tables and the TSS (implicit accesses). */
+  linToPhysSystem(lin: number, write: boolean): number {
+    if (!this.pagingOn) return lin >>> 0;
+    const e = this.tlb[lin >>> 12];
+    if (e & (write ? TLB_SUP_WRITE : TLB_SUP_READ)) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    return this.translate(lin, write, false);
+  }
+
+  updateCplAccess(): void {
+    const user = this.cpl === 3;
+    this.tlbReadNeed = user ? TLB_USER_READ : TLB_SUP_READ;
+    this.tlbWriteNeed = user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+  }
+
+  // ======================================================================
+  // Physical memory: RAM from 0; beyond it an open bus (reads all ones, writes dropped).
+  // ======================================================================
+
+  readPhys8(p: number): number {
+    return p < this.memSize ? this.mem[p] : 0xff;
+  }
+
+  readPhys16(p: number): number {
+    if (p + 1 < this.memSize) return this.mem[p] | (this.mem[p + 1] << 8);
+    return this.readPhys8(p) | (this.readPhys8(p + 1) << 8);
+  }
+
+  readPhys32(p: number): number {
+    if (p + 3 < this.memSize) {
+      if ((p & 3) === 0) return this.mem32[p >>> 2];
+      const m = this.mem;
+      return m[p] | (m[p + 1] << 8) | (m[p + 2] << 16) | (m[p + 3] << 24);
+    }
+    return this.readPhys16(p) | (this.readPhys16(p + 2) << 16);
+  }
+
+  writePhys8(p: number, v: number): void {
+    if (p < this.memSize) this.mem[p] = v;
+  }
+
+  writePhys16(p: number, v: number): void {
+    if (p + 1 < this.memSize) {
+      this.mem[p] = v;
+      this.mem[p + 1] = v >> 8;
+    } else {
+      this.writePhys8(p, v);
+      this.writePhys8(p + 1, v >> 8);
+    }
+  }
+
+  writePhys32(p: number, v: number): void {
+    if (p + 3 < this.memSize) {
+      if ((p & 3) === 0) { this.mem32[p >>> 2] = v; return; }
+      const m = this.mem;
+      m[p] = v; m[p + 1] = v >> 8; m[p + 2] = v >> 16; m[p + 3] = v >> 24;
+    } else {
+      this.writePhys16(p, v);
+      this.writePhys16(p + 2, v >> 16);
+    }
+  }
+
+  // ======================================================================
+  // Linear memory (after segmentation, before paging)
+  // ======================================================================
+
+  readLin8(lin: number): number {
+    return this.readPhys8(this.linToPhysRead(lin));
+  }
+
+  readLin16(lin: number): number {
+    if ((lin & 0xfff) === 0xfff) return this.readLin8(lin) | (this.readLin8(lin + 1) << 8);
+    return this.readPhys16(this.linToPhysRead(lin));
+  }
+
+  readLin32(lin: number): number {
+    if ((lin & 0xfff) > 0xffc) return this.readLin16(lin) | (this.readLin16(lin + 2) << 16);
+    return this.readPhys32(this.linToPhysRead(lin));
+  }
+
+  writeLin8(lin: number, v: number): void {
+    this.writePhys8(this.linToPhysWrite(lin), v);
+  }
+
+  writeLin16(lin: number, v: number): void {
+    if ((lin & 0xfff) === 0xfff) {
+      // Check both pages before writing either, so a fault leaves memory untouched.
+      const p0 = this.linToPhysWrite(lin), p1 = this.linToPhysWrite(lin + 1);
+      this.writePhys8(p0, v); this.writePhys8(p1, v >> 8);
+      return;
+    }
+    this.writePhys16(this.linToPhysWrite(lin), v);
+  }
+
+  writeLin32(lin: number, v: number): void {
+    const off = lin & 0xfff;
+    if (off > 0xffc) {
+      const p0 = this.linToPhysWrite(lin), p1 = this.linToPhysWrite((lin | 0xfff) + 1);
+      for (let i = 0; i < 4; i++) {
+        const p = off + i < 0x1000 ? p0 + i : p1 + (off + i - 0x1000);
+        this.writePhys8(p, v >> (i * 8));
+      }
+      return;
+    }
+    this.writePhys32(this.linToPhysWrite(lin), v);
+  }
+
+  // ======================================================================
+  // Segmented memory: limit and rights checks, then linear access.
+  // ======================================================================
+
+  /** #GP(0), or #SS(0) for the stack segment: the fault for a bad segment access. */
+  segFault(seg: number): never {
+    return this.fault(seg === SS ? SSV : GP, 0);
+  }
+
+  read8(seg: number, off: number): number {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o > this.segMaxR[seg]) this.segFault(seg);
+    return this.readLin8(this.segBase[seg] + o);
+  }
+
+  read16(seg: number, off: number): number {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o + 1 > this.segMaxR[seg]) this.segFault(seg);
+    return this.readLin16(this.segBase[seg] + o);
+  }
+
+  read32(seg: number, off: number): number {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o + 3 > this.segMaxR[seg]) this.segFault(seg);
+    const lin = (this.segBase[seg] + o) | 0;
+    if (this.pagingOn || (lin & 3) !== 0 || (lin >>> 0) + 3 >= this.memSize) return this.readLin32(lin);
+    return this.mem32[lin >>> 2];
+  }
+
+  write8(seg: number, off: number, v: number): void {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o > this.segMaxW[seg]) this.segFault(seg);
+    this.writeLin8(this.segBase[seg] + o, v);
+  }
+
+  write16(seg: number, off: number, v: number): void {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o + 1 > this.segMaxW[seg]) this.segFault(seg);
+    this.writeLin16(this.segBase[seg] + o, v);
+  }
+
+  write32(seg: number, off: number, v: number): void {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
+    this.writeLin32(this.segBase[seg] + o, v);
+  }
+
+  /** Checks that a write of `size` bytes at seg:off would be allowed, without writing. */
+  checkWrite(seg: number, off: number, size: number): void {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o + size - 1 > this.segMaxW[seg]) this.segFault(seg);
+    const lin = this.segBase[seg] + o;
+    this.linToPhysWrite(lin);
+    if (((lin & 0xfff) + size - 1) > 0xfff) this.linToPhysWrite(lin + size - 1);
+  }
+
+  // ======================================================================
+  // Instruction fetch
+  // ======================================================================
+
+  /** Refills the fetch window for EIP `e`, or returns false when it is not plain RAM. */
+  private refillFetch(e: number): boolean {
+    if (e < this.segMin[CS] || e > this.segLimit[CS]) this.segFault(CS);
+    const lin = (this.segBase[CS] + e) | 0;
+    let phys: number;
+    if (this.pagingOn) {
+      const ent = this.tlb[lin >>> 12];
+      phys = ent & this.tlbReadNeed ? ((ent & ~0xfff) | (lin & 0xfff)) >>> 0 : this.translate(lin, false, this.cpl === 3);
+    } else {
+      phys = lin >>> 0;
+    }
+    if (phys >= this.memSize) return false;
+    const pageLeft = 0x1000 - (lin & 0xfff);
+    let hi = e + pageLeft;
+    const limitHi = this.segLimit[CS] + 1;
+    if (hi > limitHi) hi = limitHi;
+    if (phys + (hi - e) > this.memSize) hi = e + (this.memSize - phys);
+    this.fetchLo = e;
+    this.fetchHi = hi;
+    this.fetchDelta = phys - e;
+    return true;
+  }
+
+  fetch8(): number {
+    const e = this.eip;
+    if (e >= this.fetchHi || e < this.fetchLo) {
+      if (!this.refillFetch(e)) { this.eip = e + 1; return 0xff; }
+    }
+    this.eip = e + 1;
+    return this.mem[e + this.fetchDelta];
+  }
+
+  fetch16(): number {
+    const e = this.eip;
+    if (e + 1 < this.fetchHi && e >= this.fetchLo) {
+      this.eip = e + 2;
+      const p = e + this.fetchDelta;
+      return this.mem[p] | (this.mem[p + 1] << 8);
+    }
+    return this.fetch8() | (this.fetch8() << 8);
+  }
+
+  fetch32(): number {
+    const e = this.eip;
+    if (e + 3 < this.fetchHi && e >= this.fetchLo) {
+      this.eip = e + 4;
+      const p = e + this.fetchDelta;
+      const m = this.mem;
+      return m[p] | (m[p + 1] << 8) | (m[p + 2] << 16) | (m[p + 3] << 24);
+    }
+    return this.fetch16() | (this.fetch16() << 16);
+  }
+
+  // ======================================================================
+  // The stack
+  // ======================================================================
+
+  push16(v: number): void {
+    if (this.ssB32) {
+      const sp = (this.reg32[ESP] - 2) | 0;
+      this.write16(SS, sp, v);
+      this.reg32[ESP] = sp;
+    } else {
+      const sp = (this.reg16[ESP << 1] - 2) & 0xffff;
+      this.write16(SS, sp, v);
+      this.reg16[ESP << 1] = sp;
+    }
+  }
+
+  push32(v: number): void {
+    if (this.ssB32) {
+      const sp = (this.reg32[ESP] - 4) | 0;
+      this.write32(SS, sp, v);
+      this.reg32[ESP] = sp;
+    } else {
+      const sp = (this.reg16[ESP << 1] - 4) & 0xffff;
+      this.write32(SS, sp, v);
+      this.reg16[ESP << 1] = sp;
+    }
+  }
+
+  pop16(): number {
+    if (this.ssB32) {
+      const sp = this.reg32[ESP];
+      const v = this.read16(SS, sp);
+      this.reg32[ESP] = sp + 2;
+      return v;
+    }
+    const sp = this.reg16[ESP << 1];
+    const v = this.read16(SS, sp);
+    this.reg16[ESP << 1] = sp + 2;
+    return v;
+  }
+
+  pop32(): number {
+    if (this.ssB32) {
+      const sp = this.reg32[ESP];
+      const v = this.read32(SS, sp);
+      this.reg32[ESP] = sp + 4;
+      return v;
+    }
+    const sp = this.reg16[ESP << 1];
+    const v = this.read32(SS, sp);
+    this.reg16[ESP << 1] = sp + 4;
+    return v;
+  }
+
+  /** The stack pointer as the current stack size sees it. */
+  getSP(): number {
+    return this.ssB32 ? this.reg32[ESP] : this.reg16[ESP << 1];
+  }
+
+  setSP(v: number): void {
+    if (this.ssB32) this.reg32[ESP] = v;
+    else this.reg16[ESP << 1] = v;
+  }
+
+  // ======================================================================
+  // Segment descriptor caches
+  // ======================================================================
+
+  /** Real-mode (and unreal-mode) segment load: only the base changes (SDM vol. 3, 9.9.1 and 21.1). */
+  loadRealSegment(seg: number, sel: number): void {
+    this.sreg[seg] = sel;
+    this.segBase[seg] = sel << 4;
+    if (this.segLimit[seg] === 0 && this.segFlags[seg] === 0) this.segLimit[seg] = 0xffff;
+    const min = this.segMin[seg], max = min > 0 ? (this.segFlags[seg] & 0x400000 ? 0xffffffff : 0xffff) : this.segLimit[seg];
+    // In real mode there are no rights: a cached null or read-only segment is usable again.
+    this.segMaxR[seg] = max;
+    this.segMaxW[seg] = max;
+    if (this.segFlags[seg] === 0) this.segFlags[seg] = 0x9300; // present, DPL 0, writable data
+    if (seg === CS) {
+      this.csD32 = (this.segFlags[CS] & 0x400000) !== 0 && (this.cr0 & CR0_PE) !== 0;
+      if (!(this.cr0 & CR0_PE)) this.csD32 = false;
+      this.invalidateFetch();
+    } else if (seg === SS) {
+      this.ssB32 = (this.segFlags[SS] & 0x400000) !== 0 && (this.cr0 & CR0_PE) !== 0;
+    }
+  }
+
+  /**
+   * Fills a descriptor cache from a descriptor (base, byte-granular limit, high dword),
+   * working out what the limit checks need. No checks here: callers have made them.
+   */
+  loadDescriptorCache(seg: number, sel: number, base: number, limit: number, hi: number): void {
+    this.sreg[seg] = sel;
+    this.segBase[seg] = base | 0;
+    this.segFlags[seg] = hi;
+    const type = (hi >>> 8) & 0xf;
+    const code = (type & 8) !== 0;
+    const big = (hi & 0x400000) !== 0;
+    const lim = limit >>> 0;
+    this.segLimit[seg] = lim;
+    let min = 0, max = lim;
+    if (!code && (type & 4)) {
+      // Expand-down data: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF (SDM vol. 3, 3.4.5.1).
+      min = lim + 1;
+      max = big ? 0xffffffff : 0xffff;
+    }
+    this.segMin[seg] = min;
+    this.segMaxR[seg] = code && !(type & 2) ? -1 : max;
+    this.segMaxW[seg] = code || !(type & 2) ? -1 : max;
+    if (seg === CS) {
+      this.csD32 = big;
+      this.invalidateFetch();
+    } else if (seg === SS) {
+      this.ssB32 = big;
+    }
+  }
+
+  /** A null selector in DS, ES, FS or GS: any use faults with #GP(0). */
+  loadNullSegment(seg: number, sel: number): void {
+    this.sreg[seg] = sel;
+    this.segBase[seg] = 0;
+    this.segFlags[seg] = 0;
+    this.segLimit[seg] = 0;
+    this.segMin[seg] = 0;
+    this.segMaxR[seg] = -1;
+    this.segMaxW[seg] = -1;
+  }
+
+  setCpl(cpl: number): void {
+    this.cpl = cpl;
+    this.updateCplAccess();
+    this.invalidateFetch();
+  }
+
+  /** CR0 writes: PE and PG switch modes; paging changes flush the TLB. */
+  setCr0(v: number): void {
+    const old = this.cr0;
+    v = (v | CR0_ET) | 0;
+    if ((v & CR0_PG) && !(v & CR0_PE)) this.fault(GP, 0);
+    this.cr0 = v;
+    if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) {
+      this.pagingOn = (v & CR0_PG) !== 0;
+      this.flushTlb(true);
+    }
+    if ((old ^ v) & CR0_PE) {
+      if (!(v & CR0_PE)) {
+        // Back to real mode: CPL is 0 and stays so.
+        this.setCpl(0);
+      }
+    }
+  }
+
+  setCr4(v: number): void {
+    const supported = 0x04 | 0x08 | CR4_PSE | CR4_PGE;
+    if (v & ~supported) this.fault(GP, 0);
+    const old = this.cr4;
+    this.cr4 = v;
+    if ((old ^ v) & (CR4_PSE | CR4_PGE)) this.flushTlb(true);
+  }
+
+  setCr3(v: number): void {
+    this.cr3 = v | 0;
+    this.flushTlb(false);
+  }
+
+  // ======================================================================
+  // Exceptions and interrupts
+  // ======================================================================
+
+  /**
+   * Raises exception `vector` with `errorCode` (-1: none) as a fault: the current
+   * instruction is abandoned and EIP/ESP go back to their values at its start.
+   */
+  fault(vector: number, errorCode: number): never {
+    this.pendingVector = vector;
+    this.pendingError = errorCode;
+    throw FAULT;
+  }
+
+  /** True when the CPU is in protected mode (CR0.PE). */
+  get protectedMode(): boolean {
+    return (this.cr0 & CR0_PE) !== 0;
+  }
+
+  /**
+   * Delivers the pending fault, applying the double-fault rules; a fault while
+   * delivering a double fault shuts the CPU down (a triple fault).
+   */
+  private deliverPendingFault(): void {
+    let vector = this.pendingVector;
+    let error = this.pendingError;
+    this.eip = this.instrEip;
+    this.reg32[ESP] = this.instrEsp;
+    this.invalidateFetch();
+    for (;;) {
+      const first = this.delivering;
+      if (first >= 0) {
+        if (first === DFV) {
+          this.shutdownWith(`triple fault: exception ${vector} while delivering a double fault`);
+          return;
+        }
+        const promote = (isContributory(first) && isContributory(vector)) ||
+          (first === PFV && (vector === PFV || isContributory(vector)));
+        if (promote) { vector = DFV; error = 0; }
+      }
+      this.delivering = vector;
+      try {
+        deliverInterrupt(this, vector, false, error, true);
+        this.delivering = -1;
+        return;
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        vector = this.pendingVector;
+        error = this.pendingError;
+        this.eip = this.instrEip;
+        this.reg32[ESP] = this.instrEsp;
+      }
+    }
+  }
+
+  private shutdownWith(why: string): void {
+    this.shutdown = true;
+    this.stopMessage = why;
+    this.delivering = -1;
+    this.budgetEnd = -1;
+  }
+
+  /** Makes the current run() return StopReason.Requested after the current instruction. */
+  requestStop(): void {
+    this.stopRequested = true;
+    this.budgetEnd = -1;
+  }
+
+  /** HLT: stops the run loop until an interrupt. */
+  halt(): void {
+    this.halted = true;
+    this.budgetEnd = -1;
+  }
+
+  // ======================================================================
+  // The run loop
+  // ======================================================================
+
+  /** Runs until `cycleBudget` more cycles have passed, HLT, a stop request or a triple fault. */
+  run(cycleBudget: number): StopReason {
+    if (this.shutdown) return StopReason.TripleFault;
+    this.stopRequested = false;
+    const end = this.cycles + cycleBudget;
+    if (this.halted) {
+      if (this.irqLine && (this.flags & IF)) {
+        this.halted = false;
+      } else {
+        // Time passes while the CPU waits for an interrupt.
+        this.cycles = end;
+        return this.flags & IF ? StopReason.Halt : StopReason.Dead;
+      }
+    }
+    this.budgetEnd = end;
+    for (;;) {
+      try {
+        this.loop();
+        break;
+      } catch (e) {
+        if (e !== FAULT) {
+          this.shutdownWith(`internal error at ${this.sreg[CS].toString(16)}:${(this.instrEip >>> 0).toString(16)}: ${(e as Error)?.stack ?? e}`);
+          return StopReason.TripleFault;
+        }
+        this.instructions++;
+        this.cycles += this.instructionCycles;
+        this.deliverPendingFault();
+        if (this.shutdown) return StopReason.TripleFault;
+        if (this.stopRequested) break;
+      }
+    }
+    if (this.shutdown) return StopReason.TripleFault;
+    if (this.stopRequested) return StopReason.Requested;
+    if (this.halted) return this.flags & IF ? StopReason.Halt : StopReason.Dead;
+    return StopReason.Budget;
+  }
+
+  private loop(): void {
+    while (this.cycles < this.budgetEnd) {
+      if (this.irqLine && (this.flags & IF) && this.instructions > this.inhibitIrqUntil) {
+        this.instrEip = this.eip;
+        this.instrEsp = this.reg32[ESP];
+        this.halted = false;
+        const vector = this.bus.acknowledgeInterrupt();
+        if (vector >= 0) deliverInterrupt(this, vector & 0xff, false, -1, true);
+        if (this.budgetEnd < 0) break;
+      }
+      this.instrEip = this.eip;
+      this.instrEsp = this.reg32[ESP];
+      this.trapAfter = (this.flags & TF) !== 0;
+      step(this);
+      this.instructions++;
+      this.cycles += this.instructionCycles;
+      if (this.trapAfter) this.singleStepTrap();
+    }
+  }
+
+  /** The #DB trap after an instruction executed with TF set (SDM vol. 3, 17.3.1.4). */
+  private singleStepTrap(): void {
+    if (!(this.flags & TF) && !this.trapAfter) return;
+    this.trapAfter = false;
+    this.dr[6] |= 0x4000; // BS
+    this.instrEip = this.eip;
+    this.instrEsp = this.reg32[ESP];
+    deliverInterrupt(this, DB, false, -1, true);
+  }
+
+  /** Clears the pending single-step trap (an instruction that loads TF=0 on its own terms). */
+  cancelSingleStep(): void {
+    this.trapAfter = false;
+  }
+
+  // ======================================================================
+  // Diagnostics
+  // ======================================================================
+
+  /** A multi-line register dump for error reports (same layout as QEMU's `info registers`, abridged). */
+  dumpState(): string {
+    const h = (v: number, w = 8) => (v >>> 0).toString(16).padStart(w, '0');
+    const r = this.reg32;
+    const lines: string[] = [];
+    lines.push(REG32_NAMES.slice(0, 4).map((n, i) => `${n.toUpperCase()}=${h(r[i])}`).join(' '));
+    lines.push(REG32_NAMES.slice(4).map((n, i) => `${n.toUpperCase()}=${h(r[i + 4])}`).join(' '));
+    lines.push(`EIP=${h(this.eip)} EFL=${h(this.getEflags())} CPL=${this.cpl} ${this.protectedMode ? 'PM' : 'RM'}${this.pagingOn ? ' PG' : ''}`);
+    for (let s = 0; s < 6; s++) {
+      lines.push(`${SREG_NAMES[s].toUpperCase()} =${h(this.sreg[s], 4)} ${h(this.segBase[s])} ${h(this.segLimit[s])} ${h(this.segFlags[s])}`);
+    }
+    lines.push(`LDT=${h(this.ldtrSel, 4)} ${h(this.ldtrBase)} ${h(this.ldtrLimit)}  TR=${h(this.trSel, 4)} ${h(this.trBase)} ${h(this.trLimit)}`);
+    lines.push(`GDT=${h(this.gdtrBase)} ${h(this.gdtrLimit)}  IDT=${h(this.idtrBase)} ${h(this.idtrLimit)}`);
+    lines.push(`CR0=${h(this.cr0)} CR2=${h(this.cr2)} CR3=${h(this.cr3)} CR4=${h(this.cr4)}`);
+    lines.push(`cycles=${this.cycles} instructions=${this.instructions}`);
+    return lines.join('\n');
+  }
 }
+
+export { StopReason };

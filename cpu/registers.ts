@@ -1,0 +1,18 @@
+/** Register numbers in the order the instruction encoding uses (Intel SDM vol. 2, table 2-2). */
+export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
+/** Segment registers in encoding order (the `sreg` field of MOV Sw). */
+export const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
+export const REG32_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
+export const REG16_NAMES = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'];
+export const REG8_NAMES = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'];
+export const SREG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
+
+/** Exception vectors (SDM vol. 3, table 6-1). */
+export const DE = 0, DB = 1, NMI = 2, BP = 3, OFV = 4, BR = 5, UD = 6, NM = 7, DFV = 8;
+export const TS = 10, NP = 11, SSV = 12, GP = 13, PFV = 14, MF = 16, AC_V = 17;
+
+/** CR0 bits. */
+export const CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 0x10, CR0_NE = 0x20;
+export const CR0_WP = 0x10000, CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000, CR0_PG = 0x80000000 | 0;
+/** CR4 bits we implement. */
+export const CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 0x10, CR4_PGE = 0x80;
