@@ -33,6 +33,8 @@ export const DEFAULT_INSTRUCTION_CYCLES = 1;
 // An entry grants an access kind only if its bit is set; 0 means "walk the tables".
 const TLB_SUP_READ = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16;
 const TLB_TRACK_MAX = 4096;
+/** The longest slice run() hands the hot loop, so `left` stays a small integer. */
+const MAX_SLICE = 1 << 28;
 
 /** Exception classes for the double-fault rules (SDM vol. 3, table 6-5). */
 function isContributory(v: number): boolean {
@@ -122,7 +124,6 @@ export class Cpu {
 
   // ---- Per-instruction decode state (set by execute.step). ----
   instrEip = 0;
-  instrEsp = 0;
   o32 = false;
   a32 = false;
   segOvr = -1;
@@ -132,14 +133,21 @@ export class Cpu {
   eaOff = 0;
 
   // ---- Run control. ----
-  cycles = 0;
-  instructions = 0;
+  // The hot loop counts down `left`, a small integer, instead of adding to a double:
+  // cycles = sliceEnd - left at every moment, and instructions = instrDone + sliceInstr.
+  /** The cycle count at which the current slice ends. */
+  private sliceEnd = 0;
+  /** Cycles left in the current slice (a small integer: slices are capped at MAX_SLICE). */
+  left = 0;
+  private instrDone = 0;
+  /** Instructions retired in the current slice. */
+  sliceInstr = 0;
+  private running = false;
   instructionCycles = DEFAULT_INSTRUCTION_CYCLES;
   irqLine = false;
-  /** The INTR pin is ignored for the instruction after STI, MOV SS and POP SS. */
+  /** The INTR pin is ignored until `instructions` passes this (one instruction after STI, MOV SS, POP SS). */
   inhibitIrqUntil = -1;
   halted = false;
-  budgetEnd = 0;
   private stopRequested = false;
   private shutdown = false;
   stopMessage = '';
@@ -148,8 +156,11 @@ export class Cpu {
   pendingError = -1;
   /** Vector of the exception being delivered, for the double-fault rules (-1: none). */
   delivering = -1;
-  /** Single-step: set when TF was 1 at the start of the instruction. */
-  private trapAfter = false;
+  /**
+   * ESP at the start of the few instructions that move ESP before they can still
+   * fault (PUSHA, POPA, ENTER, LEAVE, POP r/m); -1 when no restore is needed.
+   */
+  espToRestore = -1;
 
   constructor(bus: CpuBus) {
     this.bus = bus;
@@ -162,6 +173,32 @@ export class Cpu {
     this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
     this.memSize = this.mem.length;
     this.reset();
+  }
+
+  /** The machine cycle counter. Bus handlers may add to it to charge latency. */
+  get cycles(): number {
+    return this.sliceEnd - this.left;
+  }
+
+  set cycles(v: number) {
+    if (this.running) this.left = this.sliceEnd - v;
+    else { this.sliceEnd = v; this.left = 0; }
+  }
+
+  /** Instructions retired since power-on. */
+  get instructions(): number {
+    return this.instrDone + this.sliceInstr;
+  }
+
+  /** Ends the current slice after this instruction, leaving the cycle count as it is. */
+  private endSlice(): void {
+    this.sliceEnd -= this.left;
+    this.left = 0;
+  }
+
+  /** Saves ESP for an instruction that moves it before a later part can fault. */
+  saveEsp(): void {
+    this.espToRestore = this.reg32[ESP];
   }
 
   // ======================================================================
@@ -727,6 +764,7 @@ export class Cpu {
     if (seg === CS) {
       this.csD32 = (this.segFlags[CS] & 0x400000) !== 0 && (this.cr0 & CR0_PE) !== 0;
       if (!(this.cr0 & CR0_PE)) this.csD32 = false;
+      this.o32 = this.a32 = this.csD32;
       this.invalidateFetch();
     } else if (seg === SS) {
       this.ssB32 = (this.segFlags[SS] & 0x400000) !== 0 && (this.cr0 & CR0_PE) !== 0;
@@ -757,6 +795,7 @@ export class Cpu {
     this.segMaxW[seg] = code || !(type & 2) ? -1 : max;
     if (seg === CS) {
       this.csD32 = big;
+      this.o32 = this.a32 = big;
       this.invalidateFetch();
     } else if (seg === SS) {
       this.ssB32 = big;
@@ -837,9 +876,7 @@ export class Cpu {
   private deliverPendingFault(): void {
     let vector = this.pendingVector;
     let error = this.pendingError;
-    this.eip = this.instrEip;
-    this.reg32[ESP] = this.instrEsp;
-    this.invalidateFetch();
+    this.restoreAfterFault();
     for (;;) {
       const first = this.delivering;
       if (first >= 0) {
@@ -860,105 +897,149 @@ export class Cpu {
         if (e !== FAULT) throw e;
         vector = this.pendingVector;
         error = this.pendingError;
-        this.eip = this.instrEip;
-        this.reg32[ESP] = this.instrEsp;
+        this.restoreAfterFault();
       }
     }
+  }
+
+  /** A fault abandons the instruction: back to its first byte, its prefixes undone. */
+  private restoreAfterFault(): void {
+    this.eip = this.instrEip;
+    if (this.espToRestore !== -1) {
+      this.reg32[ESP] = this.espToRestore;
+      this.espToRestore = -1;
+    }
+    this.o32 = this.a32 = this.csD32;
+    this.segOvr = -1;
+    this.rep = 0;
+    this.invalidateFetch();
   }
 
   private shutdownWith(why: string): void {
     this.shutdown = true;
     this.stopMessage = why;
     this.delivering = -1;
-    this.budgetEnd = -1;
+    this.endSlice();
   }
 
   /** Makes the current run() return StopReason.Requested after the current instruction. */
   requestStop(): void {
     this.stopRequested = true;
-    this.budgetEnd = -1;
+    this.endSlice();
   }
 
   /** HLT: stops the run loop until an interrupt. */
   halt(): void {
     this.halted = true;
-    this.budgetEnd = -1;
+    this.endSlice();
   }
 
   // ======================================================================
   // The run loop
   // ======================================================================
 
-  /** Runs until `cycleBudget` more cycles have passed, HLT, a stop request or a triple fault. */
+  /**
+   * Runs until `cycleBudget` more cycles have passed, HLT, a stop request or a triple
+   * fault. Long budgets are split into slices internally; the result is the same.
+   */
   run(cycleBudget: number): StopReason {
     if (this.shutdown) return StopReason.TripleFault;
     this.stopRequested = false;
     const end = this.cycles + cycleBudget;
-    if (this.halted) {
-      if (this.irqLine && (this.flags & IF)) {
-        this.halted = false;
-      } else {
-        // Time passes while the CPU waits for an interrupt.
-        this.cycles = end;
-        return this.flags & IF ? StopReason.Halt : StopReason.Dead;
+    for (;;) {
+      const now = this.cycles;
+      if (now >= end) return StopReason.Budget;
+      if (this.halted) {
+        if (this.irqLine && (this.flags & IF)) {
+          this.halted = false;
+        } else {
+          // Time passes while the CPU waits for an interrupt.
+          this.cycles = end;
+          return this.flags & IF ? StopReason.Halt : StopReason.Dead;
+        }
+      }
+      const slice = Math.min(end - now, MAX_SLICE);
+      this.sliceEnd = now + slice;
+      this.left = slice;
+      this.sliceInstr = 0;
+      this.running = true;
+      try {
+        this.runSlice();
+      } finally {
+        this.running = false;
+        this.instrDone += this.sliceInstr;
+        this.sliceInstr = 0;
+        this.sliceEnd -= this.left;
+        this.left = 0;
+      }
+      if (this.shutdown) return StopReason.TripleFault;
+      if (this.stopRequested) return StopReason.Requested;
+      if (this.halted) {
+        if (!(this.irqLine && (this.flags & IF))) return this.flags & IF ? StopReason.Halt : StopReason.Dead;
       }
     }
-    this.budgetEnd = end;
+  }
+
+  private runSlice(): void {
     for (;;) {
       try {
-        this.loop();
-        break;
+        while (this.left > 0) {
+          if (this.irqLine || (this.flags & TF)) {
+            this.slowStep();
+            continue;
+          }
+          this.instrEip = this.eip;
+          step(this);
+          this.left -= this.instructionCycles;
+          this.sliceInstr++;
+        }
+        return;
       } catch (e) {
         if (e !== FAULT) {
           this.shutdownWith(`internal error at ${this.sreg[CS].toString(16)}:${(this.instrEip >>> 0).toString(16)}: ${(e as Error)?.stack ?? e}`);
-          return StopReason.TripleFault;
+          return;
         }
-        this.instructions++;
-        this.cycles += this.instructionCycles;
+        this.sliceInstr++;
+        this.left -= this.instructionCycles;
         this.deliverPendingFault();
-        if (this.shutdown) return StopReason.TripleFault;
-        if (this.stopRequested) break;
+        if (this.shutdown || this.stopRequested) return;
       }
     }
-    if (this.shutdown) return StopReason.TripleFault;
-    if (this.stopRequested) return StopReason.Requested;
-    if (this.halted) return this.flags & IF ? StopReason.Halt : StopReason.Dead;
-    return StopReason.Budget;
   }
 
-  private loop(): void {
-    while (this.cycles < this.budgetEnd) {
-      if (this.irqLine && (this.flags & IF) && this.instructions > this.inhibitIrqUntil) {
-        this.instrEip = this.eip;
-        this.instrEsp = this.reg32[ESP];
-        this.halted = false;
-        const vector = this.bus.acknowledgeInterrupt();
-        if (vector >= 0) deliverInterrupt(this, vector & 0xff, false, -1, true);
-        if (this.budgetEnd < 0) break;
-      }
+  /**
+   * One instruction with the rare cases handled: an external interrupt to take first,
+   * or a single-step #DB trap after it (SDM vol. 3, 17.3.1.4).
+   */
+  private slowStep(): void {
+    if (this.irqLine && (this.flags & IF) && this.instructions > this.inhibitIrqUntil) {
       this.instrEip = this.eip;
-      this.instrEsp = this.reg32[ESP];
-      this.trapAfter = (this.flags & TF) !== 0;
-      step(this);
-      this.instructions++;
-      this.cycles += this.instructionCycles;
-      if (this.trapAfter) this.singleStepTrap();
+      this.halted = false;
+      const vector = this.bus.acknowledgeInterrupt();
+      if (vector >= 0) deliverInterrupt(this, vector & 0xff, false, -1, true);
+      if (this.left <= 0) return;
+    }
+    const trap = (this.flags & TF) !== 0;
+    this.instrEip = this.eip;
+    this.singleStepCancelled = false;
+    step(this);
+    this.left -= this.instructionCycles;
+    this.sliceInstr++;
+    if (trap && !this.singleStepCancelled) {
+      this.dr[6] |= 0x4000; // BS
+      this.instrEip = this.eip;
+      deliverInterrupt(this, DB, false, -1, true);
     }
   }
 
-  /** The #DB trap after an instruction executed with TF set (SDM vol. 3, 17.3.1.4). */
-  private singleStepTrap(): void {
-    if (!(this.flags & TF) && !this.trapAfter) return;
-    this.trapAfter = false;
-    this.dr[6] |= 0x4000; // BS
-    this.instrEip = this.eip;
-    this.instrEsp = this.reg32[ESP];
-    deliverInterrupt(this, DB, false, -1, true);
-  }
+  private singleStepCancelled = false;
 
-  /** Clears the pending single-step trap (an instruction that loads TF=0 on its own terms). */
+  /**
+   * No single-step trap after this instruction: it delivered an interrupt or loaded
+   * flags itself (an interrupt clears TF; IRET and POPF that load TF trap after the next).
+   */
   cancelSingleStep(): void {
-    this.trapAfter = false;
+    this.singleStepCancelled = true;
   }
 
   // ======================================================================
