@@ -19,6 +19,7 @@ import {
   DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PGE,
 } from './registers';
 import { step } from './execute';
+import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
 
 export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
@@ -122,6 +123,23 @@ export class Cpu {
   fetchHi = 0;
   fetchDelta = 0;
 
+  // ---- The block translator (translator.ts). ----
+  /** Run straight-line code through the block translator; false: interpret everything. */
+  useTranslator = true;
+  readonly blocks = new BlockCache();
+  /** 1 for each physical page that holds translated code: writes there invalidate it. */
+  readonly codePages: Uint8Array;
+  /** Bumped on every write to a code page; a block is valid while its generation matches. */
+  readonly pageGen: Int32Array;
+  /** Set when a write hit a code page: the running block stops after this instruction. */
+  smc = false;
+  /** The block being executed, for counting its completed instructions after a fault. */
+  block: Block | null = null;
+  /** Instructions a looping block completed before its current iteration (fault accounting). */
+  blockDone = 0;
+  /** How many instructions a looping block may run before it must return (the slice's end). */
+  blockBudget = 0;
+
   // ---- Per-instruction decode state (set by execute.step). ----
   instrEip = 0;
   o32 = false;
@@ -172,6 +190,9 @@ export class Cpu {
     if (this.mem.byteOffset & 3) throw new Error('Cpu: RAM must be 4-byte aligned in its buffer');
     this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
     this.memSize = this.mem.length;
+    const pages = (this.memSize + 0xfff) >>> 12;
+    this.codePages = new Uint8Array(pages + 1);
+    this.pageGen = new Int32Array(pages + 1);
     this.reset();
   }
 
@@ -236,6 +257,23 @@ export class Cpu {
     this.stopMessage = '';
     this.flushTlb(true);
     this.updateCplAccess();
+    this.invalidateCode(0, this.memSize);
+  }
+
+  /**
+   * Tells the CPU that RAM in [addr, addr+len) changed behind its back (a loader, a
+   * device's DMA): translated code there is dropped. CPU writes do this themselves.
+   */
+  invalidateCode(addr: number, len: number): void {
+    const first = Math.max(0, addr >>> 12);
+    const last = Math.min(this.codePages.length - 1, (addr + Math.max(len, 1) - 1) >>> 12);
+    for (let page = first; page <= last; page++) {
+      if (this.codePages[page] !== 0) {
+        this.codePages[page] = 0;
+        this.pageGen[page]++;
+        this.smc = true;
+      }
+    }
   }
 
   /**
@@ -501,13 +539,17 @@ export class Cpu {
   }
 
   writePhys8(p: number, v: number): void {
-    if (p < this.memSize) this.mem[p] = v;
+    if (p < this.memSize) {
+      this.mem[p] = v;
+      if (this.codePages[p >>> 12] !== 0) this.invalidateCode(p, 1);
+    }
   }
 
   writePhys16(p: number, v: number): void {
     if (p + 1 < this.memSize) {
       this.mem[p] = v;
       this.mem[p + 1] = v >> 8;
+      if ((this.codePages[p >>> 12] | this.codePages[(p + 1) >>> 12]) !== 0) this.invalidateCode(p, 2);
     } else {
       this.writePhys8(p, v);
       this.writePhys8(p + 1, v >> 8);
@@ -516,9 +558,12 @@ export class Cpu {
 
   writePhys32(p: number, v: number): void {
     if (p + 3 < this.memSize) {
-      if ((p & 3) === 0) { this.mem32[p >>> 2] = v; return; }
-      const m = this.mem;
-      m[p] = v; m[p + 1] = v >> 8; m[p + 2] = v >> 16; m[p + 3] = v >> 24;
+      if ((p & 3) === 0) this.mem32[p >>> 2] = v;
+      else {
+        const m = this.mem;
+        m[p] = v; m[p + 1] = v >> 8; m[p + 2] = v >> 16; m[p + 3] = v >> 24;
+      }
+      if ((this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) !== 0) this.invalidateCode(p, 4);
     } else {
       this.writePhys16(p, v);
       this.writePhys16(p + 2, v >> 16);
@@ -631,7 +676,7 @@ export class Cpu {
   // ======================================================================
 
   /** Refills the fetch window for EIP `e`, or returns false when it is not plain RAM. */
-  private refillFetch(e: number): boolean {
+  refillFetch(e: number): boolean {
     if (e < this.segMin[CS] || e > this.segLimit[CS]) this.segFault(CS);
     const lin = (this.segBase[CS] + e) | 0;
     let phys: number;
@@ -988,6 +1033,14 @@ export class Cpu {
             this.slowStep();
             continue;
           }
+          if (this.useTranslator) {
+            const n = runBlock(this, this.blocks);
+            if (n !== 0) {
+              this.left -= n * this.instructionCycles;
+              this.sliceInstr += n;
+              continue;
+            }
+          }
           this.instrEip = this.eip;
           step(this);
           this.left -= this.instructionCycles;
@@ -995,6 +1048,15 @@ export class Cpu {
         }
         return;
       } catch (e) {
+        if (this.block !== null) {
+          // A fault inside a translated block: count the instructions it completed.
+          const done = this.blockDone + this.block.eips.indexOf(this.instrEip);
+          if (done > 0) {
+            this.sliceInstr += done;
+            this.left -= done * this.instructionCycles;
+          }
+          this.block = null;
+        }
         if (e !== FAULT) {
           this.shutdownWith(`internal error at ${this.sreg[CS].toString(16)}:${(this.instrEip >>> 0).toString(16)}: ${(e as Error)?.stack ?? e}`);
           return;

@@ -1,0 +1,510 @@
+/**
+ * The block translator: straight-line runs of common 32-bit instructions are turned
+ * into one JavaScript function each, so the hot loop pays one lookup per block
+ * instead of one decode and one dispatch per instruction. It sits beside the
+ * interpreter, never instead of it: anything it does not know (I/O, system and
+ * privileged instructions, string ops, 16-bit addressing, LOCK/REP) ends the block
+ * and the interpreter executes it. Turn it off with `Cpu.useTranslator = false`.
+ *
+ * The generated code calls the interpreter's own semantic functions (alu, shift,
+ * incdec, condition, Cpu.read32 ...), so both paths compute the same results and the
+ * same lazy flags; the differential tests run both.
+ *
+ * Correctness rules:
+ * - A block lives in one 4 KiB physical page and is looked up by physical address
+ *   (so paging changes need no flush) and by CS.D. Its end must be inside the current
+ *   fetch window, which encodes both the page end and the CS limit.
+ * - Every instruction that can fault first stores its EIP in cpu.instrEip; a fault
+ *   unwinds out of the block and the run loop counts the instructions completed.
+ * - A write to a page that holds translated code bumps that page's generation
+ *   (Cpu.codeWrite), which invalidates its blocks; a block that has just written to
+ *   code (cpu.smc) stops after that instruction so the new bytes are what runs next.
+ */
+import type { Cpu } from './cpu';
+import {
+  alu, logic, incdec, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub,
+} from './alu';
+import { condition } from './execute';
+import { CS, SS, DS, ES, FS, GS, ESP, EBP } from './registers';
+
+/** A translated block. `count` 0 marks an address the translator could not start at. */
+export interface Block {
+  phys: number;
+  d32: boolean;
+  gen: number;
+  count: number;
+  /** Length in bytes, for the fetch-window check at entry. */
+  bytes: number;
+  /** EIP of each instruction, to count completed instructions after a fault. */
+  eips: number[];
+  fn: ((cpu: Cpu) => number) | null;
+}
+
+const CACHE_BITS = 16;
+const CACHE_MASK = (1 << CACHE_BITS) - 1;
+const MAX_BLOCK_INSTRUCTIONS = 32;
+
+/** The block cache of one CPU: direct-mapped by physical address. */
+export class BlockCache {
+  readonly slots: (Block | undefined)[] = new Array(1 << CACHE_BITS);
+  translated = 0;
+
+  clear(): void {
+    this.slots.fill(undefined);
+  }
+}
+
+const R8_NAMES = ['r8[0]', 'r8[4]', 'r8[8]', 'r8[12]', 'r8[1]', 'r8[5]', 'r8[9]', 'r8[13]'];
+
+/**
+ * Runs the block at cpu.eip, translating it first if needed. Returns the number of
+ * instructions executed, or 0 when the interpreter must take this instruction.
+ */
+export function runBlock(cpu: Cpu, cache: BlockCache): number {
+  const eip = cpu.eip;
+  if (eip >= cpu.fetchHi || eip < cpu.fetchLo) {
+    if (!cpu.refillFetch(eip)) return 0;
+  }
+  const phys = eip + cpu.fetchDelta;
+  const slot = phys & CACHE_MASK;
+  let b = cache.slots[slot];
+  if (b === undefined || b.phys !== phys || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
+    b = translate(cpu, eip, phys);
+    cache.slots[slot] = b;
+    cache.translated++;
+  }
+  if (b.count === 0 || eip + b.bytes > cpu.fetchHi) return 0;
+  cpu.smc = false;
+  cpu.block = b;
+  cpu.blockDone = 0;
+  cpu.blockBudget = cpu.left / cpu.instructionCycles;
+  const n = b.fn!(cpu);
+  cpu.block = null;
+  return n;
+}
+
+// ======================================================================
+// Translation
+// ======================================================================
+
+/** Decoding state for one instruction (translation time only). */
+interface Decoded {
+  pos: number; // physical address of the next byte
+  end: number; // physical address past the last byte allowed (page end)
+  ok: boolean;
+}
+
+function translate(cpu: Cpu, eip: number, phys: number): Block {
+  const mem = cpu.mem;
+  const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
+  const d32 = cpu.csD32;
+  const gen = cpu.pageGen[phys >>> 12];
+  const empty: Block = { phys, d32, gen, count: 0, bytes: 0, eips: [], fn: null };
+  if (!d32) return empty; // 16-bit code runs in the interpreter
+  const bodies: string[][] = [];
+  const nexts: number[] = [];
+  const eips: number[] = [];
+  const st: Decoded = { pos: phys, end: pageEnd, ok: true };
+  let terminated = false;
+  let loopCc = -2;
+  while (eips.length < MAX_BLOCK_INSTRUCTIONS && !terminated) {
+    const start = st.pos;
+    const ieip = eip + (start - phys);
+    const code: string[] = [];
+    lastBranch.cc = -2;
+    const res = translateOne(cpu, mem, st, ieip, code);
+    if (!st.ok || res === Emit.None) { st.pos = start; break; }
+    const next = eip + (st.pos - phys);
+    eips.push(ieip);
+    nexts.push(next);
+    if (res === Emit.Writes) code.push('if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
+    bodies.push(code);
+    const backToStart = lastBranch.cc !== -2 && ((next + lastBranch.disp) >>> 0) === eip;
+    if (res === Emit.Branch) {
+      if (backToStart) {
+        // A branch back to the block's first instruction: run the block as a loop.
+        terminated = true;
+        loopCc = lastBranch.cc;
+      } else {
+        // A side exit: leave when taken, go on with the fall-through path.
+        code.push(`if (condition(cpu, ${lastBranch.cc})) { cpu.eip = ${(next + lastBranch.disp) >>> 0}; return COUNT; }`);
+      }
+    } else if (res === Emit.Terminates) {
+      terminated = true;
+      if (backToStart) loopCc = lastBranch.cc;
+    }
+  }
+  const count = eips.length;
+  if (count === 0) return empty;
+  const lines: string[] = [];
+  const loop = loopCc !== -2;
+  const indent = loop ? '    ' : '  ';
+  if (loop) lines.push('  let n = 0;', '  const limit = cpu.blockBudget;', '  for (;;) {', '    cpu.blockDone = n;');
+  bodies.forEach((code, i) => {
+    const last = loop && i === count - 1;
+    lines.push(`${indent}// ${eips[i].toString(16)}`);
+    const body = last ? [] : code; // a loop's closing branch is written below
+    for (const c of body) {
+      lines.push(indent + c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bCOUNT\b/g, loop ? `n + ${i + 1}` : String(i + 1)));
+    }
+  });
+  if (loop) {
+    const exitNext = nexts[count - 1];
+    lines.push(`    n += ${count};`);
+    if (loopCc >= 0) lines.push(`    if (!condition(cpu, ${loopCc})) { cpu.eip = ${exitNext}; return n; }`);
+    lines.push(`    if (n >= limit) { cpu.eip = ${eip}; return n; }`, '  }');
+  } else if (!terminated) {
+    lines.push(`  cpu.eip = ${eip + (st.pos - phys)};`, `  return ${count};`);
+  }
+  const src = `return function block_${phys.toString(16)}(cpu) {\n  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8;\n  let a = 0, v = 0, o = 0, c = 0;\n${lines.join('\n')}\n};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const factory = new Function('alu', 'logic', 'incdec', 'shift', 'imulTrunc', 'mulU32', 'mulS32', 'mulHigh', 'mulFlags', 'div32', 'idiv32', 'sub', 'condition', src);
+  const fn = factory(alu, logic, incdec, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, condition) as (cpu: Cpu) => number;
+  cpu.codePages[phys >>> 12] = 1;
+  return { phys, d32, gen, count, bytes: st.pos - phys, eips, fn };
+}
+
+const enum Emit {
+  /** Not translatable: the block ends before this instruction. */
+  None = 0,
+  /** Straight-line, no memory write. */
+  Plain = 1,
+  /** Straight-line with a memory write (check for self-modifying code after it). */
+  Writes = 2,
+  /** Ends the block (sets cpu.eip itself). */
+  Terminates = 3,
+  /**
+   * A conditional branch (lastBranch says which): translate() makes it a side exit
+   * and goes on with the fall-through path, or closes a loop when it targets the
+   * block's start.
+   */
+  Branch = 4,
+}
+
+function byte(mem: Uint8Array, st: Decoded): number {
+  if (st.pos >= st.end) { st.ok = false; return 0; }
+  return mem[st.pos++];
+}
+function dword(mem: Uint8Array, st: Decoded): number {
+  return byte(mem, st) | (byte(mem, st) << 8) | (byte(mem, st) << 16) | (byte(mem, st) << 24);
+}
+function word(mem: Uint8Array, st: Decoded): number {
+  return byte(mem, st) | (byte(mem, st) << 8);
+}
+
+/** An operand: an expression to read it and a statement to write it. */
+interface Operand { read: string; write(v: string): string; mem: boolean }
+
+function regOperand(reg: number, size: number): Operand {
+  if (size === 4) return { read: `r[${reg}]`, write: (v) => `r[${reg}] = ${v};`, mem: false };
+  if (size === 2) return { read: `r16[${reg << 1}]`, write: (v) => `r16[${reg << 1}] = ${v};`, mem: false };
+  return { read: R8_NAMES[reg], write: (v) => `${R8_NAMES[reg]} = ${v};`, mem: false };
+}
+
+function memOperand(seg: number, size: number): Operand {
+  const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
+  return { read: `cpu.read${fn}(${seg}, o)`, write: (v) => `cpu.write${fn}(${seg}, o, ${v});`, mem: true };
+}
+
+/**
+ * Decodes a 32-bit ModRM effective address; returns the JS expression of the offset
+ * and the default segment, or null (the caller marks the instruction untranslatable).
+ */
+function effectiveAddress(mem: Uint8Array, st: Decoded, m: number, segOvr: number): { expr: string; seg: number } {
+  const mod = m >> 6, rm = m & 7;
+  let seg = DS;
+  const parts: string[] = [];
+  if (rm === 4) {
+    const sib = byte(mem, st);
+    const base = sib & 7, index = (sib >> 3) & 7, scale = sib >> 6;
+    if (base === 5 && mod === 0) parts.push(String(dword(mem, st)));
+    else { parts.push(`r[${base}]`); if (base === ESP || base === EBP) seg = SS; }
+    if (index !== 4) parts.push(scale ? `(r[${index}] << ${scale})` : `r[${index}]`);
+  } else if (rm === 5 && mod === 0) {
+    parts.push(String(dword(mem, st)));
+  } else {
+    parts.push(`r[${rm}]`);
+    if (rm === EBP) seg = SS;
+  }
+  if (mod === 1) parts.push(String((byte(mem, st) << 24) >> 24));
+  else if (mod === 2) parts.push(String(dword(mem, st)));
+  return { expr: `(${parts.join(' + ')}) | 0`, seg: segOvr >= 0 ? segOvr : seg };
+}
+
+const SIGN = ['', '0x80', '0x8000', '', '(-2147483648)'];
+
+/**
+ * The direct branch that ended the last translated instruction, if any: its condition
+ * (-1 for JMP) and its displacement, so translate() can turn a branch back to the
+ * block's start into a loop inside the generated function.
+ */
+const lastBranch = { cc: -2, disp: 0 };
+const MASK = ['', '0xff', '0xffff', '', '-1'];
+
+/**
+ * Emits the code of one instruction into `out`. Placeholders NEXT and COUNT are
+ * replaced by the next EIP and the instruction's 1-based index in the block.
+ */
+function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out: string[]): Emit {
+  let size = 4;
+  let segOvr = -1;
+  let op = byte(mem, st);
+  for (let n = 0; n < 4; n++) {
+    if (op === 0x66) size = 2;
+    else if (op === 0x26) segOvr = ES;
+    else if (op === 0x2e) segOvr = CS;
+    else if (op === 0x36) segOvr = SS;
+    else if (op === 0x3e) segOvr = DS;
+    else if (op === 0x64) segOvr = FS;
+    else if (op === 0x65) segOvr = GS;
+    else break;
+    op = byte(mem, st);
+  }
+  if (!st.ok) return Emit.None;
+  const markFault = `cpu.instrEip = ${ieip};`;
+  // ModRM operands: E (r/m) and G (reg); for memory E, `o` holds the offset.
+  let m = 0;
+  let E: Operand = regOperand(0, size);
+  let G: Operand = regOperand(0, size);
+  const modrm = (opSize: number): void => {
+    m = byte(mem, st);
+    G = regOperand((m >> 3) & 7, opSize);
+    if (m >= 0xc0) {
+      E = regOperand(m & 7, opSize);
+    } else {
+      const ea = effectiveAddress(mem, st, m, segOvr);
+      E = memOperand(ea.seg, opSize);
+      out.push(markFault, `o = ${ea.expr};`);
+    }
+  };
+  const wrote = (): Emit => (E.mem ? Emit.Writes : Emit.Plain);
+  const imm = (sz: number): number => (sz === 4 ? dword(mem, st) : sz === 2 ? word(mem, st) : byte(mem, st));
+  const simm8 = (sz: number): number => { const b = (byte(mem, st) << 24) >> 24; return sz === 4 ? b : b & (sz === 2 ? 0xffff : 0xff); };
+
+  // ---- One-byte opcodes ----
+  if (op < 0x40 && (op & 7) < 6) {
+    const aluOp = op >> 3;
+    const form = op & 7;
+    if (form === 0 || form === 1) {
+      const sz = form === 0 ? 1 : size;
+      modrm(sz);
+      out.push(`v = alu(cpu, ${aluOp}, ${E.read}, ${G.read}, ${SIGN[sz]});`);
+      if (aluOp !== 7) { out.push(E.write('v')); return wrote(); }
+      return Emit.Plain;
+    }
+    if (form === 2 || form === 3) {
+      const sz = form === 2 ? 1 : size;
+      modrm(sz);
+      out.push(`v = alu(cpu, ${aluOp}, ${G.read}, ${E.read}, ${SIGN[sz]});`);
+      if (aluOp !== 7) out.push(G.write('v'));
+      return Emit.Plain;
+    }
+    const sz = form === 4 ? 1 : size;
+    const acc = regOperand(0, sz);
+    const k = imm(sz);
+    out.push(`v = alu(cpu, ${aluOp}, ${acc.read}, ${sz === 4 ? k | 0 : k}, ${SIGN[sz]});`);
+    if (aluOp !== 7) out.push(acc.write('v'));
+    return Emit.Plain;
+  }
+  if (op >= 0x40 && op <= 0x4f) {
+    const R = regOperand(op & 7, size);
+    out.push(R.write(`incdec(cpu, ${R.read}, ${op >= 0x48}, ${SIGN[size]})`));
+    return Emit.Plain;
+  }
+  if (op >= 0x50 && op <= 0x57) {
+    out.push(markFault, size === 4 ? `cpu.push32(r[${op & 7}]);` : `cpu.push16(r16[${(op & 7) << 1}]);`);
+    return Emit.Writes;
+  }
+  if (op >= 0x58 && op <= 0x5f) {
+    out.push(markFault, size === 4 ? `v = cpu.pop32(); r[${op & 7}] = v;` : `v = cpu.pop16(); r16[${(op & 7) << 1}] = v;`);
+    return Emit.Plain;
+  }
+  if (op >= 0x70 && op <= 0x7f) {
+    if (size !== 4) return Emit.None;
+    const d = (byte(mem, st) << 24) >> 24;
+    lastBranch.cc = op & 15; lastBranch.disp = d;
+    return Emit.Branch;
+  }
+  if (op >= 0xb0 && op <= 0xb7) { out.push(`${R8_NAMES[op & 7]} = ${byte(mem, st)};`); return Emit.Plain; }
+  if (op >= 0xb8 && op <= 0xbf) { const R = regOperand(op & 7, size); out.push(R.write(String(size === 4 ? dword(mem, st) : word(mem, st)))); return Emit.Plain; }
+  if (op >= 0x91 && op <= 0x97) {
+    const A = regOperand(0, size), R = regOperand(op & 7, size);
+    out.push(`v = ${A.read};`, A.write(R.read), R.write('v'));
+    return Emit.Plain;
+  }
+  switch (op) {
+    case 0x0f: return translate0F(mem, st, size, segOvr, markFault, out, modrm, () => E, () => G, () => m);
+    case 0x68: out.push(markFault, size === 4 ? `cpu.push32(${dword(mem, st)});` : `cpu.push16(${word(mem, st)});`); return Emit.Writes;
+    case 0x6a: out.push(markFault, size === 4 ? `cpu.push32(${simm8(4)});` : `cpu.push16(${simm8(2)});`); return Emit.Writes;
+    case 0x69: case 0x6b: {
+      modrm(size);
+      out.push(`a = ${E.read};`);
+      const k = op === 0x69 ? imm(size) : simm8(size);
+      out.push(G.write(`imulTrunc(cpu, a, ${k}, ${size * 8})`));
+      return Emit.Plain;
+    }
+    case 0x80: case 0x81: case 0x82: case 0x83: {
+      const sz = op === 0x81 || op === 0x83 ? size : 1;
+      modrm(sz);
+      const aluOp = (m >> 3) & 7;
+      out.push(`a = ${E.read};`);
+      const k = op === 0x83 ? simm8(sz) : imm(sz);
+      out.push(`v = alu(cpu, ${aluOp}, a, ${sz === 4 ? k | 0 : k}, ${SIGN[sz]});`);
+      if (aluOp !== 7) { out.push(E.write('v')); return wrote(); }
+      return Emit.Plain;
+    }
+    case 0x84: case 0x85: {
+      const sz = op === 0x84 ? 1 : size;
+      modrm(sz);
+      out.push(`logic(cpu, (${E.read} & ${G.read}) & ${MASK[sz]}, ${SIGN[sz]});`);
+      return Emit.Plain;
+    }
+    case 0x86: case 0x87: {
+      const sz = op === 0x86 ? 1 : size;
+      modrm(sz);
+      out.push(`a = ${E.read};`, E.write(G.read), G.write('a'));
+      return wrote();
+    }
+    case 0x88: case 0x89: modrm(op === 0x88 ? 1 : size); out.push(E.write(G.read)); return wrote();
+    case 0x8a: case 0x8b: modrm(op === 0x8a ? 1 : size); out.push(G.write(E.read)); return Emit.Plain;
+    case 0x8d: {
+      m = byte(mem, st);
+      if (m >= 0xc0) return Emit.None;
+      const ea = effectiveAddress(mem, st, m, segOvr);
+      const R = regOperand((m >> 3) & 7, size);
+      out.push(R.write(size === 4 ? `${ea.expr}` : `(${ea.expr}) & 0xffff`));
+      return Emit.Plain;
+    }
+    case 0x90: return Emit.Plain;
+    case 0x98: out.push(size === 4 ? 'r[0] = (r16[0] << 16) >> 16;' : 'r16[0] = (r8[0] << 24) >> 24;'); return Emit.Plain;
+    case 0x99: out.push(size === 4 ? 'r[2] = r[0] >> 31;' : 'r16[4] = (r16[0] & 0x8000) ? 0xffff : 0;'); return Emit.Plain;
+    case 0xa8: out.push(`logic(cpu, r8[0] & ${byte(mem, st)}, 0x80);`); return Emit.Plain;
+    case 0xa9: {
+      const A = regOperand(0, size);
+      out.push(`logic(cpu, (${A.read} & ${imm(size)}) & ${MASK[size]}, ${SIGN[size]});`);
+      return Emit.Plain;
+    }
+    case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd3: {
+      const sz = op & 1 ? size : 1;
+      modrm(sz);
+      const kind = (m >> 3) & 7;
+      out.push(`a = ${E.read};`);
+      if (op === 0xd3) out.push('c = r8[4] & 31;');
+      else out.push(`c = ${op <= 0xc1 ? byte(mem, st) & 31 : 1};`);
+      out.push(`if (c !== 0) { ${E.write(`shift(cpu, ${kind}, a, c, ${sz * 8})`)} }`);
+      return wrote();
+    }
+    case 0xc2: case 0xc3: {
+      if (size !== 4) return Emit.None;
+      const n = op === 0xc2 ? word(mem, st) : 0;
+      out.push(markFault, 'v = cpu.pop32();');
+      if (n) out.push(`cpu.setSP(cpu.getSP() + ${n});`);
+      out.push('cpu.eip = v >>> 0;', 'return COUNT;');
+      return Emit.Terminates;
+    }
+    case 0xc6: case 0xc7: {
+      const sz = op === 0xc6 ? 1 : size;
+      modrm(sz);
+      if (((m >> 3) & 7) !== 0) return Emit.None;
+      out.push(E.write(String(imm(sz))));
+      return wrote();
+    }
+    case 0xe8: {
+      if (size !== 4) return Emit.None;
+      const d = dword(mem, st);
+      out.push(markFault, 'cpu.push32(NEXT);', `cpu.eip = (NEXT + ${d}) >>> 0;`, 'return COUNT;');
+      return Emit.Terminates;
+    }
+    case 0xe9: case 0xeb: {
+      if (size !== 4) return Emit.None;
+      const d = op === 0xe9 ? dword(mem, st) : (byte(mem, st) << 24) >> 24;
+      lastBranch.cc = -1; lastBranch.disp = d;
+      out.push(`cpu.eip = (NEXT + ${d}) >>> 0;`, 'return COUNT;');
+      return Emit.Terminates;
+    }
+    case 0xf6: case 0xf7: {
+      const sz = op === 0xf6 ? 1 : size;
+      modrm(sz);
+      const kind = (m >> 3) & 7;
+      out.push(`a = ${E.read};`);
+      switch (kind) {
+        case 0: case 1: out.push(`logic(cpu, a & ${imm(sz)} & ${MASK[sz]}, ${SIGN[sz]});`); return Emit.Plain;
+        case 2: out.push(E.write(`~a & ${MASK[sz]}`)); return wrote();
+        case 3: out.push(E.write(`sub(cpu, 0, a, ${SIGN[sz]})`)); return wrote();
+      }
+      if (sz !== 4) return Emit.None;
+      switch (kind) {
+        case 4: out.push('v = mulU32(r[0], a); r[0] = v; r[2] = mulHigh[0]; mulFlags(cpu, v, -2147483648, mulHigh[0] !== 0);'); return Emit.Plain;
+        case 5: out.push('v = mulS32(r[0], a); r[0] = v; r[2] = mulHigh[0]; mulFlags(cpu, v, -2147483648, mulHigh[0] !== (v >> 31));'); return Emit.Plain;
+        case 6: out.push(markFault, 'div32(cpu, a);'); return Emit.Plain;
+        default: out.push(markFault, 'idiv32(cpu, a);'); return Emit.Plain;
+      }
+    }
+    case 0xfe: case 0xff: {
+      const sz = op === 0xfe ? 1 : size;
+      modrm(sz);
+      const kind = (m >> 3) & 7;
+      if (kind < 2) { out.push(E.write(`incdec(cpu, ${E.read}, ${kind === 1}, ${SIGN[sz]})`)); return wrote(); }
+      if (op === 0xfe || size !== 4) return Emit.None;
+      if (kind === 2) { out.push(`v = ${E.read};`, markFault, 'cpu.push32(NEXT);', 'cpu.eip = v >>> 0;', 'return COUNT;'); return Emit.Terminates; }
+      if (kind === 4) { out.push(`cpu.eip = ${E.read} >>> 0;`, 'return COUNT;'); return Emit.Terminates; }
+      if (kind === 6) { out.push(`v = ${E.read};`, markFault, 'cpu.push32(v);'); return Emit.Writes; }
+      return Emit.None;
+    }
+    default:
+      return Emit.None;
+  }
+}
+
+function translate0F(
+  mem: Uint8Array, st: Decoded, size: number, segOvr: number, markFault: string, out: string[],
+  modrm: (sz: number) => void, getE: () => Operand, getG: () => Operand, getM: () => number,
+): Emit {
+  void segOvr; void markFault;
+  const op = byte(mem, st);
+  if (op >= 0x80 && op <= 0x8f) {
+    if (size !== 4) return Emit.None;
+    const d = dword(mem, st);
+    lastBranch.cc = op & 15; lastBranch.disp = d;
+    return Emit.Branch;
+    return Emit.Terminates;
+  }
+  if (op >= 0x40 && op <= 0x4f) {
+    modrm(size);
+    out.push(`v = ${getE().read};`, `if (condition(cpu, ${op & 15})) { ${getG().write('v')} }`);
+    return Emit.Plain;
+  }
+  if (op >= 0x90 && op <= 0x9f) {
+    modrm(1);
+    out.push(getE().write(`condition(cpu, ${op & 15}) ? 1 : 0`));
+    return getE().mem ? Emit.Writes : Emit.Plain;
+  }
+  if (op >= 0xc8 && op <= 0xcf) {
+    if (size !== 4) return Emit.None;
+    const n = op & 7;
+    out.push(`v = r[${n}]; r[${n}] = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);`);
+    return Emit.Plain;
+  }
+  switch (op) {
+    case 0xaf:
+      modrm(size);
+      out.push(getG().write(`imulTrunc(cpu, ${getG().read}, ${getE().read}, ${size * 8})`));
+      return Emit.Plain;
+    case 0xb6: case 0xbe: {
+      modrm(1);
+      const E = getE();
+      const G = regOperand((getM() >> 3) & 7, size);
+      out.push(G.write(op === 0xb6 ? E.read : `((${E.read} << 24) >> 24) & ${MASK[size]}`));
+      return Emit.Plain;
+    }
+    case 0xb7: case 0xbf: {
+      modrm(2);
+      const E = getE();
+      const G = regOperand((getM() >> 3) & 7, size);
+      out.push(G.write(op === 0xb7 ? E.read : `((${E.read} << 16) >> 16) & ${MASK[size]}`));
+      return Emit.Plain;
+    }
+    default:
+      return Emit.None;
+  }
+}
