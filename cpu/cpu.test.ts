@@ -1,0 +1,82 @@
+/**
+ * System-level CPU behaviour that the instruction differential tests (test/cpu-diff)
+ * cannot see: faults, their precise EIP and instruction counts, self-modifying code,
+ * the triple fault, and the equivalence of the interpreter and the block translator.
+ * Machine code is given as bytes with its assembly beside it (GNU as, --32).
+ */
+import { StopReason } from './bus';
+import { EBX } from './registers';
+import { flatMachine, hex, runToStop, CODE_BASE } from './testing';
+
+/** Runs `code` twice, interpreted and translated, and returns both results. */
+function bothModes(code: Uint8Array, handler?: Uint8Array) {
+  return [false, true].map((translate) => {
+    const { cpu, bus } = flatMachine(code, handler);
+    cpu.useTranslator = translate;
+    const why = runToStop(cpu);
+    return { cpu, bus, why, instructions: cpu.instructions, cycles: cpu.cycles };
+  });
+}
+
+describe('self-modifying code', () => {
+  //   mov ecx, 3 ; xor ebx, ebx
+  // lp: mov eax, 1          ; the immediate is patched below
+  //   add ebx, eax
+  //   mov byte [lp+1], 5    ; rewrite the instruction just executed
+  //   dec ecx ; jnz lp
+  //   mov eax, ebx ; out 0xf4, al
+  const code = hex('b90300000031dbb80100000001c3c60508000100054975ef89d8e6f4');
+
+  it('sees a store to already-executed code on the next fetch (1 + 5 + 5), in both modes', () => {
+    for (const r of bothModes(code)) {
+      expect(r.why).toBe(StopReason.Requested);
+      expect(r.bus.exitCode).toBe(11);
+    }
+  });
+});
+
+describe('a fault in the middle of straight-line code', () => {
+  //   mov eax, 10 ; xor edx, edx ; xor ecx, ecx ; inc ebx ; inc ebx
+  //   div ecx                 ; at CODE_BASE + 0xb: #DE
+  //   mov al, 0x77 ; out 0xf4, al
+  const code = hex('b80a00000031d231c94343f7f1b077e6f4');
+  // handler: pop eax (the pushed EIP) ; out 0xe0, eax ; mov eax, ebx ; out 0xe0, eax ; mov al, 0x42 ; out 0xf4, al
+  const handler = hex('58e7e089d8e7e0b042e6f4');
+
+  it('pushes the faulting instruction\'s EIP (SDM vol. 3, 6.5: #DE is a fault)', () => {
+    for (const r of bothModes(code, handler)) {
+      expect(r.bus.exitCode).toBe(0x42);
+      expect(r.bus.recorded).toEqual([CODE_BASE + 0xb, 2]);
+    }
+  });
+
+  it('counts the same instructions and cycles with and without the translator', () => {
+    const [interp, translated] = bothModes(code, handler);
+    expect(translated.instructions).toBe(interp.instructions);
+    expect(translated.cycles).toBe(interp.cycles);
+    // 5 before the fault, the faulting DIV, then 6 in the handler.
+    expect(interp.instructions).toBe(12);
+  });
+});
+
+describe('triple fault', () => {
+  it('stops the machine with a reason when the IDT cannot deliver anything', () => {
+    const { cpu } = flatMachine(hex('0f0b')); // ud2
+    cpu.idtrLimit = 0; // #UD -> #GP (vector past limit) -> #DF -> shutdown
+    expect(runToStop(cpu)).toBe(StopReason.TripleFault);
+    expect(cpu.stopMessage).toMatch(/triple fault/);
+    expect(cpu.dumpState()).toMatch(/EIP=00010000/);
+  });
+});
+
+describe('determinism', () => {
+  it('gives the same state and cycle count run after run', () => {
+    const code = hex('b90300000031dbb80100000001c3c60508000100054975ef89d8e6f4');
+    const a = bothModes(code), b = bothModes(code);
+    for (let i = 0; i < 2; i++) {
+      expect(b[i].cycles).toBe(a[i].cycles);
+      expect(Array.from(b[i].cpu.reg32)).toEqual(Array.from(a[i].cpu.reg32));
+      expect(b[i].cpu.reg32[EBX]).toBe(11);
+    }
+  });
+});
