@@ -12,7 +12,7 @@
  *
  * Correctness rules:
  * - A block lives in one 4 KiB physical page and is looked up by physical address
- *   (so paging changes need no flush) and by CS.D. Its end must be inside the current
+ *   (so paging changes need no flush), by the EIP it starts at, and by CS.D. Its end must be inside the current
  *   fetch window, which encodes both the page end and the CS limit.
  * - Every instruction that can fault first stores its EIP in cpu.instrEip; a fault
  *   unwinds out of the block and the run loop counts the instructions completed.
@@ -30,6 +30,9 @@ import { CS, SS, DS, ES, FS, GS, ESP, EBP } from './registers';
 /** A translated block. `count` 0 marks an address the translator could not start at. */
 export interface Block {
   phys: number;
+  /** The EIP the block was translated at: its code embeds EIP values, so the same
+   *  physical bytes reached at another EIP (another mapping or CS base) need their own. */
+  eip: number;
   d32: boolean;
   gen: number;
   count: number;
@@ -68,7 +71,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const phys = eip + cpu.fetchDelta;
   const slot = phys & CACHE_MASK;
   let b = cache.slots[slot];
-  if (b === undefined || b.phys !== phys || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
+  if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
     b = translate(cpu, eip, phys);
     cache.slots[slot] = b;
     cache.translated++;
@@ -99,7 +102,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
   const d32 = cpu.csD32;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, d32, gen, count: 0, bytes: 0, eips: [], fn: null };
+  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null };
   if (!d32) return empty; // 16-bit code runs in the interpreter
   const bodies: string[][] = [];
   const nexts: number[] = [];
@@ -161,7 +164,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const factory = new Function('alu', 'logic', 'incdec', 'shift', 'imulTrunc', 'mulU32', 'mulS32', 'mulHigh', 'mulFlags', 'div32', 'idiv32', 'sub', 'condition', src);
   const fn = factory(alu, logic, incdec, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, condition) as (cpu: Cpu) => number;
   cpu.codePages[phys >>> 12] = 1;
-  return { phys, d32, gen, count, bytes: st.pos - phys, eips, fn };
+  return { phys, eip, d32, gen, count, bytes: st.pos - phys, eips, fn };
 }
 
 const enum Emit {
