@@ -9,7 +9,8 @@
 export interface CpuBus {
   /**
    * Physical RAM starting at physical address 0. Reads at or past `ram.length` return
-   * all ones (an open bus) and writes there are dropped.
+   * all ones (an open bus) and writes there are dropped. Whoever writes RAM other than
+   * through the CPU (a loader, device DMA) must call `Cpu.invalidateCode` for the range.
    */
   readonly ram: Uint8Array;
   /** An IN of `size` bytes (1, 2 or 4) from `port` (0..0xFFFF). Returns the value, zero-extended. */
