@@ -13,6 +13,7 @@ function bothModes(code: Uint8Array, handler?: Uint8Array) {
   return [false, true].map((translate) => {
     const { cpu, bus } = flatMachine(code, handler);
     cpu.useTranslator = translate;
+    cpu.blocks.hotThreshold = 1; // translate on first sight, so short programs exercise it
     const why = runToStop(cpu);
     return { cpu, bus, why, instructions: cpu.instructions, cycles: cpu.cycles };
   });

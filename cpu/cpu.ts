@@ -137,7 +137,7 @@ export class Cpu {
   block: Block | null = null;
   /** Instructions a looping block completed before its current iteration (fault accounting). */
   blockDone = 0;
-  /** How many instructions a looping block may run before it must return (the slice's end). */
+  /** How many instructions a block may retire before the slice ends. */
   blockBudget = 0;
 
   // ---- Per-instruction decode state (set by execute.step). ----

@@ -47,15 +47,27 @@ const CACHE_BITS = 16;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
 const MAX_BLOCK_INSTRUCTIONS = 32;
 
+/**
+ * A block start is translated the HOT_THRESHOLD-th time it is reached: code that runs
+ * once (start-up, most of a test) is cheaper to interpret than to compile.
+ */
+const HOT_THRESHOLD = 16;
+
 /** The block cache of one CPU: direct-mapped by physical address. */
 export class BlockCache {
   readonly slots: (Block | undefined)[] = new Array(1 << CACHE_BITS);
+  /** How often each slot's start was reached untranslated; code is translated when hot. */
+  readonly heat = new Uint8Array(1 << CACHE_BITS);
+  /** Translate a block start the hotThreshold-th time it is reached (1: at once). */
+  hotThreshold = HOT_THRESHOLD;
   translated = 0;
 
   clear(): void {
     this.slots.fill(undefined);
+    this.heat.fill(0);
   }
 }
+
 
 const R8_NAMES = ['r8[0]', 'r8[4]', 'r8[8]', 'r8[12]', 'r8[1]', 'r8[5]', 'r8[9]', 'r8[13]'];
 
@@ -72,15 +84,21 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const slot = phys & CACHE_MASK;
   let b = cache.slots[slot];
   if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
+    if (++cache.heat[slot] < cache.hotThreshold) return 0;
+    cache.heat[slot] = 0;
     b = translate(cpu, eip, phys);
     cache.slots[slot] = b;
     cache.translated++;
   }
-  if (b.count === 0 || eip + b.bytes > cpu.fetchHi) return 0;
+  // A block runs only if all of it fits in what is left of the slice, and a looping
+  // block stops before an iteration that would not fit: slices end on exactly the
+  // instruction where the interpreter would end them, so both modes keep one timing.
+  const budget = Math.floor(cpu.left / cpu.instructionCycles);
+  if (b.count === 0 || b.count > budget || eip + b.bytes > cpu.fetchHi) return 0;
   cpu.smc = false;
   cpu.block = b;
   cpu.blockDone = 0;
-  cpu.blockBudget = cpu.left / cpu.instructionCycles;
+  cpu.blockBudget = budget;
   const n = b.fn!(cpu);
   cpu.block = null;
   return n;
@@ -155,7 +173,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     const exitNext = nexts[count - 1];
     lines.push(`    n += ${count};`);
     if (loopCc >= 0) lines.push(`    if (!condition(cpu, ${loopCc})) { cpu.eip = ${exitNext}; return n; }`);
-    lines.push(`    if (n >= limit) { cpu.eip = ${eip}; return n; }`, '  }');
+    lines.push(`    if (n + ${count} > limit) { cpu.eip = ${eip}; return n; }`, '  }');
   } else if (!terminated) {
     lines.push(`  cpu.eip = ${eip + (st.pos - phys)};`, `  return ${count};`);
   }
