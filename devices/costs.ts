@@ -1,0 +1,47 @@
+/**
+ * The cost table: every cost the machine charges, in one place, each with its unit in
+ * its name and its source beside it (DESIGN.md section 3). The CPU, the devices, the
+ * hypervisor and the VPIO monitor all read their costs from a `Costs` object, so a
+ * run's figures can be traced back to a line here, and a bench can vary one.
+ *
+ * Cycles are machine (CPU) cycles at `cpuHz`.
+ */
+export interface Costs {
+  /** The CPU clock. DESIGN.md section 3: 2 GHz by default. */
+  cpuHz: number;
+  /** Every instruction costs this many cycles (DESIGN.md section 3: 1 by default). */
+  instructionCycles: number;
+  /**
+   * One IN or OUT to an ISA device: an ISA bus cycle at 8.33 MHz takes 4 or more bus
+   * clocks plus wait states and the chipset's ISA bridge; about 1 µs is the figure
+   * commonly measured for a port access on a PC (DESIGN.md section 8).
+   */
+  isaAccessCycles: number;
+  /**
+   * One IN or OUT to a PCI device: a PCI 2.x I/O transaction at 33 MHz takes at least
+   * 4 clocks (address, turnaround, data, idle) of 30 ns, and measured port reads
+   * through a host bridge are a few hundred ns; we take 0.25 µs.
+   */
+  pciAccessCycles: number;
+  /**
+   * Ports that live in the chipset (PIC, PIT, CMOS, port 0x61, 0x92, PCI config):
+   * still ISA-speed on a PIIX-class southbridge, same as isaAccessCycles.
+   */
+  chipsetAccessCycles: number;
+  /** The 8254's input clock: 1.193182 MHz (Intel 8254 datasheet; the PC's 14.31818 MHz / 12). */
+  pitHz: number;
+}
+
+export const DEFAULT_COSTS: Readonly<Costs> = Object.freeze({
+  cpuHz: 2_000_000_000,
+  instructionCycles: 1,
+  isaAccessCycles: 2000, // 1 µs at 2 GHz
+  pciAccessCycles: 500, // 0.25 µs at 2 GHz
+  chipsetAccessCycles: 2000,
+  pitHz: 1_193_182,
+});
+
+/** A copy of the defaults with some entries changed. */
+export function costsWith(changes: Partial<Costs>): Costs {
+  return { ...DEFAULT_COSTS, ...changes };
+}
