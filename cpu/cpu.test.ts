@@ -81,3 +81,18 @@ describe('determinism', () => {
     }
   });
 });
+
+describe('the A20 gate', () => {
+  it('wraps physical addresses at 1 MiB while A20 is disabled (as on a PC at reset)', () => {
+    // mov eax, [0x100000 + 0x500] ; out 0xe0, eax ; out 0xf4, al
+    const code = hex('a100051000e7e0e6f4');
+    for (const enabled of [true, false]) {
+      const { cpu, bus } = flatMachine(code, undefined, 2 << 20);
+      new DataView(bus.ram.buffer).setUint32(0x500, 0x11111111, true);
+      new DataView(bus.ram.buffer).setUint32(0x100500, 0x22222222, true);
+      cpu.setA20(enabled);
+      runToStop(cpu);
+      expect(bus.recorded).toEqual([enabled ? 0x22222222 : 0x11111111]);
+    }
+  });
+});

@@ -108,6 +108,11 @@ export class Cpu {
   readonly mem32: Int32Array;
   readonly memSize: number;
   pagingOn = false;
+  /**
+   * The A20 gate: ANDed into every physical address. -1 when A20 is enabled; with it
+   * disabled, bit 20 is forced to zero as on a PC (addresses wrap at 1 MiB).
+   */
+  a20Mask = -1;
   /** Linear page number -> physical page | TLB_* bits (0: walk the page tables). */
   readonly tlb = new Int32Array(1 << 20);
   /** Which TLB entries are filled, so a flush clears only those. */
@@ -249,6 +254,7 @@ export class Cpu {
     this.csD32 = false;
     this.ssB32 = false;
     this.pagingOn = false;
+    this.a20Mask = -1;
     this.tscOffset = 0;
     this.halted = false;
     this.shutdown = false;
@@ -394,6 +400,14 @@ export class Cpu {
   // Paging (SDM vol. 3, chapter 4, 32-bit paging)
   // ======================================================================
 
+  /** Drives the A20M# pin (port 0x92 bit 1, or the keyboard controller). */
+  setA20(enabled: boolean): void {
+    const mask = enabled ? -1 : ~0x100000;
+    if (mask === this.a20Mask) return;
+    this.a20Mask = mask;
+    this.flushTlb(true);
+  }
+
   /** CR3 writes flush non-global entries; CR0/CR4 paging changes flush all of them. */
   flushTlb(includingGlobal: boolean): void {
     const tlb = this.tlb;
@@ -430,7 +444,7 @@ export class Cpu {
   translate(lin: number, write: boolean, user: boolean): number {
     const page = lin >>> 12;
     const mem = this.mem;
-    const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+    const pdeAddr = (((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0;
     const pde = this.readPhys32(pdeAddr);
     let errBase = (write ? 2 : 0) | (user ? 4 : 0);
     if (!(pde & 1)) return this.pageFault(lin, errBase);
@@ -439,17 +453,17 @@ export class Cpu {
       // A 4 MiB page: the PDE maps it directly.
       entryAddr = pdeAddr;
       entry = pde;
-      physPage = ((pde & 0xffc00000) >>> 0) + (lin & 0x3ff000);
+      physPage = (((pde & 0xffc00000) + (lin & 0x3ff000)) & this.a20Mask) >>> 0;
       rw = (pde & 2) !== 0;
       us = (pde & 4) !== 0;
       global = (pde & 0x100) !== 0;
     } else {
-      const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
+      const pteAddr = (((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) & this.a20Mask) >>> 0;
       const pte = this.readPhys32(pteAddr);
       if (!(pte & 1)) return this.pageFault(lin, errBase);
       entryAddr = pteAddr;
       entry = pte;
-      physPage = (pte & ~0xfff) >>> 0;
+      physPage = (pte & ~0xfff & this.a20Mask) >>> 0;
       // Both levels must allow an access (SDM vol. 3, 4.6.1).
       rw = (pde & pte & 2) !== 0;
       us = (pde & pte & 4) !== 0;
@@ -489,14 +503,14 @@ export class Cpu {
 
   /** Linear to physical for a data access at the current privilege level. */
   linToPhysRead(lin: number): number {
-    if (!this.pagingOn) return lin >>> 0;
+    if (!this.pagingOn) return (lin & this.a20Mask) >>> 0;
     const e = this.tlb[lin >>> 12];
     if (e & this.tlbReadNeed) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     return this.translate(lin, false, this.cpl === 3);
   }
 
   linToPhysWrite(lin: number): number {
-    if (!this.pagingOn) return lin >>> 0;
+    if (!this.pagingOn) return (lin & this.a20Mask) >>> 0;
     const e = this.tlb[lin >>> 12];
     if (e & this.tlbWriteNeed) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     return this.translate(lin, true, this.cpl === 3);
@@ -504,7 +518,7 @@ export class Cpu {
 
   /** Supervisor-level translation for descriptor tables and the TSS (implicit accesses). */
   linToPhysSystem(lin: number, write: boolean): number {
-    if (!this.pagingOn) return lin >>> 0;
+    if (!this.pagingOn) return (lin & this.a20Mask) >>> 0;
     const e = this.tlb[lin >>> 12];
     if (e & (write ? TLB_SUP_WRITE : TLB_SUP_READ)) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     return this.translate(lin, write, false);
@@ -640,8 +654,10 @@ export class Cpu {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxR[seg]) this.segFault(seg);
     const lin = (this.segBase[seg] + o) | 0;
-    if (this.pagingOn || (lin & 3) !== 0 || (lin >>> 0) + 3 >= this.memSize) return this.readLin32(lin);
-    return this.mem32[lin >>> 2];
+    if (this.pagingOn) return this.readLin32(lin);
+    const p = (lin & this.a20Mask) >>> 0;
+    if ((p & 3) !== 0 || p + 3 >= this.memSize) return this.readLin32(lin);
+    return this.mem32[p >>> 2];
   }
 
   write8(seg: number, off: number, v: number): void {
@@ -684,7 +700,7 @@ export class Cpu {
       const ent = this.tlb[lin >>> 12];
       phys = ent & this.tlbReadNeed ? ((ent & ~0xfff) | (lin & 0xfff)) >>> 0 : this.translate(lin, false, this.cpl === 3);
     } else {
-      phys = lin >>> 0;
+      phys = (lin & this.a20Mask) >>> 0;
     }
     if (phys >= this.memSize) return false;
     const pageLeft = 0x1000 - (lin & 0xfff);
