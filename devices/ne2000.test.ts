@@ -1,0 +1,247 @@
+/**
+ * The NE2000 / RTL8029AS at the register level, from the DP8390D and RTL8029AS
+ * datasheets, including the hostile programming behind past QEMU advisories
+ * (ring pointers outside the ring or the card, 32-bit access at the end of RAM).
+ */
+import { Clock } from './clock';
+import { Ne2000, ISR_PRX, ISR_PTX, ISR_OVW, ISR_RDC, ISR_RST, ISR_TXE } from './ne2000';
+
+const MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+
+function card(pci = false) {
+  const clock = new Clock(2e9);
+  const nic = new Ne2000(clock, { mac: MAC, pci });
+  const sent: Uint8Array[] = [];
+  const logs: string[] = [];
+  let irq = false;
+  nic.port = { send: (f) => sent.push(f) };
+  nic.onIrq = (l) => { irq = l; };
+  nic.onLog = (m) => logs.push(m);
+  const w = (reg: number, v: number) => nic.write(reg, 1, v);
+  const r = (reg: number) => nic.read(reg, 1);
+  return { clock, nic, sent, logs, w, r, irq: () => irq };
+}
+
+/** The usual driver bring-up (as Linux's 8390.c NS8390_init does it): ring at pages 0x46-0x80, TX at 0x40. */
+function init(c: ReturnType<typeof card>) {
+  const { w } = c;
+  w(0x00, 0x21); // page 0, stop, abort DMA
+  w(0x0e, 0x49); // DCR: word transfer, normal, FIFO threshold
+  w(0x0a, 0); w(0x0b, 0);
+  w(0x0c, 0x04); // RCR: accept broadcast
+  w(0x0d, 0x02); // TCR: internal loopback during setup
+  w(0x04, 0x40); // TPSR
+  w(0x01, 0x46); w(0x03, 0x46); w(0x02, 0x80); // PSTART, BNRY, PSTOP
+  w(0x07, 0xff); w(0x0f, 0x3f); // clear ISR, unmask
+  w(0x00, 0x61); // page 1
+  for (let i = 0; i < 6; i++) w(0x01 + i, MAC[i]);
+  w(0x07, 0x47); // CURR = PSTART + 1
+  w(0x00, 0x22); // page 0, start
+  w(0x0d, 0x00); // TCR: normal
+}
+
+function remoteWrite(c: ReturnType<typeof card>, addr: number, data: Uint8Array) {
+  const { w, nic } = c;
+  w(0x0a, data.length & 0xff); w(0x0b, data.length >> 8);
+  w(0x08, addr & 0xff); w(0x09, addr >> 8);
+  w(0x00, 0x12); // remote write, start
+  for (let i = 0; i < data.length; i += 2) nic.write(0x10, 2, data[i] | ((data[i + 1] ?? 0) << 8));
+}
+
+function remoteRead(c: ReturnType<typeof card>, addr: number, len: number, size = 2): number[] {
+  const { w, nic } = c;
+  w(0x0a, len & 0xff); w(0x0b, len >> 8);
+  w(0x08, addr & 0xff); w(0x09, addr >> 8);
+  w(0x00, 0x0a); // remote read, start
+  const out: number[] = [];
+  for (let i = 0; i < len; i += size) {
+    const v = nic.read(0x10, size);
+    for (let k = 0; k < size && i + k < len; k++) out.push((v >>> (8 * k)) & 0xff);
+  }
+  return out;
+}
+
+function frameTo(dst: number[], len = 100, fill = 0xab): Uint8Array {
+  const f = new Uint8Array(len).fill(fill);
+  f.set(dst, 0);
+  f.set([0x02, 0, 0, 0, 0, 1], 6);
+  f[12] = 0x08; f[13] = 0x00;
+  return f;
+}
+
+describe('NE2000 (DP8390)', () => {
+  it('comes out of the reset port stopped, DMA aborted, ISR.RST set', () => {
+    const c = card();
+    c.w(0x00, 0x22);
+    c.r(0x1f);
+    expect(c.r(0x00)).toBe(0x21);
+    expect(c.r(0x07) & ISR_RST).toBe(ISR_RST);
+  });
+
+  it('reads the station PROM by remote DMA: MAC doubled, then the 0x57 word-mode signature', () => {
+    const c = card();
+    c.w(0x0e, 0x48); // byte mode, as ne.c probes
+    const prom = remoteRead(c, 0, 32, 1);
+    expect(prom.slice(0, 12)).toEqual([0x52, 0x52, 0x54, 0x54, 0x00, 0x00, 0x12, 0x12, 0x34, 0x34, 0x56, 0x56]);
+    expect(prom.slice(28, 32)).toEqual([0x57, 0x57, 0x57, 0x57]);
+  });
+
+  it('moves data through remote write and read in word mode, and sets RDC at count zero', () => {
+    const c = card();
+    init(c);
+    const data = Uint8Array.from({ length: 64 }, (_, i) => i * 3);
+    remoteWrite(c, 0x4000, data);
+    expect(c.r(0x07) & ISR_RDC).toBe(ISR_RDC);
+    c.w(0x07, ISR_RDC);
+    expect(remoteRead(c, 0x4000, 64)).toEqual(Array.from(data));
+  });
+
+  it('completes a zero-count remote DMA at once', () => {
+    const c = card();
+    init(c);
+    c.w(0x07, 0xff);
+    c.w(0x0a, 0); c.w(0x0b, 0);
+    c.w(0x00, 0x12);
+    expect(c.r(0x07) & ISR_RDC).toBe(ISR_RDC);
+  });
+
+  it('transmits TBCR bytes from TPSR after the frame\'s 10 Mbit/s wire time, then PTX', () => {
+    const c = card();
+    init(c);
+    const f = frameTo([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 100);
+    remoteWrite(c, 0x4000, f);
+    c.w(0x07, 0xff);
+    c.w(0x05, 100); c.w(0x06, 0);
+    c.w(0x00, 0x26); // start + transmit
+    expect(c.sent).toHaveLength(0);
+    // (8 preamble + 100 + 4 FCS + 12 gap) bytes at 0.8 µs each = 99.2 µs = 198400 cycles
+    c.clock.advanceTo(198399);
+    expect(c.sent).toHaveLength(0);
+    c.clock.advanceTo(198400);
+    expect(Array.from(c.sent[0])).toEqual(Array.from(f));
+    expect(c.r(0x07) & ISR_PTX).toBe(ISR_PTX);
+    expect(c.r(0x00) & 0x04).toBe(0);
+    expect(c.irq()).toBe(true);
+  });
+
+  it('stores a unicast frame at CURR with the 4-byte header and advances CURR', () => {
+    const c = card();
+    init(c);
+    const f = frameTo(Array.from(MAC), 300);
+    expect(c.nic.receive(f)).toBe(true);
+    const hdr = remoteRead(c, 0x4700, 4);
+    expect(hdr).toEqual([0x01, 0x49, (304) & 0xff, 304 >> 8]); // status, next page, length incl. header
+    c.w(0x00, 0x62);
+    expect(c.r(0x07)).toBe(0x49);
+    c.w(0x00, 0x22);
+    expect(c.r(0x07) & ISR_PRX).toBe(ISR_PRX);
+    expect(remoteRead(c, 0x4704, 300)).toEqual(Array.from(f));
+  });
+
+  it('wraps frame data from PSTOP back to PSTART', () => {
+    const c = card();
+    init(c);
+    c.w(0x00, 0x62); c.w(0x07, 0x7f); c.w(0x00, 0x22); // CURR at the last page
+    c.w(0x03, 0x50); // BNRY well away
+    const f = frameTo(Array.from(MAC), 600, 0x5a);
+    expect(c.nic.receive(f)).toBe(true);
+    const hdr = remoteRead(c, 0x7f00, 4);
+    expect(hdr[1]).toBe(0x46 + 2); // 604 bytes = 3 pages: 0x7f, 0x46, 0x47
+    expect(remoteRead(c, 0x4600, 4)).toEqual([0x5a, 0x5a, 0x5a, 0x5a]);
+  });
+
+  it('filters: broadcast needs AB, multicast needs AM and its MAR bit, PRO takes all', () => {
+    const c = card();
+    init(c);
+    const other = frameTo([0x02, 9, 9, 9, 9, 9]);
+    const bcast = frameTo([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    const mcast = frameTo([0x01, 0x00, 0x5e, 0x00, 0x00, 0x01]);
+    expect(c.nic.receive(other)).toBe(false);
+    expect(c.nic.receive(bcast)).toBe(true);
+    expect(c.nic.receive(mcast)).toBe(false);
+    c.w(0x0c, 0x0c); // AB | AM, MAR all zero
+    expect(c.nic.receive(mcast)).toBe(false);
+    c.w(0x00, 0x62);
+    for (let i = 8; i < 16; i++) c.w(i, 0xff);
+    c.w(0x00, 0x22);
+    expect(c.nic.receive(mcast)).toBe(true);
+    c.w(0x0c, 0x10); // promiscuous
+    expect(c.nic.receive(other)).toBe(true);
+  });
+
+  it('signals overwrite warning and drops the frame when the ring is full', () => {
+    const c = card();
+    init(c);
+    c.w(0x03, 0x49); // BNRY two pages ahead of CURR (0x47): room for one page only
+    expect(c.nic.receive(frameTo(Array.from(MAC), 300))).toBe(false);
+    expect(c.r(0x07) & ISR_OVW).toBe(ISR_OVW);
+    expect(c.nic.dropped).toBe(1);
+  });
+
+  it('refuses to receive into a ring with PSTART >= PSTOP or CURR outside it, and logs it', () => {
+    for (const [pstart, pstop, curr] of [[0x60, 0x60, 0x60], [0x70, 0x50, 0x71], [0x46, 0x80, 0x90], [0x10, 0x20, 0x11], [0x46, 0xff, 0x47]]) {
+      const c = card();
+      init(c);
+      c.w(0x01, pstart); c.w(0x02, pstop);
+      c.w(0x00, 0x62); c.w(0x07, curr); c.w(0x00, 0x22);
+      expect(c.nic.receive(frameTo(Array.from(MAC)))).toBe(false);
+      expect(c.logs.join()).toMatch(/receive refused/);
+    }
+  });
+
+  it('keeps a 32-bit data-port access at the end of card RAM inside the card (no overrun)', () => {
+    const c = card(true);
+    init(c);
+    // Four bytes from 0x7ffe with the ring ending below (no wrap): two land in RAM, two
+    // past its end go nowhere, nothing else is touched.
+    c.w(0x02, 0x60);
+    const before = c.nic.state.mem.slice();
+    c.w(0x0a, 4); c.w(0x0b, 0); c.w(0x08, 0xfe); c.w(0x09, 0x7f);
+    c.w(0x00, 0x12);
+    c.nic.write(0x10, 4, 0x11223344);
+    const after = c.nic.state.mem;
+    expect(after[0x3ffe]).toBe(0x44);
+    expect(after[0x3fff]).toBe(0x33);
+    expect(after.slice(0, 0x3ffe)).toEqual(before.slice(0, 0x3ffe));
+  });
+
+  it('refuses a transmit of zero or more than 1514 bytes with TXE, and sends nothing', () => {
+    for (const len of [0, 1515, 0xffff]) {
+      const c = card();
+      init(c);
+      c.w(0x07, 0xff);
+      c.w(0x05, len & 0xff); c.w(0x06, len >> 8);
+      c.w(0x00, 0x26);
+      c.clock.advanceTo(1e9);
+      expect(c.sent).toHaveLength(0);
+      expect(c.r(0x07) & ISR_TXE).toBe(ISR_TXE);
+    }
+  });
+
+  it('pads a short transmit to the 60-byte minimum', () => {
+    const c = card();
+    init(c);
+    remoteWrite(c, 0x4000, frameTo([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 42));
+    c.w(0x05, 42); c.w(0x06, 0);
+    c.w(0x00, 0x26);
+    c.clock.advanceTo(1e9);
+    expect(c.sent[0].length).toBe(60);
+  });
+
+  it('identifies as an RTL8029 in page 0 registers 0x0A/0x0B on PCI only', () => {
+    expect([card(true).r(0x0a), card(true).r(0x0b)]).toEqual([0x50, 0x43]);
+    expect(card(false).r(0x0a)).toBe(0xff);
+  });
+
+  it('saves and restores its whole state, buffer RAM included', () => {
+    const c = card();
+    init(c);
+    c.nic.receive(frameTo(Array.from(MAC), 200));
+    const saved = c.nic.save();
+    c.r(0x1f); // reset
+    remoteWrite(c, 0x4700, new Uint8Array(16));
+    c.nic.restore(saved);
+    expect(c.nic.state.CURR).toBe(0x48);
+    expect(remoteRead(c, 0x4704, 6)).toEqual(Array.from(MAC));
+  });
+});

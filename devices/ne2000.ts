@@ -1,0 +1,456 @@
+/**
+ * The NE2000: a National DP8390 network interface controller with 16 KiB of buffer
+ * RAM, a 32-byte station address PROM, a data port for remote DMA and a reset port.
+ * Two variants: ISA (I/O 0x300, IRQ 9) and PCI as the Realtek RTL8029AS (10ec:8029,
+ * BAR0 I/O, which adds its ID bytes in page 0 and config registers in page 3).
+ *
+ * Written from the DP8390D datasheet (National, "DP8390D/NS32490D NIC Network
+ * Interface Controller") and the RTL8029AS datasheet. Register names are the
+ * datasheet's. Port offsets from the base: 0x00-0x0F registers (page by CR.PS),
+ * 0x10-0x17 the data port, 0x18-0x1F the reset port.
+ *
+ * The card's state is one plain object (`Ne2000State`) so that it can be saved and
+ * restored whole (a VPIO handoff does that). Card memory accesses are bounds-checked
+ * byte by byte: nothing a driver programs reaches outside the card's 16 KiB.
+ * Hostile ring settings (PSTART >= PSTOP, CURR outside the ring) make the card drop
+ * the frame and log it, rather than loop or overflow.
+ */
+import { Clock, Timer } from './clock';
+import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast } from './net/ethernet';
+
+// Register offsets (DP8390D datasheet, "Register Address Map").
+const CR = 0x00;
+// CR bits
+const CR_STP = 0x01, CR_STA = 0x02, CR_TXP = 0x04, CR_RD_MASK = 0x38;
+const RD_READ = 0x08, RD_WRITE = 0x10, RD_SEND = 0x18, RD_ABORT = 0x20;
+// ISR bits
+export const ISR_PRX = 0x01, ISR_PTX = 0x02, ISR_RXE = 0x04, ISR_TXE = 0x08, ISR_OVW = 0x10, ISR_CNT = 0x20, ISR_RDC = 0x40, ISR_RST = 0x80;
+// RCR bits
+const RCR_SEP = 0x01, RCR_AR = 0x02, RCR_AB = 0x04, RCR_AM = 0x08, RCR_PRO = 0x10, RCR_MON = 0x20;
+// TCR loopback bits
+const TCR_LB = 0x06;
+// DCR word transfer select
+const DCR_WTS = 0x01;
+// RSR bits
+const RSR_PRX = 0x01, RSR_PHY = 0x20;
+// TSR bits
+const TSR_PTX = 0x01;
+
+/** Card buffer RAM: pages 0x40-0x7F (16 KiB) as on the NE2000 (and the RTL8029's default). */
+export const RAM_START = 0x4000;
+export const RAM_END = 0x8000;
+
+/** Every architectural register of the card, named as the datasheet names them. */
+export interface Ne2000State {
+  CR: number;
+  PSTART: number;
+  PSTOP: number;
+  BNRY: number;
+  TPSR: number;
+  TBCR: number;
+  ISR: number;
+  RSAR: number;
+  RBCR: number;
+  RCR: number;
+  TCR: number;
+  DCR: number;
+  IMR: number;
+  PAR: Uint8Array;
+  CURR: number;
+  MAR: Uint8Array;
+  RSR: number;
+  TSR: number;
+  CNTR0: number;
+  CNTR1: number;
+  CNTR2: number;
+  /** RTL8029 page 3: 9346CR and CONFIG registers. */
+  CR9346: number;
+  CONFIG: Uint8Array;
+  /** Buffer RAM, indexed by card address - RAM_START. */
+  mem: Uint8Array;
+  /** A transmit is on the wire (TXP set until it completes). */
+  txBusy: boolean;
+}
+
+export function newNe2000State(): Ne2000State {
+  return {
+    CR: CR_STP | RD_ABORT, PSTART: 0, PSTOP: 0, BNRY: 0, TPSR: 0, TBCR: 0, ISR: ISR_RST, RSAR: 0, RBCR: 0,
+    RCR: 0, TCR: 0, DCR: 0, IMR: 0, PAR: new Uint8Array(6), CURR: 0, MAR: new Uint8Array(8),
+    RSR: 0, TSR: 0, CNTR0: 0, CNTR1: 0, CNTR2: 0, CR9346: 0, CONFIG: new Uint8Array(4),
+    mem: new Uint8Array(RAM_END - RAM_START), txBusy: false,
+  };
+}
+
+export interface Ne2000Options {
+  mac: Uint8Array;
+  /** 10 Mbit/s on an NE2000. */
+  bitsPerSecond?: number;
+  /** true for the PCI RTL8029AS, false for the ISA NE2000. */
+  pci: boolean;
+}
+
+export class Ne2000 {
+  state: Ne2000State = newNe2000State();
+  /** The station address PROM: the MAC in bytes 0-5 and 'W','W' in 14-15, each byte doubled (32 bytes). */
+  readonly prom = new Uint8Array(32);
+  readonly mac: Uint8Array;
+  readonly pci: boolean;
+  readonly bitsPerSecond: number;
+  port: EthernetPort | null = null;
+  /** The interrupt line (level: ISR & IMR). */
+  onIrq: (level: boolean) => void = () => {};
+  /** A contained refusal or an ignored write, for --trace and the tests. */
+  onLog: (what: string) => void = () => {};
+  private irqLevel = false;
+  private readonly txTimer: Timer;
+  private txFrame: Uint8Array | null = null;
+  /** Frames dropped because the ring was full or misprogrammed, or the card stopped. */
+  dropped = 0;
+
+  constructor(readonly clock: Clock, opts: Ne2000Options) {
+    this.mac = Uint8Array.from(opts.mac);
+    this.pci = opts.pci;
+    this.bitsPerSecond = opts.bitsPerSecond ?? 10_000_000;
+    const base = new Uint8Array(16);
+    base.set(this.mac, 0);
+    base[14] = base[15] = 0x57; // 'W': an NE2000 in word mode (what ne.c probes for)
+    for (let i = 0; i < 16; i++) this.prom[2 * i] = this.prom[2 * i + 1] = base[i];
+    this.txTimer = clock.timer('ne2000-tx', () => this.transmitDone());
+    this.reset();
+  }
+
+  /** Power-on / reset-port reset: stopped, remote DMA aborted, RST set (datasheet, "Initialization"). */
+  reset(): void {
+    const s = this.state;
+    s.CR = CR_STP | RD_ABORT;
+    s.ISR = ISR_RST;
+    s.IMR = 0;
+    s.DCR = 0;
+    s.RCR = 0;
+    s.TCR = 0;
+    s.RBCR = 0;
+    s.txBusy = false;
+    this.txTimer.cancel();
+    this.txFrame = null;
+    this.updateIrq();
+  }
+
+  /** Saves the whole card state (a deep copy). */
+  save(): Ne2000State {
+    const s = this.state;
+    return { ...s, PAR: s.PAR.slice(), MAR: s.MAR.slice(), CONFIG: s.CONFIG.slice(), mem: s.mem.slice() };
+  }
+
+  restore(saved: Ne2000State): void {
+    this.state = { ...saved, PAR: saved.PAR.slice(), MAR: saved.MAR.slice(), CONFIG: saved.CONFIG.slice(), mem: saved.mem.slice() };
+    this.updateIrq();
+  }
+
+  private updateIrq(): void {
+    const level = (this.state.ISR & this.state.IMR & 0x7f) !== 0;
+    if (level !== this.irqLevel) {
+      this.irqLevel = level;
+      this.onIrq(level);
+    }
+  }
+
+  get irq(): boolean {
+    return this.irqLevel;
+  }
+
+  // ---- Card memory (PROM at 0x0000-0x001F, RAM at 0x4000-0x7FFF; else open bus) ----
+
+  private memRead(addr: number): number {
+    addr &= 0xffff;
+    if (addr >= RAM_START && addr < RAM_END) return this.state.mem[addr - RAM_START];
+    if (addr < 0x20) return this.prom[addr];
+    return 0xff;
+  }
+
+  private memWrite(addr: number, v: number): void {
+    addr &= 0xffff;
+    if (addr >= RAM_START && addr < RAM_END) this.state.mem[addr - RAM_START] = v;
+  }
+
+  // ---- Register access ----
+
+  /** An access at `offset` (0..0x1F from the base) of `size` bytes. */
+  read(offset: number, size: number): number {
+    if (offset >= 0x10 && offset < 0x18) return this.dataRead(size);
+    if (offset >= 0x18) {
+      this.reset(); // reading the reset port resets the card (NE2000 convention)
+      return 0;
+    }
+    return this.regRead(offset & 0x0f);
+  }
+
+  write(offset: number, size: number, value: number): void {
+    if (offset >= 0x10 && offset < 0x18) { this.dataWrite(size, value); return; }
+    if (offset >= 0x18) return; // drivers write back what they read: no effect
+    this.regWrite(offset & 0x0f, value & 0xff);
+  }
+
+  private regRead(reg: number): number {
+    const s = this.state;
+    if (reg === CR) return s.CR;
+    const page = s.CR >> 6;
+    if (page === 0) {
+      switch (reg) {
+        case 0x01: return s.RSAR & 0xff; // CLDA0: we report the remote address
+        case 0x02: return s.RSAR >> 8;
+        case 0x03: return s.BNRY;
+        case 0x04: return s.TSR;
+        case 0x05: return 0; // NCR: no collisions on a switched segment
+        case 0x06: return 0; // FIFO
+        case 0x07: return s.ISR;
+        case 0x08: return s.RSAR & 0xff; // CRDA0
+        case 0x09: return s.RSAR >> 8;
+        case 0x0a: return this.pci ? 0x50 : 0xff; // RTL8029 ID0 'P'
+        case 0x0b: return this.pci ? 0x43 : 0xff; // RTL8029 ID1 'C'
+        case 0x0c: return s.RSR;
+        case 0x0d: { const v = s.CNTR0; s.CNTR0 = 0; return v; }
+        case 0x0e: { const v = s.CNTR1; s.CNTR1 = 0; return v; }
+        default: { const v = s.CNTR2; s.CNTR2 = 0; return v; }
+      }
+    }
+    if (page === 1) {
+      if (reg <= 6) return s.PAR[reg - 1];
+      if (reg === 7) return s.CURR;
+      return s.MAR[reg - 8];
+    }
+    if (page === 2) {
+      switch (reg) {
+        case 0x01: return s.PSTART;
+        case 0x02: return s.PSTOP;
+        case 0x03: return 0; // RNPP
+        case 0x04: return s.TPSR;
+        case 0x05: return 0; // LNPP
+        case 0x0c: return s.RCR | 0xc0;
+        case 0x0d: return s.TCR | 0xe0;
+        case 0x0e: return s.DCR | 0x80;
+        case 0x0f: return s.IMR | 0x80;
+        default: return 0xff;
+      }
+    }
+    // Page 3: the RTL8029's 9346CR and CONFIG0-3; an NE2000 has nothing there.
+    if (!this.pci) return 0xff;
+    if (reg === 0x01) return s.CR9346;
+    if (reg >= 0x03 && reg <= 0x06) return s.CONFIG[reg - 3];
+    return 0xff;
+  }
+
+  private regWrite(reg: number, v: number): void {
+    const s = this.state;
+    if (reg === CR) { this.commandWrite(v); return; }
+    const page = s.CR >> 6;
+    if (page === 0) {
+      switch (reg) {
+        case 0x01: s.PSTART = v; return;
+        case 0x02: s.PSTOP = v; return;
+        case 0x03: s.BNRY = v; return;
+        case 0x04: s.TPSR = v; return;
+        case 0x05: s.TBCR = (s.TBCR & 0xff00) | v; return;
+        case 0x06: s.TBCR = (s.TBCR & 0xff) | (v << 8); return;
+        case 0x07: s.ISR &= ~(v & 0x7f); this.updateIrq(); return; // write one to clear (RST is read-only)
+        case 0x08: s.RSAR = (s.RSAR & 0xff00) | v; return;
+        case 0x09: s.RSAR = (s.RSAR & 0xff) | (v << 8); return;
+        case 0x0a: s.RBCR = (s.RBCR & 0xff00) | v; return;
+        case 0x0b: s.RBCR = (s.RBCR & 0xff) | (v << 8); return;
+        case 0x0c: s.RCR = v & 0x3f; return;
+        case 0x0d: s.TCR = v & 0x1f; return;
+        case 0x0e: s.DCR = v & 0x7f; return;
+        default: s.IMR = v & 0x7f; this.updateIrq(); return;
+      }
+    }
+    if (page === 1) {
+      if (reg <= 6) s.PAR[reg - 1] = v;
+      else if (reg === 7) s.CURR = v;
+      else s.MAR[reg - 8] = v;
+      return;
+    }
+    if (page === 3 && this.pci) {
+      if (reg === 0x01) { s.CR9346 = v; return; }
+      if (reg >= 0x03 && reg <= 0x06 && (s.CR9346 & 0xc0) === 0xc0) { s.CONFIG[reg - 3] = v; return; }
+    }
+    this.onLog(`ne2000: write 0x${v.toString(16)} to page ${page} register 0x${reg.toString(16)} ignored`);
+  }
+
+  /** CR (datasheet, "Command Register"): page select, remote DMA command, start/stop, transmit. */
+  private commandWrite(v: number): void {
+    const s = this.state;
+    s.CR = (s.CR & CR_TXP) | (v & ~CR_TXP);
+    if (v & CR_STP) {
+      s.CR = (s.CR & ~CR_STA) | CR_STP;
+      s.ISR |= ISR_RST;
+    } else if (v & CR_STA) {
+      s.CR &= ~CR_STP;
+      s.ISR &= ~ISR_RST;
+    }
+    const rd = v & CR_RD_MASK;
+    if (rd === RD_SEND) {
+      // "Send packet": a remote read of the packet at BNRY, length from its header.
+      s.RSAR = s.BNRY << 8;
+      s.RBCR = this.memRead((s.BNRY << 8) + 2) | (this.memRead((s.BNRY << 8) + 3) << 8);
+    } else if ((rd === RD_READ || rd === RD_WRITE) && s.RBCR === 0) {
+      // A zero-count remote DMA completes at once (DESIGN.md section 8; Linux relies on it).
+      s.ISR |= ISR_RDC;
+    }
+    if ((v & CR_TXP) && !(s.CR & CR_STP)) this.startTransmit();
+    this.updateIrq();
+  }
+
+  // ---- Remote DMA through the data port ----
+
+  private dmaActive(): number {
+    const rd = this.state.CR & CR_RD_MASK;
+    if (rd === RD_READ || rd === RD_SEND) return RD_READ;
+    if (rd === RD_WRITE) return RD_WRITE;
+    return 0;
+  }
+
+  /** One byte of remote DMA done: advance RSAR (wrapping at PSTOP like the ring), count down RBCR. */
+  private dmaStep(): void {
+    const s = this.state;
+    s.RSAR = (s.RSAR + 1) & 0xffff;
+    if (s.PSTOP > s.PSTART && s.RSAR === s.PSTOP << 8) s.RSAR = s.PSTART << 8;
+    if (s.RBCR > 0) {
+      s.RBCR--;
+      if (s.RBCR === 0) {
+        s.ISR |= ISR_RDC;
+        s.CR = (s.CR & ~CR_RD_MASK) | RD_ABORT;
+        this.updateIrq();
+      }
+    }
+  }
+
+  private dataRead(size: number): number {
+    const s = this.state;
+    if (this.dmaActive() !== RD_READ || s.RBCR === 0) {
+      this.onLog('ne2000: data port read with no remote read in progress');
+      return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
+    }
+    // Byte mode moves one byte per access; word mode two (or four with 32-bit I/O on PCI).
+    const n = size === 1 || !(s.DCR & DCR_WTS) ? 1 : size;
+    let v = 0;
+    for (let i = 0; i < n && s.RBCR > 0; i++) {
+      v |= this.memRead(s.RSAR) << (8 * i);
+      this.dmaStep();
+    }
+    return v >>> 0;
+  }
+
+  private dataWrite(size: number, value: number): void {
+    const s = this.state;
+    if (this.dmaActive() !== RD_WRITE || s.RBCR === 0) {
+      this.onLog('ne2000: data port write with no remote write in progress');
+      return;
+    }
+    const n = size === 1 || !(s.DCR & DCR_WTS) ? 1 : size;
+    for (let i = 0; i < n && s.RBCR > 0; i++) {
+      this.memWrite(s.RSAR, (value >>> (8 * i)) & 0xff);
+      this.dmaStep();
+    }
+  }
+
+  // ---- Transmit ----
+
+  private startTransmit(): void {
+    const s = this.state;
+    if (s.txBusy) return;
+    const len = s.TBCR;
+    if (len === 0 || len > MAX_FRAME) {
+      // Hostile or broken byte count: refuse it as an aborted transmit (contained).
+      this.onLog(`ne2000: transmit of ${len} bytes refused`);
+      s.TSR = 0x08; // ABT
+      s.ISR |= ISR_TXE;
+      this.updateIrq();
+      return;
+    }
+    const frame = new Uint8Array(Math.max(len, MIN_FRAME));
+    const base = s.TPSR << 8;
+    for (let i = 0; i < len; i++) frame[i] = this.memRead(base + i);
+    s.CR |= CR_TXP;
+    s.txBusy = true;
+    this.txFrame = frame;
+    this.txTimer.armIn(Math.ceil((frameBits(frame.length) * this.clock.hz) / this.bitsPerSecond));
+  }
+
+  private transmitDone(): void {
+    const s = this.state;
+    const frame = this.txFrame;
+    this.txFrame = null;
+    s.txBusy = false;
+    s.CR &= ~CR_TXP;
+    s.TSR = TSR_PTX;
+    s.ISR |= ISR_PTX;
+    if (frame) {
+      if (s.TCR & TCR_LB) this.receive(frame); // loopback: the frame comes back in, never out
+      else this.port?.send(frame);
+    }
+    this.updateIrq();
+  }
+
+  // ---- Receive ----
+
+  /** Address filter (datasheet, "Receive Configuration Register" and "Multicast Address Registers"). */
+  private accepts(frame: Uint8Array): boolean {
+    const s = this.state;
+    if (s.RCR & RCR_MON) return false; // monitor mode: checked and counted, not buffered
+    if (frame.length < MIN_FRAME && !(s.RCR & RCR_AR)) return false;
+    if (s.RCR & RCR_PRO) return true;
+    if (isBroadcast(frame)) return (s.RCR & RCR_AB) !== 0;
+    if (isMulticast(frame)) {
+      if (!(s.RCR & RCR_AM)) return false;
+      const index = crc32(frame, 0, 6) >>> 26; // the top six bits of the CRC of the destination
+      return (s.MAR[index >> 3] & (1 << (index & 7))) !== 0;
+    }
+    for (let i = 0; i < 6; i++) if (frame[i] !== s.PAR[i]) return false;
+    return true;
+  }
+
+  /** A frame arrives from the wire. Returns true if it was stored in the ring. */
+  receive(frame: Uint8Array): boolean {
+    const s = this.state;
+    if (s.CR & CR_STP) return false;
+    void RCR_SEP;
+    if (!this.accepts(frame)) return false;
+    const start = s.PSTART, stop = s.PSTOP;
+    // Hostile ring programming (each a past advisory): an empty or inverted ring, a
+    // ring outside card RAM, CURR outside the ring. Refuse rather than loop or overflow.
+    if (start >= stop || start < RAM_START >> 8 || stop > RAM_END >> 8 || s.CURR < start || s.CURR >= stop) {
+      this.dropped++;
+      this.onLog(`ne2000: receive refused: ring PSTART=0x${start.toString(16)} PSTOP=0x${stop.toString(16)} CURR=0x${s.CURR.toString(16)}`);
+      return false;
+    }
+    const total = frame.length + 4;
+    const pages = (total + 255) >> 8;
+    const ringPages = stop - start;
+    const bnry = s.BNRY >= start && s.BNRY < stop ? s.BNRY : start;
+    let free = bnry - s.CURR;
+    if (free <= 0) free += ringPages;
+    if (pages >= free) {
+      // No room: the overwrite warning, frame lost (datasheet, "Buffer Overflow").
+      s.ISR |= ISR_OVW;
+      s.CNTR2 = (s.CNTR2 + 1) & 0xff;
+      this.dropped++;
+      this.updateIrq();
+      return false;
+    }
+    let next = s.CURR + pages;
+    if (next >= stop) next -= ringPages;
+    let addr = s.CURR << 8;
+    const header = [RSR_PRX | (isMulticast(frame) ? RSR_PHY : 0), next, total & 0xff, total >> 8];
+    const put = (b: number) => {
+      this.memWrite(addr, b);
+      addr++;
+      if (addr === stop << 8) addr = start << 8;
+    };
+    for (const b of header) put(b);
+    for (let i = 0; i < frame.length; i++) put(frame[i]);
+    s.CURR = next;
+    s.RSR = header[0];
+    s.ISR |= ISR_PRX;
+    this.updateIrq();
+    return true;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Ethernet framing facts shared by the cards, the wire and the peers (IEEE 802.3).
+ * Frames are carried without preamble and FCS; the wire accounts for both in time.
+ */
+export const MIN_FRAME = 60; // without FCS
+export const MAX_FRAME = 1514; // without FCS
+export const PREAMBLE_BYTES = 8; // preamble + start frame delimiter
+export const FCS_BYTES = 4;
+export const IFG_BYTES = 12; // the inter-frame gap, 96 bit times
+
+/** What a card attached to a segment can do: put a frame on it. */
+export interface EthernetPort {
+  /** Hands a complete frame (MIN_FRAME..MAX_FRAME bytes) to the medium. */
+  send(frame: Uint8Array): void;
+}
+
+/** Bit times a frame of `len` bytes (without FCS) occupies the medium, with preamble and gap. */
+export function frameBits(len: number): number {
+  return (PREAMBLE_BYTES + Math.max(len, MIN_FRAME) + FCS_BYTES + IFG_BYTES) * 8;
+}
+
+/** The CRC-32 of IEEE 802.3 (reflected, polynomial 0xEDB88320), as used for the FCS and multicast hashing. */
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[i] = c;
+  }
+  return t;
+})();
+
+export function crc32(data: Uint8Array, start = 0, end = data.length): number {
+  let c = -1;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+export function isBroadcast(frame: Uint8Array): boolean {
+  return frame[0] === 0xff && frame[1] === 0xff && frame[2] === 0xff && frame[3] === 0xff && frame[4] === 0xff && frame[5] === 0xff;
+}
+
+export function isMulticast(frame: Uint8Array): boolean {
+  return (frame[0] & 1) !== 0;
+}
+
+export function macToString(mac: ArrayLike<number>, offset = 0): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 6; i++) parts.push(mac[offset + i].toString(16).padStart(2, '0'));
+  return parts.join(':');
+}
+
+/** Parses "52:54:00:12:34:56"; returns null when it is not six hex bytes. */
+export function parseMac(text: string): Uint8Array | null {
+  const m = /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/i.exec(text);
+  if (!m) return null;
+  return Uint8Array.from(m.slice(1).map((h) => parseInt(h, 16)));
+}
