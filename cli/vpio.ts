@@ -1,0 +1,249 @@
+/**
+ * The `vpio` command line (DESIGN.md section 7).
+ *
+ *   vpio run KERNEL [options]   boot a Multiboot kernel; serial output to stdout
+ *   vpio demo                   boot the bundled demo guest
+ *
+ * Exit status: the guest's isa-debug-exit value V gives (V << 1) | 1, as QEMU does;
+ * 2 for bad usage or a bad image; 3 for the cycle limit, a triple fault or a halt
+ * that nothing can end, with a one-line reason on stderr.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Command, CommanderError, Option } from 'commander';
+import seedrandom from 'seedrandom';
+import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS } from '../devices/pc';
+import { BadImage } from '../devices/multiboot';
+
+const EXIT_USAGE = 2;
+const EXIT_STOPPED = 3;
+
+/** A problem the user can fix: one line, status 2. */
+class UsageError extends Error {}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** "64M", "512K", "1G", "4194304" -> bytes. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(text.trim());
+  if (!m) throw new UsageError(`bad --memory '${text}'; give a size such as 64M, 512K or 1G`);
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
+  const bytes = Number(m[1]) * unit;
+  if (bytes < 2 * 1024 * 1024) throw new UsageError(`--memory ${text} is too small; the machine needs at least 2M`);
+  if (bytes > 2 * 1024 ** 3) throw new UsageError(`--memory ${text} is too large; at most 2G`);
+  if (bytes % 4096) throw new UsageError(`--memory ${text} is not a whole number of 4 KiB pages`);
+  return bytes;
+}
+
+export function parseCycles(text: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`bad --max-cycles '${text}'; give a positive whole number of cycles`);
+  const n = Number(text);
+  if (n <= 0 || !Number.isSafeInteger(n)) throw new UsageError(`bad --max-cycles '${text}'; give a positive whole number of cycles`);
+  return n;
+}
+
+function parseTrace(text: string): Set<string> {
+  const kinds = new Set(text.split(',').map((s) => s.trim()).filter(Boolean));
+  for (const k of kinds) {
+    if (!(TRACE_KINDS as readonly string[]).includes(k)) throw new UsageError(`unknown trace kind '${k}'; kinds are ${TRACE_KINDS.join(', ')}`);
+  }
+  return kinds;
+}
+
+/** The RTC start for a seed: 2000-01-01 plus a seeded offset within 30 years. */
+function rtcStartFor(seed: string | undefined): number {
+  if (seed === undefined) return DEFAULT_RTC_START;
+  return DEFAULT_RTC_START + Math.floor(seedrandom(seed)() * 30 * 365 * 86400);
+}
+
+/** Collects output bytes and writes them synchronously, so they are all out before the process exits. */
+class Output {
+  private buf = Buffer.alloc(65536);
+  private n = 0;
+  constructor(private readonly fd: number) {}
+  byte(b: number): void {
+    this.buf[this.n++] = b;
+    if (this.n === this.buf.length) this.flush();
+  }
+  line(s: string): void {
+    const b = Buffer.from(s + '\n');
+    if (this.n + b.length > this.buf.length) this.flush();
+    if (b.length > this.buf.length) { fs.writeSync(this.fd, b); return; }
+    b.copy(this.buf, this.n);
+    this.n += b.length;
+  }
+  flush(): void {
+    let off = 0;
+    while (off < this.n) off += fs.writeSync(this.fd, this.buf, off, this.n - off);
+    this.n = 0;
+  }
+}
+
+interface RunOptions {
+  memory: string;
+  maxCycles?: string;
+  cmdline: string;
+  trace?: string;
+  traceOut?: string;
+  listDevices?: boolean;
+  translate: boolean;
+  seed?: string;
+}
+
+function listDevices(pc: Pc, out: Output): void {
+  out.line('port range      device          bus cycles');
+  for (const r of [...pc.ports.ranges].sort((a, b) => a.base - b.base)) {
+    const hi = r.base + r.length - 1;
+    out.line(`0x${r.base.toString(16).padStart(4, '0')}-0x${hi.toString(16).padStart(4, '0')}   ${r.name.padEnd(15)} ${r.cycles}`);
+  }
+  out.line('');
+  out.line('irq  device');
+  for (const [irq, dev] of [[0, 'pit channel 0'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc']] as const) out.line(`${String(irq).padStart(3)}  ${dev}`);
+  out.line('');
+  out.line('pci      id         class   function');
+  for (const { dev, func, fn } of pc.pci.functions()) {
+    const c = fn.config;
+    const id = `${(c[0] | (c[1] << 8)).toString(16).padStart(4, '0')}:${(c[2] | (c[3] << 8)).toString(16).padStart(4, '0')}`;
+    const cls = ((c[0x0b] << 16) | (c[0x0a] << 8) | c[0x09]).toString(16).padStart(6, '0');
+    out.line(`00:${dev.toString(16).padStart(2, '0')}.${func}  ${id}  ${cls}  ${fn.name}`);
+  }
+}
+
+function runKernel(kernel: string | undefined, opts: RunOptions): number {
+  const memoryBytes = parseSize(opts.memory);
+  const maxCycles = opts.maxCycles !== undefined ? parseCycles(opts.maxCycles) : Infinity;
+  const kinds = opts.trace !== undefined ? parseTrace(opts.trace) : new Set<string>();
+  const stdout = new Output(1);
+  let traceOut: Output | null = null;
+  if (kinds.size > 0) {
+    let fd = 2;
+    if (opts.traceOut) {
+      try { fd = fs.openSync(opts.traceOut, 'w'); } catch (e) { throw new UsageError(`cannot write the trace to ${opts.traceOut} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
+    }
+    traceOut = new Output(fd);
+  }
+  const pc = new Pc({
+    memoryBytes,
+    rtcStart: rtcStartFor(opts.seed),
+    console: (b) => stdout.byte(b),
+    trace: traceOut ? (line) => traceOut!.line(line) : null,
+    traceKinds: kinds,
+  });
+  pc.cpu.useTranslator = opts.translate;
+  if (opts.listDevices) {
+    listDevices(pc, stdout);
+    stdout.flush();
+    return 0;
+  }
+  if (!kernel) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [options]');
+  let image: Buffer;
+  try {
+    image = fs.readFileSync(kernel);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `no such file: ${kernel}; give the path of a Multiboot ELF kernel` :
+      code === 'EISDIR' ? `${kernel} is a directory; give the path of a Multiboot ELF kernel` : `cannot read ${kernel} (${code})`);
+  }
+  try {
+    // Like GRUB and QEMU, the kernel's own name is the command line's first word.
+    pc.boot(new Uint8Array(image.buffer, image.byteOffset, image.length), `${kernel} ${opts.cmdline}`);
+  } catch (e) {
+    if (e instanceof BadImage) throw new UsageError(`${kernel}: ${e.message}`);
+    throw e;
+  }
+  let result: RunResult;
+  try {
+    result = pc.run(maxCycles);
+  } finally {
+    stdout.flush();
+    traceOut?.flush();
+  }
+  switch (result.kind) {
+    case 'exit': return result.status;
+    case 'limit':
+      process.stderr.write(`vpio: stopped: the cycle limit (${maxCycles}) was reached at EIP 0x${(pc.cpu.eip >>> 0).toString(16)}\n`);
+      return EXIT_STOPPED;
+    case 'triple-fault':
+      process.stderr.write(`vpio: stopped: ${result.message.split('\n')[0]}\n${pc.cpu.dumpState()}\n`);
+      return EXIT_STOPPED;
+    case 'halted':
+      process.stderr.write(`vpio: stopped: ${result.message} at EIP 0x${(pc.cpu.eip >>> 0).toString(16)}\n`);
+      return EXIT_STOPPED;
+  }
+}
+
+function demoKernel(): string {
+  const candidates = [path.join(__dirname, '..', 'guests', 'bin', 'hello.elf'), path.join(process.cwd(), 'guests', 'bin', 'hello.elf')];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) throw new UsageError('the bundled demo guest guests/bin/hello.elf is missing; run npm run build:guests');
+  return found;
+}
+
+export function main(argv: string[]): number {
+  const program = new Command();
+  let status = 0;
+  program
+    .name('vpio')
+    .description('An x86 PC emulator with a VPIO hypervisor: boot Multiboot guest kernels on a deterministic virtual clock.')
+    .version(version())
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .showHelpAfterError(false);
+
+  program
+    .command('run')
+    .description('Boot a Multiboot (v1) ELF kernel. Serial (COM1) and port 0xE9 output go to stdout.\n' +
+      'Exit status: the guest\'s isa-debug-exit value V (port 0xF4) gives (V << 1) | 1, as under QEMU;\n' +
+      '2 for bad usage or a bad image; 3 when stopped by --max-cycles, a triple fault, or a halt nothing can end.')
+    .argument('[kernel]', 'the kernel image (the same file qemu-system-i386 -kernel accepts)')
+    .addOption(new Option('--memory <size>', 'guest RAM: bytes, or with K, M or G (2M..2G)').default('64M'))
+    .addOption(new Option('--max-cycles <n>', 'stop after this many machine cycles (2 GHz clock: 2e9 is one virtual second); default: no limit'))
+    .addOption(new Option('--cmdline <string>', 'the Multiboot command line passed to the kernel').default(''))
+    .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
+    .addOption(new Option('--trace-out <file>', 'write the trace to a file instead of stderr'))
+    .addOption(new Option('--seed <seed>', 'seed for every random choice (the RTC start date); default: 2000-01-01'))
+    .addOption(new Option('--list-devices', 'print the machine\'s devices, ports, IRQs and PCI functions, and exit'))
+    .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))
+    .action((kernel: string | undefined, opts: RunOptions) => { status = runKernel(kernel, opts); });
+
+  program
+    .command('demo')
+    .description('Boot the bundled demo guest (guests/bin/hello.elf).')
+    .action(() => {
+      process.stdout.write('vpio demo: booting guests/bin/hello.elf on the emulated PC\n');
+      status = runKernel(demoKernel(), { memory: '64M', cmdline: 'demo', translate: true, maxCycles: String(20e9) });
+    });
+
+  try {
+    program.parse(argv, { from: 'user' });
+    if (argv.length === 0) {
+      process.stdout.write(program.helpInformation());
+      return 0;
+    }
+    return status;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      const msg = e.message.replace(/^error: /, '');
+      process.stderr.write(`vpio: ${msg}; see vpio --help\n`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`vpio: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`vpio: internal error: ${(e as Error).stack ?? e}\n`);
+    return EXIT_STOPPED;
+  }
+}
+
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -1,0 +1,91 @@
+/**
+ * The I/O port space: 65536 ports, each mapped to at most one device range. Dispatch
+ * is two typed-array loads (port -> range index -> device) and no allocation; each
+ * range charges its bus's latency (ISA, PCI or chipset, from the cost table) to the
+ * CPU's cycle counter. Unmapped ports read all ones and drop writes, as an open bus.
+ */
+
+/** A device's view of port I/O: `offset` is relative to the start of its range. */
+export interface PortDevice {
+  read(offset: number, size: number): number;
+  write(offset: number, size: number, value: number): void;
+}
+
+export interface PortRange {
+  readonly name: string;
+  readonly base: number;
+  readonly length: number;
+  readonly device: PortDevice;
+  /** Cycles each access costs. */
+  readonly cycles: number;
+}
+
+/** Called for every access when tracing is on (`direction` 'in' or 'out'). */
+export type PortTrace = (direction: 'in' | 'out', port: number, size: number, value: number, range: PortRange | null) => void;
+
+const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff];
+
+export class PortBus {
+  /** For each port, 1 + the index of its range in `ranges`, or 0. */
+  private readonly owner = new Uint16Array(0x10000);
+  readonly ranges: PortRange[] = [];
+  /** The cycle counter accesses are charged to, and the clock devices read (set by the machine). */
+  charge: (cycles: number) => void = () => {};
+  /** Called before each mapped access so devices see the current cycle. */
+  syncTime: () => void = () => {};
+  trace: PortTrace | null = null;
+
+  /** Maps [base, base+length) to `device`. Overlaps are a wiring bug and throw. */
+  map(name: string, base: number, length: number, device: PortDevice, cycles: number): PortRange {
+    for (let p = base; p < base + length; p++) {
+      if (this.owner[p & 0xffff] !== 0) {
+        throw new Error(`port 0x${p.toString(16)} of ${name} is already ${this.ranges[this.owner[p & 0xffff] - 1].name}'s`);
+      }
+    }
+    const range: PortRange = { name, base, length, device, cycles };
+    this.ranges.push(range);
+    const id = this.ranges.length;
+    for (let p = base; p < base + length; p++) this.owner[p & 0xffff] = id;
+    return range;
+  }
+
+  /** Removes a range (a PCI BAR moved or was disabled). */
+  unmap(range: PortRange): void {
+    const id = this.ranges.indexOf(range) + 1;
+    if (id === 0) return;
+    for (let p = range.base; p < range.base + range.length; p++) if (this.owner[p & 0xffff] === id) this.owner[p & 0xffff] = 0;
+  }
+
+  rangeAt(port: number): PortRange | null {
+    const id = this.owner[port & 0xffff];
+    return id ? this.ranges[id - 1] : null;
+  }
+
+  read(port: number, size: number): number {
+    const id = this.owner[port];
+    let value: number;
+    let range: PortRange | null = null;
+    if (id === 0) {
+      value = ALL_ONES[size];
+    } else {
+      range = this.ranges[id - 1];
+      this.syncTime();
+      value = range.device.read(port - range.base, size);
+      this.charge(range.cycles);
+    }
+    if (this.trace !== null) this.trace('in', port, size, value, range);
+    return value;
+  }
+
+  write(port: number, size: number, value: number): void {
+    const id = this.owner[port];
+    let range: PortRange | null = null;
+    if (id !== 0) {
+      range = this.ranges[id - 1];
+      this.syncTime();
+      range.device.write(port - range.base, size, value);
+      this.charge(range.cycles);
+    }
+    if (this.trace !== null) this.trace('out', port, size, value, range);
+  }
+}

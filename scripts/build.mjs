@@ -1,0 +1,23 @@
+// Bundles the command line (and the benches) into single files that start fast.
+import { build } from 'esbuild';
+import { existsSync } from 'fs';
+import { fileURLToPath } from 'url';
+import path from 'path';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const entries = [
+  ['cli/vpio.ts', 'dist/vpio.js'],
+  ['bench/cpu.ts', 'dist/bench-cpu.js'],
+].filter(([src]) => existsSync(path.join(root, src)));
+
+await Promise.all(entries.map(([src, out]) => build({
+  entryPoints: [path.join(root, src)],
+  outfile: path.join(root, out),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  banner: { js: '#!/usr/bin/env node' },
+  logLevel: 'warning',
+})));
