@@ -100,13 +100,14 @@ run_protected:
     jmp 1f
     .globl protected_recover
 protected_recover:
-    movl protected_esp, %esp
+    /* The interrupted code may have left a null or odd DS: reload before any memory access. */
     movw $0x10, %ax
     movw %ax, %ds
     movw %ax, %es
     movw %ax, %fs
     movw %ax, %gs
     movw %ax, %ss
+    movl protected_esp, %esp
     movl $1, %eax
 1:  popl %edi
     popl %esi

@@ -35,7 +35,13 @@ void puts(const char *s)
         putchar(*s++);
 }
 
-static void print_num(u32 v, int base, int width, int zero, int neg)
+static void pad(int n)
+{
+    while (n-- > 0)
+        putchar(' ');
+}
+
+static void print_num(u32 v, int base, int width, int zero, int neg, int left)
 {
     char buf[12];
     int n = 0;
@@ -45,10 +51,14 @@ static void print_num(u32 v, int base, int width, int zero, int neg)
     } while (v);
     if (neg)
         buf[n++] = '-';
-    while (n < width--)
-        putchar(zero ? '0' : ' ');
+    int fill = width - n;
+    if (!left)
+        while (fill-- > 0)
+            putchar(zero ? '0' : ' ');
     while (n)
         putchar(buf[--n]);
+    if (left)
+        pad(fill);
 }
 
 void printf(const char *fmt, ...)
@@ -61,7 +71,11 @@ void printf(const char *fmt, ...)
             continue;
         }
         fmt++;
-        int zero = 0, width = 0;
+        int zero = 0, width = 0, left = 0;
+        if (*fmt == '-') {
+            left = 1;
+            fmt++;
+        }
         if (*fmt == '0') {
             zero = 1;
             fmt++;
@@ -71,14 +85,25 @@ void printf(const char *fmt, ...)
         switch (*fmt) {
         case 'd': {
             s32 v = va_arg(ap, s32);
-            print_num(v < 0 ? -(u32)v : (u32)v, 10, width, zero, v < 0);
+            print_num(v < 0 ? -(u32)v : (u32)v, 10, width, zero, v < 0, left);
             break;
         }
-        case 'u': print_num(va_arg(ap, u32), 10, width, zero, 0); break;
-        case 'x': print_num(va_arg(ap, u32), 16, width, zero, 0); break;
-        case 'p': puts("0x"); print_num(va_arg(ap, u32), 16, 8, 1, 0); break;
+        case 'u': print_num(va_arg(ap, u32), 10, width, zero, 0, left); break;
+        case 'x': print_num(va_arg(ap, u32), 16, width, zero, 0, left); break;
+        case 'p': puts("0x"); print_num(va_arg(ap, u32), 16, 8, 1, 0, 0); break;
         case 'c': putchar(va_arg(ap, int)); break;
-        case 's': { const char *s = va_arg(ap, const char *); puts(s ? s : "(null)"); break; }
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            if (!s)
+                s = "(null)";
+            int n = (int)strlen(s);
+            if (!left)
+                pad(width - n);
+            puts(s);
+            if (left)
+                pad(width - n);
+            break;
+        }
         case '%': putchar('%'); break;
         default: putchar('%'); putchar(*fmt); break;
         }

@@ -79,6 +79,9 @@ static inline u32 read_cr4(void) { u32 v; __asm__ volatile("mov %%cr4, %0" : "=r
 static inline void write_cr4(u32 v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
 static inline void invlpg(u32 addr) { __asm__ volatile("invlpg (%0)" : : "r"(addr) : "memory"); }
 
+/* A pointer to a fixed physical address, hidden from the compiler's bounds checks. */
+static inline volatile u32 *phys32(u32 addr) { volatile u32 *p; __asm__("" : "=r"(p) : "0"(addr)); return p; }
+
 int main(void);
 
 #endif
