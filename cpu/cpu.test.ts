@@ -96,3 +96,47 @@ describe('the A20 gate', () => {
     }
   });
 });
+
+describe('segment limits, rights and null selectors (SDM vol. 3, 5.3-5.5)', () => {
+  // handler: pop eax (error code) ; out 0xe0, eax ; pop eax (EIP) ; out 0xe0, eax ; mov al, 1 ; out 0xf4, al
+  const handler = hex('58e7e058e7e0b001e6f4');
+
+  /** Adds descriptors to the test GDT: 0x18 data limit 0xFF, 0x20 read-only data, 0x28 expand-down (offsets above 0xFFF), 0x38 DPL 3 data. */
+  function withSegments(code: Uint8Array, translate: boolean) {
+    const m = flatMachine(code, handler);
+    const dv = new DataView(m.bus.ram.buffer);
+    const put = (index: number, lo: number, hi: number) => { dv.setUint32(0x1000 + index * 8, lo, true); dv.setUint32(0x1000 + index * 8 + 4, hi, true); };
+    put(3, 0x000000ff, 0x00409200); // base 0, limit 0xff, byte granular, 32-bit, writable data
+    put(4, 0x0000ffff, 0x00cf9000); // read-only data
+    put(5, 0x00000fff, 0x00409600); // expand-down writable data, limit 0xfff, B=1
+    put(7, 0x00002345, 0x0041f200); // DPL 3 writable data, limit 0x12345
+    m.cpu.gdtrLimit = 8 * 8 - 1;
+    m.cpu.useTranslator = translate;
+    m.cpu.blocks.hotThreshold = 1;
+    runToStop(m.cpu);
+    return m.bus;
+  }
+
+  const cases: [string, string, number[]][] = [
+    // mov ax, 0x18 ; mov es, ax ; mov eax, [es:0xfc] (the last dword: fine) ; mov eax, [es:0x100]
+    ['an access past the limit is #GP(0)', '66b818008ec026a1fc00000026a100010000', [0, CODE_BASE + 0xc]],
+    // mov ax, 0x20 ; mov es, ax ; mov eax, [es:0x10] ; mov [es:0x10], eax
+    ['a write to a read-only data segment is #GP(0)', '66b820008ec026a11000000026a310000000', [0, CODE_BASE + 0xc]],
+    // xor eax, eax ; mov es, ax (a null selector loads fine) ; mov eax, [es:0]
+    ['using a null selector is #GP(0)', '31c08ec026a100000000', [0, CODE_BASE + 0x4]],
+    // mov ax, 0x28 ; mov es, ax ; mov eax, [es:0x2000] (above the limit: fine) ; mov eax, [es:0x800]
+    ['expand-down: offsets at or below the limit are #GP(0)', '66b828008ec026a10020000026a100080000', [0, CODE_BASE + 0xc]],
+  ];
+  for (const [what, code, expected] of cases) {
+    it(what, () => {
+      for (const translate of [false, true]) expect(withSegments(hex(code), translate).recorded).toEqual(expected);
+    });
+  }
+
+  it('LAR, LSL, VERR and VERW report a DPL 3 data segment', () => {
+    // mov ax, 0x3b ; lar ecx, ax ; lsl edx, ax ; verr ax ; sete bl ; verw ax ; sete bh ; out ecx, edx, bx
+    const bus = withSegments(hex('66b83b000f02c80f03d00f00e00f94c30f00e80f94c789c8e7e089d0e7e00fb7c3e7e0b007e6f4'), false);
+    expect(bus.recorded).toEqual([0x0040f200, 0x12345, 0x0101]);
+    expect(bus.exitCode).toBe(7);
+  });
+});
