@@ -334,7 +334,14 @@ export function das(cpu: Cpu): void {
 export function aaa(cpu: Cpu, subtract: boolean): void {
   const ax = cpu.reg16[0];
   if ((ax & 0xf) > 9 || cpu.getAF()) {
-    const nax = subtract ? ((ax - 6) & 0xff) | ((((ax >> 8) - 1) & 0xff) << 8) : (ax + 0x106) & 0xffff;
+    // AAA: AX += 0x106. AAS: AX -= 6 (borrowing from AH), then AH -= 1 (SDM vol. 2, AAA/AAS).
+    let nax: number;
+    if (subtract) {
+      nax = (ax - 6) & 0xffff;
+      nax = (nax & 0xff) | ((((nax >> 8) - 1) & 0xff) << 8);
+    } else {
+      nax = (ax + 0x106) & 0xffff;
+    }
     cpu.reg16[0] = nax & 0xff0f;
     setAlFlags(cpu, nax & 0xff, true, true, false);
   } else {

@@ -1,0 +1,32 @@
+/**
+ * The CPU against the host processor (DESIGN.md section 5): seeded instruction cases
+ * run natively and in our CPU (interpreted, and through the block translator), with
+ * registers, memory and every flag the SDM defines compared. See README.md here.
+ */
+import { buildCases, Case } from './cases';
+import { assembly, build, canBuild, compare, runEmulated, runNative } from './harness';
+import { describeIf } from '../support';
+
+const SEED = process.env.CPU_DIFF_SEED ?? 'cpu-diff-1';
+const PER_FORM = Number(process.env.CPU_DIFF_N ?? 12);
+
+const ok = canBuild();
+describeIf(ok, 'gcc -m32 cannot build or this machine cannot run static 32-bit programs (.ci/run installs gcc-multilib)')(`instructions against the host CPU (seed ${SEED})`, () => {
+  const cases = ok ? buildCases(SEED, PER_FORM) : [];
+  const groups = new Map<string, Case[]>();
+  for (const c of cases) {
+    const g = c.group.split(' ')[0];
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g)!.push(c);
+  }
+  for (const [group, list] of groups) {
+    it(`${group} (${list.length} cases)`, () => {
+      const elf = build(assembly(list));
+      const native = runNative(elf);
+      for (const translate of [false, true]) {
+        const problems = compare(list, native, runEmulated(elf, translate));
+        if (problems.length) throw new Error(`${problems.length} of ${list.length} cases differ ${translate ? '(translator)' : '(interpreter)'}:\n${problems.slice(0, 8).join('\n')}`);
+      }
+    });
+  }
+});
