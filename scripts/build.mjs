@@ -20,4 +20,6 @@ await Promise.all(entries.map(([src, out]) => build({
   sourcemap: true,
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
+  // v86 is an ES module with its own wasm: loaded at run time from node_modules.
+  external: ['v86'],
 })));

@@ -1,0 +1,179 @@
+/**
+ * bench/cpu: emulated instructions per host second on a CPU-bound guest
+ * (guests/bin/cpubound.elf: a sieve, CRC32 and an insertion sort in a loop), ours
+ * beside v86 (npm `v86`, booting the same Multiboot ELF with Debian's SeaBIOS) with its
+ * JIT off and on, in one run.
+ *
+ *   npm run bench:cpu -- [--iterations N] [--engines ours,ours-interp,v86-interp,v86-jit] [--json FILE]
+ *
+ * Host time is read here, in the bench, never on the emulated path.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as crypto from 'crypto';
+import { Pc } from '../devices/pc';
+
+interface Figure {
+  engine: string;
+  instructions: number;
+  seconds: number;
+  mips: number;
+  output: string;
+}
+
+const ROOT = path.join(__dirname, '..');
+const IMAGE = path.join(ROOT, 'guests', 'bin', 'cpubound.elf');
+const SEABIOS = '/usr/share/seabios/bios.bin';
+const ENGINES = ['ours', 'ours-interp', 'v86-interp', 'v86-jit'];
+/** The guest's own default (about a billion instructions). */
+const DEFAULT_ITERATIONS = 130;
+
+function fail(message: string): never {
+  process.stderr.write(`bench-cpu: ${message}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]) {
+  const opts = { iterations: DEFAULT_ITERATIONS, engines: ENGINES.slice(), json: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => argv[++i] ?? fail(`${a} needs a value`);
+    if (a === '--iterations') {
+      const n = Number(next());
+      if (!Number.isInteger(n) || n < 1 || n > 100000) fail('--iterations must be a whole number from 1 to 100000');
+      opts.iterations = n;
+    } else if (a === '--engines') {
+      opts.engines = next().split(',');
+      for (const e of opts.engines) if (!ENGINES.includes(e)) fail(`unknown engine '${e}'; engines are ${ENGINES.join(', ')}`);
+    } else if (a === '--json') {
+      opts.json = next();
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write('usage: npm run bench:cpu -- [--iterations N] [--engines ours,ours-interp,v86-interp,v86-jit] [--json FILE]\n');
+      process.exit(0);
+    } else {
+      fail(`unknown option '${a}'; see --help`);
+    }
+  }
+  return opts;
+}
+
+function runOurs(image: Uint8Array, iterations: number, translate: boolean): Figure {
+  let output = '';
+  const pc = new Pc({ memoryBytes: 64 << 20, console: (b) => { output += String.fromCharCode(b); } });
+  pc.cpu.useTranslator = translate;
+  pc.boot(image, `cpubound.elf iterations=${iterations}`);
+  const t0 = process.hrtime.bigint();
+  const result = pc.run(Infinity);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (result.kind !== 'exit') fail(`our run ended with ${result.kind}`);
+  const instructions = pc.cpu.instructions;
+  return { engine: translate ? 'ours' : 'ours-interp', instructions, seconds, mips: instructions / seconds / 1e6, output };
+}
+
+/** v86's 0xF4 test-exit port throws the string "HALT" out of its loop, possibly more than once. */
+const haltListeners: (() => void)[] = [];
+process.on('uncaughtException', (e: unknown) => {
+  if (e !== 'HALT') { process.stderr.write(`bench-cpu: ${(e as Error)?.stack ?? e}\n`); process.exit(3); }
+  for (const f of haltListeners.splice(0)) f();
+});
+
+async function runV86(image: Uint8Array, jit: boolean): Promise<Figure | string> {
+  if (!fs.existsSync(SEABIOS)) return `no ${SEABIOS} (apt-get install seabios)`;
+  let V86: any;
+  try {
+    // v86 is an ES module; import it at run time (esbuild leaves it external).
+    V86 = (await import('v86')).V86;
+  } catch (e) {
+    return `cannot load the v86 package (${(e as Error).message})`;
+  }
+  const wasm = path.join(path.dirname(require.resolve('v86/package.json')), 'build', 'v86.wasm');
+  const bios = fs.readFileSync(SEABIOS);
+  // v86 logs its test-exit port to the console: keep the bench's stdout to the table.
+  const log = console.log;
+  console.log = () => {};
+  return new Promise<Figure | string>((resolve) => {
+    let output = '';
+    let started = 0n;
+    let total = 0;
+    let last = 0;
+    const emulator = new V86({
+      wasm_path: wasm,
+      bios: { buffer: bios.buffer.slice(bios.byteOffset, bios.byteOffset + bios.length) },
+      multiboot: { buffer: image.buffer.slice(image.byteOffset, image.byteOffset + image.length) },
+      memory_size: 64 << 20,
+      autostart: true,
+      disable_jit: !jit,
+      disable_keyboard: true,
+      disable_mouse: true,
+      disable_speaker: true,
+    });
+    // The 32-bit instruction counter wraps: accumulate its differences.
+    const sample = () => {
+      const now = emulator.get_instruction_counter() >>> 0;
+      total += (now - last) >>> 0;
+      last = now;
+    };
+    const timer = setInterval(sample, 200);
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      sample();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      clearInterval(timer);
+      clearTimeout(timeout);
+      try { emulator.stop?.(); emulator.destroy?.(); } catch { /* already stopped */ }
+      const guestOut = output.slice(output.indexOf('boot: cpubound'));
+      resolve({ engine: jit ? 'v86-jit' : 'v86-interp', instructions: total, seconds, mips: total / seconds / 1e6, output: guestOut });
+    };
+    // v86 has its own test-exit port at 0xF4: the guest's debug exit makes it throw
+    // "HALT" out of its run loop. That is the end of the run.
+    haltListeners.push(finish);
+    const timeout = setTimeout(() => { clearInterval(timer); emulator.destroy?.(); resolve('v86 did not finish within 10 minutes'); }, 600_000);
+    emulator.add_listener('serial0-output-byte', (byte: number) => {
+      const c = String.fromCharCode(byte);
+      output += c;
+      if (output.endsWith('boot: cpubound\r\n') || (output.includes('boot: cpubound') && started === 0n && c === '\n')) {
+        sample();
+        total = 0;
+        started = process.hrtime.bigint();
+      }
+      if (/sort: [0-9a-f]{8}\r?\n$/.test(output)) finish();
+    });
+  }).finally(() => { console.log = log; });
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  if (!fs.existsSync(IMAGE)) fail(`${IMAGE} is missing; run npm run build:guests`);
+  const image = new Uint8Array(fs.readFileSync(IMAGE));
+  const figures: Figure[] = [];
+  const skipped: Record<string, string> = {};
+  for (const engine of opts.engines) {
+    process.stderr.write(`bench-cpu: running ${engine} (${opts.iterations} iterations)...\n`);
+    if (engine === 'ours' || engine === 'ours-interp') figures.push(runOurs(image, opts.iterations, engine === 'ours'));
+    else {
+      // v86 does not pass a Multiboot command line: it always runs the guest's default.
+      if (opts.iterations !== DEFAULT_ITERATIONS) { skipped[engine] = `v86 cannot pass iterations=${opts.iterations} (it passes no Multiboot command line); run with the default`; continue; }
+      const r = await runV86(image, engine === 'v86-jit');
+      if (typeof r === 'string') skipped[engine] = r; else figures.push(r);
+    }
+  }
+  const ours = figures.find((f) => f.engine === 'ours');
+  const norm = (s: string) => s.replace(/\r/g, '').trim();
+  console.log('engine        instructions     seconds   MIPS    vs ours  output');
+  for (const f of figures) {
+    const same = ours ? (norm(f.output) === norm(ours.output) ? 'same' : 'DIFFERENT') : '';
+    console.log(`${f.engine.padEnd(12)} ${f.instructions.toExponential(3).padStart(12)} ${f.seconds.toFixed(2).padStart(10)} ${f.mips.toFixed(1).padStart(7)} ${(ours ? (f.mips / ours.mips).toFixed(2) + 'x' : '').padStart(9)}  ${same}`);
+  }
+  for (const [e, why] of Object.entries(skipped)) console.log(`${e.padEnd(12)} skipped: ${why}`);
+  if (opts.json) {
+    const pkg = (name: string) => { try { return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version; } catch { return null; } };
+    fs.writeFileSync(opts.json, JSON.stringify({
+      image: { path: 'guests/bin/cpubound.elf', sha256: crypto.createHash('sha256').update(image).digest('hex') },
+      iterations: opts.iterations, node: process.version, v86: pkg('v86'), figures, skipped,
+    }, null, 2) + '\n');
+  }
+}
+
+main().catch((e) => fail((e as Error).stack ?? String(e)));
