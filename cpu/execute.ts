@@ -1239,7 +1239,7 @@ function UD2(cpu: Cpu, op: number): void {
 }
 
 function NOP_Ev(cpu: Cpu, op: number): void {
-  modrm(cpu); // hint NOPs (NOP r/m is P6 and later)
+  modrm(cpu); // 0F 19-1F: the P6's reserved NOPs (NOP r/m is 0F 1F /0); 0F 18 came later with SSE's PREFETCH
 }
 
 function MOV_CR_DR(cpu: Cpu, op: number): void {
@@ -1458,7 +1458,6 @@ OPS_0F[0x06] = CLTS;
 OPS_0F[0x08] = INVD_WBINVD;
 OPS_0F[0x09] = INVD_WBINVD;
 OPS_0F[0x0b] = UD2;
-OPS_0F[0x18] = NOP_Ev;
 OPS_0F[0x19] = NOP_Ev;
 OPS_0F[0x1a] = NOP_Ev;
 OPS_0F[0x1b] = NOP_Ev;
