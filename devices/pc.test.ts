@@ -1,0 +1,79 @@
+/**
+ * The machine as a whole: the same image, options and seed give the same output and
+ * the same final cycle count, run after run, and with the translator on or off; the
+ * PIT drives IRQ 0 through the PIC into the CPU; port accesses cost their bus latency.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Pc } from './pc';
+import { DEFAULT_COSTS } from './costs';
+import { multibootElf } from './testing-elf';
+
+const ROOT = path.join(__dirname, '..');
+
+function run(image: Uint8Array, cmdline: string, translate: boolean, maxCycles = 50e9) {
+  let out = '';
+  const pc = new Pc({ memoryBytes: 64 << 20, console: (b) => { out += String.fromCharCode(b); } });
+  pc.cpu.useTranslator = translate;
+  pc.boot(image, cmdline);
+  const result = pc.run(maxCycles);
+  return { out, result, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions };
+}
+
+describe('the PC', () => {
+  const cpubound = new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/cpubound.elf')));
+
+  it('is deterministic: same output, cycles and instructions, run after run and in both CPU modes', () => {
+    const a = run(cpubound, 'cpubound iterations=1', true);
+    const b = run(cpubound, 'cpubound iterations=1', true);
+    const c = run(cpubound, 'cpubound iterations=1', false);
+    expect(a.result.kind).toBe('exit');
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
+  });
+
+  it('delivers PIT ticks as IRQ 0 through the PIC to an interrupt handler', () => {
+    // Program the PIC (vectors 0x20), the PIT at 1193 (1 kHz), install an IDT whose
+    // vector 0x20 handler counts in EBX and EOIs; wait with STI/HLT until 5 ticks.
+    const code = [
+      // mov esp, 0x180000 (Multiboot leaves ESP undefined)
+      0xbc, 0x00, 0x00, 0x18, 0x00,
+      // lidt [idtr]
+      0x0f, 0x01, 0x1d, 0x00, 0x20, 0x10, 0x00,
+      // PIC init: 0x11 -> 0x20, 0x20 -> 0x21, 0x04 -> 0x21, 0x01 -> 0x21, mask 0xfe
+      0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21, 0xb0, 0xfe, 0xe6, 0x21,
+      // PIT ch0 mode 2, 1193
+      0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xa9, 0xe6, 0x40, 0xb0, 0x04, 0xe6, 0x40,
+      // xor ebx, ebx ; loop: sti ; hlt ; cmp ebx, 5 ; jb loop
+      0x31, 0xdb, 0xfb, 0xf4, 0x83, 0xfb, 0x05, 0x72, 0xf9,
+      // mov al, bl ; out 0xf4, al
+      0x88, 0xd8, 0xe6, 0xf4,
+    ];
+    const image = multibootElf(code, { bss: 0x3000 });
+    const pc = new Pc({ memoryBytes: 16 << 20 });
+    pc.boot(image, 'k');
+    // IDTR at 0x102000 (limit 0x7ff, base 0x102100); gate 0x20 -> handler at 0x102900
+    const dv = new DataView(pc.ram.buffer);
+    dv.setUint16(0x102000, 0x7ff, true); dv.setUint32(0x102002, 0x102100, true);
+    dv.setUint32(0x102100 + 0x20 * 8, (0x08 << 16) | 0x2900, true); dv.setUint32(0x102104 + 0x20 * 8, 0x00108e00, true);
+    // handler: inc ebx ; mov al, 0x20 ; out 0x20, al ; iret
+    pc.ram.set([0x43, 0xb0, 0x20, 0xe6, 0x20, 0xcf], 0x102900);
+    // the GDT the gate's selector needs
+    dv.setUint32(0x103008, 0x0000ffff, true); dv.setUint32(0x10300c, 0x00cf9a00, true);
+    pc.cpu.gdtrBase = 0x103000; pc.cpu.gdtrLimit = 15;
+    const r = pc.run(1e10);
+    expect(r).toEqual({ kind: 'exit', value: 5, status: 11 });
+    // Five 1193-tick periods at 1.193182 MHz, on a 2 GHz clock: just over 10 ms.
+    const period = (1193 * DEFAULT_COSTS.cpuHz) / DEFAULT_COSTS.pitHz;
+    expect(pc.cpu.cycles).toBeGreaterThanOrEqual(5 * period);
+    expect(pc.cpu.cycles).toBeLessThan(5 * period + 100000);
+  });
+
+  it('charges each port access its bus latency from the cost table', () => {
+    // in al, 0x61 (chipset) x3 ; out 0xf4, al
+    const pc = new Pc({ memoryBytes: 4 << 20 });
+    pc.boot(multibootElf([0xe4, 0x61, 0xe4, 0x61, 0xe4, 0x61, 0xe6, 0xf4]), 'k');
+    pc.run(1e9);
+    expect(pc.cpu.cycles).toBe(4 * DEFAULT_COSTS.instructionCycles + 3 * DEFAULT_COSTS.chipsetAccessCycles + DEFAULT_COSTS.isaAccessCycles);
+  });
+});
