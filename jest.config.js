@@ -1,9 +1,10 @@
-/** Jest runs the TypeScript sources through ts-jest in transpile-only mode
- *  (isolatedModules); `npm run typecheck` does the type checking once, up front. */
+/** Jest runs the TypeScript sources through ts-jest in transpile-only mode (isolatedModules
+ *  in tsconfig.json); `npm run typecheck` does the type checking once, up front. */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/cpu', '<rootDir>/devices', '<rootDir>/hypervisor', '<rootDir>/vpio', '<rootDir>/cli', '<rootDir>/test'],
+  roots: ['<rootDir>'],
   testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/guests/'],
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 120000,
 };
