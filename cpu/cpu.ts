@@ -216,6 +216,23 @@ export class Cpu {
     return this.instrDone + this.sliceInstr;
   }
 
+  /** The cycle at which the current run() returns (Infinity when not running). */
+  private runEnd = Infinity;
+
+  /**
+   * Makes the current run() return by `cycle` (a device armed a timer for then): the
+   * owner fires it and runs the CPU on. No effect if the run ends earlier anyway.
+   */
+  stopAt(cycle: number): void {
+    if (cycle >= this.runEnd) return;
+    this.runEnd = cycle;
+    if (this.running && cycle < this.sliceEnd) {
+      const cut = this.sliceEnd - Math.max(cycle, this.cycles);
+      this.sliceEnd -= cut;
+      this.left -= cut;
+    }
+  }
+
   /** Ends the current slice after this instruction, leaving the cycle count as it is. */
   private endSlice(): void {
     this.sliceEnd -= this.left;
@@ -1006,16 +1023,25 @@ export class Cpu {
   run(cycleBudget: number): StopReason {
     if (this.shutdown) return StopReason.TripleFault;
     this.stopRequested = false;
-    const end = this.cycles + cycleBudget;
+    this.runEnd = this.cycles + cycleBudget;
+    try {
+      return this.runUntilEnd();
+    } finally {
+      this.runEnd = Infinity;
+    }
+  }
+
+  private runUntilEnd(): StopReason {
     for (;;) {
+      const end = this.runEnd;
       const now = this.cycles;
       if (now >= end) return StopReason.Budget;
       if (this.halted) {
         if (this.irqLine && (this.flags & IF)) {
           this.halted = false;
         } else {
-          // Time passes while the CPU waits for an interrupt.
-          this.cycles = end;
+          // Time passes while the CPU waits for an interrupt (to the end of the run).
+          if (end !== Infinity) this.cycles = end;
           return this.flags & IF ? StopReason.Halt : StopReason.Dead;
         }
       }

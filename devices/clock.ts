@@ -45,6 +45,11 @@ export class Clock {
   now = 0;
   private readonly heap: Timer[] = [];
   private nextSeq = 0;
+  /**
+   * Told whenever a timer is armed, with its cycle: the machine uses it to stop a CPU
+   * run that would otherwise go past the new event.
+   */
+  onSchedule: (at: number) => void = () => {};
 
   constructor(readonly hz: number) {}
 
@@ -83,6 +88,7 @@ export class Clock {
     t.index = this.heap.length;
     this.heap.push(t);
     this.siftUp(t.index);
+    this.onSchedule(at);
   }
 
   unschedule(t: Timer): void {

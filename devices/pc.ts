@@ -27,7 +27,7 @@ import { Pit8254 } from './pit8254';
 import { CmosRtc } from './cmos';
 import { Port92 } from './port92';
 import { Uart16550 } from './uart16550';
-import { PciHost, addI440fxChipset } from './pci';
+import { PciHost, addI440fxChipset, firmwareSetup } from './pci';
 import { DebugConsole, DebugExit } from './debug-ports';
 import { loadMultiboot, LoadedKernel, MB_BOOTLOADER_MAGIC } from './multiboot';
 
@@ -128,6 +128,9 @@ export class Pc implements CpuBus {
     addI440fxChipset(this.pci);
 
     this.ports.charge = (c) => { this.cpu.cycles += c; };
+    // A device that arms a timer during a CPU run (a PIT count written, a transmit
+    // started) must see it fire on time: the run stops there.
+    this.clock.onSchedule = (at) => this.cpu.stopAt(at);
     this.ports.syncTime = () => { this.clock.now = this.cpu.cycles; };
     if (this.trace && kinds.has('io')) {
       const t = this.trace;
@@ -180,9 +183,13 @@ export class Pc implements CpuBus {
 
   // ---- Booting and running ----
 
-  /** Loads a Multiboot kernel and sets the CPU up as a Multiboot loader hands over. */
+  /**
+   * Loads a Multiboot kernel and sets the machine up as firmware and a Multiboot
+   * loader hand it over (PCI BARs and IRQ lines assigned as SeaBIOS does).
+   */
   boot(image: Uint8Array, cmdline: string): LoadedKernel {
     const k = loadMultiboot(image, this.ram, cmdline);
+    firmwareSetup(this.pci);
     this.cpu.invalidateCode(0, this.ram.length);
     this.cpu.enterFlat32(k.entry);
     this.cpu.reg32[EAX] = MB_BOOTLOADER_MAGIC | 0;

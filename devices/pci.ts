@@ -183,3 +183,44 @@ export function addI440fxChipset(host: PciHost): void {
     [null, null, null, null, { size: 16, io: true }]));
   host.add(1, 3, new PciFunction('PIIX4 ACPI', { vendor: 0x8086, device: 0x7113, revision: 0x03, classCode: 0x068000, interruptPin: 1 }));
 }
+
+/**
+ * What the BIOS does to PCI before a Multiboot kernel runs, as SeaBIOS does it on
+ * QEMU's i440FX machine, so that guests find the same BARs and IRQ lines here:
+ * I/O BARs from 0xC000 up and memory BARs downward from 0xFEC00000, each region's BARs
+ * placed largest first; the command register's I/O and memory bits set for the spaces a
+ * function uses; interrupt lines from the PIIX PIRQ routing (links A-D to IRQs 10, 10,
+ * 11, 11, rotated by slot), and IRQ 9 for the PIIX4 ACPI function (its SCI).
+ */
+export function firmwareSetup(host: PciHost): void {
+  const ioBars: { fn: PciFunction; bar: number; size: number }[] = [];
+  const memBars: { fn: PciFunction; bar: number; size: number }[] = [];
+  for (const { fn } of host.functions()) {
+    fn.bars.forEach((b, bar) => { if (b) (b.io ? ioBars : memBars).push({ fn, bar, size: b.size }); });
+  }
+  const bySize = (a: { size: number }, b: { size: number }) => b.size - a.size;
+  let io = 0xc000;
+  for (const b of ioBars.sort(bySize)) {
+    io = Math.ceil(io / b.size) * b.size;
+    b.fn.setBar(b.bar, io);
+    io += b.size;
+  }
+  const memTotal = memBars.reduce((n, b) => n + b.size, 0);
+  let mem = 0xfec00000 - memTotal;
+  for (const b of memBars.sort(bySize)) {
+    mem = Math.ceil(mem / b.size) * b.size;
+    b.fn.setBar(b.bar, mem);
+    mem += b.size;
+  }
+  const PIRQ = [10, 10, 11, 11];
+  for (const { dev, fn } of host.functions()) {
+    let cmd = fn.command;
+    if (fn.bars.some((b) => b?.io)) cmd |= CMD_IO;
+    if (fn.bars.some((b) => b && !b.io)) cmd |= CMD_MEMORY;
+    if (cmd !== fn.command) fn.setCommand(cmd);
+    const pin = fn.config[0x3d];
+    if (pin === 0) continue;
+    const isAcpi = fn.config[0] === 0x86 && fn.config[1] === 0x80 && fn.config[2] === 0x13 && fn.config[3] === 0x71;
+    fn.interruptLine = isAcpi ? 9 : PIRQ[(pin - 1 + dev - 1) & 3];
+  }
+}

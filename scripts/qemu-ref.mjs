@@ -3,8 +3,8 @@
 //
 //   node scripts/qemu-ref.mjs [NAME...]     (default: every run in guests/runs.json)
 //
-// Each guest is booted with -kernel, its command line, -nographic and QEMU's
-// isa-debug-exit at 0xF4. QEMU prints SeaBIOS's and iPXE's banners on the serial line
+// Each guest is booted with -kernel, its command line, -nographic, no VGA and no NIC
+// (the devices our PC lacks), and QEMU's isa-debug-exit at 0xF4. QEMU prints SeaBIOS's and iPXE's banners on the serial line
 // before the guest runs: everything before the guest's first line, which always
 // starts with "boot: ", is dropped. The rest is kept byte for byte (CR LF included),
 // in guests/expected/NAME.out, and the exit status in NAME.status.
@@ -19,7 +19,8 @@ const wanted = process.argv.slice(2);
 mkdirSync(path.join(root, 'guests/expected'), { recursive: true });
 
 export function qemuRun(run, timeoutSeconds = 60) {
-  const args = ['-kernel', `guests/bin/${run.image}.elf`, '-append', run.cmdline ?? '', '-nographic', '-no-reboot',
+  // -vga none -nic none: QEMU's pc machine without the devices ours does not have.
+  const args = ['-kernel', `guests/bin/${run.image}.elf`, '-append', run.cmdline ?? '', '-nographic', '-no-reboot', '-vga', 'none', '-nic', 'none',
     '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-m', String(run.memoryMiB ?? 64)];
   const r = spawnSync('qemu-system-i386', args, { cwd: root, timeout: timeoutSeconds * 1000, maxBuffer: 64 << 20 });
   if (r.error) throw r.error;

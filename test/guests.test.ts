@@ -43,7 +43,7 @@ describe('guests under vpio match their QEMU reference', () => {
 describeIf(have('qemu-system-i386', '--version'), 'qemu-system-i386 is not installed (.ci/run installs qemu-system-x86)')('the committed references still hold under QEMU', () => {
   it('hello', () => {
     const run = runs.find((r) => r.name === 'hello')!;
-    const q = spawnSync('qemu-system-i386', ['-kernel', `guests/bin/${run.image}.elf`, '-append', run.cmdline ?? '', '-nographic', '-no-reboot',
+    const q = spawnSync('qemu-system-i386', ['-kernel', `guests/bin/${run.image}.elf`, '-append', run.cmdline ?? '', '-nographic', '-no-reboot', '-vga', 'none', '-nic', 'none',
       '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-m', String(run.memoryMiB ?? 64)], { cwd: ROOT, timeout: 60000 });
     const out = q.stdout.subarray(q.stdout.indexOf('boot: '));
     expect(out.toString('latin1')).toBe(fs.readFileSync(path.join(ROOT, 'guests/expected/hello.out')).toString('latin1'));

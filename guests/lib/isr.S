@@ -46,7 +46,7 @@ ISR_NOERR 28
 ISR_NOERR 29
 ISR_NOERR 30
 ISR_NOERR 31
-.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,128
+.irp n, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,128,129
 ISR_NOERR \n
 .endr
 
@@ -60,8 +60,8 @@ isr_common:
     movw %ax, %ds
     movw %ax, %es
     pushl %esp              /* struct regs * */
-    call isr_dispatch
-    addl $4, %esp
+    call isr_dispatch       /* returns the frame to resume: another thread's, to switch */
+    movl %eax, %esp
     popl %gs
     popl %fs
     popl %es
@@ -82,6 +82,9 @@ isr_table:
     .globl isr_syscall
 isr_syscall:
     .long isr128
+    .globl isr_yield
+isr_yield:
+    .long isr129
 
 /*
  * int run_protected(void (*fn)(void)): calls fn; returns 0 if it returned, 1 if a

@@ -223,6 +223,7 @@ static u32 idt[2 * 256];
 static handler_t handlers[256];
 extern u32 isr_table[48];
 extern u32 isr_syscall;
+extern u32 isr_yield;
 extern u8 protected_recover[];
 
 static void idt_gate(int v, u32 addr, int dpl)
@@ -264,11 +265,22 @@ void recover(struct regs *r)
     r->eflags &= ~0x100u; /* no single-step past the recovery */
 }
 
-void isr_dispatch(struct regs *r)
+/* Set by the scheduler: the frame to resume instead of the interrupted one. */
+struct regs *(*schedule_hook)(struct regs *r, int preempt);
+
+struct regs *isr_dispatch(struct regs *r)
 {
+    if (r->vector >= 32 && r->vector < 48) {
+        irq_dispatch(r->vector - 32, r);
+        if (r->vector == 32 && schedule_hook)
+            return schedule_hook(r, 1);
+        return r;
+    }
+    if (r->vector == 0x81)
+        return schedule_hook ? schedule_hook(r, 0) : r;
     if (handlers[r->vector]) {
         handlers[r->vector](r);
-        return;
+        return r;
     }
     if (r->vector < 32) {
         printf("unexpected exception %s (vector %u) error=%x", names[r->vector], r->vector, r->error);
@@ -278,6 +290,7 @@ void isr_dispatch(struct regs *r)
         dump_regs(r);
         exit(0x7f);
     }
+    return r;
 }
 
 static void idt_init(void)
@@ -285,6 +298,7 @@ static void idt_init(void)
     for (int v = 0; v < 48; v++)
         idt_gate(v, isr_table[v], 0);
     idt_gate(0x80, isr_syscall, 3);
+    idt_gate(0x81, isr_yield, 0);
     struct { u16 limit; u32 base; } __attribute__((packed)) idtr = { sizeof(idt) - 1, (u32)idt };
     __asm__ volatile("lidt %0" : : "m"(idtr));
 }

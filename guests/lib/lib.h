@@ -70,6 +70,38 @@ int run_protected(void (*fn)(void));
 /* From a handler: resume at run_protected's return with value 1. */
 void recover(struct regs *r);
 
+/* ---- Interrupt controller, timer, interrupts on and off ---- */
+static inline void sti(void) { __asm__ volatile("sti"); }
+static inline void cli(void) { __asm__ volatile("cli"); }
+static inline void hlt(void) { __asm__ volatile("hlt"); }
+void pic_init(void);                 /* vectors 0x20-0x2f, everything masked */
+void irq_enable(int irq);
+void irq_disable(int irq);
+typedef void (*irq_handler_t)(int irq, struct regs *r);
+void irq_set_handler(int irq, irq_handler_t h); /* EOI is sent after the handler */
+void irq_dispatch(int irq, struct regs *r);
+void timer_init(u32 hz);             /* PIT channel 0, rate generator, IRQ 0 */
+extern volatile u32 ticks;
+void sleep_ticks(u32 n);             /* waits with HLT */
+
+/* ---- PCI (configuration mechanism #1) ---- */
+u32 pci_read32(int bus, int dev, int fn, int off);
+void pci_write32(int bus, int dev, int fn, int off, u32 v);
+
+/* ---- Physical pages ---- */
+void pages_init(void);               /* every page above the kernel, up to mem_upper */
+void *page_alloc(void);              /* a zeroed 4 KiB page, or 0 */
+void page_free(void *p);
+u32 pages_free(void);
+
+/* ---- Kernel threads, round-robin, preempted by the timer ---- */
+int thread_create(void (*fn)(void *), void *arg); /* returns the thread id */
+void thread_yield(void);
+void thread_exit(void) __attribute__((noreturn));
+void thread_join_all(void);          /* waits until every other thread has exited */
+int thread_current(void);
+extern volatile u32 preemptions;
+
 static inline u32 read_cr0(void) { u32 v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
 static inline void write_cr0(u32 v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 static inline u32 read_cr2(void) { u32 v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
