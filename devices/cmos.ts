@@ -61,6 +61,8 @@ export class CmosRtc {
   private baseCycle = 0;
   private regC = 0;
   onIrq8: () => void = () => {};
+  /** A write the model ignores (registers C and D are read-only), for --trace. */
+  onIgnoredWrite: (index: number, value: number) => void = () => {};
   private readonly periodic: Timer;
   private readonly update: Timer;
 
@@ -166,7 +168,7 @@ export class CmosRtc {
       return;
     }
     const i = this.index;
-    if (i === REG_C || i === REG_D) return; // read-only
+    if (i === REG_C || i === REG_D) { this.onIgnoredWrite(i, value); return; } // read-only
     if (i === REG_A) {
       this.ram[REG_A] = value & 0x7f; // UIP is read-only
       this.armPeriodic();

@@ -105,6 +105,8 @@ export class Pc implements CpuBus {
     this.port92.onReset = () => this.cpu.reset();
     this.pic.onIgnoredWrite = (port, v) => this.ignored('pic', port, v);
     this.pit.onIgnoredWrite = (port, v) => this.ignored('pit', port, v);
+    this.com1.onIgnoredWrite = (off, v) => this.ignored('com1', 0x3f8 + off, v);
+    this.cmos.onIgnoredWrite = (index, v) => this.ignored('cmos', 0x71, (index << 8) | v);
 
     // The port map.
     const chip = costs.chipsetAccessCycles, isa = costs.isaAccessCycles;

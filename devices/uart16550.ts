@@ -44,6 +44,8 @@ export class Uart16550 {
   onTransmit: (byte: number) => void = () => {};
   /** The IRQ line (already gated by MCR OUT2). */
   onIrq: (level: boolean) => void = () => {};
+  /** A write the model ignores (LSR and MSR are read-only here), for --trace. */
+  onIgnoredWrite: (offset: number, value: number) => void = () => {};
 
   constructor(readonly clock: Clock) {
     this.timeout = clock.timer('uart-timeout', () => {
@@ -206,8 +208,10 @@ export class Uart16550 {
         this.setModemInputs();
         this.updateIrq();
         return;
-      case 5: return; // LSR is read-only (factory test writes ignored)
-      case 6: return; // MSR is read-only
+      case 5: // LSR: writable only for factory test on the real part; ignored here
+      case 6: // MSR is read-only
+        this.onIgnoredWrite(offset & 7, value);
+        return;
       default: this.scr = value;
     }
   }

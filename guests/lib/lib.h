@@ -94,6 +94,9 @@ void *page_alloc(void);              /* a zeroed 4 KiB page, or 0 */
 void page_free(void *p);
 u32 pages_free(void);
 
+/* ---- Optional paging: identity-maps the first `mib` MiB (4 MiB pages, CR4.PSE) ---- */
+void paging_identity(u32 mib);
+
 /* ---- Kernel threads, round-robin, preempted by the timer ---- */
 int thread_create(void (*fn)(void *), void *arg); /* returns the thread id */
 void thread_yield(void);

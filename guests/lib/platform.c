@@ -118,3 +118,16 @@ u32 pages_free(void)
 {
     return free_count;
 }
+
+/* ---- Optional paging ---- */
+
+static u32 boot_pd[1024] __attribute__((aligned(4096)));
+
+void paging_identity(u32 mib)
+{
+    for (u32 i = 0; i < 1024; i++)
+        boot_pd[i] = i < (mib + 3) / 4 ? (i << 22) | 0x83 : 0; /* 4 MiB page, RW, present */
+    write_cr4(read_cr4() | 0x10);
+    write_cr3((u32)boot_pd);
+    write_cr0(read_cr0() | 0x80000000u);
+}
