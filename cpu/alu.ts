@@ -252,20 +252,30 @@ export function imulTrunc(cpu: Cpu, a: number, b: number, bits: number): number 
   return lo;
 }
 
-/** DIV r/m32: EDX:EAX / src; #DE on a zero divisor or a quotient over 32 bits. */
-export function div32(cpu: Cpu, divisor: number): void {
-  const d = divisor >>> 0;
-  const hi = cpu.reg32[EDX] >>> 0, lo = cpu.reg32[EAX] >>> 0;
-  if (d === 0 || hi >= d) cpu.fault(DE, -1);
-  // Long division in two 16-bit steps keeps every intermediate below 2^48 (exact in a double).
+/** divRemainder[0] is the remainder of the last divide64 (module scratch). */
+const divRemainder = new Float64Array(1);
+
+/**
+ * Unsigned (hi:lo) / d for hi < d (so the quotient fits in 32 bits): long division in
+ * two 16-bit steps keeps every intermediate below 2^48, exact in a double.
+ */
+function divide64(hi: number, lo: number, d: number): number {
   let rem = hi * 65536 + (lo >>> 16);
   const q1 = Math.floor(rem / d);
   rem -= q1 * d;
   rem = rem * 65536 + (lo & 0xffff);
   const q0 = Math.floor(rem / d);
-  rem -= q0 * d;
-  cpu.reg32[EAX] = q1 * 65536 + q0;
-  cpu.reg32[EDX] = rem;
+  divRemainder[0] = rem - q0 * d;
+  return q1 * 65536 + q0;
+}
+
+/** DIV r/m32: EDX:EAX / src; #DE on a zero divisor or a quotient over 32 bits. */
+export function div32(cpu: Cpu, divisor: number): void {
+  const d = divisor >>> 0;
+  const hi = cpu.reg32[EDX] >>> 0, lo = cpu.reg32[EAX] >>> 0;
+  if (d === 0 || hi >= d) cpu.fault(DE, -1);
+  cpu.reg32[EAX] = divide64(hi, lo, d);
+  cpu.reg32[EDX] = divRemainder[0];
 }
 
 /** IDIV r/m32: signed EDX:EAX / src; #DE when the quotient does not fit in int32. */
@@ -283,13 +293,8 @@ export function idiv32(cpu: Cpu, divisor: number): void {
   const negD = d < 0;
   const ad = negD ? -d : d; // up to 2^31, exact
   if (hi >= ad) cpu.fault(DE, -1);
-  let rem = hi * 65536 + (lo >>> 16);
-  const q1 = Math.floor(rem / ad);
-  rem -= q1 * ad;
-  rem = rem * 65536 + (lo & 0xffff);
-  const q0 = Math.floor(rem / ad);
-  rem -= q0 * ad;
-  let q = q1 * 65536 + q0;
+  let q = divide64(hi, lo, ad);
+  const rem = divRemainder[0];
   const negQ = negN !== negD;
   if (negQ ? q > 0x80000000 : q > 0x7fffffff) cpu.fault(DE, -1);
   if (negQ) q = -q;

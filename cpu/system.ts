@@ -263,6 +263,21 @@ export function writeFlagsChecked(cpu: Cpu, v: number, mask: number): void {
   cpu.setEflags((cur & ~allowed) | (v & allowed));
 }
 
+/**
+ * The checks IRET and RETF make on the CS they return to (SDM vol. 2, RET and IRET):
+ * a code segment, not more privileged than the caller, DPL matching RPL (or not above
+ * it if conforming), present, EIP within its limit. Leaves the descriptor in dLo/dHi.
+ */
+function checkReturnCs(cpu: Cpu, newCs: number, newEip: number): void {
+  const rpl = newCs & 3;
+  if ((newCs & 0xfffc) === 0) cpu.fault(GP, 0);
+  fetchDescriptor(cpu, newCs, GP, 0);
+  if (!isCode(dHi) || rpl < cpu.cpl) cpu.fault(GP, newCs & 0xfffc);
+  if (isConforming(dHi) ? dpl(dHi) > rpl : dpl(dHi) !== rpl) cpu.fault(GP, newCs & 0xfffc);
+  if (!present(dHi)) cpu.fault(NP, newCs & 0xfffc);
+  if (newEip > descLimit(dLo, dHi)) cpu.fault(GP, 0);
+}
+
 /** IRET/IRETD (SDM vol. 2, IRET): real mode, same level, and return to an outer level. */
 export function iret(cpu: Cpu, o32: boolean): void {
   const fullMask = 0x003f7fd5; // all architectural bits through ID, less VM handled in writeFlagsChecked
@@ -284,13 +299,8 @@ export function iret(cpu: Cpu, o32: boolean): void {
   let newFlags = rd(2);
   if (!o32) newFlags = (newFlags & 0xffff) | (cpu.getEflags() & 0xffff0000);
   const rpl = newCs & 3;
-  if ((newCs & 0xfffc) === 0) cpu.fault(GP, 0);
-  fetchDescriptor(cpu, newCs, GP, 0);
+  checkReturnCs(cpu, newCs, newEip);
   const csLo = dLo, csHi = dHi;
-  if (!isCode(csHi) || rpl < cpu.cpl) cpu.fault(GP, newCs & 0xfffc);
-  if (isConforming(csHi) ? dpl(csHi) > rpl : dpl(csHi) !== rpl) cpu.fault(GP, newCs & 0xfffc);
-  if (!present(csHi)) cpu.fault(NP, newCs & 0xfffc);
-  if (newEip > descLimit(csLo, csHi)) cpu.fault(GP, 0);
   if (rpl > cpu.cpl) {
     const newEsp = rd(3);
     const newSs = rd(4) & 0xffff;
@@ -448,13 +458,8 @@ export function farReturn(cpu: Cpu, o32: boolean, imm: number): void {
     return;
   }
   const rpl = newCs & 3;
-  if ((newCs & 0xfffc) === 0) cpu.fault(GP, 0);
-  fetchDescriptor(cpu, newCs, GP, 0);
+  checkReturnCs(cpu, newCs, newEip);
   const csLo = dLo, csHi = dHi;
-  if (!isCode(csHi) || rpl < cpu.cpl) cpu.fault(GP, newCs & 0xfffc);
-  if (isConforming(csHi) ? dpl(csHi) > rpl : dpl(csHi) !== rpl) cpu.fault(GP, newCs & 0xfffc);
-  if (!present(csHi)) cpu.fault(NP, newCs & 0xfffc);
-  if (newEip > descLimit(csLo, csHi)) cpu.fault(GP, 0);
   if (rpl > cpu.cpl) {
     const newEsp = rd(2 * w + imm);
     const newSs = rd(3 * w + imm) & 0xffff;
