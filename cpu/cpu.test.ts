@@ -140,3 +140,37 @@ describe('segment limits, rights and null selectors (SDM vol. 3, 5.3-5.5)', () =
     expect(bus.exitCode).toBe(7);
   });
 });
+
+describe('#TS, ring 3 and REP OUTS', () => {
+  // ring 0: ltr 0x28 ; iret to ring 3 (CS 0x1b, SS 0x23, EFLAGS IOPL 3)
+  // ring 3: ds = 0x23 (IRET to ring 3 nulled the ring-0 DS) ; esi = "r3!" ; ecx = 3 ; dx = 0xe9 ; rep outsb ; int 0x80 ; hlt
+  const code = hex('66b828000f00d86a23680000070068023000006a1b681b000100cf66b823008ed8be34000100b90300000066bae900f36ecd80f4723321');
+  // #TS handler, reached through a conforming ring-0 segment so it runs at CPL 3 on the
+  // user stack: pop error code ; out 0xe0 ; pop EIP ; out 0xe0 ; mov eax, cs ; out 0xe0 ; exit 2
+  const handler = hex('58e7e058e7e08cc8e7e0b002e6f4');
+
+  it('raises #TS(SS0) when the TSS gives an unusable ring-0 stack for INT from ring 3 (SDM vol. 3, 6.12.1)', () => {
+    const { cpu, bus } = flatMachine(code, handler);
+    const dv = new DataView(bus.ram.buffer);
+    const put = (index: number, lo: number, hi: number) => { dv.setUint32(0x1000 + index * 8, lo, true); dv.setUint32(0x1000 + index * 8 + 4, hi, true); };
+    put(3, 0x0000ffff, 0x00cffa00); // 0x18: ring-3 code
+    put(4, 0x0000ffff, 0x00cff200); // 0x20: ring-3 data
+    put(5, 0x50000067, 0x00008900); // 0x28: 32-bit TSS at 0x5000, limit 0x67
+    put(6, 0x0000ffff, 0x00cf9e00); // 0x30: conforming ring-0 code
+    cpu.gdtrLimit = 7 * 8 - 1;
+    dv.setUint32(0x5004, 0x60000, true); // ESP0
+    dv.setUint32(0x5008, 0x18, true); // SS0: a code segment, unusable as a stack
+    dv.setUint32(0x2000 + 10 * 8, (0x30 << 16) | 0x3000, true); // #TS gate -> conforming segment
+    dv.setUint32(0x2000 + 0x80 * 8, (0x08 << 16) | 0x3000, true); // INT 0x80 gate -> ring 0
+    for (const translate of [false, true]) {
+      const m = flatMachine(code, handler);
+      m.bus.ram.set(bus.ram.subarray(0, 0x6000));
+      Object.assign(m.cpu, { gdtrLimit: cpu.gdtrLimit });
+      m.cpu.useTranslator = translate;
+      runToStop(m.cpu);
+      expect(m.bus.console).toBe('r3!');
+      expect(m.bus.recorded).toEqual([0x18, CODE_BASE + 0x31, 0x33]); // error = SS0 selector; EIP of INT; CS = 0x30 | CPL 3
+      expect(m.bus.exitCode).toBe(2);
+    }
+  });
+});
