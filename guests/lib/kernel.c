@@ -20,6 +20,10 @@ void serial_init(void)
     outb(COM1 + 4, 0x03);   /* DTR, RTS */
 }
 
+/* Mirror the console to the 0xE9 debug port (Bochs/QEMU -debugcon); off by default,
+ * since QEMU shows only the serial line and the two machines' outputs are compared. */
+static int mirror_e9;
+
 void putchar(int c)
 {
     if (c == '\n')
@@ -27,6 +31,8 @@ void putchar(int c)
     while (!(inb(COM1 + 5) & 0x20))
         ;
     outb(COM1, (u8)c);
+    if (mirror_e9)
+        outb(0xe9, (u8)c);
 }
 
 void puts(const char *s)
@@ -327,6 +333,7 @@ void kernel_entry(u32 magic, struct multiboot_info *mbi)
             p++;
         mb_cmdline = p;
     }
+    mirror_e9 = cmdline_uint("e9", 0) != 0;
     gdt_init();
     idt_init();
     exit(main());

@@ -20,7 +20,7 @@ static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) :
 static inline u16 inw(u16 port) { u16 v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 static inline u32 inl(u16 port) { u32 v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
 
-/* ---- Console (COM1, polled) and printing ---- */
+/* ---- Console (COM1, polled; mirrored to port 0xE9 with "e9=1" on the command line) and printing ---- */
 void serial_init(void);
 void putchar(int c);
 void puts(const char *s);
@@ -87,6 +87,8 @@ void sleep_ticks(u32 n);             /* waits with HLT */
 /* ---- PCI (configuration mechanism #1) ---- */
 u32 pci_read32(int bus, int dev, int fn, int off);
 void pci_write32(int bus, int dev, int fn, int off, u32 v);
+/* Calls fn for every function on bus 0 (all functions of multi-function devices); returns the count. */
+int pci_enumerate(void (*fn)(int dev, int func));
 
 /* ---- Physical pages ---- */
 void pages_init(void);               /* every page above the kernel, up to mem_upper */

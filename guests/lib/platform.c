@@ -82,6 +82,23 @@ void pci_write32(int bus, int dev, int fn, int off, u32 v)
     outl(0xcfc, v);
 }
 
+int pci_enumerate(void (*fn)(int dev, int func))
+{
+    int found = 0;
+    for (int dev = 0; dev < 32; dev++) {
+        if ((pci_read32(0, dev, 0, 0) & 0xffff) == 0xffff)
+            continue;
+        int functions = (pci_read32(0, dev, 0, 0x0c) >> 16) & 0x80 ? 8 : 1;
+        for (int f = 0; f < functions; f++) {
+            if ((pci_read32(0, dev, f, 0) & 0xffff) == 0xffff)
+                continue;
+            fn(dev, f);
+            found++;
+        }
+    }
+    return found;
+}
+
 /* ---- Physical pages: a free list of 4 KiB pages from the end of the kernel ---- */
 
 extern u8 _end[];

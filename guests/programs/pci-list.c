@@ -28,19 +28,7 @@ static void show(int dev, int fn)
 int main(void)
 {
     printf("boot: pci-list\n");
-    int found = 0;
-    for (int dev = 0; dev < 32; dev++) {
-        u32 id = pci_read32(0, dev, 0, 0);
-        if ((id & 0xffff) == 0xffff)
-            continue;
-        int functions = (pci_read32(0, dev, 0, 0x0c) >> 16) & 0x80 ? 8 : 1;
-        for (int fn = 0; fn < functions; fn++) {
-            if ((pci_read32(0, dev, fn, 0) & 0xffff) == 0xffff)
-                continue;
-            show(dev, fn);
-            found++;
-        }
-    }
+    int found = pci_enumerate(show);
     printf("%d functions\n", found);
     return 0;
 }
