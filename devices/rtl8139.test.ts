@@ -1,0 +1,238 @@
+/**
+ * The RTL8139C at the register level (RTL8139C(L) datasheet), with bus-master DMA into
+ * a 64 KiB test memory whose DMA port refuses anything outside it, and the hostile
+ * programming the issue lists: sizes over 1792, RBSTART/TSAD past memory, TSAD rewritten
+ * in flight, C+ mode, loopback.
+ */
+import { Clock } from './clock';
+import { Rtl8139, ISR_ROK, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_RER, MAX_TX_SIZE } from './rtl8139';
+import { crc32 } from './net/ethernet';
+
+const MAC = Uint8Array.from([0x52, 0x54, 0x00, 0xab, 0xcd, 0xef]);
+const MEM = 1 << 16;
+
+function card() {
+  const clock = new Clock(2e9);
+  const nic = new Rtl8139(clock, { mac: MAC });
+  const mem = new Uint8Array(MEM);
+  const outside: number[] = [];
+  nic.dma = {
+    read: (addr, dst) => { if (addr + dst.length > MEM) { outside.push(addr); return false; } dst.set(mem.subarray(addr, addr + dst.length)); return true; },
+    write: (addr, src) => { if (addr + src.length > MEM) { outside.push(addr); return false; } mem.set(src, addr); return true; },
+  };
+  nic.busMaster = true;
+  const sent: Uint8Array[] = [];
+  const logs: string[] = [];
+  let irq = false;
+  nic.port = { send: (f) => sent.push(f) };
+  nic.onIrq = (l) => { irq = l; };
+  nic.onLog = (m) => logs.push(m);
+  const r8 = (o: number) => nic.read(o, 1), r16 = (o: number) => nic.read(o, 2), r32 = (o: number) => nic.read(o, 4);
+  const w8 = (o: number, v: number) => nic.write(o, 1, v), w16 = (o: number, v: number) => nic.write(o, 2, v), w32 = (o: number, v: number) => nic.write(o, 4, v);
+  return { clock, nic, mem, outside, sent, logs, irq: () => irq, r8, r16, r32, w8, w16, w32 };
+}
+
+/** What a driver does to bring the card up (as Linux's rtl8139_hw_start): ring at 0x1000, 8 KiB + 16, WRAP. */
+function up(c: ReturnType<typeof card>, rcr = 0x8f) {
+  c.w8(0x37, 0x10); // reset
+  c.w32(0x30, 0x1000);
+  c.w8(0x37, 0x0c); // RE | TE
+  c.w32(0x44, rcr); // WRAP | AB | AM | APM | AAP-less unless asked, 8 KiB
+  c.w16(0x3c, 0xffff);
+}
+
+function frame(dst: ArrayLike<number>, len = 100, fill = 0x5a): Uint8Array {
+  const f = new Uint8Array(len).fill(fill);
+  f.set(Array.from(dst), 0);
+  f.set([0x02, 0, 0, 0, 0, 7], 6);
+  return f;
+}
+
+describe('RTL8139C', () => {
+  it('comes out of reset with the receive buffer empty, descriptors owned by the host, MAC in IDR', () => {
+    const c = card();
+    c.nic.reset();
+    expect(c.r8(0x37) & 0x01).toBe(1); // BUFE
+    expect(c.r32(0x10) & (1 << 13)).toBe(1 << 13); // OWN
+    expect([0, 1, 2, 3, 4, 5].map(c.r8)).toEqual(Array.from(MAC));
+    expect(c.r32(0x40) & 0x7cc00000).toBe(0x74000000); // the RTL8139C's version bits
+  });
+
+  it('transmits SIZE bytes from TSAD when TSD is written with OWN clear, then sets OWN, TOK and ISR.TOK', () => {
+    const c = card();
+    up(c);
+    const f = frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 200);
+    c.mem.set(f, 0x4000);
+    c.w32(0x20, 0x4000);
+    c.w32(0x10, 200);
+    expect(c.sent).toHaveLength(0); // not at once: DMA and the wire take time
+    c.clock.advanceTo(1e9);
+    expect(Array.from(c.sent[0])).toEqual(Array.from(f));
+    const tsd = c.r32(0x10);
+    expect(tsd & 0xe000).toBe(0xa000); // OWN and TOK
+    expect(c.r16(0x3e) & ISR_TOK).toBe(ISR_TOK);
+    expect(c.irq()).toBe(true);
+    c.w16(0x3e, ISR_TOK); // write one to clear
+    expect(c.r16(0x3e)).toBe(0);
+    expect(c.irq()).toBe(false);
+  });
+
+  it('takes 100 Mbit/s wire time plus DMA time for a transmit', () => {
+    const c = card();
+    up(c);
+    c.mem.set(frame([1, 2, 3, 4, 5, 6], 1000), 0x4000);
+    c.w32(0x20, 0x4000);
+    c.w32(0x10, 1000);
+    const wire = ((8 + 1000 + 4 + 12) * 8 * 2e9) / 100e6; // 163840 cycles
+    c.clock.advanceTo(wire);
+    expect(c.sent).toHaveLength(0); // the DMA of 1000 bytes comes first
+    c.clock.advanceTo(wire + 1000 / ((33e6 * 4) / 2e9) + 1);
+    expect(c.sent).toHaveLength(1);
+  });
+
+  it('refuses transmit sizes of zero or over 1792 bytes: TER, nothing on the wire', () => {
+    for (const size of [0, MAX_TX_SIZE + 1, 0x1fff]) {
+      const c = card();
+      up(c);
+      c.w32(0x20, 0x4000);
+      c.w32(0x10, size);
+      c.clock.advanceTo(1e9);
+      expect(c.sent).toHaveLength(0);
+      expect(c.r16(0x3e) & ISR_TER).toBe(ISR_TER);
+    }
+  });
+
+  it('refuses a TSAD past memory and moves nothing without the bus-master bit', () => {
+    const c = card();
+    up(c);
+    c.w32(0x20, MEM - 10);
+    c.w32(0x10, 100);
+    c.clock.advanceTo(1e9);
+    expect(c.sent).toHaveLength(0);
+    expect(c.r16(0x3e) & ISR_TER).toBe(ISR_TER);
+    const d = card();
+    up(d);
+    d.nic.busMaster = false;
+    d.w32(0x20, 0x4000);
+    d.w32(0x10, 100);
+    d.clock.advanceTo(1e9);
+    expect(d.sent).toHaveLength(0);
+  });
+
+  it('ignores TSAD and TSD rewrites while that descriptor transmits', () => {
+    const c = card();
+    up(c);
+    c.mem.set(frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 100, 0x11), 0x4000);
+    c.mem.set(frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 100, 0x22), 0x5000);
+    c.w32(0x20, 0x4000);
+    c.w32(0x10, 100);
+    c.w32(0x20, 0x5000);
+    c.clock.advanceTo(1e9);
+    expect(c.sent[0][50]).toBe(0x11);
+    expect(c.logs.join()).toMatch(/in flight/);
+  });
+
+  it('writes a received frame at CBR with the status/length header and the FCS, dword aligned', () => {
+    const c = card();
+    up(c);
+    const f = frame(MAC, 101);
+    expect(c.nic.receive(f)).toBe(true);
+    const dv = new DataView(c.mem.buffer);
+    expect(dv.getUint16(0x1000, true) & 0x1001).toBe(0x1001); // ROK | PAM
+    expect(dv.getUint16(0x1002, true)).toBe(105); // length counts the CRC
+    expect(Array.from(c.mem.subarray(0x1004, 0x1004 + 101))).toEqual(Array.from(f));
+    expect(dv.getUint32(0x1004 + 101, true)).toBe(crc32(f));
+    expect(c.r16(0x3a)).toBe((4 + 105 + 3) & ~3); // CBR
+    expect(c.r8(0x37) & 1).toBe(0); // not empty
+    c.w16(0x38, ((4 + 105 + 3) & ~3) - 16); // the driver consumed it: CAPR = offset - 16
+    expect(c.r8(0x37) & 1).toBe(1);
+    expect(c.r16(0x3e) & ISR_ROK).toBe(ISR_ROK);
+  });
+
+  it('splits a frame at the ring end when WRAP is 0, and runs past it when WRAP is 1', () => {
+    for (const wrap of [0, 0x80]) {
+      const c = card();
+      up(c, 0x0e | wrap);
+      // Consume up to near the end: CBR and CAPR at 8192 - 64.
+      c.nic.state.CBR = 8192 - 64;
+      c.nic.state.CAPR = 8192 - 64 - 16;
+      const f = frame(MAC, 200, 0x77);
+      expect(c.nic.receive(f)).toBe(true);
+      if (wrap) expect(c.mem[0x1000 + 8192 + 100]).toBe(0x77);
+      else expect(c.mem[0x1000 + 10]).toBe(0x77); // the rest came in at the ring's start
+      expect(c.nic.state.CBR).toBe((8192 - 64 + ((4 + 204 + 3) & ~3)) % 8192);
+    }
+  });
+
+  it('signals RXOVW and counts a missed packet when the ring is full', () => {
+    const c = card();
+    up(c);
+    c.nic.state.CBR = 100;
+    c.nic.state.CAPR = (100 + 50 - 16) & 0xffff; // only 50 bytes free
+    expect(c.nic.receive(frame(MAC, 100))).toBe(false);
+    expect(c.r16(0x3e) & ISR_RXOVW).toBe(ISR_RXOVW);
+    expect(c.r32(0x4c)).toBe(1);
+  });
+
+  it('refuses a receive ring past the end of memory (RER), writing nothing outside', () => {
+    const c = card();
+    up(c);
+    c.w32(0x30, MEM - 64);
+    c.w8(0x37, 0x0c);
+    expect(c.nic.receive(frame(MAC, 200))).toBe(false);
+    expect(c.r16(0x3e) & ISR_RER).toBe(ISR_RER);
+    expect(c.outside.length).toBeGreaterThan(0);
+  });
+
+  it('filters: its own address with APM, broadcast with AB, anything with AAP', () => {
+    const c = card();
+    up(c, 0x02); // APM only
+    expect(c.nic.receive(frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBe(false);
+    expect(c.nic.receive(frame([2, 2, 2, 2, 2, 2]))).toBe(false);
+    expect(c.nic.receive(frame(MAC))).toBe(true);
+    c.w32(0x44, 0x0b);
+    expect(c.nic.receive(frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBe(true);
+    c.w32(0x44, 0x01);
+    expect(c.nic.receive(frame([2, 2, 2, 2, 2, 2]))).toBe(true);
+  });
+
+  it('keeps CONFIG registers read-only until 9346CR unlocks them', () => {
+    const c = card();
+    c.w8(0x52, 0x20);
+    expect(c.r8(0x52)).toBe(0);
+    c.w8(0x50, 0xc0);
+    c.w8(0x52, 0x20);
+    expect(c.r8(0x52)).toBe(0x20);
+  });
+
+  it('refuses C+ mode (CPCR): this is an RTL8139C', () => {
+    const c = card();
+    c.w16(0xe0, 0x0003);
+    expect(c.logs.join()).toMatch(/C\+ mode/);
+  });
+
+  it('loops a transmit back into its own receive ring in TCR loopback, never onto the wire', () => {
+    const c = card();
+    up(c);
+    c.w32(0x40, 0x00060000); // loopback
+    const f = frame(MAC, 80);
+    c.mem.set(f, 0x4000);
+    c.w32(0x20, 0x4000);
+    c.w32(0x10, 80);
+    c.clock.advanceTo(1e9);
+    expect(c.sent).toHaveLength(0);
+    expect(c.r16(0x3e) & (ISR_TOK | ISR_ROK)).toBe(ISR_TOK | ISR_ROK);
+    expect(Array.from(c.mem.subarray(0x1004, 0x1004 + 80))).toEqual(Array.from(f));
+  });
+
+  it('saves and restores its state', () => {
+    const c = card();
+    up(c);
+    c.nic.receive(frame(MAC, 100));
+    const saved = c.nic.save();
+    c.w8(0x37, 0x10);
+    c.nic.restore(saved);
+    expect(c.r16(0x3a)).toBe(saved.CBR);
+    expect(c.r32(0x30)).toBe(0x1000);
+  });
+});

@@ -1,0 +1,410 @@
+/**
+ * The Realtek RTL8139C (PCI 10ec:8139, revision 0x10), written from the RTL8139C(L)
+ * datasheet (rev 1.4) and its programming guide: IDR0-5, MAR0-7, the four transmit
+ * descriptors TSD0-3/TSAD0-3 (OWN, TUN, TOK, SIZE), the receive ring at RBSTART
+ * (8/16/32/64 KiB + 16 bytes, RCR.WRAP, the 4-byte header, CAPR/CBR), CR, IMR/ISR
+ * (write one to clear), TCR/RCR, 9346CR with CONFIG0-5 writable only when unlocked,
+ * MSR/BMCR/BMSR for the link. Register offsets are BAR0 I/O offsets.
+ *
+ * Bus-master DMA goes through a `DmaPort` the machine gives the card, so a hypervisor
+ * can translate or refuse it; nothing moves unless the PCI command register's
+ * bus-master bit is set. C+ mode is not offered (the CPCR register is refused): it is
+ * an RTL8139C+ feature, and the source of past QEMU information leaks.
+ */
+import { Clock, Timer } from './clock';
+import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast } from './net/ethernet';
+
+/** The card's window onto memory: addresses are bus addresses; false means refused (nothing moved). */
+export interface DmaPort {
+  read(addr: number, dst: Uint8Array): boolean;
+  write(addr: number, src: Uint8Array): boolean;
+}
+
+// Register offsets (datasheet, section 6).
+const IDR0 = 0x00, MAR0 = 0x08, TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, CAPR = 0x38, CBR = 0x3a;
+const IMR = 0x3c, ISR = 0x3e, TCR = 0x40, RCR = 0x44, TCTR = 0x48, MPC = 0x4c, CR9346 = 0x50, CONFIG0 = 0x51;
+const CONFIG1 = 0x52, MSR = 0x58, CONFIG3 = 0x59, CONFIG4 = 0x5a, TSAD = 0x60, BMCR = 0x62, BMSR = 0x64, CONFIG5 = 0xd8, CPCR = 0xe0;
+// CR bits
+const CR_BUFE = 0x01, CR_TE = 0x04, CR_RE = 0x08, CR_RST = 0x10;
+// ISR bits
+export const ISR_ROK = 0x0001, ISR_RER = 0x0002, ISR_TOK = 0x0004, ISR_TER = 0x0008, ISR_RXOVW = 0x0010;
+// TSD bits
+const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_SIZE = 0x1fff;
+// RCR bits
+const RCR_AAP = 0x01, RCR_APM = 0x02, RCR_AM = 0x04, RCR_AB = 0x08, RCR_AR = 0x10, RCR_WRAP = 0x80;
+// Receive status (the header's first word)
+const RX_ROK = 0x0001, RX_PAM = 0x1000, RX_BAR = 0x2000, RX_MAR = 0x8000;
+/** TCR's hardware version bits for an RTL8139C (how Linux's 8139too tells the chips apart). */
+const TCR_HWVERID_8139C = 0x74000000, TCR_HWVERID_MASK = 0x7cc00000;
+/** The datasheet's limit on a transmit: 1792 bytes. */
+export const MAX_TX_SIZE = 1792;
+
+export interface Rtl8139State {
+  IDR: Uint8Array;
+  MAR: Uint8Array;
+  TSD: Uint32Array;
+  TSAD: Uint32Array;
+  RBSTART: number;
+  CR: number;
+  CAPR: number;
+  /** CBR: where the next received packet goes, as an offset in the ring. */
+  CBR: number;
+  IMR: number;
+  ISR: number;
+  TCR: number;
+  RCR: number;
+  MPC: number;
+  CR9346: number;
+  CONFIG: Uint8Array; // CONFIG0, 1, 3, 4, 5
+  BMCR: number;
+  /** Descriptor transmitting, or -1. */
+  txBusy: number;
+  /** Next descriptor the driver is expected to use (round robin). */
+  txNext: number;
+}
+
+export function newRtl8139State(mac: Uint8Array): Rtl8139State {
+  return {
+    IDR: Uint8Array.from(mac), MAR: new Uint8Array(8), TSD: new Uint32Array(4).fill(TSD_OWN), TSAD: new Uint32Array(4),
+    RBSTART: 0, CR: CR_BUFE, CAPR: 0xfff0, CBR: 0, IMR: 0, ISR: 0, TCR: TCR_HWVERID_8139C, RCR: 0, MPC: 0, CR9346: 0,
+    CONFIG: Uint8Array.from([0, 0, 0, 0, 0]), BMCR: 0x3100, txBusy: -1, txNext: 0,
+  };
+}
+
+export interface Rtl8139Options {
+  mac: Uint8Array;
+  bitsPerSecond?: number;
+  /** Bytes a bus-master transfer moves per machine cycle (PCI 33 MHz x 4 bytes at 2 GHz: about 0.066). */
+  dmaBytesPerCycle?: number;
+}
+
+export class Rtl8139 {
+  state: Rtl8139State;
+  readonly mac: Uint8Array;
+  readonly bitsPerSecond: number;
+  readonly dmaBytesPerCycle: number;
+  port: EthernetPort | null = null;
+  dma: DmaPort = { read: () => false, write: () => false };
+  /** The PCI command register's bus-master bit (the machine keeps it current). */
+  busMaster = false;
+  onIrq: (level: boolean) => void = () => {};
+  onLog: (what: string) => void = () => {};
+  /** Frames dropped: ring full, receiver off, or DMA refused. */
+  dropped = 0;
+  private irqLevel = false;
+  private readonly txTimer: Timer;
+  private txFrame: Uint8Array | null = null;
+
+  constructor(readonly clock: Clock, opts: Rtl8139Options) {
+    this.mac = Uint8Array.from(opts.mac);
+    this.bitsPerSecond = opts.bitsPerSecond ?? 100_000_000;
+    this.dmaBytesPerCycle = opts.dmaBytesPerCycle ?? (33e6 * 4) / clock.hz;
+    this.state = newRtl8139State(this.mac);
+    this.txTimer = clock.timer('rtl8139-tx', () => this.transmitDone());
+  }
+
+  /** A software reset (CR.RST) or power-on: rings and descriptors back to their defaults. */
+  reset(): void {
+    const s = this.state;
+    const keep = { IDR: s.IDR, MAR: s.MAR, CONFIG: s.CONFIG, CR9346: s.CR9346 };
+    this.state = { ...newRtl8139State(this.mac), ...keep };
+    this.txTimer.cancel();
+    this.txFrame = null;
+    this.updateIrq();
+  }
+
+  save(): Rtl8139State {
+    const s = this.state;
+    return { ...s, IDR: s.IDR.slice(), MAR: s.MAR.slice(), TSD: s.TSD.slice(), TSAD: s.TSAD.slice(), CONFIG: s.CONFIG.slice() };
+  }
+
+  restore(saved: Rtl8139State): void {
+    this.state = { ...saved, IDR: saved.IDR.slice(), MAR: saved.MAR.slice(), TSD: saved.TSD.slice(), TSAD: saved.TSAD.slice(), CONFIG: saved.CONFIG.slice() };
+    this.updateIrq();
+  }
+
+  get irq(): boolean {
+    return this.irqLevel;
+  }
+
+  private updateIrq(): void {
+    const level = (this.state.ISR & this.state.IMR) !== 0;
+    if (level !== this.irqLevel) {
+      this.irqLevel = level;
+      this.onIrq(level);
+    }
+  }
+
+  /** Receive ring size in bytes (without the 16-byte pad): 8 KiB << RCR.RBLEN. */
+  get ringSize(): number {
+    return 8192 << ((this.state.RCR >> 11) & 3);
+  }
+
+  // ---- Register access ----
+
+  read(offset: number, size: number): number {
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = (v << 8) | this.readByte(offset + i);
+    return size === 4 ? v >>> 0 : v;
+  }
+
+  private readByte(off: number): number {
+    const s = this.state;
+    if (off < 6) return s.IDR[off];
+    if (off >= MAR0 && off < MAR0 + 8) return s.MAR[off - MAR0];
+    if (off >= TSD0 && off < TSD0 + 16) return (s.TSD[(off - TSD0) >> 2] >>> (8 * (off & 3))) & 0xff;
+    if (off >= TSAD0 && off < TSAD0 + 16) return (s.TSAD[(off - TSAD0) >> 2] >>> (8 * (off & 3))) & 0xff;
+    if (off >= RBSTART && off < RBSTART + 4) return (s.RBSTART >>> (8 * (off - RBSTART))) & 0xff;
+    switch (off) {
+      case CR: return (s.CR & (CR_TE | CR_RE)) | (this.ringEmpty() ? CR_BUFE : 0);
+      case CAPR: return s.CAPR & 0xff;
+      case CAPR + 1: return s.CAPR >> 8;
+      case CBR: return s.CBR & 0xff;
+      case CBR + 1: return (s.CBR >> 8) & 0xff;
+      case IMR: return s.IMR & 0xff;
+      case IMR + 1: return s.IMR >> 8;
+      case ISR: return s.ISR & 0xff;
+      case ISR + 1: return s.ISR >> 8;
+      case TCTR: case TCTR + 1: case TCTR + 2: case TCTR + 3: return 0;
+      case CR9346: return s.CR9346;
+      case CONFIG0: return s.CONFIG[0];
+      case CONFIG1: return s.CONFIG[1];
+      case MSR: return 0x00; // link up (LINKB=0), 100 Mbit/s (SPEED_10=0), no pause frames
+      case CONFIG3: return s.CONFIG[2];
+      case CONFIG4: return s.CONFIG[3];
+      case TSAD: case TSAD + 1: {
+        // Transmit status of all descriptors: OWN in bits 12-15, TOK in 8-11, TUN in 4-7 (datasheet 6.x)
+        let v = 0;
+        for (let i = 0; i < 4; i++) {
+          if (s.TSD[i] & TSD_OWN) v |= 1 << (12 + i);
+          if (s.TSD[i] & TSD_TOK) v |= 1 << (8 + i);
+        }
+        return off === TSAD ? v & 0xff : v >> 8;
+      }
+      case BMCR: return s.BMCR & 0xff;
+      case BMCR + 1: return s.BMCR >> 8;
+      case BMSR: return 0x2d; // link up, auto-negotiation complete, extended capability
+      case BMSR + 1: return 0x78; // 10/100, half/full duplex
+      case CONFIG5: return s.CONFIG[4];
+      case 0x5e: return 0x10; // RERID: revision
+      default:
+        if (off >= TCR && off < TCR + 4) return (s.TCR >>> (8 * (off - TCR))) & 0xff;
+        if (off >= RCR && off < RCR + 4) return (s.RCR >>> (8 * (off - RCR))) & 0xff;
+        if (off >= MPC && off < MPC + 4) return (s.MPC >>> (8 * (off - MPC))) & 0xff;
+        return 0;
+    }
+  }
+
+  write(offset: number, size: number, value: number): void {
+    const s = this.state;
+    // Whole-register writes first (TSD starts a transmit; ISR is write-one-to-clear as a word).
+    if (offset >= TSD0 && offset < TSD0 + 16 && size === 4 && (offset & 3) === 0) { this.writeTsd((offset - TSD0) >> 2, value >>> 0); return; }
+    if (offset === ISR && size >= 2) { s.ISR &= ~(value & 0xffff); this.updateIrq(); return; }
+    if (offset === CPCR || offset === CPCR + 1) { this.onLog(`rtl8139: C+ mode (CPCR=0x${value.toString(16)}) refused: this is an RTL8139C`); return; }
+    for (let i = 0; i < size; i++) this.writeByte(offset + i, (value >>> (8 * i)) & 0xff);
+  }
+
+  private writeByte(off: number, v: number): void {
+    const s = this.state;
+    if (off < 6) { s.IDR[off] = v; return; }
+    if (off >= MAR0 && off < MAR0 + 8) { s.MAR[off - MAR0] = v; return; }
+    if (off >= TSD0 && off < TSD0 + 16) {
+      // A byte write to a TSD: assembled, and acted on when its high byte lands.
+      const i = (off - TSD0) >> 2, sh = 8 * (off & 3);
+      const nv = ((s.TSD[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
+      if ((off & 3) === 3) this.writeTsd(i, nv); else s.TSD[i] = nv;
+      return;
+    }
+    if (off >= TSAD0 && off < TSAD0 + 16) {
+      const i = (off - TSAD0) >> 2, sh = 8 * (off & 3);
+      if (s.txBusy === i) { this.onLog(`rtl8139: TSAD${i} written while its transmit is in flight: ignored`); return; }
+      s.TSAD[i] = ((s.TSAD[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
+      return;
+    }
+    if (off >= RBSTART && off < RBSTART + 4) {
+      const sh = 8 * (off - RBSTART);
+      s.RBSTART = ((s.RBSTART & ~(0xff << sh)) | (v << sh)) >>> 0;
+      return;
+    }
+    switch (off) {
+      case CR:
+        if (v & CR_RST) { this.reset(); return; }
+        if ((v & CR_RE) && !(s.CR & CR_RE)) { s.CBR = 0; s.CAPR = 0xfff0; } // the receiver starts at the top of the ring
+        s.CR = v & (CR_TE | CR_RE);
+        return;
+      case CAPR: s.CAPR = (s.CAPR & 0xff00) | v; return;
+      case CAPR + 1: s.CAPR = (s.CAPR & 0xff) | (v << 8); return;
+      case IMR: s.IMR = (s.IMR & 0xff00) | v; this.updateIrq(); return;
+      case IMR + 1: s.IMR = (s.IMR & 0xff) | (v << 8); this.updateIrq(); return;
+      case ISR: s.ISR &= ~v; this.updateIrq(); return;
+      case ISR + 1: s.ISR &= ~(v << 8); this.updateIrq(); return;
+      case CR9346: s.CR9346 = v & 0xcf; return;
+      case CONFIG0: case CONFIG1: case CONFIG3: case CONFIG4: case CONFIG5: {
+        if ((s.CR9346 & 0xc0) !== 0xc0) { this.onLog(`rtl8139: CONFIG write 0x${v.toString(16)} at 0x${off.toString(16)} while 9346CR is locked: ignored`); return; }
+        const idx = off === CONFIG0 ? 0 : off === CONFIG1 ? 1 : off === CONFIG3 ? 2 : off === CONFIG4 ? 3 : 4;
+        s.CONFIG[idx] = v;
+        return;
+      }
+      case BMCR: s.BMCR = (s.BMCR & 0xff00) | v; return;
+      case BMCR + 1: s.BMCR = ((s.BMCR & 0xff) | (v << 8)) & ~0x8000; return; // reset bit self-clears
+      case MPC: case MPC + 1: case MPC + 2: case MPC + 3: s.MPC = 0; return; // any write clears the counter
+      default:
+        if (off >= TCR && off < TCR + 4) {
+          const sh = 8 * (off - TCR);
+          // The hardware version bits are read-only.
+          const nv = (s.TCR & ~(0xff << sh)) | (v << sh);
+          s.TCR = ((nv & ~TCR_HWVERID_MASK) | TCR_HWVERID_8139C) >>> 0;
+          return;
+        }
+        if (off >= RCR && off < RCR + 4) {
+          const sh = 8 * (off - RCR);
+          s.RCR = ((s.RCR & ~(0xff << sh)) | (v << sh)) >>> 0;
+          return;
+        }
+        this.onLog(`rtl8139: write 0x${v.toString(16)} to 0x${off.toString(16)} ignored`);
+    }
+  }
+
+  // ---- Transmit (datasheet, "Transmit Operation") ----
+
+  /** A TSD write: OWN cleared with the transmitter on starts descriptor i. */
+  private writeTsd(i: number, v: number): void {
+    const s = this.state;
+    if (s.txBusy === i) { this.onLog(`rtl8139: TSD${i} written while its transmit is in flight: ignored`); return; }
+    s.TSD[i] = v & ~(TSD_TOK | TSD_TUN);
+    if (v & TSD_OWN) return;
+    if (!(s.CR & CR_TE)) { this.onLog(`rtl8139: transmit on TSD${i} with the transmitter off: held`); return; }
+    if (s.txBusy >= 0) {
+      // One transmit at a time here: a second one queues behind by waiting for the first.
+      this.onLog(`rtl8139: TSD${i} started while TSD${s.txBusy} transmits: it will wait`);
+    }
+    this.startNext();
+  }
+
+  /** Starts the next descriptor the driver handed over (OWN=0, not yet sent), in ring order. */
+  private startNext(): void {
+    const s = this.state;
+    if (s.txBusy >= 0) return;
+    for (let k = 0; k < 4; k++) {
+      const i = (s.txNext + k) & 3;
+      const tsd = s.TSD[i];
+      if (tsd & (TSD_OWN | TSD_TOK)) continue;
+      s.txNext = (i + 1) & 3;
+      const size = tsd & TSD_SIZE;
+      if (size === 0 || size > MAX_TX_SIZE || size > MAX_FRAME) {
+        // Refused: the descriptor completes with an aborted transmit (TER), nothing on the wire.
+        this.onLog(`rtl8139: TSD${i} size ${size} refused (1..${Math.min(MAX_TX_SIZE, MAX_FRAME)})`);
+        s.TSD[i] = (tsd | TSD_OWN | (1 << 30)) >>> 0; // TABT
+        s.ISR |= ISR_TER;
+        this.updateIrq();
+        continue;
+      }
+      const frame = new Uint8Array(Math.max(size, MIN_FRAME));
+      if (!this.busMaster || !this.dma.read(s.TSAD[i], frame.subarray(0, size))) {
+        this.onLog(`rtl8139: transmit DMA from 0x${s.TSAD[i].toString(16)} (${size} bytes) refused`);
+        s.TSD[i] = (tsd | TSD_OWN | TSD_TUN) >>> 0; // underrun: the data never arrived
+        s.ISR |= ISR_TER;
+        this.updateIrq();
+        continue;
+      }
+      s.txBusy = i;
+      this.txFrame = frame;
+      const dmaCycles = Math.ceil(size / this.dmaBytesPerCycle);
+      this.txTimer.armIn(dmaCycles + Math.ceil((frameBits(frame.length) * this.clock.hz) / this.bitsPerSecond));
+      return;
+    }
+  }
+
+  private transmitDone(): void {
+    const s = this.state;
+    const i = s.txBusy;
+    const frame = this.txFrame;
+    s.txBusy = -1;
+    this.txFrame = null;
+    if (i < 0 || !frame) return;
+    s.TSD[i] = (s.TSD[i] | TSD_OWN | TSD_TOK) >>> 0;
+    s.ISR |= ISR_TOK;
+    const loopback = ((s.TCR >> 17) & 3) !== 0;
+    if (loopback) this.receive(frame); // loopback: the frame comes back in (after the transmit, not inside it)
+    else this.port?.send(frame);
+    this.updateIrq();
+    this.startNext();
+  }
+
+  // ---- Receive (datasheet, "Receive Operation") ----
+
+  private ringEmpty(): boolean {
+    const s = this.state;
+    return ((s.CAPR + 16) & 0xffff) % (this.ringSize) === s.CBR % this.ringSize;
+  }
+
+  private accepts(frame: Uint8Array): number {
+    const s = this.state;
+    if (frame.length < MIN_FRAME && !(s.RCR & RCR_AR)) return 0;
+    if (isBroadcast(frame)) return s.RCR & RCR_AB ? RX_BAR : 0;
+    if (isMulticast(frame)) {
+      if (!(s.RCR & RCR_AM)) return s.RCR & RCR_AAP ? RX_MAR : 0;
+      const index = crc32(frame, 0, 6) >>> 26;
+      return (s.MAR[index >> 3] & (1 << (index & 7))) || (s.RCR & RCR_AAP) ? RX_MAR : 0;
+    }
+    let match = true;
+    for (let i = 0; i < 6; i++) if (frame[i] !== s.IDR[i]) match = false;
+    if (match && (s.RCR & RCR_APM)) return RX_PAM;
+    return s.RCR & RCR_AAP ? RX_ROK : 0;
+  }
+
+  /** A frame from the wire. Returns true when it was written to the ring. */
+  receive(frame: Uint8Array): boolean {
+    const s = this.state;
+    if (!(s.CR & CR_RE)) return false;
+    const kind = this.accepts(frame);
+    if (!kind) return false;
+    const size = this.ringSize;
+    const wrap = (s.RCR & RCR_WRAP) !== 0;
+    const len = frame.length + 4; // the length in the header counts the CRC
+    const need = (4 + len + 3) & ~3;
+    const read = (s.CAPR + 16) & 0xffff;
+    let free = (read - s.CBR + size) % size;
+    if (free === 0) free = size; // an empty ring
+    if (need >= free) {
+      s.ISR |= ISR_RXOVW;
+      s.MPC = (s.MPC + 1) >>> 0;
+      this.dropped++;
+      this.updateIrq();
+      return false;
+    }
+    const packet = new Uint8Array(4 + len);
+    const status = RX_ROK | kind;
+    packet[0] = status & 0xff; packet[1] = status >> 8;
+    packet[2] = len & 0xff; packet[3] = len >> 8;
+    packet.set(frame, 4);
+    const fcs = crc32(frame);
+    packet[4 + frame.length] = fcs & 0xff; packet[5 + frame.length] = (fcs >>> 8) & 0xff;
+    packet[6 + frame.length] = (fcs >>> 16) & 0xff; packet[7 + frame.length] = fcs >>> 24;
+    const at = s.CBR % size;
+    let ok: boolean;
+    if (!this.busMaster) {
+      ok = false;
+    } else if (wrap || at + packet.length <= size) {
+      // WRAP=1: the card writes past the end (into the 16-byte pad and beyond, which the
+      // driver must have allocated: 1500 bytes more); the machine's DMA port bounds it.
+      ok = this.dma.write(s.RBSTART + at, packet);
+    } else {
+      const first = size - at;
+      ok = this.dma.write(s.RBSTART + at, packet.subarray(0, first)) && this.dma.write(s.RBSTART, packet.subarray(first));
+    }
+    if (!ok) {
+      this.onLog(`rtl8139: receive DMA to 0x${(s.RBSTART + at).toString(16)} refused; frame dropped`);
+      s.ISR |= ISR_RER;
+      this.dropped++;
+      this.updateIrq();
+      return false;
+    }
+    s.CBR = (s.CBR + need) % size;
+    s.ISR |= ISR_ROK;
+    this.updateIrq();
+    return true;
+  }
+}
+
+void TSD_TUN;
