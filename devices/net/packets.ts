@@ -1,0 +1,110 @@
+/**
+ * Building and parsing the few protocols the peers speak (RFC 826 ARP, RFC 791 IPv4,
+ * RFC 792 ICMP echo, RFC 768 UDP), with their checksums (RFC 1071). Used by the wire's
+ * peers and by traces; guests have their own stack.
+ */
+export const ETH_ARP = 0x0806, ETH_IPV4 = 0x0800;
+export const IP_ICMP = 1, IP_UDP = 17;
+
+export function ipToString(ip: number): string {
+  return `${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`;
+}
+
+export function parseIp(text: string): number | null {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (!m) return null;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return null;
+  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+
+/** The Internet checksum of data[start, end), with an optional starting sum (for pseudo-headers). */
+export function inetChecksum(data: Uint8Array, start: number, end: number, initial = 0): number {
+  let sum = initial;
+  for (let i = start; i + 1 < end; i += 2) sum += (data[i] << 8) | data[i + 1];
+  if ((end - start) & 1) sum += data[end - 1] << 8;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+function put16(b: Uint8Array, at: number, v: number): void { b[at] = v >> 8; b[at + 1] = v & 0xff; }
+function put32(b: Uint8Array, at: number, v: number): void { put16(b, at, v >>> 16); put16(b, at + 2, v & 0xffff); }
+export function get16(b: Uint8Array, at: number): number { return (b[at] << 8) | b[at + 1]; }
+export function get32(b: Uint8Array, at: number): number { return ((get16(b, at) << 16) | get16(b, at + 2)) >>> 0; }
+
+export function ethernet(dst: ArrayLike<number>, src: ArrayLike<number>, type: number, payload: Uint8Array): Uint8Array {
+  const f = new Uint8Array(Math.max(14 + payload.length, 60));
+  f.set(Array.from(dst), 0);
+  f.set(Array.from(src), 6);
+  put16(f, 12, type);
+  f.set(payload, 14);
+  return f;
+}
+
+export function arp(op: 1 | 2, senderMac: ArrayLike<number>, senderIp: number, targetMac: ArrayLike<number>, targetIp: number): Uint8Array {
+  const p = new Uint8Array(28);
+  put16(p, 0, 1); put16(p, 2, ETH_IPV4); p[4] = 6; p[5] = 4; put16(p, 6, op);
+  p.set(Array.from(senderMac), 8); put32(p, 14, senderIp);
+  p.set(Array.from(targetMac), 18); put32(p, 24, targetIp);
+  return p;
+}
+
+export function ipv4(src: number, dst: number, protocol: number, payload: Uint8Array, id = 0, ttl = 64): Uint8Array {
+  const p = new Uint8Array(20 + payload.length);
+  p[0] = 0x45; put16(p, 2, p.length); put16(p, 4, id); put16(p, 6, 0x4000); // don't fragment
+  p[8] = ttl; p[9] = protocol; put32(p, 12, src); put32(p, 16, dst);
+  put16(p, 10, inetChecksum(p, 0, 20));
+  p.set(payload, 20);
+  return p;
+}
+
+export function udp(src: number, dst: number, srcPort: number, dstPort: number, data: Uint8Array): Uint8Array {
+  const p = new Uint8Array(8 + data.length);
+  put16(p, 0, srcPort); put16(p, 2, dstPort); put16(p, 4, p.length);
+  p.set(data, 8);
+  // Pseudo-header: source, destination, protocol, UDP length.
+  const pseudo = ((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + IP_UDP + p.length);
+  const c = inetChecksum(p, 0, p.length, pseudo);
+  put16(p, 6, c === 0 ? 0xffff : c);
+  return p;
+}
+
+export function icmpEcho(type: 0 | 8, id: number, seq: number, data: Uint8Array): Uint8Array {
+  const p = new Uint8Array(8 + data.length);
+  p[0] = type; put16(p, 4, id); put16(p, 6, seq);
+  p.set(data, 8);
+  put16(p, 2, inetChecksum(p, 0, p.length));
+  return p;
+}
+
+/** A frame's layers, as far as the peers care. */
+export interface Parsed {
+  dst: Uint8Array;
+  src: Uint8Array;
+  type: number;
+  arp?: { op: number; senderMac: Uint8Array; senderIp: number; targetIp: number };
+  ip?: { src: number; dst: number; protocol: number; id: number; headerOk: boolean; payload: Uint8Array };
+  udp?: { srcPort: number; dstPort: number; data: Uint8Array; checksumOk: boolean };
+  icmp?: { type: number; id: number; seq: number; data: Uint8Array; checksumOk: boolean };
+}
+
+export function parse(f: Uint8Array): Parsed {
+  const r: Parsed = { dst: f.subarray(0, 6), src: f.subarray(6, 12), type: get16(f, 12) };
+  if (r.type === ETH_ARP && f.length >= 42) {
+    r.arp = { op: get16(f, 20), senderMac: f.subarray(22, 28), senderIp: get32(f, 28), targetIp: get32(f, 38) };
+  } else if (r.type === ETH_IPV4 && f.length >= 34 && (f[14] >> 4) === 4) {
+    const ihl = (f[14] & 0xf) * 4;
+    const total = Math.min(get16(f, 16), f.length - 14);
+    const ip = f.subarray(14, 14 + total);
+    r.ip = { src: get32(ip, 12), dst: get32(ip, 16), protocol: ip[9], id: get16(ip, 4), headerOk: inetChecksum(ip, 0, ihl) === 0, payload: ip.subarray(ihl) };
+    const pl = r.ip.payload;
+    if (r.ip.protocol === IP_UDP && pl.length >= 8) {
+      const len = Math.min(get16(pl, 4), pl.length);
+      const pseudo = (r.ip.src >>> 16) + (r.ip.src & 0xffff) + (r.ip.dst >>> 16) + (r.ip.dst & 0xffff) + IP_UDP + len;
+      r.udp = { srcPort: get16(pl, 0), dstPort: get16(pl, 2), data: pl.subarray(8, len), checksumOk: get16(pl, 6) === 0 || inetChecksum(pl, 0, len, pseudo) === 0 };
+    } else if (r.ip.protocol === IP_ICMP && pl.length >= 8) {
+      r.icmp = { type: pl[0], id: get16(pl, 4), seq: get16(pl, 6), data: pl.subarray(8), checksumOk: inetChecksum(pl, 0, pl.length) === 0 };
+    }
+  }
+  return r;
+}

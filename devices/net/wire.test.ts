@@ -1,0 +1,113 @@
+/**
+ * The segment and its peers, driven by a test station standing in for a guest; the
+ * pcap they write is decoded by tshark (where installed), the independent reference
+ * for protocols and checksums.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { Clock } from '../clock';
+import { Wire, EchoPeer, SinkPeer, SourcePeer, Station, PEER_IP, GUEST_IP, PEER_MAC } from './wire';
+import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, arp, ethernet, icmpEcho, ipv4, parse, udp } from './packets';
+import { PcapWriter } from './pcap';
+import { have, describeIf } from '../../test/support';
+
+const GUEST_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+const BROADCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+
+function segment(rate = 10e6) {
+  const clock = new Clock(2e9);
+  const wire = new Wire(clock, rate);
+  const got: Uint8Array[] = [];
+  const guest: Station = { name: 'guest', receive: (f) => got.push(f) };
+  const port = wire.attach(guest);
+  return { clock, wire, got, port };
+}
+
+describe('the wire and its peers', () => {
+  it('echo answers ARP, ICMP echo and UDP to port 7, each after its processing and wire time', () => {
+    const { clock, wire, got, port } = segment();
+    new EchoPeer(wire);
+    port.send(ethernet(BROADCAST, GUEST_MAC, ETH_ARP, arp(1, GUEST_MAC, GUEST_IP, new Uint8Array(6), PEER_IP)));
+    clock.advanceTo(1e7);
+    expect(got).toHaveLength(1);
+    const a = parse(got[0]).arp!;
+    expect(a.op).toBe(2);
+    expect(Array.from(a.senderMac)).toEqual(Array.from(PEER_MAC));
+    const payload = Uint8Array.from([1, 2, 3, 4, 5]);
+    port.send(ethernet(PEER_MAC, GUEST_MAC, ETH_IPV4, ipv4(GUEST_IP, PEER_IP, IP_ICMP, icmpEcho(8, 0x42, 7, payload))));
+    port.send(ethernet(PEER_MAC, GUEST_MAC, ETH_IPV4, ipv4(GUEST_IP, PEER_IP, IP_UDP, udp(GUEST_IP, PEER_IP, 5555, 7, payload))));
+    const before = clock.now;
+    clock.advanceTo(before + 1e7);
+    const icmp = parse(got[1]);
+    expect(icmp.icmp).toMatchObject({ type: 0, id: 0x42, seq: 7, checksumOk: true });
+    const u = parse(got[2]);
+    expect(u.udp).toMatchObject({ srcPort: 7, dstPort: 5555, checksumOk: true });
+    expect(Array.from(u.udp!.data)).toEqual(Array.from(payload));
+  });
+
+  it('sink counts a sequenced stream: received, lost and reordered datagrams', () => {
+    const { clock, wire, port } = segment();
+    const sink = new SinkPeer(wire);
+    for (const seq of [0, 1, 2, 5, 4, 6, 6]) {
+      const d = new Uint8Array(32);
+      d[3] = seq;
+      port.send(ethernet(PEER_MAC, GUEST_MAC, ETH_IPV4, ipv4(GUEST_IP, PEER_IP, IP_UDP, udp(GUEST_IP, PEER_IP, 9, 9, d))));
+      clock.advanceTo(clock.now + 1000);
+    }
+    expect([sink.received, sink.lost, sink.outOfOrder, sink.duplicates]).toEqual([6, 1, 1, 1]);
+  });
+
+  it('source resolves the guest by ARP, then streams at its rate and size', () => {
+    const { clock, wire, got, port } = segment(100e6);
+    const src = new SourcePeer(wire, { rate: 1000, size: 100, count: 5 });
+    let answered = false;
+    const guest = (f: Uint8Array) => {
+      const p = parse(f);
+      if (p.arp && p.arp.targetIp === GUEST_IP && !answered) {
+        answered = true;
+        port.send(ethernet(p.arp.senderMac, GUEST_MAC, ETH_ARP, arp(2, GUEST_MAC, GUEST_IP, p.arp.senderMac, p.arp.senderIp)));
+      }
+    };
+    clock.advanceTo(0.002 * 2e9); // 2 ms: the ARP request has gone out
+    got.forEach(guest);
+    clock.advanceTo(0.02 * 2e9);
+    const udps = got.map(parse).filter((p) => p.udp);
+    expect(src.sent).toBe(5);
+    expect(udps).toHaveLength(5);
+    expect(udps.map((p) => p.udp!.data[3])).toEqual([0, 1, 2, 3, 4]);
+    expect(udps[0].udp!.data.length).toBe(100);
+  });
+});
+
+describeIf(have('tshark', '--version'), 'tshark is not installed (.ci/run installs it)')('pcap files, read by tshark', () => {
+  it('decodes every frame the peers exchanged, with good IP, ICMP and UDP checksums', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-pcap-')), 'wire.pcap');
+    const { clock, wire, port } = segment();
+    wire.pcap = new PcapWriter(file);
+    new EchoPeer(wire);
+    port.send(ethernet(BROADCAST, GUEST_MAC, ETH_ARP, arp(1, GUEST_MAC, GUEST_IP, new Uint8Array(6), PEER_IP)));
+    clock.advanceTo(clock.now + 1e7);
+    port.send(ethernet(PEER_MAC, GUEST_MAC, ETH_IPV4, ipv4(GUEST_IP, PEER_IP, IP_ICMP, icmpEcho(8, 1, 1, new Uint8Array(56).fill(0x61)))));
+    clock.advanceTo(clock.now + 1e7);
+    port.send(ethernet(PEER_MAC, GUEST_MAC, ETH_IPV4, ipv4(GUEST_IP, PEER_IP, IP_UDP, udp(GUEST_IP, PEER_IP, 1234, 7, new Uint8Array(33).fill(0x62)))));
+    clock.advanceTo(clock.now + 1e7);
+    wire.pcap.close();
+    const r = spawnSync('tshark', ['-r', file, '-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-T', 'fields', '-E', 'separator=|',
+      '-e', 'frame.protocols', '-e', 'ip.checksum.status', '-e', 'icmp.checksum.status', '-e', 'udp.checksum.status', '-e', 'frame.time_relative'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => l.split('|'));
+    expect(rows.map((x) => x[0])).toEqual([
+      'eth:ethertype:arp', 'eth:ethertype:arp',
+      'eth:ethertype:ip:icmp:data', 'eth:ethertype:ip:icmp:data',
+      'eth:ethertype:ip:udp:echo', 'eth:ethertype:ip:udp:echo',
+    ]);
+    for (const row of rows.slice(2)) {
+      expect(row[1]).toBe('1'); // ip checksum: 1 = good (0 bad, 2 unverified)
+      expect(row[2] || row[3]).toBe('1'); // icmp or udp checksum good
+    }
+    // Virtual-clock timestamps: the reply comes after the request.
+    expect(Number(rows[1][4])).toBeGreaterThan(Number(rows[0][4]));
+  });
+});

@@ -1,0 +1,243 @@
+/**
+ * An Ethernet segment on the machine clock: cards and built-in peers attach to it; a
+ * frame one of them sends (when its last bit has left, in the sender's timing) reaches
+ * every other station at that moment, in attach order. Every frame can go to a pcap
+ * file and to a trace. Peers:
+ *
+ * - `echo`: answers ARP for its address and ICMP echo requests, and echoes UDP sent to
+ *   its port 7 back to the sender.
+ * - `sink`: counts a UDP stream to its port 9 whose payload starts with a 32-bit
+ *   sequence number: received, lost (gaps), out of order, duplicates, bytes.
+ * - `source`: sends a UDP stream (sequence numbers first) to the guest at a set rate
+ *   and size, after resolving the guest's address by ARP.
+ *
+ * Addresses follow QEMU's user-mode network: the guest is 10.0.2.15, the peers 10.0.2.2.
+ */
+import { Clock, Timer } from '../clock';
+import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, isBroadcast, macToString } from './ethernet';
+import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, arp, ethernet, icmpEcho, ipv4, parse, udp, ipToString } from './packets';
+import { PcapWriter } from './pcap';
+
+export const PEER_MAC = Uint8Array.from([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
+export const PEER_IP = 0x0a000202; // 10.0.2.2
+export const GUEST_IP = 0x0a00020f; // 10.0.2.15
+const BROADCAST = Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+const ECHO_PORT = 7, DISCARD_PORT = 9;
+
+export interface Station {
+  readonly name: string;
+  /** A frame on the segment (never the station's own). */
+  receive(frame: Uint8Array): void;
+}
+
+export class Wire {
+  private readonly stations: Station[] = [];
+  pcap: PcapWriter | null = null;
+  trace: ((line: string) => void) | null = null;
+  frames = 0;
+
+  constructor(readonly clock: Clock, readonly bitsPerSecond: number) {}
+
+  /** Attaches a station; returns the port it sends through. */
+  attach(station: Station): EthernetPort {
+    this.stations.push(station);
+    return { send: (frame) => this.carry(station, frame) };
+  }
+
+  /** Cycles a frame of `len` bytes occupies the segment, with preamble and gap. */
+  frameCycles(len: number): number {
+    return Math.ceil((frameBits(len) * this.clock.hz) / this.bitsPerSecond);
+  }
+
+  private carry(from: Station, frame: Uint8Array): void {
+    if (frame.length < MIN_FRAME || frame.length > MAX_FRAME) {
+      // The cards never hand over such a frame; a peer bug would be caught here.
+      throw new Error(`wire: ${from.name} sent a ${frame.length}-byte frame`);
+    }
+    this.frames++;
+    const seconds = this.clock.now / this.clock.hz;
+    this.pcap?.write(seconds, frame);
+    if (this.trace) this.trace(`${this.clock.now} net ${from.name} ${describe(frame)}`);
+    for (const s of this.stations) if (s !== from) s.receive(frame);
+  }
+}
+
+/** One line about a frame, for --trace net. */
+export function describe(frame: Uint8Array): string {
+  const p = parse(frame);
+  let what = `type=0x${p.type.toString(16)}`;
+  if (p.arp) what = `arp ${p.arp.op === 1 ? 'who-has' : 'is-at'} ${ipToString(p.arp.targetIp)} from ${ipToString(p.arp.senderIp)}`;
+  else if (p.udp && p.ip) what = `udp ${ipToString(p.ip.src)}:${p.udp.srcPort} > ${ipToString(p.ip.dst)}:${p.udp.dstPort} len=${p.udp.data.length}`;
+  else if (p.icmp && p.ip) what = `icmp ${p.icmp.type === 8 ? 'echo-request' : p.icmp.type === 0 ? 'echo-reply' : `type ${p.icmp.type}`} ${ipToString(p.ip.src)} > ${ipToString(p.ip.dst)} seq=${p.icmp.seq}`;
+  else if (p.ip) what = `ip proto=${p.ip.protocol} ${ipToString(p.ip.src)} > ${ipToString(p.ip.dst)}`;
+  return `len=${frame.length} ${macToString(p.src)} > ${macToString(p.dst)} ${what}`;
+}
+
+/** Sends a peer's frames one after another at the wire's rate (a peer has its own NIC). */
+class PeerTransmitter {
+  private readonly queue: Uint8Array[] = [];
+  private readonly timer: Timer;
+  private busy = false;
+  port: EthernetPort | null = null;
+
+  constructor(private readonly wire: Wire, name: string) {
+    this.timer = wire.clock.timer(`${name}-tx`, () => this.done());
+  }
+
+  send(frame: Uint8Array, delayCycles = 0): void {
+    this.queue.push(frame);
+    if (!this.busy) this.start(delayCycles);
+  }
+
+  private start(delay: number): void {
+    const f = this.queue[0];
+    if (!f) return;
+    this.busy = true;
+    this.timer.armIn(delay + this.wire.frameCycles(f.length));
+  }
+
+  private done(): void {
+    const f = this.queue.shift()!;
+    this.busy = false;
+    this.port!.send(f);
+    this.start(0);
+  }
+}
+
+/** Answers ARP, ICMP echo and UDP echo (port 7). */
+export class EchoPeer implements Station {
+  readonly name = 'echo';
+  private readonly tx: PeerTransmitter;
+  replies = 0;
+
+  constructor(wire: Wire, readonly mac = PEER_MAC, readonly ip = PEER_IP, readonly processingCycles = 20000) {
+    this.tx = new PeerTransmitter(wire, 'echo');
+    this.tx.port = wire.attach(this);
+  }
+
+  receive(frame: Uint8Array): void {
+    const p = parse(frame);
+    if (!isBroadcast(frame) && !p.dst.every((b, i) => b === this.mac[i])) return;
+    if (p.arp && p.arp.op === 1 && p.arp.targetIp === this.ip) {
+      this.reply(ethernet(p.arp.senderMac, this.mac, ETH_ARP, arp(2, this.mac, this.ip, p.arp.senderMac, p.arp.senderIp)));
+    } else if (p.ip && p.ip.dst === this.ip && p.ip.headerOk) {
+      if (p.icmp && p.icmp.type === 8 && p.icmp.checksumOk) {
+        this.reply(ethernet(p.src, this.mac, ETH_IPV4, ipv4(this.ip, p.ip.src, IP_ICMP, icmpEcho(0, p.icmp.id, p.icmp.seq, p.icmp.data), p.ip.id)));
+      } else if (p.udp && p.udp.dstPort === ECHO_PORT && p.udp.checksumOk) {
+        this.reply(ethernet(p.src, this.mac, ETH_IPV4, ipv4(this.ip, p.ip.src, IP_UDP, udp(this.ip, p.ip.src, ECHO_PORT, p.udp.srcPort, p.udp.data), p.ip.id)));
+      }
+    }
+  }
+
+  private reply(frame: Uint8Array): void {
+    this.replies++;
+    this.tx.send(frame, this.processingCycles);
+  }
+}
+
+/** Counts a sequenced UDP stream to port 9. */
+export class SinkPeer implements Station {
+  readonly name = 'sink';
+  received = 0;
+  bytes = 0;
+  lost = 0;
+  outOfOrder = 0;
+  duplicates = 0;
+  badChecksums = 0;
+  firstCycle = -1;
+  lastCycle = -1;
+  private expected = 0;
+  private readonly seen = new Set<number>();
+  private readonly tx: PeerTransmitter;
+
+  constructor(private readonly wire: Wire, readonly mac = PEER_MAC, readonly ip = PEER_IP) {
+    this.tx = new PeerTransmitter(wire, 'sink');
+    this.tx.port = wire.attach(this);
+  }
+
+  receive(frame: Uint8Array): void {
+    const p = parse(frame);
+    if (p.arp && p.arp.op === 1 && p.arp.targetIp === this.ip) {
+      this.tx.send(ethernet(p.arp.senderMac, this.mac, ETH_ARP, arp(2, this.mac, this.ip, p.arp.senderMac, p.arp.senderIp)));
+      return;
+    }
+    if (!p.udp || !p.ip || p.ip.dst !== this.ip || p.udp.dstPort !== DISCARD_PORT) return;
+    if (!p.ip.headerOk || !p.udp.checksumOk) { this.badChecksums++; return; }
+    const d = p.udp.data;
+    const seq = d.length >= 4 ? ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0 : 0;
+    if (this.seen.has(seq)) { this.duplicates++; return; }
+    this.seen.add(seq);
+    if (this.firstCycle < 0) this.firstCycle = this.wire.clock.now;
+    this.lastCycle = this.wire.clock.now;
+    this.received++;
+    this.bytes += d.length;
+    if (seq > this.expected) this.lost += seq - this.expected;
+    if (seq < this.expected) { this.outOfOrder++; this.lost = Math.max(0, this.lost - 1); }
+    this.expected = Math.max(this.expected, seq + 1);
+  }
+
+  summary(): string {
+    const seconds = this.lastCycle > this.firstCycle ? (this.lastCycle - this.firstCycle) / this.wire.clock.hz : 0;
+    const rate = seconds > 0 ? ((this.received - 1) / seconds) : 0;
+    return `sink: ${this.received} datagrams, ${this.bytes} bytes, ${this.lost} lost, ${this.outOfOrder} out of order, ${this.duplicates} duplicate, ${this.badChecksums} bad checksums, ${rate.toFixed(0)} datagrams/s`;
+  }
+}
+
+export interface SourceOptions {
+  /** Datagrams per second. */
+  rate: number;
+  /** UDP payload bytes (at least 4: the sequence number). */
+  size: number;
+  /** How many to send (0: until the run ends). */
+  count: number;
+  /** Virtual seconds to wait before the first ARP. */
+  startAfter?: number;
+}
+
+/** Sends a sequenced UDP stream to the guest (10.0.2.15, port 9) after resolving it by ARP. */
+export class SourcePeer implements Station {
+  readonly name = 'source';
+  sent = 0;
+  private guestMac: Uint8Array | null = null;
+  private readonly tx: PeerTransmitter;
+  private readonly tick: Timer;
+  private readonly arpTimer: Timer;
+
+  constructor(private readonly wire: Wire, readonly opts: SourceOptions, readonly mac = PEER_MAC, readonly ip = PEER_IP, readonly guestIp = GUEST_IP) {
+    if (opts.size < 4 || opts.size > MAX_FRAME - 42) throw new Error(`source: size must be 4..${MAX_FRAME - 42}`);
+    if (!(opts.rate > 0)) throw new Error('source: rate must be positive');
+    this.tx = new PeerTransmitter(wire, 'source');
+    this.tx.port = wire.attach(this);
+    this.tick = wire.clock.timer('source-tick', (at) => this.sendOne(at));
+    this.arpTimer = wire.clock.timer('source-arp', () => this.askArp());
+    this.arpTimer.arm(Math.floor((opts.startAfter ?? 0.001) * wire.clock.hz));
+  }
+
+  private askArp(): void {
+    if (this.guestMac) return;
+    this.tx.send(ethernet(BROADCAST, this.mac, ETH_ARP, arp(1, this.mac, this.ip, new Uint8Array(6), this.guestIp)));
+    this.arpTimer.armIn(Math.floor(0.01 * this.wire.clock.hz)); // ask again every 10 ms until answered
+  }
+
+  receive(frame: Uint8Array): void {
+    const p = parse(frame);
+    if (p.arp && p.arp.op === 2 && p.arp.senderIp === this.guestIp && !this.guestMac) {
+      this.guestMac = Uint8Array.from(p.arp.senderMac);
+      this.arpTimer.cancel();
+      this.tick.armIn(0);
+    } else if (p.arp && p.arp.op === 1 && p.arp.targetIp === this.ip) {
+      this.tx.send(ethernet(p.arp.senderMac, this.mac, ETH_ARP, arp(2, this.mac, this.ip, p.arp.senderMac, p.arp.senderIp)));
+    }
+  }
+
+  private sendOne(at: number): void {
+    if (!this.guestMac || (this.opts.count && this.sent >= this.opts.count)) return;
+    const data = new Uint8Array(this.opts.size);
+    const seq = this.sent;
+    data[0] = seq >>> 24; data[1] = (seq >>> 16) & 0xff; data[2] = (seq >>> 8) & 0xff; data[3] = seq & 0xff;
+    for (let i = 4; i < data.length; i++) data[i] = (seq + i) & 0xff;
+    this.tx.send(ethernet(this.guestMac, this.mac, ETH_IPV4, ipv4(this.ip, this.guestIp, IP_UDP, udp(this.ip, this.guestIp, 9, 9, data), seq & 0xffff)));
+    this.sent++;
+    this.tick.arm(at + Math.round(this.wire.clock.hz / this.opts.rate));
+  }
+}
