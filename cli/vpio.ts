@@ -12,7 +12,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 import seedrandom from 'seedrandom';
-import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS } from '../devices/pc';
+import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../devices/pc';
+import { parseMac, macToString } from '../devices/net/ethernet';
+import { SinkPeer, SourcePeer } from '../devices/net/wire';
 import { BadImage } from '../devices/multiboot';
 
 const EXIT_USAGE = 2;
@@ -57,6 +59,33 @@ function parseTrace(text: string): Set<string> {
   return kinds;
 }
 
+/** "echo", "sink", "source,rate=1000,size=512,count=100". */
+export function parsePeer(text: string): PeerSpec {
+  const [kind, ...params] = text.split(',');
+  const kv = new Map<string, string>();
+  for (const p of params) {
+    const m = /^([a-z]+)=(.+)$/.exec(p);
+    if (!m) throw new UsageError(`bad --peer parameter '${p}'; give key=value, e.g. source,rate=1000,size=512`);
+    kv.set(m[1], m[2]);
+  }
+  if (kind === 'echo' || kind === 'sink') {
+    if (kv.size) throw new UsageError(`--peer ${kind} takes no parameters`);
+    return { kind };
+  }
+  if (kind === 'source') {
+    const num = (key: string, def: number, min: number, max: number) => {
+      const v = kv.has(key) ? Number(kv.get(key)) : def;
+      if (!Number.isFinite(v) || v < min || v > max) throw new UsageError(`--peer source ${key}=${kv.get(key)} is out of range; give ${min}..${max}`);
+      kv.delete(key);
+      return v;
+    };
+    const spec: PeerSpec = { kind: 'source', rate: num('rate', 1000, 1, 1e6), size: num('size', 512, 4, 1472), count: num('count', 0, 0, 1e9) };
+    if (kv.size) throw new UsageError(`unknown --peer source parameter '${[...kv.keys()][0]}'; parameters are rate, size, count`);
+    return spec;
+  }
+  throw new UsageError(`unknown peer '${kind}'; peers are echo, sink, source[,rate=N,size=N,count=N]`);
+}
+
 /** The RTC start for a seed: 2000-01-01 plus a seeded offset within 30 years. */
 function rtcStartFor(seed: string | undefined): number {
   if (seed === undefined) return DEFAULT_RTC_START;
@@ -95,6 +124,10 @@ interface RunOptions {
   listDevices?: boolean;
   translate: boolean;
   seed?: string;
+  nic?: string;
+  mac?: string;
+  peer?: string[];
+  pcap?: string;
 }
 
 function listDevices(pc: Pc, out: Output): void {
@@ -129,8 +162,23 @@ function runKernel(kernel: string | undefined, opts: RunOptions): number {
     }
     traceOut = new Output(fd);
   }
+  if (opts.nic !== undefined && !(NIC_KINDS as readonly string[]).includes(opts.nic)) {
+    throw new UsageError(`unknown --nic '${opts.nic}'; cards are ${NIC_KINDS.join(', ')}`);
+  }
+  const mac = opts.mac !== undefined ? parseMac(opts.mac) : DEFAULT_MAC;
+  if (!mac) throw new UsageError(`bad --mac '${opts.mac}'; give six hex bytes such as 52:54:00:12:34:56`);
+  if (mac[0] & 1) throw new UsageError(`--mac ${opts.mac} is a multicast address; a card needs a unicast one (even first byte)`);
+  const peers = (opts.peer ?? []).map(parsePeer);
+  if (!opts.nic && (peers.length || opts.pcap || opts.mac)) throw new UsageError('--peer, --pcap and --mac need a card; add --nic ne2000, ne2000-isa or rtl8139');
+  if (opts.pcap) {
+    try { fs.writeFileSync(opts.pcap, ''); } catch (e) { throw new UsageError(`cannot write the pcap to ${opts.pcap} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
+  }
   const pc = new Pc({
     memoryBytes,
+    nic: opts.nic as NicKind | undefined,
+    mac,
+    peers,
+    pcapPath: opts.pcap,
     rtcStart: rtcStartFor(opts.seed),
     console: (b) => stdout.byte(b),
     trace: traceOut ? (line) => traceOut!.line(line) : null,
@@ -164,6 +212,11 @@ function runKernel(kernel: string | undefined, opts: RunOptions): number {
   } finally {
     stdout.flush();
     traceOut?.flush();
+    pc.close();
+  }
+  for (const p of pc.peers) {
+    if (p instanceof SinkPeer) process.stderr.write(`vpio: ${p.summary()}\n`);
+    if (p instanceof SourcePeer) process.stderr.write(`vpio: source: ${p.sent} datagrams sent\n`);
   }
   switch (result.kind) {
     case 'exit': return result.status;
@@ -211,6 +264,11 @@ export function main(argv: string[]): number {
     .addOption(new Option('--seed <seed>', 'seed for every random choice (the RTC start date); default: 2000-01-01'))
     .addOption(new Option('--list-devices', 'print the machine\'s devices, ports, IRQs and PCI functions, and exit'))
     .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))
+    .addOption(new Option('--nic <card>', `a network card at PCI 00:03.0 (ne2000 = RTL8029, rtl8139) or ISA 0x300/IRQ 9 (ne2000-isa)`))
+    .addOption(new Option('--mac <address>', `the card's MAC address (default ${macToString(DEFAULT_MAC)})`))
+    .addOption(new Option('--peer <spec>', 'a station on the card\'s segment: echo (ARP, ICMP echo, UDP echo on port 7), sink (counts a UDP stream to port 9), source[,rate=N,size=N,count=N] (sends one); repeatable')
+      .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option('--pcap <file>', 'write every frame on the segment to a pcap file (virtual-clock timestamps)'))
     .action((kernel: string | undefined, opts: RunOptions) => { status = runKernel(kernel, opts); });
 
   program

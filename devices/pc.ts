@@ -30,6 +30,18 @@ import { Uart16550 } from './uart16550';
 import { PciHost, addI440fxChipset, firmwareSetup } from './pci';
 import { DebugConsole, DebugExit } from './debug-ports';
 import { loadMultiboot, LoadedKernel, MB_BOOTLOADER_MAGIC } from './multiboot';
+import { PciFunction } from './pci';
+import { Ne2000 } from './ne2000';
+import { Rtl8139, DmaPort } from './rtl8139';
+import { Wire, EchoPeer, SinkPeer, SourcePeer, SourceOptions } from './net/wire';
+import { PcapWriter } from './net/pcap';
+
+export type NicKind = 'ne2000' | 'ne2000-isa' | 'rtl8139';
+export const NIC_KINDS: readonly NicKind[] = ['ne2000', 'ne2000-isa', 'rtl8139'];
+/** QEMU's default MAC for a guest's first NIC. */
+export const DEFAULT_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+
+export type PeerSpec = { kind: 'echo' } | { kind: 'sink' } | ({ kind: 'source' } & SourceOptions);
 
 export interface PcOptions {
   memoryBytes: number;
@@ -41,6 +53,13 @@ export interface PcOptions {
   /** One line per traced event, when tracing (see TraceKinds). */
   trace?: ((line: string) => void) | null;
   traceKinds?: ReadonlySet<string>;
+  /** A network card: the NE2000 on PCI (RTL8029) or ISA (0x300, IRQ 9), or the RTL8139. */
+  nic?: NicKind;
+  mac?: Uint8Array;
+  /** Built-in stations on the card's segment. */
+  peers?: PeerSpec[];
+  /** Every frame on the segment goes here, in classic pcap format. */
+  pcapPath?: string;
 }
 
 export type RunResult =
@@ -52,7 +71,7 @@ export type RunResult =
 /** 2000-01-01T00:00:00Z: the RTC's start when no seed says otherwise. */
 export const DEFAULT_RTC_START = 946684800;
 
-export const TRACE_KINDS = ['io', 'irq'] as const;
+export const TRACE_KINDS = ['io', 'irq', 'net'] as const;
 
 function hex(v: number, width = 2): string {
   return '0x' + (v >>> 0).toString(16).padStart(width, '0');
@@ -72,6 +91,10 @@ export class Pc implements CpuBus {
   readonly pci = new PciHost();
   readonly debugConsole = new DebugConsole();
   readonly debugExit = new DebugExit();
+  readonly ne2000: Ne2000 | null = null;
+  readonly rtl8139: Rtl8139 | null = null;
+  readonly wire: Wire | null = null;
+  readonly peers: (EchoPeer | SinkPeer | SourcePeer)[] = [];
   private exited = false;
   private readonly trace: ((line: string) => void) | null;
   private readonly traceIrq: boolean;
@@ -128,6 +151,7 @@ export class Pc implements CpuBus {
     this.ports.map('debug-exit', 0xf4, 4, this.debugExit, isa);
     this.ports.map('post', 0x80, 1, { read: () => 0xff, write: () => {} }, isa);
     addI440fxChipset(this.pci);
+    if (options.nic) this.addNic(options.nic, options.mac ?? DEFAULT_MAC, options.peers ?? [], options.pcapPath);
 
     this.ports.charge = (c) => { this.cpu.cycles += c; };
     // A device that arms a timer during a CPU run (a PIT count written, a transmit
@@ -141,6 +165,94 @@ export class Pc implements CpuBus {
       };
     }
     this.reset();
+  }
+
+  /** Bus-master DMA into guest RAM: bounds-checked, and translated code there is dropped. */
+  private readonly dmaPort: DmaPort = {
+    read: (addr, dst) => {
+      if (addr < 0 || addr + dst.length > this.ram.length) return false;
+      dst.set(this.ram.subarray(addr, addr + dst.length));
+      return true;
+    },
+    write: (addr, src) => {
+      if (addr < 0 || addr + src.length > this.ram.length) return false;
+      this.ram.set(src, addr);
+      this.cpu.invalidateCode(addr, src.length);
+      return true;
+    },
+  };
+
+  private addNic(kind: NicKind, mac: Uint8Array, peers: PeerSpec[], pcapPath?: string): void {
+    const self = this as { -readonly [K in keyof Pc]: Pc[K] };
+    const wire = new Wire(this.clock, kind === 'rtl8139' ? 100e6 : 10e6);
+    self.wire = wire;
+    if (pcapPath) wire.pcap = new PcapWriter(pcapPath);
+    if (this.trace && (this.options.traceKinds ?? new Set()).has('net')) wire.trace = this.trace;
+    const log = (m: string) => this.trace?.(`${this.cpu.cycles} ${m}`);
+    if (kind === 'rtl8139') {
+      const nic = new Rtl8139(this.clock, { mac });
+      self.rtl8139 = nic;
+      nic.dma = this.dmaPort;
+      nic.onLog = log;
+      nic.port = wire.attach({ name: 'rtl8139', receive: (f) => nic.receive(f) });
+      const fn = new PciFunction('RTL8139', { vendor: 0x10ec, device: 0x8139, revision: 0x10, classCode: 0x020000, interruptPin: 1, subsystemVendor: 0x10ec, subsystem: 0x8139 },
+        [{ size: 256, io: true }, { size: 256, io: false }]);
+      this.pci.add(3, 0, fn);
+      this.mapPciIo(fn, 'rtl8139', nic, () => { nic.busMaster = fn.busMaster; });
+      nic.onIrq = (level) => this.pciIrq(fn, level);
+    } else {
+      const nic = new Ne2000(this.clock, { mac, pci: kind === 'ne2000' });
+      self.ne2000 = nic;
+      nic.onLog = log;
+      nic.port = wire.attach({ name: 'ne2000', receive: (f) => nic.receive(f) });
+      if (kind === 'ne2000-isa') {
+        this.ports.map('ne2000', 0x300, 0x20, nic, this.costs.isaAccessCycles);
+        nic.onIrq = (level) => { this.irqTrace(level ? 'raise' : 'lower', 9); this.pic.setIrq(9, level); };
+      } else {
+        const fn = new PciFunction('RTL8029 (NE2000)', { vendor: 0x10ec, device: 0x8029, revision: 0x00, classCode: 0x020000, interruptPin: 1 },
+          [{ size: 32, io: true }]);
+        this.pci.add(3, 0, fn);
+        this.mapPciIo(fn, 'ne2000', nic, () => {});
+        nic.onIrq = (level) => this.pciIrq(fn, level);
+      }
+    }
+    for (const p of peers) {
+      if (p.kind === 'echo') this.peers.push(new EchoPeer(wire));
+      else if (p.kind === 'sink') this.peers.push(new SinkPeer(wire));
+      else this.peers.push(new SourcePeer(wire, p));
+    }
+  }
+
+  /** Keeps a PCI function's BAR0 I/O range mapped where the guest (or firmware) put it, while I/O is enabled. */
+  private mapPciIo(fn: PciFunction, name: string, dev: PortDevice, onCommand: () => void): void {
+    let range: PortRange | null = null;
+    fn.onMappingChange = () => {
+      onCommand();
+      if (range) { this.ports.unmap(range); range = null; }
+      const base = fn.barAddress(0);
+      const size = fn.bars[0]!.size;
+      if (fn.ioEnabled && base !== 0 && base + size <= 0x10000) {
+        try {
+          range = this.ports.map(name, base, size, dev, this.costs.pciAccessCycles);
+        } catch {
+          this.trace?.(`${this.cpu.cycles} ${name}: BAR0 at 0x${base.toString(16)} overlaps another device; not mapped`);
+        }
+      }
+    };
+  }
+
+  /** A PCI device's INTA# goes to the ISA IRQ its interrupt line names (level-triggered). */
+  private pciIrq(fn: PciFunction, level: boolean): void {
+    const irq = fn.interruptLine;
+    if (irq === 0 || irq > 15 || irq === 2) return;
+    this.irqTrace(level ? 'raise' : 'lower', irq);
+    this.pic.setIrq(irq, level);
+  }
+
+  /** Closes what the run opened (the pcap file). */
+  close(): void {
+    this.wire?.pcap?.close();
+    if (this.wire) this.wire.pcap = null;
   }
 
   reset(): void {
@@ -192,6 +304,8 @@ export class Pc implements CpuBus {
   boot(image: Uint8Array, cmdline: string): LoadedKernel {
     const k = loadMultiboot(image, this.ram, cmdline);
     firmwareSetup(this.pci);
+    // SeaBIOS makes the PCI interrupt lines (10 and 11) level-triggered in the ELCR.
+    this.pic.write(0x4d1, 0x0c);
     this.cpu.invalidateCode(0, this.ram.length);
     this.cpu.enterFlat32(k.entry);
     this.cpu.reg32[EAX] = MB_BOOTLOADER_MAGIC | 0;
