@@ -1,0 +1,92 @@
+/**
+ * A guest with its own NE2000 driver on the wire: ping reaches the echo peer through
+ * the PCI and ISA cards; tshark decodes the pcap; and, where QEMU is installed, the
+ * frames the same guest sends under QEMU (ne2k_pci / ne2k_isa, user network, captured
+ * with filter-dump) are byte for byte the frames it sends here.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { ROOT, ensureBuilt, runCli, have, describeIf } from './support';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-net-'));
+const GUEST_MAC = '525400123456';
+
+/** Frames of a classic pcap file. */
+function readPcap(file: string): Buffer[] {
+  const b = fs.readFileSync(file);
+  const frames: Buffer[] = [];
+  for (let at = 24; at + 16 <= b.length;) {
+    const len = b.readUInt32LE(at + 8);
+    frames.push(b.subarray(at + 16, at + 16 + len));
+    at += 16 + len;
+  }
+  return frames;
+}
+
+function guestFrames(file: string): string[] {
+  // What the guest sent (source MAC = the guest's), without the Ethernet padding.
+  return readPcap(file).filter((f) => f.subarray(6, 12).toString('hex') === GUEST_MAC).map((f) => {
+    const type = f.readUInt16BE(12);
+    const len = type === 0x0800 ? 14 + f.readUInt16BE(16) : type === 0x0806 ? 42 : f.length;
+    return f.subarray(0, len).toString('hex');
+  });
+}
+
+beforeAll(ensureBuilt);
+
+describe('ping over the NE2000', () => {
+  for (const nic of ['ne2000', 'ne2000-isa']) {
+    it(`reaches the echo peer through ${nic}`, () => {
+      const pcap = path.join(tmp, `${nic}.pcap`);
+      const r = runCli(['run', 'guests/bin/ping.elf', '--nic', nic, '--peer', 'echo', '--pcap', pcap, '--max-cycles', '20000000000']);
+      const out = r.stdout.toString();
+      expect(out).toMatch(/ping: 4 sent, 4 received/);
+      expect(r.status).toBe(1);
+      // ARP request, then four echo requests; all from the guest's MAC.
+      expect(guestFrames(pcap)).toHaveLength(5);
+    });
+  }
+
+  it('is deterministic: the same run gives the same output and the same pcap', () => {
+    const a = path.join(tmp, 'a.pcap'), b = path.join(tmp, 'b.pcap');
+    const ra = runCli(['run', 'guests/bin/ping.elf', '--nic', 'ne2000', '--peer', 'echo', '--pcap', a]);
+    const rb = runCli(['run', 'guests/bin/ping.elf', '--nic', 'ne2000', '--peer', 'echo', '--pcap', b]);
+    expect(rb.stdout.equals(ra.stdout)).toBe(true);
+    expect(fs.readFileSync(b).equals(fs.readFileSync(a))).toBe(true);
+  });
+});
+
+describeIf(have('tshark', '--version'), 'tshark is not installed (.ci/run installs it)')('the ping pcap under tshark', () => {
+  it('decodes ARP and ICMP echo with good checksums, replies after requests', () => {
+    const pcap = path.join(tmp, 'tshark.pcap');
+    runCli(['run', 'guests/bin/ping.elf', '--nic', 'ne2000', '--peer', 'echo', '--pcap', pcap]);
+    const r = spawnSync('tshark', ['-r', pcap, '-o', 'ip.check_checksum:TRUE', '-T', 'fields', '-E', 'separator=|',
+      '-e', 'frame.protocols', '-e', 'ip.checksum.status', '-e', 'icmp.checksum.status', '-e', 'icmp.type', '-e', 'icmp.resp_to'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const rows = r.stdout.trim().split('\n').map((l) => l.split('|'));
+    expect(rows).toHaveLength(10);
+    expect(rows.slice(0, 2).map((x) => x[0])).toEqual(['eth:ethertype:arp', 'eth:ethertype:arp']);
+    for (const row of rows.slice(2)) {
+      expect(row[0]).toBe('eth:ethertype:ip:icmp:data');
+      expect([row[1], row[2]]).toEqual(['1', '1']); // good IP and ICMP checksums
+    }
+    expect(rows.filter((x) => x[3] === '8')).toHaveLength(4);
+    expect(rows.filter((x) => x[3] === '0' && x[4] !== '')).toHaveLength(4); // every reply answers a request tshark saw
+  });
+});
+
+describeIf(have('qemu-system-i386', '--version'), 'qemu-system-i386 is not installed (.ci/run installs qemu-system-x86)')('the same guest under QEMU', () => {
+  for (const [nic, qemuDevice] of [['ne2000', 'ne2k_pci'], ['ne2000-isa', 'ne2k_isa']]) {
+    it(`sends the same frames through ${qemuDevice} as through our ${nic}`, () => {
+      const ours = path.join(tmp, `ours-${nic}.pcap`), theirs = path.join(tmp, `qemu-${nic}.pcap`);
+      runCli(['run', 'guests/bin/ping.elf', '--nic', nic, '--peer', 'echo', '--pcap', ours]);
+      const q = spawnSync('qemu-system-i386', ['-kernel', 'guests/bin/ping.elf', '-nographic', '-no-reboot', '-vga', 'none',
+        '-netdev', 'user,id=n0', '-device', `${qemuDevice},netdev=n0`, '-object', `filter-dump,id=f0,netdev=n0,file=${theirs}`,
+        '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-m', '64'], { cwd: ROOT, timeout: 60000 });
+      expect(q.stdout.toString()).toMatch(/ping: 4 sent, 4 received/);
+      expect(guestFrames(ours)).toEqual(guestFrames(theirs));
+    });
+  }
+});
