@@ -1,8 +1,8 @@
 /**
- * A guest with its own NE2000 driver on the wire: ping reaches the echo peer through
- * the PCI and ISA cards; tshark decodes the pcap; and, where QEMU is installed, the
- * frames the same guest sends under QEMU (ne2k_pci / ne2k_isa, user network, captured
- * with filter-dump) are byte for byte the frames it sends here.
+ * A guest with its own NE2000 and RTL8139 drivers on the wire: ping reaches the echo
+ * peer through each card; tshark decodes the pcap; and, where QEMU is installed, the
+ * frames the same guest sends under QEMU (ne2k_pci, ne2k_isa, rtl8139 on the user
+ * network, captured with filter-dump) are byte for byte the frames it sends here.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -36,8 +36,8 @@ function guestFrames(file: string): string[] {
 
 beforeAll(ensureBuilt);
 
-describe('ping over the NE2000', () => {
-  for (const nic of ['ne2000', 'ne2000-isa']) {
+describe('ping over each card', () => {
+  for (const nic of ['ne2000', 'ne2000-isa', 'rtl8139']) {
     it(`reaches the echo peer through ${nic}`, () => {
       const pcap = path.join(tmp, `${nic}.pcap`);
       const r = runCli(['run', 'guests/bin/ping.elf', '--nic', nic, '--peer', 'echo', '--pcap', pcap, '--max-cycles', '20000000000']);
@@ -78,7 +78,7 @@ describeIf(have('tshark', '--version'), 'tshark is not installed (.ci/run instal
 });
 
 describeIf(have('qemu-system-i386', '--version'), 'qemu-system-i386 is not installed (.ci/run installs qemu-system-x86)')('the same guest under QEMU', () => {
-  for (const [nic, qemuDevice] of [['ne2000', 'ne2k_pci'], ['ne2000-isa', 'ne2k_isa']]) {
+  for (const [nic, qemuDevice] of [['ne2000', 'ne2k_pci'], ['ne2000-isa', 'ne2k_isa'], ['rtl8139', 'rtl8139']]) {
     it(`sends the same frames through ${qemuDevice} as through our ${nic}`, () => {
       const ours = path.join(tmp, `ours-${nic}.pcap`), theirs = path.join(tmp, `qemu-${nic}.pcap`);
       runCli(['run', 'guests/bin/ping.elf', '--nic', nic, '--peer', 'echo', '--pcap', ours]);

@@ -154,7 +154,9 @@ void net_poll(void)
 
 int net_init(void)
 {
-    net = ne2000_probe();
+    net = rtl8139_probe();
+    if (!net)
+        net = ne2000_probe();
     if (!net) {
         printf("no network card found\n");
         return -1;

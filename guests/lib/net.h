@@ -21,6 +21,7 @@ struct nic {
 
 /* Finds and starts a card; returns 0 when there is none. */
 struct nic *ne2000_probe(void);
+struct nic *rtl8139_probe(void);
 
 int net_init(void);                              /* probe and start; prints the card; 0 on success */
 extern struct nic *net;
