@@ -79,8 +79,8 @@ export function parsePeer(text: string): PeerSpec {
       kv.delete(key);
       return v;
     };
-    const spec: PeerSpec = { kind: 'source', rate: num('rate', 1000, 1, 1e6), size: num('size', 512, 4, 1472), count: num('count', 0, 0, 1e9) };
-    if (kv.size) throw new UsageError(`unknown --peer source parameter '${[...kv.keys()][0]}'; parameters are rate, size, count`);
+    const spec: PeerSpec = { kind: 'source', rate: num('rate', 1000, 1, 1e6), size: num('size', 512, 4, 1472), count: num('count', 0, 0, 1e9), port: num('port', 9, 1, 65535) };
+    if (kv.size) throw new UsageError(`unknown --peer source parameter '${[...kv.keys()][0]}'; parameters are rate, size, count, port`);
     return spec;
   }
   throw new UsageError(`unknown peer '${kind}'; peers are echo, sink, source[,rate=N,size=N,count=N]`);
@@ -216,7 +216,7 @@ function runKernel(kernel: string | undefined, opts: RunOptions): number {
   }
   for (const p of pc.peers) {
     if (p instanceof SinkPeer) process.stderr.write(`vpio: ${p.summary()}\n`);
-    if (p instanceof SourcePeer) process.stderr.write(`vpio: source: ${p.sent} datagrams sent\n`);
+    if (p instanceof SourcePeer) process.stderr.write(`vpio: source: ${p.sent} datagrams sent${p.opts.port === 7 ? `, ${p.echoed} echoed back` : ''}\n`);
   }
   switch (result.kind) {
     case 'exit': return result.status;
@@ -266,7 +266,7 @@ export function main(argv: string[]): number {
     .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))
     .addOption(new Option('--nic <card>', `a network card at PCI 00:03.0 (ne2000 = RTL8029, rtl8139) or ISA 0x300/IRQ 9 (ne2000-isa)`))
     .addOption(new Option('--mac <address>', `the card's MAC address (default ${macToString(DEFAULT_MAC)})`))
-    .addOption(new Option('--peer <spec>', 'a station on the card\'s segment: echo (ARP, ICMP echo, UDP echo on port 7), sink (counts a UDP stream to port 9), source[,rate=N,size=N,count=N] (sends one); repeatable')
+    .addOption(new Option('--peer <spec>', 'a station on the card\'s segment: echo (ARP, ICMP echo, UDP echo on port 7), sink (counts a UDP stream to port 9), source[,rate=N,size=N,count=N,port=N] (sends one to the guest, port 9 by default); repeatable')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--pcap <file>', 'write every frame on the segment to a pcap file (virtual-clock timestamps)'))
     .action((kernel: string | undefined, opts: RunOptions) => { status = runKernel(kernel, opts); });

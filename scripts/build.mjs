@@ -8,6 +8,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const entries = [
   ['cli/vpio.ts', 'dist/vpio.js'],
   ['bench/cpu.ts', 'dist/bench-cpu.js'],
+  ['bench/net.ts', 'dist/bench-net.js'],
 ].filter(([src]) => existsSync(path.join(root, src)));
 
 await Promise.all(entries.map(([src, out]) => build({

@@ -90,3 +90,26 @@ describeIf(have('qemu-system-i386', '--version'), 'qemu-system-i386 is not insta
     });
   }
 });
+
+describe('UDP streams over each card', () => {
+  for (const nic of ['ne2000', 'ne2000-isa', 'rtl8139']) {
+    it(`udp-tx delivers every datagram to the sink intact through ${nic}`, () => {
+      const r = runCli(['run', 'guests/bin/udp-tx.elf', '--nic', nic, '--peer', 'sink', '--cmdline', 'count=100 size=1000', '--max-cycles', '40000000000']);
+      expect(r.stdout.toString()).toMatch(/udp-tx: 100 datagrams of 1000 bytes, 0 errors/);
+      expect(r.stderr).toMatch(/sink: 100 datagrams, 100000 bytes, 0 lost, 0 out of order, 0 duplicate, 0 bad checksums/);
+      expect(r.status).toBe(1);
+    });
+
+    it(`udp-rx receives the source's stream without loss through ${nic}`, () => {
+      const r = runCli(['run', 'guests/bin/udp-rx.elf', '--nic', nic, '--peer', 'source,rate=1000,size=700,count=200', '--cmdline', 'count=200', '--max-cycles', '40000000000']);
+      expect(r.stdout.toString()).toMatch(/udp-rx: 200 datagrams, 140000 bytes, 0 lost/);
+      expect(r.status).toBe(1);
+    });
+  }
+
+  it('echo-server echoes every UDP datagram sent to port 7', () => {
+    const r = runCli(['run', 'guests/bin/echo-server.elf', '--nic', 'rtl8139', '--peer', 'source,rate=100,size=64,count=50,port=7', '--cmdline', 'seconds=1']);
+    expect(r.stdout.toString()).toMatch(/echo-server: 50 datagrams echoed/);
+    expect(r.stderr).toMatch(/50 datagrams sent, 50 echoed back/);
+  });
+});

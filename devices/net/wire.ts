@@ -192,12 +192,17 @@ export interface SourceOptions {
   count: number;
   /** Virtual seconds to wait before the first ARP. */
   startAfter?: number;
+  /** Destination UDP port (9, the discard port, by default; 7 to exercise an echo server). */
+  port?: number;
 }
 
 /** Sends a sequenced UDP stream to the guest (10.0.2.15, port 9) after resolving it by ARP. */
 export class SourcePeer implements Station {
   readonly name = 'source';
   sent = 0;
+  /** UDP datagrams that came back from the guest (when sending to its echo port). */
+  echoed = 0;
+  private echoesExpected = 0;
   private guestMac: Uint8Array | null = null;
   private readonly tx: PeerTransmitter;
   private readonly tick: Timer;
@@ -227,6 +232,8 @@ export class SourcePeer implements Station {
       this.tick.armIn(0);
     } else if (p.arp && p.arp.op === 1 && p.arp.targetIp === this.ip) {
       this.tx.send(ethernet(p.arp.senderMac, this.mac, ETH_ARP, arp(2, this.mac, this.ip, p.arp.senderMac, p.arp.senderIp)));
+    } else if (p.udp && p.ip && p.ip.dst === this.ip && p.udp.srcPort === ECHO_PORT && p.udp.checksumOk) {
+      this.echoed++;
     }
   }
 
@@ -236,7 +243,8 @@ export class SourcePeer implements Station {
     const seq = this.sent;
     data[0] = seq >>> 24; data[1] = (seq >>> 16) & 0xff; data[2] = (seq >>> 8) & 0xff; data[3] = seq & 0xff;
     for (let i = 4; i < data.length; i++) data[i] = (seq + i) & 0xff;
-    this.tx.send(ethernet(this.guestMac, this.mac, ETH_IPV4, ipv4(this.ip, this.guestIp, IP_UDP, udp(this.ip, this.guestIp, 9, 9, data), seq & 0xffff)));
+    this.tx.send(ethernet(this.guestMac, this.mac, ETH_IPV4, ipv4(this.ip, this.guestIp, IP_UDP, udp(this.ip, this.guestIp, 9, this.opts.port ?? 9, data), seq & 0xffff)));
+    if (this.opts.port === ECHO_PORT) this.echoesExpected++;
     this.sent++;
     this.tick.arm(at + Math.round(this.wire.clock.hz / this.opts.rate));
   }

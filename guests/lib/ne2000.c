@@ -29,7 +29,7 @@ static struct nic card;
 #define CURR 0x07 /* page 1 */
 #define DATA 0x10
 #define RESET 0x1f
-#define RX_START 0x46
+#define RX_START 0x4c
 #define RX_STOP 0x80
 #define TX_START 0x40
 
@@ -64,6 +64,25 @@ static void remote_write(u16 addr, const u8 *src, u16 count)
     outb(io + ISR, 0x40);
 }
 
+/*
+ * Two transmit buffers of six pages each (0x40 and 0x46), as Linux's 8390 driver has:
+ * the next frame is copied into the idle one while the other is on the wire.
+ */
+static int tx_busy;       /* a transmit is in flight */
+static int tx_next;       /* which buffer the next frame goes to */
+
+static int wait_transmit(void)
+{
+    if (!tx_busy)
+        return 0;
+    while (!(inb(io + ISR) & 0x0a)) /* PTX or TXE */
+        ;
+    u8 isr = inb(io + ISR);
+    outb(io + ISR, 0x0a);
+    tx_busy = 0;
+    return isr & 0x08 ? -1 : 0;
+}
+
 static int ne_send(const u8 *frame, u32 len)
 {
     if (len > 1514)
@@ -72,16 +91,16 @@ static int ne_send(const u8 *frame, u32 len)
     static u8 buf[1514];
     memcpy(buf, frame, len);
     memset(buf + len, 0, n - len);
-    remote_write(TX_START << 8, buf, n);
-    outb(io + TPSR, TX_START);
+    u8 page = TX_START + 6 * tx_next;
+    remote_write(page << 8, buf, n);
+    int r = wait_transmit();
+    outb(io + TPSR, page);
     outb(io + TBCR0, n & 0xff);
     outb(io + TBCR1, n >> 8);
     outb(io + CR, 0x26); /* start, transmit */
-    while (!(inb(io + ISR) & 0x0a)) /* PTX or TXE */
-        ;
-    u8 isr = inb(io + ISR);
-    outb(io + ISR, 0x0a);
-    return isr & 0x08 ? -1 : 0;
+    tx_busy = 1;
+    tx_next ^= 1;
+    return r;
 }
 
 /* The datasheet's overflow recovery: stop, wait, clear the byte count, loopback, restart. */
@@ -176,6 +195,11 @@ static void ne_start(void)
     outb(io + TCR, 0x00);
 }
 
+static int ne_flush(void)
+{
+    return wait_transmit();
+}
+
 struct nic *ne2000_probe(void)
 {
     /* PCI first (the RTL8029, 10ec:8029), then the ISA card at 0x300. */
@@ -195,6 +219,7 @@ struct nic *ne2000_probe(void)
 found:
     card.send = ne_send;
     card.recv = ne_recv;
+    card.flush = ne_flush;
     ne_start();
     return &card;
 }

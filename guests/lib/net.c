@@ -139,6 +139,13 @@ static void handle(const u8 *f, u32 len)
         echo_reply_tsc = rdtsc();
         echo_reply_seq = get16(q + 6);
         echo_replies++;
+    } else if (p[9] == 1 && qlen >= 8 && qlen <= 1480 && q[0] == 8 && inet_checksum(q, qlen, 0) == 0) {
+        static u8 reply[1480];
+        memcpy(reply, q, qlen);
+        reply[0] = 0;
+        put16(reply + 2, 0);
+        put16(reply + 2, inet_checksum(reply, qlen, 0));
+        ip_send(get32(p + 12), 1, reply, qlen);
     } else if (p[9] == 17 && qlen >= 8 && udp_handler) {
         udp_handler(get32(p + 12), get16(q), get16(q + 2), q + 8, get16(q + 4) - 8);
     }

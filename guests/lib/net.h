@@ -17,6 +17,7 @@ struct nic {
     u8 mac[6];
     int (*send)(const u8 *frame, u32 len);      /* 0 on success */
     int (*recv)(u8 *frame, u32 max);            /* bytes, or 0 when nothing waits */
+    int (*flush)(void);                         /* waits until every transmit is done */
 };
 
 /* Finds and starts a card; returns 0 when there is none. */
@@ -33,7 +34,7 @@ int udp_send(u32 dst, u16 sport, u16 dport, const u8 *data, u32 len);
 extern volatile u32 echo_reply_seq, echo_replies;
 extern volatile u64_t echo_reply_tsc;
 int icmp_echo_send(u32 dst, u16 id, u16 seq, u32 size);
-/* UDP arrivals: a callback per datagram. */
+/* ICMP echo requests to us are answered by net_poll. UDP arrivals: a callback per datagram. */
 extern void (*udp_handler)(u32 src, u16 sport, u16 dport, const u8 *data, u32 len);
 
 u16 inet_checksum(const void *data, u32 len, u32 initial);

@@ -26,21 +26,42 @@ static u8 tx_buf[4][1536] __attribute__((aligned(16)));
 static int tx_cur;
 static u32 rx_off;
 
+static int tx_inflight[4];
+
+/* Waits for descriptor d to come back (TOK, TUN or TABT); 0 when it went out. */
+static int tx_wait(int d)
+{
+    if (!tx_inflight[d])
+        return 0;
+    u32 tsd;
+    while (!((tsd = inl(io + TSD0 + 4 * d)) & ((1u << 15) | (1u << 14) | (1u << 30))))
+        ;
+    tx_inflight[d] = 0;
+    outw(io + ISR, 0x000c);                     /* TOK | TER */
+    return tsd & (1u << 15) ? 0 : -1;
+}
+
 static int rtl_send(const u8 *frame, u32 len)
 {
     if (len > 1514)
         return -1;
     u32 n = len < 60 ? 60 : len;
+    int r = tx_wait(tx_cur);                    /* four descriptors, used round robin */
     memcpy(tx_buf[tx_cur], frame, len);
     memset(tx_buf[tx_cur] + len, 0, n - len);
     outl(io + TSAD0 + 4 * tx_cur, (u32)tx_buf[tx_cur]);
     outl(io + TSD0 + 4 * tx_cur, n);            /* OWN = 0: the card takes it */
-    u32 tsd;
-    while (!((tsd = inl(io + TSD0 + 4 * tx_cur)) & ((1u << 15) | (1u << 14) | (1u << 30))))
-        ;                                       /* TOK, TUN or TABT */
-    outw(io + ISR, 0x000c);                     /* TOK | TER */
+    tx_inflight[tx_cur] = 1;
     tx_cur = (tx_cur + 1) & 3;
-    return tsd & (1u << 15) ? 0 : -1;
+    return r;
+}
+
+static int rtl_flush(void)
+{
+    int r = 0;
+    for (int d = 0; d < 4; d++)
+        r |= tx_wait((tx_cur + d) & 3);
+    return r;
 }
 
 static int rtl_recv(u8 *frame, u32 max)
@@ -88,5 +109,6 @@ struct nic *rtl8139_probe(void)
     card.name = "rtl8139";
     card.send = rtl_send;
     card.recv = rtl_recv;
+    card.flush = rtl_flush;
     return &card;
 }

@@ -1,0 +1,44 @@
+/**
+ * bench/net: udp-tx with full-size datagrams through each card, native, on the virtual
+ * clock: the share of the wire rate the guest's driver reaches, and the emulator's
+ * instruction rate while it does (host time, read here in the bench only).
+ *
+ *   npm run bench:net -- [--count N] [--size N]
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Pc, NicKind } from '../devices/pc';
+import { SinkPeer } from '../devices/net/wire';
+import { frameBits } from '../devices/net/ethernet';
+
+const ROOT = path.join(__dirname, '..');
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return def;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v <= 0) { process.stderr.write(`bench-net: ${name} needs a positive whole number\n`); process.exit(2); }
+  return v;
+}
+
+const count = arg('--count', 2000);
+const size = Math.min(arg('--size', 1472), 1472);
+const image = new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/udp-tx.elf')));
+console.log(`udp-tx, ${count} datagrams of ${size} bytes (frames of ${size + 42} bytes), native`);
+console.log('card         wire Mbit/s  frames/s   share of wire   sink lost   emulator MIPS');
+for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
+  let out = '';
+  const pc = new Pc({ memoryBytes: 64 << 20, nic, peers: [{ kind: 'sink' }], console: (b) => { out += String.fromCharCode(b); } });
+  pc.boot(image, `udp-tx.elf count=${count} size=${size}`);
+  const t0 = process.hrtime.bigint();
+  const r = pc.run(1e12);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const sink = pc.peers[0] as SinkPeer;
+  if (r.kind !== 'exit') throw new Error(`${nic}: run ended with ${r.kind}`);
+  const rate = pc.wire!.bitsPerSecond;
+  // Frames per second at the sink (first to last arrival) on the virtual clock.
+  const span = (sink.lastCycle - sink.firstCycle) / pc.clock.hz;
+  const fps = (sink.received - 1) / span;
+  const bits = fps * frameBits(size + 42);
+  console.log(`${nic.padEnd(12)} ${(bits / 1e6).toFixed(2).padStart(10)} ${fps.toFixed(0).padStart(9)} ${((100 * bits) / rate).toFixed(1).padStart(12)}%  ${String(sink.lost).padStart(9)}  ${(pc.cpu.instructions / seconds / 1e6).toFixed(1).padStart(12)}`);
+}
