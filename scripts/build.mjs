@@ -9,6 +9,7 @@ const entries = [
   ['cli/vpio.ts', 'dist/vpio.js'],
   ['bench/cpu.ts', 'dist/bench-cpu.js'],
   ['bench/net.ts', 'dist/bench-net.js'],
+  ['bench/nic-fuzz.ts', 'dist/bench-nic-fuzz.js'],
 ].filter(([src]) => existsSync(path.join(root, src)));
 
 await Promise.all(entries.map(([src, out]) => build({

@@ -113,3 +113,14 @@ describe('UDP streams over each card', () => {
     expect(r.stderr).toMatch(/50 datagrams sent, 50 echoed back/);
   });
 });
+
+describe('--trace net', () => {
+  it('writes one line per frame: cycle, sender, length, addresses and a summary', () => {
+    const out = path.join(tmp, 'net-trace.txt');
+    runCli(['run', 'guests/bin/ping.elf', '--nic', 'rtl8139', '--peer', 'echo', '--trace', 'net', '--trace-out', out]);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(10);
+    expect(lines[0]).toMatch(/^\d+ net rtl8139 len=60 52:54:00:12:34:56 > ff:ff:ff:ff:ff:ff arp who-has 10\.0\.2\.2 from 10\.0\.2\.15$/);
+    expect(lines[3]).toMatch(/^\d+ net echo len=98 .* icmp echo-reply 10\.0\.2\.2 > 10\.0\.2\.15 seq=1$/);
+  });
+});
