@@ -93,7 +93,9 @@ struct nic *rtl8139_probe(void)
         return 0;
     io = pci_read32(0, dev, 0, 0x10) & ~3u;
     pci_write32(0, dev, 0, 0x04, pci_read32(0, dev, 0, 0x04) | 0x5); /* I/O space, bus master */
+    outb(io + 0x50, 0xc0);                      /* 9346CR: unlock the CONFIG registers */
     outb(io + CONFIG1, 0x00);                   /* power on */
+    outb(io + 0x50, 0x00);                      /* lock them again */
     outb(io + CR, 0x10);                        /* software reset */
     while (inb(io + CR) & 0x10)
         ;
