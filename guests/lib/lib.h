@@ -75,6 +75,9 @@ void recover(struct regs *r);
 static inline void sti(void) { __asm__ volatile("sti"); }
 static inline void cli(void) { __asm__ volatile("cli"); }
 static inline void hlt(void) { __asm__ volatile("hlt"); }
+/* Disables interrupts and returns the previous EFLAGS, for irq_restore. */
+static inline u32 irq_save(void) { u32 f; __asm__ volatile("pushfl; popl %0; cli" : "=r"(f) : : "memory"); return f; }
+static inline void irq_restore(u32 f) { if (f & 0x200) __asm__ volatile("sti" : : : "memory"); }
 void pic_init(void);                 /* vectors 0x20-0x2f, everything masked */
 void irq_enable(int irq);
 void irq_disable(int irq);

@@ -3,7 +3,8 @@
  * Linux's 8390/ne2k-pci do: reset through the reset port, the station address from the
  * PROM by remote DMA, the receive ring at pages 0x46-0x80, transmit from page 0x40,
  * packets moved through the data port in word mode, ring overflow handled by the
- * datasheet's recovery sequence. Polled.
+ * datasheet's recovery sequence. Frames are received in the interrupt handler (PRX,
+ * RXE, OVW); transmit completion is polled, with two buffers.
  */
 #include "net.h"
 
@@ -92,6 +93,8 @@ static int ne_send(const u8 *frame, u32 len)
     memcpy(buf, frame, len);
     memset(buf + len, 0, n - len);
     u8 page = TX_START + 6 * tx_next;
+    /* The receive interrupt also uses remote DMA: keep it out while ours is set up. */
+    u32 flags = irq_save();
     remote_write(page << 8, buf, n);
     int r = wait_transmit();
     outb(io + TPSR, page);
@@ -100,6 +103,7 @@ static int ne_send(const u8 *frame, u32 len)
     outb(io + CR, 0x26); /* start, transmit */
     tx_busy = 1;
     tx_next ^= 1;
+    irq_restore(flags);
     return r;
 }
 
@@ -128,6 +132,7 @@ static int ne_recv(u8 *frame, u32 max)
         recover_overflow();
         return 0;
     }
+    outb(io + ISR, isr & 0x05); /* PRX, RXE: acknowledged before the ring is read */
     outb(io + CR, 0x62); /* page 1 */
     u8 curr = inb(io + CURR);
     outb(io + CR, 0x22);
@@ -197,7 +202,16 @@ static void ne_start(void)
 
 static int ne_flush(void)
 {
-    return wait_transmit();
+    u32 flags = irq_save();
+    int r = wait_transmit();
+    irq_restore(flags);
+    return r;
+}
+
+static void ne_irq_enable(void)
+{
+    outb(io + ISR, 0x15);
+    outb(io + IMR, 0x15); /* PRX, RXE, OVW: receive work (transmit is polled) */
 }
 
 struct nic *ne2000_probe(void)
@@ -206,6 +220,7 @@ struct nic *ne2000_probe(void)
     for (int dev = 0; dev < 32; dev++) {
         if (pci_read32(0, dev, 0, 0) == 0x802910ecu) {
             io = pci_read32(0, dev, 0, 0x10) & ~3u;
+            card.irq = pci_read32(0, dev, 0, 0x3c) & 0xff;
             u32 cmd = pci_read32(0, dev, 0, 0x04);
             pci_write32(0, dev, 0, 0x04, cmd | 1);
             card.name = "ne2000 (PCI RTL8029)";
@@ -216,10 +231,12 @@ struct nic *ne2000_probe(void)
     if (inb(io + CR) == 0xff)
         return 0;
     card.name = "ne2000 (ISA 0x300)";
+    card.irq = 9;
 found:
     card.send = ne_send;
     card.recv = ne_recv;
     card.flush = ne_flush;
+    card.irq_enable = ne_irq_enable;
     ne_start();
     return &card;
 }

@@ -151,12 +151,49 @@ static void handle(const u8 *f, u32 len)
     }
 }
 
+/* Frames the interrupt handler took off the card, waiting for net_poll. */
+#define RXQ 32
+static u8 rxq[RXQ][1514];
+static u16 rxq_len[RXQ];
+static volatile u32 rxq_head, rxq_tail, rxq_dropped;
+
+static void net_irq(int irq, struct regs *r)
+{
+    (void)irq;
+    (void)r;
+    for (;;) {
+        u32 slot = rxq_tail % RXQ;
+        if (rxq_tail - rxq_head == RXQ) {
+            static u8 spill[1514];
+            if (net->recv(spill, sizeof(spill)) <= 0)
+                break;
+            rxq_dropped++;      /* the queue is full: the frame is lost here, not on the card */
+            continue;
+        }
+        int n = net->recv(rxq[slot], sizeof(rxq[slot]));
+        if (n <= 0)
+            break;
+        rxq_len[slot] = (u16)n;
+        rxq_tail++;
+    }
+}
+
 void net_poll(void)
 {
     static u8 rx[1514];
-    int n;
-    while ((n = net->recv(rx, sizeof(rx))) > 0)
-        handle(rx, (u32)n);
+    for (;;) {
+        u32 f = irq_save();
+        if (rxq_head == rxq_tail) {
+            irq_restore(f);
+            return;
+        }
+        u32 slot = rxq_head % RXQ;
+        u32 n = rxq_len[slot];
+        memcpy(rx, rxq[slot], n);
+        rxq_head++;
+        irq_restore(f);
+        handle(rx, n);
+    }
 }
 
 int net_init(void)
@@ -170,5 +207,8 @@ int net_init(void)
     }
     printf("card: %s, mac %02x:%02x:%02x:%02x:%02x:%02x\n", net->name,
            net->mac[0], net->mac[1], net->mac[2], net->mac[3], net->mac[4], net->mac[5]);
+    irq_set_handler(net->irq, net_irq);
+    irq_enable(net->irq);
+    net->irq_enable();
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
- * A small network stack for guests: one NIC driver (NE2000 on PCI or ISA, found at
- * start), Ethernet, ARP, IPv4 with checksums, ICMP echo and UDP. Polled: net_poll()
- * takes received frames off the card. Addresses as QEMU's user network: we are
+ * A small network stack for guests: one NIC driver (RTL8139, or NE2000 on PCI or ISA,
+ * found at start), Ethernet, ARP, IPv4 with checksums, ICMP echo and UDP. Frames are
+ * taken off the card in its interrupt handler into a queue; net_poll() handles them. Addresses as QEMU's user network: we are
  * 10.0.2.15, the peer 10.0.2.2.
  */
 #ifndef NET_H
@@ -18,6 +18,8 @@ struct nic {
     int (*send)(const u8 *frame, u32 len);      /* 0 on success */
     int (*recv)(u8 *frame, u32 max);            /* bytes, or 0 when nothing waits */
     int (*flush)(void);                         /* waits until every transmit is done */
+    int irq;                                    /* the ISA IRQ the card interrupts on */
+    void (*irq_enable)(void);                   /* unmask the card's receive interrupts */
 };
 
 /* Finds and starts a card; returns 0 when there is none. */

@@ -2,7 +2,8 @@
  * An RTL8139 driver written from the RTL8139C(L) datasheet and programming guide, in the
  * manner of Linux's 8139too: bus mastering on, a software reset, the MAC from IDR, an
  * 8 KiB receive ring with WRAP (so a packet is never split), four transmit descriptors
- * used round robin, CAPR kept 16 bytes behind the read offset. Polled.
+ * used round robin, CAPR kept 16 bytes behind the read offset. Frames are received in
+ * the interrupt handler (ROK, RXOVW); transmit completion is polled.
  */
 #include "net.h"
 
@@ -66,10 +67,9 @@ static int rtl_flush(void)
 
 static int rtl_recv(u8 *frame, u32 max)
 {
-    if (inb(io + CR) & 0x01) {                  /* BUFE: the ring is empty */
-        outw(io + ISR, 0x0011);                 /* ROK | RXOVW */
+    outw(io + ISR, 0x0011);                     /* ROK | RXOVW: acknowledged before the ring is read */
+    if (inb(io + CR) & 0x01)                    /* BUFE: the ring is empty */
         return 0;
-    }
     u8 *p = rx_ring + rx_off;
     u32 status = p[0] | (p[1] << 8), len = p[2] | (p[3] << 8);
     int got = 0;
@@ -83,6 +83,12 @@ static int rtl_recv(u8 *frame, u32 max)
     return got;
 }
 
+static void rtl_irq_enable(void)
+{
+    outw(io + ISR, 0xffff);
+    outw(io + IMR, 0x0011);                     /* ROK, RXOVW: receive work (transmit is polled) */
+}
+
 struct nic *rtl8139_probe(void)
 {
     int dev;
@@ -92,6 +98,7 @@ struct nic *rtl8139_probe(void)
     if (dev == 32)
         return 0;
     io = pci_read32(0, dev, 0, 0x10) & ~3u;
+    card.irq = pci_read32(0, dev, 0, 0x3c) & 0xff;
     pci_write32(0, dev, 0, 0x04, pci_read32(0, dev, 0, 0x04) | 0x5); /* I/O space, bus master */
     outb(io + 0x50, 0xc0);                      /* 9346CR: unlock the CONFIG registers */
     outb(io + CONFIG1, 0x00);                   /* power on */
@@ -112,5 +119,6 @@ struct nic *rtl8139_probe(void)
     card.send = rtl_send;
     card.recv = rtl_recv;
     card.flush = rtl_flush;
+    card.irq_enable = rtl_irq_enable;
     return &card;
 }
