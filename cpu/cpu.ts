@@ -658,6 +658,11 @@ export class Cpu {
   read8(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxR[seg]) this.segFault(seg);
+    if (!this.pagingOn) {
+      // Without paging the linear address is physical: skip the layers (the common case).
+      const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
+      return p < this.memSize ? this.mem[p] : 0xff;
+    }
     return this.readLin8(this.segBase[seg] + o);
   }
 
@@ -680,6 +685,10 @@ export class Cpu {
   write8(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxW[seg]) this.segFault(seg);
+    if (!this.pagingOn) {
+      this.writePhys8(((this.segBase[seg] + o) & this.a20Mask) >>> 0, v);
+      return;
+    }
     this.writeLin8(this.segBase[seg] + o, v);
   }
 
@@ -692,6 +701,10 @@ export class Cpu {
   write32(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
+    if (!this.pagingOn && this.a20Mask === -1) {
+      this.writePhys32((this.segBase[seg] + o) >>> 0, v);
+      return;
+    }
     this.writeLin32(this.segBase[seg] + o, v);
   }
 

@@ -2002,12 +2002,12 @@ function group7(cpu: Cpu): void {
 // Port I/O
 // ======================================================================
 
-function portIn(cpu: Cpu, port: number, size: number): number {
+export function portIn(cpu: Cpu, port: number, size: number): number {
   checkIoPermission(cpu, port, size);
   return cpu.bus.ioRead(port, size);
 }
 
-function portOut(cpu: Cpu, port: number, size: number, v: number): void {
+export function portOut(cpu: Cpu, port: number, size: number, v: number): void {
   checkIoPermission(cpu, port, size);
   cpu.bus.ioWrite(port, size, v);
 }
@@ -2069,9 +2069,55 @@ function repInterrupted(cpu: Cpu, left: number): boolean {
   return false;
 }
 
+/**
+ * The physical address of [off, off + bytes) in `seg` when a REP string instruction
+ * can move it in bulk: no paging, 32-bit addressing, A20 on, inside the segment's
+ * limits and rights, inside RAM. Otherwise -1 (the element-by-element path runs).
+ */
+function bulkRange(cpu: Cpu, seg: number, off: number, bytes: number, write: boolean): number {
+  if (cpu.pagingOn || !cpu.a32 || cpu.a20Mask !== -1) return -1;
+  const o = off >>> 0;
+  if (o < cpu.segMin[seg] || o + bytes - 1 > (write ? cpu.segMaxW[seg] : cpu.segMaxR[seg])) return -1;
+  const p = (cpu.segBase[seg] + o) >>> 0;
+  return p + bytes <= cpu.memSize ? p : -1;
+}
+
+/**
+ * REP MOVS/STOS forward, when the whole count fits in the slice: one bulk copy or fill
+ * with exactly the registers, memory and cycles the element-by-element loop would
+ * give. Returns false when it does not apply.
+ */
+function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
+  if (cpu.flags & DF) return false;
+  const n = cpu.reg32[ECX] >>> 0;
+  if (n === 0 || n > cpu.left / cpu.instructionCycles) return false;
+  const bytes = n * size;
+  const dst = bulkRange(cpu, ES, cpu.reg32[EDI], bytes, true);
+  if (dst < 0) return false;
+  const mem = cpu.mem;
+  if (movs) {
+    const src = bulkRange(cpu, dataSeg(cpu), cpu.reg32[ESI], bytes, false);
+    // A destination just above the source repeats bytes element by element: not a memmove.
+    if (src < 0 || (dst > src && dst < src + bytes)) return false;
+    mem.copyWithin(dst, src, src + bytes);
+    cpu.reg32[ESI] = (cpu.reg32[ESI] + bytes) | 0;
+  } else if (size === 1) {
+    mem.fill(cpu.reg8[0], dst, dst + bytes);
+  } else {
+    const v = cpu.reg32[EAX];
+    for (let i = 0; i < bytes; i++) mem[dst + i] = v >> (8 * (i % size));
+  }
+  cpu.invalidateCode(dst, bytes);
+  cpu.reg32[EDI] = (cpu.reg32[EDI] + bytes) | 0;
+  cpu.reg32[ECX] = 0;
+  cpu.left -= n * cpu.instructionCycles;
+  return true;
+}
+
 function stringMovs(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const src = dataSeg(cpu);
+  if (cpu.rep !== 0 && cpu.a32 && bulkRep(cpu, size, true)) return;
   if (cpu.rep === 0) {
     writeSized(cpu, ES, indexOf(cpu, EDI), size, readSized(cpu, src, indexOf(cpu, ESI), size));
     advance(cpu, ESI, delta); advance(cpu, EDI, delta);
@@ -2089,6 +2135,7 @@ function stringMovs(cpu: Cpu, size: number): void {
 function stringStos(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const v = size === 1 ? cpu.reg8[0] : size === 2 ? cpu.reg16[0] : cpu.reg32[EAX];
+  if (cpu.rep !== 0 && cpu.a32 && bulkRep(cpu, size, false)) return;
   if (cpu.rep === 0) {
     writeSized(cpu, ES, indexOf(cpu, EDI), size, v);
     advance(cpu, EDI, delta);

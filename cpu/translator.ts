@@ -24,7 +24,7 @@ import type { Cpu } from './cpu';
 import {
   alu, logic, incdec, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub,
 } from './alu';
-import { condition } from './execute';
+import { condition, portIn, portOut } from './execute';
 import { CS, SS, DS, ES, FS, GS, ESP, EBP } from './registers';
 
 /** A translated block. `count` 0 marks an address the translator could not start at. */
@@ -139,6 +139,9 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     eips.push(ieip);
     nexts.push(next);
     if (res === Emit.Writes) code.push('if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
+    // After port I/O, stop where the interpreter would take an interrupt or end the
+    // slice: the instructions retired so far are charged only when the block returns.
+    if (res === Emit.Io) code.push('if (cpu.irqLine || cpu.left <= (COUNT) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }');
     bodies.push(code);
     const backToStart = lastBranch.cc !== -2 && ((next + lastBranch.disp) >>> 0) === eip;
     if (res === Emit.Branch) {
@@ -179,8 +182,8 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   }
   const src = `return function block_${phys.toString(16)}(cpu) {\n  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8;\n  let a = 0, v = 0, o = 0, c = 0;\n${lines.join('\n')}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function('alu', 'logic', 'incdec', 'shift', 'imulTrunc', 'mulU32', 'mulS32', 'mulHigh', 'mulFlags', 'div32', 'idiv32', 'sub', 'condition', src);
-  const fn = factory(alu, logic, incdec, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, condition) as (cpu: Cpu) => number;
+  const factory = new Function('alu', 'logic', 'incdec', 'shift', 'imulTrunc', 'mulU32', 'mulS32', 'mulHigh', 'mulFlags', 'div32', 'idiv32', 'sub', 'condition', 'portIn', 'portOut', src);
+  const fn = factory(alu, logic, incdec, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, condition, portIn, portOut) as (cpu: Cpu) => number;
   cpu.codePages[phys >>> 12] = 1;
   return { phys, eip, d32, gen, count, bytes: st.pos - phys, eips, fn };
 }
@@ -194,6 +197,11 @@ const enum Emit {
   Writes = 2,
   /** Ends the block (sets cpu.eip itself). */
   Terminates = 3,
+  /**
+   * Port I/O: the device may have raised an interrupt or armed a timer that ends the
+   * slice, so the block stops after it when the interpreter would (see translate()).
+   */
+  Io = 5,
   /**
    * A conditional branch (lastBranch says which): translate() makes it a side exit
    * and goes on with the fall-through path, or closes a loop when it targets the
@@ -354,6 +362,39 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     return Emit.Plain;
   }
   switch (op) {
+    case 0xa4: case 0xa5: case 0xaa: case 0xab: case 0xac: case 0xad: {
+      // MOVS, STOS, LODS without REP (compilers write copy loops with them), 32-bit addressing.
+      const sz = op & 1 ? size : 1;
+      const rd = sz === 4 ? 'read32' : sz === 2 ? 'read16' : 'read8';
+      const wr = sz === 4 ? 'write32' : sz === 2 ? 'write16' : 'write8';
+      const src = segOvr >= 0 ? segOvr : DS;
+      const acc = regOperand(0, sz);
+      out.push(markFault, `c = cpu.flags & 0x400 ? ${-sz} : ${sz};`);
+      if (op <= 0xa5) {
+        out.push(`cpu.${wr}(${ES}, r[7], cpu.${rd}(${src}, r[6]));`, 'r[6] = (r[6] + c) | 0;', 'r[7] = (r[7] + c) | 0;');
+        return Emit.Writes;
+      }
+      if (op <= 0xab) {
+        out.push(`cpu.${wr}(${ES}, r[7], ${acc.read});`, 'r[7] = (r[7] + c) | 0;');
+        return Emit.Writes;
+      }
+      out.push(acc.write(`cpu.${rd}(${src}, r[6])`), 'r[6] = (r[6] + c) | 0;');
+      return Emit.Plain;
+    }
+    case 0xe4: case 0xe5: case 0xec: case 0xed: {
+      // IN AL/eAX, imm8 or DX. The interrupt flag cannot change here, so only devices matter.
+      const port = op < 0xec ? String(byte(mem, st)) : 'r16[4]';
+      const sz = op & 1 ? size : 1;
+      const R = regOperand(0, sz);
+      out.push(markFault, R.write(`portIn(cpu, ${port}, ${sz})`));
+      return Emit.Io;
+    }
+    case 0xe6: case 0xe7: case 0xee: case 0xef: {
+      const port = op < 0xee ? String(byte(mem, st)) : 'r16[4]';
+      const sz = op & 1 ? size : 1;
+      out.push(markFault, `portOut(cpu, ${port}, ${sz}, ${regOperand(0, sz).read});`);
+      return Emit.Io;
+    }
     case 0x0f: return translate0F(mem, st, size, segOvr, markFault, out, modrm, () => E, () => G, () => m);
     case 0x68: out.push(markFault, size === 4 ? `cpu.push32(${dword(mem, st)});` : `cpu.push16(${word(mem, st)});`); return Emit.Writes;
     case 0x6a: out.push(markFault, size === 4 ? `cpu.push32(${simm8(4)});` : `cpu.push16(${simm8(2)});`); return Emit.Writes;

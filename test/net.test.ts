@@ -49,6 +49,14 @@ describe('ping over each card', () => {
     });
   }
 
+  it('gives the same output and pcap, to the microsecond, with the block translator off', () => {
+    const a = path.join(tmp, 'tr.pcap'), b = path.join(tmp, 'interp.pcap');
+    const ra = runCli(['run', 'guests/bin/udp-tx.elf', '--nic', 'ne2000', '--peer', 'sink', '--cmdline', 'count=30', '--pcap', a]);
+    const rb = runCli(['run', 'guests/bin/udp-tx.elf', '--nic', 'ne2000', '--peer', 'sink', '--cmdline', 'count=30', '--pcap', b, '--no-translate']);
+    expect(rb.stdout.equals(ra.stdout)).toBe(true);
+    expect(fs.readFileSync(b).equals(fs.readFileSync(a))).toBe(true);
+  });
+
   it('is deterministic: the same run gives the same output and the same pcap', () => {
     const a = path.join(tmp, 'a.pcap'), b = path.join(tmp, 'b.pcap');
     const ra = runCli(['run', 'guests/bin/ping.elf', '--nic', 'ne2000', '--peer', 'echo', '--pcap', a]);
