@@ -142,6 +142,8 @@ export class Cpu {
   block: Block | null = null;
   /** Instructions a looping block completed before its current iteration (fault accounting). */
   blockDone = 0;
+  /** Instructions of the running block already charged (before a port access). */
+  blockCommitted = 0;
   /** How many instructions a block may retire before the slice ends. */
   blockBudget = 0;
 
@@ -1105,7 +1107,7 @@ export class Cpu {
       } catch (e) {
         if (this.block !== null) {
           // A fault inside a translated block: count the instructions it completed.
-          const done = this.blockDone + this.block.eips.indexOf(this.instrEip);
+          const done = this.blockDone + this.block.eips.indexOf(this.instrEip) - this.blockCommitted;
           if (done > 0) {
             this.sliceInstr += done;
             this.left -= done * this.instructionCycles;

@@ -98,8 +98,9 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   cpu.smc = false;
   cpu.block = b;
   cpu.blockDone = 0;
+  cpu.blockCommitted = 0;
   cpu.blockBudget = budget;
-  const n = b.fn!(cpu);
+  const n = b.fn!(cpu) - cpu.blockCommitted;
   cpu.block = null;
   return n;
 }
@@ -139,9 +140,11 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     eips.push(ieip);
     nexts.push(next);
     if (res === Emit.Writes) code.push('if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
-    // After port I/O, stop where the interpreter would take an interrupt or end the
-    // slice: the instructions retired so far are charged only when the block returns.
-    if (res === Emit.Io) code.push('if (cpu.irqLine || cpu.left <= (COUNT) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }');
+    // After port I/O (whose latency the device charged, and which may have raised an
+    // interrupt or cut the slice short), go on only if every instruction left in this
+    // pass of the block still fits where the interpreter would run it; else return and
+    // let the run loop decide. Retired instructions are charged when the block returns.
+    if (res === Emit.Io) code.push('if (cpu.irqLine || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }');
     bodies.push(code);
     const backToStart = lastBranch.cc !== -2 && ((next + lastBranch.disp) >>> 0) === eip;
     if (res === Emit.Branch) {
@@ -169,7 +172,15 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     lines.push(`${indent}// ${eips[i].toString(16)}`);
     const body = last ? [] : code; // a loop's closing branch is written below
     for (const c of body) {
-      lines.push(indent + c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bCOUNT\b/g, loop ? `n + ${i + 1}` : String(i + 1)));
+      if (c === 'COMMIT') {
+        // A device reads the clock during I/O: first charge the instructions before this
+        // one, as the interpreter would have by now (runBlock subtracts them at the end).
+        const before = loop ? `n + ${i}` : String(i);
+        lines.push(`${indent}c = ${before} - cpu.blockCommitted; cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;`);
+        continue;
+      }
+      lines.push(indent + c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bCOUNT\b/g, loop ? `n + ${i + 1}` : String(i + 1))
+        .replace(/\bPASS\b/g, loop ? `n + ${count}` : String(count)));
     }
   });
   if (loop) {
@@ -386,13 +397,13 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       const port = op < 0xec ? String(byte(mem, st)) : 'r16[4]';
       const sz = op & 1 ? size : 1;
       const R = regOperand(0, sz);
-      out.push(markFault, R.write(`portIn(cpu, ${port}, ${sz})`));
+      out.push('COMMIT', markFault, R.write(`portIn(cpu, ${port}, ${sz})`));
       return Emit.Io;
     }
     case 0xe6: case 0xe7: case 0xee: case 0xef: {
       const port = op < 0xee ? String(byte(mem, st)) : 'r16[4]';
       const sz = op & 1 ? size : 1;
-      out.push(markFault, `portOut(cpu, ${port}, ${sz}, ${regOperand(0, sz).read});`);
+      out.push('COMMIT', markFault, `portOut(cpu, ${port}, ${sz}, ${regOperand(0, sz).read});`);
       return Emit.Io;
     }
     case 0x0f: return translate0F(mem, st, size, segOvr, markFault, out, modrm, () => E, () => G, () => m);
