@@ -212,3 +212,20 @@ int net_init(void)
     net->irq_enable();
     return 0;
 }
+
+int net_start(void)
+{
+    pic_init();
+    timer_init(100);
+    sti();
+    return net_init();
+}
+
+u32 tsc_per_us(void)
+{
+    sleep_ticks(1);
+    u64_t t0 = rdtsc();
+    sleep_ticks(10);
+    u32 per_us = (u32)((rdtsc() - t0) / 100000);
+    return per_us ? per_us : 1;
+}

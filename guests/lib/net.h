@@ -27,6 +27,8 @@ struct nic *ne2000_probe(void);
 struct nic *rtl8139_probe(void);
 
 int net_init(void);                              /* probe and start; prints the card; 0 on success */
+int net_start(void);                             /* PIC, 100 Hz timer, interrupts on, then net_init */
+u32 tsc_per_us(void);                            /* TSC ticks per microsecond, measured on the PIT */
 extern struct nic *net;
 void net_poll(void);                             /* handles what arrived (ARP, ICMP, UDP) */
 int arp_resolve(u32 ip, u8 mac[6], u32 timeout_ticks);

@@ -15,10 +15,7 @@ int main(void)
 {
     printf("boot: echo-server\n");
     u32 seconds = cmdline_uint("seconds", 2);
-    pic_init();
-    timer_init(100);
-    sti();
-    if (net_init())
+    if (net_start())
         return 2;
     udp_handler = on_udp;
     u32 start = ticks;

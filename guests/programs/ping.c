@@ -9,18 +9,9 @@ int main(void)
 {
     printf("boot: ping\n");
     u32 count = cmdline_uint("count", 4), size = cmdline_uint("size", 56);
-    pic_init();
-    timer_init(100);
-    sti();
-    if (net_init())
+    if (net_start())
         return 2;
-    /* TSC ticks per microsecond, measured against the PIT over 10 timer ticks. */
-    sleep_ticks(1);
-    u64_t t0 = rdtsc();
-    sleep_ticks(10);
-    u32 per_us = (u32)((rdtsc() - t0) / 100000);
-    if (!per_us)
-        per_us = 1;
+    u32 per_us = tsc_per_us();
     u32 received = 0, sum = 0, min = ~0u, max = 0;
     for (u32 seq = 1; seq <= count; seq++) {
         u32 before = echo_replies;

@@ -27,10 +27,7 @@ int main(void)
 {
     printf("boot: udp-rx\n");
     u32 count = cmdline_uint("count", 1000);
-    pic_init();
-    timer_init(100);
-    sti();
-    if (net_init())
+    if (net_start())
         return 2;
     udp_handler = on_udp;
     u32 start = ticks;

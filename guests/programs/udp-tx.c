@@ -13,22 +13,14 @@ int main(void)
     u32 count = cmdline_uint("count", 1000), size = cmdline_uint("size", 1472);
     if (size < 4 || size > 1472)
         size = 1472;
-    pic_init();
-    timer_init(100);
-    sti();
-    if (net_init())
+    if (net_start())
         return 2;
     u8 mac[6];
     if (arp_resolve(PEER_IP, mac, 300)) {
         printf("udp-tx: 10.0.2.2 does not answer ARP\n");
         return 1;
     }
-    sleep_ticks(1);
-    u64_t t0 = rdtsc();
-    sleep_ticks(10);
-    u32 per_us = (u32)((rdtsc() - t0) / 100000);
-    if (!per_us)
-        per_us = 1;
+    u32 per_us = tsc_per_us();
     for (u32 i = 4; i < size; i++)
         data[i] = (u8)i;
     u64_t start = rdtsc();
