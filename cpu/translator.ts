@@ -2,9 +2,13 @@
  * The block translator: straight-line runs of common 32-bit instructions are turned
  * into one JavaScript function each, so the hot loop pays one lookup per block
  * instead of one decode and one dispatch per instruction. It sits beside the
- * interpreter, never instead of it: anything it does not know (I/O, system and
- * privileged instructions, string ops, 16-bit addressing, LOCK/REP) ends the block
- * and the interpreter executes it. Turn it off with `Cpu.useTranslator = false`.
+ * interpreter, never instead of it: anything it does not know (system and privileged
+ * instructions, REP string ops, 16-bit code and addressing, LOCK/REP prefixes) ends the
+ * block and the interpreter executes it. Port I/O and single MOVS/STOS/LODS are
+ * translated: before a port access the block charges the instructions it has retired,
+ * so the device sees the cycle count the interpreter would show, and after it the block
+ * returns if an interrupt is pending or the slice is over. Turn it off with
+ * `Cpu.useTranslator = false`.
  *
  * The generated code calls the interpreter's own semantic functions (alu, shift,
  * incdec, condition, Cpu.read32 ...), so both paths compute the same results and the
