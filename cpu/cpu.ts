@@ -213,6 +213,12 @@ export class Cpu {
     else { this.sliceEnd = v; this.left = 0; }
   }
 
+  /** Adds cycles (a device's latency) to the counter: the cheap form of `cycles += n`. */
+  addCycles(n: number): void {
+    if (this.running) this.left -= n;
+    else this.cycles = this.cycles + n;
+  }
+
   /** Instructions retired since power-on. */
   get instructions(): number {
     return this.instrDone + this.sliceInstr;

@@ -153,7 +153,7 @@ export class Pc implements CpuBus {
     addI440fxChipset(this.pci);
     if (options.nic) this.addNic(options.nic, options.mac ?? DEFAULT_MAC, options.peers ?? [], options.pcapPath);
 
-    this.ports.charge = (c) => { this.cpu.cycles += c; };
+    this.ports.charge = (c) => this.cpu.addCycles(c);
     // A device that arms a timer during a CPU run (a PIT count written, a transmit
     // started) must see it fire on time: the run stops there.
     this.clock.onSchedule = (at) => this.cpu.stopAt(at);
