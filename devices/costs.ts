@@ -30,6 +30,12 @@ export interface Costs {
   chipsetAccessCycles: number;
   /** The 8254's input clock: 1.193182 MHz (Intel 8254 datasheet; the PC's 14.31818 MHz / 12). */
   pitHz: number;
+  /**
+   * A VM exit and the entry back (hardware world switch, not the handling): a few
+   * hundred ns on current VT-x/SVM parts, a microsecond and more on the 2008-era hardware
+   * of the VPIO paper; we take 1 µs, 2000 cycles at 2 GHz.
+   */
+  exitRoundTripCycles: number;
 }
 
 export const DEFAULT_COSTS: Readonly<Costs> = Object.freeze({
@@ -39,6 +45,7 @@ export const DEFAULT_COSTS: Readonly<Costs> = Object.freeze({
   pciAccessCycles: 500, // 0.25 µs at 2 GHz
   chipsetAccessCycles: 2000,
   pitHz: 1_193_182,
+  exitRoundTripCycles: 2000,
 });
 
 /** A copy of the defaults with some entries changed. */

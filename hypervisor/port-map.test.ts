@@ -1,0 +1,75 @@
+/** The per-VM port map: direct and trapped ranges, run-time hooking, exit accounting. */
+import { PortMap, TrapHandler } from './port-map';
+import { PortDevice } from '../devices/port-bus';
+
+function device(log: string[]): PortDevice {
+  return {
+    read: (off, size) => { log.push(`dev in ${off}/${size}`); return 0x40 + off; },
+    write: (off, size, v) => { log.push(`dev out ${off}/${size}=${v}`); },
+  };
+}
+
+function trap(log: string[]): TrapHandler {
+  return {
+    in: (port, size) => { log.push(`trap in ${port.toString(16)}/${size}`); return 0x99; },
+    out: (port, size, v) => { log.push(`trap out ${port.toString(16)}/${size}=${v}`); },
+  };
+}
+
+describe('PortMap', () => {
+  it('sends direct ports to the device for their bus latency, and unmapped ports float', () => {
+    const log: string[] = [];
+    const map = new PortMap(3000);
+    let cycles = 0;
+    map.charge = (c) => { cycles += c; };
+    map.direct('nic', 0xc000, 0x20, device(log), 500);
+    expect(map.read(0xc007, 1)).toBe(0x47);
+    map.write(0xc010, 2, 0x1234);
+    expect(map.read(0x1234, 2)).toBe(0xffff);
+    expect(log).toEqual(['dev in 7/1', 'dev out 16/2=4660']);
+    expect(cycles).toBe(1000);
+  });
+
+  it('traps hooked ports: exit cost plus handler cost, counted per direction', () => {
+    const log: string[] = [];
+    const map = new PortMap(3000);
+    let cycles = 0;
+    map.charge = (c) => { cycles += c; };
+    const hook = map.hook('vnic', 0x300, 0x20, trap(log), 700);
+    expect(map.read(0x307, 1)).toBe(0x99);
+    map.write(0x310, 2, 5);
+    map.write(0x310, 2, 6);
+    expect(log).toEqual(['trap in 307/1', 'trap out 310/2=5', 'trap out 310/2=6']);
+    expect([hook.exitsIn, hook.exitsOut, hook.cyclesIn, hook.cyclesOut]).toEqual([1, 2, 3700, 7400]);
+    expect(cycles).toBe(3 * 3700);
+  });
+
+  it('shadows a direct range with a hook and restores it on unhook, at run time', () => {
+    const log: string[] = [];
+    const map = new PortMap(3000);
+    map.direct('nic', 0xc000, 0x20, device(log), 500);
+    const hook = map.hook('monitor', 0xc007, 1, trap(log));
+    map.read(0xc006, 1);
+    map.read(0xc007, 1);
+    map.unhook(hook);
+    map.read(0xc007, 1);
+    expect(log).toEqual(['dev in 6/1', 'trap in c007/1', 'dev in 7/1']);
+    expect(map.lookup(0xc007)?.kind).toBe('direct');
+  });
+
+  it('refuses overlapping direct ranges and double hooks (wiring bugs), leaving the map as it was', () => {
+    const map = new PortMap(3000);
+    map.direct('a', 0x100, 8, device([]), 1);
+    expect(() => map.direct('b', 0x104, 8, device([]), 1)).toThrow(/already mapped/);
+    map.hook('h', 0x100, 2, trap([]));
+    expect(() => map.hook('h2', 0x101, 2, trap([]))).toThrow(/already hooked/);
+    expect(map.lookup(0x104)?.name).toBe('a');
+    expect(map.lookup(0x102)?.name).toBe('a');
+  });
+
+  it('reuses table slots, so hooking and unhooking forever does not grow it', () => {
+    const map = new PortMap(3000);
+    for (let i = 0; i < 100000; i++) map.unhook(map.hook('flip', 0x3f8, 8, trap([])));
+    expect(map.lookup(0x3f8)).toBeNull();
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * A VM's port map, the heart of the hypervisor layer (DESIGN.md section 2): every port
+ * is unmapped, `direct` (the access goes to a device, paying only its bus latency) or
+ * `trap` (an exit: the exit-plus-entry cost, then a handler the hypervisor, a virtual
+ * device or the VPIO monitor registered). Hooking and unhooking a range at run time is
+ * one pass over its ports, as in Palacios's v3_hook_io_port / v3_unhook_io_port, so the
+ * VPIO monitor can change its policy while the guest runs. A trap hooked over a direct
+ * range shadows it and unhooking restores it.
+ *
+ * Every trap is counted and costed per hook and direction, for the exit accounting the
+ * command line and the bench report. Dispatch allocates nothing.
+ *
+ * This is the first piece of the hypervisor issue; the VMs, the scheduler and the
+ * modes build on it.
+ */
+import { PortDevice } from '../devices/port-bus';
+
+/** A trap handler: Rust-VMM-like, typed, told the port, width and (for OUT) value. */
+export interface TrapHandler {
+  /** An IN that exited: returns the value the guest reads. */
+  in(port: number, size: number): number;
+  /** An OUT that exited. */
+  out(port: number, size: number, value: number): void;
+}
+
+export interface DirectRange {
+  readonly kind: 'direct';
+  readonly name: string;
+  readonly base: number;
+  readonly length: number;
+  readonly device: PortDevice;
+  /** The bus latency of each access. */
+  readonly cycles: number;
+}
+
+export interface Hook {
+  readonly kind: 'trap';
+  readonly name: string;
+  readonly base: number;
+  readonly length: number;
+  readonly handler: TrapHandler;
+  /** Cycles the handler itself costs per exit (a device model's or the monitor's work). */
+  readonly handlerCycles: number;
+  /** Exits taken, and their cycles, by direction. */
+  exitsIn: number;
+  exitsOut: number;
+  cyclesIn: number;
+  cyclesOut: number;
+}
+
+type Entry = DirectRange | Hook;
+
+const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff];
+
+export class PortMap {
+  private readonly owner = new Uint16Array(0x10000);
+  private readonly entries: (Entry | null)[] = [null];
+  /** For each port, the direct entry a trap shadows (0: none). */
+  private readonly shadowed = new Uint16Array(0x10000);
+  /** Charged for the cycles an access costs (the machine adds them to the CPU's counter). */
+  charge: (cycles: number) => void = () => {};
+
+  /** @param exitCycles the VM exit plus entry cost (from the cost table) */
+  constructor(readonly exitCycles: number) {}
+
+  /** Maps [base, base+length) straight to a device. Overlapping another range is a wiring bug. */
+  direct(name: string, base: number, length: number, device: PortDevice, cycles: number): DirectRange {
+    for (let p = base; p < base + length; p++) {
+      if (this.owner[p & 0xffff] !== 0) throw new Error(`port 0x${p.toString(16)} of ${name} is already mapped`);
+    }
+    const range: DirectRange = { kind: 'direct', name, base, length, device, cycles };
+    const id = this.add(range);
+    for (let p = base; p < base + length; p++) this.owner[p & 0xffff] = id;
+    return range;
+  }
+
+  /**
+   * Traps [base, base+length) to `handler` (Palacios v3_hook_io_port). A direct range
+   * underneath is shadowed until unhook; two traps on one port are a wiring bug.
+   */
+  hook(name: string, base: number, length: number, handler: TrapHandler, handlerCycles = 0): Hook {
+    for (let p = base; p < base + length; p++) {
+      const e = this.entries[this.owner[p & 0xffff]];
+      if (e && e.kind === 'trap') throw new Error(`port 0x${p.toString(16)} is already hooked by ${e.name}`);
+    }
+    const hook: Hook = { kind: 'trap', name, base, length, handler, handlerCycles, exitsIn: 0, exitsOut: 0, cyclesIn: 0, cyclesOut: 0 };
+    const id = this.add(hook);
+    for (let p = base; p < base + length; p++) {
+      const port = p & 0xffff;
+      this.shadowed[port] = this.owner[port];
+      this.owner[port] = id;
+    }
+    return hook;
+  }
+
+  /** Removes a trap; shadowed direct ports become direct again. */
+  unhook(hook: Hook): void {
+    const id = this.entries.indexOf(hook);
+    if (id <= 0) return;
+    for (let p = hook.base; p < hook.base + hook.length; p++) {
+      const port = p & 0xffff;
+      if (this.owner[port] !== id) continue;
+      this.owner[port] = this.shadowed[port];
+      this.shadowed[port] = 0;
+    }
+    this.entries[id] = null;
+  }
+
+  /** What a port is mapped to now (for --list-devices and tests). */
+  lookup(port: number): Entry | null {
+    return this.entries[this.owner[port & 0xffff]];
+  }
+
+  read(port: number, size: number): number {
+    const e = this.entries[this.owner[port]];
+    if (e === null) return ALL_ONES[size];
+    if (e.kind === 'direct') {
+      const v = e.device.read(port - e.base, size);
+      this.charge(e.cycles);
+      return v;
+    }
+    const cost = this.exitCycles + e.handlerCycles;
+    e.exitsIn++;
+    e.cyclesIn += cost;
+    this.charge(cost);
+    return e.handler.in(port, size);
+  }
+
+  write(port: number, size: number, value: number): void {
+    const e = this.entries[this.owner[port]];
+    if (e === null) return;
+    if (e.kind === 'direct') {
+      e.device.write(port - e.base, size, value);
+      this.charge(e.cycles);
+      return;
+    }
+    const cost = this.exitCycles + e.handlerCycles;
+    e.exitsOut++;
+    e.cyclesOut += cost;
+    this.charge(cost);
+    e.handler.out(port, size, value);
+  }
+
+  private add(e: Entry): number {
+    // Reuse a free slot so hooking and unhooking at run time does not grow the table.
+    for (let i = 1; i < this.entries.length; i++) {
+      if (this.entries[i] === null) { this.entries[i] = e; return i; }
+    }
+    if (this.entries.length >= 0xffff) throw new Error('port map: too many ranges');
+    this.entries.push(e);
+    return this.entries.length - 1;
+  }
+}
