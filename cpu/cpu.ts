@@ -12,7 +12,7 @@
  */
 import { CpuBus, StopReason } from './bus';
 import {
-  ARITH, CF, PF, AF, ZF, SF, OF, TF, IF, DF, IOPL, NT, RF, AC, ID, FIXED_ONE, PARITY, LazyOp,
+  CF, PF, AF, ZF, SF, OF, TF, IF, DF, IOPL, NT, RF, AC, ID, FIXED_ONE, PARITY, LazyOp,
 } from './flags';
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,

@@ -16,7 +16,7 @@ import {
   alu, sub, add, logic, incdec, shift, doubleShift, mulU32, mulS32, mulHigh, mulFlags, imulTrunc,
   div32, idiv32, daa, das, aaa, aam, aad, sahf, SIGN8, SIGN16, SIGN32,
 } from './alu';
-import { CF, ZF, TF, IF, DF, OF, IOPL, RF, VM, AC, ID, FIXED_ONE } from './flags';
+import { ZF, TF, IF, DF, IOPL, RF, VM } from './flags';
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS,
   UD, GP, NM, BP, OFV, BR, DB, CR0_EM, CR0_TS, CR0_MP, CR0_PE, CR0_NW, CR0_CD, CR4_DE,
@@ -1410,23 +1410,23 @@ function MOVSX_GvEw(cpu: Cpu, op: number): void {
   wrGv(cpu, m, maskV(cpu, (rdE16(cpu, m) << 16) >> 16));
 }
 
+/**
+ * XADD (SDM vol. 2): TEMP = SRC + DEST; SRC = DEST; DEST = TEMP. DEST is written last,
+ * so XADD r, r with one register leaves the sum; a memory DEST is written first so that
+ * a fault there leaves the register untouched.
+ */
 function XADD_EbGb(cpu: Cpu, op: number): void {
-  { // XADD Eb, Gb
   const m = modrm(cpu);
   const d = rdE8(cpu, m), s = rdG8(cpu, m);
   const r = add(cpu, d, s, SIGN8);
-  wrE8(cpu, m, r);
-  wrG8(cpu, m, d);
-  return;
-}
+  if (m >= 0xc0) { wrG8(cpu, m, d); wrE8(cpu, m, r); } else { wrE8(cpu, m, r); wrG8(cpu, m, d); }
 }
 
 function XADD_EvGv(cpu: Cpu, op: number): void {
   const m = modrm(cpu);
   const d = rdEv(cpu, m), s = rdGv(cpu, m);
   const r = add(cpu, d, s, signV(cpu));
-  wrEv(cpu, m, r);
-  wrGv(cpu, m, d);
+  if (m >= 0xc0) { wrGv(cpu, m, d); wrEv(cpu, m, r); } else { wrEv(cpu, m, r); wrGv(cpu, m, d); }
 }
 
 function GRP9_CMPXCHG8B(cpu: Cpu, op: number): void {
@@ -2228,4 +2228,3 @@ function stringOuts(cpu: Cpu, size: number): void {
   }
 }
 
-void [CF, OF, AC, ID, FIXED_ONE, EBP, EDI, ESI];

@@ -563,4 +563,3 @@ export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
   if (bits & want) cpu.fault(GP, 0);
 }
 
-void DS; void FS; void GS;

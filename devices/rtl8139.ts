@@ -21,7 +21,7 @@ export interface DmaPort {
 }
 
 // Register offsets (datasheet, section 6).
-const IDR0 = 0x00, MAR0 = 0x08, TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, CAPR = 0x38, CBR = 0x3a;
+const MAR0 = 0x08, TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, CAPR = 0x38, CBR = 0x3a;
 const IMR = 0x3c, ISR = 0x3e, TCR = 0x40, RCR = 0x44, TCTR = 0x48, MPC = 0x4c, CR9346 = 0x50, CONFIG0 = 0x51;
 const CONFIG1 = 0x52, MSR = 0x58, CONFIG3 = 0x59, CONFIG4 = 0x5a, TSAD = 0x60, BMCR = 0x62, BMSR = 0x64, CONFIG5 = 0xd8, CPCR = 0xe0;
 // CR bits
@@ -150,7 +150,7 @@ export class Rtl8139 {
 
   private readByte(off: number): number {
     const s = this.state;
-    if (off < 6) return s.IDR[off];
+    if (off < 6) return s.IDR[off]; // IDR0-5 at 0x00
     if (off >= MAR0 && off < MAR0 + 8) return s.MAR[off - MAR0];
     if (off >= TSD0 && off < TSD0 + 16) return (s.TSD[(off - TSD0) >> 2] >>> (8 * (off & 3))) & 0xff;
     if (off >= TSAD0 && off < TSAD0 + 16) return (s.TSAD[(off - TSAD0) >> 2] >>> (8 * (off & 3))) & 0xff;
@@ -407,4 +407,3 @@ export class Rtl8139 {
   }
 }
 
-void TSD_TUN;
