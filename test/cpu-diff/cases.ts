@@ -217,6 +217,8 @@ export function buildCases(seed: string, n: number): Case[] {
     for (const z of SIZES) {
       b.add(`xadd ${z.s}`, `xadd${z.s} ${z.r[4 % z.r.length]}, ${z.r[0]}`);
       b.add(`xadd ${z.s}`, `xadd${z.s} ${z.r[1]}, 4(%ebx)`);
+      // One register as both operands: the sum is written last and wins.
+      b.add(`xadd ${z.s}`, `xadd${z.s} ${z.r[3]}, ${z.r[3]}`);
       const eq = b.rng() < 0.5;
       const v = b.value();
       b.add(`cmpxchg ${z.s}`, `cmpxchg${z.s} ${z.r[2]}, 4(%ebx)`, 0, { regs: [eq ? v : undefined], mem: [0, eq ? v : b.value(), 0, 0, 0, 0, 0, 0] });

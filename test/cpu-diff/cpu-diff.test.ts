@@ -19,6 +19,8 @@ describeIf(ok, 'gcc -m32 cannot build or this machine cannot run static 32-bit p
     if (!groups.has(g)) groups.set(g, []);
     groups.get(g)!.push(c);
   }
+  // Without a toolchain the block is skipped; one named test keeps the skip visible in the counts.
+  if (!ok) it('every instruction group', () => undefined);
   for (const [group, list] of groups) {
     it(`${group} (${list.length} cases)`, () => {
       const elf = build(assembly(list));
