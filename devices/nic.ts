@@ -1,0 +1,73 @@
+/**
+ * A network card and its place on a platform: the NE2000 on PCI (as the RTL8029,
+ * 10ec:8029, BAR0 I/O) or on ISA (0x300, IRQ 9), or the RTL8139 (10ec:8139, BAR0 I/O,
+ * BAR1 memory, bus master), all at PCI 00:03.0 as QEMU places the first NIC.
+ *
+ * The same card serves the bare machine, a guest that owns it by passthrough, and a
+ * hypervisor's virtual card; only what its port ranges are mapped on, where its DMA
+ * goes and what its Ethernet port is attached to differ.
+ */
+import { Clock } from './clock';
+import { Costs } from './costs';
+import { PciFunction } from './pci';
+import { PortDevice } from './port-bus';
+import { Ne2000 } from './ne2000';
+import { Rtl8139 } from './rtl8139';
+import { Platform, PortMapper } from './platform';
+
+export type NicKind = 'ne2000' | 'ne2000-isa' | 'rtl8139';
+export const NIC_KINDS: readonly NicKind[] = ['ne2000', 'ne2000-isa', 'rtl8139'];
+/** QEMU's default MAC for a guest's first NIC. */
+export const DEFAULT_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+
+export const NE2000_ISA_BASE = 0x300;
+export const NE2000_ISA_IRQ = 9;
+
+/** A card: its model, the PCI function it presents (null on ISA) and its wire rate. */
+export interface Nic {
+  readonly kind: NicKind;
+  readonly card: Ne2000 | Rtl8139;
+  readonly pci: PciFunction | null;
+  /** The register block as a port device (offsets from the card's base). */
+  readonly device: PortDevice;
+  readonly bitsPerSecond: number;
+}
+
+/** The wire rate each card runs at: 10 Mbit/s for the NE2000s, 100 Mbit/s for the RTL8139. */
+export function nicBitsPerSecond(kind: NicKind): number {
+  return kind === 'rtl8139' ? 100e6 : 10e6;
+}
+
+export function makeNic(kind: NicKind, clock: Clock, mac: Uint8Array): Nic {
+  const bitsPerSecond = nicBitsPerSecond(kind);
+  if (kind === 'rtl8139') {
+    const card = new Rtl8139(clock, { mac, bitsPerSecond });
+    const pci = new PciFunction('RTL8139', { vendor: 0x10ec, device: 0x8139, revision: 0x10, classCode: 0x020000, interruptPin: 1, subsystemVendor: 0x10ec, subsystem: 0x8139 },
+      [{ size: 256, io: true }, { size: 256, io: false }]);
+    return { kind, card, pci, device: card, bitsPerSecond };
+  }
+  const card = new Ne2000(clock, { mac, pci: kind === 'ne2000', bitsPerSecond });
+  const pci = kind === 'ne2000'
+    ? new PciFunction('RTL8029 (NE2000)', { vendor: 0x10ec, device: 0x8029, revision: 0x00, classCode: 0x020000, interruptPin: 1 }, [{ size: 32, io: true }])
+    : null;
+  return { kind, card, pci, device: card, bitsPerSecond };
+}
+
+/**
+ * Plugs a card into a platform: its PCI function at 00:03.0 (BAR0 mapped by `mapper`
+ * wherever it is programmed) or its ISA ports at 0x300; its interrupt line to the
+ * platform's PIC. `cycles` is each register access's bus latency.
+ */
+export function plugNic<H>(platform: Platform, nic: Nic, mapper: PortMapper<H>, costs: Costs): void {
+  const name = nic.kind === 'rtl8139' ? 'rtl8139' : 'ne2000';
+  if (nic.pci) {
+    const fn = nic.pci;
+    platform.pci.add(3, 0, fn);
+    const card = nic.card;
+    platform.mapPciIo(fn, name, nic.device, costs.pciAccessCycles, mapper, () => { if (card instanceof Rtl8139) card.busMaster = fn.busMaster; });
+    card.onIrq = (level) => platform.pciIrq(fn, level);
+  } else {
+    mapper.map(name, NE2000_ISA_BASE, 0x20, nic.device, costs.isaAccessCycles);
+    nic.card.onIrq = (level) => platform.isaIrq(NE2000_ISA_IRQ, level);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The platform of a PIIX-class PC (QEMU's `pc`), without CPU, RAM or network card:
+ *
+ *   0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1  8259A pair and ELCR     IRQ 2 cascade
+ *   0x40-0x43, 0x61                     8254 PIT, port B        IRQ 0
+ *   0x70-0x71                           MC146818A CMOS/RTC      IRQ 8
+ *   0x92                                port A (A20, reset)
+ *   0x3F8-0x3FF                         16550A COM1             IRQ 4
+ *   0xCF8-0xCFF                         PCI configuration #1    (i440FX, PIIX3/4 functions)
+ *   0xE9                                debug console
+ *   0xF4-0xF7                           isa-debug-exit
+ *   0x80                                POST code (a sink, for I/O delays)
+ *
+ * The bare machine (`Pc`) maps these ports on its port bus; a hypervisor's VM maps the
+ * same devices, as its virtual platform, on its own port map. Either way the platform
+ * only needs a `PortMapper` and the few lines it drives on the CPU side (`CpuSide`).
+ */
+import { Clock } from './clock';
+import { Costs } from './costs';
+import { PortDevice } from './port-bus';
+import { DualPic } from './pic8259';
+import { Pit8254 } from './pit8254';
+import { CmosRtc } from './cmos';
+import { Port92 } from './port92';
+import { Uart16550 } from './uart16550';
+import { PciHost, PciFunction, addI440fxChipset, firmwareSetup } from './pci';
+import { DebugConsole, DebugExit } from './debug-ports';
+
+/** Where a platform puts its port ranges: a machine's port bus, or a VM's port map. */
+export interface PortMapper<H = unknown> {
+  /** Maps [base, base+length) to `device`, each access costing `cycles`. Overlaps throw. */
+  map(name: string, base: number, length: number, device: PortDevice, cycles: number): H;
+  /** Removes a range `map` returned. */
+  unmap(handle: H): void;
+}
+
+/** What the platform drives on the CPU's side of the board. */
+export interface CpuSide {
+  /** The PIC's INTR output. */
+  setIntr(level: boolean): void;
+  setA20(on: boolean): void;
+  /** Port 0x92 bit 0: a fast reset of the CPU. */
+  reset(): void;
+  /** The guest wrote the isa-debug-exit port. */
+  exit(): void;
+  /** The current machine cycle, for trace lines. */
+  cycles(): number;
+}
+
+export interface PlatformOptions {
+  clock: Clock;
+  costs: Costs;
+  /** RAM size, for the CMOS memory-size bytes. */
+  memoryBytes: number;
+  /** Unix seconds the RTC starts at. */
+  rtcStart: number;
+  /** Every byte the guest prints on COM1 or port 0xE9. */
+  console?: (byte: number) => void;
+  /** One line per traced event (interrupt lines when `traceIrq`, ignored writes always). */
+  trace?: ((line: string) => void) | null;
+  traceIrq?: boolean;
+}
+
+function hex(v: number, width = 2): string {
+  return '0x' + (v >>> 0).toString(16).padStart(width, '0');
+}
+
+export class Platform {
+  readonly pic = new DualPic();
+  readonly pit: Pit8254;
+  readonly cmos: CmosRtc;
+  readonly port92 = new Port92();
+  readonly com1: Uart16550;
+  readonly pci = new PciHost();
+  readonly debugConsole = new DebugConsole();
+  readonly debugExit = new DebugExit();
+  private readonly trace: ((line: string) => void) | null;
+  private readonly traceIrq: boolean;
+  private readonly loggedIgnored = new Set<string>();
+
+  constructor(readonly opts: PlatformOptions, private readonly cpu: CpuSide, mapper: PortMapper) {
+    const { clock, costs } = opts;
+    this.pit = new Pit8254(clock, costs.pitHz);
+    this.cmos = new CmosRtc(clock, opts.rtcStart, opts.memoryBytes);
+    this.com1 = new Uart16550(clock);
+    this.trace = opts.trace ?? null;
+    this.traceIrq = this.trace !== null && opts.traceIrq === true;
+
+    const out = opts.console ?? (() => {});
+    this.com1.onTransmit = out;
+    this.debugConsole.onOutput = out;
+    this.debugExit.onExit = () => cpu.exit();
+
+    // Interrupt wiring.
+    this.pic.onOutput = (level) => cpu.setIntr(level);
+    this.pit.onIrq0 = () => { this.irqTrace('raise', 0); this.pic.pulseIrq(0); };
+    this.cmos.onIrq8 = () => { this.irqTrace('raise', 8); this.pic.pulseIrq(8); };
+    this.com1.onIrq = (level) => this.isaIrq(4, level);
+    this.port92.onA20 = (on) => cpu.setA20(on);
+    this.port92.onReset = () => cpu.reset();
+    this.pic.onIgnoredWrite = (port, v) => this.ignored('pic', port, v);
+    this.pit.onIgnoredWrite = (port, v) => this.ignored('pit', port, v);
+    this.com1.onIgnoredWrite = (off, v) => this.ignored('com1', 0x3f8 + off, v);
+    this.cmos.onIgnoredWrite = (index, v) => this.ignored('cmos', 0x71, (index << 8) | v);
+
+    const chip = costs.chipsetAccessCycles, isa = costs.isaAccessCycles;
+    const pic = this.pic, pit = this.pit, cmos = this.cmos, p92 = this.port92;
+    const byBase = (base: number, read: (port: number) => number, write: (port: number, v: number) => void): PortDevice => ({
+      read: (off) => read(base + off),
+      write: (off, _size, v) => write(base + off, v & 0xff),
+    });
+    mapper.map('pic-master', 0x20, 2, byBase(0x20, (p) => pic.read(p), (p, v) => pic.write(p, v)), chip);
+    mapper.map('pic-slave', 0xa0, 2, byBase(0xa0, (p) => pic.read(p), (p, v) => pic.write(p, v)), chip);
+    mapper.map('elcr', 0x4d0, 2, byBase(0x4d0, (p) => pic.read(p), (p, v) => pic.write(p, v)), chip);
+    mapper.map('pit', 0x40, 4, byBase(0x40, (p) => pit.read(p), (p, v) => pit.write(p, v)), chip);
+    mapper.map('port-b', 0x61, 1, byBase(0x61, (p) => pit.read(p), (p, v) => pit.write(p, v)), chip);
+    mapper.map('cmos', 0x70, 2, byBase(0x70, (p) => cmos.read(p), (p, v) => cmos.write(p, v)), chip);
+    mapper.map('port-a', 0x92, 1, { read: () => p92.read(), write: (_o, _s, v) => p92.write(v) }, chip);
+    mapper.map('com1', 0x3f8, 8, this.com1, isa);
+    mapper.map('pci-config', 0xcf8, 8, { read: (off, size) => this.pci.read(0xcf8 + off, size), write: (off, size, v) => this.pci.write(0xcf8 + off, size, v) }, chip);
+    mapper.map('debug-console', 0xe9, 1, this.debugConsole, isa);
+    mapper.map('debug-exit', 0xf4, 4, this.debugExit, isa);
+    mapper.map('post', 0x80, 1, { read: () => 0xff, write: () => {} }, isa);
+    addI440fxChipset(this.pci);
+  }
+
+  reset(): void {
+    this.pic.reset();
+    this.pit.reset();
+    this.cmos.reset();
+    this.com1.reset();
+    this.port92.reset();
+  }
+
+  /** What firmware does before a Multiboot loader runs: PCI BARs and IRQ lines as SeaBIOS assigns them. */
+  firmwareSetup(): void {
+    firmwareSetup(this.pci);
+    // SeaBIOS makes the PCI interrupt lines (10 and 11) level-triggered in the ELCR.
+    this.pic.write(0x4d1, 0x0c);
+  }
+
+  /** An ISA device's interrupt request line. */
+  isaIrq(irq: number, level: boolean): void {
+    this.irqTrace(level ? 'raise' : 'lower', irq);
+    this.pic.setIrq(irq, level);
+  }
+
+  /** A PCI function's INTA# goes to the ISA IRQ its interrupt line names (level-triggered). */
+  pciIrq(fn: PciFunction, level: boolean): void {
+    const irq = fn.interruptLine;
+    if (irq === 0 || irq > 15 || irq === 2) return;
+    this.isaIrq(irq, level);
+  }
+
+  /**
+   * Keeps a PCI function's BAR0 I/O range mapped (by `mapper`) where the guest or the
+   * firmware put it, while the command register enables I/O. A BAR over another
+   * device's ports is left unmapped, and said so in the trace.
+   */
+  mapPciIo<H>(fn: PciFunction, name: string, dev: PortDevice, cycles: number, mapper: PortMapper<H>, onCommand: () => void): void {
+    let handle: H | null = null;
+    fn.onMappingChange = () => {
+      onCommand();
+      if (handle !== null) { mapper.unmap(handle); handle = null; }
+      const base = fn.barAddress(0);
+      const size = fn.bars[0]!.size;
+      if (fn.ioEnabled && base !== 0 && base + size <= 0x10000) {
+        try {
+          handle = mapper.map(name, base, size, dev, cycles);
+        } catch {
+          this.trace?.(`${this.cpu.cycles()} ${name}: BAR0 at 0x${base.toString(16)} overlaps another device; not mapped`);
+        }
+      }
+    };
+  }
+
+  private irqTrace(what: string, irq: number): void {
+    if (this.traceIrq) this.trace!(`${this.cpu.cycles()} irq ${what} irq=${irq}`);
+  }
+
+  /** Traces an interrupt acknowledge (the machine calls this when the CPU takes one). */
+  acknowledge(): number {
+    const vector = this.pic.acknowledge();
+    if (this.traceIrq) this.trace!(`${this.cpu.cycles()} irq ack vector=${hex(vector)}`);
+    return vector;
+  }
+
+  /** A write a device model does not implement: logged once per (device, port, value) under --trace. */
+  private ignored(dev: string, port: number, value: number): void {
+    if (!this.trace) return;
+    const key = `${dev}:${port}:${value}`;
+    if (this.loggedIgnored.has(key)) return;
+    this.loggedIgnored.add(key);
+    this.trace(`${this.cpu.cycles()} ignored dev=${dev} port=${hex(port, 4)} value=${hex(value)}`);
+  }
+}
