@@ -1,7 +1,7 @@
 /**
  * The `vpio` command line (DESIGN.md section 7).
  *
- *   vpio run KERNEL [options]   boot a Multiboot kernel; serial output to stdout
+ *   vpio run KERNEL... [options]   boot Multiboot kernels (several: one VM each, --mode passthrough|virtual)
  *   vpio demo                   boot the bundled demo guest
  *
  * Exit status: the guest's isa-debug-exit value V gives (V << 1) | 1, as QEMU does;
@@ -14,8 +14,10 @@ import { Command, CommanderError, Option } from 'commander';
 import seedrandom from 'seedrandom';
 import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../devices/pc';
 import { parseMac, macToString } from '../devices/net/ethernet';
-import { SinkPeer, SourcePeer } from '../devices/net/wire';
-import { BadImage } from '../devices/multiboot';
+import { EchoPeer, SinkPeer, SourcePeer } from '../devices/net/wire';
+import { BadImage, loadMultiboot } from '../devices/multiboot';
+import { Host, HostConfigError, HV_MODES, HvMode, DEFAULT_QUANTUM, VmSpec } from '../hypervisor/host';
+import { Vm } from '../hypervisor/vm';
 
 const EXIT_USAGE = 2;
 const EXIT_STOPPED = 3;
@@ -33,22 +35,35 @@ function version(): string {
 }
 
 /** "64M", "512K", "1G", "4194304" -> bytes. */
-export function parseSize(text: string): number {
+export function parseSize(text: string, option = '--memory'): number {
   const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`bad --memory '${text}'; give a size such as 64M, 512K or 1G`);
+  if (!m) throw new UsageError(`bad ${option} '${text}'; give a size such as 64M, 512K or 1G`);
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G'];
   const bytes = Number(m[1]) * unit;
-  if (bytes < 2 * 1024 * 1024) throw new UsageError(`--memory ${text} is too small; the machine needs at least 2M`);
-  if (bytes > 2 * 1024 ** 3) throw new UsageError(`--memory ${text} is too large; at most 2G`);
-  if (bytes % 4096) throw new UsageError(`--memory ${text} is not a whole number of 4 KiB pages`);
+  if (bytes < 2 * 1024 * 1024) throw new UsageError(`${option} ${text} is too small; the machine needs at least 2M`);
+  if (bytes > 2 * 1024 ** 3) throw new UsageError(`${option} ${text} is too large; at most 2G`);
+  if (bytes % 4096) throw new UsageError(`${option} ${text} is not a whole number of 4 KiB pages`);
   return bytes;
 }
 
-export function parseCycles(text: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`bad --max-cycles '${text}'; give a positive whole number of cycles`);
+export function parseCycles(text: string, option = '--max-cycles'): number {
+  if (!/^\d+$/.test(text.trim())) throw new UsageError(`bad ${option} '${text}'; give a positive whole number of cycles`);
   const n = Number(text);
-  if (n <= 0 || !Number.isSafeInteger(n)) throw new UsageError(`bad --max-cycles '${text}'; give a positive whole number of cycles`);
+  if (n <= 0 || !Number.isSafeInteger(n)) throw new UsageError(`bad ${option} '${text}'; give a positive whole number of cycles`);
   return n;
+}
+
+/** "all", "none", or VM numbers such as "0,2". */
+function parseNicVms(text: string, count: number): boolean[] {
+  const t = text.trim();
+  if (t === 'all') return new Array(count).fill(true);
+  if (t === 'none') return new Array(count).fill(false);
+  const want = new Array(count).fill(false);
+  for (const part of t.split(',')) {
+    if (!/^\d+$/.test(part.trim()) || Number(part) >= count) throw new UsageError(`bad --nic-vms '${text}'; give all, none, or VM numbers 0..${count - 1} such as 0,2`);
+    want[Number(part)] = true;
+  }
+  return want;
 }
 
 function parseTrace(text: string): Set<string> {
@@ -118,7 +133,12 @@ class Output {
 interface RunOptions {
   memory: string;
   maxCycles?: string;
-  cmdline: string;
+  cmdline: string[];
+  mode?: string;
+  quantum?: string;
+  hostMemory?: string;
+  nicVms?: string;
+  stats?: boolean;
   trace?: string;
   traceOut?: string;
   listDevices?: boolean;
@@ -149,19 +169,34 @@ function listDevices(pc: Pc, out: Output): void {
   }
 }
 
-function runKernel(kernel: string | undefined, opts: RunOptions): number {
+/** Reads a kernel image, with a one-line error for the usual mistakes. */
+function readImage(kernel: string): Uint8Array {
+  try {
+    const image = fs.readFileSync(kernel);
+    return new Uint8Array(image.buffer, image.byteOffset, image.length);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(code === 'ENOENT' ? `no such file: ${kernel}; give the path of a Multiboot ELF kernel` :
+      code === 'EISDIR' ? `${kernel} is a directory; give the path of a Multiboot ELF kernel` : `cannot read ${kernel} (${code})`);
+  }
+}
+
+/** The options every mode shares, checked. */
+interface Common {
+  memoryBytes: number;
+  maxCycles: number;
+  kinds: Set<string>;
+  traceOut: Output | null;
+  nic: NicKind | undefined;
+  mac: Uint8Array;
+  peers: PeerSpec[];
+  stdout: Output;
+}
+
+function common(opts: RunOptions): Common {
   const memoryBytes = parseSize(opts.memory);
   const maxCycles = opts.maxCycles !== undefined ? parseCycles(opts.maxCycles) : Infinity;
   const kinds = opts.trace !== undefined ? parseTrace(opts.trace) : new Set<string>();
-  const stdout = new Output(1);
-  let traceOut: Output | null = null;
-  if (kinds.size > 0) {
-    let fd = 2;
-    if (opts.traceOut) {
-      try { fd = fs.openSync(opts.traceOut, 'w'); } catch (e) { throw new UsageError(`cannot write the trace to ${opts.traceOut} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
-    }
-    traceOut = new Output(fd);
-  }
   if (opts.nic !== undefined && !(NIC_KINDS as readonly string[]).includes(opts.nic)) {
     throw new UsageError(`unknown --nic '${opts.nic}'; cards are ${NIC_KINDS.join(', ')}`);
   }
@@ -173,16 +208,54 @@ function runKernel(kernel: string | undefined, opts: RunOptions): number {
   if (opts.pcap) {
     try { fs.writeFileSync(opts.pcap, ''); } catch (e) { throw new UsageError(`cannot write the pcap to ${opts.pcap} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
   }
+  let traceOut: Output | null = null;
+  if (kinds.size > 0) {
+    let fd = 2;
+    if (opts.traceOut) {
+      try { fd = fs.openSync(opts.traceOut, 'w'); } catch (e) { throw new UsageError(`cannot write the trace to ${opts.traceOut} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
+    }
+    traceOut = new Output(fd);
+  }
+  return { memoryBytes, maxCycles, kinds, traceOut, nic: opts.nic as NicKind | undefined, mac, peers, stdout: new Output(1) };
+}
+
+function reportPeers(peers: readonly (EchoPeer | SinkPeer | SourcePeer)[]): void {
+  for (const p of peers) {
+    if (p instanceof SinkPeer) process.stderr.write(`vpio: ${p.summary()}\n`);
+    if (p instanceof SourcePeer) process.stderr.write(`vpio: source: ${p.sent} datagrams sent${p.opts.port === 7 ? `, ${p.echoed} echoed back` : ''}\n`);
+  }
+}
+
+function run(kernels: string[], opts: RunOptions): number {
+  const mode = opts.mode ?? 'native';
+  if (mode !== 'native' && !(HV_MODES as readonly string[]).includes(mode)) {
+    if (mode === 'vpio') throw new UsageError('--mode vpio is not available yet (the VPIO monitor is the next piece of work); modes are native, passthrough, virtual');
+    throw new UsageError(`unknown --mode '${mode}'; modes are native, passthrough, virtual`);
+  }
+  if (mode === 'native') {
+    if (kernels.length > 1) throw new UsageError(`native mode runs one guest on the bare machine; for ${kernels.length} give --mode virtual (or passthrough)`);
+    for (const o of ['quantum', 'hostMemory', 'nicVms'] as const) {
+      if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to the hypervisor modes; add --mode passthrough or virtual`);
+    }
+    if (opts.cmdline.length > 1) throw new UsageError('one kernel takes one --cmdline');
+    return runNative(kernels[0], opts);
+  }
+  return runHosted(mode as HvMode, kernels, opts);
+}
+
+function runNative(kernel: string | undefined, opts: RunOptions): number {
+  const c = common(opts);
+  const { stdout, traceOut, maxCycles } = c;
   const pc = new Pc({
-    memoryBytes,
-    nic: opts.nic as NicKind | undefined,
-    mac,
-    peers,
+    memoryBytes: c.memoryBytes,
+    nic: c.nic,
+    mac: c.mac,
+    peers: c.peers,
     pcapPath: opts.pcap,
     rtcStart: rtcStartFor(opts.seed),
     console: (b) => stdout.byte(b),
-    trace: traceOut ? (line) => traceOut!.line(line) : null,
-    traceKinds: kinds,
+    trace: traceOut ? (line) => traceOut.line(line) : null,
+    traceKinds: c.kinds,
   });
   pc.cpu.useTranslator = opts.translate;
   if (opts.listDevices) {
@@ -191,17 +264,10 @@ function runKernel(kernel: string | undefined, opts: RunOptions): number {
     return 0;
   }
   if (!kernel) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [options]');
-  let image: Buffer;
-  try {
-    image = fs.readFileSync(kernel);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(code === 'ENOENT' ? `no such file: ${kernel}; give the path of a Multiboot ELF kernel` :
-      code === 'EISDIR' ? `${kernel} is a directory; give the path of a Multiboot ELF kernel` : `cannot read ${kernel} (${code})`);
-  }
+  const image = readImage(kernel);
   try {
     // Like GRUB and QEMU, the kernel's own name is the command line's first word.
-    pc.boot(new Uint8Array(image.buffer, image.byteOffset, image.length), `${kernel} ${opts.cmdline}`);
+    pc.boot(image, `${kernel} ${opts.cmdline[0] ?? ''}`);
   } catch (e) {
     if (e instanceof BadImage) throw new UsageError(`${kernel}: ${e.message}`);
     throw e;
@@ -214,9 +280,9 @@ function runKernel(kernel: string | undefined, opts: RunOptions): number {
     traceOut?.flush();
     pc.close();
   }
-  for (const p of pc.peers) {
-    if (p instanceof SinkPeer) process.stderr.write(`vpio: ${p.summary()}\n`);
-    if (p instanceof SourcePeer) process.stderr.write(`vpio: source: ${p.sent} datagrams sent${p.opts.port === 7 ? `, ${p.echoed} echoed back` : ''}\n`);
+  reportPeers(pc.peers);
+  if (opts.stats) {
+    process.stderr.write(`vpio: native: ${pc.cpu.cycles} cycles, ${pc.cpu.instructions} instructions, no hypervisor\n`);
   }
   switch (result.kind) {
     case 'exit': return result.status;
@@ -231,6 +297,126 @@ function runKernel(kernel: string | undefined, opts: RunOptions): number {
       return EXIT_STOPPED;
   }
 }
+
+/** Splits each VM's console into lines prefixed "vmN| " (when there are several VMs). */
+class Consoles {
+  private readonly partial: number[][];
+  constructor(private readonly out: Output, private readonly count: number) {
+    this.partial = Array.from({ length: count }, () => []);
+  }
+  byte(vm: number, b: number): void {
+    if (this.count === 1) { this.out.byte(b); return; }
+    if (b === 0x0a) { this.line(vm); return; }
+    this.partial[vm].push(b);
+  }
+  private line(vm: number): void {
+    this.out.line(`vm${vm}| ${Buffer.from(this.partial[vm]).toString('latin1')}`);
+    this.partial[vm] = [];
+  }
+  /** Whatever a VM printed without a final newline. */
+  flush(): void {
+    for (let vm = 0; vm < this.count; vm++) if (this.partial[vm].length) this.line(vm);
+  }
+}
+
+function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
+  if (kernels.length === 0) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [KERNEL.elf...] --mode ' + mode);
+  if (opts.listDevices) throw new UsageError('--list-devices shows the bare machine; leave out --mode');
+  const n = kernels.length;
+  if (opts.cmdline.length > 1 && opts.cmdline.length !== n) {
+    throw new UsageError(`${opts.cmdline.length} --cmdline options for ${n} kernels; give one for each kernel, in order, or one for all`);
+  }
+  const c = common(opts);
+  const quantum = opts.quantum !== undefined ? parseCycles(opts.quantum, '--quantum') : DEFAULT_QUANTUM;
+  const hostMemoryBytes = parseSize(opts.hostMemory ?? '512M', '--host-memory');
+  const nicVms = parseNicVms(opts.nicVms ?? (mode === 'passthrough' ? '0' : 'all'), n);
+  const specs: VmSpec[] = kernels.map((k, i) => {
+    const image = readImage(k);
+    try {
+      loadMultiboot(image, new Uint8Array(c.memoryBytes), '');
+    } catch (e) {
+      if (e instanceof BadImage) throw new UsageError(`${k}: ${e.message}`);
+      throw e;
+    }
+    return { image, path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i] };
+  });
+  const consoles = new Consoles(c.stdout, n);
+  const traceOut = c.traceOut;
+  let host: Host;
+  try {
+    host = new Host({
+      mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
+      pcapPath: opts.pcap, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
+      trace: traceOut ? (line) => traceOut.line(line) : null, traceKinds: c.kinds, translate: opts.translate,
+    });
+  } catch (e) {
+    if (e instanceof HostConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+  host.boot();
+  let result;
+  try {
+    result = host.run(c.maxCycles);
+  } finally {
+    consoles.flush();
+    c.stdout.flush();
+    traceOut?.flush();
+    host.close();
+  }
+  reportPeers(host.peers);
+  process.stderr.write(statsTable(host, mode));
+  if (host.escapeCount > 0) {
+    const e = host.escapes[0];
+    process.stderr.write(`vpio: passthrough: vm${e.vm}'s card made ${host.escapeCount} DMA access${host.escapeCount > 1 ? 'es' : ''} outside its memory (first: ${e.direction} of ${e.length} bytes at host-physical 0x${e.address.toString(16)}, cycle ${e.cycle}); passthrough does not check DMA\n`);
+  }
+  let status = -1;
+  for (const vm of host.vms) {
+    const end = vm.end;
+    if (end === null) {
+      process.stderr.write(`vpio: vm${vm.id}: stopped: the cycle limit (${c.maxCycles}) was reached at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}\n`);
+      status = EXIT_STOPPED;
+    } else if (end.kind === 'triple-fault') {
+      process.stderr.write(`vpio: vm${vm.id}: stopped: ${end.message.split('\n')[0]}\n${vm.cpu.dumpState()}\n`);
+      status = EXIT_STOPPED;
+    } else if (end.kind === 'halted') {
+      process.stderr.write(`vpio: vm${vm.id}: stopped: ${end.message} at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}\n`);
+      status = EXIT_STOPPED;
+    } else if (status === -1 && end.value !== 0) {
+      status = end.status;
+    }
+  }
+  void result;
+  if (status !== -1) return status;
+  return host.vms[0].end!.kind === 'exit' ? (host.vms[0].end as { status: number }).status : EXIT_STOPPED;
+}
+
+/** The per-VM table: exits by reason, guest and hypervisor cycles, NIC traffic. */
+export function statsTable(host: Host, mode: string): string {
+  const lines: string[] = [];
+  const pct = (a: number, b: number) => (b > 0 ? ((100 * a) / b).toFixed(1) + '%' : '-');
+  lines.push(`vpio: ${mode}: ${host.vms.length} VM${host.vms.length > 1 ? 's' : ''}, ${host.clock.now} cycles, quantum ${host.quantum}`);
+  for (const vm of host.vms) {
+    const s = vm.stats;
+    const hv = vm.hypervisorCycles;
+    lines.push(`vm${vm.id}: guest ${vm.guestCycles} cycles, hypervisor ${hv} cycles (${pct(hv, vm.guestCycles + hv)}), ${vm.cpu.instructions} instructions; nic ${s.framesOut} frames out, ${s.framesIn} in`);
+    lines.push('  exit reason                      count        cycles');
+    const rows: [string, number, number][] = [];
+    for (const t of vm.portCounters()) {
+      if (t.exitsIn || t.accessesIn) rows.push([`io in  ${t.name}${t.accessesIn !== t.exitsIn ? ` (${t.accessesIn} accesses)` : ''}`, t.exitsIn, t.cyclesIn]);
+      if (t.exitsOut || t.accessesOut) rows.push([`io out ${t.name}${t.accessesOut !== t.exitsOut ? ` (${t.accessesOut} accesses)` : ''}`, t.exitsOut, t.cyclesOut]);
+    }
+    for (const w of s.work()) if (w.count) rows.push([w.name, w.count, w.cycles]);
+    for (const [name, count, cycles] of rows) lines.push(`  ${name.padEnd(30)} ${String(count).padStart(7)} ${String(cycles).padStart(13)}`);
+  }
+  if (host.hostWork.count) lines.push(`host: ${host.hostWork.name}: ${host.hostWork.count} operations, ${host.hostWork.cycles} cycles`);
+  if (host.switch) {
+    const sw = host.switch;
+    lines.push(`switch: ${sw.unknownUnicast} frames from the wire for no VM dropped, ${host.driver!.dropped} dropped on a full transmit queue`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export type { Vm };
 
 function demoKernel(): string {
   const candidates = [path.join(__dirname, '..', 'guests', 'bin', 'hello.elf'), path.join(process.cwd(), 'guests', 'bin', 'hello.elf')];
@@ -252,13 +438,22 @@ export function main(argv: string[]): number {
 
   program
     .command('run')
-    .description('Boot a Multiboot (v1) ELF kernel. Serial (COM1) and port 0xE9 output go to stdout.\n' +
-      'Exit status: the guest\'s isa-debug-exit value V (port 0xF4) gives (V << 1) | 1, as under QEMU;\n' +
-      '2 for bad usage or a bad image; 3 when stopped by --max-cycles, a triple fault, or a halt nothing can end.')
-    .argument('[kernel]', 'the kernel image (the same file qemu-system-i386 -kernel accepts)')
-    .addOption(new Option('--memory <size>', 'guest RAM: bytes, or with K, M or G (2M..2G)').default('64M'))
+    .description('Boot Multiboot (v1) ELF kernels. Serial (COM1) and port 0xE9 output go to stdout.\n' +
+      'With --mode passthrough or virtual, each kernel runs in its own VM under the hypervisor; with several,\n' +
+      'console lines are prefixed "vmN| ", and a table of exits and cycles per VM goes to stderr at the end.\n' +
+      'Exit status: the guest\'s isa-debug-exit value V (port 0xF4) gives (V << 1) | 1, as under QEMU (with several\n' +
+      'VMs: the first VM, in order, that exited with V != 0, else 1); 2 for bad usage or a bad image; 3 when a VM\n' +
+      'was stopped by --max-cycles, a triple fault, or a halt nothing can end.')
+    .argument('[kernels...]', 'the kernel images (the same files qemu-system-i386 -kernel accepts)')
+    .addOption(new Option('--mode <mode>', 'native (the bare machine, one guest), passthrough (the card belongs to one VM, ports direct, DMA unchecked) or virtual (each VM gets its own emulated card behind a software switch)').default('native'))
+    .addOption(new Option('--quantum <cycles>', 'hypervisor modes: the most cycles a VM runs before the next runnable one gets the CPU (default 2000000, 1 ms)'))
+    .addOption(new Option('--host-memory <size>', 'hypervisor modes: host RAM, which the VMs\' memory and the hypervisor\'s 1 MiB must fit in (default 512M)'))
+    .addOption(new Option('--nic-vms <list>', 'hypervisor modes: which VMs get a card: all, none, or numbers such as 0,2 (default: 0 in passthrough, all in virtual)'))
+    .addOption(new Option('--stats', 'print the cycle and exit figures at the end (hypervisor modes always do)'))
+    .addOption(new Option('--memory <size>', 'RAM of the machine, or of each VM: bytes, or with K, M or G (2M..2G)').default('64M'))
     .addOption(new Option('--max-cycles <n>', 'stop after this many machine cycles (2 GHz clock: 2e9 is one virtual second); default: no limit'))
-    .addOption(new Option('--cmdline <string>', 'the Multiboot command line passed to the kernel').default(''))
+    .addOption(new Option('--cmdline <string>', 'the Multiboot command line passed to the kernel (after its own path); repeatable: the nth goes to the nth kernel, or one goes to all')
+      .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
     .addOption(new Option('--trace-out <file>', 'write the trace to a file instead of stderr'))
     .addOption(new Option('--seed <seed>', 'seed for every random choice (the RTC start date); default: 2000-01-01'))
@@ -269,14 +464,14 @@ export function main(argv: string[]): number {
     .addOption(new Option('--peer <spec>', 'a station on the card\'s segment: echo (ARP, ICMP echo, UDP echo on port 7), sink (counts a UDP stream to port 9), source[,rate=N,size=N,count=N,port=N] (sends one to the guest, port 9 by default); repeatable')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--pcap <file>', 'write every frame on the segment to a pcap file (virtual-clock timestamps)'))
-    .action((kernel: string | undefined, opts: RunOptions) => { status = runKernel(kernel, opts); });
+    .action((kernels: string[], opts: RunOptions) => { status = run(kernels, { ...opts, cmdline: opts.cmdline ?? [] }); });
 
   program
     .command('demo')
     .description('Boot the bundled demo guest (guests/bin/hello.elf).')
     .action(() => {
       process.stdout.write('vpio demo: booting guests/bin/hello.elf on the emulated PC\n');
-      const s = runKernel(demoKernel(), { memory: '64M', cmdline: 'demo', translate: true, maxCycles: String(20e9) });
+      const s = run([demoKernel()], { memory: '64M', cmdline: ['demo'], translate: true, maxCycles: String(20e9) });
       // The guest's success (exit value 0, status 1 as under QEMU) is the demo's success.
       status = s === 1 ? 0 : s;
     });

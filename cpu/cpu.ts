@@ -169,6 +169,12 @@ export class Cpu {
   sliceInstr = 0;
   private running = false;
   instructionCycles = DEFAULT_INSTRUCTION_CYCLES;
+  /**
+   * During a REP INS/OUTS, how many elements of this execution came before the current
+   * port access (0 for the first, and for every other IN/OUT). A hypervisor reads it to
+   * take one exit per string instruction rather than one per element, as KVM does.
+   */
+  ioRepeat = 0;
   irqLine = false;
   /** The INTR pin is ignored until `instructions` passes this (one instruction after STI, MOV SS, POP SS). */
   inhibitIrqUntil = -1;

@@ -2201,11 +2201,15 @@ function stringIns(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const port = cpu.reg16[EDX << 1];
   let n = cpu.rep === 0 ? 1 : getCount(cpu);
+  let k = 0;
   while (n !== 0) {
     checkIoPermission(cpu, port, size);
     // The destination is checked before the port is read, so a fault does not lose data.
     cpu.checkWrite(ES, indexOf(cpu, EDI), size);
-    writeSized(cpu, ES, indexOf(cpu, EDI), size, cpu.bus.ioRead(port, size));
+    cpu.ioRepeat = k++;
+    const v = cpu.bus.ioRead(port, size);
+    cpu.ioRepeat = 0;
+    writeSized(cpu, ES, indexOf(cpu, EDI), size, v);
     advance(cpu, EDI, delta);
     if (cpu.rep === 0) return;
     n = decCount(cpu);
@@ -2218,9 +2222,13 @@ function stringOuts(cpu: Cpu, size: number): void {
   const port = cpu.reg16[EDX << 1];
   const src = dataSeg(cpu);
   let n = cpu.rep === 0 ? 1 : getCount(cpu);
+  let k = 0;
   while (n !== 0) {
     checkIoPermission(cpu, port, size);
-    cpu.bus.ioWrite(port, size, readSized(cpu, src, indexOf(cpu, ESI), size));
+    const v = readSized(cpu, src, indexOf(cpu, ESI), size);
+    cpu.ioRepeat = k++;
+    cpu.bus.ioWrite(port, size, v);
+    cpu.ioRepeat = 0;
     advance(cpu, ESI, delta);
     if (cpu.rep === 0) return;
     n = decCount(cpu);

@@ -35,12 +35,12 @@ describe('PortMap', () => {
     const map = new PortMap(3000);
     let cycles = 0;
     map.charge = (c) => { cycles += c; };
-    const hook = map.hook('vnic', 0x300, 0x20, trap(log), 700);
+    const hook = map.hook('vnic', 0x300, 0x20, trap(log), { handlerCycles: 700 });
     expect(map.read(0x307, 1)).toBe(0x99);
     map.write(0x310, 2, 5);
     map.write(0x310, 2, 6);
     expect(log).toEqual(['trap in 307/1', 'trap out 310/2=5', 'trap out 310/2=6']);
-    expect([hook.exitsIn, hook.exitsOut, hook.cyclesIn, hook.cyclesOut]).toEqual([1, 2, 3700, 7400]);
+    expect([hook.counter.exitsIn, hook.counter.exitsOut, hook.counter.cyclesIn, hook.counter.cyclesOut]).toEqual([1, 2, 3700, 7400]);
     expect(cycles).toBe(3 * 3700);
   });
 
@@ -71,5 +71,46 @@ describe('PortMap', () => {
     const map = new PortMap(3000);
     for (let i = 0; i < 100000; i++) map.unhook(map.hook('flip', 0x3f8, 8, trap([])));
     expect(map.lookup(0x3f8)).toBeNull();
+  });
+
+  it('takes one exit for a whole REP INS/OUTS, the handler cost for every element, unless the hook asks for per-element exits', () => {
+    const map = new PortMap(3000);
+    let cycles = 0;
+    map.charge = (c) => { cycles += c; };
+    const cpu = { ioRepeat: 0 };
+    map.repeat = cpu;
+    const once = map.hook('data', 0x310, 2, trap([]), { handlerCycles: 10 });
+    const each = map.hook('strict', 0x320, 2, trap([]), { handlerCycles: 10, perElement: true });
+    for (let k = 0; k < 4; k++) { cpu.ioRepeat = k; map.write(0x310, 2, k); map.read(0x320, 2); }
+    expect([once.counter.exitsOut, once.counter.accessesOut, once.counter.cyclesOut]).toEqual([1, 4, 3000 + 4 * 10]);
+    expect([each.counter.exitsIn, each.counter.accessesIn, each.counter.cyclesIn]).toEqual([4, 4, 4 * 3010]);
+    expect(cycles).toBe(3040 + 4 * 3010);
+  });
+
+  it('keeps one counter per hook name across hook and unhook', () => {
+    const map = new PortMap(100);
+    for (let i = 0; i < 3; i++) {
+      const h = map.hook('flip', 0x60, 1, trap([]));
+      map.read(0x60, 1);
+      map.unhook(h);
+      map.read(0x60, 1);
+    }
+    expect(map.counters.get('flip')?.exitsIn).toBe(3);
+    expect([...map.counters.keys()]).toEqual(['flip']);
+  });
+
+  it('removes a direct range (a BAR moved), and traces every access with what served it', () => {
+    const log: string[] = [];
+    const map = new PortMap(100);
+    const lines: string[] = [];
+    map.trace = (dir, port, size, value, name, trapped) => lines.push(`${dir} ${port.toString(16)} ${value} ${name}${trapped ? ' trap' : ''}`);
+    const r = map.direct('nic', 0xc000, 0x20, device(log), 1);
+    map.hook('pit', 0x40, 4, trap(log));
+    map.read(0xc001, 1);
+    map.remove(r);
+    map.read(0xc001, 1);
+    map.write(0x40, 1, 7);
+    expect(lines).toEqual(['in c001 65 nic', 'in c001 255 none', 'out 40 7 pit trap']);
+    expect(map.lookup(0xc001)).toBeNull();
   });
 });

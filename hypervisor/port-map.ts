@@ -7,11 +7,11 @@
  * VPIO monitor can change its policy while the guest runs. A trap hooked over a direct
  * range shadows it and unhooking restores it.
  *
- * Every trap is counted and costed per hook and direction, for the exit accounting the
- * command line and the bench report. Dispatch allocates nothing.
- *
- * This is the first piece of the hypervisor issue; the VMs, the scheduler and the
- * modes build on it.
+ * Every trap is counted and costed per hook name and direction (`TrapCounter`), for the
+ * exit accounting the command line and the bench report; the counters outlive the hooks,
+ * so a range hooked and unhooked many times keeps one line. A REP INS/OUTS takes one
+ * exit per instruction, as in KVM and Palacios, and each further element costs only the
+ * handler, unless the hook asks for an exit per element. Dispatch allocates nothing.
  */
 import { PortDevice } from '../devices/port-bus';
 
@@ -33,19 +33,34 @@ export interface DirectRange {
   readonly cycles: number;
 }
 
+/** Exits and accesses through the hooks of one name, by direction, and the cycles they cost. */
+export interface TrapCounter {
+  readonly name: string;
+  exitsIn: number;
+  exitsOut: number;
+  /** Port accesses handled (more than exits when REP string I/O runs in one exit). */
+  accessesIn: number;
+  accessesOut: number;
+  cyclesIn: number;
+  cyclesOut: number;
+}
+
 export interface Hook {
   readonly kind: 'trap';
   readonly name: string;
   readonly base: number;
   readonly length: number;
   readonly handler: TrapHandler;
-  /** Cycles the handler itself costs per exit (a device model's or the monitor's work). */
+  /** Cycles the handler itself costs per access (a device model's or the monitor's work). */
   readonly handlerCycles: number;
-  /** Exits taken, and their cycles, by direction. */
-  exitsIn: number;
-  exitsOut: number;
-  cyclesIn: number;
-  cyclesOut: number;
+  /** Take an exit for every element of a REP INS/OUTS (default: one per instruction). */
+  readonly perElement: boolean;
+  readonly counter: TrapCounter;
+}
+
+export interface HookOptions {
+  handlerCycles?: number;
+  perElement?: boolean;
 }
 
 type Entry = DirectRange | Hook;
@@ -59,6 +74,14 @@ export class PortMap {
   private readonly shadowed = new Uint16Array(0x10000);
   /** Charged for the cycles an access costs (the machine adds them to the CPU's counter). */
   charge: (cycles: number) => void = () => {};
+  /** Called before each device or handler access so devices see the current cycle. */
+  syncTime: () => void = () => {};
+  /** Where the CPU says whether an access continues a REP INS/OUTS (see Cpu.ioRepeat). */
+  repeat: { ioRepeat: number } = { ioRepeat: 0 };
+  /** Called after every mapped access when tracing: direction, port, size, value, range name, trapped. */
+  trace: ((dir: 'in' | 'out', port: number, size: number, value: number, name: string, trapped: boolean) => void) | null = null;
+  /** The counters by hook name, in the order the names were first hooked. */
+  readonly counters = new Map<string, TrapCounter>();
 
   /** @param exitCycles the VM exit plus entry cost (from the cost table) */
   constructor(readonly exitCycles: number) {}
@@ -78,12 +101,17 @@ export class PortMap {
    * Traps [base, base+length) to `handler` (Palacios v3_hook_io_port). A direct range
    * underneath is shadowed until unhook; two traps on one port are a wiring bug.
    */
-  hook(name: string, base: number, length: number, handler: TrapHandler, handlerCycles = 0): Hook {
+  hook(name: string, base: number, length: number, handler: TrapHandler, opts: HookOptions = {}): Hook {
     for (let p = base; p < base + length; p++) {
       const e = this.entries[this.owner[p & 0xffff]];
       if (e && e.kind === 'trap') throw new Error(`port 0x${p.toString(16)} is already hooked by ${e.name}`);
     }
-    const hook: Hook = { kind: 'trap', name, base, length, handler, handlerCycles, exitsIn: 0, exitsOut: 0, cyclesIn: 0, cyclesOut: 0 };
+    let counter = this.counters.get(name);
+    if (!counter) {
+      counter = { name, exitsIn: 0, exitsOut: 0, accessesIn: 0, accessesOut: 0, cyclesIn: 0, cyclesOut: 0 };
+      this.counters.set(name, counter);
+    }
+    const hook: Hook = { kind: 'trap', name, base, length, handler, handlerCycles: opts.handlerCycles ?? 0, perElement: opts.perElement ?? false, counter };
     const id = this.add(hook);
     for (let p = base; p < base + length; p++) {
       const port = p & 0xffff;
@@ -106,6 +134,18 @@ export class PortMap {
     this.entries[id] = null;
   }
 
+  /** Removes a direct range (a passthrough BAR moved); a trap over it keeps the ports. */
+  remove(range: DirectRange): void {
+    const id = this.entries.indexOf(range);
+    if (id <= 0) return;
+    for (let p = range.base; p < range.base + range.length; p++) {
+      const port = p & 0xffff;
+      if (this.owner[port] === id) this.owner[port] = 0;
+      if (this.shadowed[port] === id) this.shadowed[port] = 0;
+    }
+    this.entries[id] = null;
+  }
+
   /** What a port is mapped to now (for --list-devices and tests). */
   lookup(port: number): Entry | null {
     return this.entries[this.owner[port & 0xffff]];
@@ -113,32 +153,49 @@ export class PortMap {
 
   read(port: number, size: number): number {
     const e = this.entries[this.owner[port]];
-    if (e === null) return ALL_ONES[size];
-    if (e.kind === 'direct') {
-      const v = e.device.read(port - e.base, size);
-      this.charge(e.cycles);
+    if (e === null) {
+      const v = ALL_ONES[size];
+      if (this.trace !== null) this.trace('in', port, size, v, 'none', false);
       return v;
     }
-    const cost = this.exitCycles + e.handlerCycles;
-    e.exitsIn++;
-    e.cyclesIn += cost;
-    this.charge(cost);
-    return e.handler.in(port, size);
+    this.syncTime();
+    let v: number;
+    if (e.kind === 'direct') {
+      v = e.device.read(port - e.base, size);
+      this.charge(e.cycles);
+    } else {
+      const c = e.counter;
+      let cost = e.handlerCycles;
+      if (this.repeat.ioRepeat === 0 || e.perElement) { cost += this.exitCycles; c.exitsIn++; }
+      c.accessesIn++;
+      c.cyclesIn += cost;
+      this.charge(cost);
+      v = e.handler.in(port, size);
+    }
+    if (this.trace !== null) this.trace('in', port, size, v, e.name, e.kind === 'trap');
+    return v;
   }
 
   write(port: number, size: number, value: number): void {
     const e = this.entries[this.owner[port]];
-    if (e === null) return;
+    if (e === null) {
+      if (this.trace !== null) this.trace('out', port, size, value, 'none', false);
+      return;
+    }
+    this.syncTime();
     if (e.kind === 'direct') {
       e.device.write(port - e.base, size, value);
       this.charge(e.cycles);
-      return;
+    } else {
+      const c = e.counter;
+      let cost = e.handlerCycles;
+      if (this.repeat.ioRepeat === 0 || e.perElement) { cost += this.exitCycles; c.exitsOut++; }
+      c.accessesOut++;
+      c.cyclesOut += cost;
+      this.charge(cost);
+      e.handler.out(port, size, value);
     }
-    const cost = this.exitCycles + e.handlerCycles;
-    e.exitsOut++;
-    e.cyclesOut += cost;
-    this.charge(cost);
-    e.handler.out(port, size, value);
+    if (this.trace !== null) this.trace('out', port, size, value, e.name, e.kind === 'trap');
   }
 
   private add(e: Entry): number {

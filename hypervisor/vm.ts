@@ -1,0 +1,206 @@
+/**
+ * A VM: its own CPU state, its guest-physical memory (a window onto a partition of host
+ * memory: the CPU sees nothing else), its port map, and its virtual platform (PIC, PIT,
+ * CMOS, UART, PCI bus, debug ports), every register of which traps to the hypervisor's
+ * emulation of it, as in Palacios. A network card, when the VM has one, is mapped by the
+ * host: direct (passthrough) or trapped (a virtual card).
+ */
+import { Cpu } from '../cpu/cpu';
+import { CpuBus } from '../cpu/bus';
+import { EAX, EBX } from '../cpu/registers';
+import { Clock } from '../devices/clock';
+import { Costs } from '../devices/costs';
+import { PortDevice } from '../devices/port-bus';
+import { Platform, PortMapper } from '../devices/platform';
+import { loadMultiboot, LoadedKernel, MB_BOOTLOADER_MAGIC } from '../devices/multiboot';
+import { DmaPort } from '../devices/rtl8139';
+import { PortMap, Hook, DirectRange, TrapCounter } from './port-map';
+
+/** Hypervisor work charged to a VM that is not a port exit: its count and cycles. */
+export interface WorkCounter {
+  readonly name: string;
+  count: number;
+  cycles: number;
+}
+
+export class VmStats {
+  /** Cycles the VM held the physical CPU (guest work, port latency and the exits in its slices). */
+  runCycles = 0;
+  /** Hypervisor cycles spent inside this VM's slices other than port exits (for guest = run - hypervisor). */
+  hvInSlice = 0;
+  readonly irq: WorkCounter = { name: 'irq inject', count: 0, cycles: 0 };
+  readonly hlt: WorkCounter = { name: 'hlt', count: 0, cycles: 0 };
+  readonly quantum: WorkCounter = { name: 'quantum', count: 0, cycles: 0 };
+  readonly vmSwitch: WorkCounter = { name: 'vm switch', count: 0, cycles: 0 };
+  readonly backendTx: WorkCounter = { name: 'nic backend tx', count: 0, cycles: 0 };
+  readonly backendRx: WorkCounter = { name: 'nic backend rx', count: 0, cycles: 0 };
+  /** Frames the virtual NIC sent and received through the hypervisor's switch. */
+  framesOut = 0;
+  framesIn = 0;
+  bytesOut = 0;
+  bytesIn = 0;
+
+  work(): WorkCounter[] {
+    return [this.irq, this.hlt, this.quantum, this.vmSwitch, this.backendTx, this.backendRx];
+  }
+}
+
+/** How a VM ended. */
+export type VmEnd =
+  | { kind: 'exit'; value: number; status: number }
+  | { kind: 'triple-fault'; message: string }
+  | { kind: 'halted'; message: string };
+
+export interface VmOptions {
+  id: number;
+  /** The VM's window onto host memory: guest-physical 0 is `ram[0]`. */
+  ram: Uint8Array;
+  /** Where the window starts in host-physical memory. */
+  base: number;
+  clock: Clock;
+  costs: Costs;
+  rtcStart: number;
+  console: (byte: number) => void;
+  trace: ((line: string) => void) | null;
+  traceKinds: ReadonlySet<string>;
+  /** Charges hypervisor work to this VM (the host advances the right clock). */
+  charge: (vm: Vm, counter: WorkCounter, cycles: number) => void;
+}
+
+export class Vm implements CpuBus {
+  readonly id: number;
+  readonly ram: Uint8Array;
+  readonly base: number;
+  readonly cpu: Cpu;
+  readonly ports: PortMap;
+  readonly platform: Platform;
+  readonly stats = new VmStats();
+  /** Set when the VM is done (debug-exit, triple fault, a halt nothing can end). */
+  end: VmEnd | null = null;
+  /** The guest wrote the debug-exit port during the current slice. */
+  exited = false;
+  /** Maps ranges as traps to the hypervisor's emulation (virtual devices). */
+  readonly trapMapper: PortMapper<Hook>;
+  /** Maps ranges straight to a device (passthrough). */
+  readonly directMapper: PortMapper<DirectRange>;
+  private readonly trace: ((line: string) => void) | null;
+
+  constructor(readonly opts: VmOptions) {
+    this.id = opts.id;
+    this.ram = opts.ram;
+    this.base = opts.base;
+    this.trace = opts.trace;
+    this.cpu = new Cpu(this);
+    this.cpu.instructionCycles = opts.costs.instructionCycles;
+    const cpu = this.cpu;
+    const ports = new PortMap(opts.costs.exitRoundTripCycles);
+    this.ports = ports;
+    ports.charge = (c) => cpu.addCycles(c);
+    ports.syncTime = () => { opts.clock.now = cpu.cycles; };
+    ports.repeat = cpu;
+    const vdev = opts.costs.virtualDeviceCycles;
+    this.trapMapper = {
+      map: (name, base, length, device: PortDevice) => ports.hook(name, base, length, {
+        in: (port, size) => device.read(port - base, size),
+        out: (port, size, value) => device.write(port - base, size, value),
+      }, { handlerCycles: vdev }),
+      unmap: (h) => ports.unhook(h),
+    };
+    this.directMapper = {
+      map: (name, base, length, device, cycles) => ports.direct(name, base, length, device, cycles),
+      unmap: (r) => ports.remove(r),
+    };
+    if (this.trace && opts.traceKinds.has('io')) {
+      const t = this.trace;
+      ports.trace = (dir, port, size, value, name, trapped) => {
+        t(`${cpu.cycles} vm${this.id} io ${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} dev=${name}${trapped ? ' exit' : ''}`);
+      };
+    }
+    const vmTrace = this.trace ? (line: string) => this.trace!(line.replace(/^(\d+) /, `$1 vm${this.id} `)) : null;
+    this.platform = new Platform({
+      clock: opts.clock, costs: opts.costs, memoryBytes: opts.ram.length, rtcStart: opts.rtcStart,
+      console: opts.console, trace: vmTrace, traceIrq: opts.traceKinds.has('irq'),
+    }, {
+      setIntr: (level) => { cpu.irqLine = level; },
+      setA20: (on) => cpu.setA20(on),
+      reset: () => cpu.reset(),
+      exit: () => { this.exited = true; cpu.requestStop(); },
+      cycles: () => cpu.cycles,
+    }, this.trapMapper);
+    this.platform.reset();
+    this.cpu.reset();
+  }
+
+  /** Bus-master DMA in guest-physical addresses, bounded by the VM's memory (a virtual card's). */
+  readonly guestDma: DmaPort = {
+    read: (addr, dst) => {
+      if (addr < 0 || addr + dst.length > this.ram.length) return false;
+      dst.set(this.ram.subarray(addr, addr + dst.length));
+      return true;
+    },
+    write: (addr, src) => {
+      if (addr < 0 || addr + src.length > this.ram.length) return false;
+      this.ram.set(src, addr);
+      this.cpu.invalidateCode(addr, src.length);
+      return true;
+    },
+  };
+
+  /** Loads a Multiboot kernel into the VM's memory and sets it up as firmware and a loader would. */
+  boot(image: Uint8Array, cmdline: string): LoadedKernel {
+    const k = loadMultiboot(image, this.ram, cmdline);
+    this.platform.firmwareSetup();
+    this.cpu.invalidateCode(0, this.ram.length);
+    this.cpu.enterFlat32(k.entry);
+    this.cpu.reg32[EAX] = MB_BOOTLOADER_MAGIC | 0;
+    this.cpu.reg32[EBX] = k.infoAddress;
+    return k;
+  }
+
+  /** Whether the VM has work for the CPU: not ended, and not halted unless an interrupt will wake it. */
+  get runnable(): boolean {
+    if (this.end !== null) return false;
+    const cpu = this.cpu;
+    return !cpu.halted || (cpu.irqLine && (cpu.flags & 0x200) !== 0);
+  }
+
+  // ---- CpuBus ----
+
+  ioRead(port: number, size: number): number {
+    return this.ports.read(port, size);
+  }
+
+  ioWrite(port: number, size: number, value: number): void {
+    this.ports.write(port, size, value);
+  }
+
+  acknowledgeInterrupt(): number {
+    this.opts.clock.now = this.cpu.cycles;
+    this.opts.charge(this, this.stats.irq, this.opts.costs.irqInjectCycles);
+    return this.platform.acknowledge();
+  }
+
+  /** Port exits by hook name. */
+  portCounters(): TrapCounter[] {
+    return [...this.ports.counters.values()];
+  }
+
+  /** All hypervisor cycles charged to this VM: port exits and other work. */
+  get hypervisorCycles(): number {
+    let n = 0;
+    for (const c of this.ports.counters.values()) n += c.cyclesIn + c.cyclesOut;
+    for (const w of this.stats.work()) n += w.cycles;
+    return n;
+  }
+
+  /** Cycles the guest itself ran (its instructions and direct device latency). */
+  get guestCycles(): number {
+    let traps = 0;
+    for (const c of this.ports.counters.values()) traps += c.cyclesIn + c.cyclesOut;
+    return this.stats.runCycles - this.stats.hvInSlice - traps;
+  }
+}
+
+function hex(v: number, width = 2): string {
+  return '0x' + (v >>> 0).toString(16).padStart(width, '0');
+}
