@@ -1,7 +1,9 @@
 /**
- * bench/net: udp-tx with full-size datagrams through each card, native, on the virtual
- * clock: the share of the wire rate the guest's driver reaches, and the emulator's
- * instruction rate while it does (host time, read here in the bench only).
+ * bench/net: udp-tx with full-size datagrams through each card, on the virtual clock:
+ * natively, the share of the wire rate the guest's driver reaches and the emulator's
+ * instruction rate while it does (host time, read here in the bench only); then the
+ * same guest in each hypervisor mode beside native: throughput, exits and hypervisor
+ * cycles per frame.
  *
  *   npm run bench:net -- [--count N] [--size N]
  */
@@ -10,6 +12,8 @@ import * as path from 'path';
 import { Pc, NicKind } from '../devices/pc';
 import { SinkPeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';
+import { DEFAULT_MAC } from '../devices/nic';
+import { Host, HvMode } from '../hypervisor/host';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -53,4 +57,33 @@ for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
   const bits = fps * frameBits(size + 42);
   const mips = pc.cpu.instructions / seconds / 1e6;
   console.log(`${nic.padEnd(12)} ${(bits / 1e6).toFixed(2).padStart(10)} ${fps.toFixed(0).padStart(9)} ${((100 * bits) / rate).toFixed(1).padStart(12)}%  ${String(sink.lost).padStart(9)}  ${mips.toFixed(1).padStart(12)}  ${((100 * mips) / reference).toFixed(0).padStart(11)}%`);
+}
+
+console.log('');
+console.log(`udp-tx, ${count} datagrams of ${size} bytes, by mode (one VM)`);
+console.log('card         mode          Mbit/s  share of wire  exits/frame  hypervisor cycles/frame  elapsed cycles/frame');
+for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
+  for (const mode of ['native', 'passthrough', 'virtual'] as const) {
+    let sink: SinkPeer, hz: number, rate: number, exits = 0, hv = 0, elapsed: number;
+    if (mode === 'native') {
+      const pc = new Pc({ memoryBytes: 64 << 20, nic, peers: [{ kind: 'sink' }] });
+      pc.boot(image, `udp-tx.elf count=${count} size=${size}`);
+      pc.run(1e12);
+      sink = pc.peers[0] as SinkPeer; hz = pc.clock.hz; rate = pc.wire!.bitsPerSecond; elapsed = pc.cpu.cycles;
+    } else {
+      const h = new Host({ mode: mode as HvMode, vms: [{ image, path: 'udp-tx.elf', cmdline: `count=${count} size=${size}`, nic: true }], memoryBytes: 64 << 20,
+        hostMemoryBytes: 66 << 20, nic, mac: DEFAULT_MAC, peers: [{ kind: 'sink' }], rtcStart: 946684800, console: () => {} });
+      h.boot();
+      h.run(1e12);
+      const vm = h.vms[0];
+      sink = h.peers[0] as SinkPeer; hz = h.clock.hz; rate = h.wire!.bitsPerSecond; elapsed = h.clock.now;
+      for (const c of vm.portCounters()) exits += c.exitsIn + c.exitsOut;
+      exits += vm.stats.hlt.count + vm.stats.quantum.count;
+      hv = vm.hypervisorCycles + h.hostWork.cycles;
+    }
+    const fps = (sink.received - 1) / ((sink.lastCycle - sink.firstCycle) / hz);
+    const bits = fps * frameBits(size + 42);
+    const per = (v: number) => (v / sink.received).toFixed(0);
+    console.log(`${nic.padEnd(12)} ${mode.padEnd(12)} ${(bits / 1e6).toFixed(2).padStart(7)} ${((100 * bits) / rate).toFixed(1).padStart(13)}%  ${per(exits).padStart(11)}  ${per(hv).padStart(23)}  ${per(elapsed).padStart(20)}`);
+  }
 }
