@@ -4,7 +4,7 @@
  * PROM by remote DMA, the receive ring at pages 0x46-0x80, transmit from page 0x40,
  * packets moved through the data port in word mode, ring overflow handled by the
  * datasheet's recovery sequence. Frames are received in the interrupt handler (PRX,
- * RXE, OVW); transmit completion is polled, with two buffers.
+ * RXE, OVW); a sender waiting for the buffer sleeps until PTX or TXE; two buffers.
  */
 #include "net.h"
 
@@ -71,19 +71,40 @@ static void remote_write(u16 addr, const u8 *src, u16 count)
  * Two transmit buffers of six pages each (0x40 and 0x46), as Linux's 8390 driver has:
  * the next frame is copied into the idle one while the other is on the wire.
  */
-static int tx_busy;       /* a transmit is in flight */
-static int tx_next;       /* which buffer the next frame goes to */
+static volatile int tx_busy;   /* a transmit is in flight */
+static volatile int tx_error;  /* the last one failed (TXE) */
+static int tx_next;            /* which buffer the next frame goes to */
 
+/* A transmit ended (PTX or TXE in isr): acknowledge it. The interrupt handler and the polled wait both come here. */
+static void transmit_ended(u8 isr)
+{
+    outb(io + ISR, isr & 0x0a);
+    if (isr & 0x08)
+        tx_error = 1;
+    tx_busy = 0;
+}
+
+/*
+ * Waits for the frame in flight to leave: asleep (HLT) until the card's transmit
+ * interrupt, as a real kernel's idle loop would, or polling ISR when the caller has
+ * interrupts off.
+ */
 static int wait_transmit(void)
 {
-    if (!tx_busy)
-        return 0;
-    while (!(inb(io + ISR) & 0x0a)) /* PTX or TXE */
-        ;
-    u8 isr = inb(io + ISR);
-    outb(io + ISR, 0x0a);
-    tx_busy = 0;
-    return isr & 0x08 ? -1 : 0;
+    u32 flags = irq_save();
+    while (tx_busy) {
+        if (flags & 0x200) {
+            __asm__ volatile("sti; hlt; cli" : : : "memory");
+            continue;
+        }
+        u8 isr = inb(io + ISR);
+        if (isr & 0x0a)
+            transmit_ended(isr);
+    }
+    int r = tx_error ? -1 : 0;
+    tx_error = 0;
+    irq_restore(flags);
+    return r;
 }
 
 static int ne_send(const u8 *frame, u32 len)
@@ -98,7 +119,9 @@ static int ne_send(const u8 *frame, u32 len)
     /* The receive interrupt also uses remote DMA: keep it out while ours is set up. */
     u32 flags = irq_save();
     remote_write(page << 8, buf, n);
+    irq_restore(flags);
     int r = wait_transmit();
+    flags = irq_save();
     outb(io + TPSR, page);
     outb(io + TBCR0, n & 0xff);
     outb(io + TBCR1, n >> 8);
@@ -130,6 +153,8 @@ static void recover_overflow(void)
 static int ne_recv(u8 *frame, u32 max)
 {
     u8 isr = inb(io + ISR);
+    if (isr & 0x0a)
+        transmit_ended(isr);
     if (isr & 0x10) {
         recover_overflow();
         return 0;
@@ -204,16 +229,13 @@ static void ne_start(void)
 
 static int ne_flush(void)
 {
-    u32 flags = irq_save();
-    int r = wait_transmit();
-    irq_restore(flags);
-    return r;
+    return wait_transmit();
 }
 
 static void ne_irq_enable(void)
 {
-    outb(io + ISR, 0x15);
-    outb(io + IMR, 0x15); /* PRX, RXE, OVW: receive work (transmit is polled) */
+    outb(io + ISR, 0x1f);
+    outb(io + IMR, 0x1f); /* PRX, PTX, RXE, TXE, OVW */
 }
 
 struct nic *ne2000_probe(void)

@@ -3,7 +3,7 @@
  * manner of Linux's 8139too: bus mastering on, a software reset, the MAC from IDR, an
  * 8 KiB receive ring with WRAP (so a packet is never split), four transmit descriptors
  * used round robin, CAPR kept 16 bytes behind the read offset. Frames are received in
- * the interrupt handler (ROK, RXOVW); transmit completion is polled.
+ * the interrupt handler (ROK, RXOVW); a sender waiting for a descriptor sleeps until TOK or TER.
  */
 #include "net.h"
 
@@ -27,19 +27,42 @@ static u8 tx_buf[4][1536] __attribute__((aligned(16)));
 static int tx_cur;
 static u32 rx_off;
 
-static int tx_inflight[4];
+static volatile int tx_inflight[4];
+static volatile int tx_failed[4];
 
-/* Waits for descriptor d to come back (TOK, TUN or TABT); 0 when it went out. */
+/* Takes back every descriptor the card is done with (TOK, TUN or TABT). */
+static void tx_reclaim(void)
+{
+    for (int d = 0; d < 4; d++) {
+        if (!tx_inflight[d])
+            continue;
+        u32 tsd = inl(io + TSD0 + 4 * d);
+        if (tsd & ((1u << 15) | (1u << 14) | (1u << 30))) {
+            tx_failed[d] = !(tsd & (1u << 15));
+            tx_inflight[d] = 0;
+        }
+    }
+}
+
+/*
+ * Waits for descriptor d to come back; 0 when its frame went out. Asleep (HLT) until
+ * the card's transmit interrupt, or polling when the caller has interrupts off.
+ */
 static int tx_wait(int d)
 {
-    if (!tx_inflight[d])
-        return 0;
-    u32 tsd;
-    while (!((tsd = inl(io + TSD0 + 4 * d)) & ((1u << 15) | (1u << 14) | (1u << 30))))
-        ;
-    tx_inflight[d] = 0;
-    outw(io + ISR, 0x000c);                     /* TOK | TER */
-    return tsd & (1u << 15) ? 0 : -1;
+    u32 flags = irq_save();
+    while (tx_inflight[d]) {
+        if (flags & 0x200) {
+            __asm__ volatile("sti; hlt; cli" : : : "memory");
+            continue;
+        }
+        outw(io + ISR, 0x000c);                 /* TOK | TER */
+        tx_reclaim();
+    }
+    int r = tx_failed[d] ? -1 : 0;
+    tx_failed[d] = 0;
+    irq_restore(flags);
+    return r;
 }
 
 static int rtl_send(const u8 *frame, u32 len)
@@ -50,9 +73,11 @@ static int rtl_send(const u8 *frame, u32 len)
     int r = tx_wait(tx_cur);                    /* four descriptors, used round robin */
     memcpy(tx_buf[tx_cur], frame, len);
     memset(tx_buf[tx_cur] + len, 0, n - len);
+    u32 flags = irq_save();
     outl(io + TSAD0 + 4 * tx_cur, (u32)tx_buf[tx_cur]);
     outl(io + TSD0 + 4 * tx_cur, n);            /* OWN = 0: the card takes it */
     tx_inflight[tx_cur] = 1;
+    irq_restore(flags);
     tx_cur = (tx_cur + 1) & 3;
     return r;
 }
@@ -67,6 +92,11 @@ static int rtl_flush(void)
 
 static int rtl_recv(u8 *frame, u32 max)
 {
+    u16 isr = inw(io + ISR);
+    if (isr & 0x000c) {                         /* TOK | TER: descriptors to take back */
+        outw(io + ISR, 0x000c);
+        tx_reclaim();
+    }
     outw(io + ISR, 0x0011);                     /* ROK | RXOVW: acknowledged before the ring is read */
     if (inb(io + CR) & 0x01)                    /* BUFE: the ring is empty */
         return 0;
@@ -86,7 +116,7 @@ static int rtl_recv(u8 *frame, u32 max)
 static void rtl_irq_enable(void)
 {
     outw(io + ISR, 0xffff);
-    outw(io + IMR, 0x0011);                     /* ROK, RXOVW: receive work (transmit is polled) */
+    outw(io + IMR, 0x001d);                     /* ROK, TOK, TER, RXOVW */
 }
 
 struct nic *rtl8139_probe(void)
