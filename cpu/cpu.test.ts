@@ -174,3 +174,39 @@ describe('#TS, ring 3 and REP OUTS', () => {
     }
   });
 });
+
+describe('retryInstruction (a hypervisor that cannot complete an access yet)', () => {
+  // A loop of port reads into memory (REP INSB) and single INs, run hot so the
+  // translator takes it too; the bus refuses every 7th access once with a retry.
+  // mov ecx, 40 ; mov edi, 0x20000 ; mov dx, 0x60 ; rep insb ; mov ecx, 30
+  // 1: in al, dx ; add ebx, eax ; dec ecx ; jnz 1b ; mov eax, ebx ; out 0xe0, eax ; out 0xf4, al
+  const code = hex('b928000000 bf00000200 66ba6000 f36c b91e000000 ec 01c3 49 75fa 89d8 e7e0 e6f4');
+  function runWith(retry: boolean, translate: boolean) {
+    const { cpu, bus } = flatMachine(code);
+    cpu.useTranslator = translate;
+    let n = 0, value = 0, refused = 0;
+    bus.ioRead = (port: number) => {
+      if (port !== 0x60) return 0xff;
+      n++;
+      if (retry && n % 7 === 0) { n++; refused++; cpu.retryInstruction(); }
+      return (value++ * 13) & 0xff;
+    };
+    let stops = 0;
+    for (let i = 0; i < 1000 && bus.exitCode < 0; i++) {
+      const why = cpu.run(1e6);
+      if (why === StopReason.Requested && bus.exitCode < 0) stops++;
+    }
+    return { recorded: bus.recorded, mem: [...bus.ram.subarray(0x20000, 0x20000 + 40)], instructions: cpu.instructions, stops, refused };
+  }
+  for (const translate of [false, true]) {
+    it(`re-runs the refused instruction, REP INS from the element it reached, and counts it once (${translate ? 'translator' : 'interpreter'})`, () => {
+      const plain = runWith(false, translate);
+      const retried = runWith(true, translate);
+      expect(retried.refused).toBeGreaterThan(5);
+      expect(retried.stops).toBe(retried.refused);
+      expect(retried.recorded).toEqual(plain.recorded);
+      expect(retried.mem).toEqual(plain.mem);
+      expect(retried.instructions).toBe(plain.instructions);
+    });
+  }
+});

@@ -26,6 +26,8 @@ export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
 
 /** Thrown (never allocated anew) to unwind an instruction that faulted; see Cpu.fault. */
 export const FAULT = { fault: true };
+/** `pendingVector` for an instruction abandoned to be retried (see Cpu.retryInstruction). */
+const RETRY = -2;
 
 /** The default cost of one instruction in machine cycles (DESIGN.md section 3). */
 export const DEFAULT_INSTRUCTION_CYCLES = 1;
@@ -969,6 +971,19 @@ export class Cpu {
     throw FAULT;
   }
 
+  /**
+   * Abandons the current instruction without an exception, for a hypervisor whose trap
+   * handler cannot complete an access yet (the device belongs to another guest): EIP
+   * goes back to the instruction, the current `run` returns `StopReason.Requested`, and
+   * the instruction runs again when the CPU next runs. A REP string instruction resumes
+   * at the element it had reached, as after an interrupt. Call it only from a bus access.
+   */
+  retryInstruction(): never {
+    this.pendingVector = RETRY;
+    this.ioRepeat = 0;
+    throw FAULT;
+  }
+
   /** True when the CPU is in protected mode (CR0.PE). */
   get protectedMode(): boolean {
     return (this.cr0 & CR0_PE) !== 0;
@@ -1128,6 +1143,12 @@ export class Cpu {
         }
         if (e !== FAULT) {
           this.shutdownWith(`internal error at ${this.sreg[CS].toString(16)}:${(this.instrEip >>> 0).toString(16)}: ${(e as Error)?.stack ?? e}`);
+          return;
+        }
+        if (this.pendingVector === RETRY) {
+          this.pendingVector = -1;
+          this.restoreAfterFault();
+          this.stopRequested = true;
           return;
         }
         this.sliceInstr++;
