@@ -14,6 +14,7 @@ import { SinkPeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';
 import { DEFAULT_MAC } from '../devices/nic';
 import { Host, HvMode } from '../hypervisor/host';
+import { VpioMonitor } from '../vpio/monitor';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -63,7 +64,7 @@ console.log('');
 console.log(`udp-tx, ${count} datagrams of ${size} bytes, by mode (one VM)`);
 console.log('card         mode          Mbit/s  share of wire  exits/frame  hypervisor cycles/frame  elapsed cycles/frame');
 for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
-  for (const mode of ['native', 'passthrough', 'virtual'] as const) {
+  for (const mode of ['native', 'passthrough', 'virtual', 'vpio'] as const) {
     let sink: SinkPeer, hz: number, rate: number, exits = 0, hv = 0, elapsed: number;
     if (mode === 'native') {
       const pc = new Pc({ memoryBytes: 64 << 20, nic, peers: [{ kind: 'sink' }] });
@@ -72,7 +73,8 @@ for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
       sink = pc.peers[0] as SinkPeer; hz = pc.clock.hz; rate = pc.wire!.bitsPerSecond; elapsed = pc.cpu.cycles;
     } else {
       const h = new Host({ mode: mode as HvMode, vms: [{ image, path: 'udp-tx.elf', cmdline: `count=${count} size=${size}`, nic: true }], memoryBytes: 64 << 20,
-        hostMemoryBytes: 66 << 20, nic, mac: DEFAULT_MAC, peers: [{ kind: 'sink' }], rtcStart: 946684800, console: () => {} });
+        hostMemoryBytes: 66 << 20, nic, mac: DEFAULT_MAC, peers: [{ kind: 'sink' }], rtcStart: 946684800, console: () => {},
+        sharedCard: (host, n, vms) => new VpioMonitor(host, n, vms) });
       h.boot();
       h.run(1e12);
       const vm = h.vms[0];

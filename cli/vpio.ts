@@ -12,7 +12,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Command, CommanderError, Option } from 'commander';
 import seedrandom from 'seedrandom';
-import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../devices/pc';
+import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../devices/pc';
+import { VpioMonitor, ON_VIOLATION, OnViolation } from '../vpio/monitor';
+
+/** Trace kinds: the machine's, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
+const TRACE_KINDS = [...MACHINE_TRACE_KINDS, 'vpio'] as const;
 import { parseMac, macToString } from '../devices/net/ethernet';
 import { EchoPeer, SinkPeer, SourcePeer } from '../devices/net/wire';
 import { BadImage, loadMultiboot } from '../devices/multiboot';
@@ -139,6 +143,8 @@ interface RunOptions {
   hostMemory?: string;
   nicVms?: string;
   stats?: boolean;
+  onViolation?: string;
+  cardQuantum?: string;
   trace?: string;
   traceOut?: string;
   listDevices?: boolean;
@@ -229,12 +235,11 @@ function reportPeers(peers: readonly (EchoPeer | SinkPeer | SourcePeer)[]): void
 function run(kernels: string[], opts: RunOptions): number {
   const mode = opts.mode ?? 'native';
   if (mode !== 'native' && !(HV_MODES as readonly string[]).includes(mode)) {
-    if (mode === 'vpio') throw new UsageError('--mode vpio is not available yet (the VPIO monitor is the next piece of work); modes are native, passthrough, virtual');
-    throw new UsageError(`unknown --mode '${mode}'; modes are native, passthrough, virtual`);
+    throw new UsageError(`unknown --mode '${mode}'; modes are native, passthrough, virtual, vpio`);
   }
   if (mode === 'native') {
     if (kernels.length > 1) throw new UsageError(`native mode runs one guest on the bare machine; for ${kernels.length} give --mode virtual (or passthrough)`);
-    for (const o of ['quantum', 'hostMemory', 'nicVms'] as const) {
+    for (const o of ['quantum', 'hostMemory', 'nicVms', 'onViolation', 'cardQuantum'] as const) {
       if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to the hypervisor modes; add --mode passthrough or virtual`);
     }
     if (opts.cmdline.length > 1) throw new UsageError('one kernel takes one --cmdline');
@@ -330,6 +335,10 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
   const quantum = opts.quantum !== undefined ? parseCycles(opts.quantum, '--quantum') : DEFAULT_QUANTUM;
   const hostMemoryBytes = parseSize(opts.hostMemory ?? '512M', '--host-memory');
   const nicVms = parseNicVms(opts.nicVms ?? (mode === 'passthrough' ? '0' : 'all'), n);
+  if ((opts.onViolation !== undefined || opts.cardQuantum !== undefined) && mode !== 'vpio') throw new UsageError('--on-violation and --card-quantum apply to --mode vpio');
+  const onViolation = (opts.onViolation ?? 'block') as OnViolation;
+  if (!ON_VIOLATION.includes(onViolation)) throw new UsageError(`unknown --on-violation '${opts.onViolation}'; give block, kill or log`);
+  const cardQuantum = opts.cardQuantum !== undefined ? parseCycles(opts.cardQuantum, '--card-quantum') : undefined;
   const specs: VmSpec[] = kernels.map((k, i) => {
     const image = readImage(k);
     try {
@@ -348,6 +357,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
       mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
       pcapPath: opts.pcap, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
       trace: traceOut ? (line) => traceOut.line(line) : null, traceKinds: c.kinds, translate: opts.translate,
+      sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation, cardQuantum }),
     });
   } catch (e) {
     if (e instanceof HostConfigError) throw new UsageError(e.message);
@@ -381,6 +391,9 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     } else if (end.kind === 'halted') {
       process.stderr.write(`vpio: vm${vm.id}: stopped: ${end.message} at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}\n`);
       status = EXIT_STOPPED;
+    } else if (end.kind === 'killed') {
+      process.stderr.write(`vpio: vm${vm.id}: killed: ${end.message}\n`);
+      status = EXIT_STOPPED;
     } else if (status === -1 && end.value !== 0) {
       status = end.status;
     }
@@ -409,6 +422,15 @@ export function statsTable(host: Host, mode: string): string {
     for (const [name, count, cycles] of rows) lines.push(`  ${name.padEnd(30)} ${String(count).padStart(7)} ${String(cycles).padStart(13)}`);
   }
   if (host.hostWork.count) lines.push(`host: ${host.hostWork.name}: ${host.hostWork.count} operations, ${host.hostWork.cycles} cycles`);
+  if (host.shared instanceof VpioMonitor) {
+    const m = host.shared;
+    lines.push(`vpio: ${m.handoffs} handoffs (${m.handoffCycles} cycles), hooked ${(100 * m.hookedFraction()).toFixed(1)}% of card accesses, ${m.violationCount} refused, ${m.dmaRefused} DMA outside the owner refused by the port`);
+    for (const g of m.guests) {
+      const s = g.stats;
+      lines.push(`  vm${g.vm.id}: ${s.hooked} hooked, ${m.directAccesses(g)} direct, ${s.held} held accesses; ${s.stalls} stalls; ${s.handoffsIn} handoffs in; frames held ${s.framesHeld}, dropped ${s.framesDropped}`);
+    }
+    for (const v of m.violations.slice(0, 8)) lines.push(`  refused: vm${v.vm} cycle ${v.cycle} port 0x${v.port.toString(16)} value 0x${v.value.toString(16)} rule ${v.rule}: ${v.detail}`);
+  }
   if (host.switch) {
     const sw = host.switch;
     lines.push(`switch: ${sw.unknownUnicast} frames from the wire for no VM dropped, ${host.driver!.dropped} dropped on a full transmit queue`);
@@ -445,7 +467,9 @@ export function main(argv: string[]): number {
       'VMs: the first VM, in order, that exited with V != 0, else 1); 2 for bad usage or a bad image; 3 when a VM\n' +
       'was stopped by --max-cycles, a triple fault, or a halt nothing can end.')
     .argument('[kernels...]', 'the kernel images (the same files qemu-system-i386 -kernel accepts)')
-    .addOption(new Option('--mode <mode>', 'native (the bare machine, one guest), passthrough (the card belongs to one VM, ports direct, DMA unchecked) or virtual (each VM gets its own emulated card behind a software switch)').default('native'))
+    .addOption(new Option('--mode <mode>', 'native (the bare machine, one guest), passthrough (the card belongs to one VM, ports direct, DMA unchecked), virtual (each VM gets its own emulated card behind a software switch) or vpio (the VMs share the card, driving it directly but for the registers the VPIO monitor\'s model hooks)').default('native'))
+    .addOption(new Option('--on-violation <response>', 'vpio: what a refused access does: block (dropped, the default), kill (the guest is stopped) or log (let through untranslated; DMA stays confined)'))
+    .addOption(new Option('--card-quantum <cycles>', 'vpio: how long a guest keeps the card while another wants it (default 1000000 for the RTL8139; eight handoffs\' worth for the NE2000, whose buffer must be saved and restored)'))
     .addOption(new Option('--quantum <cycles>', 'hypervisor modes: the most cycles a VM runs before the next runnable one gets the CPU (default 2000000, 1 ms)'))
     .addOption(new Option('--host-memory <size>', 'hypervisor modes: host RAM, which the VMs\' memory and the hypervisor\'s 1 MiB must fit in (default 512M)'))
     .addOption(new Option('--nic-vms <list>', 'hypervisor modes: which VMs get a card: all, none, or numbers such as 0,2 (default: 0 in passthrough, all in virtual)'))

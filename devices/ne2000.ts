@@ -119,6 +119,15 @@ export class Ne2000 {
     this.reset();
   }
 
+  /**
+   * Rewrites the station address PROM (a hypervisor giving each guest sharing the card
+   * its own identity; the factory PROM is the constructor's MAC).
+   */
+  setPromAddress(mac: Uint8Array): void {
+    this.mac.set(mac);
+    for (let i = 0; i < 6; i++) this.prom[2 * i] = this.prom[2 * i + 1] = mac[i];
+  }
+
   /** Power-on / reset-port reset: stopped, remote DMA aborted, RST set (datasheet, "Initialization"). */
   reset(): void {
     const s = this.state;
@@ -292,8 +301,10 @@ export class Ne2000 {
       s.RSAR = s.BNRY << 8;
       s.RBCR = this.memRead((s.BNRY << 8) + 2) | (this.memRead((s.BNRY << 8) + 3) << 8);
     } else if ((rd === RD_READ || rd === RD_WRITE) && s.RBCR === 0) {
-      // A zero-count remote DMA completes at once (DESIGN.md section 8; Linux relies on it).
+      // A zero-count remote DMA completes at once (DESIGN.md section 8; Linux relies on it),
+      // and CR reads back "complete" as after any remote DMA.
       s.ISR |= ISR_RDC;
+      s.CR = (s.CR & ~CR_RD_MASK) | RD_ABORT;
     }
     if ((v & CR_TXP) && !(s.CR & CR_STP)) this.startTransmit();
     this.updateIrq();

@@ -38,18 +38,22 @@ export function nicBitsPerSecond(kind: NicKind): number {
   return kind === 'rtl8139' ? 100e6 : 10e6;
 }
 
+/** The PCI function a card presents (null for the ISA NE2000): a fresh configuration space each call. */
+export function nicPciFunction(kind: NicKind): PciFunction | null {
+  if (kind === 'rtl8139') {
+    return new PciFunction('RTL8139', { vendor: 0x10ec, device: 0x8139, revision: 0x10, classCode: 0x020000, interruptPin: 1, subsystemVendor: 0x10ec, subsystem: 0x8139 },
+      [{ size: 256, io: true }, { size: 256, io: false }]);
+  }
+  if (kind === 'ne2000') {
+    return new PciFunction('RTL8029 (NE2000)', { vendor: 0x10ec, device: 0x8029, revision: 0x00, classCode: 0x020000, interruptPin: 1 }, [{ size: 32, io: true }]);
+  }
+  return null;
+}
+
 export function makeNic(kind: NicKind, clock: Clock, mac: Uint8Array): Nic {
   const bitsPerSecond = nicBitsPerSecond(kind);
-  if (kind === 'rtl8139') {
-    const card = new Rtl8139(clock, { mac, bitsPerSecond });
-    const pci = new PciFunction('RTL8139', { vendor: 0x10ec, device: 0x8139, revision: 0x10, classCode: 0x020000, interruptPin: 1, subsystemVendor: 0x10ec, subsystem: 0x8139 },
-      [{ size: 256, io: true }, { size: 256, io: false }]);
-    return { kind, card, pci, device: card, bitsPerSecond };
-  }
-  const card = new Ne2000(clock, { mac, pci: kind === 'ne2000', bitsPerSecond });
-  const pci = kind === 'ne2000'
-    ? new PciFunction('RTL8029 (NE2000)', { vendor: 0x10ec, device: 0x8029, revision: 0x00, classCode: 0x020000, interruptPin: 1 }, [{ size: 32, io: true }])
-    : null;
+  const pci = nicPciFunction(kind);
+  const card = kind === 'rtl8139' ? new Rtl8139(clock, { mac, bitsPerSecond }) : new Ne2000(clock, { mac, pci: kind === 'ne2000', bitsPerSecond });
   return { kind, card, pci, device: card, bitsPerSecond };
 }
 

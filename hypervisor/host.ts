@@ -35,8 +35,27 @@ import { Vm, VmEnd, WorkCounter } from './vm';
 import { SoftSwitch } from './switch';
 import { HostDriver, Ne2000Driver, Rtl8139Driver, RTL8139_DRIVER_BYTES } from './host-drivers';
 
-export type HvMode = 'passthrough' | 'virtual';
-export const HV_MODES: readonly HvMode[] = ['passthrough', 'virtual'];
+export type HvMode = 'passthrough' | 'virtual' | 'vpio';
+export const HV_MODES: readonly HvMode[] = ['passthrough', 'virtual', 'vpio'];
+
+/**
+ * A monitor that shares the physical card between VMs (`vpio` mode; the VPIO monitor
+ * in vpio/ implements it). The host gives it the card's wire side, interrupt line and
+ * DMA, and calls `poll` after every slice.
+ */
+export interface SharedCard {
+  /** A frame from the segment, before the card's address filter. */
+  fromWire(frame: Uint8Array): void;
+  /** The card's interrupt line changed. */
+  irq(level: boolean): void;
+  /** The card's bus-master DMA. */
+  readonly dma: DmaPort;
+  /** Decides whatever is pending (a handoff); cheap when nothing is. */
+  poll(): void;
+}
+
+/** Builds the shared-card monitor for the VMs that asked for the card (with their MACs). */
+export type SharedCardFactory = (host: Host, nic: Nic, vms: { vm: Vm; mac: Uint8Array }[]) => SharedCard;
 
 /** Host memory the hypervisor keeps for itself (its driver's rings and buffers). */
 export const HYPERVISOR_RESERVE = 1024 * 1024;
@@ -77,6 +96,8 @@ export interface HostOptions {
   trace?: ((line: string) => void) | null;
   traceKinds?: ReadonlySet<string>;
   translate?: boolean;
+  /** `vpio` mode: what shares the card. */
+  sharedCard?: SharedCardFactory;
 }
 
 export type HostResult =
@@ -111,6 +132,7 @@ export class Host {
   readonly peers: (EchoPeer | SinkPeer | SourcePeer)[] = [];
   readonly switch: SoftSwitch | null = null;
   readonly driver: HostDriver | null = null;
+  readonly shared: SharedCard | null = null;
   /** Hypervisor work for no VM in particular. */
   readonly hostWork: WorkCounter = { name: 'host nic driver', count: 0, cycles: 0 };
   /** Passthrough DMA outside the owner's memory: the first few, and how many in all. */
@@ -130,6 +152,10 @@ export class Host {
     if (!(this.quantum >= 1000) || !Number.isSafeInteger(this.quantum)) throw new HostConfigError(`quantum ${opts.quantum} is too short; give at least 1000 cycles`);
     const wanting = opts.vms.map((v, i) => (v.nic ? i : -1)).filter((i) => i >= 0);
     if (wanting.length > 0 && !opts.nic) throw new HostConfigError(`vm${wanting[0]} asks for a network card but the host has none; add --nic`);
+    if (opts.mode === 'vpio') {
+      if (!opts.nic) throw new HostConfigError('--mode vpio shares the physical network card between guests; add --nic');
+      if (!opts.sharedCard) throw new HostConfigError('vpio mode needs the VPIO monitor');
+    }
     if (opts.mode === 'passthrough') {
       if (!opts.nic) throw new HostConfigError('--mode passthrough gives a guest the physical network card; add --nic');
       if (wanting.length > 1) {
@@ -180,13 +206,25 @@ export class Host {
     const counted = owner ? owner.stats : null;
     const wirePort = wire.attach({
       name: kind === 'rtl8139' ? 'rtl8139' : 'ne2000',
-      receive: (f) => { if (card.receive(f) && counted) { counted.framesIn++; counted.bytesIn += f.length; } },
+      receive: (f) => {
+        if (this.shared) { this.shared.fromWire(f); return; }
+        if (card.receive(f) && counted) { counted.framesIn++; counted.bytesIn += f.length; }
+      },
     });
     card.port = counted ? { send: (f) => { counted.framesOut++; counted.bytesOut += f.length; wirePort.send(f); } } : wirePort;
     for (const p of opts.peers ?? []) {
       if (p.kind === 'echo') this.peers.push(new EchoPeer(wire));
       else if (p.kind === 'sink') this.peers.push(new SinkPeer(wire));
       else this.peers.push(new SourcePeer(wire, p));
+    }
+
+    if (opts.mode === 'vpio') {
+      // VPIO: the monitor owns the card's wire side, interrupt and DMA, and each VM's view of it.
+      const shared = opts.sharedCard!(this, nic, wanting.map((id) => ({ vm: this.vms[id], mac: vmMac(opts.mac, id) })));
+      self.shared = shared;
+      card.onIrq = (level) => shared.irq(level);
+      if (card instanceof Rtl8139) card.dma = shared.dma;
+      return;
     }
 
     if (owner) {
@@ -397,6 +435,7 @@ export class Host {
       } else if (why === StopReason.Halt) {
         this.charge(vm, vm.stats.hlt, costs.exitRoundTripCycles);
       }
+      this.shared?.poll();
     }
   }
 

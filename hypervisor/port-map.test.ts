@@ -1,5 +1,5 @@
 /** The per-VM port map: direct and trapped ranges, run-time hooking, exit accounting. */
-import { PortMap, TrapHandler } from './port-map';
+import { PortMap, TrapHandler, TRAP_OUT } from './port-map';
 import { PortDevice } from '../devices/port-bus';
 
 function device(log: string[]): PortDevice {
@@ -112,5 +112,16 @@ describe('PortMap', () => {
     map.write(0x40, 1, 7);
     expect(lines).toEqual(['in c001 65 nic', 'in c001 255 none', 'out 40 7 pit trap']);
     expect(map.lookup(0xc001)).toBeNull();
+  });
+
+  it('traps one direction only, the other going to the direct range underneath, and counts direct accesses', () => {
+    const log: string[] = [];
+    const map = new PortMap(100);
+    const r = map.direct('nic', 0xc000, 0x20, device(log), 1);
+    const h = map.hook('go', 0xc010, 4, trap(log), { directions: TRAP_OUT });
+    map.read(0xc010, 4);
+    map.write(0xc010, 4, 9);
+    expect(log).toEqual(['dev in 16/4', 'trap out c010/4=9']);
+    expect([h.counter.exitsIn, h.counter.exitsOut, r.accesses]).toEqual([0, 1, 1]);
   });
 });

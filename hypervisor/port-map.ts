@@ -31,6 +31,8 @@ export interface DirectRange {
   readonly device: PortDevice;
   /** The bus latency of each access. */
   readonly cycles: number;
+  /** Accesses that went straight to the device. */
+  accesses: number;
 }
 
 /** Exits and accesses through the hooks of one name, by direction, and the cycles they cost. */
@@ -55,12 +57,18 @@ export interface Hook {
   readonly handlerCycles: number;
   /** Take an exit for every element of a REP INS/OUTS (default: one per instruction). */
   readonly perElement: boolean;
+  /** Which directions exit (TRAP_IN | TRAP_OUT); the other goes to the range underneath, if any. */
+  readonly directions: number;
   readonly counter: TrapCounter;
 }
+
+export const TRAP_IN = 1, TRAP_OUT = 2;
 
 export interface HookOptions {
   handlerCycles?: number;
   perElement?: boolean;
+  /** TRAP_IN, TRAP_OUT or both (the default). */
+  directions?: number;
 }
 
 type Entry = DirectRange | Hook;
@@ -91,7 +99,7 @@ export class PortMap {
     for (let p = base; p < base + length; p++) {
       if (this.owner[p & 0xffff] !== 0) throw new Error(`port 0x${p.toString(16)} of ${name} is already mapped`);
     }
-    const range: DirectRange = { kind: 'direct', name, base, length, device, cycles };
+    const range: DirectRange = { kind: 'direct', name, base, length, device, cycles, accesses: 0 };
     const id = this.add(range);
     for (let p = base; p < base + length; p++) this.owner[p & 0xffff] = id;
     return range;
@@ -111,7 +119,8 @@ export class PortMap {
       counter = { name, exitsIn: 0, exitsOut: 0, accessesIn: 0, accessesOut: 0, cyclesIn: 0, cyclesOut: 0 };
       this.counters.set(name, counter);
     }
-    const hook: Hook = { kind: 'trap', name, base, length, handler, handlerCycles: opts.handlerCycles ?? 0, perElement: opts.perElement ?? false, counter };
+    const hook: Hook = { kind: 'trap', name, base, length, handler, handlerCycles: opts.handlerCycles ?? 0, perElement: opts.perElement ?? false,
+      directions: opts.directions ?? (TRAP_IN | TRAP_OUT), counter };
     const id = this.add(hook);
     for (let p = base; p < base + length; p++) {
       const port = p & 0xffff;
@@ -152,7 +161,8 @@ export class PortMap {
   }
 
   read(port: number, size: number): number {
-    const e = this.entries[this.owner[port]];
+    let e = this.entries[this.owner[port]];
+    if (e !== null && e.kind === 'trap' && !(e.directions & TRAP_IN)) e = this.entries[this.shadowed[port]];
     if (e === null) {
       const v = ALL_ONES[size];
       if (this.trace !== null) this.trace('in', port, size, v, 'none', false);
@@ -162,6 +172,7 @@ export class PortMap {
     let v: number;
     if (e.kind === 'direct') {
       v = e.device.read(port - e.base, size);
+      e.accesses++;
       this.charge(e.cycles);
     } else {
       const c = e.counter;
@@ -177,7 +188,8 @@ export class PortMap {
   }
 
   write(port: number, size: number, value: number): void {
-    const e = this.entries[this.owner[port]];
+    let e = this.entries[this.owner[port]];
+    if (e !== null && e.kind === 'trap' && !(e.directions & TRAP_OUT)) e = this.entries[this.shadowed[port]];
     if (e === null) {
       if (this.trace !== null) this.trace('out', port, size, value, 'none', false);
       return;
@@ -185,6 +197,7 @@ export class PortMap {
     this.syncTime();
     if (e.kind === 'direct') {
       e.device.write(port - e.base, size, value);
+      e.accesses++;
       this.charge(e.cycles);
     } else {
       const c = e.counter;

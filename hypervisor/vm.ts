@@ -34,6 +34,8 @@ export class VmStats {
   readonly vmSwitch: WorkCounter = { name: 'vm switch', count: 0, cycles: 0 };
   readonly backendTx: WorkCounter = { name: 'nic backend tx', count: 0, cycles: 0 };
   readonly backendRx: WorkCounter = { name: 'nic backend rx', count: 0, cycles: 0 };
+  readonly handoff: WorkCounter = { name: 'vpio handoff', count: 0, cycles: 0 };
+  readonly vpioWork: WorkCounter = { name: 'vpio monitor', count: 0, cycles: 0 };
   /** Frames the virtual NIC sent and received through the hypervisor's switch. */
   framesOut = 0;
   framesIn = 0;
@@ -41,13 +43,14 @@ export class VmStats {
   bytesIn = 0;
 
   work(): WorkCounter[] {
-    return [this.irq, this.hlt, this.quantum, this.vmSwitch, this.backendTx, this.backendRx];
+    return [this.irq, this.hlt, this.quantum, this.vmSwitch, this.backendTx, this.backendRx, this.handoff, this.vpioWork];
   }
 }
 
 /** How a VM ended. */
 export type VmEnd =
   | { kind: 'exit'; value: number; status: number }
+  | { kind: 'killed'; message: string }
   | { kind: 'triple-fault'; message: string }
   | { kind: 'halted'; message: string };
 
@@ -79,6 +82,8 @@ export class Vm implements CpuBus {
   end: VmEnd | null = null;
   /** The guest wrote the debug-exit port during the current slice. */
   exited = false;
+  /** Waiting for a device the hypervisor has not given it yet (the VPIO monitor's card). */
+  blocked = false;
   /** Maps ranges as traps to the hypervisor's emulation (virtual devices). */
   readonly trapMapper: PortMapper<Hook>;
   /** Maps ranges straight to a device (passthrough). */
@@ -159,7 +164,7 @@ export class Vm implements CpuBus {
 
   /** Whether the VM has work for the CPU: not ended, and not halted unless an interrupt will wake it. */
   get runnable(): boolean {
-    if (this.end !== null) return false;
+    if (this.end !== null || this.blocked) return false;
     const cpu = this.cpu;
     return !cpu.halted || (cpu.irqLine && (cpu.flags & 0x200) !== 0);
   }

@@ -1,0 +1,487 @@
+/**
+ * The VPIO monitor (DESIGN.md section 6): one physical card shared by the guests that
+ * ask for it, each driving it directly while it owns it.
+ *
+ * - Port policy per guest. The owner's range of the card is `direct` in its port map
+ *   except the (port, direction) pairs its model hooks, which exit to the model for a
+ *   verdict (allow, translate, absorb, refuse, or stall until a handoff). Every other
+ *   guest's range traps whole to the monitor: its first access makes it wait (its VM
+ *   blocks, the instruction is retried once it owns the card).
+ * - Handoff. When another guest waits or has frames waiting, and the owner has held the
+ *   card for the card quantum, the model stalls the owner's new transfers; as soon as
+ *   it says the card is quiescent the monitor saves the owner's card context (the
+ *   card's whole register state, and for the NE2000 its buffer RAM), restores the next
+ *   guest's (or a card fresh from reset with that guest's station address), re-points
+ *   the ports and the interrupt line, and hands over the frames held for it.
+ * - Frames. The monitor sees each frame before the card's address filter (it holds the
+ *   card's attachment to the segment, as a switch port in front of the card would) and
+ *   steers it by destination MAC: the owner's go to the card at once, another guest's
+ *   are held (at most `HELD_FRAMES` each; one more is dropped and counted) until it
+ *   owns the card, broadcast and multicast go to every guest. No guest sees another
+ *   guest's unicast frame.
+ * - DMA. The card's DMA port admits only the owner's partition of host memory; the
+ *   models translate guest-physical addresses into it, so a refusal there means a model
+ *   let something through, and is counted as such (`dmaRefused`).
+ * - Refusals are recorded (guest, cycle, port, value, rule) and answered per
+ *   `--on-violation`: `block` drops the access, `kill` ends the guest, `log` lets it
+ *   through untranslated (the DMA port still confines the card).
+ */
+import { Clock, Timer } from '../devices/clock';
+import { Costs } from '../devices/costs';
+import { Nic, nicPciFunction, NE2000_ISA_BASE, NE2000_ISA_IRQ } from '../devices/nic';
+import { PciFunction } from '../devices/pci';
+import { PortDevice } from '../devices/port-bus';
+import { Rtl8139, DmaPort, newRtl8139State } from '../devices/rtl8139';
+import { Ne2000, newNe2000State, RAM_START, RAM_END } from '../devices/ne2000';
+import { isMulticast } from '../devices/net/ethernet';
+import { Vm } from '../hypervisor/vm';
+import { Hook, DirectRange, TRAP_IN, TRAP_OUT } from '../hypervisor/port-map';
+import type { Host, SharedCard } from '../hypervisor/host';
+import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
+import { Rtl8139Model } from './rtl8139-model';
+import { Ne2000Model } from './ne2000-model';
+
+export type OnViolation = 'block' | 'kill' | 'log';
+export const ON_VIOLATION: readonly OnViolation[] = ['block', 'kill', 'log'];
+
+/** Frames held for one guest that does not own the card. */
+export const HELD_FRAMES = 64;
+/** The card quantum by default for the RTL8139: 0.5 ms at 2 GHz. */
+export const DEFAULT_CARD_QUANTUM = 1_000_000;
+
+/**
+ * The card quantum when none is given: 0.5 ms, or for the NE2000 eight times what a
+ * handoff costs (its 16 KiB buffer goes out and in through the data port a word at a
+ * time: 4 ms on PCI, 16 ms on ISA), so that handoffs take at most about a ninth of
+ * the card's time.
+ */
+export function defaultCardQuantum(nic: Nic, costs: Costs): number {
+  if (nic.kind === 'rtl8139') return DEFAULT_CARD_QUANTUM;
+  const bus = nic.pci ? costs.pciAccessCycles : costs.isaAccessCycles;
+  return Math.max(DEFAULT_CARD_QUANTUM, 8 * (RAM_END - RAM_START) * bus);
+}
+
+export interface ViolationRecord {
+  vm: number;
+  cycle: number;
+  port: number;
+  value: number;
+  rule: string;
+  detail: string;
+}
+
+export interface MonitorOptions {
+  onViolation?: OnViolation;
+  cardQuantum?: number;
+}
+
+/** Per guest figures. */
+export interface GuestStats {
+  /** Accesses to the card: through the model (hooked), straight to the card, and held (not the owner). */
+  hooked: number;
+  direct: number;
+  held: number;
+  /** Frames held for it while another guest owned the card, and those dropped for want of room. */
+  framesHeld: number;
+  framesDropped: number;
+  /** Times its access was stalled for a handoff. */
+  stalls: number;
+  handoffsIn: number;
+}
+
+class Guest {
+  readonly model: CardModel;
+  base = -1;
+  readonly queue: Uint8Array[] = [];
+  context: unknown = null;
+  waiting = false;
+  since = 0;
+  direct: DirectRange | null = null;
+  hooks: Hook[] = [];
+  mappedVersion = -1;
+  readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, stalls: 0, handoffsIn: 0 };
+  /** The port of the access the model is judging (for the violation record). */
+  port = 0;
+  value = 0;
+  refused = false;
+
+  constructor(readonly vm: Vm, readonly mac: Uint8Array, readonly fn: PciFunction | null, readonly env: ModelEnv, rtl: boolean) {
+    this.model = rtl ? new Rtl8139Model() : new Ne2000Model();
+  }
+}
+
+export class VpioMonitor implements SharedCard {
+  readonly guests: Guest[] = [];
+  owner: Guest | null = null;
+  readonly violations: ViolationRecord[] = [];
+  violationCount = 0;
+  handoffs = 0;
+  handoffCycles = 0;
+  /** DMA the port refused because it fell outside the owner's memory: a model let it through. */
+  dmaRefused = 0;
+  readonly onViolation: OnViolation;
+  readonly cardQuantum: number;
+  readonly dma: DmaPort;
+  private readonly card: Rtl8139 | Ne2000;
+  private readonly regs: PortDevice;
+  private readonly busCycles: number;
+  private readonly clock: Clock;
+  private readonly costs: Costs;
+  private readonly quantumTimer: Timer;
+  private readonly trace: ((line: string) => void) | null;
+  private readonly name: string;
+  private everOwned = false;
+
+  constructor(private readonly host: Host, private readonly nic: Nic, vms: { vm: Vm; mac: Uint8Array }[], opts: MonitorOptions = {}) {
+    this.onViolation = opts.onViolation ?? 'block';
+    this.busCycles = nic.pci ? host.costs.pciAccessCycles : host.costs.isaAccessCycles;
+    this.cardQuantum = opts.cardQuantum ?? defaultCardQuantum(nic, host.costs);
+    this.card = nic.card;
+    this.clock = host.clock;
+    this.costs = host.costs;
+    this.trace = host.opts.traceKinds?.has('vpio') && host.opts.trace ? host.opts.trace : null;
+    this.name = nic.kind === 'rtl8139' ? 'rtl8139' : 'ne2000';
+    this.quantumTimer = this.clock.timer('vpio-card-quantum', () => this.poll());
+    // The monitor's own register accesses (models reading status, context switches) pay the bus.
+    const dev = nic.device;
+    this.regs = {
+      read: (off, size) => { this.charge(this.owner?.vm ?? null, this.busCycles); return dev.read(off, size); },
+      write: (off, size, v) => { this.charge(this.owner?.vm ?? null, this.busCycles); dev.write(off, size, v); },
+    };
+    this.dma = this.makeDma();
+    if (this.card instanceof Rtl8139) this.card.busMaster = false;
+    for (const { vm, mac } of vms) this.addGuest(vm, mac);
+  }
+
+  private addGuest(vm: Vm, mac: Uint8Array): void {
+    const fn = nicPciFunction(this.nic.kind);
+    const self = this;
+    let guest: Guest;
+    const env: ModelEnv = {
+      card: this.regs,
+      memBytes: vm.ram.length,
+      hostBase: vm.base,
+      refuse(rule, detail) { self.refuse(guest, rule, detail); },
+      note(what) { self.note(`vm${vm.id} ${what}`); },
+    };
+    guest = new Guest(vm, mac, fn, env, this.nic.kind === 'rtl8139');
+    this.guests.push(guest);
+    const platform = vm.platform;
+    if (fn) {
+      platform.pci.add(3, 0, fn);
+      platform.mapPciIo(fn, this.name, this.regs, 0, {
+        map: (_name, base) => { this.setBase(guest, base); return base; },
+        unmap: () => this.setBase(guest, -1),
+      }, () => { if (this.owner === guest && this.card instanceof Rtl8139) this.card.busMaster = fn.busMaster; });
+    } else {
+      this.setBase(guest, NE2000_ISA_BASE);
+    }
+  }
+
+  // ---- Ports ----
+
+  private setBase(g: Guest, base: number): void {
+    this.unmapGuest(g);
+    g.base = base;
+    this.mapGuest(g);
+  }
+
+  private unmapGuest(g: Guest): void {
+    const ports = g.vm.ports;
+    for (const h of g.hooks) ports.unhook(h);
+    g.hooks = [];
+    if (g.direct) { g.stats.direct += g.direct.accesses; ports.remove(g.direct); g.direct = null; }
+  }
+
+  private mapGuest(g: Guest): void {
+    if (g.base < 0) return;
+    const ports = g.vm.ports;
+    const size = g.model.size;
+    const vdev = this.costs.virtualDeviceCycles;
+    if (this.owner !== g) {
+      g.hooks.push(ports.hook(`${this.name} (held)`, g.base, size, {
+        in: () => this.held(g),
+        out: () => this.held(g),
+      }, { handlerCycles: vdev }));
+      return;
+    }
+    g.direct = ports.direct(this.name, g.base, size, this.nic.device, this.busCycles);
+    const policy = g.model.policy;
+    const model = this.costs.vpioModelCycles;
+    for (let off = 0; off < size;) {
+      const bits = policy[off];
+      if (bits === 0) { off++; continue; }
+      let end = off + 1;
+      while (end < size && policy[end] === bits) end++;
+      const directions = (bits & HOOK_IN ? TRAP_IN : 0) | (bits & HOOK_OUT ? TRAP_OUT : 0);
+      g.hooks.push(ports.hook(`${this.name} (model)`, g.base + off, end - off, {
+        in: (port, sz) => this.ownerIn(g, port, sz),
+        out: (port, sz, value) => this.ownerOut(g, port, sz, value),
+      }, { handlerCycles: model, directions, perElement: true }));
+      off = end;
+    }
+    g.mappedVersion = g.model.policyVersion;
+  }
+
+  /** Re-hooks the owner when its model changed its policy (the NE2000's page). */
+  private refreshPolicy(g: Guest): void {
+    if (g.mappedVersion === g.model.policyVersion || this.owner !== g) return;
+    this.unmapGuest(g);
+    this.mapGuest(g);
+  }
+
+  // ---- Accesses ----
+
+  private ownerIn(g: Guest, port: number, size: number): number {
+    g.stats.hooked++;
+    this.syncClock(g);
+    const v = g.model.read(g.env, port - g.base, size);
+    this.refreshPolicy(g);
+    return v;
+  }
+
+  private ownerOut(g: Guest, port: number, size: number, value: number): void {
+    g.stats.hooked++;
+    this.syncClock(g);
+    g.port = port; g.value = value; g.refused = false;
+    const verdict = g.model.write(g.env, port - g.base, size, value, this.handoffWanted());
+    switch (verdict) {
+      case Verdict.Allow: this.nic.device.write(port - g.base, size, value); break;
+      case Verdict.Translate: this.nic.device.write(port - g.base, size, g.model.translated); break;
+      case Verdict.Absorb: break;
+      case Verdict.Stall:
+        g.stats.stalls++;
+        this.note(`vm${g.vm.id} stall port=0x${port.toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
+        this.wait(g);
+        this.poll();
+        g.vm.cpu.retryInstruction();
+        break;
+      case Verdict.Refuse:
+        if (this.onViolation === 'log') this.nic.device.write(port - g.base, size, value);
+        else if (this.onViolation === 'kill') this.kill(g);
+        break;
+    }
+    this.refreshPolicy(g);
+    this.poll();
+  }
+
+  /** A non-owner touched the card: it waits for it, and its instruction runs again once it owns it. */
+  private held(g: Guest): number {
+    g.stats.held++;
+    if (this.owner === null) {
+      this.handoff(g);
+    } else {
+      this.wait(g);
+      this.poll();
+    }
+    return g.vm.cpu.retryInstruction();
+  }
+
+  private wait(g: Guest): void {
+    if (!g.waiting) this.note(`vm${g.vm.id} waits for the card (vm${this.owner?.vm.id} owns it)`);
+    g.waiting = true;
+    g.vm.blocked = true;
+    this.armQuantum();
+  }
+
+  private kill(g: Guest): void {
+    this.note(`vm${g.vm.id} killed (--on-violation kill)`);
+    g.vm.end = { kind: 'killed', message: `illegitimate programming of the ${this.name}: ${this.violations[this.violations.length - 1]?.rule ?? 'refused'}` };
+    g.vm.cpu.requestStop();
+  }
+
+  private refuse(g: Guest, rule: string, detail: string): void {
+    g.refused = true;
+    this.violationCount++;
+    const rec: ViolationRecord = { vm: g.vm.id, cycle: this.clock.now, port: g.port, value: g.value >>> 0, rule, detail };
+    if (this.violations.length < 256) this.violations.push(rec);
+    this.note(`vm${g.vm.id} refused rule=${rule} port=0x${g.port.toString(16)} value=0x${rec.value.toString(16)} (${detail}) -> ${this.onViolation}`);
+  }
+
+  // ---- Handoff ----
+
+  private demand(g: Guest): boolean {
+    return g.vm.end === null && (g.waiting || g.queue.length > 0);
+  }
+
+  private handoffWanted(): boolean {
+    const o = this.owner;
+    if (o === null) return false;
+    if (o.vm.end !== null) return true;
+    if (this.clock.now - o.since < this.cardQuantum) return false;
+    return this.guests.some((g) => g !== o && this.demand(g));
+  }
+
+  private armQuantum(): void {
+    const o = this.owner;
+    if (o && !this.quantumTimer.armed) this.quantumTimer.arm(Math.max(this.clock.now, o.since + this.cardQuantum));
+  }
+
+  /** Hands the card over if someone wants it and the owner can let it go. Cheap when nothing is pending. */
+  poll(): void {
+    const o = this.owner;
+    if (o !== null && o.vm.end === null) {
+      if (!this.guests.some((g) => g !== o && this.demand(g))) return;
+      if (this.clock.now - o.since < this.cardQuantum) { this.armQuantum(); return; }
+      if (!o.model.quiescent(o.env)) return; // the card's interrupt or the next exit will look again
+    }
+    const n = this.guests.length;
+    const start = o ? this.guests.indexOf(o) + 1 : 0;
+    for (let k = 0; k < n; k++) {
+      const g = this.guests[(start + k) % n];
+      if (g !== o && this.demand(g)) { this.handoff(g); return; }
+    }
+    if (o && o.vm.end !== null) this.release(o);
+  }
+
+  private release(o: Guest): void {
+    this.setIrq(o, false);
+    this.owner = null;
+    this.unmapGuest(o);
+    this.mapGuest(o);
+  }
+
+  private handoff(next: Guest): void {
+    const from = this.owner;
+    const before = this.clock.now;
+    let cost = 0;
+    const regs = this.nic.kind === 'rtl8139' ? 64 : 48;
+    if (from) {
+      from.context = this.card.save();
+      cost += regs * this.busCycles;
+      if (this.card instanceof Ne2000) cost += ((RAM_END - RAM_START) / 2) * this.busCycles; // the buffer, read out by remote DMA
+      this.setIrq(from, false);
+      this.owner = null;
+      this.unmapGuest(from);
+      this.mapGuest(from);
+    }
+    const card = this.card;
+    if (card instanceof Rtl8139) {
+      card.restore((next.context as ReturnType<Rtl8139['save']> | null) ?? newRtl8139State(next.mac));
+      card.busMaster = next.fn?.busMaster ?? false;
+    } else {
+      card.setPromAddress(next.mac);
+      card.restore((next.context as ReturnType<Ne2000['save']> | null) ?? newNe2000State());
+      // The next guest's buffer written back (or, for a first turn, zeros over whatever an
+      // earlier guest left); a card no guest has used yet needs neither.
+      if (this.everOwned) cost += ((RAM_END - RAM_START) / 2) * this.busCycles;
+    }
+    this.everOwned = true;
+    cost += regs * this.busCycles;
+    next.context = null;
+    this.owner = next;
+    next.since = this.clock.now;
+    next.waiting = false;
+    next.vm.blocked = false;
+    next.stats.handoffsIn++;
+    this.unmapGuest(next);
+    this.mapGuest(next);
+    next.model.acquired(next.env);
+    this.refreshPolicy(next);
+    this.handoffs++;
+    this.charge(next.vm, cost, next.vm.stats.handoff);
+    this.handoffCycles += cost;
+    this.note(`handoff ${from ? `vm${from.vm.id}` : 'nobody'} -> vm${next.vm.id} (${cost} cycles, ${next.queue.length} frames held for it)`);
+    this.setIrq(next, card.irq);
+    // The frames held for it go in now, through the card's own filter.
+    const held = next.queue.splice(0);
+    for (const f of held) {
+      this.charge(next.vm, Math.ceil(f.length * this.costs.copyCyclesPerByte), next.vm.stats.vpioWork);
+      card.receive(f);
+    }
+    void before;
+    if (this.guests.some((g) => g !== next && this.demand(g))) this.armQuantum();
+  }
+
+  // ---- Interrupts, frames, DMA ----
+
+  private setIrq(g: Guest, level: boolean): void {
+    if (g.fn) g.vm.platform.pciIrq(g.fn, level);
+    else g.vm.platform.isaIrq(NE2000_ISA_IRQ, level);
+  }
+
+  irq(level: boolean): void {
+    if (this.owner) this.setIrq(this.owner, level);
+    if (!level) this.poll(); // a transmit done and acknowledged may make the card quiescent
+  }
+
+  fromWire(frame: Uint8Array): void {
+    if (isMulticast(frame)) {
+      for (const g of this.guests) this.deliver(g, frame);
+      return;
+    }
+    for (const g of this.guests) {
+      let match = true;
+      for (let i = 0; i < 6; i++) if (frame[i] !== g.mac[i]) { match = false; break; }
+      if (match) { this.deliver(g, frame); return; }
+    }
+    // For nobody in particular: the owner's card filter decides, as on a hub.
+    if (this.owner) this.card.receive(frame);
+  }
+
+  private deliver(g: Guest, frame: Uint8Array): void {
+    if (g.vm.end !== null) return;
+    if (g === this.owner) { this.card.receive(frame); return; }
+    if (g.queue.length >= HELD_FRAMES) {
+      g.stats.framesDropped++;
+      this.note(`vm${g.vm.id} frame dropped: ${HELD_FRAMES} already held`);
+      return;
+    }
+    g.queue.push(frame);
+    g.stats.framesHeld++;
+    this.armQuantum();
+    this.poll();
+  }
+
+  private makeDma(): DmaPort {
+    const ram = this.host.ram;
+    const inside = (addr: number, len: number) => {
+      const o = this.owner;
+      return o !== null && addr >= o.vm.base && addr + len <= o.vm.base + o.vm.ram.length;
+    };
+    return {
+      read: (addr, dst) => {
+        if (!inside(addr, dst.length)) { this.dmaRefused++; this.note(`dma read 0x${addr.toString(16)}+${dst.length} outside the owner's memory: refused`); return false; }
+        dst.set(ram.subarray(addr, addr + dst.length));
+        return true;
+      },
+      write: (addr, src) => {
+        if (!inside(addr, src.length)) { this.dmaRefused++; this.note(`dma write 0x${addr.toString(16)}+${src.length} outside the owner's memory: refused`); return false; }
+        ram.set(src, addr);
+        const o = this.owner!;
+        o.vm.cpu.invalidateCode(addr - o.vm.base, src.length);
+        return true;
+      },
+    };
+  }
+
+  // ---- Time and trace ----
+
+  private syncClock(g: Guest): void {
+    this.clock.now = g.vm.cpu.cycles;
+  }
+
+  private charge(vm: Vm | null, cycles: number, counter = vm?.stats.vpioWork): void {
+    if (vm && counter) this.host.charge(vm, counter, cycles);
+    else this.host.charge(null, this.host.hostWork, cycles);
+  }
+
+  private note(what: string): void {
+    this.trace?.(`${this.clock.now} vpio ${what}`);
+  }
+
+  /** The share of card accesses that exited to the model, over all guests. */
+  hookedFraction(): number {
+    let hooked = 0, all = 0;
+    for (const g of this.guests) {
+      const direct = g.stats.direct + (g.direct?.accesses ?? 0);
+      hooked += g.stats.hooked;
+      all += g.stats.hooked + direct;
+    }
+    return all ? hooked / all : 0;
+  }
+
+  directAccesses(g: Guest): number {
+    return g.stats.direct + (g.direct?.accesses ?? 0);
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The VPIO model of the RTL8139C (datasheet 1.4, and DESIGN.md section 8).
+ *
+ * What it tracks, per guest: the guest-physical values of the DMA registers (TSAD0-3,
+ * RBSTART), the ring size and WRAP from RCR, whether the receiver and transmitter are
+ * on, and which descriptors the guest has handed to the card and not yet seen back.
+ *
+ * Hook policy: OUT to TSD0-3 (the transmit go point), TSAD0-3, RBSTART, CR, RCR and the
+ * C+ command register; IN from TSAD0-3 and RBSTART (the guest reads back its own
+ * guest-physical values). Each hooked range starts three bytes early, so an unaligned
+ * access that reaches into it is seen too. Everything else (ISR, IMR, CAPR, CBR, IDR,
+ * MAR, TCR, the status registers) goes straight to the card.
+ *
+ * Rules (each refusal names one):
+ *   rbstart-outside  the receive window (RBSTART + ring + 16, + 1536 with WRAP) is not
+ *                    inside the guest's memory, checked when receive is on and RBSTART,
+ *                    RCR or CR changes; the card is given the host-physical address.
+ *   tsad-outside     a transmit's buffer (TSADn + size) is not inside the guest's memory,
+ *                    checked at the go point (a TSD write with OWN clear).
+ *   tsad-in-flight   TSADn written while descriptor n belongs to the card.
+ *   cplus            the C+ command register (an RTL8139C+ feature, and the source of
+ *                    past information leaks in QEMU's model) written.
+ *
+ * Quiescence: no descriptor handed to the card is still out (its TSD shows OWN or a
+ * completion). A pending interrupt or unread frames in the ring are part of the saved
+ * context, not a reason to wait: they are the guest's and come back with the card.
+ * While a handoff is pending the model stalls new transmits, so the card drains.
+ */
+import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
+
+const TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, RCR = 0x44, CPCR = 0xe0;
+const CR_RST = 0x10, CR_RE = 0x08, CR_TE = 0x04;
+const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_TABT = 1 << 30, TSD_SIZE = 0x1fff;
+const RCR_WRAP = 0x80;
+const MAX_FRAME_SLACK = 1536;
+
+export class Rtl8139Model implements CardModel {
+  readonly size = 256;
+  readonly policy = new Uint8Array(256);
+  readonly policyVersion = 1;
+  translated = 0;
+  /** The guest's view: guest-physical TSAD0-3 and RBSTART. */
+  readonly tsad = new Uint32Array(4);
+  rbstart = 0;
+  private rcr = 0;
+  private cr = 0;
+  /** Descriptors the guest handed to the card (bit n). */
+  private outstanding = 0;
+  /** TSD values as the guest last wrote them (assembled from byte writes). */
+  private readonly tsd = new Uint32Array(4).fill(TSD_OWN);
+
+  constructor() {
+    const hook = (off: number, len: number, bits: number) => {
+      for (let o = Math.max(0, off - 3); o < off + len; o++) this.policy[o] |= bits;
+    };
+    hook(TSD0, 16, HOOK_OUT);
+    hook(TSAD0, 16, HOOK_IN | HOOK_OUT);
+    hook(RBSTART, 4, HOOK_IN | HOOK_OUT);
+    hook(CR, 1, HOOK_OUT);
+    hook(RCR, 4, HOOK_OUT);
+    hook(CPCR, 2, HOOK_OUT);
+  }
+
+  private ringBytes(): number {
+    return (8192 << ((this.rcr >> 11) & 3)) + 16 + (this.rcr & RCR_WRAP ? MAX_FRAME_SLACK : 0);
+  }
+
+  private inside(env: ModelEnv, addr: number, len: number): boolean {
+    return addr >= 0 && len >= 0 && addr + len <= env.memBytes;
+  }
+
+  /** Programs the card's RBSTART with the host-physical address of the guest's ring, if the window is legal. */
+  private checkRing(env: ModelEnv, why: string): boolean {
+    if (!this.inside(env, this.rbstart, this.ringBytes())) {
+      env.refuse('rbstart-outside', `receive window 0x${this.rbstart.toString(16)}+${this.ringBytes()} (${why}) is outside the guest's ${env.memBytes} bytes`);
+      return false;
+    }
+    env.card.write(RBSTART, 4, (env.hostBase + this.rbstart) >>> 0);
+    return true;
+  }
+
+  write(env: ModelEnv, off: number, size: number, value: number, handoffPending: boolean): Verdict {
+    // An access that only grazes a hooked range (the three bytes before it) with no hooked byte in it.
+    let verdict = Verdict.Allow;
+    for (let b = 0; b < size; b++) {
+      const o = off + b, v = (value >>> (8 * b)) & 0xff;
+      if (o >= TSD0 && o < TSD0 + 16) {
+        // Whole TSD writes are the go point; byte writes assemble and act on the top byte, as the card does.
+        const i = (o - TSD0) >> 2;
+        if (size === 4 && b === 0 && (o & 3) === 0) return this.go(env, i, value >>> 0, handoffPending);
+        const sh = 8 * (o & 3);
+        const nv = ((this.tsd[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
+        if ((o & 3) === 3) {
+          const r = this.go(env, i, nv, handoffPending);
+          if (r !== Verdict.Translate) return r;
+          env.card.write(TSD0 + 4 * i, 4, nv);
+          verdict = Verdict.Absorb;
+        } else {
+          this.tsd[i] = nv;
+          verdict = Verdict.Absorb; // held until the top byte makes it a whole write
+        }
+        continue;
+      }
+      if (o >= TSAD0 && o < TSAD0 + 16) {
+        const i = (o - TSAD0) >> 2;
+        this.reclaim(env);
+        if (this.outstanding & (1 << i)) {
+          env.refuse('tsad-in-flight', `TSAD${i} written while descriptor ${i} belongs to the card`);
+          return Verdict.Refuse;
+        }
+        const sh = 8 * (o & 3);
+        this.tsad[i] = ((this.tsad[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
+        verdict = Verdict.Absorb; // the card gets the translated address at the go point
+        continue;
+      }
+      if (o >= RBSTART && o < RBSTART + 4) {
+        const sh = 8 * (o - RBSTART);
+        this.rbstart = ((this.rbstart & ~(0xff << sh)) | (v << sh)) >>> 0;
+        verdict = Verdict.Absorb;
+        if (o === RBSTART + 3 || b === size - 1) {
+          if (this.cr & CR_RE) { if (!this.checkRing(env, 'RBSTART written')) return Verdict.Refuse; }
+        }
+        continue;
+      }
+      if (o >= RCR && o < RCR + 4) {
+        const sh = 8 * (o - RCR);
+        const before = this.rcr;
+        this.rcr = ((this.rcr & ~(0xff << sh)) | (v << sh)) >>> 0;
+        if ((this.cr & CR_RE) && !this.checkRing(env, 'RCR written')) { this.rcr = before; return Verdict.Refuse; }
+        continue;
+      }
+      if (o === CR) {
+        if (v & CR_RST) {
+          if (handoffPending && this.outstanding) return Verdict.Stall;
+          // A reset clears the card's rings and descriptors: the guest starts over.
+          this.outstanding = 0;
+          this.cr = 0;
+          this.rcr = 0;
+          this.rbstart = 0;
+          this.tsad.fill(0);
+          this.tsd.fill(TSD_OWN);
+          continue;
+        }
+        if ((v & CR_RE) && !this.checkRing(env, 'receiver enabled')) return Verdict.Refuse;
+        this.cr = v & (CR_RE | CR_TE);
+        continue;
+      }
+      if (o === CPCR || o === CPCR + 1) {
+        env.refuse('cplus', `C+ command register written (0x${value.toString(16)}): this is an RTL8139C`);
+        return Verdict.Refuse;
+      }
+    }
+    return verdict;
+  }
+
+  /** A whole TSD value for descriptor i: the go point when OWN is clear. */
+  private go(env: ModelEnv, i: number, v: number, handoffPending: boolean): Verdict {
+    this.tsd[i] = v;
+    if (v & TSD_OWN) return Verdict.Allow;
+    if (handoffPending) return Verdict.Stall;
+    const size = v & TSD_SIZE;
+    if (!this.inside(env, this.tsad[i], size)) {
+      env.refuse('tsad-outside', `descriptor ${i}: 0x${this.tsad[i].toString(16)}+${size} is outside the guest's ${env.memBytes} bytes`);
+      return Verdict.Refuse;
+    }
+    env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
+    this.outstanding |= 1 << i;
+    this.translated = v;
+    return Verdict.Translate;
+  }
+
+  read(env: ModelEnv, off: number, size: number): number {
+    let v = 0;
+    for (let b = 0; b < size; b++) {
+      const o = off + b;
+      let byte: number;
+      if (o >= TSAD0 && o < TSAD0 + 16) byte = (this.tsad[(o - TSAD0) >> 2] >>> (8 * (o & 3))) & 0xff;
+      else if (o >= RBSTART && o < RBSTART + 4) byte = (this.rbstart >>> (8 * (o - RBSTART))) & 0xff;
+      else byte = env.card.read(o, 1);
+      v |= byte << (8 * b);
+    }
+    return v >>> 0;
+  }
+
+  /** Forgets descriptors the card has finished with (TSD shows OWN, TOK, TUN or TABT): a status read, no side effect. */
+  private reclaim(env: ModelEnv): void {
+    for (let i = 0; i < 4; i++) {
+      if (!(this.outstanding & (1 << i))) continue;
+      const tsd = env.card.read(TSD0 + 4 * i, 4);
+      if (tsd & (TSD_OWN | TSD_TOK | TSD_TUN | TSD_TABT)) this.outstanding &= ~(1 << i);
+    }
+  }
+
+  quiescent(env: ModelEnv): boolean {
+    this.reclaim(env);
+    return this.outstanding === 0;
+  }
+
+  acquired(_env: ModelEnv): void {}
+}
