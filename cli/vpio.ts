@@ -427,7 +427,7 @@ export function statsTable(host: Host, mode: string): string {
     lines.push(`vpio: ${m.handoffs} handoffs (${m.handoffCycles} cycles), hooked ${(100 * m.hookedFraction()).toFixed(1)}% of card accesses, ${m.violationCount} refused, ${m.dmaRefused} DMA outside the owner refused by the port`);
     for (const g of m.guests) {
       const s = g.stats;
-      lines.push(`  vm${g.vm.id}: ${s.hooked} hooked, ${m.directAccesses(g)} direct, ${s.held} held accesses; ${s.stalls} stalls; ${s.handoffsIn} handoffs in; frames held ${s.framesHeld}, dropped ${s.framesDropped}`);
+      lines.push(`  vm${g.vm.id}: ${s.hooked} hooked, ${m.directAccesses(g)} direct, ${s.held} held accesses; ${s.stalls} stalls; ${s.handoffsIn} handoffs in; frames held ${s.framesHeld}, dropped ${s.framesDropped}, not taken by the card ${s.framesRefused}`);
     }
     for (const v of m.violations.slice(0, 8)) lines.push(`  refused: vm${v.vm} cycle ${v.cycle} port 0x${v.port.toString(16)} value 0x${v.value.toString(16)} rule ${v.rule}: ${v.detail}`);
   }

@@ -19,7 +19,9 @@ export interface ModelEnv {
   readonly hostBase: number;
   /** Records a refusal of rule `rule` (the monitor adds guest, cycle, port and value). */
   refuse(rule: string, detail: string): void;
-  /** One line to `--trace vpio`. */
+  /** Whether `--trace vpio` is on: build a note's text only then. */
+  readonly tracing: boolean;
+  /** One line to `--trace vpio` (a model transition). */
   note(what: string): void;
 }
 

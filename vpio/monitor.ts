@@ -84,6 +84,8 @@ export interface GuestStats {
   /** Frames held for it while another guest owned the card, and those dropped for want of room. */
   framesHeld: number;
   framesDropped: number;
+  /** Held frames the card would not take when they were handed over (its receiver was off, or its ring full). */
+  framesRefused: number;
   /** Times its access was stalled for a handoff. */
   stalls: number;
   handoffsIn: number;
@@ -99,7 +101,7 @@ class Guest {
   direct: DirectRange | null = null;
   hooks: Hook[] = [];
   mappedVersion = -1;
-  readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, stalls: 0, handoffsIn: 0 };
+  readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0 };
   /** The port of the access the model is judging (for the violation record). */
   port = 0;
   value = 0;
@@ -161,6 +163,7 @@ export class VpioMonitor implements SharedCard {
       card: this.regs,
       memBytes: vm.ram.length,
       hostBase: vm.base,
+      tracing: this.trace !== null,
       refuse(rule, detail) { self.refuse(guest, rule, detail); },
       note(what) { self.note(`vm${vm.id} ${what}`); },
     };
@@ -226,6 +229,11 @@ export class VpioMonitor implements SharedCard {
   /** Re-hooks the owner when its model changed its policy (the NE2000's page). */
   private refreshPolicy(g: Guest): void {
     if (g.mappedVersion === g.model.policyVersion || this.owner !== g) return;
+    if (this.trace) {
+      let hooked = 0;
+      for (const b of g.model.policy) if (b) hooked++;
+      this.note(`vm${g.vm.id} policy changed: ${hooked} of ${g.model.size} registers hooked`);
+    }
     this.unmapGuest(g);
     this.mapGuest(g);
   }
@@ -251,7 +259,7 @@ export class VpioMonitor implements SharedCard {
       case Verdict.Absorb: break;
       case Verdict.Stall:
         g.stats.stalls++;
-        this.note(`vm${g.vm.id} stall port=0x${port.toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
+        if (this.trace) this.note(`vm${g.vm.id} stall port=0x${port.toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
         this.wait(g);
         this.poll();
         g.vm.cpu.retryInstruction();
@@ -278,7 +286,7 @@ export class VpioMonitor implements SharedCard {
   }
 
   private wait(g: Guest): void {
-    if (!g.waiting) this.note(`vm${g.vm.id} waits for the card (vm${this.owner?.vm.id} owns it)`);
+    if (!g.waiting && this.trace) this.note(`vm${g.vm.id} waits for the card (vm${this.owner?.vm.id} owns it)`);
     g.waiting = true;
     g.vm.blocked = true;
     this.armQuantum();
@@ -381,13 +389,16 @@ export class VpioMonitor implements SharedCard {
     this.handoffs++;
     this.charge(next.vm, cost, next.vm.stats.handoff);
     this.handoffCycles += cost;
-    this.note(`handoff ${from ? `vm${from.vm.id}` : 'nobody'} -> vm${next.vm.id} (${cost} cycles, ${next.queue.length} frames held for it)`);
+    if (this.trace) this.note(`handoff ${from ? `vm${from.vm.id}` : 'nobody'} -> vm${next.vm.id} (${cost} cycles, ${next.queue.length} frames held for it)`);
     this.setIrq(next, card.irq);
     // The frames held for it go in now, through the card's own filter.
     const held = next.queue.splice(0);
     for (const f of held) {
       this.charge(next.vm, Math.ceil(f.length * this.costs.copyCyclesPerByte), next.vm.stats.vpioWork);
-      card.receive(f);
+      if (!card.receive(f)) {
+        next.stats.framesRefused++;
+        if (this.trace) this.note(`vm${next.vm.id} held frame not taken by its card (receiver off, filtered out or ring full)`);
+      }
     }
     void before;
     if (this.guests.some((g) => g !== next && this.demand(g))) this.armQuantum();
@@ -424,7 +435,7 @@ export class VpioMonitor implements SharedCard {
     if (g === this.owner) { this.card.receive(frame); return; }
     if (g.queue.length >= HELD_FRAMES) {
       g.stats.framesDropped++;
-      this.note(`vm${g.vm.id} frame dropped: ${HELD_FRAMES} already held`);
+      if (this.trace) this.note(`vm${g.vm.id} frame dropped: ${HELD_FRAMES} already held`);
       return;
     }
     g.queue.push(frame);
@@ -441,12 +452,12 @@ export class VpioMonitor implements SharedCard {
     };
     return {
       read: (addr, dst) => {
-        if (!inside(addr, dst.length)) { this.dmaRefused++; this.note(`dma read 0x${addr.toString(16)}+${dst.length} outside the owner's memory: refused`); return false; }
+        if (!inside(addr, dst.length)) { this.dmaRefused++; if (this.trace) this.note(`dma read 0x${addr.toString(16)}+${dst.length} outside the owner's memory: refused`); return false; }
         dst.set(ram.subarray(addr, addr + dst.length));
         return true;
       },
       write: (addr, src) => {
-        if (!inside(addr, src.length)) { this.dmaRefused++; this.note(`dma write 0x${addr.toString(16)}+${src.length} outside the owner's memory: refused`); return false; }
+        if (!inside(addr, src.length)) { this.dmaRefused++; if (this.trace) this.note(`dma write 0x${addr.toString(16)}+${src.length} outside the owner's memory: refused`); return false; }
         ram.set(src, addr);
         const o = this.owner!;
         o.vm.cpu.invalidateCode(addr - o.vm.base, src.length);

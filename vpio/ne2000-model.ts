@@ -21,6 +21,9 @@
  *                    for a read, the station PROM at 0x00-0x1F).
  *   transmit-outside a transmit of TBCR bytes at page TPSR that leaves the RAM, or longer
  *                    than a frame.
+ *   undefined-register a write on page 2, whose registers the datasheet reserves for
+ *                    diagnostics ("should not be modified during normal operation"):
+ *                    while page 2 is selected, offsets 1-15 are hooked.
  * The card's RAM holds only the owner's data: each guest's RAM is saved with its context
  * at a handoff and the next guest's restored (the scrub DESIGN.md section 8 asks for).
  *
@@ -60,6 +63,7 @@ export class Ne2000Model implements CardModel {
     p[CR] = HOOK_OUT;
     for (const o of [PSTART, PSTOP, TPSR, TBCR0, TBCR1, RSAR0, RSAR1, RBCR0, RBCR1]) p[o] = HOOK_OUT;
     if (page === 1) p[CURR] = HOOK_OUT;
+    if (page === 2) for (let o = 1; o < 0x10; o++) p[o] = HOOK_OUT;
     for (let o = RESET; o < 0x20; o++) p[o] = HOOK_IN | HOOK_OUT;
     this.policyVersion++;
   }
@@ -109,7 +113,12 @@ export class Ne2000Model implements CardModel {
       // Starting the card with no ring yet (to read the PROM, as drivers do first) is fine:
       // it receives nothing. A ring that is programmed must be inside the RAM.
       if (starts && (this.pstart | this.pstop) !== 0 && !this.ringOk(env, 'card started')) return Verdict.Refuse;
-      if (page !== this.page) this.setPage(page);
+      if (page !== this.page) {
+        if (env.tracing) env.note(`page ${this.page} -> ${page}`);
+        this.setPage(page);
+      }
+      if (env.tracing && (v & CR_TXP)) env.note(`tx go: ${this.tbcr} bytes from page 0x${this.tpsr.toString(16)}`);
+      if (env.tracing && (rd === RD_READ || rd === RD_WRITE)) env.note(`remote ${rd === RD_READ ? 'read' : 'write'}: ${this.rbcr} bytes at 0x${this.rsar.toString(16)}`);
       return Verdict.Allow;
     }
     if (this.page === 0) {
@@ -129,6 +138,10 @@ export class Ne2000Model implements CardModel {
       return Verdict.Allow;
     }
     if (this.page === 1 && off === CURR) this.curr = v;
+    if (this.page === 2) {
+      env.refuse('undefined-register', `write of 0x${v.toString(16)} to page 2 register 0x${off.toString(16)} (diagnostic, not to be written)`);
+      return Verdict.Refuse;
+    }
     return Verdict.Allow;
   }
 

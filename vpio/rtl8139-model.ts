@@ -20,6 +20,8 @@
  *   tsad-in-flight   TSADn written while descriptor n belongs to the card.
  *   cplus            the C+ command register (an RTL8139C+ feature, and the source of
  *                    past information leaks in QEMU's model) written.
+ *   undefined-register a write to an offset the RTL8139C datasheet defines no writable
+ *                    register at (those offsets are hooked too; drivers never write them).
  *
  * Quiescence: no descriptor handed to the card is still out (its TSD shows OWN or a
  * completion). A pending interrupt or unread frames in the ring are part of the saved
@@ -33,6 +35,16 @@ const CR_RST = 0x10, CR_RE = 0x08, CR_TE = 0x04;
 const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_TABT = 1 << 30, TSD_SIZE = 0x1fff;
 const RCR_WRAP = 0x80;
 const MAX_FRAME_SLACK = 1536;
+
+/** Offsets with a writable register (datasheet table 5.1): IDR, MAR, TSD, TSAD, RBSTART, CR, CAPR, IMR, ISR, TCR, RCR, MPC, 9346CR, CONFIG0/1/3/4, BMCR, CONFIG5, and CPCR (refused by its own rule). */
+const WRITABLE = (() => {
+  const w = new Uint8Array(256);
+  const set = (from: number, len: number) => w.fill(1, from, from + len);
+  set(0x00, 6); set(0x08, 8); set(0x10, 16); set(0x20, 16); set(0x30, 4); set(0x37, 1); set(0x38, 2);
+  set(0x3c, 2); set(0x3e, 2); set(0x40, 4); set(0x44, 4); set(0x4c, 4); set(0x50, 3); set(0x59, 2);
+  set(0x62, 2); set(0xd8, 1); set(0xe0, 2);
+  return w;
+})();
 
 export class Rtl8139Model implements CardModel {
   readonly size = 256;
@@ -59,6 +71,7 @@ export class Rtl8139Model implements CardModel {
     hook(CR, 1, HOOK_OUT);
     hook(RCR, 4, HOOK_OUT);
     hook(CPCR, 2, HOOK_OUT);
+    for (let o = 0; o < 256; o++) if (!WRITABLE[o]) this.policy[o] |= HOOK_OUT;
   }
 
   private ringBytes(): number {
@@ -76,6 +89,7 @@ export class Rtl8139Model implements CardModel {
       return false;
     }
     env.card.write(RBSTART, 4, (env.hostBase + this.rbstart) >>> 0);
+    if (env.tracing) env.note(`rx ring: guest 0x${this.rbstart.toString(16)} = host 0x${(env.hostBase + this.rbstart).toString(16)}, ${this.ringBytes()} bytes (${why})`);
     return true;
   }
 
@@ -84,6 +98,10 @@ export class Rtl8139Model implements CardModel {
     let verdict = Verdict.Allow;
     for (let b = 0; b < size; b++) {
       const o = off + b, v = (value >>> (8 * b)) & 0xff;
+      if (o < 256 && !WRITABLE[o]) {
+        env.refuse('undefined-register', `write of 0x${(value >>> 0).toString(16)} reaches offset 0x${o.toString(16)}, where the RTL8139C has no writable register`);
+        return Verdict.Refuse;
+      }
       if (o >= TSD0 && o < TSD0 + 16) {
         // Whole TSD writes are the go point; byte writes assemble and act on the top byte, as the card does.
         const i = (o - TSD0) >> 2;
@@ -165,6 +183,7 @@ export class Rtl8139Model implements CardModel {
     }
     env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
     this.outstanding |= 1 << i;
+    if (env.tracing) env.note(`tx go: descriptor ${i}, ${size} bytes at guest 0x${this.tsad[i].toString(16)} = host 0x${(env.hostBase + this.tsad[i]).toString(16)}`);
     this.translated = v;
     return Verdict.Translate;
   }

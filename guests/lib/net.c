@@ -196,6 +196,17 @@ void net_poll(void)
     }
 }
 
+void net_idle(void)
+{
+    /* Interrupts stay off from the check to the HLT (STI's one-instruction shadow), so a
+       frame that arrives in between still wakes us. */
+    __asm__ volatile("cli" : : : "memory");
+    if (rxq_head == rxq_tail)
+        __asm__ volatile("sti; hlt" : : : "memory");
+    else
+        __asm__ volatile("sti" : : : "memory");
+}
+
 int net_init(void)
 {
     net = rtl8139_probe();

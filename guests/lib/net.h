@@ -31,6 +31,7 @@ int net_start(void);                             /* PIC, 100 Hz timer, interrupt
 u32 tsc_per_us(void);                            /* TSC ticks per microsecond, measured on the PIT */
 extern struct nic *net;
 void net_poll(void);                             /* handles what arrived (ARP, ICMP, UDP) */
+void net_idle(void);                             /* sleeps (HLT) until an interrupt, unless a frame already waits */
 int arp_resolve(u32 ip, u8 mac[6], u32 timeout_ticks);
 int ip_send(u32 dst, u8 proto, const u8 *payload, u32 len);
 int udp_send(u32 dst, u16 sport, u16 dport, const u8 *data, u32 len);

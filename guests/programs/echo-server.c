@@ -19,8 +19,10 @@ int main(void)
         return 2;
     udp_handler = on_udp;
     u32 start = ticks;
-    while (ticks - start < seconds * 100)
+    while (ticks - start < seconds * 100) {
         net_poll();
+        net_idle();
+    }
     printf("echo-server: %u datagrams echoed\n", echoed);
     cli();
     return 0;

@@ -37,6 +37,8 @@ int main(void)
         net_poll();
         if (got && !first)
             first = ticks;
+        if (got < count)
+            net_idle();
     }
     u32 secs100 = ticks - (first ? first : start);
     printf("udp-rx: %u datagrams, %u bytes, %u lost, %u ticks of 10 ms\n", got, bytes, lost, secs100);

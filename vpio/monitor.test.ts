@@ -1,0 +1,183 @@
+/**
+ * The VPIO monitor with real guests and hand-assembled hostile ones: illegitimate DMA
+ * refused and answered per --on-violation, the victim's memory intact, cards shared
+ * with no guest seeing another's unicast frames, handoffs at quiescent points, and the
+ * model's view checked against the card's own state.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Host, HostOptions, VmSpec, vmMac } from '../hypervisor/host';
+import { multibootElf } from '../devices/testing-elf';
+import { DEFAULT_MAC, NicKind } from '../devices/nic';
+import { Rtl8139 } from '../devices/rtl8139';
+import { VpioMonitor, OnViolation } from './monitor';
+import { ethernet, ipv4, udp } from '../devices/net/packets';
+import { PEER_MAC, PEER_IP, GUEST_IP } from '../devices/net/wire';
+
+const ROOT = path.join(__dirname, '..');
+const image = (name: string) => new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests', 'bin', `${name}.elf`)));
+const MiB = 1024 * 1024;
+
+function vpioHost(vms: VmSpec[], nic: NicKind, extra: Partial<HostOptions> = {}, consoles: string[] = [], onViolation: OnViolation = 'block', trace: string[] | null = null): { h: Host; m: VpioMonitor } {
+  const h = new Host({
+    mode: 'vpio', vms, nic, memoryBytes: 8 * MiB, hostMemoryBytes: vms.length * 8 * MiB + MiB, mac: DEFAULT_MAC, rtcStart: 946684800,
+    console: (vm, b) => { consoles[vm] = (consoles[vm] ?? '') + String.fromCharCode(b); },
+    sharedCard: (host, n, list) => new VpioMonitor(host, n, list, { onViolation }),
+    trace: trace ? (l) => trace.push(l) : null, traceKinds: new Set(trace ? ['vpio'] : []),
+    ...extra,
+  });
+  h.boot();
+  return { h, m: h.shared as VpioMonitor };
+}
+
+const spec = (img: Uint8Array, cmdline = '', nic = true): VmSpec => ({ image: img, path: 'test', cmdline, nic });
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+const movDx = (port: number) => [0x66, 0xba, port & 0xff, port >> 8];
+const outl = (port: number, v: number) => [...movDx(port), 0xb8, ...le32(v), 0xef];
+const outb = (port: number, v: number) => [...movDx(port), 0xb0, v, 0xee];
+const spin = (n: number) => [0xb9, ...le32(n), 0x49, 0x75, 0xfd];
+const exitWith = (v: number) => [...outb(0xf4, v), 0xf4];
+// SeaBIOS-style firmware puts the RTL8139's BAR0 at 0xC000 in every VM (the first I/O BAR, the largest).
+const IO = 0xc000;
+
+/** A guest that points the RTL8139's DMA at memory past its own end (where the next VM lives in host memory). */
+function hostile(outside: number): Uint8Array {
+  return multibootElf([
+    ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0007),
+    ...outb(IO + 0x37, 0x0c),
+    ...outl(IO + 0x44, 0x0f),
+    ...outl(IO + 0x30, outside), // RBSTART past the end of its memory
+    ...outl(IO + 0x20, outside + 0x1000), // TSAD0 too
+    ...outl(IO + 0x10, 64), // and go
+    ...spin(2_000_000), ...exitWith(0),
+  ]);
+}
+
+describe('illegitimate RTL8139 programming under vpio', () => {
+  for (const response of ['block', 'kill', 'log'] as const) {
+    it(`refuses DMA outside the guest's memory (--on-violation ${response}) and the neighbour's memory stays intact`, () => {
+      const trace: string[] = [];
+      const { h, m } = vpioHost([spec(hostile(8 * MiB + 0x10000)), spec(multibootElf(spin(3_000_000).concat(exitWith(0))), '', false)], 'rtl8139', {}, [], response, trace);
+      const secret = Uint8Array.from({ length: 0x3000 }, (_, i) => (i * 7 + 3) & 0xff);
+      h.ram.set(secret, 8 * MiB + 0x10000);
+      const seen: Uint8Array[] = [];
+      const tap = h.wire!.attach({ name: 'tap', receive: (f) => seen.push(f) });
+      expect(h.run(1_000_000)).toEqual({ kind: 'limit' });
+      const frame = Uint8Array.from({ length: 100 }, (_, i) => i);
+      frame.set(vmMac(DEFAULT_MAC, 0), 0);
+      tap.send(frame);
+      expect(h.run(1e10)).toEqual({ kind: 'done' });
+      expect(m.violations.map((v) => v.rule)).toEqual(expect.arrayContaining(response === 'kill' ? ['rbstart-outside'] : ['rbstart-outside', 'tsad-outside']));
+      expect(m.violations[0]).toMatchObject({ vm: 0, port: IO + 0x30, value: 8 * MiB + 0x10000 });
+      // Nothing of the neighbour's went out, and nothing came into its memory.
+      expect([...h.ram.subarray(8 * MiB + 0x10000, 8 * MiB + 0x13000)]).toEqual([...secret]);
+      expect(seen.some((f) => f.length >= 64 && f.subarray(0, 64).every((b, i) => b === secret[0x1000 + i]))).toBe(false);
+      if (response === 'kill') expect(h.vms[0].end).toMatchObject({ kind: 'killed' });
+      else expect(h.vms[0].end).toMatchObject({ kind: 'exit', value: 0 });
+      // "log" lets the access through untranslated; the DMA port still keeps the card in the owner's memory.
+      if (response === 'log') expect(m.dmaRefused).toBeGreaterThan(0);
+      else expect(m.dmaRefused).toBe(0);
+      expect(trace.some((l) => / vpio vm0 refused rule=rbstart-outside port=0xc030 /.test(l))).toBe(true);
+    });
+  }
+
+  it('translates legitimate DMA into the guest\'s partition: a second VM\'s ring lands in its own memory', () => {
+    const consoles: string[] = [];
+    const { h, m } = vpioHost([spec(image('ping')), spec(image('ping'))], 'rtl8139', { peers: [{ kind: 'echo' }] }, consoles);
+    expect(h.run(3e10)).toEqual({ kind: 'done' });
+    for (let i = 0; i < 2; i++) expect(consoles[i]).toMatch(/ping: 4 sent, 4 received/);
+    expect(m.violationCount).toBe(0);
+    expect(m.dmaRefused).toBe(0);
+    expect(m.handoffs).toBeGreaterThanOrEqual(2);
+    // vm1 lives at 8 MiB in host memory; its guest-physical RBSTART plus that is what the card was given.
+    const model = m.guests[1].model as unknown as { rbstart: number };
+    const card = h.nic!.card as Rtl8139;
+    if (m.owner === m.guests[1]) expect(card.state.RBSTART).toBe(8 * MiB + model.rbstart);
+  });
+});
+
+describe('illegitimate NE2000 programming under vpio', () => {
+  const NE = 0xc000;
+  it('refuses a remote DMA that leaves the card\'s RAM, a transmit over the end, and a ring outside the RAM', () => {
+    const code = [
+      ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0001),
+      ...outb(NE + 0x00, 0x21), // stop, page 0
+      ...outb(NE + 0x0a, 0x00), ...outb(NE + 0x0b, 0x10), // RBCR = 0x1000
+      ...outb(NE + 0x08, 0x00), ...outb(NE + 0x09, 0x78), // RSAR = 0x7800: runs 0x800 past the RAM
+      ...outb(NE + 0x00, 0x0a), // remote read, start
+      ...outb(NE + 0x04, 0x7f), ...outb(NE + 0x05, 0xea), ...outb(NE + 0x06, 0x05), // TPSR 0x7f, 1514 bytes
+      ...outb(NE + 0x00, 0x26), // transmit
+      ...outb(NE + 0x01, 0x10), ...outb(NE + 0x02, 0x90), // PSTART 0x10, PSTOP 0x90
+      ...outb(NE + 0x00, 0x22), // start
+      ...exitWith(0),
+    ];
+    const { m } = (() => { const r = vpioHost([spec(multibootElf(code))], 'ne2000'); r.h.run(1e9); return r; })();
+    expect(m.violations.map((v) => v.rule)).toEqual(['remote-outside', 'transmit-outside', 'ring-outside']);
+  });
+});
+
+describe('sharing one card under vpio', () => {
+  for (const nic of ['rtl8139', 'ne2000'] as const) {
+    it(`four ping guests on one ${nic}: all answered, none sees another's unicast frame`, () => {
+      const consoles: string[] = [];
+      const { h, m } = vpioHost([0, 1, 2, 3].map(() => spec(image('ping'))), nic, { peers: [{ kind: 'echo' }] }, consoles);
+      const card = h.nic!.card;
+      const receive = card.receive.bind(card);
+      const wrong: string[] = [];
+      (card as { receive: (f: Uint8Array) => boolean }).receive = (f) => {
+        const o = m.owner!;
+        if (!(f[0] & 1) && !f.subarray(0, 6).every((b, i) => b === o.mac[i])) wrong.push(`vm${o.vm.id} owned the card when a frame for ${Buffer.from(f.subarray(0, 6)).toString('hex')} went in`);
+        return receive(f);
+      };
+      expect(h.run(4e10)).toEqual({ kind: 'done' });
+      expect(wrong).toEqual([]);
+      for (let i = 0; i < 4; i++) expect(consoles[i]).toMatch(/ping: 4 sent, 4 received/);
+      expect(m.handoffs).toBeGreaterThanOrEqual(4);
+      expect(m.violationCount).toBe(0);
+      for (const g of m.guests) expect(g.stats.framesDropped).toBe(0);
+    });
+  }
+
+  for (const nic of ['rtl8139', 'ne2000'] as const) {
+    it(`holds a guest's frames while another owns the ${nic}, and delivers every one, to it alone, at its turn`, () => {
+      const consoles: string[] = [];
+      const { h, m } = vpioHost([spec(image('ping'), 'count=3'), spec(image('udp-rx'), 'count=40')], nic, { peers: [{ kind: 'echo' }] }, consoles);
+      const card = h.nic!.card;
+      const receive = card.receive.bind(card);
+      const wrong: string[] = [];
+      (card as { receive: (f: Uint8Array) => boolean }).receive = (f) => {
+        const o = m.owner!;
+        if (!(f[0] & 1) && !f.subarray(0, 6).every((b, i) => b === o.mac[i])) wrong.push(`vm${o.vm.id} owned the card when a frame for ${Buffer.from(f.subarray(0, 6)).toString('hex')} went in`);
+        return receive(f);
+      };
+      // A UDP stream to vm1's address, once its driver is up: 40 datagrams, one every 2 ms, from 150 ms on.
+      const tap = h.wire!.attach({ name: 'stream', receive: () => {} });
+      const mac1 = vmMac(DEFAULT_MAC, 1);
+      let seq = 0;
+      const tick = h.clock.timer('stream', (at) => {
+        const data = new Uint8Array(200);
+        data[3] = seq; data[2] = seq >> 8;
+        tap.send(ethernet(mac1, PEER_MAC, 0x0800, ipv4(PEER_IP, GUEST_IP, 17, udp(PEER_IP, GUEST_IP, 9, 9, data), seq)));
+        if (++seq < 40) tick.arm(at + 4_000_000);
+      });
+      tick.arm(300_000_000);
+      expect(h.run(4e9)).toEqual({ kind: 'done' });
+      expect(wrong).toEqual([]);
+      expect(consoles[0]).toMatch(/ping: 3 sent, 3 received/);
+      expect(consoles[1]).toMatch(/udp-rx: 40 datagrams, 8000 bytes, 0 lost/);
+      expect(m.guests[1].stats.framesHeld).toBeGreaterThan(0);
+      expect(m.guests[1].stats.framesDropped).toBe(0);
+      expect(m.guests[1].stats.framesRefused).toBe(0);
+    }, 60000);
+  }
+
+  it('is deterministic: the same shared run twice gives the same consoles, cycles and handoffs', () => {
+    const once = () => {
+      const consoles: string[] = [];
+      const { h, m } = vpioHost([spec(image('ping')), spec(image('ping'))], 'rtl8139', { peers: [{ kind: 'echo' }] }, consoles);
+      h.run(3e10);
+      return { consoles, cycles: h.clock.now, handoffs: m.handoffs, cost: m.handoffCycles };
+    };
+    expect(once()).toEqual(once());
+  });
+});
