@@ -10,6 +10,7 @@ const entries = [
   ['bench/cpu.ts', 'dist/bench-cpu.js'],
   ['bench/net.ts', 'dist/bench-net.js'],
   ['bench/nic-fuzz.ts', 'dist/bench-nic-fuzz.js'],
+  ['bench/vpio-fuzz.ts', 'dist/bench-vpio-fuzz.js'],
 ].filter(([src]) => existsSync(path.join(root, src)));
 
 await Promise.all(entries.map(([src, out]) => build({

@@ -183,8 +183,15 @@ export class VpioMonitor implements SharedCard {
 
   // ---- Ports ----
 
+  /** Where the guest's BAR0 puts the card; a range over another device's ports is refused (the platform logs it). */
   private setBase(g: Guest, base: number): void {
     this.unmapGuest(g);
+    g.base = -1;
+    if (base < 0) return;
+    for (let p = base; p < base + g.model.size; p++) {
+      const e = g.vm.ports.lookup(p);
+      if (e !== null) throw new Error(`port 0x${p.toString(16)} is ${e.name}'s`);
+    }
     g.base = base;
     this.mapGuest(g);
   }
@@ -378,7 +385,6 @@ export class VpioMonitor implements SharedCard {
     cost += regs * this.busCycles;
     next.context = null;
     this.owner = next;
-    next.since = this.clock.now;
     next.waiting = false;
     next.vm.blocked = false;
     next.stats.handoffsIn++;
@@ -389,6 +395,8 @@ export class VpioMonitor implements SharedCard {
     this.handoffs++;
     this.charge(next.vm, cost, next.vm.stats.handoff);
     this.handoffCycles += cost;
+    // Its time with the card starts when the switch is done.
+    next.since = this.clock.now;
     if (this.trace) this.note(`handoff ${from ? `vm${from.vm.id}` : 'nobody'} -> vm${next.vm.id} (${cost} cycles, ${next.queue.length} frames held for it)`);
     this.setIrq(next, card.irq);
     // The frames held for it go in now, through the card's own filter.

@@ -160,6 +160,8 @@ export class Rtl8139Model implements CardModel {
           continue;
         }
         if ((v & CR_RE) && !this.checkRing(env, 'receiver enabled')) return Verdict.Refuse;
+        // Turning the transmitter on starts what is queued: not while a handoff is pending.
+        if ((v & CR_TE) && !(this.cr & CR_TE) && this.outstanding && handoffPending) return Verdict.Stall;
         this.cr = v & (CR_RE | CR_TE);
         continue;
       }
@@ -210,9 +212,16 @@ export class Rtl8139Model implements CardModel {
     }
   }
 
+  /**
+   * No descriptor on its way out. One handed over while the transmitter is off does not
+   * move (the card holds it until TE is set, a hooked CR write the model would stall),
+   * so it is saved with the context rather than waited for: a guest cannot keep the card
+   * by leaving a transmit that never starts.
+   */
   quiescent(env: ModelEnv): boolean {
     this.reclaim(env);
-    return this.outstanding === 0;
+    if (this.outstanding === 0) return true;
+    return (env.card.read(CR, 1) & CR_TE) === 0;
   }
 
   acquired(_env: ModelEnv): void {}
