@@ -32,7 +32,9 @@ import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
 
 const TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, RCR = 0x44, CPCR = 0xe0;
 const CR_RST = 0x10, CR_RE = 0x08, CR_TE = 0x04;
-const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_TABT = 1 << 30, TSD_SIZE = 0x1fff;
+const TSD_OWN = 1 << 13, TSD_SIZE = 0x1fff;
+/** TSAD, the transmit status of all descriptors (not to be confused with TSAD0-3). */
+const TSAD_ALL = 0x60;
 const RCR_WRAP = 0x80;
 const MAX_FRAME_SLACK = 1536;
 
@@ -121,7 +123,7 @@ export class Rtl8139Model implements CardModel {
       }
       if (o >= TSAD0 && o < TSAD0 + 16) {
         const i = (o - TSAD0) >> 2;
-        this.reclaim(env);
+        if (this.outstanding & (1 << i)) this.reclaim(env);
         if (this.outstanding & (1 << i)) {
           env.refuse('tsad-in-flight', `TSAD${i} written while descriptor ${i} belongs to the card`);
           return Verdict.Refuse;
@@ -203,13 +205,16 @@ export class Rtl8139Model implements CardModel {
     return v >>> 0;
   }
 
-  /** Forgets descriptors the card has finished with (TSD shows OWN, TOK, TUN or TABT): a status read, no side effect. */
+  /**
+   * Forgets descriptors the card has finished with: one read of TSAD (0x60, the
+   * transmit status of all descriptors, datasheet 5.x), whose bits 12-15 are the four
+   * OWN bits; the card sets OWN when it is done with a descriptor, sent or aborted.
+   * A status read, with no side effect.
+   */
   private reclaim(env: ModelEnv): void {
-    for (let i = 0; i < 4; i++) {
-      if (!(this.outstanding & (1 << i))) continue;
-      const tsd = env.card.read(TSD0 + 4 * i, 4);
-      if (tsd & (TSD_OWN | TSD_TOK | TSD_TUN | TSD_TABT)) this.outstanding &= ~(1 << i);
-    }
+    if (this.outstanding === 0) return;
+    const own = (env.card.read(TSAD_ALL, 2) >> 12) & 0xf;
+    this.outstanding &= ~own;
   }
 
   /**
