@@ -56,6 +56,6 @@ export interface CardModel {
   quiescent(env: ModelEnv): boolean;
   /** The guest got the card (its context was just restored) or lost it. */
   acquired(env: ModelEnv): void;
-  /** A frame was put into the card's receive path for this guest (NE2000: its pages become the guest's). */
-  received?(env: ModelEnv): void;
+  /** The card raised its interrupt while this guest owns it (before the guest sees it). */
+  interrupt?(env: ModelEnv): void;
 }

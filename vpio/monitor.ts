@@ -102,6 +102,10 @@ class Guest {
   hooks: Hook[] = [];
   mappedVersion = -1;
   readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0 };
+  /** The owner's hooks, one per port, and the policy bits they were made for. */
+  readonly hookAt: (Hook | null)[];
+  readonly mapped: Uint8Array;
+  handler!: { in(port: number, size: number): number; out(port: number, size: number, value: number): void };
   /** The port of the access the model is judging (for the violation record). */
   port = 0;
   value = 0;
@@ -109,6 +113,8 @@ class Guest {
 
   constructor(readonly vm: Vm, readonly mac: Uint8Array, readonly fn: PciFunction | null, readonly env: ModelEnv, rtl: boolean) {
     this.model = rtl ? new Rtl8139Model() : new Ne2000Model();
+    this.hookAt = new Array(this.model.size).fill(null);
+    this.mapped = new Uint8Array(this.model.size);
   }
 }
 
@@ -168,6 +174,10 @@ export class VpioMonitor implements SharedCard {
       note(what) { self.note(`vm${vm.id} ${what}`); },
     };
     guest = new Guest(vm, mac, fn, env, this.nic.kind === 'rtl8139');
+    guest.handler = {
+      in: (port, sz) => this.ownerIn(guest, port, sz),
+      out: (port, sz, value) => this.ownerOut(guest, port, sz, value),
+    };
     this.guests.push(guest);
     const platform = vm.platform;
     if (fn) {
@@ -200,6 +210,11 @@ export class VpioMonitor implements SharedCard {
     const ports = g.vm.ports;
     for (const h of g.hooks) ports.unhook(h);
     g.hooks = [];
+    for (let off = 0; off < g.hookAt.length; off++) {
+      const h = g.hookAt[off];
+      if (h) { ports.unhook(h); g.hookAt[off] = null; }
+    }
+    g.mapped.fill(0);
     if (g.direct) { g.stats.direct += g.direct.accesses; ports.remove(g.direct); g.direct = null; }
   }
 
@@ -207,42 +222,48 @@ export class VpioMonitor implements SharedCard {
     if (g.base < 0) return;
     const ports = g.vm.ports;
     const size = g.model.size;
-    const vdev = this.costs.virtualDeviceCycles;
     if (this.owner !== g) {
       g.hooks.push(ports.hook(`${this.name} (held)`, g.base, size, {
         in: () => this.held(g),
         out: () => this.held(g),
-      }, { handlerCycles: vdev }));
+      }, { handlerCycles: this.costs.virtualDeviceCycles }));
       return;
     }
     g.direct = ports.direct(this.name, g.base, size, this.nic.device, this.busCycles);
+    this.applyPolicy(g);
+  }
+
+  /**
+   * Brings the owner's hooks in line with its model's policy, one port at a time, so
+   * that a model flipping a register between hooked and direct (the NE2000's page, an
+   * RTL8139 descriptor going out and coming back) costs a hook or an unhook, not a remap.
+   */
+  private applyPolicy(g: Guest): void {
+    const ports = g.vm.ports;
     const policy = g.model.policy;
-    const model = this.costs.vpioModelCycles;
-    for (let off = 0; off < size;) {
+    for (let off = 0; off < policy.length; off++) {
       const bits = policy[off];
-      if (bits === 0) { off++; continue; }
-      let end = off + 1;
-      while (end < size && policy[end] === bits) end++;
-      const directions = (bits & HOOK_IN ? TRAP_IN : 0) | (bits & HOOK_OUT ? TRAP_OUT : 0);
-      g.hooks.push(ports.hook(`${this.name} (model)`, g.base + off, end - off, {
-        in: (port, sz) => this.ownerIn(g, port, sz),
-        out: (port, sz, value) => this.ownerOut(g, port, sz, value),
-      }, { handlerCycles: model, directions, perElement: true }));
-      off = end;
+      if (bits === g.mapped[off]) continue;
+      const old = g.hookAt[off];
+      if (old) { ports.unhook(old); g.hookAt[off] = null; }
+      if (bits !== 0) {
+        const directions = (bits & HOOK_IN ? TRAP_IN : 0) | (bits & HOOK_OUT ? TRAP_OUT : 0);
+        g.hookAt[off] = ports.hook(`${this.name} (model)`, g.base + off, 1, g.handler, { handlerCycles: this.costs.vpioModelCycles, directions, perElement: true });
+      }
+      g.mapped[off] = bits;
     }
     g.mappedVersion = g.model.policyVersion;
   }
 
-  /** Re-hooks the owner when its model changed its policy (the NE2000's page). */
+  /** Re-hooks the owner when its model changed its policy. */
   private refreshPolicy(g: Guest): void {
-    if (g.mappedVersion === g.model.policyVersion || this.owner !== g) return;
+    if (g.mappedVersion === g.model.policyVersion || this.owner !== g || g.base < 0) return;
     if (this.trace) {
       let hooked = 0;
       for (const b of g.model.policy) if (b) hooked++;
       this.note(`vm${g.vm.id} policy changed: ${hooked} of ${g.model.size} registers hooked`);
     }
-    this.unmapGuest(g);
-    this.mapGuest(g);
+    this.applyPolicy(g);
   }
 
   // ---- Accesses ----
@@ -420,7 +441,12 @@ export class VpioMonitor implements SharedCard {
   }
 
   irq(level: boolean): void {
-    if (this.owner) this.setIrq(this.owner, level);
+    const o = this.owner;
+    if (o) {
+      // The model hears of the interrupt first (the RTL8139's learns which descriptors came back).
+      if (level && o.model.interrupt) { o.model.interrupt(o.env); this.refreshPolicy(o); }
+      this.setIrq(o, level);
+    }
     if (!level) this.poll(); // a transmit done and acknowledged may make the card quiescent
   }
 

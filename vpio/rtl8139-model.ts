@@ -5,11 +5,17 @@
  * RBSTART), the ring size and WRAP from RCR, whether the receiver and transmitter are
  * on, and which descriptors the guest has handed to the card and not yet seen back.
  *
- * Hook policy: OUT to TSD0-3 (the transmit go point), TSAD0-3, RBSTART, CR, RCR and the
- * C+ command register; IN from TSAD0-3 and RBSTART (the guest reads back its own
- * guest-physical values). Each hooked range starts three bytes early, so an unaligned
- * access that reaches into it is seen too. Everything else (ISR, IMR, CAPR, CBR, IDR,
- * MAR, TCR, the status registers) goes straight to the card.
+ * Hook policy: OUT to TSD0-3 (the transmit go point), RBSTART, CR, RCR and the C+
+ * command register; OUT to TSADn only while descriptor n is the card's (a policy that
+ * changes as frames go out and come back); IN from TSAD0-3 and RBSTART (the guest reads
+ * back its own guest-physical values). Each hooked range starts three bytes early, so
+ * an unaligned access that reaches into it is seen too. Everything else (ISR, IMR,
+ * CAPR, CBR, IDR, MAR, TCR, the status registers) goes straight to the card.
+ *
+ * Translation: while descriptor n is not the card's, TSADn holds what the guest wrote
+ * there (directly). At the go point the model reads it, checks it, and gives the card
+ * the host-physical address; when the card is done with the descriptor (the model looks
+ * when the card interrupts, or when it must know) TSADn gets the guest's value back.
  *
  * Rules (each refusal names one):
  *   rbstart-outside  the receive window (RBSTART + ring + 16, + 1536 with WRAP) is not
@@ -51,29 +57,48 @@ const WRITABLE = (() => {
 export class Rtl8139Model implements CardModel {
   readonly size = 256;
   readonly policy = new Uint8Array(256);
-  readonly policyVersion = 1;
+  policyVersion = 1;
   translated = 0;
-  /** The guest's view: guest-physical TSAD0-3 and RBSTART. */
+  /** The guest's view: guest-physical TSAD0-3 (as of each descriptor's go point) and RBSTART. */
   readonly tsad = new Uint32Array(4);
   rbstart = 0;
   private rcr = 0;
   private cr = 0;
-  /** Descriptors the guest handed to the card (bit n). */
+  /** Descriptors the guest handed to the card (bit n): their TSAD holds the translated address and is hooked. */
   private outstanding = 0;
   /** TSD values as the guest last wrote them (assembled from byte writes). */
   private readonly tsd = new Uint32Array(4).fill(TSD_OWN);
+  /** The policy without the per-descriptor part. */
+  private readonly base = new Uint8Array(256);
 
   constructor() {
     const hook = (off: number, len: number, bits: number) => {
-      for (let o = Math.max(0, off - 3); o < off + len; o++) this.policy[o] |= bits;
+      for (let o = Math.max(0, off - 3); o < off + len; o++) this.base[o] |= bits;
     };
     hook(TSD0, 16, HOOK_OUT);
-    hook(TSAD0, 16, HOOK_IN | HOOK_OUT);
+    hook(TSAD0, 16, HOOK_IN);
     hook(RBSTART, 4, HOOK_IN | HOOK_OUT);
     hook(CR, 1, HOOK_OUT);
     hook(RCR, 4, HOOK_OUT);
     hook(CPCR, 2, HOOK_OUT);
-    for (let o = 0; o < 256; o++) if (!WRITABLE[o]) this.policy[o] |= HOOK_OUT;
+    for (let o = 0; o < 256; o++) if (!WRITABLE[o]) this.base[o] |= HOOK_OUT;
+    this.updatePolicy();
+  }
+
+  /** TSADn is hooked for writes only while descriptor n is the card's (and with it the three bytes before it). */
+  private updatePolicy(): void {
+    this.policy.set(this.base);
+    for (let i = 0; i < 4; i++) {
+      if (!(this.outstanding & (1 << i))) continue;
+      for (let o = TSAD0 + 4 * i - 3; o < TSAD0 + 4 * i + 4; o++) this.policy[o] |= HOOK_OUT;
+    }
+    this.policyVersion++;
+  }
+
+  /** Descriptor i came back: the card's TSADi gets the guest's own value again, and goes back to direct. */
+  private complete(env: ModelEnv, i: number): void {
+    this.outstanding &= ~(1 << i);
+    env.card.write(TSAD0 + 4 * i, 4, this.tsad[i]);
   }
 
   private ringBytes(): number {
@@ -122,15 +147,15 @@ export class Rtl8139Model implements CardModel {
         continue;
       }
       if (o >= TSAD0 && o < TSAD0 + 16) {
+        // Hooked only while a descriptor (this one or the next) is the card's.
         const i = (o - TSAD0) >> 2;
         if (this.outstanding & (1 << i)) this.reclaim(env);
         if (this.outstanding & (1 << i)) {
           env.refuse('tsad-in-flight', `TSAD${i} written while descriptor ${i} belongs to the card`);
           return Verdict.Refuse;
         }
-        const sh = 8 * (o & 3);
-        this.tsad[i] = ((this.tsad[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
-        verdict = Verdict.Absorb; // the card gets the translated address at the go point
+        env.card.write(o, 1, v); // not in flight: the guest's own value, as when the port is direct
+        verdict = Verdict.Absorb;
         continue;
       }
       if (o >= RBSTART && o < RBSTART + 4) {
@@ -159,6 +184,7 @@ export class Rtl8139Model implements CardModel {
           this.rbstart = 0;
           this.tsad.fill(0);
           this.tsd.fill(TSD_OWN);
+          this.updatePolicy();
           continue;
         }
         if ((v & CR_RE) && !this.checkRing(env, 'receiver enabled')) return Verdict.Refuse;
@@ -181,12 +207,14 @@ export class Rtl8139Model implements CardModel {
     if (v & TSD_OWN) return Verdict.Allow;
     if (handoffPending) return Verdict.Stall;
     const size = v & TSD_SIZE;
+    if (!(this.outstanding & (1 << i))) this.tsad[i] = env.card.read(TSAD0 + 4 * i, 4) >>> 0; // what the guest wrote there, directly
     if (!this.inside(env, this.tsad[i], size)) {
       env.refuse('tsad-outside', `descriptor ${i}: 0x${this.tsad[i].toString(16)}+${size} is outside the guest's ${env.memBytes} bytes`);
       return Verdict.Refuse;
     }
     env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
     this.outstanding |= 1 << i;
+    this.updatePolicy();
     if (env.tracing) env.note(`tx go: descriptor ${i}, ${size} bytes at guest 0x${this.tsad[i].toString(16)} = host 0x${(env.hostBase + this.tsad[i]).toString(16)}`);
     this.translated = v;
     return Verdict.Translate;
@@ -197,7 +225,7 @@ export class Rtl8139Model implements CardModel {
     for (let b = 0; b < size; b++) {
       const o = off + b;
       let byte: number;
-      if (o >= TSAD0 && o < TSAD0 + 16) byte = (this.tsad[(o - TSAD0) >> 2] >>> (8 * (o & 3))) & 0xff;
+      if (o >= TSAD0 && o < TSAD0 + 16 && (this.outstanding & (1 << ((o - TSAD0) >> 2)))) byte = (this.tsad[(o - TSAD0) >> 2] >>> (8 * (o & 3))) & 0xff;
       else if (o >= RBSTART && o < RBSTART + 4) byte = (this.rbstart >>> (8 * (o - RBSTART))) & 0xff;
       else byte = env.card.read(o, 1);
       v |= byte << (8 * b);
@@ -213,8 +241,14 @@ export class Rtl8139Model implements CardModel {
    */
   private reclaim(env: ModelEnv): void {
     if (this.outstanding === 0) return;
-    const own = (env.card.read(TSAD_ALL, 2) >> 12) & 0xf;
-    this.outstanding &= ~own;
+    const done = ((env.card.read(TSAD_ALL, 2) >> 12) & 0xf) & this.outstanding;
+    if (done === 0) return;
+    for (let i = 0; i < 4; i++) if (done & (1 << i)) this.complete(env, i);
+    this.updatePolicy();
+  }
+
+  interrupt(env: ModelEnv): void {
+    this.reclaim(env);
   }
 
   /**
