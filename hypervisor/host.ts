@@ -402,6 +402,7 @@ export class Host {
           return { kind: 'halted', message };
         }
         clock.advanceTo(Math.min(due, maxCycles));
+        this.shared?.poll(); // what the events changed may let a waiting VM have the card
         continue;
       }
       if (vm !== cur) {

@@ -139,6 +139,8 @@ export class VpioMonitor implements SharedCard {
   private readonly trace: ((line: string) => void) | null;
   private readonly name: string;
   private everOwned = false;
+  /** In the middle of a handoff: the card's interrupt changes as contexts go and come, and means nothing yet. */
+  private switching = false;
 
   constructor(private readonly host: Host, private readonly nic: Nic, vms: { vm: Vm; mac: Uint8Array }[], opts: MonitorOptions = {}) {
     this.onViolation = opts.onViolation ?? 'block';
@@ -336,8 +338,16 @@ export class VpioMonitor implements SharedCard {
 
   // ---- Handoff ----
 
+  /**
+   * Whether a guest wants the card: it waits on an access, has frames held for it, or
+   * its saved context has an interrupt pending (a transmit that finished after it lost
+   * the card: its driver may be asleep until that interrupt).
+   */
   private demand(g: Guest): boolean {
-    return g.vm.end === null && (g.waiting || g.queue.length > 0);
+    if (g.vm.end !== null) return false;
+    if (g.waiting || g.queue.length > 0) return true;
+    const c = g.context as { ISR: number; IMR: number } | null;
+    return c !== null && (c.ISR & c.IMR & 0x7fff) !== 0;
   }
 
   private handoffWanted(): boolean {
@@ -355,6 +365,7 @@ export class VpioMonitor implements SharedCard {
 
   /** Hands the card over if someone wants it and the owner can let it go. Cheap when nothing is pending. */
   poll(): void {
+    if (this.switching) return;
     const o = this.owner;
     if (o !== null && o.vm.end === null) {
       if (!this.guests.some((g) => g !== o && this.demand(g))) return;
@@ -378,6 +389,19 @@ export class VpioMonitor implements SharedCard {
   }
 
   private handoff(next: Guest): void {
+    this.switching = true;
+    try {
+      this.switchTo(next);
+    } finally {
+      this.switching = false;
+    }
+    // The line as the card has it now, after the context and the held frames went in
+    // (changes during the switch were not passed on).
+    this.setIrq(next, this.card.irq);
+    if (this.guests.some((g) => g !== next && this.demand(g))) this.armQuantum();
+  }
+
+  private switchTo(next: Guest): void {
     const from = this.owner;
     const before = this.clock.now;
     let cost = 0;
@@ -419,7 +443,6 @@ export class VpioMonitor implements SharedCard {
     // Its time with the card starts when the switch is done.
     next.since = this.clock.now;
     if (this.trace) this.note(`handoff ${from ? `vm${from.vm.id}` : 'nobody'} -> vm${next.vm.id} (${cost} cycles, ${next.queue.length} frames held for it)`);
-    this.setIrq(next, card.irq);
     // The frames held for it go in now, through the card's own filter.
     const held = next.queue.splice(0);
     for (const f of held) {
@@ -430,7 +453,6 @@ export class VpioMonitor implements SharedCard {
       }
     }
     void before;
-    if (this.guests.some((g) => g !== next && this.demand(g))) this.armQuantum();
   }
 
   // ---- Interrupts, frames, DMA ----
@@ -441,13 +463,16 @@ export class VpioMonitor implements SharedCard {
   }
 
   irq(level: boolean): void {
+    if (this.switching) return; // the handoff sets the new owner's line when it is done
     const o = this.owner;
     if (o) {
       // The model hears of the interrupt first (the RTL8139's learns which descriptors came back).
       if (level && o.model.interrupt) { o.model.interrupt(o.env); this.refreshPolicy(o); }
       this.setIrq(o, level);
     }
-    if (!level) this.poll(); // a transmit done and acknowledged may make the card quiescent
+    // A transmit that came back may make the card quiescent, even if its owner (stalled
+    // for the handoff) cannot acknowledge the interrupt yet.
+    this.poll();
   }
 
   fromWire(frame: Uint8Array): void {
