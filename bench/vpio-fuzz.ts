@@ -1,21 +1,25 @@
 /**
- * bench/vpio-fuzz: the VPIO fuzzer (vpio/fuzz.ts) for long: by default 500 rounds of
- * 2000 hostile accesses per card, a million per card, each round beside a victim's
- * checked UDP stream.
+ * bench/vpio-fuzz: the VPIO fuzzer (vpio/fuzz.ts) for long: by default 150 rounds of
+ * 2000 hostile instructions per card (about a million accesses per card, string I/O
+ * counting each element), each round beside a victim's checked UDP stream.
  *
- *   npm run bench:vpio-fuzz -- [ROUNDS] [ACCESSES_PER_ROUND] [SEED]
+ *   npm run bench:vpio-fuzz -- [ROUNDS] [ACCESSES_PER_ROUND] [SEED] [--shadow]
+ *
+ * --shadow traps every card port and checks the model against the card after each access.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { fuzzMonitor } from '../vpio/fuzz';
 
-const rounds = Number(process.argv[2] ?? 500);
-const per = Number(process.argv[3] ?? 2000);
-const seed = process.argv[4] ?? 'vpio-fuzz-long';
+const args = process.argv.slice(2).filter((a) => a !== '--shadow');
+const shadow = process.argv.includes('--shadow');
+const rounds = Number(args[0] ?? 150);
+const per = Number(args[1] ?? 2000);
+const seed = args[2] ?? 'vpio-fuzz-long';
 const victim = new Uint8Array(fs.readFileSync(path.join(__dirname, '..', 'guests', 'bin', 'udp-tx.elf')));
 for (const kind of ['rtl8139', 'ne2000', 'ne2000-isa'] as const) {
   const t0 = process.hrtime.bigint();
-  const r = fuzzMonitor(kind, seed, rounds, per, victim);
+  const r = fuzzMonitor(kind, seed, rounds, per, victim, shadow);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(`${kind}: ${r.rounds} rounds, ${r.accesses} hostile accesses in ${s.toFixed(1)} s; ${r.refusals} refused, ${r.handoffs} handoffs; ${r.broken.length ? 'BROKEN: ' + r.broken.slice(0, 3).join(' | ') : 'every invariant held'}`);
   if (r.broken.length) process.exitCode = 1;

@@ -49,6 +49,22 @@ function frame(dst: ArrayLike<number>, len = 100, fill = 0x5a): Uint8Array {
 }
 
 describe('RTL8139C', () => {
+  it('holds a descriptor handed over with the transmitter off, and sends it when the transmitter comes on', () => {
+    const c = card();
+    up(c);
+    c.w8(0x37, 0x08); // receiver only
+    c.mem.set(frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 80), 0x4000);
+    c.w32(0x20, 0x4000);
+    c.w32(0x10, 80);
+    c.clock.advanceTo(c.clock.now + 1_000_000);
+    expect(c.sent).toHaveLength(0);
+    expect(c.r32(0x10) & (1 << 13)).toBe(0); // still the card's
+    c.w8(0x37, 0x0c); // TE on
+    c.clock.advanceTo(c.clock.now + 1_000_000);
+    expect(c.sent).toHaveLength(1);
+    expect(c.r32(0x10) & ((1 << 13) | (1 << 15))).toBe((1 << 13) | (1 << 15)); // OWN and TOK
+  });
+
   it('comes out of reset with the receive buffer empty, descriptors owned by the host, MAC in IDR', () => {
     const c = card();
     c.nic.reset();

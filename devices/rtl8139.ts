@@ -230,7 +230,11 @@ export class Rtl8139 {
       case CR:
         if (v & CR_RST) { this.reset(); return; }
         if ((v & CR_RE) && !(s.CR & CR_RE)) { s.CBR = 0; s.CAPR = 0xfff0; } // the receiver starts at the top of the ring
-        s.CR = v & (CR_TE | CR_RE);
+        {
+          const teOn = (v & CR_TE) && !(s.CR & CR_TE);
+          s.CR = v & (CR_TE | CR_RE);
+          if (teOn) this.startNext(); // descriptors handed over while the transmitter was off go now
+        }
         return;
       case CAPR: s.CAPR = (s.CAPR & 0xff00) | v; return;
       case CAPR + 1: s.CAPR = (s.CAPR & 0xff) | (v << 8); return;

@@ -14,5 +14,10 @@ describe('a hostile guest against the VPIO monitor, seeded', () => {
       expect(r.refusals).toBeGreaterThan(0);
       expect(r.handoffs).toBeGreaterThan(3);
     }, 120000);
+
+    it(`${kind}: in shadow mode the model never disagrees with the card`, () => {
+      const r = fuzzMonitor(kind, 'vpio-fuzz-shadow', 2, 400, victim, true);
+      expect(r.broken).toEqual([]);
+    }, 120000);
   }
 });

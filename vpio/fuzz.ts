@@ -11,7 +11,9 @@
  * stream arrives whole (every datagram, in order, checksums good); the card is never
  * given a frame addressed to a guest other than its owner; no DMA ever reaches the card's
  * DMA port outside the owner's memory (the models stop it first); and a canary in the
- * victim's memory is untouched. Used by a short test and by bench/vpio-fuzz.
+ * victim's memory is untouched; and, in shadow mode (every port trapped), the model's
+ * view never disagrees with the card's real state. Used by a short test and by
+ * bench/vpio-fuzz.
  */
 import seedrandom from 'seedrandom';
 import { Host, vmMac } from '../hypervisor/host';
@@ -94,7 +96,8 @@ function program(rng: () => number, kind: NicKind, n: number): { code: number[];
 }
 
 /** One round: a fresh host, a hostile program, the victim's stream. */
-export function fuzzRound(kind: NicKind, seed: string, accessesPerRound: number, victimImage: Uint8Array, datagrams = 30): { accesses: number; refusals: number; handoffs: number; broken: string[] } {
+export function fuzzRound(kind: NicKind, seed: string, accessesPerRound: number, victimImage: Uint8Array, datagrams = 30, shadow = false,
+  trace: ((line: string) => void) | null = null): { accesses: number; refusals: number; handoffs: number; broken: string[] } {
   const rng = seedrandom(seed);
   const { code, accesses } = program(rng, kind, accessesPerRound);
   const broken: string[] = [];
@@ -106,9 +109,10 @@ export function fuzzRound(kind: NicKind, seed: string, accessesPerRound: number,
       { image: victimImage, path: 'udp-tx', cmdline: `count=${datagrams} size=700`, nic: true },
     ],
     peers: [{ kind: 'sink' }],
+    trace, traceKinds: new Set(trace ? ['vpio', 'io'] : []),
     console: (vm, b) => { if (vm === 1) victimOut += String.fromCharCode(b); },
     // A short card quantum for the RTL8139 makes handoffs frequent; the NE2000's own default keeps its costly handoffs to an eighth of the time.
-    sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation: 'block', cardQuantum: kind === 'rtl8139' ? 400_000 : undefined }),
+    sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation: 'block', cardQuantum: kind === 'rtl8139' ? 400_000 : undefined, shadow }),
   });
   const monitor = host.shared as VpioMonitor;
   const card = host.nic!.card;
@@ -137,6 +141,7 @@ export function fuzzRound(kind: NicKind, seed: string, accessesPerRound: number,
   const sink = host.peers[0] as SinkPeer;
   if (!/udp-tx: \d+ datagrams of 700 bytes, 0 errors/.test(victimOut)) broken.push(`the victim did not finish cleanly: ${JSON.stringify(victimOut.slice(-200))}`);
   if (sink.received !== datagrams || sink.lost || sink.outOfOrder || sink.duplicates || sink.badChecksums) broken.push(`the victim's stream was damaged: ${sink.summary()}`);
+  for (const m of monitor.shadowMismatches) broken.push(`shadow: ${m}`);
   if (monitor.dmaRefused) broken.push(`${monitor.dmaRefused} DMA accesses outside the owner's memory reached the card's DMA port`);
   if (!victim.ram.subarray(CANARY_AT, CANARY_AT + CANARY_LEN).every((b, i) => b === canary[i])) broken.push('the canary in the victim\'s memory changed');
   for (const vm of host.vms) if (vm.end?.kind === 'triple-fault') broken.push(`vm${vm.id} triple-faulted: ${vm.end.message}`);
@@ -144,10 +149,10 @@ export function fuzzRound(kind: NicKind, seed: string, accessesPerRound: number,
   return { accesses, refusals: monitor.violationCount, handoffs: monitor.handoffs, broken };
 }
 
-export function fuzzMonitor(kind: NicKind, seed: string, rounds: number, accessesPerRound: number, victimImage: Uint8Array): VpioFuzzResult {
+export function fuzzMonitor(kind: NicKind, seed: string, rounds: number, accessesPerRound: number, victimImage: Uint8Array, shadow = false): VpioFuzzResult {
   const result: VpioFuzzResult = { rounds: 0, accesses: 0, refusals: 0, handoffs: 0, broken: [] };
   for (let i = 0; i < rounds; i++) {
-    const r = fuzzRound(kind, `${seed}/${kind}/${i}`, accessesPerRound, victimImage);
+    const r = fuzzRound(kind, `${seed}/${kind}/${i}`, accessesPerRound, victimImage, 30, shadow);
     result.rounds++;
     result.accesses += r.accesses;
     result.refusals += r.refusals;

@@ -58,4 +58,10 @@ export interface CardModel {
   acquired(env: ModelEnv): void;
   /** The card raised its interrupt while this guest owns it (before the guest sees it). */
   interrupt?(env: ModelEnv): void;
+  /**
+   * Shadow mode (DESIGN.md section 8): the model's view against the card's real state
+   * (`state`, the card's own register file), after every access. Returns what disagrees
+   * in a way that matters for safety, or null.
+   */
+  check(env: ModelEnv, state: unknown): string | null;
 }

@@ -171,6 +171,25 @@ describe('sharing one card under vpio', () => {
     }, 60000);
   }
 
+  for (const nic of ['rtl8139', 'ne2000'] as const) {
+    it(`shadow mode: ping and udp-tx sharing one ${nic}, the models agree with the card after every access`, () => {
+      const consoles: string[] = [];
+      const h = new Host({
+        mode: 'vpio', vms: [spec(image('ping')), spec(image('udp-tx'), 'count=50 size=900')], nic, memoryBytes: 8 * MiB, hostMemoryBytes: 17 * MiB,
+        mac: DEFAULT_MAC, rtcStart: 946684800, peers: [{ kind: 'echo' }, { kind: 'sink' }],
+        console: (vm, b) => { consoles[vm] = (consoles[vm] ?? '') + String.fromCharCode(b); },
+        sharedCard: (host, n, list) => new VpioMonitor(host, n, list, { shadow: true }),
+      });
+      h.boot();
+      expect(h.run(4e10)).toEqual({ kind: 'done' });
+      const m = h.shared as VpioMonitor;
+      expect(consoles[0]).toMatch(/ping: 4 sent, 4 received/);
+      expect(consoles[1]).toMatch(/udp-tx: 50 datagrams of 900 bytes, 0 errors/);
+      expect(m.shadowMismatches).toEqual([]);
+      expect(m.handoffs).toBeGreaterThanOrEqual(2);
+    }, 60000);
+  }
+
   it('is deterministic: the same shared run twice gives the same consoles, cycles and handoffs', () => {
     const once = () => {
       const consoles: string[] = [];

@@ -73,6 +73,12 @@ export interface ViolationRecord {
 export interface MonitorOptions {
   onViolation?: OnViolation;
   cardQuantum?: number;
+  /**
+   * Shadow mode, for testing the models: every card port of the owner exits, accesses
+   * outside the model's policy go straight on, and after each one the model is checked
+   * against the card's real state (`shadowMismatches`).
+   */
+  shadow?: boolean;
 }
 
 /** Per guest figures. */
@@ -127,6 +133,9 @@ export class VpioMonitor implements SharedCard {
   handoffCycles = 0;
   /** DMA the port refused because it fell outside the owner's memory: a model let it through. */
   dmaRefused = 0;
+  /** Shadow mode: where the model and the card disagreed (the first 64). */
+  readonly shadowMismatches: string[] = [];
+  private readonly shadow: boolean;
   readonly onViolation: OnViolation;
   readonly cardQuantum: number;
   readonly dma: DmaPort;
@@ -144,6 +153,7 @@ export class VpioMonitor implements SharedCard {
 
   constructor(private readonly host: Host, private readonly nic: Nic, vms: { vm: Vm; mac: Uint8Array }[], opts: MonitorOptions = {}) {
     this.onViolation = opts.onViolation ?? 'block';
+    this.shadow = opts.shadow ?? false;
     this.busCycles = nic.pci ? host.costs.pciAccessCycles : host.costs.isaAccessCycles;
     this.cardQuantum = opts.cardQuantum ?? defaultCardQuantum(nic, host.costs);
     this.card = nic.card;
@@ -244,7 +254,7 @@ export class VpioMonitor implements SharedCard {
     const ports = g.vm.ports;
     const policy = g.model.policy;
     for (let off = 0; off < policy.length; off++) {
-      const bits = policy[off];
+      const bits = this.shadow ? HOOK_IN | HOOK_OUT : policy[off];
       if (bits === g.mapped[off]) continue;
       const old = g.hookAt[off];
       if (old) { ports.unhook(old); g.hookAt[off] = null; }
@@ -271,16 +281,39 @@ export class VpioMonitor implements SharedCard {
   // ---- Accesses ----
 
   private ownerIn(g: Guest, port: number, size: number): number {
-    g.stats.hooked++;
     this.syncClock(g);
+    if (this.shadow && !(g.model.policy[port - g.base] & HOOK_IN)) {
+      g.stats.direct++;
+      const v = this.nic.device.read(port - g.base, size);
+      this.shadowCheck(g);
+      return v;
+    }
+    g.stats.hooked++;
     const v = g.model.read(g.env, port - g.base, size);
     this.refreshPolicy(g);
+    if (this.shadow) this.shadowCheck(g);
     return v;
   }
 
+  private shadowCheck(g: Guest): void {
+    if (this.owner !== g) return;
+    const why = g.model.check(g.env, this.card.state);
+    if (why !== null && this.shadowMismatches.length < 64) {
+      this.shadowMismatches.push(`vm${g.vm.id} at ${this.clock.now}: ${why}`);
+      this.note(`vm${g.vm.id} shadow mismatch: ${why}`);
+    }
+  }
+
   private ownerOut(g: Guest, port: number, size: number, value: number): void {
-    g.stats.hooked++;
     this.syncClock(g);
+    if (this.shadow && !(g.model.policy[port - g.base] & HOOK_OUT)) {
+      g.stats.direct++;
+      this.nic.device.write(port - g.base, size, value);
+      this.shadowCheck(g);
+      this.poll();
+      return;
+    }
+    g.stats.hooked++;
     g.port = port; g.value = value; g.refused = false;
     const verdict = g.model.write(g.env, port - g.base, size, value, this.handoffWanted());
     switch (verdict) {
@@ -300,6 +333,7 @@ export class VpioMonitor implements SharedCard {
         break;
     }
     this.refreshPolicy(g);
+    if (this.shadow) this.shadowCheck(g);
     this.poll();
   }
 

@@ -31,6 +31,7 @@
  * While a handoff is pending, new transmits and remote DMAs are stalled.
  */
 import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
+import type { Ne2000State } from '../devices/ne2000';
 
 const CR = 0x00, PSTART = 0x01, PSTOP = 0x02, TPSR = 0x04, TBCR0 = 0x05, TBCR1 = 0x06, CURR = 0x07;
 const RSAR0 = 0x08, RSAR1 = 0x09, RBCR0 = 0x0a, RBCR1 = 0x0b, RESET = 0x18;
@@ -164,6 +165,23 @@ export class Ne2000Model implements CardModel {
    */
   quiescent(env: ModelEnv): boolean {
     return (env.card.read(CR, 1) & CR_TXP) === 0;
+  }
+
+  check(_env: ModelEnv, state: unknown): string | null {
+    const s = state as Ne2000State;
+    const page = (s.CR >> 6) & 3;
+    if (page !== this.page) return `the card is on page ${page}, the model thinks ${this.page}`;
+    // A remote DMA under way must be one the model checked: inside the RAM (or, reading, the PROM).
+    const rd = s.CR & CR_RD_MASK;
+    if ((rd === RD_READ || rd === RD_WRITE) && s.RBCR > 0) {
+      const end = s.RSAR + s.RBCR;
+      const ok = (s.RSAR >= PAGE_LO << 8 && end <= PAGE_HI << 8) || (rd === RD_READ && end <= 0x20) ||
+        (s.PSTOP > s.PSTART && s.RSAR >= PAGE_LO << 8 && s.RSAR < PAGE_HI << 8 && s.RBCR <= (PAGE_HI - PAGE_LO) << 8); // wrapping at PSTOP
+      if (!ok) return `the card runs a remote ${rd === RD_READ ? 'read' : 'write'} of ${s.RBCR} bytes at 0x${s.RSAR.toString(16)}`;
+    }
+    // (A transmit reads its frame when it starts, at the TXP write the model checks;
+    // TPSR and TBCR may change while it is on the wire.)
+    return null;
   }
 
   acquired(env: ModelEnv): void {

@@ -35,6 +35,7 @@
  * While a handoff is pending the model stalls new transmits, so the card drains.
  */
 import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
+import type { Rtl8139State } from '../devices/rtl8139';
 
 const TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, RCR = 0x44, CPCR = 0xe0;
 const CR_RST = 0x10, CR_RE = 0x08, CR_TE = 0x04;
@@ -122,13 +123,33 @@ export class Rtl8139Model implements CardModel {
 
   write(env: ModelEnv, off: number, size: number, value: number, handoffPending: boolean): Verdict {
     // An access that only grazes a hooked range (the three bytes before it) with no hooked byte in it.
-    let verdict = Verdict.Allow;
+    const rbBefore = this.rbstart, rcrBefore = this.rcr, crBefore = this.cr;
+    // Refusals that concern the whole access come first, before any register is acted on.
     for (let b = 0; b < size; b++) {
-      const o = off + b, v = (value >>> (8 * b)) & 0xff;
+      const o = off + b;
       if (o < 256 && !WRITABLE[o]) {
         env.refuse('undefined-register', `write of 0x${(value >>> 0).toString(16)} reaches offset 0x${o.toString(16)}, where the RTL8139C has no writable register`);
         return Verdict.Refuse;
       }
+      if (o === CPCR || o === CPCR + 1) {
+        env.refuse('cplus', `C+ command register written (0x${value.toString(16)}): this is an RTL8139C`);
+        return Verdict.Refuse;
+      }
+    }
+    const verdict = this.writeBytes(env, off, size, value, handoffPending);
+    if (verdict === Verdict.Refuse || verdict === Verdict.Stall) {
+      // Nothing of a refused or stalled access happened: the model's view stays the card's.
+      this.rbstart = rbBefore;
+      this.rcr = rcrBefore;
+      this.cr = crBefore;
+    }
+    return verdict;
+  }
+
+  private writeBytes(env: ModelEnv, off: number, size: number, value: number, handoffPending: boolean): Verdict {
+    let verdict = Verdict.Allow;
+    for (let b = 0; b < size; b++) {
+      const o = off + b, v = (value >>> (8 * b)) & 0xff;
       if (o >= TSD0 && o < TSD0 + 16) {
         // Whole TSD writes are the go point; byte writes assemble and act on the top byte, as the card does.
         const i = (o - TSD0) >> 2;
@@ -136,8 +157,9 @@ export class Rtl8139Model implements CardModel {
         const sh = 8 * (o & 3);
         const nv = ((this.tsd[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
         if ((o & 3) === 3) {
+          // The card gets the whole value the model assembled (never its own stale low bytes).
           const r = this.go(env, i, nv, handoffPending);
-          if (r !== Verdict.Translate) return r;
+          if (r === Verdict.Refuse || r === Verdict.Stall) return r;
           env.card.write(TSD0 + 4 * i, 4, nv);
           verdict = Verdict.Absorb;
         } else {
@@ -163,15 +185,14 @@ export class Rtl8139Model implements CardModel {
         this.rbstart = ((this.rbstart & ~(0xff << sh)) | (v << sh)) >>> 0;
         verdict = Verdict.Absorb;
         if (o === RBSTART + 3 || b === size - 1) {
-          if (this.cr & CR_RE) { if (!this.checkRing(env, 'RBSTART written')) return Verdict.Refuse; }
+          if ((this.cr & CR_RE) && !this.checkRing(env, 'RBSTART written')) return Verdict.Refuse;
         }
         continue;
       }
       if (o >= RCR && o < RCR + 4) {
         const sh = 8 * (o - RCR);
-        const before = this.rcr;
         this.rcr = ((this.rcr & ~(0xff << sh)) | (v << sh)) >>> 0;
-        if ((this.cr & CR_RE) && !this.checkRing(env, 'RCR written')) { this.rcr = before; return Verdict.Refuse; }
+        if ((this.cr & CR_RE) && !this.checkRing(env, 'RCR written')) return Verdict.Refuse;
         continue;
       }
       if (o === CR) {
@@ -264,4 +285,18 @@ export class Rtl8139Model implements CardModel {
   }
 
   acquired(_env: ModelEnv): void {}
+
+  check(env: ModelEnv, state: unknown): string | null {
+    const s = state as Rtl8139State;
+    for (let i = 0; i < 4; i++) {
+      const handed = !(s.TSD[i] & TSD_OWN) && (s.TSD[i] & TSD_SIZE) !== 0;
+      if (handed && !(this.outstanding & (1 << i))) return `descriptor ${i} is the card's (TSD 0x${s.TSD[i].toString(16)}) but the model does not know it`;
+      if ((this.outstanding & (1 << i)) && s.TSAD[i] !== ((env.hostBase + this.tsad[i]) >>> 0)) {
+        return `descriptor ${i} goes out from 0x${s.TSAD[i].toString(16)}, not the checked 0x${(env.hostBase + this.tsad[i]).toString(16)}`;
+      }
+    }
+    if ((s.CR & CR_RE) && s.RBSTART !== ((env.hostBase + this.rbstart) >>> 0)) return `the card receives at 0x${s.RBSTART.toString(16)}, not the checked 0x${(env.hostBase + this.rbstart).toString(16)}`;
+    if ((s.CR & CR_RE) && (s.RCR & 0x1880) !== (this.rcr & 0x1880)) return `the card's ring size or WRAP (RCR 0x${s.RCR.toString(16)}) is not the one checked (0x${this.rcr.toString(16)})`;
+    return null;
+  }
 }
