@@ -266,7 +266,7 @@ export class Host {
           this.charge(vm, vm.stats.backendRx, Math.ceil(frame.length * copy));
           vm.stats.framesIn++;
           vm.stats.bytesIn += frame.length;
-          vcard.receive(frame);
+          if (!vcard.receive(frame)) vm.stats.framesNotTaken++;
         },
       });
       const send = vcard.port.send;

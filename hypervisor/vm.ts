@@ -39,6 +39,8 @@ export class VmStats {
   /** Frames the virtual NIC sent and received through the hypervisor's switch. */
   framesOut = 0;
   framesIn = 0;
+  /** Frames the switch handed to the VM's virtual card that the card did not take (ring full, receiver off, filtered). */
+  framesNotTaken = 0;
   bytesOut = 0;
   bytesIn = 0;
 

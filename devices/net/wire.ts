@@ -146,6 +146,10 @@ export class SinkPeer implements Station {
   badChecksums = 0;
   firstCycle = -1;
   lastCycle = -1;
+  /** Good datagrams of any sequence number, and when the first and last came. */
+  arrivals = 0;
+  firstArrival = -1;
+  lastArrival = -1;
   private expected = 0;
   private readonly seen = new Set<number>();
   private readonly tx: PeerTransmitter;
@@ -165,6 +169,10 @@ export class SinkPeer implements Station {
     if (!p.ip.headerOk || !p.udp.checksumOk) { this.badChecksums++; return; }
     const d = p.udp.data;
     const seq = d.length >= 4 ? ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0 : 0;
+    // Every good datagram, repeats included (several senders share one sink in the benches).
+    if (this.arrivals === 0) this.firstArrival = this.wire.clock.now;
+    this.arrivals++;
+    this.lastArrival = this.wire.clock.now;
     if (this.seen.has(seq)) { this.duplicates++; return; }
     this.seen.add(seq);
     if (this.firstCycle < 0) this.firstCycle = this.wire.clock.now;
@@ -200,6 +208,9 @@ export interface SourceOptions {
 export class SourcePeer implements Station {
   readonly name = 'source';
   sent = 0;
+  /** When the first and the last datagram went out (machine cycles; -1 before any). */
+  firstCycle = -1;
+  lastCycle = -1;
   /** UDP datagrams that came back from the guest (when sending to its echo port). */
   echoed = 0;
   private echoesExpected = 0;
@@ -245,6 +256,8 @@ export class SourcePeer implements Station {
     for (let i = 4; i < data.length; i++) data[i] = (seq + i) & 0xff;
     this.tx.send(ethernet(this.guestMac, this.mac, ETH_IPV4, ipv4(this.ip, this.guestIp, IP_UDP, udp(this.ip, this.guestIp, 9, this.opts.port ?? 9, data), seq & 0xffff)));
     if (this.opts.port === ECHO_PORT) this.echoesExpected++;
+    if (this.firstCycle < 0) this.firstCycle = at;
+    this.lastCycle = at;
     this.sent++;
     this.tick.arm(at + Math.round(this.wire.clock.hz / this.opts.rate));
   }

@@ -1,0 +1,289 @@
+/**
+ * The benchmark harness behind `vpio bench` (the bench issue): scenarios run in every
+ * mode that applies, each a deterministic run on the virtual clock, reduced to figures.
+ *
+ * A scenario is plain data (so that it can be sent to a worker process and written to
+ * JSON); `runScenario` runs one and returns its figures. Everything but the host figures
+ * (wall time, instructions per host second) is a function of the scenario alone.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as crypto from 'crypto';
+import { Pc, PeerSpec } from '../devices/pc';
+import { NicKind, DEFAULT_MAC, nicBitsPerSecond } from '../devices/nic';
+import { SinkPeer, SourcePeer } from '../devices/net/wire';
+import { frameBits } from '../devices/net/ethernet';
+import { Host, HvMode } from '../hypervisor/host';
+import { VpioMonitor } from '../vpio/monitor';
+
+export type Mode = 'native' | HvMode;
+export const MODES: readonly Mode[] = ['native', 'passthrough', 'virtual', 'vpio'];
+export type Workload = 'udp-tx' | 'udp-rx' | 'ping' | 'cpubound' | 'hostile';
+
+export interface Scenario {
+  /** A stable name, unique in a run: workload/card/mode/size/guests. */
+  id: string;
+  workload: Workload;
+  mode: Mode;
+  nic: NicKind | null;
+  /** The frame size of the sweep (64 is the minimum frame, 60 bytes here plus the 4 of FCS; the others are without FCS, up to 1514). */
+  frame: number;
+  /** UDP payload bytes (frame = payload + 42, at least 60). */
+  size: number;
+  /** Guests running the workload (sharing the card in virtual and vpio). */
+  guests: number;
+  /** Datagrams (udp-tx/udp-rx), pings, or iterations (cpubound). */
+  count: number;
+  /** hostile: the attack, run beside one udp-tx victim. */
+  attack?: string;
+}
+
+export interface Figures {
+  id: string;
+  scenario: Scenario;
+  /** Frames a second and Mbit/s (frame bytes with preamble, FCS and gap) on the virtual clock, all guests together. */
+  framesPerSecond: number;
+  mbps: number;
+  /** Share of the wire's rate. */
+  wireShare: number;
+  /** Per guest, frames a second (fairness when several share). */
+  perGuest: number[];
+  /** Round-trip time, µs (ping). */
+  rttMicros: number | null;
+  frames: number;
+  /** Cycles per frame: all elapsed, and the hypervisor's part. */
+  cyclesPerFrame: number;
+  hypervisorCyclesPerFrame: number;
+  /** Exits per frame, by reason (port ranges, irq, hlt, ...). */
+  exitsPerFrame: Record<string, number>;
+  exitsPerFrameTotal: number;
+  /** VPIO: share of card accesses the model saw, handoffs and their cycles, refusals. */
+  hookedFraction: number | null;
+  handoffs: number;
+  handoffCycles: number;
+  violations: number;
+  violationRules: string[];
+  /** Frames lost, and why. */
+  lost: Record<string, number>;
+  /** Did the workload finish with the right result (the victim's, for hostile). */
+  ok: boolean;
+  note: string;
+  /** The machine's final cycle count. */
+  cycles: number;
+  instructions: number;
+  /** Host figures: wall seconds, emulated instructions per host second (millions). */
+  wallSeconds: number;
+  mips: number;
+}
+
+const ROOT = path.join(__dirname, '..');
+const MiB = 1024 * 1024;
+/** Each guest's memory under the hypervisor. */
+const GUEST_MEMORY = 32 * MiB;
+
+export function imagePath(name: string): string {
+  return path.join(ROOT, 'guests', 'bin', `${name}.elf`);
+}
+
+/** The images a scenario list uses, with their SHA-256, for the JSON's record of the configuration. */
+export function imageHashes(names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) out[n] = crypto.createHash('sha256').update(fs.readFileSync(imagePath(n))).digest('hex');
+  return out;
+}
+
+const SIZES_FULL = [64, 128, 256, 512, 1024, 1514];
+
+/** Frame size to UDP payload: the 64-byte minimum frame (with FCS) is 60 bytes here, 18 of payload; others are payload + 42. */
+export function payloadFor(frame: number): number {
+  return frame <= 64 ? 18 : frame - 42;
+}
+
+function sc(workload: Workload, mode: Mode, nic: NicKind | null, frame: number, guests: number, count: number, attack?: string): Scenario {
+  const size = payloadFor(frame);
+  const id = [workload, nic ?? 'none', mode, workload === 'udp-tx' || workload === 'udp-rx' ? `${frame}B` : '', guests > 1 ? `${guests}guests` : '', attack ?? ''].filter(Boolean).join('/');
+  return { id, workload, mode, nic, frame, size, guests, count, attack };
+}
+
+/** The scenarios of a run: `quick` a subset for a minute, else the full sweep. */
+export function scenarios(quick: boolean): Scenario[] {
+  const list: Scenario[] = [];
+  const cards: NicKind[] = quick ? ['ne2000', 'rtl8139'] : ['ne2000-isa', 'ne2000', 'rtl8139'];
+  const sizes = quick ? [64, 1514] : SIZES_FULL;
+  for (const nic of cards) {
+    for (const frame of sizes) for (const mode of MODES) list.push(sc('udp-tx', mode, nic, frame, 1, quick ? 300 : 1000));
+    if (!quick) for (const frame of sizes) for (const mode of MODES) list.push(sc('udp-rx', mode, nic, frame, 1, 300));
+    for (const mode of MODES) list.push(sc('ping', mode, nic, 98, 1, 8));
+  }
+  if (!quick) {
+    for (const nic of ['ne2000', 'rtl8139'] as NicKind[]) {
+      for (const guests of [2, 4]) for (const mode of ['virtual', 'vpio'] as Mode[]) list.push(sc('udp-tx', mode, nic, 1024, guests, 300));
+    }
+    for (const [nic, attack] of [['rtl8139', 'rbstart'], ['rtl8139', 'tsad'], ['ne2000', 'remote'], ['ne2000', 'ring'], ['ne2000', 'reset'], ['ne2000', 'midxfer'], ['rtl8139', 'flood']] as [NicKind, string][]) {
+      for (const mode of ['passthrough', 'virtual', 'vpio'] as Mode[]) list.push(sc('hostile', mode, nic, 512, 2, 200, attack));
+    }
+    list.push(sc('cpubound', 'native', null, 0, 1, 20));
+  }
+  return list;
+}
+
+interface Run {
+  consoles: string[];
+  peers: (SinkPeer | SourcePeer | unknown)[];
+  cycles: number;
+  instructions: number;
+  hz: number;
+  wireBps: number;
+  host: Host | null;
+}
+
+let nativeDropped = 0;
+
+function runOnce(s: Scenario): Run {
+  const image = (n: string) => new Uint8Array(fs.readFileSync(imagePath(n)));
+  const consoles: string[] = [];
+  const peers: PeerSpec[] = [];
+  const cmdlines: { img: string; cmd: string; nic: boolean }[] = [];
+  switch (s.workload) {
+    case 'udp-tx': peers.push({ kind: 'sink' }); for (let i = 0; i < s.guests; i++) cmdlines.push({ img: 'udp-tx', cmd: `count=${s.count} size=${s.size}`, nic: true }); break;
+    case 'udp-rx': {
+      // The source sends at the wire's full rate for the frame size.
+      const rate = Math.floor(nicBitsPerSecond(s.nic!) / frameBits(Math.max(60, s.size + 42)));
+      peers.push({ kind: 'source', rate, size: s.size, count: s.count, port: 9 });
+      cmdlines.push({ img: 'udp-rx', cmd: `count=${s.count}`, nic: true });
+      break;
+    }
+    case 'ping': peers.push({ kind: 'echo' }); cmdlines.push({ img: 'ping', cmd: `count=${s.count} size=${s.size}`, nic: true }); break;
+    case 'cpubound': cmdlines.push({ img: 'cpubound', cmd: `iterations=${s.count}`, nic: false }); break;
+    case 'hostile':
+      peers.push({ kind: 'sink' });
+      // Its target is just past its own memory: under passthrough, the next guest's.
+      cmdlines.push({ img: 'hostile', cmd: `attack=${s.attack} target=${GUEST_MEMORY + MiB} delay=20000000 spin=3000000`, nic: true });
+      // Passthrough gives the card to one guest: there the victim is a guest without one, whose memory is what is at stake.
+      if (s.mode === 'passthrough') cmdlines.push({ img: 'hello', cmd: '', nic: false });
+      else cmdlines.push({ img: 'udp-tx', cmd: `count=${s.count} size=${s.size}`, nic: true });
+      break;
+  }
+  const limit = 2e11;
+  if (s.mode === 'native') {
+    let out = '';
+    const pc = new Pc({ memoryBytes: 64 * MiB, nic: s.nic ?? undefined, peers, console: (b) => { out += String.fromCharCode(b); } });
+    pc.boot(image(cmdlines[0].img), `${cmdlines[0].img}.elf ${cmdlines[0].cmd}`);
+    pc.run(limit);
+    nativeDropped = (pc.ne2000 ?? pc.rtl8139)?.dropped ?? 0;
+    return { consoles: [out], peers: pc.peers, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions, hz: pc.clock.hz, wireBps: pc.wire?.bitsPerSecond ?? 0, host: null };
+  }
+  const mem = GUEST_MEMORY;
+  const host = new Host({
+    mode: s.mode, vms: cmdlines.map((c) => ({ image: image(c.img), path: `${c.img}.elf`, cmdline: c.cmd, nic: s.nic !== null && c.nic })),
+    memoryBytes: mem, hostMemoryBytes: cmdlines.length * mem + 2 * MiB, nic: s.nic ?? undefined, mac: DEFAULT_MAC, peers, rtcStart: 946684800,
+    console: (vm, b) => { consoles[vm] = (consoles[vm] ?? '') + String.fromCharCode(b); },
+    sharedCard: (h, n, vms) => new VpioMonitor(h, n, vms),
+  });
+  host.boot();
+  host.run(limit);
+  host.close();
+  let instructions = 0;
+  for (const vm of host.vms) instructions += vm.cpu.instructions;
+  return { consoles, peers: host.peers, cycles: host.clock.now, instructions, hz: host.clock.hz, wireBps: host.wire?.bitsPerSecond ?? 0, host };
+}
+
+/** Runs one scenario and reduces it to figures. */
+export function runScenario(s: Scenario): Figures {
+  const t0 = process.hrtime.bigint();
+  nativeDropped = 0;
+  const r = runOnce(s);
+  const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const frameLen = Math.max(60, s.size + 42);
+  let frames = 0, fps = 0, rtt: number | null = null, ok = true, note = '';
+  const perGuest: number[] = [];
+  const lost: Record<string, number> = {};
+  const sink = r.peers.find((p) => p instanceof SinkPeer) as SinkPeer | undefined;
+  if (s.workload === 'hostile' && s.mode === 'passthrough') {
+    // What passthrough lets the hostile guest do is the result: its DMA outside its memory, counted.
+    note = 'the victim has no card under passthrough';
+  } else if (s.workload === 'udp-tx' || s.workload === 'hostile') {
+    frames = sink?.arrivals ?? 0;
+    if (sink && sink.arrivals > 1) fps = (sink.arrivals - 1) / ((sink.lastArrival - sink.firstArrival) / r.hz);
+    const victims = s.workload === 'hostile' ? [1] : r.consoles.map((_, i) => i);
+    for (const i of victims) {
+      const m = /udp-tx: (\d+) datagrams of \d+ bytes, (\d+) errors, \d+ us, (\d+) datagrams\/s/.exec(r.consoles[i] ?? '');
+      if (!m || Number(m[1]) !== s.count || m[2] !== '0') { ok = false; note = `vm${i} did not send its ${s.count} datagrams cleanly`; }
+      if (m) perGuest.push(Number(m[3]));
+    }
+    if (sink) {
+      const expected = s.workload === 'udp-tx' ? s.count * s.guests : s.count;
+      if (sink.badChecksums) { ok = false; lost['bad checksum'] = sink.badChecksums; }
+      if (sink.arrivals < expected) lost['never reached the sink'] = expected - sink.arrivals;
+      if (s.guests === 1 && sink.arrivals < expected) ok = false;
+    }
+  } else if (s.workload === 'udp-rx') {
+    const m = /udp-rx: (\d+) datagrams, \d+ bytes, (\d+) lost, (\d+) ticks/.exec(r.consoles[0] ?? '');
+    frames = m ? Number(m[1]) : 0;
+    const src = r.peers.find((p) => p instanceof SourcePeer) as SourcePeer | undefined;
+    // Frames lost when the stream outruns a mode are a figure, not a failure; a guest that never reports is.
+    if (!m) { ok = false; note = 'udp-rx did not report'; }
+    if (frames < s.count) lost['never reached the guest'] = s.count - frames;
+    // The source sends as fast as the wire allows; what the guest took of it, over the stream's span.
+    if (src && src.sent > 1 && frames > 1) fps = (frames - 1) / ((src.lastCycle - src.firstCycle) / r.hz);
+    perGuest.push(fps);
+  } else if (s.workload === 'ping') {
+    const m = /ping: (\d+) sent, (\d+) received, rtt min\/avg\/max (\d+)\/(\d+)\/(\d+) us/.exec(r.consoles[0] ?? '');
+    if (!m || m[1] !== m[2]) { ok = false; note = 'not every ping was answered'; }
+    // The first ping includes ARP: the median-free figure is the minimum.
+    rtt = m ? Number(m[3]) : null;
+    frames = m ? 2 * Number(m[2]) : 0;
+  } else {
+    ok = /cpubound/.test(r.consoles[0] ?? '');
+  }
+  if (!r.host && nativeDropped) lost['card: ring full or receiver off'] = nativeDropped;
+  const host = r.host;
+  let hv = 0;
+  const exits: Record<string, number> = {};
+  let hooked: number | null = null, handoffs = 0, handoffCycles = 0, violations = 0;
+  const rules = new Set<string>();
+  if (host) {
+    for (const vm of host.vms) {
+      hv += vm.hypervisorCycles;
+      for (const c of vm.portCounters()) {
+        const n = c.exitsIn + c.exitsOut;
+        if (n) exits[`io ${c.name}`] = (exits[`io ${c.name}`] ?? 0) + n;
+      }
+      for (const w of vm.stats.work()) if (w.count && w.name !== 'vm switch' && w.name !== 'nic backend tx' && w.name !== 'nic backend rx' && w.name !== 'vpio monitor' && w.name !== 'vpio handoff') exits[w.name] = (exits[w.name] ?? 0) + w.count;
+    }
+    hv += host.hostWork.cycles;
+    let notTaken = 0;
+    for (const vm of host.vms) notTaken += vm.stats.framesNotTaken;
+    if (notTaken) lost['virtual card: ring full'] = notTaken;
+    const physical = host.nic?.card.dropped ?? 0;
+    if (physical) lost['physical card: ring full or receiver off'] = physical;
+    if (host.switch) {
+      if (host.switch.unknownUnicast) lost['switch: no such guest'] = host.switch.unknownUnicast;
+      if (host.driver?.dropped) lost['switch: transmit queue full'] = host.driver.dropped;
+    }
+    if (host.shared instanceof VpioMonitor) {
+      const m = host.shared;
+      hooked = m.hookedFraction();
+      handoffs = m.handoffs;
+      handoffCycles = m.handoffCycles;
+      violations = m.violationCount;
+      for (const v of m.violations) rules.add(v.rule);
+      for (const g of m.guests) {
+        if (g.stats.framesDropped) lost['vpio: held frames over the limit'] = (lost['vpio: held frames over the limit'] ?? 0) + g.stats.framesDropped;
+        if (g.stats.framesRefused) lost['vpio: card would not take a held frame'] = (lost['vpio: card would not take a held frame'] ?? 0) + g.stats.framesRefused;
+      }
+    }
+    if (host.escapeCount) note = `${note ? note + '; ' : ''}passthrough DMA outside the guest: ${host.escapeCount}`;
+  }
+  const per = (v: number) => (frames ? v / frames : 0);
+  const exitsPerFrame: Record<string, number> = {};
+  let exitsTotal = 0;
+  for (const [k, v] of Object.entries(exits)) { exitsPerFrame[k] = per(v); exitsTotal += v; }
+  const mbps = (fps * frameBits(frameLen)) / 1e6;
+  return {
+    id: s.id, scenario: s, framesPerSecond: fps, mbps, wireShare: r.wireBps ? (fps * frameBits(frameLen)) / r.wireBps : 0, perGuest, rttMicros: rtt,
+    frames, cyclesPerFrame: per(r.cycles), hypervisorCyclesPerFrame: per(hv), exitsPerFrame, exitsPerFrameTotal: per(exitsTotal),
+    hookedFraction: hooked, handoffs, handoffCycles, violations, violationRules: [...rules].sort(), lost, ok, note,
+    cycles: r.cycles, instructions: r.instructions, wallSeconds, mips: r.instructions / wallSeconds / 1e6,
+  };
+}

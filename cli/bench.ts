@@ -1,0 +1,201 @@
+/**
+ * `vpio bench`: runs the harness's scenarios (bench/harness.ts) in worker processes,
+ * one per core, and prints the comparison tables; `--json` writes every figure with the
+ * configuration, `--compare` prints what changed against an earlier JSON. Results do
+ * not depend on the number of workers: each scenario is a deterministic run of its own.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import { spawn } from 'child_process';
+import { Figures, Scenario, scenarios, runScenario, imageHashes, MODES } from '../bench/harness';
+import { DEFAULT_COSTS } from '../devices/costs';
+
+export interface BenchOptions {
+  quick?: boolean;
+  json?: string;
+  compare?: string;
+  jobs?: string;
+  only?: string;
+}
+
+export interface BenchReport {
+  tool: 'vpio bench';
+  version: string;
+  node: string;
+  quick: boolean;
+  costs: typeof DEFAULT_COSTS;
+  images: Record<string, string>;
+  results: Figures[];
+}
+
+/** The hidden `vpio bench-one`: a scenario as JSON on stdin, its figures as JSON on stdout. */
+export function benchOne(): number {
+  const input = fs.readFileSync(0, 'utf8');
+  const s = JSON.parse(input) as Scenario;
+  process.stdout.write(JSON.stringify(runScenario(s)));
+  return 0;
+}
+
+function runInWorker(s: Scenario): Promise<Figures> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [process.argv[1], 'bench-one'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('close', (code) => {
+      if (code !== 0) { reject(new Error(`scenario ${s.id} failed in its worker: ${err.trim().split('\n').pop()}`)); return; }
+      try { resolve(JSON.parse(out) as Figures); } catch (e) { reject(e); }
+    });
+    child.stdin.end(JSON.stringify(s));
+  });
+}
+
+class Progress {
+  private done = 0;
+  private lastShown = -1;
+  constructor(private readonly total: number, private readonly tty: boolean) {}
+  tick(id: string): void {
+    this.done++;
+    if (this.tty) {
+      const width = 30, filled = Math.round((width * this.done) / this.total);
+      process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${this.done}/${this.total} ${id.slice(0, 40).padEnd(40)}`);
+      if (this.done === this.total) process.stderr.write('\n');
+    } else {
+      const tenth = Math.floor((10 * this.done) / this.total);
+      if (tenth !== this.lastShown) { this.lastShown = tenth; process.stderr.write(`vpio bench: ${this.done}/${this.total}\n`); }
+    }
+  }
+}
+
+export async function runBench(opts: BenchOptions, version: string, out: (line: string) => void): Promise<{ report: BenchReport; ok: boolean }> {
+  let list = scenarios(opts.quick ?? false);
+  if (opts.only) {
+    const re = new RegExp(opts.only);
+    list = list.filter((s) => re.test(s.id));
+    if (list.length === 0) throw new Error(`--only '${opts.only}' matches no scenario`);
+  }
+  const jobs = opts.jobs !== undefined ? Number(opts.jobs) : Math.max(1, os.cpus().length);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new Error(`bad --jobs '${opts.jobs}'; give 1..64`);
+  const results: Figures[] = new Array(list.length);
+  const progress = new Progress(list.length, process.stderr.isTTY === true);
+  if (jobs === 1) {
+    list.forEach((s, i) => { results[i] = runScenario(s); progress.tick(s.id); });
+  } else {
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const i = next++;
+        results[i] = await runInWorker(list[i]);
+        progress.tick(list[i].id);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, list.length) }, worker));
+  }
+  const images = imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]);
+  const report: BenchReport = { tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, costs: { ...DEFAULT_COSTS }, images, results };
+  for (const line of tables(results)) out(line);
+  if (opts.compare) for (const line of compare(readReport(opts.compare), report)) out(line);
+  if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(report, null, 1) + '\n');
+  return { report, ok: results.every((r) => r.ok) };
+}
+
+function imagesOf(s: Scenario): string[] {
+  if (s.workload === 'hostile') return ['hostile', 'udp-tx', 'hello'];
+  return [s.workload];
+}
+
+export function readReport(file: string): BenchReport {
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read ${file} as a vpio bench report (${(e as Error).message.split('\n')[0]})`);
+  }
+  const r = data as BenchReport;
+  if (r?.tool !== 'vpio bench' || !Array.isArray(r.results)) throw new Error(`${file} is not a vpio bench --json report`);
+  return r;
+}
+
+const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-');
+
+/** The comparison tables, one per kind of scenario. */
+export function tables(results: Figures[]): string[] {
+  const lines: string[] = [];
+  const by = (pred: (f: Figures) => boolean) => results.filter(pred);
+  for (const workload of ['udp-tx', 'udp-rx'] as const) {
+    const rows = by((f) => f.scenario.workload === workload && f.scenario.guests === 1);
+    if (!rows.length) continue;
+    lines.push('');
+    lines.push(`${workload}, one guest: Mbit/s (share of the wire) and hypervisor cycles per frame, by mode`);
+    lines.push(`card        frame  ${MODES.map((m) => m.padStart(24)).join('')}   vpio hooked  exits/frame (vpio)`);
+    const keys = [...new Set(rows.map((f) => `${f.scenario.nic}|${f.scenario.frame}`))];
+    for (const key of keys) {
+      const [nic, frame] = key.split('|');
+      const cells = MODES.map((m) => {
+        const f = rows.find((x) => x.scenario.nic === nic && x.scenario.frame === Number(frame) && x.scenario.mode === m);
+        if (!f) return ''.padStart(24);
+        return `${fmt(f.mbps, 2)} (${fmt(100 * f.wireShare, 0)}%) ${int(f.hypervisorCyclesPerFrame)}${f.ok ? '' : '!'}`.padStart(24);
+      }).join('');
+      const v = rows.find((x) => x.scenario.nic === nic && x.scenario.frame === Number(frame) && x.scenario.mode === 'vpio');
+      lines.push(`${nic!.padEnd(11)} ${frame.padStart(5)}  ${cells}   ${v && v.hookedFraction !== null ? (fmt(100 * v.hookedFraction) + '%').padStart(11) : ''}  ${v ? fmt(v.exitsPerFrameTotal) : ''}`);
+    }
+  }
+  const pings = by((f) => f.scenario.workload === 'ping');
+  if (pings.length) {
+    lines.push('');
+    lines.push('ping: round trip, µs (the fastest of the pings, after ARP)');
+    lines.push(`card        ${MODES.map((m) => m.padStart(12)).join('')}`);
+    for (const nic of [...new Set(pings.map((f) => f.scenario.nic))]) {
+      lines.push(`${nic!.padEnd(11)} ${MODES.map((m) => { const f = pings.find((x) => x.scenario.nic === nic && x.scenario.mode === m); return (f ? `${f.rttMicros ?? '-'}${f.ok ? '' : '!'}` : '').padStart(12); }).join('')}`);
+    }
+  }
+  const shared = by((f) => f.scenario.guests > 1 && f.scenario.workload === 'udp-tx');
+  if (shared.length) {
+    lines.push('');
+    lines.push('udp-tx, guests sharing one card: aggregate Mbit/s, slowest/fastest guest (datagrams/s), handoffs, frames lost and why');
+    for (const f of shared) {
+      const lost = Object.entries(f.lost).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
+      lines.push(`${f.scenario.nic!.padEnd(9)} ${String(f.scenario.guests).padStart(2)} guests ${f.scenario.mode.padEnd(8)} ${fmt(f.mbps, 2).padStart(7)}  ${Math.min(...f.perGuest)}/${Math.max(...f.perGuest)}  handoffs ${f.handoffs}  lost: ${lost}`);
+    }
+  }
+  const hostile = by((f) => f.scenario.workload === 'hostile');
+  if (hostile.length) {
+    lines.push('');
+    lines.push('hostile guest beside a udp-tx victim: what the victim saw, and what was refused');
+    for (const f of hostile) {
+      const victim = f.scenario.mode === 'passthrough' ? 'victim has no card' : `victim ${f.ok ? 'whole' : 'DAMAGED'}`;
+      lines.push(`${f.scenario.nic!.padEnd(9)} ${f.scenario.attack!.padEnd(8)} ${f.scenario.mode.padEnd(12)} ${victim}  refused ${f.violations}${f.violationRules.length ? ` (${f.violationRules.join(', ')})` : ''}${f.note && f.scenario.mode !== 'passthrough' ? '  ' + f.note : ''}${f.note.includes('DMA') ? '  ' + f.note.split('; ').pop() : ''}`);
+    }
+  }
+  const cpu = by((f) => f.scenario.workload === 'cpubound');
+  for (const f of cpu) {
+    lines.push('');
+    lines.push(`cpubound: ${int(f.instructions)} instructions, ${fmt(f.mips, 0)} million a host second`);
+  }
+  const bad = results.filter((f) => !f.ok);
+  lines.push('');
+  lines.push(bad.length ? `${bad.length} of ${results.length} runs did not give the right result (marked !): ${bad.map((f) => f.id).join(', ')}` : `${results.length} runs, every result right; wall time ${fmt(results.reduce((a, f) => a + f.wallSeconds, 0))} s of emulation`);
+  return lines;
+}
+
+/** What changed between two reports, scenario by scenario (virtual-clock figures only). */
+export function compare(old: BenchReport, now: BenchReport): string[] {
+  const lines: string[] = ['', 'against the earlier report:'];
+  let changed = 0;
+  for (const f of now.results) {
+    const o = old.results.find((x) => x.id === f.id);
+    if (!o) { lines.push(`  ${f.id}: new`); changed++; continue; }
+    const diffs: string[] = [];
+    const rel = (a: number, b: number) => (a === 0 ? (b === 0 ? 0 : Infinity) : (b - a) / a);
+    for (const [name, a, b] of [['Mbit/s', o.mbps, f.mbps], ['cycles/frame', o.cyclesPerFrame, f.cyclesPerFrame], ['hypervisor cycles/frame', o.hypervisorCyclesPerFrame, f.hypervisorCyclesPerFrame], ['exits/frame', o.exitsPerFrameTotal, f.exitsPerFrameTotal], ['rtt µs', o.rttMicros ?? 0, f.rttMicros ?? 0]] as [string, number, number][]) {
+      const r = rel(a, b);
+      if (Math.abs(r) > 0.001) diffs.push(`${name} ${fmt(a, 2)} -> ${fmt(b, 2)} (${r > 0 ? '+' : ''}${fmt(100 * r)}%)`);
+    }
+    if (o.ok !== f.ok) diffs.push(f.ok ? 'now right' : 'now WRONG');
+    if (diffs.length) { lines.push(`  ${f.id}: ${diffs.join(', ')}`); changed++; }
+  }
+  for (const o of old.results) if (!now.results.find((x) => x.id === o.id)) { lines.push(`  ${o.id}: gone`); changed++; }
+  if (!changed) lines.push('  nothing changed');
+  return lines;
+}

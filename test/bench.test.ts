@@ -1,0 +1,72 @@
+/**
+ * `vpio bench`: the quick run end to end (every result right, the tables, the JSON with
+ * its configuration), repeatability (the same figures from a second run, and from one
+ * worker instead of several), --compare, and bad usage.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ensureBuilt, runCli } from './support';
+
+beforeAll(ensureBuilt);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-bench-'));
+
+type Report = { tool: string; images: Record<string, string>; costs: Record<string, number>; results: { id: string; ok: boolean; wallSeconds: number; mips: number; [k: string]: unknown }[] };
+const read = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8')) as Report;
+/** The figures that must repeat: all but the host's wall time and speed. */
+const virtualClock = (r: Report) => r.results.map(({ wallSeconds: _w, mips: _m, ...rest }) => rest);
+
+describe('vpio bench --quick', () => {
+  const a = path.join(tmp, 'a.json'), b = path.join(tmp, 'b.json');
+  let first: ReturnType<typeof runCli>;
+  beforeAll(() => { first = runCli(['bench', '--quick', '--json', a], 300000); });
+
+  it('runs every mode with both cards and gets every result right', () => {
+    expect(first.status).toBe(0);
+    const out = first.stdout.toString();
+    expect(out).toMatch(/udp-tx, one guest: Mbit\/s/);
+    expect(out).toMatch(/native +passthrough +virtual +vpio/);
+    expect(out).toMatch(/^rtl8139 +1514 /m);
+    expect(out).toMatch(/^ping: round trip/m);
+    expect(out).toMatch(/24 runs, every result right/);
+    const r = read(a);
+    expect(r.tool).toBe('vpio bench');
+    expect(r.results).toHaveLength(24);
+    expect(r.results.every((x) => x.ok)).toBe(true);
+    expect(Object.keys(r.images).sort()).toEqual(['ping', 'udp-tx']);
+    expect(r.images['udp-tx']).toMatch(/^[0-9a-f]{64}$/);
+    expect(r.costs.exitRoundTripCycles).toBeGreaterThan(0);
+  });
+
+  it('gives the same virtual-clock figures again, in one process as in several, and --compare says nothing changed', () => {
+    const second = runCli(['bench', '--quick', '--json', b, '--jobs', '1', '--compare', a], 300000);
+    expect(second.status).toBe(0);
+    expect(virtualClock(read(b))).toEqual(virtualClock(read(a)));
+    expect(second.stdout.toString()).toMatch(/against the earlier report:\n {2}nothing changed/);
+  });
+
+  it('--compare reports a change', () => {
+    const r = read(a);
+    const row = r.results.find((x) => x.id === 'udp-tx/rtl8139/vpio/64B')!;
+    (row as { mbps: number }).mbps = 50;
+    const changed = path.join(tmp, 'changed.json');
+    fs.writeFileSync(changed, JSON.stringify(r));
+    const c = runCli(['bench', '--quick', '--only', 'udp-tx/rtl8139/vpio/64B', '--compare', changed], 120000);
+    expect(c.stdout.toString()).toMatch(/udp-tx\/rtl8139\/vpio\/64B: Mbit\/s 50\.00 -> 83\.\d\d \(\+66\.\d%\)/);
+  });
+});
+
+describe('vpio bench refuses bad usage in one line, status 2', () => {
+  for (const [what, args, message] of [
+    ['no such report to compare', ['--compare', '/nonexistent.json'], /cannot read \/nonexistent.json/],
+    ['a report that is not one', ['--quick', '--only', 'ping/rtl8139/native', '--compare', 'package.json'], /package.json is not a vpio bench --json report/],
+    ['zero workers', ['--quick', '--jobs', '0'], /bad --jobs '0'/],
+    ['a filter that matches nothing', ['--only', 'nothing-like-this'], /--only 'nothing-like-this' matches no scenario/],
+  ] as [string, string[], RegExp][]) {
+    it(what, () => {
+      const r = runCli(['bench', ...args], 120000);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n').filter((l) => !/^vpio bench: \d+\//.test(l))).toEqual([expect.stringMatching(message)]);
+    });
+  }
+});
