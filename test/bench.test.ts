@@ -48,7 +48,7 @@ describe('vpio bench --quick', () => {
   it('--compare reports a change', () => {
     const r = read(a);
     const row = r.results.find((x) => x.id === 'udp-tx/rtl8139/vpio/64B')!;
-    (row as { mbps: number }).mbps = 50;
+    (row as unknown as { mbps: number }).mbps = 50;
     const changed = path.join(tmp, 'changed.json');
     fs.writeFileSync(changed, JSON.stringify(r));
     const c = runCli(['bench', '--quick', '--only', 'udp-tx/rtl8139/vpio/64B', '--compare', changed], 120000);
