@@ -16,8 +16,8 @@ import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, N
 import { VpioMonitor, ON_VIOLATION, OnViolation } from '../vpio/monitor';
 import { runBench, benchOne, BenchOptions } from './bench';
 
-/** Trace kinds: the machine's, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
-const TRACE_KINDS = [...MACHINE_TRACE_KINDS, 'vpio'] as const;
+/** Trace kinds: the machine's, the hypervisor's exits, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
+const TRACE_KINDS = [...MACHINE_TRACE_KINDS, 'exit', 'vpio'] as const;
 import { parseMac, macToString } from '../devices/net/ethernet';
 import { EchoPeer, SinkPeer, SourcePeer } from '../devices/net/wire';
 import { BadImage, loadMultiboot } from '../devices/multiboot';
@@ -146,6 +146,10 @@ interface RunOptions {
   stats?: boolean;
   onViolation?: string;
   cardQuantum?: string;
+  traceFrom?: string;
+  traceVm?: string;
+  tracePorts?: string;
+  traceFormat?: string;
   trace?: string;
   traceOut?: string;
   listDevices?: boolean;
@@ -194,6 +198,8 @@ interface Common {
   maxCycles: number;
   kinds: Set<string>;
   traceOut: Output | null;
+  /** Where trace lines go, through the filters and the format asked for. */
+  traceLine: ((line: string) => void) | null;
   nic: NicKind | undefined;
   mac: Uint8Array;
   peers: PeerSpec[];
@@ -222,8 +228,54 @@ function common(opts: RunOptions): Common {
       try { fd = fs.openSync(opts.traceOut, 'w'); } catch (e) { throw new UsageError(`cannot write the trace to ${opts.traceOut} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
     }
     traceOut = new Output(fd);
+  } else if (opts.traceFrom !== undefined || opts.traceVm !== undefined || opts.tracePorts !== undefined || opts.traceFormat !== undefined) {
+    throw new UsageError('--trace-from, --trace-vm, --trace-ports and --trace-format shape a trace; add --trace KINDS');
   }
-  return { memoryBytes, maxCycles, kinds, traceOut, nic: opts.nic as NicKind | undefined, mac, peers, stdout: new Output(1) };
+  return { memoryBytes, maxCycles, kinds, traceOut, traceLine: traceOut ? traceFilter(traceOut, opts) : null, nic: opts.nic as NicKind | undefined, mac, peers, stdout: new Output(1) };
+}
+
+/**
+ * The trace filters and format: every line is "CYCLE [vmN ]KIND ...". `--trace-from`
+ * drops lines before a cycle, `--trace-vm` keeps one VM's, `--trace-ports LO-HI` keeps
+ * port accesses and exits in a range (other kinds pass), `--trace-format json` writes
+ * {"cycle", "vm", "kind", "event"} objects, one a line.
+ */
+function traceFilter(out: Output, opts: RunOptions): (line: string) => void {
+  const from = opts.traceFrom !== undefined ? parseCycles(opts.traceFrom, '--trace-from') : 0;
+  let vm = -1;
+  if (opts.traceVm !== undefined) {
+    if (!/^\d+$/.test(opts.traceVm)) throw new UsageError(`bad --trace-vm '${opts.traceVm}'; give a VM number such as 0`);
+    vm = Number(opts.traceVm);
+  }
+  let lo = 0, hi = 0xffff, ports = false;
+  if (opts.tracePorts !== undefined) {
+    const m = /^(0x[0-9a-f]+|\d+)(?:-(0x[0-9a-f]+|\d+))?$/i.exec(opts.tracePorts.trim());
+    if (!m) throw new UsageError(`bad --trace-ports '${opts.tracePorts}'; give a port or a range such as 0xc000-0xc0ff`);
+    lo = Number(m[1]); hi = m[2] !== undefined ? Number(m[2]) : lo;
+    if (lo > hi || hi > 0xffff) throw new UsageError(`bad --trace-ports '${opts.tracePorts}'; ports are 0..0xffff, low first`);
+    ports = true;
+  }
+  const format = opts.traceFormat ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --trace-format '${format}'; give text or json`);
+  const json = format === 'json';
+  return (line: string) => {
+    const sp = line.indexOf(' ');
+    const cycle = Number(line.slice(0, sp));
+    if (cycle < from) return;
+    let rest = line.slice(sp + 1);
+    let id: number | null = null;
+    const m = /^vm(\d+) /.exec(rest);
+    if (m) { id = Number(m[1]); rest = rest.slice(m[0].length); }
+    if (vm >= 0 && id !== null && id !== vm) return;
+    if (ports && (rest.startsWith('io ') || rest.startsWith('exit io-'))) {
+      const p = /port=0x([0-9a-f]+)/.exec(rest);
+      const port = p ? parseInt(p[1], 16) : -1;
+      if (port < lo || port > hi) return;
+    }
+    if (!json) { out.line(line); return; }
+    const k = rest.indexOf(' ');
+    out.line(JSON.stringify({ cycle, vm: id, kind: k < 0 ? rest : rest.slice(0, k), event: k < 0 ? '' : rest.slice(k + 1) }));
+  };
 }
 
 function reportPeers(peers: readonly (EchoPeer | SinkPeer | SourcePeer)[]): void {
@@ -260,7 +312,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     pcapPath: opts.pcap,
     rtcStart: rtcStartFor(opts.seed),
     console: (b) => stdout.byte(b),
-    trace: traceOut ? (line) => traceOut.line(line) : null,
+    trace: c.traceLine,
     traceKinds: c.kinds,
   });
   pc.cpu.useTranslator = opts.translate;
@@ -357,7 +409,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     host = new Host({
       mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
       pcapPath: opts.pcap, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
-      trace: traceOut ? (line) => traceOut.line(line) : null, traceKinds: c.kinds, translate: opts.translate,
+      trace: c.traceLine, traceKinds: c.kinds, translate: opts.translate,
       sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation, cardQuantum }),
     });
   } catch (e) {
@@ -481,6 +533,10 @@ export async function main(argv: string[]): Promise<number> {
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
     .addOption(new Option('--trace-out <file>', 'write the trace to a file instead of stderr'))
+    .addOption(new Option('--trace-format <format>', 'text (one event a line, the default) or json (one object a line)'))
+    .addOption(new Option('--trace-from <cycle>', 'trace only from this machine cycle on'))
+    .addOption(new Option('--trace-vm <n>', 'trace only VM n\'s events (and the machine-wide ones)'))
+    .addOption(new Option('--trace-ports <range>', 'trace only port accesses and exits in a range, such as 0xc000-0xc0ff'))
     .addOption(new Option('--seed <seed>', 'seed for every random choice (the RTC start date); default: 2000-01-01'))
     .addOption(new Option('--list-devices', 'print the machine\'s devices, ports, IRQs and PCI functions, and exit'))
     .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))

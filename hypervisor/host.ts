@@ -141,12 +141,14 @@ export class Host {
   /** The VM the CPU is running now (null between slices). */
   private running: Vm | null = null;
   private readonly trace: ((line: string) => void) | null;
+  private readonly traceExits: boolean;
 
   constructor(readonly opts: HostOptions) {
     const costs = opts.costs ?? DEFAULT_COSTS;
     this.costs = costs;
     this.quantum = opts.quantum ?? DEFAULT_QUANTUM;
     this.trace = opts.trace ?? null;
+    this.traceExits = this.trace !== null && (opts.traceKinds?.has('exit') ?? false);
     const n = opts.vms.length;
     if (n === 0) throw new HostConfigError('no guest images given');
     if (!(this.quantum >= 1000) || !Number.isSafeInteger(this.quantum)) throw new HostConfigError(`quantum ${opts.quantum} is too short; give at least 1000 cycles`);
@@ -347,7 +349,9 @@ export class Host {
   charge(vm: Vm | null, counter: WorkCounter, cycles: number): void {
     counter.count++;
     counter.cycles += cycles;
-    void vm;
+    if (this.traceExits && vm && (counter === vm.stats.hlt || counter === vm.stats.quantum || counter === vm.stats.irq)) {
+      this.trace!(`${this.running ? this.running.cpu.cycles : this.clock.now} vm${vm.id} exit ${counter.name.replace(' ', '-')} cycles=${cycles}`);
+    }
     const r = this.running;
     if (r) {
       r.cpu.addCycles(cycles);

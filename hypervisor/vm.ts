@@ -117,10 +117,13 @@ export class Vm implements CpuBus {
       map: (name, base, length, device, cycles) => ports.direct(name, base, length, device, cycles),
       unmap: (r) => ports.remove(r),
     };
-    if (this.trace && opts.traceKinds.has('io')) {
+    const traceIo = opts.traceKinds.has('io'), traceExit = opts.traceKinds.has('exit');
+    if (this.trace && (traceIo || traceExit)) {
       const t = this.trace;
       ports.trace = (dir, port, size, value, name, trapped) => {
-        t(`${cpu.cycles} vm${this.id} io ${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} dev=${name}${trapped ? ' exit' : ''}`);
+        if (traceIo) t(`${cpu.cycles} vm${this.id} io ${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} dev=${name}${trapped ? ' exit' : ''}`);
+        // An exit line for each trapped access that took an exit (not the later elements of a REP string).
+        if (traceExit && trapped && cpu.ioRepeat === 0) t(`${cpu.cycles} vm${this.id} exit io-${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} handler=${name}`);
       };
     }
     const vmTrace = this.trace ? (line: string) => this.trace!(line.replace(/^(\d+) /, `$1 vm${this.id} `)) : null;

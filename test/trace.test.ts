@@ -1,0 +1,60 @@
+/**
+ * Traces on the command line: the exit kind, the filters (--trace-from, --trace-vm,
+ * --trace-ports) and the JSON format, checked against what the guest's driver does.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ensureBuilt, runCli } from './support';
+
+beforeAll(ensureBuilt);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-trace-'));
+
+describe('trace kinds, filters and formats', () => {
+  it('--trace exit gives one line per exit, as many as the stats table counts', () => {
+    const out = path.join(tmp, 'exit.txt');
+    const r = runCli(['run', 'guests/bin/ping.elf', '--mode', 'virtual', '--nic', 'rtl8139', '--peer', 'echo', '--trace', 'exit', '--trace-out', out]);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines.every((l) => /^\d+ vm0 exit (io-(in|out) port=0x[0-9a-f]{4} size=\d value=0x[0-9a-f]+ handler=\S+|hlt cycles=\d+|irq-inject cycles=\d+)$/.test(l))).toBe(true);
+    const rtlOut = Number(/io out rtl8139\s+(\d+)/.exec(r.stderr)![1]);
+    expect(lines.filter((l) => / exit io-out .* handler=rtl8139$/.test(l))).toHaveLength(rtlOut);
+    const hlt = Number(/^ {2}hlt\s+(\d+)/m.exec(r.stderr)![1]);
+    expect(lines.filter((l) => / exit hlt /.test(l))).toHaveLength(hlt);
+  });
+
+  it('--trace-format json writes one parseable object a line; --trace-vm and --trace-from filter', () => {
+    const out = path.join(tmp, 'json.txt');
+    runCli(['run', 'guests/bin/ping.elf', 'guests/bin/ping.elf', '--mode', 'vpio', '--nic', 'rtl8139', '--peer', 'echo', '--trace', 'exit,vpio', '--trace-vm', '1', '--trace-from', '100000000', '--trace-format', 'json', '--trace-out', out]);
+    const events = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { cycle: number; vm: number | null; kind: string; event: string });
+    expect(events.length).toBeGreaterThan(10);
+    expect(events.every((e) => e.cycle >= 100000000)).toBe(true);
+    expect(events.every((e) => e.vm === 1 || e.vm === null)).toBe(true);
+    expect(events.some((e) => e.kind === 'exit' && e.vm === 1)).toBe(true);
+    expect(events.some((e) => e.kind === 'vpio' && /^handoff /.test(e.event))).toBe(true);
+  });
+
+  it('--trace-ports keeps the accesses in the range', () => {
+    const out = path.join(tmp, 'ports.txt');
+    runCli(['run', 'guests/bin/ping.elf', '--nic', 'ne2000', '--peer', 'echo', '--trace', 'io', '--trace-ports', '0xc000-0xc00f', '--trace-out', out]);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines.length).toBeGreaterThan(50);
+    for (const l of lines) {
+      const port = parseInt(/port=0x([0-9a-f]+)/.exec(l)![1], 16);
+      expect(port >= 0xc000 && port <= 0xc00f).toBe(true);
+    }
+  });
+
+  for (const [what, args, message] of [
+    ['a filter without a trace', ['--trace-vm', '1'], /shape a trace; add --trace KINDS/],
+    ['a bad port range', ['--trace', 'io', '--trace-ports', '0x400-0x300'], /bad --trace-ports '0x400-0x300'/],
+    ['a bad format', ['--trace', 'io', '--trace-format', 'xml'], /unknown --trace-format 'xml'/],
+    ['a bad VM number', ['--trace', 'io', '--trace-vm', 'one'], /bad --trace-vm 'one'/],
+  ] as [string, string[], RegExp][]) {
+    it(`refuses ${what} in one line, status 2`, () => {
+      const r = runCli(['run', 'guests/bin/hello.elf', ...args]);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim()).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    });
+  }
+});
