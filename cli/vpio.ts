@@ -15,6 +15,8 @@ import seedrandom from 'seedrandom';
 import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../devices/pc';
 import { VpioMonitor, ON_VIOLATION, OnViolation } from '../vpio/monitor';
 import { runBench, benchOne, BenchOptions } from './bench';
+import { Timeline } from '../hypervisor/timeline';
+import { DEFAULT_COSTS } from '../devices/costs';
 
 /** Trace kinds: the machine's, the hypervisor's exits, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
 const TRACE_KINDS = [...MACHINE_TRACE_KINDS, 'exit', 'vpio'] as const;
@@ -150,6 +152,7 @@ interface RunOptions {
   traceVm?: string;
   tracePorts?: string;
   traceFormat?: string;
+  timeline?: string;
   trace?: string;
   traceOut?: string;
   listDevices?: boolean;
@@ -296,6 +299,7 @@ function run(kernels: string[], opts: RunOptions): number {
       if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to the hypervisor modes; add --mode passthrough or virtual`);
     }
     if (opts.cmdline.length > 1) throw new UsageError('one kernel takes one --cmdline');
+    if (opts.timeline !== undefined) throw new UsageError('--timeline draws the hypervisor\'s tracks; add --mode passthrough, virtual or vpio');
     return runNative(kernels[0], opts);
   }
   return runHosted(mode as HvMode, kernels, opts);
@@ -403,6 +407,11 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     return { image, path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i] };
   });
   const consoles = new Consoles(c.stdout, n);
+  let timeline: Timeline | null = null;
+  if (opts.timeline !== undefined) {
+    try { fs.writeFileSync(opts.timeline, ''); } catch (e) { throw new UsageError(`cannot write the timeline to ${opts.timeline} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
+    timeline = new Timeline(DEFAULT_COSTS.cpuHz);
+  }
   const traceOut = c.traceOut;
   let host: Host;
   try {
@@ -410,7 +419,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
       mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
       pcapPath: opts.pcap, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
       trace: c.traceLine, traceKinds: c.kinds, translate: opts.translate,
-      sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation, cardQuantum }),
+      sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation, cardQuantum }), timeline,
     });
   } catch (e) {
     if (e instanceof HostConfigError) throw new UsageError(e.message);
@@ -425,6 +434,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     c.stdout.flush();
     traceOut?.flush();
     host.close();
+    timeline?.write(opts.timeline!);
   }
   reportPeers(host.peers);
   process.stderr.write(statsTable(host, mode));
@@ -533,6 +543,7 @@ export async function main(argv: string[]): Promise<number> {
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
     .addOption(new Option('--trace-out <file>', 'write the trace to a file instead of stderr'))
+    .addOption(new Option('--timeline <file>', 'hypervisor modes: write a Chrome/Perfetto trace-event JSON of the run (a track per VM with its exits and the hypervisor\'s work, the card\'s owner, the wire)'))
     .addOption(new Option('--trace-format <format>', 'text (one event a line, the default) or json (one object a line)'))
     .addOption(new Option('--trace-from <cycle>', 'trace only from this machine cycle on'))
     .addOption(new Option('--trace-vm <n>', 'trace only VM n\'s events (and the machine-wide ones)'))

@@ -34,6 +34,8 @@ import { PeerSpec } from '../devices/pc';
 import { Vm, VmEnd, WorkCounter } from './vm';
 import { SoftSwitch } from './switch';
 import { HostDriver, Ne2000Driver, Rtl8139Driver, RTL8139_DRIVER_BYTES } from './host-drivers';
+import { Timeline, CARD_TRACK, WIRE_TRACK } from './timeline';
+import { describe as describeFrame } from '../devices/net/wire';
 
 export type HvMode = 'passthrough' | 'virtual' | 'vpio';
 export const HV_MODES: readonly HvMode[] = ['passthrough', 'virtual', 'vpio'];
@@ -98,6 +100,8 @@ export interface HostOptions {
   translate?: boolean;
   /** `vpio` mode: what shares the card. */
   sharedCard?: SharedCardFactory;
+  /** Record a timeline of the run (VMs, exits, hypervisor work, card ownership, frames). */
+  timeline?: Timeline | null;
 }
 
 export type HostResult =
@@ -142,6 +146,8 @@ export class Host {
   private running: Vm | null = null;
   private readonly trace: ((line: string) => void) | null;
   private readonly traceExits: boolean;
+  readonly timeline: Timeline | null;
+  private cardOwner: { vm: number; since: number } | null = null;
 
   constructor(readonly opts: HostOptions) {
     const costs = opts.costs ?? DEFAULT_COSTS;
@@ -149,6 +155,7 @@ export class Host {
     this.quantum = opts.quantum ?? DEFAULT_QUANTUM;
     this.trace = opts.trace ?? null;
     this.traceExits = this.trace !== null && (opts.traceKinds?.has('exit') ?? false);
+    this.timeline = opts.timeline ?? null;
     const n = opts.vms.length;
     if (n === 0) throw new HostConfigError('no guest images given');
     if (!(this.quantum >= 1000) || !Number.isSafeInteger(this.quantum)) throw new HostConfigError(`quantum ${opts.quantum} is too short; give at least 1000 cycles`);
@@ -183,13 +190,29 @@ export class Host {
       const vm = new Vm({
         id, ram: this.ram.subarray(bases[id], bases[id] + opts.memoryBytes), base: bases[id], clock: this.clock, costs,
         rtcStart: opts.rtcStart, console: (b) => opts.console(id, b), trace: this.trace, traceKinds: kinds,
-        charge: (v, c, cycles) => this.charge(v, c, cycles),
+        charge: (v, c, cycles) => this.charge(v, c, cycles), timeline: this.timeline,
       });
+      this.timeline?.track(id + 1, `vm${id}`);
       vm.cpu.useTranslator = opts.translate ?? true;
       this.vms.push(vm);
     }
 
     if (opts.nic) this.setUpNetwork(opts.nic, wanting, kinds);
+    const tl = this.timeline, wire = this.wire;
+    if (tl && wire) {
+      tl.track(WIRE_TRACK, 'wire');
+      wire.onFrame = (from, frame) => tl.slice(WIRE_TRACK, from, this.clock.now - wire.frameCycles(frame.length), this.clock.now, 'frame', { frame: describeFrame(frame) });
+    }
+  }
+
+  /** The card changed hands (the VPIO monitor calls this): a slice per owner on the card's track. */
+  cardOwnedBy(vm: number | null): void {
+    const tl = this.timeline;
+    if (!tl) return;
+    tl.track(CARD_TRACK, 'card owner');
+    const now = this.running ? this.running.cpu.cycles : this.clock.now;
+    if (this.cardOwner) tl.slice(CARD_TRACK, `vm${this.cardOwner.vm}`, this.cardOwner.since, now, 'card');
+    this.cardOwner = vm === null ? null : { vm, since: now };
   }
 
   private setUpNetwork(kind: NicKind, wanting: number[], kinds: ReadonlySet<string>): void {
@@ -349,6 +372,11 @@ export class Host {
   charge(vm: Vm | null, counter: WorkCounter, cycles: number): void {
     counter.count++;
     counter.cycles += cycles;
+    if (this.timeline) {
+      const at = this.running ? this.running.cpu.cycles : this.clock.now;
+      if (vm) this.timeline.slice(vm.id + 1, counter.name, at, at + cycles, 'hypervisor');
+      else { this.timeline.track(999, 'host'); this.timeline.slice(999, counter.name, at, at + cycles, 'hypervisor'); }
+    }
     if (this.traceExits && vm && (counter === vm.stats.hlt || counter === vm.stats.quantum || counter === vm.stats.irq)) {
       this.trace!(`${this.running ? this.running.cpu.cycles : this.clock.now} vm${vm.id} exit ${counter.name.replace(' ', '-')} cycles=${cycles}`);
     }
@@ -429,6 +457,7 @@ export class Host {
       }
       const t = cpu.cycles;
       vm.stats.runCycles += t - now;
+      this.timeline?.slice(vm.id + 1, 'guest', now, t, 'run');
       clock.advanceTo(t);
       if (vm.exited && vm.end === null) {
         const value = vm.platform.debugExit.value;
@@ -456,8 +485,9 @@ export class Host {
     while (d.busy && this.clock.nextDue() <= limit) this.clock.advanceTo(this.clock.nextDue());
   }
 
-  /** Closes what the run opened (the pcap file). */
+  /** Closes what the run opened (the pcap file; the last card-ownership slice). */
   close(): void {
+    if (this.cardOwner) this.cardOwnedBy(null);
     this.wire?.pcap?.close();
     if (this.wire) this.wire.pcap = null;
   }

@@ -15,6 +15,7 @@ import { Platform, PortMapper } from '../devices/platform';
 import { loadMultiboot, LoadedKernel, MB_BOOTLOADER_MAGIC } from '../devices/multiboot';
 import { DmaPort } from '../devices/rtl8139';
 import { PortMap, Hook, DirectRange, TrapCounter } from './port-map';
+import { Timeline } from './timeline';
 
 /** Hypervisor work charged to a VM that is not a port exit: its count and cycles. */
 export interface WorkCounter {
@@ -70,6 +71,8 @@ export interface VmOptions {
   traceKinds: ReadonlySet<string>;
   /** Charges hypervisor work to this VM (the host advances the right clock). */
   charge: (vm: Vm, counter: WorkCounter, cycles: number) => void;
+  /** Where exits go when a timeline is recorded. */
+  timeline?: Timeline | null;
 }
 
 export class Vm implements CpuBus {
@@ -117,10 +120,14 @@ export class Vm implements CpuBus {
       map: (name, base, length, device, cycles) => ports.direct(name, base, length, device, cycles),
       unmap: (r) => ports.remove(r),
     };
-    const traceIo = opts.traceKinds.has('io'), traceExit = opts.traceKinds.has('exit');
-    if (this.trace && (traceIo || traceExit)) {
-      const t = this.trace;
+    const traceIo = opts.traceKinds.has('io') && this.trace !== null, traceExit = opts.traceKinds.has('exit') && this.trace !== null;
+    const timeline = opts.timeline ?? null;
+    if (traceIo || traceExit || timeline) {
+      const t = this.trace ?? (() => {});
+      const tid = this.id + 1;
+      const exitCycles = opts.costs.exitRoundTripCycles;
       ports.trace = (dir, port, size, value, name, trapped) => {
+        if (timeline && trapped && cpu.ioRepeat === 0) timeline.slice(tid, `exit ${dir} ${name}`, cpu.cycles - exitCycles, cpu.cycles, 'exit', { port: hex(port, 4), size, value: hex(value, size * 2) });
         if (traceIo) t(`${cpu.cycles} vm${this.id} io ${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} dev=${name}${trapped ? ' exit' : ''}`);
         // An exit line for each trapped access that took an exit (not the later elements of a REP string).
         if (traceExit && trapped && cpu.ioRepeat === 0) t(`${cpu.cycles} vm${this.id} exit io-${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} handler=${name}`);

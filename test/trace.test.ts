@@ -44,6 +44,36 @@ describe('trace kinds, filters and formats', () => {
     }
   });
 
+  it('--timeline writes trace-event JSON: a track per VM, the card\'s owner, the wire; one CPU, so guests never overlap', () => {
+    const file = path.join(tmp, 'timeline.json');
+    const r = runCli(['run', 'guests/bin/ping.elf', 'guests/bin/ping.elf', '--mode', 'vpio', '--nic', 'rtl8139', '--peer', 'echo', '--timeline', file]);
+    expect(r.status).toBe(1);
+    const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { traceEvents: { name: string; ph: string; ts?: number; dur?: number; pid: number; tid: number; cat?: string; args?: { name?: string } }[] };
+    const ev = doc.traceEvents;
+    for (const e of ev) {
+      expect(['X', 'i', 'M']).toContain(e.ph);
+      expect(Number.isInteger(e.pid) && Number.isInteger(e.tid)).toBe(true);
+      if (e.ph !== 'M') expect(e.ts).toBeGreaterThanOrEqual(0);
+      if (e.ph === 'X') expect(e.dur).toBeGreaterThan(0);
+    }
+    const tracks = ev.filter((e) => e.name === 'thread_name').map((e) => e.args!.name).sort();
+    expect(tracks).toEqual(['card owner', 'vm0', 'vm1', 'wire']);
+    // The guests share one physical CPU: their running slices never overlap.
+    const runs = ev.filter((e) => e.ph === 'X' && e.cat === 'run').map((e) => [e.ts!, e.ts! + e.dur!]).sort((a, b) => a[0] - b[0]);
+    expect(runs.length).toBeGreaterThan(10);
+    for (let i = 1; i < runs.length; i++) expect(runs[i][0]).toBeGreaterThanOrEqual(runs[i - 1][1] - 1e-6);
+    // Ownership slices follow each other too, and both guests had the card.
+    const owners = ev.filter((e) => e.cat === 'card');
+    expect(new Set(owners.map((e) => e.name))).toEqual(new Set(['vm0', 'vm1']));
+    expect(ev.filter((e) => e.cat === 'frame').length).toBe(20); // 2 x (ARP + 4 pings), both ways
+  });
+
+  it('refuses --timeline on the bare machine', () => {
+    const r = runCli(['run', 'guests/bin/hello.elf', '--timeline', path.join(tmp, 'x.json')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--timeline draws the hypervisor's tracks; add --mode/);
+  });
+
   for (const [what, args, message] of [
     ['a filter without a trace', ['--trace-vm', '1'], /shape a trace; add --trace KINDS/],
     ['a bad port range', ['--trace', 'io', '--trace-ports', '0x400-0x300'], /bad --trace-ports '0x400-0x300'/],

@@ -418,6 +418,7 @@ export class VpioMonitor implements SharedCard {
   private release(o: Guest): void {
     this.setIrq(o, false);
     this.owner = null;
+    this.host.cardOwnedBy(null);
     this.unmapGuest(o);
     this.mapGuest(o);
   }
@@ -440,6 +441,7 @@ export class VpioMonitor implements SharedCard {
     const before = this.clock.now;
     let cost = 0;
     const regs = this.nic.kind === 'rtl8139' ? 64 : 48;
+    this.host.cardOwnedBy(next.vm.id);
     if (from) {
       from.context = this.card.save();
       cost += regs * this.busCycles;

@@ -34,6 +34,8 @@ export class Wire {
   private readonly stations: Station[] = [];
   pcap: PcapWriter | null = null;
   trace: ((line: string) => void) | null = null;
+  /** Called for every frame as it leaves the segment (a timeline's hook). */
+  onFrame: ((from: string, frame: Uint8Array) => void) | null = null;
   frames = 0;
 
   constructor(readonly clock: Clock, readonly bitsPerSecond: number) {}
@@ -58,6 +60,7 @@ export class Wire {
     const seconds = this.clock.now / this.clock.hz;
     this.pcap?.write(seconds, frame);
     if (this.trace) this.trace(`${this.clock.now} net ${from.name} ${describe(frame)}`);
+    if (this.onFrame) this.onFrame(from.name, frame);
     for (const s of this.stations) if (s !== from) s.receive(frame);
   }
 }

@@ -1,0 +1,65 @@
+/**
+ * A timeline of a run in the Chrome trace-event format (JSON object form, "X" complete
+ * events and "i" instants, microseconds), which Perfetto UI and chrome://tracing open:
+ * one track per VM (the guest running, its exits and the hypervisor's work for it), one
+ * for the card's ownership under vpio, one for the wire's frames.
+ *
+ * Recording is opt-in (`vpio run --timeline FILE`); when it is off nothing calls here.
+ */
+import * as fs from 'fs';
+
+interface TraceEvent {
+  name: string;
+  ph: 'X' | 'i' | 'M';
+  ts?: number;
+  dur?: number;
+  pid: number;
+  tid: number;
+  s?: 't';
+  cat?: string;
+  args?: Record<string, unknown>;
+}
+
+/** Track ids: VM n is n + 1; the card and the wire come after. */
+export const CARD_TRACK = 1000, WIRE_TRACK = 1001;
+
+export class Timeline {
+  private readonly events: TraceEvent[] = [];
+  private readonly named = new Set<number>();
+  /** Events kept at most (a long run's timeline is cut there, and says so). */
+  readonly limit: number;
+  dropped = 0;
+
+  constructor(private readonly hz: number, limit = 2_000_000) {
+    this.limit = limit;
+  }
+
+  private us(cycles: number): number {
+    return (cycles * 1e6) / this.hz;
+  }
+
+  /** Names a track the first time it is used. */
+  track(tid: number, name: string): void {
+    if (this.named.has(tid)) return;
+    this.named.add(tid);
+    this.events.push({ name: 'thread_name', ph: 'M', pid: 1, tid, args: { name } });
+    this.events.push({ name: 'thread_sort_index', ph: 'M', pid: 1, tid, args: { sort_index: tid } });
+  }
+
+  slice(tid: number, name: string, from: number, to: number, cat: string, args?: Record<string, unknown>): void {
+    if (to <= from) return;
+    if (this.events.length >= this.limit) { this.dropped++; return; }
+    this.events.push({ name, cat, ph: 'X', ts: this.us(from), dur: this.us(to - from), pid: 1, tid, args });
+  }
+
+  instant(tid: number, name: string, at: number, cat: string, args?: Record<string, unknown>): void {
+    if (this.events.length >= this.limit) { this.dropped++; return; }
+    this.events.push({ name, cat, ph: 'i', s: 't', ts: this.us(at), pid: 1, tid, args });
+  }
+
+  write(file: string): void {
+    const meta: TraceEvent = { name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'vpio' } };
+    const doc = { traceEvents: [meta, ...this.events], displayTimeUnit: 'ns', otherData: { clock: `${this.hz} Hz virtual`, dropped: this.dropped } };
+    fs.writeFileSync(file, JSON.stringify(doc));
+  }
+}
