@@ -22,7 +22,7 @@ import { PciHost } from './pci';
 import { DebugConsole, DebugExit } from './debug-ports';
 import { loadMultiboot, LoadedKernel, MB_BOOTLOADER_MAGIC } from './multiboot';
 import { Ne2000 } from './ne2000';
-import { Rtl8139, DmaPort } from './rtl8139';
+import { Rtl8139, DmaPort, ramDma } from './rtl8139';
 import { Wire, EchoPeer, SinkPeer, SourcePeer, SourceOptions } from './net/wire';
 import { PcapWriter } from './net/pcap';
 import { Platform, PortMapper } from './platform';
@@ -67,6 +67,21 @@ function hex(v: number, width = 2): string {
   return '0x' + (v >>> 0).toString(16).padStart(width, '0');
 }
 
+/**
+ * What firmware and a Multiboot loader do before a kernel runs, on any machine or VM:
+ * the image loaded into `ram`, PCI set up as SeaBIOS does, the CPU in flat 32-bit
+ * protected mode at the entry with EAX and EBX as the Multiboot spec says.
+ */
+export function bootMultiboot(cpu: Cpu, ram: Uint8Array, platform: Platform, image: Uint8Array, cmdline: string): LoadedKernel {
+  const k = loadMultiboot(image, ram, cmdline);
+  platform.firmwareSetup();
+  cpu.invalidateCode(0, ram.length);
+  cpu.enterFlat32(k.entry);
+  cpu.reg32[EAX] = MB_BOOTLOADER_MAGIC | 0;
+  cpu.reg32[EBX] = k.infoAddress;
+  return k;
+}
+
 export class Pc implements CpuBus {
   readonly ram: Uint8Array;
   readonly cpu: Cpu;
@@ -96,6 +111,7 @@ export class Pc implements CpuBus {
     this.clock = new Clock(costs.cpuHz);
     this.cpu = new Cpu(this);
     this.cpu.instructionCycles = costs.instructionCycles;
+    this.dmaPort = ramDma(this.ram, (addr, length) => this.cpu.invalidateCode(addr, length));
     this.trace = options.trace ?? null;
     const kinds = options.traceKinds ?? new Set<string>();
 
@@ -134,19 +150,7 @@ export class Pc implements CpuBus {
   }
 
   /** Bus-master DMA into guest RAM: bounds-checked, and translated code there is dropped. */
-  private readonly dmaPort: DmaPort = {
-    read: (addr, dst) => {
-      if (addr < 0 || addr + dst.length > this.ram.length) return false;
-      dst.set(this.ram.subarray(addr, addr + dst.length));
-      return true;
-    },
-    write: (addr, src) => {
-      if (addr < 0 || addr + src.length > this.ram.length) return false;
-      this.ram.set(src, addr);
-      this.cpu.invalidateCode(addr, src.length);
-      return true;
-    },
-  };
+  private readonly dmaPort: DmaPort;
 
   private addNic(kind: NicKind, mac: Uint8Array, peers: PeerSpec[], pcapPath: string | undefined, mapper: PortMapper<PortRange>): void {
     const self = this as { -readonly [K in keyof Pc]: Pc[K] };
@@ -201,13 +205,7 @@ export class Pc implements CpuBus {
    * loader hand it over (PCI BARs and IRQ lines assigned as SeaBIOS does).
    */
   boot(image: Uint8Array, cmdline: string): LoadedKernel {
-    const k = loadMultiboot(image, this.ram, cmdline);
-    this.platform.firmwareSetup();
-    this.cpu.invalidateCode(0, this.ram.length);
-    this.cpu.enterFlat32(k.entry);
-    this.cpu.reg32[EAX] = MB_BOOTLOADER_MAGIC | 0;
-    this.cpu.reg32[EBX] = k.infoAddress;
-    return k;
+    return bootMultiboot(this.cpu, this.ram, this.platform, image, cmdline);
   }
 
   /** Runs until the guest exits or `maxCycles` (absolute) is reached. */

@@ -20,6 +20,26 @@ export interface DmaPort {
   write(addr: number, src: Uint8Array): boolean;
 }
 
+/**
+ * A DMA port onto `ram` from address 0, refusing anything past its end; `written` hears
+ * of every write (to drop translated code there).
+ */
+export function ramDma(ram: Uint8Array, written: (addr: number, length: number) => void): DmaPort {
+  return {
+    read: (addr, dst) => {
+      if (addr < 0 || addr + dst.length > ram.length) return false;
+      dst.set(ram.subarray(addr, addr + dst.length));
+      return true;
+    },
+    write: (addr, src) => {
+      if (addr < 0 || addr + src.length > ram.length) return false;
+      ram.set(src, addr);
+      written(addr, src.length);
+      return true;
+    },
+  };
+}
+
 // Register offsets (datasheet, section 6).
 const MAR0 = 0x08, TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, CAPR = 0x38, CBR = 0x3a;
 const IMR = 0x3c, ISR = 0x3e, TCR = 0x40, RCR = 0x44, TCTR = 0x48, MPC = 0x4c, CR9346 = 0x50, CONFIG0 = 0x51;

@@ -50,3 +50,21 @@ export function multibootElf(code: ArrayLike<number>, opts: ElfOptions = {}): Ui
   file.set(body, headerOff);
   return file;
 }
+
+/**
+ * A few 32-bit instructions as bytes, for tests' hand-assembled guests (flat mode, as
+ * a Multiboot loader leaves the CPU).
+ */
+export const asm = {
+  le32: (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff],
+  /** mov dx, port */
+  movDx: (port: number) => [0x66, 0xba, port & 0xff, port >> 8],
+  /** mov dx, port; mov eax, v; out dx, eax */
+  outl: (port: number, v: number) => [...asm.movDx(port), 0xb8, ...asm.le32(v), 0xef],
+  /** mov dx, port; mov al, v; out dx, al */
+  outb: (port: number, v: number) => [...asm.movDx(port), 0xb0, v, 0xee],
+  /** mov ecx, n; 1: dec ecx; jnz 1b */
+  spin: (n: number) => [0xb9, ...asm.le32(n), 0x49, 0x75, 0xfd],
+  /** isa-debug-exit with v, then hlt */
+  exitWith: (v: number) => [...asm.outb(0xf4, v), 0xf4],
+};

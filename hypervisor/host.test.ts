@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Host, HostConfigError, HostOptions, VmSpec, vmMac } from './host';
 import { Pc } from '../devices/pc';
-import { multibootElf } from '../devices/testing-elf';
+import { multibootElf, asm } from '../devices/testing-elf';
 import { DEFAULT_MAC, NicKind } from '../devices/nic';
 
 const ROOT = path.join(__dirname, '..');
@@ -28,12 +28,7 @@ function host(vms: VmSpec[], extra: Partial<HostOptions> = {}, consoles?: string
 const spec = (img: Uint8Array, cmdline = '', nic = false): VmSpec => ({ image: img, path: 'test', cmdline, nic });
 
 // Little machine-code helpers (32-bit flat mode, as a Multiboot loader leaves the CPU).
-const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-const movDx = (port: number) => [0x66, 0xba, port & 0xff, port >> 8];
-const outl = (port: number, v: number) => [...movDx(port), 0xb8, ...le32(v), 0xef];
-const outb = (port: number, v: number) => [...movDx(port), 0xb0, v, 0xee];
-const spin = (n: number) => [0xb9, ...le32(n), 0x49, 0x75, 0xfd];
-const exitWith = (v: number) => [...outb(0xf4, v), 0xf4];
+const { le32, movDx, outl, outb, spin, exitWith } = asm;
 
 describe('memory partitions', () => {
   it('keep a guest inside its own memory: a write past its end is dropped, and reads float', () => {

@@ -26,7 +26,7 @@ import { Clock } from '../devices/clock';
 import { Costs, DEFAULT_COSTS } from '../devices/costs';
 import { PortDevice } from '../devices/port-bus';
 import { Nic, NicKind, makeNic, plugNic } from '../devices/nic';
-import { Rtl8139, DmaPort } from '../devices/rtl8139';
+import { Rtl8139, DmaPort, ramDma } from '../devices/rtl8139';
 import { Ne2000 } from '../devices/ne2000';
 import { Wire, EchoPeer, SinkPeer, SourcePeer } from '../devices/net/wire';
 import { PcapWriter } from '../devices/net/pcap';
@@ -327,19 +327,7 @@ export class Host {
 
   /** The hypervisor's own DMA (its driver's buffers): anywhere in host memory. */
   private hostDma(): DmaPort {
-    return {
-      read: (addr, dst) => {
-        if (addr < 0 || addr + dst.length > this.ram.length) return false;
-        dst.set(this.ram.subarray(addr, addr + dst.length));
-        return true;
-      },
-      write: (addr, src) => {
-        if (addr < 0 || addr + src.length > this.ram.length) return false;
-        this.ram.set(src, addr);
-        this.invalidate(addr, src.length);
-        return true;
-      },
-    };
+    return ramDma(this.ram, (addr, length) => this.invalidate(addr, length));
   }
 
   /** Passthrough DMA: host-physical, untranslated and unchecked but for the end of memory; escapes are recorded. */

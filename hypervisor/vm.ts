@@ -7,13 +7,13 @@
  */
 import { Cpu } from '../cpu/cpu';
 import { CpuBus } from '../cpu/bus';
-import { EAX, EBX } from '../cpu/registers';
 import { Clock } from '../devices/clock';
 import { Costs } from '../devices/costs';
 import { PortDevice } from '../devices/port-bus';
 import { Platform, PortMapper } from '../devices/platform';
-import { loadMultiboot, LoadedKernel, MB_BOOTLOADER_MAGIC } from '../devices/multiboot';
-import { DmaPort } from '../devices/rtl8139';
+import { LoadedKernel } from '../devices/multiboot';
+import { bootMultiboot } from '../devices/pc';
+import { DmaPort, ramDma } from '../devices/rtl8139';
 import { PortMap, Hook, DirectRange, TrapCounter } from './port-map';
 import { Timeline } from './timeline';
 
@@ -102,6 +102,7 @@ export class Vm implements CpuBus {
     this.trace = opts.trace;
     this.cpu = new Cpu(this);
     this.cpu.instructionCycles = opts.costs.instructionCycles;
+    this.guestDma = ramDma(opts.ram, (addr, length) => this.cpu.invalidateCode(addr, length));
     const cpu = this.cpu;
     const ports = new PortMap(opts.costs.exitRoundTripCycles);
     this.ports = ports;
@@ -149,29 +150,11 @@ export class Vm implements CpuBus {
   }
 
   /** Bus-master DMA in guest-physical addresses, bounded by the VM's memory (a virtual card's). */
-  readonly guestDma: DmaPort = {
-    read: (addr, dst) => {
-      if (addr < 0 || addr + dst.length > this.ram.length) return false;
-      dst.set(this.ram.subarray(addr, addr + dst.length));
-      return true;
-    },
-    write: (addr, src) => {
-      if (addr < 0 || addr + src.length > this.ram.length) return false;
-      this.ram.set(src, addr);
-      this.cpu.invalidateCode(addr, src.length);
-      return true;
-    },
-  };
+  readonly guestDma: DmaPort;
 
   /** Loads a Multiboot kernel into the VM's memory and sets it up as firmware and a loader would. */
   boot(image: Uint8Array, cmdline: string): LoadedKernel {
-    const k = loadMultiboot(image, this.ram, cmdline);
-    this.platform.firmwareSetup();
-    this.cpu.invalidateCode(0, this.ram.length);
-    this.cpu.enterFlat32(k.entry);
-    this.cpu.reg32[EAX] = MB_BOOTLOADER_MAGIC | 0;
-    this.cpu.reg32[EBX] = k.infoAddress;
-    return k;
+    return bootMultiboot(this.cpu, this.ram, this.platform, image, cmdline);
   }
 
   /** Whether the VM has work for the CPU: not ended, and not halted unless an interrupt will wake it. */

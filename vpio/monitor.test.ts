@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Host, HostOptions, VmSpec, vmMac } from '../hypervisor/host';
-import { multibootElf } from '../devices/testing-elf';
+import { multibootElf, asm } from '../devices/testing-elf';
 import { DEFAULT_MAC, NicKind } from '../devices/nic';
 import { Rtl8139 } from '../devices/rtl8139';
 import { VpioMonitor, OnViolation } from './monitor';
@@ -31,12 +31,7 @@ function vpioHost(vms: VmSpec[], nic: NicKind, extra: Partial<HostOptions> = {},
 }
 
 const spec = (img: Uint8Array, cmdline = '', nic = true): VmSpec => ({ image: img, path: 'test', cmdline, nic });
-const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
-const movDx = (port: number) => [0x66, 0xba, port & 0xff, port >> 8];
-const outl = (port: number, v: number) => [...movDx(port), 0xb8, ...le32(v), 0xef];
-const outb = (port: number, v: number) => [...movDx(port), 0xb0, v, 0xee];
-const spin = (n: number) => [0xb9, ...le32(n), 0x49, 0x75, 0xfd];
-const exitWith = (v: number) => [...outb(0xf4, v), 0xf4];
+const { le32, movDx, outl, outb, spin, exitWith } = asm;
 // SeaBIOS-style firmware puts the RTL8139's BAR0 at 0xC000 in every VM (the first I/O BAR, the largest).
 const IO = 0xc000;
 
@@ -116,19 +111,25 @@ describe('illegitimate NE2000 programming under vpio', () => {
   });
 });
 
+/** Records every unicast frame the card is given that is not addressed to its owner at that moment. */
+function watchUnicast(h: Host, m: VpioMonitor): string[] {
+  const card = h.nic!.card;
+  const receive = card.receive.bind(card);
+  const wrong: string[] = [];
+  (card as { receive: (f: Uint8Array) => boolean }).receive = (f) => {
+    const o = m.owner!;
+    if (!(f[0] & 1) && !f.subarray(0, 6).every((b, i) => b === o.mac[i])) wrong.push(`vm${o.vm.id} owned the card when a frame for ${Buffer.from(f.subarray(0, 6)).toString('hex')} went in`);
+    return receive(f);
+  };
+  return wrong;
+}
+
 describe('sharing one card under vpio', () => {
   for (const nic of ['rtl8139', 'ne2000'] as const) {
     it(`four ping guests on one ${nic}: all answered, none sees another's unicast frame`, () => {
       const consoles: string[] = [];
       const { h, m } = vpioHost([0, 1, 2, 3].map(() => spec(image('ping'))), nic, { peers: [{ kind: 'echo' }] }, consoles);
-      const card = h.nic!.card;
-      const receive = card.receive.bind(card);
-      const wrong: string[] = [];
-      (card as { receive: (f: Uint8Array) => boolean }).receive = (f) => {
-        const o = m.owner!;
-        if (!(f[0] & 1) && !f.subarray(0, 6).every((b, i) => b === o.mac[i])) wrong.push(`vm${o.vm.id} owned the card when a frame for ${Buffer.from(f.subarray(0, 6)).toString('hex')} went in`);
-        return receive(f);
-      };
+      const wrong = watchUnicast(h, m);
       expect(h.run(4e10)).toEqual({ kind: 'done' });
       expect(wrong).toEqual([]);
       for (let i = 0; i < 4; i++) expect(consoles[i]).toMatch(/ping: 4 sent, 4 received/);
@@ -142,14 +143,7 @@ describe('sharing one card under vpio', () => {
     it(`holds a guest's frames while another owns the ${nic}, and delivers every one, to it alone, at its turn`, () => {
       const consoles: string[] = [];
       const { h, m } = vpioHost([spec(image('ping'), 'count=3'), spec(image('udp-rx'), 'count=40')], nic, { peers: [{ kind: 'echo' }] }, consoles);
-      const card = h.nic!.card;
-      const receive = card.receive.bind(card);
-      const wrong: string[] = [];
-      (card as { receive: (f: Uint8Array) => boolean }).receive = (f) => {
-        const o = m.owner!;
-        if (!(f[0] & 1) && !f.subarray(0, 6).every((b, i) => b === o.mac[i])) wrong.push(`vm${o.vm.id} owned the card when a frame for ${Buffer.from(f.subarray(0, 6)).toString('hex')} went in`);
-        return receive(f);
-      };
+      const wrong = watchUnicast(h, m);
       // A UDP stream to vm1's address, once its driver is up: 40 datagrams, one every 2 ms, from 150 ms on.
       const tap = h.wire!.attach({ name: 'stream', receive: () => {} });
       const mac1 = vmMac(DEFAULT_MAC, 1);
