@@ -16,6 +16,8 @@
  * there (directly). At the go point the model reads it, checks it, and gives the card
  * the host-physical address; when the card is done with the descriptor (the model looks
  * when the card interrupts, or when it must know) TSADn gets the guest's value back.
+ * For a guest whose memory starts at host-physical 0 the two are the same, and neither
+ * rewrite is made.
  *
  * Rules (each refusal names one):
  *   rbstart-outside  the receive window (RBSTART + ring + 16, + 1536 with WRAP) is not
@@ -99,7 +101,7 @@ export class Rtl8139Model implements CardModel {
   /** Descriptor i came back: the card's TSADi gets the guest's own value again, and goes back to direct. */
   private complete(env: ModelEnv, i: number): void {
     this.outstanding &= ~(1 << i);
-    env.card.write(TSAD0 + 4 * i, 4, this.tsad[i]);
+    if (env.hostBase !== 0) env.card.write(TSAD0 + 4 * i, 4, this.tsad[i]);
   }
 
   private ringBytes(): number {
@@ -233,7 +235,8 @@ export class Rtl8139Model implements CardModel {
       env.refuse('tsad-outside', `descriptor ${i}: 0x${this.tsad[i].toString(16)}+${size} is outside the guest's ${env.memBytes} bytes`);
       return Verdict.Refuse;
     }
-    env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
+    // A guest whose memory starts at host-physical 0 has its addresses checked, not rewritten.
+    if (env.hostBase !== 0) env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
     this.outstanding |= 1 << i;
     this.updatePolicy();
     if (env.tracing) env.note(`tx go: descriptor ${i}, ${size} bytes at guest 0x${this.tsad[i].toString(16)} = host 0x${(env.hostBase + this.tsad[i]).toString(16)}`);
