@@ -9,10 +9,12 @@ import * as os from 'os';
 import { spawn } from 'child_process';
 import { Figures, Scenario, scenarios, runScenario, imageHashes, MODES } from '../bench/harness';
 import { DEFAULT_COSTS } from '../devices/costs';
+import { benchHtml } from './bench-html';
 
 export interface BenchOptions {
   quick?: boolean;
   json?: string;
+  html?: string;
   compare?: string;
   jobs?: string;
   only?: string;
@@ -93,9 +95,11 @@ export async function runBench(opts: BenchOptions, version: string, out: (line: 
   }
   const images = imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]);
   const report: BenchReport = { tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, costs: { ...DEFAULT_COSTS }, images, results };
-  for (const line of tables(results)) out(line);
+  const lines = tables(results);
+  for (const line of lines) out(line);
   if (opts.compare) for (const line of compare(readReport(opts.compare), report)) out(line);
   if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(report, null, 1) + '\n');
+  if (opts.html) fs.writeFileSync(opts.html, await benchHtml(report, lines));
   return { report, ok: results.every((r) => r.ok) };
 }
 

@@ -566,6 +566,7 @@ export async function main(argv: string[]): Promise<number> {
       'Exit status 0 when every run gave the right result, 1 otherwise, 2 for bad usage.')
     .addOption(new Option('--quick', 'a subset that runs in seconds (udp-tx with 64- and 1514-byte frames and ping, NE2000 and RTL8139)'))
     .addOption(new Option('--json <file>', 'write every figure and the configuration (images\' SHA-256, costs, versions) to a file'))
+    .addOption(new Option('--html <file>', 'write the report as one HTML page with charts (Vega-Lite, inline SVG: readable offline)'))
     .addOption(new Option('--compare <old.json>', 'print what changed against an earlier --json report'))
     .addOption(new Option('--jobs <n>', 'worker processes (default: one per core; 1 runs in this process)'))
     .addOption(new Option('--only <regexp>', 'only the scenarios whose id matches, e.g. udp-tx/rtl8139'))
@@ -573,8 +574,9 @@ export async function main(argv: string[]): Promise<number> {
       if (opts.compare) {
         try { fs.accessSync(opts.compare); } catch { throw new UsageError(`cannot read ${opts.compare}; give a report written by vpio bench --json`); }
       }
-      if (opts.json) {
-        try { fs.writeFileSync(opts.json, ''); } catch (e) { throw new UsageError(`cannot write ${opts.json} (${(e as NodeJS.ErrnoException).code})`); }
+      for (const file of [opts.json, opts.html]) {
+        if (file === undefined) continue;
+        try { fs.writeFileSync(file, ''); } catch (e) { throw new UsageError(`cannot write ${file} (${(e as NodeJS.ErrnoException).code})`); }
       }
       try {
         const { ok } = await runBench(opts, version(), (line) => process.stdout.write(line + '\n'));

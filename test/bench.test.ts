@@ -45,6 +45,19 @@ describe('vpio bench --quick', () => {
     expect(second.stdout.toString()).toMatch(/against the earlier report:\n {2}nothing changed/);
   });
 
+  it('--html writes one page with the charts as inline SVG, nothing to fetch', () => {
+    const html = path.join(tmp, 'report.html');
+    const r = runCli(['bench', '--quick', '--only', 'udp-tx', '--html', html], 300000);
+    expect(r.status).toBe(0);
+    const page = fs.readFileSync(html, 'utf8');
+    expect(page.startsWith('<!doctype html>')).toBe(true);
+    expect((page.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(3);
+    expect(page).toMatch(/udp-tx: throughput/);
+    expect(page).toMatch(/hypervisor cycles per frame/);
+    // Readable offline: no scripts, stylesheets or images from anywhere.
+    expect(page).not.toMatch(/<script|<link|<img|src=/i);
+  });
+
   it('--compare reports a change', () => {
     const r = read(a);
     const row = r.results.find((x) => x.id === 'udp-tx/rtl8139/vpio/64B')!;
