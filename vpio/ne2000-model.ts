@@ -18,7 +18,11 @@
  *                    programmed. (Between starts, what a half-written ring can do is
  *                    confined to the card's own RAM, which holds only the owner's data.)
  *   remote-outside   a remote DMA of RBCR bytes at RSAR that leaves the card's RAM (or,
- *                    for a read, the station PROM at 0x00-0x1F).
+ *                    for a read, the station PROM at 0x00-0x1F); or one started after a
+ *                    "send packet" command, which loads RSAR and RBCR from a packet
+ *                    header, before the guest wrote them again.
+ *   remote-rewritten RSAR or RBCR written while a remote DMA runs (it would carry on past
+ *                    what was checked).
  *   transmit-outside a transmit of TBCR bytes at page TPSR that leaves the RAM, or longer
  *                    than a frame.
  *   undefined-register a write on page 2, whose registers the datasheet reserves for
@@ -52,6 +56,12 @@ export class Ne2000Model implements CardModel {
   private tbcr = 0;
   private rsar = 0;
   private rbcr = 0;
+  /**
+   * Which of RSAR0/1, RBCR0/1 the guest has written since a "send packet" command, which
+   * loads RSAR and RBCR on the card from a packet header the model never sees: until all
+   * four are written again, the model does not know them (bit set: written).
+   */
+  private known = 0xf;
 
   constructor() {
     this.setPage(0);
@@ -95,6 +105,10 @@ export class Ne2000Model implements CardModel {
       const rd = v & CR_RD_MASK;
       const starts = (v & CR_STA) !== 0;
       if ((rd === RD_READ || rd === RD_WRITE || rd === RD_SEND || (v & CR_TXP)) && handoffPending) return Verdict.Stall;
+      if ((rd === RD_READ || rd === RD_WRITE) && this.known !== 0xf) {
+        env.refuse('remote-outside', `remote ${rd === RD_READ ? 'read' : 'write'} after "send packet" without RSAR and RBCR written again: its range is the card's guess, not one checked`);
+        return Verdict.Refuse;
+      }
       if (rd === RD_READ || rd === RD_WRITE) {
         const prom = rd === RD_READ && this.rsar + this.rbcr <= 0x20;
         const ram = this.rsar >= PAGE_LO << 8 && this.rsar + this.rbcr <= PAGE_HI << 8;
@@ -104,6 +118,7 @@ export class Ne2000Model implements CardModel {
         }
       }
       if (rd === RD_SEND && !this.ringOk(env, 'send packet')) return Verdict.Refuse;
+      if (rd === RD_SEND) this.known = 0;
       if (v & CR_TXP) {
         const at = this.tpsr << 8;
         if (this.tbcr > MAX_FRAME || at < PAGE_LO << 8 || at + this.tbcr > PAGE_HI << 8) {
@@ -123,16 +138,24 @@ export class Ne2000Model implements CardModel {
       return Verdict.Allow;
     }
     if (this.page === 0) {
+      if (off >= RSAR0 && off <= RBCR1) {
+        // Moving a remote DMA's address or count while it runs would take it past what was checked.
+        const rd = env.card.read(CR, 1) & CR_RD_MASK;
+        if (rd === RD_READ || rd === RD_WRITE) {
+          env.refuse('remote-rewritten', `${['RSAR0', 'RSAR1', 'RBCR0', 'RBCR1'][off - RSAR0]} written (0x${v.toString(16)}) while a remote DMA runs`);
+          return Verdict.Refuse;
+        }
+      }
       switch (off) {
         case PSTART: this.pstart = v; break;
         case PSTOP: this.pstop = v; break;
         case TPSR: this.tpsr = v; break;
         case TBCR0: this.tbcr = (this.tbcr & 0xff00) | v; break;
         case TBCR1: this.tbcr = (this.tbcr & 0xff) | (v << 8); break;
-        case RSAR0: this.rsar = (this.rsar & 0xff00) | v; break;
-        case RSAR1: this.rsar = (this.rsar & 0xff) | (v << 8); break;
-        case RBCR0: this.rbcr = (this.rbcr & 0xff00) | v; break;
-        case RBCR1: this.rbcr = (this.rbcr & 0xff) | (v << 8); break;
+        case RSAR0: this.rsar = (this.rsar & 0xff00) | v; this.known |= 1; break;
+        case RSAR1: this.rsar = (this.rsar & 0xff) | (v << 8); this.known |= 2; break;
+        case RBCR0: this.rbcr = (this.rbcr & 0xff00) | v; this.known |= 4; break;
+        case RBCR1: this.rbcr = (this.rbcr & 0xff) | (v << 8); this.known |= 8; break;
       }
       // A ring is written a register at a time, through states that are not yet a ring:
       // it is checked when the card is started with it (the next CR write with STA).
