@@ -17,9 +17,10 @@ import { VpioMonitor, ON_VIOLATION, OnViolation } from '../vpio/monitor';
 import { runBench, benchOne, BenchOptions } from './bench';
 import { Timeline } from '../hypervisor/timeline';
 import { DEFAULT_COSTS } from '../devices/costs';
+import { cpuTracer } from './cpu-trace';
 
-/** Trace kinds: the machine's, the hypervisor's exits, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
-const TRACE_KINDS = [...MACHINE_TRACE_KINDS, 'exit', 'vpio'] as const;
+/** Trace kinds: every instruction, the machine's, the hypervisor's exits, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
+const TRACE_KINDS = ['cpu', ...MACHINE_TRACE_KINDS, 'exit', 'vpio'] as const;
 import { parseMac, macToString } from '../devices/net/ethernet';
 import { EchoPeer, SinkPeer, SourcePeer } from '../devices/net/wire';
 import { BadImage, loadMultiboot } from '../devices/multiboot';
@@ -320,6 +321,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     traceKinds: c.kinds,
   });
   pc.cpu.useTranslator = opts.translate;
+  if (c.kinds.has('cpu') && c.traceLine) pc.cpu.tracer = cpuTracer(c.traceLine, '');
   if (opts.listDevices) {
     listDevices(pc, stdout);
     stdout.flush();
@@ -426,6 +428,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     throw e;
   }
   host.boot();
+  if (c.kinds.has('cpu') && c.traceLine) for (const vm of host.vms) vm.cpu.tracer = cpuTracer(c.traceLine, `vm${vm.id} `);
   let result;
   try {
     result = host.run(c.maxCycles);

@@ -177,6 +177,12 @@ export class Cpu {
    * take one exit per string instruction rather than one per element, as KVM does.
    */
   ioRepeat = 0;
+  /**
+   * An instruction tracer (`vpio run --trace cpu`): `before` and `after` each instruction.
+   * While one is set, the CPU interprets every instruction (no translated blocks); when
+   * none is, the run loop pays one field check per block or interpreted instruction.
+   */
+  tracer: { before(cpu: Cpu): void; after(cpu: Cpu): void } | null = null;
   irqLine = false;
   /** The INTR pin is ignored until `instructions` passes this (one instruction after STI, MOV SS, POP SS). */
   inhibitIrqUntil = -1;
@@ -471,6 +477,27 @@ export class Cpu {
   invalidateFetch(): void {
     this.fetchLo = 0;
     this.fetchHi = 0;
+  }
+
+  /**
+   * For traces and debuggers: the byte at a linear address through the current paging,
+   * or -1 where nothing is mapped. No fault, no accessed or dirty bit, no TLB fill.
+   */
+  peekLinear8(lin: number): number {
+    let phys = lin >>> 0;
+    if (this.cr0 & CR0_PG) {
+      const pde = this.readPhys32((((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0);
+      if (!(pde & 1)) return -1;
+      if ((pde & 0x80) && (this.cr4 & CR4_PSE)) {
+        phys = ((pde & 0xffc00000) + (lin & 0x3fffff)) >>> 0;
+      } else {
+        const pte = this.readPhys32((((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) & this.a20Mask) >>> 0);
+        if (!(pte & 1)) return -1;
+        phys = ((pte & ~0xfff) + (lin & 0xfff)) >>> 0;
+      }
+    }
+    phys = (phys & this.a20Mask) >>> 0;
+    return phys < this.memSize ? this.mem[phys] : -1;
   }
 
   /** Paging, protection and A/D-bit work of a TLB miss. Returns the physical address. */
@@ -1117,7 +1144,7 @@ export class Cpu {
             this.slowStep();
             continue;
           }
-          if (this.useTranslator) {
+          if (this.useTranslator && this.tracer === null) {
             const n = runBlock(this, this.blocks);
             if (n !== 0) {
               this.left -= n * this.instructionCycles;
@@ -1126,9 +1153,11 @@ export class Cpu {
             }
           }
           this.instrEip = this.eip;
+          if (this.tracer !== null) this.tracer.before(this);
           step(this);
           this.left -= this.instructionCycles;
           this.sliceInstr++;
+          if (this.tracer !== null) this.tracer.after(this);
         }
         return;
       } catch (e) {
@@ -1174,9 +1203,11 @@ export class Cpu {
     const trap = (this.flags & TF) !== 0;
     this.instrEip = this.eip;
     this.singleStepCancelled = false;
+    if (this.tracer !== null) this.tracer.before(this);
     step(this);
     this.left -= this.instructionCycles;
     this.sliceInstr++;
+    if (this.tracer !== null) this.tracer.after(this);
     if (trap && !this.singleStepCancelled) {
       this.dr[6] |= 0x4000; // BS
       this.instrEip = this.eip;

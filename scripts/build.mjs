@@ -24,5 +24,5 @@ await Promise.all(entries.map(([src, out]) => build({
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
   // v86 is an ES module with its own wasm: loaded at run time from node_modules.
-  external: ['v86', 'vega', 'vega-lite'],
+  external: ['v86', 'vega', 'vega-lite', 'iced-x86'],
 })));

@@ -44,6 +44,23 @@ describe('trace kinds, filters and formats', () => {
     }
   });
 
+  it('--trace cpu gives one line per instruction retired, with its bytes, disassembly and changed registers, and changes nothing', () => {
+    const file = path.join(tmp, 'cpu.txt');
+    const plain = runCli(['run', 'guests/bin/hello.elf', '--stats']);
+    const traced = runCli(['run', 'guests/bin/hello.elf', '--stats', '--trace', 'cpu', '--trace-out', file]);
+    expect(traced.stdout.equals(plain.stdout)).toBe(true);
+    expect(traced.stderr).toBe(plain.stderr);
+    const instructions = Number(/(\d+) instructions/.exec(plain.stderr)![1]);
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(instructions);
+    // The first is the kernel's entry (the ELF's e_entry), with what the manual says it does.
+    const elf = fs.readFileSync('guests/bin/hello.elf');
+    expect(lines[0]).toMatch(new RegExp(`^0 cpu 0008:${elf.readUInt32LE(24).toString(16).padStart(8, '0')} [0-9a-f]+ +\\S`));
+    const mov = lines.find((l) => / mov esp,[0-9A-F]+h +esp=[0-9a-f]{8}$/.test(l));
+    expect(mov).toBeDefined();
+    expect(lines.every((l) => /^\d+ cpu [0-9a-f]{4}:[0-9a-f]{8} [0-9a-f]{2,30} +\S/.test(l))).toBe(true);
+  });
+
   it('--timeline writes trace-event JSON: a track per VM, the card\'s owner, the wire; one CPU, so guests never overlap', () => {
     const file = path.join(tmp, 'timeline.json');
     const r = runCli(['run', 'guests/bin/ping.elf', 'guests/bin/ping.elf', '--mode', 'vpio', '--nic', 'rtl8139', '--peer', 'echo', '--timeline', file]);
