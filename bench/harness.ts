@@ -59,6 +59,8 @@ export interface Figures {
   exitsPerFrameTotal: number;
   /** VPIO: share of card accesses the model saw, handoffs and their cycles, refusals. */
   hookedFraction: number | null;
+  /** VPIO: the monitor's and models' own cycles per frame (model updates on hooked accesses, status reads, held frames), beside the exits. */
+  vpioModelCyclesPerFrame: number | null;
   handoffs: number;
   handoffCycles: number;
   violations: number;
@@ -240,7 +242,7 @@ export function runScenario(s: Scenario): Figures {
   const host = r.host;
   let hv = 0;
   const exits: Record<string, number> = {};
-  let hooked: number | null = null, handoffs = 0, handoffCycles = 0, violations = 0;
+  let hooked: number | null = null, handoffs = 0, handoffCycles = 0, violations = 0, modelCycles: number | null = null;
   const rules = new Set<string>();
   if (host) {
     for (const vm of host.vms) {
@@ -264,6 +266,12 @@ export function runScenario(s: Scenario): Figures {
     if (host.shared instanceof VpioMonitor) {
       const m = host.shared;
       hooked = m.hookedFraction();
+      modelCycles = 0;
+      for (const vm of host.vms) {
+        const c = vm.ports.counters.get(`${s.nic === 'rtl8139' ? 'rtl8139' : 'ne2000'} (model)`);
+        if (c) modelCycles += (c.accessesIn + c.accessesOut) * host.costs.vpioModelCycles;
+        modelCycles += vm.stats.vpioWork.cycles;
+      }
       handoffs = m.handoffs;
       handoffCycles = m.handoffCycles;
       violations = m.violationCount;
@@ -283,7 +291,7 @@ export function runScenario(s: Scenario): Figures {
   return {
     id: s.id, scenario: s, framesPerSecond: fps, mbps, wireShare: r.wireBps ? (fps * frameBits(frameLen)) / r.wireBps : 0, perGuest, rttMicros: rtt,
     frames, cyclesPerFrame: per(r.cycles), hypervisorCyclesPerFrame: per(hv), exitsPerFrame, exitsPerFrameTotal: per(exitsTotal),
-    hookedFraction: hooked, handoffs, handoffCycles, violations, violationRules: [...rules].sort(), lost, ok, note,
+    hookedFraction: hooked, vpioModelCyclesPerFrame: modelCycles === null ? null : per(modelCycles), handoffs, handoffCycles, violations, violationRules: [...rules].sort(), lost, ok, note,
     cycles: r.cycles, instructions: r.instructions, wallSeconds, mips: r.instructions / wallSeconds / 1e6,
   };
 }

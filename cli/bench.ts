@@ -132,7 +132,7 @@ export function tables(results: Figures[]): string[] {
     if (!rows.length) continue;
     lines.push('');
     lines.push(`${workload}, one guest: Mbit/s (share of the wire) and hypervisor cycles per frame, by mode`);
-    lines.push(`card        frame  ${MODES.map((m) => m.padStart(24)).join('')}   vpio hooked  exits/frame (vpio)`);
+    lines.push(`card        frame  ${MODES.map((m) => m.padStart(24)).join('')}   vpio hooked  exits/frame  model cycles/frame (vpio)`);
     const keys = [...new Set(rows.map((f) => `${f.scenario.nic}|${f.scenario.frame}`))];
     for (const key of keys) {
       const [nic, frame] = key.split('|');
@@ -142,7 +142,7 @@ export function tables(results: Figures[]): string[] {
         return `${fmt(f.mbps, 2)} (${fmt(100 * f.wireShare, 0)}%) ${int(f.hypervisorCyclesPerFrame)}${f.ok ? '' : '!'}`.padStart(24);
       }).join('');
       const v = rows.find((x) => x.scenario.nic === nic && x.scenario.frame === Number(frame) && x.scenario.mode === 'vpio');
-      lines.push(`${nic!.padEnd(11)} ${frame.padStart(5)}  ${cells}   ${v && v.hookedFraction !== null ? (fmt(100 * v.hookedFraction) + '%').padStart(11) : ''}  ${v ? fmt(v.exitsPerFrameTotal) : ''}`);
+      lines.push(`${nic!.padEnd(11)} ${frame.padStart(5)}  ${cells}   ${v && v.hookedFraction !== null ? (fmt(100 * v.hookedFraction) + '%').padStart(11) : ''.padStart(11)}  ${(v ? fmt(v.exitsPerFrameTotal) : '').padStart(11)}  ${v && v.vpioModelCyclesPerFrame !== null ? int(v.vpioModelCyclesPerFrame).padStart(18) : ''}`);
     }
   }
   const pings = by((f) => f.scenario.workload === 'ping');

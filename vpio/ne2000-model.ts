@@ -62,6 +62,8 @@ export class Ne2000Model implements CardModel {
    * four are written again, the model does not know them (bit set: written).
    */
   private known = 0xf;
+  /** A remote DMA was started and the model has not seen it end. */
+  private mayRun = false;
 
   constructor() {
     this.setPage(0);
@@ -129,6 +131,8 @@ export class Ne2000Model implements CardModel {
       // Starting the card with no ring yet (to read the PROM, as drivers do first) is fine:
       // it receives nothing. A ring that is programmed must be inside the RAM.
       if (starts && (this.pstart | this.pstop) !== 0 && !this.ringOk(env, 'card started')) return Verdict.Refuse;
+      if ((rd === RD_READ || rd === RD_WRITE || rd === RD_SEND) && this.rbcr !== 0) this.mayRun = true;
+      if (rd === RD_SEND) this.mayRun = true;
       if (page !== this.page) {
         if (env.tracing) env.note(`page ${this.page} -> ${page}`);
         this.setPage(page);
@@ -138,10 +142,12 @@ export class Ne2000Model implements CardModel {
       return Verdict.Allow;
     }
     if (this.page === 0) {
-      if (off >= RSAR0 && off <= RBCR1) {
-        // Moving a remote DMA's address or count while it runs would take it past what was checked.
+      if (off >= RSAR0 && off <= RBCR1 && this.mayRun) {
+        // Moving a remote DMA's address or count while it runs would take it past what was
+        // checked. Whether it still runs is one read of CR, made once after each start.
         const rd = env.card.read(CR, 1) & CR_RD_MASK;
-        if (rd === RD_READ || rd === RD_WRITE) {
+        this.mayRun = rd === RD_READ || rd === RD_WRITE;
+        if (this.mayRun) {
           env.refuse('remote-rewritten', `${['RSAR0', 'RSAR1', 'RBCR0', 'RBCR1'][off - RSAR0]} written (0x${v.toString(16)}) while a remote DMA runs`);
           return Verdict.Refuse;
         }
