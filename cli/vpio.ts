@@ -526,8 +526,9 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('run')
+    .summary('boot Multiboot kernels on the bare machine or, one VM each, under the hypervisor')
     .description('Boot Multiboot (v1) ELF kernels. Serial (COM1) and port 0xE9 output go to stdout.\n' +
-      'With --mode passthrough or virtual, each kernel runs in its own VM under the hypervisor; with several,\n' +
+      'With --mode passthrough, virtual or vpio, each kernel runs in its own VM under the hypervisor; with several,\n' +
       'console lines are prefixed "vmN| ", and a table of exits and cycles per VM goes to stderr at the end.\n' +
       'Exit status: the guest\'s isa-debug-exit value V (port 0xF4) gives (V << 1) | 1, as under QEMU (with several\n' +
       'VMs: the first VM, in order, that exited with V != 0, else 1); 2 for bad usage or a bad image; 3 when a VM\n' +
@@ -563,6 +564,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('bench')
+    .summary('compare native, passthrough, virtual and vpio: tables, JSON, HTML charts')
     .description('Run the scenarios in every mode (native, passthrough, virtual, vpio) with each card and print the comparison:\n' +
       'udp-tx and udp-rx over frame sizes, ping, guests sharing a card, the hostile guest, the CPU-bound guest.\n' +
       'Every figure is on the virtual clock, so a run is repeatable; scenarios run in parallel, one process per core.\n' +
@@ -595,6 +597,7 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('demo')
+    .summary('the bundled demo (what npm start runs)')
     .description('Boot the bundled demo guest (guests/bin/hello.elf), then compare the modes (vpio bench --quick).')
     .action(async () => {
       process.stdout.write('vpio demo: booting guests/bin/hello.elf on the emulated PC\n');
