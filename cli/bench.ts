@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as os from 'os';
+import * as path from 'path';
 import { spawn } from 'child_process';
 import { Figures, Scenario, scenarios, runScenario, imageHashes, MODES } from '../bench/harness';
 import { DEFAULT_COSTS } from '../devices/costs';
@@ -28,6 +29,8 @@ export interface BenchReport {
   costs: typeof DEFAULT_COSTS;
   images: Record<string, string>;
   results: Figures[];
+  /** The CPU-bound guest in our CPU beside v86 (full runs; from bench/cpu, which runs the guest's default 130 iterations). */
+  cpu?: { engines: { engine: string; mips: number; seconds: number; sameOutput: boolean }[]; skipped: Record<string, string> };
 }
 
 /** The hidden `vpio bench-one`: a scenario as JSON on stdin, its figures as JSON on stdout. */
@@ -95,12 +98,41 @@ export async function runBench(opts: BenchOptions, version: string, out: (line: 
   }
   const images = imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]);
   const report: BenchReport = { tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, costs: { ...DEFAULT_COSTS }, images, results };
+  if (list.some((s) => s.workload === 'cpubound')) report.cpu = await beside86();
   const lines = tables(results);
+  if (report.cpu) lines.splice(lines.length - 1, 0, ...cpuTable(report.cpu));
   for (const line of lines) out(line);
   if (opts.compare) for (const line of compare(readReport(opts.compare), report)) out(line);
   if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(report, null, 1) + '\n');
   if (opts.html) fs.writeFileSync(opts.html, await benchHtml(report, lines));
   return { report, ok: results.every((r) => r.ok) };
+}
+
+/** The CPU-bound guest in our CPU and in v86 (where its npm package is installed), through bench/cpu. */
+async function beside86(): Promise<BenchReport['cpu']> {
+  const script = path.join(path.dirname(process.argv[1]), 'bench-cpu.js');
+  const json = path.join(os.tmpdir(), `vpio-bench-cpu-${process.pid}.json`);
+  if (!fs.existsSync(script)) return { engines: [], skipped: { all: `${script} is missing (npm run build)` } };
+  await new Promise<void>((resolve) => {
+    const child = spawn(process.execPath, [script, '--engines', 'ours,v86-interp,v86-jit', '--json', json], { stdio: 'ignore' });
+    child.on('close', () => resolve());
+  });
+  try {
+    const r = JSON.parse(fs.readFileSync(json, 'utf8')) as { figures: { engine: string; mips: number; seconds: number; output: string }[]; skipped: Record<string, string> };
+    fs.rmSync(json, { force: true });
+    const norm = (t: string) => t.replace(/\r/g, '').trim();
+    const ours = r.figures.find((f) => f.engine === 'ours');
+    return { engines: r.figures.map((f) => ({ engine: f.engine, mips: f.mips, seconds: f.seconds, sameOutput: !!ours && norm(f.output) === norm(ours.output) })), skipped: r.skipped };
+  } catch (e) {
+    return { engines: [], skipped: { all: `bench/cpu gave no report (${(e as Error).message})` } };
+  }
+}
+
+function cpuTable(cpu: NonNullable<BenchReport['cpu']>): string[] {
+  const lines = ['', 'the CPU-bound guest (1.015 billion instructions), emulator speed beside v86: million instructions a host second'];
+  for (const e of cpu.engines) lines.push(`  ${e.engine.padEnd(11)} ${fmt(e.mips, 0).padStart(6)}  ${fmt(e.seconds, 1).padStart(6)} s  ${e.sameOutput ? 'same checksums' : 'DIFFERENT checksums'}`);
+  for (const [k, why] of Object.entries(cpu.skipped)) lines.push(`  ${k.padEnd(11)} skipped: ${why}`);
+  return lines;
 }
 
 function imagesOf(s: Scenario): string[] {

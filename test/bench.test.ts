@@ -71,6 +71,19 @@ describe('vpio bench --quick', () => {
   });
 });
 
+describe('vpio bench: the CPU-bound guest beside v86', () => {
+  it('runs it in our CPU and, where the v86 package is installed, in v86, and all print the same checksums', () => {
+    const json = path.join(tmp, 'cpu.json');
+    const r = runCli(['bench', '--only', 'cpubound', '--json', json], 300000);
+    expect(r.status).toBe(0);
+    const cpu = (JSON.parse(fs.readFileSync(json, 'utf8')) as { cpu: { engines: { engine: string; mips: number; sameOutput: boolean }[] } }).cpu;
+    const engines = cpu.engines.map((e) => e.engine);
+    expect(engines).toContain('ours');
+    expect(cpu.engines.every((e) => e.sameOutput && e.mips > 0)).toBe(true);
+    expect(r.stdout.toString()).toMatch(/the CPU-bound guest \(1\.015 billion instructions\), emulator speed beside v86/);
+  });
+});
+
 describe('vpio bench refuses bad usage in one line, status 2', () => {
   for (const [what, args, message] of [
     ['no such report to compare', ['--compare', '/nonexistent.json'], /cannot read \/nonexistent.json/],
