@@ -15,7 +15,7 @@ import seedrandom from 'seedrandom';
 import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../devices/pc';
 import { VpioMonitor, ON_VIOLATION, OnViolation } from '../vpio/monitor';
 import { runBench, benchOne, BenchOptions } from './bench';
-import { Timeline } from '../hypervisor/timeline';
+import { Timeline } from '../devices/timeline';
 import { DEFAULT_COSTS } from '../devices/costs';
 import { cpuTracer } from './cpu-trace';
 
@@ -300,7 +300,6 @@ function run(kernels: string[], opts: RunOptions): number {
       if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to the hypervisor modes; add --mode passthrough or virtual`);
     }
     if (opts.cmdline.length > 1) throw new UsageError('one kernel takes one --cmdline');
-    if (opts.timeline !== undefined) throw new UsageError('--timeline draws the hypervisor\'s tracks; add --mode passthrough, virtual or vpio');
     return runNative(kernels[0], opts);
   }
   return runHosted(mode as HvMode, kernels, opts);
@@ -309,7 +308,13 @@ function run(kernels: string[], opts: RunOptions): number {
 function runNative(kernel: string | undefined, opts: RunOptions): number {
   const c = common(opts);
   const { stdout, traceOut, maxCycles } = c;
+  let timeline: Timeline | null = null;
+  if (opts.timeline !== undefined) {
+    try { fs.writeFileSync(opts.timeline, ''); } catch (e) { throw new UsageError(`cannot write the timeline to ${opts.timeline} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
+    timeline = new Timeline(DEFAULT_COSTS.cpuHz);
+  }
   const pc = new Pc({
+    timeline,
     memoryBytes: c.memoryBytes,
     nic: c.nic,
     mac: c.mac,
@@ -343,6 +348,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     stdout.flush();
     traceOut?.flush();
     pc.close();
+    timeline?.write(opts.timeline!);
   }
   reportPeers(pc.peers);
   if (opts.stats) {
@@ -547,7 +553,7 @@ export async function main(argv: string[]): Promise<number> {
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
     .addOption(new Option('--trace-out <file>', 'write the trace to a file instead of stderr'))
-    .addOption(new Option('--timeline <file>', 'hypervisor modes: write a Chrome/Perfetto trace-event JSON of the run (a track per VM with its exits and the hypervisor\'s work, the card\'s owner, the wire)'))
+    .addOption(new Option('--timeline <file>', 'write a Chrome/Perfetto trace-event JSON of the run: the CPU (or a track per VM with its exits and the hypervisor\'s work, and the card\'s owner), the wire'))
     .addOption(new Option('--trace-format <format>', 'text (one event a line, the default) or json (one object a line)'))
     .addOption(new Option('--trace-from <cycle>', 'trace only from this machine cycle on'))
     .addOption(new Option('--trace-vm <n>', 'trace only VM n\'s events (and the machine-wide ones)'))

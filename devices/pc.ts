@@ -26,6 +26,8 @@ import { Rtl8139, DmaPort, ramDma } from './rtl8139';
 import { Wire, EchoPeer, SinkPeer, SourcePeer, SourceOptions } from './net/wire';
 import { PcapWriter } from './net/pcap';
 import { Platform, PortMapper } from './platform';
+import { Timeline, WIRE_TRACK } from './timeline';
+import { describe as describeFrame } from './net/wire';
 import { NicKind, NIC_KINDS, DEFAULT_MAC, makeNic, plugNic } from './nic';
 
 export type { NicKind };
@@ -50,6 +52,8 @@ export interface PcOptions {
   peers?: PeerSpec[];
   /** Every frame on the segment goes here, in classic pcap format. */
   pcapPath?: string;
+  /** Record the run: the CPU's running time, the frames on the wire. */
+  timeline?: Timeline | null;
 }
 
 export type RunResult =
@@ -135,6 +139,15 @@ export class Pc implements CpuBus {
     this.pci = p.pci; this.debugConsole = p.debugConsole; this.debugExit = p.debugExit;
     if (options.nic) this.addNic(options.nic, options.mac ?? DEFAULT_MAC, options.peers ?? [], options.pcapPath, busMapper);
 
+    const tl = options.timeline ?? null;
+    if (tl) {
+      tl.track(1, 'cpu');
+      const wire = this.wire;
+      if (wire) {
+        tl.track(WIRE_TRACK, 'wire');
+        wire.onFrame = (from, frame) => tl.slice(WIRE_TRACK, from, this.clock.now - wire.frameCycles(frame.length), this.clock.now, 'frame', { frame: describeFrame(frame) });
+      }
+    }
     this.ports.charge = (c) => this.cpu.addCycles(c);
     // A device that arms a timer during a CPU run (a PIT count written, a transmit
     // started) must see it fire on time: the run stops there.
@@ -220,7 +233,10 @@ export class Pc implements CpuBus {
       if (now >= maxCycles) return { kind: 'limit' };
       const until = Math.min(clock.nextDue(), maxCycles);
       if (until > now) {
+        const done = cpu.instructions;
         const why = cpu.run(until - now);
+        // On the timeline, the time the CPU ran instructions (not the time it sat halted).
+        if (this.options.timeline && cpu.instructions !== done) this.options.timeline.slice(1, 'guest', now, cpu.halted ? now + (cpu.instructions - done) * cpu.instructionCycles : cpu.cycles, 'run');
         if (why === StopReason.TripleFault) return { kind: 'triple-fault', message: cpu.stopMessage };
         if (why === StopReason.Dead) {
           return { kind: 'halted', message: 'the CPU halted with interrupts disabled' };

@@ -34,7 +34,7 @@ import { PeerSpec } from '../devices/pc';
 import { Vm, VmEnd, WorkCounter } from './vm';
 import { SoftSwitch } from './switch';
 import { HostDriver, Ne2000Driver, Rtl8139Driver, RTL8139_DRIVER_BYTES } from './host-drivers';
-import { Timeline, CARD_TRACK, WIRE_TRACK } from './timeline';
+import { Timeline, CARD_TRACK, WIRE_TRACK } from '../devices/timeline';
 import { describe as describeFrame } from '../devices/net/wire';
 
 export type HvMode = 'passthrough' | 'virtual' | 'vpio';

@@ -15,7 +15,7 @@ import { LoadedKernel } from '../devices/multiboot';
 import { bootMultiboot } from '../devices/pc';
 import { DmaPort, ramDma } from '../devices/rtl8139';
 import { PortMap, Hook, DirectRange, TrapCounter } from './port-map';
-import { Timeline } from './timeline';
+import { Timeline } from '../devices/timeline';
 
 /** Hypervisor work charged to a VM that is not a port exit: its count and cycles. */
 export interface WorkCounter {

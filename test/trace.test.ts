@@ -85,10 +85,14 @@ describe('trace kinds, filters and formats', () => {
     expect(ev.filter((e) => e.cat === 'frame').length).toBe(20); // 2 x (ARP + 4 pings), both ways
   });
 
-  it('refuses --timeline on the bare machine', () => {
-    const r = runCli(['run', 'guests/bin/hello.elf', '--timeline', path.join(tmp, 'x.json')]);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--timeline draws the hypervisor's tracks; add --mode/);
+  it('--timeline on the bare machine: the CPU\'s running time and the wire', () => {
+    const file = path.join(tmp, 'native.json');
+    const r = runCli(['run', 'guests/bin/ping.elf', '--nic', 'rtl8139', '--peer', 'echo', '--timeline', file]);
+    expect(r.status).toBe(1);
+    const ev = (JSON.parse(fs.readFileSync(file, 'utf8')) as { traceEvents: { name: string; ph: string; cat?: string; args?: { name?: string } }[] }).traceEvents;
+    expect(ev.filter((e) => e.name === 'thread_name').map((e) => e.args!.name).sort()).toEqual(['cpu', 'wire']);
+    expect(ev.filter((e) => e.cat === 'run').length).toBeGreaterThan(5);
+    expect(ev.filter((e) => e.cat === 'frame')).toHaveLength(10);
   });
 
   for (const [what, args, message] of [

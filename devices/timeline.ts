@@ -1,8 +1,10 @@
 /**
  * A timeline of a run in the Chrome trace-event format (JSON object form, "X" complete
  * events and "i" instants, microseconds), which Perfetto UI and chrome://tracing open:
- * one track per VM (the guest running, its exits and the hypervisor's work for it), one
- * for the card's ownership under vpio, one for the wire's frames.
+ * on the bare machine one track for the CPU; under the hypervisor one per VM (the guest
+ * running, its exits and the hypervisor's work for it) and one for the card's ownership
+ * under vpio; and one for the wire's frames. It lives beside the clock because both the
+ * machine and the hypervisor record into it.
  *
  * Recording is opt-in (`vpio run --timeline FILE`); when it is off nothing calls here.
  */
