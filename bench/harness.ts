@@ -51,8 +51,9 @@ export interface Figures {
   /** Round-trip time, µs (ping). */
   rttMicros: number | null;
   frames: number;
-  /** Cycles per frame: all elapsed, and the hypervisor's part. */
+  /** Cycles per frame: all elapsed, the guests' own (instructions and direct device time; on the bare machine, all), and the hypervisor's. */
   cyclesPerFrame: number;
+  guestCyclesPerFrame: number;
   hypervisorCyclesPerFrame: number;
   /** Exits per frame, by reason (port ranges, irq, hlt, ...). */
   exitsPerFrame: Record<string, number>;
@@ -240,13 +241,14 @@ export function runScenario(s: Scenario): Figures {
   }
   if (!r.host && nativeDropped) lost['card: ring full or receiver off'] = nativeDropped;
   const host = r.host;
-  let hv = 0;
+  let hv = 0, guest = host ? 0 : r.cycles;
   const exits: Record<string, number> = {};
   let hooked: number | null = null, handoffs = 0, handoffCycles = 0, violations = 0, modelCycles: number | null = null;
   const rules = new Set<string>();
   if (host) {
     for (const vm of host.vms) {
       hv += vm.hypervisorCycles;
+      guest += vm.guestCycles;
       for (const c of vm.portCounters()) {
         const n = c.exitsIn + c.exitsOut;
         if (n) exits[`io ${c.name}`] = (exits[`io ${c.name}`] ?? 0) + n;
@@ -290,7 +292,7 @@ export function runScenario(s: Scenario): Figures {
   const mbps = (fps * frameBits(frameLen)) / 1e6;
   return {
     id: s.id, scenario: s, framesPerSecond: fps, mbps, wireShare: r.wireBps ? (fps * frameBits(frameLen)) / r.wireBps : 0, perGuest, rttMicros: rtt,
-    frames, cyclesPerFrame: per(r.cycles), hypervisorCyclesPerFrame: per(hv), exitsPerFrame, exitsPerFrameTotal: per(exitsTotal),
+    frames, cyclesPerFrame: per(r.cycles), guestCyclesPerFrame: per(guest), hypervisorCyclesPerFrame: per(hv), exitsPerFrame, exitsPerFrameTotal: per(exitsTotal),
     hookedFraction: hooked, vpioModelCyclesPerFrame: modelCycles === null ? null : per(modelCycles), handoffs, handoffCycles, violations, violationRules: [...rules].sort(), lost, ok, note,
     cycles: r.cycles, instructions: r.instructions, wallSeconds, mips: r.instructions / wallSeconds / 1e6,
   };

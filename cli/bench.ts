@@ -26,6 +26,8 @@ export interface BenchReport {
   version: string;
   node: string;
   quick: boolean;
+  /** The options that chose the scenarios (the worker count changes nothing but the host figures). */
+  options: { quick: boolean; only: string | null };
   costs: typeof DEFAULT_COSTS;
   images: Record<string, string>;
   results: Figures[];
@@ -97,7 +99,10 @@ export async function runBench(opts: BenchOptions, version: string, out: (line: 
     await Promise.all(Array.from({ length: Math.min(jobs, list.length) }, worker));
   }
   const images = imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]);
-  const report: BenchReport = { tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, costs: { ...DEFAULT_COSTS }, images, results };
+  const report: BenchReport = {
+    tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, options: { quick: opts.quick ?? false, only: opts.only ?? null },
+    costs: { ...DEFAULT_COSTS }, images, results,
+  };
   if (list.some((s) => s.workload === 'cpubound')) report.cpu = await beside86();
   const lines = tables(results);
   if (report.cpu) lines.splice(lines.length - 1, 0, ...cpuTable(report.cpu));
