@@ -138,13 +138,12 @@ interface Run {
   hz: number;
   wireBps: number;
   host: Host | null;
+  /** Frames the (physical) card dropped: ring full or receiver off. */
+  cardDropped: number;
 }
 
-let nativeDropped = 0;
-
-function runOnce(s: Scenario): Run {
-  const image = (n: string) => new Uint8Array(fs.readFileSync(imagePath(n)));
-  const consoles: string[] = [];
+/** The guests a scenario boots (image, command line, whether it gets the card) and the peers on the wire. */
+function setUp(s: Scenario): { peers: PeerSpec[]; cmdlines: { img: string; cmd: string; nic: boolean }[] } {
   const peers: PeerSpec[] = [];
   const cmdlines: { img: string; cmd: string; nic: boolean }[] = [];
   switch (s.workload) {
@@ -167,14 +166,28 @@ function runOnce(s: Scenario): Run {
       else cmdlines.push({ img: 'udp-tx', cmd: `count=${s.count} size=${s.size}`, nic: true });
       break;
   }
+  return { peers, cmdlines };
+}
+
+/** The guest images a scenario boots (for the report's hashes). */
+export function imagesOf(s: Scenario): string[] {
+  return setUp(s).cmdlines.map((c) => c.img);
+}
+
+function runOnce(s: Scenario): Run {
+  const image = (n: string) => new Uint8Array(fs.readFileSync(imagePath(n)));
+  const consoles: string[] = [];
+  const { peers, cmdlines } = setUp(s);
   const limit = 2e11;
   if (s.mode === 'native') {
     let out = '';
     const pc = new Pc({ memoryBytes: 64 * MiB, nic: s.nic ?? undefined, peers, console: (b) => { out += String.fromCharCode(b); } });
     pc.boot(image(cmdlines[0].img), `${cmdlines[0].img}.elf ${cmdlines[0].cmd}`);
     pc.run(limit);
-    nativeDropped = (pc.ne2000 ?? pc.rtl8139)?.dropped ?? 0;
-    return { consoles: [out], peers: pc.peers, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions, hz: pc.clock.hz, wireBps: pc.wire?.bitsPerSecond ?? 0, host: null };
+    return {
+      consoles: [out], peers: pc.peers, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions, hz: pc.clock.hz,
+      wireBps: pc.wire?.bitsPerSecond ?? 0, host: null, cardDropped: (pc.ne2000 ?? pc.rtl8139)?.dropped ?? 0,
+    };
   }
   const mem = GUEST_MEMORY;
   const host = new Host({
@@ -188,13 +201,12 @@ function runOnce(s: Scenario): Run {
   host.close();
   let instructions = 0;
   for (const vm of host.vms) instructions += vm.cpu.instructions;
-  return { consoles, peers: host.peers, cycles: host.clock.now, instructions, hz: host.clock.hz, wireBps: host.wire?.bitsPerSecond ?? 0, host };
+  return { consoles, peers: host.peers, cycles: host.clock.now, instructions, hz: host.clock.hz, wireBps: host.wire?.bitsPerSecond ?? 0, host, cardDropped: host.nic?.card.dropped ?? 0 };
 }
 
 /** Runs one scenario and reduces it to figures. */
 export function runScenario(s: Scenario): Figures {
   const t0 = process.hrtime.bigint();
-  nativeDropped = 0;
   const r = runOnce(s);
   const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const frameLen = Math.max(60, s.size + 42);
@@ -239,7 +251,7 @@ export function runScenario(s: Scenario): Figures {
   } else {
     ok = /cpubound/.test(r.consoles[0] ?? '');
   }
-  if (!r.host && nativeDropped) lost['card: ring full or receiver off'] = nativeDropped;
+  if (!r.host && r.cardDropped) lost['card: ring full or receiver off'] = r.cardDropped;
   const host = r.host;
   let hv = 0, guest = host ? 0 : r.cycles;
   const exits: Record<string, number> = {};
@@ -259,8 +271,7 @@ export function runScenario(s: Scenario): Figures {
     let notTaken = 0;
     for (const vm of host.vms) notTaken += vm.stats.framesNotTaken;
     if (notTaken) lost['virtual card: ring full'] = notTaken;
-    const physical = host.nic?.card.dropped ?? 0;
-    if (physical) lost['physical card: ring full or receiver off'] = physical;
+    if (r.cardDropped) lost['physical card: ring full or receiver off'] = r.cardDropped;
     if (host.switch) {
       if (host.switch.unknownUnicast) lost['switch: no such guest'] = host.switch.unknownUnicast;
       if (host.driver?.dropped) lost['switch: transmit queue full'] = host.driver.dropped;

@@ -12,9 +12,7 @@ import * as path from 'path';
 import { Pc, NicKind } from '../devices/pc';
 import { SinkPeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';
-import { DEFAULT_MAC } from '../devices/nic';
-import { Host, HvMode } from '../hypervisor/host';
-import { VpioMonitor } from '../vpio/monitor';
+import { runScenario, MODES } from './harness';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -64,29 +62,10 @@ console.log('');
 console.log(`udp-tx, ${count} datagrams of ${size} bytes (frames of ${Math.max(60, size + 42)} bytes), by mode (one VM)`);
 console.log('card         mode          Mbit/s  share of wire  exits/frame  hypervisor cycles/frame  elapsed cycles/frame  hooked');
 for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
-  for (const mode of ['native', 'passthrough', 'virtual', 'vpio'] as const) {
-    let sink: SinkPeer, hz: number, rate: number, exits = 0, hv = 0, elapsed: number, hooked = '';
-    if (mode === 'native') {
-      const pc = new Pc({ memoryBytes: 64 << 20, nic, peers: [{ kind: 'sink' }] });
-      pc.boot(image, `udp-tx.elf count=${count} size=${size}`);
-      pc.run(1e12);
-      sink = pc.peers[0] as SinkPeer; hz = pc.clock.hz; rate = pc.wire!.bitsPerSecond; elapsed = pc.cpu.cycles;
-    } else {
-      const h = new Host({ mode: mode as HvMode, vms: [{ image, path: 'udp-tx.elf', cmdline: `count=${count} size=${size}`, nic: true }], memoryBytes: 64 << 20,
-        hostMemoryBytes: 66 << 20, nic, mac: DEFAULT_MAC, peers: [{ kind: 'sink' }], rtcStart: 946684800, console: () => {},
-        sharedCard: (host, n, vms) => new VpioMonitor(host, n, vms) });
-      h.boot();
-      h.run(1e12);
-      const vm = h.vms[0];
-      sink = h.peers[0] as SinkPeer; hz = h.clock.hz; rate = h.wire!.bitsPerSecond; elapsed = h.clock.now;
-      for (const c of vm.portCounters()) exits += c.exitsIn + c.exitsOut;
-      exits += vm.stats.hlt.count + vm.stats.quantum.count;
-      hv = vm.hypervisorCycles + h.hostWork.cycles;
-      if (h.shared instanceof VpioMonitor) hooked = `${(100 * h.shared.hookedFraction()).toFixed(1)}%`;
-    }
-    const fps = (sink.received - 1) / ((sink.lastCycle - sink.firstCycle) / hz);
-    const bits = fps * frameBits(size + 42);
-    const per = (v: number) => (v / sink.received).toFixed(0);
-    console.log(`${nic.padEnd(12)} ${mode.padEnd(12)} ${(bits / 1e6).toFixed(2).padStart(7)} ${((100 * bits) / rate).toFixed(1).padStart(13)}%  ${per(exits).padStart(11)}  ${per(hv).padStart(23)}  ${per(elapsed).padStart(20)}  ${hooked.padStart(6)}`);
+  for (const mode of MODES) {
+    // The same run as `vpio bench`'s udp-tx scenario, with this bench's count and size.
+    const f = runScenario({ id: `udp-tx/${nic}/${mode}`, workload: 'udp-tx', mode, nic, frame: size + 42, size, guests: 1, count });
+    const hooked = f.hookedFraction === null ? '' : `${(100 * f.hookedFraction).toFixed(1)}%`;
+    console.log(`${nic.padEnd(12)} ${mode.padEnd(12)} ${f.mbps.toFixed(2).padStart(7)} ${(100 * f.wireShare).toFixed(1).padStart(13)}%  ${f.exitsPerFrameTotal.toFixed(0).padStart(11)}  ${f.hypervisorCyclesPerFrame.toFixed(0).padStart(23)}  ${f.cyclesPerFrame.toFixed(0).padStart(20)}  ${hooked.padStart(6)}`);
   }
 }

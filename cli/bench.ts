@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawn } from 'child_process';
-import { Figures, Scenario, scenarios, runScenario, imageHashes, MODES } from '../bench/harness';
+import { Figures, Scenario, scenarios, runScenario, imageHashes, imagesOf, MODES } from '../bench/harness';
 import { DEFAULT_COSTS } from '../devices/costs';
 import { benchHtml } from './bench-html';
 
@@ -138,11 +138,6 @@ function cpuTable(cpu: NonNullable<BenchReport['cpu']>): string[] {
   for (const e of cpu.engines) lines.push(`  ${e.engine.padEnd(11)} ${fmt(e.mips, 0).padStart(6)}  ${fmt(e.seconds, 1).padStart(6)} s  ${e.sameOutput ? 'same checksums' : 'DIFFERENT checksums'}`);
   for (const [k, why] of Object.entries(cpu.skipped)) lines.push(`  ${k.padEnd(11)} skipped: ${why}`);
   return lines;
-}
-
-function imagesOf(s: Scenario): string[] {
-  if (s.workload === 'hostile') return ['hostile', 'udp-tx', 'hello'];
-  return [s.workload];
 }
 
 export function readReport(file: string): BenchReport {

@@ -435,9 +435,8 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
   }
   host.boot();
   if (c.kinds.has('cpu') && c.traceLine) for (const vm of host.vms) vm.cpu.tracer = cpuTracer(c.traceLine, `vm${vm.id} `);
-  let result;
   try {
-    result = host.run(c.maxCycles);
+    host.run(c.maxCycles);
   } finally {
     consoles.flush();
     c.stdout.flush();
@@ -470,7 +469,6 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
       status = end.status;
     }
   }
-  void result;
   if (status !== -1) return status;
   return host.vms[0].end!.kind === 'exit' ? (host.vms[0].end as { status: number }).status : EXIT_STOPPED;
 }

@@ -33,6 +33,16 @@ export interface Nic {
   readonly bitsPerSecond: number;
 }
 
+/** The name a card goes by in port maps, traces and on the wire: the model, whatever its bus. */
+export function nicName(kind: NicKind): 'rtl8139' | 'ne2000' {
+  return kind === 'rtl8139' ? 'rtl8139' : 'ne2000';
+}
+
+/** The bus latency of one register access to a card: PCI for the RTL8139 and RTL8029, ISA for the ISA NE2000. */
+export function nicBusCycles(nic: Nic, costs: Costs): number {
+  return nic.pci ? costs.pciAccessCycles : costs.isaAccessCycles;
+}
+
 /** The wire rate each card runs at: 10 Mbit/s for the NE2000s, 100 Mbit/s for the RTL8139. */
 export function nicBitsPerSecond(kind: NicKind): number {
   return kind === 'rtl8139' ? 100e6 : 10e6;
@@ -63,7 +73,7 @@ export function makeNic(kind: NicKind, clock: Clock, mac: Uint8Array): Nic {
  * platform's PIC. `cycles` is each register access's bus latency.
  */
 export function plugNic<H>(platform: Platform, nic: Nic, mapper: PortMapper<H>, costs: Costs): void {
-  const name = nic.kind === 'rtl8139' ? 'rtl8139' : 'ne2000';
+  const name = nicName(nic.kind);
   if (nic.pci) {
     const fn = nic.pci;
     platform.pci.add(3, 0, fn);

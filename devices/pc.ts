@@ -28,7 +28,7 @@ import { PcapWriter } from './net/pcap';
 import { Platform, PortMapper } from './platform';
 import { Timeline, WIRE_TRACK } from './timeline';
 import { describe as describeFrame } from './net/wire';
-import { NicKind, NIC_KINDS, DEFAULT_MAC, makeNic, plugNic } from './nic';
+import { NicKind, NIC_KINDS, DEFAULT_MAC, makeNic, plugNic, nicName } from './nic';
 
 export type { NicKind };
 export { NIC_KINDS, DEFAULT_MAC };
@@ -174,7 +174,7 @@ export class Pc implements CpuBus {
     if (this.trace && (this.options.traceKinds ?? new Set()).has('net')) wire.trace = this.trace;
     const card = nic.card;
     card.onLog = (m: string) => this.trace?.(`${this.cpu.cycles} ${m}`);
-    card.port = wire.attach({ name: kind === 'rtl8139' ? 'rtl8139' : 'ne2000', receive: (f) => card.receive(f) });
+    card.port = wire.attach({ name: nicName(kind), receive: (f) => card.receive(f) });
     if (card instanceof Rtl8139) { self.rtl8139 = card; card.dma = this.dmaPort; } else self.ne2000 = card;
     plugNic(this.platform, nic, mapper, this.costs);
     for (const p of peers) {

@@ -25,7 +25,7 @@ import { StopReason } from '../cpu/bus';
 import { Clock } from '../devices/clock';
 import { Costs, DEFAULT_COSTS } from '../devices/costs';
 import { PortDevice } from '../devices/port-bus';
-import { Nic, NicKind, makeNic, plugNic } from '../devices/nic';
+import { Nic, NicKind, makeNic, plugNic, nicName, nicBusCycles } from '../devices/nic';
 import { Rtl8139, DmaPort, ramDma } from '../devices/rtl8139';
 import { Ne2000 } from '../devices/ne2000';
 import { Wire, EchoPeer, SinkPeer, SourcePeer } from '../devices/net/wire';
@@ -230,7 +230,7 @@ export class Host {
     // In passthrough the owner's traffic is the card's: count it there.
     const counted = owner ? owner.stats : null;
     const wirePort = wire.attach({
-      name: kind === 'rtl8139' ? 'rtl8139' : 'ne2000',
+      name: nicName(kind),
       receive: (f) => {
         if (this.shared) { this.shared.fromWire(f); return; }
         if (card.receive(f) && counted) { counted.framesIn++; counted.bytesIn += f.length; }
@@ -308,7 +308,7 @@ export class Host {
 
   /** The hypervisor driver's view of the card: every register access pays the bus latency. */
   private driverIo(nic: Nic): { regs: PortDevice; work(bytes: number): void } {
-    const bus = nic.pci ? this.costs.pciAccessCycles : this.costs.isaAccessCycles;
+    const bus = nicBusCycles(nic, this.costs);
     const dev = nic.device;
     const copy = this.costs.copyCyclesPerByte;
     const w = this.hostWork;

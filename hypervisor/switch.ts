@@ -7,7 +7,7 @@
  * broadcast or multicast; a unicast frame for no VM is dropped (and counted), so no
  * guest ever sees another guest's unicast traffic. Every copy costs hypervisor cycles.
  */
-import { EthernetPort, isMulticast } from '../devices/net/ethernet';
+import { EthernetPort, isAddressedTo, isMulticast } from '../devices/net/ethernet';
 
 export interface SwitchPort {
   readonly mac: Uint8Array;
@@ -17,10 +17,6 @@ export interface SwitchPort {
 
 export interface SwitchUplink {
   transmit(frame: Uint8Array): boolean;
-}
-
-function sameMac(frame: Uint8Array, mac: Uint8Array): boolean {
-  return frame[0] === mac[0] && frame[1] === mac[1] && frame[2] === mac[2] && frame[3] === mac[3] && frame[4] === mac[4] && frame[5] === mac[5];
 }
 
 export class SoftSwitch {
@@ -43,7 +39,7 @@ export class SoftSwitch {
     for (const p of this.ports) {
       if (p === from) continue;
       if (group) p.deliver(frame);
-      else if (sameMac(frame, p.mac)) { p.deliver(frame); local = true; }
+      else if (isAddressedTo(frame, p.mac)) { p.deliver(frame); local = true; }
     }
     if (!local && this.uplink && !this.uplink.transmit(frame)) this.uplinkDropped++;
   }
@@ -55,7 +51,7 @@ export class SoftSwitch {
       return;
     }
     for (const p of this.ports) {
-      if (sameMac(frame, p.mac)) { p.deliver(frame); return; }
+      if (isAddressedTo(frame, p.mac)) { p.deliver(frame); return; }
     }
     this.unknownUnicast++;
   }

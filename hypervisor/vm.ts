@@ -185,19 +185,23 @@ export class Vm implements CpuBus {
     return [...this.ports.counters.values()];
   }
 
-  /** All hypervisor cycles charged to this VM: port exits and other work. */
-  get hypervisorCycles(): number {
+  /** Cycles of the port exits (exit and handler), all of them spent inside the VM's slices. */
+  private get trapCycles(): number {
     let n = 0;
     for (const c of this.ports.counters.values()) n += c.cyclesIn + c.cyclesOut;
+    return n;
+  }
+
+  /** All hypervisor cycles charged to this VM: port exits and other work. */
+  get hypervisorCycles(): number {
+    let n = this.trapCycles;
     for (const w of this.stats.work()) n += w.cycles;
     return n;
   }
 
   /** Cycles the guest itself ran (its instructions and direct device latency). */
   get guestCycles(): number {
-    let traps = 0;
-    for (const c of this.ports.counters.values()) traps += c.cyclesIn + c.cyclesOut;
-    return this.stats.runCycles - this.stats.hvInSlice - traps;
+    return this.stats.runCycles - this.stats.hvInSlice - this.trapCycles;
   }
 }
 

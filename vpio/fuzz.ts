@@ -16,7 +16,7 @@
  * bench/vpio-fuzz.
  */
 import seedrandom from 'seedrandom';
-import { Host, vmMac } from '../hypervisor/host';
+import { Host } from '../hypervisor/host';
 import { DEFAULT_MAC, NicKind } from '../devices/nic';
 import { multibootElf } from '../devices/testing-elf';
 import { SinkPeer } from '../devices/net/wire';
@@ -145,7 +145,6 @@ export function fuzzRound(kind: NicKind, seed: string, accessesPerRound: number,
   if (monitor.dmaRefused) broken.push(`${monitor.dmaRefused} DMA accesses outside the owner's memory reached the card's DMA port`);
   if (!victim.ram.subarray(CANARY_AT, CANARY_AT + CANARY_LEN).every((b, i) => b === canary[i])) broken.push('the canary in the victim\'s memory changed');
   for (const vm of host.vms) if (vm.end?.kind === 'triple-fault') broken.push(`vm${vm.id} triple-faulted: ${vm.end.message}`);
-  void vmMac;
   return { accesses, refusals: monitor.violationCount, handoffs: monitor.handoffs, broken };
 }
 

@@ -28,12 +28,12 @@
  */
 import { Clock, Timer } from '../devices/clock';
 import { Costs } from '../devices/costs';
-import { Nic, nicPciFunction, NE2000_ISA_BASE, NE2000_ISA_IRQ } from '../devices/nic';
+import { Nic, nicPciFunction, nicName, nicBusCycles, NE2000_ISA_BASE, NE2000_ISA_IRQ } from '../devices/nic';
 import { PciFunction } from '../devices/pci';
 import { PortDevice } from '../devices/port-bus';
 import { Rtl8139, DmaPort, newRtl8139State } from '../devices/rtl8139';
 import { Ne2000, newNe2000State, RAM_START, RAM_END } from '../devices/ne2000';
-import { isMulticast } from '../devices/net/ethernet';
+import { isAddressedTo, isMulticast } from '../devices/net/ethernet';
 import { Vm } from '../hypervisor/vm';
 import { Hook, DirectRange, TRAP_IN, TRAP_OUT } from '../hypervisor/port-map';
 import type { Host, SharedCard } from '../hypervisor/host';
@@ -57,8 +57,7 @@ export const DEFAULT_CARD_QUANTUM = 1_000_000;
  */
 export function defaultCardQuantum(nic: Nic, costs: Costs): number {
   if (nic.kind === 'rtl8139') return DEFAULT_CARD_QUANTUM;
-  const bus = nic.pci ? costs.pciAccessCycles : costs.isaAccessCycles;
-  return Math.max(DEFAULT_CARD_QUANTUM, 8 * (RAM_END - RAM_START) * bus);
+  return Math.max(DEFAULT_CARD_QUANTUM, 8 * (RAM_END - RAM_START) * nicBusCycles(nic, costs));
 }
 
 export interface ViolationRecord {
@@ -105,7 +104,8 @@ class Guest {
   waiting = false;
   since = 0;
   direct: DirectRange | null = null;
-  hooks: Hook[] = [];
+  /** A non-owner's one hook over the whole range. */
+  heldHook: Hook | null = null;
   mappedVersion = -1;
   readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0 };
   /** The owner's hooks, one per port, and the policy bits they were made for. */
@@ -115,7 +115,6 @@ class Guest {
   /** The port of the access the model is judging (for the violation record). */
   port = 0;
   value = 0;
-  refused = false;
 
   constructor(readonly vm: Vm, readonly mac: Uint8Array, readonly fn: PciFunction | null, readonly env: ModelEnv, rtl: boolean) {
     this.model = rtl ? new Rtl8139Model() : new Ne2000Model();
@@ -154,13 +153,13 @@ export class VpioMonitor implements SharedCard {
   constructor(private readonly host: Host, private readonly nic: Nic, vms: { vm: Vm; mac: Uint8Array }[], opts: MonitorOptions = {}) {
     this.onViolation = opts.onViolation ?? 'block';
     this.shadow = opts.shadow ?? false;
-    this.busCycles = nic.pci ? host.costs.pciAccessCycles : host.costs.isaAccessCycles;
+    this.busCycles = nicBusCycles(nic, host.costs);
     this.cardQuantum = opts.cardQuantum ?? defaultCardQuantum(nic, host.costs);
     this.card = nic.card;
     this.clock = host.clock;
     this.costs = host.costs;
     this.trace = host.opts.traceKinds?.has('vpio') && host.opts.trace ? host.opts.trace : null;
-    this.name = nic.kind === 'rtl8139' ? 'rtl8139' : 'ne2000';
+    this.name = nicName(nic.kind);
     this.quantumTimer = this.clock.timer('vpio-card-quantum', () => this.poll());
     // The monitor's own register accesses (models reading status, context switches) pay the bus.
     const dev = nic.device;
@@ -220,8 +219,7 @@ export class VpioMonitor implements SharedCard {
 
   private unmapGuest(g: Guest): void {
     const ports = g.vm.ports;
-    for (const h of g.hooks) ports.unhook(h);
-    g.hooks = [];
+    if (g.heldHook) { ports.unhook(g.heldHook); g.heldHook = null; }
     for (let off = 0; off < g.hookAt.length; off++) {
       const h = g.hookAt[off];
       if (h) { ports.unhook(h); g.hookAt[off] = null; }
@@ -235,10 +233,10 @@ export class VpioMonitor implements SharedCard {
     const ports = g.vm.ports;
     const size = g.model.size;
     if (this.owner !== g) {
-      g.hooks.push(ports.hook(`${this.name} (held)`, g.base, size, {
+      g.heldHook = ports.hook(`${this.name} (held)`, g.base, size, {
         in: () => this.held(g),
         out: () => this.held(g),
-      }, { handlerCycles: this.costs.virtualDeviceCycles }));
+      }, { handlerCycles: this.costs.virtualDeviceCycles });
       return;
     }
     g.direct = ports.direct(this.name, g.base, size, this.nic.device, this.busCycles);
@@ -314,7 +312,7 @@ export class VpioMonitor implements SharedCard {
       return;
     }
     g.stats.hooked++;
-    g.port = port; g.value = value; g.refused = false;
+    g.port = port; g.value = value;
     const verdict = g.model.write(g.env, port - g.base, size, value, this.handoffWanted());
     switch (verdict) {
       case Verdict.Allow: this.nic.device.write(port - g.base, size, value); break;
@@ -363,7 +361,6 @@ export class VpioMonitor implements SharedCard {
   }
 
   private refuse(g: Guest, rule: string, detail: string): void {
-    g.refused = true;
     this.violationCount++;
     const rec: ViolationRecord = { vm: g.vm.id, cycle: this.clock.now, port: g.port, value: g.value >>> 0, rule, detail };
     if (this.violations.length < 256) this.violations.push(rec);
@@ -438,7 +435,6 @@ export class VpioMonitor implements SharedCard {
 
   private switchTo(next: Guest): void {
     const from = this.owner;
-    const before = this.clock.now;
     let cost = 0;
     const regs = this.nic.kind === 'rtl8139' ? 64 : 48;
     this.host.cardOwnedBy(next.vm.id);
@@ -488,7 +484,6 @@ export class VpioMonitor implements SharedCard {
         if (this.trace) this.note(`vm${next.vm.id} held frame not taken by its card (receiver off, filtered out or ring full)`);
       }
     }
-    void before;
   }
 
   // ---- Interrupts, frames, DMA ----
@@ -517,9 +512,7 @@ export class VpioMonitor implements SharedCard {
       return;
     }
     for (const g of this.guests) {
-      let match = true;
-      for (let i = 0; i < 6; i++) if (frame[i] !== g.mac[i]) { match = false; break; }
-      if (match) { this.deliver(g, frame); return; }
+      if (isAddressedTo(frame, g.mac)) { this.deliver(g, frame); return; }
     }
     // For nobody in particular: the owner's card filter decides, as on a hub.
     if (this.owner) this.card.receive(frame);
@@ -580,9 +573,8 @@ export class VpioMonitor implements SharedCard {
   hookedFraction(): number {
     let hooked = 0, all = 0;
     for (const g of this.guests) {
-      const direct = g.stats.direct + (g.direct?.accesses ?? 0);
       hooked += g.stats.hooked;
-      all += g.stats.hooked + direct;
+      all += g.stats.hooked + this.directAccesses(g);
     }
     return all ? hooked / all : 0;
   }

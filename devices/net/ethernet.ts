@@ -40,6 +40,11 @@ export function isBroadcast(frame: Uint8Array): boolean {
   return frame[0] === 0xff && frame[1] === 0xff && frame[2] === 0xff && frame[3] === 0xff && frame[4] === 0xff && frame[5] === 0xff;
 }
 
+/** Whether a frame's destination is `mac` (six bytes). */
+export function isAddressedTo(frame: Uint8Array, mac: ArrayLike<number>): boolean {
+  return frame[0] === mac[0] && frame[1] === mac[1] && frame[2] === mac[2] && frame[3] === mac[3] && frame[4] === mac[4] && frame[5] === mac[5];
+}
+
 export function isMulticast(frame: Uint8Array): boolean {
   return (frame[0] & 1) !== 0;
 }
