@@ -60,10 +60,14 @@ export function nicPciFunction(kind: NicKind): PciFunction | null {
   return null;
 }
 
-export function makeNic(kind: NicKind, clock: Clock, mac: Uint8Array): Nic {
+/**
+ * A card of `kind`. `virtualCard`: one a hypervisor emulates for a VM, whose received
+ * frames are in the guest's ring at once (the hypervisor's copy is costed by it).
+ */
+export function makeNic(kind: NicKind, clock: Clock, mac: Uint8Array, virtualCard = false): Nic {
   const bitsPerSecond = nicBitsPerSecond(kind);
   const pci = nicPciFunction(kind);
-  const card = kind === 'rtl8139' ? new Rtl8139(clock, { mac, bitsPerSecond }) : new Ne2000(clock, { mac, pci: kind === 'ne2000', bitsPerSecond });
+  const card = kind === 'rtl8139' ? new Rtl8139(clock, { mac, bitsPerSecond, rxBusTime: !virtualCard }) : new Ne2000(clock, { mac, pci: kind === 'ne2000', bitsPerSecond });
   return { kind, card, pci, device: card, bitsPerSecond };
 }
 

@@ -5,7 +5,7 @@
  * in flight, C+ mode, loopback.
  */
 import { Clock } from './clock';
-import { Rtl8139, ISR_ROK, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_RER, MAX_TX_SIZE } from './rtl8139';
+import { Rtl8139, ISR_ROK, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_RER, ISR_FOVW, MAX_TX_SIZE, RX_FIFO_BYTES } from './rtl8139';
 import { crc32 } from './net/ethernet';
 
 const MAC = Uint8Array.from([0x52, 0x54, 0x00, 0xab, 0xcd, 0xef]);
@@ -39,6 +39,13 @@ function up(c: ReturnType<typeof card>, rcr = 0x8f) {
   c.w8(0x37, 0x0c); // RE | TE
   c.w32(0x44, rcr); // WRAP | AB | AM | APM | AAP-less unless asked, 8 KiB
   c.w16(0x3c, 0xffff);
+}
+
+/** A frame from the wire, and the bus time for it to reach the ring: whether the card took it into its FIFO. */
+function rx(c: ReturnType<typeof card>, f: Uint8Array): boolean {
+  const took = c.nic.receive(f);
+  c.clock.advanceTo(c.clock.now + c.nic.rxDmaCycles(f.length));
+  return took;
 }
 
 function frame(dst: ArrayLike<number>, len = 100, fill = 0x5a): Uint8Array {
@@ -152,7 +159,7 @@ describe('RTL8139C', () => {
     const c = card();
     up(c);
     const f = frame(MAC, 101);
-    expect(c.nic.receive(f)).toBe(true);
+    expect(rx(c, f)).toBe(true);
     const dv = new DataView(c.mem.buffer);
     expect(dv.getUint16(0x1000, true) & 0x1001).toBe(0x1001); // ROK | PAM
     expect(dv.getUint16(0x1002, true)).toBe(105); // length counts the CRC
@@ -173,7 +180,7 @@ describe('RTL8139C', () => {
       c.nic.state.CBR = 8192 - 64;
       c.nic.state.CAPR = 8192 - 64 - 16;
       const f = frame(MAC, 200, 0x77);
-      expect(c.nic.receive(f)).toBe(true);
+      expect(rx(c, f)).toBe(true);
       if (wrap) expect(c.mem[0x1000 + 8192 + 100]).toBe(0x77);
       else expect(c.mem[0x1000 + 10]).toBe(0x77); // the rest came in at the ring's start
       expect(c.nic.state.CBR).toBe((8192 - 64 + ((4 + 204 + 3) & ~3)) % 8192);
@@ -185,7 +192,8 @@ describe('RTL8139C', () => {
     up(c);
     c.nic.state.CBR = 100;
     c.nic.state.CAPR = (100 + 50 - 16) & 0xffff; // only 50 bytes free
-    expect(c.nic.receive(frame(MAC, 100))).toBe(false);
+    expect(rx(c, frame(MAC, 100))).toBe(true); // into the FIFO; the ring has no room for it
+    expect(c.nic.state.CBR).toBe(100);
     expect(c.r16(0x3e) & ISR_RXOVW).toBe(ISR_RXOVW);
     expect(c.r32(0x4c)).toBe(1);
   });
@@ -195,8 +203,9 @@ describe('RTL8139C', () => {
     up(c);
     c.w32(0x30, MEM - 64);
     c.w8(0x37, 0x0c);
-    expect(c.nic.receive(frame(MAC, 200))).toBe(false);
+    expect(rx(c, frame(MAC, 200))).toBe(true);
     expect(c.r16(0x3e) & ISR_RER).toBe(ISR_RER);
+    expect(c.nic.state.CBR).toBe(0);
     expect(c.outside.length).toBeGreaterThan(0);
   });
 
@@ -238,17 +247,92 @@ describe('RTL8139C', () => {
     c.clock.advanceTo(1e9);
     expect(c.sent).toHaveLength(0);
     expect(c.r16(0x3e) & (ISR_TOK | ISR_ROK)).toBe(ISR_TOK | ISR_ROK);
+    expect(c.nic.rxFifoFrames).toBe(0);
     expect(Array.from(c.mem.subarray(0x1004, 0x1004 + 80))).toEqual(Array.from(f));
   });
 
   it('saves and restores its state', () => {
     const c = card();
     up(c);
-    c.nic.receive(frame(MAC, 100));
+    rx(c, frame(MAC, 100));
     const saved = c.nic.save();
     c.w8(0x37, 0x10);
     c.nic.restore(saved);
     expect(c.r16(0x3a)).toBe(saved.CBR);
     expect(c.r32(0x30)).toBe(0x1000);
+  });
+
+  it('moves a received frame to the ring only when its bus time has passed, and raises ROK then', () => {
+    const c = card();
+    up(c);
+    const f = frame(MAC, 1000);
+    const t = c.nic.rxDmaCycles(f.length);
+    // 1008 bytes (frame, header, CRC) at 33 MHz x 4 bytes on a 2 GHz clock: about 15,300 cycles.
+    expect(t).toBe(Math.ceil(1008 / (132e6 / 2e9)));
+    expect(c.nic.receive(f)).toBe(true);
+    c.clock.advanceTo(c.clock.now + t - 1);
+    expect(c.r8(0x37) & 1).toBe(1); // BUFE: nothing in the ring yet
+    expect(c.r16(0x3e) & ISR_ROK).toBe(0);
+    expect(c.irq()).toBe(false);
+    c.clock.advanceTo(c.clock.now + 1);
+    expect(c.r8(0x37) & 1).toBe(0);
+    expect(c.r16(0x3e) & ISR_ROK).toBe(ISR_ROK);
+    expect(c.irq()).toBe(true);
+    expect(c.r16(0x3a)).toBe((4 + 1004 + 3) & ~3);
+  });
+
+  it('queues frames in its 2 KiB receive FIFO, one transfer at a time, and loses one that does not fit (FOVW, MPC)', () => {
+    const c = card();
+    up(c);
+    const a = frame(MAC, 1200, 0x11), b = frame(MAC, 600, 0x22), big = frame(MAC, 1000, 0x33);
+    const start = c.clock.now;
+    expect(c.nic.receive(a)).toBe(true);
+    expect(c.nic.receive(b)).toBe(true);
+    expect(1208 + 608 + 1008).toBeGreaterThan(RX_FIFO_BYTES);
+    expect(c.nic.receive(big)).toBe(false);
+    expect(c.r16(0x3e) & ISR_FOVW).toBe(ISR_FOVW);
+    expect(c.r32(0x4c)).toBe(1);
+    expect(c.nic.rxFifoFrames).toBe(2);
+    // The second waits for the first: both are in the ring after the two transfers, in order.
+    c.clock.advanceTo(start + c.nic.rxDmaCycles(a.length));
+    expect(c.nic.rxFifoFrames).toBe(1);
+    expect(c.mem[0x1004]).toBe(MAC[0]);
+    c.clock.advanceTo(start + c.nic.rxDmaCycles(a.length) + c.nic.rxDmaCycles(b.length) - 1);
+    expect(c.nic.rxFifoFrames).toBe(1);
+    c.clock.advanceTo(c.clock.now + 1);
+    expect(c.nic.rxFifoFrames).toBe(0);
+    const second = (4 + 1204 + 3) & ~3;
+    expect(c.mem[0x1000 + second + 4 + 100]).toBe(0x22);
+    expect(c.r16(0x3a)).toBe(second + ((4 + 604 + 3) & ~3));
+  });
+
+  it('loses what its FIFO held when the receiver is turned off, reset, or another context is restored', () => {
+    for (const how of ['re-off', 'reset', 'restore'] as const) {
+      const c = card();
+      up(c);
+      const saved = c.nic.save();
+      expect(c.nic.receive(frame(MAC, 500))).toBe(true);
+      if (how === 're-off') c.w8(0x37, 0x04);
+      else if (how === 'reset') c.w8(0x37, 0x10);
+      else c.nic.restore(saved);
+      c.clock.advanceTo(c.clock.now + 1_000_000);
+      expect(c.nic.rxFifoFrames).toBe(0);
+      expect(c.mem[0x1004]).toBe(0); // nothing reached the ring
+      expect(c.nic.dropped).toBe(1);
+      if (how === 'restore') expect(c.logs.join()).toMatch(/still in the FIFO discarded/);
+    }
+  });
+
+  it('stores at once, with no FIFO, when it is a virtual card (rxBusTime false)', () => {
+    const c = card();
+    const v = new Rtl8139(c.clock, { mac: MAC, rxBusTime: false });
+    v.dma = c.nic.dma;
+    v.busMaster = true;
+    v.write(0x30, 4, 0x1000);
+    v.write(0x37, 1, 0x0c);
+    v.write(0x44, 4, 0x8f);
+    expect(v.rxDmaCycles(1000)).toBe(0);
+    expect(v.receive(frame(MAC, 100))).toBe(true);
+    expect(v.state.CBR).toBe((4 + 104 + 3) & ~3);
   });
 });

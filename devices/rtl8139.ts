@@ -47,7 +47,7 @@ const CONFIG1 = 0x52, MSR = 0x58, CONFIG3 = 0x59, CONFIG4 = 0x5a, TSAD = 0x60, B
 // CR bits
 const CR_BUFE = 0x01, CR_TE = 0x04, CR_RE = 0x08, CR_RST = 0x10;
 // ISR bits
-export const ISR_ROK = 0x0001, ISR_RER = 0x0002, ISR_TOK = 0x0004, ISR_TER = 0x0008, ISR_RXOVW = 0x0010;
+export const ISR_ROK = 0x0001, ISR_RER = 0x0002, ISR_TOK = 0x0004, ISR_TER = 0x0008, ISR_RXOVW = 0x0010, ISR_FOVW = 0x0040;
 // TSD bits
 const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_SIZE = 0x1fff;
 // RCR bits
@@ -58,6 +58,11 @@ const RX_ROK = 0x0001, RX_PAM = 0x1000, RX_BAR = 0x2000, RX_MAR = 0x8000;
 const TCR_HWVERID_8139C = 0x74000000, TCR_HWVERID_MASK = 0x7cc00000;
 /** The datasheet's limit on a transmit: 1792 bytes. */
 export const MAX_TX_SIZE = 1792;
+/**
+ * The receive FIFO between the wire and the bus (2 KiB, the size of the transmit FIFO
+ * the programming guide gives). A packet is counted with its 4-byte header and CRC.
+ */
+export const RX_FIFO_BYTES = 2048;
 
 export interface Rtl8139State {
   IDR: Uint8Array;
@@ -96,6 +101,12 @@ export interface Rtl8139Options {
   bitsPerSecond?: number;
   /** Bytes a bus-master transfer moves per machine cycle (PCI 33 MHz x 4 bytes at 2 GHz: about 0.066). */
   dmaBytesPerCycle?: number;
+  /**
+   * False: a received frame is in the ring the moment it arrives, with no FIFO and no bus
+   * time (a hypervisor's virtual card, whose receive "DMA" is the hypervisor's copy,
+   * costed on its own). Default true.
+   */
+  rxBusTime?: boolean;
 }
 
 export class Rtl8139 {
@@ -103,6 +114,7 @@ export class Rtl8139 {
   readonly mac: Uint8Array;
   readonly bitsPerSecond: number;
   readonly dmaBytesPerCycle: number;
+  readonly rxBusTime: boolean;
   port: EthernetPort | null = null;
   dma: DmaPort = { read: () => false, write: () => false };
   /** The PCI command register's bus-master bit (the machine keeps it current). */
@@ -114,13 +126,22 @@ export class Rtl8139 {
   private irqLevel = false;
   private readonly txTimer: Timer;
   private txFrame: Uint8Array | null = null;
+  /**
+   * The receive FIFO: packets (header, frame, CRC) that passed the address filter and
+   * wait for the bus; the head is moving to the ring, done when rxTimer fires.
+   */
+  private readonly rxFifo: Uint8Array[] = [];
+  private rxFifoBytes = 0;
+  private readonly rxTimer: Timer;
 
   constructor(readonly clock: Clock, opts: Rtl8139Options) {
     this.mac = Uint8Array.from(opts.mac);
     this.bitsPerSecond = opts.bitsPerSecond ?? 100_000_000;
     this.dmaBytesPerCycle = opts.dmaBytesPerCycle ?? (33e6 * 4) / clock.hz;
+    this.rxBusTime = opts.rxBusTime ?? true;
     this.state = newRtl8139State(this.mac);
     this.txTimer = clock.timer('rtl8139-tx', () => this.transmitDone());
+    this.rxTimer = clock.timer('rtl8139-rx-dma', () => this.rxDmaDone());
   }
 
   /** A software reset (CR.RST) or power-on: rings and descriptors back to their defaults. */
@@ -130,15 +151,23 @@ export class Rtl8139 {
     this.state = { ...newRtl8139State(this.mac), ...keep };
     this.txTimer.cancel();
     this.txFrame = null;
+    this.flushRxFifo();
     this.updateIrq();
   }
 
+  /**
+   * The card's state as a driver can see it, to be put back with `restore` (a VPIO
+   * handoff). The receive FIFO is not part of it: whoever switches contexts waits for it
+   * to drain (`rxFifoFrames`), and `restore` discards what is left.
+   */
   save(): Rtl8139State {
     const s = this.state;
     return { ...s, IDR: s.IDR.slice(), MAR: s.MAR.slice(), TSD: s.TSD.slice(), TSAD: s.TSAD.slice(), CONFIG: s.CONFIG.slice() };
   }
 
   restore(saved: Rtl8139State): void {
+    if (this.rxFifo.length) this.onLog(`rtl8139: ${this.rxFifo.length} received frames still in the FIFO discarded by a context switch`);
+    this.flushRxFifo();
     this.state = { ...saved, IDR: saved.IDR.slice(), MAR: saved.MAR.slice(), TSD: saved.TSD.slice(), TSAD: saved.TSAD.slice(), CONFIG: saved.CONFIG.slice() };
     this.updateIrq();
   }
@@ -250,6 +279,7 @@ export class Rtl8139 {
       case CR:
         if (v & CR_RST) { this.reset(); return; }
         if ((v & CR_RE) && !(s.CR & CR_RE)) { s.CBR = 0; s.CAPR = 0xfff0; } // the receiver starts at the top of the ring
+        if (!(v & CR_RE) && (s.CR & CR_RE)) this.flushRxFifo(); // the receiver stops: what it had not stored is lost
         {
           const teOn = (v & CR_TE) && !(s.CR & CR_TE);
           s.CR = v & (CR_TE | CR_RE);
@@ -377,16 +407,79 @@ export class Rtl8139 {
     return s.RCR & RCR_AAP ? RX_ROK : 0;
   }
 
-  /** A frame from the wire. Returns true when it was written to the ring. */
+  /**
+   * A frame from the wire. It passes the address filter and goes into the receive FIFO
+   * (false: receiver off, filtered out, or the FIFO full: FOVW, counted in MPC); the bus
+   * moves it to the ring when the transfer's time has passed (`rxDmaCycles`). With
+   * Linux's setting (RCR.RXFTH = 7, no early threshold) the transfer starts once the
+   * whole frame is in, which is how it is modelled whatever RXFTH says.
+   */
   receive(frame: Uint8Array): boolean {
     const s = this.state;
     if (!(s.CR & CR_RE)) return false;
     const kind = this.accepts(frame);
     if (!kind) return false;
+    const packet = this.packet(frame, kind);
+    if (!this.rxBusTime) return this.store(packet);
+    if (this.rxFifoBytes + packet.length > RX_FIFO_BYTES) {
+      s.ISR |= ISR_FOVW;
+      s.MPC = (s.MPC + 1) >>> 0;
+      this.dropped++;
+      this.updateIrq();
+      return false;
+    }
+    this.rxFifo.push(packet);
+    this.rxFifoBytes += packet.length;
+    if (!this.rxTimer.armed) this.rxTimer.armIn(this.rxDmaCycles(frame.length));
+    return true;
+  }
+
+  /** Machine cycles the bus takes to move a received frame of `length` bytes (with its header and CRC) to the ring. */
+  rxDmaCycles(length: number): number {
+    return !this.rxBusTime ? 0 : Math.ceil((length + 8) / this.dmaBytesPerCycle);
+  }
+
+  /** Frames in the receive FIFO, not yet in the ring. */
+  get rxFifoFrames(): number {
+    return this.rxFifo.length;
+  }
+
+  private flushRxFifo(): void {
+    this.dropped += this.rxFifo.length;
+    this.rxFifo.length = 0;
+    this.rxFifoBytes = 0;
+    this.rxTimer.cancel();
+  }
+
+  /** The head of the FIFO has crossed the bus: into the ring it goes, and the next one starts. */
+  private rxDmaDone(): void {
+    const packet = this.rxFifo.shift();
+    if (!packet) return;
+    this.rxFifoBytes -= packet.length;
+    this.store(packet);
+    if (this.rxFifo.length) this.rxTimer.armIn(this.rxDmaCycles(this.rxFifo[0].length - 8));
+  }
+
+  /** The packet as the ring holds it: status and length (which counts the CRC), the frame, the CRC. */
+  private packet(frame: Uint8Array, kind: number): Uint8Array {
+    const len = frame.length + 4;
+    const packet = new Uint8Array(4 + len);
+    const status = RX_ROK | kind;
+    packet[0] = status & 0xff; packet[1] = status >> 8;
+    packet[2] = len & 0xff; packet[3] = len >> 8;
+    packet.set(frame, 4);
+    const fcs = crc32(frame);
+    packet[4 + frame.length] = fcs & 0xff; packet[5 + frame.length] = (fcs >>> 8) & 0xff;
+    packet[6 + frame.length] = (fcs >>> 16) & 0xff; packet[7 + frame.length] = fcs >>> 24;
+    return packet;
+  }
+
+  /** Writes a packet into the ring at CBR, if it has room. Returns true when it was stored. */
+  private store(packet: Uint8Array): boolean {
+    const s = this.state;
     const size = this.ringSize;
     const wrap = (s.RCR & RCR_WRAP) !== 0;
-    const len = frame.length + 4; // the length in the header counts the CRC
-    const need = (4 + len + 3) & ~3;
+    const need = (packet.length + 3) & ~3;
     const read = (s.CAPR + 16) & 0xffff;
     let free = (read - s.CBR + size) % size;
     if (free === 0) free = size; // an empty ring
@@ -397,14 +490,6 @@ export class Rtl8139 {
       this.updateIrq();
       return false;
     }
-    const packet = new Uint8Array(4 + len);
-    const status = RX_ROK | kind;
-    packet[0] = status & 0xff; packet[1] = status >> 8;
-    packet[2] = len & 0xff; packet[3] = len >> 8;
-    packet.set(frame, 4);
-    const fcs = crc32(frame);
-    packet[4 + frame.length] = fcs & 0xff; packet[5 + frame.length] = (fcs >>> 8) & 0xff;
-    packet[6 + frame.length] = (fcs >>> 16) & 0xff; packet[7 + frame.length] = fcs >>> 24;
     const at = s.CBR % size;
     let ok: boolean;
     if (!this.busMaster) {

@@ -279,7 +279,7 @@ export class Host {
     card.onIrq = (level) => { if (level) driver.interrupt(); };
     for (const id of wanting) {
       const vm = this.vms[id];
-      const vnic = makeNic(kind, this.clock, vmMac(opts.mac, id));
+      const vnic = makeNic(kind, this.clock, vmMac(opts.mac, id), true);
       const vcard = vnic.card;
       vcard.onLog = (m) => this.trace?.(`${this.clock.now} vm${id} ${m}`);
       if (vcard instanceof Rtl8139) vcard.dma = vm.guestDma;

@@ -23,6 +23,12 @@ export interface ModelEnv {
   readonly tracing: boolean;
   /** One line to `--trace vpio` (a model transition). */
   note(what: string): void;
+  /**
+   * A frame of `length` bytes went into the card's receive path behind the monitor's
+   * back (a transmit looped back inside the card): the card is busy moving it to the
+   * ring for the bus time that takes, and cannot change hands until it is done.
+   */
+  receiving(length: number): void;
 }
 
 /** A hooked OUT's outcome. */

@@ -194,3 +194,48 @@ describe('sharing one card under vpio', () => {
     expect(once()).toEqual(once());
   });
 });
+
+describe('receive time under vpio', () => {
+  it('hands the RTL8139 over only when the frame still crossing the bus is in its owner\'s ring', () => {
+    const RING = 0x200000, Q = 20_000_000;
+    // vm0 receives (ring at 2 MiB of its memory, every frame accepted); vm1 wants the card a little later.
+    const receiver = multibootElf([
+      ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0007),
+      ...outl(IO + 0x30, RING), ...outl(IO + 0x44, 0x8f), ...outb(IO + 0x37, 0x0c),
+      ...spin(100_000_000), ...exitWith(0),
+    ]);
+    const latecomer = multibootElf([...spin(2_000_000), ...outb(IO + 0x3c, 0), ...spin(1000), ...exitWith(0)]);
+    const trace: string[] = [];
+    const h = new Host({
+      mode: 'vpio', vms: [spec(receiver), spec(latecomer)], nic: 'rtl8139', memoryBytes: 8 * MiB, hostMemoryBytes: 17 * MiB,
+      mac: DEFAULT_MAC, rtcStart: 946684800, console: () => {},
+      sharedCard: (host, n, list) => new VpioMonitor(host, n, list, { shadow: true, cardQuantum: Q }),
+      trace: (l) => trace.push(l), traceKinds: new Set(['vpio']),
+    });
+    h.boot();
+    const m = h.shared as VpioMonitor;
+    expect(h.run(1_000_000)).toEqual({ kind: 'limit' });
+    expect(m.owner?.vm.id).toBe(0);
+    // The frame for vm0 arrives 1000 cycles before vm0's card quantum ends, with vm1 waiting.
+    const card = h.nic!.card as Rtl8139;
+    const frame = Uint8Array.from({ length: 1400 }, (_, i) => (i * 13 + 5) & 0xff);
+    frame.set(vmMac(DEFAULT_MAC, 0), 0);
+    const arrival = m.guests[0].since + Q - 1000;
+    expect(h.run(arrival)).toEqual({ kind: 'limit' }); // run() takes the cycle to stop at
+    expect(m.guests[1].waiting).toBe(true);
+    const tap = h.wire!.attach({ name: 'tap', receive: () => {} });
+    expect(h.clock.now).toBe(arrival);
+    tap.send(frame); // a port's send is the frame's arrival (the sending card or peer has paid the wire time)
+    expect(h.run(1e10)).toEqual({ kind: 'done' });
+    // The handoff waited for the bus: not at the quantum's end, but once the frame was in vm0's ring.
+    const handoff = trace.find((l) => / vpio handoff vm0 -> vm1 /.test(l));
+    expect(handoff).toBeDefined();
+    expect(Number(handoff!.split(' ')[0])).toBeGreaterThanOrEqual(arrival + card.rxDmaCycles(frame.length));
+    const ring0 = h.vms[0].ram.subarray(RING + 4, RING + 4 + frame.length);
+    expect(Buffer.from(ring0).equals(Buffer.from(frame))).toBe(true);
+    const mem1 = Buffer.from(h.vms[1].ram);
+    expect(mem1.indexOf(Buffer.from(frame.subarray(6, 200)))).toBe(-1);
+    expect(m.shadowMismatches).toEqual([]);
+    expect(card.dropped).toBe(0);
+  });
+});

@@ -13,6 +13,13 @@
  *   card's whole register state, and for the NE2000 its buffer RAM), restores the next
  *   guest's (or a card fresh from reset with that guest's station address), re-points
  *   the ports and the interrupt line, and hands over the frames held for it.
+ * - Receive time. A bus-mastering card (the RTL8139) holds a received frame in its FIFO
+ *   for the bus time it takes to reach the ring; the monitor, which gave it the frame,
+ *   counts that time itself (the card's own FIFO is not visible to it, as on real
+ *   hardware) and hands the card over only when the last frame must be in the ring:
+ *   else that frame would land in the next guest's ring. Frames go in one at a time at
+ *   the pace the bus takes them, in order, so a burst of held frames after a handoff
+ *   cannot overflow the FIFO.
  * - Frames. The monitor sees each frame before the card's address filter (it holds the
  *   card's attachment to the segment, as a switch port in front of the card would) and
  *   steers it by destination MAC: the owner's go to the card at once, another guest's
@@ -86,10 +93,10 @@ export interface GuestStats {
   hooked: number;
   direct: number;
   held: number;
-  /** Frames held for it while another guest owned the card, and those dropped for want of room. */
+  /** Frames held for it while another guest owned the card, and those dropped for want of room (held, or queued behind them once it owns the card). */
   framesHeld: number;
   framesDropped: number;
-  /** Held frames the card would not take when they were handed over (its receiver was off, or its ring full). */
+  /** Held frames the card would not take when they were handed over (its receiver off, its filter, or its FIFO full; a full ring loses one later, in the card's own count). */
   framesRefused: number;
   /** Times its access was stalled for a handoff. */
   stalls: number;
@@ -144,6 +151,10 @@ export class VpioMonitor implements SharedCard {
   private readonly clock: Clock;
   private readonly costs: Costs;
   private readonly quantumTimer: Timer;
+  /** When the card's receive FIFO has drained, by the monitor's count of what went in. */
+  private rxFreeAt = 0;
+  /** Feeds the owner's queued frames as the FIFO drains, and looks at a pending handoff again once it has. */
+  private readonly rxTimer: Timer;
   private readonly trace: ((line: string) => void) | null;
   private readonly name: string;
   private everOwned = false;
@@ -161,6 +172,7 @@ export class VpioMonitor implements SharedCard {
     this.trace = host.opts.traceKinds?.has('vpio') && host.opts.trace ? host.opts.trace : null;
     this.name = nicName(nic.kind);
     this.quantumTimer = this.clock.timer('vpio-card-quantum', () => this.poll());
+    this.rxTimer = this.clock.timer('vpio-rx-pace', () => { this.feedQueued(); this.poll(); });
     // The monitor's own register accesses (models reading status, context switches) pay the bus.
     const dev = nic.device;
     this.regs = {
@@ -183,6 +195,7 @@ export class VpioMonitor implements SharedCard {
       tracing: this.trace !== null,
       refuse(rule, detail) { self.refuse(guest, rule, detail); },
       note(what) { self.note(`vm${vm.id} ${what}`); },
+      receiving(length) { self.rxFreeAt = Math.max(self.rxFreeAt, self.clock.now) + self.rxCycles(length); },
     };
     guest = new Guest(vm, mac, fn, env, this.nic.kind === 'rtl8139');
     guest.handler = {
@@ -402,6 +415,7 @@ export class VpioMonitor implements SharedCard {
       if (!this.guests.some((g) => g !== o && this.demand(g))) return;
       if (this.clock.now - o.since < this.cardQuantum) { this.armQuantum(); return; }
       if (!o.model.quiescent(o.env)) return; // the card's interrupt or the next exit will look again
+      if (o.queue.length > 0 || this.clock.now < this.rxFreeAt) { this.armRx(); return; } // a frame still on its way to the ring
     }
     const n = this.guests.length;
     const start = o ? this.guests.indexOf(o) + 1 : 0;
@@ -413,6 +427,7 @@ export class VpioMonitor implements SharedCard {
   }
 
   private release(o: Guest): void {
+    o.queue.length = 0;
     this.setIrq(o, false);
     this.owner = null;
     this.host.cardOwnedBy(null);
@@ -439,6 +454,10 @@ export class VpioMonitor implements SharedCard {
     const regs = this.nic.kind === 'rtl8139' ? 64 : 48;
     this.host.cardOwnedBy(next.vm.id);
     if (from) {
+      if (this.shadow && this.card instanceof Rtl8139 && this.card.rxFifoFrames > 0 && from.vm.end === null && this.shadowMismatches.length < 64) {
+        this.shadowMismatches.push(`vm${from.vm.id} at ${this.clock.now}: handoff with ${this.card.rxFifoFrames} frames still in the card's receive FIFO`);
+      }
+      if (from.vm.end !== null) from.queue.length = 0;
       from.context = this.card.save();
       cost += regs * this.busCycles;
       if (this.card instanceof Ne2000) cost += ((RAM_END - RAM_START) / 2) * this.busCycles; // the buffer, read out by remote DMA
@@ -475,15 +494,52 @@ export class VpioMonitor implements SharedCard {
     // Its time with the card starts when the switch is done.
     next.since = this.clock.now;
     if (this.trace) this.note(`handoff ${from ? `vm${from.vm.id}` : 'nobody'} -> vm${next.vm.id} (${cost} cycles, ${next.queue.length} frames held for it)`);
-    // The frames held for it go in now, through the card's own filter.
-    const held = next.queue.splice(0);
-    for (const f of held) {
-      this.charge(next.vm, Math.ceil(f.length * this.costs.copyCyclesPerByte), next.vm.stats.vpioWork);
-      if (!card.receive(f)) {
-        next.stats.framesRefused++;
-        if (this.trace) this.note(`vm${next.vm.id} held frame not taken by its card (receiver off, filtered out or ring full)`);
+    // The frames held for it go in now, through the card's own filter, at the bus's pace.
+    this.rxFreeAt = this.clock.now;
+    this.feedQueued();
+  }
+
+  // ---- Frames to the owner's card ----
+
+  /** Bus time for the card to move a received frame to the ring (0 for the NE2000, whose ring is on the card). */
+  private rxCycles(length: number): number {
+    return this.card instanceof Rtl8139 ? this.card.rxDmaCycles(length) : 0;
+  }
+
+  /** A frame for the owner: into the card now, or behind the ones still queued for it. */
+  private toOwner(o: Guest, frame: Uint8Array): void {
+    if (o.queue.length === 0) { this.feed(frame); return; }
+    if (o.queue.length >= HELD_FRAMES) {
+      o.stats.framesDropped++;
+      if (this.trace) this.note(`vm${o.vm.id} frame dropped: ${HELD_FRAMES} already queued`);
+      return;
+    }
+    o.queue.push(frame);
+  }
+
+  private feed(frame: Uint8Array): boolean {
+    if (!this.card.receive(frame)) return false;
+    this.rxFreeAt = Math.max(this.rxFreeAt, this.clock.now) + this.rxCycles(frame.length);
+    return true;
+  }
+
+  /** The owner's queued frames (held for it, or behind them) into the card, each once the one before is in the ring. */
+  private feedQueued(): void {
+    const o = this.owner;
+    if (o === null) return;
+    while (o.queue.length > 0 && this.clock.now >= this.rxFreeAt) {
+      const f = o.queue.shift()!;
+      this.charge(o.vm, Math.ceil(f.length * this.costs.copyCyclesPerByte), o.vm.stats.vpioWork);
+      if (!this.feed(f)) {
+        o.stats.framesRefused++;
+        if (this.trace) this.note(`vm${o.vm.id} held frame not taken by its card (receiver off, filtered out or FIFO full)`);
       }
     }
+    if (o.queue.length > 0) this.armRx();
+  }
+
+  private armRx(): void {
+    if (!this.rxTimer.armed) this.rxTimer.arm(Math.max(this.clock.now, this.rxFreeAt));
   }
 
   // ---- Interrupts, frames, DMA ----
@@ -515,12 +571,12 @@ export class VpioMonitor implements SharedCard {
       if (isAddressedTo(frame, g.mac)) { this.deliver(g, frame); return; }
     }
     // For nobody in particular: the owner's card filter decides, as on a hub.
-    if (this.owner) this.card.receive(frame);
+    if (this.owner) this.toOwner(this.owner, frame);
   }
 
   private deliver(g: Guest, frame: Uint8Array): void {
     if (g.vm.end !== null) return;
-    if (g === this.owner) { this.card.receive(frame); return; }
+    if (g === this.owner) { this.toOwner(g, frame); return; }
     if (g.queue.length >= HELD_FRAMES) {
       g.stats.framesDropped++;
       if (this.trace) this.note(`vm${g.vm.id} frame dropped: ${HELD_FRAMES} already held`);

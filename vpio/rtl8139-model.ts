@@ -5,12 +5,13 @@
  * RBSTART), the ring size and WRAP from RCR, whether the receiver and transmitter are
  * on, and which descriptors the guest has handed to the card and not yet seen back.
  *
- * Hook policy: OUT to TSD0-3 (the transmit go point), RBSTART, CR, RCR and the C+
+ * Hook policy: OUT to TSD0-3 (the transmit go point), RBSTART, CR, RCR, TCR and the C+
  * command register; OUT to TSADn only while descriptor n is the card's (a policy that
  * changes as frames go out and come back); IN from TSAD0-3 and RBSTART (the guest reads
  * back its own guest-physical values). Each hooked range starts three bytes early, so
  * an unaligned access that reaches into it is seen too. Everything else (ISR, IMR,
- * CAPR, CBR, IDR, MAR, TCR, the status registers) goes straight to the card.
+ * CAPR, CBR, IDR, MAR, the status registers) goes straight to the card. Of TCR only the
+ * byte with the loopback bits is hooked (drivers write TCR once, at start-up).
  *
  * Translation: while descriptor n is not the card's, TSADn holds what the guest wrote
  * there (directly). At the go point the model reads it, checks it, and gives the card
@@ -34,12 +35,19 @@
  * Quiescence: no descriptor handed to the card is still out (its TSD shows OWN or a
  * completion). A pending interrupt or unread frames in the ring are part of the saved
  * context, not a reason to wait: they are the guest's and come back with the card.
+ * A descriptor that completes in loopback put its frame into the card's receive FIFO:
+ * the model tells the monitor (`env.receiving`), which waits for it to reach the ring
+ * as it does for the frames it gives the card itself.
  * While a handoff is pending the model stalls new transmits, so the card drains.
  */
 import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
 import type { Rtl8139State } from '../devices/rtl8139';
 
-const TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, RCR = 0x44, CPCR = 0xe0;
+const TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, TCR = 0x40, RCR = 0x44, CPCR = 0xe0;
+/** TCR.LBK: loopback when either bit is set. */
+const TCR_LBK = 0x00060000;
+/** The shortest frame the card sends (it pads up to it). */
+const MIN_FRAME = 60;
 const CR_RST = 0x10, CR_RE = 0x08, CR_TE = 0x04;
 const TSD_OWN = 1 << 13, TSD_SIZE = 0x1fff;
 /** TSAD, the transmit status of all descriptors (not to be confused with TSAD0-3). */
@@ -67,6 +75,7 @@ export class Rtl8139Model implements CardModel {
   rbstart = 0;
   private rcr = 0;
   private cr = 0;
+  private tcr = 0;
   /** Descriptors the guest handed to the card (bit n): their TSAD holds the translated address and is hooked. */
   private outstanding = 0;
   /** TSD values as the guest last wrote them (assembled from byte writes). */
@@ -83,6 +92,7 @@ export class Rtl8139Model implements CardModel {
     hook(RBSTART, 4, HOOK_IN | HOOK_OUT);
     hook(CR, 1, HOOK_OUT);
     hook(RCR, 4, HOOK_OUT);
+    hook(TCR + 2, 1, HOOK_OUT); // the byte with LBK (bits 17-18); not ISR just before it
     hook(CPCR, 2, HOOK_OUT);
     for (let o = 0; o < 256; o++) if (!WRITABLE[o]) this.base[o] |= HOOK_OUT;
     this.updatePolicy();
@@ -101,6 +111,7 @@ export class Rtl8139Model implements CardModel {
   /** Descriptor i came back: the card's TSADi gets the guest's own value again, and goes back to direct. */
   private complete(env: ModelEnv, i: number): void {
     this.outstanding &= ~(1 << i);
+    if (this.tcr & TCR_LBK) env.receiving(Math.max(this.tsd[i] & TSD_SIZE, MIN_FRAME));
     if (env.hostBase !== 0) env.card.write(TSAD0 + 4 * i, 4, this.tsad[i]);
   }
 
@@ -125,7 +136,7 @@ export class Rtl8139Model implements CardModel {
 
   write(env: ModelEnv, off: number, size: number, value: number, handoffPending: boolean): Verdict {
     // An access that only grazes a hooked range (the three bytes before it) with no hooked byte in it.
-    const rbBefore = this.rbstart, rcrBefore = this.rcr, crBefore = this.cr;
+    const rbBefore = this.rbstart, rcrBefore = this.rcr, crBefore = this.cr, tcrBefore = this.tcr;
     // Refusals that concern the whole access come first, before any register is acted on.
     for (let b = 0; b < size; b++) {
       const o = off + b;
@@ -144,6 +155,7 @@ export class Rtl8139Model implements CardModel {
       this.rbstart = rbBefore;
       this.rcr = rcrBefore;
       this.cr = crBefore;
+      this.tcr = tcrBefore;
     }
     return verdict;
   }
@@ -191,6 +203,12 @@ export class Rtl8139Model implements CardModel {
         }
         continue;
       }
+      if (o >= TCR && o < TCR + 4) {
+        // Passed on as written (the card keeps its version bits); the model only needs LBK.
+        const sh = 8 * (o - TCR);
+        this.tcr = ((this.tcr & ~(0xff << sh)) | (v << sh)) >>> 0;
+        continue;
+      }
       if (o >= RCR && o < RCR + 4) {
         const sh = 8 * (o - RCR);
         this.rcr = ((this.rcr & ~(0xff << sh)) | (v << sh)) >>> 0;
@@ -204,6 +222,7 @@ export class Rtl8139Model implements CardModel {
           this.outstanding = 0;
           this.cr = 0;
           this.rcr = 0;
+          this.tcr = 0;
           this.rbstart = 0;
           this.tsad.fill(0);
           this.tsd.fill(TSD_OWN);
