@@ -1,9 +1,10 @@
 /**
  * bench/net: udp-tx with full-size datagrams through each card, on the virtual clock:
  * natively, the share of the wire rate the guest's driver reaches and the emulator's
- * instruction rate while it does (host time, read here in the bench only); then the
- * same guest in each hypervisor mode beside native: throughput, exits and hypervisor
- * cycles per frame.
+ * instruction rate while it does (host time, read here in the bench only), with where
+ * that host time goes (the CPU core, the machine and its devices, the rest: sampled by
+ * V8's profiler); then the same guest in each hypervisor mode beside native:
+ * throughput, exits and hypervisor cycles per frame.
  *
  *   npm run bench:net -- [--count N] [--size N]
  */
@@ -13,6 +14,7 @@ import { Pc, NicKind } from '../devices/pc';
 import { SinkPeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';
 import { runScenario, MODES } from './harness';
+import { hostShare } from './host-profile';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -39,33 +41,45 @@ function cpuBoundMips(): number {
 const reference = cpuBoundMips();
 console.log(`CPU-bound reference (cpubound, 40 iterations): ${reference.toFixed(1)} MIPS`);
 console.log(`udp-tx, ${count} datagrams of ${size} bytes (frames of ${size + 42} bytes), native`);
-console.log('card         wire Mbit/s  frames/s   share of wire   sink lost   emulator MIPS   of CPU-bound');
-for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
-  let out = '';
-  const pc = new Pc({ memoryBytes: 64 << 20, nic, peers: [{ kind: 'sink' }], console: (b) => { out += String.fromCharCode(b); } });
-  pc.boot(image, `udp-tx.elf count=${count} size=${size}`);
-  const t0 = process.hrtime.bigint();
-  const r = pc.run(1e12);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const sink = pc.peers[0] as SinkPeer;
-  if (r.kind !== 'exit') throw new Error(`${nic}: run ended with ${r.kind}`);
-  const rate = pc.wire!.bitsPerSecond;
-  // Frames per second at the sink (first to last arrival) on the virtual clock.
-  const span = (sink.lastCycle - sink.firstCycle) / pc.clock.hz;
-  const fps = (sink.received - 1) / span;
-  const bits = fps * frameBits(size + 42);
-  const mips = pc.cpu.instructions / seconds / 1e6;
-  console.log(`${nic.padEnd(12)} ${(bits / 1e6).toFixed(2).padStart(10)} ${fps.toFixed(0).padStart(9)} ${((100 * bits) / rate).toFixed(1).padStart(12)}%  ${String(sink.lost).padStart(9)}  ${mips.toFixed(1).padStart(12)}  ${((100 * mips) / reference).toFixed(0).padStart(11)}%`);
-}
-
-console.log('');
-console.log(`udp-tx, ${count} datagrams of ${size} bytes (frames of ${Math.max(60, size + 42)} bytes), by mode (one VM)`);
-console.log('card         mode          Mbit/s  share of wire  exits/frame  hypervisor cycles/frame  elapsed cycles/frame  hooked');
-for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
-  for (const mode of MODES) {
-    // The same run as `vpio bench`'s udp-tx scenario, with this bench's count and size.
-    const f = runScenario({ id: `udp-tx/${nic}/${mode}`, workload: 'udp-tx', mode, nic, frame: size + 42, size, guests: 1, count });
-    const hooked = f.hookedFraction === null ? '' : `${(100 * f.hookedFraction).toFixed(1)}%`;
-    console.log(`${nic.padEnd(12)} ${mode.padEnd(12)} ${f.mbps.toFixed(2).padStart(7)} ${(100 * f.wireShare).toFixed(1).padStart(13)}%  ${f.exitsPerFrameTotal.toFixed(0).padStart(11)}  ${f.hypervisorCyclesPerFrame.toFixed(0).padStart(23)}  ${f.cyclesPerFrame.toFixed(0).padStart(20)}  ${hooked.padStart(6)}`);
+console.log('card         wire Mbit/s  frames/s   share of wire   sink lost   emulator MIPS   of CPU-bound   host time: CPU / devices / other');
+async function native(): Promise<void> {
+  for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
+    let out = '';
+    const pc = new Pc({ memoryBytes: 64 << 20, nic, peers: [{ kind: 'sink' }], console: (b) => { out += String.fromCharCode(b); } });
+    pc.boot(image, `udp-tx.elf count=${count} size=${size}`);
+    let seconds = 0;
+    let r: ReturnType<Pc['run']> | null = null;
+    const share = await hostShare(__filename, () => {
+      const t0 = process.hrtime.bigint();
+      r = pc.run(1e12);
+      seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    });
+    const sink = pc.peers[0] as SinkPeer;
+    if (r!.kind !== 'exit') throw new Error(`${nic}: run ended with ${r!.kind}`);
+    const rate = pc.wire!.bitsPerSecond;
+    // Frames per second at the sink (first to last arrival) on the virtual clock.
+    const span = (sink.lastCycle - sink.firstCycle) / pc.clock.hz;
+    const fps = (sink.received - 1) / span;
+    const bits = fps * frameBits(size + 42);
+    const mips = pc.cpu.instructions / seconds / 1e6;
+    const all = share.cpu + share.devices + share.other;
+    const pct = (v: number) => `${((100 * v) / all).toFixed(0)}%`;
+    console.log(`${nic.padEnd(12)} ${(bits / 1e6).toFixed(2).padStart(10)} ${fps.toFixed(0).padStart(9)} ${((100 * bits) / rate).toFixed(1).padStart(12)}%  ${String(sink.lost).padStart(9)}  ${mips.toFixed(1).padStart(12)}  ${((100 * mips) / reference).toFixed(0).padStart(11)}%   ${`${pct(share.cpu)} / ${pct(share.devices)} / ${pct(share.other)}`.padStart(20)}`);
   }
 }
+
+function byMode(): void {
+  console.log('');
+  console.log(`udp-tx, ${count} datagrams of ${size} bytes (frames of ${Math.max(60, size + 42)} bytes), by mode (one VM)`);
+  console.log('card         mode          Mbit/s  share of wire  exits/frame  hypervisor cycles/frame  elapsed cycles/frame  hooked');
+  for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
+    for (const mode of MODES) {
+      // The same run as `vpio bench`'s udp-tx scenario, with this bench's count and size.
+      const f = runScenario({ id: `udp-tx/${nic}/${mode}`, workload: 'udp-tx', mode, nic, frame: size + 42, size, guests: 1, count });
+      const hooked = f.hookedFraction === null ? '' : `${(100 * f.hookedFraction).toFixed(1)}%`;
+      console.log(`${nic.padEnd(12)} ${mode.padEnd(12)} ${f.mbps.toFixed(2).padStart(7)} ${(100 * f.wireShare).toFixed(1).padStart(13)}%  ${f.exitsPerFrameTotal.toFixed(0).padStart(11)}  ${f.hypervisorCyclesPerFrame.toFixed(0).padStart(23)}  ${f.cyclesPerFrame.toFixed(0).padStart(20)}  ${hooked.padStart(6)}`);
+    }
+  }
+}
+
+native().then(byMode, (e) => { console.error(e); process.exit(1); });
