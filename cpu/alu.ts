@@ -69,7 +69,7 @@ export function incdec(cpu: Cpu, a: number, dec: boolean, sign: number): number 
  * Sets the status flags from a result whose CF, OF and AF are known: ZF, SF and PF
  * stay lazy (derived from `r`), the other three are stored.
  */
-function setResultFlags(cpu: Cpu, r: number, sign: number, cf: number, of: boolean, af: boolean): void {
+export function setResultFlags(cpu: Cpu, r: number, sign: number, cf: number, of: boolean, af: boolean): void {
   cpu.materializeFlags();
   let f = cpu.flags & ~(CF | OF | AF);
   if (cf) f |= CF;

@@ -712,6 +712,11 @@ export class Cpu {
   read16(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxR[seg]) this.segFault(seg);
+    if (!this.pagingOn) {
+      // Without paging, a word within one page of RAM is read directly (the common case).
+      const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
+      if ((p & 0xfff) !== 0xfff && p + 1 < this.memSize) return this.mem[p] | (this.mem[p + 1] << 8);
+    }
     return this.readLin16(this.segBase[seg] + o);
   }
 
@@ -738,6 +743,15 @@ export class Cpu {
   write16(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxW[seg]) this.segFault(seg);
+    if (!this.pagingOn && this.a20Mask === -1) {
+      // As in write32: aligned (so in one page), in RAM, no translated code there.
+      const p = (this.segBase[seg] + o) >>> 0;
+      if ((p & 1) === 0 && p + 1 < this.memSize && this.codePages[p >>> 12] === 0) {
+        this.mem[p] = v;
+        this.mem[p + 1] = v >> 8;
+        return;
+      }
+    }
     this.writeLin16(this.segBase[seg] + o, v);
   }
 
@@ -745,7 +759,10 @@ export class Cpu {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
     if (!this.pagingOn && this.a20Mask === -1) {
-      this.writePhys32((this.segBase[seg] + o) >>> 0, v);
+      const p = (this.segBase[seg] + o) >>> 0;
+      // The common case inline: aligned (so in one page), in RAM, no translated code there.
+      if ((p & 3) === 0 && p + 3 < this.memSize && this.codePages[p >>> 12] === 0) this.mem32[p >>> 2] = v;
+      else this.writePhys32(p, v);
       return;
     }
     this.writeLin32(this.segBase[seg] + o, v);

@@ -1998,6 +1998,12 @@ function group7(cpu: Cpu): void {
   }
 }
 
+/**
+ * The handlers the block translator calls for instructions it does not open-code
+ * (32-bit operand size only: they read `cpu.o32`, which is true inside a block).
+ */
+export { PUSHA, POPA, PUSHF, CLI, STI, popSegment };
+
 // ======================================================================
 // Port I/O
 // ======================================================================

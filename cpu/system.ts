@@ -278,6 +278,11 @@ function checkReturnCs(cpu: Cpu, newCs: number, newEip: number): void {
   if (newEip > descLimit(dLo, dHi)) cpu.fault(GP, 0);
 }
 
+/** The `i`-th dword (o32) or word of an IRET frame at stack pointer `sp`, not popped. */
+function readStackSlot(cpu: Cpu, sp: number, i: number, o32: boolean): number {
+  return o32 ? cpu.read32(SS, sp + i * 4) : cpu.read16(SS, (sp + i * 2) & (cpu.ssB32 ? -1 : 0xffff));
+}
+
 /** IRET/IRETD (SDM vol. 2, IRET): real mode, same level, and return to an outer level. */
 export function iret(cpu: Cpu, o32: boolean): void {
   const fullMask = 0x003f7fd5; // all architectural bits through ID, less VM handled in writeFlagsChecked
@@ -293,17 +298,16 @@ export function iret(cpu: Cpu, o32: boolean): void {
   if (cpu.flags & NT) cpu.fault(GP, 0); // a nested-task return needs hardware task switching
   const sp = cpu.getSP();
   const w = o32 ? 4 : 2;
-  const rd = (i: number) => (o32 ? cpu.read32(SS, sp + i * w) : cpu.read16(SS, (sp + i * w) & (cpu.ssB32 ? -1 : 0xffff)));
-  const newEip = rd(0) >>> 0;
-  const newCs = rd(1) & 0xffff;
-  let newFlags = rd(2);
+  const newEip = readStackSlot(cpu, sp, 0, o32) >>> 0;
+  const newCs = readStackSlot(cpu, sp, 1, o32) & 0xffff;
+  let newFlags = readStackSlot(cpu, sp, 2, o32);
   if (!o32) newFlags = (newFlags & 0xffff) | (cpu.getEflags() & 0xffff0000);
   const rpl = newCs & 3;
   checkReturnCs(cpu, newCs, newEip);
   const csLo = dLo, csHi = dHi;
   if (rpl > cpu.cpl) {
-    const newEsp = rd(3);
-    const newSs = rd(4) & 0xffff;
+    const newEsp = readStackSlot(cpu, sp, 3, o32);
+    const newSs = readStackSlot(cpu, sp, 4, o32) & 0xffff;
     if ((newSs & 0xfffc) === 0) cpu.fault(GP, 0);
     fetchDescriptor(cpu, newSs, GP, 0);
     const ssLo = dLo, ssHi = dHi;

@@ -1,23 +1,33 @@
 /**
  * The block translator: straight-line runs of common 32-bit instructions are turned
  * into one JavaScript function each, so the hot loop pays one lookup per block
- * instead of one decode and one dispatch per instruction. It sits beside the
- * interpreter, never instead of it: anything it does not know (system and privileged
- * instructions, REP string ops, 16-bit code and addressing, LOCK/REP prefixes) ends the
- * block and the interpreter executes it. Port I/O and single MOVS/STOS/LODS are
- * translated: before a port access the block charges the instructions it has retired,
- * so the device sees the cycle count the interpreter would show, and after it the block
- * returns if an interrupt is pending or the slice is over. Turn it off with
- * `Cpu.useTranslator = false`.
+ * instead of one decode and one dispatch per instruction. A run goes on past
+ * conditional branches (side exits) and at the target of a direct JMP or CALL in the
+ * same page. It sits beside the
+ * interpreter, never instead of it: anything it does not know (most system and
+ * privileged instructions, REP string ops, 16-bit code and addressing, LOCK/REP
+ * prefixes) ends the block and the interpreter executes it. Port I/O and single
+ * MOVS/STOS/LODS are translated: before a port access the block charges the
+ * instructions it has retired, so the device sees the cycle count the interpreter
+ * would show, and after it the block returns if an interrupt is pending or the slice
+ * is over. So are the stack, flag and data-segment instructions of interrupt and lock
+ * code (PUSHA, POPA, PUSHFD, CLI, STI, PUSH/POP and MOV of DS/ES/FS/GS), through the
+ * interpreter's handlers; STI ends its block. Turn it off with `Cpu.useTranslator = false`.
  *
- * The generated code calls the interpreter's own semantic functions (alu, shift,
- * incdec, condition, Cpu.read32 ...), so both paths compute the same results and the
- * same lazy flags; the differential tests run both.
+ * The generated code calls the interpreter's own semantic functions (shift, ADC/SBB,
+ * multiply, condition, Cpu.read32 ...), except for the ALU operations, TEST, INC/DEC
+ * and shifts by a constant, which it writes inline, recording exactly the lazy flag
+ * state the interpreter's helpers record. Within a block it also knows which flags
+ * nobody can see (overwritten before any read, fault or exit) and drops their
+ * recording, and after an inline operation it works conditions out from the known
+ * state (see "Flags" below). The differential tests (translator.test.ts, fuzz.test.ts)
+ * run both ways and compare registers, EFLAGS, memory and counts.
  *
  * Correctness rules:
  * - A block lives in one 4 KiB physical page and is looked up by physical address
- *   (so paging changes need no flush), by the EIP it starts at, and by CS.D. Its end must be inside the current
- *   fetch window, which encodes both the page end and the CS limit.
+ *   (so paging changes need no flush), by the EIP it starts at, and by CS.D. Its highest byte must be inside the
+ *   current fetch window, which encodes both the page end and the CS limit (bytes below its start, reached by
+ *   a jump back, are in the same page and below the limit). No instruction is in a block twice.
  * - Every instruction that can fault first stores its EIP in cpu.instrEip; a fault
  *   unwinds out of the block and the run loop counts the instructions completed.
  * - A write to a page that holds translated code bumps that page's generation
@@ -26,10 +36,12 @@
  */
 import type { Cpu } from './cpu';
 import {
-  alu, logic, incdec, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub,
+  alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
 } from './alu';
-import { condition, portIn, portOut } from './execute';
+import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment } from './execute';
+import { loadSegment } from './system';
 import { CS, SS, DS, ES, FS, GS, ESP, EBP } from './registers';
+import { ARITH, CF, PARITY, LazyOp } from './flags';
 
 /** A translated block. `count` 0 marks an address the translator could not start at. */
 export interface Block {
@@ -128,21 +140,27 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null };
   if (!d32) return empty; // 16-bit code runs in the interpreter
   const bodies: string[][] = [];
+  const flagInfos: FlagInfo[] = [];
   const nexts: number[] = [];
   const eips: number[] = [];
   const st: Decoded = { pos: phys, end: pageEnd, ok: true };
   let terminated = false;
   let loopCc = -2;
+  let end = phys; // past the highest byte of the block: it may jump back within its page
+  known.op = -1;
   while (eips.length < MAX_BLOCK_INSTRUCTIONS && !terminated) {
     const start = st.pos;
     const ieip = eip + (start - phys);
     const code: string[] = [];
-    lastBranch.cc = -2;
+    lastBranch.cc = -2; lastBranch.call = false;
+    flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
     const res = translateOne(cpu, mem, st, ieip, code);
     if (!st.ok || res === Emit.None) { st.pos = start; break; }
+    flagInfos.push({ ...flagInfo });
     const next = eip + (st.pos - phys);
     eips.push(ieip);
     nexts.push(next);
+    if (st.pos > end) end = st.pos;
     if (res === Emit.Writes) code.push('if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
     // After port I/O (whose latency the device charged, and which may have raised an
     // interrupt or cut the slice short), go on only if every instruction left in this
@@ -158,13 +176,31 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
         loopCc = lastBranch.cc;
       } else {
         // A side exit: leave when taken, go on with the fall-through path.
-        code.push(`if (condition(cpu, ${lastBranch.cc})) { cpu.eip = ${(next + lastBranch.disp) >>> 0}; return COUNT; }`);
+        code.push(`if (${conditionExpr(lastBranch.cc)}) { cpu.eip = ${(next + lastBranch.disp) >>> 0}; return COUNT; }`);
       }
     } else if (res === Emit.Terminates) {
       terminated = true;
       if (backToStart) loopCc = lastBranch.cc;
+    } else if (res === Emit.Jump) {
+      const target = (next + lastBranch.disp) >>> 0;
+      const targetPhys = phys + (target - eip);
+      if (backToStart && !lastBranch.call) {
+        terminated = true;
+        loopCc = -1;
+      } else if (targetPhys >= (phys & ~0xfff) && targetPhys < pageEnd && !eips.includes(target)) {
+        // Straight on at the target: in the same page, so under the same mapping, and
+        // within the fetch window once the block's highest byte is.
+        nexts[nexts.length - 1] = target;
+        if (lastBranch.call) code.push('if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
+        st.pos = targetPhys;
+      } else {
+        code.push(`cpu.eip = ${target};`, 'return COUNT;');
+        terminated = true;
+      }
     }
+    if (flagInfo.modifies) { known.op = flagInfo.op; known.size = flagInfo.size; known.cfKept = flagInfo.keepsCf; }
   }
+  dropDeadFlags(bodies, flagInfos);
   const count = eips.length;
   if (count === 0) return empty;
   const lines: string[] = [];
@@ -190,18 +226,24 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   if (loop) {
     const exitNext = nexts[count - 1];
     lines.push(`    n += ${count};`);
-    if (loopCc >= 0) lines.push(`    if (!condition(cpu, ${loopCc})) { cpu.eip = ${exitNext}; return n; }`);
+    if (loopCc >= 0) lines.push(`    if (!(${conditionExpr(loopCc)})) { cpu.eip = ${exitNext}; return n; }`);
     lines.push(`    if (n + ${count} > limit) { cpu.eip = ${eip}; return n; }`, '  }');
   } else if (!terminated) {
-    lines.push(`  cpu.eip = ${eip + (st.pos - phys)};`, `  return ${count};`);
+    lines.push(`  cpu.eip = ${nexts[count - 1]};`, `  return ${count};`);
   }
-  const src = `return function block_${phys.toString(16)}(cpu) {\n  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8;\n  let a = 0, v = 0, o = 0, c = 0;\n${lines.join('\n')}\n};`;
+  const src = `const { ${HELPER_NAMES} } = helpers;\nreturn function block_${phys.toString(16)}(cpu) {\n  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8;\n  let a = 0, b = 0, v = 0, o = 0, c = 0;\n${lines.join('\n')}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const factory = new Function('alu', 'logic', 'incdec', 'shift', 'imulTrunc', 'mulU32', 'mulS32', 'mulHigh', 'mulFlags', 'div32', 'idiv32', 'sub', 'condition', 'portIn', 'portOut', src);
-  const fn = factory(alu, logic, incdec, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, condition, portIn, portOut) as (cpu: Cpu) => number;
+  const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   cpu.codePages[phys >>> 12] = 1;
-  return { phys, eip, d32, gen, count, bytes: st.pos - phys, eips, fn };
+  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn };
 }
+
+/** What generated code may call: the interpreter's own semantic functions. */
+const HELPERS = {
+  alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
+  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment, loadSegment,
+};
+const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 
 const enum Emit {
   /** Not translatable: the block ends before this instruction. */
@@ -223,6 +265,13 @@ const enum Emit {
    * block's start.
    */
   Branch = 4,
+  /**
+   * A direct JMP or CALL (lastBranch: its displacement; a CALL has pushed its return
+   * address): translate() goes on at the target when it is in the block's page and
+   * not yet in the block, closes a loop for a JMP to the block's start, else ends the
+   * block there.
+   */
+  Jump = 6,
 }
 
 function byte(mem: Uint8Array, st: Decoded): number {
@@ -282,14 +331,170 @@ const SIGN = ['', '0x80', '0x8000', '', '(-2147483648)'];
  * (-1 for JMP) and its displacement, so translate() can turn a branch back to the
  * block's start into a loop inside the generated function.
  */
-const lastBranch = { cc: -2, disp: 0 };
+const lastBranch = { cc: -2, disp: 0, call: false };
 const MASK = ['', '0xff', '0xffff', '', '-1'];
+
+// ---- Flags ----
+//
+// An instruction that sets all six status flags from registers only, with nothing in
+// between that reads flags or can leave the block (a fault, an exit, a port access), makes the
+// flags of the one before it dead: nobody can see them, so their recording is dropped.
+// Live flags are recorded inline, as exactly the lazy state alu()/logic() record, and a
+// condition read right after an inline ALU operation is worked out from that state
+// without the generic condition().
+
+/** How the last translated instruction uses the status flags (conservative by default). */
+interface FlagInfo {
+  /** It reads the flags, or can leave the block (fault, exit) and so show them. */
+  reads: boolean;
+  /** It changes the flags. */
+  modifies: boolean;
+  /** It sets all six status flags, whatever they were. */
+  all: boolean;
+  /**
+   * INC or DEC: sets five flags and carries CF over. Without `reads` (a register
+   * operand), its flags dead make the CF it carried dead too; live, it read CF.
+   */
+  keepsCf: boolean;
+  /** The LazyOp it records inline (ADD, SUB/CMP or a logic op; -1: something else), and its operand size. */
+  op: number;
+  size: number;
+}
+const flagInfo: FlagInfo = { reads: true, modifies: true, all: false, keepsCf: false, op: -1, size: 0 };
+/**
+ * The lazy flag state as far as this block knows it: set by an inline ALU operation
+ * (op -1: unknown); after INC/DEC, `cfKept`: CF is a plain bit in cpu.flags.
+ */
+const known = { op: -1, size: 0, cfKept: false };
+/** Marks the lines of an instruction that record its flags, for dropDeadFlags. */
+const FLAGS = 'FLAGS ';
+
+/** The instruction only moves data between registers: no flags, no way out of the block. */
+function flagsUntouched(): void {
+  flagInfo.reads = false; flagInfo.modifies = false;
+}
+
+/** The instruction may fault or exit but leaves the flags alone. */
+function flagsKept(): void {
+  flagInfo.modifies = false;
+}
+
+/** A data move: with a memory operand it may fault, else it is invisible to the flags. */
+function dataMove(memory: boolean): void {
+  if (memory) flagsKept(); else flagsUntouched();
+}
+
+/** The instruction sets all six flags, recording `op` inline; `mayLeave` when it can fault. */
+function flagsSet(op: number, sz: number, mayLeave: boolean): void {
+  flagInfo.reads = mayLeave; flagInfo.modifies = true; flagInfo.all = true; flagInfo.op = op; flagInfo.size = sz;
+}
+
+/** Drops the flag recording of every instruction whose flags are overwritten unseen. */
+function dropDeadFlags(bodies: string[][], infos: FlagInfo[]): void {
+  let live = true; // at the end of the block, whoever runs next may read them
+  for (let i = bodies.length - 1; i >= 0; i--) {
+    const f = infos[i];
+    const killer = !f.reads && f.modifies && f.all;
+    const carrier = !f.reads && f.keepsCf;
+    const keep = live || !(killer || carrier);
+    bodies[i] = bodies[i].flatMap((line) => (!line.startsWith(FLAGS) ? [line] : keep ? [line.slice(FLAGS.length)] : []));
+    if (killer) live = false;
+    else if (carrier) { /* earlier flags are live exactly when its own are */ }
+    else if (f.reads || f.modifies) live = true;
+  }
+}
+
+const LAZY_OP = [LazyOp.Add, LazyOp.Logic, -1, -1, LazyOp.Logic, LazyOp.Sub, LazyOp.Logic, LazyOp.Sub];
+const ALU_EXPR = ['a + b', 'a | b', '', '', 'a & b', 'a - b', 'a ^ b', 'a - b'];
+
+/**
+ * ALU operation `aluOp` (not ADC or SBB, which read CF) of the locals `a` and `b`:
+ * the result into `v` and the lazy flags exactly as alu() records them.
+ */
+function emitAlu(out: string[], aluOp: number, sz: number, mayLeave: boolean): void {
+  out.push(`v = (${ALU_EXPR[aluOp]}) & ${MASK[sz]};`);
+  out.push(`${FLAGS}cpu.lazyOp = ${LAZY_OP[aluOp]}; cpu.lazyA = a; cpu.lazyB = b; cpu.lazyR = v; cpu.lazySign = ${SIGN[sz]}; cpu.flagsLazy = ${ARITH};`);
+  flagsSet(LAZY_OP[aluOp], sz, mayLeave);
+}
+
+/** TEST: the lazy flags logic() records for the result expression `r`. */
+function emitTest(out: string[], r: string, sz: number, mayLeave: boolean): void {
+  out.push(`v = ${r};`);
+  out.push(`${FLAGS}cpu.lazyOp = ${LazyOp.Logic}; cpu.lazyA = 0; cpu.lazyB = 0; cpu.lazyR = v; cpu.lazySign = ${SIGN[sz]}; cpu.flagsLazy = ${ARITH};`);
+  flagsSet(LazyOp.Logic, sz, mayLeave);
+}
+
+/**
+ * INC/DEC of the local `a` (SDM vol. 2: CF unchanged): the result into `v`, and the
+ * flags as incdec() sets them, CF worked out inline when the state is known.
+ */
+function emitIncDec(out: string[], dec: boolean, sz: number, mayLeave: boolean): void {
+  const cf = known.op >= 0 ? `${conditionExpr(2)} ? 1 : 0` : 'cpu.getCF()';
+  const op = dec ? LazyOp.Sub : LazyOp.Add;
+  out.push(`v = (a ${dec ? '-' : '+'} 1) & ${MASK[sz]};`);
+  out.push(`${FLAGS}c = ${cf}; cpu.lazyOp = ${op}; cpu.lazyA = a; cpu.lazyB = 1; cpu.lazyR = v; cpu.lazySign = ${SIGN[sz]}; ` +
+    `cpu.flags = (cpu.flags & ~${CF}) | c; cpu.flagsLazy = ${ARITH & ~CF};`);
+  flagInfo.reads = mayLeave; flagInfo.keepsCf = true; flagInfo.op = op; flagInfo.size = sz;
+}
+
+/**
+ * SHL/SAL, SHR, SAR (`kind` 4/6, 5, 7) of the 32-bit local `a` by a constant count of
+ * 1..31: the result into `v`, and the flags as shift() sets them.
+ */
+function emitShift32(out: string[], kind: number, count: number, mayLeave: boolean): void {
+  let r: string, cf: string, of: string;
+  if (kind === 5) { r = `(a >>> ${count}) & -1`; cf = `(a >>> ${count - 1}) & 1`; of = '(a & -2147483648) !== 0'; }
+  else if (kind === 7) { r = `(a >> ${count}) & -1`; cf = `(a >> ${count - 1}) & 1`; of = 'false'; }
+  else { r = `(a << ${count}) & -1`; cf = `(a >>> ${32 - count}) & 1`; of = '((v & -2147483648) !== 0) !== (c !== 0)'; }
+  out.push(`v = ${r};`, `${FLAGS}c = ${cf}; setResultFlags(cpu, v, -2147483648, c, ${of}, false);`);
+  flagsSet(-1, 4, mayLeave);
+}
+
+/**
+ * The JS expression of condition `cc` (SDM vol. 2, appendix B.1). After an inline ALU
+ * operation the flag state is known: the same formulas as Cpu.getCF() and the others,
+ * and for a subtraction (SUB, CMP: never SBB) the unsigned and signed comparisons of
+ * its operands, which are what CF and SF != OF of a plain subtraction are.
+ */
+function conditionExpr(cc: number): string {
+  if (known.op < 0) return `condition(cpu, ${cc})`;
+  const S = SIGN[known.size];
+  const A = 'cpu.lazyA', B = 'cpu.lazyB', R = 'cpu.lazyR';
+  const zf = `${R} === 0`, sf = `(${R} & ${S}) !== 0`;
+  const sx = (x: string) => (known.size === 4 ? `(${x} | 0)` : known.size === 2 ? `((${x} << 16) >> 16)` : `((${x} << 24) >> 24)`);
+  const ux = (x: string) => (known.size === 4 ? `(${x} >>> 0)` : x);
+  let of: string, cf: string, below: string, belowEq: string, less: string, lessEq: string;
+  if (known.cfKept) {
+    // After INC/DEC (a plain addition or subtraction of 1 but for CF, which is stored).
+    cf = `(cpu.flags & ${CF}) !== 0`;
+    below = cf; belowEq = `${cf} || ${zf}`;
+    if (known.op === LazyOp.Sub) {
+      of = `(((${A} ^ ${B}) & (${A} ^ ${R})) & ${S}) !== 0`;
+      less = `${sx(A)} < ${sx(B)}`; lessEq = `${sx(A)} <= ${sx(B)}`;
+    } else {
+      of = `(((${A} ^ ${R}) & (${B} ^ ${R})) & ${S}) !== 0`;
+      less = `(${sf}) !== (${of})`; lessEq = `${zf} || (${sf}) !== (${of})`;
+    }
+  } else if (known.op === LazyOp.Logic) {
+    of = 'false'; cf = 'false';
+    below = 'false'; belowEq = zf; less = sf; lessEq = `${zf} || ${sf}`;
+  } else if (known.op === LazyOp.Sub) {
+    of = `(((${A} ^ ${B}) & (${A} ^ ${R})) & ${S}) !== 0`; cf = `${ux(A)} < ${ux(B)}`;
+    below = cf; belowEq = `${ux(A)} <= ${ux(B)}`; less = `${sx(A)} < ${sx(B)}`; lessEq = `${sx(A)} <= ${sx(B)}`;
+  } else {
+    of = `(((${A} ^ ${R}) & (${B} ^ ${R})) & ${S}) !== 0`; cf = `(((${A} & ${B}) | ((${A} | ${B}) & ~${R})) & ${S}) !== 0`;
+    below = cf; belowEq = `${cf} || ${zf}`; less = `(${sf}) !== (${of})`; lessEq = `${zf} || (${sf}) !== (${of})`;
+  }
+  const e = [of, below, zf, belowEq, sf, `PARITY[${R} & 0xff] !== 0`, less, lessEq][cc >> 1];
+  return cc & 1 ? `!(${e})` : `(${e})`;
+}
 
 /**
  * Emits the code of one instruction into `out`. Placeholders NEXT and COUNT are
  * replaced by the next EIP and the instruction's 1-based index in the block.
  */
 function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out: string[]): Emit {
+  const startPos = st.pos;
   let size = 4;
   let segOvr = -1;
   let op = byte(mem, st);
@@ -329,51 +534,61 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
   if (op < 0x40 && (op & 7) < 6) {
     const aluOp = op >> 3;
     const form = op & 7;
+    const carry = aluOp === 2 || aluOp === 3; // ADC, SBB read CF: the generic helper
     if (form === 0 || form === 1) {
       const sz = form === 0 ? 1 : size;
       modrm(sz);
-      out.push(`v = alu(cpu, ${aluOp}, ${E.read}, ${G.read}, ${SIGN[sz]});`);
+      if (carry) out.push(`v = alu(cpu, ${aluOp}, ${E.read}, ${G.read}, ${SIGN[sz]});`);
+      else { out.push(`a = ${E.read};`, `b = ${G.read};`); emitAlu(out, aluOp, sz, E.mem); }
       if (aluOp !== 7) { out.push(E.write('v')); return wrote(); }
       return Emit.Plain;
     }
     if (form === 2 || form === 3) {
       const sz = form === 2 ? 1 : size;
       modrm(sz);
-      out.push(`v = alu(cpu, ${aluOp}, ${G.read}, ${E.read}, ${SIGN[sz]});`);
+      if (carry) out.push(`v = alu(cpu, ${aluOp}, ${G.read}, ${E.read}, ${SIGN[sz]});`);
+      else { out.push(`a = ${G.read};`, `b = ${E.read};`); emitAlu(out, aluOp, sz, E.mem); }
       if (aluOp !== 7) out.push(G.write('v'));
       return Emit.Plain;
     }
     const sz = form === 4 ? 1 : size;
     const acc = regOperand(0, sz);
     const k = imm(sz);
-    out.push(`v = alu(cpu, ${aluOp}, ${acc.read}, ${sz === 4 ? k | 0 : k}, ${SIGN[sz]});`);
+    if (carry) out.push(`v = alu(cpu, ${aluOp}, ${acc.read}, ${sz === 4 ? k | 0 : k}, ${SIGN[sz]});`);
+    else { out.push(`a = ${acc.read};`, `b = ${sz === 4 ? k | 0 : k};`); emitAlu(out, aluOp, sz, false); }
     if (aluOp !== 7) out.push(acc.write('v'));
     return Emit.Plain;
   }
   if (op >= 0x40 && op <= 0x4f) {
     const R = regOperand(op & 7, size);
-    out.push(R.write(`incdec(cpu, ${R.read}, ${op >= 0x48}, ${SIGN[size]})`));
+    out.push(`a = ${R.read};`);
+    emitIncDec(out, op >= 0x48, size, false);
+    out.push(R.write('v'));
     return Emit.Plain;
   }
   if (op >= 0x50 && op <= 0x57) {
     out.push(markFault, size === 4 ? `cpu.push32(r[${op & 7}]);` : `cpu.push16(r16[${(op & 7) << 1}]);`);
+    flagsKept();
     return Emit.Writes;
   }
   if (op >= 0x58 && op <= 0x5f) {
     out.push(markFault, size === 4 ? `v = cpu.pop32(); r[${op & 7}] = v;` : `v = cpu.pop16(); r16[${(op & 7) << 1}] = v;`);
+    flagsKept();
     return Emit.Plain;
   }
   if (op >= 0x70 && op <= 0x7f) {
     if (size !== 4) return Emit.None;
     const d = (byte(mem, st) << 24) >> 24;
     lastBranch.cc = op & 15; lastBranch.disp = d;
+    flagsKept();
     return Emit.Branch;
   }
-  if (op >= 0xb0 && op <= 0xb7) { out.push(`${R8_NAMES[op & 7]} = ${byte(mem, st)};`); return Emit.Plain; }
-  if (op >= 0xb8 && op <= 0xbf) { const R = regOperand(op & 7, size); out.push(R.write(String(size === 4 ? dword(mem, st) : word(mem, st)))); return Emit.Plain; }
+  if (op >= 0xb0 && op <= 0xb7) { out.push(`${R8_NAMES[op & 7]} = ${byte(mem, st)};`); flagsUntouched(); return Emit.Plain; }
+  if (op >= 0xb8 && op <= 0xbf) { const R = regOperand(op & 7, size); out.push(R.write(String(size === 4 ? dword(mem, st) : word(mem, st)))); flagsUntouched(); return Emit.Plain; }
   if (op >= 0x91 && op <= 0x97) {
     const A = regOperand(0, size), R = regOperand(op & 7, size);
     out.push(`v = ${A.read};`, A.write(R.read), R.write('v'));
+    flagsUntouched();
     return Emit.Plain;
   }
   switch (op) {
@@ -384,6 +599,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       const wr = sz === 4 ? 'write32' : sz === 2 ? 'write16' : 'write8';
       const src = segOvr >= 0 ? segOvr : DS;
       const acc = regOperand(0, sz);
+      flagsKept();
       out.push(markFault, `c = cpu.flags & 0x400 ? ${-sz} : ${sz};`);
       if (op <= 0xa5) {
         out.push(`cpu.${wr}(${ES}, r[7], cpu.${rd}(${src}, r[6]));`, 'r[6] = (r[6] + c) | 0;', 'r[7] = (r[7] + c) | 0;');
@@ -410,9 +626,55 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       out.push('COMMIT', markFault, `portOut(cpu, ${port}, ${sz}, ${regOperand(0, sz).read});`);
       return Emit.Io;
     }
+    case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
+      // MOV AL/eAX to and from a direct offset (moffs), 32-bit addressing.
+      const sz = op & 1 ? size : 1;
+      const M = memOperand(segOvr >= 0 ? segOvr : DS, sz);
+      const acc = regOperand(0, sz);
+      out.push(markFault, `o = ${dword(mem, st)};`, op < 0xa2 ? acc.write(M.read) : M.write(acc.read));
+      flagsKept();
+      return op < 0xa2 ? Emit.Plain : Emit.Writes;
+    }
+    // Stack and flag instructions of interrupt and lock code: the interpreter's handlers,
+    // which read cpu.o32 (true in a block), so only without an operand-size prefix.
+    case 0x60: case 0x61: case 0x9c:
+      if (size !== 4) return Emit.None;
+      flagsKept();
+      out.push(markFault, `${op === 0x60 ? 'PUSHA' : op === 0x61 ? 'POPA' : 'PUSHF'}(cpu, ${op});`);
+      return op === 0x61 ? Emit.Plain : Emit.Writes;
+    case 0x06: case 0x1e:
+      if (size !== 4) return Emit.None;
+      flagsKept();
+      out.push(markFault, `cpu.push32(cpu.sreg[${op === 0x06 ? ES : DS}]);`);
+      return Emit.Writes;
+    case 0x07: case 0x1f:
+      // A segment load may set a descriptor's accessed bit: a write.
+      if (size !== 4) return Emit.None;
+      flagsKept();
+      out.push(markFault, `popSegment(cpu, ${op === 0x07 ? ES : DS});`);
+      return Emit.Writes;
+    case 0x8e: {
+      // MOV Sreg, Ew for the data segments; SS (which holds off interrupts) and CS are left to the interpreter.
+      modrm(2);
+      const s = (m >> 3) & 7;
+      if (s !== ES && s !== DS && s !== FS && s !== GS) return Emit.None;
+      if (!E.mem) out.push(markFault);
+      out.push(`loadSegment(cpu, ${s}, ${E.read});`);
+      flagsKept();
+      return Emit.Writes;
+    }
+    case 0xfa: out.push(markFault, 'CLI(cpu, 0xfa);'); flagsKept(); return Emit.Plain;
+    case 0xfb:
+      // STI holds off interrupts for one instruction, counted from cpu.instructions:
+      // charge the block's earlier instructions first, and end the block after it.
+      out.push('COMMIT', markFault, 'STI(cpu, 0xfb);', 'cpu.eip = NEXT;', 'return COUNT;');
+      return Emit.Terminates;
+    // CLD, STD: DF is never lazy, so to the status flags these are invisible.
+    case 0xfc: out.push('cpu.flags &= ~0x400;'); flagsUntouched(); return Emit.Plain;
+    case 0xfd: out.push('cpu.flags |= 0x400;'); flagsUntouched(); return Emit.Plain;
     case 0x0f: return translate0F(mem, st, size, segOvr, markFault, out, modrm, () => E, () => G, () => m);
-    case 0x68: out.push(markFault, size === 4 ? `cpu.push32(${dword(mem, st)});` : `cpu.push16(${word(mem, st)});`); return Emit.Writes;
-    case 0x6a: out.push(markFault, size === 4 ? `cpu.push32(${simm8(4)});` : `cpu.push16(${simm8(2)});`); return Emit.Writes;
+    case 0x68: out.push(markFault, size === 4 ? `cpu.push32(${dword(mem, st)});` : `cpu.push16(${word(mem, st)});`); flagsKept(); return Emit.Writes;
+    case 0x6a: out.push(markFault, size === 4 ? `cpu.push32(${simm8(4)});` : `cpu.push16(${simm8(2)});`); flagsKept(); return Emit.Writes;
     case 0x69: case 0x6b: {
       modrm(size);
       out.push(`a = ${E.read};`);
@@ -426,39 +688,42 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       const aluOp = (m >> 3) & 7;
       out.push(`a = ${E.read};`);
       const k = op === 0x83 ? simm8(sz) : imm(sz);
-      out.push(`v = alu(cpu, ${aluOp}, a, ${sz === 4 ? k | 0 : k}, ${SIGN[sz]});`);
+      if (aluOp === 2 || aluOp === 3) out.push(`v = alu(cpu, ${aluOp}, a, ${sz === 4 ? k | 0 : k}, ${SIGN[sz]});`);
+      else { out.push(`b = ${sz === 4 ? k | 0 : k};`); emitAlu(out, aluOp, sz, E.mem); }
       if (aluOp !== 7) { out.push(E.write('v')); return wrote(); }
       return Emit.Plain;
     }
     case 0x84: case 0x85: {
       const sz = op === 0x84 ? 1 : size;
       modrm(sz);
-      out.push(`logic(cpu, (${E.read} & ${G.read}) & ${MASK[sz]}, ${SIGN[sz]});`);
+      emitTest(out, `(${E.read} & ${G.read}) & ${MASK[sz]}`, sz, E.mem);
       return Emit.Plain;
     }
     case 0x86: case 0x87: {
       const sz = op === 0x86 ? 1 : size;
       modrm(sz);
       out.push(`a = ${E.read};`, E.write(G.read), G.write('a'));
+      dataMove(E.mem);
       return wrote();
     }
-    case 0x88: case 0x89: modrm(op === 0x88 ? 1 : size); out.push(E.write(G.read)); return wrote();
-    case 0x8a: case 0x8b: modrm(op === 0x8a ? 1 : size); out.push(G.write(E.read)); return Emit.Plain;
+    case 0x88: case 0x89: modrm(op === 0x88 ? 1 : size); out.push(E.write(G.read)); dataMove(E.mem); return wrote();
+    case 0x8a: case 0x8b: modrm(op === 0x8a ? 1 : size); out.push(G.write(E.read)); dataMove(E.mem); return Emit.Plain;
     case 0x8d: {
       m = byte(mem, st);
       if (m >= 0xc0) return Emit.None;
       const ea = effectiveAddress(mem, st, m, segOvr);
       const R = regOperand((m >> 3) & 7, size);
       out.push(R.write(size === 4 ? `${ea.expr}` : `(${ea.expr}) & 0xffff`));
+      flagsUntouched();
       return Emit.Plain;
     }
-    case 0x90: return Emit.Plain;
-    case 0x98: out.push(size === 4 ? 'r[0] = (r16[0] << 16) >> 16;' : 'r16[0] = (r8[0] << 24) >> 24;'); return Emit.Plain;
-    case 0x99: out.push(size === 4 ? 'r[2] = r[0] >> 31;' : 'r16[4] = (r16[0] & 0x8000) ? 0xffff : 0;'); return Emit.Plain;
-    case 0xa8: out.push(`logic(cpu, r8[0] & ${byte(mem, st)}, 0x80);`); return Emit.Plain;
+    case 0x90: flagsUntouched(); return Emit.Plain;
+    case 0x98: out.push(size === 4 ? 'r[0] = (r16[0] << 16) >> 16;' : 'r16[0] = (r8[0] << 24) >> 24;'); flagsUntouched(); return Emit.Plain;
+    case 0x99: out.push(size === 4 ? 'r[2] = r[0] >> 31;' : 'r16[4] = (r16[0] & 0x8000) ? 0xffff : 0;'); flagsUntouched(); return Emit.Plain;
+    case 0xa8: emitTest(out, `r8[0] & ${byte(mem, st)}`, 1, false); return Emit.Plain;
     case 0xa9: {
       const A = regOperand(0, size);
-      out.push(`logic(cpu, (${A.read} & ${imm(size)}) & ${MASK[size]}, ${SIGN[size]});`);
+      emitTest(out, `(${A.read} & ${imm(size)}) & ${MASK[size]}`, size, false);
       return Emit.Plain;
     }
     case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd3: {
@@ -466,8 +731,13 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       modrm(sz);
       const kind = (m >> 3) & 7;
       out.push(`a = ${E.read};`);
-      if (op === 0xd3) out.push('c = r8[4] & 31;');
-      else out.push(`c = ${op <= 0xc1 ? byte(mem, st) & 31 : 1};`);
+      const count = op === 0xd3 ? -1 : op <= 0xc1 ? byte(mem, st) & 31 : 1;
+      if (sz === 4 && count > 0 && kind >= 4) {
+        emitShift32(out, kind, count, E.mem);
+        out.push(E.write('v'));
+        return wrote();
+      }
+      out.push(count < 0 ? 'c = r8[4] & 31;' : `c = ${count};`);
       out.push(`if (c !== 0) { ${E.write(`shift(cpu, ${kind}, a, c, ${sz * 8})`)} }`);
       return wrote();
     }
@@ -484,20 +754,23 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       modrm(sz);
       if (((m >> 3) & 7) !== 0) return Emit.None;
       out.push(E.write(String(imm(sz))));
+      dataMove(E.mem);
       return wrote();
     }
     case 0xe8: {
       if (size !== 4) return Emit.None;
       const d = dword(mem, st);
-      out.push(markFault, 'cpu.push32(NEXT);', `cpu.eip = (NEXT + ${d}) >>> 0;`, 'return COUNT;');
-      return Emit.Terminates;
+      lastBranch.call = true; lastBranch.disp = d;
+      out.push(markFault, `cpu.push32(${ieip + (st.pos - startPos)});`);
+      flagsKept();
+      return Emit.Jump;
     }
     case 0xe9: case 0xeb: {
       if (size !== 4) return Emit.None;
       const d = op === 0xe9 ? dword(mem, st) : (byte(mem, st) << 24) >> 24;
       lastBranch.cc = -1; lastBranch.disp = d;
-      out.push(`cpu.eip = (NEXT + ${d}) >>> 0;`, 'return COUNT;');
-      return Emit.Terminates;
+      flagsUntouched();
+      return Emit.Jump;
     }
     case 0xf6: case 0xf7: {
       const sz = op === 0xf6 ? 1 : size;
@@ -505,8 +778,8 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       const kind = (m >> 3) & 7;
       out.push(`a = ${E.read};`);
       switch (kind) {
-        case 0: case 1: out.push(`logic(cpu, a & ${imm(sz)} & ${MASK[sz]}, ${SIGN[sz]});`); return Emit.Plain;
-        case 2: out.push(E.write(`~a & ${MASK[sz]}`)); return wrote();
+        case 0: case 1: emitTest(out, `a & ${imm(sz)} & ${MASK[sz]}`, sz, E.mem); return Emit.Plain;
+        case 2: out.push(E.write(`~a & ${MASK[sz]}`)); dataMove(E.mem); return wrote();
         case 3: out.push(E.write(`sub(cpu, 0, a, ${SIGN[sz]})`)); return wrote();
       }
       if (sz !== 4) return Emit.None;
@@ -521,11 +794,16 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       const sz = op === 0xfe ? 1 : size;
       modrm(sz);
       const kind = (m >> 3) & 7;
-      if (kind < 2) { out.push(E.write(`incdec(cpu, ${E.read}, ${kind === 1}, ${SIGN[sz]})`)); return wrote(); }
+      if (kind < 2) {
+        out.push(`a = ${E.read};`);
+        emitIncDec(out, kind === 1, sz, E.mem);
+        out.push(E.write('v'));
+        return wrote();
+      }
       if (op === 0xfe || size !== 4) return Emit.None;
       if (kind === 2) { out.push(`v = ${E.read};`, markFault, 'cpu.push32(NEXT);', 'cpu.eip = v >>> 0;', 'return COUNT;'); return Emit.Terminates; }
       if (kind === 4) { out.push(`cpu.eip = ${E.read} >>> 0;`, 'return COUNT;'); return Emit.Terminates; }
-      if (kind === 6) { out.push(`v = ${E.read};`, markFault, 'cpu.push32(v);'); return Emit.Writes; }
+      if (kind === 6) { out.push(`v = ${E.read};`, markFault, 'cpu.push32(v);'); flagsKept(); return Emit.Writes; }
       return Emit.None;
     }
     default:
@@ -537,29 +815,40 @@ function translate0F(
   mem: Uint8Array, st: Decoded, size: number, segOvr: number, markFault: string, out: string[],
   modrm: (sz: number) => void, getE: () => Operand, getG: () => Operand, getM: () => number,
 ): Emit {
-  void segOvr; void markFault;
+  void segOvr;
   const op = byte(mem, st);
   if (op >= 0x80 && op <= 0x8f) {
     if (size !== 4) return Emit.None;
     const d = dword(mem, st);
     lastBranch.cc = op & 15; lastBranch.disp = d;
+    flagsKept();
     return Emit.Branch;
-    return Emit.Terminates;
   }
   if (op >= 0x40 && op <= 0x4f) {
     modrm(size);
-    out.push(`v = ${getE().read};`, `if (condition(cpu, ${op & 15})) { ${getG().write('v')} }`);
+    out.push(`v = ${getE().read};`, `if (${conditionExpr(op & 15)}) { ${getG().write('v')} }`);
+    flagsKept();
     return Emit.Plain;
   }
   if (op >= 0x90 && op <= 0x9f) {
     modrm(1);
-    out.push(getE().write(`condition(cpu, ${op & 15}) ? 1 : 0`));
+    out.push(getE().write(`${conditionExpr(op & 15)} ? 1 : 0`));
+    flagsKept();
     return getE().mem ? Emit.Writes : Emit.Plain;
+  }
+  if (op === 0xa0 || op === 0xa8 || op === 0xa1 || op === 0xa9) {
+    // PUSH/POP FS and GS (see the one-byte forms).
+    if (size !== 4) return Emit.None;
+    const seg = op < 0xa8 ? FS : GS;
+    out.push(markFault, op & 1 ? `popSegment(cpu, ${seg});` : `cpu.push32(cpu.sreg[${seg}]);`);
+    flagsKept();
+    return Emit.Writes;
   }
   if (op >= 0xc8 && op <= 0xcf) {
     if (size !== 4) return Emit.None;
     const n = op & 7;
     out.push(`v = r[${n}]; r[${n}] = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);`);
+    flagsUntouched();
     return Emit.Plain;
   }
   switch (op) {
@@ -572,6 +861,7 @@ function translate0F(
       const E = getE();
       const G = regOperand((getM() >> 3) & 7, size);
       out.push(G.write(op === 0xb6 ? E.read : `((${E.read} << 24) >> 24) & ${MASK[size]}`));
+      dataMove(E.mem);
       return Emit.Plain;
     }
     case 0xb7: case 0xbf: {
@@ -579,6 +869,7 @@ function translate0F(
       const E = getE();
       const G = regOperand((getM() >> 3) & 7, size);
       out.push(G.write(op === 0xb7 ? E.read : `((${E.read} << 16) >> 16) & ${MASK[size]}`));
+      dataMove(E.mem);
       return Emit.Plain;
     }
     default:

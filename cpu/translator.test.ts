@@ -1,0 +1,381 @@
+/**
+ * The block translator against the interpreter, for what the translator open-codes
+ * rather than delegating to the interpreter's helpers: ALU operations, TEST and
+ * shifts by a constant with their lazy flags written inline, conditions worked out
+ * from a known flag state, flag recordings dropped because a later instruction
+ * overwrites them unseen, and the stack, segment and flag instructions of interrupt
+ * code. Every program runs interpreted and translated (translated on first sight);
+ * registers, EFLAGS, memory, EIP, instruction and cycle counts must be equal.
+ */
+import seedrandom from 'seedrandom';
+import { StopReason } from './bus';
+import { Cpu } from './cpu';
+import { flatMachine, TestBus, CODE_BASE, STACK_TOP } from './testing';
+
+/** Where the programs keep their data (EBP points here and is never an ALU destination). */
+const DATA = 0x40000;
+const DATA_BYTES = 0x4000;
+
+/**
+ * Runs `code`; with `irqAfter` >= 0, runs that many cycles first and then raises the
+ * interrupt line (vector 0x20, whose handler is a HLT).
+ */
+function run(code: number[], translate: boolean, irqAfter = -1): { cpu: Cpu; bus: TestBus; why: StopReason } {
+  const { cpu, bus } = flatMachine(new Uint8Array(code));
+  cpu.useTranslator = translate;
+  cpu.blocks.hotThreshold = 1;
+  cpu.reg32[5] = DATA;
+  for (let i = 0; i < DATA_BYTES; i++) bus.ram[DATA + i] = (i * 37 + 11) & 0xff;
+  if (irqAfter >= 0) {
+    cpu.run(irqAfter);
+    cpu.irqLine = true;
+  }
+  const why = cpu.run(1e6);
+  return { cpu, bus, why };
+}
+
+function state(r: { cpu: Cpu; bus: TestBus; why: StopReason }): string {
+  const { cpu, bus } = r;
+  const hexes = (a: ArrayLike<number>) => Array.from(a, (x) => (x >>> 0).toString(16)).join(' ');
+  return [
+    `why ${r.why} eip ${cpu.eip.toString(16)} instructions ${cpu.instructions} cycles ${cpu.cycles}`,
+    `regs ${hexes(cpu.reg32)} eflags ${cpu.getEflags().toString(16)}`,
+    `data ${Buffer.from(bus.ram.subarray(DATA, DATA + DATA_BYTES)).toString('hex')}`,
+    `stack ${Buffer.from(bus.ram.subarray(STACK_TOP - 0x400, STACK_TOP)).toString('hex')}`,
+  ].join('\n');
+}
+
+/** Runs `code` (HLT appended) both ways; returns a description of the first difference, or ''. */
+function compare(code: number[], irqAfter = -1): string {
+  const program = [...code, 0xf4];
+  const interpreted = run(program, false, irqAfter);
+  // Every program ends at its HLT (or the exception handler's) with IF clear.
+  if (interpreted.why !== StopReason.Dead) return `${Buffer.from(program).toString('hex')}: stopped by ${interpreted.why}`;
+  const a = state(interpreted).split('\n');
+  const b = state(run(program, true, irqAfter)).split('\n');
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return `${Buffer.from(program).toString('hex').slice(0, 400)}\n  interpreter ${a[i].slice(0, 300)}\n  translator  ${b[i].slice(0, 300)}`;
+  }
+  return '';
+}
+
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+const EDGES = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0x80000001, 0xfffffffe, 0xffffffff, 0x12345678];
+
+/**
+ * After `op` (operating on EAX/AL/AX and EBX/BL/BX, or EAX and an immediate), every
+ * condition goes to memory through SETcc, and EFLAGS through PUSHFD/POP.
+ */
+function recordFlags(op: number[]): number[] {
+  const out: number[] = [...op];
+  // pushfd ; pop edx ; mov [ebp], edx ; mov [ebp+4], eax
+  out.push(0x9c, 0x5a, 0x89, 0x55, 0x00, 0x89, 0x45, 0x04);
+  for (let cc = 0; cc < 16; cc++) out.push(0x0f, 0x90 + cc, 0x45, 8 + cc); // setcc [ebp+8+cc]
+  out.push(0x8d, 0x6d, 0x18); // lea ebp, [ebp+24]
+  return out;
+}
+
+/** Each ALU operation and TEST in each size and form, each followed by every condition. */
+const FORMS: { name: string; bytes: (alu: number) => number[] }[] = [
+  { name: 'op r/m32, r32', bytes: (o) => [(o << 3) | 1, 0xd8] },
+  { name: 'op r32, r/m32', bytes: (o) => [(o << 3) | 3, 0xc3] },
+  { name: 'op r/m8, r8', bytes: (o) => [(o << 3) | 0, 0xd8] },
+  { name: 'op r/m16, r16', bytes: (o) => [0x66, (o << 3) | 1, 0xd8] },
+  { name: 'op eax, imm32', bytes: (o) => [(o << 3) | 5, ...le32(0x80000000)] },
+  { name: 'op al, imm8', bytes: (o) => [(o << 3) | 4, 0x80] },
+  { name: 'op r/m32, imm8', bytes: (o) => [0x83, 0xc0 | (o << 3), 0xff] },
+  { name: 'op r/m32, imm32', bytes: (o) => [0x81, 0xc0 | (o << 3), ...le32(0x7fffffff)] },
+  { name: 'op r/m16, imm16', bytes: (o) => [0x66, 0x81, 0xc0 | (o << 3), 0x00, 0x80] },
+  { name: 'op r/m8, imm8', bytes: (o) => [0x80, 0xc0 | (o << 3), 0x01] },
+  { name: 'op [ebp+0x40], r32', bytes: (o) => [(o << 3) | 1, 0x5d, 0x40] },
+  { name: 'op r32, [ebp+0x40]', bytes: (o) => [(o << 3) | 3, 0x45, 0x40] },
+];
+
+const TESTS: number[][] = [
+  [0x85, 0xd8], // test eax, ebx
+  [0x84, 0xd8], // test al, bl
+  [0x66, 0x85, 0xd8], // test ax, bx
+  [0xa9, ...le32(0x80000001)], // test eax, imm32
+  [0xa8, 0x81], // test al, imm8
+  [0xf7, 0xc0, ...le32(0xffff0000)], // test eax, imm32 (group 3)
+  [0x85, 0x45, 0x40], // test [ebp+0x40], eax
+];
+
+/** Load EAX and EBX (and [EBP+0x40]) with each pair of edge values, then run `op` and record. */
+function overEdges(op: number[], usesB = true): number[] {
+  const code: number[] = [];
+  for (const a of EDGES) {
+    for (const b of usesB ? EDGES : [0x5a5a5a5a]) {
+      code.push(0xb8, ...le32(a), 0xbb, ...le32(b)); // mov eax, a ; mov ebx, b
+      code.push(0x89, 0x5d, 0x40); // mov [ebp+0x40], ebx
+      code.push(...recordFlags(op));
+    }
+  }
+  return code;
+}
+
+describe('the translator agrees with the interpreter on flags', () => {
+  it('after every ALU operation, form and size, on edge operands, for every condition', () => {
+    const failures: string[] = [];
+    for (const form of FORMS) {
+      for (let o = 0; o < 8; o++) {
+        // Keep each program within the data area: 256 pairs of 24 bytes = 0x1800 bytes.
+        const diff = compare(overEdges(form.bytes(o)));
+        if (diff) failures.push(`${form.name} /${o}: ${diff}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('after TEST in every form', () => {
+    const failures = TESTS.map((t) => compare(overEdges(t))).filter((d) => d !== '');
+    expect(failures).toEqual([]);
+  });
+
+  it('after INC and DEC (CF carried over from a known or unknown state), in every size and form', () => {
+    const ops = [
+      [0x39, 0xd8, 0x40], // cmp eax, ebx ; inc eax
+      [0x39, 0xd8, 0x48], // cmp eax, ebx ; dec eax
+      [0x01, 0xd8, 0x48], // add eax, ebx ; dec eax
+      [0x21, 0xd8, 0x40], // and eax, ebx ; inc eax
+      [0x39, 0xd8, 0x40, 0x48], // cmp ; inc ; dec
+      [0xf9, 0x40], // stc ; inc eax
+      [0xf8, 0x48], // clc ; dec eax
+      [0x39, 0xd8, 0x66, 0x48], // cmp ; dec ax
+      [0x39, 0xd8, 0xfe, 0xc0], // cmp ; inc al
+      [0x39, 0xd8, 0xff, 0x45, 0x40], // cmp ; inc dword [ebp+0x40]
+      [0x39, 0xd8, 0xfe, 0x4d, 0x40], // cmp ; dec byte [ebp+0x40]
+    ];
+    const failures = ops.map((op) => compare(overEdges(op))).filter((d) => d !== '');
+    expect(failures).toEqual([]);
+  });
+
+  it('after shifts by 0, 1, 8, 31 and 32 (masked to 0), by CL, in every size', () => {
+    const failures: string[] = [];
+    for (const kind of [0, 1, 2, 3, 4, 5, 6, 7]) {
+      for (const count of [0, 1, 8, 31, 32]) {
+        for (const op of [
+          [0xc1, 0xc0 | (kind << 3), count], // shl eax, imm8
+          [0xd1, 0xc0 | (kind << 3)], // shl eax, 1
+          [0xc0, 0xc0 | (kind << 3), count], // shl al, imm8
+          [0x66, 0xc1, 0xc0 | (kind << 3), count], // shl ax, imm8
+          [0x89, 0x45, 0x40, 0xc1, 0x65 | (kind << 3), 0x40, count], // mov [ebp+0x40], eax ; shl dword [ebp+0x40], imm8
+          [0xb1, count, 0xd3, 0xc0 | (kind << 3)], // mov cl, count ; shl eax, cl
+        ]) {
+          const diff = compare(overEdges(op, false));
+          if (diff) failures.push(`shift /${kind} by ${count}: ${diff}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('when one operation\'s flags are overwritten by the next, with or without a fault or a read in between', () => {
+    // Each first operation, then something, then a flag-setting second operation, then record.
+    const firsts = [[0x01, 0xd8], [0x29, 0xd8], [0x31, 0xd8], [0xc1, 0xe0, 0x05], [0xc1, 0xf8, 0x1f], [0x40], [0xf7, 0xd8]];
+    const betweens = [
+      [], [0x89, 0xc1], // mov ecx, eax
+      [0x8b, 0x4d, 0x40], // mov ecx, [ebp+0x40]
+      [0x0f, 0x92, 0xc1], // setb cl
+      [0x73, 0x00], // jae +0 (a side exit that goes nowhere)
+      [0x43], // inc ebx (reads CF)
+      [0x11, 0xd9], // adc ecx, ebx
+    ];
+    const seconds = [[0x39, 0xd8], [0x21, 0xd8], [0x83, 0xc0, 0x01], [0xc1, 0xe8, 0x03], [0x85, 0xc0], [0x48]];
+    const failures: string[] = [];
+    for (const f of firsts) for (const b of betweens) for (const s of seconds) {
+      const code: number[] = [];
+      for (const [x, y] of [[0, 0], [0xffffffff, 1], [0x7fffffff, 0xffffffff], [0x80000000, 0x80000000], [3, 5]]) {
+        code.push(0xb8, ...le32(x), 0xbb, ...le32(y), ...f, ...b, ...s);
+        code.push(...recordFlags([]));
+      }
+      const diff = compare(code);
+      if (diff) failures.push(diff);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('at a fault right after an operation whose flags a later one would overwrite (the handler sees them)', () => {
+    // add eax, ebx ; push 0 ; pop es ; mov ecx, es:[0] (#GP: null ES) ; cmp eax, ebx
+    for (const [x, y] of [[0xffffffff, 1], [0x7fffffff, 1], [0, 0]]) {
+      const code = [0xb8, ...le32(x), 0xbb, ...le32(y), 0x01, 0xd8, 0x6a, 0x00, 0x07, 0x26, 0x8b, 0x0d, 0, 0, 0, 0, 0x39, 0xd8];
+      expect(compare(code)).toBe('');
+    }
+  });
+});
+
+/**
+ * Random straight-line and looping code from a vocabulary of flag-heavy instructions:
+ * every ALU form, shifts, INC/DEC, SETcc, CMOVcc, Jcc or JMP over one instruction, PUSHFD,
+ * memory operands, and sometimes a fault at the end.
+ */
+describe('random flag-heavy code in both modes', () => {
+  const SEED = process.env.CPU_FUZZ_SEED ?? 'translator-flags-1';
+  const CASES = 1500;
+
+  function instruction(rng: () => number): number[] {
+    const pick = <T>(a: T[]): T => a[(rng() * a.length) | 0];
+    const reg = () => pick([0, 1, 2, 3, 6, 7]); // never ESP or EBP
+    const rm = () => 0xc0 | (reg() << 3) | reg();
+    const o = (rng() * 8) | 0;
+    switch ((rng() * 20) | 0) {
+      case 0: return [(o << 3) | 1, rm()];
+      case 1: return [(o << 3) | 3, rm()];
+      case 2: return [(o << 3) | 0, rm()];
+      case 3: return [0x66, (o << 3) | 1, rm()];
+      case 4: return [0x83, 0xc0 | (o << 3) | reg(), pick([0, 1, 0x7f, 0x80, 0xff])];
+      case 5: return [0x81, 0xc0 | (o << 3) | reg(), ...le32(pick(EDGES))];
+      case 6: return [(o << 3) | 3, 0x45 | (reg() << 3), pick([0x40, 0x44, 0x48])];
+      case 7: return [(o << 3) | 1, 0x45 | (reg() << 3), pick([0x40, 0x44, 0x48])];
+      case 8: return [pick([0x85, 0x84]), rm()];
+      case 9: return [pick([0xc1, 0xc0]), 0xc0 | (o << 3) | reg(), pick([0, 1, 4, 8, 16, 31, 32])];
+      case 10: return [pick([0xd1, 0xd3]), 0xc0 | (o << 3) | reg()];
+      case 11: return rng() < 0.7 ? [pick([0x40, 0x48]) + reg()] : [pick([0xfe, 0xff]), pick([0x45, 0x4d]), 0x44];
+      case 12: return [0x0f, 0x90 + ((rng() * 16) | 0), 0xc0 | reg()];
+      case 13: return [0x0f, 0x40 + ((rng() * 16) | 0), rm()];
+      case 14: return [rng() < 0.2 ? 0xeb : 0x70 + ((rng() * 16) | 0), 2, (o << 3) | 1, rm()]; // Jcc or JMP over one
+      case 15: return [0x9c, 0x58 + reg()]; // pushfd ; pop r32
+      case 16: return [0xb8 + reg(), ...le32(pick(EDGES))];
+      case 17: return [0xf7, 0xc0 | (pick([2, 3]) << 3) | reg()]; // not, neg
+      case 18: return [0x8d, 0x40 | (reg() << 3) | reg(), pick([1, 0x7f, 0x80])]; // lea r, [r+d8]
+      default: return [0x89, rm()];
+    }
+  }
+
+  it(`${CASES} cases agree on registers, EFLAGS, memory and counts`, () => {
+    const rng = seedrandom(SEED);
+    const failures: string[] = [];
+    for (let n = 0; n < CASES && failures.length < 5; n++) {
+      const code: number[] = [];
+      for (let r = 0; r < 8; r++) if (r !== 4 && r !== 5) code.push(0xb8 + r, ...le32(EDGES[(rng() * EDGES.length) | 0]));
+      const loop = rng() < 0.3;
+      if (loop) code.push(0xc7, 0x45, 0x7c, 3, 0, 0, 0); // mov dword [ebp+0x7c], 3
+      const body: number[] = [];
+      const count = 2 + ((rng() * 20) | 0);
+      for (let i = 0; i < count; i++) body.push(...instruction(rng));
+      if (loop) body.push(0xff, 0x4d, 0x7c); // dec dword [ebp+0x7c]
+      code.push(...body);
+      if (loop) code.push(0x0f, 0x85, ...le32(-(body.length + 6))); // jnz back to the body
+      if (rng() < 0.3) code.push(0x6a, 0x00, 0x07, 0x26, 0x8b, 0x0d, 0, 0, 0, 0); // #GP through a null ES
+      code.push(0x9c, 0x8f, 0x45, 0x00); // pushfd ; pop dword [ebp]
+      const diff = compare(code);
+      if (diff) failures.push(diff);
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+describe('interrupt-path instructions in blocks', () => {
+  it('PUSHA, POPA, PUSHFD, CLI, STI, CLD, STD, PUSH/POP ES/DS/FS/GS, MOV Sreg and moffs agree', () => {
+    const code = [
+      0x60, // pusha
+      0x1e, 0x06, 0x0f, 0xa0, 0x0f, 0xa8, // push ds ; push es ; push fs ; push gs
+      0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xe0, 0x8e, 0xe8, // mov ax, 0x10 ; mov ds/es/fs/gs, ax
+      0xa1, ...le32(DATA + 0x20), // mov eax, [DATA+0x20]
+      0xa3, ...le32(DATA + 0x30), // mov [DATA+0x30], eax
+      0xa0, ...le32(DATA + 0x21), 0xa2, ...le32(DATA + 0x31), // mov al, [..] ; mov [..], al
+      0x66, 0xa1, ...le32(DATA + 0x22), 0x66, 0xa3, ...le32(DATA + 0x32), // 16-bit moffs
+      0x64, 0xa1, ...le32(DATA + 0x24), // mov eax, fs:[..]
+      0xfa, 0xfd, 0xfc, 0x9c, 0x8f, 0x45, 0x10, // cli ; std ; cld ; pushfd ; pop [ebp+0x10]
+      0xfb, 0x90, // sti ; nop
+      0x0f, 0xa9, 0x0f, 0xa1, 0x07, 0x1f, // pop gs ; pop fs ; pop es ; pop ds
+      0x61, // popa
+      0xfa, // cli (the run ends at HLT with IF clear)
+    ];
+    expect(compare(code)).toBe('');
+  });
+
+  it('STI in a block holds an interrupt raised right after it off for exactly one more instruction', () => {
+    // mov eax, 1 ; mov ebx, 2 ; add eax, ebx ; sti ; inc eax ; inc eax ; inc eax
+    const code = [0xb8, ...le32(1), 0xbb, ...le32(2), 0x01, 0xd8, 0xfb, 0x40, 0x40, 0x40];
+    expect(compare(code, 4)).toBe('');
+    const r = run([...code, 0xf4], true, 4); // the line rises when the STI has retired
+    expect(r.cpu.reg32[0]).toBe(4); // one INC ran before the interrupt
+  });
+});
+
+describe('direct JMP and CALL inside a block', () => {
+  // Blocks go on at the target of a direct JMP or CALL in the same page. Each program
+  // runs to a HLT; both modes must agree on everything, instruction counts included.
+  const rel32 = (from: number, to: number) => le32(to - (from + 5)); // for E8/E9 at `from`
+
+  it('follows jumps forward and back, calls and returns, a side exit back into the block', () => {
+    const code = [
+      0xb8, ...le32(1), //             0: mov eax, 1
+      0xeb, 0x05, //                   5: jmp 0xc
+      0xff, 0xff, 0xff, 0xff, 0xff, // 7: never run
+      0x83, 0xc0, 0x02, //             c: add eax, 2
+      0xe8, ...rel32(0x0f, 0x1e), //   f: call 0x1e
+      0x83, 0xf8, 0x40, //            14: cmp eax, 0x40
+      0x72, 0xf3, //                  17: jb 0xc
+      0xe9, ...rel32(0x19, 0x21), //  19: jmp 0x21
+      0x01, 0xc0, //                  1e: add eax, eax
+      0xc3, //                        20: ret
+      0x9c, 0x5a, //                  21: pushfd ; pop edx
+    ];
+    expect(compare(code)).toBe('');
+    const r = run([...code, 0xf4], true);
+    expect(r.cpu.reg32[0]).toBe(76); // four passes: (1+2)*2, (6+2)*2, (16+2)*2, (36+2)*2
+  });
+
+  it('counts instructions exactly when a fault follows a followed CALL', () => {
+    const code = [
+      0x6a, 0x00, 0x07, //             0: push 0 ; pop es (null)
+      0xe8, ...rel32(0x03, 0x0e), //   3: call 0xe
+      0x90, 0x90, 0x90, 0x90, 0x90, 0x90, // 8: never run
+      0x40, //                         e: inc eax
+      0x26, 0x8b, 0x0d, 0, 0, 0, 0, // f: mov ecx, es:[0] (#GP)
+    ];
+    expect(compare(code)).toBe('');
+  });
+
+  it('stops after a CALL whose push wrote to its own code page, at the target', () => {
+    // The stack is in the code page: the pushed return address invalidates the block.
+    const code = [
+      0xbc, ...le32(CODE_BASE + 0x800), // 0: mov esp, CODE_BASE+0x800
+      0xe8, ...rel32(0x05, 0x10), //       5: call 0x10
+      0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, // a: never run
+      0x8b, 0x1c, 0x24, //                10: mov ebx, [esp]
+      0x43, //                            13: inc ebx
+      0xbc, ...le32(STACK_TOP), //        14: mov esp, STACK_TOP
+    ];
+    expect(compare(code)).toBe('');
+    expect(run([...code, 0xf4], true).cpu.reg32[3]).toBe(CODE_BASE + 0x0b);
+  });
+
+  it('runs the new bytes when a CALL\'s push overwrote its own target', () => {
+    const code = [
+      0xbc, ...le32(CODE_BASE + 0x14), // 0: mov esp, CODE_BASE+0x14
+      0xe8, ...rel32(0x05, 0x10), //       5: call 0x10 (the push overwrites 10..13)
+      0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, // a: never run
+      0x90, 0x90, 0x90, 0x90, //          10: became 0a 00 01 00: or al, [eax] ; add [eax], eax
+      0xbc, ...le32(STACK_TOP), //        14: mov esp, STACK_TOP
+      0x9c, 0x5a, //                      19: pushfd ; pop edx
+    ];
+    expect(compare(code)).toBe('');
+  });
+
+  it('does not take an instruction into a block twice (a fault must count the right one)', () => {
+    const code = [
+      0xbb, ...le32(2), //          0: mov ebx, 2
+      0x4b, //                      5: dec ebx
+      0x31, 0xd2, //                6: xor edx, edx
+      0xb8, ...le32(100), //        8: mov eax, 100
+      0xf7, 0xf3, //                d: div ebx (#DE on the second pass)
+      0xeb, 0xf4, //                f: jmp 5
+    ];
+    expect(compare(code)).toBe('');
+  });
+
+  it('leaves the block for a target in another page, and loops on a JMP to its start', () => {
+    const code = [
+      0xb9, ...le32(5), //             0: mov ecx, 5
+      0x49, //                         5: dec ecx
+      0x74, 0x02, //                   6: jz 0xa
+      0xeb, 0xfb, //                   8: jmp 5 (a loop block from 5)
+      0xe9, ...rel32(0x0a, 0x2000), // a: jmp CODE_BASE+0x2000 (the next page but one)
+    ];
+    const program = [...code, ...new Array(0x2000 - code.length).fill(0x90), 0x9c, 0x5a];
+    expect(compare(program)).toBe('');
+  });
+});
