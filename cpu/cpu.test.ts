@@ -210,3 +210,59 @@ describe('retryInstruction (a hypervisor that cannot complete an access yet)', (
     });
   }
 });
+
+describe('REP INS/OUTS straight to and from RAM', () => {
+  // rep outsw (300 words from 0x20000 to port 0x60), rep insw (300 words from port 0x61
+  // to 0x30000), rep outsb (17 bytes), rep insd (40 dwords); then ECX, ESI, EDI out to
+  // the recorder and exit. Without paging the CPU takes the direct path; with identity
+  // paging (4 MiB pages) the element-by-element one. Both must make the same accesses
+  // in the same order with the same ioRepeat, stop and resume at the same elements when
+  // the budget runs out mid-string, and leave the same memory and registers.
+  const code = hex(
+    'b92c010000 be00000200 66ba6000 f3666f' + // mov ecx,300; mov esi,0x20000; mov dx,0x60; rep outsw
+    'b92c010000 bf00000300 66ba6100 f3666d' + // mov ecx,300; mov edi,0x30000; mov dx,0x61; rep insw
+    'b911000000 66ba6000 f36e' + //              mov ecx,17; mov dx,0x60; rep outsb
+    'b928000000 66ba6100 f36d' + //              mov ecx,40; mov dx,0x61; rep insd
+    '89c8 e7e0 89f0 e7e0 89f8 e7e0 e6f4'); //    ecx, esi, edi to port 0xe0; exit
+  function run(paging: boolean, slice: number) {
+    const { cpu, bus } = flatMachine(code);
+    for (let i = 0; i < 0x1000; i++) bus.ram[0x20000 + i] = (i * 29 + 7) & 0xff;
+    if (paging) {
+      const pd = 0x90000; // one 4 MiB identity page, writable, supervisor
+      bus.ram[pd] = 0x83;
+      cpu.setCr4(cpu.cr4 | 0x10);
+      cpu.setCr3(pd);
+      cpu.setCr0(cpu.cr0 | 0x80000000);
+    }
+    const log: string[] = [];
+    let next = 0;
+    bus.ioWrite = (port: number, size: number, value: number) => {
+      if (port === 0x60) log.push(`out ${size} ${value.toString(16)} k${cpu.ioRepeat}`);
+      else if (port === 0xe0) log.push(`reg ${(value >>> 0).toString(16)}`);
+      else if (port === 0xf4) { bus.exitCode = value; cpu.requestStop(); }
+    };
+    bus.ioRead = (port: number, size: number) => {
+      log.push(`in ${size} k${cpu.ioRepeat}`);
+      const v = (next++ * 0x9e3779b1) >>> (32 - 8 * size);
+      return size === 4 ? v | 0 : v;
+    };
+    let stops = 0;
+    while (bus.exitCode < 0 && stops < 100000) { cpu.run(slice); stops++; }
+    return { log, stops, mem: Buffer.from(bus.ram.subarray(0x30000, 0x30000 + 700)).toString('hex'), instructions: cpu.instructions };
+  }
+  for (const slice of [1e6, 97]) {
+    it(`makes the same port accesses, in order, with and without the direct path (run budget ${slice} cycles)`, () => {
+      const direct = run(false, slice);
+      const stepped = run(true, slice);
+      expect(direct.log.filter((l) => l.startsWith('out 2'))).toHaveLength(300);
+      expect(direct.log.filter((l) => l.startsWith('in 4'))).toHaveLength(40);
+      expect(direct.log).toEqual(stepped.log);
+      expect(direct.mem).toEqual(stepped.mem);
+      expect(direct.instructions).toBe(stepped.instructions);
+      expect(direct.stops).toBe(stepped.stops);
+      if (slice < 1000) expect(direct.log.filter((l) => l.endsWith(' k0')).length).toBeGreaterThan(4); // resumed mid-string
+      // The first words out are the bytes at 0x20000, little-endian.
+      expect(direct.log[0]).toBe(`out 2 ${(7 | (36 << 8)).toString(16)} k0`);
+    });
+  }
+});

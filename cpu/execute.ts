@@ -2206,6 +2206,7 @@ function stringScas(cpu: Cpu, size: number): void {
 function stringIns(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const port = cpu.reg16[EDX << 1];
+  if (cpu.rep !== 0 && repInsDirect(cpu, port, size)) return;
   let n = cpu.rep === 0 ? 1 : getCount(cpu);
   let k = 0;
   while (n !== 0) {
@@ -2223,10 +2224,40 @@ function stringIns(cpu: Cpu, size: number): void {
   }
 }
 
+/**
+ * REP INS forward into plain RAM (no paging, the whole count inside ES and RAM, no
+ * translated code there): the same port reads, one by one, with the same cycles and
+ * stops, but the permission checked once and each element stored straight into RAM
+ * instead of through segmentation. A driver's receive path (REP INSW from the NE2000's
+ * data port) spends its time here. Returns false when it does not apply.
+ */
+function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
+  if (cpu.flags & DF) return false;
+  let n = cpu.reg32[ECX] >>> 0;
+  if (n === 0) return false;
+  let p = bulkRange(cpu, ES, cpu.reg32[EDI], n * size, true);
+  if (p < 0) return false;
+  for (let page = p >>> 12; page <= (p + n * size - 1) >>> 12; page++) if (cpu.codePages[page] !== 0) return false;
+  checkIoPermission(cpu, port, size);
+  const mem = cpu.mem;
+  for (let k = 0; ; k++) {
+    cpu.ioRepeat = k;
+    const v = cpu.bus.ioRead(port, size);
+    cpu.ioRepeat = 0;
+    mem[p] = v;
+    if (size > 1) { mem[p + 1] = v >> 8; if (size === 4) { mem[p + 2] = v >> 16; mem[p + 3] = v >> 24; } }
+    p += size;
+    cpu.reg32[EDI] = (cpu.reg32[EDI] + size) | 0;
+    cpu.reg32[ECX] = --n;
+    if (repInterrupted(cpu, n) || n === 0) return true;
+  }
+}
+
 function stringOuts(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const port = cpu.reg16[EDX << 1];
   const src = dataSeg(cpu);
+  if (cpu.rep !== 0 && repOutsDirect(cpu, port, size, src)) return;
   let n = cpu.rep === 0 ? 1 : getCount(cpu);
   let k = 0;
   while (n !== 0) {
@@ -2239,6 +2270,33 @@ function stringOuts(cpu: Cpu, size: number): void {
     if (cpu.rep === 0) return;
     n = decCount(cpu);
     if (repInterrupted(cpu, n)) return;
+  }
+}
+
+/**
+ * REP OUTS forward from plain RAM (no paging, the whole count inside the segment and
+ * RAM): the same port writes, one by one, with the same cycles and stops, but the
+ * permission checked once and each element read straight from RAM. A driver's
+ * transmit path (REP OUTSW to the NE2000's data port) spends its time here. Returns
+ * false when it does not apply.
+ */
+function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boolean {
+  if (cpu.flags & DF) return false;
+  let n = cpu.reg32[ECX] >>> 0;
+  if (n === 0) return false;
+  let p = bulkRange(cpu, seg, cpu.reg32[ESI], n * size, false);
+  if (p < 0) return false;
+  checkIoPermission(cpu, port, size);
+  const mem = cpu.mem;
+  for (let k = 0; ; k++) {
+    const v = size === 1 ? mem[p] : size === 2 ? mem[p] | (mem[p + 1] << 8) : mem[p] | (mem[p + 1] << 8) | (mem[p + 2] << 16) | (mem[p + 3] << 24);
+    cpu.ioRepeat = k;
+    cpu.bus.ioWrite(port, size, v);
+    cpu.ioRepeat = 0;
+    p += size;
+    cpu.reg32[ESI] = (cpu.reg32[ESI] + size) | 0;
+    cpu.reg32[ECX] = --n;
+    if (repInterrupted(cpu, n) || n === 0) return true;
   }
 }
 
