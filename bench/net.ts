@@ -35,17 +35,24 @@ const nativeCount = arg('--native-count', 20000);
 const size = Math.max(4, Math.min(arg('--size', 1472), 1472));
 const image = new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/udp-tx.elf')));
 
+/** Host timings on a shared machine vary run to run: each rate is the best of this many runs. */
+const TRIES = 3;
+
 /** The CPU-bound rate, in the same process, for the "stays above 80%" comparison. */
 function cpuBoundMips(): number {
-  const pc = new Pc({ memoryBytes: 64 << 20 });
-  pc.boot(new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/cpubound.elf'))), 'cpubound.elf iterations=40');
-  const t0 = process.hrtime.bigint();
-  pc.run(Infinity);
-  return pc.cpu.instructions / (Number(process.hrtime.bigint() - t0) / 1e9) / 1e6;
+  let best = 0;
+  for (let i = 0; i < TRIES; i++) {
+    const pc = new Pc({ memoryBytes: 64 << 20 });
+    pc.boot(new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/cpubound.elf'))), 'cpubound.elf iterations=40');
+    const t0 = process.hrtime.bigint();
+    pc.run(Infinity);
+    best = Math.max(best, pc.cpu.instructions / (Number(process.hrtime.bigint() - t0) / 1e9) / 1e6);
+  }
+  return best;
 }
 const reference = cpuBoundMips();
-console.log(`CPU-bound reference (cpubound, 40 iterations): ${reference.toFixed(1)} MIPS`);
-console.log(`udp-tx, ${nativeCount} datagrams of ${size} bytes (frames of ${size + 42} bytes), native`);
+console.log(`CPU-bound reference (cpubound, 40 iterations, best of ${TRIES}): ${reference.toFixed(1)} MIPS`);
+console.log(`udp-tx, ${nativeCount} datagrams of ${size} bytes (frames of ${size + 42} bytes), native, best of ${TRIES}`);
 console.log('card         wire Mbit/s  frames/s   share of wire   sink lost   emulator MIPS   of CPU-bound   host time: CPU / devices / other');
 function udpTx(nic: NicKind): Pc {
   const pc = new Pc({ memoryBytes: 64 << 20, nic, peers: [{ kind: 'sink' }], console: () => {} });
@@ -55,13 +62,20 @@ function udpTx(nic: NicKind): Pc {
 
 async function native(): Promise<void> {
   for (const nic of ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[]) {
-    const pc = udpTx(nic);
-    let seconds = 0;
+    // The best of TRIES runs; the last one is also sampled for where its time went.
+    let pc = udpTx(nic);
+    let seconds = Infinity;
     let r: ReturnType<Pc['run']> | null = null;
+    for (let i = 0; i < TRIES - 1; i++) {
+      const t0 = process.hrtime.bigint();
+      pc.run(1e12);
+      seconds = Math.min(seconds, Number(process.hrtime.bigint() - t0) / 1e9);
+      pc = udpTx(nic);
+    }
     const share = await hostShare(__filename, () => {
       const t0 = process.hrtime.bigint();
       r = pc.run(1e12);
-      seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      seconds = Math.min(seconds, Number(process.hrtime.bigint() - t0) / 1e9);
     });
     const sink = pc.peers[0] as SinkPeer;
     if (r!.kind !== 'exit') throw new Error(`${nic}: run ended with ${r!.kind}`);
