@@ -18,6 +18,17 @@ export interface CpuBus {
   /** An OUT of `size` bytes (1, 2 or 4) of `value` to `port`. */
   ioWrite(port: number, size: number, value: number): void;
   /**
+   * Optional, for a REP OUTS forward over RAM: up to `count` OUTs to `port`, the values
+   * little-endian in `ram` from physical address `at`, with exactly the effect of that
+   * many ioWrite calls (their cycles charged as ioWrite charges them). Only if every one
+   * of them would fit in `budget` cycles, each costing its access plus `extraCycles`;
+   * else, or where the device has no block path, none. Returns how many were made; the
+   * CPU makes the rest one by one.
+   */
+  ioWriteBlock?(port: number, size: number, at: number, count: number, budget: number, extraCycles: number): number;
+  /** The same for a REP INS: the values go little-endian into `ram` from `at`. */
+  ioReadBlock?(port: number, size: number, at: number, count: number, budget: number, extraCycles: number): number;
+  /**
    * The interrupt acknowledge cycle: called when the CPU takes an external interrupt
    * (its `irqLine` is up and EFLAGS.IF is set). Returns the vector, 0..255.
    */

@@ -2228,8 +2228,9 @@ function stringIns(cpu: Cpu, size: number): void {
  * REP INS forward into plain RAM (no paging, the whole count inside ES and RAM, no
  * translated code there): the same port reads, one by one, with the same cycles and
  * stops, but the permission checked once and each element stored straight into RAM
- * instead of through segmentation. A driver's receive path (REP INSW from the NE2000's
- * data port) spends its time here. Returns false when it does not apply.
+ * instead of through segmentation; where the bus offers a block path (CpuBus.ioReadBlock)
+ * the elements that only move data go in one call. A driver's receive path (REP INSW
+ * from the NE2000's data port) spends its time here. Returns false when it does not apply.
  */
 function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
   if (cpu.flags & DF) return false;
@@ -2240,7 +2241,20 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
   for (let page = p >>> 12; page <= (p + n * size - 1) >>> 12; page++) if (cpu.codePages[page] !== 0) return false;
   checkIoPermission(cpu, port, size);
   const mem = cpu.mem;
-  for (let k = 0; ; k++) {
+  let k = 0;
+  if (cpu.bus.ioReadBlock !== undefined) {
+    // A device with a block path takes the elements that move data only, in one call.
+    k = cpu.bus.ioReadBlock(port, size, p, n, cpu.left, cpu.instructionCycles);
+    if (k > 0) {
+      p += k * size;
+      cpu.reg32[EDI] = (cpu.reg32[EDI] + k * size) | 0;
+      n -= k;
+      cpu.reg32[ECX] = n;
+      cpu.left -= k * cpu.instructionCycles;
+      if (n === 0) return true;
+    }
+  }
+  for (; ; k++) {
     cpu.ioRepeat = k;
     const v = cpu.bus.ioRead(port, size);
     cpu.ioRepeat = 0;
@@ -2276,9 +2290,10 @@ function stringOuts(cpu: Cpu, size: number): void {
 /**
  * REP OUTS forward from plain RAM (no paging, the whole count inside the segment and
  * RAM): the same port writes, one by one, with the same cycles and stops, but the
- * permission checked once and each element read straight from RAM. A driver's
- * transmit path (REP OUTSW to the NE2000's data port) spends its time here. Returns
- * false when it does not apply.
+ * permission checked once and each element read straight from RAM, or through the
+ * bus's block path (CpuBus.ioWriteBlock) where it has one. A driver's transmit path
+ * (REP OUTSW to the NE2000's data port) spends its time here. Returns false when it
+ * does not apply.
  */
 function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boolean {
   if (cpu.flags & DF) return false;
@@ -2288,7 +2303,19 @@ function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boole
   if (p < 0) return false;
   checkIoPermission(cpu, port, size);
   const mem = cpu.mem;
-  for (let k = 0; ; k++) {
+  let k = 0;
+  if (cpu.bus.ioWriteBlock !== undefined) {
+    k = cpu.bus.ioWriteBlock(port, size, p, n, cpu.left, cpu.instructionCycles);
+    if (k > 0) {
+      p += k * size;
+      cpu.reg32[ESI] = (cpu.reg32[ESI] + k * size) | 0;
+      n -= k;
+      cpu.reg32[ECX] = n;
+      cpu.left -= k * cpu.instructionCycles;
+      if (n === 0) return true;
+    }
+  }
+  for (; ; k++) {
     const v = size === 1 ? mem[p] : size === 2 ? mem[p] | (mem[p + 1] << 8) : mem[p] | (mem[p + 1] << 8) | (mem[p + 2] << 16) | (mem[p + 3] << 24);
     cpu.ioRepeat = k;
     cpu.bus.ioWrite(port, size, v);

@@ -193,6 +193,77 @@ export class Ne2000 {
     return this.regRead(offset & 0x0f);
   }
 
+  /**
+   * A REP OUTS to the data port during a remote write: the elements one after another,
+   * as write() would take them, up to the one that ends the transfer (RBCR reaching 0
+   * raises RDC); nothing (0) anywhere else. See PortDevice.writeBlock.
+   */
+  writeBlock(offset: number, size: number, src: Uint8Array, at: number, count: number): number {
+    if (offset < 0x10 || offset >= 0x18 || this.dmaActive() !== RD_WRITE) return 0;
+    const s = this.state;
+    let done = this.contiguousElements(size, count);
+    if (done > 0) {
+      // Whole elements into the buffer RAM with no wrap inside: one copy, the pointers moved once.
+      const bytes = done * size;
+      s.mem.set(src.subarray(at, at + bytes), s.RSAR - RAM_START);
+      this.dmaAdvance(bytes);
+    }
+    while (done < count && s.RBCR > 0) {
+      const p = at + done * size;
+      this.dataWrite(size, size === 1 ? src[p] : size === 2 ? src[p] | (src[p + 1] << 8) : src[p] | (src[p + 1] << 8) | (src[p + 2] << 16) | (src[p + 3] << 24));
+      done++;
+    }
+    return done;
+  }
+
+  /**
+   * How many of `count` accesses of `size` bytes from RSAR on are plain copies: each
+   * moves all its bytes (word mode, or byte accesses), all of them inside the buffer
+   * RAM, none crossing the PSTOP wrap, the last leaving RBCR above zero or at zero
+   * exactly (the RDC then comes at the end, as it would element by element).
+   */
+  private contiguousElements(size: number, count: number): number {
+    const s = this.state;
+    if (size !== 1 && !(s.DCR & DCR_WTS)) return 0;
+    let end = RAM_END;
+    if (s.PSTOP > s.PSTART && s.RSAR < s.PSTOP << 8) end = Math.min(end, s.PSTOP << 8);
+    if (s.RSAR < RAM_START || s.RSAR >= end) return 0;
+    return Math.min(count, Math.floor(s.RBCR / size), Math.floor((end - s.RSAR) / size));
+  }
+
+  /** `bytes` of remote DMA done at once (none crossing the wrap): what that many dmaStep calls do. */
+  private dmaAdvance(bytes: number): void {
+    const s = this.state;
+    s.RSAR = (s.RSAR + bytes) & 0xffff;
+    if (s.PSTOP > s.PSTART && s.RSAR === s.PSTOP << 8) s.RSAR = s.PSTART << 8;
+    s.RBCR -= bytes;
+    if (s.RBCR === 0) {
+      s.ISR |= ISR_RDC;
+      s.CR = (s.CR & ~CR_RD_MASK) | RD_ABORT;
+      this.updateIrq();
+    }
+  }
+
+  /** The same for a REP INS from the data port during a remote read. */
+  readBlock(offset: number, size: number, dst: Uint8Array, at: number, count: number): number {
+    if (offset < 0x10 || offset >= 0x18 || this.dmaActive() !== RD_READ) return 0;
+    const s = this.state;
+    let done = this.contiguousElements(size, count);
+    if (done > 0) {
+      const bytes = done * size;
+      dst.set(s.mem.subarray(s.RSAR - RAM_START, s.RSAR - RAM_START + bytes), at);
+      this.dmaAdvance(bytes);
+    }
+    while (done < count && s.RBCR > 0) {
+      const v = this.dataRead(size);
+      const p = at + done * size;
+      dst[p] = v;
+      if (size > 1) { dst[p + 1] = v >> 8; if (size === 4) { dst[p + 2] = v >> 16; dst[p + 3] = v >> 24; } }
+      done++;
+    }
+    return done;
+  }
+
   write(offset: number, size: number, value: number): void {
     if (offset >= 0x10 && offset < 0x18) { this.dataWrite(size, value); return; }
     if (offset >= 0x18) return; // drivers write back what they read: no effect

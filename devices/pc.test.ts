@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Pc } from './pc';
+import { PortBus } from './port-bus';
 import { DEFAULT_COSTS } from './costs';
 import { multibootElf } from './testing-elf';
 
@@ -97,5 +98,51 @@ describe('the PC under hostile port traffic', () => {
     expect(pc.ioRead(0x1234, 2)).toBe(0xffff);
     // Ignored writes are logged once per (device, port, value), never per access.
     expect(new Set(traced).size).toBe(traced.length);
+  });
+});
+
+describe('block transfers through the data port (REP INS/OUTS on the NE2000)', () => {
+  const image = (name: string) => new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests', 'bin', `${name}.elf`)));
+  function net(name: string, cmdline: string, nic: 'ne2000' | 'ne2000-isa', peer: 'sink' | 'source', blocks: boolean) {
+    let out = '';
+    const pc = new Pc({
+      memoryBytes: 64 << 20, nic, console: (b) => { out += String.fromCharCode(b); },
+      peers: [peer === 'sink' ? { kind: 'sink' } : { kind: 'source', rate: 2000, size: 1000, count: 300 }],
+    });
+    if (!blocks) Object.assign(pc, { ioWriteBlock: undefined, ioReadBlock: undefined });
+    pc.boot(image(name), `${name}.elf ${cmdline}`);
+    const result = pc.run(50e9);
+    return { out, result, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions };
+  }
+  for (const nic of ['ne2000', 'ne2000-isa'] as const) {
+    it(`gives the same run as one access at a time: udp-tx and udp-rx on the ${nic}`, () => {
+      const tx = net('udp-tx', 'count=200 size=1472', nic, 'sink', true);
+      expect(tx.out).toMatch(/udp-tx: 200 datagrams of 1472 bytes, 0 errors/);
+      expect(tx).toEqual(net('udp-tx', 'count=200 size=1472', nic, 'sink', false));
+      const rx = net('udp-rx', 'count=300', nic, 'source', true);
+      expect(rx.out).toMatch(/udp-rx: 300 datagrams, 300000 bytes, 0 lost/);
+      expect(rx).toEqual(net('udp-rx', 'count=300', nic, 'source', false));
+    });
+  }
+
+  it('makes a block only where every access fits the budget, and charges each its latency', () => {
+    const bus = new PortBus();
+    let charged = 0;
+    bus.charge = (c) => { charged += c; };
+    const seen: number[] = [];
+    bus.map('dev', 0x100, 4, {
+      read: () => 0, write: () => {},
+      writeBlock: (_off, size, src, at, count) => { for (let i = 0; i < count; i++) seen.push(src[at + i * size]); return count; },
+    }, 10);
+    const src = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Five accesses of 10 cycles each plus 1 of the CPU's: the fifth starts at 44.
+    expect(bus.writeBlock(0x100, 2, src, 0, 5, 44, 1)).toBe(0);
+    expect(bus.writeBlock(0x100, 2, src, 0, 5, 45, 1)).toBe(5);
+    expect(seen).toEqual([1, 3, 5, 7, 9]);
+    expect(charged).toBe(50);
+    expect(bus.writeBlock(0x200, 2, src, 0, 5, 1e9, 1)).toBe(0); // nothing mapped there
+    expect(bus.readBlock(0x100, 2, src, 0, 5, 1e9, 1)).toBe(0); // no read block on this device
+    bus.trace = () => {};
+    expect(bus.writeBlock(0x100, 2, src, 0, 5, 1e9, 1)).toBe(0); // a traced port sees every access
   });
 });

@@ -206,6 +206,14 @@ export class Pc implements CpuBus {
     this.ports.write(port, size, value);
   }
 
+  ioWriteBlock(port: number, size: number, at: number, count: number, budget: number, extraCycles: number): number {
+    return this.ports.writeBlock(port, size, this.ram, at, count, budget, extraCycles);
+  }
+
+  ioReadBlock(port: number, size: number, at: number, count: number, budget: number, extraCycles: number): number {
+    return this.ports.readBlock(port, size, this.ram, at, count, budget, extraCycles);
+  }
+
   acknowledgeInterrupt(): number {
     this.clock.now = this.cpu.cycles;
     return this.platform.acknowledge();

@@ -9,6 +9,17 @@
 export interface PortDevice {
   read(offset: number, size: number): number;
   write(offset: number, size: number, value: number): void;
+  /**
+   * Optional, for a REP OUTS: up to `count` writes of `size` bytes at `offset`, the
+   * values little-endian in `src` from `at`, with exactly the effect of that many
+   * write() calls. Returns how many it made: it stops after one whose effect goes
+   * beyond moving data (an interrupt raised, a transfer ended), or makes none (0) where
+   * it has no block path; the caller makes the rest one by one. It must not read the
+   * clock or arm timers: the accesses after the first are not at their own cycle.
+   */
+  writeBlock?(offset: number, size: number, src: Uint8Array, at: number, count: number): number;
+  /** The same for a REP INS: the values read go little-endian into `dst` from `at`. */
+  readBlock?(offset: number, size: number, dst: Uint8Array, at: number, count: number): number;
 }
 
 export interface PortRange {
@@ -75,6 +86,40 @@ export class PortBus {
     }
     if (this.trace !== null) this.trace('in', port, size, value, range);
     return value;
+  }
+
+  /**
+   * Up to `count` accesses to `port` in a row as one call to the device's block method
+   * (see PortDevice.writeBlock), for a REP OUTS whose every element would fit in
+   * `budget` cycles, each costing the port's latency plus `extraCycles` (the CPU's own):
+   * so the CPU never needs to stop part way for want of time. Returns how many were
+   * made (0: none, make them one by one); charges their latency.
+   */
+  writeBlock(port: number, size: number, src: Uint8Array, at: number, count: number, budget: number, extraCycles: number): number {
+    const range = this.blockRange(port, count, budget, extraCycles);
+    if (range === null || range.device.writeBlock === undefined) return 0;
+    this.syncTime();
+    const done = range.device.writeBlock(port - range.base, size, src, at, count);
+    this.charge(done * range.cycles);
+    return done;
+  }
+
+  /** The same for a REP INS. */
+  readBlock(port: number, size: number, dst: Uint8Array, at: number, count: number, budget: number, extraCycles: number): number {
+    const range = this.blockRange(port, count, budget, extraCycles);
+    if (range === null || range.device.readBlock === undefined) return 0;
+    this.syncTime();
+    const done = range.device.readBlock(port - range.base, size, dst, at, count);
+    this.charge(done * range.cycles);
+    return done;
+  }
+
+  /** The range a block of `count` accesses at `port` can go to, or null (unmapped, traced, or not all within the budget). */
+  private blockRange(port: number, count: number, budget: number, extraCycles: number): PortRange | null {
+    const id = this.owner[port];
+    if (id === 0 || this.trace !== null) return null;
+    const range = this.ranges[id - 1];
+    return (count - 1) * (range.cycles + extraCycles) < budget ? range : null;
   }
 
   write(port: number, size: number, value: number): void {
