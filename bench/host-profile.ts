@@ -12,8 +12,10 @@ import { Session } from 'node:inspector/promises';
 export interface HostShare {
   /** Milliseconds in cpu/ (interpreter, translator, translated blocks). */
   cpu: number;
-  /** In devices/ (the machine's run loop, the clock and port dispatch, the cards, the wire and its peers). */
+  /** In devices/ but for devices/net/ (the machine's run loop, the clock and port dispatch, the cards, the PIC and PIT). */
   devices: number;
+  /** In devices/net/: the wire and the stations on it (the sink checks every datagram's checksums), pcap. */
+  net: number;
   /** Everything else: the garbage collector, Node itself, the bench. */
   other: number;
 }
@@ -56,11 +58,11 @@ export async function hostShare(bundle: string, work: () => void): Promise<HostS
     else if (f.url === '' && f.functionName.startsWith('block_')) part = 'cpu';
     else if (f.url.endsWith(bundle.split('/').pop()!)) {
       const file = fileOf(f.lineNumber);
-      part = file.startsWith('cpu/') ? 'cpu' : file.startsWith('devices/') ? 'devices' : 'other';
+      part = file.startsWith('cpu/') ? 'cpu' : file.startsWith('devices/net/') ? 'net' : file.startsWith('devices/') ? 'devices' : 'other';
     }
     partOf.set(n.id, part);
   }
-  const share: HostShare = { cpu: 0, devices: 0, other: 0 };
+  const share: HostShare = { cpu: 0, devices: 0, net: 0, other: 0 };
   profile.samples.forEach((id, i) => {
     const part = partOf.get(id);
     if (part) share[part] += profile.timeDeltas[i] / 1000;
