@@ -2246,11 +2246,9 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
     // A device with a block path takes the elements that move data only, in one call.
     k = cpu.bus.ioReadBlock(port, size, p, n, cpu.left, cpu.instructionCycles);
     if (k > 0) {
+      blockDone(cpu, EDI, k, size);
       p += k * size;
-      cpu.reg32[EDI] = (cpu.reg32[EDI] + k * size) | 0;
       n -= k;
-      cpu.reg32[ECX] = n;
-      cpu.left -= k * cpu.instructionCycles;
       if (n === 0) return true;
     }
   }
@@ -2265,6 +2263,13 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
     cpu.reg32[ECX] = --n;
     if (repInterrupted(cpu, n) || n === 0) return true;
   }
+}
+
+/** `k` elements of a REP INS/OUTS made in one block: ESI or EDI, ECX and the cycles as that many iterations leave them. */
+function blockDone(cpu: Cpu, index: number, k: number, size: number): void {
+  cpu.reg32[index] = (cpu.reg32[index] + k * size) | 0;
+  cpu.reg32[ECX] = (cpu.reg32[ECX] - k) | 0;
+  cpu.left -= k * cpu.instructionCycles;
 }
 
 function stringOuts(cpu: Cpu, size: number): void {
@@ -2307,11 +2312,9 @@ function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boole
   if (cpu.bus.ioWriteBlock !== undefined) {
     k = cpu.bus.ioWriteBlock(port, size, p, n, cpu.left, cpu.instructionCycles);
     if (k > 0) {
+      blockDone(cpu, ESI, k, size);
       p += k * size;
-      cpu.reg32[ESI] = (cpu.reg32[ESI] + k * size) | 0;
       n -= k;
-      cpu.reg32[ECX] = n;
-      cpu.left -= k * cpu.instructionCycles;
       if (n === 0) return true;
     }
   }

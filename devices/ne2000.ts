@@ -89,6 +89,16 @@ export interface Ne2000Options {
   pci: boolean;
 }
 
+/** A little-endian value of `size` bytes in `b` at `p`. */
+function loadLE(b: Uint8Array, p: number, size: number): number {
+  return size === 1 ? b[p] : size === 2 ? b[p] | (b[p + 1] << 8) : b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
+}
+
+function storeLE(b: Uint8Array, p: number, size: number, v: number): void {
+  b[p] = v;
+  if (size > 1) { b[p + 1] = v >> 8; if (size === 4) { b[p + 2] = v >> 16; b[p + 3] = v >> 24; } }
+}
+
 export class Ne2000 {
   state: Ne2000State = newNe2000State();
   /** The station address PROM: the MAC in bytes 0-5 and 'W','W' in 14-15, each byte doubled (32 bytes). */
@@ -210,7 +220,7 @@ export class Ne2000 {
     }
     while (done < count && s.RBCR > 0) {
       const p = at + done * size;
-      this.dataWrite(size, size === 1 ? src[p] : size === 2 ? src[p] | (src[p + 1] << 8) : src[p] | (src[p + 1] << 8) | (src[p + 2] << 16) | (src[p + 3] << 24));
+      this.dataWrite(size, loadLE(src, p, size));
       done++;
     }
     return done;
@@ -255,10 +265,7 @@ export class Ne2000 {
       this.dmaAdvance(bytes);
     }
     while (done < count && s.RBCR > 0) {
-      const v = this.dataRead(size);
-      const p = at + done * size;
-      dst[p] = v;
-      if (size > 1) { dst[p + 1] = v >> 8; if (size === 4) { dst[p + 2] = v >> 16; dst[p + 3] = v >> 24; } }
+      storeLE(dst, at + done * size, size, this.dataRead(size));
       done++;
     }
     return done;
