@@ -76,7 +76,13 @@ export function fuzzCard(kind: 'ne2000' | 'rtl8139', seed: string, steps: number
       if (what < 0.75) {
         const off = rng() < 0.7 ? interesting[int(interesting.length)] : int(span);
         const size = [1, 2, 4][int(3)];
-        if (rng() < 0.6) card.write(off, size, value());
+        if (card instanceof Ne2000 && off === 0x10 && rng() < 0.3) {
+          // A REP OUTS/INS through the data port as one block, as the machine's bus makes it.
+          const buf = new Uint8Array(4 * 1600);
+          const count = 1 + int(1600);
+          const done = rng() < 0.5 ? card.writeBlock(off, size, buf, 0, count) : card.readBlock(off, size, buf, 0, count);
+          if (done < 0 || done > count) throw new Error(`a data port block made ${done} of ${count} accesses`);
+        } else if (rng() < 0.6) card.write(off, size, value());
         else card.read(off, size);
       } else if (what < 0.9) {
         const len = rng() < 0.8 ? MIN_FRAME + int(MAX_FRAME - MIN_FRAME + 1) : int(2000);
