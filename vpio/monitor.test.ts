@@ -238,4 +238,74 @@ describe('receive time under vpio', () => {
     expect(m.shadowMismatches).toEqual([]);
     expect(card.dropped).toBe(0);
   });
+
+  it('resets the card when its owner ends with a frame still crossing the bus, so nothing lands in memory no guest owns', () => {
+    const RING = 0x200000;
+    const receiver = multibootElf([
+      ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0007),
+      ...outl(IO + 0x30, RING), ...outl(IO + 0x44, 0x8f), ...outb(IO + 0x37, 0x0c),
+      ...spin(1_000_000), ...exitWith(0),
+    ]);
+    const frame = Uint8Array.from({ length: 1400 }, (_, i) => (i * 13 + 5) & 0xff);
+    frame.set(vmMac(DEFAULT_MAC, 0), 0);
+    const runWith = (arrival: number) => {
+      const h = new Host({
+        mode: 'vpio', vms: [spec(receiver)], nic: 'rtl8139', memoryBytes: 8 * MiB, hostMemoryBytes: 9 * MiB,
+        mac: DEFAULT_MAC, rtcStart: 946684800, console: () => {},
+        sharedCard: (host, n, list) => new VpioMonitor(host, n, list, { shadow: true }),
+      });
+      h.boot();
+      const m = h.shared as VpioMonitor;
+      let ended = -1;
+      if (arrival < 0) {
+        // Find the cycle vm0 ends at, a step at a time.
+        while (h.vms[0].end === null) { h.run(h.clock.now + 1000); }
+        ended = h.clock.now;
+      } else {
+        h.run(arrival);
+        h.wire!.attach({ name: 'tap', receive: () => {} }).send(frame);
+      }
+      h.run(1e10);
+      return { h, m, ended };
+    };
+    // vm0 ends somewhere in (ended - 1000, ended]; the frame arrives before that and is
+    // still on its way to the ring when it does.
+    const dry = runWith(-1);
+    const dma = (dry.h.nic!.card as Rtl8139).rxDmaCycles(frame.length);
+    const { h, m } = runWith(dry.ended - 1000 - Math.floor(dma / 2));
+    expect(h.vms[0].end).toMatchObject({ kind: 'exit' });
+    expect(m.owner).toBeNull();
+    expect(m.dmaRefused).toBe(0);
+    expect((h.nic!.card as Rtl8139).rxFifoFrames).toBe(0);
+    expect((h.nic!.card as Rtl8139).dropped).toBe(1); // the frame, discarded by the reset
+  });
+
+  it('gives the card one frame at a time, so two full frames at once both reach the ring rather than overflow its FIFO', () => {
+    const RING = 0x200000;
+    const receiver = multibootElf([
+      ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0007),
+      ...outl(IO + 0x30, RING), ...outl(IO + 0x44, 0x8f), ...outb(IO + 0x37, 0x0c),
+      ...spin(1_000_000), ...exitWith(0),
+    ]);
+    const h = new Host({
+      mode: 'vpio', vms: [spec(receiver)], nic: 'rtl8139', memoryBytes: 8 * MiB, hostMemoryBytes: 9 * MiB,
+      mac: DEFAULT_MAC, rtcStart: 946684800, console: () => {},
+      sharedCard: (host, n, list) => new VpioMonitor(host, n, list, { shadow: true }),
+    });
+    h.boot();
+    h.run(500_000);
+    const frames = [0x11, 0x22].map((fill) => {
+      const f = new Uint8Array(1400).fill(fill);
+      f.set(vmMac(DEFAULT_MAC, 0), 0);
+      return f;
+    });
+    const tap = h.wire!.attach({ name: 'tap', receive: () => {} });
+    for (const f of frames) tap.send(f); // together: more than the 2 KiB FIFO holds
+    expect(h.run(1e10)).toEqual({ kind: 'done' });
+    const card = h.nic!.card as Rtl8139;
+    expect(card.dropped).toBe(0);
+    const second = RING + ((4 + 1404 + 3) & ~3);
+    expect(h.vms[0].ram[RING + 4 + 100]).toBe(0x11);
+    expect(h.vms[0].ram[second + 4 + 100]).toBe(0x22);
+  });
 });

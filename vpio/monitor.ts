@@ -431,6 +431,14 @@ export class VpioMonitor implements SharedCard {
     this.setIrq(o, false);
     this.owner = null;
     this.host.cardOwnedBy(null);
+    // Its guest is gone: the card is reset so that nothing it still had under way (a
+    // frame in the RTL8139's receive FIFO) goes on into memory no guest owns.
+    this.switching = true;
+    try {
+      this.card.reset();
+    } finally {
+      this.switching = false;
+    }
     this.unmapGuest(o);
     this.mapGuest(o);
   }
@@ -506,15 +514,20 @@ export class VpioMonitor implements SharedCard {
     return this.card instanceof Rtl8139 ? this.card.rxDmaCycles(length) : 0;
   }
 
-  /** A frame for the owner: into the card now, or behind the ones still queued for it. */
+  /**
+   * A frame for the owner: into the card now, or, while the card is still moving an
+   * earlier one to the ring or frames are queued for it, behind them (in order, and
+   * never two at once in the FIFO, which two full frames would overflow).
+   */
   private toOwner(o: Guest, frame: Uint8Array): void {
-    if (o.queue.length === 0) { this.feed(frame); return; }
+    if (o.queue.length === 0 && this.clock.now >= this.rxFreeAt) { this.feed(frame); return; }
     if (o.queue.length >= HELD_FRAMES) {
       o.stats.framesDropped++;
       if (this.trace) this.note(`vm${o.vm.id} frame dropped: ${HELD_FRAMES} already queued`);
       return;
     }
     o.queue.push(frame);
+    this.armRx();
   }
 
   private feed(frame: Uint8Array): boolean {
