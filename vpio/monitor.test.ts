@@ -195,15 +195,20 @@ describe('sharing one card under vpio', () => {
   });
 });
 
+/** A guest that receives on the RTL8139 (ring at `ring` of its memory, every frame accepted), spins, and exits. */
+function receiverAt(ring: number, spins: number): Uint8Array {
+  return multibootElf([
+    ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0007),
+    ...outl(IO + 0x30, ring), ...outl(IO + 0x44, 0x8f), ...outb(IO + 0x37, 0x0c),
+    ...spin(spins), ...exitWith(0),
+  ]);
+}
+
 describe('receive time under vpio', () => {
   it('hands the RTL8139 over only when the frame still crossing the bus is in its owner\'s ring', () => {
     const RING = 0x200000, Q = 20_000_000;
     // vm0 receives (ring at 2 MiB of its memory, every frame accepted); vm1 wants the card a little later.
-    const receiver = multibootElf([
-      ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0007),
-      ...outl(IO + 0x30, RING), ...outl(IO + 0x44, 0x8f), ...outb(IO + 0x37, 0x0c),
-      ...spin(100_000_000), ...exitWith(0),
-    ]);
+    const receiver = receiverAt(RING, 100_000_000);
     const latecomer = multibootElf([...spin(2_000_000), ...outb(IO + 0x3c, 0), ...spin(1000), ...exitWith(0)]);
     const trace: string[] = [];
     const h = new Host({
@@ -241,11 +246,7 @@ describe('receive time under vpio', () => {
 
   it('resets the card when its owner ends with a frame still crossing the bus, so nothing lands in memory no guest owns', () => {
     const RING = 0x200000;
-    const receiver = multibootElf([
-      ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0007),
-      ...outl(IO + 0x30, RING), ...outl(IO + 0x44, 0x8f), ...outb(IO + 0x37, 0x0c),
-      ...spin(1_000_000), ...exitWith(0),
-    ]);
+    const receiver = receiverAt(RING, 1_000_000);
     const frame = Uint8Array.from({ length: 1400 }, (_, i) => (i * 13 + 5) & 0xff);
     frame.set(vmMac(DEFAULT_MAC, 0), 0);
     const runWith = (arrival: number) => {
@@ -282,11 +283,7 @@ describe('receive time under vpio', () => {
 
   it('gives the card one frame at a time, so two full frames at once both reach the ring rather than overflow its FIFO', () => {
     const RING = 0x200000;
-    const receiver = multibootElf([
-      ...outl(0xcf8, 0x80001804), ...outl(0xcfc, 0x0007),
-      ...outl(IO + 0x30, RING), ...outl(IO + 0x44, 0x8f), ...outb(IO + 0x37, 0x0c),
-      ...spin(1_000_000), ...exitWith(0),
-    ]);
+    const receiver = receiverAt(RING, 1_000_000);
     const h = new Host({
       mode: 'vpio', vms: [spec(receiver)], nic: 'rtl8139', memoryBytes: 8 * MiB, hostMemoryBytes: 9 * MiB,
       mac: DEFAULT_MAC, rtcStart: 946684800, console: () => {},
