@@ -2225,10 +2225,10 @@ function stringIns(cpu: Cpu, size: number): void {
 }
 
 /**
- * REP INS forward into plain RAM (no paging, the whole count inside ES and RAM, no
- * translated code there): the same port reads, one by one, with the same cycles and
- * stops, but the permission checked once and each element stored straight into RAM
- * instead of through segmentation; where the bus offers a block path (CpuBus.ioReadBlock)
+ * REP INS forward into plain RAM (no paging, the whole count inside ES and RAM): the
+ * same port reads, one by one, with the same cycles and stops, but the permission
+ * checked once and each element stored at its physical address instead of through
+ * segmentation (translated code there is dropped, as any write drops it); where the bus offers a block path (CpuBus.ioReadBlock)
  * the elements that only move data go in one call. A driver's receive path (REP INSW
  * from the NE2000's data port) spends its time here. Returns false when it does not apply.
  */
@@ -2238,14 +2238,13 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
   if (n === 0) return false;
   let p = bulkRange(cpu, ES, cpu.reg32[EDI], n * size, true);
   if (p < 0) return false;
-  for (let page = p >>> 12; page <= (p + n * size - 1) >>> 12; page++) if (cpu.codePages[page] !== 0) return false;
   checkIoPermission(cpu, port, size);
-  const mem = cpu.mem;
   let k = 0;
   if (cpu.bus.ioReadBlock !== undefined) {
     // A device with a block path takes the elements that move data only, in one call.
     k = cpu.bus.ioReadBlock(port, size, p, n, cpu.left, cpu.instructionCycles);
     if (k > 0) {
+      cpu.invalidateCode(p, k * size);
       blockDone(cpu, EDI, k, size);
       p += k * size;
       n -= k;
@@ -2256,8 +2255,7 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
     cpu.ioRepeat = k;
     const v = cpu.bus.ioRead(port, size);
     cpu.ioRepeat = 0;
-    mem[p] = v;
-    if (size > 1) { mem[p + 1] = v >> 8; if (size === 4) { mem[p + 2] = v >> 16; mem[p + 3] = v >> 24; } }
+    if (size === 1) cpu.writePhys8(p, v); else if (size === 2) cpu.writePhys16(p, v); else cpu.writePhys32(p, v);
     p += size;
     cpu.reg32[EDI] = (cpu.reg32[EDI] + size) | 0;
     cpu.reg32[ECX] = --n;
@@ -2307,7 +2305,6 @@ function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boole
   let p = bulkRange(cpu, seg, cpu.reg32[ESI], n * size, false);
   if (p < 0) return false;
   checkIoPermission(cpu, port, size);
-  const mem = cpu.mem;
   let k = 0;
   if (cpu.bus.ioWriteBlock !== undefined) {
     k = cpu.bus.ioWriteBlock(port, size, p, n, cpu.left, cpu.instructionCycles);
@@ -2319,7 +2316,7 @@ function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boole
     }
   }
   for (; ; k++) {
-    const v = size === 1 ? mem[p] : size === 2 ? mem[p] | (mem[p + 1] << 8) : mem[p] | (mem[p + 1] << 8) | (mem[p + 2] << 16) | (mem[p + 3] << 24);
+    const v = size === 1 ? cpu.readPhys8(p) : size === 2 ? cpu.readPhys16(p) : cpu.readPhys32(p);
     cpu.ioRepeat = k;
     cpu.bus.ioWrite(port, size, v);
     cpu.ioRepeat = 0;
