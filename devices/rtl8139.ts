@@ -363,8 +363,7 @@ export class Rtl8139 {
       }
       s.txBusy = i;
       this.txFrame = frame;
-      const dmaCycles = Math.ceil(size / this.dmaBytesPerCycle);
-      this.txTimer.armIn(dmaCycles + Math.ceil((frameBits(frame.length) * this.clock.hz) / this.bitsPerSecond));
+      this.txTimer.armIn(this.dmaCycles(size) + Math.ceil((frameBits(frame.length) * this.clock.hz) / this.bitsPerSecond));
       return;
     }
   }
@@ -430,13 +429,18 @@ export class Rtl8139 {
     }
     this.rxFifo.push(packet);
     this.rxFifoBytes += packet.length;
-    if (!this.rxTimer.armed) this.rxTimer.armIn(this.rxDmaCycles(frame.length));
+    if (!this.rxTimer.armed) this.rxTimer.armIn(this.dmaCycles(packet.length));
     return true;
   }
 
   /** Machine cycles the bus takes to move a received frame of `length` bytes (with its header and CRC) to the ring. */
   rxDmaCycles(length: number): number {
-    return !this.rxBusTime ? 0 : Math.ceil((length + 8) / this.dmaBytesPerCycle);
+    return this.rxBusTime ? this.dmaCycles(length + 8) : 0;
+  }
+
+  /** Machine cycles a bus-master transfer of `bytes` takes. */
+  private dmaCycles(bytes: number): number {
+    return Math.ceil(bytes / this.dmaBytesPerCycle);
   }
 
   /** Frames in the receive FIFO, not yet in the ring. */
@@ -457,7 +461,7 @@ export class Rtl8139 {
     if (!packet) return;
     this.rxFifoBytes -= packet.length;
     this.store(packet);
-    if (this.rxFifo.length) this.rxTimer.armIn(this.rxDmaCycles(this.rxFifo[0].length - 8));
+    if (this.rxFifo.length) this.rxTimer.armIn(this.dmaCycles(this.rxFifo[0].length));
   }
 
   /** The packet as the ring holds it: status and length (which counts the CRC), the frame, the CRC. */
