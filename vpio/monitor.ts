@@ -521,13 +521,18 @@ export class VpioMonitor implements SharedCard {
    */
   private toOwner(o: Guest, frame: Uint8Array): void {
     if (o.queue.length === 0 && this.clock.now >= this.rxFreeAt) { this.feed(frame); return; }
-    if (o.queue.length >= HELD_FRAMES) {
-      o.stats.framesDropped++;
-      if (this.trace) this.note(`vm${o.vm.id} frame dropped: ${HELD_FRAMES} already queued`);
-      return;
+    if (this.enqueue(o, frame)) this.armRx();
+  }
+
+  /** Puts a frame in a guest's queue, or drops and counts it when HELD_FRAMES are there already. */
+  private enqueue(g: Guest, frame: Uint8Array): boolean {
+    if (g.queue.length >= HELD_FRAMES) {
+      g.stats.framesDropped++;
+      if (this.trace) this.note(`vm${g.vm.id} frame dropped: ${HELD_FRAMES} already queued`);
+      return false;
     }
-    o.queue.push(frame);
-    this.armRx();
+    g.queue.push(frame);
+    return true;
   }
 
   private feed(frame: Uint8Array): boolean {
@@ -590,12 +595,7 @@ export class VpioMonitor implements SharedCard {
   private deliver(g: Guest, frame: Uint8Array): void {
     if (g.vm.end !== null) return;
     if (g === this.owner) { this.toOwner(g, frame); return; }
-    if (g.queue.length >= HELD_FRAMES) {
-      g.stats.framesDropped++;
-      if (this.trace) this.note(`vm${g.vm.id} frame dropped: ${HELD_FRAMES} already held`);
-      return;
-    }
-    g.queue.push(frame);
+    if (!this.enqueue(g, frame)) return;
     g.stats.framesHeld++;
     this.armQuantum();
     this.poll();
