@@ -227,6 +227,22 @@ describe('NE2000 (DP8390)', () => {
     c.w(0x00, 0x26);
     c.clock.advanceTo(1e9);
     expect(c.sent[0].length).toBe(60);
+    expect(Array.from(c.sent[0].subarray(42))).toEqual(new Array(18).fill(0));
+  });
+
+  it('transmits from the last pages of card RAM, with open bus (0xff) past its end', () => {
+    const c = card();
+    init(c);
+    const data = Uint8Array.from({ length: 512 }, (_, i) => (i * 13 + 1) & 0xff);
+    remoteWrite(c, 0x7e00, data);
+    for (const len of [512, 600]) {
+      c.w(0x04, 0x7e); // TPSR
+      c.w(0x05, len & 0xff); c.w(0x06, len >> 8);
+      c.w(0x00, 0x26);
+      c.clock.advanceTo(c.clock.now + 1e9);
+    }
+    expect(Array.from(c.sent[0])).toEqual(Array.from(data));
+    expect(Array.from(c.sent[1])).toEqual([...data, ...new Array(88).fill(0xff)]);
   });
 
   it('identifies as an RTL8029 in page 0 registers 0x0A/0x0B on PCI only', () => {

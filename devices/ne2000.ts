@@ -16,7 +16,7 @@
  * the frame and log it, rather than loop or overflow.
  */
 import { Clock, Timer } from './clock';
-import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast } from './net/ethernet';
+import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast, newFrame } from './net/ethernet';
 
 // Register offsets (DP8390D datasheet, "Register Address Map").
 const CR = 0x00;
@@ -455,9 +455,10 @@ export class Ne2000 {
       this.updateIrq();
       return;
     }
-    const frame = new Uint8Array(Math.max(len, MIN_FRAME));
+    const frame = newFrame(Math.max(len, MIN_FRAME));
     const base = s.TPSR << 8;
-    for (let i = 0; i < len; i++) frame[i] = this.memRead(base + i);
+    if (base >= RAM_START && base + len <= RAM_END) frame.set(s.mem.subarray(base - RAM_START, base - RAM_START + len));
+    else for (let i = 0; i < len; i++) frame[i] = this.memRead(base + i); // PROM, open bus or the 64 KiB wrap
     s.CR |= CR_TXP;
     s.txBusy = true;
     this.txFrame = frame;
@@ -527,17 +528,19 @@ export class Ne2000 {
     }
     let next = s.CURR + pages;
     if (next >= stop) next -= ringPages;
-    let addr = s.CURR << 8;
-    const header = [RSR_PRX | (isMulticast(frame) ? RSR_PHY : 0), next, total & 0xff, total >> 8];
-    const put = (b: number) => {
-      this.memWrite(addr, b);
-      addr++;
-      if (addr === stop << 8) addr = start << 8;
-    };
-    for (const b of header) put(b);
-    for (let i = 0; i < frame.length; i++) put(frame[i]);
+    // The header and the frame go in from CURR on, wrapping from PSTOP to PSTART (the
+    // ring is inside card RAM, checked above). A header never straddles the wrap: CURR
+    // starts a page.
+    const rsr = RSR_PRX | (isMulticast(frame) ? RSR_PHY : 0);
+    const mem = s.mem, ringEnd = (stop << 8) - RAM_START;
+    let at = (s.CURR << 8) - RAM_START;
+    mem[at] = rsr; mem[at + 1] = next; mem[at + 2] = total & 0xff; mem[at + 3] = total >> 8;
+    at += 4;
+    const first = Math.min(frame.length, ringEnd - at);
+    mem.set(first === frame.length ? frame : frame.subarray(0, first), at);
+    if (first < frame.length) mem.set(frame.subarray(first), (start << 8) - RAM_START);
     s.CURR = next;
-    s.RSR = header[0];
+    s.RSR = rsr;
     s.ISR |= ISR_PRX;
     this.updateIrq();
     return true;

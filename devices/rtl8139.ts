@@ -12,7 +12,7 @@
  * an RTL8139C+ feature, and the source of past QEMU information leaks.
  */
 import { Clock, Timer } from './clock';
-import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast } from './net/ethernet';
+import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast, newFrame } from './net/ethernet';
 
 /** The card's window onto memory: addresses are bus addresses; false means refused (nothing moved). */
 export interface DmaPort {
@@ -353,7 +353,7 @@ export class Rtl8139 {
         this.updateIrq();
         continue;
       }
-      const frame = new Uint8Array(Math.max(size, MIN_FRAME));
+      const frame = newFrame(Math.max(size, MIN_FRAME));
       if (!this.busMaster || !this.dma.read(s.TSAD[i], frame.subarray(0, size))) {
         this.onLog(`rtl8139: transmit DMA from 0x${s.TSAD[i].toString(16)} (${size} bytes) refused`);
         s.TSD[i] = (tsd | TSD_OWN | TSD_TUN) >>> 0; // underrun: the data never arrived
@@ -467,7 +467,7 @@ export class Rtl8139 {
   /** The packet as the ring holds it: status and length (which counts the CRC), the frame, the CRC. */
   private packet(frame: Uint8Array, kind: number): Uint8Array {
     const len = frame.length + 4;
-    const packet = new Uint8Array(4 + len);
+    const packet = newFrame(4 + len);
     const status = RX_ROK | kind;
     packet[0] = status & 0xff; packet[1] = status >> 8;
     packet[2] = len & 0xff; packet[3] = len >> 8;

@@ -11,6 +11,7 @@ import { Clock } from '../clock';
 import { Wire, EchoPeer, SinkPeer, SourcePeer, Station, PEER_IP, GUEST_IP, PEER_MAC } from './wire';
 import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, arp, ethernet, icmpEcho, ipv4, parse, udp } from './packets';
 import { PcapWriter } from './pcap';
+import { newFrame } from './ethernet';
 import { have, describeIf } from '../../test/support';
 
 const GUEST_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
@@ -109,5 +110,18 @@ describeIf(have('tshark', '--version'), 'tshark is not installed (.ci/run instal
     }
     // Virtual-clock timestamps: the reply comes after the request.
     expect(Number(rows[1][4])).toBeGreaterThan(Number(rows[0][4]));
+  });
+});
+
+describe('newFrame', () => {
+  it('gives zeroed frames that never share bytes, across slabs and above the slab size', () => {
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 300; i++) {
+      const f = newFrame(i === 150 ? 20000 : 60 + ((i * 37) % 1455));
+      expect(f.every((b) => b === 0)).toBe(true);
+      f.fill(i & 0xff);
+      frames.push(f);
+    }
+    frames.forEach((f, i) => expect(f.every((b) => b === (i & 0xff))).toBe(true));
   });
 });
