@@ -2120,7 +2120,7 @@ function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
   return true;
 }
 
-function stringMovs(cpu: Cpu, size: number): void {
+export function stringMovs(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const src = dataSeg(cpu);
   if (cpu.rep !== 0 && cpu.a32 && bulkRep(cpu, size, true)) return;
@@ -2138,7 +2138,7 @@ function stringMovs(cpu: Cpu, size: number): void {
   }
 }
 
-function stringStos(cpu: Cpu, size: number): void {
+export function stringStos(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const v = size === 1 ? cpu.reg8[0] : size === 2 ? cpu.reg16[0] : cpu.reg32[EAX];
   if (cpu.rep !== 0 && cpu.a32 && bulkRep(cpu, size, false)) return;

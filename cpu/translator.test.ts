@@ -10,7 +10,7 @@
 import seedrandom from 'seedrandom';
 import { StopReason } from './bus';
 import { Cpu } from './cpu';
-import { flatMachine, TestBus, CODE_BASE, STACK_TOP } from './testing';
+import { flatMachine, TestBus, CODE_BASE, STACK_TOP, GDT_BASE } from './testing';
 
 /** Where the programs keep their data (EBP points here and is never an ALU destination). */
 const DATA = 0x40000;
@@ -20,8 +20,9 @@ const DATA_BYTES = 0x4000;
  * Runs `code`; with `irqAfter` >= 0, runs that many cycles first and then raises the
  * interrupt line (vector 0x20, whose handler is a HLT).
  */
-function run(code: number[], translate: boolean, irqAfter = -1): { cpu: Cpu; bus: TestBus; why: StopReason } {
+function run(code: number[], translate: boolean, irqAfter = -1, setup?: (cpu: Cpu, bus: TestBus) => void): { cpu: Cpu; bus: TestBus; why: StopReason } {
   const { cpu, bus } = flatMachine(new Uint8Array(code));
+  setup?.(cpu, bus);
   cpu.useTranslator = translate;
   cpu.blocks.hotThreshold = 1;
   cpu.reg32[5] = DATA;
@@ -46,13 +47,13 @@ function state(r: { cpu: Cpu; bus: TestBus; why: StopReason }): string {
 }
 
 /** Runs `code` (HLT appended) both ways; returns a description of the first difference, or ''. */
-function compare(code: number[], irqAfter = -1): string {
+function compare(code: number[], irqAfter = -1, setup?: (cpu: Cpu, bus: TestBus) => void): string {
   const program = [...code, 0xf4];
-  const interpreted = run(program, false, irqAfter);
+  const interpreted = run(program, false, irqAfter, setup);
   // Every program ends at its HLT (or the exception handler's) with IF clear.
   if (interpreted.why !== StopReason.Dead) return `${Buffer.from(program).toString('hex')}: stopped by ${interpreted.why}`;
   const a = state(interpreted).split('\n');
-  const b = state(run(program, true, irqAfter)).split('\n');
+  const b = state(run(program, true, irqAfter, setup)).split('\n');
   for (let i = 0; i < a.length; i++) {
     if (a[i] !== b[i]) return `${Buffer.from(program).toString('hex').slice(0, 400)}\n  interpreter ${a[i].slice(0, 300)}\n  translator  ${b[i].slice(0, 300)}`;
   }
@@ -377,5 +378,117 @@ describe('direct JMP and CALL inside a block', () => {
     ];
     const program = [...code, ...new Array(0x2000 - code.length).fill(0x90), 0x9c, 0x5a];
     expect(compare(program)).toBe('');
+  });
+});
+
+describe('REP MOVS and REP STOS inside a block', () => {
+  // memcpy and memset: the interpreter's handlers run inside the block, charging each
+  // element's cycles, moving runs in bulk where they can, stopping part-way when the
+  // slice is over. Both modes must agree on everything, counts included.
+  const movEcx = (n: number) => [0xb9, ...le32(n)];
+  const movEsi = (a: number) => [0xbe, ...le32(a)];
+  const movEdi = (a: number) => [0xbf, ...le32(a)];
+  const around = (rep: number[], n: number, src = DATA, dst = DATA + 0x1000) => [
+    0x40, ...movEcx(n), ...movEsi(src), ...movEdi(dst), 0xb8, ...le32(0x11223344),
+    ...rep,
+    0x01, 0xc8, 0x01, 0xf0, 0x01, 0xf8, 0x43, // add eax, ecx ; add eax, esi ; add eax, edi ; inc ebx
+    0xae, 0x01, 0xf8, // scasb (interpreted: no REP left over from the block) ; add eax, edi
+  ];
+  const FORMS: [string, number[]][] = [
+    ['rep movsb', [0xf3, 0xa4]], ['rep movsd', [0xf3, 0xa5]], ['rep movsw', [0x66, 0xf3, 0xa5]],
+    ['rep stosb', [0xf3, 0xaa]], ['rep stosd', [0xf3, 0xab]], ['rep stosw', [0xf3, 0x66, 0xab]],
+    ['rep movsb from es:', [0x26, 0xf3, 0xa4]], ['rep movsd from fs:', [0xf3, 0x64, 0xa5]],
+  ];
+  /** A 4-byte-granular data segment at `base` as selector `sel` (for ES and FS with bases of their own). */
+  function dataSegment(bus: TestBus, sel: number, base: number): void {
+    const dv = new DataView(bus.ram.buffer);
+    dv.setUint32(GDT_BASE + sel, 0xffff | ((base & 0xffff) << 16), true);
+    dv.setUint32(GDT_BASE + sel + 4, ((base >>> 16) & 0xff) | 0xcf9200 | ((base >>> 24) << 24), true);
+  }
+  /** ES based 0x200 above FS (the copies' destination), FS 0x100 above DS. */
+  const selectors = [0x66, 0xb8, 0x18, 0x00, 0x8e, 0xc0, 0x66, 0xb8, 0x20, 0x00, 0x8e, 0xe0]; // mov ax, 0x18 ; mov es, ax ; mov ax, 0x20 ; mov fs, ax
+  const segments = (cpu: Cpu, bus: TestBus) => { dataSegment(bus, 0x18, 0x300); dataSegment(bus, 0x20, 0x100); cpu.gdtrLimit = 39; };
+
+  it('agrees for each size, forward and backward, for counts 0, 1, 7 and 1000, and on an overlapping copy', () => {
+    const failures: string[] = [];
+    for (const [name, rep] of FORMS) {
+      for (const n of [0, 1, 7, 1000]) {
+        for (const std of [false, true]) {
+          const code = [...selectors, ...(std ? [0xfd] : []), ...around(rep, n, DATA + 0x800, DATA + 0x1800), 0xfc];
+          const d = compare(code, -1, segments);
+          if (d) failures.push(`${name} n=${n}${std ? ' std' : ''}: ${d}`);
+        }
+      }
+      // A destination one element above the source repeats the first element (not a memmove).
+      const d = compare([...selectors, ...around(rep, 300, DATA + 0x100, DATA + 0x104)], -1, segments);
+      if (d) failures.push(`${name} overlapping: ${d}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  /** Runs `code` in slices of `chunk` cycles until it stops: slices end inside the REPs. */
+  function chunked(code: number[], translate: boolean, chunk: number): string {
+    const { cpu, bus } = flatMachine(new Uint8Array([...code, 0xf4]));
+    cpu.useTranslator = translate;
+    cpu.blocks.hotThreshold = 1;
+    cpu.reg32[5] = DATA;
+    for (let i = 0; i < DATA_BYTES; i++) bus.ram[DATA + i] = (i * 37 + 11) & 0xff;
+    let why = StopReason.Budget;
+    const eips: number[] = [];
+    for (let k = 0; k < 100000 && why === StopReason.Budget; k++) {
+      why = cpu.run(chunk);
+      eips.push(cpu.eip);
+    }
+    return `${eips.join(',')}\n${state({ cpu, bus, why })}`;
+  }
+
+  it('stops part-way when the slice ends inside the copy, and resumes it, at the same instructions and cycles', () => {
+    // Three copies in a loop, each of 700 elements: slices of 13, 64 and 997 cycles end
+    // inside them at different points.
+    const body = [
+      ...around([0xf3, 0xa5], 700, DATA, DATA + 0xc00), ...around([0xf3, 0xaa], 700, DATA, DATA + 0x200),
+      ...around([0x66, 0xf3, 0xa5], 700, DATA + 0x2000, DATA + 0x2800),
+    ];
+    const code = [0xba, ...le32(3), ...body, 0x4a, 0x0f, 0x85, ...le32(-(body.length + 7))]; // mov edx, 3 ; body ; dec edx ; jnz body
+    for (const chunk of [13, 64, 997]) {
+      expect(chunked(code, true, chunk)).toBe(chunked(code, false, chunk));
+    }
+  });
+
+  it('counts the instructions before a REP STOS that faults part-way, with the elements it stored', () => {
+    // ES gets a byte-granular data segment ending at DATA + 0x100: the 0x101st byte faults (#GP).
+    const program = [
+      0x66, 0xb8, 0x18, 0x00, 0x8e, 0xc0, // mov ax, 0x18 ; mov es, ax
+      ...around([0xf3, 0xaa], 0x200, DATA, DATA), 0xf4,
+    ];
+    const result = (translate: boolean) => {
+      const { cpu, bus } = flatMachine(new Uint8Array(program));
+      new DataView(bus.ram.buffer).setUint32(GDT_BASE + 24, (DATA + 0x100) & 0xffff | ((DATA & 0xffff) << 16), true);
+      new DataView(bus.ram.buffer).setUint32(GDT_BASE + 28, ((DATA >>> 16) & 0xff) | 0x9200 | (((DATA + 0x100) >>> 16) & 0xf) << 16 | (DATA >>> 24) << 24, true);
+      cpu.gdtrLimit = 31;
+      cpu.useTranslator = translate;
+      cpu.blocks.hotThreshold = 1;
+      cpu.reg32[5] = DATA;
+      const why = cpu.run(1e6);
+      return { text: state({ cpu, bus, why }), ecx: cpu.reg32[1] };
+    };
+    const interpreted = result(false);
+    expect(interpreted.ecx).toBe(0x200 - 0x101); // the fault came after 0x101 stores
+    expect(result(true).text).toBe(interpreted.text);
+  });
+
+  it('runs the new bytes when a REP MOVS overwrites the instructions after it in its block', () => {
+    // The copy puts "inc ebx" x 4 over the four NOPs that follow it.
+    const tail = [0x90, 0x90, 0x90, 0x90, 0x83, 0xc3, 0x10]; // nop x 4 ; add ebx, 0x10
+    const prefix = [...movEcx(4), ...movEsi(DATA + 0x3000), ...movEdi(0), 0xf3, 0xa4];
+    const at = CODE_BASE + prefix.length + 18; // after the three setup moves below
+    const code = [
+      0xc7, 0x05, ...le32(DATA + 0x3000), ...le32(0x43434343), // mov dword [DATA+0x3000], 0x43434343
+      0x31, 0xdb, // xor ebx, ebx
+      0x8d, 0x76, 0x00, 0x8d, 0x76, 0x00, // lea esi, [esi] x 2 (padding to 18 bytes)
+      ...prefix.slice(0, 10), ...movEdi(at), 0xf3, 0xa4, ...tail,
+    ];
+    expect(compare(code)).toBe('');
+    expect(run([...code, 0xf4], true).cpu.reg32[3]).toBe(0x14);
   });
 });

@@ -5,11 +5,13 @@
  * conditional branches (side exits) and at the target of a direct JMP or CALL in the
  * same page. It sits beside the
  * interpreter, never instead of it: anything it does not know (most system and
- * privileged instructions, REP string ops, 16-bit code and addressing, LOCK/REP
- * prefixes) ends the block and the interpreter executes it. Port I/O and single
- * MOVS/STOS/LODS are translated: before a port access the block charges the
- * instructions it has retired, so the device sees the cycle count the interpreter
- * would show, and after it the block returns if an interrupt is pending or the slice
+ * privileged instructions, string ops with REP other than REP MOVS and REP STOS,
+ * 16-bit code and addressing, LOCK) ends the block and the interpreter executes it.
+ * Port I/O, single MOVS/STOS/LODS and REP MOVS/STOS (memcpy and memset, through the
+ * interpreter's handlers) are translated: before a port access or a REP the block
+ * charges the instructions it has retired, so the device sees the cycle count the
+ * interpreter would show and a REP stops part-way where it would, and after it the
+ * block returns if an interrupt is pending or the slice
  * is over. So are the stack, flag and data-segment instructions of interrupt and lock
  * code (PUSHA, POPA, PUSHFD, CLI, STI, PUSH/POP and MOV of DS/ES/FS/GS), through the
  * interpreter's handlers; STI ends its block. Turn it off with `Cpu.useTranslator = false`.
@@ -38,7 +40,7 @@ import type { Cpu } from './cpu';
 import {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
 } from './alu';
-import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment } from './execute';
+import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment, stringMovs, stringStos } from './execute';
 import { loadSegment } from './system';
 import { CS, SS, DS, ES, FS, GS, ESP, EBP } from './registers';
 import { ARITH, CF, PARITY, LazyOp } from './flags';
@@ -241,7 +243,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
 /** What generated code may call: the interpreter's own semantic functions. */
 const HELPERS = {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
-  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment, loadSegment,
+  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment, loadSegment, stringMovs, stringStos,
 };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 
@@ -490,6 +492,22 @@ function conditionExpr(cc: number): string {
 }
 
 /**
+ * REP MOVS and REP STOS (memcpy and memset), through the interpreter's handlers with
+ * the prefix state they read: they charge each element's cycles themselves, move a
+ * whole run in bulk when they can, and stop part-way (ECX not yet 0, EIP back on the
+ * instruction) when the slice is over. So the block charges the instructions before,
+ * leaves if the copy stopped part-way, and after it goes on only as port I/O does.
+ */
+function emitRepString(out: string[], op: number, sz: number, segOvr: number, ieip: number): Emit {
+  const fn = op <= 0xa5 ? 'stringMovs' : 'stringStos';
+  flagsKept();
+  out.push('COMMIT', `cpu.instrEip = ${ieip};`, `cpu.rep = 1;${segOvr >= 0 ? ` cpu.segOvr = ${segOvr};` : ''}`);
+  out.push(`${fn}(cpu, ${sz});`, `cpu.rep = 0;${segOvr >= 0 ? ' cpu.segOvr = -1;' : ''}`);
+  out.push(`if (r[1] !== 0) { cpu.eip = ${ieip}; return COUNT; }`, 'if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
+  return Emit.Io;
+}
+
+/**
  * Emits the code of one instruction into `out`. Placeholders NEXT and COUNT are
  * replaced by the next EIP and the instruction's 1-based index in the block.
  */
@@ -497,9 +515,11 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
   const startPos = st.pos;
   let size = 4;
   let segOvr = -1;
+  let rep = false;
   let op = byte(mem, st);
   for (let n = 0; n < 4; n++) {
     if (op === 0x66) size = 2;
+    else if (op === 0xf3) rep = true;
     else if (op === 0x26) segOvr = ES;
     else if (op === 0x2e) segOvr = CS;
     else if (op === 0x36) segOvr = SS;
@@ -511,6 +531,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
   }
   if (!st.ok) return Emit.None;
   const markFault = `cpu.instrEip = ${ieip};`;
+  if (rep) return op === 0xa4 || op === 0xa5 || op === 0xaa || op === 0xab ? emitRepString(out, op, op & 1 ? size : 1, segOvr, ieip) : Emit.None;
   // ModRM operands: E (r/m) and G (reg); for memory E, `o` holds the offset.
   let m = 0;
   let E: Operand = regOperand(0, size);
