@@ -146,8 +146,6 @@ export class Cpu {
   blockDone = 0;
   /** Instructions of the running block already charged (before a port access). */
   blockCommitted = 0;
-  /** How many instructions a block may retire before the slice ends. */
-  blockBudget = 0;
 
   // ---- Per-instruction decode state (set by execute.step). ----
   instrEip = 0;

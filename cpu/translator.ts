@@ -111,13 +111,11 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   // A block runs only if all of it fits in what is left of the slice, and a looping
   // block stops before an iteration that would not fit: slices end on exactly the
   // instruction where the interpreter would end them, so both modes keep one timing.
-  const budget = Math.floor(cpu.left / cpu.instructionCycles);
-  if (b.count === 0 || b.count > budget || eip + b.bytes > cpu.fetchHi) return 0;
+  if (b.count === 0 || b.count * cpu.instructionCycles > cpu.left || eip + b.bytes > cpu.fetchHi) return 0;
   cpu.smc = false;
   cpu.block = b;
   cpu.blockDone = 0;
   cpu.blockCommitted = 0;
-  cpu.blockBudget = budget;
   const n = b.fn!(cpu) - cpu.blockCommitted;
   cpu.block = null;
   return n;
@@ -208,7 +206,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const lines: string[] = [];
   const loop = loopCc !== -2;
   const indent = loop ? '    ' : '  ';
-  if (loop) lines.push('  let n = 0;', '  const limit = cpu.blockBudget;', '  for (;;) {', '    cpu.blockDone = n;');
+  if (loop) lines.push('  let n = 0;', '  const limit = Math.floor(cpu.left / cpu.instructionCycles);', '  for (;;) {', '    cpu.blockDone = n;');
   bodies.forEach((code, i) => {
     const last = loop && i === count - 1;
     lines.push(`${indent}// ${eips[i].toString(16)}`);
