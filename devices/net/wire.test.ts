@@ -9,7 +9,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { Clock } from '../clock';
 import { Wire, EchoPeer, SinkPeer, SourcePeer, Station, PEER_IP, GUEST_IP, PEER_MAC } from './wire';
-import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, arp, ethernet, icmpEcho, ipv4, parse, udp } from './packets';
+import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, arp, ethernet, icmpEcho, ipv4, parse, udp, inetChecksum } from './packets';
 import { PcapWriter } from './pcap';
 import { newFrame } from './ethernet';
 import { have, describeIf } from '../../test/support';
@@ -125,3 +125,28 @@ describe('newFrame', () => {
     frames.forEach((f, i) => expect(f.every((b) => b === (i & 0xff))).toBe(true));
   });
 });
+
+describe('inetChecksum', () => {
+  it('is RFC 1071\'s sum of big-endian 16-bit words, at every alignment, length and starting sum', () => {
+    const buffer = new Uint8Array(4200);
+    for (let i = 0; i < buffer.length; i++) buffer[i] = (i * 7919 + (i >> 7)) & 0xff;
+    buffer.fill(0xff, 2000, 3600); // long runs of 0xffff: many carries to fold
+    const reference = (d: Uint8Array, start: number, end: number, initial: number) => {
+      let sum = initial;
+      for (let i = start; i < end; i += 2) sum += (d[i] << 8) | (i + 1 < end ? d[i + 1] : 0);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      return ~sum & 0xffff;
+    };
+    for (const base of [0, 1, 2, 3, 1998]) {
+      const d = buffer.subarray(base, base + 2000);
+      for (const start of [0, 1, 2, 3, 14, 34]) {
+        for (const len of [0, 1, 2, 3, 20, 63, 64, 65, 66, 67, 1480, 1481, 1966]) {
+          for (const initial of [0, 0x1234, 0x3fffc]) {
+            expect(inetChecksum(d, start, start + len, initial)).toBe(reference(d, start, start + len, initial));
+          }
+        }
+      }
+    }
+  });
+});
+
