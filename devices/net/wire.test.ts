@@ -60,6 +60,19 @@ describe('the wire and its peers', () => {
     expect([sink.received, sink.lost, sink.outOfOrder, sink.duplicates]).toEqual([6, 1, 1, 1]);
   });
 
+  it('sink knows a repeat of any 32-bit sequence number, small, large or past 2^24', () => {
+    const { clock, wire, port } = segment();
+    const sink = new SinkPeer(wire);
+    const seqs = [0, 40000, 40000, 0x1000000, 0xffffffff, 0x1000000, 33000, 0, 0xffffff, 0xffffff, 0xffffffff];
+    for (const seq of seqs) {
+      const d = new Uint8Array(32);
+      d[0] = seq >>> 24; d[1] = seq >>> 16; d[2] = seq >>> 8; d[3] = seq;
+      port.send(ethernet(PEER_MAC, GUEST_MAC, ETH_IPV4, ipv4(GUEST_IP, PEER_IP, IP_UDP, udp(GUEST_IP, PEER_IP, 9, 9, d))));
+      clock.advanceTo(clock.now + 1000);
+    }
+    expect([sink.received, sink.duplicates, sink.arrivals]).toEqual([6, 5, 11]);
+  });
+
   it('source resolves the guest by ARP, then streams at its rate and size', () => {
     const { clock, wire, got, port } = segment(100e6);
     const src = new SourcePeer(wire, { rate: 1000, size: 100, count: 5 });

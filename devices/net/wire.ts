@@ -139,6 +139,37 @@ export class EchoPeer implements Station {
 }
 
 /** Counts a sequenced UDP stream to port 9. */
+/**
+ * The sequence numbers a sink has seen: a bitmap, grown by doubling, for those below
+ * 2^24 (2 MiB at most), and a Set for any above (a guest may send any number). A Set
+ * alone cost 0.3-0.5 us a datagram while it grew.
+ */
+class SeenNumbers {
+  private bits = new Uint32Array(1024);
+  private readonly high = new Set<number>();
+
+  /** Records `n`; returns whether it had been seen before. */
+  add(n: number): boolean {
+    if (n >= 1 << 24) {
+      if (this.high.has(n)) return true;
+      this.high.add(n);
+      return false;
+    }
+    const word = n >>> 5;
+    if (word >= this.bits.length) {
+      let len = this.bits.length;
+      while (len <= word) len *= 2;
+      const grown = new Uint32Array(len);
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    const bit = 1 << (n & 31);
+    if (this.bits[word] & bit) return true;
+    this.bits[word] |= bit;
+    return false;
+  }
+}
+
 export class SinkPeer implements Station {
   readonly name = 'sink';
   received = 0;
@@ -154,7 +185,7 @@ export class SinkPeer implements Station {
   firstArrival = -1;
   lastArrival = -1;
   private expected = 0;
-  private readonly seen = new Set<number>();
+  private readonly seen = new SeenNumbers();
   private readonly tx: PeerTransmitter;
 
   constructor(private readonly wire: Wire, readonly mac = PEER_MAC, readonly ip = PEER_IP) {
@@ -176,8 +207,7 @@ export class SinkPeer implements Station {
     if (this.arrivals === 0) this.firstArrival = this.wire.clock.now;
     this.arrivals++;
     this.lastArrival = this.wire.clock.now;
-    if (this.seen.has(seq)) { this.duplicates++; return; }
-    this.seen.add(seq);
+    if (this.seen.add(seq)) { this.duplicates++; return; }
     if (this.firstCycle < 0) this.firstCycle = this.wire.clock.now;
     this.lastCycle = this.wire.clock.now;
     this.received++;
