@@ -15,7 +15,7 @@ function card(pci = false) {
   const sent: Uint8Array[] = [];
   const logs: string[] = [];
   let irq = false;
-  nic.port = { send: (f) => sent.push(f) };
+  nic.port = { send: (f) => sent.push(f.slice()) }; // a lent frame (EthernetPort): keep a copy
   nic.onIrq = (l) => { irq = l; };
   nic.onLog = (m) => logs.push(m);
   const w = (reg: number, v: number) => nic.write(reg, 1, v);

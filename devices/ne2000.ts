@@ -16,7 +16,7 @@
  * the frame and log it, rather than loop or overflow.
  */
 import { Clock, Timer } from './clock';
-import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast, newFrame } from './net/ethernet';
+import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast } from './net/ethernet';
 
 // Register offsets (DP8390D datasheet, "Register Address Map").
 const CR = 0x00;
@@ -113,7 +113,9 @@ export class Ne2000 {
   onLog: (what: string) => void = () => {};
   private irqLevel = false;
   private readonly txTimer: Timer;
-  private txFrame: Uint8Array | null = null;
+  /** The frame on the wire (its bytes as they were when the transmit began), and its length (0: none). */
+  private readonly txBuffer = new Uint8Array(MAX_FRAME);
+  private txLen = 0;
   /** Frames dropped because the ring was full or misprogrammed, or the card stopped. */
   dropped = 0;
 
@@ -150,7 +152,7 @@ export class Ne2000 {
     s.RBCR = 0;
     s.txBusy = false;
     this.txTimer.cancel();
-    this.txFrame = null;
+    this.txLen = 0;
     this.updateIrq();
   }
 
@@ -455,25 +457,28 @@ export class Ne2000 {
       this.updateIrq();
       return;
     }
-    const frame = newFrame(Math.max(len, MIN_FRAME));
+    const frame = this.txBuffer;
     const base = s.TPSR << 8;
     if (base >= RAM_START && base + len <= RAM_END) frame.set(s.mem.subarray(base - RAM_START, base - RAM_START + len));
     else for (let i = 0; i < len; i++) frame[i] = this.memRead(base + i); // PROM, open bus or the 64 KiB wrap
+    this.txLen = Math.max(len, MIN_FRAME);
+    frame.fill(0, len, this.txLen); // padded to the minimum
     s.CR |= CR_TXP;
     s.txBusy = true;
-    this.txFrame = frame;
-    this.txTimer.armIn(Math.ceil((frameBits(frame.length) * this.clock.hz) / this.bitsPerSecond));
+    this.txTimer.armIn(Math.ceil((frameBits(this.txLen) * this.clock.hz) / this.bitsPerSecond));
   }
 
   private transmitDone(): void {
     const s = this.state;
-    const frame = this.txFrame;
-    this.txFrame = null;
+    const len = this.txLen;
+    this.txLen = 0;
     s.txBusy = false;
     s.CR &= ~CR_TXP;
     s.TSR = TSR_PTX;
     s.ISR |= ISR_PTX;
-    if (frame) {
+    if (len !== 0) {
+      // Lent to the wire for the call (see EthernetPort): the buffer is the next frame's.
+      const frame = this.txBuffer.subarray(0, len);
       if (s.TCR & TCR_LB) this.receive(frame); // loopback: the frame comes back in, never out
       else this.port?.send(frame);
     }

@@ -24,7 +24,7 @@ function card() {
   const sent: Uint8Array[] = [];
   const logs: string[] = [];
   let irq = false;
-  nic.port = { send: (f) => sent.push(f) };
+  nic.port = { send: (f) => sent.push(f.slice()) }; // a lent frame (EthernetPort): keep a copy
   nic.onIrq = (l) => { irq = l; };
   nic.onLog = (m) => logs.push(m);
   const r8 = (o: number) => nic.read(o, 1), r16 = (o: number) => nic.read(o, 2), r32 = (o: number) => nic.read(o, 4);

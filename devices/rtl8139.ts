@@ -125,7 +125,9 @@ export class Rtl8139 {
   dropped = 0;
   private irqLevel = false;
   private readonly txTimer: Timer;
-  private txFrame: Uint8Array | null = null;
+  /** The frame on the wire (read from guest memory when the transmit began), and its length (0: none). */
+  private readonly txBuffer = new Uint8Array(MAX_FRAME);
+  private txLen = 0;
   /**
    * The receive FIFO: packets (header, frame, CRC) that passed the address filter and
    * wait for the bus; the head is moving to the ring, done when rxTimer fires.
@@ -150,7 +152,7 @@ export class Rtl8139 {
     const keep = { IDR: s.IDR, MAR: s.MAR, CONFIG: s.CONFIG, CR9346: s.CR9346 };
     this.state = { ...newRtl8139State(this.mac), ...keep };
     this.txTimer.cancel();
-    this.txFrame = null;
+    this.txLen = 0;
     this.flushRxFifo();
     this.updateIrq();
   }
@@ -353,17 +355,17 @@ export class Rtl8139 {
         this.updateIrq();
         continue;
       }
-      const frame = newFrame(Math.max(size, MIN_FRAME));
-      if (!this.busMaster || !this.dma.read(s.TSAD[i], frame.subarray(0, size))) {
+      if (!this.busMaster || !this.dma.read(s.TSAD[i], this.txBuffer.subarray(0, size))) {
         this.onLog(`rtl8139: transmit DMA from 0x${s.TSAD[i].toString(16)} (${size} bytes) refused`);
         s.TSD[i] = (tsd | TSD_OWN | TSD_TUN) >>> 0; // underrun: the data never arrived
         s.ISR |= ISR_TER;
         this.updateIrq();
         continue;
       }
+      this.txLen = Math.max(size, MIN_FRAME);
+      this.txBuffer.fill(0, size, this.txLen); // padded to the minimum
       s.txBusy = i;
-      this.txFrame = frame;
-      this.txTimer.armIn(this.dmaCycles(size) + Math.ceil((frameBits(frame.length) * this.clock.hz) / this.bitsPerSecond));
+      this.txTimer.armIn(this.dmaCycles(size) + Math.ceil((frameBits(this.txLen) * this.clock.hz) / this.bitsPerSecond));
       return;
     }
   }
@@ -371,10 +373,12 @@ export class Rtl8139 {
   private transmitDone(): void {
     const s = this.state;
     const i = s.txBusy;
-    const frame = this.txFrame;
+    const len = this.txLen;
     s.txBusy = -1;
-    this.txFrame = null;
-    if (i < 0 || !frame) return;
+    this.txLen = 0;
+    if (i < 0 || len === 0) return;
+    // Lent to the wire for the call (see EthernetPort): the buffer is the next frame's.
+    const frame = this.txBuffer.subarray(0, len);
     s.TSD[i] = (s.TSD[i] | TSD_OWN | TSD_TOK) >>> 0;
     s.ISR |= ISR_TOK;
     const loopback = ((s.TCR >> 17) & 3) !== 0;

@@ -13,7 +13,7 @@ import { PortDevice } from '../devices/port-bus';
 import { Ne2000 } from '../devices/ne2000';
 import { Rtl8139 } from '../devices/rtl8139';
 import { PciFunction } from '../devices/pci';
-import { MAX_FRAME, MIN_FRAME } from '../devices/net/ethernet';
+import { MAX_FRAME, MIN_FRAME, copyFrame } from '../devices/net/ethernet';
 
 /** How a driver touches the world: the card's registers, and the cost of its own work. */
 export interface DriverIo {
@@ -84,7 +84,7 @@ export class Rtl8139Driver implements HostDriver {
 
   transmit(frame: Uint8Array): boolean {
     if (this.queue.length >= TX_QUEUE) { this.dropped++; return false; }
-    this.queue.push(frame);
+    this.queue.push(copyFrame(frame)); // the sender's buffer is only lent (EthernetPort)
     this.kick();
     return true;
   }
@@ -191,7 +191,7 @@ export class Ne2000Driver implements HostDriver {
 
   transmit(frame: Uint8Array): boolean {
     if (this.queue.length >= TX_QUEUE) { this.dropped++; return false; }
-    this.queue.push(frame);
+    this.queue.push(copyFrame(frame)); // the sender's buffer is only lent (EthernetPort)
     if (!this.txBusy && !this.servicing) this.start();
     return true;
   }

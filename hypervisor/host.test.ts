@@ -109,6 +109,35 @@ describe('virtual mode', () => {
     for (const vm of h.vms) expect(vm.stats.framesIn).toBeGreaterThanOrEqual(5); // the ARP reply and four echo replies at least
   });
 
+  it('puts on the wire the frames each guest sent, in order, though its card reuses its buffer while they wait', () => {
+    // Two senders outrun the wire: frames wait in the host driver's transmit queue while
+    // each virtual card sends the next one from the same buffer (a frame is only lent:
+    // EthernetPort). Per sender, the wire must show the sequence numbers rising.
+    for (const nic of ['ne2000', 'rtl8139'] as NicKind[]) {
+      const img = image('udp-tx');
+      const h = host([0, 1].map(() => spec(img, 'udp-tx.elf count=150', true)), { nic, peers: [{ kind: 'sink' }], memoryBytes: 8 * MiB, hostMemoryBytes: 24 * MiB });
+      const last = new Map<string, number>();
+      const wrong: string[] = [];
+      let queued = 0;
+      h.wire!.attach({
+        name: 'tap',
+        receive: (f) => {
+          if (f.length < 46 || f[12] !== 0x08 || f[23] !== 17) return; // IPv4 UDP only
+          const from = Buffer.from(f.subarray(6, 12)).toString('hex');
+          const seq = ((f[42] << 24) | (f[43] << 16) | (f[44] << 8) | f[45]) >>> 0;
+          if (seq <= (last.get(from) ?? -1)) wrong.push(`${nic}: ${from} sent ${seq} after ${last.get(from)}`);
+          last.set(from, seq);
+          queued++;
+        },
+      });
+      expect(h.run(2e10)).toEqual({ kind: 'done' });
+      expect(wrong).toEqual([]);
+      expect(last.size).toBe(2);
+      expect(queued).toBeGreaterThan(150);
+      expect(h.switch!.uplinkDropped).toBeGreaterThan(0); // the queue did fill: frames waited in it
+    }
+  });
+
   // The exits must be the guest driver's own accesses: the native run's port trace,
   // counted per device, is the reference (run-time polling loops aside, which these
   // guests do not have before they finish).

@@ -56,7 +56,7 @@ describe('illegitimate RTL8139 programming under vpio', () => {
       const secret = Uint8Array.from({ length: 0x3000 }, (_, i) => (i * 7 + 3) & 0xff);
       h.ram.set(secret, 8 * MiB + 0x10000);
       const seen: Uint8Array[] = [];
-      const tap = h.wire!.attach({ name: 'tap', receive: (f) => seen.push(f) });
+      const tap = h.wire!.attach({ name: 'tap', receive: (f) => seen.push(f.slice()) }); // lent: keep a copy
       expect(h.run(1_000_000)).toEqual({ kind: 'limit' });
       const frame = Uint8Array.from({ length: 100 }, (_, i) => i);
       frame.set(vmMac(DEFAULT_MAC, 0), 0);
@@ -145,13 +145,16 @@ describe('sharing one card under vpio', () => {
       const { h, m } = vpioHost([spec(image('ping'), 'count=3'), spec(image('udp-rx'), 'count=40')], nic, { peers: [{ kind: 'echo' }] }, consoles);
       const wrong = watchUnicast(h, m);
       // A UDP stream to vm1's address, once its driver is up: 40 datagrams, one every 2 ms, from 150 ms on.
+      // Each is sent from the same buffer, as a card sends (a frame is only lent): held frames must be copies.
       const tap = h.wire!.attach({ name: 'stream', receive: () => {} });
       const mac1 = vmMac(DEFAULT_MAC, 1);
       let seq = 0;
+      const lent = new Uint8Array(242);
       const tick = h.clock.timer('stream', (at) => {
         const data = new Uint8Array(200);
         data[3] = seq; data[2] = seq >> 8;
-        tap.send(ethernet(mac1, PEER_MAC, 0x0800, ipv4(PEER_IP, GUEST_IP, 17, udp(PEER_IP, GUEST_IP, 9, 9, data), seq)));
+        lent.set(ethernet(mac1, PEER_MAC, 0x0800, ipv4(PEER_IP, GUEST_IP, 17, udp(PEER_IP, GUEST_IP, 9, 9, data), seq)));
+        tap.send(lent);
         if (++seq < 40) tick.arm(at + 4_000_000);
       });
       tick.arm(300_000_000);

@@ -40,7 +40,7 @@ import { PciFunction } from '../devices/pci';
 import { PortDevice } from '../devices/port-bus';
 import { Rtl8139, DmaPort, newRtl8139State } from '../devices/rtl8139';
 import { Ne2000, newNe2000State, RAM_START, RAM_END } from '../devices/ne2000';
-import { isAddressedTo, isMulticast } from '../devices/net/ethernet';
+import { copyFrame, isAddressedTo, isMulticast } from '../devices/net/ethernet';
 import { Vm } from '../hypervisor/vm';
 import { Hook, DirectRange, TRAP_IN, TRAP_OUT } from '../hypervisor/port-map';
 import type { Host, SharedCard } from '../hypervisor/host';
@@ -531,7 +531,7 @@ export class VpioMonitor implements SharedCard {
       if (this.trace) this.note(`vm${g.vm.id} frame dropped: ${HELD_FRAMES} already queued`);
       return false;
     }
-    g.queue.push(frame);
+    g.queue.push(copyFrame(frame)); // lent by the wire for the call (EthernetPort)
     return true;
   }
 

@@ -8,9 +8,17 @@ export const PREAMBLE_BYTES = 8; // preamble + start frame delimiter
 export const FCS_BYTES = 4;
 export const IFG_BYTES = 12; // the inter-frame gap, 96 bit times
 
-/** What a card attached to a segment can do: put a frame on it. */
+/**
+ * What a card attached to a segment can do: put a frame on it.
+ *
+ * A frame is lent, not given: the sender may reuse its bytes once `send` returns (the
+ * cards transmit from one buffer each), and so may whoever passes it on (the wire to
+ * its stations, a switch to its ports). Anything that keeps a frame past the call
+ * keeps a copy (`copyFrame`): the hypervisor's transmit queues and the VPIO monitor's
+ * held frames do.
+ */
 export interface EthernetPort {
-  /** Hands a complete frame (MIN_FRAME..MAX_FRAME bytes) to the medium. */
+  /** Hands a complete frame (MIN_FRAME..MAX_FRAME bytes) to the medium, for the length of the call. */
   send(frame: Uint8Array): void;
 }
 
@@ -21,8 +29,8 @@ let slabUsed = 0;
 /**
  * A zeroed array for a frame (or a card's packet) of `len` bytes, for the per-frame
  * paths. A fresh frame-sized Uint8Array costs V8 an allocation of its own outside the
- * heap (about 2.4 us on the development machine, against 0.3 us for this: `bench:net`'s
- * notes), so frames are carved one after another out of 64 KiB slabs. Nothing is ever
+ * heap (about 2.4 us on the development machine, against 0.3 us for this), so frames
+ * are carved one after another out of 64 KiB slabs. Nothing is ever
  * reused: a frame stays valid for as long as anyone holds it (and keeps its slab alive).
  * Code that hands a frame's bytes elsewhere must use byteOffset, as pcap does.
  */
@@ -34,6 +42,13 @@ export function newFrame(len: number): Uint8Array {
   }
   const f = new Uint8Array(slab, slabUsed, len);
   slabUsed += (len + 7) & ~7;
+  return f;
+}
+
+/** A frame of one's own with the bytes of `frame` (one that was lent: see EthernetPort). */
+export function copyFrame(frame: Uint8Array): Uint8Array {
+  const f = newFrame(frame.length);
+  f.set(frame);
   return f;
 }
 

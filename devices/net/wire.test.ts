@@ -21,7 +21,7 @@ function segment(rate = 10e6) {
   const clock = new Clock(2e9);
   const wire = new Wire(clock, rate);
   const got: Uint8Array[] = [];
-  const guest: Station = { name: 'guest', receive: (f) => got.push(f) };
+  const guest: Station = { name: 'guest', receive: (f) => got.push(f.slice()) }; // lent: keep a copy
   const port = wire.attach(guest);
   return { clock, wire, got, port };
 }

@@ -26,7 +26,7 @@ const ECHO_PORT = 7, DISCARD_PORT = 9;
 
 export interface Station {
   readonly name: string;
-  /** A frame on the segment (never the station's own). */
+  /** A frame on the segment (never the station's own), lent for the call: a station that keeps it keeps a copy. */
   receive(frame: Uint8Array): void;
 }
 
