@@ -16,10 +16,11 @@
  * Each rate is given twice: over the whole run, and over the second half of the run's
  * instructions. The difference is the host JIT's warm-up. A translated block is a
  * function V8 first interprets and later optimizes in a background thread, and
- * udp-tx has about a hundred blocks that each run once or twice a frame: on this
- * 2-core machine V8 spends about a second optimizing them, during the first 2000-3000
- * frames, which then run several times slower than the rest. The CPU-bound reference
- * has a few hot loops and is warm within a tenth of a second.
+ * udp-tx has about 55 blocks that each run once a frame: on this 2-core machine V8
+ * spends about a second optimizing them and the emulator's device and interrupt code,
+ * during the first 2000-3000 frames, which then run several times slower than the
+ * rest. The CPU-bound reference has a few hot loops and is warm within a tenth of a
+ * second.
  */
 import * as fs from 'fs';
 import * as path from 'path';
