@@ -2248,7 +2248,7 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
       blockDone(cpu, EDI, k, size);
       p += k * size;
       n -= k;
-      if (n === 0) return true;
+      if (n === 0 || repStopped(cpu)) return true;
     }
   }
   for (; ; k++) {
@@ -2261,6 +2261,16 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
     cpu.reg32[ECX] = --n;
     if (repInterrupted(cpu, n) || n === 0) return true;
   }
+}
+
+/**
+ * After a block that took the slice's last cycles with elements left: the REP stops
+ * here, EIP back on it, as repInterrupted stops it after the element that does so.
+ */
+function repStopped(cpu: Cpu): boolean {
+  if (cpu.left > 0) return false;
+  cpu.eip = cpu.instrEip;
+  return true;
 }
 
 /** `k` elements of a REP INS/OUTS made in one block: ESI or EDI, ECX and the cycles as that many iterations leave them. */
@@ -2312,7 +2322,7 @@ function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boole
       blockDone(cpu, ESI, k, size);
       p += k * size;
       n -= k;
-      if (n === 0) return true;
+      if (n === 0 || repStopped(cpu)) return true;
     }
   }
   for (; ; k++) {

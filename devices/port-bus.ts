@@ -90,36 +90,40 @@ export class PortBus {
 
   /**
    * Up to `count` accesses to `port` in a row as one call to the device's block method
-   * (see PortDevice.writeBlock), for a REP OUTS whose every element would fit in
-   * `budget` cycles, each costing the port's latency plus `extraCycles` (the CPU's own):
-   * so the CPU never needs to stop part way for want of time. Returns how many were
-   * made (0: none, make them one by one); charges their latency.
+   * (see PortDevice.writeBlock), for a REP OUTS: as many as would start before `budget`
+   * cycles run out, each costing the port's latency plus `extraCycles` (the CPU's own),
+   * which are those the CPU makes before it stops part way for want of time. Returns
+   * how many were made (0: none, make them one by one); charges their latency.
    */
   writeBlock(port: number, size: number, src: Uint8Array, at: number, count: number, budget: number, extraCycles: number): number {
-    const range = this.blockRange(port, count, budget, extraCycles);
+    const range = this.blockRange(port, budget);
     if (range === null || range.device.writeBlock === undefined) return 0;
     this.syncTime();
-    const done = range.device.writeBlock(port - range.base, size, src, at, count);
+    const done = range.device.writeBlock(port - range.base, size, src, at, this.fitting(range, count, budget, extraCycles));
     this.charge(done * range.cycles);
     return done;
   }
 
   /** The same for a REP INS. */
   readBlock(port: number, size: number, dst: Uint8Array, at: number, count: number, budget: number, extraCycles: number): number {
-    const range = this.blockRange(port, count, budget, extraCycles);
+    const range = this.blockRange(port, budget);
     if (range === null || range.device.readBlock === undefined) return 0;
     this.syncTime();
-    const done = range.device.readBlock(port - range.base, size, dst, at, count);
+    const done = range.device.readBlock(port - range.base, size, dst, at, this.fitting(range, count, budget, extraCycles));
     this.charge(done * range.cycles);
     return done;
   }
 
-  /** The range a block of `count` accesses at `port` can go to, or null (unmapped, traced, or not all within the budget). */
-  private blockRange(port: number, count: number, budget: number, extraCycles: number): PortRange | null {
+  /** The range a block at `port` can go to, or null (unmapped, traced, or no budget left). */
+  private blockRange(port: number, budget: number): PortRange | null {
     const id = this.owner[port];
-    if (id === 0 || this.trace !== null) return null;
-    const range = this.ranges[id - 1];
-    return (count - 1) * (range.cycles + extraCycles) < budget ? range : null;
+    if (id === 0 || this.trace !== null || budget <= 0) return null;
+    return this.ranges[id - 1];
+  }
+
+  /** How many of `count` accesses start inside `budget`: the k-th (from 0) starts k * (latency + extra) cycles in. */
+  private fitting(range: PortRange, count: number, budget: number, extraCycles: number): number {
+    return Math.min(count, Math.ceil(budget / (range.cycles + extraCycles)));
   }
 
   write(port: number, size: number, value: number): void {
