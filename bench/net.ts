@@ -10,8 +10,10 @@
  *
  * --count is the datagrams of each by-mode run (2000); --native-count those of the
  * native runs that measure the host's instruction rate (20000). The CPU-bound
- * reference and each card's native run are measured in a process of their own (this
- * file again, with --measure cpubound|ne2000-isa|ne2000|rtl8139).
+ * reference and each card's native run are measured one cold run at a time, each in a
+ * process of its own (this file again, with --measure cpubound|ne2000-isa|ne2000|rtl8139,
+ * and --profile to sample where the host time went), in rounds: each figure is the best
+ * of five rounds.
  *
  * Each rate is given twice: over the whole run, and over the second half of the run's
  * instructions. The difference is the host JIT's warm-up. A translated block is a
@@ -46,8 +48,12 @@ const nativeCount = arg('--native-count', 20000);
 const size = Math.max(4, Math.min(arg('--size', 1472), 1472));
 const image = new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/udp-tx.elf')));
 
-/** Host timings on a shared machine vary run to run: each rate is the best of this many runs. */
-const TRIES = 3;
+/**
+ * Host timings on a shared machine vary run to run: each figure is the best of this
+ * many rounds, a round being one cold run of the reference and of each card, each in a
+ * process of its own, so that a busy spell of the machine spoils at most one round.
+ */
+const ROUNDS = 5;
 
 /** Host rates of one run, in MIPS: over all of it, and over the second half of its instructions. */
 interface Rates { whole: number; second: number }
@@ -78,15 +84,11 @@ function best(a: Rates, b: Rates): Rates {
   return { whole: Math.max(a.whole, b.whole), second: Math.max(a.second, b.second) };
 }
 
-/** The CPU-bound rate, for the "stays above 80%" comparison. */
+/** The CPU-bound rate, for the "stays above 80%" comparison: one run. */
 function cpuBoundMips(): Rates {
-  let rates: Rates = { whole: 0, second: 0 };
-  for (let i = 0; i < TRIES; i++) {
-    const pc = new Pc({ memoryBytes: 64 << 20 });
-    pc.boot(new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/cpubound.elf'))), 'cpubound.elf iterations=40');
-    rates = best(rates, timedRun(pc).rates);
-  }
-  return rates;
+  const pc = new Pc({ memoryBytes: 64 << 20 });
+  pc.boot(new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/cpubound.elf'))), 'cpubound.elf iterations=40');
+  return timedRun(pc).rates;
 }
 
 function udpTx(nic: NicKind): Pc {
@@ -95,24 +97,17 @@ function udpTx(nic: NicKind): Pc {
   return pc;
 }
 
-interface NativeFigures { bits: number; fps: number; wire: number; lost: number; mips: Rates; share: HostShare }
+interface NativeFigures { bits: number; fps: number; wire: number; lost: number; mips: Rates; share: HostShare | null }
 
-/** udp-tx natively on one card: the best of TRIES runs, the last also sampled for where its time went. */
-async function nativeRun(nic: NicKind): Promise<NativeFigures> {
-  let pc = udpTx(nic);
-  let mips: Rates = { whole: 0, second: 0 };
-  let r: RunResult | null = null;
-  for (let i = 0; i < TRIES - 1; i++) {
-    mips = best(mips, timedRun(pc).rates);
-    pc = udpTx(nic);
-  }
-  const share = await hostShare(__filename, () => {
-    const t = timedRun(pc);
-    r = t.result;
-    mips = best(mips, t.rates);
-  });
+/** udp-tx natively on one card: one run, sampled for where its time went when `profile`. */
+async function nativeRun(nic: NicKind, profile: boolean): Promise<NativeFigures> {
+  const pc = udpTx(nic);
+  let t: ReturnType<typeof timedRun> | null = null;
+  const share = profile ? await hostShare(__filename, () => { t = timedRun(pc); }) : null;
+  if (!profile) t = timedRun(pc);
+  const { result: r, rates: mips } = t!;
   const sink = pc.peers[0] as SinkPeer;
-  if (r!.kind !== 'exit') throw new Error(`${nic}: run ended with ${r!.kind}`);
+  if (r.kind !== 'exit') throw new Error(`${nic}: run ended with ${r.kind}`);
   // Frames per second at the sink (first to last arrival) on the virtual clock.
   const fps = (sink.received - 1) / ((sink.lastCycle - sink.firstCycle) / pc.clock.hz);
   return { bits: fps * frameBits(size + 42), fps, wire: pc.wire!.bitsPerSecond, lost: sink.lost, mips, share };
@@ -121,27 +116,36 @@ async function nativeRun(nic: NicKind): Promise<NativeFigures> {
 /**
  * Each measurement in a process of its own, as a user's run is: in one process the cards
  * would share the host JIT's call sites (the port bus's device calls, the CPU's bus
- * calls), and whichever ran first would set the others' speed.
+ * calls), and whichever ran first would set the others' speed; and a second run in a
+ * process starts with the emulator's own code already optimized, which no user's run does.
  */
-function inChild<T>(what: string): T {
-  const r = spawnSync(process.execPath, [__filename, '--measure', what, '--native-count', String(nativeCount), '--size', String(size)], { encoding: 'utf8' });
+function inChild<T>(what: string, profile = false): T {
+  const args = [__filename, '--measure', what, '--native-count', String(nativeCount), '--size', String(size), ...(profile ? ['--profile'] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bench-net: measuring ${what} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
 
 function native(): void {
-  // The machine's speed drifts: the reference is measured before and after the cards, and the better taken.
   const cards = ['ne2000-isa', 'ne2000', 'rtl8139'] as NicKind[];
-  const first = inChild<Rates>('cpubound');
-  const figures = cards.map((nic) => inChild<NativeFigures>(nic));
-  const ref = best(first, inChild<Rates>('cpubound'));
-  console.log(`CPU-bound reference (cpubound, 40 iterations, best of ${2 * TRIES}, before and after the cards): ${ref.whole.toFixed(1)} MIPS over the whole run, ${ref.second.toFixed(1)} over its second half`);
-  console.log(`udp-tx, ${nativeCount} datagrams of ${size} bytes (frames of ${size + 42} bytes), native, best of ${TRIES}, each card in its own process`);
-  console.log('MIPS and their share of the CPU-bound rate: over the whole run (host JIT warm-up included), then over the second half of each run');
+  let ref: Rates = { whole: 0, second: 0 };
+  const figures: NativeFigures[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    ref = best(ref, inChild<Rates>('cpubound'));
+    cards.forEach((nic, i) => {
+      // The last round's runs are also sampled for where their host time went.
+      const f = inChild<NativeFigures>(nic, round === ROUNDS - 1);
+      figures[i] = figures[i] ? { ...f, mips: best(figures[i].mips, f.mips) } : f;
+    });
+  }
+  console.log(`CPU-bound reference (cpubound, 40 iterations): ${ref.whole.toFixed(1)} MIPS over the whole run, ${ref.second.toFixed(1)} over its second half`);
+  console.log(`udp-tx, ${nativeCount} datagrams of ${size} bytes (frames of ${size + 42} bytes), native`);
+  console.log(`Each rate the best of ${ROUNDS} rounds of cold runs, each run in a process of its own; MIPS and their share of the CPU-bound rate`);
+  console.log('over the whole run (the host JIT\'s warm-up included), then over the second half of each run');
   console.log('card         wire Mbit/s  frames/s   share of wire   sink lost   MIPS whole  of CPU-bound   MIPS 2nd half  of CPU-bound   host time: CPU / devices / wire+peers / other');
   for (const [i, nic] of cards.entries()) {
     const f = figures[i];
-    const { share } = f;
+    const share = f.share!;
     const all = share.cpu + share.devices + share.net + share.other;
     const pct = (v: number) => `${((100 * v) / all).toFixed(0)}%`;
     console.log(`${nic.padEnd(12)} ${(f.bits / 1e6).toFixed(2).padStart(10)} ${f.fps.toFixed(0).padStart(9)} ${((100 * f.bits) / f.wire).toFixed(1).padStart(12)}%  ${String(f.lost).padStart(9)}  ${f.mips.whole.toFixed(1).padStart(10)}  ${((100 * f.mips.whole) / ref.whole).toFixed(0).padStart(11)}%  ${f.mips.second.toFixed(1).padStart(13)}  ${((100 * f.mips.second) / ref.second).toFixed(0).padStart(11)}%   ${`${pct(share.cpu)} / ${pct(share.devices)} / ${pct(share.net)} / ${pct(share.other)}`.padStart(24)}`);
@@ -168,7 +172,7 @@ if (measure >= 0) {
   const what = process.argv[measure + 1];
   const done = (v: unknown) => console.log(JSON.stringify(v));
   if (what === 'cpubound') done(cpuBoundMips());
-  else nativeRun(what as NicKind).then(done, (e) => { console.error(e); process.exit(1); });
+  else nativeRun(what as NicKind, process.argv.includes('--profile')).then(done, (e) => { console.error(e); process.exit(1); });
 } else {
   native();
   byMode();
