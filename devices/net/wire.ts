@@ -138,7 +138,6 @@ export class EchoPeer implements Station {
   }
 }
 
-/** Counts a sequenced UDP stream to port 9. */
 /**
  * The sequence numbers a sink has seen: a bitmap, grown by doubling, for those below
  * 2^24 (2 MiB at most), and a Set for any above (a guest may send any number). A Set
@@ -170,6 +169,7 @@ class SeenNumbers {
   }
 }
 
+/** Counts a sequenced UDP stream to port 9. */
 export class SinkPeer implements Station {
   readonly name = 'sink';
   received = 0;
