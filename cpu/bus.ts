@@ -20,10 +20,10 @@ export interface CpuBus {
   /**
    * Optional, for a REP OUTS forward over RAM: up to `count` OUTs to `port`, the values
    * little-endian in `ram` from physical address `at`, with exactly the effect of that
-   * many ioWrite calls (their cycles charged as ioWrite charges them). Only if every one
-   * of them would fit in `budget` cycles, each costing its access plus `extraCycles`;
-   * else, or where the device has no block path, none. Returns how many were made; the
-   * CPU makes the rest one by one.
+   * many ioWrite calls (their cycles charged as ioWrite charges them). At most those
+   * that start before `budget` cycles run out, each costing its access plus
+   * `extraCycles`; none where the device has no block path. Returns how many were made;
+   * the CPU stops the string there if the budget is spent, else makes the rest one by one.
    */
   ioWriteBlock?(port: number, size: number, at: number, count: number, budget: number, extraCycles: number): number;
   /** The same for a REP INS: the values go little-endian into `ram` from `at`. */
