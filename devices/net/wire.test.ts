@@ -9,7 +9,7 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { Clock } from '../clock';
 import { Wire, EchoPeer, SinkPeer, SourcePeer, Station, PEER_IP, GUEST_IP, PEER_MAC } from './wire';
-import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, arp, ethernet, icmpEcho, ipv4, parse, udp, inetChecksum } from './packets';
+import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, UdpDatagram, arp, ethernet, icmpEcho, ipv4, parse, udp, inetChecksum } from './packets';
 import { PcapWriter } from './pcap';
 import { newFrame } from './ethernet';
 import { have, describeIf } from '../../test/support';
@@ -150,8 +150,12 @@ describe('inetChecksum', () => {
       while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
       return ~sum & 0xffff;
     };
-    for (const base of [0, 1, 2, 3, 1998]) {
-      const d = buffer.subarray(base, base + 2000);
+    // A second buffer, of a length that is no multiple of 4, taken in turns with the first:
+    // the 32-bit view the sum reads through must follow the buffer.
+    const other = new Uint8Array(4203);
+    for (let i = 0; i < other.length; i++) other[i] = (i * 31 + 7) & 0xff;
+    for (const [b, base] of [[buffer, 0], [other, 1], [buffer, 1], [buffer, 2], [other, 2203], [buffer, 3], [buffer, 1998], [other, 0]] as const) {
+      const d = b.subarray(base, base + 2000);
       for (const start of [0, 1, 2, 3, 14, 34]) {
         for (const len of [0, 1, 2, 3, 20, 63, 64, 65, 66, 67, 1480, 1481, 1966]) {
           for (const initial of [0, 0x1234, 0x3fffc]) {
@@ -163,3 +167,47 @@ describe('inetChecksum', () => {
   });
 });
 
+
+describe('UdpDatagram', () => {
+  it('reads what parse() reads, checksums included, from good, damaged and other frames', () => {
+    const good = () => ethernet(BROADCAST, GUEST_MAC, ETH_IPV4, ipv4(0x0a00020f, PEER_IP, IP_UDP, udp(0x0a00020f, PEER_IP, 1234, 9, Uint8Array.from({ length: 37 }, (_, i) => i * 3))));
+    const variants: [string, Uint8Array][] = [
+      ['good', good()],
+      ['short datagram, padded frame', ethernet(BROADCAST, GUEST_MAC, ETH_IPV4, ipv4(1, 2, IP_UDP, udp(1, 2, 5, 9, Uint8Array.of(1, 2))))],
+      ['damaged IP header', (() => { const f = good(); f[22] ^= 1; return f; })()],
+      ['damaged data', (() => { const f = good(); f[50] ^= 0x80; return f; })()],
+      ['no UDP checksum', (() => { const f = good(); f[40] = 0; f[41] = 0; f[50] ^= 0x80; return f; })()],
+      ['UDP length past the packet', (() => { const f = good(); f[38] = 0x05; return f; })()],
+      ['UDP length under its header', (() => { const f = good(); f[38] = 0; f[39] = 4; return f; })()],
+      ['IP total length cutting the datagram', (() => { const f = good(); f[17] -= 10; return f; })()],
+      ['IP total length under the UDP header', (() => { const f = good(); f[16] = 0; f[17] = 24; return f; })()],
+      ['IP options (IHL 6)', (() => {
+        const p = ipv4(1, 2, IP_UDP, udp(1, 2, 5, 9, Uint8Array.of(9, 9, 9, 9, 9)));
+        const q = new Uint8Array(p.length + 4);
+        q.set(p.subarray(0, 20)); q.set(p.subarray(20), 24);
+        q[0] = 0x46; q[3] += 4; q[10] = 0; q[11] = 0;
+        const c = inetChecksum(q, 0, 24); q[10] = c >> 8; q[11] = c & 0xff;
+        return ethernet(BROADCAST, GUEST_MAC, ETH_IPV4, q);
+      })()],
+      ['ICMP', ethernet(BROADCAST, GUEST_MAC, ETH_IPV4, ipv4(1, 2, IP_ICMP, icmpEcho(8, 1, 1, Uint8Array.of(1))))],
+      ['ARP', ethernet(BROADCAST, GUEST_MAC, ETH_ARP, arp(1, GUEST_MAC, 1, BROADCAST, 2))],
+      ['IPv6 version', (() => { const f = good(); f[14] = 0x65; return f; })()],
+      ['runt', good().subarray(0, 33)],
+    ];
+    const u = new UdpDatagram();
+    let udps = 0;
+    const ok: string[] = [];
+    for (const [name, f] of variants) {
+      const p = parse(f);
+      const isUdp = p.udp !== undefined && p.ip !== undefined;
+      expect([name, u.read(f)]).toEqual([name, isUdp]);
+      if (!isUdp) continue;
+      udps++;
+      expect([name, u.src, u.dst, u.srcPort, u.dstPort, Array.from(f.subarray(u.dataStart, u.dataEnd)), u.checksumsOk])
+        .toEqual([name, p.ip!.src, p.ip!.dst, p.udp!.srcPort, p.udp!.dstPort, Array.from(p.udp!.data), p.ip!.headerOk && p.udp!.checksumOk]);
+      if (u.checksumsOk) ok.push(name);
+    }
+    expect(udps).toBe(9);
+    expect(ok).toEqual(['good', 'short datagram, padded frame', 'no UDP checksum', 'IP options (IHL 6)']);
+  });
+});

@@ -15,7 +15,7 @@
  */
 import { Clock, Timer } from '../clock';
 import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, isBroadcast, macToString } from './ethernet';
-import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, arp, ethernet, icmpEcho, ipv4, parse, udp, ipToString } from './packets';
+import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, UdpDatagram, arp, ethernet, get32, icmpEcho, ipv4, parse, udp, ipToString } from './packets';
 import { PcapWriter } from './pcap';
 
 export const PEER_MAC = Uint8Array.from([0x52, 0x55, 0x0a, 0x00, 0x02, 0x02]);
@@ -186,6 +186,8 @@ export class SinkPeer implements Station {
   lastArrival = -1;
   private expected = 0;
   private readonly seen = new SeenNumbers();
+  /** Each frame is read in place: no allocation per datagram. */
+  private readonly datagram = new UdpDatagram();
   private readonly tx: PeerTransmitter;
 
   constructor(private readonly wire: Wire, readonly mac = PEER_MAC, readonly ip = PEER_IP) {
@@ -194,15 +196,18 @@ export class SinkPeer implements Station {
   }
 
   receive(frame: Uint8Array): void {
-    const p = parse(frame);
-    if (p.arp && p.arp.op === 1 && p.arp.targetIp === this.ip) {
-      this.tx.send(ethernet(p.arp.senderMac, this.mac, ETH_ARP, arp(2, this.mac, this.ip, p.arp.senderMac, p.arp.senderIp)));
+    const u = this.datagram;
+    if (!u.read(frame)) {
+      const p = parse(frame);
+      if (p.arp && p.arp.op === 1 && p.arp.targetIp === this.ip) {
+        this.tx.send(ethernet(p.arp.senderMac, this.mac, ETH_ARP, arp(2, this.mac, this.ip, p.arp.senderMac, p.arp.senderIp)));
+      }
       return;
     }
-    if (!p.udp || !p.ip || p.ip.dst !== this.ip || p.udp.dstPort !== DISCARD_PORT) return;
-    if (!p.ip.headerOk || !p.udp.checksumOk) { this.badChecksums++; return; }
-    const d = p.udp.data;
-    const seq = d.length >= 4 ? ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) >>> 0 : 0;
+    if (u.dst !== this.ip || u.dstPort !== DISCARD_PORT) return;
+    if (!u.checksumsOk) { this.badChecksums++; return; }
+    const length = u.dataEnd - u.dataStart;
+    const seq = length >= 4 ? get32(frame, u.dataStart) : 0;
     // Every good datagram, repeats included (several senders share one sink in the benches).
     if (this.arrivals === 0) this.firstArrival = this.wire.clock.now;
     this.arrivals++;
@@ -211,7 +216,7 @@ export class SinkPeer implements Station {
     if (this.firstCycle < 0) this.firstCycle = this.wire.clock.now;
     this.lastCycle = this.wire.clock.now;
     this.received++;
-    this.bytes += d.length;
+    this.bytes += length;
     if (seq > this.expected) this.lost += seq - this.expected;
     if (seq < this.expected) { this.outOfOrder++; this.lost = Math.max(0, this.lost - 1); }
     this.expected = Math.max(this.expected, seq + 1);
