@@ -109,6 +109,12 @@ export class Cpu {
   readonly mem: Uint8Array;
   readonly mem32: Int32Array;
   readonly memSize: number;
+  /**
+   * On the hot paths this and the other boolean fields (smc, irqLine) are tested with
+   * `=== true` or `=== false`: V8 does not track that a field only holds booleans, so
+   * a bare `if (this.pagingOn)` compiles to a generic truthiness test, several branches
+   * of machine code in every translated block that reads memory.
+   */
   pagingOn = false;
   /**
    * The A20 gate: ANDed into every physical address. -1 when A20 is enabled; with it
@@ -561,14 +567,14 @@ export class Cpu {
 
   /** Linear to physical for a data access at the current privilege level. */
   linToPhysRead(lin: number): number {
-    if (!this.pagingOn) return (lin & this.a20Mask) >>> 0;
+    if (this.pagingOn === false) return (lin & this.a20Mask) >>> 0;
     const e = this.tlb[lin >>> 12];
     if (e & this.tlbReadNeed) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     return this.translate(lin, false, this.cpl === 3);
   }
 
   linToPhysWrite(lin: number): number {
-    if (!this.pagingOn) return (lin & this.a20Mask) >>> 0;
+    if (this.pagingOn === false) return (lin & this.a20Mask) >>> 0;
     const e = this.tlb[lin >>> 12];
     if (e & this.tlbWriteNeed) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     return this.translate(lin, true, this.cpl === 3);
@@ -576,7 +582,7 @@ export class Cpu {
 
   /** Supervisor-level translation for descriptor tables and the TSS (implicit accesses). */
   linToPhysSystem(lin: number, write: boolean): number {
-    if (!this.pagingOn) return (lin & this.a20Mask) >>> 0;
+    if (this.pagingOn === false) return (lin & this.a20Mask) >>> 0;
     const e = this.tlb[lin >>> 12];
     if (e & (write ? TLB_SUP_WRITE : TLB_SUP_READ)) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     return this.translate(lin, write, false);
@@ -699,7 +705,7 @@ export class Cpu {
   read8(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxR[seg]) this.segFault(seg);
-    if (!this.pagingOn) {
+    if (this.pagingOn === false) {
       // Without paging the linear address is physical: skip the layers (the common case).
       const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
       return p < this.memSize ? this.mem[p] : 0xff;
@@ -710,7 +716,7 @@ export class Cpu {
   read16(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxR[seg]) this.segFault(seg);
-    if (!this.pagingOn) {
+    if (this.pagingOn === false) {
       // Without paging, a word within one page of RAM is read directly (the common case).
       const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
       if ((p & 0xfff) !== 0xfff && p + 1 < this.memSize) return this.mem[p] | (this.mem[p + 1] << 8);
@@ -722,7 +728,7 @@ export class Cpu {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxR[seg]) this.segFault(seg);
     const lin = (this.segBase[seg] + o) | 0;
-    if (this.pagingOn) return this.readLin32(lin);
+    if (this.pagingOn === true) return this.readLin32(lin);
     const p = (lin & this.a20Mask) >>> 0;
     if ((p & 3) !== 0 || p + 3 >= this.memSize) return this.readLin32(lin);
     return this.mem32[p >>> 2];
@@ -731,7 +737,7 @@ export class Cpu {
   write8(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxW[seg]) this.segFault(seg);
-    if (!this.pagingOn) {
+    if (this.pagingOn === false) {
       this.writePhys8(((this.segBase[seg] + o) & this.a20Mask) >>> 0, v);
       return;
     }
@@ -741,7 +747,7 @@ export class Cpu {
   write16(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxW[seg]) this.segFault(seg);
-    if (!this.pagingOn && this.a20Mask === -1) {
+    if (this.pagingOn === false && this.a20Mask === -1) {
       // As in write32: aligned (so in one page), in RAM, no translated code there.
       const p = (this.segBase[seg] + o) >>> 0;
       if ((p & 1) === 0 && p + 1 < this.memSize && this.codePages[p >>> 12] === 0) {
@@ -756,7 +762,7 @@ export class Cpu {
   write32(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
-    if (!this.pagingOn && this.a20Mask === -1) {
+    if (this.pagingOn === false && this.a20Mask === -1) {
       const p = (this.segBase[seg] + o) >>> 0;
       // The common case inline: aligned (so in one page), in RAM, no translated code there.
       if ((p & 3) === 0 && p + 3 < this.memSize && this.codePages[p >>> 12] === 0) this.mem32[p >>> 2] = v;
@@ -784,7 +790,7 @@ export class Cpu {
     if (e < this.segMin[CS] || e > this.segLimit[CS]) this.segFault(CS);
     const lin = (this.segBase[CS] + e) | 0;
     let phys: number;
-    if (this.pagingOn) {
+    if (this.pagingOn === true) {
       const ent = this.tlb[lin >>> 12];
       phys = ent & this.tlbReadNeed ? ((ent & ~0xfff) | (lin & 0xfff)) >>> 0 : this.translate(lin, false, this.cpl === 3);
     } else {
@@ -1155,11 +1161,11 @@ export class Cpu {
     for (;;) {
       try {
         while (this.left > 0) {
-          if (this.irqLine || (this.flags & TF)) {
+          if (this.irqLine === true || (this.flags & TF)) {
             this.slowStep();
             continue;
           }
-          if (this.useTranslator && this.tracer === null) {
+          if (this.useTranslator === true && this.tracer === null) {
             const n = runBlock(this, this.blocks);
             if (n !== 0) {
               this.left -= n * this.instructionCycles;

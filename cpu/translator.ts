@@ -161,12 +161,12 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     eips.push(ieip);
     nexts.push(next);
     if (st.pos > end) end = st.pos;
-    if (res === Emit.Writes) code.push('if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
+    if (res === Emit.Writes) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
     // After port I/O (whose latency the device charged, and which may have raised an
     // interrupt or cut the slice short), go on only if every instruction left in this
     // pass of the block still fits where the interpreter would run it; else return and
     // let the run loop decide. Retired instructions are charged when the block returns.
-    if (res === Emit.Io) code.push('if (cpu.irqLine || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }');
+    if (res === Emit.Io) code.push('if (cpu.irqLine === true || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }');
     bodies.push(code);
     const backToStart = lastBranch.cc !== -2 && ((next + lastBranch.disp) >>> 0) === eip;
     if (res === Emit.Branch) {
@@ -191,7 +191,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
         // Straight on at the target: in the same page, so under the same mapping, and
         // within the fetch window once the block's highest byte is.
         nexts[nexts.length - 1] = target;
-        if (lastBranch.call) code.push('if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
+        if (lastBranch.call) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
         st.pos = targetPhys;
       } else {
         code.push(`cpu.eip = ${target};`, 'return COUNT;');
@@ -501,7 +501,7 @@ function emitRepString(out: string[], op: number, sz: number, segOvr: number, ie
   flagsKept();
   out.push('COMMIT', `cpu.instrEip = ${ieip};`, `cpu.rep = 1;${segOvr >= 0 ? ` cpu.segOvr = ${segOvr};` : ''}`);
   out.push(`${fn}(cpu, ${sz});`, `cpu.rep = 0;${segOvr >= 0 ? ' cpu.segOvr = -1;' : ''}`);
-  out.push(`if (r[1] !== 0) { cpu.eip = ${ieip}; return COUNT; }`, 'if (cpu.smc) { cpu.eip = NEXT; return COUNT; }');
+  out.push(`if (r[1] !== 0) { cpu.eip = ${ieip}; return COUNT; }`, 'if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
   return Emit.Io;
 }
 
