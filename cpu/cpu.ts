@@ -121,6 +121,15 @@ export class Cpu {
    * disabled, bit 20 is forced to zero as on a PC (addresses wrap at 1 MiB).
    */
   a20Mask = -1;
+  /**
+   * The data segments whose offsets are physical addresses of RAM, one bit (1 << seg)
+   * each: base 0, readable and writable from 0 to 4 GiB (expand-up, limit 4 GiB), with
+   * paging off and A20 on; for SS also B = 1, so ESP is the stack pointer. Translated
+   * code reads and writes such a segment's RAM straight from the typed arrays, with only
+   * an alignment, bounds and code-page test (see translator.ts). updateFlat() keeps it:
+   * every change of a segment cache, of paging or of A20 goes through a method that calls it.
+   */
+  flatMask = 0;
   /** Linear page number -> physical page | TLB_* bits (0: walk the page tables). */
   readonly tlb = new Int32Array(1 << 20);
   /** Which TLB entries are filled, so a flush clears only those. */
@@ -298,6 +307,7 @@ export class Cpu {
     this.ssB32 = false;
     this.pagingOn = false;
     this.a20Mask = -1;
+    this.updateFlat();
     this.tscOffset = 0;
     this.halted = false;
     this.shutdown = false;
@@ -345,6 +355,7 @@ export class Cpu {
     this.cpl = 0;
     this.csD32 = true;
     this.ssB32 = true;
+    this.updateFlat();
     this.updateCplAccess();
     this.eip = eip >>> 0;
     this.invalidateFetch();
@@ -449,6 +460,7 @@ export class Cpu {
     if (mask === this.a20Mask) return;
     this.a20Mask = mask;
     this.flushTlb(true);
+    this.updateFlat();
   }
 
   /** CR3 writes flush non-global entries; CR0/CR4 paging changes flush all of them. */
@@ -924,6 +936,7 @@ export class Cpu {
     } else if (seg === SS) {
       this.ssB32 = (this.segFlags[SS] & 0x400000) !== 0 && (this.cr0 & CR0_PE) !== 0;
     }
+    this.updateFlat();
   }
 
   /**
@@ -955,6 +968,7 @@ export class Cpu {
     } else if (seg === SS) {
       this.ssB32 = big;
     }
+    this.updateFlat();
   }
 
   /** A null selector in DS, ES, FS or GS: any use faults with #GP(0). */
@@ -966,6 +980,21 @@ export class Cpu {
     this.segMin[seg] = 0;
     this.segMaxR[seg] = -1;
     this.segMaxW[seg] = -1;
+    this.updateFlat();
+  }
+
+  /** Works out flatMask again (see there). */
+  private updateFlat(): void {
+    let mask = 0;
+    if (this.pagingOn === false && this.a20Mask === -1) {
+      for (let seg = 0; seg < 6; seg++) {
+        if (seg === CS || this.segBase[seg] !== 0 || this.segMin[seg] !== 0) continue;
+        if (this.segMaxR[seg] !== 0xffffffff || this.segMaxW[seg] !== 0xffffffff) continue;
+        if (seg === SS && this.ssB32 === false) continue;
+        mask |= 1 << seg;
+      }
+    }
+    this.flatMask = mask;
   }
 
   setCpl(cpl: number): void {
@@ -983,6 +1012,7 @@ export class Cpu {
     if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) {
       this.pagingOn = (v & CR0_PG) !== 0;
       this.flushTlb(true);
+      this.updateFlat();
     }
     if ((old ^ v) & CR0_PE) {
       if (!(v & CR0_PE)) {

@@ -20,8 +20,8 @@ const DATA_BYTES = 0x4000;
  * Runs `code`; with `irqAfter` >= 0, runs that many cycles first and then raises the
  * interrupt line (vector 0x20, whose handler is a HLT).
  */
-function run(code: number[], translate: boolean, irqAfter = -1, setup?: (cpu: Cpu, bus: TestBus) => void): { cpu: Cpu; bus: TestBus; why: StopReason } {
-  const { cpu, bus } = flatMachine(new Uint8Array(code));
+function run(code: number[], translate: boolean, irqAfter = -1, setup?: (cpu: Cpu, bus: TestBus) => void, memBytes = 1 << 20): { cpu: Cpu; bus: TestBus; why: StopReason } {
+  const { cpu, bus } = flatMachine(new Uint8Array(code), undefined, memBytes);
   setup?.(cpu, bus);
   cpu.useTranslator = translate;
   cpu.blocks.hotThreshold = 1;
@@ -47,13 +47,13 @@ function state(r: { cpu: Cpu; bus: TestBus; why: StopReason }): string {
 }
 
 /** Runs `code` (HLT appended) both ways; returns a description of the first difference, or ''. */
-function compare(code: number[], irqAfter = -1, setup?: (cpu: Cpu, bus: TestBus) => void): string {
+function compare(code: number[], irqAfter = -1, setup?: (cpu: Cpu, bus: TestBus) => void, memBytes = 1 << 20): string {
   const program = [...code, 0xf4];
-  const interpreted = run(program, false, irqAfter, setup);
+  const interpreted = run(program, false, irqAfter, setup, memBytes);
   // Every program ends at its HLT (or the exception handler's) with IF clear.
   if (interpreted.why !== StopReason.Dead) return `${Buffer.from(program).toString('hex')}: stopped by ${interpreted.why}`;
   const a = state(interpreted).split('\n');
-  const b = state(run(program, true, irqAfter, setup)).split('\n');
+  const b = state(run(program, true, irqAfter, setup, memBytes)).split('\n');
   for (let i = 0; i < a.length; i++) {
     if (a[i] !== b[i]) return `${Buffer.from(program).toString('hex').slice(0, 400)}\n  interpreter ${a[i].slice(0, 300)}\n  translator  ${b[i].slice(0, 300)}`;
   }
@@ -490,5 +490,130 @@ describe('REP MOVS and REP STOS inside a block', () => {
     ];
     expect(compare(code)).toBe('');
     expect(run([...code, 0xf4], true).cpu.reg32[3]).toBe(0x14);
+  });
+});
+
+describe('memory operands of flat segments, straight into RAM', () => {
+  // A block reads and writes dwords and bytes of a flat segment (base 0, 4 GiB, paging
+  // off, A20 on) straight in RAM; anything else must go the checked way. Each program
+  // makes its accesses and then records registers and data; both modes must agree.
+  const DESC = 0x18; // the first free GDT slot
+  /** A data descriptor as selector `sel`: base, limit (in granules when `g`), type byte, D/B. */
+  function descriptor(bus: TestBus, sel: number, base: number, limit: number, type: number, g: boolean, big: boolean): void {
+    const dv = new DataView(bus.ram.buffer);
+    dv.setUint32(GDT_BASE + sel, (limit & 0xffff) | ((base & 0xffff) << 16), true);
+    dv.setUint32(GDT_BASE + sel + 4, ((base >>> 16) & 0xff) | (type << 8) | (limit & 0xf0000) | (g ? 0x800000 : 0) | (big ? 0x400000 : 0) | (base & 0xff000000), true);
+  }
+  const withDescriptor = (base: number, limit: number, type = 0x92, g = true, big = true) => (cpu: Cpu, bus: TestBus) => {
+    descriptor(bus, DESC, base, limit, type, g, big);
+    cpu.gdtrLimit = DESC + 7;
+  };
+  const loadDs = [0x66, 0xb8, DESC, 0x00, 0x8e, 0xd8]; // mov ax, DESC ; mov ds, ax
+  const movEbx = (a: number) => [0xbb, ...le32(a)];
+  /** Dword and byte reads, writes and read-modify-writes at DS:EBX+d. */
+  const accesses = (d: number) => [
+    0x8b, 0x83, ...le32(d), //        mov eax, [ebx+d]
+    0x0f, 0xb6, 0x8b, ...le32(d + 1), // movzx ecx, byte [ebx+d+1]
+    0x01, 0x83, ...le32(d + 8), //    add [ebx+d+8], eax
+    0x88, 0x8b, ...le32(d + 13), //   mov [ebx+d+13], cl
+    0x89, 0x83, ...le32(d + 16), //   mov [ebx+d+16], eax
+    0x8b, 0x93, ...le32(d + 2), //    mov edx, [ebx+d+2] (unaligned)
+  ];
+  const record = [0x89, 0x45, 0x00, 0x89, 0x4d, 0x04, 0x89, 0x55, 0x08]; // mov [ebp], eax ; mov [ebp+4], ecx ; mov [ebp+8], edx (SS: flat)
+
+  it('agrees on aligned and unaligned accesses to a flat DS', () => {
+    expect(compare([...movEbx(DATA + 0x100), ...accesses(0x20), ...record, ...accesses(0x1001), ...record])).toBe('');
+  });
+
+  it('uses the segment base and limit when DS is not flat, and faults past the limit', () => {
+    const program = [...loadDs, ...movEbx(DATA + 0x100), ...accesses(0x20), ...record, ...accesses(0x1000), ...record];
+    expect(compare(program, -1, withDescriptor(0x800, 0xfffff))).toBe(''); // base 0x800, 4 GiB
+    expect(compare(program, -1, withDescriptor(0, 0x41120, 0x92, false))).toBe(''); // limit between the two groups
+    expect(compare(program, -1, withDescriptor(0, DATA + 0x10ff, 0x96, false, true))).toBe(''); // expand-down: only the second group
+    expect(compare(program, -1, withDescriptor(0, 0xfffff, 0x90))).toBe(''); // read-only: the first write faults
+  });
+
+  it('masks bit 20 with A20 off, where RAM goes on above 1 MiB', () => {
+    const program = [...movEbx(DATA + 0x100000), ...accesses(0x40), ...record];
+    const a20Off = (cpu: Cpu, bus: TestBus) => {
+      for (let i = 0; i < 0x100; i++) bus.ram[DATA + 0x100000 + i] = 0xa5 ^ i;
+      cpu.setA20(false);
+    };
+    expect(compare(program, -1, a20Off, 2 << 20)).toBe('');
+    const r = run([...program, 0xf4], true, -1, a20Off, 2 << 20);
+    expect(r.cpu.reg32[0]).toBe(new DataView(r.bus.ram.buffer).getInt32(DATA + 0x40, true)); // read below 1 MiB
+  });
+
+  it('translates through the page tables with paging on', () => {
+    const paged = (cpu: Cpu, bus: TestBus) => {
+      const pd = 0x90000, pt = 0x91000;
+      bus.ram.fill(0x5a, 0x50000, 0x51000);
+      new DataView(bus.ram.buffer).setUint32(pd, pt | 3, true);
+      for (let i = 0; i < 256; i++) new DataView(bus.ram.buffer).setUint32(pt + i * 4, (i === DATA >>> 12 ? 0x50000 : i << 12) | 3, true);
+      cpu.setCr3(pd);
+      cpu.setCr0(cpu.cr0 | 0x80000000);
+    };
+    const program = [...movEbx(DATA), ...accesses(0x40), ...record];
+    expect(compare(program, -1, paged)).toBe('');
+    expect(run([...program, 0xf4], true, -1, paged).cpu.reg32[0]).toBe(0x5a5a5a5a);
+  });
+
+  it('stops at the end of RAM: the last dword, one across the end, and past it', () => {
+    for (const at of [0xffff0, 0xffff8, 0xffffc, 0xffffd, 0xfffff, 0x100000, 0xfffffffc]) {
+      const program = [...movEbx(at), 0x8b, 0x03, 0x0f, 0xb6, 0x4b, 0x03, 0x89, 0x03, 0x88, 0x4b, 0x03, 0x8b, 0x13, ...record]; // mov eax,[ebx] ; movzx ecx, byte [ebx+3] ; mov [ebx],eax ; mov [ebx+3],cl ; mov edx,[ebx]
+      expect(compare(program)).toBe('');
+    }
+  });
+
+  it('runs the new bytes after a dword or byte write into its own block', () => {
+    // mov dword [CODE_BASE+0x10], 0x90909090 over "inc eax" x4, then a byte write over an "inc ecx".
+    const program = [
+      0xc7, 0x05, ...le32(CODE_BASE + 0x10), ...le32(0x90909090), // 0: mov dword [CODE_BASE+0x10], nops
+      0x90, 0x90, 0x90, 0x90, 0x90, 0x90, //                        a
+      0x40, 0x40, 0x40, 0x40, //                                    10: inc eax x4 (become NOPs)
+      0xc6, 0x05, ...le32(CODE_BASE + 0x1b), 0x48, //               14: mov byte [CODE_BASE+0x1b], 0x48 (dec eax)
+      0x41, //                                                      1b: inc ecx (becomes dec eax)
+      ...record,
+    ];
+    expect(compare(program)).toBe('');
+    expect(run([...program, 0xf4], true).cpu.reg32[0]).toBe(-1);
+  });
+
+  it('pushes and pops through SP on a 16-bit stack (B = 0) with a 4 GiB limit', () => {
+    const program = [
+      0x66, 0xb8, DESC, 0x00, 0x8e, 0xd0, //   mov ax, DESC ; mov ss, ax
+      0xbc, ...le32(0x00050000), //             mov esp, 0x50000: SP 0, so the first push wraps to SP 0xfffc
+      0x68, ...le32(0x11223344), 0x53, //       push imm32 ; push ebx
+      0x89, 0xe6, 0x5a, 0x58, //                mov esi, esp ; pop edx ; pop eax
+      0x6a, 0x7f, 0x59, //                      push 0x7f ; pop ecx
+      0x89, 0xe3, //                            mov ebx, esp
+      0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd0, //   mov ax, 0x10 ; mov ss, ax
+      0xbc, ...le32(STACK_TOP), ...record, //   back to the flat stack
+    ];
+    expect(compare(program, -1, withDescriptor(0, 0xfffff, 0x92, true, false))).toBe('');
+  });
+
+  it('pushes and pops on an unaligned flat stack', () => {
+    const program = [
+      0xbc, ...le32(STACK_TOP - 0x102), //     mov esp, STACK_TOP-0x102
+      0x68, ...le32(0x11223344), 0x53, //       push imm32 ; push ebx
+      0x89, 0xe6, 0x5a, 0x58, //                mov esi, esp ; pop edx ; pop eax
+      0xe8, ...le32(0), 0x59, //                call next ; pop ecx
+      0x8b, 0x1c, 0x24, //                      mov ebx, [esp]
+      0xbc, ...le32(STACK_TOP), ...record,
+    ];
+    expect(compare(program)).toBe('');
+  });
+
+  it('follows DS from flat to based and back within one looping block', () => {
+    // Every pass loads DS with the other selector: 0x10 (flat) and DESC (based).
+    const loop = [
+      ...movEbx(DATA), 0xb9, ...le32(6), 0xbe, ...le32(0x10), 0xba, ...le32(DESC), // mov esi, 0x10 ; mov edx, DESC
+      0x8b, 0x03, 0x01, 0x43, 0x40, 0x88, 0x4b, 0x50, // l: mov eax,[ebx] ; add [ebx+0x40],eax ; mov [ebx+0x50],cl
+      0x8e, 0xda, 0x87, 0xd6, //                        mov ds, edx ; xchg edx, esi
+      0x49, 0x75, 0xf1, //                              dec ecx ; jnz l
+      0x8e, 0xde, ...record, //                         mov ds, esi
+    ];
+    expect(compare(loop, -1, withDescriptor(0x200, 0xfffff))).toBe('');
   });
 });

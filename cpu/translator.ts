@@ -19,7 +19,11 @@
  * The generated code calls the interpreter's own semantic functions (shift, ADC/SBB,
  * multiply, condition, Cpu.read32 ...), except for the ALU operations, TEST, INC/DEC
  * and shifts by a constant, which it writes inline, recording exactly the lazy flag
- * state the interpreter's helpers record. Within a block it also knows which flags
+ * state the interpreter's helpers record, and for dword and byte accesses (PUSH and POP
+ * included) to a flat segment (Cpu.flatMask: base 0, 4 GiB, paging off, A20 on), which
+ * go straight to RAM when the offset is in it, aligned for a dword, and, for a write,
+ * outside translated code; any other access takes Cpu.read32 and the others, which
+ * check and fault. Within a block it also knows which flags
  * nobody can see (overwritten before any read, fault or exit) and drops their
  * recording, and after an inline operation it works conditions out from the known
  * state (see "Flags" below). The differential tests (translator.test.ts, fuzz.test.ts)
@@ -231,7 +235,10 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   } else if (!terminated) {
     lines.push(`  cpu.eip = ${nexts[count - 1]};`, `  return ${count};`);
   }
-  const src = `const { ${HELPER_NAMES} } = helpers;\nreturn function block_${phys.toString(16)}(cpu) {\n  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8;\n  let a = 0, b = 0, v = 0, o = 0, c = 0;\n${lines.join('\n')}\n};`;
+  const body = lines.join('\n').replace(/\bEND4\b/g, String(cpu.memSize - 3)).replace(/\bEND1\b/g, String(cpu.memSize));
+  const src = `const { ${HELPER_NAMES} } = helpers;\nreturn function block_${phys.toString(16)}(cpu) {\n` +
+    '  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages;\n' +
+    `  let a = 0, b = 0, v = 0, o = 0, c = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   cpu.codePages[phys >>> 12] = 1;
@@ -294,10 +301,43 @@ function regOperand(reg: number, size: number): Operand {
   return { read: R8_NAMES[reg], write: (v) => `${R8_NAMES[reg]} = ${v};`, mem: false };
 }
 
+/**
+ * A memory operand at seg:o. Dwords and bytes of a flat segment (Cpu.flatMask) are
+ * read and written straight in RAM when the offset is in it (and aligned, for a dword),
+ * and written so only outside translated code; everything else, and every fault, goes
+ * through Cpu.read32/write32 and the others. `END4`/`END1` stand for the RAM size minus
+ * 3 and 0: translate() puts the numbers in.
+ */
 function memOperand(seg: number, size: number): Operand {
   const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
+  if (seg !== CS && size === 4) {
+    const flat = `(o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << seg}) !== 0`;
+    return {
+      read: `(${flat} ? m32[o >> 2] : cpu.read32(${seg}, o))`,
+      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m32[o >> 2] = ${v}; else cpu.write32(${seg}, o, ${v});`,
+      mem: true,
+    };
+  }
+  if (seg !== CS && size === 1) {
+    const flat = `(o >>> 0) < END1 && (cpu.flatMask & ${1 << seg}) !== 0`;
+    return {
+      read: `(${flat} ? m8[o] : cpu.read8(${seg}, o))`,
+      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m8[o] = ${v}; else cpu.write8(${seg}, o, ${v});`,
+      mem: true,
+    };
+  }
   return { read: `cpu.read${fn}(${seg}, o)`, write: (v) => `cpu.write${fn}(${seg}, o, ${v});`, mem: true };
 }
+
+/** PUSH of a dword (a 32-bit stack): straight into RAM when SS is flat, as memOperand does. */
+function push32(value: string): string {
+  return `o = (r[${ESP}] - 4) | 0; if ((o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << SS}) !== 0 && cp[o >>> 12] === 0) ` +
+    `{ m32[o >> 2] = ${value}; r[${ESP}] = o; } else cpu.push32(${value});`;
+}
+
+/** POP of a dword into `v`, straight from RAM when SS is flat. */
+const POP32 = `o = r[${ESP}]; if ((o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << SS}) !== 0) ` +
+  `{ v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } else v = cpu.pop32();`;
 
 /**
  * Decodes a 32-bit ModRM effective address; returns the JS expression of the offset
@@ -586,12 +626,12 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     return Emit.Plain;
   }
   if (op >= 0x50 && op <= 0x57) {
-    out.push(markFault, size === 4 ? `cpu.push32(r[${op & 7}]);` : `cpu.push16(r16[${(op & 7) << 1}]);`);
+    out.push(markFault, size === 4 ? push32(`r[${op & 7}]`) : `cpu.push16(r16[${(op & 7) << 1}]);`);
     flagsKept();
     return Emit.Writes;
   }
   if (op >= 0x58 && op <= 0x5f) {
-    out.push(markFault, size === 4 ? `v = cpu.pop32(); r[${op & 7}] = v;` : `v = cpu.pop16(); r16[${(op & 7) << 1}] = v;`);
+    out.push(markFault, size === 4 ? `${POP32} r[${op & 7}] = v;` : `v = cpu.pop16(); r16[${(op & 7) << 1}] = v;`);
     flagsKept();
     return Emit.Plain;
   }
@@ -692,8 +732,8 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     case 0xfc: out.push('cpu.flags &= ~0x400;'); flagsUntouched(); return Emit.Plain;
     case 0xfd: out.push('cpu.flags |= 0x400;'); flagsUntouched(); return Emit.Plain;
     case 0x0f: return translate0F(mem, st, size, segOvr, markFault, out, modrm, () => E, () => G, () => m);
-    case 0x68: out.push(markFault, size === 4 ? `cpu.push32(${dword(mem, st)});` : `cpu.push16(${word(mem, st)});`); flagsKept(); return Emit.Writes;
-    case 0x6a: out.push(markFault, size === 4 ? `cpu.push32(${simm8(4)});` : `cpu.push16(${simm8(2)});`); flagsKept(); return Emit.Writes;
+    case 0x68: out.push(markFault, size === 4 ? push32(String(dword(mem, st))) : `cpu.push16(${word(mem, st)});`); flagsKept(); return Emit.Writes;
+    case 0x6a: out.push(markFault, size === 4 ? push32(String(simm8(4))) : `cpu.push16(${simm8(2)});`); flagsKept(); return Emit.Writes;
     case 0x69: case 0x6b: {
       modrm(size);
       out.push(`a = ${E.read};`);
@@ -763,7 +803,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     case 0xc2: case 0xc3: {
       if (size !== 4) return Emit.None;
       const n = op === 0xc2 ? word(mem, st) : 0;
-      out.push(markFault, 'v = cpu.pop32();');
+      out.push(markFault, POP32);
       if (n) out.push(`cpu.setSP(cpu.getSP() + ${n});`);
       out.push('cpu.eip = v >>> 0;', 'return COUNT;');
       return Emit.Terminates;
@@ -780,7 +820,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       if (size !== 4) return Emit.None;
       const d = dword(mem, st);
       lastBranch.call = true; lastBranch.disp = d;
-      out.push(markFault, `cpu.push32(${ieip + (st.pos - startPos)});`);
+      out.push(markFault, push32(String(ieip + (st.pos - startPos))));
       flagsKept();
       return Emit.Jump;
     }
@@ -820,9 +860,9 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
         return wrote();
       }
       if (op === 0xfe || size !== 4) return Emit.None;
-      if (kind === 2) { out.push(`v = ${E.read};`, markFault, 'cpu.push32(NEXT);', 'cpu.eip = v >>> 0;', 'return COUNT;'); return Emit.Terminates; }
+      if (kind === 2) { out.push(`v = ${E.read};`, markFault, push32('NEXT'), 'cpu.eip = v >>> 0;', 'return COUNT;'); return Emit.Terminates; }
       if (kind === 4) { out.push(`cpu.eip = ${E.read} >>> 0;`, 'return COUNT;'); return Emit.Terminates; }
-      if (kind === 6) { out.push(`v = ${E.read};`, markFault, 'cpu.push32(v);'); flagsKept(); return Emit.Writes; }
+      if (kind === 6) { out.push(`v = ${E.read};`, markFault, push32('v')); flagsKept(); return Emit.Writes; }
       return Emit.None;
     }
     default:
