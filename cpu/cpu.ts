@@ -130,6 +130,8 @@ export class Cpu {
    * every change of a segment cache, of paging or of A20 goes through a method that calls it.
    */
   flatMask = 0;
+  /** The segments that would be flat with paging off and A20 on. */
+  private flatSegments = 0;
   /** Linear page number -> physical page | TLB_* bits (0: walk the page tables). */
   readonly tlb = new Int32Array(1 << 20);
   /** Which TLB entries are filled, so a flush clears only those. */
@@ -936,7 +938,7 @@ export class Cpu {
     } else if (seg === SS) {
       this.ssB32 = (this.segFlags[SS] & 0x400000) !== 0 && (this.cr0 & CR0_PE) !== 0;
     }
-    this.updateFlat();
+    this.updateFlat(seg);
   }
 
   /**
@@ -968,7 +970,7 @@ export class Cpu {
     } else if (seg === SS) {
       this.ssB32 = big;
     }
-    this.updateFlat();
+    this.updateFlat(seg);
   }
 
   /** A null selector in DS, ES, FS or GS: any use faults with #GP(0). */
@@ -980,21 +982,21 @@ export class Cpu {
     this.segMin[seg] = 0;
     this.segMaxR[seg] = -1;
     this.segMaxW[seg] = -1;
-    this.updateFlat();
+    this.updateFlat(seg);
   }
 
-  /** Works out flatMask again (see there). */
-  private updateFlat(): void {
-    let mask = 0;
-    if (this.pagingOn === false && this.a20Mask === -1) {
-      for (let seg = 0; seg < 6; seg++) {
-        if (seg === CS || this.segBase[seg] !== 0 || this.segMin[seg] !== 0) continue;
-        if (this.segMaxR[seg] !== 0xffffffff || this.segMaxW[seg] !== 0xffffffff) continue;
-        if (seg === SS && this.ssB32 === false) continue;
-        mask |= 1 << seg;
-      }
+  /**
+   * Works out flatMask again (see there) after segment `seg` changed, or after anything
+   * else did (-1: every segment). A segment load is on the interrupt path, so it looks
+   * at its own segment only.
+   */
+  private updateFlat(seg = -1): void {
+    for (let s = seg < 0 ? 0 : seg; s < (seg < 0 ? 6 : seg + 1); s++) {
+      const flat = s !== CS && this.segBase[s] === 0 && this.segMin[s] === 0 && this.segMaxR[s] === 0xffffffff &&
+        this.segMaxW[s] === 0xffffffff && (s !== SS || this.ssB32 === true);
+      this.flatSegments = flat ? this.flatSegments | (1 << s) : this.flatSegments & ~(1 << s);
     }
-    this.flatMask = mask;
+    this.flatMask = this.pagingOn === false && this.a20Mask === -1 ? this.flatSegments : 0;
   }
 
   setCpl(cpl: number): void {
