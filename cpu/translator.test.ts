@@ -533,6 +533,42 @@ describe('memory operands of flat segments, straight into RAM', () => {
     expect(compare(program, -1, withDescriptor(0, 0xfffff, 0x90))).toBe(''); // read-only: the first write faults
   });
 
+  it('faults at the right instruction whichever access faults: byte, word and dword, read and write, stack', () => {
+    // Each program: harmless instructions first, then one access past DS's limit (#GP,
+    // whose handler HLTs): the EIP pushed and the instruction count must be the same.
+    const past = [0x8b, 0x83, ...le32(0x2000)]; // mov eax, [ebx+0x2000]
+    const forms: number[][] = [
+      [0x8a, 0x83, ...le32(0x2000)], //        mov al, [ebx+0x2000]
+      [0x88, 0x83, ...le32(0x2000)], //        mov [ebx+0x2000], al
+      [0x66, 0x8b, 0x83, ...le32(0x2000)], //  mov ax, [ebx+0x2000]
+      [0x66, 0x89, 0x83, ...le32(0x2000)], //  mov [ebx+0x2000], ax
+      past, //                                  mov eax, [ebx+0x2000]
+      [0x89, 0x83, ...le32(0x2000)], //        mov [ebx+0x2000], eax
+      [0x01, 0x83, ...le32(0x2000)], //        add [ebx+0x2000], eax
+      [0x0f, 0xb6, 0x83, ...le32(0x2000)], //  movzx eax, byte [ebx+0x2000]
+      [0xff, 0xb3, ...le32(0x2000)], //        push dword [ebx+0x2000]
+    ];
+    for (const form of forms) {
+      const program = [...loadDs, ...movEbx(DATA), 0x8b, 0x03, 0x40, 0x41, 0x89, 0x43, 0x04, 0x42, ...form];
+      expect(compare(program, -1, withDescriptor(0, DATA + 0x1000, 0x92, false))).toBe('');
+    }
+    // The stack: ESP at SS's limit, then a PUSH or a CALL (whose #SS cannot be delivered
+    // on that stack either: the machine stops, a triple fault), or a POP or a RET (whose
+    // #SS is delivered below the limit). Both modes must stop at the same instruction,
+    // with the same count and the same stack.
+    for (const form of [[0x50], [0xe8, ...le32(0)], [0x68, ...le32(7)], [0x58], [0xc3]]) {
+      const pop = form[0] === 0x58 || form[0] === 0xc3;
+      const program = [
+        0x66, 0xb8, DESC, 0x00, 0x8e, 0xd0, //   mov ax, DESC ; mov ss, ax
+        0xbc, ...le32(pop ? DATA + 0x1000 : DATA + 0x1002), 0x40, 0x41, ...form, 0xf4,
+      ];
+      const [a, b] = [false, true].map((translate) => run(program, translate, -1, withDescriptor(0, DATA + 0x1000, 0x92, false)));
+      expect(a.why).toBe(pop ? StopReason.Dead : StopReason.TripleFault);
+      const seen = (r: typeof a) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.stopMessage, Buffer.from(r.bus.ram.subarray(DATA + 0xff0, DATA + 0x1004)).toString('hex')];
+      expect(seen(b)).toEqual(seen(a));
+    }
+  });
+
   it('masks bit 20 with A20 off, where RAM goes on above 1 MiB', () => {
     const program = [...movEbx(DATA + 0x100000), ...accesses(0x40), ...record];
     const a20Off = (cpu: Cpu, bus: TestBus) => {

@@ -223,7 +223,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
         lines.push(`${indent}c = ${before} - cpu.blockCommitted; cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;`);
         continue;
       }
-      lines.push(indent + c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bCOUNT\b/g, loop ? `n + ${i + 1}` : String(i + 1))
+      lines.push(indent + c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bHERE\b/g, String(eips[i])).replace(/\bCOUNT\b/g, loop ? `n + ${i + 1}` : String(i + 1))
         .replace(/\bPASS\b/g, loop ? `n + ${count}` : String(count)));
     }
   });
@@ -305,39 +305,40 @@ function regOperand(reg: number, size: number): Operand {
  * A memory operand at seg:o. Dwords and bytes of a flat segment (Cpu.flatMask) are
  * read and written straight in RAM when the offset is in it (and aligned, for a dword),
  * and written so only outside translated code; everything else, and every fault, goes
- * through Cpu.read32/write32 and the others. `END4`/`END1` stand for the RAM size minus
- * 3 and 0: translate() puts the numbers in.
+ * through Cpu.read32/write32 and the others. Only that slow path can fault, so it is
+ * where the instruction's EIP is stored for a fault (`HERE`), not before every access.
+ * `END4`/`END1` stand for the RAM size minus 3 and 0: translate() puts the numbers in.
  */
 function memOperand(seg: number, size: number): Operand {
   const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
   if (seg !== CS && size === 4) {
     const flat = `(o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << seg}) !== 0`;
     return {
-      read: `(${flat} ? m32[o >> 2] : cpu.read32(${seg}, o))`,
-      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m32[o >> 2] = ${v}; else cpu.write32(${seg}, o, ${v});`,
+      read: `(${flat} ? m32[o >> 2] : (cpu.instrEip = HERE, cpu.read32(${seg}, o)))`,
+      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m32[o >> 2] = ${v}; else { cpu.instrEip = HERE; cpu.write32(${seg}, o, ${v}); }`,
       mem: true,
     };
   }
   if (seg !== CS && size === 1) {
     const flat = `(o >>> 0) < END1 && (cpu.flatMask & ${1 << seg}) !== 0`;
     return {
-      read: `(${flat} ? m8[o] : cpu.read8(${seg}, o))`,
-      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m8[o] = ${v}; else cpu.write8(${seg}, o, ${v});`,
+      read: `(${flat} ? m8[o] : (cpu.instrEip = HERE, cpu.read8(${seg}, o)))`,
+      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m8[o] = ${v}; else { cpu.instrEip = HERE; cpu.write8(${seg}, o, ${v}); }`,
       mem: true,
     };
   }
-  return { read: `cpu.read${fn}(${seg}, o)`, write: (v) => `cpu.write${fn}(${seg}, o, ${v});`, mem: true };
+  return { read: `(cpu.instrEip = HERE, cpu.read${fn}(${seg}, o))`, write: (v) => `cpu.instrEip = HERE; cpu.write${fn}(${seg}, o, ${v});`, mem: true };
 }
 
 /** PUSH of a dword (a 32-bit stack): straight into RAM when SS is flat, as memOperand does. */
 function push32(value: string): string {
   return `o = (r[${ESP}] - 4) | 0; if ((o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << SS}) !== 0 && cp[o >>> 12] === 0) ` +
-    `{ m32[o >> 2] = ${value}; r[${ESP}] = o; } else cpu.push32(${value});`;
+    `{ m32[o >> 2] = ${value}; r[${ESP}] = o; } else { cpu.instrEip = HERE; cpu.push32(${value}); }`;
 }
 
 /** POP of a dword into `v`, straight from RAM when SS is flat. */
 const POP32 = `o = r[${ESP}]; if ((o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << SS}) !== 0) ` +
-  `{ v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } else v = cpu.pop32();`;
+  `{ v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } else { cpu.instrEip = HERE; v = cpu.pop32(); }`;
 
 /**
  * Decodes a 32-bit ModRM effective address; returns the JS expression of the offset
@@ -582,7 +583,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     } else {
       const ea = effectiveAddress(mem, st, m, segOvr);
       E = memOperand(ea.seg, opSize);
-      out.push(markFault, `o = ${ea.expr};`);
+      out.push(`o = ${ea.expr};`); // the access's slow path stores the EIP for a fault
     }
   };
   const wrote = (): Emit => (E.mem ? Emit.Writes : Emit.Plain);
@@ -626,12 +627,12 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     return Emit.Plain;
   }
   if (op >= 0x50 && op <= 0x57) {
-    out.push(markFault, size === 4 ? push32(`r[${op & 7}]`) : `cpu.push16(r16[${(op & 7) << 1}]);`);
+    out.push(size === 4 ? push32(`r[${op & 7}]`) : `${markFault} cpu.push16(r16[${(op & 7) << 1}]);`);
     flagsKept();
     return Emit.Writes;
   }
   if (op >= 0x58 && op <= 0x5f) {
-    out.push(markFault, size === 4 ? `${POP32} r[${op & 7}] = v;` : `v = cpu.pop16(); r16[${(op & 7) << 1}] = v;`);
+    out.push(size === 4 ? `${POP32} r[${op & 7}] = v;` : `${markFault} v = cpu.pop16(); r16[${(op & 7) << 1}] = v;`);
     flagsKept();
     return Emit.Plain;
   }
@@ -690,7 +691,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       const sz = op & 1 ? size : 1;
       const M = memOperand(segOvr >= 0 ? segOvr : DS, sz);
       const acc = regOperand(0, sz);
-      out.push(markFault, `o = ${dword(mem, st)};`, op < 0xa2 ? acc.write(M.read) : M.write(acc.read));
+      out.push(`o = ${dword(mem, st)};`, op < 0xa2 ? acc.write(M.read) : M.write(acc.read));
       flagsKept();
       return op < 0xa2 ? Emit.Plain : Emit.Writes;
     }
@@ -717,8 +718,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       modrm(2);
       const s = (m >> 3) & 7;
       if (s !== ES && s !== DS && s !== FS && s !== GS) return Emit.None;
-      if (!E.mem) out.push(markFault);
-      out.push(`loadSegment(cpu, ${s}, ${E.read});`);
+      out.push(`v = ${E.read};`, markFault, `loadSegment(cpu, ${s}, v);`);
       flagsKept();
       return Emit.Writes;
     }
@@ -732,8 +732,8 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     case 0xfc: out.push('cpu.flags &= ~0x400;'); flagsUntouched(); return Emit.Plain;
     case 0xfd: out.push('cpu.flags |= 0x400;'); flagsUntouched(); return Emit.Plain;
     case 0x0f: return translate0F(mem, st, size, segOvr, markFault, out, modrm, () => E, () => G, () => m);
-    case 0x68: out.push(markFault, size === 4 ? push32(String(dword(mem, st))) : `cpu.push16(${word(mem, st)});`); flagsKept(); return Emit.Writes;
-    case 0x6a: out.push(markFault, size === 4 ? push32(String(simm8(4))) : `cpu.push16(${simm8(2)});`); flagsKept(); return Emit.Writes;
+    case 0x68: out.push(size === 4 ? push32(String(dword(mem, st))) : `${markFault} cpu.push16(${word(mem, st)});`); flagsKept(); return Emit.Writes;
+    case 0x6a: out.push(size === 4 ? push32(String(simm8(4))) : `${markFault} cpu.push16(${simm8(2)});`); flagsKept(); return Emit.Writes;
     case 0x69: case 0x6b: {
       modrm(size);
       out.push(`a = ${E.read};`);
@@ -803,7 +803,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     case 0xc2: case 0xc3: {
       if (size !== 4) return Emit.None;
       const n = op === 0xc2 ? word(mem, st) : 0;
-      out.push(markFault, POP32);
+      out.push(POP32);
       if (n) out.push(`cpu.setSP(cpu.getSP() + ${n});`);
       out.push('cpu.eip = v >>> 0;', 'return COUNT;');
       return Emit.Terminates;
@@ -820,7 +820,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       if (size !== 4) return Emit.None;
       const d = dword(mem, st);
       lastBranch.call = true; lastBranch.disp = d;
-      out.push(markFault, push32(String(ieip + (st.pos - startPos))));
+      out.push(push32(String(ieip + (st.pos - startPos))));
       flagsKept();
       return Emit.Jump;
     }
@@ -860,9 +860,9 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
         return wrote();
       }
       if (op === 0xfe || size !== 4) return Emit.None;
-      if (kind === 2) { out.push(`v = ${E.read};`, markFault, push32('NEXT'), 'cpu.eip = v >>> 0;', 'return COUNT;'); return Emit.Terminates; }
+      if (kind === 2) { out.push(`v = ${E.read};`, push32('NEXT'), 'cpu.eip = v >>> 0;', 'return COUNT;'); return Emit.Terminates; }
       if (kind === 4) { out.push(`cpu.eip = ${E.read} >>> 0;`, 'return COUNT;'); return Emit.Terminates; }
-      if (kind === 6) { out.push(`v = ${E.read};`, markFault, push32('v')); flagsKept(); return Emit.Writes; }
+      if (kind === 6) { out.push(`v = ${E.read};`, push32('v')); flagsKept(); return Emit.Writes; }
       return Emit.None;
     }
     default:
