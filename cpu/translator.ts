@@ -34,8 +34,10 @@
  *   (so paging changes need no flush), by the EIP it starts at, and by CS.D. Its highest byte must be inside the
  *   current fetch window, which encodes both the page end and the CS limit (bytes below its start, reached by
  *   a jump back, are in the same page and below the limit). No instruction is in a block twice.
- * - Every instruction that can fault first stores its EIP in cpu.instrEip; a fault
- *   unwinds out of the block and the run loop counts the instructions completed.
+ * - Every instruction that can fault stores its EIP in cpu.instrEip before anything
+ *   that can fault: a memory access on its checked (slow) path, just before the call,
+ *   anything else (DIV, port I/O, segment loads, helpers) first. A fault unwinds out
+ *   of the block and the run loop counts the instructions completed.
  * - A write to a page that holds translated code bumps that page's generation
  *   (Cpu.codeWrite), which invalidates its blocks; a block that has just written to
  *   code (cpu.smc) stops after that instruction so the new bytes are what runs next.
