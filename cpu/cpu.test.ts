@@ -141,6 +141,49 @@ describe('segment limits, rights and null selectors (SDM vol. 3, 5.3-5.5)', () =
   });
 });
 
+describe('instruction fetch', () => {
+  // handler: pop eax (error code) ; out 0xe0, eax ; pop eax (EIP) ; out 0xe0, eax ; mov al, 1 ; out 0xf4, al
+  const handler = hex('58e7e058e7e0b001e6f4');
+  const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  /** Runs `code` (at CODE_BASE, 3 pages) after a far JMP to selector 0x18: code, base `base`, byte-granular limit `limit`. */
+  function withCodeSegment(code: number[], base: number, limit: number, translate: boolean) {
+    const program = new Uint8Array(0x3000);
+    program.set([0xea, ...le32(CODE_BASE + 7 - base), 0x18, 0x00]); // jmp far 0x18:(CODE_BASE+7 - base)
+    program.set(code, 7);
+    const m = flatMachine(program, handler);
+    m.bus.ram.fill(0xf4, CODE_BASE - 0x2000, CODE_BASE); // HLTs: code fetched from the wrong place stops
+    const dv = new DataView(m.bus.ram.buffer);
+    dv.setUint32(0x1000 + 0x18, (limit & 0xffff) | ((base & 0xffff) << 16), true);
+    dv.setUint32(0x1000 + 0x1c, ((base >>> 16) & 0xff) | 0x00409a00 | (limit & 0xf0000) | (base & 0xff000000), true);
+    m.cpu.gdtrLimit = 0x1f;
+    m.cpu.useTranslator = translate;
+    m.cpu.blocks.hotThreshold = 1;
+    runToStop(m.cpu);
+    return { recorded: m.bus.recorded.map((v) => v >>> 0), cpu: m.cpu };
+  }
+
+  it('faults (#GP(0)) on a jump past CS\'s limit, in the page it runs in and beyond', () => {
+    // The fault is taken fetching the target, with its EIP (the SDM has the JMP fault).
+    for (const [target, limit] of [[0x800, 0x7ff], [0x2000, 0x1fff]]) {
+      const code = [0xb8, ...le32(1), 0xe9, ...le32(target - 0x11)]; // 7: mov eax, 1 ; c: jmp CODE_BASE+target
+      for (const translate of [false, true]) {
+        expect(withCodeSegment(code, 0, CODE_BASE + limit, translate).recorded).toEqual([0, CODE_BASE + target]);
+      }
+    }
+  });
+
+  it('runs code at CS base + EIP across pages', () => {
+    // 7: mov eax, 5 ; call +0x1ff4 (CODE_BASE+0x2000 - base) ; out 0xe0, eax ; mov al, 0 ; out 0xf4, al
+    // CODE_BASE+0x2000: add eax, eax ; ret
+    const base = 0x1000;
+    const code = [0xb8, ...le32(5), 0xe8, ...le32(0x2000 - 0x11), 0xe7, 0xe0, 0xb0, 0x00, 0xe6, 0xf4];
+    for (const translate of [false, true]) {
+      const program = [...code, ...new Array(0x2000 - 7 - code.length).fill(0x90), 0x01, 0xc0, 0xc3];
+      expect(withCodeSegment(program, base, 0xfffff, translate).recorded).toEqual([10]);
+    }
+  });
+});
+
 describe('#TS, ring 3 and REP OUTS', () => {
   // ring 0: ltr 0x28 ; iret to ring 3 (CS 0x1b, SS 0x23, EFLAGS IOPL 3)
   // ring 3: ds = 0x23 (IRET to ring 3 nulled the ring-0 DS) ; esi = "r3!" ; ecx = 3 ; dx = 0xe9 ; rep outsb ; int 0x80 ; hlt

@@ -142,7 +142,8 @@ export class Cpu {
   tlbReadNeed = TLB_SUP_READ;
   tlbWriteNeed = TLB_SUP_WRITE;
 
-  // ---- Instruction fetch cache: EIP values in [fetchLo, fetchHi) are in one page of RAM. ----
+  // ---- Instruction fetch cache: EIP values in [fetchLo, fetchHi) are in RAM at EIP + fetchDelta:
+  // one page of it with paging on or A20 off, all of CS that is in RAM otherwise. ----
   fetchLo = 0;
   fetchHi = 0;
   fetchDelta = 0;
@@ -802,6 +803,16 @@ export class Cpu {
   /** Refills the fetch window for EIP `e`, or returns false when it is not plain RAM. */
   refillFetch(e: number): boolean {
     if (e < this.segMin[CS] || e > this.segLimit[CS]) this.segFault(CS);
+    if (this.pagingOn === false && this.a20Mask === -1) {
+      // Linear is physical: one window covers every EIP of CS whose byte is in RAM, so
+      // jumps and calls between pages need no refill.
+      const base = this.segBase[CS] >>> 0;
+      if (base + e >= this.memSize) return false;
+      this.fetchLo = this.segMin[CS];
+      this.fetchHi = Math.min(this.segLimit[CS] + 1, this.memSize - base);
+      this.fetchDelta = base;
+      return true;
+    }
     const lin = (this.segBase[CS] + e) | 0;
     let phys: number;
     if (this.pagingOn === true) {

@@ -32,8 +32,9 @@
  * Correctness rules:
  * - A block lives in one 4 KiB physical page and is looked up by physical address
  *   (so paging changes need no flush), by the EIP it starts at, and by CS.D. Its highest byte must be inside the
- *   current fetch window, which encodes both the page end and the CS limit (bytes below its start, reached by
- *   a jump back, are in the same page and below the limit). No instruction is in a block twice.
+ *   current fetch window, which ends at the CS limit, the end of RAM and, with paging on, the page's end (bytes
+ *   below its start, reached by a jump back, are in the same page and below the limit). No instruction is in a
+ *   block twice.
  * - Every instruction that can fault stores its EIP in cpu.instrEip before anything
  *   that can fault: a memory access on its checked (slow) path, just before the call,
  *   anything else (DIV, port I/O, segment loads, helpers) first. A fault unwinds out
@@ -102,6 +103,7 @@ const R8_NAMES = ['r8[0]', 'r8[4]', 'r8[8]', 'r8[12]', 'r8[1]', 'r8[5]', 'r8[9]'
 export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const eip = cpu.eip;
   if (eip >= cpu.fetchHi || eip < cpu.fetchLo) {
+    cpu.instrEip = eip; // a fault fetching it (past CS's limit) is this instruction's, as interpreted
     if (!cpu.refillFetch(eip)) return 0;
   }
   const phys = eip + cpu.fetchDelta;
