@@ -316,7 +316,7 @@ function regOperand(reg: number, size: number): Operand {
 function memOperand(seg: number, size: number): Operand {
   const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
   if (seg !== CS && size === 4) {
-    const flat = `(o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << seg}) !== 0`;
+    const flat = flatDword(seg);
     return {
       read: `(${flat} ? m32[o >> 2] : (cpu.instrEip = HERE, cpu.read32(${seg}, o)))`,
       write: (v) => `if (${flat} && cp[o >>> 12] === 0) m32[o >> 2] = ${v}; else { cpu.instrEip = HERE; cpu.write32(${seg}, o, ${v}); }`,
@@ -334,15 +334,19 @@ function memOperand(seg: number, size: number): Operand {
   return { read: `(cpu.instrEip = HERE, cpu.read${fn}(${seg}, o))`, write: (v) => `cpu.instrEip = HERE; cpu.write${fn}(${seg}, o, ${v});`, mem: true };
 }
 
+/** Whether the dword at seg:o may be read straight from RAM (see memOperand). */
+function flatDword(seg: number): string {
+  return `(o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << seg}) !== 0`;
+}
+
 /** PUSH of a dword (a 32-bit stack): straight into RAM when SS is flat, as memOperand does. */
 function push32(value: string): string {
-  return `o = (r[${ESP}] - 4) | 0; if ((o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << SS}) !== 0 && cp[o >>> 12] === 0) ` +
+  return `o = (r[${ESP}] - 4) | 0; if (${flatDword(SS)} && cp[o >>> 12] === 0) ` +
     `{ m32[o >> 2] = ${value}; r[${ESP}] = o; } else { cpu.instrEip = HERE; cpu.push32(${value}); }`;
 }
 
 /** POP of a dword into `v`, straight from RAM when SS is flat. */
-const POP32 = `o = r[${ESP}]; if ((o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << SS}) !== 0) ` +
-  `{ v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } else { cpu.instrEip = HERE; v = cpu.pop32(); }`;
+const POP32 = `o = r[${ESP}]; if (${flatDword(SS)}) { v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } else { cpu.instrEip = HERE; v = cpu.pop32(); }`;
 
 /**
  * Decodes a 32-bit ModRM effective address; returns the JS expression of the offset
