@@ -762,7 +762,7 @@ export class Cpu {
   write16(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxW[seg]) this.segFault(seg);
-    if (this.pagingOn === false && this.a20Mask === -1) {
+    if (this.linearIsPhysical()) {
       // As in write32: aligned (so in one page), in RAM, no translated code there.
       const p = (this.segBase[seg] + o) >>> 0;
       if ((p & 1) === 0 && p + 1 < this.memSize && this.codePages[p >>> 12] === 0) {
@@ -777,7 +777,7 @@ export class Cpu {
   write32(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
-    if (this.pagingOn === false && this.a20Mask === -1) {
+    if (this.linearIsPhysical()) {
       const p = (this.segBase[seg] + o) >>> 0;
       // The common case inline: aligned (so in one page), in RAM, no translated code there.
       if ((p & 3) === 0 && p + 3 < this.memSize && this.codePages[p >>> 12] === 0) this.mem32[p >>> 2] = v;
@@ -803,7 +803,7 @@ export class Cpu {
   /** Refills the fetch window for EIP `e`, or returns false when it is not plain RAM. */
   refillFetch(e: number): boolean {
     if (e < this.segMin[CS] || e > this.segLimit[CS]) this.segFault(CS);
-    if (this.pagingOn === false && this.a20Mask === -1) {
+    if (this.linearIsPhysical()) {
       // Linear is physical: one window covers every EIP of CS whose byte is in RAM, so
       // jumps and calls between pages need no refill.
       const base = this.segBase[CS] >>> 0;
@@ -1002,12 +1002,21 @@ export class Cpu {
    * at its own segment only.
    */
   private updateFlat(seg = -1): void {
-    for (let s = seg < 0 ? 0 : seg; s < (seg < 0 ? 6 : seg + 1); s++) {
-      const flat = s !== CS && this.segBase[s] === 0 && this.segMin[s] === 0 && this.segMaxR[s] === 0xffffffff &&
-        this.segMaxW[s] === 0xffffffff && (s !== SS || this.ssB32 === true);
-      this.flatSegments = flat ? this.flatSegments | (1 << s) : this.flatSegments & ~(1 << s);
-    }
-    this.flatMask = this.pagingOn === false && this.a20Mask === -1 ? this.flatSegments : 0;
+    if (seg >= 0) this.updateFlatSegment(seg);
+    else for (let s = 0; s < 6; s++) this.updateFlatSegment(s);
+    this.flatMask = this.linearIsPhysical() ? this.flatSegments : 0;
+  }
+
+  /** Segment `seg`'s bit in flatSegments: base 0, readable and writable to 4 GiB, and for SS a 32-bit ESP. */
+  private updateFlatSegment(seg: number): void {
+    const flat = seg !== CS && this.segBase[seg] === 0 && this.segMin[seg] === 0 && this.segMaxR[seg] === 0xffffffff &&
+      this.segMaxW[seg] === 0xffffffff && (seg !== SS || this.ssB32 === true);
+    this.flatSegments = flat ? this.flatSegments | (1 << seg) : this.flatSegments & ~(1 << seg);
+  }
+
+  /** Paging off and A20 on: a linear address is the physical one. */
+  linearIsPhysical(): boolean {
+    return this.pagingOn === false && this.a20Mask === -1;
   }
 
   setCpl(cpl: number): void {

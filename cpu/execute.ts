@@ -2081,7 +2081,7 @@ function repInterrupted(cpu: Cpu, left: number): boolean {
  * limits and rights, inside RAM. Otherwise -1 (the element-by-element path runs).
  */
 function bulkRange(cpu: Cpu, seg: number, off: number, bytes: number, write: boolean): number {
-  if (cpu.pagingOn === true || cpu.a32 === false || cpu.a20Mask !== -1) return -1;
+  if (!cpu.linearIsPhysical() || cpu.a32 === false) return -1;
   const o = off >>> 0;
   if (o < cpu.segMin[seg] || o + bytes - 1 > (write ? cpu.segMaxW[seg] : cpu.segMaxR[seg])) return -1;
   const p = (cpu.segBase[seg] + o) >>> 0;
