@@ -10,9 +10,9 @@
  *
  * --count is the datagrams of each by-mode run (2000); --native-count those of the
  * native runs that measure the host's instruction rate (40000: about 297 million
- * instructions, about as many as the CPU-bound reference's 40 iterations (308 million), so that both
- * readings compare runs of the same length; at 20000 the NE2000s' second half was
- * still warming up, 9% slower than over 40000). The CPU-bound
+ * instructions, about as many as the CPU-bound reference's 40 iterations run, 308
+ * million, so that both readings compare runs of about the same length; at 20000 the
+ * NE2000s' second half was still warming up, 9% slower than over 40000). The CPU-bound
  * reference and each card's native run are measured one cold run at a time, each in a
  * process of its own (this file again, with --measure cpubound|ne2000-isa|ne2000|rtl8139,
  * and --profile to sample where the host time went), in rounds: each figure is the best
