@@ -6,7 +6,7 @@
  */
 import { StopReason } from './bus';
 import { EBX } from './registers';
-import { flatMachine, hex, runToStop, CODE_BASE } from './testing';
+import { flatMachine, hex, putDescriptor, runToStop, CODE_BASE } from './testing';
 
 /** Runs `code` twice, interpreted and translated, and returns both results. */
 function bothModes(code: Uint8Array, handler?: Uint8Array) {
@@ -152,9 +152,7 @@ describe('instruction fetch', () => {
     program.set(code, 7);
     const m = flatMachine(program, handler);
     m.bus.ram.fill(0xf4, CODE_BASE - 0x2000, CODE_BASE); // HLTs: code fetched from the wrong place stops
-    const dv = new DataView(m.bus.ram.buffer);
-    dv.setUint32(0x1000 + 0x18, (limit & 0xffff) | ((base & 0xffff) << 16), true);
-    dv.setUint32(0x1000 + 0x1c, ((base >>> 16) & 0xff) | 0x00409a00 | (limit & 0xf0000) | (base & 0xff000000), true);
+    putDescriptor(m.bus.ram, 0x18, base, limit, 0x9a, false, true);
     m.cpu.gdtrLimit = 0x1f;
     m.cpu.useTranslator = translate;
     m.cpu.blocks.hotThreshold = 1;

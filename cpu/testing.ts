@@ -40,6 +40,17 @@ export class TestBus implements CpuBus {
   }
 }
 
+/**
+ * Writes a segment descriptor for selector `sel` into the GDT at GDT_BASE: `base`, `limit`
+ * (in 4 KiB granules when `g`), the access byte `type` (0x92 writable data, 0x9a
+ * readable code...), and the D/B bit `big`. The caller sets cpu.gdtrLimit to cover it.
+ */
+export function putDescriptor(ram: Uint8Array, sel: number, base: number, limit: number, type: number, g: boolean, big: boolean): void {
+  const dv = new DataView(ram.buffer, ram.byteOffset);
+  dv.setUint32(GDT_BASE + sel, (limit & 0xffff) | ((base & 0xffff) << 16), true);
+  dv.setUint32(GDT_BASE + sel + 4, ((base >>> 16) & 0xff) | (type << 8) | (limit & 0xf0000) | (g ? 0x800000 : 0) | (big ? 0x400000 : 0) | (base & 0xff000000), true);
+}
+
 /** Hex string (as `xxd -p` prints it) to bytes. */
 export function hex(s: string): Uint8Array {
   const clean = s.replace(/\s+/g, '');

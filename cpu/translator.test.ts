@@ -10,7 +10,7 @@
 import seedrandom from 'seedrandom';
 import { StopReason } from './bus';
 import { Cpu } from './cpu';
-import { flatMachine, TestBus, CODE_BASE, STACK_TOP, GDT_BASE } from './testing';
+import { flatMachine, putDescriptor, TestBus, CODE_BASE, STACK_TOP } from './testing';
 
 /** Where the programs keep their data (EBP points here and is never an ALU destination). */
 const DATA = 0x40000;
@@ -399,15 +399,13 @@ describe('REP MOVS and REP STOS inside a block', () => {
     ['rep stosb', [0xf3, 0xaa]], ['rep stosd', [0xf3, 0xab]], ['rep stosw', [0xf3, 0x66, 0xab]],
     ['rep movsb from es:', [0x26, 0xf3, 0xa4]], ['rep movsd from fs:', [0xf3, 0x64, 0xa5]],
   ];
-  /** A 4-byte-granular data segment at `base` as selector `sel` (for ES and FS with bases of their own). */
-  function dataSegment(bus: TestBus, sel: number, base: number): void {
-    const dv = new DataView(bus.ram.buffer);
-    dv.setUint32(GDT_BASE + sel, 0xffff | ((base & 0xffff) << 16), true);
-    dv.setUint32(GDT_BASE + sel + 4, ((base >>> 16) & 0xff) | 0xcf9200 | ((base >>> 24) << 24), true);
-  }
-  /** ES based 0x200 above FS (the copies' destination), FS 0x100 above DS. */
+  /** ES based 0x200 above FS (the copies' destination), FS 0x100 above DS: 4 GiB data segments with bases of their own. */
   const selectors = [0x66, 0xb8, 0x18, 0x00, 0x8e, 0xc0, 0x66, 0xb8, 0x20, 0x00, 0x8e, 0xe0]; // mov ax, 0x18 ; mov es, ax ; mov ax, 0x20 ; mov fs, ax
-  const segments = (cpu: Cpu, bus: TestBus) => { dataSegment(bus, 0x18, 0x300); dataSegment(bus, 0x20, 0x100); cpu.gdtrLimit = 39; };
+  const segments = (cpu: Cpu, bus: TestBus) => {
+    putDescriptor(bus.ram, 0x18, 0x300, 0xfffff, 0x92, true, true);
+    putDescriptor(bus.ram, 0x20, 0x100, 0xfffff, 0x92, true, true);
+    cpu.gdtrLimit = 39;
+  };
 
   it('agrees for each size, forward and backward, for counts 0, 1, 7 and 1000, and on an overlapping copy', () => {
     const failures: string[] = [];
@@ -463,8 +461,7 @@ describe('REP MOVS and REP STOS inside a block', () => {
     ];
     const result = (translate: boolean) => {
       const { cpu, bus } = flatMachine(new Uint8Array(program));
-      new DataView(bus.ram.buffer).setUint32(GDT_BASE + 24, (DATA + 0x100) & 0xffff | ((DATA & 0xffff) << 16), true);
-      new DataView(bus.ram.buffer).setUint32(GDT_BASE + 28, ((DATA >>> 16) & 0xff) | 0x9200 | (((DATA + 0x100) >>> 16) & 0xf) << 16 | (DATA >>> 24) << 24, true);
+      putDescriptor(bus.ram, 0x18, DATA, DATA + 0x100, 0x92, false, false);
       cpu.gdtrLimit = 31;
       cpu.useTranslator = translate;
       cpu.blocks.hotThreshold = 1;
@@ -498,14 +495,8 @@ describe('memory operands of flat segments, straight into RAM', () => {
   // off, A20 on) straight in RAM; anything else must go the checked way. Each program
   // makes its accesses and then records registers and data; both modes must agree.
   const DESC = 0x18; // the first free GDT slot
-  /** A data descriptor as selector `sel`: base, limit (in granules when `g`), type byte, D/B. */
-  function descriptor(bus: TestBus, sel: number, base: number, limit: number, type: number, g: boolean, big: boolean): void {
-    const dv = new DataView(bus.ram.buffer);
-    dv.setUint32(GDT_BASE + sel, (limit & 0xffff) | ((base & 0xffff) << 16), true);
-    dv.setUint32(GDT_BASE + sel + 4, ((base >>> 16) & 0xff) | (type << 8) | (limit & 0xf0000) | (g ? 0x800000 : 0) | (big ? 0x400000 : 0) | (base & 0xff000000), true);
-  }
   const withDescriptor = (base: number, limit: number, type = 0x92, g = true, big = true) => (cpu: Cpu, bus: TestBus) => {
-    descriptor(bus, DESC, base, limit, type, g, big);
+    putDescriptor(bus.ram, DESC, base, limit, type, g, big);
     cpu.gdtrLimit = DESC + 7;
   };
   const loadDs = [0x66, 0xb8, DESC, 0x00, 0x8e, 0xd8]; // mov ax, DESC ; mov ds, ax
