@@ -2093,10 +2093,12 @@ function bulkRange(cpu: Cpu, seg: number, off: number, bytes: number, write: boo
  * with exactly the registers, memory and cycles the element-by-element loop would
  * give. Returns false when it does not apply.
  */
+const BULK_SHORT = 32;
+
 function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
   if (cpu.flags & DF) return false;
   const n = cpu.reg32[ECX] >>> 0;
-  if (n === 0 || n > cpu.left / cpu.instructionCycles) return false;
+  if (n === 0 || n * cpu.instructionCycles > cpu.left) return false;
   const bytes = n * size;
   const dst = bulkRange(cpu, ES, cpu.reg32[EDI], bytes, true);
   if (dst < 0) return false;
@@ -2105,13 +2107,23 @@ function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
     const src = bulkRange(cpu, dataSeg(cpu), cpu.reg32[ESI], bytes, false);
     // A destination just above the source repeats bytes element by element: not a memmove.
     if (src < 0 || (dst > src && dst < src + bytes)) return false;
-    mem.copyWithin(dst, src, src + bytes);
+    // copyWithin costs a call into the runtime (about 20 ns): a short copy (a MAC
+    // address, a header's tail) is cheaper a byte at a time. Copying upwards is right
+    // here, since the destination is not just above the source.
+    if (bytes <= BULK_SHORT) for (let i = 0; i < bytes; i++) mem[dst + i] = mem[src + i];
+    else mem.copyWithin(dst, src, src + bytes);
     cpu.reg32[ESI] = (cpu.reg32[ESI] + bytes) | 0;
   } else if (size === 1) {
-    mem.fill(cpu.reg8[0], dst, dst + bytes);
+    const v = cpu.reg8[0];
+    if (bytes <= BULK_SHORT) for (let i = 0; i < bytes; i++) mem[dst + i] = v;
+    else mem.fill(v, dst, dst + bytes);
   } else {
     const v = cpu.reg32[EAX];
-    for (let i = 0; i < bytes; i++) mem[dst + i] = v >> (8 * (i % size));
+    if (size === 2) {
+      for (let i = 0; i < bytes; i += 2) { mem[dst + i] = v; mem[dst + i + 1] = v >> 8; }
+    } else {
+      for (let i = 0; i < bytes; i += 4) { mem[dst + i] = v; mem[dst + i + 1] = v >> 8; mem[dst + i + 2] = v >> 16; mem[dst + i + 3] = v >> 24; }
+    }
   }
   cpu.invalidateCode(dst, bytes);
   cpu.reg32[EDI] = (cpu.reg32[EDI] + bytes) | 0;

@@ -25,7 +25,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * buffers (slabs, a card's transmit buffer), so a view is made once per buffer, not per frame.
  */
 let wordsOf: ArrayBufferLike | null = null;
-let words32: Int32Array<ArrayBufferLike> = new Int32Array(0);
+let words32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
 /**
  * The Internet checksum of data[start, end), with an optional starting sum (for
@@ -38,23 +38,26 @@ export function inetChecksum(data: Uint8Array, start: number, end: number, initi
   let i = start;
   while (i + 1 < end && ((data.byteOffset + i) & 3) !== 0) { sum += (data[i] << 8) | data[i + 1]; i += 2; }
   const words = (end - i) >> 2;
-  if (LITTLE_ENDIAN && words >= 16) {
+  if (LITTLE_ENDIAN && words >= 16 && words <= 1 << 21) {
     if (data.buffer !== wordsOf) {
       wordsOf = data.buffer;
-      words32 = new Int32Array(data.buffer, 0, data.buffer.byteLength >> 2);
+      words32 = new Uint32Array(data.buffer, 0, data.buffer.byteLength >> 2);
     }
     const w = words32, first = (data.byteOffset + i) >> 2, last = first + words;
-    // Two sums, so that the host CPU adds two words at once. For up to 64 KiB (16,384
-    // words, each adding at most 131,070) their total stays under 2^31, as the fold needs.
+    // The little-endian 32-bit words summed as plain numbers, two sums at a time so that
+    // the host CPU adds two words at once. As 2^16 = 1 (mod 2^16 - 1), their total is,
+    // modulo 0xFFFF, the one's-complement sum of their 16-bit halves; and that sum is
+    // 0 only for all-zero words, 0xFFFF for any other multiple of 0xFFFF. Exact while
+    // the total stays under 2^53: up to 2^21 words (8 MiB, far past any frame; longer
+    // data is summed by the loop below).
     let h0 = 0, h1 = 0, k = first;
     for (; k + 1 < last; k += 2) {
-      const x = w[k], y = w[k + 1];
-      h0 += (x & 0xffff) + (x >>> 16);
-      h1 += (y & 0xffff) + (y >>> 16);
+      h0 += w[k];
+      h1 += w[k + 1];
     }
-    if (k < last) { const x = w[k]; h0 += (x & 0xffff) + (x >>> 16); }
-    let halves = h0 + h1;
-    while (halves > 0xffff) halves = (halves & 0xffff) + (halves >>> 16);
+    if (k < last) h0 += w[k];
+    const total = h0 + h1;
+    const halves = total === 0 ? 0 : total % 0xffff || 0xffff;
     sum += ((halves & 0xff) << 8) | (halves >>> 8);
     i += words * 4;
   }

@@ -154,7 +154,10 @@ describe('inetChecksum', () => {
     // the 32-bit view the sum reads through must follow the buffer.
     const other = new Uint8Array(4203);
     for (let i = 0; i < other.length; i++) other[i] = (i * 31 + 7) & 0xff;
-    for (const [b, base] of [[buffer, 0], [other, 1], [buffer, 1], [buffer, 2], [other, 2203], [buffer, 3], [buffer, 1998], [other, 0]] as const) {
+    // All-zero words sum to 0, and 0xFFFF words to a nonzero multiple of 0xFFFF: the two
+    // sums that are equal modulo 0xFFFF and differ as one's-complement sums.
+    const zeros = new Uint8Array(2100);
+    for (const [b, base] of [[buffer, 0], [other, 1], [buffer, 1], [buffer, 2], [other, 2203], [buffer, 3], [buffer, 1998], [other, 0], [zeros, 0], [zeros, 3]] as const) {
       const d = b.subarray(base, base + 2000);
       for (const start of [0, 1, 2, 3, 14, 34]) {
         for (const len of [0, 1, 2, 3, 20, 63, 64, 65, 66, 67, 1480, 1481, 1966]) {
