@@ -16,7 +16,7 @@
  * the frame and log it, rather than loop or overflow.
  */
 import { Clock, Timer } from './clock';
-import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast } from './net/ethernet';
+import { EthernetPort, MAX_FRAME, MIN_FRAME, ViewCache, frameBits, crc32, isBroadcast, isMulticast } from './net/ethernet';
 
 // Register offsets (DP8390D datasheet, "Register Address Map").
 const CR = 0x00;
@@ -115,6 +115,10 @@ export class Ne2000 {
   private readonly txTimer: Timer;
   /** The frame on the wire (its bytes as they were when the transmit began), and its length (0: none). */
   private readonly txBuffer = new Uint8Array(MAX_FRAME);
+  /** Views the frame paths ask for again and again (see ViewCache). */
+  private readonly txView = new ViewCache();
+  private readonly guestView = new ViewCache();
+  private readonly bufferView = new ViewCache();
   private txLen = 0;
   /** Frames dropped because the ring was full or misprogrammed, or the card stopped. */
   dropped = 0;
@@ -217,7 +221,7 @@ export class Ne2000 {
     if (done > 0) {
       // Whole elements into the buffer RAM with no wrap inside: one copy, the pointers moved once.
       const bytes = done * size;
-      s.mem.set(src.subarray(at, at + bytes), s.RSAR - RAM_START);
+      s.mem.set(this.guestView.of(src, at, at + bytes), s.RSAR - RAM_START);
       this.dmaAdvance(bytes);
     }
     while (done < count && s.RBCR > 0) {
@@ -263,7 +267,7 @@ export class Ne2000 {
     let done = this.contiguousElements(size, count);
     if (done > 0) {
       const bytes = done * size;
-      dst.set(s.mem.subarray(s.RSAR - RAM_START, s.RSAR - RAM_START + bytes), at);
+      dst.set(this.bufferView.of(s.mem, s.RSAR - RAM_START, s.RSAR - RAM_START + bytes), at);
       this.dmaAdvance(bytes);
     }
     while (done < count && s.RBCR > 0) {
@@ -459,10 +463,10 @@ export class Ne2000 {
     }
     const frame = this.txBuffer;
     const base = s.TPSR << 8;
-    if (base >= RAM_START && base + len <= RAM_END) frame.set(s.mem.subarray(base - RAM_START, base - RAM_START + len));
+    if (base >= RAM_START && base + len <= RAM_END) frame.set(this.bufferView.of(s.mem, base - RAM_START, base - RAM_START + len));
     else for (let i = 0; i < len; i++) frame[i] = this.memRead(base + i); // PROM, open bus or the 64 KiB wrap
     this.txLen = Math.max(len, MIN_FRAME);
-    frame.fill(0, len, this.txLen); // padded to the minimum
+    if (len < MIN_FRAME) frame.fill(0, len, MIN_FRAME); // padded to the minimum
     s.CR |= CR_TXP;
     s.txBusy = true;
     this.txTimer.armIn(Math.ceil((frameBits(this.txLen) * this.clock.hz) / this.bitsPerSecond));
@@ -478,7 +482,7 @@ export class Ne2000 {
     s.ISR |= ISR_PTX;
     if (len !== 0) {
       // Lent to the wire for the call (see EthernetPort): the buffer is the next frame's.
-      const frame = this.txBuffer.subarray(0, len);
+      const frame = this.txView.of(this.txBuffer, 0, len);
       if (s.TCR & TCR_LB) this.receive(frame); // loopback: the frame comes back in, never out
       else this.port?.send(frame);
     }

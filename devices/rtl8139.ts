@@ -12,7 +12,7 @@
  * an RTL8139C+ feature, and the source of past QEMU information leaks.
  */
 import { Clock, Timer } from './clock';
-import { EthernetPort, MAX_FRAME, MIN_FRAME, frameBits, crc32, isBroadcast, isMulticast, newFrame } from './net/ethernet';
+import { EthernetPort, MAX_FRAME, MIN_FRAME, ViewCache, frameBits, crc32, isBroadcast, isMulticast, newFrame } from './net/ethernet';
 
 /** The card's window onto memory: addresses are bus addresses; false means refused (nothing moved). */
 export interface DmaPort {
@@ -25,10 +25,11 @@ export interface DmaPort {
  * of every write (to drop translated code there).
  */
 export function ramDma(ram: Uint8Array, written: (addr: number, length: number) => void): DmaPort {
+  const source = new ViewCache();
   return {
     read: (addr, dst) => {
       if (addr < 0 || addr + dst.length > ram.length) return false;
-      dst.set(ram.subarray(addr, addr + dst.length));
+      dst.set(source.of(ram, addr, addr + dst.length));
       return true;
     },
     write: (addr, src) => {
@@ -127,6 +128,7 @@ export class Rtl8139 {
   private readonly txTimer: Timer;
   /** The frame on the wire (read from guest memory when the transmit began), and its length (0: none). */
   private readonly txBuffer = new Uint8Array(MAX_FRAME);
+  private readonly txView = new ViewCache();
   private txLen = 0;
   /**
    * The receive FIFO: packets (header, frame, CRC) that passed the address filter and
@@ -355,7 +357,7 @@ export class Rtl8139 {
         this.updateIrq();
         continue;
       }
-      if (!this.busMaster || !this.dma.read(s.TSAD[i], this.txBuffer.subarray(0, size))) {
+      if (!this.busMaster || !this.dma.read(s.TSAD[i], this.txView.of(this.txBuffer, 0, size))) {
         this.onLog(`rtl8139: transmit DMA from 0x${s.TSAD[i].toString(16)} (${size} bytes) refused`);
         s.TSD[i] = (tsd | TSD_OWN | TSD_TUN) >>> 0; // underrun: the data never arrived
         s.ISR |= ISR_TER;
@@ -363,7 +365,7 @@ export class Rtl8139 {
         continue;
       }
       this.txLen = Math.max(size, MIN_FRAME);
-      this.txBuffer.fill(0, size, this.txLen); // padded to the minimum
+      if (size < MIN_FRAME) this.txBuffer.fill(0, size, MIN_FRAME); // padded to the minimum
       s.txBusy = i;
       this.txTimer.armIn(this.dmaCycles(size) + Math.ceil((frameBits(this.txLen) * this.clock.hz) / this.bitsPerSecond));
       return;
@@ -378,7 +380,7 @@ export class Rtl8139 {
     this.txLen = 0;
     if (i < 0 || len === 0) return;
     // Lent to the wire for the call (see EthernetPort): the buffer is the next frame's.
-    const frame = this.txBuffer.subarray(0, len);
+    const frame = this.txView.of(this.txBuffer, 0, len);
     s.TSD[i] = (s.TSD[i] | TSD_OWN | TSD_TOK) >>> 0;
     s.ISR |= ISR_TOK;
     const loopback = ((s.TCR >> 17) & 3) !== 0;

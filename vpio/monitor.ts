@@ -40,7 +40,7 @@ import { PciFunction } from '../devices/pci';
 import { PortDevice } from '../devices/port-bus';
 import { Rtl8139, DmaPort, newRtl8139State } from '../devices/rtl8139';
 import { Ne2000, newNe2000State, RAM_START, RAM_END } from '../devices/ne2000';
-import { copyFrame, isAddressedTo, isMulticast } from '../devices/net/ethernet';
+import { ViewCache, copyFrame, isAddressedTo, isMulticast } from '../devices/net/ethernet';
 import { Vm } from '../hypervisor/vm';
 import { Hook, DirectRange, TRAP_IN, TRAP_OUT } from '../hypervisor/port-map';
 import type { Host, SharedCard } from '../hypervisor/host';
@@ -603,6 +603,7 @@ export class VpioMonitor implements SharedCard {
 
   private makeDma(): DmaPort {
     const ram = this.host.ram;
+    const source = new ViewCache();
     const inside = (addr: number, len: number) => {
       const o = this.owner;
       return o !== null && addr >= o.vm.base && addr + len <= o.vm.base + o.vm.ram.length;
@@ -610,7 +611,7 @@ export class VpioMonitor implements SharedCard {
     return {
       read: (addr, dst) => {
         if (!inside(addr, dst.length)) { this.dmaRefused++; if (this.trace) this.note(`dma read 0x${addr.toString(16)}+${dst.length} outside the owner's memory: refused`); return false; }
-        dst.set(ram.subarray(addr, addr + dst.length));
+        dst.set(source.of(ram, addr, addr + dst.length));
         return true;
       },
       write: (addr, src) => {

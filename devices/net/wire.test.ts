@@ -11,7 +11,7 @@ import { Clock } from '../clock';
 import { Wire, EchoPeer, SinkPeer, SourcePeer, Station, PEER_IP, GUEST_IP, PEER_MAC } from './wire';
 import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, UdpDatagram, arp, ethernet, icmpEcho, ipv4, parse, udp, inetChecksum } from './packets';
 import { PcapWriter } from './pcap';
-import { newFrame } from './ethernet';
+import { ViewCache, newFrame } from './ethernet';
 import { have, describeIf } from '../../test/support';
 
 const GUEST_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
@@ -136,6 +136,21 @@ describe('newFrame', () => {
       frames.push(f);
     }
     frames.forEach((f, i) => expect(f.every((b) => b === (i & 0xff))).toBe(true));
+  });
+});
+
+describe('ViewCache', () => {
+  it('gives the subarray asked for: the same view while the array and bounds repeat, a new one when any changes', () => {
+    const a = Uint8Array.from({ length: 64 }, (_, i) => i), b = Uint8Array.from({ length: 64 }, (_, i) => 100 + i);
+    const views = new ViewCache();
+    const first = views.of(a, 4, 20);
+    expect(Array.from(first)).toEqual(Array.from(a.subarray(4, 20)));
+    expect(views.of(a, 4, 20)).toBe(first);
+    a[4] = 99; // a view, not a copy
+    expect(first[0]).toBe(99);
+    for (const [arr, start, end] of [[a, 4, 21], [a, 5, 21], [b, 5, 21], [a, 5, 21], [a, 0, 0]] as const) { // end, start, array, array
+      expect(Array.from(views.of(arr, start, end))).toEqual(Array.from(arr.subarray(start, end)));
+    }
   });
 });
 
