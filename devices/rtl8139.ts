@@ -25,7 +25,7 @@ export interface DmaPort {
  * of every write (to drop translated code there).
  */
 export function ramDma(ram: Uint8Array, written: (addr: number, length: number) => void): DmaPort {
-  const source = new ViewCache();
+  const source = new ViewCache(4); // a driver's transmit buffers, one per descriptor
   return {
     read: (addr, dst) => {
       if (addr < 0 || addr + dst.length > ram.length) return false;

@@ -603,7 +603,7 @@ export class VpioMonitor implements SharedCard {
 
   private makeDma(): DmaPort {
     const ram = this.host.ram;
-    const source = new ViewCache();
+    const source = new ViewCache(4); // a driver's transmit buffers, one per descriptor
     const inside = (addr: number, len: number) => {
       const o = this.owner;
       return o !== null && addr >= o.vm.base && addr + len <= o.vm.base + o.vm.ram.length;

@@ -48,24 +48,35 @@ export function newFrame(len: number): Uint8Array {
 /**
  * `array.subarray(start, end)`, remembered from one call to the next. V8 makes a view
  * through the species constructor, about 60 ns on the development machine; a frame path
- * asks for the same view frame after frame (a card's transmit buffer, a guest's at the
- * same address), so each such place keeps one of these. The view is only lent, like a
- * frame (see EthernetPort): the bytes under it change.
+ * asks for the same few views frame after frame (a card's transmit buffer, a driver's
+ * transmit buffers at the same addresses), so each such place keeps one of these, with
+ * room for `size` views (replaced in turn). A view is only lent, like a frame (see
+ * EthernetPort): the bytes under it change.
  */
 export class ViewCache {
-  private array: Uint8Array | null = null;
-  private start = -1;
-  private end = -1;
-  private view: Uint8Array = new Uint8Array(0);
+  private readonly arrays: (Uint8Array | null)[];
+  private readonly starts: Int32Array;
+  private readonly ends: Int32Array;
+  private readonly views: Uint8Array[];
+  private next = 0;
+
+  constructor(readonly size = 1) {
+    this.arrays = new Array<Uint8Array | null>(size).fill(null);
+    this.starts = new Int32Array(size).fill(-1);
+    this.ends = new Int32Array(size).fill(-1);
+    this.views = new Array<Uint8Array>(size).fill(new Uint8Array(0));
+  }
 
   of(array: Uint8Array, start: number, end: number): Uint8Array {
-    if (array !== this.array || start !== this.start || end !== this.end) {
-      this.view = array.subarray(start, end);
-      this.array = array;
-      this.start = start;
-      this.end = end;
+    for (let i = 0; i < this.size; i++) {
+      if (this.arrays[i] === array && this.starts[i] === start && this.ends[i] === end) return this.views[i];
     }
-    return this.view;
+    const i = this.next;
+    this.next = i + 1 === this.size ? 0 : i + 1;
+    this.arrays[i] = array;
+    this.starts[i] = start;
+    this.ends[i] = end;
+    return (this.views[i] = array.subarray(start, end));
   }
 }
 

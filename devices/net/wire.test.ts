@@ -152,6 +152,19 @@ describe('ViewCache', () => {
       expect(Array.from(views.of(arr, start, end))).toEqual(Array.from(arr.subarray(start, end)));
     }
   });
+  it('keeps as many views as it has room for, replacing them in turn', () => {
+    const ram = Uint8Array.from({ length: 8192 }, (_, i) => i & 0xff);
+    const views = new ViewCache(4);
+    const at = [0, 1536, 3072, 4608];
+    const kept = at.map((a) => views.of(ram, a, a + 1514));
+    at.forEach((a, i) => expect(views.of(ram, a, a + 1514)).toBe(kept[i])); // all four kept
+    const fifth = views.of(ram, 6144, 6144 + 1514); // replaces the first
+    expect(Array.from(fifth)).toEqual(Array.from(ram.subarray(6144, 6144 + 1514)));
+    expect(views.of(ram, 1536, 1536 + 1514)).toBe(kept[1]);
+    const again = views.of(ram, 0, 1514);
+    expect(again).not.toBe(kept[0]);
+    expect(Array.from(again)).toEqual(Array.from(ram.subarray(0, 1514)));
+  });
 });
 
 describe('inetChecksum', () => {
