@@ -2100,13 +2100,22 @@ function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
   const n = cpu.reg32[ECX] >>> 0;
   if (n === 0 || n * cpu.instructionCycles > cpu.left) return false;
   const bytes = n * size;
-  const dst = bulkRange(cpu, ES, cpu.reg32[EDI], bytes, true);
-  if (dst < 0) return false;
+  const srcSeg = movs ? dataSeg(cpu) : ES;
+  let dst: number, src = 0;
+  if (((cpu.flatMask >> ES) & (cpu.flatMask >> srcSeg) & 1) !== 0) {
+    // Flat segments (see Cpu.flatMask): the offsets are the physical addresses.
+    dst = cpu.reg32[EDI] >>> 0;
+    src = cpu.reg32[ESI] >>> 0;
+    if (dst + bytes > cpu.memSize || (movs && src + bytes > cpu.memSize)) return false;
+  } else {
+    dst = bulkRange(cpu, ES, cpu.reg32[EDI], bytes, true);
+    if (dst < 0) return false;
+    if (movs && (src = bulkRange(cpu, srcSeg, cpu.reg32[ESI], bytes, false)) < 0) return false;
+  }
   const mem = cpu.mem;
   if (movs) {
-    const src = bulkRange(cpu, dataSeg(cpu), cpu.reg32[ESI], bytes, false);
     // A destination just above the source repeats bytes element by element: not a memmove.
-    if (src < 0 || (dst > src && dst < src + bytes)) return false;
+    if (dst > src && dst < src + bytes) return false;
     // copyWithin costs a call into the runtime (about 20 ns): a short copy (a MAC
     // address, a header's tail) is cheaper a byte at a time. Copying upwards is right
     // here, since the destination is not just above the source.
@@ -2135,7 +2144,7 @@ function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
 export function stringMovs(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const src = dataSeg(cpu);
-  if (cpu.rep !== 0 && cpu.a32 && bulkRep(cpu, size, true)) return;
+  if (cpu.rep !== 0 && cpu.a32 === true && bulkRep(cpu, size, true)) return;
   if (cpu.rep === 0) {
     writeSized(cpu, ES, indexOf(cpu, EDI), size, readSized(cpu, src, indexOf(cpu, ESI), size));
     advance(cpu, ESI, delta); advance(cpu, EDI, delta);
@@ -2153,7 +2162,7 @@ export function stringMovs(cpu: Cpu, size: number): void {
 export function stringStos(cpu: Cpu, size: number): void {
   const delta = cpu.flags & DF ? -size : size;
   const v = size === 1 ? cpu.reg8[0] : size === 2 ? cpu.reg16[0] : cpu.reg32[EAX];
-  if (cpu.rep !== 0 && cpu.a32 && bulkRep(cpu, size, false)) return;
+  if (cpu.rep !== 0 && cpu.a32 === true && bulkRep(cpu, size, false)) return;
   if (cpu.rep === 0) {
     writeSized(cpu, ES, indexOf(cpu, EDI), size, v);
     advance(cpu, EDI, delta);

@@ -428,22 +428,26 @@ describe('REP MOVS and REP STOS inside a block', () => {
     // Both modes above share the handlers' bulk path. With paging on (the page tables
     // mapping each page to itself) a REP goes element by element: the reference here.
     const identityPaged = (cpu: Cpu, bus: TestBus) => {
-      segments(cpu, bus);
+      segments(cpu, bus); // loaded only where the code loads them
       const pd = 0x90000, pt = 0x91000, dv = new DataView(bus.ram.buffer);
       dv.setUint32(pd, pt | 3, true);
-      for (let i = 0; i < 256; i++) dv.setUint32(pt + i * 4, (i << 12) | 3, true);
+      for (let i = 0; i <= 256; i++) dv.setUint32(pt + i * 4, (i << 12) | 3, true); // and the page past RAM's end
       cpu.setCr3(pd);
       cpu.setCr0(cpu.cr0 | 0x80000000);
     };
     const failures: string[] = [];
     for (const [name, rep] of FORMS) {
       for (const n of [1, 2, 3, 5, 7, 8, 9, 16, 31, 32, 33, 257]) {
-        // Source below the destination, destination below the source and overlapping it.
-        for (const [src, dst] of [[DATA + 0x801, DATA + 0x1802], [DATA + 0x40, DATA + 0x23]]) {
-          const code = [...selectors, ...around(rep, n, src, dst)];
-          const bulk = state(run([...code, 0xf4], true, -1, segments));
-          const elements = state(run([...code, 0xf4], false, -1, identityPaged));
-          if (bulk !== elements) failures.push(`${name} n=${n} from ${src.toString(16)} to ${dst.toString(16)}`);
+        // Source below the destination, destination below the source and overlapping it,
+        // and a source that runs past the end of RAM (1 MiB), where reads see open bus.
+        for (const [src, dst] of [[DATA + 0x801, DATA + 0x1802], [DATA + 0x40, DATA + 0x23], [0x100000 - 12, DATA + 0x100]]) {
+          // All segments flat (Cpu.flatMask's own path), FS alone based, and ES and FS based.
+          for (const [how, load] of [['flat', []], ['FS based', selectors.slice(6)], ['ES and FS based', selectors]] as const) {
+            const code = [...load, ...around(rep, n, src, dst)];
+            const bulk = state(run([...code, 0xf4], true, -1, segments));
+            const elements = state(run([...code, 0xf4], false, -1, identityPaged));
+            if (bulk !== elements) failures.push(`${name} n=${n} from ${src.toString(16)} to ${dst.toString(16)}, ${how}`);
+          }
         }
       }
     }

@@ -140,6 +140,14 @@ interface Decoded {
   ok: boolean;
 }
 
+/**
+ * After port I/O (whose latency the device charged, and which may have raised an
+ * interrupt or cut the slice short), go on only if every instruction left in this pass
+ * of the block still fits where the interpreter would run it; else return and let the
+ * run loop decide. Retired instructions are charged when the block returns.
+ */
+const IO_CHECK = 'if (cpu.irqLine === true || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }';
+
 function translate(cpu: Cpu, eip: number, phys: number): Block {
   const mem = cpu.mem;
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
@@ -170,11 +178,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     nexts.push(next);
     if (st.pos > end) end = st.pos;
     if (res === Emit.Writes) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
-    // After port I/O (whose latency the device charged, and which may have raised an
-    // interrupt or cut the slice short), go on only if every instruction left in this
-    // pass of the block still fits where the interpreter would run it; else return and
-    // let the run loop decide. Retired instructions are charged when the block returns.
-    if (res === Emit.Io) code.push('if (cpu.irqLine === true || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }');
+    if (res === Emit.Io) code.push(IO_CHECK);
     bodies.push(code);
     const backToStart = lastBranch.cc !== -2 && ((next + lastBranch.disp) >>> 0) === eip;
     if (res === Emit.Branch) {
@@ -548,10 +552,13 @@ function conditionExpr(cc: number): string {
 function emitRepString(out: string[], op: number, sz: number, segOvr: number, ieip: number): Emit {
   const fn = op <= 0xa5 ? 'stringMovs' : 'stringStos';
   flagsKept();
+  // With ECX 0 (a memcpy's tail of no bytes) it does nothing: it is an instruction of the block like any other.
+  out.push('if (r[1] !== 0) {');
   out.push('COMMIT', `cpu.instrEip = ${ieip};`, `cpu.rep = 1;${segOvr >= 0 ? ` cpu.segOvr = ${segOvr};` : ''}`);
   out.push(`${fn}(cpu, ${sz});`, `cpu.rep = 0;${segOvr >= 0 ? ' cpu.segOvr = -1;' : ''}`);
   out.push(`if (r[1] !== 0) { cpu.eip = ${ieip}; return COUNT; }`, 'if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
-  return Emit.Io;
+  out.push(IO_CHECK, '}');
+  return Emit.Plain; // the checks an Io instruction gets are above, inside the test of ECX
 }
 
 /**
