@@ -293,6 +293,35 @@ describe('interrupt-path instructions in blocks', () => {
     const r = run([...code, 0xf4], true, 4); // the line rises when the STI has retired
     expect(r.cpu.reg32[0]).toBe(4); // one INC ran before the interrupt
   });
+
+  it('STI with an interrupt already waiting takes it after exactly one more instruction', () => {
+    // The line rises after three instructions, with IF still clear: nop ; sti ; inc eax x3.
+    const code = [0xb8, ...le32(1), 0xbb, ...le32(2), 0x01, 0xd8, 0x90, 0xfb, 0x40, 0x40, 0x40];
+    expect(compare(code, 3)).toBe('');
+    expect(run([...code, 0xf4], true, 3).cpu.reg32[0]).toBe(4);
+  });
+
+  it('goes on past STI, and takes an interrupt that port I/O raises later in the block, when the interpreter would', () => {
+    // A write to port 0xE0 raises the line. The OUT right after STI is in its shadow; one
+    // further on is not. Either way the interrupt comes right after the OUT.
+    const raising = (_cpu: Cpu, bus: TestBus) => {
+      const write = bus.ioWrite.bind(bus);
+      bus.ioWrite = (port, size, value) => { write(port, size, value); if (port === 0xe0 && bus.cpu) bus.cpu.irqLine = true; };
+    };
+    const out = [0xe6, 0xe0]; // out 0xe0, al
+    for (const [name, body, eax] of [
+      ['in the shadow', [0xfb, ...out, 0x40, 0x40], 1],
+      ['after it', [0xfb, 0x40, ...out, 0x40, 0x40], 2],
+      ['with no interrupt at all', [0xfb, 0x40, 0x40, 0x40, 0xfa], 4], // cli: the run ends at HLT with IF clear
+    ] as const) {
+      const code = [0xb8, ...le32(1), ...body];
+      expect(`${name}: ${compare(code, -1, raising)}`).toBe(`${name}: `);
+      expect(run([...code, 0xf4], true, -1, raising).cpu.reg32[0]).toBe(eax);
+    }
+    // And one block holds them all: the STI did not end it.
+    const { cpu } = run([0xb8, ...le32(1), 0xfb, 0x40, 0x40, 0x40, 0xfa, 0xf4], true);
+    expect(cpu.blocks.slots.find((b) => b !== undefined && b.eip === CODE_BASE)?.count).toBe(6);
+  });
 });
 
 describe('direct JMP and CALL inside a block', () => {

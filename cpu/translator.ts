@@ -14,7 +14,7 @@
  * block returns if an interrupt is pending or the slice
  * is over. So are the stack, flag and data-segment instructions of interrupt and lock
  * code (PUSHA, POPA, PUSHFD, CLI, STI, PUSH/POP and MOV of DS/ES/FS/GS), through the
- * interpreter's handlers; STI ends its block. Turn it off with `Cpu.useTranslator = false`.
+ * interpreter's handlers. Turn it off with `Cpu.useTranslator = false`.
  *
  * The generated code calls the interpreter's own semantic functions (shift, ADC/SBB,
  * multiply, condition, Cpu.read32 ...), except for the ALU operations, TEST, INC/DEC
@@ -740,9 +740,13 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     case 0xfa: out.push(markFault, 'CLI(cpu, 0xfa);'); flagsKept(); return Emit.Plain;
     case 0xfb:
       // STI holds off interrupts for one instruction, counted from cpu.instructions:
-      // charge the block's earlier instructions first, and end the block after it.
-      out.push('COMMIT', markFault, 'STI(cpu, 0xfb);', 'cpu.eip = NEXT;', 'return COUNT;');
-      return Emit.Terminates;
+      // charge the block's earlier instructions first. No interrupt is waiting here: a
+      // block runs only while the line is low (the run loop steps one instruction at a
+      // time while it is up), and only port I/O raises it, after which the block looks
+      // (IO_CHECK). So the block goes on; the hold-off ends with the next instruction.
+      out.push('COMMIT', markFault, 'STI(cpu, 0xfb);');
+      flagsKept();
+      return Emit.Plain;
     // CLD, STD: DF is never lazy, so to the status flags these are invisible.
     case 0xfc: out.push('cpu.flags &= ~0x400;'); flagsUntouched(); return Emit.Plain;
     case 0xfd: out.push('cpu.flags |= 0x400;'); flagsUntouched(); return Emit.Plain;
