@@ -5,7 +5,8 @@
  * Machine code is given as bytes with its assembly beside it (GNU as, --32).
  */
 import { StopReason } from './bus';
-import { EBX } from './registers';
+import { EBX, ES } from './registers';
+import { loadSegment } from './system';
 import { flatMachine, hex, putDescriptor, runToStop, CODE_BASE } from './testing';
 
 /** Runs `code` twice, interpreted and translated, and returns both results. */
@@ -132,6 +133,22 @@ describe('segment limits, rights and null selectors (SDM vol. 3, 5.3-5.5)', () =
       for (const translate of [false, true]) expect(withSegments(hex(code), translate).recorded).toEqual(expected);
     });
   }
+
+  it('takes a segment\'s rights from its descriptor again after real mode, though base, limit and flags come out the same', () => {
+    // Read-only data at 0x20 with base 0x200 (what real mode makes of 0x20), limit 0xFFFF.
+    // In real mode ES keeps that cache but may be written; back in protected mode,
+    // reloading 0x20 must make it read-only again. mov [es:0], al ; then the handler.
+    const { cpu, bus } = flatMachine(hex('26a200000000b000e6f4'), handler);
+    putDescriptor(bus.ram, 0x20, 0x200, 0xffff, 0x90, false, false);
+    cpu.gdtrLimit = 0x27;
+    loadSegment(cpu, ES, 0x20);
+    cpu.setCr0(cpu.cr0 & ~1);
+    loadSegment(cpu, ES, 0x20);
+    cpu.setCr0(cpu.cr0 | 1);
+    loadSegment(cpu, ES, 0x20);
+    runToStop(cpu);
+    expect(bus.recorded).toEqual([0, CODE_BASE]); // #GP(0) at the write
+  });
 
   it('LAR, LSL, VERR and VERW report a DPL 3 data segment', () => {
     // mov ax, 0x3b ; lar ecx, ax ; lsl edx, ax ; verr ax ; sete bl ; verw ax ; sete bh ; out ecx, edx, bx

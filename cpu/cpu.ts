@@ -76,6 +76,8 @@ export class Cpu {
   readonly segLimit = new Float64Array(6);
   /** The descriptor's high dword (type, S, DPL, P, AVL, D/B, G); 0 for a null selector. */
   readonly segFlags = new Int32Array(6);
+  /** 1 where loadDescriptorCache filled the segment's cache (not real mode, not a null selector). */
+  private readonly segFromDescriptor = new Uint8Array(6);
   /** Current privilege level (CS.RPL in protected mode; 0 in real mode). */
   cpl = 0;
   /** CS.D: default operand and address size of the code segment is 32 bits. */
@@ -933,6 +935,7 @@ export class Cpu {
 
   /** Real-mode (and unreal-mode) segment load: only the base changes (SDM vol. 3, 9.9.1 and 21.1). */
   loadRealSegment(seg: number, sel: number): void {
+    this.segFromDescriptor[seg] = 0;
     this.sreg[seg] = sel;
     this.segBase[seg] = sel << 4;
     if (this.segLimit[seg] === 0 && this.segFlags[seg] === 0) this.segLimit[seg] = 0xffff;
@@ -957,6 +960,12 @@ export class Cpu {
    * working out what the limit checks need. No checks here: callers have made them.
    */
   loadDescriptorCache(seg: number, sel: number, base: number, limit: number, hi: number): void {
+    // The same descriptor again, as an interrupt handler reloads DS and an IRET CS: the
+    // cache would come out the same, so it is left as it is. Only a cache this method
+    // filled counts: real mode's keeps its own limits and rights (see loadRealSegment).
+    if (this.segFromDescriptor[seg] === 1 && this.sreg[seg] === (sel & 0xffff) && this.segBase[seg] === (base | 0) &&
+      this.segLimit[seg] === limit >>> 0 && this.segFlags[seg] === (hi | 0)) return;
+    this.segFromDescriptor[seg] = 1;
     this.sreg[seg] = sel;
     this.segBase[seg] = base | 0;
     this.segFlags[seg] = hi;
@@ -986,6 +995,7 @@ export class Cpu {
 
   /** A null selector in DS, ES, FS or GS: any use faults with #GP(0). */
   loadNullSegment(seg: number, sel: number): void {
+    this.segFromDescriptor[seg] = 0;
     this.sreg[seg] = sel;
     this.segBase[seg] = 0;
     this.segFlags[seg] = 0;

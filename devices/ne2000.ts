@@ -118,7 +118,7 @@ export class Ne2000 {
   /** Views the frame paths ask for again and again (see ViewCache). */
   private readonly txView = new ViewCache();
   private readonly guestView = new ViewCache();
-  private readonly bufferView = new ViewCache();
+  private readonly bufferView = new ViewCache(2); // drivers send from two buffers in turn (ours, Linux's 8390 core)
   private txLen = 0;
   /** Frames dropped because the ring was full or misprogrammed, or the card stopped. */
   dropped = 0;
