@@ -44,16 +44,25 @@ export function assembly(cases: Case[]): string {
   return out.join('\n') + '\n';
 }
 
-/** True when gcc can build and this machine can run a static 32-bit program. */
-export function canBuild(): boolean {
+/**
+ * What runs the reference: the host processor when it can run a static 32-bit program
+ * (the oracle DESIGN.md asks for), else QEMU's user-mode emulator `qemu-i386` (its TCG
+ * computes every flag the SDM defines; .ci/run installs qemu-user for machines whose
+ * kernel cannot run 32-bit programs), else nothing ('' : gcc or both runners missing).
+ */
+export type Oracle = 'host' | 'qemu-i386' | '';
+
+export function findOracle(): Oracle {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cpudiff-probe-'));
   try {
     fs.writeFileSync(path.join(dir, 'p.S'), '.globl _start\n_start: movl $1, %eax\n xorl %ebx, %ebx\n int $0x80\n.section .note.GNU-stack,"",@progbits\n');
     const b = spawnSync('gcc', ['-m32', '-nostdlib', '-static', '-no-pie', path.join(dir, 'p.S'), '-o', path.join(dir, 'p')], { encoding: 'utf8' });
-    if (b.status !== 0) return false;
-    return spawnSync(path.join(dir, 'p'), []).status === 0;
+    if (b.status !== 0) return '';
+    if (spawnSync(path.join(dir, 'p'), []).status === 0) return 'host';
+    if (spawnSync('qemu-i386', [path.join(dir, 'p')]).status === 0) return 'qemu-i386';
+    return '';
   } catch {
-    return false;
+    return '';
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -74,9 +83,10 @@ export function build(source: string): string {
   return elf;
 }
 
-export function runNative(elf: string): Buffer {
-  const r = spawnSync(elf, [], { maxBuffer: 256 << 20 });
-  if (r.status !== 0) throw new Error(`native run failed: status ${r.status} signal ${r.signal}`);
+/** Runs the ELF on the reference (see findOracle); returns what it wrote. */
+export function runReference(elf: string, oracle: Oracle): Buffer {
+  const r = oracle === 'host' ? spawnSync(elf, [], { maxBuffer: 256 << 20 }) : spawnSync('qemu-i386', [elf], { maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`reference run (${oracle}) failed: status ${r.status} signal ${r.signal}`);
   return r.stdout;
 }
 
