@@ -67,10 +67,11 @@ export function incdec(cpu: Cpu, a: number, dec: boolean, sign: number): number 
 
 /**
  * Sets the status flags from a result whose CF, OF and AF are known: ZF, SF and PF
- * stay lazy (derived from `r`), the other three are stored.
+ * stay lazy (derived from `r`), the other three are stored. All six are written, so
+ * nothing of the earlier lazy state is needed (no materializeFlags): the stale ZF, SF
+ * and PF bits left in cpu.flags are marked lazy, and every reader takes those from `r`.
  */
 export function setResultFlags(cpu: Cpu, r: number, sign: number, cf: number, of: boolean, af: boolean): void {
-  cpu.materializeFlags();
   let f = cpu.flags & ~(CF | OF | AF);
   if (cf) f |= CF;
   if (of) f |= OF;
