@@ -6,7 +6,7 @@
  * peers, the rest: sampled by V8's profiler); then the same guest in each hypervisor
  * mode beside native: throughput, exits and hypervisor cycles per frame.
  *
- *   npm run bench:net -- [--count N] [--native-count N] [--size N]
+ *   npm run bench:net -- [--count N] [--native-count N] [--size N] [--rounds N]
  *
  * --count is the datagrams of each by-mode run (2000); --native-count those of the
  * native runs that measure the host's instruction rate (40000: about 297 million
@@ -16,7 +16,7 @@
  * reference and each card's native run are measured one cold run at a time, each in a
  * process of its own (this file again, with --measure cpubound|ne2000-isa|ne2000|rtl8139,
  * and --profile to sample where the host time went), in rounds: each figure is the best
- * of five rounds.
+ * of --rounds rounds (8).
  *
  * Each rate is given twice: over the whole run, and over the second half of the run's
  * instructions. The difference is the host JIT's warm-up. A translated block is a
@@ -54,9 +54,12 @@ const image = new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/udp-tx.
 /**
  * Host timings on a shared machine vary run to run: each figure is the best of this
  * many rounds, a round being one cold run of the reference and of each card, each in a
- * process of its own, so that a busy spell of the machine spoils at most one round.
+ * process of its own, one after another. On the development machine a busy spell (a
+ * neighbour's, halving the speed) lasted up to half a minute, four or five rounds, and
+ * with five rounds now and then every run of a card fell into one while the reference
+ * had a calm moment: eight rounds span about 40 seconds.
  */
-const ROUNDS = 5;
+const ROUNDS = arg('--rounds', 8);
 
 /** Host rates of one run, in MIPS: over all of it, and over the second half of its instructions. */
 interface Rates { whole: number; second: number }
