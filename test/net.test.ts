@@ -129,6 +129,7 @@ describe('--trace net', () => {
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(10);
     expect(lines[0]).toMatch(/^\d+ net rtl8139 len=60 52:54:00:12:34:56 > ff:ff:ff:ff:ff:ff arp who-has 10\.0\.2\.2 from 10\.0\.2\.15$/);
+    expect(lines[1]).toMatch(/^\d+ net echo len=60 52:55:0a:00:02:02 > 52:54:00:12:34:56 arp 10\.0\.2\.2 is-at 52:55:0a:00:02:02 to 10\.0\.2\.15$/);
     expect(lines[3]).toMatch(/^\d+ net echo len=98 .* icmp echo-reply 10\.0\.2\.2 > 10\.0\.2\.15 seq=1$/);
   });
 });
