@@ -324,6 +324,24 @@ describe('interrupt-path instructions in blocks', () => {
   });
 });
 
+describe('the block cache', () => {
+  it('keeps blocks 64 KiB apart at the same page offset both translated', () => {
+    // A loop calls f1 and f2, 64 KiB apart (the span of the cache's index). Were they to
+    // share a slot, each call would find the other's block there and run interpreted.
+    const f1 = 0x1000, f2 = 0x11000; // offsets from CODE_BASE
+    const code = new Array<number>(f2 + 2).fill(0x90);
+    const rel32 = (from: number, to: number) => le32(to - (from + 5));
+    const loop = [0xb9, ...le32(2000), 0xe8, ...rel32(5, f1), 0xe8, ...rel32(10, f2), 0x49, 0x75, -13 & 0xff, 0xf4]; // mov ecx, 2000 ; L: call f1 ; call f2 ; dec ecx ; jnz L ; hlt
+    code.splice(0, loop.length, ...loop);
+    code.splice(f1, 2, 0x40, 0xc3); // f1: inc eax ; ret
+    code.splice(f2, 2, 0x43, 0xc3); // f2: inc ebx ; ret
+    const { cpu } = flatMachine(new Uint8Array(code));
+    cpu.run(1e6);
+    expect([cpu.reg32[0], cpu.reg32[3]]).toEqual([2000, 2000]);
+    expect(cpu.blocks.translated).toBeLessThan(10);
+  });
+});
+
 describe('direct JMP and CALL inside a block', () => {
   // Blocks go on at the target of a direct JMP or CALL in the same page. Each program
   // runs to a HLT; both modes must agree on everything, instruction counts included.

@@ -78,7 +78,7 @@ const MAX_BLOCK_INSTRUCTIONS = 32;
  */
 const HOT_THRESHOLD = 16;
 
-/** The block cache of one CPU: direct-mapped by physical address. */
+/** The block cache of one CPU: direct-mapped by physical address (see runBlock for the index). */
 export class BlockCache {
   readonly slots: (Block | undefined)[] = new Array(1 << CACHE_BITS);
   /** How often each slot's start was reached untranslated; code is translated when hot. */
@@ -107,7 +107,10 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     if (!cpu.refillFetch(eip)) return 0;
   }
   const phys = eip + cpu.fetchDelta;
-  const slot = phys & CACHE_MASK;
+  // The low bits of the address, mixed with the rest times an odd constant: blocks at
+  // the same offset in different 64 KiB spans (a larger guest's hot functions) land in
+  // different slots, while a span maps to the slots one to one.
+  const slot = (phys ^ Math.imul(phys >>> CACHE_BITS, 0x9e37)) & CACHE_MASK;
   let b = cache.slots[slot];
   if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
     if (++cache.heat[slot] < cache.hotThreshold) return 0;
