@@ -2081,41 +2081,36 @@ function repInterrupted(cpu: Cpu, left: number): boolean {
  * limits and rights, inside RAM. Otherwise -1 (the element-by-element path runs).
  */
 function bulkRange(cpu: Cpu, seg: number, off: number, bytes: number, write: boolean): number {
-  if (!cpu.linearIsPhysical() || cpu.a32 === false) return -1;
+  if (cpu.a32 === false) return -1;
   const o = off >>> 0;
+  // A flat segment (see Cpu.flatMask): the offset is the physical address.
+  if (((cpu.flatMask >> seg) & 1) !== 0) return o + bytes <= cpu.memSize ? o : -1;
+  if (!cpu.linearIsPhysical()) return -1;
   if (o < cpu.segMin[seg] || o + bytes - 1 > (write ? cpu.segMaxW[seg] : cpu.segMaxR[seg])) return -1;
   const p = (cpu.segBase[seg] + o) >>> 0;
   return p + bytes <= cpu.memSize ? p : -1;
 }
+
+/** Bytes a bulk copy or fill moves in a loop rather than through copyWithin/fill. */
+const BULK_SHORT = 32;
 
 /**
  * REP MOVS/STOS forward, when the whole count fits in the slice: one bulk copy or fill
  * with exactly the registers, memory and cycles the element-by-element loop would
  * give. Returns false when it does not apply.
  */
-const BULK_SHORT = 32;
-
 function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
   if (cpu.flags & DF) return false;
   const n = cpu.reg32[ECX] >>> 0;
   if (n === 0 || n * cpu.instructionCycles > cpu.left) return false;
   const bytes = n * size;
-  const srcSeg = movs ? dataSeg(cpu) : ES;
-  let dst: number, src = 0;
-  if (((cpu.flatMask >> ES) & (cpu.flatMask >> srcSeg) & 1) !== 0) {
-    // Flat segments (see Cpu.flatMask): the offsets are the physical addresses.
-    dst = cpu.reg32[EDI] >>> 0;
-    src = cpu.reg32[ESI] >>> 0;
-    if (dst + bytes > cpu.memSize || (movs && src + bytes > cpu.memSize)) return false;
-  } else {
-    dst = bulkRange(cpu, ES, cpu.reg32[EDI], bytes, true);
-    if (dst < 0) return false;
-    if (movs && (src = bulkRange(cpu, srcSeg, cpu.reg32[ESI], bytes, false)) < 0) return false;
-  }
+  const dst = bulkRange(cpu, ES, cpu.reg32[EDI], bytes, true);
+  if (dst < 0) return false;
   const mem = cpu.mem;
   if (movs) {
+    const src = bulkRange(cpu, dataSeg(cpu), cpu.reg32[ESI], bytes, false);
     // A destination just above the source repeats bytes element by element: not a memmove.
-    if (dst > src && dst < src + bytes) return false;
+    if (src < 0 || (dst > src && dst < src + bytes)) return false;
     // copyWithin costs a call into the runtime (about 20 ns): a short copy (a MAC
     // address, a header's tail) is cheaper a byte at a time. Copying upwards is right
     // here, since the destination is not just above the source.
