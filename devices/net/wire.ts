@@ -74,8 +74,7 @@ export function describe(frame: Uint8Array): string {
   if (p.arp) {
     what = p.arp.op === 1 ? `arp who-has ${ipToString(p.arp.targetIp)} from ${ipToString(p.arp.senderIp)}`
       : `arp ${ipToString(p.arp.senderIp)} is-at ${macToString(p.arp.senderMac)} to ${ipToString(p.arp.targetIp)}`;
-  }
-  else if (p.udp && p.ip) what = `udp ${ipToString(p.ip.src)}:${p.udp.srcPort} > ${ipToString(p.ip.dst)}:${p.udp.dstPort} len=${p.udp.data.length}`;
+  } else if (p.udp && p.ip) what = `udp ${ipToString(p.ip.src)}:${p.udp.srcPort} > ${ipToString(p.ip.dst)}:${p.udp.dstPort} len=${p.udp.data.length}`;
   else if (p.icmp && p.ip) what = `icmp ${p.icmp.type === 8 ? 'echo-request' : p.icmp.type === 0 ? 'echo-reply' : `type ${p.icmp.type}`} ${ipToString(p.ip.src)} > ${ipToString(p.ip.dst)} seq=${p.icmp.seq}`;
   else if (p.ip) what = `ip proto=${p.ip.protocol} ${ipToString(p.ip.src)} > ${ipToString(p.ip.dst)}`;
   return `len=${frame.length} ${macToString(p.src)} > ${macToString(p.dst)} ${what}`;

@@ -27,9 +27,9 @@ describeIf(ok, 'gcc -m32 cannot build, or neither this machine nor qemu-i386 can
   for (const [group, list] of groups) {
     it(`${group} (${list.length} cases)`, () => {
       const elf = build(assembly(list));
-      const native = runReference(elf, oracle);
+      const reference = runReference(elf, oracle);
       for (const translate of [false, true]) {
-        const problems = compare(list, native, runEmulated(elf, translate));
+        const problems = compare(list, reference, runEmulated(elf, translate));
         if (problems.length) throw new Error(`${problems.length} of ${list.length} cases differ ${translate ? '(translator)' : '(interpreter)'}:\n${problems.slice(0, 8).join('\n')}`);
       }
     });

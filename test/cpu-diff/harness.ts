@@ -1,6 +1,6 @@
 /**
  * Runs the differential cases: one static 32-bit ELF per batch, built with the system
- * toolchain, executed natively (this machine runs 32-bit code) and in our CPU; the
+ * toolchain, executed on the reference (natively, or under qemu-i386) and in our CPU; the
  * two result tables are compared field by field, with each case's undefined flags
  * and registers masked.
  */
@@ -137,22 +137,22 @@ export function runEmulated(elf: string, translate: boolean): Buffer {
 }
 
 /** Compares result tables; returns one readable line per mismatch. */
-export function compare(cases: Case[], native: Buffer, ours: Buffer): string[] {
+export function compare(cases: Case[], reference: Buffer, ours: Buffer): string[] {
   const problems: string[] = [];
-  if (ours.length !== native.length) return [`result sizes differ: native ${native.length}, ours ${ours.length}`];
+  if (ours.length !== reference.length) return [`result sizes differ: reference ${reference.length}, ours ${ours.length}`];
   const h = (v: number) => '0x' + (v >>> 0).toString(16);
   cases.forEach((c, i) => {
     const at = i * SLOT * 4;
-    const n = (k: number) => native.readUInt32LE(at + k * 4), o = (k: number) => ours.readUInt32LE(at + k * 4);
+    const n = (k: number) => reference.readUInt32LE(at + k * 4), o = (k: number) => ours.readUInt32LE(at + k * 4);
     const diffs: string[] = [];
     for (let r = 0; r < 8; r++) {
       if (c.undefinedRegs && (c.undefinedRegs & (1 << r))) continue;
       const nv = r === 4 ? (n(4) - n(17)) | 0 : n(r), ov = r === 4 ? (o(4) - o(17)) | 0 : o(r);
-      if (nv !== ov) diffs.push(`${NAMES[r]}${r === 4 ? ' change' : ''} native=${h(nv)} ours=${h(ov)}`);
+      if (nv !== ov) diffs.push(`${NAMES[r]}${r === 4 ? ' change' : ''} reference=${h(nv)} ours=${h(ov)}`);
     }
     const mask = (STATUS | DF) & ~c.undefinedFlags;
-    if ((n(8) & mask) !== (o(8) & mask)) diffs.push(`eflags native=${h(n(8) & mask)} ours=${h(o(8) & mask)} (compared bits ${h(mask)})`);
-    for (let k = 0; k < 8; k++) if (n(9 + k) !== o(9 + k)) diffs.push(`mem+${k * 4} native=${h(n(9 + k))} ours=${h(o(9 + k))}`);
+    if ((n(8) & mask) !== (o(8) & mask)) diffs.push(`eflags reference=${h(n(8) & mask)} ours=${h(o(8) & mask)} (compared bits ${h(mask)})`);
+    for (let k = 0; k < 8; k++) if (n(9 + k) !== o(9 + k)) diffs.push(`mem+${k * 4} reference=${h(n(9 + k))} ours=${h(o(9 + k))}`);
     if (diffs.length) {
       problems.push(`${c.group}: ${c.asm.replace(/\n\s*/g, '; ')}\n    in: regs=[${c.regs.map(h).join(' ')}] flags=${h(c.flags)} mem=[${c.mem.map(h).join(' ')}]\n    ${diffs.join('\n    ')}`);
     }
