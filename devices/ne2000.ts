@@ -34,7 +34,7 @@ const DCR_WTS = 0x01;
 // RSR bits
 const RSR_PRX = 0x01, RSR_PHY = 0x20;
 // TSR bits
-const TSR_PTX = 0x01;
+const TSR_PTX = 0x01, TSR_ABT = 0x08;
 
 /** Card buffer RAM: pages 0x40-0x7F (16 KiB) as on the NE2000 (and the RTL8029's default). */
 export const RAM_START = 0x4000;
@@ -160,15 +160,74 @@ export class Ne2000 {
     this.updateIrq();
   }
 
-  /** Saves the whole card state (a deep copy). */
+  /**
+   * Saves the whole card state (a deep copy). The frame on the wire is not part of it:
+   * whoever switches contexts waits for it (`transmitting`) or cancels it (`abortTransmit`).
+   */
   save(): Ne2000State {
+    return { ...this.saveRegisters(), mem: this.state.mem.slice() };
+  }
+
+  /** The registers alone (`mem` empty): a context whose buffer RAM is kept some other way. */
+  saveRegisters(): Ne2000State {
     const s = this.state;
-    return { ...s, PAR: s.PAR.slice(), MAR: s.MAR.slice(), CONFIG: s.CONFIG.slice(), mem: s.mem.slice() };
+    return { ...s, PAR: s.PAR.slice(), MAR: s.MAR.slice(), CONFIG: s.CONFIG.slice(), mem: new Uint8Array(0) };
   }
 
   restore(saved: Ne2000State): void {
-    this.state = { ...saved, PAR: saved.PAR.slice(), MAR: saved.MAR.slice(), CONFIG: saved.CONFIG.slice(), mem: saved.mem.slice() };
+    this.restoreRegisters(saved);
+    this.state.mem.set(saved.mem);
+  }
+
+  /**
+   * Puts saved registers on the card, leaving its buffer RAM as it is. The transmit in
+   * flight for the context it replaces is dropped; a context saved while one was on the
+   * wire gets it back aborted (TSR.ABT, ISR.TXE), so its driver hears of it.
+   */
+  restoreRegisters(saved: Ne2000State): void {
+    this.txTimer.cancel();
+    this.txLen = 0;
+    const mem = this.state.mem;
+    this.state = { ...saved, PAR: saved.PAR.slice(), MAR: saved.MAR.slice(), CONFIG: saved.CONFIG.slice(), mem };
+    if (this.state.txBusy) this.abortFrame();
     this.updateIrq();
+  }
+
+  /**
+   * The longest the card can take to finish what it has in flight when nothing new is
+   * started: the largest frame on the wire (remote DMA runs only while the driver moves
+   * data). What a hypervisor waiting for it can bound its wait by.
+   */
+  get drainCycles(): number {
+    return Math.ceil((frameBits(MAX_FRAME) * this.clock.hz) / this.bitsPerSecond);
+  }
+
+  /** A frame is on its way out. */
+  get transmitting(): boolean {
+    return this.state.txBusy;
+  }
+
+  /**
+   * Cancels the transmit in flight, if any: it completes aborted (TXP clear, TSR.ABT,
+   * ISR.TXE) and nothing reaches the wire. For a hypervisor taking the card from a guest.
+   * Returns whether there was one.
+   */
+  abortTransmit(): boolean {
+    if (!this.state.txBusy) return false;
+    this.txTimer.cancel();
+    this.txLen = 0;
+    this.abortFrame();
+    this.updateIrq();
+    return true;
+  }
+
+  private abortFrame(): void {
+    const s = this.state;
+    s.txBusy = false;
+    s.CR &= ~CR_TXP;
+    s.TSR = TSR_ABT;
+    s.ISR |= ISR_TXE;
+    this.onLog('ne2000: transmit cancelled (aborted): the card changed hands while it was in flight');
   }
 
   private updateIrq(): void {
@@ -456,7 +515,7 @@ export class Ne2000 {
     if (len === 0 || len > MAX_FRAME) {
       // Hostile or broken byte count: refuse it as an aborted transmit (contained).
       this.onLog(`ne2000: transmit of ${len} bytes refused`);
-      s.TSR = 0x08; // ABT
+      s.TSR = TSR_ABT;
       s.ISR |= ISR_TXE;
       this.updateIrq();
       return;

@@ -50,7 +50,7 @@ const CR_BUFE = 0x01, CR_TE = 0x04, CR_RE = 0x08, CR_RST = 0x10;
 // ISR bits
 export const ISR_ROK = 0x0001, ISR_RER = 0x0002, ISR_TOK = 0x0004, ISR_TER = 0x0008, ISR_RXOVW = 0x0010, ISR_FOVW = 0x0040;
 // TSD bits
-const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_SIZE = 0x1fff;
+const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_TABT = 1 << 30, TSD_SIZE = 0x1fff;
 // RCR bits
 const RCR_AAP = 0x01, RCR_APM = 0x02, RCR_AM = 0x04, RCR_AB = 0x08, RCR_AR = 0x10, RCR_WRAP = 0x80;
 // Receive status (the header's first word)
@@ -161,19 +161,57 @@ export class Rtl8139 {
 
   /**
    * The card's state as a driver can see it, to be put back with `restore` (a VPIO
-   * handoff). The receive FIFO is not part of it: whoever switches contexts waits for it
-   * to drain (`rxFifoFrames`), and `restore` discards what is left.
+   * handoff). Neither the frame on the wire nor the receive FIFO is part of it: whoever
+   * switches contexts waits for both to drain (`transmitting`, `rxFifoFrames`) or
+   * cancels the transmit (`abortTransmit`); `restore` discards what is left.
    */
   save(): Rtl8139State {
     const s = this.state;
     return { ...s, IDR: s.IDR.slice(), MAR: s.MAR.slice(), TSD: s.TSD.slice(), TSAD: s.TSAD.slice(), CONFIG: s.CONFIG.slice() };
   }
 
+  /**
+   * Puts a saved context on the card. Whatever the card had in flight for the context it
+   * replaces is dropped with it (its transmit timer, its FIFO). A context saved while a
+   * transmit was on the wire gets that descriptor back aborted (OWN, TABT, ISR.TER): the
+   * frame is gone, and the driver is told so rather than left waiting for it.
+   */
   restore(saved: Rtl8139State): void {
     if (this.rxFifo.length) this.onLog(`rtl8139: ${this.rxFifo.length} received frames still in the FIFO discarded by a context switch`);
     this.flushRxFifo();
+    this.txTimer.cancel();
+    this.txLen = 0;
     this.state = { ...saved, IDR: saved.IDR.slice(), MAR: saved.MAR.slice(), TSD: saved.TSD.slice(), TSAD: saved.TSAD.slice(), CONFIG: saved.CONFIG.slice() };
+    if (this.state.txBusy >= 0) this.abortDescriptor(this.state.txBusy);
     this.updateIrq();
+  }
+
+  /** A frame is on its way out (read from memory, crossing the wire). */
+  get transmitting(): boolean {
+    return this.state.txBusy >= 0;
+  }
+
+  /**
+   * Cancels the transmit in flight, if any: its descriptor completes aborted (OWN, TABT,
+   * ISR.TER) and nothing reaches the wire. For a hypervisor taking the card from a
+   * guest. Returns the descriptor cancelled, or -1.
+   */
+  abortTransmit(): number {
+    const i = this.state.txBusy;
+    if (i < 0) return -1;
+    this.txTimer.cancel();
+    this.txLen = 0;
+    this.abortDescriptor(i);
+    this.updateIrq();
+    return i;
+  }
+
+  private abortDescriptor(i: number): void {
+    const s = this.state;
+    s.txBusy = -1;
+    s.TSD[i] = (s.TSD[i] | TSD_OWN | TSD_TABT) >>> 0;
+    s.ISR |= ISR_TER;
+    this.onLog(`rtl8139: transmit on TSD${i} cancelled (aborted): the card changed hands while it was in flight`);
   }
 
   get irq(): boolean {
@@ -226,11 +264,15 @@ export class Rtl8139 {
       case CONFIG3: return s.CONFIG[2];
       case CONFIG4: return s.CONFIG[3];
       case TSAD: case TSAD + 1: {
-        // Transmit status of all descriptors: OWN in bits 12-15, TOK in 8-11, TUN in 4-7 (datasheet 6.x)
+        // Transmit status of all descriptors (datasheet 5.4): TOK3-0 in bits 15-12, TUN3-0
+        // in 11-8, TABT3-0 in 7-4, OWN3-0 in 3-0, each the same bit of TSD0-3.
         let v = 0;
         for (let i = 0; i < 4; i++) {
-          if (s.TSD[i] & TSD_OWN) v |= 1 << (12 + i);
-          if (s.TSD[i] & TSD_TOK) v |= 1 << (8 + i);
+          const tsd = s.TSD[i];
+          if (tsd & TSD_TOK) v |= 1 << (12 + i);
+          if (tsd & TSD_TUN) v |= 1 << (8 + i);
+          if (tsd & TSD_TABT) v |= 1 << (4 + i);
+          if (tsd & TSD_OWN) v |= 1 << i;
         }
         return off === TSAD ? v & 0xff : v >> 8;
       }
@@ -339,10 +381,14 @@ export class Rtl8139 {
     this.startNext();
   }
 
-  /** Starts the next descriptor the driver handed over (OWN=0, not yet sent), in ring order. */
+  /**
+   * Starts the next descriptor the driver handed over (OWN=0, not yet sent), in ring
+   * order, while the transmitter is on. Turning TE off lets the frame on the wire finish
+   * and holds the rest until TE is set again.
+   */
   private startNext(): void {
     const s = this.state;
-    if (s.txBusy >= 0) return;
+    if (s.txBusy >= 0 || !(s.CR & CR_TE)) return;
     for (let k = 0; k < 4; k++) {
       const i = (s.txNext + k) & 3;
       const tsd = s.TSD[i];
@@ -352,7 +398,7 @@ export class Rtl8139 {
       if (size === 0 || size > MAX_TX_SIZE || size > MAX_FRAME) {
         // Refused: the descriptor completes with an aborted transmit (TER), nothing on the wire.
         this.onLog(`rtl8139: TSD${i} size ${size} refused (1..${Math.min(MAX_TX_SIZE, MAX_FRAME)})`);
-        s.TSD[i] = (tsd | TSD_OWN | (1 << 30)) >>> 0; // TABT
+        s.TSD[i] = (tsd | TSD_OWN | TSD_TABT) >>> 0;
         s.ISR |= ISR_TER;
         this.updateIrq();
         continue;
@@ -447,6 +493,17 @@ export class Rtl8139 {
   /** Machine cycles a bus-master transfer of `bytes` takes. */
   private dmaCycles(bytes: number): number {
     return Math.ceil(bytes / this.dmaBytesPerCycle);
+  }
+
+  /**
+   * The longest the card can take to finish what it has in flight when nothing new is
+   * started: four descriptors of the largest frame read over the bus and sent, and a
+   * full receive FIFO moved to the ring. What a hypervisor waiting for it can bound its
+   * wait by.
+   */
+  get drainCycles(): number {
+    const largest = Math.min(MAX_TX_SIZE, MAX_FRAME);
+    return 4 * (this.dmaCycles(largest) + Math.ceil((frameBits(largest) * this.clock.hz) / this.bitsPerSecond)) + this.dmaCycles(RX_FIFO_BYTES);
   }
 
   /** Frames in the receive FIFO, not yet in the ring. */
