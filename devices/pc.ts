@@ -65,7 +65,8 @@ export type RunResult =
 /** 2000-01-01T00:00:00Z: the RTC's start when no seed says otherwise. */
 export const DEFAULT_RTC_START = 946684800;
 
-export const TRACE_KINDS = ['io', 'irq', 'net'] as const;
+/** The machine's trace kinds: port accesses, interrupts, frames on the wire, and the card's own remarks (a write it ignored, a transfer it refused). */
+export const TRACE_KINDS = ['io', 'irq', 'net', 'nic'] as const;
 
 function hex(v: number, width = 2): string {
   return '0x' + (v >>> 0).toString(16).padStart(width, '0');
@@ -173,7 +174,10 @@ export class Pc implements CpuBus {
     if (pcapPath) wire.pcap = new PcapWriter(pcapPath);
     if (this.trace && (this.options.traceKinds ?? new Set()).has('net')) wire.trace = this.trace;
     const card = nic.card;
-    card.onLog = (m: string) => this.trace?.(`${this.cpu.cycles} ${m}`);
+    if (this.trace && (this.options.traceKinds ?? new Set()).has('nic')) {
+      const t = this.trace;
+      card.onLog = (m: string) => t(`${this.cpu.cycles} nic ${m}`);
+    }
     card.port = wire.attach({ name: nicName(kind), receive: (f) => card.receive(f) });
     if (card instanceof Rtl8139) { self.rtl8139 = card; card.dma = this.dmaPort; } else self.ne2000 = card;
     plugNic(this.platform, nic, mapper, this.costs);

@@ -36,6 +36,7 @@ import { SoftSwitch } from './switch';
 import { HostDriver, Ne2000Driver, Rtl8139Driver, RTL8139_DRIVER_BYTES } from './host-drivers';
 import { Timeline, CARD_TRACK, WIRE_TRACK } from '../devices/timeline';
 import { describe as describeFrame } from '../devices/net/wire';
+import { macToString } from '../devices/net/ethernet';
 
 export type HvMode = 'passthrough' | 'virtual' | 'vpio';
 export const HV_MODES: readonly HvMode[] = ['passthrough', 'virtual', 'vpio'];
@@ -148,6 +149,8 @@ export class Host {
   private readonly traceExits: boolean;
   readonly timeline: Timeline | null;
   private cardOwner: { vm: number; since: number } | null = null;
+  /** The VM driving the physical card now (passthrough's owner, vpio's current owner), or null. */
+  private cardVm: number | null = null;
 
   constructor(readonly opts: HostOptions) {
     const costs = opts.costs ?? DEFAULT_COSTS;
@@ -205,8 +208,9 @@ export class Host {
     }
   }
 
-  /** The card changed hands (the VPIO monitor calls this): a slice per owner on the card's track. */
+  /** The card changed hands (the VPIO monitor calls this): its remarks are that VM's, and a slice per owner goes on the card's track. */
   cardOwnedBy(vm: number | null): void {
+    this.cardVm = vm;
     const tl = this.timeline;
     if (!tl) return;
     tl.track(CARD_TRACK, 'card owner');
@@ -226,7 +230,10 @@ export class Host {
     if (opts.pcapPath) wire.pcap = new PcapWriter(opts.pcapPath);
     if (this.trace && kinds.has('net')) wire.trace = this.trace;
     const card = nic.card;
-    card.onLog = (m) => this.trace?.(`${this.clock.now} ${m}`);
+    const traceNic = this.trace !== null && kinds.has('nic') ? this.trace : null;
+    // The physical card's remarks belong to the VM that drives it (its passthrough owner, or under vpio whoever owns it now).
+    if (owner) this.cardVm = owner.id;
+    if (traceNic) card.onLog = (m) => traceNic(`${this.clock.now} ${this.cardVm !== null ? `vm${this.cardVm} ` : ''}nic ${m}`);
     // In passthrough the owner's traffic is the card's: count it there.
     const counted = owner ? owner.stats : null;
     const wirePort = wire.attach({
@@ -262,6 +269,7 @@ export class Host {
     // Virtual: the hypervisor drives the physical card; each VM gets its own card behind the switch.
     const sw = new SoftSwitch();
     self.switch = sw;
+    const traceNet = this.trace !== null && kinds.has('net') ? this.trace : null;
     const io = this.driverIo(nic);
     const reserveBase = this.ram.length - HYPERVISOR_RESERVE;
     const deliver = (frame: Uint8Array) => sw.fromWire(frame);
@@ -276,16 +284,21 @@ export class Host {
     }
     self.driver = driver;
     sw.uplink = driver;
+    sw.onSpoofed = (from, frame) => {
+      this.vms[from.id].stats.framesSpoofed++;
+      traceNet?.(`${this.clock.now} vm${from.id} net refused: a ${frame.length}-byte frame from ${frame.length >= 12 ? macToString(frame, 6) : '(too short)'}, not the sender's ${macToString(from.mac)} (source-spoofed)`);
+    };
     card.onIrq = (level) => { if (level) driver.interrupt(); };
     for (const id of wanting) {
       const vm = this.vms[id];
       const vnic = makeNic(kind, this.clock, vmMac(opts.mac, id), true);
       const vcard = vnic.card;
-      vcard.onLog = (m) => this.trace?.(`${this.clock.now} vm${id} ${m}`);
+      if (traceNic) vcard.onLog = (m) => traceNic(`${this.clock.now} vm${id} nic ${m}`);
       if (vcard instanceof Rtl8139) vcard.dma = vm.guestDma;
       plugNic(vm.platform, vnic, vm.trapMapper, this.costs);
       const copy = this.costs.copyCyclesPerByte;
       vcard.port = sw.attach({
+        id,
         mac: vmMac(opts.mac, id),
         deliver: (frame) => {
           this.charge(vm, vm.stats.backendRx, Math.ceil(frame.length * copy));

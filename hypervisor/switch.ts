@@ -5,11 +5,15 @@
  * but the sender) and, unless it is unicast to one of them, out of the physical card.
  * A frame from the wire goes to the VM whose MAC it names, or to all of them when it is
  * broadcast or multicast; a unicast frame for no VM is dropped (and counted), so no
- * guest ever sees another guest's unicast traffic. Every copy costs hypervisor cycles.
+ * guest ever sees another guest's unicast traffic. A frame from a VM whose source
+ * address is not that VM's is refused (dropped, counted and reported), so no guest can
+ * send as another. Every copy costs hypervisor cycles.
  */
-import { EthernetPort, isAddressedTo, isMulticast } from '../devices/net/ethernet';
+import { EthernetPort, isAddressedTo, isMulticast, isSentBy } from '../devices/net/ethernet';
 
 export interface SwitchPort {
+  /** The VM the port is for. */
+  readonly id: number;
   readonly mac: Uint8Array;
   /** Hands a frame to the VM's virtual card. */
   deliver(frame: Uint8Array): void;
@@ -26,6 +30,10 @@ export class SoftSwitch {
   unknownUnicast = 0;
   /** Frames the uplink's transmit queue had no room for. */
   uplinkDropped = 0;
+  /** Frames from a VM with a source address not its own, refused. */
+  spoofed = 0;
+  /** Hears of each refused frame (for the trace and the VM's figures). */
+  onSpoofed: (from: SwitchPort, frame: Uint8Array) => void = () => {};
 
   /** Attaches a VM's card; returns the Ethernet port its card sends through. */
   attach(port: SwitchPort): EthernetPort {
@@ -34,6 +42,11 @@ export class SoftSwitch {
   }
 
   private fromVm(from: SwitchPort, frame: Uint8Array): void {
+    if (!isSentBy(frame, from.mac)) {
+      this.spoofed++;
+      this.onSpoofed(from, frame);
+      return;
+    }
     const group = isMulticast(frame);
     let local = false;
     for (const p of this.ports) {

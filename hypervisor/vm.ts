@@ -42,6 +42,8 @@ export class VmStats {
   framesIn = 0;
   /** Frames the switch handed to the VM's virtual card that the card did not take (ring full, receiver off, filtered). */
   framesNotTaken = 0;
+  /** Frames the VM sent with a source address not its own, refused (virtual: by the switch; vpio: by the monitor). */
+  framesSpoofed = 0;
   bytesOut = 0;
   bytesIn = 0;
 

@@ -118,6 +118,11 @@ export function isAddressedTo(frame: Uint8Array, mac: ArrayLike<number>): boolea
   return frame[0] === mac[0] && frame[1] === mac[1] && frame[2] === mac[2] && frame[3] === mac[3] && frame[4] === mac[4] && frame[5] === mac[5];
 }
 
+/** Whether a frame's source address is `mac` (six bytes). */
+export function isSentBy(frame: Uint8Array, mac: ArrayLike<number>): boolean {
+  return frame.length >= 12 && frame[6] === mac[0] && frame[7] === mac[1] && frame[8] === mac[2] && frame[9] === mac[3] && frame[10] === mac[4] && frame[11] === mac[5];
+}
+
 export function isMulticast(frame: Uint8Array): boolean {
   return (frame[0] & 1) !== 0;
 }
