@@ -63,9 +63,9 @@ describe('guests sharing one card under vpio', () => {
     const r = runCli(['run', 'guests/bin/ping.elf', 'guests/bin/ping.elf', '--mode', 'vpio', '--nic', 'ne2000', '--peer', 'echo', '--trace', 'vpio', '--max-cycles', '40000000000']);
     const lines = r.stderr.split('\n').filter((l) => / vpio /.test(l));
     expect(lines.some((l) => /^\d+ vpio handoff nobody -> vm0 /.test(l))).toBe(true);
-    expect(lines.some((l) => /^\d+ vpio vm1 waits for the card \(vm0 owns it\)$/.test(l))).toBe(true);
-    expect(lines.some((l) => /^\d+ vpio vm\d page 0 -> 1$/.test(l))).toBe(true);
-    expect(lines.some((l) => /^\d+ vpio vm\d policy changed: \d+ of 32 registers hooked$/.test(l))).toBe(true);
-    expect(lines.some((l) => /^\d+ vpio vm\d tx go: \d+ bytes from page 0x4[06]$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\d+ vm1 vpio waits for the card \(vm0 owns it\)$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\d+ vm\d vpio page 0 -> 1$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\d+ vm\d vpio policy changed: \d+ of 32 registers hooked$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\d+ vm\d vpio tx go: \d+ bytes from page 0x4[06]$/.test(l))).toBe(true);
   });
 });

@@ -29,6 +29,59 @@ export interface ModelEnv {
    * ring for the bus time that takes, and cannot change hands until it is done.
    */
   receiving(length: number): void;
+  /** The machine cycle now. */
+  now(): number;
+  /** The longest the card takes to finish what it has in flight (`CardSharing.drainCycles`). */
+  readonly drainCycles: number;
+  /**
+   * The owner's next command makes the card touch its buffer RAM at card addresses
+   * [from, to): `read` (a remote read, a transmit's frame), `write` (a remote write) or
+   * `transmit` (a transmit, whose frame may loop back into the ring). Whatever another
+   * guest left there is scrubbed first (NE2000: see `Ne2000Sharing`).
+   */
+  claim(from: number, to: number, use: 'read' | 'write' | 'transmit'): void;
+}
+
+/**
+ * What sharing one kind of card takes beside its per-guest model: the card's contexts,
+ * its timing and its receive ring. The monitor knows the card only through this and the
+ * models, so another card means another implementation, not an edit of the monitor.
+ *
+ * `C` is a guest's saved card context. Bus accesses the work takes are returned (save,
+ * restore: charged to the handoff) or reported through the `bus` callback the
+ * implementation is built with (charged as the monitor's own work).
+ */
+export interface CardSharing<C> {
+  /** The card's name in port maps and traces. */
+  readonly name: string;
+  /** A model for one guest. */
+  model(): CardModel;
+  /** The longest the card can take to finish what it has in flight when nothing new starts. */
+  readonly drainCycles: number;
+  /** A guest's context before its first turn: the card as after a reset, with the guest's station address. */
+  fresh(mac: Uint8Array): C;
+  /** Takes guest `guest`'s context off the card (nothing may be in flight). */
+  save(guest: number): { context: C; accesses: number };
+  /** Puts a guest's context on the card, with its station address; returns the bus accesses it took. */
+  restore(guest: number, context: C, mac: Uint8Array): number;
+  /** The PCI command register's bus-master bit of the owner changed (or a new owner came). */
+  busMaster(on: boolean): void;
+  /** Cancels what the card has in flight (a transmit): what was cancelled, for the report, or null. */
+  cancel(): string | null;
+  /** Whether a saved context has an interrupt pending (its driver may sleep until it is delivered). */
+  interruptPending(context: C): boolean;
+  /** Bus time for the card to move a received frame of `length` bytes into the ring (0: the ring is on the card). */
+  rxCycles(length: number): number;
+  /** Whether the owner's receive ring has room for a frame of `length` bytes now (true when the card would not take it anyway). */
+  rxRoom(length: number): boolean;
+  /** Gives the card a frame from the wire for its owner `guest`; false when the card did not take it. */
+  receive(guest: number, frame: Uint8Array): boolean;
+  /** `ModelEnv.claim` for the owner `guest`. */
+  claim(guest: number, from: number, to: number, use: 'read' | 'write' | 'transmit'): void;
+  /** The card's own register state, for shadow mode's checks (`CardModel.check`). */
+  readonly state: unknown;
+  /** Shadow mode: why handing the card over now would lose something (a frame still in the card), or null. */
+  handoffProblem(): string | null;
 }
 
 /** A hooked OUT's outcome. */

@@ -1,75 +1,84 @@
 /**
  * The VPIO monitor (DESIGN.md section 6): one physical card shared by the guests that
- * ask for it, each driving it directly while it owns it.
+ * ask for it, each driving it directly while it owns it. The monitor knows the card only
+ * through its `CardSharing` (contexts, timing, ring) and the per-guest `CardModel`s.
  *
  * - Port policy per guest. The owner's range of the card is `direct` in its port map
  *   except the (port, direction) pairs its model hooks, which exit to the model for a
  *   verdict (allow, translate, absorb, refuse, or stall until a handoff). Every other
  *   guest's range traps whole to the monitor: its first access makes it wait (its VM
  *   blocks, the instruction is retried once it owns the card).
- * - Handoff. When another guest waits or has frames waiting, and the owner has held the
- *   card for the card quantum, the model stalls the owner's new transfers; as soon as
- *   it says the card is quiescent the monitor saves the owner's card context (the
- *   card's whole register state, and for the NE2000 its buffer RAM), restores the next
- *   guest's (or a card fresh from reset with that guest's station address), re-points
+ * - Handoff. Another guest wants the card when it waits on an access, has frames held
+ *   for it, or its saved context has an interrupt pending. The owner lets it go when its
+ *   card quantum is over, or sooner when it is idle (halted with nothing to wake it,
+ *   the card's interrupt low) after holding the card at least as long as the handoff
+ *   that gave it the card took. The model then stalls the owner's new transfers; as
+ *   soon as it says the card is quiescent, and the last received frame has crossed the
+ *   bus, the monitor saves the owner's context, restores the next guest's, re-points
  *   the ports and the interrupt line, and hands over the frames held for it.
+ * - Liveness. No sequence of writes holds the card: a handoff that is due happens by
+ *   `deadline` = 2 x `drainCycles` later whatever the model says (the card's work in
+ *   flight cancelled, the owner's context saved without it, and a `card-held` refusal
+ *   recorded). `drainCycles` is what the card can take to finish everything it can have
+ *   in flight with nothing new started: so a guest holds the card at most its quantum
+ *   plus that bound once another wants it.
  * - Receive time. A bus-mastering card (the RTL8139) holds a received frame in its FIFO
  *   for the bus time it takes to reach the ring; the monitor, which gave it the frame,
- *   counts that time itself (the card's own FIFO is not visible to it, as on real
- *   hardware) and hands the card over only when the last frame must be in the ring:
- *   else that frame would land in the next guest's ring. Frames go in one at a time at
- *   the pace the bus takes them, in order, so a burst of held frames after a handoff
- *   cannot overflow the FIFO.
+ *   counts that time itself and hands the card over only when the last frame must be
+ *   in the ring. Frames go in one at a time at the pace the bus takes them, in order.
  * - Frames. The monitor sees each frame before the card's address filter (it holds the
  *   card's attachment to the segment, as a switch port in front of the card would) and
  *   steers it by destination MAC: the owner's go to the card at once, another guest's
  *   are held (at most `HELD_FRAMES` each; one more is dropped and counted) until it
- *   owns the card, broadcast and multicast go to every guest. No guest sees another
- *   guest's unicast frame.
+ *   owns the card, broadcast and multicast go to every guest. Held frames go into the
+ *   ring as fast as the bus takes them and only while the ring has room for them, so a
+ *   guest that reads its ring slowly loses none of them to an overflow. No guest sees
+ *   another guest's unicast frame, and no guest sends with another's address: a frame
+ *   the card sends whose source is not its owner's MAC is refused (`source-spoofed`).
  * - DMA. The card's DMA port admits only the owner's partition of host memory; the
  *   models translate guest-physical addresses into it, so a refusal there means a model
  *   let something through, and is counted as such (`dmaRefused`).
  * - Refusals are recorded (guest, cycle, port, value, rule) and answered per
  *   `--on-violation`: `block` drops the access, `kill` ends the guest, `log` lets it
- *   through untranslated (the DMA port still confines the card).
+ *   through untranslated (the DMA port still confines the card; a held card is taken
+ *   whatever the answer).
  */
 import { Clock, Timer } from '../devices/clock';
 import { Costs } from '../devices/costs';
-import { Nic, nicPciFunction, nicName, nicBusCycles, NE2000_ISA_BASE, NE2000_ISA_IRQ } from '../devices/nic';
+import { Nic, nicPciFunction, nicBusCycles, NE2000_ISA_BASE, NE2000_ISA_IRQ } from '../devices/nic';
 import { PciFunction } from '../devices/pci';
 import { PortDevice } from '../devices/port-bus';
-import { Rtl8139, DmaPort, newRtl8139State } from '../devices/rtl8139';
-import { Ne2000, newNe2000State, RAM_START, RAM_END } from '../devices/ne2000';
-import { ViewCache, copyFrame, isAddressedTo, isMulticast } from '../devices/net/ethernet';
+import { DmaPort } from '../devices/rtl8139';
+import { EthernetPort, ViewCache, copyFrame, isAddressedTo, isMulticast, isSentBy, macToString } from '../devices/net/ethernet';
 import { Vm } from '../hypervisor/vm';
 import { Hook, DirectRange, TRAP_IN, TRAP_OUT } from '../hypervisor/port-map';
 import type { Host, SharedCard } from '../hypervisor/host';
-import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
-import { Rtl8139Model } from './rtl8139-model';
-import { Ne2000Model } from './ne2000-model';
+import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
+import { cardSharing } from './cards';
 
 export type OnViolation = 'block' | 'kill' | 'log';
 export const ON_VIOLATION: readonly OnViolation[] = ['block', 'kill', 'log'];
 
 /** Frames held for one guest that does not own the card. */
 export const HELD_FRAMES = 64;
-/** The card quantum by default for the RTL8139: 0.5 ms at 2 GHz. */
-export const DEFAULT_CARD_QUANTUM = 1_000_000;
+/** Minimum-size frames whose time on the wire a card quantum lasts by default (half of `HELD_FRAMES`: the other half is for the handoffs). */
+export const QUANTUM_FRAMES = HELD_FRAMES / 2;
 
 /**
- * The card quantum when none is given: 0.5 ms, or for the NE2000 eight times what a
- * handoff costs (its 16 KiB buffer goes out and in through the data port a word at a
- * time: 4 ms on PCI, 16 ms on ISA), so that handoffs take at most about a ninth of
- * the card's time.
+ * The card quantum when none is given: the time `QUANTUM_FRAMES` minimum-size frames
+ * take on the card's wire (2.15 ms at 10 Mbit/s, 0.215 ms at 100 Mbit/s). A guest that
+ * waits for the card waits at most a quantum and two handoffs, so frames arriving for
+ * it at up to half the wire's rate in minimum-size frames fit in the `HELD_FRAMES` held
+ * for it (faster streams than that lose the excess, counted).
  */
 export function defaultCardQuantum(nic: Nic, costs: Costs): number {
-  if (nic.kind === 'rtl8139') return DEFAULT_CARD_QUANTUM;
-  return Math.max(DEFAULT_CARD_QUANTUM, 8 * (RAM_END - RAM_START) * nicBusCycles(nic, costs));
+  return Math.ceil((QUANTUM_FRAMES * 84 * 8 * costs.cpuHz) / nic.bitsPerSecond); // 84: a 60-byte frame with preamble, FCS and gap
 }
 
 export interface ViolationRecord {
   vm: number;
   cycle: number;
+  /** The port of the access refused, or -1 for what was not a port access (a frame, a held card). */
   port: number;
   value: number;
   rule: string;
@@ -96,11 +105,13 @@ export interface GuestStats {
   /** Frames held for it while another guest owned the card, and those dropped for want of room (held, or queued behind them once it owns the card). */
   framesHeld: number;
   framesDropped: number;
-  /** Held frames the card would not take when they were handed over (its receiver off, its filter, or its FIFO full; a full ring loses one later, in the card's own count). */
+  /** Held frames the card would not take when they were handed over (its receiver off or its filter; a full FIFO or ring loses one later, in the card's own count). */
   framesRefused: number;
   /** Times its access was stalled for a handoff. */
   stalls: number;
   handoffsIn: number;
+  /** The longest it waited for the card, from wanting it to getting it (cycles). */
+  longestWait: number;
 }
 
 class Guest {
@@ -109,12 +120,16 @@ class Guest {
   readonly queue: Uint8Array[] = [];
   context: unknown = null;
   waiting = false;
+  /** When it began to want the card (-1: it does not, or owns it). */
+  wantsSince = -1;
   since = 0;
+  /** What the handoff that gave it the card cost (cycles): an idle owner keeps the card at least that long. */
+  handoffCost = 0;
   direct: DirectRange | null = null;
   /** A non-owner's one hook over the whole range. */
   heldHook: Hook | null = null;
   mappedVersion = -1;
-  readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0 };
+  readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0, longestWait: 0 };
   /** The owner's hooks, one per port, and the policy bits they were made for. */
   readonly hookAt: (Hook | null)[];
   readonly mapped: Uint8Array;
@@ -123,10 +138,10 @@ class Guest {
   port = 0;
   value = 0;
 
-  constructor(readonly vm: Vm, readonly mac: Uint8Array, readonly fn: PciFunction | null, readonly env: ModelEnv, rtl: boolean) {
-    this.model = rtl ? new Rtl8139Model() : new Ne2000Model();
-    this.hookAt = new Array(this.model.size).fill(null);
-    this.mapped = new Uint8Array(this.model.size);
+  constructor(readonly vm: Vm, readonly mac: Uint8Array, readonly fn: PciFunction | null, readonly env: ModelEnv, model: CardModel) {
+    this.model = model;
+    this.hookAt = new Array(model.size).fill(null);
+    this.mapped = new Uint8Array(model.size);
   }
 }
 
@@ -137,15 +152,19 @@ export class VpioMonitor implements SharedCard {
   violationCount = 0;
   handoffs = 0;
   handoffCycles = 0;
-  /** DMA the port refused because it fell outside the owner's memory: a model let it through. */
+  /** Handoffs the monitor had to force past the deadline (the owner's work in flight cancelled). */
+  forcedHandoffs = 0;
+  /** DMA the port refused because it fell outside the owner's memory: a model let something through. */
   dmaRefused = 0;
   /** Shadow mode: where the model and the card disagreed (the first 64). */
   readonly shadowMismatches: string[] = [];
   private readonly shadow: boolean;
   readonly onViolation: OnViolation;
   readonly cardQuantum: number;
+  /** How long after a handoff is due the monitor takes the card whatever the owner does. */
+  readonly deadline: number;
   readonly dma: DmaPort;
-  private readonly card: Rtl8139 | Ne2000;
+  readonly sharing: CardSharing<unknown>;
   private readonly regs: PortDevice;
   private readonly busCycles: number;
   private readonly clock: Clock;
@@ -153,11 +172,17 @@ export class VpioMonitor implements SharedCard {
   private readonly quantumTimer: Timer;
   /** When the card's receive FIFO has drained, by the monitor's count of what went in. */
   private rxFreeAt = 0;
-  /** Feeds the owner's queued frames as the FIFO drains, and looks at a pending handoff again once it has. */
+  /** Feeds the owner's queued frames as the FIFO drains and the ring has room, and looks at a pending handoff again. */
   private readonly rxTimer: Timer;
+  /** How long to wait before looking again at a ring that had no room: one minimum frame on the wire. */
+  private readonly rxRetryCycles: number;
+  /** When the handoff now due became due (-1: none is). */
+  private dueSince = -1;
+  private readonly deadlineTimer: Timer;
+  /** The card's interrupt line. */
+  private irqLevel = false;
   private readonly trace: ((line: string) => void) | null;
   private readonly name: string;
-  private everOwned = false;
   /** In the middle of a handoff: the card's interrupt changes as contexts go and come, and means nothing yet. */
   private switching = false;
 
@@ -166,21 +191,28 @@ export class VpioMonitor implements SharedCard {
     this.shadow = opts.shadow ?? false;
     this.busCycles = nicBusCycles(nic, host.costs);
     this.cardQuantum = opts.cardQuantum ?? defaultCardQuantum(nic, host.costs);
-    this.card = nic.card;
     this.clock = host.clock;
     this.costs = host.costs;
     this.trace = host.opts.traceKinds?.has('vpio') && host.opts.trace ? host.opts.trace : null;
-    this.name = nicName(nic.kind);
     this.quantumTimer = this.clock.timer('vpio-card-quantum', () => this.poll());
     this.rxTimer = this.clock.timer('vpio-rx-pace', () => { this.feedQueued(); this.poll(); });
+    this.deadlineTimer = this.clock.timer('vpio-deadline', () => this.poll());
+    this.rxRetryCycles = Math.ceil((84 * 8 * this.clock.hz) / nic.bitsPerSecond);
     // The monitor's own register accesses (models reading status, context switches) pay the bus.
     const dev = nic.device;
     this.regs = {
       read: (off, size) => { this.charge(this.owner?.vm ?? null, this.busCycles); return dev.read(off, size); },
       write: (off, size, v) => { this.charge(this.owner?.vm ?? null, this.busCycles); dev.write(off, size, v); },
     };
+    this.sharing = cardSharing(nic, this.regs, (accesses) => this.charge(this.owner?.vm ?? null, accesses * this.busCycles));
+    this.name = this.sharing.name;
+    this.deadline = 2 * this.sharing.drainCycles;
     this.dma = this.makeDma();
-    if (this.card instanceof Rtl8139) this.card.busMaster = false;
+    this.sharing.busMaster(false);
+    // What the card sends goes through the monitor: counted for its owner, and refused if it claims another sender.
+    const card = nic.card;
+    const out = card.port;
+    card.port = { send: (frame) => this.fromCard(frame, out) };
     for (const { vm, mac } of vms) this.addGuest(vm, mac);
   }
 
@@ -193,11 +225,14 @@ export class VpioMonitor implements SharedCard {
       memBytes: vm.ram.length,
       hostBase: vm.base,
       tracing: this.trace !== null,
+      drainCycles: this.sharing.drainCycles,
       refuse(rule, detail) { self.refuse(guest, rule, detail); },
-      note(what) { self.note(`vm${vm.id} ${what}`); },
-      receiving(length) { self.rxFreeAt = Math.max(self.rxFreeAt, self.clock.now) + self.rxCycles(length); },
+      note(what) { self.note(guest.vm, what); },
+      receiving(length) { self.rxFreeAt = Math.max(self.rxFreeAt, self.clock.now) + self.sharing.rxCycles(length); },
+      now() { return self.clock.now; },
+      claim(from, to, use) { self.sharing.claim(guest.vm.id, from, to, use); },
     };
-    guest = new Guest(vm, mac, fn, env, this.nic.kind === 'rtl8139');
+    guest = new Guest(vm, mac, fn, env, this.sharing.model());
     guest.handler = {
       in: (port, sz) => this.ownerIn(guest, port, sz),
       out: (port, sz, value) => this.ownerOut(guest, port, sz, value),
@@ -209,7 +244,7 @@ export class VpioMonitor implements SharedCard {
       platform.mapPciIo(fn, this.name, this.regs, 0, {
         map: (_name, base) => { this.setBase(guest, base); return base; },
         unmap: () => this.setBase(guest, -1),
-      }, () => { if (this.owner === guest && this.card instanceof Rtl8139) this.card.busMaster = fn.busMaster; });
+      }, () => { if (this.owner === guest) this.sharing.busMaster(fn.busMaster); });
     } else {
       this.setBase(guest, NE2000_ISA_BASE);
     }
@@ -284,7 +319,7 @@ export class VpioMonitor implements SharedCard {
     if (this.trace) {
       let hooked = 0;
       for (const b of g.model.policy) if (b) hooked++;
-      this.note(`vm${g.vm.id} policy changed: ${hooked} of ${g.model.size} registers hooked`);
+      this.note(g.vm, `policy changed: ${hooked} of ${g.model.size} registers hooked`);
     }
     this.applyPolicy(g);
   }
@@ -308,10 +343,10 @@ export class VpioMonitor implements SharedCard {
 
   private shadowCheck(g: Guest): void {
     if (this.owner !== g) return;
-    const why = g.model.check(g.env, this.card.state);
+    const why = g.model.check(g.env, this.sharing.state);
     if (why !== null && this.shadowMismatches.length < 64) {
       this.shadowMismatches.push(`vm${g.vm.id} at ${this.clock.now}: ${why}`);
-      this.note(`vm${g.vm.id} shadow mismatch: ${why}`);
+      this.note(g.vm, `shadow mismatch: ${why}`);
     }
   }
 
@@ -333,7 +368,7 @@ export class VpioMonitor implements SharedCard {
       case Verdict.Absorb: break;
       case Verdict.Stall:
         g.stats.stalls++;
-        if (this.trace) this.note(`vm${g.vm.id} stall port=0x${port.toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
+        if (this.trace) this.note(g.vm, `stall port=0x${port.toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
         this.wait(g);
         this.poll();
         g.vm.cpu.retryInstruction();
@@ -361,23 +396,24 @@ export class VpioMonitor implements SharedCard {
   }
 
   private wait(g: Guest): void {
-    if (!g.waiting && this.trace) this.note(`vm${g.vm.id} waits for the card (vm${this.owner?.vm.id} owns it)`);
+    if (!g.waiting && this.trace) this.note(g.vm, `waits for the card (vm${this.owner?.vm.id} owns it)`);
     g.waiting = true;
     g.vm.blocked = true;
     this.armQuantum();
   }
 
   private kill(g: Guest): void {
-    this.note(`vm${g.vm.id} killed (--on-violation kill)`);
+    this.note(g.vm, 'killed (--on-violation kill)');
     g.vm.end = { kind: 'killed', message: `illegitimate programming of the ${this.name}: ${this.violations[this.violations.length - 1]?.rule ?? 'refused'}` };
     g.vm.cpu.requestStop();
   }
 
-  private refuse(g: Guest, rule: string, detail: string): void {
+  private refuse(g: Guest, rule: string, detail: string, port = g.port, value = g.value): void {
     this.violationCount++;
-    const rec: ViolationRecord = { vm: g.vm.id, cycle: this.clock.now, port: g.port, value: g.value >>> 0, rule, detail };
+    const rec: ViolationRecord = { vm: g.vm.id, cycle: this.clock.now, port, value: value >>> 0, rule, detail };
     if (this.violations.length < 256) this.violations.push(rec);
-    this.note(`vm${g.vm.id} refused rule=${rule} port=0x${g.port.toString(16)} value=0x${rec.value.toString(16)} (${detail}) -> ${this.onViolation}`);
+    const where = port < 0 ? '' : ` port=0x${port.toString(16)} value=0x${rec.value.toString(16)}`;
+    this.note(g.vm, `refused rule=${rule}${where} (${detail}) -> ${this.onViolation}`);
   }
 
   // ---- Handoff ----
@@ -390,32 +426,79 @@ export class VpioMonitor implements SharedCard {
   private demand(g: Guest): boolean {
     if (g.vm.end !== null) return false;
     if (g.waiting || g.queue.length > 0) return true;
-    const c = g.context as { ISR: number; IMR: number } | null;
-    return c !== null && (c.ISR & c.IMR & 0x7fff) !== 0;
+    return g.context !== null && this.sharing.interruptPending(g.context);
+  }
+
+  private othersWant(o: Guest): boolean {
+    let any = false;
+    const now = this.clock.now;
+    for (const g of this.guests) {
+      if (g === o) continue;
+      if (this.demand(g)) {
+        any = true;
+        if (g.wantsSince < 0) g.wantsSince = now;
+      } else {
+        g.wantsSince = -1;
+      }
+    }
+    return any;
+  }
+
+  /**
+   * The owner is idle: its VM is halted with nothing to wake it, the card's interrupt
+   * is low, and no frame is on its way to it. A guest waiting for traffic sleeps so.
+   */
+  private idle(o: Guest): boolean {
+    return o.vm.cpu.halted && !o.vm.runnable && !this.irqLevel && o.queue.length === 0 && this.clock.now >= this.rxFreeAt;
+  }
+
+  /** The owner's turn is over: its VM ended, or another wants the card and its quantum is spent (or it is idle and has had the card a handoff's worth). */
+  private turnOver(o: Guest): boolean {
+    if (o.vm.end !== null) return true;
+    if (!this.othersWant(o)) return false;
+    const held = this.clock.now - o.since;
+    if (held >= this.cardQuantum) return true;
+    return held >= o.handoffCost && this.idle(o);
   }
 
   private handoffWanted(): boolean {
-    const o = this.owner;
-    if (o === null) return false;
-    if (o.vm.end !== null) return true;
-    if (this.clock.now - o.since < this.cardQuantum) return false;
-    return this.guests.some((g) => g !== o && this.demand(g));
+    return this.dueSince >= 0 || (this.owner !== null && this.turnOver(this.owner));
   }
 
   private armQuantum(): void {
     const o = this.owner;
-    if (o && !this.quantumTimer.armed) this.quantumTimer.arm(Math.max(this.clock.now, o.since + this.cardQuantum));
+    if (!o || this.quantumTimer.armed) return;
+    const now = this.clock.now;
+    let at = o.since + this.cardQuantum;
+    if (o.since + o.handoffCost > now) at = Math.min(at, o.since + o.handoffCost); // an idle owner may go then
+    this.quantumTimer.arm(Math.max(now, at));
   }
 
   /** Hands the card over if someone wants it and the owner can let it go. Cheap when nothing is pending. */
   poll(): void {
     if (this.switching) return;
+    this.feedQueued();
     const o = this.owner;
     if (o !== null && o.vm.end === null) {
-      if (!this.guests.some((g) => g !== o && this.demand(g))) return;
-      if (this.clock.now - o.since < this.cardQuantum) { this.armQuantum(); return; }
-      if (!o.model.quiescent(o.env)) return; // the card's interrupt or the next exit will look again
-      if (o.queue.length > 0 || this.clock.now < this.rxFreeAt) { this.armRx(); return; } // a frame still on its way to the ring
+      if (!this.turnOver(o)) {
+        this.dueSince = -1;
+        this.deadlineTimer.cancel();
+        if (this.guests.length > 1 && this.othersWant(o)) this.armQuantum();
+        return;
+      }
+      const now = this.clock.now;
+      if (this.dueSince < 0) {
+        this.dueSince = now;
+        this.deadlineTimer.arm(now + this.deadline);
+      }
+      const settled = o.model.quiescent(o.env) && now >= this.rxFreeAt;
+      if (!settled) {
+        if (now < this.dueSince + this.deadline) {
+          if (now < this.rxFreeAt) this.armRx();
+          return; // the card's interrupt, the next exit or the deadline will look again
+        }
+        this.takeFrom(o);
+      }
     }
     const n = this.guests.length;
     const start = o ? this.guests.indexOf(o) + 1 : 0;
@@ -426,16 +509,28 @@ export class VpioMonitor implements SharedCard {
     if (o && o.vm.end !== null) this.release(o);
   }
 
+  /** The deadline passed with the owner's card still busy: what it has in flight is cancelled, and reported. */
+  private takeFrom(o: Guest): void {
+    const cancelled = this.sharing.cancel();
+    this.forcedHandoffs++;
+    this.rxFreeAt = this.clock.now; // whatever is still in the FIFO is lost with the context switch
+    this.refuse(o, 'card-held', `the card was still busy ${this.deadline} cycles after its handoff was due${cancelled ? `: ${cancelled}` : ''}; taken`, -1, 0);
+    if (this.onViolation === 'kill') this.kill(o);
+  }
+
   private release(o: Guest): void {
     o.queue.length = 0;
     this.setIrq(o, false);
     this.owner = null;
+    this.dueSince = -1;
+    this.deadlineTimer.cancel();
     this.host.cardOwnedBy(null);
     // Its guest is gone: the card is reset so that nothing it still had under way (a
-    // frame in the RTL8139's receive FIFO) goes on into memory no guest owns.
+    // frame in the RTL8139's receive FIFO, a transmit) goes on into memory no guest owns
+    // or onto the wire.
     this.switching = true;
     try {
-      this.card.reset();
+      this.nic.card.reset();
     } finally {
       this.switching = false;
     }
@@ -452,46 +547,49 @@ export class VpioMonitor implements SharedCard {
     }
     // The line as the card has it now, after the context and the held frames went in
     // (changes during the switch were not passed on).
-    this.setIrq(next, this.card.irq);
-    if (this.guests.some((g) => g !== next && this.demand(g))) this.armQuantum();
+    this.setIrq(next, this.irqLevel);
+    this.feedQueued();
+    if (this.othersWant(next)) this.armQuantum();
   }
 
   private switchTo(next: Guest): void {
     const from = this.owner;
-    let cost = 0;
-    const regs = this.nic.kind === 'rtl8139' ? 64 : 48;
+    let accesses = 0;
+    const now = this.clock.now;
     this.host.cardOwnedBy(next.vm.id);
     if (from) {
-      if (this.shadow && this.card instanceof Rtl8139 && this.card.rxFifoFrames > 0 && from.vm.end === null && this.shadowMismatches.length < 64) {
-        this.shadowMismatches.push(`vm${from.vm.id} at ${this.clock.now}: handoff with ${this.card.rxFifoFrames} frames still in the card's receive FIFO`);
+      if (this.shadow && from.vm.end === null && this.shadowMismatches.length < 64) {
+        const problem = this.sharing.handoffProblem();
+        if (problem) this.shadowMismatches.push(`vm${from.vm.id} at ${now}: handoff with ${problem}`);
       }
-      if (from.vm.end !== null) from.queue.length = 0;
-      from.context = this.card.save();
-      cost += regs * this.busCycles;
-      if (this.card instanceof Ne2000) cost += ((RAM_END - RAM_START) / 2) * this.busCycles; // the buffer, read out by remote DMA
+      if (from.vm.end !== null) {
+        // An ended guest's work in flight goes nowhere: cancelled before the card is handed on.
+        const cancelled = this.sharing.cancel();
+        if (cancelled && this.trace) this.note(from.vm, `ended with its card busy: ${cancelled}`);
+        from.queue.length = 0;
+        from.context = null;
+      } else {
+        const saved = this.sharing.save(from.vm.id);
+        from.context = saved.context;
+        accesses += saved.accesses;
+      }
       this.setIrq(from, false);
       this.owner = null;
       this.unmapGuest(from);
       this.mapGuest(from);
     }
-    const card = this.card;
-    if (card instanceof Rtl8139) {
-      card.restore((next.context as ReturnType<Rtl8139['save']> | null) ?? newRtl8139State(next.mac));
-      card.busMaster = next.fn?.busMaster ?? false;
-    } else {
-      card.setPromAddress(next.mac);
-      card.restore((next.context as ReturnType<Ne2000['save']> | null) ?? newNe2000State());
-      // The next guest's buffer written back (or, for a first turn, zeros over whatever an
-      // earlier guest left); a card no guest has used yet needs neither.
-      if (this.everOwned) cost += ((RAM_END - RAM_START) / 2) * this.busCycles;
-    }
-    this.everOwned = true;
-    cost += regs * this.busCycles;
+    accesses += this.sharing.restore(next.vm.id, next.context ?? this.sharing.fresh(next.mac), next.mac);
+    this.sharing.busMaster(next.fn?.busMaster ?? false);
+    const cost = accesses * this.busCycles;
     next.context = null;
     this.owner = next;
+    this.dueSince = -1;
+    this.deadlineTimer.cancel();
     next.waiting = false;
     next.vm.blocked = false;
     next.stats.handoffsIn++;
+    if (next.wantsSince >= 0) next.stats.longestWait = Math.max(next.stats.longestWait, now - next.wantsSince);
+    next.wantsSince = -1;
     this.unmapGuest(next);
     this.mapGuest(next);
     next.model.acquired(next.env);
@@ -501,18 +599,12 @@ export class VpioMonitor implements SharedCard {
     this.handoffCycles += cost;
     // Its time with the card starts when the switch is done.
     next.since = this.clock.now;
-    if (this.trace) this.note(`handoff ${from ? `vm${from.vm.id}` : 'nobody'} -> vm${next.vm.id} (${cost} cycles, ${next.queue.length} frames held for it)`);
-    // The frames held for it go in now, through the card's own filter, at the bus's pace.
+    next.handoffCost = cost;
+    if (this.trace) this.note(null, `handoff ${from ? `vm${from.vm.id}` : 'nobody'} -> vm${next.vm.id} (${cost} cycles, ${next.queue.length} frames held for it)`);
     this.rxFreeAt = this.clock.now;
-    this.feedQueued();
   }
 
   // ---- Frames to the owner's card ----
-
-  /** Bus time for the card to move a received frame to the ring (0 for the NE2000, whose ring is on the card). */
-  private rxCycles(length: number): number {
-    return this.card instanceof Rtl8139 ? this.card.rxDmaCycles(length) : 0;
-  }
 
   /**
    * A frame for the owner: into the card now, or, while the card is still moving an
@@ -520,7 +612,7 @@ export class VpioMonitor implements SharedCard {
    * never two at once in the FIFO, which two full frames would overflow).
    */
   private toOwner(o: Guest, frame: Uint8Array): void {
-    if (o.queue.length === 0 && this.clock.now >= this.rxFreeAt) { this.feed(frame); return; }
+    if (o.queue.length === 0 && this.clock.now >= this.rxFreeAt) { this.feed(o, frame); return; }
     if (this.enqueue(o, frame)) this.armRx();
   }
 
@@ -528,29 +620,40 @@ export class VpioMonitor implements SharedCard {
   private enqueue(g: Guest, frame: Uint8Array): boolean {
     if (g.queue.length >= HELD_FRAMES) {
       g.stats.framesDropped++;
-      if (this.trace) this.note(`vm${g.vm.id} frame dropped: ${HELD_FRAMES} already queued`);
+      if (this.trace) this.note(g.vm, `frame dropped: ${HELD_FRAMES} already queued`);
       return false;
     }
     g.queue.push(copyFrame(frame)); // lent by the wire for the call (EthernetPort)
     return true;
   }
 
-  private feed(frame: Uint8Array): boolean {
-    if (!this.card.receive(frame)) return false;
-    this.rxFreeAt = Math.max(this.rxFreeAt, this.clock.now) + this.rxCycles(frame.length);
+  private feed(o: Guest, frame: Uint8Array): boolean {
+    if (!this.sharing.receive(o.vm.id, frame)) return false;
+    o.vm.stats.framesIn++;
+    o.vm.stats.bytesIn += frame.length;
+    this.rxFreeAt = Math.max(this.rxFreeAt, this.clock.now) + this.sharing.rxCycles(frame.length);
     return true;
   }
 
-  /** The owner's queued frames (held for it, or behind them) into the card, each once the one before is in the ring. */
+  /**
+   * The owner's queued frames (held for it, or behind them) into the card, each once the
+   * one before is in the ring and while the ring has room for it; what does not fit
+   * waits (a minimum frame's time, or the next look).
+   */
   private feedQueued(): void {
     const o = this.owner;
-    if (o === null) return;
+    if (o === null || o.queue.length === 0 || this.switching) return;
     while (o.queue.length > 0 && this.clock.now >= this.rxFreeAt) {
-      const f = o.queue.shift()!;
+      const f = o.queue[0];
+      if (!this.sharing.rxRoom(f.length)) {
+        if (!this.rxTimer.armed) this.rxTimer.arm(this.clock.now + this.rxRetryCycles);
+        return;
+      }
+      o.queue.shift();
       this.charge(o.vm, Math.ceil(f.length * this.costs.copyCyclesPerByte), o.vm.stats.vpioWork);
-      if (!this.feed(f)) {
+      if (!this.feed(o, f)) {
         o.stats.framesRefused++;
-        if (this.trace) this.note(`vm${o.vm.id} held frame not taken by its card (receiver off, filtered out or FIFO full)`);
+        if (this.trace) this.note(o.vm, 'held frame not taken by its card (receiver off or filtered out)');
       }
     }
     if (o.queue.length > 0) this.armRx();
@@ -568,6 +671,7 @@ export class VpioMonitor implements SharedCard {
   }
 
   irq(level: boolean): void {
+    this.irqLevel = level;
     if (this.switching) return; // the handoff sets the new owner's line when it is done
     const o = this.owner;
     if (o) {
@@ -597,8 +701,22 @@ export class VpioMonitor implements SharedCard {
     if (g === this.owner) { this.toOwner(g, frame); return; }
     if (!this.enqueue(g, frame)) return;
     g.stats.framesHeld++;
-    this.armQuantum();
     this.poll();
+  }
+
+  /** A frame the card sends: its owner's, with the owner's own source address, or refused. */
+  private fromCard(frame: Uint8Array, out: EthernetPort | null): void {
+    const o = this.owner;
+    if (o === null) return; // nobody's: a card reset when its owner ended sends nothing
+    if (!isSentBy(frame, o.mac)) {
+      o.vm.stats.framesSpoofed++;
+      this.refuse(o, 'source-spoofed', `a ${frame.length}-byte frame from ${frame.length >= 12 ? macToString(frame, 6) : 'a short frame'}, not vm${o.vm.id}'s ${macToString(o.mac)}`, -1, 0);
+      if (this.onViolation === 'kill') this.kill(o);
+      if (this.onViolation !== 'log') return;
+    }
+    o.vm.stats.framesOut++;
+    o.vm.stats.bytesOut += frame.length;
+    out?.send(frame);
   }
 
   private makeDma(): DmaPort {
@@ -610,12 +728,12 @@ export class VpioMonitor implements SharedCard {
     };
     return {
       read: (addr, dst) => {
-        if (!inside(addr, dst.length)) { this.dmaRefused++; if (this.trace) this.note(`dma read 0x${addr.toString(16)}+${dst.length} outside the owner's memory: refused`); return false; }
+        if (!inside(addr, dst.length)) { this.dmaRefused++; if (this.trace) this.note(null, `dma read 0x${addr.toString(16)}+${dst.length} outside the owner's memory: refused`); return false; }
         dst.set(source.of(ram, addr, addr + dst.length));
         return true;
       },
       write: (addr, src) => {
-        if (!inside(addr, src.length)) { this.dmaRefused++; if (this.trace) this.note(`dma write 0x${addr.toString(16)}+${src.length} outside the owner's memory: refused`); return false; }
+        if (!inside(addr, src.length)) { this.dmaRefused++; if (this.trace) this.note(null, `dma write 0x${addr.toString(16)}+${src.length} outside the owner's memory: refused`); return false; }
         ram.set(src, addr);
         const o = this.owner!;
         o.vm.cpu.invalidateCode(addr - o.vm.base, src.length);
@@ -635,8 +753,9 @@ export class VpioMonitor implements SharedCard {
     else this.host.charge(null, this.host.hostWork, cycles);
   }
 
-  private note(what: string): void {
-    this.trace?.(`${this.clock.now} vpio ${what}`);
+  /** One `--trace vpio` line: "CYCLE vmN vpio WHAT" for a guest's event, "CYCLE vpio WHAT" for the card's. */
+  private note(vm: Vm | null, what: string): void {
+    this.trace?.(`${this.clock.now} ${vm ? `vm${vm.id} ` : ''}vpio ${what}`);
   }
 
   /** The share of card accesses that exited to the model, over all guests. */

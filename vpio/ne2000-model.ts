@@ -21,21 +21,22 @@
  *                    for a read, the station PROM at 0x00-0x1F); or one started after a
  *                    "send packet" command, which loads RSAR and RBCR from a packet
  *                    header, before the guest wrote them again.
- *   remote-rewritten RSAR or RBCR written while a remote DMA runs (it would carry on past
- *                    what was checked).
+ *   remote-rewritten RSAR, RBCR, PSTART or PSTOP written while a remote DMA runs (it
+ *                    would carry on past what was checked; it wraps at PSTOP to PSTART).
  *   transmit-outside a transmit of TBCR bytes at page TPSR that leaves the RAM, or longer
  *                    than a frame.
  *   undefined-register a write on page 2, whose registers the datasheet reserves for
  *                    diagnostics ("should not be modified during normal operation"):
  *                    while page 2 is selected, offsets 1-15 are hooked.
- * The card's RAM holds only the owner's data: each guest's RAM is saved with its context
- * at a handoff and the next guest's restored (the scrub DESIGN.md section 8 asks for).
+ * The card's RAM shows a guest only its own data (the scrub DESIGN.md section 8 asks
+ * for): the model tells the monitor which pages each command makes the card read or
+ * write (`env.claim`), and `Ne2000Sharing` scrubs what another guest left there first.
  *
  * Quiescence: no transmit in flight (CR.TXP, read from CR, which has no side effects).
  * While a handoff is pending, new transmits and remote DMAs are stalled.
  */
-import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
-import type { Ne2000State } from '../devices/ne2000';
+import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
+import { Ne2000, Ne2000State, newNe2000State, RAM_START, RAM_END } from '../devices/ne2000';
 
 const CR = 0x00, PSTART = 0x01, PSTOP = 0x02, TPSR = 0x04, TBCR0 = 0x05, TBCR1 = 0x06, CURR = 0x07;
 const RSAR0 = 0x08, RSAR1 = 0x09, RBCR0 = 0x0a, RBCR1 = 0x0b, RESET = 0x18;
@@ -133,6 +134,11 @@ export class Ne2000Model implements CardModel {
       if (starts && (this.pstart | this.pstop) !== 0 && !this.ringOk(env, 'card started')) return Verdict.Refuse;
       if ((rd === RD_READ || rd === RD_WRITE || rd === RD_SEND) && this.rbcr !== 0) this.mayRun = true;
       if (rd === RD_SEND) this.mayRun = true;
+      // What the command makes the card touch in its RAM, so that nothing another guest
+      // left there can be read (the PROM is each guest's own).
+      if ((rd === RD_READ || rd === RD_WRITE) && this.rbcr > 0 && this.rsar >= PAGE_LO << 8) this.claimRemote(env, rd === RD_READ ? 'read' : 'write');
+      if (rd === RD_SEND && this.pstop > this.pstart) env.claim(this.pstart << 8, this.pstop << 8, 'read');
+      if (v & CR_TXP) env.claim(this.tpsr << 8, (this.tpsr << 8) + this.tbcr, 'transmit');
       if (page !== this.page) {
         if (env.tracing) env.note(`page ${this.page} -> ${page}`);
         this.setPage(page);
@@ -142,13 +148,14 @@ export class Ne2000Model implements CardModel {
       return Verdict.Allow;
     }
     if (this.page === 0) {
-      if (off >= RSAR0 && off <= RBCR1 && this.mayRun) {
+      if (((off >= RSAR0 && off <= RBCR1) || off === PSTART || off === PSTOP) && this.mayRun) {
         // Moving a remote DMA's address or count while it runs would take it past what was
         // checked. Whether it still runs is one read of CR, made once after each start.
         const rd = env.card.read(CR, 1) & CR_RD_MASK;
         this.mayRun = rd === RD_READ || rd === RD_WRITE;
         if (this.mayRun) {
-          env.refuse('remote-rewritten', `${['RSAR0', 'RSAR1', 'RBCR0', 'RBCR1'][off - RSAR0]} written (0x${v.toString(16)}) while a remote DMA runs`);
+          const name = off === PSTART ? 'PSTART' : off === PSTOP ? 'PSTOP' : ['RSAR0', 'RSAR1', 'RBCR0', 'RBCR1'][off - RSAR0];
+          env.refuse('remote-rewritten', `${name} written (0x${v.toString(16)}) while a remote DMA runs (it wraps at PSTOP to PSTART)`);
           return Verdict.Refuse;
         }
       }
@@ -173,6 +180,17 @@ export class Ne2000Model implements CardModel {
       return Verdict.Refuse;
     }
     return Verdict.Allow;
+  }
+
+  /** A remote DMA's range, wrapping from PSTOP to PSTART as the card's address counter does. */
+  private claimRemote(env: ModelEnv, use: 'read' | 'write'): void {
+    const end = this.rsar + this.rbcr, stop = this.pstop << 8;
+    if (this.pstop > this.pstart && this.rsar < stop && end > stop) {
+      env.claim(this.rsar, stop, use);
+      env.claim(this.pstart << 8, (this.pstart << 8) + (end - stop), use);
+    } else {
+      env.claim(this.rsar, end, use);
+    }
   }
 
   read(env: ModelEnv, off: number, size: number): number {
@@ -217,5 +235,218 @@ export class Ne2000Model implements CardModel {
     // The restored CR says which page the guest had selected.
     const page = (env.card.read(CR, 1) >> 6) & 3;
     if (page !== this.page) this.setPage(page);
+  }
+}
+
+/** Register accesses a context switch of the NE2000 costs each way (its three register pages, read out or written back). */
+export const NE2000_CONTEXT_ACCESSES = 48;
+/**
+ * Moving one 256-byte page of buffer RAM through the data port: a remote DMA set up
+ * (RSAR, RBCR and the command, five register writes) and 128 word transfers.
+ */
+export const NE2000_PAGE_ACCESSES = 5 + 128;
+const FIRST_PAGE = RAM_START >> 8, PAGES = (RAM_END - RAM_START) >> 8;
+const TCR_LB = 0x06, CR_STP = 0x01;
+
+/** A guest's NE2000 context: its registers and the pages of buffer RAM it still needs. */
+export interface Ne2000Context {
+  regs: Ne2000State;
+  /** Card page number -> its 256 bytes. */
+  pages: Map<number, Uint8Array>;
+}
+
+/**
+ * Sharing an NE2000 or RTL8029 (see `CardSharing`). The card's 16 KiB of buffer RAM is
+ * where frames wait, so a context switch must keep each guest's data and show no guest
+ * another's. Moving all of it out and in at every handoff costs 16,384 word accesses
+ * (16 ms on ISA, 4 ms on PCI); instead the sharing keeps, per page, whose data is in it
+ * (`holder`), and moves only what a guest still needs:
+ *
+ * - At a handoff the outgoing guest's live pages are read out: those it wrote by remote
+ *   DMA and has not transmitted since (a frame written and not yet sent, or anything
+ *   else it keeps there), and its receive ring's unread part, from BNRY to CURR. A
+ *   transmit buffer the card has sent is not kept: drivers write a frame again before
+ *   sending it again (and one whose transmit a forced handoff cancelled is kept). The
+ *   incoming guest's saved pages go back in, except those nobody has touched since it
+ *   left (still its own, unchanged).
+ * - Before the card reads a page for a guest (a remote read, a transmit, "send packet")
+ *   or writes part of one (a remote write, a received frame), a page that holds another
+ *   guest's data is scrubbed (zeroed through the data port). So a guest never sees
+ *   another's bytes, and pays only for the pages it uses.
+ *
+ * Every page moved or scrubbed is charged as `NE2000_PAGE_ACCESSES` bus accesses.
+ */
+export class Ne2000Sharing implements CardSharing<Ne2000Context> {
+  readonly name = 'ne2000';
+  /** Whose data each page of buffer RAM holds (a guest's number), or -1: zeros. */
+  private readonly holder = new Int16Array(PAGES).fill(-1);
+  /** Pages written by remote DMA and not transmitted since (1), per page. */
+  private readonly unsent = new Uint8Array(PAGES);
+  /** The pages of the last transmit (first, end), to keep should it be cancelled. */
+  private txFrom = 0;
+  private txTo = 0;
+
+  constructor(private readonly card: Ne2000, private readonly bus: (accesses: number) => void) {}
+
+  model(): CardModel {
+    return new Ne2000Model();
+  }
+
+  get drainCycles(): number {
+    return this.card.drainCycles;
+  }
+
+  get state(): Ne2000State {
+    return this.card.state;
+  }
+
+  fresh(): Ne2000Context {
+    const regs = newNe2000State();
+    return { regs: { ...regs, mem: new Uint8Array(0) }, pages: new Map() };
+  }
+
+  /** The ring's pages from the page after BNRY (the last one the driver read) up to CURR, wrapping; and BNRY's own, for a driver that points it at the next. */
+  private unread(s: Ne2000State): Set<number> {
+    const out = new Set<number>();
+    const { PSTART: start, PSTOP: stop } = s;
+    if (!(start >= FIRST_PAGE && stop <= FIRST_PAGE + PAGES && start < stop)) return out;
+    const inRing = (p: number) => p >= start && p < stop;
+    if (!inRing(s.CURR)) return out;
+    let p = inRing(s.BNRY) ? s.BNRY : start;
+    for (let n = 0; n < stop - start && p !== s.CURR; n++) {
+      out.add(p);
+      p = p + 1 >= stop ? start : p + 1;
+    }
+    return out;
+  }
+
+  save(guest: number): { context: Ne2000Context; accesses: number } {
+    const regs = this.card.saveRegisters();
+    const s = this.card.state;
+    const ringLo = s.PSTART, ringHi = s.PSTOP > s.PSTART ? s.PSTOP : s.PSTART;
+    const unread = this.unread(s);
+    const pages = new Map<number, Uint8Array>();
+    for (let i = 0; i < PAGES; i++) {
+      if (this.holder[i] !== guest) continue;
+      const page = FIRST_PAGE + i;
+      const inRing = page >= ringLo && page < ringHi;
+      if (inRing ? !unread.has(page) : !this.unsent[i]) continue; // read already, or sent: the driver is done with it
+      pages.set(page, s.mem.slice(i << 8, (i + 1) << 8));
+    }
+    return { context: { regs, pages }, accesses: NE2000_CONTEXT_ACCESSES + pages.size * NE2000_PAGE_ACCESSES };
+  }
+
+  restore(guest: number, c: Ne2000Context, mac: Uint8Array): number {
+    this.card.setPromAddress(mac);
+    this.card.restoreRegisters(c.regs);
+    const mem = this.card.state.mem;
+    let moved = 0;
+    for (const [page, bytes] of c.pages) {
+      const i = page - FIRST_PAGE;
+      if (this.holder[i] === guest) continue; // nobody touched it since: still the guest's own
+      mem.set(bytes, i << 8);
+      this.holder[i] = guest;
+      moved++;
+    }
+    // A remote DMA the guest left half done goes on over the pages it started on.
+    const r = c.regs, rd = r.CR & CR_RD_MASK;
+    if ((rd === RD_READ || rd === RD_WRITE) && r.RBCR > 0) {
+      const use = rd === RD_WRITE ? 'write' : 'read';
+      const end = r.RSAR + r.RBCR, stop = r.PSTOP << 8;
+      if (r.PSTOP > r.PSTART && r.RSAR < stop && end > stop) {
+        this.claim(guest, r.RSAR, stop, use);
+        this.claim(guest, r.PSTART << 8, (r.PSTART << 8) + (end - stop), use);
+      } else {
+        this.claim(guest, r.RSAR, end, use);
+      }
+    }
+    return NE2000_CONTEXT_ACCESSES + moved * NE2000_PAGE_ACCESSES;
+  }
+
+  busMaster(): void {}
+
+  cancel(): string | null {
+    if (!this.card.abortTransmit()) return null;
+    for (let page = this.txFrom; page < this.txTo; page++) this.unsent[page - FIRST_PAGE] = 1; // its driver may send it again
+    return 'transmit cancelled';
+  }
+
+  interruptPending(c: Ne2000Context): boolean {
+    return (c.regs.ISR & c.regs.IMR & 0x7f) !== 0;
+  }
+
+  rxCycles(): number {
+    return 0;
+  }
+
+  /**
+   * Where a frame of `length` bytes would go in the ring (its first page and page count),
+   * or null when the card would not store it (stopped, no ring, no room). The monitor
+   * reads CURR, BNRY, PSTART and PSTOP as the card holds them: a real one would read them
+   * through pages 0 and 1 between the guest's accesses, four bus accesses.
+   */
+  private slot(length: number): { first: number; pages: number } | null {
+    this.bus(4);
+    const s = this.card.state;
+    const start = s.PSTART, stop = s.PSTOP;
+    if (s.CR & CR_STP || start >= stop || start < FIRST_PAGE || stop > FIRST_PAGE + PAGES || s.CURR < start || s.CURR >= stop) return null;
+    const pages = (length + 4 + 255) >> 8;
+    const bnry = s.BNRY >= start && s.BNRY < stop ? s.BNRY : start;
+    let free = bnry - s.CURR;
+    if (free <= 0) free += stop - start;
+    return pages < free ? { first: s.CURR, pages } : null;
+  }
+
+  rxRoom(length: number): boolean {
+    const s = this.card.state;
+    if (s.CR & CR_STP) return true; // stopped: it takes nothing, so there is nothing to wait for
+    return this.slot(length) !== null;
+  }
+
+  receive(guest: number, frame: Uint8Array): boolean {
+    const at = this.slot(frame.length);
+    if (at) this.claimRing(guest, at.first, at.pages);
+    return this.card.receive(frame);
+  }
+
+  /** `pages` ring pages from `first` on, wrapping at PSTOP, about to be written for `guest`. */
+  private claimRing(guest: number, first: number, pages: number): void {
+    const s = this.card.state;
+    let p = first;
+    for (let n = 0; n < pages; n++) {
+      this.claimPage(guest, p, true);
+      p = p + 1 >= s.PSTOP ? s.PSTART : p + 1;
+    }
+  }
+
+  claim(guest: number, from: number, to: number, use: 'read' | 'write' | 'transmit'): void {
+    const lo = Math.max(from, RAM_START), hi = Math.min(to, RAM_END);
+    for (let page = lo >> 8; page << 8 < hi; page++) {
+      this.claimPage(guest, page, use === 'write');
+      this.unsent[page - FIRST_PAGE] = use === 'write' ? 1 : use === 'transmit' ? 0 : this.unsent[page - FIRST_PAGE];
+    }
+    if (use === 'transmit') { this.txFrom = lo >> 8; this.txTo = (hi + 255) >> 8; }
+    if (use === 'transmit' && (this.card.state.TCR & TCR_LB)) {
+      // In loopback the frame comes back into the ring at CURR (the card's own receive).
+      const at = this.slot(to - from);
+      if (at) this.claimRing(guest, at.first, at.pages);
+    }
+  }
+
+  /** Before the card reads page `page` for `guest`, or writes part of it: another guest's data there is scrubbed. */
+  private claimPage(guest: number, page: number, write: boolean): void {
+    const i = page - FIRST_PAGE;
+    if (i < 0 || i >= PAGES) return;
+    const h = this.holder[i];
+    if (h !== guest && h !== -1) {
+      this.card.state.mem.fill(0, i << 8, (i + 1) << 8);
+      this.holder[i] = -1;
+      this.bus(NE2000_PAGE_ACCESSES);
+    }
+    if (write) this.holder[i] = guest;
+  }
+
+  handoffProblem(): string | null {
+    return null;
   }
 }

@@ -26,6 +26,9 @@ function setUp() {
     refuse: (rule) => { throw new Error(`refused: ${rule}`); },
     note: () => {},
     receiving: (len) => receiving.push(len),
+    now: () => clock.now,
+    drainCycles: card.drainCycles,
+    claim: () => {},
   };
   const model = new Rtl8139Model();
   // What the guest's driver writes; the monitor passes Allow/Translate verdicts on to the card.
@@ -59,4 +62,34 @@ describe('RTL8139 model: loopback and the receive path', () => {
       if (loopback) expect(t.mem[0x10004]).toBe(0xff);
     });
   }
+
+  it('does not report a descriptor the card refused (oversized, aborted at once) as a frame being received, in loopback or not', () => {
+    const t = setUp();
+    expect(t.out(0x40, 4, 0x00060000)).toBe(Verdict.Allow);
+    for (let i = 0; i < 4; i++) {
+      t.card.write(0x20 + 4 * i, 4, 0x20000); // TSADn, direct
+      expect(t.out(0x10 + 4 * i, 4, 0x1fff)).toBe(Verdict.Translate); // 8191 bytes: more than the card sends
+    }
+    // The card aborted every one at once (TABT): nothing crossed the wire or the bus.
+    expect(t.model.quiescent(t.env)).toBe(true);
+    expect(t.receiving).toEqual([]);
+    expect(t.card.read(0x60, 2) & 0xff).toBe(0xff); // TSAD: TABT3-0 and OWN3-0 set
+  });
+
+  it('keeps a started transmit in flight when the guest turns the transmitter off, and calls the card quiescent only when it cannot still be sending', () => {
+    const t = setUp();
+    t.mem.fill(0x11, 0x20000, 0x20000 + 1500);
+    t.card.write(0x20, 4, 0x20000);
+    expect(t.out(0x10, 4, 1500)).toBe(Verdict.Translate);
+    expect(t.out(0x37, 1, 0x08)).toBe(Verdict.Allow); // TE off, RE on: the frame on the wire goes on
+    t.card.write(0x37, 1, 0x08);
+    expect(t.model.quiescent(t.env)).toBe(false);
+    // A second descriptor handed over with TE off is held by the card, not sent.
+    t.card.write(0x24, 4, 0x20000);
+    expect(t.out(0x14, 4, 100)).toBe(Verdict.Translate);
+    t.clock.advanceTo(t.clock.now + t.card.drainCycles);
+    expect(t.card.read(0x10, 4) & 0xa000).toBe(0xa000); // descriptor 0: OWN and TOK, sent
+    expect(t.card.read(0x14, 4) & 0x2000).toBe(0); // descriptor 1: still the card's, held
+    expect(t.model.quiescent(t.env)).toBe(true); // held, not in flight: saved with the context
+  });
 });

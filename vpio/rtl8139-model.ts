@@ -40,14 +40,15 @@
  * as it does for the frames it gives the card itself.
  * While a handoff is pending the model stalls new transmits, so the card drains.
  */
-import { CardModel, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
-import type { Rtl8139State } from '../devices/rtl8139';
+import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
+import { Rtl8139, Rtl8139State, newRtl8139State } from '../devices/rtl8139';
+import { PortDevice } from '../devices/port-bus';
 
 const TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, TCR = 0x40, RCR = 0x44, CPCR = 0xe0;
 /** TCR.LBK: loopback when either bit is set. */
 const TCR_LBK = 0x00060000;
-/** The shortest frame the card sends (it pads up to it). */
-const MIN_FRAME = 60;
+/** The shortest frame the card sends (it pads up to it), and the longest it takes. */
+const MIN_FRAME = 60, MAX_FRAME = 1514;
 const CR_RST = 0x10, CR_RE = 0x08, CR_TE = 0x04;
 const TSD_OWN = 1 << 13, TSD_SIZE = 0x1fff;
 /** TSAD, the transmit status of all descriptors (not to be confused with TSAD0-3). */
@@ -82,6 +83,8 @@ export class Rtl8139Model implements CardModel {
   private readonly tsd = new Uint32Array(4).fill(TSD_OWN);
   /** The policy without the per-descriptor part. */
   private readonly base = new Uint8Array(256);
+  /** When the guest last turned the transmitter off (or reset the card). */
+  private teOffAt = 0;
 
   constructor() {
     const hook = (off: number, len: number, bits: number) => {
@@ -108,10 +111,14 @@ export class Rtl8139Model implements CardModel {
     this.policyVersion++;
   }
 
-  /** Descriptor i came back: the card's TSADi gets the guest's own value again, and goes back to direct. */
-  private complete(env: ModelEnv, i: number): void {
+  /**
+   * Descriptor i came back: the card's TSADi gets the guest's own value again, and goes
+   * back to direct. Only a descriptor that went out (TOK) in loopback put a frame into
+   * the card's receive path; one the card refused or aborted moved nothing.
+   */
+  private complete(env: ModelEnv, i: number, sent: boolean): void {
     this.outstanding &= ~(1 << i);
-    if (this.tcr & TCR_LBK) env.receiving(Math.max(this.tsd[i] & TSD_SIZE, MIN_FRAME));
+    if (sent && (this.tcr & TCR_LBK)) env.receiving(Math.min(Math.max(this.tsd[i] & TSD_SIZE, MIN_FRAME), MAX_FRAME));
     if (env.hostBase !== 0) env.card.write(TSAD0 + 4 * i, 4, this.tsad[i]);
   }
 
@@ -220,6 +227,7 @@ export class Rtl8139Model implements CardModel {
           if (handoffPending && this.outstanding) return Verdict.Stall;
           // A reset clears the card's rings and descriptors: the guest starts over.
           this.outstanding = 0;
+          this.teOffAt = env.now();
           this.cr = 0;
           this.rcr = 0;
           this.tcr = 0;
@@ -232,6 +240,7 @@ export class Rtl8139Model implements CardModel {
         if ((v & CR_RE) && !this.checkRing(env, 'receiver enabled')) return Verdict.Refuse;
         // Turning the transmitter on starts what is queued: not while a handoff is pending.
         if ((v & CR_TE) && !(this.cr & CR_TE) && this.outstanding && handoffPending) return Verdict.Stall;
+        if (!(v & CR_TE) && (this.cr & CR_TE)) this.teOffAt = env.now();
         this.cr = v & (CR_RE | CR_TE);
         continue;
       }
@@ -278,15 +287,16 @@ export class Rtl8139Model implements CardModel {
 
   /**
    * Forgets descriptors the card has finished with: one read of TSAD (0x60, the
-   * transmit status of all descriptors, datasheet 5.x), whose bits 12-15 are the four
-   * OWN bits; the card sets OWN when it is done with a descriptor, sent or aborted.
-   * A status read, with no side effect.
+   * transmit status of all descriptors, datasheet 5.4), whose bits 3-0 are the four OWN
+   * bits and 15-12 the four TOK bits; the card sets OWN when it is done with a
+   * descriptor, sent or aborted. A status read, with no side effect.
    */
   private reclaim(env: ModelEnv): void {
     if (this.outstanding === 0) return;
-    const done = ((env.card.read(TSAD_ALL, 2) >> 12) & 0xf) & this.outstanding;
+    const status = env.card.read(TSAD_ALL, 2);
+    const done = status & 0xf & this.outstanding;
     if (done === 0) return;
-    for (let i = 0; i < 4; i++) if (done & (1 << i)) this.complete(env, i);
+    for (let i = 0; i < 4; i++) if (done & (1 << i)) this.complete(env, i, ((status >> (12 + i)) & 1) !== 0);
     this.updatePolicy();
   }
 
@@ -295,18 +305,23 @@ export class Rtl8139Model implements CardModel {
   }
 
   /**
-   * No descriptor on its way out. One handed over while the transmitter is off does not
-   * move (the card holds it until TE is set, a hooked CR write the model would stall),
-   * so it is saved with the context rather than waited for: a guest cannot keep the card
-   * by leaving a transmit that never starts.
+   * No descriptor on its way out. A transmit the card started is in flight whatever the
+   * guest writes afterwards: turning the transmitter off lets the frame on the wire
+   * finish and holds the descriptors behind it. So with TE off, descriptors still
+   * handed over are known to be held (saved with the context, not waited for, so that a
+   * guest cannot keep the card with a transmit that never starts) only once the card
+   * has had the time to finish anything it had started (`drainCycles`) since TE went off.
    */
   quiescent(env: ModelEnv): boolean {
     this.reclaim(env);
     if (this.outstanding === 0) return true;
-    return (env.card.read(CR, 1) & CR_TE) === 0;
+    return (this.cr & CR_TE) === 0 && env.now() >= this.teOffAt + env.drainCycles;
   }
 
-  acquired(_env: ModelEnv): void {}
+  /** The guest has the card again: descriptors that came back while it was away (or were cancelled when it lost the card) are forgotten. */
+  acquired(env: ModelEnv): void {
+    this.reclaim(env);
+  }
 
   check(env: ModelEnv, state: unknown): string | null {
     const s = state as Rtl8139State;
@@ -320,5 +335,86 @@ export class Rtl8139Model implements CardModel {
     if ((s.CR & CR_RE) && s.RBSTART !== ((env.hostBase + this.rbstart) >>> 0)) return `the card receives at 0x${s.RBSTART.toString(16)}, not the checked 0x${(env.hostBase + this.rbstart).toString(16)}`;
     if ((s.CR & CR_RE) && (s.RCR & 0x1880) !== (this.rcr & 0x1880)) return `the card's ring size or WRAP (RCR 0x${s.RCR.toString(16)}) is not the one checked (0x${this.rcr.toString(16)})`;
     return null;
+  }
+}
+
+/** Register accesses a context switch of the RTL8139 costs each way (its register file, read out or written back). */
+export const RTL8139_CONTEXT_ACCESSES = 64;
+const CAPR = 0x38;
+
+/**
+ * Sharing an RTL8139C (see `CardSharing`). A context is the card's register file; the
+ * receive ring and the transmit buffers are in the guests' own memory, so nothing else
+ * moves at a handoff. The card's receive FIFO is not part of a context: the monitor
+ * waits for it (`rxCycles`), and shadow mode checks it is empty at every handoff.
+ */
+export class Rtl8139Sharing implements CardSharing<Rtl8139State> {
+  readonly name = 'rtl8139';
+
+  constructor(private readonly card: Rtl8139, private readonly regs: PortDevice) {}
+
+  model(): CardModel {
+    return new Rtl8139Model();
+  }
+
+  get drainCycles(): number {
+    return this.card.drainCycles;
+  }
+
+  get state(): Rtl8139State {
+    return this.card.state;
+  }
+
+  fresh(mac: Uint8Array): Rtl8139State {
+    return newRtl8139State(mac);
+  }
+
+  save(): { context: Rtl8139State; accesses: number } {
+    return { context: this.card.save(), accesses: RTL8139_CONTEXT_ACCESSES };
+  }
+
+  restore(_guest: number, context: Rtl8139State): number {
+    this.card.restore(context);
+    return RTL8139_CONTEXT_ACCESSES;
+  }
+
+  busMaster(on: boolean): void {
+    this.card.busMaster = on;
+  }
+
+  cancel(): string | null {
+    const i = this.card.abortTransmit();
+    return i < 0 ? null : `transmit on TSD${i} cancelled`;
+  }
+
+  interruptPending(c: Rtl8139State): boolean {
+    return (c.ISR & c.IMR) !== 0;
+  }
+
+  rxCycles(length: number): number {
+    return this.card.rxDmaCycles(length);
+  }
+
+  /** Room in the ring, from CAPR, CBR and RCR as the guest's driver would read them. */
+  rxRoom(length: number): boolean {
+    if (!(this.regs.read(CR, 1) & CR_RE)) return true;
+    const rcr = this.regs.read(RCR, 4);
+    const size = 8192 << ((rcr >> 11) & 3);
+    const read = (this.regs.read(CAPR, 2) + 16) & 0xffff;
+    const write = this.regs.read(0x3a, 2);
+    let free = (read - write + size) % size;
+    if (free === 0) free = size;
+    return ((length + 8 + 3) & ~3) < free;
+  }
+
+  receive(_guest: number, frame: Uint8Array): boolean {
+    return this.card.receive(frame);
+  }
+
+  claim(): void {}
+
+  handoffProblem(): string | null {
+    const n = this.card.rxFifoFrames;
+    return n > 0 ? `${n} frames still in the card's receive FIFO` : null;
   }
 }

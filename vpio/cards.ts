@@ -1,0 +1,23 @@
+/**
+ * Which `CardSharing` serves which card: the one place the VPIO monitor's side of the
+ * code names the card types. A third card adds a line here, a model and a sharing
+ * beside it, and nothing in the monitor.
+ */
+import { Nic } from '../devices/nic';
+import { Ne2000 } from '../devices/ne2000';
+import { Rtl8139 } from '../devices/rtl8139';
+import { PortDevice } from '../devices/port-bus';
+import { CardSharing } from './model';
+import { Rtl8139Sharing } from './rtl8139-model';
+import { Ne2000Sharing } from './ne2000-model';
+
+/**
+ * The sharing for `nic`. `regs` is the card's register block as the monitor reaches it
+ * (each access paying the bus); `bus` charges accesses the sharing makes some other way.
+ */
+export function cardSharing(nic: Nic, regs: PortDevice, bus: (accesses: number) => void): CardSharing<unknown> {
+  const card = nic.card;
+  if (card instanceof Rtl8139) return new Rtl8139Sharing(card, regs);
+  if (card instanceof Ne2000) return new Ne2000Sharing(card, bus);
+  throw new Error(`no VPIO model for the ${nic.kind}`);
+}
