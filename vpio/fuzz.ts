@@ -11,7 +11,9 @@
  * stream arrives whole (every datagram, in order, checksums good); the card is never
  * given a frame addressed to a guest other than its owner; no DMA ever reaches the card's
  * DMA port outside the owner's memory (the models stop it first); and a canary in the
- * victim's memory is untouched; and, in shadow mode (every port trapped), the model's
+ * victim's memory is untouched; nothing of the victim's frames (sent or received)
+ * reaches the hostile guest's memory through the card's buffer (the NE2000's data
+ * port); and, in shadow mode (every port trapped), the model's
  * view never disagrees with the card's real state. Used by a short test and by
  * bench/vpio-fuzz.
  */
@@ -19,7 +21,7 @@ import seedrandom from 'seedrandom';
 import { Host } from '../hypervisor/host';
 import { DEFAULT_MAC, NicKind } from '../devices/nic';
 import { multibootElf } from '../devices/testing-elf';
-import { SinkPeer } from '../devices/net/wire';
+import { SinkPeer, PEER_MAC } from '../devices/net/wire';
 import { VpioMonitor } from './monitor';
 
 export interface VpioFuzzResult {
@@ -43,14 +45,14 @@ function program(rng: () => number, kind: NicKind, n: number): { code: number[];
   const base = kind === 'ne2000-isa' ? 0x300 : 0xc000;
   const size = kind === 'rtl8139' ? 256 : 32;
   const code: number[] = [];
-  let accesses = 0;
+  let accesses = 0, strings = 0;
   const value = (): number => {
     switch (int(8)) {
       case 0: return int(MEM); // somewhere in its own memory
       case 1: return MEM + int(2 * MEM); // past its end: the victim's memory in the host
       case 2: return int(0x100); // a small number: a page, a command, a count
       case 3: return 0x40 + int(0x48); // NE2000 pages around the RAM
-      case 4: return int(0x10000); // a card address
+      case 4: return int(2) ? int(0x10000) : 0x4000 + int(0x4000); // a card address, half the time in its RAM
       case 5: return (int(4) << 6) | int(0x40); // a command byte with any page
       case 6: return 0xffffffff;
       default: return Math.floor(rng() * 0x100000000);
@@ -72,12 +74,15 @@ function program(rng: () => number, kind: NicKind, n: number): { code: number[];
       if (w === 2) code.push(0xed);
       accesses++;
     } else if (r < 88) {
-      // REP INSW / OUTSW of up to 64 words on the NE2000 data port (or anywhere on the RTL8139), through a buffer at 0x200000.
+      // REP INSW / OUTSW of up to 64 words on the NE2000 data port (or anywhere on the RTL8139),
+      // each through its own 128 bytes from 0x200000 on, so that what a read brought in stays
+      // for the check at the end (nothing of the victim's may be among it).
       const count = 1 + int(64);
       const p = kind === 'rtl8139' ? port : base + 0x10;
+      const buffer = 0x200000 + ((strings++ & 0xfff) << 7);
       code.push(0x66, 0xba, p & 0xff, p >> 8, 0xb9, ...le32(count));
-      if (int(2)) code.push(0xbf, ...le32(0x200000), 0x66, 0xf3, 0x6d); // mov edi; rep insw
-      else code.push(0xbe, ...le32(0x200000), 0x66, 0xf3, 0x6f); // mov esi; rep outsw
+      if (int(2)) code.push(0xbf, ...le32(buffer), 0x66, 0xf3, 0x6d); // mov edi; rep insw
+      else code.push(0xbe, ...le32(buffer), 0x66, 0xf3, 0x6f); // mov esi; rep outsw
       accesses += count;
     } else if (r < 92) {
       // PCI: the card's command register (bus master on or off), now and then its BAR0.
@@ -145,7 +150,22 @@ export function fuzzRound(kind: NicKind, seed: string, accessesPerRound: number,
   if (monitor.dmaRefused) broken.push(`${monitor.dmaRefused} DMA accesses outside the owner's memory reached the card's DMA port`);
   if (!victim.ram.subarray(CANARY_AT, CANARY_AT + CANARY_LEN).every((b, i) => b === canary[i])) broken.push('the canary in the victim\'s memory changed');
   for (const vm of host.vms) if (vm.end?.kind === 'triple-fault') broken.push(`vm${vm.id} triple-faulted: ${vm.end.message}`);
+  const leaked = victimFrameIn(host.vms[0].ram, monitor.guests[1].mac);
+  if (leaked >= 0) broken.push(`the hostile guest's memory holds a frame of the victim's at 0x${leaked.toString(16)}`);
   return { accesses, refusals: monitor.violationCount, handoffs: monitor.handoffs, broken };
+}
+
+/**
+ * Where `ram` holds the start of one of the victim's frames: its address as a source
+ * followed by the IPv4 type and version (a frame it sent), or as a destination followed
+ * by the peer's address (a frame it received); -1 if nowhere.
+ */
+function victimFrameIn(ram: Uint8Array, mac: Uint8Array): number {
+  const sent = Buffer.from([...mac, 0x08, 0x00, 0x45]);
+  const got = Buffer.from([...mac, ...PEER_MAC]);
+  const b = Buffer.from(ram.buffer, ram.byteOffset, ram.length);
+  const a = b.indexOf(sent), c = b.indexOf(got);
+  return a >= 0 ? a : c;
 }
 
 export function fuzzMonitor(kind: NicKind, seed: string, rounds: number, accessesPerRound: number, victimImage: Uint8Array, shadow = false): VpioFuzzResult {

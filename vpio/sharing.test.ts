@@ -239,3 +239,29 @@ describe('a guest that ends in the middle of a transmit', () => {
     });
   }
 });
+
+describe('the NE2000\'s buffer shows a guest only its own data', () => {
+  for (const nic of ['ne2000', 'ne2000-isa'] as const) {
+    it(`${nic}: a guest that reads the whole buffer after another guest sent and received finds none of its bytes`, () => {
+      const b = ioBase(nic);
+      // vm1 waits until vm0 is done, then reads the card's 16 KiB by remote DMA into its memory at 3 MiB.
+      const snoop = multibootElf([
+        ...spin(60_000_000), ...pciOn(nic),
+        ...outb(b, 0x21), ...outb(b + 0x0e, 0x48), // stop, page 0; byte transfers
+        ...outb(b + 0x0a, 0x00), ...outb(b + 0x0b, 0x40), ...outb(b + 0x08, 0x00), ...outb(b + 0x09, 0x40), // RBCR 0x4000, RSAR 0x4000
+        ...outb(b, 0x0a), // remote read, start
+        0xbf, ...le32(0x300000), ...movEcx(0x4000), ...movDx(b + 0x10), 0xfc, 0xf3, 0x6c, // rep insb
+        ...exitWith(0),
+      ]);
+      const { h, consoles } = host('vpio', [spec(image('udp-tx'), 'count=20 size=1000'), spec(snoop)], nic, { peers: [{ kind: 'sink' }] });
+      h.run(20e9);
+      expect(consoles[0]).toMatch(/udp-tx: 20 datagrams of 1000 bytes, 0 errors/);
+      expect(h.vms[1].end).toMatchObject({ kind: 'exit', value: 0 });
+      const mem = Buffer.from(h.vms[1].ram.subarray(0x300000, 0x304000));
+      const mac0 = vmMac(DEFAULT_MAC, 0);
+      expect(mem.indexOf(Buffer.from([...mac0, 0x08, 0x00, 0x45]))).toBe(-1); // a frame it sent
+      expect(mem.indexOf(Buffer.from([...mac0, ...PEER_MAC]))).toBe(-1); // a frame it received
+      expect(mem.every((x) => x === 0)).toBe(true); // all scrubbed: nothing of vm0's, and the card had nothing of vm1's
+    });
+  }
+});
