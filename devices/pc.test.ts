@@ -70,6 +70,21 @@ describe('the PC', () => {
     expect(pc.cpu.cycles).toBeLessThan(5 * period + 100000);
   });
 
+  it('hands a Multiboot kernel the CPU, PICs and PIT as QEMU 7.2 and SeaBIOS 1.16 leave them', () => {
+    // The values guests/programs/boot-state.S reads under qemu-system-i386 (guests/expected/boot-state.out).
+    const pc = new Pc({ memoryBytes: 64 << 20 });
+    pc.boot(multibootElf([0xf4]), 'k');
+    const c = pc.cpu;
+    expect([c.gdtrBase, c.gdtrLimit, c.idtrBase, c.idtrLimit, c.cr0, c.getEflags()]).toEqual([0xc02b8, 0x27, 0, 0x3ff, 0x11, 0x6]);
+    expect(Array.from(c.reg32)).toEqual([0x2badb002, 0x10000c, 0x511, 0x9500, 0x6f08, 0, 0, 0x1000].map((v) => v | 0));
+    const { master, slave } = pc.pic;
+    expect([master.vectorBase, master.imr, master.isr, slave.vectorBase, slave.imr, slave.isr, slave.elcr]).toEqual([0x08, 0xb8, 0, 0x70, 0x8e, 0, 0x0c]);
+    // PIT channel 0: mode 2, LSB then MSB, binary, count 65536, counting: IRQ 0 within 65536 ticks.
+    const ch0 = pc.pit.channels[0];
+    expect([ch0.mode, ch0.rw, ch0.bcd, ch0.count, ch0.loadTick >= 0]).toEqual([2, 3, false, 0x10000, true]);
+    expect(pc.clock.nextDue()).toBeLessThanOrEqual(Math.ceil((0x10001 * DEFAULT_COSTS.cpuHz) / DEFAULT_COSTS.pitHz));
+  });
+
   it('charges each port access its bus latency from the cost table', () => {
     // in al, 0x61 (chipset) x3 ; out 0xf4, al
     const pc = new Pc({ memoryBytes: 4 << 20 });

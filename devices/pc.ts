@@ -9,7 +9,7 @@
  */
 import { Cpu } from '../cpu/cpu';
 import { CpuBus, StopReason } from '../cpu/bus';
-import { EAX, EBX } from '../cpu/registers';
+import { EAX, EBX, ECX, EDX, ESI, EDI, EBP, ESP } from '../cpu/registers';
 import { Clock } from './clock';
 import { Costs, DEFAULT_COSTS } from './costs';
 import { PortBus, PortRange } from './port-bus';
@@ -20,7 +20,7 @@ import { Port92 } from './port92';
 import { Uart16550 } from './uart16550';
 import { PciHost } from './pci';
 import { DebugConsole, DebugExit } from './debug-ports';
-import { loadMultiboot, LoadedKernel, MB_BOOTLOADER_MAGIC } from './multiboot';
+import { loadMultiboot, LoadedKernel } from './multiboot';
 import { Ne2000 } from './ne2000';
 import { Rtl8139, DmaPort, ramDma } from './rtl8139';
 import { Wire, EchoPeer, SinkPeer, SourcePeer, SourceOptions } from './net/wire';
@@ -74,17 +74,44 @@ function hex(v: number, width = 2): string {
 
 /**
  * What firmware and a Multiboot loader do before a kernel runs, on any machine or VM:
- * the image loaded into `ram`, PCI set up as SeaBIOS does, the CPU in flat 32-bit
- * protected mode at the entry with EAX and EBX as the Multiboot spec says.
+ * the image loaded into `ram`, PCI set up as SeaBIOS does, the interrupt controllers
+ * and the timer as SeaBIOS leaves them, and the CPU as QEMU's Multiboot option ROM
+ * hands it over (flat 32-bit protected mode on the loader's GDT, the registers of
+ * `Handover` in multiboot.ts).
  */
 export function bootMultiboot(cpu: Cpu, ram: Uint8Array, platform: Platform, image: Uint8Array, cmdline: string): LoadedKernel {
   const k = loadMultiboot(image, ram, cmdline);
   platform.firmwareSetup();
+  firmwareInterruptSetup(platform);
   cpu.invalidateCode(0, ram.length);
-  cpu.enterFlat32(k.entry);
-  cpu.reg32[EAX] = MB_BOOTLOADER_MAGIC | 0;
-  cpu.reg32[EBX] = k.infoAddress;
+  const h = k.handover;
+  cpu.enterFlat32(h.eip);
+  cpu.setCr0(h.cr0);
+  cpu.gdtrBase = h.gdtBase; cpu.gdtrLimit = h.gdtLimit;
+  cpu.idtrBase = h.idtBase; cpu.idtrLimit = h.idtLimit;
+  const r = cpu.reg32;
+  r[EAX] = h.eax; r[EBX] = h.ebx; r[ECX] = h.ecx; r[EDX] = h.edx;
+  r[ESI] = h.esi; r[EDI] = h.edi; r[EBP] = h.ebp; r[ESP] = h.esp;
+  cpu.flags = h.eflags;
   return k;
+}
+
+/**
+ * The 8259As and the 8254 as SeaBIOS 1.16 leaves them for a boot loader under QEMU
+ * (read back by guests/programs/boot-state.S): the master at vectors 0x08-0x0F, the
+ * slave at 0x70-0x77, both edge-triggered (but for the ELCR) and fully nested, IMRs
+ * 0xB8 and 0x8E (IRQs 0, 1, 2, 6, 8, 12, 13, 14 unmasked); PIT channel 0 in mode 2
+ * with count 0 (65536: 18.2 Hz), counting from the boot, so IRQ 0 is pending within
+ * 55 ms. Interrupts stay off (IF 0) until the kernel sets IF.
+ */
+function firmwareInterruptSetup(platform: Platform): void {
+  const pic = platform.pic, pit = platform.pit;
+  for (const [port, v] of [[0x20, 0x11], [0x21, 0x08], [0x21, 0x04], [0x21, 0x01], [0xa0, 0x11], [0xa1, 0x70], [0xa1, 0x02], [0xa1, 0x01], [0x21, 0xb8], [0xa1, 0x8e]]) {
+    pic.write(port, v);
+  }
+  pit.write(0x43, 0x34);
+  pit.write(0x40, 0);
+  pit.write(0x40, 0);
 }
 
 export class Pc implements CpuBus {

@@ -40,6 +40,21 @@ describe('guests under vpio match their QEMU reference', () => {
   });
 });
 
+describe('the boot state is the same in a hypervisor VM', () => {
+  // boot-state prints what the loader left (registers, GDT, IDTR, PICs, PIT, A20, the
+  // Multiboot information, the UTF-8 command line): each VM must get what QEMU gives.
+  const run = runs.find((r) => r.name === 'boot-state')!;
+  const expected = fs.readFileSync(path.join(ROOT, `guests/expected/${run.name}.out`));
+  const status = Number(fs.readFileSync(path.join(ROOT, `guests/expected/${run.name}.status`), 'utf8'));
+  for (const mode of ['passthrough', 'virtual', 'vpio']) {
+    it(`--mode ${mode}`, () => {
+      const r = runCli(vpioArgs(run, ['--mode', mode, ...(mode === 'virtual' ? [] : ['--nic', 'rtl8139'])]));
+      expect(r.stdout.toString('latin1')).toBe(expected.toString('latin1'));
+      expect(r.status).toBe(status);
+    });
+  }
+});
+
 describeIf(have('qemu-system-i386', '--version'), 'qemu-system-i386 is not installed (.ci/run installs qemu-system-x86)')('the committed references still hold under QEMU', () => {
   it('hello', () => {
     const run = runs.find((r) => r.name === 'hello')!;

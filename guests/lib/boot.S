@@ -9,7 +9,7 @@
     .long -(MB_MAGIC + MB_FLAGS)
 
     .text
-    .globl _start
+    .weak _start            /* a program may bring its own entry (boot-state does) */
 _start:
     cli
     movl $stack_top, %esp
