@@ -5,7 +5,11 @@
  */
 import seedrandom from 'seedrandom';
 import { Clock } from './clock';
-import { Ne2000, ISR_PRX, ISR_PTX, ISR_OVW, ISR_RDC, ISR_RST, ISR_TXE } from './ne2000';
+import { Ne2000 } from './ne2000';
+import {
+  ISR_PRX, ISR_PTX, ISR_OVW, ISR_RDC, ISR_RST, ISR_TXE, CR, DATA, CR_PAGE1, CR_STA, CR_STP, RD_ABORT, RD_READ, RD_WRITE,
+  P0_DCR, P0_RBCR0, P0_RBCR1, P0_RCR, P0_TCR, P0_TPSR, P0_PSTART, P0_BNRY, P0_PSTOP, P0_ISR, P0_IMR, P0_RSAR0, P0_RSAR1, P1_PAR0, P1_CURR, offsetOf,
+} from './ne2000-regs';
 
 const MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 
@@ -18,7 +22,8 @@ function card(pci = false) {
   nic.port = { send: (f) => sent.push(f.slice()) }; // a lent frame (EthernetPort): keep a copy
   nic.onIrq = (l) => { irq = l; };
   nic.onLog = (m) => logs.push(m);
-  const w = (reg: number, v: number) => nic.write(reg, 1, v);
+  // A register by its page-qualified name (ne2000-regs.ts; its page must be selected): the port is its offset.
+  const w = (reg: number, v: number) => nic.write(offsetOf(reg), 1, v);
   const r = (reg: number) => nic.read(reg, 1);
   return { clock, nic, sent, logs, w, r, irq: () => irq };
 }
@@ -26,37 +31,37 @@ function card(pci = false) {
 /** The usual driver bring-up (as Linux's 8390.c NS8390_init does it): ring at pages 0x46-0x80, TX at 0x40. */
 function init(c: ReturnType<typeof card>) {
   const { w } = c;
-  w(0x00, 0x21); // page 0, stop, abort DMA
-  w(0x0e, 0x49); // DCR: word transfer, normal, FIFO threshold
-  w(0x0a, 0); w(0x0b, 0);
-  w(0x0c, 0x04); // RCR: accept broadcast
-  w(0x0d, 0x02); // TCR: internal loopback during setup
-  w(0x04, 0x40); // TPSR
-  w(0x01, 0x46); w(0x03, 0x46); w(0x02, 0x80); // PSTART, BNRY, PSTOP
-  w(0x07, 0xff); w(0x0f, 0x3f); // clear ISR, unmask
-  w(0x00, 0x61); // page 1
-  for (let i = 0; i < 6; i++) w(0x01 + i, MAC[i]);
-  w(0x07, 0x47); // CURR = PSTART + 1
-  w(0x00, 0x22); // page 0, start
-  w(0x0d, 0x00); // TCR: normal
+  w(CR, CR_STP | RD_ABORT); // page 0, stop, abort DMA
+  w(P0_DCR, 0x49); // word transfer, normal, FIFO threshold
+  w(P0_RBCR0, 0); w(P0_RBCR1, 0);
+  w(P0_RCR, 0x04); // accept broadcast
+  w(P0_TCR, 0x02); // internal loopback during setup
+  w(P0_TPSR, 0x40);
+  w(P0_PSTART, 0x46); w(P0_BNRY, 0x46); w(P0_PSTOP, 0x80);
+  w(P0_ISR, 0xff); w(P0_IMR, 0x3f); // clear ISR, unmask
+  w(CR, CR_PAGE1 | CR_STP | RD_ABORT);
+  for (let i = 0; i < 6; i++) w(P1_PAR0 + i, MAC[i]);
+  w(P1_CURR, 0x47); // PSTART + 1
+  w(CR, CR_STA | RD_ABORT); // page 0, start
+  w(P0_TCR, 0x00); // normal
 }
 
 function remoteWrite(c: ReturnType<typeof card>, addr: number, data: Uint8Array) {
   const { w, nic } = c;
-  w(0x0a, data.length & 0xff); w(0x0b, data.length >> 8);
-  w(0x08, addr & 0xff); w(0x09, addr >> 8);
-  w(0x00, 0x12); // remote write, start
-  for (let i = 0; i < data.length; i += 2) nic.write(0x10, 2, data[i] | ((data[i + 1] ?? 0) << 8));
+  w(P0_RBCR0, data.length & 0xff); w(P0_RBCR1, data.length >> 8);
+  w(P0_RSAR0, addr & 0xff); w(P0_RSAR1, addr >> 8);
+  w(CR, RD_WRITE | CR_STA);
+  for (let i = 0; i < data.length; i += 2) nic.write(DATA, 2, data[i] | ((data[i + 1] ?? 0) << 8));
 }
 
 function remoteRead(c: ReturnType<typeof card>, addr: number, len: number, size = 2): number[] {
   const { w, nic } = c;
-  w(0x0a, len & 0xff); w(0x0b, len >> 8);
-  w(0x08, addr & 0xff); w(0x09, addr >> 8);
-  w(0x00, 0x0a); // remote read, start
+  w(P0_RBCR0, len & 0xff); w(P0_RBCR1, len >> 8);
+  w(P0_RSAR0, addr & 0xff); w(P0_RSAR1, addr >> 8);
+  w(CR, RD_READ | CR_STA);
   const out: number[] = [];
   for (let i = 0; i < len; i += size) {
-    const v = nic.read(0x10, size);
+    const v = nic.read(DATA, size);
     for (let k = 0; k < size && i + k < len; k++) out.push((v >>> (8 * k)) & 0xff);
   }
   return out;

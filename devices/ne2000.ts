@@ -18,27 +18,17 @@
 import { Clock, Timer } from './clock';
 import { EthernetPort, MAX_FRAME, MIN_FRAME, ViewCache, frameBits, crc32, isBroadcast, isMulticast } from './net/ethernet';
 
-// Register offsets (DP8390D datasheet, "Register Address Map").
-const CR = 0x00;
-// CR bits
-const CR_STP = 0x01, CR_STA = 0x02, CR_TXP = 0x04, CR_RD_MASK = 0x38;
-const RD_READ = 0x08, RD_WRITE = 0x10, RD_SEND = 0x18, RD_ABORT = 0x20;
-// ISR bits
-export const ISR_PRX = 0x01, ISR_PTX = 0x02, ISR_RXE = 0x04, ISR_TXE = 0x08, ISR_OVW = 0x10, ISR_CNT = 0x20, ISR_RDC = 0x40, ISR_RST = 0x80;
-// RCR bits
-const RCR_SEP = 0x01, RCR_AR = 0x02, RCR_AB = 0x04, RCR_AM = 0x08, RCR_PRO = 0x10, RCR_MON = 0x20;
-// TCR loopback bits
-const TCR_LB = 0x06;
-// DCR word transfer select
-const DCR_WTS = 0x01;
-// RSR bits
-const RSR_PRX = 0x01, RSR_PHY = 0x20;
-// TSR bits
-const TSR_PTX = 0x01, TSR_ABT = 0x08;
+import {
+  CR, DATA, RESET, NE2000_PORTS, CR_STP, CR_STA, CR_TXP, CR_RD_MASK, CR_PAGE_SHIFT, RD_READ, RD_WRITE, RD_SEND, RD_ABORT,
+  ISR_PRX, ISR_PTX, ISR_TXE, ISR_OVW, ISR_RDC, ISR_RST, RCR_AR, RCR_AB, RCR_AM, RCR_PRO, RCR_MON, TCR_LB, DCR_WTS,
+  RSR_PRX, RSR_PHY, TSR_PTX, TSR_ABT, RAM_START, RAM_END, PROM_BYTES,
+  P0_CLDA0, P0_CLDA1, P0_BNRY, P0_TSR, P0_NCR, P0_FIFO, P0_ISR, P0_CRDA0, P0_CRDA1, P0_8029ID0, P0_8029ID1, P0_RSR, P0_CNTR0, P0_CNTR1, P0_CNTR2,
+  P0_PSTART, P0_PSTOP, P0_TPSR, P0_TBCR0, P0_TBCR1, P0_RSAR0, P0_RSAR1, P0_RBCR0, P0_RBCR1, P0_RCR, P0_TCR, P0_DCR, P0_IMR,
+  P1_PAR0, P1_CURR, P1_MAR0, P2_PSTART, P2_PSTOP, P2_RNPP, P2_TPSR, P2_LNPP, P2_RCR, P2_TCR, P2_DCR, P2_IMR, P3_9346CR, P3_CONFIG0, P3_CONFIG3,
+} from './ne2000-regs';
+import { PortDevice } from './port-bus';
 
-/** Card buffer RAM: pages 0x40-0x7F (16 KiB) as on the NE2000 (and the RTL8029's default). */
-export const RAM_START = 0x4000;
-export const RAM_END = 0x8000;
+export { RAM_START, RAM_END } from './ne2000-regs';
 
 /** Every architectural register of the card, named as the datasheet names them. */
 export interface Ne2000State {
@@ -99,7 +89,8 @@ function storeLE(b: Uint8Array, p: number, size: number, v: number): void {
   if (size > 1) { b[p + 1] = v >> 8; if (size === 4) { b[p + 2] = v >> 16; b[p + 3] = v >> 24; } }
 }
 
-export class Ne2000 {
+/** The NE2000 as a port device: offsets 0x00-0x1F from its base (`NE2000_PORTS`). */
+export class Ne2000 implements PortDevice {
   state: Ne2000State = newNe2000State();
   /** The station address PROM: the MAC in bytes 0-5 and 'W','W' in 14-15, each byte doubled (32 bytes). */
   readonly prom = new Uint8Array(32);
@@ -247,7 +238,7 @@ export class Ne2000 {
   private memRead(addr: number): number {
     addr &= 0xffff;
     if (addr >= RAM_START && addr < RAM_END) return this.state.mem[addr - RAM_START];
-    if (addr < 0x20) return this.prom[addr];
+    if (addr < PROM_BYTES) return this.prom[addr];
     return 0xff;
   }
 
@@ -260,8 +251,8 @@ export class Ne2000 {
 
   /** An access at `offset` (0..0x1F from the base) of `size` bytes. */
   read(offset: number, size: number): number {
-    if (offset >= 0x10 && offset < 0x18) return this.dataRead(size);
-    if (offset >= 0x18) {
+    if (offset >= DATA && offset < RESET) return this.dataRead(size);
+    if (offset >= RESET) {
       this.reset(); // reading the reset port resets the card (NE2000 convention)
       return 0;
     }
@@ -274,7 +265,7 @@ export class Ne2000 {
    * raises RDC); nothing (0) anywhere else. See PortDevice.writeBlock.
    */
   writeBlock(offset: number, size: number, src: Uint8Array, at: number, count: number): number {
-    if (offset < 0x10 || offset >= 0x18 || this.dmaActive() !== RD_WRITE) return 0;
+    if (offset < DATA || offset >= RESET || this.dmaActive() !== RD_WRITE) return 0;
     const s = this.state;
     let done = this.contiguousElements(size, count);
     if (done > 0) {
@@ -321,7 +312,7 @@ export class Ne2000 {
 
   /** The same for a REP INS from the data port during a remote read. */
   readBlock(offset: number, size: number, dst: Uint8Array, at: number, count: number): number {
-    if (offset < 0x10 || offset >= 0x18 || this.dmaActive() !== RD_READ) return 0;
+    if (offset < DATA || offset >= RESET || this.dmaActive() !== RD_READ) return 0;
     const s = this.state;
     let done = this.contiguousElements(size, count);
     if (done > 0) {
@@ -337,94 +328,79 @@ export class Ne2000 {
   }
 
   write(offset: number, size: number, value: number): void {
-    if (offset >= 0x10 && offset < 0x18) { this.dataWrite(size, value); return; }
-    if (offset >= 0x18) return; // drivers write back what they read: no effect
+    if (offset >= DATA && offset < RESET) { this.dataWrite(size, value); return; }
+    if (offset >= RESET) return; // drivers write back what they read: no effect
     this.regWrite(offset & 0x0f, value & 0xff);
   }
 
-  private regRead(reg: number): number {
+  /** A register read: the switch runs on the page-qualified name, `offset | (page << 4)` (ne2000-regs.ts). */
+  private regRead(offset: number): number {
     const s = this.state;
-    if (reg === CR) return s.CR;
-    const page = s.CR >> 6;
-    if (page === 0) {
-      switch (reg) {
-        case 0x01: return s.RSAR & 0xff; // CLDA0: we report the remote address
-        case 0x02: return s.RSAR >> 8;
-        case 0x03: return s.BNRY;
-        case 0x04: return s.TSR;
-        case 0x05: return 0; // NCR: no collisions on a switched segment
-        case 0x06: return 0; // FIFO
-        case 0x07: return s.ISR;
-        case 0x08: return s.RSAR & 0xff; // CRDA0
-        case 0x09: return s.RSAR >> 8;
-        case 0x0a: return this.pci ? 0x50 : 0xff; // RTL8029 ID0 'P'
-        case 0x0b: return this.pci ? 0x43 : 0xff; // RTL8029 ID1 'C'
-        case 0x0c: return s.RSR;
-        case 0x0d: { const v = s.CNTR0; s.CNTR0 = 0; return v; }
-        case 0x0e: { const v = s.CNTR1; s.CNTR1 = 0; return v; }
-        default: { const v = s.CNTR2; s.CNTR2 = 0; return v; }
+    if (offset === CR) return s.CR;
+    switch (offset | ((s.CR >> CR_PAGE_SHIFT) << 4)) {
+      case P0_CLDA0: case P0_CRDA0: return s.RSAR & 0xff; // the local and remote DMA addresses: we report the remote one
+      case P0_CLDA1: case P0_CRDA1: return s.RSAR >> 8;
+      case P0_BNRY: return s.BNRY;
+      case P0_TSR: return s.TSR;
+      case P0_NCR: return 0; // no collisions on a switched segment
+      case P0_FIFO: return 0;
+      case P0_ISR: return s.ISR;
+      case P0_8029ID0: return this.pci ? 0x50 : 0xff; // the RTL8029's ID, 'P' 'C'
+      case P0_8029ID1: return this.pci ? 0x43 : 0xff;
+      case P0_RSR: return s.RSR;
+      case P0_CNTR0: { const v = s.CNTR0; s.CNTR0 = 0; return v; }
+      case P0_CNTR1: { const v = s.CNTR1; s.CNTR1 = 0; return v; }
+      case P0_CNTR2: { const v = s.CNTR2; s.CNTR2 = 0; return v; }
+      case P1_CURR: return s.CURR;
+      case P2_PSTART: return s.PSTART;
+      case P2_PSTOP: return s.PSTOP;
+      case P2_RNPP: return 0;
+      case P2_TPSR: return s.TPSR;
+      case P2_LNPP: return 0;
+      case P2_RCR: return s.RCR | 0xc0;
+      case P2_TCR: return s.TCR | 0xe0;
+      case P2_DCR: return s.DCR | 0x80;
+      case P2_IMR: return s.IMR | 0x80;
+      case P3_9346CR: return this.pci ? s.CR9346 : 0xff; // page 3 is the RTL8029's; an NE2000 has nothing there
+      default: {
+        const reg = offset | ((s.CR >> CR_PAGE_SHIFT) << 4);
+        if (reg >= P1_PAR0 && reg < P1_PAR0 + 6) return s.PAR[reg - P1_PAR0];
+        if (reg >= P1_MAR0 && reg < P1_MAR0 + 8) return s.MAR[reg - P1_MAR0];
+        if (this.pci && reg >= P3_CONFIG0 && reg <= P3_CONFIG3) return s.CONFIG[reg - P3_CONFIG0];
+        return 0xff;
       }
     }
-    if (page === 1) {
-      if (reg <= 6) return s.PAR[reg - 1];
-      if (reg === 7) return s.CURR;
-      return s.MAR[reg - 8];
-    }
-    if (page === 2) {
-      switch (reg) {
-        case 0x01: return s.PSTART;
-        case 0x02: return s.PSTOP;
-        case 0x03: return 0; // RNPP
-        case 0x04: return s.TPSR;
-        case 0x05: return 0; // LNPP
-        case 0x0c: return s.RCR | 0xc0;
-        case 0x0d: return s.TCR | 0xe0;
-        case 0x0e: return s.DCR | 0x80;
-        case 0x0f: return s.IMR | 0x80;
-        default: return 0xff;
-      }
-    }
-    // Page 3: the RTL8029's 9346CR and CONFIG0-3; an NE2000 has nothing there.
-    if (!this.pci) return 0xff;
-    if (reg === 0x01) return s.CR9346;
-    if (reg >= 0x03 && reg <= 0x06) return s.CONFIG[reg - 3];
-    return 0xff;
   }
 
-  private regWrite(reg: number, v: number): void {
+  /** A register write, switched like `regRead`. */
+  private regWrite(offset: number, v: number): void {
     const s = this.state;
-    if (reg === CR) { this.commandWrite(v); return; }
-    const page = s.CR >> 6;
-    if (page === 0) {
-      switch (reg) {
-        case 0x01: s.PSTART = v; return;
-        case 0x02: s.PSTOP = v; return;
-        case 0x03: s.BNRY = v; return;
-        case 0x04: s.TPSR = v; return;
-        case 0x05: s.TBCR = (s.TBCR & 0xff00) | v; return;
-        case 0x06: s.TBCR = (s.TBCR & 0xff) | (v << 8); return;
-        case 0x07: s.ISR &= ~(v & 0x7f); this.updateIrq(); return; // write one to clear (RST is read-only)
-        case 0x08: s.RSAR = (s.RSAR & 0xff00) | v; return;
-        case 0x09: s.RSAR = (s.RSAR & 0xff) | (v << 8); return;
-        case 0x0a: s.RBCR = (s.RBCR & 0xff00) | v; return;
-        case 0x0b: s.RBCR = (s.RBCR & 0xff) | (v << 8); return;
-        case 0x0c: s.RCR = v & 0x3f; return;
-        case 0x0d: s.TCR = v & 0x1f; return;
-        case 0x0e: s.DCR = v & 0x7f; return;
-        default: s.IMR = v & 0x7f; this.updateIrq(); return;
-      }
+    if (offset === CR) { this.commandWrite(v); return; }
+    const reg = offset | ((s.CR >> CR_PAGE_SHIFT) << 4);
+    switch (reg) {
+      case P0_PSTART: s.PSTART = v; return;
+      case P0_PSTOP: s.PSTOP = v; return;
+      case P0_BNRY: s.BNRY = v; return;
+      case P0_TPSR: s.TPSR = v; return;
+      case P0_TBCR0: s.TBCR = (s.TBCR & 0xff00) | v; return;
+      case P0_TBCR1: s.TBCR = (s.TBCR & 0xff) | (v << 8); return;
+      case P0_ISR: s.ISR &= ~(v & 0x7f); this.updateIrq(); return; // write one to clear (RST is read-only)
+      case P0_RSAR0: s.RSAR = (s.RSAR & 0xff00) | v; return;
+      case P0_RSAR1: s.RSAR = (s.RSAR & 0xff) | (v << 8); return;
+      case P0_RBCR0: s.RBCR = (s.RBCR & 0xff00) | v; return;
+      case P0_RBCR1: s.RBCR = (s.RBCR & 0xff) | (v << 8); return;
+      case P0_RCR: s.RCR = v & 0x3f; return;
+      case P0_TCR: s.TCR = v & 0x1f; return;
+      case P0_DCR: s.DCR = v & 0x7f; return;
+      case P0_IMR: s.IMR = v & 0x7f; this.updateIrq(); return;
+      case P1_CURR: s.CURR = v; return;
+      case P3_9346CR: if (this.pci) { s.CR9346 = v; return; } break;
+      default:
+        if (reg >= P1_PAR0 && reg < P1_PAR0 + 6) { s.PAR[reg - P1_PAR0] = v; return; }
+        if (reg >= P1_MAR0 && reg < P1_MAR0 + 8) { s.MAR[reg - P1_MAR0] = v; return; }
+        if (this.pci && reg >= P3_CONFIG0 && reg <= P3_CONFIG3 && (s.CR9346 & 0xc0) === 0xc0) { s.CONFIG[reg - P3_CONFIG0] = v; return; }
     }
-    if (page === 1) {
-      if (reg <= 6) s.PAR[reg - 1] = v;
-      else if (reg === 7) s.CURR = v;
-      else s.MAR[reg - 8] = v;
-      return;
-    }
-    if (page === 3 && this.pci) {
-      if (reg === 0x01) { s.CR9346 = v; return; }
-      if (reg >= 0x03 && reg <= 0x06 && (s.CR9346 & 0xc0) === 0xc0) { s.CONFIG[reg - 3] = v; return; }
-    }
-    this.onLog(`ne2000: write 0x${v.toString(16)} to page ${page} register 0x${reg.toString(16)} ignored`);
+    this.onLog(`ne2000: write 0x${v.toString(16)} to page ${reg >> 4} register 0x${offset.toString(16)} ignored`);
   }
 
   /** CR (datasheet, "Command Register"): page select, remote DMA command, start/stop, transmit. */
@@ -570,7 +546,6 @@ export class Ne2000 {
   receive(frame: Uint8Array): boolean {
     const s = this.state;
     if (s.CR & CR_STP) return false;
-    void RCR_SEP;
     if (!this.accepts(frame)) return false;
     const start = s.PSTART, stop = s.PSTOP;
     // Hostile ring programming (each a past advisory): an empty or inverted ring, a

@@ -5,7 +5,8 @@
  * in flight, C+ mode, loopback.
  */
 import { Clock } from './clock';
-import { Rtl8139, ISR_ROK, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_RER, ISR_FOVW, MAX_TX_SIZE, RX_FIFO_BYTES } from './rtl8139';
+import { Rtl8139, MAX_TX_SIZE, RX_FIFO_BYTES } from './rtl8139';
+import { ISR_ROK, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_RER, ISR_FOVW } from './rtl8139-regs';
 import { crc32 } from './net/ethernet';
 
 const MAC = Uint8Array.from([0x52, 0x54, 0x00, 0xab, 0xcd, 0xef]);

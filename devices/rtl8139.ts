@@ -41,22 +41,14 @@ export function ramDma(ram: Uint8Array, written: (addr: number, length: number) 
   };
 }
 
-// Register offsets (datasheet, section 6).
-const MAR0 = 0x08, TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, CAPR = 0x38, CBR = 0x3a;
-const IMR = 0x3c, ISR = 0x3e, TCR = 0x40, RCR = 0x44, TCTR = 0x48, MPC = 0x4c, CR9346 = 0x50, CONFIG0 = 0x51;
-const CONFIG1 = 0x52, MSR = 0x58, CONFIG3 = 0x59, CONFIG4 = 0x5a, TSAD = 0x60, BMCR = 0x62, BMSR = 0x64, CONFIG5 = 0xd8, CPCR = 0xe0;
-// CR bits
-const CR_BUFE = 0x01, CR_TE = 0x04, CR_RE = 0x08, CR_RST = 0x10;
-// ISR bits
-export const ISR_ROK = 0x0001, ISR_RER = 0x0002, ISR_TOK = 0x0004, ISR_TER = 0x0008, ISR_RXOVW = 0x0010, ISR_FOVW = 0x0040;
-// TSD bits
-const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_TABT = 1 << 30, TSD_SIZE = 0x1fff;
-// RCR bits
-const RCR_AAP = 0x01, RCR_APM = 0x02, RCR_AM = 0x04, RCR_AB = 0x08, RCR_AR = 0x10, RCR_WRAP = 0x80;
-// Receive status (the header's first word)
-const RX_ROK = 0x0001, RX_PAM = 0x1000, RX_BAR = 0x2000, RX_MAR = 0x8000;
-/** TCR's hardware version bits for an RTL8139C (how Linux's 8139too tells the chips apart). */
-const TCR_HWVERID_8139C = 0x74000000, TCR_HWVERID_MASK = 0x7cc00000;
+import {
+  MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, TCTR, MPC, CR9346, CONFIG0, CONFIG1, MSR, CONFIG3, CONFIG4, RERID, TSAD,
+  BMCR, BMSR, CONFIG5, CPCR, CR_BUFE, CR_TE, CR_RE, CR_RST, ISR_ROK, ISR_RER, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_FOVW,
+  TSD_OWN, TSD_TUN, TSD_TOK, TSD_TABT, TSD_SIZE, TSAD_OWN_SHIFT, TSAD_TABT_SHIFT, TSAD_TUN_SHIFT, TSAD_TOK_SHIFT,
+  RCR_AAP, RCR_APM, RCR_AM, RCR_AB, RCR_AR, RCR_WRAP, RX_ROK, RX_PAM, RX_BAR, RX_MAR, TCR_HWVERID_8139C, TCR_HWVERID_MASK, TCR_LBK, ringBytes,
+} from './rtl8139-regs';
+import { PortDevice } from './port-bus';
+
 /** The datasheet's limit on a transmit: 1792 bytes. */
 export const MAX_TX_SIZE = 1792;
 /**
@@ -110,7 +102,8 @@ export interface Rtl8139Options {
   rxBusTime?: boolean;
 }
 
-export class Rtl8139 {
+/** The RTL8139C as a port device: offsets 0x00-0xFF from its base (`RTL8139_PORTS`). */
+export class Rtl8139 implements PortDevice {
   state: Rtl8139State;
   readonly mac: Uint8Array;
   readonly bitsPerSecond: number;
@@ -228,7 +221,7 @@ export class Rtl8139 {
 
   /** Receive ring size in bytes (without the 16-byte pad): 8 KiB << RCR.RBLEN. */
   get ringSize(): number {
-    return 8192 << ((this.state.RCR >> 11) & 3);
+    return ringBytes(this.state.RCR);
   }
 
   // ---- Register access ----
@@ -269,10 +262,10 @@ export class Rtl8139 {
         let v = 0;
         for (let i = 0; i < 4; i++) {
           const tsd = s.TSD[i];
-          if (tsd & TSD_TOK) v |= 1 << (12 + i);
-          if (tsd & TSD_TUN) v |= 1 << (8 + i);
-          if (tsd & TSD_TABT) v |= 1 << (4 + i);
-          if (tsd & TSD_OWN) v |= 1 << i;
+          if (tsd & TSD_TOK) v |= 1 << (TSAD_TOK_SHIFT + i);
+          if (tsd & TSD_TUN) v |= 1 << (TSAD_TUN_SHIFT + i);
+          if (tsd & TSD_TABT) v |= 1 << (TSAD_TABT_SHIFT + i);
+          if (tsd & TSD_OWN) v |= 1 << (TSAD_OWN_SHIFT + i);
         }
         return off === TSAD ? v & 0xff : v >> 8;
       }
@@ -281,7 +274,7 @@ export class Rtl8139 {
       case BMSR: return 0x2d; // link up, auto-negotiation complete, extended capability
       case BMSR + 1: return 0x78; // 10/100, half/full duplex
       case CONFIG5: return s.CONFIG[4];
-      case 0x5e: return 0x10; // RERID: revision
+      case RERID: return 0x10; // the revision
       default:
         if (off >= TCR && off < TCR + 4) return (s.TCR >>> (8 * (off - TCR))) & 0xff;
         if (off >= RCR && off < RCR + 4) return (s.RCR >>> (8 * (off - RCR))) & 0xff;
@@ -429,7 +422,7 @@ export class Rtl8139 {
     const frame = this.txView.of(this.txBuffer, 0, len);
     s.TSD[i] = (s.TSD[i] | TSD_OWN | TSD_TOK) >>> 0;
     s.ISR |= ISR_TOK;
-    const loopback = ((s.TCR >> 17) & 3) !== 0;
+    const loopback = (s.TCR & TCR_LBK) !== 0;
     if (loopback) this.receive(frame); // loopback: the frame comes back in (after the transmit, not inside it)
     else this.port?.send(frame);
     this.updateIrq();

@@ -11,7 +11,13 @@
  */
 import { PortDevice } from '../devices/port-bus';
 import { Ne2000 } from '../devices/ne2000';
+import {
+  CR, DATA, RESET, CR_STP, CR_STA, CR_TXP, CR_PAGE1, RD_READ, RD_WRITE, RD_ABORT, ISR_PRX, ISR_PTX, ISR_RXE, ISR_TXE, ISR_OVW, ISR_RDC,
+  P0_PSTART, P0_PSTOP, P0_BNRY, P0_TPSR, P0_TBCR0, P0_TBCR1, P0_ISR, P0_RSAR0, P0_RSAR1, P0_RBCR0, P0_RBCR1, P0_RCR, P0_TCR, P0_DCR, P0_IMR,
+  P1_PAR0, P1_MAR0, P1_CURR, offsetOf,
+} from '../devices/ne2000-regs';
 import { Rtl8139 } from '../devices/rtl8139';
+import * as R from '../devices/rtl8139-regs';
 import { PciFunction } from '../devices/pci';
 import { MAX_FRAME, MIN_FRAME, copyFrame } from '../devices/net/ethernet';
 
@@ -39,10 +45,6 @@ const TX_QUEUE = 64;
 
 // ---- RTL8139 ----
 
-const R_TSD0 = 0x10, R_TSAD0 = 0x20, R_RBSTART = 0x30, R_CR = 0x37, R_CAPR = 0x38, R_IMR = 0x3c, R_ISR = 0x3e, R_TCR = 0x40, R_RCR = 0x44;
-const CR_BUFE = 0x01, CR_TE = 0x04, CR_RE = 0x08, CR_RST = 0x10;
-const ISR_ROK = 0x01, ISR_RER = 0x02, ISR_TOK = 0x04, ISR_TER = 0x08, ISR_RXOVW = 0x10, ISR_FOVW = 0x40;
-const TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_TABT = 1 << 30;
 /** The receive ring: 32 KiB + 16, WRAP set so a frame never splits at the end. */
 const RTL_RING = 32 * 1024;
 export const RTL8139_DRIVER_BYTES = RTL_RING + 16 + MAX_FRAME + 4 * 2048;
@@ -72,14 +74,14 @@ export class Rtl8139Driver implements HostDriver {
     // PCI: I/O decoding and bus mastering on (the firmware set up the BARs).
     fn.write(0x04, 2, fn.read(0x04, 2) | 0x05);
     const r = io.regs;
-    r.write(R_CR, 1, CR_RST);
-    r.write(R_RBSTART, 4, this.ringAt >>> 0);
-    for (let i = 0; i < 4; i++) r.write(R_TSAD0 + 4 * i, 4, (this.txAt + i * 2048) >>> 0);
-    r.write(R_CR, 1, CR_RE | CR_TE);
-    r.write(R_TCR, 4, 0x03000700); // max DMA burst, the default interframe gap
-    r.write(R_RCR, 4, 0x80 | (2 << 11) | 0x0f); // WRAP, 32 KiB ring, accept all (promiscuous), multicast, broadcast
-    r.write(R_CAPR, 2, 0xfff0);
-    r.write(R_IMR, 2, ISR_ROK | ISR_RER | ISR_TOK | ISR_TER | ISR_RXOVW | ISR_FOVW);
+    r.write(R.CR, 1, R.CR_RST);
+    r.write(R.RBSTART, 4, this.ringAt >>> 0);
+    for (let i = 0; i < 4; i++) r.write(R.TSAD0 + 4 * i, 4, (this.txAt + i * 2048) >>> 0);
+    r.write(R.CR, 1, R.CR_RE | R.CR_TE);
+    r.write(R.TCR, 4, 0x03000700); // max DMA burst, the default interframe gap
+    r.write(R.RCR, 4, 0x80 | (2 << 11) | 0x0f); // WRAP, 32 KiB ring, accept all (promiscuous), multicast, broadcast
+    r.write(R.CAPR, 2, 0xfff0);
+    r.write(R.IMR, 2, R.ISR_ROK | R.ISR_RER | R.ISR_TOK | R.ISR_TER | R.ISR_RXOVW | R.ISR_FOVW);
   }
 
   transmit(frame: Uint8Array): boolean {
@@ -97,7 +99,7 @@ export class Rtl8139Driver implements HostDriver {
       this.io.work(f.length);
       const len = Math.max(f.length, MIN_FRAME);
       if (len > f.length) this.mem.fill(0, at + f.length, at + len);
-      this.io.regs.write(R_TSD0 + 4 * this.next, 4, len); // OWN = 0: the card takes it
+      this.io.regs.write(R.TSD0 + 4 * this.next, 4, len); // OWN = 0: the card takes it
       this.next = (this.next + 1) & 3;
       this.inFlight++;
     }
@@ -108,19 +110,19 @@ export class Rtl8139Driver implements HostDriver {
     this.servicing = true;
     const r = this.io.regs;
     for (let rounds = 0; rounds < 64; rounds++) {
-      const isr = r.read(R_ISR, 2);
+      const isr = r.read(R.ISR, 2);
       if (isr === 0) break;
-      r.write(R_ISR, 2, isr);
-      if (isr & (ISR_TOK | ISR_TER)) this.reclaim();
-      if (isr & (ISR_ROK | ISR_RER | ISR_RXOVW | ISR_FOVW)) this.receive();
+      r.write(R.ISR, 2, isr);
+      if (isr & (R.ISR_TOK | R.ISR_TER)) this.reclaim();
+      if (isr & (R.ISR_ROK | R.ISR_RER | R.ISR_RXOVW | R.ISR_FOVW)) this.receive();
     }
     this.servicing = false;
   }
 
   private reclaim(): void {
     while (this.inFlight > 0) {
-      const tsd = this.io.regs.read(R_TSD0 + 4 * this.dirty, 4);
-      if (!(tsd & (TSD_TOK | TSD_TUN | TSD_TABT)) && !(tsd & TSD_OWN)) break;
+      const tsd = this.io.regs.read(R.TSD0 + 4 * this.dirty, 4);
+      if (!(tsd & (R.TSD_TOK | R.TSD_TUN | R.TSD_TABT)) && !(tsd & R.TSD_OWN)) break;
       this.dirty = (this.dirty + 1) & 3;
       this.inFlight--;
     }
@@ -129,22 +131,22 @@ export class Rtl8139Driver implements HostDriver {
 
   private receive(): void {
     const r = this.io.regs;
-    for (let n = 0; n < 256 && !(r.read(R_CR, 1) & CR_BUFE); n++) {
+    for (let n = 0; n < 256 && !(r.read(R.CR, 1) & R.CR_BUFE); n++) {
       const p = this.ringAt + this.rxOff;
       const status = this.mem[p] | (this.mem[p + 1] << 8);
       const len = this.mem[p + 2] | (this.mem[p + 3] << 8);
       if (!(status & 1) || len < 4 + MIN_FRAME || len - 4 > MAX_FRAME) {
         // A bad header: restart the receiver, as Linux's 8139too does.
-        r.write(R_CR, 1, CR_TE);
-        r.write(R_CR, 1, CR_RE | CR_TE);
-        r.write(R_RCR, 4, 0x80 | (2 << 11) | 0x0f);
+        r.write(R.CR, 1, R.CR_TE);
+        r.write(R.CR, 1, R.CR_RE | R.CR_TE);
+        r.write(R.RCR, 4, 0x80 | (2 << 11) | 0x0f);
         this.rxOff = 0;
         return;
       }
       const frame = this.mem.slice(p + 4, p + 4 + len - 4);
       this.io.work(frame.length);
       this.rxOff = ((this.rxOff + len + 4 + 3) & ~3) % RTL_RING;
-      r.write(R_CAPR, 2, (this.rxOff - 16) & 0xffff);
+      r.write(R.CAPR, 2, (this.rxOff - 16) & 0xffff);
       this.deliver(frame);
     }
   }
@@ -152,11 +154,8 @@ export class Rtl8139Driver implements HostDriver {
 
 // ---- NE2000 (DP8390) ----
 
-const N_CR = 0x00, N_PSTART = 0x01, N_PSTOP = 0x02, N_BNRY = 0x03, N_TPSR = 0x04, N_TBCR0 = 0x05, N_TBCR1 = 0x06, N_ISR = 0x07;
-const N_RSAR0 = 0x08, N_RSAR1 = 0x09, N_RBCR0 = 0x0a, N_RBCR1 = 0x0b, N_RCR = 0x0c, N_TCR = 0x0d, N_DCR = 0x0e, N_IMR = 0x0f;
-const N_DATA = 0x10, N_RESET = 0x1f, N_CURR = 0x07;
-const NCR_STP = 0x01, NCR_STA = 0x02, NCR_TXP = 0x04, NCR_RREAD = 0x08, NCR_RWRITE = 0x10, NCR_NODMA = 0x20, NCR_PAGE1 = 0x40;
-const NISR_PRX = 0x01, NISR_PTX = 0x02, NISR_RXE = 0x04, NISR_TXE = 0x08, NISR_OVW = 0x10, NISR_RDC = 0x40;
+/** Page 1's registers, as ports. */
+const N_PAR0 = offsetOf(P1_PAR0), N_MAR0 = offsetOf(P1_MAR0), N_CURR = offsetOf(P1_CURR);
 const TX_PAGE = 0x40, RX_START = 0x46, RX_STOP = 0x80;
 
 /** The NE2000 driver: one transmit buffer at page 0x40, the receive ring at 0x46-0x80, data moved by 16-bit remote DMA. */
@@ -172,21 +171,21 @@ export class Ne2000Driver implements HostDriver {
   constructor(private readonly io: DriverIo, card: Ne2000, fn: PciFunction | null, private readonly deliver: (frame: Uint8Array) => void) {
     if (fn) fn.write(0x04, 2, fn.read(0x04, 2) | 0x01);
     const r = io.regs;
-    r.write(N_RESET, 1, r.read(N_RESET, 1));
-    r.write(N_CR, 1, NCR_NODMA | NCR_STP);
-    r.write(N_DCR, 1, 0x49); // word transfers, normal operation, FIFO threshold 8 bytes
-    r.write(N_RBCR0, 1, 0); r.write(N_RBCR1, 1, 0);
-    r.write(N_RCR, 1, 0x1c); // promiscuous, multicast, broadcast
-    r.write(N_TCR, 1, 0x02); // internal loopback while the ring is set up
-    r.write(N_PSTART, 1, RX_START); r.write(N_BNRY, 1, RX_START); r.write(N_PSTOP, 1, RX_STOP);
-    r.write(N_ISR, 1, 0xff);
-    r.write(N_IMR, 1, NISR_PRX | NISR_PTX | NISR_RXE | NISR_TXE | NISR_OVW);
-    r.write(N_CR, 1, NCR_NODMA | NCR_STP | NCR_PAGE1);
-    for (let i = 0; i < 6; i++) r.write(0x01 + i, 1, card.mac[i]);
-    for (let i = 0; i < 8; i++) r.write(0x08 + i, 1, 0xff);
+    r.write(RESET, 1, r.read(RESET, 1));
+    r.write(CR, 1, RD_ABORT | CR_STP);
+    r.write(P0_DCR, 1, 0x49); // word transfers, normal operation, FIFO threshold 8 bytes
+    r.write(P0_RBCR0, 1, 0); r.write(P0_RBCR1, 1, 0);
+    r.write(P0_RCR, 1, 0x1c); // promiscuous, multicast, broadcast
+    r.write(P0_TCR, 1, 0x02); // internal loopback while the ring is set up
+    r.write(P0_PSTART, 1, RX_START); r.write(P0_BNRY, 1, RX_START); r.write(P0_PSTOP, 1, RX_STOP);
+    r.write(P0_ISR, 1, 0xff);
+    r.write(P0_IMR, 1, ISR_PRX | ISR_PTX | ISR_RXE | ISR_TXE | ISR_OVW);
+    r.write(CR, 1, RD_ABORT | CR_STP | CR_PAGE1);
+    for (let i = 0; i < 6; i++) r.write(N_PAR0 + i, 1, card.mac[i]);
+    for (let i = 0; i < 8; i++) r.write(N_MAR0 + i, 1, 0xff);
     r.write(N_CURR, 1, RX_START + 1);
-    r.write(N_CR, 1, NCR_NODMA | NCR_STA);
-    r.write(N_TCR, 1, 0x00);
+    r.write(CR, 1, RD_ABORT | CR_STA);
+    r.write(P0_TCR, 1, 0x00);
   }
 
   transmit(frame: Uint8Array): boolean {
@@ -204,41 +203,41 @@ export class Ne2000Driver implements HostDriver {
     if (padded !== f) padded.set(f);
     this.remoteWrite(TX_PAGE << 8, padded);
     const r = this.io.regs;
-    r.write(N_TPSR, 1, TX_PAGE);
-    r.write(N_TBCR0, 1, len & 0xff);
-    r.write(N_TBCR1, 1, len >> 8);
-    r.write(N_CR, 1, NCR_NODMA | NCR_STA | NCR_TXP);
+    r.write(P0_TPSR, 1, TX_PAGE);
+    r.write(P0_TBCR0, 1, len & 0xff);
+    r.write(P0_TBCR1, 1, len >> 8);
+    r.write(CR, 1, RD_ABORT | CR_STA | CR_TXP);
     this.txBusy = true;
   }
 
   private remoteSetup(addr: number, count: number, cmd: number): void {
     const r = this.io.regs;
-    r.write(N_CR, 1, NCR_NODMA | NCR_STA);
-    r.write(N_RBCR0, 1, count & 0xff); r.write(N_RBCR1, 1, count >> 8);
-    r.write(N_RSAR0, 1, addr & 0xff); r.write(N_RSAR1, 1, addr >> 8);
-    r.write(N_CR, 1, cmd | NCR_STA);
+    r.write(CR, 1, RD_ABORT | CR_STA);
+    r.write(P0_RBCR0, 1, count & 0xff); r.write(P0_RBCR1, 1, count >> 8);
+    r.write(P0_RSAR0, 1, addr & 0xff); r.write(P0_RSAR1, 1, addr >> 8);
+    r.write(CR, 1, cmd | CR_STA);
   }
 
   private remoteDone(): void {
     const r = this.io.regs;
-    for (let i = 0; i < 16 && !(r.read(N_ISR, 1) & NISR_RDC); i++);
-    r.write(N_ISR, 1, NISR_RDC);
+    for (let i = 0; i < 16 && !(r.read(P0_ISR, 1) & ISR_RDC); i++);
+    r.write(P0_ISR, 1, ISR_RDC);
   }
 
   private remoteWrite(addr: number, data: Uint8Array): void {
     const words = (data.length + 1) >> 1;
-    this.remoteSetup(addr, words * 2, NCR_RWRITE);
+    this.remoteSetup(addr, words * 2, RD_WRITE);
     const r = this.io.regs;
-    for (let i = 0; i < words; i++) r.write(N_DATA, 2, data[2 * i] | ((data[2 * i + 1] ?? 0) << 8));
+    for (let i = 0; i < words; i++) r.write(DATA, 2, data[2 * i] | ((data[2 * i + 1] ?? 0) << 8));
     this.remoteDone();
   }
 
   private remoteRead(addr: number, dst: Uint8Array, at: number, count: number): void {
     const words = (count + 1) >> 1;
-    this.remoteSetup(addr, words * 2, NCR_RREAD);
+    this.remoteSetup(addr, words * 2, RD_READ);
     const r = this.io.regs;
     for (let i = 0; i < words; i++) {
-      const w = r.read(N_DATA, 2);
+      const w = r.read(DATA, 2);
       dst[at + 2 * i] = w & 0xff;
       if (2 * i + 1 < count) dst[at + 2 * i + 1] = w >> 8;
     }
@@ -250,11 +249,11 @@ export class Ne2000Driver implements HostDriver {
     this.servicing = true;
     const r = this.io.regs;
     for (let rounds = 0; rounds < 64; rounds++) {
-      const isr = r.read(N_ISR, 1) & ~NISR_RDC;
+      const isr = r.read(P0_ISR, 1) & ~ISR_RDC;
       if (isr === 0) break;
-      r.write(N_ISR, 1, isr);
-      if (isr & (NISR_PRX | NISR_RXE | NISR_OVW)) this.receive();
-      if (isr & (NISR_PTX | NISR_TXE)) this.txBusy = false;
+      r.write(P0_ISR, 1, isr);
+      if (isr & (ISR_PRX | ISR_RXE | ISR_OVW)) this.receive();
+      if (isr & (ISR_PTX | ISR_TXE)) this.txBusy = false;
     }
     this.servicing = false;
     if (!this.txBusy) this.start();
@@ -264,10 +263,10 @@ export class Ne2000Driver implements HostDriver {
     const r = this.io.regs;
     const hdr = new Uint8Array(4);
     for (let n = 0; n < 64; n++) {
-      r.write(N_CR, 1, NCR_NODMA | NCR_STA | NCR_PAGE1);
+      r.write(CR, 1, RD_ABORT | CR_STA | CR_PAGE1);
       const curr = r.read(N_CURR, 1);
-      r.write(N_CR, 1, NCR_NODMA | NCR_STA);
-      let page = r.read(N_BNRY, 1) + 1;
+      r.write(CR, 1, RD_ABORT | CR_STA);
+      let page = r.read(P0_BNRY, 1) + 1;
       if (page >= RX_STOP) page = RX_START;
       if (page === curr) return;
       this.remoteRead(page << 8, hdr, 0, 4);
@@ -275,7 +274,7 @@ export class Ne2000Driver implements HostDriver {
       const len = total - 4;
       if (!(hdr[0] & 0x01) || next < RX_START || next >= RX_STOP || len < MIN_FRAME || len > MAX_FRAME) {
         // A header that makes no sense: drop everything the ring holds.
-        r.write(N_BNRY, 1, curr === RX_START ? RX_STOP - 1 : curr - 1);
+        r.write(P0_BNRY, 1, curr === RX_START ? RX_STOP - 1 : curr - 1);
         return;
       }
       const frame = new Uint8Array(len);
@@ -284,7 +283,7 @@ export class Ne2000Driver implements HostDriver {
       this.remoteRead(addr, frame, 0, first);
       if (first < len) this.remoteRead(RX_START << 8, frame, first, len - first);
       this.io.work(len);
-      r.write(N_BNRY, 1, next === RX_START ? RX_STOP - 1 : next - 1);
+      r.write(P0_BNRY, 1, next === RX_START ? RX_STOP - 1 : next - 1);
       this.deliver(frame);
     }
   }

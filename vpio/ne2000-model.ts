@@ -36,17 +36,19 @@
  * While a handoff is pending, new transmits and remote DMAs are stalled.
  */
 import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
-import { Ne2000, Ne2000State, newNe2000State, RAM_START, RAM_END } from '../devices/ne2000';
+import { Ne2000, Ne2000State, newNe2000State } from '../devices/ne2000';
+import {
+  CR, DATA, RESET, NE2000_PORTS, CR_STA, CR_STP, CR_TXP, CR_RD_MASK, CR_PAGE_SHIFT, RD_READ, RD_WRITE, RD_SEND, TCR_LB, RAM_START, RAM_END, PROM_BYTES,
+  P0_PSTART, P0_PSTOP, P0_TPSR, P0_TBCR0, P0_TBCR1, P0_RSAR0, P0_RSAR1, P0_RBCR0, P0_RBCR1, P1_CURR, offsetOf,
+} from '../devices/ne2000-regs';
 
-const CR = 0x00, PSTART = 0x01, PSTOP = 0x02, TPSR = 0x04, TBCR0 = 0x05, TBCR1 = 0x06, CURR = 0x07;
-const RSAR0 = 0x08, RSAR1 = 0x09, RBCR0 = 0x0a, RBCR1 = 0x0b, RESET = 0x18;
-const CR_STA = 0x02, CR_TXP = 0x04, CR_RD_MASK = 0x38, RD_READ = 0x08, RD_WRITE = 0x10, RD_SEND = 0x18;
-const PAGE_LO = 0x40, PAGE_HI = 0x80;
+/** The card's buffer RAM in pages. */
+const PAGE_LO = RAM_START >> 8, PAGE_HI = RAM_END >> 8;
 const MAX_FRAME = 1514;
 
 export class Ne2000Model implements CardModel {
-  readonly size = 0x20;
-  readonly policy = new Uint8Array(0x20);
+  readonly size = NE2000_PORTS;
+  readonly policy = new Uint8Array(NE2000_PORTS);
   policyVersion = 0;
   translated = 0;
   private page = 0;
@@ -75,10 +77,10 @@ export class Ne2000Model implements CardModel {
     const p = this.policy;
     p.fill(0);
     p[CR] = HOOK_OUT;
-    for (const o of [PSTART, PSTOP, TPSR, TBCR0, TBCR1, RSAR0, RSAR1, RBCR0, RBCR1]) p[o] = HOOK_OUT;
-    if (page === 1) p[CURR] = HOOK_OUT;
-    if (page === 2) for (let o = 1; o < 0x10; o++) p[o] = HOOK_OUT;
-    for (let o = RESET; o < 0x20; o++) p[o] = HOOK_IN | HOOK_OUT;
+    for (const r of [P0_PSTART, P0_PSTOP, P0_TPSR, P0_TBCR0, P0_TBCR1, P0_RSAR0, P0_RSAR1, P0_RBCR0, P0_RBCR1]) p[offsetOf(r)] = HOOK_OUT;
+    if (page === 1) p[offsetOf(P1_CURR)] = HOOK_OUT;
+    if (page === 2) for (let o = 1; o < DATA; o++) p[o] = HOOK_OUT;
+    for (let o = RESET; o < NE2000_PORTS; o++) p[o] = HOOK_IN | HOOK_OUT;
     this.policyVersion++;
   }
 
@@ -90,7 +92,7 @@ export class Ne2000Model implements CardModel {
 
   write(env: ModelEnv, off: number, size: number, value: number, handoffPending: boolean): Verdict {
     const v = value & 0xff;
-    if (size !== 1 && off < 0x10) {
+    if (size !== 1 && off < DATA) {
       // The register file is eight bits wide; a wider access reaches the next registers too.
       for (let b = 0; b < size; b++) {
         const r = this.write(env, off + b, 1, (value >>> (8 * b)) & 0xff, handoffPending);
@@ -104,7 +106,7 @@ export class Ne2000Model implements CardModel {
       return Verdict.Allow;
     }
     if (off === CR) {
-      const page = (v >> 6) & 3;
+      const page = (v >> CR_PAGE_SHIFT) & 3;
       const rd = v & CR_RD_MASK;
       const starts = (v & CR_STA) !== 0;
       if ((rd === RD_READ || rd === RD_WRITE || rd === RD_SEND || (v & CR_TXP)) && handoffPending) return Verdict.Stall;
@@ -113,7 +115,7 @@ export class Ne2000Model implements CardModel {
         return Verdict.Refuse;
       }
       if (rd === RD_READ || rd === RD_WRITE) {
-        const prom = rd === RD_READ && this.rsar + this.rbcr <= 0x20;
+        const prom = rd === RD_READ && this.rsar + this.rbcr <= PROM_BYTES;
         const ram = this.rsar >= PAGE_LO << 8 && this.rsar + this.rbcr <= PAGE_HI << 8;
         if (this.rbcr > 0 && !prom && !ram) {
           env.refuse('remote-outside', `remote ${rd === RD_READ ? 'read' : 'write'} of ${this.rbcr} bytes at 0x${this.rsar.toString(16)} leaves the card's RAM`);
@@ -147,34 +149,35 @@ export class Ne2000Model implements CardModel {
       if (env.tracing && (rd === RD_READ || rd === RD_WRITE)) env.note(`remote ${rd === RD_READ ? 'read' : 'write'}: ${this.rbcr} bytes at 0x${this.rsar.toString(16)}`);
       return Verdict.Allow;
     }
+    const reg = off | (this.page << 4);
     if (this.page === 0) {
-      if (((off >= RSAR0 && off <= RBCR1) || off === PSTART || off === PSTOP) && this.mayRun) {
+      if (((reg >= P0_RSAR0 && reg <= P0_RBCR1) || reg === P0_PSTART || reg === P0_PSTOP) && this.mayRun) {
         // Moving a remote DMA's address or count while it runs would take it past what was
         // checked. Whether it still runs is one read of CR, made once after each start.
         const rd = env.card.read(CR, 1) & CR_RD_MASK;
         this.mayRun = rd === RD_READ || rd === RD_WRITE;
         if (this.mayRun) {
-          const name = off === PSTART ? 'PSTART' : off === PSTOP ? 'PSTOP' : ['RSAR0', 'RSAR1', 'RBCR0', 'RBCR1'][off - RSAR0];
+          const name = reg === P0_PSTART ? 'PSTART' : reg === P0_PSTOP ? 'PSTOP' : ['RSAR0', 'RSAR1', 'RBCR0', 'RBCR1'][reg - P0_RSAR0];
           env.refuse('remote-rewritten', `${name} written (0x${v.toString(16)}) while a remote DMA runs (it wraps at PSTOP to PSTART)`);
           return Verdict.Refuse;
         }
       }
-      switch (off) {
-        case PSTART: this.pstart = v; break;
-        case PSTOP: this.pstop = v; break;
-        case TPSR: this.tpsr = v; break;
-        case TBCR0: this.tbcr = (this.tbcr & 0xff00) | v; break;
-        case TBCR1: this.tbcr = (this.tbcr & 0xff) | (v << 8); break;
-        case RSAR0: this.rsar = (this.rsar & 0xff00) | v; this.known |= 1; break;
-        case RSAR1: this.rsar = (this.rsar & 0xff) | (v << 8); this.known |= 2; break;
-        case RBCR0: this.rbcr = (this.rbcr & 0xff00) | v; this.known |= 4; break;
-        case RBCR1: this.rbcr = (this.rbcr & 0xff) | (v << 8); this.known |= 8; break;
+      switch (reg) {
+        case P0_PSTART: this.pstart = v; break;
+        case P0_PSTOP: this.pstop = v; break;
+        case P0_TPSR: this.tpsr = v; break;
+        case P0_TBCR0: this.tbcr = (this.tbcr & 0xff00) | v; break;
+        case P0_TBCR1: this.tbcr = (this.tbcr & 0xff) | (v << 8); break;
+        case P0_RSAR0: this.rsar = (this.rsar & 0xff00) | v; this.known |= 1; break;
+        case P0_RSAR1: this.rsar = (this.rsar & 0xff) | (v << 8); this.known |= 2; break;
+        case P0_RBCR0: this.rbcr = (this.rbcr & 0xff00) | v; this.known |= 4; break;
+        case P0_RBCR1: this.rbcr = (this.rbcr & 0xff) | (v << 8); this.known |= 8; break;
       }
       // A ring is written a register at a time, through states that are not yet a ring:
       // it is checked when the card is started with it (the next CR write with STA).
       return Verdict.Allow;
     }
-    if (this.page === 1 && off === CURR) this.curr = v;
+    if (reg === P1_CURR) this.curr = v;
     if (this.page === 2) {
       env.refuse('undefined-register', `write of 0x${v.toString(16)} to page 2 register 0x${off.toString(16)} (diagnostic, not to be written)`);
       return Verdict.Refuse;
@@ -216,13 +219,13 @@ export class Ne2000Model implements CardModel {
 
   check(_env: ModelEnv, state: unknown): string | null {
     const s = state as Ne2000State;
-    const page = (s.CR >> 6) & 3;
+    const page = (s.CR >> CR_PAGE_SHIFT) & 3;
     if (page !== this.page) return `the card is on page ${page}, the model thinks ${this.page}`;
     // A remote DMA under way must be one the model checked: inside the RAM (or, reading, the PROM).
     const rd = s.CR & CR_RD_MASK;
     if ((rd === RD_READ || rd === RD_WRITE) && s.RBCR > 0) {
       const end = s.RSAR + s.RBCR;
-      const ok = (s.RSAR >= PAGE_LO << 8 && end <= PAGE_HI << 8) || (rd === RD_READ && end <= 0x20) ||
+      const ok = (s.RSAR >= PAGE_LO << 8 && end <= PAGE_HI << 8) || (rd === RD_READ && end <= PROM_BYTES) ||
         (s.PSTOP > s.PSTART && s.RSAR >= PAGE_LO << 8 && s.RSAR < PAGE_HI << 8 && s.RBCR <= (PAGE_HI - PAGE_LO) << 8); // wrapping at PSTOP
       if (!ok) return `the card runs a remote ${rd === RD_READ ? 'read' : 'write'} of ${s.RBCR} bytes at 0x${s.RSAR.toString(16)}`;
     }
@@ -233,7 +236,7 @@ export class Ne2000Model implements CardModel {
 
   acquired(env: ModelEnv): void {
     // The restored CR says which page the guest had selected.
-    const page = (env.card.read(CR, 1) >> 6) & 3;
+    const page = (env.card.read(CR, 1) >> CR_PAGE_SHIFT) & 3;
     if (page !== this.page) this.setPage(page);
   }
 }
@@ -246,7 +249,6 @@ export const NE2000_CONTEXT_ACCESSES = 48;
  */
 export const NE2000_PAGE_ACCESSES = 5 + 128;
 const FIRST_PAGE = RAM_START >> 8, PAGES = (RAM_END - RAM_START) >> 8;
-const TCR_LB = 0x06, CR_STP = 0x01;
 
 /** A guest's NE2000 context: its registers and the pages of buffer RAM it still needs. */
 export interface Ne2000Context {

@@ -42,33 +42,29 @@
  */
 import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
 import { Rtl8139, Rtl8139State, newRtl8139State } from '../devices/rtl8139';
+import {
+  IDR0, MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, MPC, CR9346, CONFIG3, BMCR, CONFIG5, CPCR, TSAD, CR_RST, CR_RE, CR_TE, TSD_OWN, TSD_SIZE, TCR_LBK, RCR_WRAP,
+  TSAD_OWN_SHIFT, TSAD_TOK_SHIFT, RTL8139_PORTS, ringBytes,
+} from '../devices/rtl8139-regs';
 import { PortDevice } from '../devices/port-bus';
 
-const TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30, CR = 0x37, TCR = 0x40, RCR = 0x44, CPCR = 0xe0;
-/** TCR.LBK: loopback when either bit is set. */
-const TCR_LBK = 0x00060000;
 /** The shortest frame the card sends (it pads up to it), and the longest it takes. */
 const MIN_FRAME = 60, MAX_FRAME = 1514;
-const CR_RST = 0x10, CR_RE = 0x08, CR_TE = 0x04;
-const TSD_OWN = 1 << 13, TSD_SIZE = 0x1fff;
-/** TSAD, the transmit status of all descriptors (not to be confused with TSAD0-3). */
-const TSAD_ALL = 0x60;
-const RCR_WRAP = 0x80;
 const MAX_FRAME_SLACK = 1536;
 
 /** Offsets with a writable register (datasheet table 5.1): IDR, MAR, TSD, TSAD, RBSTART, CR, CAPR, IMR, ISR, TCR, RCR, MPC, 9346CR, CONFIG0/1/3/4, BMCR, CONFIG5, and CPCR (refused by its own rule). */
 const WRITABLE = (() => {
-  const w = new Uint8Array(256);
+  const w = new Uint8Array(RTL8139_PORTS);
   const set = (from: number, len: number) => w.fill(1, from, from + len);
-  set(0x00, 6); set(0x08, 8); set(0x10, 16); set(0x20, 16); set(0x30, 4); set(0x37, 1); set(0x38, 2);
-  set(0x3c, 2); set(0x3e, 2); set(0x40, 4); set(0x44, 4); set(0x4c, 4); set(0x50, 3); set(0x59, 2);
-  set(0x62, 2); set(0xd8, 1); set(0xe0, 2);
+  set(IDR0, 6); set(MAR0, 8); set(TSD0, 16); set(TSAD0, 16); set(RBSTART, 4); set(CR, 1); set(CAPR, 2);
+  set(IMR, 2); set(ISR, 2); set(TCR, 4); set(RCR, 4); set(MPC, 4); set(CR9346, 3); set(CONFIG3, 2);
+  set(BMCR, 2); set(CONFIG5, 1); set(CPCR, 2);
   return w;
 })();
 
 export class Rtl8139Model implements CardModel {
-  readonly size = 256;
-  readonly policy = new Uint8Array(256);
+  readonly size = RTL8139_PORTS;
+  readonly policy = new Uint8Array(RTL8139_PORTS);
   policyVersion = 1;
   translated = 0;
   /** The guest's view: guest-physical TSAD0-3 (as of each descriptor's go point) and RBSTART. */
@@ -82,7 +78,7 @@ export class Rtl8139Model implements CardModel {
   /** TSD values as the guest last wrote them (assembled from byte writes). */
   private readonly tsd = new Uint32Array(4).fill(TSD_OWN);
   /** The policy without the per-descriptor part. */
-  private readonly base = new Uint8Array(256);
+  private readonly base = new Uint8Array(RTL8139_PORTS);
   /** When the guest last turned the transmitter off (or reset the card). */
   private teOffAt = 0;
 
@@ -97,7 +93,7 @@ export class Rtl8139Model implements CardModel {
     hook(RCR, 4, HOOK_OUT);
     hook(TCR + 2, 1, HOOK_OUT); // the byte with LBK (bits 17-18); not ISR just before it
     hook(CPCR, 2, HOOK_OUT);
-    for (let o = 0; o < 256; o++) if (!WRITABLE[o]) this.base[o] |= HOOK_OUT;
+    for (let o = 0; o < RTL8139_PORTS; o++) if (!WRITABLE[o]) this.base[o] |= HOOK_OUT;
     this.updatePolicy();
   }
 
@@ -123,7 +119,7 @@ export class Rtl8139Model implements CardModel {
   }
 
   private ringBytes(): number {
-    return (8192 << ((this.rcr >> 11) & 3)) + 16 + (this.rcr & RCR_WRAP ? MAX_FRAME_SLACK : 0);
+    return ringBytes(this.rcr) + 16 + (this.rcr & RCR_WRAP ? MAX_FRAME_SLACK : 0);
   }
 
   private inside(env: ModelEnv, addr: number, len: number): boolean {
@@ -147,7 +143,7 @@ export class Rtl8139Model implements CardModel {
     // Refusals that concern the whole access come first, before any register is acted on.
     for (let b = 0; b < size; b++) {
       const o = off + b;
-      if (o < 256 && !WRITABLE[o]) {
+      if (o < RTL8139_PORTS && !WRITABLE[o]) {
         env.refuse('undefined-register', `write of 0x${(value >>> 0).toString(16)} reaches offset 0x${o.toString(16)}, where the RTL8139C has no writable register`);
         return Verdict.Refuse;
       }
@@ -293,10 +289,10 @@ export class Rtl8139Model implements CardModel {
    */
   private reclaim(env: ModelEnv): void {
     if (this.outstanding === 0) return;
-    const status = env.card.read(TSAD_ALL, 2);
-    const done = status & 0xf & this.outstanding;
+    const status = env.card.read(TSAD, 2);
+    const done = (status >> TSAD_OWN_SHIFT) & 0xf & this.outstanding;
     if (done === 0) return;
-    for (let i = 0; i < 4; i++) if (done & (1 << i)) this.complete(env, i, ((status >> (12 + i)) & 1) !== 0);
+    for (let i = 0; i < 4; i++) if (done & (1 << i)) this.complete(env, i, ((status >> (TSAD_TOK_SHIFT + i)) & 1) !== 0);
     this.updatePolicy();
   }
 
@@ -340,7 +336,6 @@ export class Rtl8139Model implements CardModel {
 
 /** Register accesses a context switch of the RTL8139 costs each way (its register file, read out or written back). */
 export const RTL8139_CONTEXT_ACCESSES = 64;
-const CAPR = 0x38;
 
 /**
  * Sharing an RTL8139C (see `CardSharing`). A context is the card's register file; the
@@ -399,9 +394,9 @@ export class Rtl8139Sharing implements CardSharing<Rtl8139State> {
   rxRoom(length: number): boolean {
     if (!(this.regs.read(CR, 1) & CR_RE)) return true;
     const rcr = this.regs.read(RCR, 4);
-    const size = 8192 << ((rcr >> 11) & 3);
+    const size = ringBytes(rcr);
     const read = (this.regs.read(CAPR, 2) + 16) & 0xffff;
-    const write = this.regs.read(0x3a, 2);
+    const write = this.regs.read(CBR, 2);
     let free = (read - write + size) % size;
     if (free === 0) free = size;
     return ((length + 8 + 3) & ~3) < free;
