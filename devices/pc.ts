@@ -150,7 +150,7 @@ export class Pc implements CpuBus {
     const cpu = this.cpu;
     const busMapper: PortMapper<PortRange> = {
       map: (name, base, length, device, cycles) => this.ports.map(name, base, length, device, cycles),
-      unmap: (range) => this.ports.unmap(range),
+      unmap: (range) => this.ports.remove(range),
     };
     this.platform = new Platform({
       clock: this.clock, costs, memoryBytes: options.memoryBytes, rtcStart: options.rtcStart ?? DEFAULT_RTC_START,

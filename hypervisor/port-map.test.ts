@@ -1,6 +1,6 @@
 /** The per-VM port map: direct and trapped ranges, run-time hooking, exit accounting. */
-import { PortMap, TrapHandler, TRAP_OUT } from './port-map';
-import { PortDevice } from '../devices/port-bus';
+import { PortMap } from './port-map';
+import { PortDevice, IO_OUT } from '../devices/port-bus';
 
 function device(log: string[]): PortDevice {
   return {
@@ -9,10 +9,11 @@ function device(log: string[]): PortDevice {
   };
 }
 
-function trap(log: string[]): TrapHandler {
+/** A trap handler: like a device, it is given the offset from the hook's base. */
+function trap(log: string[]): PortDevice {
   return {
-    in: (port, size) => { log.push(`trap in ${port.toString(16)}/${size}`); return 0x99; },
-    out: (port, size, v) => { log.push(`trap out ${port.toString(16)}/${size}=${v}`); },
+    read: (off, size) => { log.push(`trap in +${off}/${size}`); return 0x99; },
+    write: (off, size, v) => { log.push(`trap out +${off}/${size}=${v}`); },
   };
 }
 
@@ -39,7 +40,7 @@ describe('PortMap', () => {
     expect(map.read(0x307, 1)).toBe(0x99);
     map.write(0x310, 2, 5);
     map.write(0x310, 2, 6);
-    expect(log).toEqual(['trap in 307/1', 'trap out 310/2=5', 'trap out 310/2=6']);
+    expect(log).toEqual(['trap in +7/1', 'trap out +16/2=5', 'trap out +16/2=6']);
     expect([hook.counter.exitsIn, hook.counter.exitsOut, hook.counter.cyclesIn, hook.counter.cyclesOut]).toEqual([1, 2, 3700, 7400]);
     expect(cycles).toBe(3 * 3700);
   });
@@ -53,16 +54,16 @@ describe('PortMap', () => {
     map.read(0xc007, 1);
     map.unhook(hook);
     map.read(0xc007, 1);
-    expect(log).toEqual(['dev in 6/1', 'trap in c007/1', 'dev in 7/1']);
-    expect(map.lookup(0xc007)?.kind).toBe('direct');
+    expect(log).toEqual(['dev in 6/1', 'trap in +0/1', 'dev in 7/1']);
+    expect(map.lookup(0xc007)?.trapped).toBe(false);
   });
 
   it('refuses overlapping direct ranges and double hooks (wiring bugs), leaving the map as it was', () => {
     const map = new PortMap(3000);
     map.direct('a', 0x100, 8, device([]), 1);
-    expect(() => map.direct('b', 0x104, 8, device([]), 1)).toThrow(/already mapped/);
+    expect(() => map.direct('b', 0x104, 8, device([]), 1)).toThrow(/already a's/);
     map.hook('h', 0x100, 2, trap([]));
-    expect(() => map.hook('h2', 0x101, 2, trap([]))).toThrow(/already hooked/);
+    expect(() => map.hook('h2', 0x101, 2, trap([]))).toThrow(/already covered by h/);
     expect(map.lookup(0x104)?.name).toBe('a');
     expect(map.lookup(0x102)?.name).toBe('a');
   });
@@ -103,7 +104,7 @@ describe('PortMap', () => {
     const log: string[] = [];
     const map = new PortMap(100);
     const lines: string[] = [];
-    map.trace = (dir, port, size, value, name, trapped) => lines.push(`${dir} ${port.toString(16)} ${value} ${name}${trapped ? ' trap' : ''}`);
+    map.trace = (dir, port, size, value, range) => lines.push(`${dir} ${port.toString(16)} ${value} ${range ? range.name : 'none'}${range?.trapped ? ' trap' : ''}`);
     const r = map.direct('nic', 0xc000, 0x20, device(log), 1);
     map.hook('pit', 0x40, 4, trap(log));
     map.read(0xc001, 1);
@@ -118,10 +119,10 @@ describe('PortMap', () => {
     const log: string[] = [];
     const map = new PortMap(100);
     const r = map.direct('nic', 0xc000, 0x20, device(log), 1);
-    const h = map.hook('go', 0xc010, 4, trap(log), { directions: TRAP_OUT });
+    const h = map.hook('go', 0xc010, 4, trap(log), { directions: IO_OUT });
     map.read(0xc010, 4);
     map.write(0xc010, 4, 9);
-    expect(log).toEqual(['dev in 16/4', 'trap out c010/4=9']);
-    expect([h.counter.exitsIn, h.counter.exitsOut, r.accesses]).toEqual([0, 1, 1]);
+    expect(log).toEqual(['dev in 16/4', 'trap out +0/4=9']);
+    expect([h.counter.exitsIn, h.counter.exitsOut, r.counter.accessesIn]).toEqual([0, 1, 1]);
   });
 });

@@ -14,7 +14,8 @@ import { Platform, PortMapper } from '../devices/platform';
 import { LoadedKernel } from '../devices/multiboot';
 import { bootMultiboot } from '../devices/pc';
 import { DmaPort, ramDma } from '../devices/rtl8139';
-import { PortMap, Hook, DirectRange, TrapCounter } from './port-map';
+import { PortMap } from './port-map';
+import { PortRange, RangeCounter } from '../devices/port-bus';
 import { Timeline } from '../devices/timeline';
 
 /** Hypervisor work charged to a VM that is not a port exit: its count and cycles. */
@@ -92,9 +93,9 @@ export class Vm implements CpuBus {
   /** Waiting for a device the hypervisor has not given it yet (the VPIO monitor's card). */
   blocked = false;
   /** Maps ranges as traps to the hypervisor's emulation (virtual devices). */
-  readonly trapMapper: PortMapper<Hook>;
+  readonly trapMapper: PortMapper<PortRange>;
   /** Maps ranges straight to a device (passthrough). */
-  readonly directMapper: PortMapper<DirectRange>;
+  readonly directMapper: PortMapper<PortRange>;
   private readonly trace: ((line: string) => void) | null;
 
   constructor(readonly opts: VmOptions) {
@@ -113,10 +114,7 @@ export class Vm implements CpuBus {
     ports.repeat = cpu;
     const vdev = opts.costs.virtualDeviceCycles;
     this.trapMapper = {
-      map: (name, base, length, device: PortDevice) => ports.hook(name, base, length, {
-        in: (port, size) => device.read(port - base, size),
-        out: (port, size, value) => device.write(port - base, size, value),
-      }, { handlerCycles: vdev }),
+      map: (name, base, length, device: PortDevice) => ports.hook(name, base, length, device, { handlerCycles: vdev }),
       unmap: (h) => ports.unhook(h),
     };
     this.directMapper = {
@@ -129,7 +127,8 @@ export class Vm implements CpuBus {
       const t = this.trace ?? (() => {});
       const tid = this.id + 1;
       const exitCycles = opts.costs.exitRoundTripCycles;
-      ports.trace = (dir, port, size, value, name, trapped) => {
+      ports.trace = (dir, port, size, value, range) => {
+        const name = range ? range.name : 'none', trapped = range !== null && range.trapped;
         if (timeline && trapped && cpu.ioRepeat === 0) timeline.slice(tid, `exit ${dir} ${name}`, cpu.cycles - exitCycles, cpu.cycles, 'exit', { port: hex(port, 4), size, value: hex(value, size * 2) });
         if (traceIo) t(`${cpu.cycles} vm${this.id} io ${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} dev=${name}${trapped ? ' exit' : ''}`);
         // An exit line for each trapped access that took an exit (not the later elements of a REP string).
@@ -183,7 +182,7 @@ export class Vm implements CpuBus {
   }
 
   /** Port exits by hook name. */
-  portCounters(): TrapCounter[] {
+  portCounters(): RangeCounter[] {
     return [...this.ports.counters.values()];
   }
 
