@@ -64,6 +64,21 @@ export interface Costs {
    * compares, as the paper's models are): 0.1 µs, beside the exit itself.
    */
   vpioModelCycles: number;
+  /**
+   * A VPIO context switch of the RTL8139, each way: its register file read out or
+   * written back through the registers, one bus access each (IDR, MAR, the four TSD and
+   * TSAD, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, the CONFIG registers and the rest):
+   * 64 accesses.
+   */
+  rtl8139ContextAccesses: number;
+  /** The same for the NE2000: its register pages 0-2, 16 registers each: 48 accesses. */
+  ne2000ContextAccesses: number;
+  /**
+   * Moving one 256-byte page of the NE2000's buffer RAM through its data port (a VPIO
+   * context switch keeping a guest's pages, or scrubbing one): a remote DMA set up
+   * (RSAR0/1, RBCR0/1 and the command: 5 register writes) and 128 word transfers.
+   */
+  ne2000PageAccesses: number;
 }
 
 export const DEFAULT_COSTS: Readonly<Costs> = Object.freeze({
@@ -79,6 +94,9 @@ export const DEFAULT_COSTS: Readonly<Costs> = Object.freeze({
   vmSwitchCycles: 10000,
   copyCyclesPerByte: 0.25,
   vpioModelCycles: 200,
+  rtl8139ContextAccesses: 64,
+  ne2000ContextAccesses: 48,
+  ne2000PageAccesses: 5 + 128,
 });
 
 /** A copy of the defaults with some entries changed. */

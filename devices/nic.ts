@@ -13,6 +13,7 @@ import { PciFunction } from './pci';
 import { PortDevice } from './port-bus';
 import { Ne2000 } from './ne2000';
 import { Rtl8139 } from './rtl8139';
+import { NE2000_PORTS } from './ne2000-regs';
 import { Platform, PortMapper } from './platform';
 
 export type NicKind = 'ne2000' | 'ne2000-isa' | 'rtl8139';
@@ -30,6 +31,8 @@ export interface Nic {
   readonly pci: PciFunction | null;
   /** The register block as a port device (offsets from the card's base). */
   readonly device: PortDevice;
+  /** Where an ISA card sits (its ports and interrupt line); null on PCI, where BAR0 and the interrupt line say. */
+  readonly isa: { readonly base: number; readonly ports: number; readonly irq: number } | null;
   readonly bitsPerSecond: number;
 }
 
@@ -68,7 +71,7 @@ export function makeNic(kind: NicKind, clock: Clock, mac: Uint8Array, virtualCar
   const bitsPerSecond = nicBitsPerSecond(kind);
   const pci = nicPciFunction(kind);
   const card = kind === 'rtl8139' ? new Rtl8139(clock, { mac, bitsPerSecond, rxBusTime: !virtualCard }) : new Ne2000(clock, { mac, pci: kind === 'ne2000', bitsPerSecond });
-  return { kind, card, pci, device: card, bitsPerSecond };
+  return { kind, card, pci, device: card, bitsPerSecond, isa: pci ? null : { base: NE2000_ISA_BASE, ports: NE2000_PORTS, irq: NE2000_ISA_IRQ } };
 }
 
 /**
@@ -85,7 +88,8 @@ export function plugNic<H>(platform: Platform, nic: Nic, mapper: PortMapper<H>, 
     platform.mapPciIo(fn, name, nic.device, costs.pciAccessCycles, mapper, () => { if (card instanceof Rtl8139) card.busMaster = fn.busMaster; });
     card.onIrq = (level) => platform.pciIrq(fn, level);
   } else {
-    mapper.map(name, NE2000_ISA_BASE, 0x20, nic.device, costs.isaAccessCycles);
-    nic.card.onIrq = (level) => platform.isaIrq(NE2000_ISA_IRQ, level);
+    const isa = nic.isa!;
+    mapper.map(name, isa.base, isa.ports, nic.device, costs.isaAccessCycles);
+    nic.card.onIrq = (level) => platform.isaIrq(isa.irq, level);
   }
 }

@@ -140,6 +140,8 @@ export class Host {
   readonly shared: SharedCard | null = null;
   /** Hypervisor work for no VM in particular. */
   readonly hostWork: WorkCounter = { name: 'host nic driver', count: 0, cycles: 0 };
+  /** Bus cycles the hypervisor's own driver paid for the physical card (`virtual` mode), one access each. */
+  driverBusCycles = 0;
   /** Passthrough DMA outside the owner's memory: the first few, and how many in all. */
   readonly escapes: DmaEscape[] = [];
   escapeCount = 0;
@@ -327,8 +329,8 @@ export class Host {
     const w = this.hostWork;
     return {
       regs: {
-        read: (off, size) => { this.syncClock(); const v = dev.read(off, size); this.charge(null, w, bus); return v; },
-        write: (off, size, v) => { this.syncClock(); dev.write(off, size, v); this.charge(null, w, bus); },
+        read: (off, size) => { this.syncClock(); const v = dev.read(off, size); this.driverBusCycles += bus; this.charge(null, w, bus); return v; },
+        write: (off, size, v) => { this.syncClock(); dev.write(off, size, v); this.driverBusCycles += bus; this.charge(null, w, bus); },
       },
       work: (bytes) => this.charge(null, w, Math.ceil(bytes * copy)),
     };

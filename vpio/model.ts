@@ -74,6 +74,8 @@ export interface CardSharing<C> {
   rxCycles(length: number): number;
   /** Whether the owner's receive ring has room for a frame of `length` bytes now (true when the card would not take it anyway). */
   rxRoom(length: number): boolean;
+  /** Whether the owner's receive ring holds frames its driver has not read yet (read through the card's registers). */
+  rxPending(): boolean;
   /** Gives the card a frame from the wire for its owner `guest`; false when the card did not take it. */
   receive(guest: number, frame: Uint8Array): boolean;
   /** `ModelEnv.claim` for the owner `guest`. */

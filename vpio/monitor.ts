@@ -45,13 +45,13 @@
  */
 import { Clock, Timer } from '../devices/clock';
 import { Costs } from '../devices/costs';
-import { Nic, nicPciFunction, nicBusCycles, NE2000_ISA_BASE, NE2000_ISA_IRQ } from '../devices/nic';
+import { Nic, nicPciFunction, nicBusCycles } from '../devices/nic';
 import { PciFunction } from '../devices/pci';
 import { PortDevice } from '../devices/port-bus';
 import { DmaPort } from '../devices/rtl8139';
 import { EthernetPort, ViewCache, copyFrame, isAddressedTo, isMulticast, isSentBy, macToString } from '../devices/net/ethernet';
 import { Vm } from '../hypervisor/vm';
-import { Hook, DirectRange, TRAP_IN, TRAP_OUT } from '../hypervisor/port-map';
+import { PortRange, IO_IN, IO_OUT } from '../devices/port-bus';
 import type { Host, SharedCard } from '../hypervisor/host';
 import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
 import { cardSharing } from './cards';
@@ -61,6 +61,8 @@ export const ON_VIOLATION: readonly OnViolation[] = ['block', 'kill', 'log'];
 
 /** Frames held for one guest that does not own the card. */
 export const HELD_FRAMES = 64;
+/** How many quanta a guest with received frames waiting for it may keep the card while another wants it. */
+export const RECEIVE_TURNS = 4;
 /** Minimum-size frames whose time on the wire a card quantum lasts by default (half of `HELD_FRAMES`: the other half is for the handoffs). */
 export const QUANTUM_FRAMES = HELD_FRAMES / 2;
 
@@ -125,15 +127,16 @@ class Guest {
   since = 0;
   /** What the handoff that gave it the card cost (cycles): an idle owner keeps the card at least that long. */
   handoffCost = 0;
-  direct: DirectRange | null = null;
+  direct: PortRange | null = null;
   /** A non-owner's one hook over the whole range. */
-  heldHook: Hook | null = null;
+  heldHook: PortRange | null = null;
   mappedVersion = -1;
   readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0, longestWait: 0 };
   /** The owner's hooks, one per port, and the policy bits they were made for. */
-  readonly hookAt: (Hook | null)[];
+  readonly hookAt: (PortRange | null)[];
   readonly mapped: Uint8Array;
-  handler!: { in(port: number, size: number): number; out(port: number, size: number, value: number): void };
+  /** The handler of the owner's hook on each register (made once: a hook covers one port, and is given offset 0). */
+  readonly handlers: PortDevice[] = [];
   /** The port of the access the model is judging (for the violation record). */
   port = 0;
   value = 0;
@@ -145,6 +148,11 @@ class Guest {
   }
 }
 
+/** Accesses a range took, both directions. */
+function rangeAccesses(r: PortRange): number {
+  return r.counter.accessesIn + r.counter.accessesOut;
+}
+
 export class VpioMonitor implements SharedCard {
   readonly guests: Guest[] = [];
   owner: Guest | null = null;
@@ -154,6 +162,14 @@ export class VpioMonitor implements SharedCard {
   handoffCycles = 0;
   /** Handoffs the monitor had to force past the deadline (the owner's work in flight cancelled). */
   forcedHandoffs = 0;
+  /**
+   * Bus cycles the monitor paid for the card: its own register accesses through `regs`,
+   * and the accesses a context switch or a buffer copy are modelled as
+   * (`modelledAccesses`, charged as that many bus accesses without calling the card
+   * once each). With the owners' direct accesses, every card access pays the bus once.
+   */
+  cardBusCycles = 0;
+  modelledAccesses = 0;
   /** DMA the port refused because it fell outside the owner's memory: a model let something through. */
   dmaRefused = 0;
   /** Shadow mode: where the model and the card disagreed (the first 64). */
@@ -200,11 +216,13 @@ export class VpioMonitor implements SharedCard {
     this.rxRetryCycles = Math.ceil((84 * 8 * this.clock.hz) / nic.bitsPerSecond);
     // The monitor's own register accesses (models reading status, context switches) pay the bus.
     const dev = nic.device;
+    // Every access of the monitor's (a hooked access passed on, a model's status read, a
+    // context switch's) reaches the card through `regs` and pays the bus there, once.
     this.regs = {
-      read: (off, size) => { this.charge(this.owner?.vm ?? null, this.busCycles); return dev.read(off, size); },
-      write: (off, size, v) => { this.charge(this.owner?.vm ?? null, this.busCycles); dev.write(off, size, v); },
+      read: (off, size) => { this.payBus(1); return dev.read(off, size); },
+      write: (off, size, v) => { this.payBus(1); dev.write(off, size, v); },
     };
-    this.sharing = cardSharing(nic, this.regs, (accesses) => this.charge(this.owner?.vm ?? null, accesses * this.busCycles));
+    this.sharing = cardSharing(nic, this.regs, (accesses) => { this.modelledAccesses += accesses; this.payBus(accesses); }, host.costs);
     this.name = this.sharing.name;
     this.deadline = 2 * this.sharing.drainCycles;
     this.dma = this.makeDma();
@@ -233,10 +251,12 @@ export class VpioMonitor implements SharedCard {
       claim(from, to, use) { self.sharing.claim(guest.vm.id, from, to, use); },
     };
     guest = new Guest(vm, mac, fn, env, this.sharing.model());
-    guest.handler = {
-      in: (port, sz) => this.ownerIn(guest, port, sz),
-      out: (port, sz, value) => this.ownerOut(guest, port, sz, value),
-    };
+    for (let off = 0; off < guest.model.size; off++) {
+      guest.handlers.push({
+        read: (_o, sz) => this.ownerIn(guest, off, sz),
+        write: (_o, sz, value) => this.ownerOut(guest, off, sz, value),
+      });
+    }
     this.guests.push(guest);
     const platform = vm.platform;
     if (fn) {
@@ -246,7 +266,7 @@ export class VpioMonitor implements SharedCard {
         unmap: () => this.setBase(guest, -1),
       }, () => { if (this.owner === guest) this.sharing.busMaster(fn.busMaster); });
     } else {
-      this.setBase(guest, NE2000_ISA_BASE);
+      this.setBase(guest, this.nic.isa!.base);
     }
   }
 
@@ -273,7 +293,7 @@ export class VpioMonitor implements SharedCard {
       if (h) { ports.unhook(h); g.hookAt[off] = null; }
     }
     g.mapped.fill(0);
-    if (g.direct) { g.stats.direct += g.direct.accesses; ports.remove(g.direct); g.direct = null; }
+    if (g.direct) { g.stats.direct += rangeAccesses(g.direct); ports.remove(g.direct); g.direct = null; }
   }
 
   private mapGuest(g: Guest): void {
@@ -282,8 +302,8 @@ export class VpioMonitor implements SharedCard {
     const size = g.model.size;
     if (this.owner !== g) {
       g.heldHook = ports.hook(`${this.name} (held)`, g.base, size, {
-        in: () => this.held(g),
-        out: () => this.held(g),
+        read: () => this.held(g),
+        write: () => this.held(g),
       }, { handlerCycles: this.costs.virtualDeviceCycles });
       return;
     }
@@ -305,8 +325,8 @@ export class VpioMonitor implements SharedCard {
       const old = g.hookAt[off];
       if (old) { ports.unhook(old); g.hookAt[off] = null; }
       if (bits !== 0) {
-        const directions = (bits & HOOK_IN ? TRAP_IN : 0) | (bits & HOOK_OUT ? TRAP_OUT : 0);
-        g.hookAt[off] = ports.hook(`${this.name} (model)`, g.base + off, 1, g.handler, { handlerCycles: this.costs.vpioModelCycles, directions, perElement: true });
+        const directions = (bits & HOOK_IN ? IO_IN : 0) | (bits & HOOK_OUT ? IO_OUT : 0);
+        g.hookAt[off] = ports.hook(`${this.name} (model)`, g.base + off, 1, g.handlers[off], { handlerCycles: this.costs.vpioModelCycles, directions, perElement: true });
       }
       g.mapped[off] = bits;
     }
@@ -326,16 +346,16 @@ export class VpioMonitor implements SharedCard {
 
   // ---- Accesses ----
 
-  private ownerIn(g: Guest, port: number, size: number): number {
+  private ownerIn(g: Guest, off: number, size: number): number {
     this.syncClock(g);
-    if (this.shadow && !(g.model.policy[port - g.base] & HOOK_IN)) {
+    if (this.shadow && !(g.model.policy[off] & HOOK_IN)) {
       g.stats.direct++;
-      const v = this.nic.device.read(port - g.base, size);
+      const v = this.regs.read(off, size);
       this.shadowCheck(g);
       return v;
     }
     g.stats.hooked++;
-    const v = g.model.read(g.env, port - g.base, size);
+    const v = g.model.read(g.env, off, size);
     this.refreshPolicy(g);
     if (this.shadow) this.shadowCheck(g);
     return v;
@@ -350,31 +370,32 @@ export class VpioMonitor implements SharedCard {
     }
   }
 
-  private ownerOut(g: Guest, port: number, size: number, value: number): void {
+  private ownerOut(g: Guest, off: number, size: number, value: number): void {
     this.syncClock(g);
-    if (this.shadow && !(g.model.policy[port - g.base] & HOOK_OUT)) {
+    if (this.shadow && !(g.model.policy[off] & HOOK_OUT)) {
       g.stats.direct++;
-      this.nic.device.write(port - g.base, size, value);
+      this.regs.write(off, size, value);
       this.shadowCheck(g);
       this.poll();
       return;
     }
     g.stats.hooked++;
-    g.port = port; g.value = value;
-    const verdict = g.model.write(g.env, port - g.base, size, value, this.handoffWanted());
+    g.port = g.base + off; g.value = value;
+    // Whatever of the access reaches the card goes through `regs`, and pays the bus there, once.
+    const verdict = g.model.write(g.env, off, size, value, this.handoffWanted());
     switch (verdict) {
-      case Verdict.Allow: this.nic.device.write(port - g.base, size, value); break;
-      case Verdict.Translate: this.nic.device.write(port - g.base, size, g.model.translated); break;
+      case Verdict.Allow: this.regs.write(off, size, value); break;
+      case Verdict.Translate: this.regs.write(off, size, g.model.translated); break;
       case Verdict.Absorb: break;
       case Verdict.Stall:
         g.stats.stalls++;
-        if (this.trace) this.note(g.vm, `stall port=0x${port.toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
+        if (this.trace) this.note(g.vm, `stall port=0x${(g.base + off).toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
         this.wait(g);
         this.poll();
         g.vm.cpu.retryInstruction();
         break;
       case Verdict.Refuse:
-        if (this.onViolation === 'log') this.nic.device.write(port - g.base, size, value);
+        if (this.onViolation === 'log') this.regs.write(off, size, value);
         else if (this.onViolation === 'kill') this.kill(g);
         break;
     }
@@ -456,9 +477,15 @@ export class VpioMonitor implements SharedCard {
   private turnOver(o: Guest): boolean {
     if (o.vm.end !== null) return true;
     if (!this.othersWant(o)) return false;
+    if (this.dueSince >= 0) return true; // decided already: the owner is draining
     const held = this.clock.now - o.since;
-    if (held >= this.cardQuantum) return true;
-    return held >= o.handoffCost && this.idle(o);
+    if (held < this.cardQuantum) return held >= o.handoffCost && this.idle(o);
+    // A receiver keeps the card past its quantum while frames wait for it (queued, or
+    // unread in its ring), up to RECEIVE_TURNS quanta: a guest that waits loses nothing,
+    // one whose frames wait loses them. So a receiver whose traffic the card can carry
+    // loses no frame to a greedy neighbour, and the neighbour still gets a turn.
+    if (held >= RECEIVE_TURNS * this.cardQuantum) return true;
+    return o.queue.length === 0 && !this.sharing.rxPending();
   }
 
   private handoffWanted(): boolean {
@@ -580,6 +607,8 @@ export class VpioMonitor implements SharedCard {
     }
     accesses += this.sharing.restore(next.vm.id, next.context ?? this.sharing.fresh(next.mac), next.mac);
     this.sharing.busMaster(next.fn?.busMaster ?? false);
+    this.modelledAccesses += accesses;
+    this.cardBusCycles += accesses * this.busCycles;
     const cost = accesses * this.busCycles;
     next.context = null;
     this.owner = next;
@@ -667,7 +696,7 @@ export class VpioMonitor implements SharedCard {
 
   private setIrq(g: Guest, level: boolean): void {
     if (g.fn) g.vm.platform.pciIrq(g.fn, level);
-    else g.vm.platform.isaIrq(NE2000_ISA_IRQ, level);
+    else g.vm.platform.isaIrq(this.nic.isa!.irq, level);
   }
 
   irq(level: boolean): void {
@@ -748,6 +777,12 @@ export class VpioMonitor implements SharedCard {
     this.clock.now = g.vm.cpu.cycles;
   }
 
+  /** `accesses` bus accesses to the card, paid by the owner (or the host when nobody owns it). */
+  private payBus(accesses: number): void {
+    this.cardBusCycles += accesses * this.busCycles;
+    this.charge(this.owner?.vm ?? null, accesses * this.busCycles);
+  }
+
   private charge(vm: Vm | null, cycles: number, counter = vm?.stats.vpioWork): void {
     if (vm && counter) this.host.charge(vm, counter, cycles);
     else this.host.charge(null, this.host.hostWork, cycles);
@@ -769,6 +804,6 @@ export class VpioMonitor implements SharedCard {
   }
 
   directAccesses(g: Guest): number {
-    return g.stats.direct + (g.direct?.accesses ?? 0);
+    return g.stats.direct + (g.direct ? rangeAccesses(g.direct) : 0);
   }
 }

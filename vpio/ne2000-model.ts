@@ -35,6 +35,7 @@
  * Quiescence: no transmit in flight (CR.TXP, read from CR, which has no side effects).
  * While a handoff is pending, new transmits and remote DMAs are stalled.
  */
+import { Costs } from '../devices/costs';
 import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
 import { Ne2000, Ne2000State, newNe2000State } from '../devices/ne2000';
 import {
@@ -241,13 +242,6 @@ export class Ne2000Model implements CardModel {
   }
 }
 
-/** Register accesses a context switch of the NE2000 costs each way (its three register pages, read out or written back). */
-export const NE2000_CONTEXT_ACCESSES = 48;
-/**
- * Moving one 256-byte page of buffer RAM through the data port: a remote DMA set up
- * (RSAR, RBCR and the command, five register writes) and 128 word transfers.
- */
-export const NE2000_PAGE_ACCESSES = 5 + 128;
 const FIRST_PAGE = RAM_START >> 8, PAGES = (RAM_END - RAM_START) >> 8;
 
 /** A guest's NE2000 context: its registers and the pages of buffer RAM it still needs. */
@@ -276,7 +270,7 @@ export interface Ne2000Context {
  *   guest's data is scrubbed (zeroed through the data port). So a guest never sees
  *   another's bytes, and pays only for the pages it uses.
  *
- * Every page moved or scrubbed is charged as `NE2000_PAGE_ACCESSES` bus accesses.
+ * Every page moved or scrubbed is charged as `Costs.ne2000PageAccesses` bus accesses.
  */
 export class Ne2000Sharing implements CardSharing<Ne2000Context> {
   readonly name = 'ne2000';
@@ -288,7 +282,7 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
   private txFrom = 0;
   private txTo = 0;
 
-  constructor(private readonly card: Ne2000, private readonly bus: (accesses: number) => void) {}
+  constructor(private readonly card: Ne2000, private readonly bus: (accesses: number) => void, private readonly costs: Costs) {}
 
   model(): CardModel {
     return new Ne2000Model();
@@ -335,7 +329,7 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
       if (inRing ? !unread.has(page) : !this.unsent[i]) continue; // read already, or sent: the driver is done with it
       pages.set(page, s.mem.slice(i << 8, (i + 1) << 8));
     }
-    return { context: { regs, pages }, accesses: NE2000_CONTEXT_ACCESSES + pages.size * NE2000_PAGE_ACCESSES };
+    return { context: { regs, pages }, accesses: this.costs.ne2000ContextAccesses + pages.size * this.costs.ne2000PageAccesses };
   }
 
   restore(guest: number, c: Ne2000Context, mac: Uint8Array): number {
@@ -362,7 +356,7 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
         this.claim(guest, r.RSAR, end, use);
       }
     }
-    return NE2000_CONTEXT_ACCESSES + moved * NE2000_PAGE_ACCESSES;
+    return this.costs.ne2000ContextAccesses + moved * this.costs.ne2000PageAccesses;
   }
 
   busMaster(): void {}
@@ -405,6 +399,16 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
     return this.slot(length) !== null;
   }
 
+  /** The page after BNRY is not CURR: a frame the driver has not read (BNRY and CURR, read as for `slot`). */
+  rxPending(): boolean {
+    this.bus(4);
+    const s = this.card.state;
+    if (s.CR & CR_STP || s.PSTART >= s.PSTOP) return false;
+    let next = s.BNRY + 1;
+    if (next >= s.PSTOP) next = s.PSTART;
+    return next !== s.CURR;
+  }
+
   receive(guest: number, frame: Uint8Array): boolean {
     const at = this.slot(frame.length);
     if (at) this.claimRing(guest, at.first, at.pages);
@@ -443,7 +447,7 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
     if (h !== guest && h !== -1) {
       this.card.state.mem.fill(0, i << 8, (i + 1) << 8);
       this.holder[i] = -1;
-      this.bus(NE2000_PAGE_ACCESSES);
+      this.bus(this.costs.ne2000PageAccesses);
     }
     if (write) this.holder[i] = guest;
   }

@@ -43,10 +43,11 @@
 import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
 import { Rtl8139, Rtl8139State, newRtl8139State } from '../devices/rtl8139';
 import {
-  IDR0, MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, MPC, CR9346, CONFIG3, BMCR, CONFIG5, CPCR, TSAD, CR_RST, CR_RE, CR_TE, TSD_OWN, TSD_SIZE, TCR_LBK, RCR_WRAP,
+  CR_BUFE, IDR0, MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, MPC, CR9346, CONFIG3, BMCR, CONFIG5, CPCR, TSAD, CR_RST, CR_RE, CR_TE, TSD_OWN, TSD_SIZE, TCR_LBK, RCR_WRAP,
   TSAD_OWN_SHIFT, TSAD_TOK_SHIFT, RTL8139_PORTS, ringBytes,
 } from '../devices/rtl8139-regs';
 import { PortDevice } from '../devices/port-bus';
+import { Costs } from '../devices/costs';
 
 /** The shortest frame the card sends (it pads up to it), and the longest it takes. */
 const MIN_FRAME = 60, MAX_FRAME = 1514;
@@ -334,8 +335,6 @@ export class Rtl8139Model implements CardModel {
   }
 }
 
-/** Register accesses a context switch of the RTL8139 costs each way (its register file, read out or written back). */
-export const RTL8139_CONTEXT_ACCESSES = 64;
 
 /**
  * Sharing an RTL8139C (see `CardSharing`). A context is the card's register file; the
@@ -346,7 +345,7 @@ export const RTL8139_CONTEXT_ACCESSES = 64;
 export class Rtl8139Sharing implements CardSharing<Rtl8139State> {
   readonly name = 'rtl8139';
 
-  constructor(private readonly card: Rtl8139, private readonly regs: PortDevice) {}
+  constructor(private readonly card: Rtl8139, private readonly regs: PortDevice, private readonly costs: Costs) {}
 
   model(): CardModel {
     return new Rtl8139Model();
@@ -365,12 +364,12 @@ export class Rtl8139Sharing implements CardSharing<Rtl8139State> {
   }
 
   save(): { context: Rtl8139State; accesses: number } {
-    return { context: this.card.save(), accesses: RTL8139_CONTEXT_ACCESSES };
+    return { context: this.card.save(), accesses: this.costs.rtl8139ContextAccesses };
   }
 
   restore(_guest: number, context: Rtl8139State): number {
     this.card.restore(context);
-    return RTL8139_CONTEXT_ACCESSES;
+    return this.costs.rtl8139ContextAccesses;
   }
 
   busMaster(on: boolean): void {
@@ -400,6 +399,11 @@ export class Rtl8139Sharing implements CardSharing<Rtl8139State> {
     let free = (read - write + size) % size;
     if (free === 0) free = size;
     return ((length + 8 + 3) & ~3) < free;
+  }
+
+  /** CR.BUFE clear: the ring holds a packet the driver has not taken (CAPR behind CBR). */
+  rxPending(): boolean {
+    return (this.regs.read(CR, 1) & CR_BUFE) === 0;
   }
 
   receive(_guest: number, frame: Uint8Array): boolean {
