@@ -215,13 +215,37 @@ export function tables(results: Figures[]): string[] {
   return lines;
 }
 
-/** What changed between two reports, scenario by scenario (virtual-clock figures only). */
+/** A report's scope: --quick or the full run, and --only. */
+function scopeOf(r: BenchReport): { quick: boolean; only: string | null } {
+  return { quick: r.options?.quick ?? r.quick ?? false, only: r.options?.only ?? null };
+}
+
+function scopeText(r: BenchReport): string {
+  const s = scopeOf(r);
+  return `${s.quick ? '--quick' : 'the full run'}${s.only !== null ? ` --only '${s.only}'` : ''}`;
+}
+
+/**
+ * What changed between two reports, scenario by scenario (virtual-clock figures only).
+ * Only scenarios both reports ran alike are compared: the same id with the same
+ * parameters (a --quick run sends fewer datagrams than the full one under the same id).
+ * When the runs differ in scope (--quick, --only), it says so, and the scenarios only
+ * one of them has are left out rather than listed as new or gone.
+ */
 export function compare(old: BenchReport, now: BenchReport): string[] {
   const lines: string[] = ['', 'against the earlier report:'];
+  const sameScope = JSON.stringify(scopeOf(old)) === JSON.stringify(scopeOf(now));
+  const olds = new Map(old.results.map((o) => [o.id, o]));
+  const alike = now.results.filter((f) => olds.has(f.id) && JSON.stringify(olds.get(f.id)!.scenario) === JSON.stringify(f.scenario));
+  const unlike = now.results.filter((f) => olds.has(f.id) && !alike.includes(f));
+  if (!sameScope) {
+    const onlyOld = old.results.length - alike.length - unlike.length, onlyNow = now.results.length - alike.length - unlike.length;
+    lines.push(`  the runs differ in scope (the earlier: ${scopeText(old)}; this one: ${scopeText(now)}): comparing only the ${alike.length} scenario${alike.length === 1 ? '' : 's'} both ran alike` +
+      ` (not compared: ${unlike.length} run with other parameters, ${onlyOld} only in the earlier report, ${onlyNow} only in this one)`);
+  }
   let changed = 0;
-  for (const f of now.results) {
-    const o = old.results.find((x) => x.id === f.id);
-    if (!o) { lines.push(`  ${f.id}: new`); changed++; continue; }
+  for (const f of alike) {
+    const o = olds.get(f.id)!;
     const diffs: string[] = [];
     const rel = (a: number, b: number) => (a === 0 ? (b === 0 ? 0 : Infinity) : (b - a) / a);
     for (const [name, a, b] of [['Mbit/s', o.mbps, f.mbps], ['cycles/frame', o.cyclesPerFrame, f.cyclesPerFrame], ['hypervisor cycles/frame', o.hypervisorCyclesPerFrame, f.hypervisorCyclesPerFrame], ['exits/frame', o.exitsPerFrameTotal, f.exitsPerFrameTotal], ['rtt µs', o.rttMicros ?? 0, f.rttMicros ?? 0]] as [string, number, number][]) {
@@ -231,7 +255,19 @@ export function compare(old: BenchReport, now: BenchReport): string[] {
     if (o.ok !== f.ok) diffs.push(f.ok ? 'now right' : 'now WRONG');
     if (diffs.length) { lines.push(`  ${f.id}: ${diffs.join(', ')}`); changed++; }
   }
-  for (const o of old.results) if (!now.results.find((x) => x.id === o.id)) { lines.push(`  ${o.id}: gone`); changed++; }
-  if (!changed) lines.push('  nothing changed');
+  if (sameScope) {
+    // The same options chose these: a scenario that differs, appears or goes is the program's change.
+    for (const f of unlike) {
+      const o = olds.get(f.id)!.scenario as unknown as Record<string, unknown>;
+      const n = f.scenario as unknown as Record<string, unknown>;
+      const keys = [...new Set([...Object.keys(o), ...Object.keys(n)])].filter((k) => JSON.stringify(o[k]) !== JSON.stringify(n[k]));
+      lines.push(`  ${f.id}: run with other parameters (${keys.map((k) => `${k} ${JSON.stringify(o[k])} -> ${JSON.stringify(n[k])}`).join(', ')}), not compared`);
+      changed++;
+    }
+    for (const f of now.results) if (!olds.has(f.id)) { lines.push(`  ${f.id}: new`); changed++; }
+    const ids = new Set(now.results.map((f) => f.id));
+    for (const o of old.results) if (!ids.has(o.id)) { lines.push(`  ${o.id}: gone`); changed++; }
+  }
+  if (!changed) lines.push(sameScope ? '  nothing changed' : '  nothing changed in those');
   return lines;
 }

@@ -71,6 +71,28 @@ describe('vpio bench --quick', () => {
   });
 });
 
+describe('vpio bench: reports in and out', () => {
+  const a = path.join(tmp, 'scope.json');
+  beforeAll(() => { runCli(['bench', '--quick', '--only', 'udp-tx/rtl8139/vpio', '--json', a], 300000); });
+
+  it('--compare of runs that differ in scope says so and compares only what both ran alike', () => {
+    // The same report as a full run would have it: not --quick, 1000 datagrams a scenario, and scenarios the quick run has not.
+    const r = JSON.parse(fs.readFileSync(a, 'utf8'));
+    r.quick = false; r.options = { quick: false, only: null };
+    for (const f of r.results) { f.scenario.count = 1000; f.mbps *= 2; }
+    r.results.push({ ...r.results[0], id: 'udp-rx/rtl8139/vpio/64B', scenario: { ...r.results[0].scenario, workload: 'udp-rx' } });
+    const full = path.join(tmp, 'full.json');
+    fs.writeFileSync(full, JSON.stringify(r));
+    const c = runCli(['bench', '--quick', '--only', 'udp-tx/rtl8139/vpio/64B', '--compare', full], 120000);
+    expect(c.status).toBe(0);
+    const out = c.stdout.toString();
+    expect(out).toMatch(/the runs differ in scope \(the earlier: the full run; this one: --quick --only 'udp-tx\/rtl8139\/vpio\/64B'\): comparing only the 0 scenarios both ran alike \(not compared: 1 run with other parameters, 2 only in the earlier report, 0 only in this one\)/);
+    expect(out).not.toMatch(/Mbit\/s .* -> /);
+    expect(out).not.toMatch(/: gone$|: new$/m);
+  });
+
+});
+
 describe('vpio bench: the CPU-bound guest beside v86', () => {
   it('runs it in our CPU and, where the v86 package is installed, in v86, and all print the same checksums', () => {
     const json = path.join(tmp, 'cpu.json');
