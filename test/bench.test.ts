@@ -56,6 +56,20 @@ describe('vpio bench --quick', () => {
     expect(page).toMatch(/hypervisor cycles per frame/);
     // Readable offline: no scripts, stylesheets or images from anywhere.
     expect(page).not.toMatch(/<script|<link|<img|src=/i);
+    // Every chart fits a screen.
+    for (const m of page.matchAll(/<svg [^>]*width="(\d+)"/g)) expect(Number(m[1])).toBeLessThanOrEqual(1400);
+    const exits = page.slice(page.indexOf('<h2>Exits per frame'));
+    const chart = exits.slice(0, exits.indexOf('</svg>'));
+    // The frame sizes in numeric order, not as text (1514 before 64).
+    const headers = chart.slice(chart.indexOf('column_header'));
+    const sizes = [...headers.matchAll(/<text[^>]*>(\d+)<\/text>/g)].map((m) => Number(m[1])).filter((n) => n === 64 || n === 1514);
+    expect(sizes.slice(0, 2)).toEqual([64, 1514]);
+    // A colour of its own for every reason in the legend.
+    const legend = chart.slice(chart.indexOf('role-legend'));
+    const labels = [...legend.matchAll(/role-legend-label[\s\S]*?<text[^>]*>([^<]+)<\/text>/g)].map((m) => m[1]);
+    const symbols = [...legend.matchAll(/role-legend-symbol[\s\S]*?fill="(#[0-9a-f]{6})"/g)].map((m) => m[1]);
+    expect(labels.length).toBeGreaterThan(10); // more than Vega's ten default colours
+    expect(new Set(symbols.slice(0, labels.length)).size).toBe(labels.length);
   });
 
   it('--compare reports a change', () => {
