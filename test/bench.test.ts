@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ensureBuilt, runCli } from './support';
+import { spawn } from 'child_process';
+import { CLI, ROOT, ensureBuilt, runCli } from './support';
 
 beforeAll(ensureBuilt);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-bench-'));
@@ -89,6 +90,25 @@ describe('vpio bench: reports in and out', () => {
   const a = path.join(tmp, 'scope.json');
   beforeAll(() => { runCli(['bench', '--quick', '--only', 'udp-tx/rtl8139/vpio', '--json', a], 300000); });
 
+  it('refuses --json naming the --compare report before running anything, and leaves it whole', () => {
+    const before = fs.readFileSync(a, 'utf8');
+    const r = runCli(['bench', '--quick', '--json', path.join(tmp, '.', 'scope.json'), '--compare', a], 20000);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^vpio: --json .*scope\.json is the --compare report, which this run reads; give another file to write$/);
+    expect(r.stdout.toString()).toBe('');
+    expect(fs.readFileSync(a, 'utf8')).toBe(before);
+  });
+
+  it('reads and checks the --compare report before the bench starts', () => {
+    const bad = path.join(tmp, 'bad.json');
+    fs.writeFileSync(bad, '{"tool": "vpio bench", "results": [1]}');
+    const r = runCli(['bench', '--compare', bad], 20000);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(/bad\.json is not a vpio bench --json report/);
+    expect(r.stderr).not.toMatch(/vpio bench: \d+\//); // nothing ran
+    expect(runCli(['bench', '--compare', '/dev/zero'], 20000).stderr).toMatch(/\/dev\/zero is a character device, not a file/);
+  });
+
   it('--compare of runs that differ in scope says so and compares only what both ran alike', () => {
     // The same report as a full run would have it: not --quick, 1000 datagrams a scenario, and scenarios the quick run has not.
     const r = JSON.parse(fs.readFileSync(a, 'utf8'));
@@ -105,6 +125,23 @@ describe('vpio bench: reports in and out', () => {
     expect(out).not.toMatch(/: gone$|: new$/m);
   });
 
+  it('SIGINT during the bench stops it with 130 and leaves --json as it was', async () => {
+    const json = path.join(tmp, 'kept.json');
+    fs.writeFileSync(json, 'the old report');
+    const { status, stderr } = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'bench', '--quick', '--json', json], { cwd: ROOT });
+      let err = '', sent = false;
+      child.stderr.on('data', (d) => {
+        err += d;
+        if (!sent && /vpio bench: \d+\//.test(err)) { sent = true; child.kill('SIGINT'); }
+      });
+      child.on('close', (code) => resolve({ status: code, stderr: err }));
+    });
+    expect(status).toBe(130);
+    expect(stderr).toMatch(/^vpio: bench stopped by SIGINT; no report written, the files were left as they were$/m);
+    expect(fs.readFileSync(json, 'utf8')).toBe('the old report');
+    expect(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
 });
 
 describe('vpio bench: the CPU-bound guest beside v86', () => {
@@ -122,7 +159,7 @@ describe('vpio bench: the CPU-bound guest beside v86', () => {
 
 describe('vpio bench refuses bad usage in one line, status 2', () => {
   for (const [what, args, message] of [
-    ['no such report to compare', ['--compare', '/nonexistent.json'], /cannot read \/nonexistent.json/],
+    ['no such report to compare', ['--compare', '/nonexistent.json'], /no such file: \/nonexistent.json; give a report written by vpio bench --json/],
     ['a report that is not one', ['--quick', '--only', 'ping/rtl8139/native', '--compare', 'package.json'], /package.json is not a vpio bench --json report/],
     ['zero workers', ['--quick', '--jobs', '0'], /bad --jobs '0'/],
     ['a filter that matches nothing', ['--only', 'nothing-like-this'], /--only 'nothing-like-this' matches no scenario/],
