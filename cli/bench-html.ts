@@ -23,6 +23,36 @@ async function svg(spec: Spec): Promise<string> {
 
 const MODE_COLORS = { domain: ['native', 'passthrough', 'virtual', 'vpio'], range: ['#555555', '#1f77b4', '#d62728', '#2ca02c'] };
 
+/**
+ * Kelly's colours of maximum contrast (K. L. Kelly, "Twenty-two colors of maximum
+ * contrast", 1965), without white and black: a categorical scheme with a colour for
+ * each of up to 20 categories, where Vega's default has 10 and repeats them.
+ */
+const DISTINCT = ['#0067a5', '#f38400', '#be0032', '#008856', '#875692', '#f3c300', '#848482', '#a1caf1', '#882d17', '#8db600',
+  '#e68fac', '#604e97', '#f6a600', '#b3446c', '#dcd300', '#2b3d26', '#f99379', '#c2b280', '#654522', '#e25822'];
+
+/**
+ * A colour for every reason: the reasons by their total share, each its own colour; past
+ * as many as there are colours, the rarest together as "other".
+ */
+function reasonColours<T extends { reason: string; v: number }>(rows: T[]): { values: T[]; scale: { domain: string[]; range: string[] } } {
+  const total = new Map<string, number>();
+  for (const row of rows) total.set(row.reason, (total.get(row.reason) ?? 0) + row.v);
+  const byShare = [...total.keys()].sort((a, b) => total.get(b)! - total.get(a)! || a.localeCompare(b));
+  let kept = byShare;
+  let values = rows;
+  if (byShare.length > DISTINCT.length) {
+    kept = byShare.slice(0, DISTINCT.length - 1);
+    const keep = new Set(kept);
+    const other = `other (${byShare.length - kept.length} reasons)`;
+    values = rows.map((row) => (keep.has(row.reason) ? row : { ...row, reason: other }));
+    kept = [...kept, other];
+  }
+  // The commonest reasons get the first, most distinct colours; the legend lists them by name.
+  const domain = [...kept].sort((a, b) => a.localeCompare(b));
+  return { values, scale: { domain, range: domain.map((reason) => DISTINCT[kept.indexOf(reason)]) } };
+}
+
 function sweep(rows: Figures[], field: 'mbps' | 'hypervisorCyclesPerFrame', title: string, log: boolean): Spec {
   return {
     title, width: 260, height: 180,
@@ -54,11 +84,19 @@ export async function benchHtml(report: BenchReport, tableLines: string[]): Prom
   const exits = r.filter((f) => f.scenario.workload === 'udp-tx' && f.scenario.guests === 1 && f.scenario.mode !== 'native');
   if (exits.length) {
     parts.push('<h2>Exits per frame, udp-tx</h2>');
+    const { values, scale } = reasonColours(exits.flatMap((f) => Object.entries(f.exitsPerFrame).map(([reason, v]) => ({ mode: f.scenario.mode, card: f.scenario.nic, frame: f.scenario.frame, reason, v }))));
     parts.push(await svg({
-      title: 'exits per frame by reason', width: 200, height: 160,
-      data: { values: exits.flatMap((f) => Object.entries(f.exitsPerFrame).map(([reason, v]) => ({ mode: f.scenario.mode, id: `${f.scenario.nic} ${f.scenario.frame}B`, reason, v }))) },
+      title: 'exits per frame by reason', width: 80, height: 150,
+      data: { values },
       mark: 'bar',
-      encoding: { x: { field: 'mode', type: 'nominal', title: null, sort: MODE_COLORS.domain }, y: { field: 'v', type: 'quantitative', aggregate: 'sum', title: 'exits/frame' }, color: { field: 'reason', type: 'nominal' }, column: { field: 'id', type: 'nominal', title: null } },
+      encoding: {
+        x: { field: 'mode', type: 'nominal', title: null, sort: MODE_COLORS.domain },
+        y: { field: 'v', type: 'quantitative', aggregate: 'sum', title: 'exits/frame' },
+        color: { field: 'reason', type: 'nominal', scale, legend: { columns: 1 } },
+        // One row per card, the frame sizes across in numeric order: a page wide, not one panel per size and card.
+        row: { field: 'card', type: 'nominal', title: null },
+        column: { field: 'frame', type: 'ordinal', sort: 'ascending', title: 'frame bytes' },
+      },
     }));
   }
   const shared = r.filter((f) => f.scenario.guests > 1 && f.scenario.workload === 'udp-tx');

@@ -11,6 +11,7 @@ import { spawn } from 'child_process';
 import { Figures, Scenario, scenarios, runScenario, imageHashes, imagesOf, MODES } from '../bench/harness';
 import { DEFAULT_COSTS } from '../devices/costs';
 import { benchHtml } from './bench-html';
+import { UsageError, readInput, stdout, stderr, warn } from './io';
 
 export interface BenchOptions {
   quick?: boolean;
@@ -39,17 +40,29 @@ export interface BenchReport {
 export function benchOne(): number {
   const input = fs.readFileSync(0, 'utf8');
   const s = JSON.parse(input) as Scenario;
-  process.stdout.write(JSON.stringify(runScenario(s)));
+  stdout.write(JSON.stringify(runScenario(s)));
+  stdout.flush();
   return 0;
 }
 
-function runInWorker(s: Scenario): Promise<Figures> {
+/** The bench was stopped (a signal): the workers are gone and nothing was written. */
+export class BenchStopped extends Error {
+  constructor() {
+    super('the bench was stopped');
+  }
+}
+
+function runInWorker(s: Scenario, signal?: AbortSignal): Promise<Figures> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [process.argv[1], 'bench-one'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // An abort kills the worker (SIGTERM); its scenario is then not waited for.
+    const child = spawn(process.execPath, [process.argv[1], 'bench-one'], { stdio: ['pipe', 'pipe', 'pipe'], signal });
     let out = '', err = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
+    child.on('error', (e) => { reject(signal?.aborted ? new BenchStopped() : e); });
+    child.stdin.on('error', () => { /* the child is gone: its close says why */ });
     child.on('close', (code) => {
+      if (signal?.aborted) { reject(new BenchStopped()); return; }
       if (code !== 0) { reject(new Error(`scenario ${s.id} failed in its worker: ${err.trim().split('\n').pop()}`)); return; }
       try { resolve(JSON.parse(out) as Figures); } catch (e) { reject(e); }
     });
@@ -65,61 +78,76 @@ class Progress {
     this.done++;
     if (this.tty) {
       const width = 30, filled = Math.round((width * this.done) / this.total);
-      process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${this.done}/${this.total} ${id.slice(0, 40).padEnd(40)}`);
-      if (this.done === this.total) process.stderr.write('\n');
+      stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${this.done}/${this.total} ${id.slice(0, 40).padEnd(40)}`);
+      if (this.done === this.total) stderr.write('\n');
+      stderr.flush();
     } else {
       const tenth = Math.floor((10 * this.done) / this.total);
-      if (tenth !== this.lastShown) { this.lastShown = tenth; process.stderr.write(`vpio bench: ${this.done}/${this.total}\n`); }
+      if (tenth !== this.lastShown) { this.lastShown = tenth; warn(`vpio bench: ${this.done}/${this.total}`); }
     }
   }
 }
 
-export async function runBench(opts: BenchOptions, version: string, out: (line: string) => void): Promise<{ report: BenchReport; ok: boolean }> {
+/**
+ * Runs the scenarios and prints the tables (and, with `old`, what changed against it).
+ * Writes no file: the caller writes `report` and `html()` where it was asked to. An
+ * abort of `signal` stops the workers and rejects with BenchStopped.
+ */
+export async function runBench(opts: BenchOptions, version: string, out: (line: string) => void, control: { old?: BenchReport | null; signal?: AbortSignal } = {}): Promise<{ report: BenchReport; ok: boolean; html: () => Promise<string> }> {
   let list = scenarios(opts.quick ?? false);
-  if (opts.only) {
-    const re = new RegExp(opts.only);
+  if (opts.only !== undefined) {
+    let re: RegExp;
+    try { re = new RegExp(opts.only); } catch (e) { throw new UsageError(`bad --only '${opts.only}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`); }
     list = list.filter((s) => re.test(s.id));
-    if (list.length === 0) throw new Error(`--only '${opts.only}' matches no scenario`);
+    if (list.length === 0) throw new UsageError(`--only '${opts.only}' matches no scenario`);
   }
   const jobs = opts.jobs !== undefined ? Number(opts.jobs) : Math.max(1, os.cpus().length);
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new Error(`bad --jobs '${opts.jobs}'; give 1..64`);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`bad --jobs '${opts.jobs}'; give 1..64`);
+  const signal = control.signal;
   const results: Figures[] = new Array(list.length);
   const progress = new Progress(list.length, process.stderr.isTTY === true);
   if (jobs === 1) {
-    list.forEach((s, i) => { results[i] = runScenario(s); progress.tick(s.id); });
+    for (let i = 0; i < list.length; i++) {
+      // Between scenarios, the event loop: a signal is seen there.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (signal?.aborted) throw new BenchStopped();
+      results[i] = runScenario(list[i]);
+      progress.tick(list[i].id);
+    }
   } else {
     let next = 0;
     const worker = async () => {
-      while (next < list.length) {
+      while (next < list.length && !signal?.aborted) {
         const i = next++;
-        results[i] = await runInWorker(list[i]);
+        results[i] = await runInWorker(list[i], signal);
         progress.tick(list[i].id);
       }
     };
     await Promise.all(Array.from({ length: Math.min(jobs, list.length) }, worker));
   }
+  if (signal?.aborted) throw new BenchStopped();
   const images = imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]);
   const report: BenchReport = {
     tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, options: { quick: opts.quick ?? false, only: opts.only ?? null },
     costs: { ...DEFAULT_COSTS }, images, results,
   };
-  if (list.some((s) => s.workload === 'cpubound')) report.cpu = await beside86();
+  if (list.some((s) => s.workload === 'cpubound')) report.cpu = await beside86(signal);
+  if (signal?.aborted) throw new BenchStopped();
   const lines = tables(results);
   if (report.cpu) lines.splice(lines.length - 1, 0, ...cpuTable(report.cpu));
   for (const line of lines) out(line);
-  if (opts.compare) for (const line of compare(readReport(opts.compare), report)) out(line);
-  if (opts.json) fs.writeFileSync(opts.json, JSON.stringify(report, null, 1) + '\n');
-  if (opts.html) fs.writeFileSync(opts.html, await benchHtml(report, lines));
-  return { report, ok: results.every((r) => r.ok) };
+  if (control.old) for (const line of compare(control.old, report)) out(line);
+  return { report, ok: results.every((r) => r.ok), html: () => benchHtml(report, lines) };
 }
 
 /** The CPU-bound guest in our CPU and in v86 (where its npm package is installed), through bench/cpu. */
-async function beside86(): Promise<BenchReport['cpu']> {
+async function beside86(signal?: AbortSignal): Promise<BenchReport['cpu']> {
   const script = path.join(path.dirname(process.argv[1]), 'bench-cpu.js');
   const json = path.join(os.tmpdir(), `vpio-bench-cpu-${process.pid}.json`);
   if (!fs.existsSync(script)) return { engines: [], skipped: { all: `${script} is missing (npm run build)` } };
   await new Promise<void>((resolve) => {
-    const child = spawn(process.execPath, [script, '--engines', 'ours,v86-interp,v86-jit', '--json', json], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [script, '--engines', 'ours,v86-interp,v86-jit', '--json', json], { stdio: 'ignore', signal });
+    child.on('error', () => resolve());
     child.on('close', () => resolve());
   });
   try {
@@ -140,15 +168,20 @@ function cpuTable(cpu: NonNullable<BenchReport['cpu']>): string[] {
   return lines;
 }
 
+/** Reads and checks a report written by `vpio bench --json` (a regular file of at most 256 MiB). */
 export function readReport(file: string): BenchReport {
+  const fix = 'give a report written by vpio bench --json';
+  const text = readInput(file, { bytes: 256 * 1024 * 1024, what: 'any report vpio writes', fix }, fix).toString('utf8');
   let data: unknown;
   try {
-    data = JSON.parse(fs.readFileSync(file, 'utf8'));
+    data = JSON.parse(text);
   } catch (e) {
-    throw new Error(`cannot read ${file} as a vpio bench report (${(e as Error).message.split('\n')[0]})`);
+    throw new UsageError(`cannot read ${file} as a vpio bench report (${(e as Error).message.split('\n')[0]}); ${fix}`);
   }
   const r = data as BenchReport;
-  if (r?.tool !== 'vpio bench' || !Array.isArray(r.results)) throw new Error(`${file} is not a vpio bench --json report`);
+  if (r?.tool !== 'vpio bench' || !Array.isArray(r.results) || !r.results.every((x) => typeof x?.id === 'string' && typeof x?.scenario === 'object' && x.scenario !== null)) {
+    throw new UsageError(`${file} is not a vpio bench --json report; ${fix}`);
+  }
   return r;
 }
 
@@ -215,13 +248,37 @@ export function tables(results: Figures[]): string[] {
   return lines;
 }
 
-/** What changed between two reports, scenario by scenario (virtual-clock figures only). */
+/** A report's scope: --quick or the full run, and --only. */
+function scopeOf(r: BenchReport): { quick: boolean; only: string | null } {
+  return { quick: r.options?.quick ?? r.quick ?? false, only: r.options?.only ?? null };
+}
+
+function scopeText(r: BenchReport): string {
+  const s = scopeOf(r);
+  return `${s.quick ? '--quick' : 'the full run'}${s.only !== null ? ` --only '${s.only}'` : ''}`;
+}
+
+/**
+ * What changed between two reports, scenario by scenario (virtual-clock figures only).
+ * Only scenarios both reports ran alike are compared: the same id with the same
+ * parameters (a --quick run sends fewer datagrams than the full one under the same id).
+ * When the runs differ in scope (--quick, --only), it says so, and the scenarios only
+ * one of them has are left out rather than listed as new or gone.
+ */
 export function compare(old: BenchReport, now: BenchReport): string[] {
   const lines: string[] = ['', 'against the earlier report:'];
+  const sameScope = JSON.stringify(scopeOf(old)) === JSON.stringify(scopeOf(now));
+  const olds = new Map(old.results.map((o) => [o.id, o]));
+  const alike = now.results.filter((f) => olds.has(f.id) && JSON.stringify(olds.get(f.id)!.scenario) === JSON.stringify(f.scenario));
+  const unlike = now.results.filter((f) => olds.has(f.id) && !alike.includes(f));
+  if (!sameScope) {
+    const onlyOld = old.results.length - alike.length - unlike.length, onlyNow = now.results.length - alike.length - unlike.length;
+    lines.push(`  the runs differ in scope (the earlier: ${scopeText(old)}; this one: ${scopeText(now)}): comparing only the ${alike.length} scenario${alike.length === 1 ? '' : 's'} both ran alike` +
+      ` (not compared: ${unlike.length} run with other parameters, ${onlyOld} only in the earlier report, ${onlyNow} only in this one)`);
+  }
   let changed = 0;
-  for (const f of now.results) {
-    const o = old.results.find((x) => x.id === f.id);
-    if (!o) { lines.push(`  ${f.id}: new`); changed++; continue; }
+  for (const f of alike) {
+    const o = olds.get(f.id)!;
     const diffs: string[] = [];
     const rel = (a: number, b: number) => (a === 0 ? (b === 0 ? 0 : Infinity) : (b - a) / a);
     for (const [name, a, b] of [['Mbit/s', o.mbps, f.mbps], ['cycles/frame', o.cyclesPerFrame, f.cyclesPerFrame], ['hypervisor cycles/frame', o.hypervisorCyclesPerFrame, f.hypervisorCyclesPerFrame], ['exits/frame', o.exitsPerFrameTotal, f.exitsPerFrameTotal], ['rtt µs', o.rttMicros ?? 0, f.rttMicros ?? 0]] as [string, number, number][]) {
@@ -231,7 +288,19 @@ export function compare(old: BenchReport, now: BenchReport): string[] {
     if (o.ok !== f.ok) diffs.push(f.ok ? 'now right' : 'now WRONG');
     if (diffs.length) { lines.push(`  ${f.id}: ${diffs.join(', ')}`); changed++; }
   }
-  for (const o of old.results) if (!now.results.find((x) => x.id === o.id)) { lines.push(`  ${o.id}: gone`); changed++; }
-  if (!changed) lines.push('  nothing changed');
+  if (sameScope) {
+    // The same options chose these: a scenario that differs, appears or goes is the program's change.
+    for (const f of unlike) {
+      const o = olds.get(f.id)!.scenario as unknown as Record<string, unknown>;
+      const n = f.scenario as unknown as Record<string, unknown>;
+      const keys = [...new Set([...Object.keys(o), ...Object.keys(n)])].filter((k) => JSON.stringify(o[k]) !== JSON.stringify(n[k]));
+      lines.push(`  ${f.id}: run with other parameters (${keys.map((k) => `${k} ${JSON.stringify(o[k])} -> ${JSON.stringify(n[k])}`).join(', ')}), not compared`);
+      changed++;
+    }
+    for (const f of now.results) if (!olds.has(f.id)) { lines.push(`  ${f.id}: new`); changed++; }
+    const ids = new Set(now.results.map((f) => f.id));
+    for (const o of old.results) if (!ids.has(o.id)) { lines.push(`  ${o.id}: gone`); changed++; }
+  }
+  if (!changed) lines.push(sameScope ? '  nothing changed' : '  nothing changed in those');
   return lines;
 }

@@ -1,37 +1,67 @@
 /**
  * The `vpio` command line (DESIGN.md section 7).
  *
- *   vpio run KERNEL... [options]   boot Multiboot kernels (several: one VM each, --mode passthrough|virtual)
- *   vpio demo                   boot the bundled demo guest
+ *   vpio run KERNEL... [options]   boot Multiboot kernels (several: one VM each, --mode passthrough|virtual|vpio)
+ *   vpio bench [options]           compare the modes
+ *   vpio demo                      boot the bundled demo guest, then vpio bench --quick
  *
- * Exit status: the guest's isa-debug-exit value V gives (V << 1) | 1, as QEMU does;
- * 2 for bad usage or a bad image; 3 for the cycle limit, a triple fault or a halt
- * that nothing can end, with a one-line reason on stderr.
+ * Exit status (the same table is in --help and the README):
+ *   (V << 1) | 1  the guest wrote V to isa-debug-exit (port 0xF4), as under QEMU: always odd;
+ *                 with several VMs, the first VM in order whose V is not 0, else 1
+ *   0    success (bench: every result right; --help; --list-devices)
+ *   2    bad usage or a bad image (one line naming the problem and the fix)
+ *   4    stopped: the cycle limit, a triple fault, a halt nothing can end, a VM killed
+ *   6    an output could not be written (one line naming the file and the error)
+ *   8    internal error (a bug: one line; the stack with VPIO_DEBUG=1)
+ *   10   bench: a run gave the wrong result
+ *   130, 143  stopped by SIGINT or SIGTERM (the outputs closed, complete and valid)
+ *   141  stdout or stderr is a pipe whose reader went away (as a shell shows SIGPIPE)
+ * Every status but the guest's is even (141 and 143 follow the shell's 128 + signal),
+ * so none can be taken for a guest's result.
+ *
+ * Signals: the emulator's run loop is synchronous, so `vpio run` runs it in a worker
+ * thread and keeps this thread's event loop free for SIGINT and SIGTERM, which it passes
+ * on in shared memory. The worker looks at that, at broken pipes and at write errors
+ * where the run loop advances its clock anyway (after each of the CPU's runs up to the
+ * next device event, or each of the hypervisor's slices), so that looking changes
+ * nothing in the run: the CPU is never stopped where it would not have stopped (tested).
+ * It then ends the run and closes every output. A guest that runs with no device event
+ * at all (a loop with the timer off) never reaches such a point: one second after the
+ * signal, or at a second one, this thread stops the worker and keeps what is complete:
+ * the pcap and the trace up to the last event; the timeline is then not written.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { isMainThread, parentPort, workerData, Worker } from 'worker_threads';
 import { Command, CommanderError, Option } from 'commander';
 import seedrandom from 'seedrandom';
 import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../devices/pc';
 import { VpioMonitor, ON_VIOLATION, OnViolation } from '../vpio/monitor';
-import { runBench, benchOne, BenchOptions } from './bench';
+import { runBench, benchOne, BenchOptions, readReport, BenchStopped } from './bench';
 import { Timeline } from '../devices/timeline';
 import { DEFAULT_COSTS } from '../devices/costs';
 import { cpuTracer } from './cpu-trace';
+import { parseMac, macToString } from '../devices/net/ethernet';
+import { EchoPeer, SinkPeer, SourcePeer, SOURCE_PARAMS } from '../devices/net/wire';
+import { PcapWriter } from '../devices/net/pcap';
+import { BadImage, loadMultiboot } from '../devices/multiboot';
+import { NE2000_ISA_IRQ } from '../devices/nic';
+import { Host, HostConfigError, HV_MODES, HvMode, DEFAULT_QUANTUM, VmSpec } from '../hypervisor/host';
+import { Vm } from '../hypervisor/vm';
+import { EXIT, UsageError, OutputError, OutputFile, OutputDescription, Sink, readInput, signalStatus, stdout, stderr, warn, pipeBroken, errnoText } from './io';
+import type { Clock } from '../devices/clock';
+import { parseCycles, parseWhole } from './numbers';
 
 /** Trace kinds: every instruction, the machine's, the hypervisor's exits, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
 const TRACE_KINDS = ['cpu', ...MACHINE_TRACE_KINDS, 'exit', 'vpio'] as const;
-import { parseMac, macToString } from '../devices/net/ethernet';
-import { EchoPeer, SinkPeer, SourcePeer } from '../devices/net/wire';
-import { BadImage, loadMultiboot } from '../devices/multiboot';
-import { Host, HostConfigError, HV_MODES, HvMode, DEFAULT_QUANTUM, VmSpec } from '../hypervisor/host';
-import { Vm } from '../hypervisor/vm';
 
-const EXIT_USAGE = 2;
-const EXIT_STOPPED = 3;
+/** The run flushes its streams and looks at pipes and write errors every this many cycles (10 ms). */
+const CHECK_CYCLES = 20_000_000;
+/** After a signal, how long the worker has to reach a point where it can end cleanly (host time, milliseconds). */
+const GRACE_MS = 1000;
 
-/** A problem the user can fix: one line, status 2. */
-class UsageError extends Error {}
+const MODES_HV = 'passthrough, virtual or vpio';
 
 function version(): string {
   try {
@@ -52,13 +82,6 @@ export function parseSize(text: string, option = '--memory'): number {
   if (bytes > 2 * 1024 ** 3) throw new UsageError(`${option} ${text} is too large; at most 2G`);
   if (bytes % 4096) throw new UsageError(`${option} ${text} is not a whole number of 4 KiB pages`);
   return bytes;
-}
-
-export function parseCycles(text: string, option = '--max-cycles'): number {
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`bad ${option} '${text}'; give a positive whole number of cycles`);
-  const n = Number(text);
-  if (n <= 0 || !Number.isSafeInteger(n)) throw new UsageError(`bad ${option} '${text}'; give a positive whole number of cycles`);
-  return n;
 }
 
 /** "all", "none", or VM numbers such as "0,2". */
@@ -82,6 +105,17 @@ function parseTrace(text: string): Set<string> {
   return kinds;
 }
 
+type SourceKey = keyof typeof SOURCE_PARAMS;
+const SOURCE_KEYS = Object.keys(SOURCE_PARAMS) as SourceKey[];
+
+/** The source's parameters for --help and errors: "rate=N (datagrams a second, 1..1000000, default 1000)". */
+function sourceParamsHelp(): string {
+  return SOURCE_KEYS.map((k) => {
+    const p = SOURCE_PARAMS[k];
+    return `${k}=N (${p.meaning}; ${p.min}..${p.max}, default ${p.default})`;
+  }).join(', ');
+}
+
 /** "echo", "sink", "source,rate=1000,size=512,count=100". */
 export function parsePeer(text: string): PeerSpec {
   const [kind, ...params] = text.split(',');
@@ -89,6 +123,7 @@ export function parsePeer(text: string): PeerSpec {
   for (const p of params) {
     const m = /^([a-z]+)=(.+)$/.exec(p);
     if (!m) throw new UsageError(`bad --peer parameter '${p}'; give key=value, e.g. source,rate=1000,size=512`);
+    if (kv.has(m[1])) throw new UsageError(`--peer ${kind} ${m[1]}= is given twice; give it once`);
     kv.set(m[1], m[2]);
   }
   if (kind === 'echo' || kind === 'sink') {
@@ -96,46 +131,22 @@ export function parsePeer(text: string): PeerSpec {
     return { kind };
   }
   if (kind === 'source') {
-    const num = (key: string, def: number, min: number, max: number) => {
-      const v = kv.has(key) ? Number(kv.get(key)) : def;
-      if (!Number.isFinite(v) || v < min || v > max) throw new UsageError(`--peer source ${key}=${kv.get(key)} is out of range; give ${min}..${max}`);
-      kv.delete(key);
-      return v;
+    for (const k of kv.keys()) {
+      if (!(SOURCE_KEYS as string[]).includes(k)) throw new UsageError(`unknown --peer source parameter '${k}'; parameters are ${SOURCE_KEYS.join(', ')}`);
+    }
+    const num = (key: SourceKey) => {
+      const p = SOURCE_PARAMS[key];
+      return kv.has(key) ? parseWhole(kv.get(key)!, `--peer source ${key}`, p.meaning.split(/[;(]/)[0].trim(), p.min, p.max) : p.default;
     };
-    const spec: PeerSpec = { kind: 'source', rate: num('rate', 1000, 1, 1e6), size: num('size', 512, 4, 1472), count: num('count', 0, 0, 1e9), port: num('port', 9, 1, 65535) };
-    if (kv.size) throw new UsageError(`unknown --peer source parameter '${[...kv.keys()][0]}'; parameters are rate, size, count, port`);
-    return spec;
+    return { kind: 'source', rate: num('rate'), size: num('size'), count: num('count'), port: num('port') };
   }
-  throw new UsageError(`unknown peer '${kind}'; peers are echo, sink, source[,rate=N,size=N,count=N]`);
+  throw new UsageError(`unknown peer '${kind}'; peers are echo, sink, source[,rate=N,size=N,count=N,port=N]`);
 }
 
 /** The RTC start for a seed: 2000-01-01 plus a seeded offset within 30 years. */
 function rtcStartFor(seed: string | undefined): number {
   if (seed === undefined) return DEFAULT_RTC_START;
   return DEFAULT_RTC_START + Math.floor(seedrandom(seed)() * 30 * 365 * 86400);
-}
-
-/** Collects output bytes and writes them synchronously, so they are all out before the process exits. */
-class Output {
-  private buf = Buffer.alloc(65536);
-  private n = 0;
-  constructor(private readonly fd: number) {}
-  byte(b: number): void {
-    this.buf[this.n++] = b;
-    if (this.n === this.buf.length) this.flush();
-  }
-  line(s: string): void {
-    const b = Buffer.from(s + '\n');
-    if (this.n + b.length > this.buf.length) this.flush();
-    if (b.length > this.buf.length) { fs.writeSync(this.fd, b); return; }
-    b.copy(this.buf, this.n);
-    this.n += b.length;
-  }
-  flush(): void {
-    let off = 0;
-    while (off < this.n) off += fs.writeSync(this.fd, this.buf, off, this.n - off);
-    this.n = 0;
-  }
 }
 
 interface RunOptions {
@@ -163,9 +174,16 @@ interface RunOptions {
   mac?: string;
   peer?: string[];
   pcap?: string;
+  checkCycles?: string;
 }
 
-function listDevices(pc: Pc, out: Output): void {
+/**
+ * The machine's ports, IRQs and PCI functions, as firmware leaves them for the kernel:
+ * PCI BARs assigned and interrupt lines routed (as SeaBIOS does), so that a PCI card's
+ * ports and IRQ show.
+ */
+function listDevices(pc: Pc, out: Sink): void {
+  pc.platform.firmwareSetup();
   out.line('port range      device          bus cycles');
   for (const r of [...pc.ports.ranges].sort((a, b) => a.base - b.base)) {
     const hi = r.base + r.length - 1;
@@ -173,7 +191,14 @@ function listDevices(pc: Pc, out: Output): void {
   }
   out.line('');
   out.line('irq  device');
-  for (const [irq, dev] of [[0, 'pit channel 0'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc']] as const) out.line(`${String(irq).padStart(3)}  ${dev}`);
+  // The platform's own lines (devices/platform.ts), then every PCI function's routed
+  // interrupt line as firmware set it, and an ISA card's line.
+  const irqs: [number, string][] = [[0, 'pit channel 0'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc']];
+  for (const { dev, func, fn } of pc.pci.functions()) {
+    if (fn.config[0x3d] !== 0 && fn.interruptLine !== 0 && fn.interruptLine < 16) irqs.push([fn.interruptLine, `${fn.name} (PCI 00:${dev.toString(16).padStart(2, '0')}.${func} INT${'ABCD'[fn.config[0x3d] - 1]}#)`]);
+  }
+  if (pc.ne2000 && pc.options.nic === 'ne2000-isa') irqs.push([NE2000_ISA_IRQ, 'ne2000 (ISA)']);
+  for (const [irq, dev] of irqs.sort((a, b) => a[0] - b[0])) out.line(`${String(irq).padStart(3)}  ${dev}`);
   out.line('');
   out.line('pci      id         class   function');
   for (const { dev, func, fn } of pc.pci.functions()) {
@@ -184,72 +209,36 @@ function listDevices(pc: Pc, out: Output): void {
   }
 }
 
-/** Reads a kernel image, with a one-line error for the usual mistakes. */
-function readImage(kernel: string): Uint8Array {
-  try {
-    const image = fs.readFileSync(kernel);
-    return new Uint8Array(image.buffer, image.byteOffset, image.length);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(code === 'ENOENT' ? `no such file: ${kernel}; give the path of a Multiboot ELF kernel` :
-      code === 'EISDIR' ? `${kernel} is a directory; give the path of a Multiboot ELF kernel` : `cannot read ${kernel} (${code})`);
-  }
+/** Reads a kernel image: a regular file no larger than the guest memory it must fit in. */
+function readImage(kernel: string, memoryBytes: number, memoryText: string): Uint8Array {
+  const image = readInput(kernel, { bytes: memoryBytes, what: `--memory ${memoryText} can hold`, fix: 'give a larger --memory, or a smaller image' }, 'give the path of a Multiboot ELF kernel');
+  return new Uint8Array(image.buffer, image.byteOffset, image.length);
 }
 
-/** The options every mode shares, checked. */
-interface Common {
-  memoryBytes: number;
-  maxCycles: number;
-  kinds: Set<string>;
-  traceOut: Output | null;
-  /** Where trace lines go, through the filters and the format asked for. */
-  traceLine: ((line: string) => void) | null;
-  nic: NicKind | undefined;
-  mac: Uint8Array;
-  peers: PeerSpec[];
-  stdout: Output;
-}
-
-function common(opts: RunOptions): Common {
-  const memoryBytes = parseSize(opts.memory);
-  const maxCycles = opts.maxCycles !== undefined ? parseCycles(opts.maxCycles) : Infinity;
-  const kinds = opts.trace !== undefined ? parseTrace(opts.trace) : new Set<string>();
-  if (opts.nic !== undefined && !(NIC_KINDS as readonly string[]).includes(opts.nic)) {
-    throw new UsageError(`unknown --nic '${opts.nic}'; cards are ${NIC_KINDS.join(', ')}`);
-  }
-  const mac = opts.mac !== undefined ? parseMac(opts.mac) : DEFAULT_MAC;
-  if (!mac) throw new UsageError(`bad --mac '${opts.mac}'; give six hex bytes such as 52:54:00:12:34:56`);
-  if (mac[0] & 1) throw new UsageError(`--mac ${opts.mac} is a multicast address; a card needs a unicast one (even first byte)`);
-  const peers = (opts.peer ?? []).map(parsePeer);
-  if (!opts.nic && (peers.length || opts.pcap || opts.mac)) throw new UsageError('--peer, --pcap and --mac need a card; add --nic ne2000, ne2000-isa or rtl8139');
-  if (opts.pcap) {
-    try { fs.writeFileSync(opts.pcap, ''); } catch (e) { throw new UsageError(`cannot write the pcap to ${opts.pcap} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
-  }
-  let traceOut: Output | null = null;
-  if (kinds.size > 0) {
-    let fd = 2;
-    if (opts.traceOut) {
-      try { fd = fs.openSync(opts.traceOut, 'w'); } catch (e) { throw new UsageError(`cannot write the trace to ${opts.traceOut} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
-    }
-    traceOut = new Output(fd);
-  } else if (opts.traceFrom !== undefined || opts.traceVm !== undefined || opts.tracePorts !== undefined || opts.traceFormat !== undefined) {
-    throw new UsageError('--trace-from, --trace-vm, --trace-ports and --trace-format shape a trace; add --trace KINDS');
-  }
-  return { memoryBytes, maxCycles, kinds, traceOut, traceLine: traceOut ? traceFilter(traceOut, opts) : null, nic: opts.nic as NicKind | undefined, mac, peers, stdout: new Output(1) };
+/** The trace's filters and format, checked. */
+interface TraceShape {
+  from: number;
+  vm: number;
+  lo: number;
+  hi: number;
+  ports: boolean;
+  json: boolean;
 }
 
 /**
- * The trace filters and format: every line is "CYCLE [vmN ]KIND ...". `--trace-from`
- * drops lines before a cycle, `--trace-vm` keeps one VM's, `--trace-ports LO-HI` keeps
- * port accesses and exits in a range (other kinds pass), `--trace-format json` writes
- * {"cycle", "vm", "kind", "event"} objects, one a line.
+ * `--trace-from` drops lines before a cycle, `--trace-vm` keeps one VM's (and the
+ * machine-wide ones), `--trace-ports LO-HI` keeps port accesses and exits in a range
+ * (other kinds pass), `--trace-format json` writes {"cycle", "vm", "kind", "event"}
+ * objects, one a line. `vms`: how many VMs the run has (0 on the bare machine).
  */
-function traceFilter(out: Output, opts: RunOptions): (line: string) => void {
-  const from = opts.traceFrom !== undefined ? parseCycles(opts.traceFrom, '--trace-from') : 0;
+function traceShape(opts: RunOptions, vms: number): TraceShape {
+  const from = opts.traceFrom !== undefined ? parseCycles(opts.traceFrom, '--trace-from', 0) : 0;
   let vm = -1;
   if (opts.traceVm !== undefined) {
-    if (!/^\d+$/.test(opts.traceVm)) throw new UsageError(`bad --trace-vm '${opts.traceVm}'; give a VM number such as 0`);
+    if (!/^\d+$/.test(opts.traceVm.trim())) throw new UsageError(`bad --trace-vm '${opts.traceVm}'; give a VM number such as 0`);
     vm = Number(opts.traceVm);
+    if (vms === 0) throw new UsageError(`--trace-vm picks one VM's lines under --mode ${MODES_HV}; the bare machine has no VMs, so leave it out`);
+    if (vm >= vms) throw new UsageError(`bad --trace-vm ${opts.traceVm}: this run has ${vms === 1 ? 'one VM, vm0' : `${vms} VMs, vm0..vm${vms - 1}`}`);
   }
   let lo = 0, hi = 0xffff, ports = false;
   if (opts.tracePorts !== undefined) {
@@ -261,43 +250,243 @@ function traceFilter(out: Output, opts: RunOptions): (line: string) => void {
   }
   const format = opts.traceFormat ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UsageError(`unknown --trace-format '${format}'; give text or json`);
-  const json = format === 'json';
+  return { from, vm, lo, hi, ports, json: format === 'json' };
+}
+
+/** Every trace line is "CYCLE [vmN ]KIND ...": through the filters, in the format asked for, to `out`. */
+function traceWriter(out: Sink, t: TraceShape): (line: string) => void {
   return (line: string) => {
     const sp = line.indexOf(' ');
     const cycle = Number(line.slice(0, sp));
-    if (cycle < from) return;
+    if (cycle < t.from) return;
     let rest = line.slice(sp + 1);
     let id: number | null = null;
     const m = /^vm(\d+) /.exec(rest);
     if (m) { id = Number(m[1]); rest = rest.slice(m[0].length); }
-    if (vm >= 0 && id !== null && id !== vm) return;
-    if (ports && (rest.startsWith('io ') || rest.startsWith('exit io-'))) {
+    if (t.vm >= 0 && id !== null && id !== t.vm) return;
+    if (t.ports && (rest.startsWith('io ') || rest.startsWith('exit io-'))) {
       const p = /port=0x([0-9a-f]+)/.exec(rest);
       const port = p ? parseInt(p[1], 16) : -1;
-      if (port < lo || port > hi) return;
+      if (port < t.lo || port > t.hi) return;
     }
-    if (!json) { out.line(line); return; }
+    if (!t.json) { out.line(line); return; }
     const k = rest.indexOf(' ');
     out.line(JSON.stringify({ cycle, vm: id, kind: k < 0 ? rest : rest.slice(0, k), event: k < 0 ? '' : rest.slice(k + 1) }));
   };
 }
 
-function reportPeers(peers: readonly (EchoPeer | SinkPeer | SourcePeer)[]): void {
-  for (const p of peers) {
-    if (p instanceof SinkPeer) process.stderr.write(`vpio: ${p.summary()}\n`);
-    if (p instanceof SourcePeer) process.stderr.write(`vpio: source: ${p.sent} datagrams sent${p.opts.port === 7 ? `, ${p.echoed} echoed back` : ''}\n`);
+/** The options every mode shares, checked; no file is touched yet. */
+interface Common {
+  memoryBytes: number;
+  maxCycles: number;
+  kinds: Set<string>;
+  shape: TraceShape | null;
+  nic: NicKind | undefined;
+  mac: Uint8Array;
+  peers: PeerSpec[];
+  /** Virtual cycles between the run's flushes and looks at pipes and write errors (0: no looks at all). */
+  check: number;
+}
+
+function common(opts: RunOptions, vms: number): Common {
+  const memoryBytes = parseSize(opts.memory);
+  const maxCycles = opts.maxCycles !== undefined ? parseCycles(opts.maxCycles, '--max-cycles') : Infinity;
+  const kinds = opts.trace !== undefined ? parseTrace(opts.trace) : new Set<string>();
+  if (opts.nic !== undefined && !(NIC_KINDS as readonly string[]).includes(opts.nic)) {
+    throw new UsageError(`unknown --nic '${opts.nic}'; cards are ${NIC_KINDS.join(', ')}`);
+  }
+  const mac = opts.mac !== undefined ? parseMac(opts.mac) : DEFAULT_MAC;
+  if (!mac) throw new UsageError(`bad --mac '${opts.mac}'; give six hex bytes such as 52:54:00:12:34:56`);
+  if (mac[0] & 1) throw new UsageError(`--mac ${opts.mac} is a multicast address; a card needs a unicast one (even first byte)`);
+  const peers = (opts.peer ?? []).map(parsePeer);
+  if (!opts.nic && (peers.length || opts.pcap !== undefined || opts.mac)) throw new UsageError('--peer, --pcap and --mac need a card; add --nic ne2000, ne2000-isa or rtl8139');
+  for (const [name, v] of [['--pcap', opts.pcap], ['--timeline', opts.timeline], ['--trace-out', opts.traceOut]] as const) {
+    if (v !== undefined && v.trim() === '') throw new UsageError(`${name} needs a file name`);
+  }
+  let shape: TraceShape | null = null;
+  if (kinds.size > 0) {
+    shape = traceShape(opts, vms);
+  } else if (opts.traceFrom !== undefined || opts.traceVm !== undefined || opts.tracePorts !== undefined || opts.traceFormat !== undefined || opts.traceOut !== undefined) {
+    throw new UsageError('--trace-from, --trace-vm, --trace-ports, --trace-format and --trace-out shape a trace; add --trace KINDS');
+  }
+  const check = opts.checkCycles !== undefined ? parseCycles(opts.checkCycles, '--check-cycles', 0) : CHECK_CYCLES;
+  return { memoryBytes, maxCycles, kinds, shape, nic: opts.nic as NicKind | undefined, mac, peers, check };
+}
+
+/** The files a run writes, opened (as temporary files) once every input has been read. */
+class Outputs {
+  readonly pcap: OutputFile | null;
+  readonly timeline: OutputFile | null;
+  readonly traceFile: OutputFile | null;
+  /** Where trace lines go: the --trace-out file, or stderr. */
+  readonly traceSink: Sink | null;
+  /** The pcap's writer, once the machine has made it. */
+  pcapWriter: PcapWriter | null = null;
+  /** Outputs that failed: the one-line reason of each. */
+  private readonly failures: string[] = [];
+
+  constructor(opts: RunOptions, c: Common, kernels: string[]) {
+    const inputs = kernels.map((k) => ({ file: k, what: 'the kernel' }));
+    const opened: OutputFile[] = [];
+    const open = (file: string | undefined, option: string) => {
+      if (file === undefined) return null;
+      const o = OutputFile.open(file, option, inputs, opened);
+      opened.push(o);
+      return o;
+    };
+    this.pcap = open(opts.pcap, '--pcap');
+    this.timeline = open(opts.timeline, '--timeline');
+    this.traceFile = c.shape ? open(opts.traceOut, '--trace-out') : null;
+    // The main thread finishes them if it has to stop this worker (runInWorker).
+    if (!isMainThread) parentPort?.postMessage({ outputs: opened.map((o) => o.describe()) });
+    if (!c.shape) this.traceSink = null;
+    else if (!this.traceFile) this.traceSink = stderr;
+    else {
+      let fd: number;
+      try { fd = fs.openSync(this.traceFile.writePath, 'w'); } catch (e) { throw new UsageError(`cannot write --trace-out ${opts.traceOut}: ${errnoText(e).text}; give a writable path`); }
+      this.traceSink = new Sink(fd, this.traceFile.file);
+    }
+  }
+
+  /** A write error on an output so far (the run ends at its next look); a closed pipe is not one. */
+  failing(): boolean {
+    const e = this.pcapWriter?.error ?? null;
+    return (e !== null && e.code !== 'EPIPE') || (this.traceFile !== null && this.traceSink!.broken && !this.traceSink!.brokenPipe) ||
+      (stdout.broken && !stdout.brokenPipe) || (stderr.broken && !stderr.brokenPipe);
+  }
+
+  /** A pipe written to (stdout, stderr, or an output that is a FIFO) lost its reader: end quietly. */
+  pipeGone(): boolean {
+    return pipeBroken() || (this.traceSink?.brokenPipe ?? false) || this.pcapWriter?.error?.code === 'EPIPE';
+  }
+
+  /** After a failure of vpio itself: every output left out, every existing file as it was. */
+  abandon(): void {
+    if (this.traceFile && this.traceSink) this.traceSink.close();
+    for (const o of [this.traceFile, this.pcap, this.timeline]) o?.discard();
+  }
+
+  /**
+   * Closes every output and puts each complete one in place; one that failed is left
+   * out (an existing file stays as it was) and named in `failures`.
+   */
+  finish(timeline: Timeline | null): void {
+    if (this.traceSink) {
+      if (this.traceFile) this.traceSink.close(); else this.traceSink.flush();
+    }
+    if (this.traceFile) this.settle(this.traceFile, this.traceSink!.error);
+    if (this.pcap) {
+      const e = this.pcapWriter?.error;
+      this.settle(this.pcap, e ? errnoText(e) : null);
+    }
+    if (this.timeline && timeline) {
+      let err: { code: string; text: string } | null = null;
+      try { timeline.write(this.timeline.writePath); } catch (e) { err = errnoText(e); }
+      this.settle(this.timeline, err);
+    }
+  }
+
+  private settle(o: OutputFile, err: { code: string; text: string } | null): void {
+    if (err?.code === 'EPIPE') return; // a FIFO whose reader went: the run ends quietly
+    if (err) {
+      o.discard();
+      this.failures.push(`vpio: cannot write ${o.option} ${o.file}: ${err.text}${o.writePath !== o.file ? '; the file was left as it was' : ''}`);
+      return;
+    }
+    try { o.commit(); } catch (e) { this.failures.push(`vpio: ${(e as OutputError).message}`); }
+  }
+
+  /** The failed outputs' lines, stdout's and stderr's write errors (but a closed pipe) among them. */
+  get failed(): readonly string[] {
+    const streams = [stdout, stderr].filter((s) => s.broken && !s.brokenPipe).map((s) => `vpio: cannot write ${s.name}: ${s.error!.text}`);
+    return [...this.failures, ...streams];
   }
 }
 
-function run(kernels: string[], opts: RunOptions): number {
+/** Why a run ended early. */
+type Interruption = { kind: 'pipe' } | { kind: 'output' } | { kind: 'signal'; signal: NodeJS.Signals };
+
+/** The signal caught in this thread (or passed on by the main thread to a worker). */
+let caught: NodeJS.Signals | null = null;
+/** Under the hypervisor, in a worker: the signal's number, set by the main thread. */
+let sharedSignal: Int32Array | null = null;
+
+function signalName(n: number): NodeJS.Signals {
+  return (Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] ?? 'SIGTERM') as NodeJS.Signals;
+}
+
+function pendingSignal(): NodeJS.Signals | null {
+  if (caught === null && sharedSignal !== null && Atomics.load(sharedSignal, 0) !== 0) caught = signalName(Atomics.load(sharedSignal, 0));
+  return caught;
+}
+
+const signalListeners: ((signal: NodeJS.Signals, first: boolean) => void)[] = [];
+let handlersInstalled = false;
+/**
+ * SIGINT and SIGTERM: the first is kept in `caught` and each listener is told of it;
+ * with no listener, a second one ends the process at once (temporary files removed,
+ * targets untouched).
+ */
+function catchSignals(onSignal?: (signal: NodeJS.Signals, first: boolean) => void): void {
+  if (onSignal) signalListeners.push(onSignal);
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      const first = caught === null;
+      if (first) caught = sig;
+      else if (signalListeners.length === 0) process.exit(signalStatus(sig));
+      for (const l of signalListeners) l(sig, first);
+    });
+  }
+}
+
+/** Flushes the streams and the pcap, and says whether the run must end and why. */
+function interruption(outputs: Outputs): Interruption | null {
+  stdout.flush();
+  outputs.traceSink?.flush();
+  outputs.pcapWriter?.flush();
+  if (outputs.pipeGone()) return { kind: 'pipe' };
+  if (outputs.failing()) return { kind: 'output' };
+  const signal = pendingSignal();
+  return signal ? { kind: 'signal', signal } : null;
+}
+
+function reportPeers(peers: readonly (EchoPeer | SinkPeer | SourcePeer)[]): void {
+  for (const p of peers) {
+    if (p instanceof SinkPeer) warn(`vpio: ${p.summary()}`);
+    if (p instanceof SourcePeer) warn(`vpio: source: ${p.sent} datagrams sent${p.opts.port === 7 ? `, ${p.echoed} echoed back` : ''}`);
+  }
+}
+
+/**
+ * The status a run ends with, after its outputs are closed: a broken pipe ends quietly
+ * (141); a failed output is named (6); a signal is said (130, 143); else `status`.
+ */
+function ending(outputs: Outputs, stop: Interruption | null, status: number, where: string): number {
+  if (outputs.pipeGone() || stop?.kind === 'pipe') return EXIT.brokenPipe;
+  for (const line of outputs.failed) warn(line);
+  if (outputs.failed.length) return pipeBroken() ? EXIT.brokenPipe : EXIT.output;
+  if (stop?.kind === 'signal') {
+    warn(`vpio: stopped by ${stop.signal} ${where}; the outputs are complete up to there`);
+    return pipeBroken() ? EXIT.brokenPipe : signalStatus(stop.signal);
+  }
+  return pipeBroken() ? EXIT.brokenPipe : status;
+}
+
+/** `vpio run`, in the thread that runs the emulator (see runInWorker). */
+function runHere(kernels: string[], opts: RunOptions): number {
   const mode = opts.mode ?? 'native';
   if (mode !== 'native' && !(HV_MODES as readonly string[]).includes(mode)) {
-    throw new UsageError(`unknown --mode '${mode}'; modes are native, passthrough, virtual, vpio`);
+    throw new UsageError(`unknown --mode '${mode}'; modes are native, ${MODES_HV}`);
   }
   if (mode === 'native') {
-    if (kernels.length > 1) throw new UsageError(`native mode runs one guest on the bare machine; for ${kernels.length} give --mode virtual (or passthrough)`);
-    for (const o of ['quantum', 'hostMemory', 'nicVms', 'onViolation', 'cardQuantum'] as const) {
-      if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to the hypervisor modes; add --mode passthrough or virtual`);
+    if (kernels.length > 1) throw new UsageError(`native mode runs one guest on the bare machine; for ${kernels.length}, give --mode ${MODES_HV} (one VM each)`);
+    for (const o of ['quantum', 'hostMemory', 'nicVms'] as const) {
+      if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to the hypervisor modes; add --mode ${MODES_HV}`);
+    }
+    for (const o of ['onViolation', 'cardQuantum'] as const) {
+      if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to the VPIO monitor; add --mode vpio`);
     }
     if (opts.cmdline.length > 1) throw new UsageError('one kernel takes one --cmdline');
     return runNative(kernels[0], opts);
@@ -306,87 +495,188 @@ function run(kernels: string[], opts: RunOptions): number {
 }
 
 function runNative(kernel: string | undefined, opts: RunOptions): number {
-  const c = common(opts);
-  const { stdout, traceOut, maxCycles } = c;
-  let timeline: Timeline | null = null;
-  if (opts.timeline !== undefined) {
-    try { fs.writeFileSync(opts.timeline, ''); } catch (e) { throw new UsageError(`cannot write the timeline to ${opts.timeline} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
-    timeline = new Timeline(DEFAULT_COSTS.cpuHz);
+  const c = common(opts, 0);
+  if (opts.listDevices) {
+    const pc = new Pc({ memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers });
+    listDevices(pc, stdout);
+    stdout.flush();
+    return pipeBroken() ? EXIT.brokenPipe : EXIT.ok;
   }
+  if (!kernel) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [options]');
+  const image = readImage(kernel, c.memoryBytes, opts.memory);
+  try {
+    loadMultiboot(image, new Uint8Array(c.memoryBytes), '');
+  } catch (e) {
+    if (e instanceof BadImage) throw new UsageError(`${kernel}: ${e.message}`);
+    throw e;
+  }
+  const outputs = new Outputs(opts, c, [kernel]);
+  const timeline = outputs.timeline ? new Timeline(DEFAULT_COSTS.cpuHz) : null;
+  const traceLine = outputs.traceSink ? traceWriter(outputs.traceSink, c.shape!) : null;
   const pc = new Pc({
     timeline,
     memoryBytes: c.memoryBytes,
     nic: c.nic,
     mac: c.mac,
     peers: c.peers,
-    pcapPath: opts.pcap,
+    pcapPath: outputs.pcap?.writePath,
     rtcStart: rtcStartFor(opts.seed),
-    console: (b) => stdout.byte(b),
-    trace: c.traceLine,
+    // A line is out at once: a guest that prints and then spins with no device event shows it.
+    console: (b) => { stdout.byte(b); if (b === 0x0a) stdout.flush(); },
+    trace: traceLine,
     traceKinds: c.kinds,
   });
+  outputs.pcapWriter = pc.wire?.pcap ?? null;
   pc.cpu.useTranslator = opts.translate;
-  if (c.kinds.has('cpu') && c.traceLine) pc.cpu.tracer = cpuTracer(c.traceLine, '');
-  if (opts.listDevices) {
-    listDevices(pc, stdout);
-    stdout.flush();
-    return 0;
-  }
-  if (!kernel) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [options]');
-  const image = readImage(kernel);
-  try {
-    // Like GRUB and QEMU, the kernel's own name is the command line's first word.
-    pc.boot(image, `${kernel} ${opts.cmdline[0] ?? ''}`);
-  } catch (e) {
-    if (e instanceof BadImage) throw new UsageError(`${kernel}: ${e.message}`);
-    throw e;
-  }
-  let result: RunResult;
+  if (c.kinds.has('cpu') && traceLine) pc.cpu.tracer = cpuTracer(traceLine, '');
+  // Like GRUB and QEMU, the kernel's own name is the command line's first word.
+  pc.boot(image, `${kernel} ${opts.cmdline[0] ?? ''}`);
+  watchClock(pc.clock, outputs, c.check);
+  const maxCycles = c.maxCycles;
+  let result: RunResult | null = null;
+  let stop: Interruption | null = null;
+  let finished = false;
   try {
     result = pc.run(maxCycles);
+    finished = true;
+  } catch (e) {
+    if (!(e instanceof RunInterrupted)) throw e;
+    stop = e.why;
+    finished = true;
   } finally {
     stdout.flush();
-    traceOut?.flush();
     pc.close();
-    timeline?.write(opts.timeline!);
+    if (finished) outputs.finish(timeline); else outputs.abandon();
   }
+  // A signal that came after the run's last look is too late to stop it: the run's own end stands.
+  if (stop === null && outputs.pipeGone()) stop = { kind: 'pipe' };
+  if (stop?.kind === 'pipe') return EXIT.brokenPipe;
   reportPeers(pc.peers);
-  if (opts.stats) {
-    process.stderr.write(`vpio: native: ${pc.cpu.cycles} cycles, ${pc.cpu.instructions} instructions, no hypervisor\n`);
+  if (opts.stats) warn(`vpio: native: ${pc.cpu.cycles} cycles, ${pc.cpu.instructions} instructions, no hypervisor`);
+  const eip = `EIP 0x${(pc.cpu.eip >>> 0).toString(16)}`;
+  let status: number = EXIT.stopped;
+  if (stop === null && result !== null) {
+    switch (result.kind) {
+      case 'exit': status = result.status; break;
+      case 'limit':
+        warn(`vpio: stopped: the cycle limit (${maxCycles}) was reached at ${eip}`);
+        status = EXIT.stopped;
+        break;
+      case 'triple-fault':
+        warn(`vpio: stopped: ${result.message.split('\n')[0]}\n${pc.cpu.dumpState()}`);
+        status = EXIT.stopped;
+        break;
+      case 'halted':
+        warn(`vpio: stopped: ${result.message} at ${eip}`);
+        status = EXIT.stopped;
+        break;
+    }
   }
-  switch (result.kind) {
-    case 'exit': return result.status;
-    case 'limit':
-      process.stderr.write(`vpio: stopped: the cycle limit (${maxCycles}) was reached at EIP 0x${(pc.cpu.eip >>> 0).toString(16)}\n`);
-      return EXIT_STOPPED;
-    case 'triple-fault':
-      process.stderr.write(`vpio: stopped: ${result.message.split('\n')[0]}\n${pc.cpu.dumpState()}\n`);
-      return EXIT_STOPPED;
-    case 'halted':
-      process.stderr.write(`vpio: stopped: ${result.message} at EIP 0x${(pc.cpu.eip >>> 0).toString(16)}\n`);
-      return EXIT_STOPPED;
-  }
+  return ending(outputs, stop, status, `at cycle ${pc.cpu.cycles}, ${eip}`);
 }
 
 /** Splits each VM's console into lines prefixed "vmN| " (when there are several VMs). */
 class Consoles {
   private readonly partial: number[][];
-  constructor(private readonly out: Output, private readonly count: number) {
+  constructor(private readonly out: Sink, private readonly count: number) {
     this.partial = Array.from({ length: count }, () => []);
   }
   byte(vm: number, b: number): void {
-    if (this.count === 1) { this.out.byte(b); return; }
+    if (this.count === 1) { this.out.byte(b); if (b === 0x0a) this.out.flush(); return; }
     if (b === 0x0a) { this.line(vm); return; }
     this.partial[vm].push(b);
   }
   private line(vm: number): void {
     this.out.line(`vm${vm}| ${Buffer.from(this.partial[vm]).toString('latin1')}`);
     this.partial[vm] = [];
+    this.out.flush();
   }
   /** Whatever a VM printed without a final newline. */
   flush(): void {
     for (let vm = 0; vm < this.count; vm++) if (this.partial[vm].length) this.line(vm);
   }
+}
+
+/** Thrown out of the hypervisor's run loop to end it early (see watchHost). */
+class RunInterrupted extends Error {
+  constructor(readonly why: Interruption) {
+    super('interrupted');
+  }
+}
+
+/**
+ * Flushes the output files, and the streams and looks at signals, broken pipes and write
+ * errors, where the run loop advances its clock anyway (after each of the CPU's runs up to a device event,
+ * each of the hypervisor's slices): at once when the main thread has passed on a signal,
+ * else every `every` cycles. Nothing in the run changes (the same CPU runs, slices,
+ * polls and events); a look that finds a reason ends the run by throwing RunInterrupted
+ * out of the run loop. `every` 0: no looks at all.
+ */
+function watchClock(clock: Clock, outputs: Outputs, every: number): void {
+  if (every === 0) return;
+  const advance = clock.advanceTo.bind(clock);
+  let next = clock.now + every;
+  clock.advanceTo = (to: number) => {
+    advance(to);
+    // Frames and trace lines are out at every event that made them (as the pcap's were
+    // before it had a buffer): if the main thread must stop the worker, they are there.
+    outputs.pcapWriter?.flush();
+    if (outputs.traceFile) outputs.traceSink!.flush();
+    if (clock.now < next && (sharedSignal === null || Atomics.load(sharedSignal, 0) === 0)) return;
+    next = clock.now + every;
+    const why = interruption(outputs);
+    if (why) throw new RunInterrupted(why);
+  };
+}
+
+/** What the worker tells the main thread. */
+type WorkerMessage = { outputs: OutputDescription[] } | { status: number };
+
+/**
+ * `vpio run`: the emulator runs in a worker thread, and this thread passes SIGINT and
+ * SIGTERM on to it in shared memory (see the header). If the worker has not ended a
+ * second after the signal, or at a second signal, it is stopped here: the pcap and the
+ * trace file, flushed at every device event, are kept; the timeline is not written.
+ * VPIO_IN_PROCESS=1 runs in this thread instead (signals then end the process).
+ */
+function runInWorker(kernels: string[], opts: RunOptions): Promise<number> {
+  if (process.env.VPIO_IN_PROCESS === '1') return Promise.resolve(runHere(kernels, opts));
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  let outputs: OutputDescription[] = [];
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (status: number) => { if (!done) { done = true; resolve(status); } };
+    const w = new Worker(__filename, { workerData: { vpioRun: { kernels, opts }, vpioSignal: shared.buffer }, stdin: false, stdout: false, stderr: false });
+    const force = (sig: NodeJS.Signals) => {
+      if (done) return;
+      done = true;
+      void w.terminate().then(() => {
+        const kept = outputs.filter((o) => o.option !== '--timeline').map((o) => o.file);
+        for (const o of outputs) {
+          const f = OutputFile.adopt(o);
+          if (o.option === '--timeline') f.discard(); else { try { f.commit(); } catch { /* named below */ } }
+        }
+        stdout.flush();
+        if (!pipeBroken()) {
+          warn(`vpio: stopped by ${sig} while the guest ran with no device event to end at` +
+            `${kept.length ? `; ${kept.join(' and ')} ${kept.length > 1 ? 'are' : 'is'} complete up to the last event` : ''}` +
+            `${outputs.some((o) => o.option === '--timeline') ? '; the timeline was not written' : ''}`);
+        }
+        resolve(pipeBroken() ? EXIT.brokenPipe : signalStatus(sig));
+      });
+    };
+    catchSignals((sig, first) => {
+      if (!first) { force(caught!); return; }
+      Atomics.store(shared, 0, os.constants.signals[sig]);
+      setTimeout(() => force(sig), GRACE_MS).unref();
+    });
+    w.on('message', (m: WorkerMessage) => {
+      if ('outputs' in m) outputs = m.outputs;
+      else finish(m.status);
+    });
+    w.on('error', (e) => { if (!done) internalError(e); finish(EXIT.internal); });
+    w.on('exit', () => finish(EXIT.internal));
+  });
 }
 
 function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
@@ -396,7 +686,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
   if (opts.cmdline.length > 1 && opts.cmdline.length !== n) {
     throw new UsageError(`${opts.cmdline.length} --cmdline options for ${n} kernels; give one for each kernel, in order, or one for all`);
   }
-  const c = common(opts);
+  const c = common(opts, n);
   const quantum = opts.quantum !== undefined ? parseCycles(opts.quantum, '--quantum') : DEFAULT_QUANTUM;
   const hostMemoryBytes = parseSize(opts.hostMemory ?? '512M', '--host-memory');
   const nicVms = parseNicVms(opts.nicVms ?? (mode === 'passthrough' ? '0' : 'all'), n);
@@ -405,7 +695,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
   if (!ON_VIOLATION.includes(onViolation)) throw new UsageError(`unknown --on-violation '${opts.onViolation}'; give block, kill or log`);
   const cardQuantum = opts.cardQuantum !== undefined ? parseCycles(opts.cardQuantum, '--card-quantum') : undefined;
   const specs: VmSpec[] = kernels.map((k, i) => {
-    const image = readImage(k);
+    const image = readImage(k, c.memoryBytes, opts.memory);
     try {
       loadMultiboot(image, new Uint8Array(c.memoryBytes), '');
     } catch (e) {
@@ -414,63 +704,72 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     }
     return { image, path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i] };
   });
-  const consoles = new Consoles(c.stdout, n);
-  let timeline: Timeline | null = null;
-  if (opts.timeline !== undefined) {
-    try { fs.writeFileSync(opts.timeline, ''); } catch (e) { throw new UsageError(`cannot write the timeline to ${opts.timeline} (${(e as NodeJS.ErrnoException).code}); give a writable path`); }
-    timeline = new Timeline(DEFAULT_COSTS.cpuHz);
-  }
-  const traceOut = c.traceOut;
+  const outputs = new Outputs(opts, c, kernels);
+  const consoles = new Consoles(stdout, n);
+  const timeline = outputs.timeline ? new Timeline(DEFAULT_COSTS.cpuHz) : null;
+  const traceLine = outputs.traceSink ? traceWriter(outputs.traceSink, c.shape!) : null;
   let host: Host;
   try {
     host = new Host({
       mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
-      pcapPath: opts.pcap, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
-      trace: c.traceLine, traceKinds: c.kinds, translate: opts.translate,
+      pcapPath: outputs.pcap?.writePath, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
+      trace: traceLine, traceKinds: c.kinds, translate: opts.translate,
       sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation, cardQuantum }), timeline,
     });
   } catch (e) {
     if (e instanceof HostConfigError) throw new UsageError(e.message);
     throw e;
   }
+  outputs.pcapWriter = host.wire?.pcap ?? null;
   host.boot();
-  if (c.kinds.has('cpu') && c.traceLine) for (const vm of host.vms) vm.cpu.tracer = cpuTracer(c.traceLine, `vm${vm.id} `);
+  if (c.kinds.has('cpu') && traceLine) for (const vm of host.vms) vm.cpu.tracer = cpuTracer(traceLine, `vm${vm.id} `);
+  watchClock(host.clock, outputs, c.check);
+  let stop: Interruption | null = null;
+  let finished = false;
   try {
     host.run(c.maxCycles);
+    finished = true;
+  } catch (e) {
+    if (!(e instanceof RunInterrupted)) throw e;
+    stop = e.why;
+    finished = true;
   } finally {
     consoles.flush();
-    c.stdout.flush();
-    traceOut?.flush();
+    stdout.flush();
     host.close();
-    timeline?.write(opts.timeline!);
+    if (finished) outputs.finish(timeline); else outputs.abandon();
   }
+  // A signal that came after the run's last look is too late to stop it: the run's own end stands.
+  if (stop === null && outputs.pipeGone()) stop = { kind: 'pipe' };
+  if (stop?.kind === 'pipe') return EXIT.brokenPipe;
   reportPeers(host.peers);
-  process.stderr.write(statsTable(host, mode));
+  warn(statsTable(host, mode).trimEnd());
   if (host.escapeCount > 0) {
     const e = host.escapes[0];
-    process.stderr.write(`vpio: passthrough: vm${e.vm}'s card made ${host.escapeCount} DMA access${host.escapeCount > 1 ? 'es' : ''} outside its memory (first: ${e.direction} of ${e.length} bytes at host-physical 0x${e.address.toString(16)}, cycle ${e.cycle}); passthrough does not check DMA\n`);
+    warn(`vpio: passthrough: vm${e.vm}'s card made ${host.escapeCount} DMA access${host.escapeCount > 1 ? 'es' : ''} outside its memory (first: ${e.direction} of ${e.length} bytes at host-physical 0x${e.address.toString(16)}, cycle ${e.cycle}); passthrough does not check DMA`);
   }
+  if (stop !== null) return ending(outputs, stop, EXIT.stopped, `at cycle ${host.clock.now}`);
   let status = -1;
   for (const vm of host.vms) {
     const end = vm.end;
     if (end === null) {
-      process.stderr.write(`vpio: vm${vm.id}: stopped: the cycle limit (${c.maxCycles}) was reached at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}\n`);
-      status = EXIT_STOPPED;
+      warn(`vpio: vm${vm.id}: stopped: the cycle limit (${c.maxCycles}) was reached at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}`);
+      status = EXIT.stopped;
     } else if (end.kind === 'triple-fault') {
-      process.stderr.write(`vpio: vm${vm.id}: stopped: ${end.message.split('\n')[0]}\n${vm.cpu.dumpState()}\n`);
-      status = EXIT_STOPPED;
+      warn(`vpio: vm${vm.id}: stopped: ${end.message.split('\n')[0]}\n${vm.cpu.dumpState()}`);
+      status = EXIT.stopped;
     } else if (end.kind === 'halted') {
-      process.stderr.write(`vpio: vm${vm.id}: stopped: ${end.message} at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}\n`);
-      status = EXIT_STOPPED;
+      warn(`vpio: vm${vm.id}: stopped: ${end.message} at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}`);
+      status = EXIT.stopped;
     } else if (end.kind === 'killed') {
-      process.stderr.write(`vpio: vm${vm.id}: killed: ${end.message}\n`);
-      status = EXIT_STOPPED;
+      warn(`vpio: vm${vm.id}: killed: ${end.message}`);
+      status = EXIT.stopped;
     } else if (status === -1 && end.value !== 0) {
       status = end.status;
     }
   }
-  if (status !== -1) return status;
-  return host.vms[0].end!.kind === 'exit' ? (host.vms[0].end as { status: number }).status : EXIT_STOPPED;
+  if (status === -1) status = host.vms[0].end!.kind === 'exit' ? (host.vms[0].end as { status: number }).status : EXIT.stopped;
+  return ending(outputs, null, status, '');
 }
 
 /** The per-VM table: exits by reason, guest and hypervisor cycles, NIC traffic. */
@@ -494,16 +793,19 @@ export function statsTable(host: Host, mode: string): string {
   if (host.hostWork.count) lines.push(`host: ${host.hostWork.name}: ${host.hostWork.count} operations, ${host.hostWork.cycles} cycles`);
   if (host.shared instanceof VpioMonitor) {
     const m = host.shared;
-    lines.push(`vpio: ${m.handoffs} handoffs (${m.handoffCycles} cycles), hooked ${(100 * m.hookedFraction()).toFixed(1)}% of card accesses, ${m.violationCount} refused, ${m.dmaRefused} DMA outside the owner refused by the port`);
+    lines.push(`vpio: ${m.handoffs} handoffs (${m.handoffCycles} cycles, ${m.forcedHandoffs} forced at the deadline), hooked ${(100 * m.hookedFraction()).toFixed(1)}% of card accesses, ${m.violationCount} refused, ${m.dmaRefused} DMA outside the owner refused by the port`);
     for (const g of m.guests) {
       const s = g.stats;
-      lines.push(`  vm${g.vm.id}: ${s.hooked} hooked, ${m.directAccesses(g)} direct, ${s.held} held accesses; ${s.stalls} stalls; ${s.handoffsIn} handoffs in; frames held ${s.framesHeld}, dropped ${s.framesDropped}, not taken by the card ${s.framesRefused}`);
+      lines.push(`  vm${g.vm.id}: ${s.hooked} hooked, ${m.directAccesses(g)} direct, ${s.held} held accesses; ${s.stalls} stalls; ${s.handoffsIn} handoffs in, longest wait ${s.longestWait} cycles; frames held ${s.framesHeld}, dropped ${s.framesDropped}, not taken by the card ${s.framesRefused}, refused ${g.vm.stats.framesSpoofed} sent with another's address`);
     }
-    for (const v of m.violations.slice(0, 8)) lines.push(`  refused: vm${v.vm} cycle ${v.cycle} port 0x${v.port.toString(16)} value 0x${v.value.toString(16)} rule ${v.rule}: ${v.detail}`);
+    for (const v of m.violations.slice(0, 8)) {
+      const where = v.port < 0 ? '' : ` port 0x${v.port.toString(16)} value 0x${v.value.toString(16)}`;
+      lines.push(`  refused: vm${v.vm} cycle ${v.cycle}${where} rule ${v.rule}: ${v.detail}`);
+    }
   }
   if (host.switch) {
     const sw = host.switch;
-    lines.push(`switch: ${sw.unknownUnicast} frames from the wire for no VM dropped, ${host.driver!.dropped} dropped on a full transmit queue`);
+    lines.push(`switch: ${sw.unknownUnicast} frames from the wire for no VM dropped, ${host.driver!.dropped} dropped on a full transmit queue, ${sw.spoofed} refused for a source address not the sender's`);
   }
   return lines.join('\n') + '\n';
 }
@@ -517,6 +819,29 @@ function demoKernel(): string {
   return found;
 }
 
+/** A bug: one line, the stack only with VPIO_DEBUG=1. */
+function internalError(e: unknown): void {
+  const err = e as Error;
+  const first = `${err?.message ?? String(e)}`.split('\n')[0];
+  const where = /\n\s+at (.*)/.exec(err?.stack ?? '')?.[1] ?? '';
+  warn(process.env.VPIO_DEBUG ? `vpio: internal error: ${err?.stack ?? e}` :
+    `vpio: internal error: ${first}${where ? ` (at ${where})` : ''}; VPIO_DEBUG=1 shows the stack; please report it`);
+}
+
+const EXIT_STATUS_HELP = [
+  'Exit status:',
+  '  (V << 1) | 1  the guest wrote V to isa-debug-exit (port 0xF4), as under QEMU: always odd (with several',
+  '                VMs: the first VM, in order, whose V is not 0, else 1)',
+  '  0    success (bench: every result right; --help; --list-devices)',
+  '  2    bad usage or a bad image (one line naming the problem and the fix)',
+  '  4    stopped: the cycle limit, a triple fault, a halt nothing can end, a VM killed',
+  '  6    an output could not be written (one line naming the file and the error)',
+  '  8    internal error (a bug: one line; the stack with VPIO_DEBUG=1)',
+  '  10   bench: a run gave the wrong result',
+  '  130, 143  stopped by SIGINT, SIGTERM: the outputs closed, complete up to there',
+  '  141  stdout or stderr is a pipe whose reader went away (what a shell shows for SIGPIPE); nothing more is said',
+].join('\n');
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();
   let status = 0;
@@ -525,28 +850,31 @@ export async function main(argv: string[]): Promise<number> {
     .description('An x86 PC emulator with a VPIO hypervisor: boot Multiboot guest kernels on a deterministic virtual clock.')
     .version(version())
     .exitOverride()
-    .configureOutput({ writeErr: () => {} })
-    .showHelpAfterError(false);
+    .configureOutput({ writeOut: (s) => { stdout.write(s); stdout.flush(); }, writeErr: () => {} })
+    .showHelpAfterError(false)
+    .addHelpText('after', '\n' + EXIT_STATUS_HELP);
 
   program
     .command('run')
     .summary('boot Multiboot kernels on the bare machine or, one VM each, under the hypervisor')
     .description('Boot Multiboot (v1) ELF kernels. Serial (COM1) and port 0xE9 output go to stdout.\n' +
-      'With --mode passthrough, virtual or vpio, each kernel runs in its own VM under the hypervisor; with several,\n' +
+      `With --mode ${MODES_HV}, each kernel runs in its own VM under the hypervisor; with several,\n` +
       'console lines are prefixed "vmN| ", and a table of exits and cycles per VM goes to stderr at the end.\n' +
-      'Exit status: the guest\'s isa-debug-exit value V (port 0xF4) gives (V << 1) | 1, as under QEMU (with several\n' +
-      'VMs: the first VM, in order, that exited with V != 0, else 1); 2 for bad usage or a bad image; 3 when a VM\n' +
-      'was stopped by --max-cycles, a triple fault, or a halt nothing can end.')
+      'Where the defaults differ from qemu-system-i386\'s: --memory is 64M (QEMU: 128M), and the RTC starts at\n' +
+      '2000-01-01 or where --seed puts it (QEMU: the host\'s time), so that a run is repeatable.\n' +
+      'Output files (--pcap, --timeline, --trace-out) are written beside their target and put in place when\n' +
+      'complete; one that names an input, or a failed run\'s, leaves an existing file as it was.')
+    .addHelpText('after', '\nCycle counts take 2000000000, 2e9, 2.5e9 or 2_000_000_000 (whole cycles, at most 2^53 - 1).\n\n' + EXIT_STATUS_HELP)
     .argument('[kernels...]', 'the kernel images (the same files qemu-system-i386 -kernel accepts)')
     .addOption(new Option('--mode <mode>', 'native (the bare machine, one guest), passthrough (the card belongs to one VM, ports direct, DMA unchecked), virtual (each VM gets its own emulated card behind a software switch) or vpio (the VMs share the card, driving it directly but for the registers the VPIO monitor\'s model hooks)').default('native'))
     .addOption(new Option('--on-violation <response>', 'vpio: what a refused access does: block (dropped, the default), kill (the guest is stopped) or log (let through untranslated; DMA stays confined)'))
-    .addOption(new Option('--card-quantum <cycles>', 'vpio: how long a guest keeps the card while another wants it (default 1000000 for the RTL8139; eight handoffs\' worth for the NE2000, whose buffer must be saved and restored)'))
+    .addOption(new Option('--card-quantum <cycles>', 'vpio: how long a guest keeps the card while another wants it (default: 32 minimum frames\' time on the card\'s wire, 430080 for the RTL8139 and 4300800 for the NE2000s; an idle owner gives it up sooner, a receiver with frames waiting keeps it up to 4 quanta, and no owner keeps it past the quantum plus twice the card\'s drain time)'))
     .addOption(new Option('--quantum <cycles>', 'hypervisor modes: the most cycles a VM runs before the next runnable one gets the CPU (default 2000000, 1 ms)'))
     .addOption(new Option('--host-memory <size>', 'hypervisor modes: host RAM, which the VMs\' memory and the hypervisor\'s 1 MiB must fit in (default 512M)'))
-    .addOption(new Option('--nic-vms <list>', 'hypervisor modes: which VMs get a card: all, none, or numbers such as 0,2 (default: 0 in passthrough, all in virtual)'))
+    .addOption(new Option('--nic-vms <list>', 'hypervisor modes: which VMs get a card: all, none, or numbers such as 0,2 (default: 0 in passthrough, all in virtual and vpio)'))
     .addOption(new Option('--stats', 'print the cycle and exit figures at the end (hypervisor modes always do)'))
-    .addOption(new Option('--memory <size>', 'RAM of the machine, or of each VM: bytes, or with K, M or G (2M..2G)').default('64M'))
-    .addOption(new Option('--max-cycles <n>', 'stop after this many machine cycles (2 GHz clock: 2e9 is one virtual second); default: no limit'))
+    .addOption(new Option('--memory <size>', 'RAM of the machine, or of each VM: bytes, or with K, M or G (2M..2G; QEMU\'s default is 128M)').default('64M'))
+    .addOption(new Option('--max-cycles <n>', 'stop after this many machine cycles (2 GHz clock: 2e9 is one virtual second); default: no limit, as QEMU'))
     .addOption(new Option('--cmdline <string>', 'the Multiboot command line passed to the kernel (after its own path); repeatable: the nth goes to the nth kernel, or one goes to all')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
@@ -554,17 +882,18 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--timeline <file>', 'write a Chrome/Perfetto trace-event JSON of the run: the CPU (or a track per VM with its exits and the hypervisor\'s work, and the card\'s owner), the wire'))
     .addOption(new Option('--trace-format <format>', 'text (one event a line, the default) or json (one object a line)'))
     .addOption(new Option('--trace-from <cycle>', 'trace only from this machine cycle on'))
-    .addOption(new Option('--trace-vm <n>', 'trace only VM n\'s events (and the machine-wide ones)'))
+    .addOption(new Option('--trace-vm <n>', 'hypervisor modes: trace only VM n\'s events (and the machine-wide ones)'))
     .addOption(new Option('--trace-ports <range>', 'trace only port accesses and exits in a range, such as 0xc000-0xc0ff'))
-    .addOption(new Option('--seed <seed>', 'seed for every random choice (the RTC start date); default: 2000-01-01'))
-    .addOption(new Option('--list-devices', 'print the machine\'s devices, ports, IRQs and PCI functions, and exit'))
+    .addOption(new Option('--seed <seed>', 'seed for every random choice (the RTC start date); default: the RTC starts at 2000-01-01 (QEMU: the host\'s time)'))
+    .addOption(new Option('--list-devices', 'print the machine\'s devices, ports, IRQs and PCI functions (with --nic, the card\'s), and exit'))
     .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))
     .addOption(new Option('--nic <card>', `a network card at PCI 00:03.0 (ne2000 = RTL8029, rtl8139) or ISA 0x300/IRQ 9 (ne2000-isa)`))
-    .addOption(new Option('--mac <address>', `the card's MAC address (default ${macToString(DEFAULT_MAC)})`))
-    .addOption(new Option('--peer <spec>', 'a station on the card\'s segment: echo (ARP, ICMP echo, UDP echo on port 7), sink (counts a UDP stream to port 9), source[,rate=N,size=N,count=N,port=N] (sends one to the guest, port 9 by default); repeatable')
+    .addOption(new Option('--mac <address>', `the card's MAC address (default ${macToString(DEFAULT_MAC)}, as QEMU's)`))
+    .addOption(new Option('--peer <spec>', `a station on the card's segment: echo (ARP, ICMP echo, UDP echo on port 7), sink (counts a UDP stream to port 9), source[,key=N...] (sends a UDP stream to the guest; ${sourceParamsHelp()}); repeatable`)
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--pcap <file>', 'write every frame on the segment to a pcap file (virtual-clock timestamps)'))
-    .action((kernels: string[], opts: RunOptions) => { status = run(kernels, { ...opts, cmdline: opts.cmdline ?? [] }); });
+    .addOption(new Option('--check-cycles <n>', 'cycles between the run\'s flushes and looks at pipes and write errors (tests; 0: no looks)').hideHelp())
+    .action(async (kernels: string[], opts: RunOptions) => { status = await runInWorker(kernels, { ...opts, cmdline: opts.cmdline ?? [] }); });
 
   program
     .command('bench')
@@ -572,28 +901,16 @@ export async function main(argv: string[]): Promise<number> {
     .description('Run the scenarios in every mode (native, passthrough, virtual, vpio) with each card and print the comparison:\n' +
       'udp-tx and udp-rx over frame sizes, ping, guests sharing a card, the hostile guest, the CPU-bound guest.\n' +
       'Every figure is on the virtual clock, so a run is repeatable; scenarios run in parallel, one process per core.\n' +
-      'Exit status 0 when every run gave the right result, 1 otherwise, 2 for bad usage.')
+      '--compare reads and checks its report before anything runs; --json and --html are written when the bench is\n' +
+      'done, and a file that is the --compare report is refused. Exit status 0 when every run gave the right result,\n' +
+      '10 when one did not, 2 for bad usage; SIGINT or SIGTERM stop it with 130 or 143, leaving the files as they were.')
     .addOption(new Option('--quick', 'a subset that runs in seconds (udp-tx with 64- and 1514-byte frames and ping, NE2000 and RTL8139)'))
     .addOption(new Option('--json <file>', 'write every figure and the configuration (images\' SHA-256, costs, versions) to a file'))
     .addOption(new Option('--html <file>', 'write the report as one HTML page with charts (Vega-Lite, inline SVG: readable offline)'))
-    .addOption(new Option('--compare <old.json>', 'print what changed against an earlier --json report'))
+    .addOption(new Option('--compare <old.json>', 'print what changed against an earlier --json report (only the scenarios both ran alike)'))
     .addOption(new Option('--jobs <n>', 'worker processes (default: one per core; 1 runs in this process)'))
     .addOption(new Option('--only <regexp>', 'only the scenarios whose id matches, e.g. udp-tx/rtl8139'))
-    .action(async (opts: BenchOptions) => {
-      if (opts.compare) {
-        try { fs.accessSync(opts.compare); } catch { throw new UsageError(`cannot read ${opts.compare}; give a report written by vpio bench --json`); }
-      }
-      for (const file of [opts.json, opts.html]) {
-        if (file === undefined) continue;
-        try { fs.writeFileSync(file, ''); } catch (e) { throw new UsageError(`cannot write ${file} (${(e as NodeJS.ErrnoException).code})`); }
-      }
-      try {
-        const { ok } = await runBench(opts, version(), (line) => process.stdout.write(line + '\n'));
-        status = ok ? 0 : 1;
-      } catch (e) {
-        throw new UsageError((e as Error).message);
-      }
-    });
+    .action(async (opts: BenchOptions) => { status = await bench(opts); });
 
   program
     .command('bench-one', { hidden: true })
@@ -604,37 +921,103 @@ export async function main(argv: string[]): Promise<number> {
     .summary('the bundled demo (what npm start runs)')
     .description('Boot the bundled demo guest (guests/bin/hello.elf), then compare the modes (vpio bench --quick).')
     .action(async () => {
-      process.stdout.write('vpio demo: booting guests/bin/hello.elf on the emulated PC\n');
-      const s = run([demoKernel()], { memory: '64M', cmdline: ['demo'], translate: true, maxCycles: String(20e9) });
-      process.stdout.write('\nvpio demo: the same guests under native, passthrough, virtual and vpio (vpio bench --quick)\n');
-      const { ok } = await runBench({ quick: true }, version(), (line) => process.stdout.write(line + '\n'));
-      // The guest's success (exit value 0, status 1 as under QEMU) and right bench results are the demo's success.
-      status = s === 1 && ok ? 0 : s === 1 ? 1 : s;
+      stdout.line('vpio demo: booting guests/bin/hello.elf on the emulated PC');
+      stdout.flush();
+      const s = await runInWorker([demoKernel()], { memory: '64M', cmdline: ['demo'], translate: true, maxCycles: String(20e9) });
+      // The guest's success is exit value 0, status 1 as under QEMU.
+      if (s !== 1) { status = s; return; }
+      stdout.line('\nvpio demo: the same guests under native, passthrough, virtual and vpio (vpio bench --quick)');
+      stdout.flush();
+      status = await bench({ quick: true });
     });
 
+  if (argv.length === 0) {
+    warn(program.helpInformation().trimEnd());
+    return EXIT.usage;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
-    if (argv.length === 0) {
-      process.stdout.write(program.helpInformation());
-      return 0;
-    }
     return status;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return pipeBroken() ? EXIT.brokenPipe : EXIT.ok;
       const msg = e.message.replace(/^error: /, '');
-      process.stderr.write(`vpio: ${msg}; see vpio --help\n`);
-      return EXIT_USAGE;
+      warn(`vpio: ${msg}; see vpio --help`);
+      return EXIT.usage;
     }
-    if (e instanceof UsageError) {
-      process.stderr.write(`vpio: ${e.message}\n`);
-      return EXIT_USAGE;
-    }
-    process.stderr.write(`vpio: internal error: ${(e as Error).stack ?? e}\n`);
-    return EXIT_STOPPED;
+    return failure(e);
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+/** The status and the one line for an exception that ended a command. */
+function failure(e: unknown): number {
+  if (e instanceof UsageError) warn(`vpio: ${e.message}`);
+  else if (e instanceof OutputError) warn(`vpio: ${e.message}`);
+  else internalError(e);
+  if (pipeBroken()) return EXIT.brokenPipe;
+  return e instanceof UsageError ? EXIT.usage : e instanceof OutputError ? EXIT.output : EXIT.internal;
+}
+
+/**
+ * `vpio bench`: the --compare report is read and checked, and the output files checked,
+ * before anything runs; the reports are written to temporary files and put in place at
+ * the end. A signal stops the workers and leaves the files as they were.
+ */
+async function bench(opts: BenchOptions): Promise<number> {
+  for (const [name, v] of [['--json', opts.json], ['--html', opts.html], ['--compare', opts.compare]] as const) {
+    if (v !== undefined && v.trim() === '') throw new UsageError(`${name} needs a file name`);
+  }
+  const old = opts.compare !== undefined ? readReport(opts.compare) : null;
+  const inputs = opts.compare !== undefined ? [{ file: opts.compare, what: 'the --compare report' }] : [];
+  const json = opts.json !== undefined ? OutputFile.open(opts.json, '--json', inputs, []) : null;
+  const html = opts.html !== undefined ? OutputFile.open(opts.html, '--html', inputs, json ? [json] : []) : null;
+  const abort = new AbortController();
+  catchSignals((sig, first) => { if (first) abort.abort(); else process.exit(signalStatus(sig)); });
+  let result: Awaited<ReturnType<typeof runBench>>;
+  try {
+    result = await runBench(opts, version(), (line) => stdout.line(line), { old, signal: abort.signal });
+  } catch (e) {
+    json?.discard();
+    html?.discard();
+    if (e instanceof BenchStopped && caught) {
+      stdout.flush();
+      if (pipeBroken()) return EXIT.brokenPipe;
+      warn(`vpio: bench stopped by ${caught}${json || html ? '; no report written, the files were left as they were' : ''}`);
+      return signalStatus(caught);
+    }
+    throw e;
+  }
+  stdout.flush();
+  const failures: string[] = [];
+  const put = (o: OutputFile | null, text: () => Promise<string> | string) => async () => {
+    if (!o) return;
+    try {
+      fs.writeFileSync(o.writePath, await text());
+      o.commit();
+    } catch (e) {
+      o.discard();
+      failures.push(e instanceof OutputError ? `vpio: ${e.message}` : `vpio: cannot write ${o.option} ${o.file}: ${errnoText(e).text}; the file was left as it was`);
+    }
+  };
+  await put(json, () => JSON.stringify(result.report, null, 1) + '\n')();
+  await put(html, () => result.html())();
+  if (pipeBroken()) return EXIT.brokenPipe;
+  for (const f of failures) warn(f);
+  if (failures.length) return EXIT.output;
+  return result.ok ? EXIT.ok : EXIT.wrongResult;
+}
+
+if (!isMainThread && workerData?.vpioRun) {
+  // `vpio run` in its worker thread (see runInWorker).
+  sharedSignal = new Int32Array(workerData.vpioSignal as SharedArrayBuffer);
+  const { kernels, opts } = workerData.vpioRun as { kernels: string[]; opts: RunOptions };
+  let status: number;
+  try {
+    status = runHere(kernels, opts);
+  } catch (e) {
+    status = failure(e);
+  }
+  parentPort!.postMessage({ status });
+} else if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
 }

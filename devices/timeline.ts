@@ -59,9 +59,29 @@ export class Timeline {
     this.events.push({ name, cat, ph: 'i', s: 't', ts: this.us(at), pid: 1, tid, args });
   }
 
+  /**
+   * Writes the trace-event JSON to `file`, a few thousand events at a time (a long
+   * run's whole document would not fit in one string). Errors are thrown.
+   */
   write(file: string): void {
     const meta: TraceEvent = { name: 'process_name', ph: 'M', pid: 1, tid: 0, args: { name: 'vpio' } };
-    const doc = { traceEvents: [meta, ...this.events], displayTimeUnit: 'ns', otherData: { clock: `${this.hz} Hz virtual`, dropped: this.dropped } };
-    fs.writeFileSync(file, JSON.stringify(doc));
+    const fd = fs.openSync(file, 'w');
+    try {
+      const put = (s: string) => {
+        const b = Buffer.from(s);
+        let off = 0;
+        while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+      };
+      put(`{"traceEvents":[${JSON.stringify(meta)}`);
+      const events = this.events;
+      for (let i = 0; i < events.length; i += 4096) {
+        let part = '';
+        for (const e of events.slice(i, i + 4096)) part += ',' + JSON.stringify(e);
+        put(part);
+      }
+      put(`],"displayTimeUnit":"ns","otherData":${JSON.stringify({ clock: `${this.hz} Hz virtual`, dropped: this.dropped })}}`);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }

@@ -6,7 +6,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ensureBuilt, runCli } from './support';
+import { spawn } from 'child_process';
+import { CLI, ROOT, ensureBuilt, runCli } from './support';
 
 beforeAll(ensureBuilt);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-bench-'));
@@ -56,6 +57,20 @@ describe('vpio bench --quick', () => {
     expect(page).toMatch(/hypervisor cycles per frame/);
     // Readable offline: no scripts, stylesheets or images from anywhere.
     expect(page).not.toMatch(/<script|<link|<img|src=/i);
+    // Every chart fits a screen.
+    for (const m of page.matchAll(/<svg [^>]*width="(\d+)"/g)) expect(Number(m[1])).toBeLessThanOrEqual(1400);
+    const exits = page.slice(page.indexOf('<h2>Exits per frame'));
+    const chart = exits.slice(0, exits.indexOf('</svg>'));
+    // The frame sizes in numeric order, not as text (1514 before 64).
+    const headers = chart.slice(chart.indexOf('column_header'));
+    const sizes = [...headers.matchAll(/<text[^>]*>(\d+)<\/text>/g)].map((m) => Number(m[1])).filter((n) => n === 64 || n === 1514);
+    expect(sizes.slice(0, 2)).toEqual([64, 1514]);
+    // A colour of its own for every reason in the legend.
+    const legend = chart.slice(chart.indexOf('role-legend'));
+    const labels = [...legend.matchAll(/role-legend-label[\s\S]*?<text[^>]*>([^<]+)<\/text>/g)].map((m) => m[1]);
+    const symbols = [...legend.matchAll(/role-legend-symbol[\s\S]*?fill="(#[0-9a-f]{6})"/g)].map((m) => m[1]);
+    expect(labels.length).toBeGreaterThan(10); // more than Vega's ten default colours
+    expect(new Set(symbols.slice(0, labels.length)).size).toBe(labels.length);
   });
 
   it('--compare reports a change', () => {
@@ -68,6 +83,64 @@ describe('vpio bench --quick', () => {
     const m = /udp-tx\/rtl8139\/vpio\/64B: Mbit\/s 50\.00 -> (\d+\.\d\d) \(\+(\d+\.\d)%\)/.exec(c.stdout.toString());
     expect(m).not.toBeNull();
     expect(Number(m![2])).toBeCloseTo((Number(m![1]) / 50 - 1) * 100, 0);
+  });
+});
+
+describe('vpio bench: reports in and out', () => {
+  const a = path.join(tmp, 'scope.json');
+  beforeAll(() => { runCli(['bench', '--quick', '--only', 'udp-tx/rtl8139/vpio', '--json', a], 300000); });
+
+  it('refuses --json naming the --compare report before running anything, and leaves it whole', () => {
+    const before = fs.readFileSync(a, 'utf8');
+    const r = runCli(['bench', '--quick', '--json', path.join(tmp, '.', 'scope.json'), '--compare', a], 20000);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^vpio: --json .*scope\.json is the --compare report, which this run reads; give another file to write$/);
+    expect(r.stdout.toString()).toBe('');
+    expect(fs.readFileSync(a, 'utf8')).toBe(before);
+  });
+
+  it('reads and checks the --compare report before the bench starts', () => {
+    const bad = path.join(tmp, 'bad.json');
+    fs.writeFileSync(bad, '{"tool": "vpio bench", "results": [1]}');
+    const r = runCli(['bench', '--compare', bad], 20000);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(/bad\.json is not a vpio bench --json report/);
+    expect(r.stderr).not.toMatch(/vpio bench: \d+\//); // nothing ran
+    expect(runCli(['bench', '--compare', '/dev/zero'], 20000).stderr).toMatch(/\/dev\/zero is a character device, not a file/);
+  });
+
+  it('--compare of runs that differ in scope says so and compares only what both ran alike', () => {
+    // The same report as a full run would have it: not --quick, 1000 datagrams a scenario, and scenarios the quick run has not.
+    const r = JSON.parse(fs.readFileSync(a, 'utf8'));
+    r.quick = false; r.options = { quick: false, only: null };
+    for (const f of r.results) { f.scenario.count = 1000; f.mbps *= 2; }
+    r.results.push({ ...r.results[0], id: 'udp-rx/rtl8139/vpio/64B', scenario: { ...r.results[0].scenario, workload: 'udp-rx' } });
+    const full = path.join(tmp, 'full.json');
+    fs.writeFileSync(full, JSON.stringify(r));
+    const c = runCli(['bench', '--quick', '--only', 'udp-tx/rtl8139/vpio/64B', '--compare', full], 120000);
+    expect(c.status).toBe(0);
+    const out = c.stdout.toString();
+    expect(out).toMatch(/the runs differ in scope \(the earlier: the full run; this one: --quick --only 'udp-tx\/rtl8139\/vpio\/64B'\): comparing only the 0 scenarios both ran alike \(not compared: 1 run with other parameters, 2 only in the earlier report, 0 only in this one\)/);
+    expect(out).not.toMatch(/Mbit\/s .* -> /);
+    expect(out).not.toMatch(/: gone$|: new$/m);
+  });
+
+  it('SIGINT during the bench stops it with 130 and leaves --json as it was', async () => {
+    const json = path.join(tmp, 'kept.json');
+    fs.writeFileSync(json, 'the old report');
+    const { status, stderr } = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'bench', '--quick', '--json', json], { cwd: ROOT });
+      let err = '', sent = false;
+      child.stderr.on('data', (d) => {
+        err += d;
+        if (!sent && /vpio bench: \d+\//.test(err)) { sent = true; child.kill('SIGINT'); }
+      });
+      child.on('close', (code) => resolve({ status: code, stderr: err }));
+    });
+    expect(status).toBe(130);
+    expect(stderr).toMatch(/^vpio: bench stopped by SIGINT; no report written, the files were left as they were$/m);
+    expect(fs.readFileSync(json, 'utf8')).toBe('the old report');
+    expect(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
 
@@ -86,7 +159,7 @@ describe('vpio bench: the CPU-bound guest beside v86', () => {
 
 describe('vpio bench refuses bad usage in one line, status 2', () => {
   for (const [what, args, message] of [
-    ['no such report to compare', ['--compare', '/nonexistent.json'], /cannot read \/nonexistent.json/],
+    ['no such report to compare', ['--compare', '/nonexistent.json'], /no such file: \/nonexistent.json; give a report written by vpio bench --json/],
     ['a report that is not one', ['--quick', '--only', 'ping/rtl8139/native', '--compare', 'package.json'], /package.json is not a vpio bench --json report/],
     ['zero workers', ['--quick', '--jobs', '0'], /bad --jobs '0'/],
     ['a filter that matches nothing', ['--only', 'nothing-like-this'], /--only 'nothing-like-this' matches no scenario/],

@@ -234,17 +234,28 @@ export class SinkPeer implements Station {
 }
 
 export interface SourceOptions {
-  /** Datagrams per second. */
+  /** Datagrams per second (SOURCE_PARAMS.rate). */
   rate: number;
   /** UDP payload bytes (at least 4: the sequence number). */
   size: number;
-  /** How many to send (0: until the run ends). */
+  /** How many to send; 0 (the default): no limit, until the run ends. */
   count: number;
   /** Virtual seconds to wait before the first ARP. */
   startAfter?: number;
   /** Destination UDP port (9, the discard port, by default; 7 to exercise an echo server). */
   port?: number;
 }
+
+/**
+ * The source's parameters as a user gives them (`--peer source,rate=N,...`): each one's
+ * default, range and meaning, for the command line to check and document.
+ */
+export const SOURCE_PARAMS = {
+  rate: { default: 1000, min: 1, max: 1_000_000, meaning: 'datagrams a second' },
+  size: { default: 512, min: 4, max: MAX_FRAME - 42, meaning: 'UDP payload bytes (the first 4 are the sequence number)' },
+  count: { default: 0, min: 0, max: 1_000_000_000, meaning: 'datagrams to send; 0 sends until the run ends' },
+  port: { default: 9, min: 1, max: 65535, meaning: 'the guest\'s UDP port (9, discard; 7 for echo-server)' },
+} as const;
 
 /** Sends a sequenced UDP stream to the guest (10.0.2.15, port 9) after resolving it by ARP. */
 export class SourcePeer implements Station {
