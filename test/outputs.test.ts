@@ -156,7 +156,9 @@ describe('SIGINT and SIGTERM end the run with every output closed and valid', ()
 
   it('a guest spinning with no device event is stopped a second later: the pcap kept, the old timeline left as it was', async () => {
     const spin = at('spin.elf');
-    fs.writeFileSync(spin, multibootElf([0xb0, 0x41, 0xe6, 0xe9, 0xb0, 0x0a, 0xe6, 0xe9, 0xeb, 0xfe])); // mov al, 'A'; out 0xe9, al; mov al, 10; out 0xe9, al; jmp $
+    // The firmware leaves PIT channel 0 running (as SeaBIOS does): a control word with no count stops it.
+    // mov al, 0x30; out 0x43, al; mov al, 'A'; out 0xe9, al; mov al, 10; out 0xe9, al; jmp $
+    fs.writeFileSync(spin, multibootElf([0xb0, 0x30, 0xe6, 0x43, 0xb0, 0x41, 0xe6, 0xe9, 0xb0, 0x0a, 0xe6, 0xe9, 0xeb, 0xfe]));
     const pcap = at('spin.pcap'), timeline = at('spin.json');
     fs.writeFileSync(timeline, 'the old timeline');
     const r = await interrupt(['run', spin, '--nic', 'rtl8139', '--pcap', pcap, '--timeline', timeline], /A\n/, 'SIGINT');
