@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { Pc } from '../devices/pc';
+import { Pc } from '../board/pc';
 
 interface Figure {
   engine: string;

@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { Pc, PeerSpec } from '../devices/pc';
+import { Pc, PeerSpec } from '../board/pc';
 import { NicKind, DEFAULT_MAC, nicBitsPerSecond } from '../devices/nic';
 import { SinkPeer, SourcePeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';

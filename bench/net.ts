@@ -29,7 +29,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Pc, NicKind, RunResult } from '../devices/pc';
+import { Pc, NicKind, RunResult } from '../board/pc';
 import { SinkPeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';
 import { runScenario, MODES } from './harness';

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli } from '../test/support';
-import { multibootElf } from '../devices/testing-elf';
+import { multibootElf } from '../board/testing-elf';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-cli-'));
 function image(name: string, bytes: Uint8Array): string {

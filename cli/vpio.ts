@@ -36,16 +36,16 @@ import * as path from 'path';
 import { isMainThread, parentPort, workerData, Worker } from 'worker_threads';
 import { Command, CommanderError, Option } from 'commander';
 import seedrandom from 'seedrandom';
-import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../devices/pc';
+import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../board/pc';
 import { VpioMonitor, ON_VIOLATION, OnViolation } from '../vpio/monitor';
 import { runBench, benchOne, BenchOptions, readReport, BenchStopped } from './bench';
-import { Timeline } from '../devices/timeline';
+import { Timeline } from '../board/timeline';
 import { DEFAULT_COSTS } from '../devices/costs';
 import { cpuTracer } from './cpu-trace';
 import { parseMac, macToString } from '../devices/net/ethernet';
 import { EchoPeer, SinkPeer, SourcePeer, SOURCE_PARAMS } from '../devices/net/wire';
 import { PcapWriter } from '../devices/net/pcap';
-import { BadImage, loadMultiboot } from '../devices/multiboot';
+import { BadImage, loadMultiboot } from '../board/multiboot';
 import { NE2000_ISA_IRQ } from '../devices/nic';
 import { Host, HostConfigError, HV_MODES, HvMode, DEFAULT_QUANTUM, VmSpec } from '../hypervisor/host';
 import { Vm } from '../hypervisor/vm';
@@ -191,7 +191,7 @@ function listDevices(pc: Pc, out: Sink): void {
   }
   out.line('');
   out.line('irq  device');
-  // The platform's own lines (devices/platform.ts), then every PCI function's routed
+  // The platform's own lines (board/platform.ts), then every PCI function's routed
   // interrupt line as firmware set it, and an ISA card's line.
   const irqs: [number, string][] = [[0, 'pit channel 0'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc']];
   for (const { dev, func, fn } of pc.pci.functions()) {

@@ -14,7 +14,6 @@ import { PortDevice } from './port-bus';
 import { Ne2000 } from './ne2000';
 import { Rtl8139 } from './rtl8139';
 import { NE2000_PORTS } from './ne2000-regs';
-import { Platform, PortMapper } from './platform';
 
 export type NicKind = 'ne2000' | 'ne2000-isa' | 'rtl8139';
 export const NIC_KINDS: readonly NicKind[] = ['ne2000', 'ne2000-isa', 'rtl8139'];
@@ -72,24 +71,4 @@ export function makeNic(kind: NicKind, clock: Clock, mac: Uint8Array, virtualCar
   const pci = nicPciFunction(kind);
   const card = kind === 'rtl8139' ? new Rtl8139(clock, { mac, bitsPerSecond, rxBusTime: !virtualCard }) : new Ne2000(clock, { mac, pci: kind === 'ne2000', bitsPerSecond });
   return { kind, card, pci, device: card, bitsPerSecond, isa: pci ? null : { base: NE2000_ISA_BASE, ports: NE2000_PORTS, irq: NE2000_ISA_IRQ } };
-}
-
-/**
- * Plugs a card into a platform: its PCI function at 00:03.0 (BAR0 mapped by `mapper`
- * wherever it is programmed) or its ISA ports at 0x300; its interrupt line to the
- * platform's PIC. `cycles` is each register access's bus latency.
- */
-export function plugNic<H>(platform: Platform, nic: Nic, mapper: PortMapper<H>, costs: Costs): void {
-  const name = nicName(nic.kind);
-  if (nic.pci) {
-    const fn = nic.pci;
-    platform.pci.add(3, 0, fn);
-    const card = nic.card;
-    platform.mapPciIo(fn, name, nic.device, costs.pciAccessCycles, mapper, () => { if (card instanceof Rtl8139) card.busMaster = fn.busMaster; });
-    card.onIrq = (level) => platform.pciIrq(fn, level);
-  } else {
-    const isa = nic.isa!;
-    mapper.map(name, isa.base, isa.ports, nic.device, costs.isaAccessCycles);
-    nic.card.onIrq = (level) => platform.isaIrq(isa.irq, level);
-  }
 }

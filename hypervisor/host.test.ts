@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Host, HostConfigError, HostOptions, VmSpec, vmMac } from './host';
-import { Pc } from '../devices/pc';
-import { multibootElf, asm } from '../devices/testing-elf';
+import { Pc } from '../board/pc';
+import { multibootElf, asm } from '../board/testing-elf';
 import { DEFAULT_MAC, NicKind } from '../devices/nic';
 
 const ROOT = path.join(__dirname, '..');

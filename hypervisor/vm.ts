@@ -10,13 +10,13 @@ import { CpuBus } from '../cpu/bus';
 import { Clock } from '../devices/clock';
 import { Costs } from '../devices/costs';
 import { PortDevice } from '../devices/port-bus';
-import { Platform, PortMapper } from '../devices/platform';
-import { LoadedKernel } from '../devices/multiboot';
-import { bootMultiboot } from '../devices/pc';
+import { Platform, PortMapper } from '../board/platform';
+import { LoadedKernel } from '../board/multiboot';
+import { bootMultiboot } from '../board/pc';
 import { DmaPort, ramDma } from '../devices/rtl8139';
 import { PortMap } from './port-map';
 import { PortRange, RangeCounter } from '../devices/port-bus';
-import { Timeline } from '../devices/timeline';
+import { Timeline } from '../board/timeline';
 
 /** Hypervisor work charged to a VM that is not a port exit: its count and cycles. */
 export interface WorkCounter {

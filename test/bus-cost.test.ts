@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Pc } from '../devices/pc';
+import { Pc } from '../board/pc';
 import { Host, VmSpec } from '../hypervisor/host';
 import { DEFAULT_MAC, NicKind, nicName } from '../devices/nic';
 import { DEFAULT_COSTS } from '../devices/costs';

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { CLI, ROOT, ensureBuilt, runCli } from './support';
-import { multibootElf } from '../devices/testing-elf';
+import { multibootElf } from '../board/testing-elf';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-out-'));
 const at = (name: string) => path.join(tmp, name);

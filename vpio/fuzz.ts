@@ -20,7 +20,7 @@
 import seedrandom from 'seedrandom';
 import { Host } from '../hypervisor/host';
 import { DEFAULT_MAC, NicKind } from '../devices/nic';
-import { multibootElf } from '../devices/testing-elf';
+import { multibootElf } from '../board/testing-elf';
 import { SinkPeer, PEER_MAC } from '../devices/net/wire';
 import { VpioMonitor } from './monitor';
 

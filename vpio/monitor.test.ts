@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Host, HostOptions, VmSpec, vmMac } from '../hypervisor/host';
-import { multibootElf, asm } from '../devices/testing-elf';
+import { multibootElf, asm } from '../board/testing-elf';
 import { DEFAULT_MAC, NicKind } from '../devices/nic';
 import { Rtl8139 } from '../devices/rtl8139';
 import { VpioMonitor, OnViolation } from './monitor';

@@ -15,16 +15,18 @@
  * same devices, as its virtual platform, on its own port map. Either way the platform
  * only needs a `PortMapper` and the few lines it drives on the CPU side (`CpuSide`).
  */
-import { Clock } from './clock';
-import { Costs } from './costs';
-import { PortDevice } from './port-bus';
-import { DualPic } from './pic8259';
-import { Pit8254 } from './pit8254';
-import { CmosRtc } from './cmos';
-import { Port92 } from './port92';
-import { Uart16550 } from './uart16550';
-import { PciHost, PciFunction, addI440fxChipset, firmwareSetup } from './pci';
-import { DebugConsole, DebugExit } from './debug-ports';
+import { Clock } from '../devices/clock';
+import { Costs } from '../devices/costs';
+import { Nic, nicName } from '../devices/nic';
+import { Rtl8139 } from '../devices/rtl8139';
+import { PortDevice } from '../devices/port-bus';
+import { DualPic } from '../devices/pic8259';
+import { Pit8254 } from '../devices/pit8254';
+import { CmosRtc } from '../devices/cmos';
+import { Port92 } from '../devices/port92';
+import { Uart16550 } from '../devices/uart16550';
+import { PciHost, PciFunction, addI440fxChipset, firmwareSetup } from '../devices/pci';
+import { DebugConsole, DebugExit } from '../devices/debug-ports';
 
 /** Where a platform puts its port ranges: a machine's port bus, or a VM's port map. */
 export interface PortMapper<H = unknown> {
@@ -192,5 +194,25 @@ export class Platform {
     if (this.loggedIgnored.has(key)) return;
     this.loggedIgnored.add(key);
     this.trace(`${this.cpu.cycles()} ignored dev=${dev} port=${hex(port, 4)} value=${hex(value)}`);
+  }
+}
+
+/**
+ * Plugs a card into a platform: its PCI function at 00:03.0 (BAR0 mapped by `mapper`
+ * wherever it is programmed) or its ISA ports at 0x300; its interrupt line to the
+ * platform's PIC. `cycles` is each register access's bus latency.
+ */
+export function plugNic<H>(platform: Platform, nic: Nic, mapper: PortMapper<H>, costs: Costs): void {
+  const name = nicName(nic.kind);
+  if (nic.pci) {
+    const fn = nic.pci;
+    platform.pci.add(3, 0, fn);
+    const card = nic.card;
+    platform.mapPciIo(fn, name, nic.device, costs.pciAccessCycles, mapper, () => { if (card instanceof Rtl8139) card.busMaster = fn.busMaster; });
+    card.onIrq = (level) => platform.pciIrq(fn, level);
+  } else {
+    const isa = nic.isa!;
+    mapper.map(name, isa.base, isa.ports, nic.device, costs.isaAccessCycles);
+    nic.card.onIrq = (level) => platform.isaIrq(isa.irq, level);
   }
 }

@@ -6,8 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Pc } from './pc';
-import { PortBus } from './port-bus';
-import { DEFAULT_COSTS } from './costs';
+import { PortBus } from '../devices/port-bus';
+import { DEFAULT_COSTS } from '../devices/costs';
 import { multibootElf } from './testing-elf';
 
 const ROOT = path.join(__dirname, '..');
