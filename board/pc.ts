@@ -23,17 +23,16 @@ import { DebugConsole, DebugExit } from '../devices/debug-ports';
 import { loadMultiboot, LoadedKernel } from './multiboot';
 import { Ne2000 } from '../devices/ne2000';
 import { Rtl8139, DmaPort, ramDma } from '../devices/rtl8139';
-import { Wire, EchoPeer, SinkPeer, SourcePeer, SourceOptions } from '../devices/net/wire';
-import { PcapWriter } from '../devices/net/pcap';
+import { Wire } from '../devices/net/wire';
 import { Platform, PortMapper, plugNic } from './platform';
-import { Timeline, WIRE_TRACK } from './timeline';
-import { describe as describeFrame } from '../devices/net/wire';
-import { NicKind, NIC_KINDS, DEFAULT_MAC, makeNic, nicName } from '../devices/nic';
+import { Timeline } from './timeline';
+import { buildSegment, Peer, PeerSpec } from './segment';
+import { NicKind, NIC_KINDS, DEFAULT_MAC, nicName } from '../devices/nic';
 
 export type { NicKind };
 export { NIC_KINDS, DEFAULT_MAC };
 
-export type PeerSpec = { kind: 'echo' } | { kind: 'sink' } | ({ kind: 'source' } & SourceOptions);
+export type { PeerSpec } from './segment';
 
 export interface PcOptions {
   memoryBytes: number;
@@ -132,7 +131,7 @@ export class Pc implements CpuBus {
   readonly ne2000: Ne2000 | null = null;
   readonly rtl8139: Rtl8139 | null = null;
   readonly wire: Wire | null = null;
-  readonly peers: (EchoPeer | SinkPeer | SourcePeer)[] = [];
+  readonly peers: Peer[] = [];
   private exited = false;
   private readonly trace: ((line: string) => void) | null;
 
@@ -165,17 +164,9 @@ export class Pc implements CpuBus {
     const p = this.platform;
     this.pic = p.pic; this.pit = p.pit; this.cmos = p.cmos; this.port92 = p.port92; this.com1 = p.com1;
     this.pci = p.pci; this.debugConsole = p.debugConsole; this.debugExit = p.debugExit;
+    if (options.timeline) options.timeline.track(1, 'cpu');
     if (options.nic) this.addNic(options.nic, options.mac ?? DEFAULT_MAC, options.peers ?? [], options.pcapPath, busMapper);
 
-    const tl = options.timeline ?? null;
-    if (tl) {
-      tl.track(1, 'cpu');
-      const wire = this.wire;
-      if (wire) {
-        tl.track(WIRE_TRACK, 'wire');
-        wire.onFrame = (from, frame) => tl.slice(WIRE_TRACK, from, this.clock.now - wire.frameCycles(frame.length), this.clock.now, 'frame', { frame: describeFrame(frame) });
-      }
-    }
     this.ports.charge = (c) => this.cpu.addCycles(c);
     // A device that arms a timer during a CPU run (a PIT count written, a transmit
     // started) must see it fire on time: the run stops there.
@@ -195,24 +186,15 @@ export class Pc implements CpuBus {
 
   private addNic(kind: NicKind, mac: Uint8Array, peers: PeerSpec[], pcapPath: string | undefined, mapper: PortMapper<PortRange>): void {
     const self = this as { -readonly [K in keyof Pc]: Pc[K] };
-    const nic = makeNic(kind, this.clock, mac);
-    const wire = new Wire(this.clock, nic.bitsPerSecond);
+    const { nic, wire, peers: stations } = buildSegment(this.clock, {
+      kind, mac, peers, pcapPath, trace: this.trace, traceKinds: this.options.traceKinds, timeline: this.options.timeline,
+    });
     self.wire = wire;
-    if (pcapPath) wire.pcap = new PcapWriter(pcapPath);
-    if (this.trace && (this.options.traceKinds ?? new Set()).has('net')) wire.trace = this.trace;
+    this.peers.push(...stations);
     const card = nic.card;
-    if (this.trace && (this.options.traceKinds ?? new Set()).has('nic')) {
-      const t = this.trace;
-      card.onLog = (m: string) => t(`${this.cpu.cycles} nic ${m}`);
-    }
     card.port = wire.attach({ name: nicName(kind), receive: (f) => card.receive(f) });
     if (card instanceof Rtl8139) { self.rtl8139 = card; card.dma = this.dmaPort; } else self.ne2000 = card;
     plugNic(this.platform, nic, mapper, this.costs);
-    for (const p of peers) {
-      if (p.kind === 'echo') this.peers.push(new EchoPeer(wire));
-      else if (p.kind === 'sink') this.peers.push(new SinkPeer(wire));
-      else this.peers.push(new SourcePeer(wire, p));
-    }
   }
 
   /** Closes what the run opened (the pcap file). */

@@ -29,14 +29,12 @@ import { Nic, NicKind, makeNic, nicName, nicBusCycles } from '../devices/nic';
 import { plugNic } from '../board/platform';
 import { Rtl8139, DmaPort, ramDma } from '../devices/rtl8139';
 import { Ne2000 } from '../devices/ne2000';
-import { Wire, EchoPeer, SinkPeer, SourcePeer } from '../devices/net/wire';
-import { PcapWriter } from '../devices/net/pcap';
-import { PeerSpec } from '../board/pc';
+import { Wire } from '../devices/net/wire';
+import { buildSegment, Peer, PeerSpec } from '../board/segment';
 import { Vm, VmEnd, WorkCounter } from './vm';
 import { SoftSwitch } from './switch';
 import { HostDriver, Ne2000Driver, Rtl8139Driver, RTL8139_DRIVER_BYTES } from './host-drivers';
-import { Timeline, CARD_TRACK, WIRE_TRACK } from '../board/timeline';
-import { describe as describeFrame } from '../devices/net/wire';
+import { Timeline, CARD_TRACK } from '../board/timeline';
 import { macToString } from '../devices/net/ethernet';
 
 export type HvMode = 'passthrough' | 'virtual' | 'vpio';
@@ -135,7 +133,7 @@ export class Host {
   readonly quantum: number;
   readonly nic: Nic | null = null;
   readonly wire: Wire | null = null;
-  readonly peers: (EchoPeer | SinkPeer | SourcePeer)[] = [];
+  readonly peers: Peer[] = [];
   readonly switch: SoftSwitch | null = null;
   readonly driver: HostDriver | null = null;
   readonly shared: SharedCard | null = null;
@@ -204,11 +202,6 @@ export class Host {
     }
 
     if (opts.nic) this.setUpNetwork(opts.nic, wanting, kinds);
-    const tl = this.timeline, wire = this.wire;
-    if (tl && wire) {
-      tl.track(WIRE_TRACK, 'wire');
-      wire.onFrame = (from, frame) => tl.slice(WIRE_TRACK, from, this.clock.now - wire.frameCycles(frame.length), this.clock.now, 'frame', { frame: describeFrame(frame) });
-    }
   }
 
   /** The card changed hands (the VPIO monitor calls this): its remarks are that VM's, and a slice per owner goes on the card's track. */
@@ -226,17 +219,17 @@ export class Host {
     const self = this as { -readonly [K in keyof Host]: Host[K] };
     const opts = this.opts;
     const owner = opts.mode === 'passthrough' ? this.vms[wanting[0]] ?? null : null;
-    const nic = makeNic(kind, this.clock, owner ? vmMac(opts.mac, owner.id) : HOST_MAC);
-    self.nic = nic;
-    const wire = new Wire(this.clock, nic.bitsPerSecond);
-    self.wire = wire;
-    if (opts.pcapPath) wire.pcap = new PcapWriter(opts.pcapPath);
-    if (this.trace && kinds.has('net')) wire.trace = this.trace;
-    const card = nic.card;
-    const traceNic = this.trace !== null && kinds.has('nic') ? this.trace : null;
     // The physical card's remarks belong to the VM that drives it (its passthrough owner, or under vpio whoever owns it now).
     if (owner) this.cardVm = owner.id;
-    if (traceNic) card.onLog = (m) => traceNic(`${this.clock.now} ${this.cardVm !== null ? `vm${this.cardVm} ` : ''}nic ${m}`);
+    const { nic, wire, peers } = buildSegment(this.clock, {
+      kind, mac: owner ? vmMac(opts.mac, owner.id) : HOST_MAC, peers: opts.peers, pcapPath: opts.pcapPath,
+      trace: this.trace, traceKinds: kinds, cardVm: () => this.cardVm, timeline: this.timeline,
+    });
+    self.nic = nic;
+    self.wire = wire;
+    this.peers.push(...peers);
+    const card = nic.card;
+    const traceNic = this.trace !== null && kinds.has('nic') ? this.trace : null;
     // In passthrough the owner's traffic is the card's: count it there.
     const counted = owner ? owner.stats : null;
     const wirePort = wire.attach({
@@ -247,11 +240,6 @@ export class Host {
       },
     });
     card.port = counted ? { send: (f) => { counted.framesOut++; counted.bytesOut += f.length; wirePort.send(f); } } : wirePort;
-    for (const p of opts.peers ?? []) {
-      if (p.kind === 'echo') this.peers.push(new EchoPeer(wire));
-      else if (p.kind === 'sink') this.peers.push(new SinkPeer(wire));
-      else this.peers.push(new SourcePeer(wire, p));
-    }
 
     if (opts.mode === 'vpio') {
       // VPIO: the monitor owns the card's wire side, interrupt and DMA, and each VM's view of it.
