@@ -336,6 +336,7 @@ export class Cpu {
         this.codePages[page] = 0;
         this.pageGen[page]++;
         this.smc = true;
+        this.blocks.invalidated(page);
       }
     }
   }

@@ -66,6 +66,8 @@ export interface Block {
   /** EIP of each instruction, to count completed instructions after a fault. */
   eips: number[];
   fn: ((cpu: Cpu) => number) | null;
+  /** Characters of JavaScript generated for it (0 for an untranslatable start). */
+  source: number;
 }
 
 const CACHE_BITS = 16;
@@ -78,18 +80,55 @@ const MAX_BLOCK_INSTRUCTIONS = 32;
  */
 const HOT_THRESHOLD = 16;
 
-/** The block cache of one CPU: direct-mapped by physical address (see runBlock for the index). */
+/**
+ * The block cache of one CPU: direct-mapped by physical address (see runBlock for the
+ * index). It also keeps the accounting of what it holds and has done, for tests and
+ * reports; none of it is read on the hot path.
+ */
 export class BlockCache {
   readonly slots: (Block | undefined)[] = new Array(1 << CACHE_BITS);
   /** How often each slot's start was reached untranslated; code is translated when hot. */
   readonly heat = new Uint8Array(1 << CACHE_BITS);
   /** Translate a block start the hotThreshold-th time it is reached (1: at once). */
   hotThreshold = HOT_THRESHOLD;
+  /** translate() calls, untranslatable starts included. */
   translated = 0;
+  /** Blocks compiled into JavaScript functions. */
+  compiles = 0;
+  /** Blocks the cache holds now (untranslatable starts included), and the characters of generated source they hold. */
+  blocks = 0;
+  source = 0;
+  /** Times translated code in a page was invalidated by a write (or reported DMA) there. */
+  invalidations = 0;
 
   clear(): void {
     this.slots.fill(undefined);
     this.heat.fill(0);
+    this.blocks = 0;
+    this.source = 0;
+  }
+
+  /** Puts `b` in `slot`, accounting for the block it replaces. */
+  insert(cpu: Cpu, slot: number, b: Block): void {
+    const old = this.slots[slot];
+    if (old !== undefined) {
+      this.blocks--;
+      this.source -= old.source;
+    }
+    this.slots[slot] = b;
+    this.blocks++;
+    this.source += b.source;
+    this.translated++;
+    if (b.fn !== null) {
+      this.compiles++;
+      cpu.codePages[b.phys >>> 12] = 1;
+    }
+  }
+
+  /** Translated code in physical page `page` was invalidated (Cpu.invalidateCode). */
+  invalidated(page: number): void {
+    void page;
+    this.invalidations++;
   }
 }
 
@@ -117,8 +156,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     if (++cache.heat[slot] < cache.hotThreshold) return 0;
     cache.heat[slot] = 0;
     b = translate(cpu, eip, phys);
-    cache.slots[slot] = b;
-    cache.translated++;
+    cache.insert(cpu, slot, b);
   }
   // A block runs only if all of it fits in what is left of the slice, and a looping
   // block stops before an iteration that would not fit: slices end on exactly the
@@ -157,7 +195,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
   const d32 = cpu.csD32;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null };
+  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
   const bodies: string[][] = [];
   const flagInfos: FlagInfo[] = [];
@@ -253,8 +291,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     `  let a = 0, b = 0, v = 0, o = 0, c = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
-  cpu.codePages[phys >>> 12] = 1;
-  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn };
+  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn, source: src.length };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */

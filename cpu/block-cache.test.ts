@@ -1,0 +1,67 @@
+/**
+ * What a guest can make the block translator do, and what that may cost: code that
+ * runs once (a run into zeroed memory) is never compiled; the cache's blocks and
+ * generated source stay under their caps, whatever the guest runs; a page whose
+ * translated code keeps being invalidated by writes (data kept beside code, code
+ * patched beside the loop that patches it) is interpreted for a while instead of
+ * compiled again and again; ordinary hot loops are still translated. Each guest runs
+ * interpreted and translated, with the default policy, and must end in the same state
+ * with the same instruction and cycle counts; the expected results are worked out from
+ * the program's arithmetic, not from a run. The bounds are checked on the cache's own
+ * accounting (`Cpu.blocks`), not on host memory or time.
+ */
+import { StopReason } from './bus';
+import { Cpu } from './cpu';
+import { BlockCache } from './translator';
+import { flatMachine, TestBus, CODE_BASE, runToStop } from './testing';
+
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+/** mov al, 0 ; out 0xf4, al: TestBus stops the run. */
+const EXIT = [0xb0, 0x00, 0xe6, 0xf4];
+
+interface Run { cpu: Cpu; bus: TestBus; why: StopReason }
+
+function run(code: number[], translate: boolean, memBytes: number, setup?: (cpu: Cpu, bus: TestBus) => void, maxCycles = 1e8): Run {
+  const { cpu, bus } = flatMachine(new Uint8Array(code), undefined, memBytes);
+  cpu.useTranslator = translate;
+  setup?.(cpu, bus);
+  const why = runToStop(cpu, maxCycles);
+  return { cpu, bus, why };
+}
+
+function state(r: Run, ranges: [number, number][]): string {
+  const regs = Array.from(r.cpu.reg32, (x) => (x >>> 0).toString(16)).join(' ');
+  const mem = ranges.map(([a, n]) => Buffer.from(r.bus.ram.subarray(a, a + n)).toString('hex')).join(' ');
+  return `why ${r.why} exit ${r.bus.exitCode} eip ${r.cpu.eip.toString(16)} instructions ${r.cpu.instructions} cycles ${r.cpu.cycles}\nregs ${regs} eflags ${r.cpu.getEflags().toString(16)}\nmem ${mem}`;
+}
+
+/** Runs both ways; the translated run must end exactly as the interpreted one. Returns the translated run. */
+function both(code: number[], memBytes: number, ranges: [number, number][], setup?: (cpu: Cpu, bus: TestBus) => void): Run {
+  const interpreted = run(code, false, memBytes, setup);
+  const translated = run(code, true, memBytes, setup);
+  expect(interpreted.why).toBe(StopReason.Requested);
+  expect(state(translated, ranges)).toBe(state(interpreted, ranges));
+  return translated;
+}
+
+/** The cache's accounting, checked against the blocks it holds. */
+function accounting(cache: BlockCache): { blocks: number; source: number } {
+  let blocks = 0, source = 0;
+  for (const b of cache.slots) if (b !== undefined) { blocks++; source += b.source; }
+  return { blocks, source };
+}
+
+describe('the accounting', () => {
+  it('counts the blocks and the generated source the cache holds', () => {
+    // A hot loop and, after it, a few hundred blocks of straight-line code run once
+    // each, translated at first sight.
+    const body: number[] = [0xb9, ...le32(1000), 0x01, 0xc8, 0x49, 0x75, 0xfb]; // mov ecx, 1000 ; L: add eax, ecx ; dec ecx ; jnz L
+    for (let i = 0; i < 3000; i++) body.push(0x05, ...le32(i)); // add eax, i
+    body.push(...EXIT);
+    const r = both(body, 1 << 20, [], (cpu) => { cpu.blocks.hotThreshold = 1; });
+    const c = r.cpu.blocks;
+    expect(c.compiles).toBeGreaterThan(3000 / 32);
+    expect({ blocks: c.blocks, source: c.source }).toEqual(accounting(c));
+    expect(c.source).toBeGreaterThan(0);
+  });
+});
