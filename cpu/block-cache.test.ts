@@ -51,6 +51,25 @@ function accounting(cache: BlockCache): { blocks: number; source: number } {
   return { blocks, source };
 }
 
+describe('a guest that runs into zeroed memory', () => {
+  // 00 00 is ADD [EAX], AL. EAX = 0x80003: each instruction adds 3 to the byte at 0x80003.
+  const ZERO = 0x100000;
+  const N = 1_000_000; // instructions of 00 00
+  const code = new Array<number>(ZERO + 2 * N - CODE_BASE).fill(0);
+  const start = [0xb8, ...le32(0x80003), 0xbb, ...le32(ZERO), 0xff, 0xe3]; // mov eax, 0x80003 ; mov ebx, ZERO ; jmp ebx
+  code.splice(0, start.length, ...start);
+  code.push(...EXIT);
+  const MEM = 4 << 20;
+
+  it('runs as interpreted and compiles nothing: that code runs once', () => {
+    const r = both(code, MEM, [[0x80000, 8]]);
+    expect(r.bus.ram[0x80003]).toBe((3 * N) & 0xff);
+    expect(r.cpu.instructions).toBe(3 + N + 2);
+    expect(r.cpu.blocks.compiles).toBe(0);
+    expect(r.cpu.blocks.source).toBe(0);
+  });
+});
+
 describe('the accounting', () => {
   it('counts the blocks and the generated source the cache holds', () => {
     // A hot loop and, after it, a few hundred blocks of straight-line code run once

@@ -76,7 +76,8 @@ const MAX_BLOCK_INSTRUCTIONS = 32;
 
 /**
  * A block start is translated the HOT_THRESHOLD-th time it is reached: code that runs
- * once (start-up, most of a test) is cheaper to interpret than to compile.
+ * once (start-up, most of a test, a run into zeroed memory) is cheaper to interpret
+ * than to compile.
  */
 const HOT_THRESHOLD = 16;
 
@@ -87,8 +88,15 @@ const HOT_THRESHOLD = 16;
  */
 export class BlockCache {
   readonly slots: (Block | undefined)[] = new Array(1 << CACHE_BITS);
-  /** How often each slot's start was reached untranslated; code is translated when hot. */
-  readonly heat = new Uint8Array(1 << CACHE_BITS);
+  /**
+   * How often the start in heatPhys[slot] was reached untranslated; code is translated
+   * when hot. The count is of one physical address: another address in the slot starts
+   * it again, so code that runs once never adds up to hot however much of it there is
+   * (a count per slot alone made a run through megabytes of zeroed memory compile a
+   * block every few dozen instructions).
+   */
+  readonly heat = new Int32Array(1 << CACHE_BITS);
+  readonly heatPhys = new Int32Array(1 << CACHE_BITS).fill(-1);
   /** Translate a block start the hotThreshold-th time it is reached (1: at once). */
   hotThreshold = HOT_THRESHOLD;
   /** translate() calls, untranslatable starts included. */
@@ -104,6 +112,7 @@ export class BlockCache {
   clear(): void {
     this.slots.fill(undefined);
     this.heat.fill(0);
+    this.heatPhys.fill(-1);
     this.blocks = 0;
     this.source = 0;
   }
@@ -153,6 +162,10 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   let b = cache.slots[slot];
   if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
+    if (cache.heatPhys[slot] !== phys) {
+      cache.heatPhys[slot] = phys;
+      cache.heat[slot] = 0;
+    }
     if (++cache.heat[slot] < cache.hotThreshold) return 0;
     cache.heat[slot] = 0;
     b = translate(cpu, eip, phys);
