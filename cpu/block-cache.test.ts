@@ -12,7 +12,7 @@
  */
 import { StopReason } from './bus';
 import { Cpu } from './cpu';
-import { BlockCache } from './translator';
+import { BlockCache, MAX_BLOCKS, MAX_SOURCE } from './translator';
 import { flatMachine, TestBus, CODE_BASE, runToStop } from './testing';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -82,5 +82,51 @@ describe('the accounting', () => {
     expect(c.compiles).toBeGreaterThan(3000 / 32);
     expect({ blocks: c.blocks, source: c.source }).toEqual(accounting(c));
     expect(c.source).toBeGreaterThan(0);
+  });
+});
+
+describe('the caps on the cache', () => {
+  // Straight-line code translated at first sight (hotThreshold 1: as if all of it were
+  // hot), more of it than the cache may hold; the run is cut into slices so that the
+  // accounting is looked at all along.
+  function sliced(code: number[], translate: boolean, setup: (cpu: Cpu) => void, check: (cache: BlockCache) => void): Run {
+    const { cpu, bus } = flatMachine(new Uint8Array(code), undefined, 2 << 20);
+    cpu.useTranslator = translate;
+    setup(cpu);
+    let why = StopReason.Budget;
+    for (let k = 0; k < 10000 && why === StopReason.Budget; k++) {
+      why = cpu.run(997);
+      check(cpu.blocks);
+    }
+    return { cpu, bus, why };
+  }
+
+  const cases: [string, number[], (cpu: Cpu) => void, (c: BlockCache) => number, number][] = [
+    // 00 00 (ADD [EAX], AL) makes the largest blocks there are: about 16 K characters.
+    ['generated source', [0xb8, ...le32(0x80003), ...new Array<number>(2 * 20000).fill(0), ...EXIT],
+      (cpu) => { cpu.blocks.hotThreshold = 1; cpu.blocks.maxSource = 1 << 20; }, (c) => c.source, 1 << 20],
+    // INC EAX ; CLC: a block of one instruction, and CLC ends it (the translator leaves
+    // it to the interpreter: a block that cannot start there is cached too).
+    ['blocks', [...new Array<number[]>(2000).fill([0x40, 0xf8]).flat(), ...EXIT],
+      (cpu) => { cpu.blocks.hotThreshold = 1; cpu.blocks.maxBlocks = 100; }, (c) => c.blocks, 100],
+  ];
+  it.each(cases)('hold the %s under the cap, flushing the cache, and the guest sees nothing of it', (_, code, setup, held, cap) => {
+    let most = 0;
+    const check = (c: BlockCache) => {
+      most = Math.max(most, held(c));
+      const a = accounting(c);
+      if (a.blocks !== c.blocks || a.source !== c.source) throw new Error(`accounting ${c.blocks}/${c.source}, slots ${a.blocks}/${a.source}`);
+    };
+    const interpreted = sliced(code, false, setup, check);
+    const translated = sliced(code, true, setup, check);
+    expect(interpreted.why).toBe(StopReason.Requested);
+    expect(state(translated, [[0x80000, 8]])).toBe(state(interpreted, [[0x80000, 8]]));
+    expect(most).toBeLessThanOrEqual(cap);
+    expect(most).toBeGreaterThan(cap / 2);
+    expect(translated.cpu.blocks.flushes).toBeGreaterThan(1);
+  });
+
+  it('are what cpu/README.md states by default', () => {
+    expect([MAX_BLOCKS, MAX_SOURCE]).toEqual([16384, 16 << 20]);
   });
 });

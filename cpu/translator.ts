@@ -82,6 +82,16 @@ const MAX_BLOCK_INSTRUCTIONS = 32;
 const HOT_THRESHOLD = 16;
 
 /**
+ * What the cache may hold: blocks (untranslatable starts included) and characters of
+ * generated JavaScript. V8 keeps a function's source and its bytecode, about 3 bytes of
+ * host memory per character of source (measured: 50 MB of source, 150 MB of RSS), and
+ * a block compiles in 50 ns per character plus about 80 us; the guests we have hold at
+ * most 160 K characters. So at most about 50 MB of host memory, whatever a guest runs.
+ */
+export const MAX_BLOCKS = 16384;
+export const MAX_SOURCE = 16 << 20;
+
+/**
  * The block cache of one CPU: direct-mapped by physical address (see runBlock for the
  * index). It also keeps the accounting of what it holds and has done, for tests and
  * reports; none of it is read on the hot path.
@@ -99,6 +109,9 @@ export class BlockCache {
   readonly heatPhys = new Int32Array(1 << CACHE_BITS).fill(-1);
   /** Translate a block start the hotThreshold-th time it is reached (1: at once). */
   hotThreshold = HOT_THRESHOLD;
+  /** The caps on what the cache holds (MAX_BLOCKS, MAX_SOURCE); tests may lower them. */
+  maxBlocks = MAX_BLOCKS;
+  maxSource = MAX_SOURCE;
   /** translate() calls, untranslatable starts included. */
   translated = 0;
   /** Blocks compiled into JavaScript functions. */
@@ -106,24 +119,34 @@ export class BlockCache {
   /** Blocks the cache holds now (untranslatable starts included), and the characters of generated source they hold. */
   blocks = 0;
   source = 0;
+  /** Times the cache was full and dropped every block. */
+  flushes = 0;
   /** Times translated code in a page was invalidated by a write (or reported DMA) there. */
   invalidations = 0;
 
-  clear(): void {
+  /**
+   * Drops every block (when the cache is full, as QEMU flushes its translation buffer):
+   * no page holds translated code any more, so writes there go the fast way again.
+   */
+  flush(cpu: Cpu): void {
     this.slots.fill(undefined);
-    this.heat.fill(0);
-    this.heatPhys.fill(-1);
     this.blocks = 0;
     this.source = 0;
+    this.flushes++;
+    cpu.codePages.fill(0);
   }
 
-  /** Puts `b` in `slot`, accounting for the block it replaces. */
+  /**
+   * Puts `b` in `slot`, accounting for the block it replaces; when that would take the
+   * cache past maxBlocks or maxSource, the cache is flushed first.
+   */
   insert(cpu: Cpu, slot: number, b: Block): void {
     const old = this.slots[slot];
     if (old !== undefined) {
       this.blocks--;
       this.source -= old.source;
     }
+    if (this.blocks >= this.maxBlocks || this.source + b.source > this.maxSource) this.flush(cpu);
     this.slots[slot] = b;
     this.blocks++;
     this.source += b.source;
