@@ -12,7 +12,7 @@
  */
 import { StopReason } from './bus';
 import { Cpu } from './cpu';
-import { BlockCache, MAX_BLOCKS, MAX_SOURCE } from './translator';
+import { BlockCache, MAX_BLOCKS, MAX_SOURCE, BACKOFF_LEVELS, BACKOFF_WINDOW } from './translator';
 import { flatMachine, TestBus, CODE_BASE, runToStop } from './testing';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -128,5 +128,84 @@ describe('the caps on the cache', () => {
 
   it('are what cpu/README.md states by default', () => {
     expect([MAX_BLOCKS, MAX_SOURCE]).toEqual([16384, 16 << 20]);
+  });
+});
+
+describe('a guest that writes into the page it runs from', () => {
+  const N = 200_000;
+  const D = CODE_BASE + 0x400; // data in the code's page
+  const jnz = (from: number, to: number) => [0x75, (to - (from + 2)) & 0xff];
+  // EBX = N + (N-1) + ... + 1, mod 2^32, if every iteration sees the values it stored.
+  const SUM = (N * (N + 1) / 2) % 2 ** 32;
+  const head = [0xb9, ...le32(N), 0x31, 0xdb]; // mov ecx, N ; xor ebx, ebx
+  const L = head.length;
+
+  /** After the loop, a hot loop in the next page: mov ecx, 100000 ; add edi, ecx ; dec ecx ; jnz ; then EXIT. */
+  const HOT = CODE_BASE + 0x1000;
+  const hot = [0xb9, ...le32(100000), 0x01, 0xcf, 0x49, ...jnz(8, 5), ...EXIT];
+  function program(loop: number[]): number[] {
+    const code = [...head, ...loop, 0xbe, ...le32(HOT), 0xff, 0xe6]; // mov esi, HOT ; jmp esi
+    while (code.length < HOT - CODE_BASE) code.push(0x90);
+    return [...code, ...hot];
+  }
+  const programs: [string, number[]][] = [
+    // L: mov [D], ecx ; add ebx, [D] ; dec ecx ; jnz L
+    ['data kept beside the code', program([0x89, 0x0d, ...le32(D), 0x03, 0x1d, ...le32(D), 0x49, ...jnz(L + 13, L)])],
+    // L: mov [P+1], ecx ; P: mov edx, 0 ; add ebx, edx ; dec ecx ; jnz L (the MOV's immediate is what was stored)
+    ['code patched by the loop beside it', program([0x89, 0x0d, ...le32(CODE_BASE + L + 7), 0xba, ...le32(0), 0x01, 0xd3, 0x49, ...jnz(L + 14, L)])],
+  ];
+
+  it.each(programs)('%s: as interpreted, with few compiles, and the hot loop after it still translated', (_, code) => {
+    const r = both(code, 1 << 20, [[D, 4]]);
+    expect(r.cpu.reg32[3] >>> 0).toBe(SUM);
+    expect(r.cpu.reg32[7] >>> 0).toBe((100000 * 100001 / 2) % 2 ** 32);
+    const c = r.cpu.blocks;
+    // The old policy compiled a block every fourth iteration: 50000 compiles.
+    expect(c.compiles).toBeLessThan(100);
+    expect(c.invalidations).toBeLessThan(100);
+    const loop = c.slots.find((b) => b !== undefined && b.eip === HOT + 5);
+    expect(typeof loop?.fn).toBe('function');
+    expect(loop?.count).toBe(3);
+  });
+});
+
+describe('the backoff of a page whose code keeps being invalidated', () => {
+  const D = CODE_BASE + 0x400;
+  const page = CODE_BASE >>> 12;
+  const T = new BlockCache(1).hotThreshold;
+
+  it('ends when the writes stop: the page is translated again', () => {
+    // A loop that stores beside the code until the page has backed off as far as it
+    // goes, then a loop in the same page that runs (T << BACKOFF_LEVELS) + 1000 times
+    // without storing. Its block must be translated by the end.
+    const m = T << (BACKOFF_LEVELS + 1);
+    const n = (T << BACKOFF_LEVELS) + 1000;
+    const code = [
+      0xb9, ...le32(m), 0x89, 0x0d, ...le32(D), 0x49, 0x75, 0xf7, // mov ecx, m ; L1: mov [D], ecx ; dec ecx ; jnz L1
+      0xb9, ...le32(n), 0x01, 0xcf, 0x49, 0x75, 0xfb, // mov ecx, n ; L2: add edi, ecx ; dec ecx ; jnz L2
+      ...EXIT,
+    ];
+    const r = both(code, 1 << 20, [[D, 4]]);
+    expect(r.cpu.reg32[7] >>> 0).toBe((n * (n + 1) / 2) % 2 ** 32);
+    expect(r.cpu.blocks.backoff[page]).toBe(BACKOFF_LEVELS);
+    const loop = r.cpu.blocks.slots.find((b) => b !== undefined && b.eip === CODE_BASE + 19);
+    expect(typeof loop?.fn).toBe('function');
+    expect(loop?.gen).toBe(r.cpu.pageGen[page]);
+  });
+
+  it('does not start for a page written less often than once a window', () => {
+    // Ten times: a loop of twice BACKOFF_WINDOW instructions, then a store beside it.
+    const k = BACKOFF_WINDOW; // two instructions an iteration
+    const code = [
+      0xbb, ...le32(10), // mov ebx, 10
+      0xb9, ...le32(k), 0x49, 0x75, 0xfd, // L: mov ecx, k ; L1: dec ecx ; jnz L1
+      0x89, 0x1d, ...le32(D), 0x4b, 0x75, 0xef, // mov [D], ebx ; dec ebx ; jnz L
+      ...EXIT,
+    ];
+    const r = both(code, 1 << 20, [[D, 4]]);
+    expect(r.bus.ram[D]).toBe(1);
+    const c = r.cpu.blocks;
+    expect(c.backoff[page]).toBe(0);
+    expect(c.invalidations).toBe(10); // every store hit translated code: the inner loop was translated each time
   });
 });

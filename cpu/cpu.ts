@@ -153,7 +153,7 @@ export class Cpu {
   // ---- The block translator (translator.ts). ----
   /** Run straight-line code through the block translator; false: interpret everything. */
   useTranslator = true;
-  readonly blocks = new BlockCache();
+  readonly blocks: BlockCache;
   /** 1 for each physical page that holds translated code: writes there invalidate it. */
   readonly codePages: Uint8Array;
   /** Bumped on every write to a code page; a block is valid while its generation matches. */
@@ -232,6 +232,7 @@ export class Cpu {
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = new Uint8Array(pages + 1);
     this.pageGen = new Int32Array(pages + 1);
+    this.blocks = new BlockCache(pages + 1);
     this.reset();
   }
 
@@ -336,7 +337,7 @@ export class Cpu {
         this.codePages[page] = 0;
         this.pageGen[page]++;
         this.smc = true;
-        this.blocks.invalidated(page);
+        this.blocks.invalidated(page, this.instructions);
       }
     }
   }

@@ -92,6 +92,20 @@ export const MAX_BLOCKS = 16384;
 export const MAX_SOURCE = 16 << 20;
 
 /**
+ * Backoff for pages whose translated code keeps being invalidated (code patched beside
+ * the loop that patches it, data kept next to code): each time a page's translated code
+ * is invalidated less than BACKOFF_WINDOW instructions after the page got it, the
+ * page's level goes up by one, to at most BACKOFF_LEVELS, and a block start there is
+ * translated only the (hotThreshold << level)-th time it is reached. Code invalidated
+ * after a longer life sets the level back to 0: a page written once in a while (a
+ * loader, a variable beside rarely-changed code) costs at most one compile per window.
+ * So such a page is interpreted, and compiled again only after 2^BACKOFF_LEVELS times
+ * the visits that made it hot, or once its writes stop.
+ */
+export const BACKOFF_LEVELS = 12;
+export const BACKOFF_WINDOW = 1 << 20;
+
+/**
  * The block cache of one CPU: direct-mapped by physical address (see runBlock for the
  * index). It also keeps the accounting of what it holds and has done, for tests and
  * reports; none of it is read on the hot path.
@@ -109,6 +123,10 @@ export class BlockCache {
   readonly heatPhys = new Int32Array(1 << CACHE_BITS).fill(-1);
   /** Translate a block start the hotThreshold-th time it is reached (1: at once). */
   hotThreshold = HOT_THRESHOLD;
+  /** Per physical page: the backoff level (see BACKOFF_LEVELS). */
+  readonly backoff: Uint8Array;
+  /** Per physical page: Cpu.instructions when it last became a page of translated code. */
+  private readonly codeSince: Float64Array;
   /** The caps on what the cache holds (MAX_BLOCKS, MAX_SOURCE); tests may lower them. */
   maxBlocks = MAX_BLOCKS;
   maxSource = MAX_SOURCE;
@@ -123,6 +141,11 @@ export class BlockCache {
   flushes = 0;
   /** Times translated code in a page was invalidated by a write (or reported DMA) there. */
   invalidations = 0;
+
+  constructor(pages: number) {
+    this.backoff = new Uint8Array(pages);
+    this.codeSince = new Float64Array(pages);
+  }
 
   /**
    * Drops every block (when the cache is full, as QEMU flushes its translation buffer):
@@ -153,14 +176,22 @@ export class BlockCache {
     this.translated++;
     if (b.fn !== null) {
       this.compiles++;
-      cpu.codePages[b.phys >>> 12] = 1;
+      const page = b.phys >>> 12;
+      if (cpu.codePages[page] === 0) {
+        cpu.codePages[page] = 1;
+        this.codeSince[page] = cpu.instructions;
+      }
     }
   }
 
-  /** Translated code in physical page `page` was invalidated (Cpu.invalidateCode). */
-  invalidated(page: number): void {
-    void page;
+  /**
+   * Translated code in physical page `page` was invalidated (Cpu.invalidateCode) when
+   * `now` instructions had retired: the page backs off if its code lived briefly.
+   */
+  invalidated(page: number, now: number): void {
     this.invalidations++;
+    if (now - this.codeSince[page] >= BACKOFF_WINDOW) this.backoff[page] = 0;
+    else if (this.backoff[page] < BACKOFF_LEVELS) this.backoff[page]++;
   }
 }
 
@@ -189,7 +220,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
       cache.heatPhys[slot] = phys;
       cache.heat[slot] = 0;
     }
-    if (++cache.heat[slot] < cache.hotThreshold) return 0;
+    if (++cache.heat[slot] < cache.hotThreshold << cache.backoff[phys >>> 12]) return 0;
     cache.heat[slot] = 0;
     b = translate(cpu, eip, phys);
     cache.insert(cpu, slot, b);
