@@ -209,3 +209,31 @@ describe('the backoff of a page whose code keeps being invalidated', () => {
     expect(c.invalidations).toBe(10); // every store hit translated code: the inner loop was translated each time
   });
 });
+
+describe('the heat threshold', () => {
+  // 100 functions of 8 instructions (each a block), called in turn, k times over. A block
+  // costs far more than interpreting it until V8 has run it many times (cpu/README.md):
+  // code that runs a thousand times stays interpreted, code that runs more is compiled.
+  const FUNCS = 100, AT = 0x1000;
+  function program(k: number): number[] {
+    const code = [0xbe, ...le32(k)]; // mov esi, k
+    const L = code.length;
+    for (let f = 0; f < FUNCS; f++) code.push(0xe8, ...le32(AT + f * 32 - (code.length + 5))); // call f
+    code.push(0x4e, 0x0f, 0x85, ...le32(L - (code.length + 7)), ...EXIT); // dec esi ; jnz L
+    while (code.length < AT) code.push(0x90);
+    for (let f = 0; f < FUNCS; f++) {
+      const fn: number[] = [];
+      for (let i = 0; i < 3; i++) fn.push(0x01, 0xc8, 0x83, 0xc3, (f + i) & 0x7f); // add eax, ecx ; add ebx, imm8
+      fn.push(0x41, 0xc3); // inc ecx ; ret
+      code.push(...fn, ...new Array<number>(32 - fn.length).fill(0x90));
+    }
+    return code;
+  }
+
+  it.each([[1000, false], [3000, true]])('code run %i times is compiled: %s', (k, compiled) => {
+    const r = both(program(k), 1 << 20, []);
+    expect(r.cpu.reg32[1] >>> 0).toBe(k * FUNCS);
+    if (compiled) expect(r.cpu.blocks.compiles).toBeGreaterThanOrEqual(FUNCS);
+    else expect(r.cpu.blocks.compiles).toBe(0);
+  });
+});
