@@ -138,6 +138,8 @@ export class BlockCache {
   maxSource = MAX_SOURCE;
   /** translate() calls, untranslatable starts included. */
   translated = 0;
+  /** Lookups that found no block to run and counted a visit instead (the cold path). */
+  misses = 0;
   /** Blocks compiled into JavaScript functions. */
   compiles = 0;
   /** Blocks the cache holds now (untranslatable starts included), and the characters of generated source they hold. */
@@ -206,7 +208,10 @@ const R8_NAMES = ['r8[0]', 'r8[4]', 'r8[8]', 'r8[12]', 'r8[1]', 'r8[5]', 'r8[9]'
 
 /**
  * Runs the block at cpu.eip, translating it first if needed. Returns the number of
- * instructions executed, or 0 when the interpreter must take this instruction.
+ * instructions executed, or 0 when the interpreter must take this instruction, or -1
+ * when it must because this start is not hot yet: then the run loop looks up no block
+ * until the code stops running on in sequence (Cpu.coldRun), so that code run once costs
+ * one lookup for each jump rather than one for each instruction.
  */
 export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const eip = cpu.eip;
@@ -222,11 +227,12 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   let b = cache.slots[slot];
   if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
+    cache.misses++;
     if (cache.heatPhys[slot] !== phys) {
       cache.heatPhys[slot] = phys;
       cache.heat[slot] = 0;
     }
-    if (++cache.heat[slot] < cache.hotThreshold << cache.backoff[phys >>> 12]) return 0;
+    if (++cache.heat[slot] < cache.hotThreshold << cache.backoff[phys >>> 12]) return -1;
     cache.heat[slot] = 0;
     b = translate(cpu, eip, phys);
     cache.insert(cpu, slot, b);
