@@ -166,12 +166,6 @@ export class Cpu {
   blockDone = 0;
   /** Instructions of the running block already charged (before a port access). */
   blockCommitted = 0;
-  /**
-   * The interpreter is running code whose start was not hot (runBlock returned -1): no
-   * block is looked up while it runs on in sequence. Performance only: which block
-   * starts are looked up never changes what the guest sees.
-   */
-  coldRun = false;
 
   // ---- Per-instruction decode state (set by execute.step). ----
   instrEip = 0;
@@ -329,7 +323,6 @@ export class Cpu {
     this.flushTlb(true);
     this.updateCplAccess();
     this.invalidateCode(0, this.memSize);
-    this.coldRun = false;
   }
 
   /**
@@ -1236,14 +1229,27 @@ export class Cpu {
             this.slowStep();
             continue;
           }
-          if (this.useTranslator === true && this.tracer === null && this.coldRun === false) {
+          if (this.useTranslator === true && this.tracer === null) {
             const n = runBlock(this, this.blocks);
             if (n > 0) {
               this.left -= n * this.instructionCycles;
               this.sliceInstr += n;
               continue;
             }
-            if (n < 0) this.coldRun = true;
+            if (n < 0) {
+              // Not hot yet: interpret on, with no lookup, while the code runs on in
+              // sequence; a jump (or a REP that stays on itself) ends the run, and its
+              // target is looked up. Which starts are looked up changes only the speed.
+              for (;;) {
+                this.instrEip = this.eip;
+                step(this);
+                this.left -= this.instructionCycles;
+                this.sliceInstr++;
+                const d = this.eip - this.instrEip;
+                if (d <= 0 || d > 15 || this.left <= 0 || (this.irqLine as boolean) === true || (this.flags & TF) !== 0) break;
+              }
+              continue;
+            }
           }
           this.instrEip = this.eip;
           if (this.tracer !== null) this.tracer.before(this);
@@ -1251,12 +1257,6 @@ export class Cpu {
           this.left -= this.instructionCycles;
           this.sliceInstr++;
           if (this.tracer !== null) this.tracer.after(this);
-          if (this.coldRun === true) {
-            // Cold code running on in sequence needs no lookup; a jump (or a REP that
-            // stays on itself) ends the run, and its target is looked up.
-            const d = this.eip - this.instrEip;
-            if (d <= 0 || d > 15) this.coldRun = false;
-          }
         }
         return;
       } catch (e) {
@@ -1281,7 +1281,6 @@ export class Cpu {
         }
         this.sliceInstr++;
         this.left -= this.instructionCycles;
-        this.coldRun = false;
         this.deliverPendingFault();
         if (this.shutdown || this.stopRequested) return;
       }
@@ -1293,7 +1292,6 @@ export class Cpu {
    * or a single-step #DB trap after it (SDM vol. 3, 17.3.1.4).
    */
   private slowStep(): void {
-    this.coldRun = false;
     if (this.irqLine && (this.flags & IF) && this.instructions > this.inhibitIrqUntil) {
       this.instrEip = this.eip;
       this.halted = false;

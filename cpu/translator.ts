@@ -108,7 +108,7 @@ export const MAX_SOURCE = 16 << 20;
  * So such a page is interpreted, and compiled again only after 2^BACKOFF_LEVELS times
  * the visits that made it hot, or once its writes stop.
  */
-export const BACKOFF_LEVELS = 6;
+export const BACKOFF_LEVELS = 8;
 export const BACKOFF_WINDOW = 1 << 20;
 
 /**
@@ -210,8 +210,8 @@ const R8_NAMES = ['r8[0]', 'r8[4]', 'r8[8]', 'r8[12]', 'r8[1]', 'r8[5]', 'r8[9]'
  * Runs the block at cpu.eip, translating it first if needed. Returns the number of
  * instructions executed, or 0 when the interpreter must take this instruction, or -1
  * when it must because this start is not hot yet: then the run loop looks up no block
- * until the code stops running on in sequence (Cpu.coldRun), so that code run once costs
- * one lookup for each jump rather than one for each instruction.
+ * until the code stops running on in sequence (Cpu.runSlice), so that code run once
+ * costs one lookup for each jump rather than one for each instruction.
  */
 export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const eip = cpu.eip;
