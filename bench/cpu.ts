@@ -187,6 +187,7 @@ interface HostileFigure {
   mode: string;
   result: string;
   instructions: number;
+  cycles: number;
   seconds: number;
   output: string;
   compiles: number;
@@ -209,7 +210,7 @@ function runHostile(json: string): void {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const c = pc.cpu.blocks;
       figures.push({
-        guest: g.name, mode: translate ? 'translated' : 'interpreted', result: result.kind, instructions: pc.cpu.instructions, seconds, output: output.trim(),
+        guest: g.name, mode: translate ? 'translated' : 'interpreted', result: result.kind, instructions: pc.cpu.instructions, cycles: pc.cpu.cycles, seconds, output: output.trim(),
         compiles: c.compiles, blocks: c.blocks, source: c.source, invalidations: c.invalidations, flushes: c.flushes,
       });
     }
@@ -217,7 +218,7 @@ function runHostile(json: string): void {
   console.log('guest             mode         result        instructions  seconds  compiles  blocks    source  invalidations  flushes  output');
   for (const f of figures) {
     const other = figures.find((o) => o.guest === f.guest && o !== f)!;
-    const same = f.result === other.result && f.instructions === other.instructions && f.output === other.output;
+    const same = f.result === other.result && f.instructions === other.instructions && f.cycles === other.cycles && f.output === other.output;
     console.log(`${f.guest.padEnd(17)} ${f.mode.padEnd(12)} ${f.result.padEnd(12)} ${String(f.instructions).padStart(13)} ${f.seconds.toFixed(2).padStart(8)} ${String(f.compiles).padStart(9)} ${String(f.blocks).padStart(7)} ${String(f.source).padStart(9)} ${String(f.invalidations).padStart(14)} ${String(f.flushes).padStart(8)}  ${f.output || '-'}${same ? '' : '  DIFFERENT'}`);
   }
   if (json) fs.writeFileSync(json, JSON.stringify({ node: process.version, figures }, null, 2) + '\n');
