@@ -68,6 +68,8 @@ export interface Block {
   fn: ((cpu: Cpu) => number) | null;
   /** Characters of JavaScript generated for it (0 for an untranslatable start). */
   source: number;
+  /** The EIP of the instruction the block stopped before because it cannot be translated, or -1. */
+  stopEip: number;
 }
 
 const CACHE_BITS = 16;
@@ -236,6 +238,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     if (++cache.heat[slot] < cache.hotThreshold << cache.backoff[phys >>> 12]) return -1;
     cache.heat[slot] = 0;
     b = translate(cpu, eip, phys);
+    if (b.stopEip !== -1) markUntranslatable(cpu, cache, b);
     cache.insert(cpu, slot, b);
   }
   // A block runs only if all of it fits in what is left of the slice, and a looping
@@ -249,6 +252,22 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const n = b.fn!(cpu) - cpu.blockCommitted;
   cpu.block = null;
   return n;
+}
+
+/**
+ * Caches the instruction `b` stopped before as an untranslatable start (what translate()
+ * would make of it), so that the run loop interprets it alone and looks up what
+ * follows: as a start that is not hot yet it would begin a cold run, and the code after
+ * it would wait for twice the threshold. Before `b` is inserted, so that a flush here
+ * cannot drop the mark of `b`'s code page.
+ */
+function markUntranslatable(cpu: Cpu, cache: BlockCache, b: Block): void {
+  const eip = b.stopEip;
+  const phys = b.phys + ((eip - b.eip) | 0);
+  const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
+  const o = cache.slots[slot];
+  if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.gen === b.gen) return;
+  cache.insert(cpu, slot, { phys, eip, d32: b.d32, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 });
 }
 
 // ======================================================================
@@ -275,7 +294,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
   const d32 = cpu.csD32;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0 };
+  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
   const bodies: string[][] = [];
   const flagInfos: FlagInfo[] = [];
@@ -283,6 +302,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const eips: number[] = [];
   const st: Decoded = { pos: phys, end: pageEnd, ok: true };
   let terminated = false;
+  let stopEip = -1;
   let loopCc = -2;
   let end = phys; // past the highest byte of the block: it may jump back within its page
   known.op = -1;
@@ -293,7 +313,11 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     lastBranch.cc = -2; lastBranch.call = false;
     flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
     const res = translateOne(cpu, mem, st, ieip, code);
-    if (!st.ok || res === Emit.None) { st.pos = start; break; }
+    if (!st.ok || res === Emit.None) {
+      if (st.ok) stopEip = ieip;
+      st.pos = start;
+      break;
+    }
     flagInfos.push({ ...flagInfo });
     const next = eip + (st.pos - phys);
     eips.push(ieip);
@@ -371,7 +395,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     `  let a = 0, b = 0, v = 0, o = 0, c = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
-  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn, source: src.length };
+  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn, source: src.length, stopEip };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */
