@@ -5,6 +5,13 @@
  * JIT off and on, in one run.
  *
  *   npm run bench:cpu -- [--iterations N] [--engines ours,ours-interp,v86-interp,v86-jit] [--json FILE]
+ *   npm run bench:cpu -- --hostile [--json FILE]
+ *
+ * --hostile runs instead three guests written against the block translator (issue 14),
+ * translated and interpreted: one that runs into zeroed memory (00 00, ADD [EAX],AL, to
+ * the end of RAM), and two loops that store into the page they run from (data beside
+ * the code; an immediate patched beside the loop), and prints host seconds and the
+ * block cache's counters.
  *
  * Host time is read here, in the bench, never on the emulated path.
  */
@@ -12,6 +19,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
 import { Pc } from '../board/pc';
+import { multibootElf } from '../board/testing-elf';
 
 interface Figure {
   engine: string;
@@ -34,7 +42,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]) {
-  const opts = { iterations: DEFAULT_ITERATIONS, engines: ENGINES.slice(), json: '' };
+  const opts = { iterations: DEFAULT_ITERATIONS, engines: ENGINES.slice(), json: '', hostile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i] ?? fail(`${a} needs a value`);
@@ -47,8 +55,11 @@ function parseArgs(argv: string[]) {
       for (const e of opts.engines) if (!ENGINES.includes(e)) fail(`unknown engine '${e}'; engines are ${ENGINES.join(', ')}`);
     } else if (a === '--json') {
       opts.json = next();
+    } else if (a === '--hostile') {
+      opts.hostile = true;
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench:cpu -- [--iterations N] [--engines ours,ours-interp,v86-interp,v86-jit] [--json FILE]\n');
+      process.stdout.write('usage: npm run bench:cpu -- [--iterations N] [--engines ours,ours-interp,v86-interp,v86-jit] [--json FILE]\n' +
+        '       npm run bench:cpu -- --hostile [--json FILE]   (guests that attack the block translator, both modes)\n');
       process.exit(0);
     } else {
       fail(`unknown option '${a}'; see --help`);
@@ -143,8 +154,79 @@ async function runV86(image: Uint8Array, jit: boolean): Promise<Figure | string>
   }).finally(() => { console.log = log; });
 }
 
+const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
+/** The hostile guests: Multiboot images of hand-assembled code (entry 0x10000c). */
+function hostileGuests(): { name: string; image: Uint8Array }[] {
+  const entry = 0x10000c;
+  const data = entry + 0x400; // in the code's page
+  const n = 1000000;
+  /** mov ecx, n ; xor ebx, ebx ; LOOP ; then EBX in hex on port 0xE9 and exit 0. */
+  const loop = (body: (at: number) => number[]) => {
+    const code = [0xb9, ...le32(n), 0x31, 0xdb];
+    code.push(...body(code.length));
+    const p = code.length + 5; // mov ecx, 8 ; P: rol ebx, 4 ; mov eax, ebx ; and eax, 15 ; cmp al, 10 ; sbb al, 0x69 ; das ; out 0xe9, al ; dec ecx ; jnz P
+    code.push(0xb9, ...le32(8), 0xc1, 0xc3, 0x04, 0x89, 0xd8, 0x83, 0xe0, 0x0f, 0x3c, 0x0a, 0x1c, 0x69, 0x2f, 0xe6, 0xe9, 0x49, 0x75);
+    code.push((p - (code.length + 1)) & 0xff);
+    code.push(0xb0, 0x0a, 0xe6, 0xe9, 0xb0, 0x00, 0xe6, 0xf4, 0xf4); // newline ; out 0xf4 (exit 0) ; hlt
+    while (code.length < 0x404) code.push(0);
+    return multibootElf(code);
+  };
+  return [
+    // mov eax, 0x200003 ; mov ebx, 0x400000 ; jmp ebx: zeroed RAM to its end, then a triple fault.
+    { name: 'zeroed-memory', image: multibootElf([0xb8, ...le32(0x200003), 0xbb, ...le32(0x400000), 0xff, 0xe3]) },
+    // L: mov [data], ecx ; add ebx, [data] ; dec ecx ; jnz L
+    { name: 'data-beside-code', image: loop((at) => [0x89, 0x0d, ...le32(data), 0x03, 0x1d, ...le32(data), 0x49, 0x75, (at - (at + 15)) & 0xff]) },
+    // L: mov [P+1], ecx ; P: mov edx, 0 ; add ebx, edx ; dec ecx ; jnz L
+    { name: 'patched-code', image: loop((at) => [0x89, 0x0d, ...le32(entry + at + 7), 0xba, ...le32(0), 0x01, 0xd3, 0x49, 0x75, (at - (at + 16)) & 0xff]) },
+  ];
+}
+
+interface HostileFigure {
+  guest: string;
+  mode: string;
+  result: string;
+  instructions: number;
+  cycles: number;
+  seconds: number;
+  output: string;
+  compiles: number;
+  blocks: number;
+  source: number;
+  invalidations: number;
+  flushes: number;
+}
+
+function runHostile(json: string): void {
+  const figures: HostileFigure[] = [];
+  for (const g of hostileGuests()) {
+    for (const translate of [false, true]) {
+      let output = '';
+      const pc = new Pc({ memoryBytes: 64 << 20, console: (b) => { output += String.fromCharCode(b); } });
+      pc.cpu.useTranslator = translate;
+      pc.boot(g.image, g.name);
+      const t0 = process.hrtime.bigint();
+      const result = pc.run(1e9);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const c = pc.cpu.blocks;
+      figures.push({
+        guest: g.name, mode: translate ? 'translated' : 'interpreted', result: result.kind, instructions: pc.cpu.instructions, cycles: pc.cpu.cycles, seconds, output: output.trim(),
+        compiles: c.compiles, blocks: c.blocks, source: c.source, invalidations: c.invalidations, flushes: c.flushes,
+      });
+    }
+  }
+  console.log('guest             mode         result        instructions  seconds  compiles  blocks    source  invalidations  flushes  output');
+  for (const f of figures) {
+    const other = figures.find((o) => o.guest === f.guest && o !== f)!;
+    const same = f.result === other.result && f.instructions === other.instructions && f.cycles === other.cycles && f.output === other.output;
+    console.log(`${f.guest.padEnd(17)} ${f.mode.padEnd(12)} ${f.result.padEnd(12)} ${String(f.instructions).padStart(13)} ${f.seconds.toFixed(2).padStart(8)} ${String(f.compiles).padStart(9)} ${String(f.blocks).padStart(7)} ${String(f.source).padStart(9)} ${String(f.invalidations).padStart(14)} ${String(f.flushes).padStart(8)}  ${f.output || '-'}${same ? '' : '  DIFFERENT'}`);
+  }
+  if (json) fs.writeFileSync(json, JSON.stringify({ node: process.version, figures }, null, 2) + '\n');
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.hostile) { runHostile(opts.json); return; }
   if (!fs.existsSync(IMAGE)) fail(`${IMAGE} is missing; run npm run build:guests`);
   const image = new Uint8Array(fs.readFileSync(IMAGE));
   const figures: Figure[] = [];

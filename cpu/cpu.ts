@@ -153,7 +153,7 @@ export class Cpu {
   // ---- The block translator (translator.ts). ----
   /** Run straight-line code through the block translator; false: interpret everything. */
   useTranslator = true;
-  readonly blocks = new BlockCache();
+  readonly blocks: BlockCache;
   /** 1 for each physical page that holds translated code: writes there invalidate it. */
   readonly codePages: Uint8Array;
   /** Bumped on every write to a code page; a block is valid while its generation matches. */
@@ -232,6 +232,7 @@ export class Cpu {
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = new Uint8Array(pages + 1);
     this.pageGen = new Int32Array(pages + 1);
+    this.blocks = new BlockCache(pages + 1);
     this.reset();
   }
 
@@ -336,6 +337,7 @@ export class Cpu {
         this.codePages[page] = 0;
         this.pageGen[page]++;
         this.smc = true;
+        this.blocks.invalidated(page, this.instructions);
       }
     }
   }
@@ -1229,9 +1231,23 @@ export class Cpu {
           }
           if (this.useTranslator === true && this.tracer === null) {
             const n = runBlock(this, this.blocks);
-            if (n !== 0) {
+            if (n > 0) {
               this.left -= n * this.instructionCycles;
               this.sliceInstr += n;
+              continue;
+            }
+            if (n < 0) {
+              // Not hot yet: interpret on, with no lookup, while the code runs on in
+              // sequence; a jump (or a REP that stays on itself) ends the run, and its
+              // target is looked up. Which starts are looked up changes only the speed.
+              for (;;) {
+                this.instrEip = this.eip;
+                step(this);
+                this.left -= this.instructionCycles;
+                this.sliceInstr++;
+                const d = this.eip - this.instrEip;
+                if (d <= 0 || d > 15 || this.left <= 0 || (this.irqLine as boolean) === true || (this.flags & TF) !== 0) break;
+              }
               continue;
             }
           }

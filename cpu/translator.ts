@@ -66,6 +66,10 @@ export interface Block {
   /** EIP of each instruction, to count completed instructions after a fault. */
   eips: number[];
   fn: ((cpu: Cpu) => number) | null;
+  /** Characters of JavaScript generated for it (0 for an untranslatable start). */
+  source: number;
+  /** The EIP of the instruction the block stopped before because it cannot be translated, or -1. */
+  stopEip: number;
 }
 
 const CACHE_BITS = 16;
@@ -74,22 +78,131 @@ const MAX_BLOCK_INSTRUCTIONS = 32;
 
 /**
  * A block start is translated the HOT_THRESHOLD-th time it is reached: code that runs
- * once (start-up, most of a test) is cheaper to interpret than to compile.
+ * once (start-up, most of a test, a run into zeroed memory) is cheaper to interpret
+ * than to compile. A block costs far more than its `new Function` (0.1-0.9 ms): V8 then
+ * runs it in its own interpreter, several times slower than ours, until it has tiered
+ * it up. Measured (cpu/README.md): 400 blocks run k times each cost 3.1 times the
+ * interpreter at k = 2000 translated at 16 and 2.6 times at 1024, and break even near
+ * k = 50000; 4000 blocks run 16 times each cost 13 times the interpreter translated at
+ * 16. A threshold of 1024 keeps code that runs up to about a thousand times as cheap as
+ * interpreted; it costs the CPU-bound guest a fixed 40-70 ms against 16 (its blocks
+ * wait for their 1024th visit; 256 costs the same), 3% of the benchmark's run.
  */
-const HOT_THRESHOLD = 16;
+const HOT_THRESHOLD = 1024;
 
-/** The block cache of one CPU: direct-mapped by physical address (see runBlock for the index). */
+/**
+ * What the cache may hold: blocks (untranslatable starts included) and characters of
+ * generated JavaScript. V8 keeps a function's source and its bytecode, about 3 bytes of
+ * host memory per character of source (measured: 50 MB of source, 150 MB of RSS), and
+ * a block compiles in 50 ns per character plus about 80 us; the guests we have hold at
+ * most 160 K characters. So at most about 50 MB of host memory, whatever a guest runs.
+ */
+export const MAX_BLOCKS = 16384;
+export const MAX_SOURCE = 16 << 20;
+
+/**
+ * Backoff for pages whose translated code keeps being invalidated (code patched beside
+ * the loop that patches it, data kept next to code): each time a page's translated code
+ * is invalidated less than BACKOFF_WINDOW instructions after the page got it, the
+ * page's level goes up by one, to at most BACKOFF_LEVELS, and a block start there is
+ * translated only the (hotThreshold << level)-th time it is reached. Code invalidated
+ * after a longer life sets the level back to 0: a page written once in a while (a
+ * loader, a variable beside rarely-changed code) costs at most one compile per window.
+ * So such a page is interpreted, and compiled again only after 2^BACKOFF_LEVELS times
+ * the visits that made it hot, or once its writes stop.
+ */
+export const BACKOFF_LEVELS = 8;
+export const BACKOFF_WINDOW = 1 << 20;
+
+/**
+ * The block cache of one CPU: direct-mapped by physical address (see runBlock for the
+ * index). It also keeps the accounting of what it holds and has done, for tests and
+ * reports; none of it is read on the hot path.
+ */
 export class BlockCache {
   readonly slots: (Block | undefined)[] = new Array(1 << CACHE_BITS);
-  /** How often each slot's start was reached untranslated; code is translated when hot. */
-  readonly heat = new Uint8Array(1 << CACHE_BITS);
+  /**
+   * How often the start in heatPhys[slot] was reached untranslated; code is translated
+   * when hot. The count is of one physical address: another address in the slot starts
+   * it again, so code that runs once never adds up to hot however much of it there is
+   * (a count per slot alone made a run through megabytes of zeroed memory compile a
+   * block every few dozen instructions).
+   */
+  readonly heat = new Int32Array(1 << CACHE_BITS);
+  readonly heatPhys = new Int32Array(1 << CACHE_BITS).fill(-1);
   /** Translate a block start the hotThreshold-th time it is reached (1: at once). */
   hotThreshold = HOT_THRESHOLD;
+  /** Per physical page: the backoff level (see BACKOFF_LEVELS). */
+  readonly backoff: Uint8Array;
+  /** Per physical page: Cpu.instructions when it last became a page of translated code. */
+  private readonly codeSince: Float64Array;
+  /** The caps on what the cache holds (MAX_BLOCKS, MAX_SOURCE); tests may lower them. */
+  maxBlocks = MAX_BLOCKS;
+  maxSource = MAX_SOURCE;
+  /** translate() calls, untranslatable starts included. */
   translated = 0;
+  /** Lookups that found no block to run and counted a visit instead (the cold path). */
+  misses = 0;
+  /** Blocks compiled into JavaScript functions. */
+  compiles = 0;
+  /** Blocks the cache holds now (untranslatable starts included), and the characters of generated source they hold. */
+  blocks = 0;
+  source = 0;
+  /** Times the cache was full and dropped every block. */
+  flushes = 0;
+  /** Times translated code in a page was invalidated by a write (or reported DMA) there. */
+  invalidations = 0;
 
-  clear(): void {
+  constructor(pages: number) {
+    this.backoff = new Uint8Array(pages);
+    this.codeSince = new Float64Array(pages);
+  }
+
+  /**
+   * Drops every block (when the cache is full, as QEMU flushes its translation buffer):
+   * no page holds translated code any more, so writes there go the fast way again.
+   */
+  flush(cpu: Cpu): void {
     this.slots.fill(undefined);
-    this.heat.fill(0);
+    this.blocks = 0;
+    this.source = 0;
+    this.flushes++;
+    cpu.codePages.fill(0);
+  }
+
+  /**
+   * Puts `b` in `slot`, accounting for the block it replaces; when that would take the
+   * cache past maxBlocks or maxSource, the cache is flushed first.
+   */
+  insert(cpu: Cpu, slot: number, b: Block): void {
+    const old = this.slots[slot];
+    if (old !== undefined) {
+      this.blocks--;
+      this.source -= old.source;
+    }
+    if (this.blocks >= this.maxBlocks || this.source + b.source > this.maxSource) this.flush(cpu);
+    this.slots[slot] = b;
+    this.blocks++;
+    this.source += b.source;
+    this.translated++;
+    if (b.fn !== null) {
+      this.compiles++;
+      const page = b.phys >>> 12;
+      if (cpu.codePages[page] === 0) {
+        cpu.codePages[page] = 1;
+        this.codeSince[page] = cpu.instructions;
+      }
+    }
+  }
+
+  /**
+   * Translated code in physical page `page` was invalidated (Cpu.invalidateCode) when
+   * `now` instructions had retired: the page backs off if its code lived briefly.
+   */
+  invalidated(page: number, now: number): void {
+    this.invalidations++;
+    if (now - this.codeSince[page] >= BACKOFF_WINDOW) this.backoff[page] = 0;
+    else if (this.backoff[page] < BACKOFF_LEVELS) this.backoff[page]++;
   }
 }
 
@@ -98,7 +211,10 @@ const R8_NAMES = ['r8[0]', 'r8[4]', 'r8[8]', 'r8[12]', 'r8[1]', 'r8[5]', 'r8[9]'
 
 /**
  * Runs the block at cpu.eip, translating it first if needed. Returns the number of
- * instructions executed, or 0 when the interpreter must take this instruction.
+ * instructions executed, or 0 when the interpreter must take this instruction, or -1
+ * when it must because this start is not hot yet: then the run loop looks up no block
+ * until the code stops running on in sequence (Cpu.runSlice), so that code run once
+ * costs one lookup for each jump rather than one for each instruction.
  */
 export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const eip = cpu.eip;
@@ -114,11 +230,16 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   let b = cache.slots[slot];
   if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
-    if (++cache.heat[slot] < cache.hotThreshold) return 0;
+    cache.misses++;
+    if (cache.heatPhys[slot] !== phys) {
+      cache.heatPhys[slot] = phys;
+      cache.heat[slot] = 0;
+    }
+    if (++cache.heat[slot] < cache.hotThreshold << cache.backoff[phys >>> 12]) return -1;
     cache.heat[slot] = 0;
     b = translate(cpu, eip, phys);
-    cache.slots[slot] = b;
-    cache.translated++;
+    if (b.stopEip !== -1) markUntranslatable(cpu, cache, b);
+    cache.insert(cpu, slot, b);
   }
   // A block runs only if all of it fits in what is left of the slice, and a looping
   // block stops before an iteration that would not fit: slices end on exactly the
@@ -131,6 +252,22 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   const n = b.fn!(cpu) - cpu.blockCommitted;
   cpu.block = null;
   return n;
+}
+
+/**
+ * Caches the instruction `b` stopped before as an untranslatable start (what translate()
+ * would make of it), so that the run loop interprets it alone and looks up what
+ * follows: as a start that is not hot yet it would begin a cold run, and the code after
+ * it would wait for twice the threshold. Before `b` is inserted, so that a flush here
+ * cannot drop the mark of `b`'s code page.
+ */
+function markUntranslatable(cpu: Cpu, cache: BlockCache, b: Block): void {
+  const eip = b.stopEip;
+  const phys = b.phys + ((eip - b.eip) | 0);
+  const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
+  const o = cache.slots[slot];
+  if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.gen === b.gen) return;
+  cache.insert(cpu, slot, { phys, eip, d32: b.d32, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 });
 }
 
 // ======================================================================
@@ -157,7 +294,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
   const d32 = cpu.csD32;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null };
+  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
   const bodies: string[][] = [];
   const flagInfos: FlagInfo[] = [];
@@ -165,6 +302,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const eips: number[] = [];
   const st: Decoded = { pos: phys, end: pageEnd, ok: true };
   let terminated = false;
+  let stopEip = -1;
   let loopCc = -2;
   let end = phys; // past the highest byte of the block: it may jump back within its page
   known.op = -1;
@@ -175,7 +313,11 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     lastBranch.cc = -2; lastBranch.call = false;
     flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
     const res = translateOne(cpu, mem, st, ieip, code);
-    if (!st.ok || res === Emit.None) { st.pos = start; break; }
+    if (!st.ok || res === Emit.None) {
+      if (st.ok) stopEip = ieip;
+      st.pos = start;
+      break;
+    }
     flagInfos.push({ ...flagInfo });
     const next = eip + (st.pos - phys);
     eips.push(ieip);
@@ -253,8 +395,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     `  let a = 0, b = 0, v = 0, o = 0, c = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
-  cpu.codePages[phys >>> 12] = 1;
-  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn };
+  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn, source: src.length, stopEip };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */
