@@ -83,6 +83,30 @@ describe('determinism', () => {
   });
 });
 
+describe('where a run is cut', () => {
+  // REP MOVSB of 100000 bytes forward (in bulk where it can), REP STOSD of 5000 dwords
+  // backward (element by element), and a loop of 1000 REP MOVSD of 3 dwords; then the sum.
+  const code = hex(
+    'be00000200' + 'bf00000300' + 'b9a0860100' + 'f3a4' + // mov esi, 0x20000; mov edi, 0x30000; mov ecx, 100000; rep movsb
+    'fd' + 'bffc4f0500' + 'b888776655' + 'b988130000' + 'f3ab' + 'fc' + // std; mov edi, 0x54ffc; mov eax; mov ecx, 5000; rep stosd; cld
+    'bae8030000' + 'be00000200' + 'bf00000600' + 'b903000000' + 'f3a5' + '4a' + '75ed' + // mov edx, 1000; 1: esi, edi, ecx 3; rep movsd; dec edx; jnz 1b
+    'b000e6f4');
+  function cutEvery(translate: boolean, every: number) {
+    const { cpu } = flatMachine(code, hex('f4'), 1 << 23);
+    cpu.useTranslator = translate;
+    for (let i = 0; i < 100000 && cpu.run(every) === StopReason.Budget; i++);
+    return { cycles: cpu.cycles, instructions: cpu.instructions, regs: Array.from(cpu.reg32), eip: cpu.eip };
+  }
+  for (const translate of [false, true]) {
+    it(`changes nothing when a REP string is cut part-way (${translate ? 'translated' : 'interpreted'})`, () => {
+      const whole = cutEvery(translate, 1e9);
+      for (const every of [997, 4096, 65537]) expect(cutEvery(translate, every)).toEqual(whole);
+      // Every element costs a cycle and every instruction one more: 100000 + 5000 + 1000 * 3 elements.
+      expect(whole.cycles - whole.instructions).toBe(100000 + 5000 + 3000);
+    });
+  }
+});
+
 describe('the A20 gate', () => {
   it('wraps physical addresses at 1 MiB while A20 is disabled (as on a PC at reset)', () => {
     // mov eax, [0x100000 + 0x500] ; out 0xe0, eax ; out 0xf4, al

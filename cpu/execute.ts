@@ -2069,10 +2069,24 @@ function decCount(cpu: Cpu): number {
 function repInterrupted(cpu: Cpu, left: number): boolean {
   cpu.left -= cpu.instructionCycles;
   if (left !== 0 && cpu.left <= 0) {
-    cpu.eip = cpu.instrEip;
+    splitHere(cpu);
     return true;
   }
   return false;
+}
+
+/**
+ * A REP string stops part-way because the run's budget is spent: EIP back on it, and
+ * this part is not an instruction of its own. The caller (the run loop, or a block)
+ * counts the instruction and charges its cycle as for any other; that is taken back
+ * here, so a string split by the end of a run costs what it costs in one piece (its
+ * elements, and one instruction when it completes): where a run is cut, which the
+ * machine decides and not the guest, changes nothing the guest can see.
+ */
+function splitHere(cpu: Cpu): void {
+  cpu.eip = cpu.instrEip;
+  cpu.left += cpu.instructionCycles;
+  cpu.sliceInstr--;
 }
 
 /**
@@ -2285,7 +2299,7 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
  */
 function repStopped(cpu: Cpu): boolean {
   if (cpu.left > 0) return false;
-  cpu.eip = cpu.instrEip;
+  splitHere(cpu);
   return true;
 }
 
