@@ -1225,7 +1225,10 @@ export class Cpu {
     for (;;) {
       try {
         while (this.left > 0) {
-          if (this.irqLine === true || (this.flags & TF)) {
+          // The slow path only when an interrupt can be taken (the line up with IF set) or
+          // TF traps: a line held up while IF is clear (a timer no one serves, as after
+          // firmware) must not make every instruction slow.
+          if ((this.irqLine === true && (this.flags & IF) !== 0) || (this.flags & TF)) {
             this.slowStep();
             continue;
           }
@@ -1246,7 +1249,7 @@ export class Cpu {
                 this.left -= this.instructionCycles;
                 this.sliceInstr++;
                 const d = this.eip - this.instrEip;
-                if (d <= 0 || d > 15 || this.left <= 0 || (this.irqLine as boolean) === true || (this.flags & TF) !== 0) break;
+                if (d <= 0 || d > 15 || this.left <= 0 || ((this.irqLine as boolean) === true && (this.flags & IF) !== 0) || (this.flags & TF) !== 0) break;
               }
               continue;
             }

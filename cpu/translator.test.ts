@@ -324,6 +324,21 @@ describe('interrupt-path instructions in blocks', () => {
   });
 });
 
+describe('an interrupt line held up with IF clear', () => {
+  // A loop of 1000 with IF clear while the line is up (as when firmware leaves a timer
+  // running that the guest never serves), then STI: the interrupt comes after one more.
+  // mov ecx, 1000 ; 1: inc eax ; dec ecx ; jnz 1b ; sti ; inc eax ; inc eax ; inc eax
+  const code = [0xb9, ...le32(1000), 0x40, 0x49, 0x75, 0xfc, 0xfb, 0x40, 0x40, 0x40];
+
+  it('runs translated code all the same, and STI takes the interrupt after exactly one more instruction', () => {
+    expect(compare(code, 0)).toBe('');
+    const r = run([...code, 0xf4], true, 0);
+    expect(r.cpu.reg32[0]).toBe(1001); // the loop's 1000 and the one INC of STI's hold-off
+    expect(r.cpu.blocks.compiles).toBeGreaterThan(0);
+    expect(r.cpu.blocks.translated).toBeGreaterThan(0);
+  });
+});
+
 describe('the block cache', () => {
   it('keeps blocks 64 KiB apart at the same page offset both translated', () => {
     // A loop calls f1 and f2, 64 KiB apart (the span of the cache's index). Were they to

@@ -287,7 +287,7 @@ interface Decoded {
  * of the block still fits where the interpreter would run it; else return and let the
  * run loop decide. Retired instructions are charged when the block returns.
  */
-const IO_CHECK = 'if (cpu.irqLine === true || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }';
+const IO_CHECK = 'if ((cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }';
 
 function translate(cpu: Cpu, eip: number, phys: number): Block {
   const mem = cpu.mem;
@@ -885,11 +885,12 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     case 0xfa: out.push(markFault, 'CLI(cpu, 0xfa);'); flagsKept(); return Emit.Plain;
     case 0xfb:
       // STI holds off interrupts for one instruction, counted from cpu.instructions:
-      // charge the block's earlier instructions first. No interrupt is waiting here: a
-      // block runs only while the line is low (the run loop steps one instruction at a
-      // time while it is up), and only port I/O raises it, after which the block looks
-      // (IO_CHECK). So the block goes on; the hold-off ends with the next instruction.
-      out.push('COMMIT', markFault, 'STI(cpu, 0xfb);');
+      // charge the block's earlier instructions first. A block runs only while no
+      // interrupt can be taken; the line may be up with IF clear (nobody serves it), and
+      // then STI makes one takeable: the block ends after it and the run loop steps the
+      // one instruction of the hold-off, then delivers. With the line low the block goes
+      // on (only port I/O raises it, after which the block looks: IO_CHECK).
+      out.push('COMMIT', markFault, 'STI(cpu, 0xfb);', 'if (cpu.irqLine === true) { cpu.eip = NEXT; return COUNT; }');
       flagsKept();
       return Emit.Plain;
     // CLD, STD: DF is never lazy, so to the status flags these are invisible.
