@@ -492,13 +492,20 @@ export class VpioMonitor implements SharedCard {
     return this.dueSince >= 0 || (this.owner !== null && this.turnOver(this.owner));
   }
 
+  /**
+   * Looks again at the owner's turn at its next deadline still ahead: when an idle owner
+   * may go (a handoff's worth in), when its quantum ends, when its receive turns end.
+   * Never at a moment already past: between those the run loop's polls (after every
+   * slice, every card interrupt) see what changes, and a timer re-armed for "now" would
+   * fire again and again without letting any guest run.
+   */
   private armQuantum(): void {
     const o = this.owner;
     if (!o || this.quantumTimer.armed) return;
     const now = this.clock.now;
-    let at = o.since + this.cardQuantum;
-    if (o.since + o.handoffCost > now) at = Math.min(at, o.since + o.handoffCost); // an idle owner may go then
-    this.quantumTimer.arm(Math.max(now, at));
+    for (const at of [o.since + o.handoffCost, o.since + this.cardQuantum, o.since + RECEIVE_TURNS * this.cardQuantum]) {
+      if (at > now) { this.quantumTimer.arm(at); return; }
+    }
   }
 
   /** Hands the card over if someone wants it and the owner can let it go. Cheap when nothing is pending. */

@@ -276,6 +276,11 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
   readonly name = 'ne2000';
   /** Whose data each page of buffer RAM holds (a guest's number), or -1: zeros. */
   private readonly holder = new Int16Array(PAGES).fill(-1);
+  /** Pages holding another guest's data than the owner's (the owner's claims need look no further while 0). */
+  private foreign = 0;
+  /** CURR when the owner got the card, and the ring pages its frames have taken since, while `foreign` was 0. */
+  private ringMark = 0;
+  private ringAdvance = 0;
   /** Pages written by remote DMA and not transmitted since (1), per page. */
   private readonly unsent = new Uint8Array(PAGES);
   /** The pages of the last transmit (first, end), to keep should it be cancelled. */
@@ -320,6 +325,7 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
     const regs = this.card.saveRegisters();
     const s = this.card.state;
     const ringLo = s.PSTART, ringHi = s.PSTOP > s.PSTART ? s.PSTOP : s.PSTART;
+    this.markReceived(guest, s);
     const unread = this.unread(s);
     const pages = new Map<number, Uint8Array>();
     for (let i = 0; i < PAGES; i++) {
@@ -344,6 +350,10 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
       this.holder[i] = guest;
       moved++;
     }
+    this.foreign = 0;
+    for (let i = 0; i < PAGES; i++) if (this.holder[i] !== guest && this.holder[i] !== -1) this.foreign++;
+    this.ringMark = this.card.state.CURR;
+    this.ringAdvance = 0;
     // A remote DMA the guest left half done goes on over the pages it started on.
     const r = c.regs, rd = r.CR & CR_RD_MASK;
     if ((rd === RD_READ || rd === RD_WRITE) && r.RBCR > 0) {
@@ -357,6 +367,28 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
       }
     }
     return this.costs.ne2000ContextAccesses + moved * this.costs.ne2000PageAccesses;
+  }
+
+  /**
+   * Frames received while no page held another guest's data were not claimed one by one
+   * (`receive` counts their pages instead): the pages from CURR as it was when the guest
+   * got the card, as many as they took, are the guest's. If CURR is not where that count
+   * puts it (the driver moved the ring, or reset it after an overflow), every page of
+   * the ring that is nobody's is taken as the guest's.
+   */
+  private markReceived(guest: number, s: Ne2000State): void {
+    const start = s.PSTART, stop = s.PSTOP;
+    if (this.ringAdvance === 0 || !(start >= FIRST_PAGE && stop <= FIRST_PAGE + PAGES && start < stop)) { this.ringAdvance = 0; return; }
+    const ring = stop - start;
+    const from = this.ringMark >= start && this.ringMark < stop ? this.ringMark : start;
+    const n = Math.min(this.ringAdvance, ring);
+    const expect = start + ((from - start + this.ringAdvance) % ring);
+    const all = this.ringAdvance >= ring || expect !== s.CURR;
+    for (let k = 0; k < (all ? ring : n); k++) {
+      const i = (all ? start + k : start + ((from - start + k) % ring)) - FIRST_PAGE;
+      if (this.holder[i] === -1) this.holder[i] = guest;
+    }
+    this.ringAdvance = 0;
   }
 
   busMaster(): void {}
@@ -410,9 +442,17 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
   }
 
   receive(guest: number, frame: Uint8Array): boolean {
-    const at = this.slot(frame.length);
-    if (at) this.claimRing(guest, at.first, at.pages);
-    return this.card.receive(frame);
+    if (this.foreign > 0) {
+      // Where the frame will go is worth reading only while another guest's data may be there.
+      const at = this.slot(frame.length);
+      if (at) this.claimRing(guest, at.first, at.pages);
+      const claimed = this.card.receive(frame);
+      if (this.foreign === 0) this.ringMark = this.card.state.CURR; // counted from here on
+      return claimed;
+    }
+    const taken = this.card.receive(frame);
+    if (taken) this.ringAdvance += (frame.length + 4 + 255) >> 8; // claimed at the handoff (markReceived)
+    return taken;
   }
 
   /** `pages` ring pages from `first` on, wrapping at PSTOP, about to be written for `guest`. */
@@ -447,6 +487,8 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
     if (h !== guest && h !== -1) {
       this.card.state.mem.fill(0, i << 8, (i + 1) << 8);
       this.holder[i] = -1;
+      // The last foreign page gone: from here on received frames are counted, not claimed.
+      if (--this.foreign === 0) { this.ringMark = this.card.state.CURR; this.ringAdvance = 0; }
       this.bus(this.costs.ne2000PageAccesses);
     }
     if (write) this.holder[i] = guest;
