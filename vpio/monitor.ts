@@ -63,15 +63,14 @@ export const ON_VIOLATION: readonly OnViolation[] = ['block', 'kill', 'log'];
 export const HELD_FRAMES = 64;
 /** How many quanta a guest with received frames waiting for it may keep the card while another wants it. */
 export const RECEIVE_TURNS = 4;
-/** Minimum-size frames whose time on the wire a card quantum lasts by default (half of `HELD_FRAMES`: the other half is for the handoffs). */
-export const QUANTUM_FRAMES = HELD_FRAMES / 2;
+/** Minimum-size frames whose time on the wire a card quantum lasts by default: as many as are held for a waiting guest. */
+export const QUANTUM_FRAMES = HELD_FRAMES;
 
 /**
- * The card quantum when none is given: the time `QUANTUM_FRAMES` minimum-size frames
- * take on the card's wire (2.15 ms at 10 Mbit/s, 0.215 ms at 100 Mbit/s). A guest that
- * waits for the card waits at most a quantum and two handoffs, so frames arriving for
- * it at up to half the wire's rate in minimum-size frames fit in the `HELD_FRAMES` held
- * for it (faster streams than that lose the excess, counted).
+ * The card quantum when none is given: the time `QUANTUM_FRAMES` (64) minimum-size
+ * frames take on the card's wire (4.3 ms at 10 Mbit/s, 0.43 ms at 100 Mbit/s): a stream
+ * at the wire's rate in minimum frames fills the frames held for a waiting guest in one
+ * quantum. A guest that wants the card waits at most a quantum and two handoffs.
  */
 export function defaultCardQuantum(nic: Nic, costs: Costs): number {
   return Math.ceil((QUANTUM_FRAMES * 84 * 8 * costs.cpuHz) / nic.bitsPerSecond); // 84: a 60-byte frame with preamble, FCS and gap
@@ -467,10 +466,12 @@ export class VpioMonitor implements SharedCard {
 
   /**
    * The owner is idle: its VM is halted with nothing to wake it, the card's interrupt
-   * is low, and no frame is on its way to it. A guest waiting for traffic sleeps so.
+   * is low, nothing of its is in flight and no frame is on its way to it. A guest
+   * waiting for traffic sleeps so.
    */
   private idle(o: Guest): boolean {
-    return o.vm.cpu.halted && !o.vm.runnable && !this.irqLevel && o.queue.length === 0 && this.clock.now >= this.rxFreeAt;
+    // A guest halted until its own transmit completes is waiting for the card, not idle.
+    return o.vm.cpu.halted && !o.vm.runnable && !this.irqLevel && o.queue.length === 0 && this.clock.now >= this.rxFreeAt && o.model.quiescent(o.env);
   }
 
   /** The owner's turn is over: its VM ended, or another wants the card and its quantum is spent (or it is idle and has had the card a handoff's worth). */
