@@ -48,7 +48,8 @@ import { PcapWriter } from '../devices/net/pcap';
 import { BadImage, loadMultiboot } from '../board/multiboot';
 import { NE2000_ISA_IRQ } from '../devices/nic';
 import { Host, HostConfigError, HV_MODES, HvMode, DEFAULT_QUANTUM, VmSpec } from '../hypervisor/host';
-import { Vm } from '../hypervisor/vm';
+import { Vm, VmEnd } from '../hypervisor/vm';
+import type { Cpu } from '../cpu/cpu';
 import { EXIT, UsageError, OutputError, OutputFile, OutputDescription, Sink, readInput, signalStatus, stdout, stderr, warn, pipeBroken, errnoText } from './io';
 import type { Clock } from '../devices/clock';
 import { parseCycles, parseWhole } from './numbers';
@@ -503,6 +504,36 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     return pipeBroken() ? EXIT.brokenPipe : EXIT.ok;
   }
   if (!kernel) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [options]');
+  const image = checkedImage(kernel, c, opts);
+  return runThenReport(opts, c, [kernel], (timeline, traceLine, pcapPath) => {
+    const pc = new Pc({
+      timeline, memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers, pcapPath, rtcStart: rtcStartFor(opts.seed),
+      // A line is out at once: a guest that prints and then spins with no device event shows it.
+      console: (b) => { stdout.byte(b); if (b === 0x0a) stdout.flush(); },
+      trace: traceLine, traceKinds: c.kinds,
+    });
+    pc.cpu.useTranslator = opts.translate;
+    if (c.kinds.has('cpu') && traceLine) pc.cpu.tracer = cpuTracer(traceLine, '');
+    // Like GRUB and QEMU, the kernel's own name is the command line's first word.
+    pc.boot(image, `${kernel} ${opts.cmdline[0] ?? ''}`);
+    let result: RunResult | null = null;
+    return {
+      clock: pc.clock, pcap: pc.wire?.pcap ?? null, peers: pc.peers,
+      run: (max) => { result = pc.run(max); },
+      close: () => pc.close(),
+      report: () => { if (opts.stats) warn(`vpio: native: ${pc.cpu.cycles} cycles, ${pc.cpu.instructions} instructions, no hypervisor`); },
+      where: () => `at cycle ${pc.cpu.cycles}, EIP 0x${(pc.cpu.eip >>> 0).toString(16)}`,
+      ends: () => {
+        const r = result as RunResult | null;
+        const end: VmEnd | null = r === null || r.kind === 'limit' ? null : r;
+        return [{ label: '', end, cpu: pc.cpu }];
+      },
+    };
+  });
+}
+
+/** A kernel read and checked as a Multiboot image before anything is written. */
+function checkedImage(kernel: string, c: Common, opts: RunOptions): Uint8Array {
   const image = readImage(kernel, c.memoryBytes, opts.memory);
   try {
     loadMultiboot(image, new Uint8Array(c.memoryBytes), '');
@@ -510,69 +541,78 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     if (e instanceof BadImage) throw new UsageError(`${kernel}: ${e.message}`);
     throw e;
   }
-  const outputs = new Outputs(opts, c, [kernel]);
+  return image;
+}
+
+/** A machine `runThenReport` drives: the bare PC, or the host and its VMs. */
+interface Session {
+  readonly clock: Clock;
+  readonly pcap: PcapWriter | null;
+  readonly peers: readonly (EchoPeer | SinkPeer | SourcePeer)[];
+  /** Runs to the cycle limit or the guests' end (throws RunInterrupted when told to stop). */
+  run(maxCycles: number): void;
+  /** Flushes what the guests printed, and closes what the run opened. */
+  close(): void;
+  /** The figures at the end (stderr). */
+  report(): void;
+  /** Where the run was, for a line about a stop. */
+  where(): string;
+  /** How each guest ended (null: the cycle limit), its label ('' or 'vmN: ') and CPU. */
+  ends(): { label: string; end: VmEnd | null; cpu: Cpu }[];
+}
+
+/**
+ * `vpio run`'s one path, whatever the machine: the outputs opened (to temporary files),
+ * the machine built and run, interrupted by a signal, a closed pipe or a failed output
+ * where its clock advances, its outputs closed and kept or dropped, the peers and the
+ * figures reported, and each guest's end turned into the status.
+ */
+function runThenReport(opts: RunOptions, c: Common, kernels: string[],
+  build: (timeline: Timeline | null, traceLine: ((line: string) => void) | null, pcapPath: string | undefined) => Session): number {
+  const outputs = new Outputs(opts, c, kernels);
   const timeline = outputs.timeline ? new Timeline(DEFAULT_COSTS.cpuHz) : null;
   const traceLine = outputs.traceSink ? traceWriter(outputs.traceSink, c.shape!) : null;
-  const pc = new Pc({
-    timeline,
-    memoryBytes: c.memoryBytes,
-    nic: c.nic,
-    mac: c.mac,
-    peers: c.peers,
-    pcapPath: outputs.pcap?.writePath,
-    rtcStart: rtcStartFor(opts.seed),
-    // A line is out at once: a guest that prints and then spins with no device event shows it.
-    console: (b) => { stdout.byte(b); if (b === 0x0a) stdout.flush(); },
-    trace: traceLine,
-    traceKinds: c.kinds,
-  });
-  outputs.pcapWriter = pc.wire?.pcap ?? null;
-  pc.cpu.useTranslator = opts.translate;
-  if (c.kinds.has('cpu') && traceLine) pc.cpu.tracer = cpuTracer(traceLine, '');
-  // Like GRUB and QEMU, the kernel's own name is the command line's first word.
-  pc.boot(image, `${kernel} ${opts.cmdline[0] ?? ''}`);
-  watchClock(pc.clock, outputs, c.check);
-  const maxCycles = c.maxCycles;
-  let result: RunResult | null = null;
+  const m = build(timeline, traceLine, outputs.pcap?.writePath);
+  outputs.pcapWriter = m.pcap;
+  watchClock(m.clock, outputs, c.check);
   let stop: Interruption | null = null;
   let finished = false;
   try {
-    result = pc.run(maxCycles);
+    m.run(c.maxCycles);
     finished = true;
   } catch (e) {
     if (!(e instanceof RunInterrupted)) throw e;
     stop = e.why;
     finished = true;
   } finally {
+    m.close();
     stdout.flush();
-    pc.close();
     if (finished) outputs.finish(timeline); else outputs.abandon();
   }
   // A signal that came after the run's last look is too late to stop it: the run's own end stands.
   if (stop === null && outputs.pipeGone()) stop = { kind: 'pipe' };
   if (stop?.kind === 'pipe') return EXIT.brokenPipe;
-  reportPeers(pc.peers);
-  if (opts.stats) warn(`vpio: native: ${pc.cpu.cycles} cycles, ${pc.cpu.instructions} instructions, no hypervisor`);
-  const eip = `EIP 0x${(pc.cpu.eip >>> 0).toString(16)}`;
-  let status: number = EXIT.stopped;
-  if (stop === null && result !== null) {
-    switch (result.kind) {
-      case 'exit': status = result.status; break;
-      case 'limit':
-        warn(`vpio: stopped: the cycle limit (${maxCycles}) was reached at ${eip}`);
-        status = EXIT.stopped;
-        break;
-      case 'triple-fault':
-        warn(`vpio: stopped: ${result.message.split('\n')[0]}\n${pc.cpu.dumpState()}`);
-        status = EXIT.stopped;
-        break;
-      case 'halted':
-        warn(`vpio: stopped: ${result.message} at ${eip}`);
-        status = EXIT.stopped;
-        break;
+  reportPeers(m.peers);
+  m.report();
+  if (stop !== null) return ending(outputs, stop, EXIT.stopped, m.where());
+  // The status: the first guest, in order, that exited with a value other than 0; else
+  // the first's (1 when all exited with 0); a stop (4) when any was stopped.
+  let status = -1, stopped = false;
+  for (const { label, end, cpu } of m.ends()) {
+    const eip = `EIP 0x${(cpu.eip >>> 0).toString(16)}`;
+    if (end === null) warn(`vpio: ${label}stopped: the cycle limit (${c.maxCycles}) was reached at ${eip}`);
+    else if (end.kind === 'triple-fault') warn(`vpio: ${label}stopped: ${end.message.split('\n')[0]}\n${cpu.dumpState()}`);
+    else if (end.kind === 'halted') warn(`vpio: ${label}stopped: ${end.message} at ${eip}`);
+    else if (end.kind === 'killed') warn(`vpio: ${label}killed: ${end.message}`);
+    else {
+      if (status === -1 && end.value !== 0) status = end.status;
+      continue;
     }
+    stopped = true;
   }
-  return ending(outputs, stop, status, `at cycle ${pc.cpu.cycles}, ${eip}`);
+  if (stopped) status = EXIT.stopped;
+  else if (status === -1) status = (m.ends()[0].end as { status: number }).status;
+  return ending(outputs, null, status, '');
 }
 
 /** Splits each VM's console into lines prefixed "vmN| " (when there are several VMs). */
@@ -694,82 +734,40 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
   const onViolation = (opts.onViolation ?? 'block') as OnViolation;
   if (!ON_VIOLATION.includes(onViolation)) throw new UsageError(`unknown --on-violation '${opts.onViolation}'; give block, kill or log`);
   const cardQuantum = opts.cardQuantum !== undefined ? parseCycles(opts.cardQuantum, '--card-quantum') : undefined;
-  const specs: VmSpec[] = kernels.map((k, i) => {
-    const image = readImage(k, c.memoryBytes, opts.memory);
+  const specs: VmSpec[] = kernels.map((k, i) => ({
+    image: checkedImage(k, c, opts), path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i],
+  }));
+  return runThenReport(opts, c, kernels, (timeline, traceLine, pcapPath) => {
+    const consoles = new Consoles(stdout, n);
+    let host: Host;
     try {
-      loadMultiboot(image, new Uint8Array(c.memoryBytes), '');
+      host = new Host({
+        mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
+        pcapPath, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
+        trace: traceLine, traceKinds: c.kinds, translate: opts.translate,
+        sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation, cardQuantum }), timeline,
+      });
     } catch (e) {
-      if (e instanceof BadImage) throw new UsageError(`${k}: ${e.message}`);
+      if (e instanceof HostConfigError) throw new UsageError(e.message);
       throw e;
     }
-    return { image, path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i] };
+    host.boot();
+    if (c.kinds.has('cpu') && traceLine) for (const vm of host.vms) vm.cpu.tracer = cpuTracer(traceLine, `vm${vm.id} `);
+    return {
+      clock: host.clock, pcap: host.wire?.pcap ?? null, peers: host.peers,
+      run: (max) => { host.run(max); },
+      close: () => { consoles.flush(); host.close(); },
+      report: () => {
+        warn(statsTable(host, mode).trimEnd());
+        if (host.escapeCount > 0) {
+          const e = host.escapes[0];
+          warn(`vpio: passthrough: vm${e.vm}'s card made ${host.escapeCount} DMA access${host.escapeCount > 1 ? 'es' : ''} outside its memory (first: ${e.direction} of ${e.length} bytes at host-physical 0x${e.address.toString(16)}, cycle ${e.cycle}); passthrough does not check DMA`);
+        }
+      },
+      where: () => `at cycle ${host.clock.now}`,
+      ends: () => host.vms.map((vm) => ({ label: `vm${vm.id}: `, end: vm.end, cpu: vm.cpu })),
+    };
   });
-  const outputs = new Outputs(opts, c, kernels);
-  const consoles = new Consoles(stdout, n);
-  const timeline = outputs.timeline ? new Timeline(DEFAULT_COSTS.cpuHz) : null;
-  const traceLine = outputs.traceSink ? traceWriter(outputs.traceSink, c.shape!) : null;
-  let host: Host;
-  try {
-    host = new Host({
-      mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
-      pcapPath: outputs.pcap?.writePath, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
-      trace: traceLine, traceKinds: c.kinds, translate: opts.translate,
-      sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation, cardQuantum }), timeline,
-    });
-  } catch (e) {
-    if (e instanceof HostConfigError) throw new UsageError(e.message);
-    throw e;
-  }
-  outputs.pcapWriter = host.wire?.pcap ?? null;
-  host.boot();
-  if (c.kinds.has('cpu') && traceLine) for (const vm of host.vms) vm.cpu.tracer = cpuTracer(traceLine, `vm${vm.id} `);
-  watchClock(host.clock, outputs, c.check);
-  let stop: Interruption | null = null;
-  let finished = false;
-  try {
-    host.run(c.maxCycles);
-    finished = true;
-  } catch (e) {
-    if (!(e instanceof RunInterrupted)) throw e;
-    stop = e.why;
-    finished = true;
-  } finally {
-    consoles.flush();
-    stdout.flush();
-    host.close();
-    if (finished) outputs.finish(timeline); else outputs.abandon();
-  }
-  // A signal that came after the run's last look is too late to stop it: the run's own end stands.
-  if (stop === null && outputs.pipeGone()) stop = { kind: 'pipe' };
-  if (stop?.kind === 'pipe') return EXIT.brokenPipe;
-  reportPeers(host.peers);
-  warn(statsTable(host, mode).trimEnd());
-  if (host.escapeCount > 0) {
-    const e = host.escapes[0];
-    warn(`vpio: passthrough: vm${e.vm}'s card made ${host.escapeCount} DMA access${host.escapeCount > 1 ? 'es' : ''} outside its memory (first: ${e.direction} of ${e.length} bytes at host-physical 0x${e.address.toString(16)}, cycle ${e.cycle}); passthrough does not check DMA`);
-  }
-  if (stop !== null) return ending(outputs, stop, EXIT.stopped, `at cycle ${host.clock.now}`);
-  let status = -1;
-  for (const vm of host.vms) {
-    const end = vm.end;
-    if (end === null) {
-      warn(`vpio: vm${vm.id}: stopped: the cycle limit (${c.maxCycles}) was reached at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}`);
-      status = EXIT.stopped;
-    } else if (end.kind === 'triple-fault') {
-      warn(`vpio: vm${vm.id}: stopped: ${end.message.split('\n')[0]}\n${vm.cpu.dumpState()}`);
-      status = EXIT.stopped;
-    } else if (end.kind === 'halted') {
-      warn(`vpio: vm${vm.id}: stopped: ${end.message} at EIP 0x${(vm.cpu.eip >>> 0).toString(16)}`);
-      status = EXIT.stopped;
-    } else if (end.kind === 'killed') {
-      warn(`vpio: vm${vm.id}: killed: ${end.message}`);
-      status = EXIT.stopped;
-    } else if (status === -1 && end.value !== 0) {
-      status = end.status;
-    }
-  }
-  if (status === -1) status = host.vms[0].end!.kind === 'exit' ? (host.vms[0].end as { status: number }).status : EXIT.stopped;
-  return ending(outputs, null, status, '');
 }
 
 /** The per-VM table: exits by reason, guest and hypervisor cycles, NIC traffic. */
