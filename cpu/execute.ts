@@ -187,9 +187,10 @@ function jumpRelative(cpu: Cpu, disp: number): void {
 // ======================================================================
 
 /**
- * Executes one instruction. Prefix bytes are cases of the main switch: they set the
- * decode state, run the instruction, and put the defaults back, so an instruction
- * without prefixes pays nothing for them (a fault restores them in Cpu).
+ * Executes one instruction: one dispatch through `OPS` on its first byte. A prefix
+ * byte's entry (`prefixed`) sets the decode state, runs the instruction and puts the
+ * defaults back, so an instruction without prefixes pays nothing for them (a fault
+ * restores them in Cpu).
  */
 export function step(cpu: Cpu): void {
   const op = cpu.fetch8();

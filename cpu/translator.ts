@@ -499,7 +499,7 @@ const POP32 = `o = r[${ESP}]; if (${flatDword(SS)}) { v = m32[o >> 2]; r[${ESP}]
 
 /**
  * Decodes a 32-bit ModRM effective address; returns the JS expression of the offset
- * and the default segment, or null (the caller marks the instruction untranslatable).
+ * and the default segment (every 32-bit form has one).
  */
 function effectiveAddress(mem: Uint8Array, st: Decoded, m: number, segOvr: number): { expr: string; seg: number } {
   const mod = m >> 6, rm = m & 7;
