@@ -3,8 +3,6 @@ export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI 
 /** Segment registers in encoding order (the `sreg` field of MOV Sw). */
 export const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5;
 export const REG32_NAMES = ['eax', 'ecx', 'edx', 'ebx', 'esp', 'ebp', 'esi', 'edi'];
-export const REG16_NAMES = ['ax', 'cx', 'dx', 'bx', 'sp', 'bp', 'si', 'di'];
-export const REG8_NAMES = ['al', 'cl', 'dl', 'bl', 'ah', 'ch', 'dh', 'bh'];
 export const SREG_NAMES = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'];
 
 /** Exception vectors (SDM vol. 3, table 6-1). */

@@ -98,8 +98,3 @@ export const DEFAULT_COSTS: Readonly<Costs> = Object.freeze({
   ne2000ContextAccesses: 48,
   ne2000PageAccesses: 5 + 128,
 });
-
-/** A copy of the defaults with some entries changed. */
-export function costsWith(changes: Partial<Costs>): Costs {
-  return { ...DEFAULT_COSTS, ...changes };
-}

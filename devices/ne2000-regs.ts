@@ -13,8 +13,7 @@
  * P0_PSTART write).
  */
 
-/** The page a page-qualified register is on, and its port offset. */
-export const pageOf = (reg: number): number => reg >> 4;
+/** The port offset of a page-qualified register (its page is `reg >> 4`). */
 export const offsetOf = (reg: number): number => reg & 0x0f;
 
 // ---- Board ports (offsets from the card's base; not paged) ----
