@@ -10,6 +10,7 @@
  * console has no rate). Received bytes (`receive`, or loopback) are timed by the
  * character time at the programmed baud rate only for the timeout interrupt.
  */
+import { PortDevice } from './port-bus';
 import { Clock, Timer } from './clock';
 
 const IER_ERBFI = 0x01, IER_ETBEI = 0x02, IER_ELSI = 0x04, IER_EDSSI = 0x08;
@@ -20,7 +21,7 @@ const IIR_NONE = 0x01, IIR_MSR = 0x00, IIR_THR = 0x02, IIR_RDA = 0x04, IIR_RLS =
 const FIFO_SIZE = 16;
 const TRIGGER = [1, 4, 8, 14];
 
-export class Uart16550 {
+export class Uart16550 implements PortDevice {
   ier = 0;
   lcr = 0x03;
   mcr = 0;
