@@ -197,13 +197,15 @@ export class PortBus {
     if (e === null) {
       value = ALL_ONES[size];
     } else {
-      this.syncTime();
-      // A trap's exit comes before its handler runs (which sees the time after it); a
-      // device sees the time the access began, and its latency is paid after.
+      // A trap's exit comes before its handler runs, which sees the time after it; a
+      // device sees the time the access began, and its latency is paid after. Either
+      // way the clock is synced once, just before the call.
       if (e.trapped) {
         this.charge(this.cost(e, false));
+        this.syncTime();
         value = e.device.read(port - e.base, size);
       } else {
+        this.syncTime();
         value = e.device.read(port - e.base, size);
         this.charge(this.cost(e, false));
       }
@@ -215,11 +217,12 @@ export class PortBus {
   write(port: number, size: number, value: number): void {
     const e = this.target(port, IO_OUT);
     if (e !== null) {
-      this.syncTime();
       if (e.trapped) {
         this.charge(this.cost(e, true));
+        this.syncTime();
         e.device.write(port - e.base, size, value);
       } else {
+        this.syncTime();
         e.device.write(port - e.base, size, value);
         this.charge(this.cost(e, true));
       }

@@ -49,7 +49,7 @@ import { Nic, nicPciFunction, nicBusCycles } from '../devices/nic';
 import { PciFunction } from '../devices/pci';
 import { PortDevice } from '../devices/port-bus';
 import { DmaPort } from '../devices/rtl8139';
-import { EthernetPort, ViewCache, copyFrame, isAddressedTo, isMulticast, isSentBy, macToString } from '../devices/net/ethernet';
+import { EthernetPort, ViewCache, copyFrame, frameBits, isAddressedTo, isMulticast, isSentBy, macToString } from '../devices/net/ethernet';
 import { Vm } from '../hypervisor/vm';
 import { PortRange, IO_IN, IO_OUT } from '../devices/port-bus';
 import type { Host, SharedCard } from '../hypervisor/host';
@@ -198,6 +198,10 @@ export class VpioMonitor implements SharedCard {
   private irqLevel = false;
   private readonly trace: ((line: string) => void) | null;
   private readonly name: string;
+  /** The next queued frame goes in no sooner than this (one frame's wire time after the last). */
+  private paceAt = 0;
+  /** Giving the card a frame (see feed). */
+  private feeding = false;
   /** In the middle of a handoff: the card's interrupt changes as contexts go and come, and means nothing yet. */
   private switching = false;
 
@@ -346,7 +350,6 @@ export class VpioMonitor implements SharedCard {
   // ---- Accesses ----
 
   private ownerIn(g: Guest, off: number, size: number): number {
-    this.syncClock(g);
     if (this.shadow && !(g.model.policy[off] & HOOK_IN)) {
       g.stats.direct++;
       const v = this.regs.read(off, size);
@@ -370,7 +373,6 @@ export class VpioMonitor implements SharedCard {
   }
 
   private ownerOut(g: Guest, off: number, size: number, value: number): void {
-    this.syncClock(g);
     if (this.shadow && !(g.model.policy[off] & HOOK_OUT)) {
       g.stats.direct++;
       this.regs.write(off, size, value);
@@ -649,7 +651,7 @@ export class VpioMonitor implements SharedCard {
    * never two at once in the FIFO, which two full frames would overflow).
    */
   private toOwner(o: Guest, frame: Uint8Array): void {
-    if (o.queue.length === 0 && this.clock.now >= this.rxFreeAt) { this.feed(o, frame); return; }
+    if (o.queue.length === 0 && this.clock.now >= this.rxFreeAt && !this.feeding) { this.feed(o, frame); return; }
     if (this.enqueue(o, frame)) this.armRx();
   }
 
@@ -665,7 +667,16 @@ export class VpioMonitor implements SharedCard {
   }
 
   private feed(o: Guest, frame: Uint8Array): boolean {
-    if (!this.sharing.receive(o.vm.id, frame)) return false;
+    // The card raises its interrupt inside receive, and the monitor polls on it: no second
+    // frame may go in from there before this one is counted (its bus time, its order).
+    this.feeding = true;
+    let taken: boolean;
+    try {
+      taken = this.sharing.receive(o.vm.id, frame);
+    } finally {
+      this.feeding = false;
+    }
+    if (!taken) return false;
     o.vm.stats.framesIn++;
     o.vm.stats.bytesIn += frame.length;
     this.rxFreeAt = Math.max(this.rxFreeAt, this.clock.now) + this.sharing.rxCycles(frame.length);
@@ -679,25 +690,33 @@ export class VpioMonitor implements SharedCard {
    */
   private feedQueued(): void {
     const o = this.owner;
-    if (o === null || o.queue.length === 0 || this.switching) return;
-    while (o.queue.length > 0 && this.clock.now >= this.rxFreeAt) {
-      const f = o.queue[0];
-      if (!this.sharing.rxRoom(f.length)) {
-        if (!this.rxTimer.armed) this.rxTimer.arm(this.clock.now + this.rxRetryCycles);
-        return;
-      }
-      o.queue.shift();
-      this.charge(o.vm, Math.ceil(f.length * this.costs.copyCyclesPerByte), o.vm.stats.vpioWork);
-      if (!this.feed(o, f)) {
-        o.stats.framesRefused++;
-        if (this.trace) this.note(o.vm, 'held frame not taken by its card (receiver off or filtered out)');
-      }
+    if (o === null || o.queue.length === 0 || this.switching || this.feeding) return;
+    const now = this.clock.now;
+    if (now < this.rxFreeAt || now < this.paceAt) { this.armRx(); return; }
+    const f = o.queue[0];
+    if (!this.sharing.rxRoom(f.length)) {
+      if (!this.rxTimer.armed) this.rxTimer.arm(now + this.rxRetryCycles);
+      return;
+    }
+    o.queue.shift();
+    this.charge(o.vm, Math.ceil(f.length * this.costs.copyCyclesPerByte), o.vm.stats.vpioWork);
+    // The next one no sooner than the wire could have brought it: a driver sees its
+    // waiting frames arrive as from the wire, not all at once.
+    this.paceAt = this.clock.now + this.wireCycles(f.length);
+    if (!this.feed(o, f)) {
+      o.stats.framesRefused++;
+      if (this.trace) this.note(o.vm, 'held frame not taken by its card (receiver off or filtered out)');
     }
     if (o.queue.length > 0) this.armRx();
   }
 
+  /** Cycles a frame of `length` bytes takes on the card's wire (preamble, FCS and gap included). */
+  private wireCycles(length: number): number {
+    return Math.ceil((frameBits(length) * this.clock.hz) / this.nic.bitsPerSecond);
+  }
+
   private armRx(): void {
-    if (!this.rxTimer.armed) this.rxTimer.arm(Math.max(this.clock.now, this.rxFreeAt));
+    if (!this.rxTimer.armed) this.rxTimer.arm(Math.max(this.clock.now, this.rxFreeAt, this.paceAt));
   }
 
   // ---- Interrupts, frames, DMA ----
@@ -780,10 +799,6 @@ export class VpioMonitor implements SharedCard {
   }
 
   // ---- Time and trace ----
-
-  private syncClock(g: Guest): void {
-    this.clock.now = g.vm.cpu.cycles;
-  }
 
   /** `accesses` bus accesses to the card, paid by the owner (or the host when nobody owns it). */
   private payBus(accesses: number): void {
