@@ -74,6 +74,24 @@ export interface Handover {
   cr0: number;
   gdtBase: number; gdtLimit: number;
   idtBase: number; idtLimit: number;
+  /** The flat code and data selectors loaded (Multiboot: 0x08 and 0x10; Linux: 0x10 and 0x18). */
+  cs: number; ds: number;
+}
+
+/** An E820 range: base, length, type (1 usable, 2 reserved). */
+export interface E820Entry { base: number; length: number; type: number }
+
+/**
+ * The memory map as SeaBIOS's E820 table reads under QEMU for `ramBytes` of RAM:
+ * conventional memory up to the EBDA, the EBDA, the BIOS at 0xF0000, RAM from 1 MiB to
+ * the reserved top 128 KiB, that, and the BIOS ROM's alias below 4 GiB.
+ */
+export function e820Map(ramBytes: number): E820Entry[] {
+  const top = ramBytes - FIRMWARE_RESERVED;
+  return [
+    { base: 0, length: LOW_RAM_END, type: 1 }, { base: LOW_RAM_END, length: 0x400, type: 2 }, { base: 0xf0000, length: 0x10000, type: 2 },
+    { base: HIGH_RAM_START, length: top - HIGH_RAM_START, type: 1 }, { base: top, length: FIRMWARE_RESERVED, type: 2 }, { base: 0xfffc0000, length: 0x40000, type: 2 },
+  ];
 }
 
 export interface LoadedKernel {
@@ -272,16 +290,9 @@ export function loadMultiboot(image: Uint8Array, ram: Uint8Array, cmdline: strin
   ram[nameAt + name.length] = 0;
 
   const dv = new DataView(ram.buffer, ram.byteOffset, ram.length);
-  // The memory map, as SeaBIOS's E820 table reads under QEMU: conventional memory up to
-  // the EBDA, the EBDA, the BIOS at 0xF0000, RAM from 1 MiB to the reserved top 128 KiB,
-  // that, and the BIOS ROM's alias below 4 GiB.
-  const entries: [number, number, number][] = [
-    [0, LOW_RAM_END, 1], [LOW_RAM_END, 0x400, 2], [0xf0000, 0x10000, 2],
-    [HIGH_RAM_START, top - HIGH_RAM_START, 1], [top, FIRMWARE_RESERVED, 2], [0xfffc0000, 0x40000, 2],
-  ];
   ram.fill(0, MMAP_ADDRESS, INFO_ADDRESS + INFO_SIZE);
   let at = MMAP_ADDRESS;
-  for (const [base, length, type] of entries) {
+  for (const { base, length, type } of e820Map(ram.length)) {
     dv.setUint32(at, 20, true); // size of the entry, not counting this field
     dv.setUint32(at + 4, base, true); dv.setUint32(at + 8, 0, true);
     dv.setUint32(at + 12, length, true); dv.setUint32(at + 16, 0, true);
@@ -297,7 +308,7 @@ export function loadMultiboot(image: Uint8Array, ram: Uint8Array, cmdline: strin
   dv.setUint32(info + 16, cmdAt, true);
   dv.setUint32(info + 20, 0, true); // mods_count
   dv.setUint32(info + 24, cmdAt, true); // mods_addr: where the list would be
-  dv.setUint32(info + 44, entries.length * 24, true);
+  dv.setUint32(info + 44, e820Map(ram.length).length * 24, true);
   dv.setUint32(info + 48, MMAP_ADDRESS, true);
   dv.setUint32(info + 64, nameAt, true);
 
@@ -320,6 +331,7 @@ export function loadMultiboot(image: Uint8Array, ram: Uint8Array, cmdline: strin
       cr0: 0x00000011,
       gdtBase: LOADER_GDT_ADDRESS, gdtLimit: LOADER_GDT_LIMIT,
       idtBase: 0, idtLimit: 0x3ff,
+      cs: 0x08, ds: 0x10,
     },
   };
 }

@@ -20,7 +20,8 @@ import { Port92 } from '../devices/port92';
 import { Uart16550 } from '../devices/uart16550';
 import { PciHost } from '../devices/pci';
 import { DebugConsole, DebugExit } from '../devices/debug-ports';
-import { loadMultiboot, LoadedKernel } from './multiboot';
+import { loadMultiboot, Handover, BadImage } from './multiboot';
+import { isLinuxImage, loadLinux } from './linux';
 import { Ne2000 } from '../devices/ne2000';
 import { Rtl8139, DmaPort, ramDma } from '../devices/rtl8139';
 import { Wire } from '../devices/net/wire';
@@ -78,13 +79,30 @@ function hex(v: number, width = 2): string {
  * hands it over (flat 32-bit protected mode on the loader's GDT, the registers of
  * `Handover` in multiboot.ts).
  */
-export function bootMultiboot(cpu: Cpu, ram: Uint8Array, platform: Platform, image: Uint8Array, cmdline: string): LoadedKernel {
-  const k = loadMultiboot(image, ram, cmdline);
+/**
+ * Loads a kernel as the loader its format asks for (a Linux bzImage by its setup
+ * header, else Multiboot), leaves the devices as the firmware does, and the CPU at the
+ * kernel's entry. `cmdline` is the kernel's command line as it gets it (for Multiboot,
+ * the caller puts the kernel's name first, as GRUB and QEMU do); `initrd` only for Linux.
+ */
+export function bootKernel(cpu: Cpu, ram: Uint8Array, platform: Platform, image: Uint8Array, cmdline: string, initrd: Uint8Array | null = null): { handover: Handover; linux: boolean } {
+  let handover: Handover;
+  const linux = isLinuxImage(image);
+  if (linux) {
+    handover = loadLinux(image, ram, cmdline, initrd).handover;
+  } else {
+    if (initrd) throw new BadImage('an initrd is for a Linux bzImage; this kernel is Multiboot (give its modules some other way, or boot a bzImage)');
+    handover = loadMultiboot(image, ram, cmdline).handover;
+  }
+  enterKernel(cpu, ram, platform, handover);
+  return { handover, linux };
+}
+
+function enterKernel(cpu: Cpu, ram: Uint8Array, platform: Platform, h: Handover): void {
   platform.firmwareSetup();
   firmwareInterruptSetup(platform);
   cpu.invalidateCode(0, ram.length);
-  const h = k.handover;
-  cpu.enterFlat32(h.eip);
+  cpu.enterFlat32(h.eip, h.cs, h.ds);
   cpu.setCr0(h.cr0);
   cpu.gdtrBase = h.gdtBase; cpu.gdtrLimit = h.gdtLimit;
   cpu.idtrBase = h.idtBase; cpu.idtrLimit = h.idtLimit;
@@ -92,7 +110,6 @@ export function bootMultiboot(cpu: Cpu, ram: Uint8Array, platform: Platform, ima
   r[EAX] = h.eax; r[EBX] = h.ebx; r[ECX] = h.ecx; r[EDX] = h.edx;
   r[ESI] = h.esi; r[EDI] = h.edi; r[EBP] = h.ebp; r[ESP] = h.esp;
   cpu.flags = h.eflags;
-  return k;
 }
 
 /**
@@ -238,8 +255,9 @@ export class Pc implements CpuBus {
    * Loads a Multiboot kernel and sets the machine up as firmware and a Multiboot
    * loader hand it over (PCI BARs and IRQ lines assigned as SeaBIOS does).
    */
-  boot(image: Uint8Array, cmdline: string): LoadedKernel {
-    return bootMultiboot(this.cpu, this.ram, this.platform, image, cmdline);
+  /** Loads a kernel (a Linux bzImage or Multiboot, see bootKernel) and leaves the CPU at its entry. */
+  boot(image: Uint8Array, cmdline: string, initrd: Uint8Array | null = null): void {
+    bootKernel(this.cpu, this.ram, this.platform, image, cmdline, initrd);
   }
 
   /** Runs until the guest exits or `maxCycles` (absolute) is reached. */

@@ -46,6 +46,7 @@ import { parseMac, macToString } from '../devices/net/ethernet';
 import { EchoPeer, SinkPeer, SourcePeer, SOURCE_PARAMS } from '../devices/net/wire';
 import { PcapWriter } from '../devices/net/pcap';
 import { BadImage, loadMultiboot } from '../board/multiboot';
+import { isLinuxImage, loadLinux } from '../board/linux';
 import { NE2000_ISA_IRQ } from '../devices/nic';
 import { Host, HostConfigError, HV_MODES, HvMode, DEFAULT_QUANTUM, VmSpec } from '../hypervisor/host';
 import { Vm, VmEnd } from '../hypervisor/vm';
@@ -154,6 +155,8 @@ interface RunOptions {
   memory: string;
   maxCycles?: string;
   cmdline: string[];
+  append?: string[];
+  initrd?: string;
   mode?: string;
   quantum?: string;
   hostMemory?: string;
@@ -504,7 +507,8 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     return pipeBroken() ? EXIT.brokenPipe : EXIT.ok;
   }
   if (!kernel) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [options]');
-  const image = checkedImage(kernel, c, opts);
+  const initrd = readInitrd(opts, c);
+  const image = checkedImage(kernel, c, opts, initrd);
   return runThenReport(opts, c, [kernel], (timeline, traceLine, pcapPath) => {
     const pc = new Pc({
       timeline, memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers, pcapPath, rtcStart: rtcStartFor(opts.seed),
@@ -514,8 +518,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     });
     pc.cpu.useTranslator = opts.translate;
     if (c.kinds.has('cpu') && traceLine) pc.cpu.tracer = cpuTracer(traceLine, '');
-    // Like GRUB and QEMU, the kernel's own name is the command line's first word.
-    pc.boot(image, `${kernel} ${opts.cmdline[0] ?? ''}`);
+    pc.boot(image, kernelCmdline(image, kernel, opts.cmdline[0] ?? ''), initrd);
     let result: RunResult | null = null;
     return {
       clock: pc.clock, pcap: pc.wire?.pcap ?? null, peers: pc.peers,
@@ -533,15 +536,30 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
 }
 
 /** A kernel read and checked as a Multiboot image before anything is written. */
-function checkedImage(kernel: string, c: Common, opts: RunOptions): Uint8Array {
+function checkedImage(kernel: string, c: Common, opts: RunOptions, initrd: Uint8Array | null = null): Uint8Array {
   const image = readImage(kernel, c.memoryBytes, opts.memory);
   try {
-    loadMultiboot(image, new Uint8Array(c.memoryBytes), '');
+    if (isLinuxImage(image)) loadLinux(image, new Uint8Array(c.memoryBytes), opts.cmdline[0] ?? '', initrd);
+    else if (initrd) throw new UsageError(`--initrd is for a Linux bzImage; ${kernel} is a Multiboot kernel`);
+    else loadMultiboot(image, new Uint8Array(c.memoryBytes), '');
   } catch (e) {
     if (e instanceof BadImage) throw new UsageError(`${kernel}: ${e.message}`);
     throw e;
   }
   return image;
+}
+
+/** The initrd named by --initrd, read and checked (a regular file that fits in memory), or null. */
+function readInitrd(opts: RunOptions, c: Common): Uint8Array | null {
+  return opts.initrd === undefined ? null : readImage(opts.initrd, c.memoryBytes, opts.memory);
+}
+
+/**
+ * The command line a kernel gets: a Linux kernel the --append/--cmdline text as it is;
+ * a Multiboot kernel its own name first, as GRUB and QEMU give it.
+ */
+function kernelCmdline(image: Uint8Array, path: string, text: string): string {
+  return isLinuxImage(image) ? text : `${path} ${text}`;
 }
 
 /** A machine `runThenReport` drives: the bare PC, or the host and its VMs. */
@@ -734,8 +752,10 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
   const onViolation = (opts.onViolation ?? 'block') as OnViolation;
   if (!ON_VIOLATION.includes(onViolation)) throw new UsageError(`unknown --on-violation '${opts.onViolation}'; give block, kill or log`);
   const cardQuantum = opts.cardQuantum !== undefined ? parseCycles(opts.cardQuantum, '--card-quantum') : undefined;
+  const initrd = readInitrd(opts, c);
   const specs: VmSpec[] = kernels.map((k, i) => ({
-    image: checkedImage(k, c, opts), path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i],
+    image: checkedImage(k, c, opts, initrd), path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i],
+    initrd,
   }));
   return runThenReport(opts, c, kernels, (timeline, traceLine, pcapPath) => {
     const consoles = new Consoles(stdout, n);
@@ -873,8 +893,11 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--stats', 'print the cycle and exit figures at the end (hypervisor modes always do)'))
     .addOption(new Option('--memory <size>', 'RAM of the machine, or of each VM: bytes, or with K, M or G (2M..2G; QEMU\'s default is 128M)').default('64M'))
     .addOption(new Option('--max-cycles <n>', 'stop after this many machine cycles (2 GHz clock: 2e9 is one virtual second); default: no limit, as QEMU'))
-    .addOption(new Option('--cmdline <string>', 'the Multiboot command line passed to the kernel (after its own path); repeatable: the nth goes to the nth kernel, or one goes to all')
+    .addOption(new Option('--cmdline <string>', 'the kernel command line, in UTF-8 (a Multiboot kernel gets it after its own path, as from GRUB and QEMU); repeatable: the nth goes to the nth kernel, or one goes to all')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option('--append <string>', 'the same as --cmdline (QEMU\'s name for it)')
+      .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option('--initrd <file>', 'an initial RAM disk for a Linux bzImage (as qemu-system-i386 -initrd), placed at the top of RAM'))
     .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
     .addOption(new Option('--trace-out <file>', 'write the trace to a file instead of stderr'))
     .addOption(new Option('--timeline <file>', 'write a Chrome/Perfetto trace-event JSON of the run: the CPU (or a track per VM with its exits and the hypervisor\'s work, and the card\'s owner), the wire'))
@@ -891,7 +914,7 @@ export async function main(argv: string[]): Promise<number> {
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--pcap <file>', 'write every frame on the segment to a pcap file (virtual-clock timestamps)'))
     .addOption(new Option('--check-cycles <n>', 'cycles between the run\'s flushes and looks at pipes and write errors (tests; 0: no looks)').hideHelp())
-    .action(async (kernels: string[], opts: RunOptions) => { status = await runInWorker(kernels, { ...opts, cmdline: opts.cmdline ?? [] }); });
+    .action(async (kernels: string[], opts: RunOptions) => { status = await runInWorker(kernels, { ...opts, cmdline: [...(opts.cmdline ?? []), ...(opts.append ?? [])] }); });
 
   program
     .command('bench')

@@ -348,7 +348,8 @@ export class Cpu {
    * read/write segments, paging off, IF clear. The GDTR is left pointing at nothing:
    * the guest must load its own GDT before it loads a segment register.
    */
-  enterFlat32(eip: number): void {
+  /** Flat 32-bit protected mode at `eip`, paging off, CPL 0: CS `cs`, the data segments `ds` (a loader's selectors). */
+  enterFlat32(eip: number, cs = 0x08, ds = 0x10): void {
     this.cr0 = (this.cr0 | CR0_PE) & ~CR0_PG;
     this.pagingOn = false;
     this.flags = FIXED_ONE;
@@ -357,7 +358,7 @@ export class Cpu {
       const code = s === CS;
       // Flat: base 0, limit FFFFF with G=1, P=1, DPL 0, S=1, D/B=1.
       const hi = code ? 0x00cf9b00 : 0x00cf9300;
-      this.loadDescriptorCache(s, code ? 0x08 : 0x10, 0, 0xffffffff, hi);
+      this.loadDescriptorCache(s, code ? cs : ds, 0, 0xffffffff, hi);
     }
     this.cpl = 0;
     this.csD32 = true;

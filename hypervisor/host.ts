@@ -35,6 +35,7 @@ import { Vm, VmEnd, WorkCounter } from './vm';
 import { SoftSwitch } from './switch';
 import { HostDriver, Ne2000Driver, Rtl8139Driver, RTL8139_DRIVER_BYTES } from './host-drivers';
 import { Timeline, CARD_TRACK } from '../board/timeline';
+import { isLinuxImage } from '../board/linux';
 import { macToString } from '../devices/net/ethernet';
 
 export type HvMode = 'passthrough' | 'virtual' | 'vpio';
@@ -76,6 +77,8 @@ export interface VmSpec {
   cmdline: string;
   /** Whether the VM gets a network card (the physical one in passthrough, its own in virtual mode). */
   nic: boolean;
+  /** An initrd (Linux kernels only). */
+  initrd?: Uint8Array | null;
 }
 
 export interface HostOptions {
@@ -384,7 +387,8 @@ export class Host {
 
   /** Loads each VM's image. */
   boot(): void {
-    this.opts.vms.forEach((spec, id) => this.vms[id].boot(spec.image, `${spec.path} ${spec.cmdline}`));
+    // A Multiboot kernel's own name is its command line's first word (as from GRUB and QEMU); a Linux kernel's is not.
+    this.opts.vms.forEach((spec, id) => this.vms[id].boot(spec.image, isLinuxImage(spec.image) ? spec.cmdline : `${spec.path} ${spec.cmdline}`, spec.initrd ?? null));
   }
 
   /** The next runnable VM after `cur` in round robin (`cur` itself last). */

@@ -11,8 +11,7 @@ import { Clock } from '../devices/clock';
 import { Costs } from '../devices/costs';
 import { PortDevice } from '../devices/port-bus';
 import { Platform, PortMapper } from '../board/platform';
-import { LoadedKernel } from '../board/multiboot';
-import { bootMultiboot } from '../board/pc';
+import { bootKernel } from '../board/pc';
 import { DmaPort, ramDma } from '../devices/rtl8139';
 import { PortMap } from './port-map';
 import { PortRange, RangeCounter } from '../devices/port-bus';
@@ -153,9 +152,9 @@ export class Vm implements CpuBus {
   /** Bus-master DMA in guest-physical addresses, bounded by the VM's memory (a virtual card's). */
   readonly guestDma: DmaPort;
 
-  /** Loads a Multiboot kernel into the VM's memory and sets it up as firmware and a loader would. */
-  boot(image: Uint8Array, cmdline: string): LoadedKernel {
-    return bootMultiboot(this.cpu, this.ram, this.platform, image, cmdline);
+  /** Loads a kernel (a Linux bzImage or Multiboot, see bootKernel) and leaves the CPU at its entry. */
+  boot(image: Uint8Array, cmdline: string, initrd: Uint8Array | null = null): void {
+    bootKernel(this.cpu, this.ram, this.platform, image, cmdline, initrd);
   }
 
   /** Whether the VM has work for the CPU: not ended, and not halted unless an interrupt will wake it. */
