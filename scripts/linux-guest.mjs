@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * Builds a Linux guest from Debian's packages, as the tests and benches boot it: the
+ * i386 kernel `linux-image-6.1.0-*-686-unsigned` (a bzImage) and an initramfs of
+ * `busybox-static` with an /init script. Nothing of either is committed: the packages
+ * come from Debian with `apt-get download` (the machine needs `dpkg --add-architecture
+ * i386` and an `apt-get update` for busybox-static:i386, which `.ci/run` does) and are
+ * kept in a cache folder.
+ *
+ *   node scripts/linux-guest.mjs [--cache DIR] [--init FILE] [--out DIR]
+ *
+ * Prints the paths of the kernel and the initramfs (gzip'd newc cpio, written here
+ * without cpio(1)). Exits 3 with one line saying why when the packages cannot be had.
+ * Also a module: `linuxGuest({ cache, init })` returns { kernel, initrd } or throws.
+ */
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+
+export const DEFAULT_CACHE = path.join(os.tmpdir(), 'vpio-linux-guest');
+
+/** The /init the tests use by default: say hello, show the kernel, power off. */
+export const DEFAULT_INIT = `#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys
+/bin/busybox mount -t proc proc /proc
+/bin/busybox echo "init: hello from /init"
+/bin/busybox uname -a
+/bin/busybox poweroff -f
+`;
+
+function run(cmd, args, cwd) {
+  return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+}
+
+/** Downloads (once) and unpacks the two packages into `cache`; returns the unpacked folder. */
+function unpacked(cache) {
+  const root = path.join(cache, 'root');
+  const done = path.join(cache, 'unpacked');
+  if (fs.existsSync(done)) return root;
+  fs.mkdirSync(cache, { recursive: true });
+  let kernelPkg;
+  try {
+    const list = run('apt-cache', ['search', '--names-only', '^linux-image-6\\.1\\.0-[0-9]+-686-unsigned$']);
+    const names = list.split('\n').map((l) => l.split(' ')[0]).filter(Boolean).sort((a, b) => Number(a.split('-')[3]) - Number(b.split('-')[3]));
+    kernelPkg = names[names.length - 1];
+  } catch (e) {
+    throw new Error(`apt-cache is not available (${e.message.split('\n')[0]})`);
+  }
+  if (!kernelPkg) throw new Error('no linux-image-6.1.0-*-686-unsigned in the package lists (run apt-get update; Debian 12)');
+  try {
+    run('apt-get', ['download', kernelPkg, 'busybox-static:i386'], cache);
+  } catch (e) {
+    throw new Error(`apt-get download ${kernelPkg} busybox-static:i386 failed (is the i386 architecture added? dpkg --add-architecture i386 && apt-get update): ${(e.stderr || e.message).split('\n').filter(Boolean).pop()}`);
+  }
+  for (const deb of fs.readdirSync(cache).filter((f) => f.endsWith('.deb'))) run('dpkg', ['-x', deb, root], cache);
+  fs.writeFileSync(done, kernelPkg + '\n');
+  return root;
+}
+
+/** A newc cpio archive of `entries` ([name, mode, data]), as the kernel's initramfs unpacker reads it. */
+function cpio(entries) {
+  const parts = [];
+  let ino = 1;
+  const hex = (n) => n.toString(16).padStart(8, '0');
+  const pad4 = (n) => (4 - (n % 4)) % 4;
+  for (const [name, mode, data] of [...entries, ['TRAILER!!!', 0, Buffer.alloc(0)]]) {
+    const nameBytes = Buffer.from(name + '\0');
+    const header = '070701' + [ino++, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, nameBytes.length, 0].map(hex).join('');
+    parts.push(Buffer.from(header), nameBytes, Buffer.alloc(pad4(110 + nameBytes.length)), data, Buffer.alloc(pad4(data.length)));
+  }
+  return Buffer.concat(parts);
+}
+
+export function linuxGuest({ cache = DEFAULT_CACHE, init = DEFAULT_INIT } = {}) {
+  const root = unpacked(cache);
+  const boot = path.join(root, 'boot');
+  const kernel = fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
+  const busybox = fs.readFileSync(path.join(root, 'bin', 'busybox'));
+  const archive = cpio([
+    ['bin', 0o040755, Buffer.alloc(0)],
+    ['dev', 0o040755, Buffer.alloc(0)],
+    ['bin/busybox', 0o100755, busybox],
+    ['init', 0o100755, Buffer.from(init)],
+  ]);
+  const initrd = path.join(cache, `initrd-${Buffer.from(init).toString('base64url').slice(0, 16)}-${init.length}.gz`);
+  fs.writeFileSync(initrd, zlib.gzipSync(archive, { level: 6 }));
+  return { kernel, initrd };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+  try {
+    const init = opt('--init') ? fs.readFileSync(opt('--init'), 'utf8') : DEFAULT_INIT;
+    const { kernel, initrd } = linuxGuest({ cache: opt('--cache') ?? DEFAULT_CACHE, init });
+    console.log(`kernel ${kernel}\ninitrd ${initrd}`);
+  } catch (e) {
+    console.error(`linux-guest: ${e.message}`);
+    process.exit(3);
+  }
+}
