@@ -18,6 +18,8 @@ export const MULINT = 0x5c, RERID = 0x5e;
 export const TSAD = 0x60;
 export const BMCR = 0x62, BMSR = 0x64, ANAR = 0x66, ANLPAR = 0x68, ANER = 0x6a, DIS = 0x6c, FCSC = 0x6e, NWAYTR = 0x70;
 export const REC = 0x72, CSCR = 0x74, PHY1_PARM = 0x78, TW_PARM = 0x7c, PHY2_PARM = 0x80, CONFIG5 = 0xd8;
+/** The wake-up frame masks and CRCs (WAKEUP0-7, LSBCRC0-7): 0x84 up to CONFIG5. */
+export const WAKEUP0 = 0x84, WAKEUP_END = 0xd8;
 /** The C+ command register: an RTL8139C+ feature; this card is an RTL8139C and refuses it. */
 export const CPCR = 0xe0;
 
@@ -26,6 +28,22 @@ export const CR_BUFE = 0x01, CR_TE = 0x04, CR_RE = 0x08, CR_RST = 0x10;
 
 // ---- ISR and IMR ----
 export const ISR_ROK = 0x0001, ISR_RER = 0x0002, ISR_TOK = 0x0004, ISR_TER = 0x0008, ISR_RXOVW = 0x0010, ISR_PUN = 0x0020, ISR_FOVW = 0x0040;
+/** TCTR reached TimerInt. */
+export const ISR_TIMEOUT = 0x4000;
+
+// ---- 9346CR ----
+/** EEM1-0 (bits 7-6): 00 normal, 01 auto-load from the EEPROM, 10 EEPROM programming (the pins below), 11 CONFIG writes enabled. */
+export const CR9346_EEM = 0xc0, CR9346_AUTOLOAD = 0x40, CR9346_PROGRAM = 0x80, CR9346_UNLOCK = 0xc0;
+/** The EEPROM's pins in programming mode: chip select, clock, data in (to the EEPROM), data out (read-only). */
+export const CR9346_EECS = 0x08, CR9346_EESK = 0x04, CR9346_EEDI = 0x02, CR9346_EEDO = 0x01;
+
+// ---- The PHY's auto-negotiation registers ----
+/** ANAR at power-on: 10/100, half and full duplex, IEEE 802.3 selector. */
+export const ANAR_DEFAULT = 0x01e1;
+/** What the link partner (the emulated switch) advertises: the same abilities, acknowledged. */
+export const ANLPAR_PARTNER = 0x45e1;
+/** ANER: the link partner can auto-negotiate. */
+export const ANER_LP_NW_ABLE = 0x0001;
 
 // ---- TSD0-3 ----
 export const TSD_SIZE = 0x1fff, TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 1 << 15, TSD_TABT = 1 << 30;
@@ -34,6 +52,8 @@ export const TSD_SIZE = 0x1fff, TSD_OWN = 1 << 13, TSD_TUN = 1 << 14, TSD_TOK = 
 export const TSAD_OWN_SHIFT = 0, TSAD_TABT_SHIFT = 4, TSAD_TUN_SHIFT = 8, TSAD_TOK_SHIFT = 12;
 
 // ---- TCR ----
+/** CLRABT (bit 0): retransmit an aborted frame; it clears itself. */
+export const TCR_CLRABT = 0x00000001;
 /** Loopback (LBK1-0, bits 18-17): either bit set. */
 export const TCR_LBK = 0x00060000;
 /** The hardware version bits (HWVERID_A and _B), read-only, and the RTL8139C's value in them. */

@@ -336,4 +336,143 @@ describe('RTL8139C', () => {
     expect(v.receive(frame(MAC, 100))).toBe(true);
     expect(v.state.CBR).toBe((4 + 104 + 3) & ~3);
   });
+
+  describe('the registers a stock driver touches at probe and open', () => {
+    /**
+     * 9346CR as a driver bit-bangs the EEPROM through it (programming mode 10: EECS 0x08,
+     * EESK 0x04, EEDI 0x02, EEDO 0x01), with an `addrLen`-bit address as 8139too's
+     * read_eeprom sends it (location | 6 << addrLen, bits 4+addrLen down to 0).
+     */
+    function readEeprom(c: ReturnType<typeof card>, location: number, addrLen: number): number {
+      const ENB = 0x80 | 0x08;
+      c.w8(0x50, 0x80);
+      c.w8(0x50, ENB);
+      const cmd = location | (6 << addrLen);
+      for (let i = 4 + addrLen; i >= 0; i--) {
+        const d = cmd & (1 << i) ? 0x02 : 0;
+        c.w8(0x50, ENB | d);
+        c.w8(0x50, ENB | d | 0x04);
+      }
+      c.w8(0x50, ENB);
+      let v = 0;
+      for (let i = 0; i < 16; i++) {
+        c.w8(0x50, ENB | 0x04);
+        v = (v << 1) | (c.r8(0x50) & 1);
+        c.w8(0x50, ENB);
+      }
+      c.w8(0x50, 0);
+      return v;
+    }
+
+    it('reads the 93C46 through 9346CR: the 0x8129 ID only with a 6-bit address, the PCI identity, the MAC in words 7-9', () => {
+      const c = card();
+      expect(readEeprom(c, 0, 8)).not.toBe(0x8129); // so a driver concludes it is a 93C46
+      expect(readEeprom(c, 0, 6)).toBe(0x8129);
+      expect(readEeprom(c, 1, 6)).toBe(0x10ec);
+      expect(readEeprom(c, 2, 6)).toBe(0x8139);
+      const mac = [7, 8, 9].flatMap((w) => { const v = readEeprom(c, w, 6); return [v & 0xff, v >> 8]; });
+      expect(mac).toEqual(Array.from(MAC));
+      expect(c.r8(0x50) & 0xcf).toBe(0); // back in normal mode, pins low
+    });
+
+    it('reads EEDO as 0 outside programming mode, and keeps the EEPROM and 9346CR across CR.RST', () => {
+      const c = card();
+      c.w8(0x50, 0x80 | 0x08 | 0x01); // EEDO is read-only
+      expect(c.r8(0x50)).toBe(0x88 | 1); // CS high, idle: DO floats high
+      c.w8(0x50, 0xc0);
+      expect(c.r8(0x50)).toBe(0xc0);
+      c.w8(0x37, 0x10);
+      expect(c.r8(0x50)).toBe(0xc0);
+    });
+
+    it('reloads IDR from the EEPROM on auto-load (9346CR EEM=01) and returns to normal mode', () => {
+      const c = card();
+      c.w32(0x00, 0x11223344);
+      c.w32(0x04, 0x5566);
+      expect(c.r8(0x00)).toBe(0x44);
+      c.w8(0x50, 0x40);
+      expect(Array.from({ length: 6 }, (_, i) => c.r8(i))).toEqual(Array.from(MAC));
+      expect(c.r8(0x50)).toBe(0);
+    });
+
+    it('writes CONFIG0-5 only while 9346CR is unlocked (EEM=11)', () => {
+      const c = card();
+      c.w8(0x52, 0x01);
+      expect(c.r8(0x52)).toBe(0);
+      expect(c.logs.join()).toMatch(/locked/);
+      c.w8(0x50, 0xc0);
+      c.w8(0x52, 0x01);
+      c.w8(0x59, 0x20);
+      c.w8(0x50, 0x00);
+      expect(c.r8(0x52)).toBe(0x01);
+      expect(c.r8(0x59)).toBe(0x20);
+    });
+
+    it('says RTL8139C in TCR whatever is written there, and clears CLRABT itself', () => {
+      const c = card();
+      c.w32(0x40, 0xffffffff);
+      expect((c.r32(0x40) & 0x7cc00000) >>> 0).toBe(0x74000000);
+      expect(c.r32(0x40) & 1).toBe(0);
+      c.w32(0x40, 0x00000001); // TxClearAbt, as 8139too writes it after an aborted transmit
+      expect(c.r32(0x40) >>> 0).toBe(0x74000000);
+    });
+
+    it('reports a link with auto-negotiation done at 100 Mbit/s full duplex: BMSR, ANAR, ANLPAR, ANER, MSR', () => {
+      const c = card();
+      const bmsr = c.r16(0x64);
+      expect(bmsr & 0x0004).toBe(0x0004); // link status
+      expect(bmsr & 0x0020).toBe(0x0020); // auto-negotiation complete
+      expect(c.r16(0x66)).toBe(0x01e1);
+      expect(c.r16(0x66) & c.r16(0x68) & 0x0100).toBe(0x0100); // both sides do 100BASE-TX full duplex
+      expect(c.r16(0x6a) & 1).toBe(1);
+      expect(c.r8(0x58) & 0x0c).toBe(0); // LINKB=0 (link up), SPEED_10=0
+      c.w16(0x66, 0x0061); // advertise 10 Mbit/s only
+      expect(c.r16(0x66)).toBe(0x0061);
+    });
+
+    it('keeps MULINT, CSCR, NWAYTR, the PHY parameters and the wake-up frames as written', () => {
+      const c = card();
+      c.w16(0x5c, 0xf123);
+      expect(c.r16(0x5c)).toBe(0x0123); // the top four bits are reserved
+      c.w16(0x5c, c.r16(0x5c) & 0xf000); // 8139too's "no early-rx interrupts"
+      expect(c.r16(0x5c)).toBe(0);
+      c.w16(0x74, 0x0740); c.w16(0x70, 0x0055);
+      c.w32(0x78, 0x78fa8388); c.w8(0x7c, 0xcb); c.w8(0x80, 0xa5); c.w32(0x84, 0xdeadbeef); c.w8(0xd7, 0x42);
+      expect([c.r16(0x74), c.r16(0x70), c.r32(0x78) >>> 0, c.r8(0x7c), c.r8(0x80), c.r32(0x84) >>> 0, c.r8(0xd7)])
+        .toEqual([0x0740, 0x0055, 0x78fa8388, 0xcb, 0xa5, 0xdeadbeef, 0x42]);
+      expect(c.logs.join()).not.toMatch(/ignored/);
+    });
+
+    it('counts TCTR at the PCI clock from its last write, and raises TimeOut (ISR bit 14) once when it reaches TimerInt', () => {
+      const c = card();
+      c.w16(0x3c, 0x4000);
+      c.w32(0x48, 0); // restart
+      c.clock.advanceTo(c.clock.now + 2000); // 1 us at 2 GHz: 33 PCI clocks
+      expect(c.r32(0x48)).toBe(33);
+      c.w32(0x54, 330); // 10 us after the restart
+      expect(c.r16(0x3e) & 0x4000).toBe(0);
+      c.clock.advanceTo(c.clock.now + 17_000);
+      expect(c.r16(0x3e) & 0x4000).toBe(0);
+      c.clock.advanceTo(c.clock.now + 1_000);
+      expect(c.r16(0x3e) & 0x4000).toBe(0x4000);
+      expect(c.irq()).toBe(true);
+      c.w16(0x3e, 0x4000);
+      c.clock.advanceTo(c.clock.now + 1_000_000);
+      expect(c.r16(0x3e) & 0x4000).toBe(0); // once per period
+      c.w32(0x54, 0); // TimerInt 0: no interrupt
+      c.w32(0x48, 0);
+      c.clock.advanceTo(c.clock.now + 1_000_000);
+      expect(c.r16(0x3e) & 0x4000).toBe(0);
+    });
+
+    it("keeps a saved context's EEPROM (its MAC) and its place in an EEPROM read apart from the context restored over it", () => {
+      const c = card();
+      const other = new Rtl8139(c.clock, { mac: Uint8Array.from([2, 0, 0, 0, 0, 9]) });
+      const mine = c.nic.save();
+      c.nic.restore(other.save());
+      expect(readEeprom(c, 9, 6)).toBe(0x0900);
+      c.nic.restore(mine);
+      expect(readEeprom(c, 9, 6)).toBe(MAC[4] | (MAC[5] << 8));
+    });
+  });
 });

@@ -3,8 +3,11 @@
  * datasheet (rev 1.4) and its programming guide: IDR0-5, MAR0-7, the four transmit
  * descriptors TSD0-3/TSAD0-3 (OWN, TUN, TOK, SIZE), the receive ring at RBSTART
  * (8/16/32/64 KiB + 16 bytes, RCR.WRAP, the 4-byte header, CAPR/CBR), CR, IMR/ISR
- * (write one to clear), TCR/RCR, 9346CR with CONFIG0-5 writable only when unlocked,
- * MSR/BMCR/BMSR for the link. Register offsets are BAR0 I/O offsets.
+ * (write one to clear), TCR/RCR, 9346CR (the 93C46 EEPROM behind it, with the card's
+ * ID word and MAC, and CONFIG0-5 writable only when unlocked), TCTR/TimerInt, MULINT,
+ * and the link: MSR, BMCR/BMSR and the auto-negotiation registers (ANAR, ANLPAR, ANER)
+ * of a 100 Mbit/s full-duplex link that is always up. Register offsets are BAR0 I/O
+ * offsets.
  *
  * Bus-master DMA goes through a `DmaPort` the machine gives the card, so a hypervisor
  * can translate or refuse it; nothing moves unless the PCI command register's
@@ -43,11 +46,17 @@ export function ramDma(ram: Uint8Array, written: (addr: number, length: number) 
 
 import {
   MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, TCTR, MPC, CR9346, CONFIG0, CONFIG1, MSR, CONFIG3, CONFIG4, RERID, TSAD,
-  BMCR, BMSR, CONFIG5, CPCR, CR_BUFE, CR_TE, CR_RE, CR_RST, ISR_ROK, ISR_RER, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_FOVW,
+  BMCR, BMSR, CONFIG5, CPCR, CR_BUFE, CR_TE, CR_RE, CR_RST, ISR_ROK, ISR_RER, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_FOVW, ISR_TIMEOUT,
+  TIMERINT, MULINT, ANAR, ANLPAR, ANER, DIS, FCSC, NWAYTR, REC, CSCR, PHY1_PARM, WAKEUP0, WAKEUP_END, ANAR_DEFAULT, ANLPAR_PARTNER, ANER_LP_NW_ABLE,
+  CR9346_EEM, CR9346_AUTOLOAD, CR9346_PROGRAM, CR9346_UNLOCK, CR9346_EECS, CR9346_EESK, CR9346_EEDI, CR9346_EEDO, TCR_CLRABT,
   TSD_OWN, TSD_TUN, TSD_TOK, TSD_TABT, TSD_SIZE, TSAD_OWN_SHIFT, TSAD_TABT_SHIFT, TSAD_TUN_SHIFT, TSAD_TOK_SHIFT,
   RCR_AAP, RCR_APM, RCR_AM, RCR_AB, RCR_AR, RCR_WRAP, RX_ROK, RX_PAM, RX_BAR, RX_MAR, TCR_HWVERID_8139C, TCR_HWVERID_MASK, TCR_LBK, ringBytes,
 } from './rtl8139-regs';
 import { PortDevice } from './port-bus';
+import { EEPROM_WORDS, Eeprom93c46 } from './eeprom93c46';
+
+/** TCTR counts the PCI clock. */
+const PCI_HZ = 33_000_000;
 
 /** The datasheet's limit on a transmit: 1792 bytes. */
 export const MAX_TX_SIZE = 1792;
@@ -75,17 +84,55 @@ export interface Rtl8139State {
   CR9346: number;
   CONFIG: Uint8Array; // CONFIG0, 1, 3, 4, 5
   BMCR: number;
+  /** The 93C46 behind 9346CR: the card's ID, PCI identity and MAC (words 7-9), and its serial state. */
+  EEPROM: Eeprom93c46;
+  /** TCTR counts from this cycle (any write to TCTR restarts it from 0). */
+  TCTRBase: number;
+  TimerInt: number;
+  /** ISR.TimeOut is already set for the TCTR period running now. */
+  timerFired: boolean;
+  MULINT: number;
+  MSR: number;
+  ANAR: number;
+  NWAYTR: number;
+  CSCR: number;
+  /** PHY1_PARM, TW_PARM, PHY2_PARM: 0x78-0x80, kept as written. */
+  PARM: Uint8Array;
+  /** The wake-up frame masks and CRCs, 0x84-0xD7, kept as written (nothing here wakes). */
+  WAKEUP: Uint8Array;
   /** Descriptor transmitting, or -1. */
   txBusy: number;
   /** Next descriptor the driver is expected to use (round robin). */
   txNext: number;
 }
 
+/**
+ * The EEPROM an RTL8139C board ships with (datasheet section 6, "EEPROM (93C46)
+ * Contents"): the 0x8129 ID word, vendor and device, subsystem vendor and device,
+ * MIN_GNT/MAX_LAT, and the MAC in words 7-9, low byte first in each word.
+ */
+export function rtl8139Eeprom(mac: Uint8Array): Eeprom93c46 {
+  const w = new Array<number>(EEPROM_WORDS).fill(0);
+  w[0] = 0x8129; w[1] = 0x10ec; w[2] = 0x8139; w[3] = 0x10ec; w[4] = 0x8139; w[5] = 0x4020;
+  for (let i = 0; i < 3; i++) w[7 + i] = mac[2 * i] | (mac[2 * i + 1] << 8);
+  return new Eeprom93c46(w);
+}
+
 export function newRtl8139State(mac: Uint8Array): Rtl8139State {
   return {
     IDR: Uint8Array.from(mac), MAR: new Uint8Array(8), TSD: new Uint32Array(4).fill(TSD_OWN), TSAD: new Uint32Array(4),
     RBSTART: 0, CR: CR_BUFE, CAPR: 0xfff0, CBR: 0, IMR: 0, ISR: 0, TCR: TCR_HWVERID_8139C, RCR: 0, MPC: 0, CR9346: 0,
-    CONFIG: Uint8Array.from([0, 0, 0, 0, 0]), BMCR: 0x3100, txBusy: -1, txNext: 0,
+    CONFIG: Uint8Array.from([0, 0, 0, 0, 0]), BMCR: 0x3100, EEPROM: rtl8139Eeprom(mac), TCTRBase: 0, TimerInt: 0, timerFired: false,
+    MULINT: 0, MSR: 0, ANAR: ANAR_DEFAULT, NWAYTR: 0, CSCR: 0, PARM: new Uint8Array(12), WAKEUP: new Uint8Array(WAKEUP_END - WAKEUP0),
+    txBusy: -1, txNext: 0,
+  };
+}
+
+/** A copy of a context that shares nothing with it. */
+function copyState(s: Rtl8139State): Rtl8139State {
+  return {
+    ...s, IDR: s.IDR.slice(), MAR: s.MAR.slice(), TSD: s.TSD.slice(), TSAD: s.TSAD.slice(), CONFIG: s.CONFIG.slice(),
+    EEPROM: s.EEPROM.clone(), PARM: s.PARM.slice(), WAKEUP: s.WAKEUP.slice(),
   };
 }
 
@@ -130,6 +177,8 @@ export class Rtl8139 implements PortDevice {
   private readonly rxFifo: Uint8Array[] = [];
   private rxFifoBytes = 0;
   private readonly rxTimer: Timer;
+  /** TCTR reaching TimerInt. */
+  private readonly pciTimer: Timer;
 
   constructor(readonly clock: Clock, opts: Rtl8139Options) {
     this.mac = Uint8Array.from(opts.mac);
@@ -139,12 +188,18 @@ export class Rtl8139 implements PortDevice {
     this.state = newRtl8139State(this.mac);
     this.txTimer = clock.timer('rtl8139-tx', () => this.transmitDone());
     this.rxTimer = clock.timer('rtl8139-rx-dma', () => this.rxDmaDone());
+    this.pciTimer = clock.timer('rtl8139-timer', () => this.timeout());
   }
 
   /** A software reset (CR.RST) or power-on: rings and descriptors back to their defaults. */
   reset(): void {
     const s = this.state;
-    const keep = { IDR: s.IDR, MAR: s.MAR, CONFIG: s.CONFIG, CR9346: s.CR9346 };
+    // CR.RST resets the transmit and receive paths and the interrupt registers; the
+    // MAC, the multicast filter, the CONFIG and PHY registers and the EEPROM stay.
+    const keep = {
+      IDR: s.IDR, MAR: s.MAR, CONFIG: s.CONFIG, CR9346: s.CR9346, EEPROM: s.EEPROM, BMCR: s.BMCR, ANAR: s.ANAR, MSR: s.MSR,
+      NWAYTR: s.NWAYTR, CSCR: s.CSCR, PARM: s.PARM, WAKEUP: s.WAKEUP, TCTRBase: s.TCTRBase, TimerInt: s.TimerInt, timerFired: s.timerFired,
+    };
     this.state = { ...newRtl8139State(this.mac), ...keep };
     this.txTimer.cancel();
     this.txLen = 0;
@@ -159,8 +214,7 @@ export class Rtl8139 implements PortDevice {
    * cancels the transmit (`abortTransmit`); `restore` discards what is left.
    */
   save(): Rtl8139State {
-    const s = this.state;
-    return { ...s, IDR: s.IDR.slice(), MAR: s.MAR.slice(), TSD: s.TSD.slice(), TSAD: s.TSAD.slice(), CONFIG: s.CONFIG.slice() };
+    return copyState(this.state);
   }
 
   /**
@@ -174,8 +228,9 @@ export class Rtl8139 implements PortDevice {
     this.flushRxFifo();
     this.txTimer.cancel();
     this.txLen = 0;
-    this.state = { ...saved, IDR: saved.IDR.slice(), MAR: saved.MAR.slice(), TSD: saved.TSD.slice(), TSAD: saved.TSAD.slice(), CONFIG: saved.CONFIG.slice() };
+    this.state = copyState(saved);
     if (this.state.txBusy >= 0) this.abortDescriptor(this.state.txBusy);
+    this.armTimeout();
     this.updateIrq();
   }
 
@@ -249,11 +304,17 @@ export class Rtl8139 implements PortDevice {
       case IMR + 1: return s.IMR >> 8;
       case ISR: return s.ISR & 0xff;
       case ISR + 1: return s.ISR >> 8;
-      case TCTR: case TCTR + 1: case TCTR + 2: case TCTR + 3: return 0;
-      case CR9346: return s.CR9346;
+      case TCTR: case TCTR + 1: case TCTR + 2: case TCTR + 3: return (this.tctr() >>> (8 * (off - TCTR))) & 0xff;
+      case TIMERINT: case TIMERINT + 1: case TIMERINT + 2: case TIMERINT + 3: return (s.TimerInt >>> (8 * (off - TIMERINT))) & 0xff;
+      case CR9346:
+        // In programming mode EEDO is the EEPROM's data-out pin.
+        if ((s.CR9346 & CR9346_EEM) === CR9346_PROGRAM) return (s.CR9346 & ~CR9346_EEDO) | (s.EEPROM.dataOut ? CR9346_EEDO : 0);
+        return s.CR9346 & ~CR9346_EEDO;
       case CONFIG0: return s.CONFIG[0];
       case CONFIG1: return s.CONFIG[1];
-      case MSR: return 0x00; // link up (LINKB=0), 100 Mbit/s (SPEED_10=0), no pause frames
+      // Link up (LINKB=0), 100 Mbit/s (SPEED_10=0), no pause frame received; the flow
+      // control enables (TXFCE, RXFCE) as written.
+      case MSR: return s.MSR & 0xc0;
       case CONFIG3: return s.CONFIG[2];
       case CONFIG4: return s.CONFIG[3];
       case TSAD: case TSAD + 1: {
@@ -275,7 +336,22 @@ export class Rtl8139 implements PortDevice {
       case BMSR + 1: return 0x78; // 10/100, half/full duplex
       case CONFIG5: return s.CONFIG[4];
       case RERID: return 0x10; // the revision
+      case MULINT: return s.MULINT & 0xff;
+      case MULINT + 1: return s.MULINT >> 8;
+      case ANAR: return s.ANAR & 0xff;
+      case ANAR + 1: return s.ANAR >> 8;
+      case ANLPAR: return ANLPAR_PARTNER & 0xff;
+      case ANLPAR + 1: return ANLPAR_PARTNER >> 8;
+      case ANER: return ANER_LP_NW_ABLE;
+      case NWAYTR: return s.NWAYTR & 0xff;
+      case NWAYTR + 1: return s.NWAYTR >> 8;
+      case CSCR: return s.CSCR & 0xff;
+      case CSCR + 1: return s.CSCR >> 8;
+      // DIS, FCSC, REC (0x6C-0x73 but NWAYTR): error counters of a wire with no errors.
+      case DIS: case DIS + 1: case FCSC: case FCSC + 1: case REC: case REC + 1: return 0;
       default:
+        if (off >= PHY1_PARM && off < PHY1_PARM + 12) return s.PARM[off - PHY1_PARM];
+        if (off >= WAKEUP0 && off < WAKEUP_END) return s.WAKEUP[off - WAKEUP0];
         if (off >= TCR && off < TCR + 4) return (s.TCR >>> (8 * (off - TCR))) & 0xff;
         if (off >= RCR && off < RCR + 4) return (s.RCR >>> (8 * (off - RCR))) & 0xff;
         if (off >= MPC && off < MPC + 4) return (s.MPC >>> (8 * (off - MPC))) & 0xff;
@@ -288,6 +364,14 @@ export class Rtl8139 implements PortDevice {
     // Whole-register writes first (TSD starts a transmit; ISR is write-one-to-clear as a word).
     if (offset >= TSD0 && offset < TSD0 + 16 && size === 4 && (offset & 3) === 0) { this.writeTsd((offset - TSD0) >> 2, value >>> 0); return; }
     if (offset === ISR && size >= 2) { s.ISR &= ~(value & 0xffff); this.updateIrq(); return; }
+    if (offset >= TIMERINT && offset + size <= TIMERINT + 4) {
+      // Assembled whole, so a 32-bit write does not pass through the values its bytes make on the way.
+      const sh = 8 * (offset - TIMERINT), mask = size === 4 ? 0xffffffff : ((1 << (8 * size)) - 1) << sh;
+      s.TimerInt = ((s.TimerInt & ~mask) | ((value << sh) & mask)) >>> 0;
+      s.timerFired = false;
+      this.armTimeout();
+      return;
+    }
     if (offset === CPCR || offset === CPCR + 1) { this.onLog(`rtl8139: C+ mode (CPCR=0x${value.toString(16)}) refused: this is an RTL8139C`); return; }
     for (let i = 0; i < size; i++) this.writeByte(offset + i, (value >>> (8 * i)) & 0xff);
   }
@@ -331,9 +415,22 @@ export class Rtl8139 implements PortDevice {
       case IMR + 1: s.IMR = (s.IMR & 0xff) | (v << 8); this.updateIrq(); return;
       case ISR: s.ISR &= ~v; this.updateIrq(); return;
       case ISR + 1: s.ISR &= ~(v << 8); this.updateIrq(); return;
-      case CR9346: s.CR9346 = v & 0xcf; return;
+      case CR9346: this.write9346(v); return;
+      case TCTR: case TCTR + 1: case TCTR + 2: case TCTR + 3:
+        // Any write restarts the counter from zero.
+        s.TCTRBase = this.clock.now; s.timerFired = false; this.armTimeout(); return;
+      case MSR: s.MSR = v & 0xc0; return;
+      case MULINT: s.MULINT = (s.MULINT & 0xff00) | v; return;
+      case MULINT + 1: s.MULINT = (s.MULINT & 0xff) | ((v & 0x0f) << 8); return; // MISR11-0; the top four bits are reserved
+      case ANAR: s.ANAR = (s.ANAR & 0xff00) | v; return;
+      case ANAR + 1: s.ANAR = (s.ANAR & 0xff) | (v << 8); return;
+      case NWAYTR: s.NWAYTR = (s.NWAYTR & 0xff00) | v; return;
+      case NWAYTR + 1: s.NWAYTR = (s.NWAYTR & 0xff) | (v << 8); return;
+      case CSCR: s.CSCR = (s.CSCR & 0xff00) | v; return;
+      case CSCR + 1: s.CSCR = (s.CSCR & 0xff) | (v << 8); return;
+      case 0x06: case 0x07: return; // reserved, after IDR5: a 32-bit write of IDR4-5 reaches them
       case CONFIG0: case CONFIG1: case CONFIG3: case CONFIG4: case CONFIG5: {
-        if ((s.CR9346 & 0xc0) !== 0xc0) { this.onLog(`rtl8139: CONFIG write 0x${v.toString(16)} at 0x${off.toString(16)} while 9346CR is locked: ignored`); return; }
+        if ((s.CR9346 & CR9346_EEM) !== CR9346_UNLOCK) { this.onLog(`rtl8139: CONFIG write 0x${v.toString(16)} at 0x${off.toString(16)} while 9346CR is locked: ignored`); return; }
         const idx = off === CONFIG0 ? 0 : off === CONFIG1 ? 1 : off === CONFIG3 ? 2 : off === CONFIG4 ? 3 : 4;
         s.CONFIG[idx] = v;
         return;
@@ -344,11 +441,15 @@ export class Rtl8139 implements PortDevice {
       default:
         if (off >= TCR && off < TCR + 4) {
           const sh = 8 * (off - TCR);
-          // The hardware version bits are read-only.
+          // The hardware version bits are read-only. CLRABT clears itself: it would
+          // retransmit the last aborted frame, which is not done here (the driver has
+          // already counted it lost, and may be reusing its descriptor).
           const nv = (s.TCR & ~(0xff << sh)) | (v << sh);
-          s.TCR = ((nv & ~TCR_HWVERID_MASK) | TCR_HWVERID_8139C) >>> 0;
+          s.TCR = ((nv & ~(TCR_HWVERID_MASK | TCR_CLRABT)) | TCR_HWVERID_8139C) >>> 0;
           return;
         }
+        if (off >= PHY1_PARM && off < PHY1_PARM + 12) { s.PARM[off - PHY1_PARM] = v; return; }
+        if (off >= WAKEUP0 && off < WAKEUP_END) { s.WAKEUP[off - WAKEUP0] = v; return; }
         if (off >= RCR && off < RCR + 4) {
           const sh = 8 * (off - RCR);
           s.RCR = ((s.RCR & ~(0xff << sh)) | (v << sh)) >>> 0;
@@ -356,6 +457,49 @@ export class Rtl8139 implements PortDevice {
         }
         this.onLog(`rtl8139: write 0x${v.toString(16)} to 0x${off.toString(16)} ignored`);
     }
+  }
+
+  /**
+   * 9346CR: EEM selects what the low bits mean. Programming mode (10) drives the
+   * EEPROM's pins; auto-load (01) reloads the MAC from the EEPROM and returns to normal
+   * mode (at once here: the part's read time is not modelled); 11 unlocks the CONFIG
+   * registers. Leaving programming mode drops the EEPROM's chip select.
+   */
+  private write9346(v: number): void {
+    const s = this.state;
+    const mode = v & CR9346_EEM;
+    if (mode === CR9346_AUTOLOAD) {
+      const w = s.EEPROM.words;
+      for (let i = 0; i < 3; i++) { s.IDR[2 * i] = w[7 + i] & 0xff; s.IDR[2 * i + 1] = w[7 + i] >> 8; }
+      s.EEPROM.drive(false, false, false);
+      s.CR9346 = 0;
+      return;
+    }
+    s.CR9346 = v & (CR9346_EEM | CR9346_EECS | CR9346_EESK | CR9346_EEDI);
+    if (mode === CR9346_PROGRAM) s.EEPROM.drive((v & CR9346_EECS) !== 0, (v & CR9346_EESK) !== 0, (v & CR9346_EEDI) !== 0);
+    else s.EEPROM.drive(false, false, false);
+  }
+
+  /** TCTR now: PCI clocks since it was last written. */
+  private tctr(): number {
+    return Math.floor(((this.clock.now - this.state.TCTRBase) * PCI_HZ) / this.clock.hz) >>> 0;
+  }
+
+  /** Arms the TimeOut interrupt for when TCTR reaches TimerInt (0: no interrupt). */
+  private armTimeout(): void {
+    const s = this.state;
+    this.pciTimer.cancel();
+    if (s.TimerInt === 0 || s.timerFired) return;
+    const at = s.TCTRBase + Math.ceil((s.TimerInt * this.clock.hz) / PCI_HZ);
+    if (at <= this.clock.now) { this.timeout(); return; }
+    this.pciTimer.arm(at);
+  }
+
+  private timeout(): void {
+    const s = this.state;
+    s.timerFired = true;
+    s.ISR |= ISR_TIMEOUT;
+    this.updateIrq();
   }
 
   // ---- Transmit (datasheet, "Transmit Operation") ----
