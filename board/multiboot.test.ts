@@ -111,7 +111,7 @@ describe('Multiboot loader', () => {
     expect(gdt).toEqual(['00000000 00000000', '00cf9a00 0000ffff', '00cf9300 0000ffff', '00009e00 0000ffff', '00009200 0000ffff']);
     expect(k.handover).toEqual({
       eip: 0x10000c, eax: 0x2badb002, ebx: 0x9500, ecx: 0x10000c, edx: 0x511, esi: 0, edi: 0x1000, ebp: 0, esp: 0x6f08,
-      eflags: 0x6, cr0: 0x11, gdtBase: 0xc02b8, gdtLimit: 0x27, idtBase: 0, idtLimit: 0x3ff,
+      eflags: 0x6, cr0: 0x11, cs: 0x08, ds: 0x10, gdtBase: 0xc02b8, gdtLimit: 0x27, idtBase: 0, idtLimit: 0x3ff,
     });
     // EDX keeps the high half of mem_upper (KiB) under the fw_cfg port: 0x00010511 with 128 MiB.
     expect(load(multibootElf([0xf4]), 'k', new Uint8Array(128 << 20)).k.handover.edx).toBe(0x00010511);

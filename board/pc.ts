@@ -13,6 +13,7 @@ import { EAX, EBX, ECX, EDX, ESI, EDI, EBP, ESP } from '../cpu/registers';
 import { Clock } from '../devices/clock';
 import { Costs, DEFAULT_COSTS } from '../devices/costs';
 import { PortBus, PortRange } from '../devices/port-bus';
+import { MmioBus } from '../devices/mmio-bus';
 import { DualPic } from '../devices/pic8259';
 import { Pit8254 } from '../devices/pit8254';
 import { CmosRtc } from '../devices/cmos';
@@ -136,6 +137,8 @@ export class Pc implements CpuBus {
   readonly costs: Costs;
   readonly clock: Clock;
   readonly ports = new PortBus();
+  /** Memory-mapped I/O past the top of RAM (the RTL8139's BAR1). */
+  readonly mmio = new MmioBus();
   readonly platform: Platform;
   readonly pic: DualPic;
   readonly pit: Pit8254;
@@ -182,17 +185,26 @@ export class Pc implements CpuBus {
     this.pic = p.pic; this.pit = p.pit; this.cmos = p.cmos; this.port92 = p.port92; this.com1 = p.com1;
     this.pci = p.pci; this.debugConsole = p.debugConsole; this.debugExit = p.debugExit;
     if (options.timeline) options.timeline.track(1, 'cpu');
-    if (options.nic) this.addNic(options.nic, options.mac ?? DEFAULT_MAC, options.peers ?? [], options.pcapPath, busMapper);
+    const mmioMapper: PortMapper<PortRange> = {
+      map: (name, base, length, device, cycles) => this.mmio.map(name, base, length, device, cycles),
+      unmap: (range) => this.mmio.remove(range),
+    };
+    if (options.nic) this.addNic(options.nic, options.mac ?? DEFAULT_MAC, options.peers ?? [], options.pcapPath, busMapper, mmioMapper);
 
     this.ports.charge = (c) => this.cpu.addCycles(c);
+    this.mmio.charge = this.ports.charge;
     // A device that arms a timer during a CPU run (a PIT count written, a transmit
     // started) must see it fire on time: the run stops there.
     this.clock.onSchedule = (at) => this.cpu.stopAt(at);
     this.ports.syncTime = () => { this.clock.now = this.cpu.cycles; };
+    this.mmio.syncTime = this.ports.syncTime;
     if (this.trace && kinds.has('io')) {
       const t = this.trace;
       this.ports.trace = (dir, port, size, value, range: PortRange | null) => {
         t(`${this.cpu.cycles} io ${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} dev=${range ? range.name : 'none'}`);
+      };
+      this.mmio.trace = (dir, addr, size, value, range: PortRange | null) => {
+        t(`${this.cpu.cycles} io mmio-${dir} addr=${hex(addr, 8)} size=${size} value=${hex(value, size * 2)} dev=${range ? range.name : 'none'}`);
       };
     }
     this.reset();
@@ -201,7 +213,7 @@ export class Pc implements CpuBus {
   /** Bus-master DMA into guest RAM: bounds-checked, and translated code there is dropped. */
   private readonly dmaPort: DmaPort;
 
-  private addNic(kind: NicKind, mac: Uint8Array, peers: PeerSpec[], pcapPath: string | undefined, mapper: PortMapper<PortRange>): void {
+  private addNic(kind: NicKind, mac: Uint8Array, peers: PeerSpec[], pcapPath: string | undefined, mapper: PortMapper<PortRange>, mmioMapper: PortMapper<PortRange>): void {
     const self = this as { -readonly [K in keyof Pc]: Pc[K] };
     const { nic, wire, peers: stations } = buildSegment(this.clock, {
       kind, mac, peers, pcapPath, trace: this.trace, traceKinds: this.options.traceKinds, timeline: this.options.timeline,
@@ -211,7 +223,7 @@ export class Pc implements CpuBus {
     const card = nic.card;
     card.port = wire.attach({ name: nicName(kind), receive: (f) => card.receive(f) });
     if (card instanceof Rtl8139) { self.rtl8139 = card; card.dma = this.dmaPort; } else self.ne2000 = card;
-    plugNic(this.platform, nic, mapper, this.costs);
+    plugNic(this.platform, nic, mapper, this.costs, mmioMapper);
   }
 
   /** Closes what the run opened (the pcap file). */
@@ -234,6 +246,14 @@ export class Pc implements CpuBus {
 
   ioWrite(port: number, size: number, value: number): void {
     this.ports.write(port, size, value);
+  }
+
+  mmioRead(addr: number, size: number): number {
+    return this.mmio.read(addr, size);
+  }
+
+  mmioWrite(addr: number, size: number, value: number): void {
+    this.mmio.write(addr, size, value);
   }
 
   ioWriteBlock(port: number, size: number, at: number, count: number, budget: number, extraCycles: number): number {

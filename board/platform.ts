@@ -155,24 +155,36 @@ export class Platform {
   }
 
   /**
-   * Keeps a PCI function's BAR0 I/O range mapped (by `mapper`) where the guest or the
-   * firmware put it, while the command register enables I/O. A BAR over another
-   * device's ports is left unmapped, and said so in the trace.
+   * Keeps a PCI function's BARs mapped where the guest or the firmware put them: its
+   * I/O BARs by `io` while the command register enables I/O, its memory BARs by `mem`
+   * while it enables memory (every BAR reaching `dev`, as the RTL8139's BAR0 and BAR1
+   * map the same registers). A BAR over another device's range, an I/O BAR past 64 KiB
+   * or a memory BAR under the top of RAM (where RAM answers) is left unmapped, and said
+   * so in the trace.
    */
-  mapPciIo<H>(fn: PciFunction, name: string, dev: PortDevice, cycles: number, mapper: PortMapper<H>, onCommand: () => void): void {
-    let handle: H | null = null;
+  mapPciBars<H, M>(fn: PciFunction, name: string, dev: PortDevice, cycles: number, mappers: { io: PortMapper<H>; mem?: PortMapper<M> }, onCommand: () => void): void {
+    const handles: { unmap(): void }[] = [];
     fn.onMappingChange = () => {
       onCommand();
-      if (handle !== null) { mapper.unmap(handle); handle = null; }
-      const base = fn.barAddress(0);
-      const size = fn.bars[0]!.size;
-      if (fn.ioEnabled && base !== 0 && base + size <= 0x10000) {
-        try {
-          handle = mapper.map(name, base, size, dev, cycles);
-        } catch {
-          this.trace?.(`${this.cpu.cycles()} ${name}: BAR0 at 0x${base.toString(16)} overlaps another device; not mapped`);
+      for (const h of handles.splice(0)) h.unmap();
+      fn.bars.forEach((bar, i) => {
+        if (!bar) return;
+        const base = fn.barAddress(i);
+        if (base === 0) return;
+        const mapper: PortMapper<unknown> | undefined = bar.io ? mappers.io : mappers.mem;
+        if (!mapper || !(bar.io ? fn.ioEnabled : fn.memoryEnabled)) return;
+        const where = `BAR${i} at 0x${base.toString(16)}`;
+        if (bar.io ? base + bar.size > 0x10000 : base < this.opts.memoryBytes) {
+          this.trace?.(`${this.cpu.cycles()} ${name}: ${where} is ${bar.io ? 'past the I/O space' : 'inside RAM'}; not mapped`);
+          return;
         }
-      }
+        try {
+          const h = mapper.map(bar.io ? name : `${name} (mmio)`, base, bar.size, dev, cycles);
+          handles.push({ unmap: () => mapper.unmap(h) });
+        } catch {
+          this.trace?.(`${this.cpu.cycles()} ${name}: ${where} overlaps another device; not mapped`);
+        }
+      });
     };
   }
 
@@ -199,16 +211,16 @@ export class Platform {
 
 /**
  * Plugs a card into a platform: its PCI function at 00:03.0 (BAR0 mapped by `mapper`
- * wherever it is programmed) or its ISA ports at 0x300; its interrupt line to the
+ * wherever it is programmed, a memory BAR by `memMapper`) or its ISA ports at 0x300; its interrupt line to the
  * platform's PIC. `cycles` is each register access's bus latency.
  */
-export function plugNic<H>(platform: Platform, nic: Nic, mapper: PortMapper<H>, costs: Costs): void {
+export function plugNic<H, M>(platform: Platform, nic: Nic, mapper: PortMapper<H>, costs: Costs, memMapper?: PortMapper<M>): void {
   const name = nicName(nic.kind);
   if (nic.pci) {
     const fn = nic.pci;
     platform.pci.add(3, 0, fn);
     const card = nic.card;
-    platform.mapPciIo(fn, name, nic.device, costs.pciAccessCycles, mapper, () => { if (card instanceof Rtl8139) card.busMaster = fn.busMaster; });
+    platform.mapPciBars(fn, name, nic.device, costs.pciAccessCycles, { io: mapper, mem: memMapper }, () => { if (card instanceof Rtl8139) card.busMaster = fn.busMaster; });
     card.onIrq = (level) => platform.pciIrq(fn, level);
   } else {
     const isa = nic.isa!;

@@ -65,6 +65,12 @@ export const asm = {
   outb: (port: number, v: number) => [...asm.movDx(port), 0xb0, v, 0xee],
   /** mov ecx, n; 1: dec ecx; jnz 1b */
   spin: (n: number) => [0xb9, ...asm.le32(n), 0x49, 0x75, 0xfd],
+  /** mov dword [addr], v: a 32-bit store (to a memory-mapped register past RAM, say) */
+  stl: (addr: number, v: number) => [0xc7, 0x05, ...asm.le32(addr), ...asm.le32(v)],
+  /** mov byte [addr], v */
+  stb: (addr: number, v: number) => [0xc6, 0x05, ...asm.le32(addr), v & 0xff],
+  /** mov eax, [addr]; mov [to], eax: a 32-bit load kept where the test can read it */
+  copyl: (addr: number, to: number) => [0xa1, ...asm.le32(addr), 0xa3, ...asm.le32(to)],
   /** isa-debug-exit with v, then hlt */
   exitWith: (v: number) => [...asm.outb(0xf4, v), 0xf4],
 };

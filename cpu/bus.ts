@@ -8,8 +8,8 @@
  */
 export interface CpuBus {
   /**
-   * Physical RAM starting at physical address 0. Reads at or past `ram.length` return
-   * all ones (an open bus) and writes there are dropped. Whoever writes RAM other than
+   * Physical RAM starting at physical address 0. Accesses at or past `ram.length` go to
+   * `mmioRead`/`mmioWrite` (an open bus without them: reads all ones, writes dropped). Whoever writes RAM other than
    * through the CPU (a loader, device DMA) must call `Cpu.invalidateCode` for the range.
    */
   readonly ram: Uint8Array;
@@ -28,6 +28,15 @@ export interface CpuBus {
   ioWriteBlock?(port: number, size: number, at: number, count: number, budget: number, extraCycles: number): number;
   /** The same for a REP INS: the values go little-endian into `ram` from `at`. */
   ioReadBlock?(port: number, size: number, at: number, count: number, budget: number, extraCycles: number): number;
+  /**
+   * Optional: a read of `size` bytes (1, 2 or 4) at a physical address at or past the
+   * end of RAM (a device's memory-mapped registers). Without it, or where nothing is
+   * mapped, such reads return all ones. An access of 2 or 4 bytes reaches the bus as one
+   * access when it starts past RAM and does not cross a page.
+   */
+  mmioRead?(addr: number, size: number): number;
+  /** Optional: the write at or past the end of RAM; without it such writes are dropped. */
+  mmioWrite?(addr: number, size: number, value: number): void;
   /**
    * The interrupt acknowledge cycle: called when the CPU takes an external interrupt
    * (its `irqLine` is up and EFLAGS.IF is set). Returns the vector, 0..255.

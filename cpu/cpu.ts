@@ -615,15 +615,30 @@ export class Cpu {
   }
 
   // ======================================================================
-  // Physical memory: RAM from 0; beyond it an open bus (reads all ones, writes dropped).
+  // Physical memory: RAM from 0; beyond it the bus's memory-mapped I/O, or an open bus
+  // (reads all ones, writes dropped). A word or dword that starts in RAM and runs past
+  // its end is split into bytes; one that starts past it is one bus access.
   // ======================================================================
 
+  /** A read past RAM: the machine's memory-mapped I/O, or all ones. */
+  private busRead(p: number, size: number): number {
+    const bus = this.bus;
+    if (bus.mmioRead === undefined) return size === 4 ? -1 : (1 << (size * 8)) - 1;
+    return bus.mmioRead(p, size);
+  }
+
+  private busWrite(p: number, size: number, v: number): void {
+    const bus = this.bus;
+    if (bus.mmioWrite !== undefined) bus.mmioWrite(p, size, size === 4 ? v >>> 0 : v & ((1 << (size * 8)) - 1));
+  }
+
   readPhys8(p: number): number {
-    return p < this.memSize ? this.mem[p] : 0xff;
+    return p < this.memSize ? this.mem[p] : this.busRead(p, 1);
   }
 
   readPhys16(p: number): number {
     if (p + 1 < this.memSize) return this.mem[p] | (this.mem[p + 1] << 8);
+    if (p >= this.memSize) return this.busRead(p, 2);
     return this.readPhys8(p) | (this.readPhys8(p + 1) << 8);
   }
 
@@ -633,6 +648,7 @@ export class Cpu {
       const m = this.mem;
       return m[p] | (m[p + 1] << 8) | (m[p + 2] << 16) | (m[p + 3] << 24);
     }
+    if (p >= this.memSize) return this.busRead(p, 4) | 0;
     return this.readPhys16(p) | (this.readPhys16(p + 2) << 16);
   }
 
@@ -640,6 +656,8 @@ export class Cpu {
     if (p < this.memSize) {
       this.mem[p] = v;
       if (this.codePages[p >>> 12] !== 0) this.invalidateCode(p, 1);
+    } else {
+      this.busWrite(p, 1, v);
     }
   }
 
@@ -648,6 +666,8 @@ export class Cpu {
       this.mem[p] = v;
       this.mem[p + 1] = v >> 8;
       if ((this.codePages[p >>> 12] | this.codePages[(p + 1) >>> 12]) !== 0) this.invalidateCode(p, 2);
+    } else if (p >= this.memSize) {
+      this.busWrite(p, 2, v);
     } else {
       this.writePhys8(p, v);
       this.writePhys8(p + 1, v >> 8);
@@ -662,6 +682,8 @@ export class Cpu {
         m[p] = v; m[p + 1] = v >> 8; m[p + 2] = v >> 16; m[p + 3] = v >> 24;
       }
       if ((this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) !== 0) this.invalidateCode(p, 4);
+    } else if (p >= this.memSize) {
+      this.busWrite(p, 4, v);
     } else {
       this.writePhys16(p, v);
       this.writePhys16(p + 2, v >> 16);
@@ -728,7 +750,7 @@ export class Cpu {
     if (this.pagingOn === false) {
       // Without paging the linear address is physical: skip the layers (the common case).
       const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
-      return p < this.memSize ? this.mem[p] : 0xff;
+      return p < this.memSize ? this.mem[p] : this.busRead(p, 1);
     }
     return this.readLin8(this.segBase[seg] + o);
   }

@@ -74,7 +74,27 @@ export interface RangeOptions {
 /** Called for every access when tracing is on (`direction` 'in' or 'out'). */
 export type PortTrace = (direction: 'in' | 'out', port: number, size: number, value: number, range: PortRange | null) => void;
 
-const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff];
+export const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff];
+
+/**
+ * Counts one access to `e` (an OUT or write when `out`) and returns what it costs: its
+ * whole cost, or `repeatCycles` for an access that continues a REP string (`whole`
+ * false). A trapped range's whole-cost accesses are its exits.
+ */
+export function countAccess(e: PortRange, out: boolean, whole: boolean): number {
+  const c = e.counter;
+  const cycles = whole ? e.cycles : e.repeatCycles;
+  if (out) {
+    c.accessesOut++;
+    c.cyclesOut += cycles;
+    if (e.trapped && cycles === e.cycles) c.exitsOut++;
+  } else {
+    c.accessesIn++;
+    c.cyclesIn += cycles;
+    if (e.trapped && cycles === e.cycles) c.exitsIn++;
+  }
+  return cycles;
+}
 
 /**
  * The one dispatch core for port I/O, for the bare machine and for every VM: ranges
@@ -176,19 +196,7 @@ export class PortBus {
 
   /** What an access to `e` costs now, counted (a REP string's later elements pay `repeatCycles`). */
   private cost(e: PortRange, out: boolean): number {
-    const c = e.counter;
-    const whole = this.repeat.ioRepeat === 0;
-    const cycles = whole ? e.cycles : e.repeatCycles;
-    if (out) {
-      c.accessesOut++;
-      c.cyclesOut += cycles;
-      if (e.trapped && cycles === e.cycles) c.exitsOut++;
-    } else {
-      c.accessesIn++;
-      c.cyclesIn += cycles;
-      if (e.trapped && cycles === e.cycles) c.exitsIn++;
-    }
-    return cycles;
+    return countAccess(e, out, this.repeat.ioRepeat === 0);
   }
 
   read(port: number, size: number): number {

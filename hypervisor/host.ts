@@ -256,7 +256,7 @@ export class Host {
     if (owner) {
       // Passthrough: the owner's PCI bus (or ISA ports) has the physical card, mapped direct.
       if (card instanceof Rtl8139) card.dma = this.passthroughDma(owner);
-      plugNic(owner.platform, nic, owner.directMapper, this.costs);
+      plugNic(owner.platform, nic, owner.directMapper, this.costs, owner.directMmio);
       return;
     }
 
@@ -289,7 +289,7 @@ export class Host {
       const vcard = vnic.card;
       if (traceNic) vcard.onLog = (m) => traceNic(`${this.clock.now} vm${id} nic ${m}`);
       if (vcard instanceof Rtl8139) vcard.dma = vm.guestDma;
-      plugNic(vm.platform, vnic, vm.trapMapper, this.costs);
+      plugNic(vm.platform, vnic, vm.trapMapper, this.costs, vm.trapMmio);
       const copy = this.costs.copyCyclesPerByte;
       vcard.port = sw.attach({
         id,

@@ -14,7 +14,8 @@ import { Platform, PortMapper } from '../board/platform';
 import { bootKernel } from '../board/pc';
 import { DmaPort, ramDma } from '../devices/rtl8139';
 import { PortMap } from './port-map';
-import { PortRange, RangeCounter } from '../devices/port-bus';
+import { PortRange, RangeCounter, newCounter } from '../devices/port-bus';
+import { MmioBus } from '../devices/mmio-bus';
 import { Timeline } from '../board/timeline';
 
 /** Hypervisor work charged to a VM that is not a port exit: its count and cycles. */
@@ -83,6 +84,13 @@ export class Vm implements CpuBus {
   readonly base: number;
   readonly cpu: Cpu;
   readonly ports: PortMap;
+  /**
+   * Guest-physical memory-mapped I/O past the VM's RAM: a card's memory BAR, direct
+   * (passthrough: its pages mapped to the card) or trapped a page at a time (an exit per
+   * access, as an EPT violation or a shadow page fault takes). Its traps are counted
+   * with the port traps, by hook name (`ports.counters`).
+   */
+  readonly mmio = new MmioBus();
   readonly platform: Platform;
   readonly stats = new VmStats();
   /** Set when the VM is done (debug-exit, triple fault, a halt nothing can end). */
@@ -95,6 +103,9 @@ export class Vm implements CpuBus {
   readonly trapMapper: PortMapper<PortRange>;
   /** Maps ranges straight to a device (passthrough). */
   readonly directMapper: PortMapper<PortRange>;
+  /** The same two for memory-mapped ranges: a trap takes an exit per access. */
+  readonly trapMmio: PortMapper<PortRange>;
+  readonly directMmio: PortMapper<PortRange>;
   private readonly trace: ((line: string) => void) | null;
 
   constructor(readonly opts: VmOptions) {
@@ -120,6 +131,17 @@ export class Vm implements CpuBus {
       map: (name, base, length, device, cycles) => ports.direct(name, base, length, device, cycles),
       unmap: (r) => ports.remove(r),
     };
+    const mmio = this.mmio;
+    mmio.charge = ports.charge;
+    mmio.syncTime = ports.syncTime;
+    this.trapMmio = {
+      map: (name, base, length, device) => mmio.cover(name, base, length, device, opts.costs.exitRoundTripCycles + vdev, { counter: this.trapCounter(name) }),
+      unmap: (r) => mmio.remove(r),
+    };
+    this.directMmio = {
+      map: (name, base, length, device, cycles) => mmio.map(name, base, length, device, cycles),
+      unmap: (r) => mmio.remove(r),
+    };
     const traceIo = opts.traceKinds.has('io') && this.trace !== null, traceExit = opts.traceKinds.has('exit') && this.trace !== null;
     const timeline = opts.timeline ?? null;
     if (traceIo || traceExit || timeline) {
@@ -132,6 +154,12 @@ export class Vm implements CpuBus {
         if (traceIo) t(`${cpu.cycles} vm${this.id} io ${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} dev=${name}${trapped ? ' exit' : ''}`);
         // An exit line for each trapped access that took an exit (not the later elements of a REP string).
         if (traceExit && trapped && cpu.ioRepeat === 0) t(`${cpu.cycles} vm${this.id} exit io-${dir} port=${hex(port, 4)} size=${size} value=${hex(value, size * 2)} handler=${name}`);
+      };
+      mmio.trace = (dir, addr, size, value, range) => {
+        const name = range ? range.name : 'none', trapped = range !== null && range.trapped;
+        if (timeline && trapped) timeline.slice(tid, `exit mmio-${dir} ${name}`, cpu.cycles - exitCycles, cpu.cycles, 'exit', { addr: hex(addr, 8), size, value: hex(value, size * 2) });
+        if (traceIo) t(`${cpu.cycles} vm${this.id} io mmio-${dir} addr=${hex(addr, 8)} size=${size} value=${hex(value, size * 2)} dev=${name}${trapped ? ' exit' : ''}`);
+        if (traceExit && trapped) t(`${cpu.cycles} vm${this.id} exit mmio-${dir} addr=${hex(addr, 8)} size=${size} value=${hex(value, size * 2)} handler=${name}`);
       };
     }
     const vmTrace = this.trace ? (line: string) => this.trace!(line.replace(/^(\d+) /, `$1 vm${this.id} `)) : null;
@@ -164,7 +192,22 @@ export class Vm implements CpuBus {
     return !cpu.halted || (cpu.irqLine && (cpu.flags & 0x200) !== 0);
   }
 
+  /** The counter for trapped ranges named `name`, port or memory (one line per hook name in the exit report). */
+  trapCounter(name: string): RangeCounter {
+    let c = this.ports.counters.get(name);
+    if (!c) { c = newCounter(name); this.ports.counters.set(name, c); }
+    return c;
+  }
+
   // ---- CpuBus ----
+
+  mmioRead(addr: number, size: number): number {
+    return this.mmio.read(addr, size);
+  }
+
+  mmioWrite(addr: number, size: number, value: number): void {
+    this.mmio.write(addr, size, value);
+  }
 
   ioRead(port: number, size: number): number {
     return this.ports.read(port, size);

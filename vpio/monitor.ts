@@ -79,7 +79,7 @@ export function defaultCardQuantum(nic: Nic, costs: Costs): number {
 export interface ViolationRecord {
   vm: number;
   cycle: number;
-  /** The port of the access refused, or -1 for what was not a port access (a frame, a held card). */
+  /** The port of the access refused (above 0xFFFF: the MMIO address), or -1 for what was no register access (a frame, a held card). */
   port: number;
   value: number;
   rule: string;
@@ -129,6 +129,15 @@ class Guest {
   direct: PortRange | null = null;
   /** A non-owner's one hook over the whole range. */
   heldHook: PortRange | null = null;
+  /** Where the guest's memory BAR puts the card's registers (-1: nowhere), and their ranges in its MMIO map. */
+  mmioBase = -1;
+  mmioDirect: PortRange | null = null;
+  /** The trap over the register page: the held hook for a non-owner; for the owner, the model's (see applyMmioPolicy). */
+  mmioTrap: PortRange | null = null;
+  /** The directions the owner's page trap takes now (IO_IN | IO_OUT bits; 0: none). */
+  mmioDirections = 0;
+  /** Handler of the owner's page trap: by offset, the model's registers to the model, the rest to the card. */
+  mmioHandler: PortDevice | null = null;
   mappedVersion = -1;
   readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0, longestWait: 0 };
   /** The owner's hooks, one per port, and the policy bits they were made for. */
@@ -264,9 +273,13 @@ export class VpioMonitor implements SharedCard {
     const platform = vm.platform;
     if (fn) {
       platform.pci.add(3, 0, fn);
-      platform.mapPciIo(fn, this.name, this.regs, 0, {
-        map: (_name, base) => { this.setBase(guest, base); return base; },
-        unmap: () => this.setBase(guest, -1),
+      guest.mmioHandler = {
+        read: (off, sz) => (guest.model.policy[off] & HOOK_IN ? this.ownerIn(guest, off, sz) : this.mmioPass(guest, off, sz)),
+        write: (off, sz, value) => { if (guest.model.policy[off] & HOOK_OUT) this.ownerOut(guest, off, sz, value, guest.mmioBase + off); else this.mmioPass(guest, off, sz, value); },
+      };
+      platform.mapPciBars(fn, this.name, this.regs, 0, {
+        io: { map: (_name: string, base: number) => { this.setBase(guest, base); return base; }, unmap: () => this.setBase(guest, -1) },
+        mem: { map: (_name: string, base: number) => { this.setMmioBase(guest, base); return base; }, unmap: () => this.setMmioBase(guest, -1) },
       }, () => { if (this.owner === guest) this.sharing.busMaster(fn.busMaster); });
     } else {
       this.setBase(guest, this.nic.isa!.base);
@@ -288,7 +301,18 @@ export class VpioMonitor implements SharedCard {
     this.mapGuest(g);
   }
 
+  /** Where the guest's memory BAR puts the card (-1: unmapped, or memory decoding off). */
+  private setMmioBase(g: Guest, base: number): void {
+    this.unmapGuest(g);
+    g.mmioBase = base;
+    this.mapGuest(g);
+  }
+
   private unmapGuest(g: Guest): void {
+    const mmio = g.vm.mmio;
+    if (g.mmioTrap) { mmio.remove(g.mmioTrap); g.mmioTrap = null; }
+    g.mmioDirections = 0;
+    if (g.mmioDirect) { g.stats.direct += rangeAccesses(g.mmioDirect); mmio.remove(g.mmioDirect); g.mmioDirect = null; }
     const ports = g.vm.ports;
     if (g.heldHook) { ports.unhook(g.heldHook); g.heldHook = null; }
     for (let off = 0; off < g.hookAt.length; off++) {
@@ -300,18 +324,54 @@ export class VpioMonitor implements SharedCard {
   }
 
   private mapGuest(g: Guest): void {
-    if (g.base < 0) return;
-    const ports = g.vm.ports;
+    const ports = g.vm.ports, mmio = g.vm.mmio;
     const size = g.model.size;
+    const exit = this.costs.exitRoundTripCycles;
     if (this.owner !== g) {
-      g.heldHook = ports.hook(`${this.name} (held)`, g.base, size, {
-        read: () => this.held(g),
-        write: () => this.held(g),
-      }, { handlerCycles: this.costs.virtualDeviceCycles });
+      const held: PortDevice = { read: () => this.held(g), write: () => this.held(g) };
+      if (g.base >= 0) g.heldHook = ports.hook(`${this.name} (held)`, g.base, size, held, { handlerCycles: this.costs.virtualDeviceCycles });
+      if (g.mmioBase >= 0) {
+        g.mmioTrap = mmio.cover(`${this.name} (mmio held)`, g.mmioBase, size, held, exit + this.costs.virtualDeviceCycles, { counter: g.vm.trapCounter(`${this.name} (mmio held)`) });
+      }
       return;
     }
-    g.direct = ports.direct(this.name, g.base, size, this.nic.device, this.busCycles);
+    if (g.base >= 0) g.direct = ports.direct(this.name, g.base, size, this.nic.device, this.busCycles);
+    if (g.mmioBase >= 0) g.mmioDirect = mmio.map(`${this.name} (mmio)`, g.mmioBase, size, this.nic.device, this.busCycles);
     this.applyPolicy(g);
+  }
+
+  /**
+   * The owner's register page: memory is trapped a page at a time, so the model's
+   * policy, per register for ports, becomes one trap on the page for each direction in
+   * which any register is hooked (a write-only trap is a write-protected page: reads go
+   * straight to the card). Accesses the trap takes for registers the model does not
+   * hook go on to the card (`mmioPass`): they pay an exit the port policy would not.
+   */
+  private applyMmioPolicy(g: Guest): void {
+    if (g.mmioBase < 0) return;
+    let dirs = 0;
+    const policy = g.model.policy;
+    for (let off = 0; off < policy.length; off++) {
+      const bits = this.shadow ? HOOK_IN | HOOK_OUT : policy[off];
+      if (bits & HOOK_IN) dirs |= IO_IN;
+      if (bits & HOOK_OUT) dirs |= IO_OUT;
+    }
+    if (dirs === g.mmioDirections) return;
+    const mmio = g.vm.mmio;
+    if (g.mmioTrap) { mmio.remove(g.mmioTrap); g.mmioTrap = null; }
+    g.mmioDirections = dirs;
+    if (dirs === 0) return;
+    const name = `${this.name} (mmio model)`;
+    g.mmioTrap = mmio.cover(name, g.mmioBase, g.model.size, g.mmioHandler!, this.costs.exitRoundTripCycles + this.costs.vpioModelCycles, { directions: dirs, counter: g.vm.trapCounter(name) });
+  }
+
+  /** An access the owner's page trap took for a register its model does not hook: straight on to the card (paying the bus there). */
+  private mmioPass(g: Guest, off: number, size: number, value?: number): number {
+    g.stats.direct++;
+    if (value === undefined) return this.regs.read(off, size);
+    this.regs.write(off, size, value);
+    this.poll();
+    return 0;
   }
 
   /**
@@ -320,6 +380,7 @@ export class VpioMonitor implements SharedCard {
    * RTL8139 descriptor going out and coming back) costs a hook or an unhook, not a remap.
    */
   private applyPolicy(g: Guest): void {
+    if (g.base < 0) { this.applyMmioPolicy(g); g.mappedVersion = g.model.policyVersion; return; }
     const ports = g.vm.ports;
     const policy = g.model.policy;
     for (let off = 0; off < policy.length; off++) {
@@ -333,12 +394,13 @@ export class VpioMonitor implements SharedCard {
       }
       g.mapped[off] = bits;
     }
+    this.applyMmioPolicy(g);
     g.mappedVersion = g.model.policyVersion;
   }
 
   /** Re-hooks the owner when its model changed its policy. */
   private refreshPolicy(g: Guest): void {
-    if (g.mappedVersion === g.model.policyVersion || this.owner !== g || g.base < 0) return;
+    if (g.mappedVersion === g.model.policyVersion || this.owner !== g || (g.base < 0 && g.mmioBase < 0)) return;
     if (this.trace) {
       let hooked = 0;
       for (const b of g.model.policy) if (b) hooked++;
@@ -372,7 +434,8 @@ export class VpioMonitor implements SharedCard {
     }
   }
 
-  private ownerOut(g: Guest, off: number, size: number, value: number): void {
+  /** A write the owner's model hooks; `at` is the port or (MMIO) the address it was made at. */
+  private ownerOut(g: Guest, off: number, size: number, value: number, at = g.base + off): void {
     if (this.shadow && !(g.model.policy[off] & HOOK_OUT)) {
       g.stats.direct++;
       this.regs.write(off, size, value);
@@ -381,7 +444,7 @@ export class VpioMonitor implements SharedCard {
       return;
     }
     g.stats.hooked++;
-    g.port = g.base + off; g.value = value;
+    g.port = at; g.value = value;
     // Whatever of the access reaches the card goes through `regs`, and pays the bus there, once.
     const verdict = g.model.write(g.env, off, size, value, this.handoffWanted());
     switch (verdict) {
@@ -390,7 +453,7 @@ export class VpioMonitor implements SharedCard {
       case Verdict.Absorb: break;
       case Verdict.Stall:
         g.stats.stalls++;
-        if (this.trace) this.note(g.vm, `stall port=0x${(g.base + off).toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
+        if (this.trace) this.note(g.vm, `stall ${at === g.base + off ? 'port' : 'addr'}=0x${at.toString(16)} value=0x${(value >>> 0).toString(16)}: handoff pending`);
         this.wait(g);
         this.poll();
         g.vm.cpu.retryInstruction();
@@ -434,7 +497,7 @@ export class VpioMonitor implements SharedCard {
     this.violationCount++;
     const rec: ViolationRecord = { vm: g.vm.id, cycle: this.clock.now, port, value: value >>> 0, rule, detail };
     if (this.violations.length < 256) this.violations.push(rec);
-    const where = port < 0 ? '' : ` port=0x${port.toString(16)} value=0x${rec.value.toString(16)}`;
+    const where = port < 0 ? '' : ` ${port > 0xffff ? 'addr' : 'port'}=0x${port.toString(16)} value=0x${rec.value.toString(16)}`;
     this.note(g.vm, `refused rule=${rule}${where} (${detail}) -> ${this.onViolation}`);
   }
 
@@ -827,6 +890,6 @@ export class VpioMonitor implements SharedCard {
   }
 
   directAccesses(g: Guest): number {
-    return g.stats.direct + (g.direct ? rangeAccesses(g.direct) : 0);
+    return g.stats.direct + (g.direct ? rangeAccesses(g.direct) : 0) + (g.mmioDirect ? rangeAccesses(g.mmioDirect) : 0);
   }
 }
