@@ -92,6 +92,28 @@ describe('NE2000 (DP8390)', () => {
     expect(prom.slice(28, 32)).toEqual([0x57, 0x57, 0x57, 0x57]);
   });
 
+  it('moves a whole word per data-port access in word mode, whatever its width: a byte read gets the low byte (how ne2k-pci reads the PROM)', () => {
+    const c = card(true);
+    // Linux ne2k-pci's probe: word mode, a 32-byte remote read of the PROM, 32 byte reads.
+    c.w(CR, CR_STP | RD_ABORT);
+    c.w(P0_DCR, 0x49);
+    c.w(P0_RBCR0, 32); c.w(P0_RBCR1, 0); c.w(P0_RSAR0, 0); c.w(P0_RSAR1, 0);
+    c.w(CR, CR_STA | RD_READ);
+    const sa = Array.from({ length: 32 }, () => c.nic.read(DATA, 1));
+    expect(sa.slice(0, 6)).toEqual(Array.from(MAC));
+    expect(sa.slice(14, 16)).toEqual([0x57, 0x57]); // PROM bytes 14-15: the word-mode signature
+    expect(sa.slice(16)).toEqual(new Array(16).fill(0xff)); // RBCR ran out after 16 words
+    expect(c.r(P0_ISR) & ISR_RDC).toBe(ISR_RDC);
+    // A byte write in word mode writes a word, its high byte zero; a 32-bit access moves four bytes.
+    c.w(P0_ISR, 0xff);
+    c.w(P0_RBCR0, 6); c.w(P0_RBCR1, 0); c.w(P0_RSAR0, 0x00); c.w(P0_RSAR1, 0x40);
+    c.w(CR, CR_STA | RD_WRITE);
+    c.nic.write(DATA, 1, 0x1234);
+    c.nic.write(DATA, 4, 0x89abcdef);
+    expect(c.r(P0_ISR) & ISR_RDC).toBe(ISR_RDC);
+    expect(remoteRead(c, 0x4000, 6)).toEqual([0x34, 0x00, 0xef, 0xcd, 0xab, 0x89]);
+  });
+
   it('moves data through remote write and read in word mode, and sets RDC at count zero', () => {
     const c = card();
     init(c);

@@ -290,7 +290,7 @@ export class Ne2000 implements PortDevice {
    */
   private contiguousElements(size: number, count: number): number {
     const s = this.state;
-    if (size !== 1 && !(s.DCR & DCR_WTS)) return 0;
+    if (this.dataWidth(size) !== size) return 0;
     let end = RAM_END;
     if (s.PSTOP > s.PSTART && s.RSAR < s.PSTOP << 8) end = Math.min(end, s.PSTOP << 8);
     if (s.RSAR < RAM_START || s.RSAR >= end) return 0;
@@ -459,14 +459,16 @@ export class Ne2000 implements PortDevice {
       this.onLog('ne2000: data port read with no remote read in progress');
       return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
     }
-    // Byte mode moves one byte per access; word mode two (or four with 32-bit I/O on PCI).
-    const n = size === 1 || !(s.DCR & DCR_WTS) ? 1 : size;
+    // Byte mode moves one byte per access. Word mode (DCR.WTS) moves a word per access
+    // whatever its width, so a byte read gets the word's low byte and RSAR moves on by
+    // two (Linux's ne2k-pci reads the PROM so), and 32-bit I/O on the RTL8029 moves four.
+    const n = this.dataWidth(size);
     let v = 0;
     for (let i = 0; i < n && s.RBCR > 0; i++) {
       v |= this.memRead(s.RSAR) << (8 * i);
       this.dmaStep();
     }
-    return v >>> 0;
+    return size === 1 ? v & 0xff : size === 2 ? v & 0xffff : v >>> 0;
   }
 
   private dataWrite(size: number, value: number): void {
@@ -475,11 +477,19 @@ export class Ne2000 implements PortDevice {
       this.onLog('ne2000: data port write with no remote write in progress');
       return;
     }
-    const n = size === 1 || !(s.DCR & DCR_WTS) ? 1 : size;
+    // A byte write in word mode writes a whole word, its high byte zero (as QEMU's
+    // model; on the card it is whatever the bus's upper lines hold).
+    const n = this.dataWidth(size);
     for (let i = 0; i < n && s.RBCR > 0; i++) {
-      this.memWrite(s.RSAR, (value >>> (8 * i)) & 0xff);
+      this.memWrite(s.RSAR, i < size ? (value >>> (8 * i)) & 0xff : 0);
       this.dmaStep();
     }
+  }
+
+  /** Bytes of remote DMA one data-port access of `size` bytes moves: 1 in byte mode; in word mode 2, or 4 for a 32-bit access. */
+  private dataWidth(size: number): number {
+    if (!(this.state.DCR & DCR_WTS)) return 1;
+    return size === 4 ? 4 : 2;
   }
 
   // ---- Transmit ----
