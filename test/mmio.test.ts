@@ -12,6 +12,11 @@ import { multibootElf, asm } from '../board/testing-elf';
 import { DEFAULT_MAC } from '../devices/nic';
 import { VpioMonitor } from '../vpio/monitor';
 import { PortRange } from '../devices/port-bus';
+import { SinkPeer, EchoPeer } from '../devices/net/wire';
+import * as fs from 'fs';
+import * as path from 'path';
+
+const image = (name: string) => new Uint8Array(fs.readFileSync(path.join(__dirname, '..', 'guests', 'bin', `${name}.elf`)));
 
 const MiB = 1024 * 1024;
 /** Where firmware puts the RTL8139's BAR1 (the only memory BAR: 256 bytes under 0xFEC00000, as SeaBIOS allocates downward). */
@@ -177,5 +182,37 @@ describe('the RTL8139 through its memory BAR', () => {
     }
     expect(word(h.vms[1].ram, 0x504) & 0x7cc00000).toBe(0x74000000);
     expect(mmioTraps(h.vms[1].portCounters()).exits).toBeGreaterThan(0);
+  });
+
+  describe('our RTL8139 driver with mmio=1 (BAR1) against the same driver on ports', () => {
+    /** The sink's count and what the guest printed, natively or in a mode. */
+    function run(mode: 'native' | 'passthrough' | 'virtual' | 'vpio', prog: string, args: string) {
+      let out = '';
+      if (mode === 'native') {
+        const pc = new Pc({ memoryBytes: 16 * MiB, nic: 'rtl8139', mac: DEFAULT_MAC, peers: [{ kind: 'sink' }, { kind: 'echo' }], rtcStart: 946684800, console: (b) => { out += String.fromCharCode(b); } });
+        pc.boot(image(prog), `${prog} ${args}`);
+        expect(pc.run(40e9)).toMatchObject({ kind: 'exit', value: 0 });
+        return { sink: (pc.peers.find((p) => p instanceof SinkPeer) as SinkPeer).received, out, exits: null };
+      }
+      const h = hostFor(mode, [{ image: image(prog), path: prog, cmdline: args, nic: true }], {
+        peers: [{ kind: 'sink' }, { kind: 'echo' }], console: (_vm, b) => { out += String.fromCharCode(b); }, memoryBytes: 16 * MiB, hostMemoryBytes: 17 * MiB,
+      });
+      expect(h.run(40e9)).toEqual({ kind: 'done' });
+      expect(h.vms[0].end).toMatchObject({ kind: 'exit', value: 0 });
+      return { sink: (h.peers.find((p) => p instanceof SinkPeer) as SinkPeer).received, out, exits: mmioTraps(h.vms[0].portCounters()) };
+    }
+
+    for (const mode of ['native', 'passthrough', 'virtual', 'vpio'] as const) {
+      it(`${mode}: the same datagrams reach the sink, and pings come back`, () => {
+        const ports = run(mode, 'udp-tx', 'count=40 size=300');
+        const mem = run(mode, 'udp-tx', 'count=40 size=300 mmio=1');
+        expect(ports.sink).toBe(40);
+        expect(mem.sink).toBe(40);
+        const ping = run(mode, 'ping', 'count=3 mmio=1');
+        expect(ping.out).toMatch(/3 sent, 3 received/);
+        if (mode === 'passthrough') expect(mem.exits!.exits).toBe(0);
+        if (mode === 'virtual' || mode === 'vpio') expect(mem.exits!.exits).toBeGreaterThan(40);
+      });
+    }
   });
 });

@@ -4,6 +4,9 @@
  * 8 KiB receive ring with WRAP (so a packet is never split), four transmit descriptors
  * used round robin, CAPR kept 16 bytes behind the read offset. Frames are received in
  * the interrupt handler (ROK, RXOVW); a sender waiting for a descriptor sleeps until TOK or TER.
+ *
+ * With `mmio=1` on the command line it reaches the registers through BAR1 (memory
+ * space, as Linux's 8139too does by default) instead of BAR0's ports.
  */
 #include "net.h"
 
@@ -21,7 +24,15 @@
 #define RING 8192
 
 static u16 io;
+static volatile u8 *mmio;           /* BAR1, when the registers are reached through memory */
 static struct nic card;
+
+static u8 rd8(u32 r) { return mmio ? mmio[r] : inb(io + r); }
+static u16 rd16(u32 r) { return mmio ? *(volatile u16 *)(mmio + r) : inw(io + r); }
+static u32 rd32(u32 r) { return mmio ? *(volatile u32 *)(mmio + r) : inl(io + r); }
+static void wr8(u32 r, u8 v) { if (mmio) mmio[r] = v; else outb(io + r, v); }
+static void wr16(u32 r, u16 v) { if (mmio) *(volatile u16 *)(mmio + r) = v; else outw(io + r, v); }
+static void wr32(u32 r, u32 v) { if (mmio) *(volatile u32 *)(mmio + r) = v; else outl(io + r, v); }
 static u8 rx_ring[RING + 16 + 1536] __attribute__((aligned(16)));
 static u8 tx_buf[4][1536] __attribute__((aligned(16)));
 static int tx_cur;
@@ -36,7 +47,7 @@ static void tx_reclaim(void)
     for (int d = 0; d < 4; d++) {
         if (!tx_inflight[d])
             continue;
-        u32 tsd = inl(io + TSD0 + 4 * d);
+        u32 tsd = rd32(TSD0 + 4 * d);
         if (tsd & ((1u << 15) | (1u << 14) | (1u << 30))) {
             tx_failed[d] = !(tsd & (1u << 15));
             tx_inflight[d] = 0;
@@ -56,7 +67,7 @@ static int tx_wait(int d)
             __asm__ volatile("sti; hlt; cli" : : : "memory");
             continue;
         }
-        outw(io + ISR, 0x000c);                 /* TOK | TER */
+        wr16(ISR, 0x000c);                      /* TOK | TER */
         tx_reclaim();
     }
     int r = tx_failed[d] ? -1 : 0;
@@ -74,8 +85,8 @@ static int rtl_send(const u8 *frame, u32 len)
     memcpy(tx_buf[tx_cur], frame, len);
     memset(tx_buf[tx_cur] + len, 0, n - len);
     u32 flags = irq_save();
-    outl(io + TSAD0 + 4 * tx_cur, (u32)tx_buf[tx_cur]);
-    outl(io + TSD0 + 4 * tx_cur, n);            /* OWN = 0: the card takes it */
+    wr32(TSAD0 + 4 * tx_cur, (u32)tx_buf[tx_cur]);
+    wr32(TSD0 + 4 * tx_cur, n);                 /* OWN = 0: the card takes it */
     tx_inflight[tx_cur] = 1;
     irq_restore(flags);
     tx_cur = (tx_cur + 1) & 3;
@@ -92,13 +103,13 @@ static int rtl_flush(void)
 
 static int rtl_recv(u8 *frame, u32 max)
 {
-    u16 isr = inw(io + ISR);
+    u16 isr = rd16(ISR);
     if (isr & 0x000c) {                         /* TOK | TER: descriptors to take back */
-        outw(io + ISR, 0x000c);
+        wr16(ISR, 0x000c);
         tx_reclaim();
     }
-    outw(io + ISR, 0x0011);                     /* ROK | RXOVW: acknowledged before the ring is read */
-    if (inb(io + CR) & 0x01)                    /* BUFE: the ring is empty */
+    wr16(ISR, 0x0011);                          /* ROK | RXOVW: acknowledged before the ring is read */
+    if (rd8(CR) & 0x01)                         /* BUFE: the ring is empty */
         return 0;
     u8 *p = rx_ring + rx_off;
     u32 status = p[0] | (p[1] << 8), len = p[2] | (p[3] << 8);
@@ -109,14 +120,14 @@ static int rtl_recv(u8 *frame, u32 max)
     }
     rx_off = (rx_off + len + 4 + 3) & ~3u;
     rx_off %= RING;
-    outw(io + CAPR, (u16)(rx_off - 16));
+    wr16(CAPR, (u16)(rx_off - 16));
     return got;
 }
 
 static void rtl_irq_enable(void)
 {
-    outw(io + ISR, 0xffff);
-    outw(io + IMR, 0x001d);                     /* ROK, TOK, TER, RXOVW */
+    wr16(ISR, 0xffff);
+    wr16(IMR, 0x001d);                          /* ROK, TOK, TER, RXOVW */
 }
 
 struct nic *rtl8139_probe(void)
@@ -129,20 +140,25 @@ struct nic *rtl8139_probe(void)
         return 0;
     io = pci_read32(0, dev, 0, 0x10) & ~3u;
     card.irq = pci_read32(0, dev, 0, 0x3c) & 0xff;
-    pci_write32(0, dev, 0, 0x04, pci_read32(0, dev, 0, 0x04) | 0x5); /* I/O space, bus master */
-    outb(io + 0x50, 0xc0);                      /* 9346CR: unlock the CONFIG registers */
-    outb(io + CONFIG1, 0x00);                   /* power on */
-    outb(io + 0x50, 0x00);                      /* lock them again */
-    outb(io + CR, 0x10);                        /* software reset */
-    while (inb(io + CR) & 0x10)
+    if (cmdline_uint("mmio", 0)) {
+        mmio = (volatile u8 *)(pci_read32(0, dev, 0, 0x14) & ~15u);
+        pci_write32(0, dev, 0, 0x04, (pci_read32(0, dev, 0, 0x04) & ~1u) | 0x6); /* memory space, bus master; no ports */
+    } else {
+        pci_write32(0, dev, 0, 0x04, pci_read32(0, dev, 0, 0x04) | 0x5); /* I/O space, bus master */
+    }
+    wr8(0x50, 0xc0);                            /* 9346CR: unlock the CONFIG registers */
+    wr8(CONFIG1, 0x00);                         /* power on */
+    wr8(0x50, 0x00);                            /* lock them again */
+    wr8(CR, 0x10);                              /* software reset */
+    while (rd8(CR) & 0x10)
         ;
     for (int i = 0; i < 6; i++)
-        card.mac[i] = inb(io + IDR0 + i);
-    outl(io + RBSTART, (u32)rx_ring);
-    outw(io + IMR, 0);
-    outb(io + CR, 0x0c);                        /* receiver and transmitter on */
-    outl(io + RCR, 0x8e);                       /* WRAP, 8 KiB, broadcast, multicast, our address */
-    outl(io + TCR, 0x03000700);                 /* max DMA burst, normal IFG */
+        card.mac[i] = rd8(IDR0 + i);
+    wr32(RBSTART, (u32)rx_ring);
+    wr16(IMR, 0);
+    wr8(CR, 0x0c);                              /* receiver and transmitter on */
+    wr32(RCR, 0x8e);                            /* WRAP, 8 KiB, broadcast, multicast, our address */
+    wr32(TCR, 0x03000700);                      /* max DMA burst, normal IFG */
     rx_off = 0;
     tx_cur = 0;
     card.name = "rtl8139";
