@@ -865,7 +865,7 @@ export async function main(argv: string[]): Promise<number> {
   let status = 0;
   program
     .name('vpio')
-    .description('An x86 PC emulator with a VPIO hypervisor: boot Multiboot guest kernels on a deterministic virtual clock.')
+    .description('An x86 PC emulator with a VPIO hypervisor: boot guest kernels (Multiboot, or Linux bzImages) on a deterministic virtual clock.')
     .version(version())
     .exitOverride()
     .configureOutput({ writeOut: (s) => { stdout.write(s); stdout.flush(); }, writeErr: () => {} })
@@ -874,13 +874,14 @@ export async function main(argv: string[]): Promise<number> {
 
   program
     .command('run')
-    .summary('boot Multiboot kernels on the bare machine or, one VM each, under the hypervisor')
-    .description('Boot Multiboot (v1) ELF kernels. Serial (COM1) and port 0xE9 output go to stdout.\n' +
-      `With --mode ${MODES_HV}, each kernel runs in its own VM under the hypervisor; with several,\n` +
-      'console lines are prefixed "vmN| ", and a table of exits and cycles per VM goes to stderr at the end.\n' +
-      'Where the defaults differ from qemu-system-i386\'s: --memory is 64M (QEMU: 128M), and the RTC starts at\n' +
-      '2000-01-01 or where --seed puts it (QEMU: the host\'s time), so that a run is repeatable.\n' +
-      'Output files (--pcap, --timeline, --trace-out) are written beside their target and put in place when\n' +
+    .summary('boot kernels (Multiboot or Linux) on the bare machine or, one VM each, under the hypervisor')
+    .description('Boot kernels: Multiboot (v1) ELF images, or Linux bzImages through the Linux boot protocol (--append, --initrd). ' +
+      'Serial (COM1) and port 0xE9 output go to stdout.\n\n' +
+      `With --mode ${MODES_HV}, each kernel runs in its own VM under the hypervisor; with several, ` +
+      'console lines are prefixed "vmN| ", and a table of exits and cycles per VM goes to stderr at the end.\n\n' +
+      'Where the defaults differ from qemu-system-i386\'s: --memory is 64M (QEMU: 128M), and the RTC starts at ' +
+      '2000-01-01 or where --seed puts it (QEMU: the host\'s time), so that a run is repeatable.\n\n' +
+      'Output files (--pcap, --timeline, --trace-out) are written beside their target and put in place when ' +
       'complete; one that names an input, or a failed run\'s, leaves an existing file as it was.')
     .addHelpText('after', '\nCycle counts take 2000000000, 2e9, 2.5e9 or 2_000_000_000 (whole cycles, at most 2^53 - 1).\n\n' + EXIT_STATUS_HELP)
     .argument('[kernels...]', 'the kernel images (the same files qemu-system-i386 -kernel accepts)')
@@ -919,11 +920,11 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('bench')
     .summary('compare native, passthrough, virtual and vpio: tables, JSON, HTML charts')
-    .description('Run the scenarios in every mode (native, passthrough, virtual, vpio) with each card and print the comparison:\n' +
-      'udp-tx and udp-rx over frame sizes, ping, guests sharing a card, the hostile guest, the CPU-bound guest.\n' +
-      'Every figure is on the virtual clock, so a run is repeatable; scenarios run in parallel, one process per core.\n' +
-      '--compare reads and checks its report before anything runs; --json and --html are written when the bench is\n' +
-      'done, and a file that is the --compare report is refused. Exit status 0 when every run gave the right result,\n' +
+    .description('Run the scenarios in every mode (native, passthrough, virtual, vpio) with each card and print the comparison: ' +
+      'udp-tx and udp-rx over frame sizes, ping, guests sharing a card, the hostile guest, the CPU-bound guest.\n\n' +
+      'Every figure is on the virtual clock, so a run is repeatable; scenarios run in parallel, one process per core.\n\n' +
+      '--compare reads and checks its report before anything runs; --json and --html are written when the bench is ' +
+      'done, and a file that is the --compare report is refused. Exit status 0 when every run gave the right result, ' +
       '10 when one did not, 2 for bad usage; SIGINT or SIGTERM stop it with 130 or 143, leaving the files as they were.')
     .addOption(new Option('--quick', 'a subset that runs in seconds (udp-tx with 64- and 1514-byte frames and ping, NE2000 and RTL8139)'))
     .addOption(new Option('--json <file>', 'write every figure and the configuration (images\' SHA-256, costs, versions) to a file'))
