@@ -2,33 +2,39 @@
 /**
  * Builds a Linux guest from Debian's packages, as the tests and benches boot it: the
  * i386 kernel `linux-image-6.1.0-*-686-unsigned` (a bzImage) and an initramfs of
- * `busybox-static` with an /init script. Nothing of either is committed: the packages
- * come from Debian with `apt-get download` (the machine needs `dpkg --add-architecture
- * i386` and an `apt-get update` for busybox-static:i386, which `.ci/run` does) and are
- * kept in a cache folder.
+ * `busybox-static`, the kernel's own network modules (ne2k-pci and 8390, 8139too and
+ * mii, from the same package), `vpio-net` (guests/linux/vpio-net.c, built here with
+ * gcc -m32: the UDP workload) and an /init (guests/linux/init.sh by default: what it runs
+ * comes from the kernel command line). Nothing of it is committed: the packages come
+ * from Debian with `apt-get download` (the machine needs `dpkg --add-architecture i386`
+ * and an `apt-get update` for busybox-static:i386, which `.ci/run` does) and are kept in
+ * a cache folder.
  *
- *   node scripts/linux-guest.mjs [--cache DIR] [--init FILE] [--out DIR]
+ *   node scripts/linux-guest.mjs [--cache DIR] [--init FILE]
  *
  * Prints the paths of the kernel and the initramfs (gzip'd newc cpio, written here
- * without cpio(1)). Exits 3 with one line saying why when the packages cannot be had.
- * Also a module: `linuxGuest({ cache, init })` returns { kernel, initrd } or throws.
+ * without cpio(1)). Exits 3 with one line saying why when the packages or gcc cannot be
+ * had. Also a module: `linuxGuest({ cache, init })` returns { kernel, initrd } or throws.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { createHash } from 'crypto';
+
+const digest = (data) => createHash('sha256').update(data).digest('hex').slice(0, 16);
 
 export const DEFAULT_CACHE = path.join(os.tmpdir(), 'vpio-linux-guest');
 
-/** The /init the tests use by default: say hello, show the kernel, power off. */
-export const DEFAULT_INIT = `#!/bin/busybox sh
-/bin/busybox mkdir -p /proc /sys
-/bin/busybox mount -t proc proc /proc
-/bin/busybox echo "init: hello from /init"
-/bin/busybox uname -a
-/bin/busybox poweroff -f
-`;
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+const LINUX_DIR = path.join(HERE, '..', 'guests', 'linux');
+
+/** The /init the tests use by default (guests/linux/init.sh). */
+export const DEFAULT_INIT = fs.readFileSync(path.join(LINUX_DIR, 'init.sh'), 'utf8');
+
+/** The modules the initramfs carries: the two drivers and what they need. */
+const MODULES = ['kernel/drivers/net/mii.ko', 'kernel/drivers/net/ethernet/8390/8390.ko', 'kernel/drivers/net/ethernet/8390/ne2k-pci.ko', 'kernel/drivers/net/ethernet/realtek/8139too.ko'];
 
 function run(cmd, args, cwd) {
   return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
@@ -73,19 +79,42 @@ function cpio(entries) {
   return Buffer.concat(parts);
 }
 
+/** vpio-net, built once into the cache (a static i386 program without libc: gcc -m32 is all it needs). */
+function vpioNet(cache) {
+  const src = path.join(LINUX_DIR, 'vpio-net.c');
+  const source = fs.readFileSync(src);
+  const out = path.join(cache, `vpio-net-${digest(source)}`);
+  if (!fs.existsSync(out)) {
+    try {
+      run('gcc', ['-m32', '-static', '-nostdlib', '-ffreestanding', '-fno-pic', '-fno-pie', '-no-pie', '-fno-stack-protector', '-O2', '-o', out + '.tmp', src], cache);
+    } catch (e) {
+      throw new Error(`gcc -m32 could not build guests/linux/vpio-net.c (install gcc and binutils): ${(e.stderr || e.message).split('\n').filter(Boolean)[0]}`);
+    }
+    fs.renameSync(out + '.tmp', out);
+  }
+  return fs.readFileSync(out);
+}
+
 export function linuxGuest({ cache = DEFAULT_CACHE, init = DEFAULT_INIT } = {}) {
   const root = unpacked(cache);
   const boot = path.join(root, 'boot');
   const kernel = fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
+  const version = fs.readdirSync(path.join(root, 'lib', 'modules'))[0];
   const busybox = fs.readFileSync(path.join(root, 'bin', 'busybox'));
+  const modules = MODULES.map((m) => [`lib/modules/${path.basename(m)}`, 0o100644, fs.readFileSync(path.join(root, 'lib', 'modules', version, m))]);
   const archive = cpio([
     ['bin', 0o040755, Buffer.alloc(0)],
     ['dev', 0o040755, Buffer.alloc(0)],
+    ['lib', 0o040755, Buffer.alloc(0)],
+    ['lib/modules', 0o040755, Buffer.alloc(0)],
     ['bin/busybox', 0o100755, busybox],
+    ['bin/vpio-net', 0o100755, vpioNet(cache)],
+    ...modules,
     ['init', 0o100755, Buffer.from(init)],
   ]);
-  const initrd = path.join(cache, `initrd-${Buffer.from(init).toString('base64url').slice(0, 16)}-${init.length}.gz`);
-  fs.writeFileSync(initrd, zlib.gzipSync(archive, { level: 6 }));
+  const body = zlib.gzipSync(archive, { level: 6 });
+  const initrd = path.join(cache, `initrd-${digest(body)}.gz`);
+  fs.writeFileSync(initrd, body);
   return { kernel, initrd };
 }
 

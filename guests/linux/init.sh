@@ -1,0 +1,47 @@
+#!/bin/busybox sh
+# /init of the Linux guest the tests and benches boot (scripts/linux-guest.mjs puts it,
+# busybox, Debian's network modules and vpio-net in the initramfs). What it does comes
+# from the kernel command line: Linux hands parameters it does not know to init as
+# environment variables.
+#
+#   vpio_driver=8139too|ne2k-pci  load it (8139too: vpio_io=1 for use_io=1, ports not BAR1)
+#   vpio_ip=10.0.2.15             eth0's address (10.0.2.0/24; the peers are 10.0.2.2)
+#   vpio_work=ping,bigping,tx,rx  the workloads, in order:
+#       ping     ping -c vpio_pings (4) 10.0.2.2
+#       bigping  ping -c 4 -s 1400 10.0.2.2
+#       tx       vpio-net tx to the sink (10.0.2.2:9): vpio_count (1000) of vpio_size (1024)
+#       rx       vpio-net rx on port 9 from the source peer: vpio_count, 5 s without one ends it
+#
+# Every line it prints itself starts "init: "; it powers off at the end.
+/bin/busybox mkdir -p /proc /sys /usr/bin /usr/sbin /sbin
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+say() { echo "init: $*"; }
+say "hello from /init"
+case "$vpio_driver" in
+  8139too) insmod /lib/modules/mii.ko && insmod /lib/modules/8139too.ko use_io="${vpio_io:-0}" || say "8139too did not load" ;;
+  ne2k-pci) insmod /lib/modules/8390.ko && insmod /lib/modules/ne2k-pci.ko || say "ne2k-pci did not load" ;;
+  "") ;;
+  *) say "unknown vpio_driver $vpio_driver" ;;
+esac
+if [ -n "$vpio_driver" ]; then
+  if ifconfig eth0 "${vpio_ip:-10.0.2.15}" netmask 255.255.255.0 up; then
+    say "eth0 $(cat /sys/class/net/eth0/address) ${vpio_ip:-10.0.2.15}"
+  else
+    say "eth0 did not come up"
+  fi
+fi
+for w in $(echo "$vpio_work" | tr , ' '); do
+  case "$w" in
+    ping) ping -c "${vpio_pings:-4}" 10.0.2.2 ;;
+    bigping) ping -c 4 -s 1400 10.0.2.2 ;;
+    tx) vpio-net tx 10.0.2.2 9 "${vpio_count:-1000}" "${vpio_size:-1024}" ;;
+    rx) vpio-net rx 9 "${vpio_count:-1000}" 5 ;;
+    *) say "unknown workload $w" ;;
+  esac
+  say "$w status $?"
+done
+say "done"
+poweroff -f
