@@ -2,9 +2,10 @@
  * bench/cpu: emulated instructions per host second on a CPU-bound guest
  * (guests/bin/cpubound.elf: a sieve, CRC32 and an insertion sort in a loop), ours
  * beside v86 (npm `v86`, booting the same Multiboot ELF with Debian's SeaBIOS) with its
- * JIT off and on, in one run.
+ * JIT off and on, in one run. `ours-paged` is ours translated with the guest's paging on
+ * (`paging=1`: identity-mapped, so every access goes through the TLB, as a kernel's does).
  *
- *   npm run bench:cpu -- [--iterations N] [--engines ours,ours-interp,v86-interp,v86-jit] [--json FILE]
+ *   npm run bench:cpu -- [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit] [--json FILE]
  *   npm run bench:cpu -- --hostile [--json FILE]
  *
  * --hostile runs instead three guests written against the block translator (issue 14),
@@ -27,12 +28,14 @@ interface Figure {
   seconds: number;
   mips: number;
   output: string;
+  /** Ours translated: byte and dword accesses that missed the inline path (Cpu.memFallbacks). */
+  fallbacks?: number;
 }
 
 const ROOT = path.join(__dirname, '..');
 const IMAGE = path.join(ROOT, 'guests', 'bin', 'cpubound.elf');
 const SEABIOS = '/usr/share/seabios/bios.bin';
-const ENGINES = ['ours', 'ours-interp', 'v86-interp', 'v86-jit'];
+const ENGINES = ['ours', 'ours-paged', 'ours-interp', 'v86-interp', 'v86-jit'];
 /** The guest's own default (about a billion instructions). */
 const DEFAULT_ITERATIONS = 130;
 
@@ -58,7 +61,7 @@ function parseArgs(argv: string[]) {
     } else if (a === '--hostile') {
       opts.hostile = true;
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench:cpu -- [--iterations N] [--engines ours,ours-interp,v86-interp,v86-jit] [--json FILE]\n' +
+      process.stdout.write('usage: npm run bench:cpu -- [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit] [--json FILE]\n' +
         '       npm run bench:cpu -- --hostile [--json FILE]   (guests that attack the block translator, both modes)\n');
       process.exit(0);
     } else {
@@ -68,17 +71,17 @@ function parseArgs(argv: string[]) {
   return opts;
 }
 
-function runOurs(image: Uint8Array, iterations: number, translate: boolean): Figure {
+function runOurs(image: Uint8Array, iterations: number, translate: boolean, paging: boolean): Figure {
   let output = '';
   const pc = new Pc({ memoryBytes: 64 << 20, console: (b) => { output += String.fromCharCode(b); } });
   pc.cpu.useTranslator = translate;
-  pc.boot(image, `cpubound.elf iterations=${iterations}`);
+  pc.boot(image, `cpubound.elf iterations=${iterations}${paging ? ' paging=1' : ''}`);
   const t0 = process.hrtime.bigint();
   const result = pc.run(Infinity);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (result.kind !== 'exit') fail(`our run ended with ${result.kind}`);
   const instructions = pc.cpu.instructions;
-  return { engine: translate ? 'ours' : 'ours-interp', instructions, seconds, mips: instructions / seconds / 1e6, output };
+  return { engine: translate ? (paging ? 'ours-paged' : 'ours') : 'ours-interp', instructions, seconds, mips: instructions / seconds / 1e6, output, fallbacks: translate ? pc.cpu.memFallbacks : undefined };
 }
 
 /** v86's 0xF4 test-exit port throws the string "HALT" out of its loop, possibly more than once. */
@@ -233,7 +236,7 @@ async function main(): Promise<void> {
   const skipped: Record<string, string> = {};
   for (const engine of opts.engines) {
     process.stderr.write(`bench-cpu: running ${engine} (${opts.iterations} iterations)...\n`);
-    if (engine === 'ours' || engine === 'ours-interp') figures.push(runOurs(image, opts.iterations, engine === 'ours'));
+    if (engine === 'ours' || engine === 'ours-paged' || engine === 'ours-interp') figures.push(runOurs(image, opts.iterations, engine !== 'ours-interp', engine === 'ours-paged'));
     else {
       // v86 does not pass a Multiboot command line: it always runs the guest's default.
       if (opts.iterations !== DEFAULT_ITERATIONS) { skipped[engine] = `v86 cannot pass iterations=${opts.iterations} (it passes no Multiboot command line); run with the default`; continue; }
@@ -243,10 +246,10 @@ async function main(): Promise<void> {
   }
   const ours = figures.find((f) => f.engine === 'ours');
   const norm = (s: string) => s.replace(/\r/g, '').trim();
-  console.log('engine        instructions     seconds   MIPS    vs ours  output');
+  console.log('engine        instructions     seconds   MIPS    vs ours  output  memory fallbacks');
   for (const f of figures) {
     const same = ours ? (norm(f.output) === norm(ours.output) ? 'same' : 'DIFFERENT') : '';
-    console.log(`${f.engine.padEnd(12)} ${f.instructions.toExponential(3).padStart(12)} ${f.seconds.toFixed(2).padStart(10)} ${f.mips.toFixed(1).padStart(7)} ${(ours ? (f.mips / ours.mips).toFixed(2) + 'x' : '').padStart(9)}  ${same}`);
+    console.log(`${f.engine.padEnd(12)} ${f.instructions.toExponential(3).padStart(12)} ${f.seconds.toFixed(2).padStart(10)} ${f.mips.toFixed(1).padStart(7)} ${(ours ? (f.mips / ours.mips).toFixed(2) + 'x' : '').padStart(9)}  ${same.padEnd(6)}  ${f.fallbacks !== undefined ? f.fallbacks.toExponential(2) : ''}`);
   }
   for (const [e, why] of Object.entries(skipped)) console.log(`${e.padEnd(12)} skipped: ${why}`);
   if (opts.json) {

@@ -132,6 +132,17 @@ export class Cpu {
    * every change of a segment cache, of paging or of A20 goes through a method that calls it.
    */
   flatMask = 0;
+  /**
+   * The same segments (base 0, 4 GiB) while paging is on: their offsets are linear
+   * addresses, which translated code looks up in the TLB itself (see translator.ts).
+   */
+  pagedMask = 0;
+  /**
+   * Byte and dword accesses (and 32-bit pushes and pops) in translated code that missed
+   * the inline path: a TLB miss or a page it does not allow, a misaligned dword, a
+   * segment that is not flat, a page past RAM or holding translated code. For the bench.
+   */
+  memFallbacks = 0;
   /** The segments that would be flat with paging off and A20 on. */
   private flatSegments = 0;
   /** Linear page number -> physical page | TLB_* bits (0: walk the page tables). */
@@ -1040,6 +1051,7 @@ export class Cpu {
     if (seg >= 0) this.updateFlatSegment(seg);
     else for (let s = 0; s < 6; s++) this.updateFlatSegment(s);
     this.flatMask = this.linearIsPhysical() ? this.flatSegments : 0;
+    this.pagedMask = this.pagingOn ? this.flatSegments : 0;
   }
 
   /** Segment `seg`'s bit in flatSegments: base 0, readable and writable to 4 GiB, and for SS a 32-bit ESP. */

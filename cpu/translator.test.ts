@@ -677,6 +677,79 @@ describe('memory operands of flat segments, straight into RAM', () => {
     expect(run([...program, 0xf4], true, -1, paged).cpu.reg32[0]).toBe(0x5a5a5a5a);
   });
 
+  describe('with paging on, through the TLB inline', () => {
+    const PD = 0x90000, PT = 0x91000;
+    /** Identity paging of the first MiB, with the DATA page's PTE given `flags` (and, with `to`, mapped there). */
+    const pagedWith = (flags: number, to = DATA, wp = false) => (cpu: Cpu, bus: TestBus) => {
+      const dv = new DataView(bus.ram.buffer);
+      dv.setUint32(PD, PT | 3, true);
+      for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+      dv.setUint32(PT + (DATA >>> 12) * 4, (to & ~0xfff) | flags, true);
+      cpu.setCr3(PD);
+      cpu.setCr0(cpu.cr0 | 0x80000000 | (wp ? 0x10000 : 0));
+    };
+    const pte = (r: { bus: TestBus }) => new DataView(r.bus.ram.buffer).getUint32(PT + (DATA >>> 12) * 4, true);
+    /** The page-fault record both engines must agree on: CR2, the error code pushed, where it stopped. */
+    const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true)];
+    const loop = (body: number[]) => [0xb9, ...le32(5), ...body, 0x49, 0x75, (-(body.length + 3)) & 0xff]; // mov ecx, 5 ; 1: body ; dec ecx ; jnz 1b
+
+    it('sets the accessed and dirty bits as the interpreter does: a read, then the first write', () => {
+      for (const program of [[...movEbx(DATA), 0x8b, 0x03, ...record], [...movEbx(DATA), ...loop([0x8b, 0x03, 0x89, 0x43, 0x08]), ...record]]) {
+        expect(compare(program, -1, pagedWith(3))).toBe('');
+        const [a, b] = [false, true].map((t) => run([...program, 0xf4], t, -1, pagedWith(3)));
+        expect(pte(b)).toBe(pte(a));
+      }
+      expect(pte(run([...movEbx(DATA), 0x89, 0x03, 0xf4], true, -1, pagedWith(3))) & 0x60).toBe(0x60);
+      expect(pte(run([...movEbx(DATA), 0x8b, 0x03, 0xf4], true, -1, pagedWith(3))) & 0x60).toBe(0x20);
+    });
+
+    it('faults on a write to a read-only page with CR0.WP set (and not with it clear), at the right instruction', () => {
+      const program = [...movEbx(DATA), ...loop([0x8b, 0x03, 0x40, 0x89, 0x43, 0x04]), ...record];
+      for (const wp of [true, false]) {
+        expect(compare(program, -1, pagedWith(1, DATA, wp))).toBe('');
+        const [a, b] = [false, true].map((t) => run([...program, 0xf4], t, -1, pagedWith(1, DATA, wp)));
+        expect(fault(b)).toEqual(fault(a));
+        if (wp) expect(a.cpu.cr2 >>> 0).toBe(DATA + 4);
+      }
+    });
+
+    it('faults on a page that is not present, a byte, a dword and a push alike', () => {
+      for (const access of [[0x8a, 0x03], [0x8b, 0x03], [0x88, 0x03], [0x89, 0x03]]) {
+        const program = [...movEbx(DATA), 0x40, ...access, ...record];
+        const [a, b] = [false, true].map((t) => run([...program, 0xf4], t, -1, pagedWith(0)));
+        expect(fault(b)).toEqual(fault(a));
+        expect(a.cpu.cr2 >>> 0).toBe(DATA);
+      }
+      const push = [0xbc, ...le32(DATA + 0x10), 0x40, 0x50, 0x50, 0xf4]; // mov esp, DATA+0x10 ; push eax x2: the stack page is not present
+      const [a, b] = [false, true].map((t) => run(push, t, -1, pagedWith(0)));
+      expect([b.why, b.cpu.instructions]).toEqual([a.why, a.cpu.instructions]);
+    });
+
+    it('sees a remapped page only after INVLPG or a CR3 load, as the interpreter does (the TLB is shared)', () => {
+      const other = 0x52000;
+      const remap = (cpu: Cpu, bus: TestBus) => { pagedWith(3)(cpu, bus); bus.ram.fill(0x77, other, other + 0x1000); };
+      const newPte = (other | 3);
+      const program = [
+        ...movEbx(DATA), 0x8b, 0x03, //                       mov eax, [ebx]   (fills the TLB)
+        0xc7, 0x05, ...le32(PT + (DATA >>> 12) * 4), ...le32(newPte), // mov dword [pte], other|3
+        0x8b, 0x0b, //                                        mov ecx, [ebx]   (stale: the old page)
+        0x0f, 0x01, 0x3b, //                                  invlpg [ebx]
+        0x8b, 0x13, //                                        mov edx, [ebx]   (the new page)
+        ...record,
+      ];
+      expect(compare(program, -1, remap)).toBe('');
+      const r = run([...program, 0xf4], true, -1, remap);
+      expect(r.cpu.reg32[2]).toBe(0x77777777);
+      expect(r.cpu.reg32[1]).toBe(r.cpu.reg32[0]);
+    });
+
+    it('goes to the bus for a page mapped past the end of RAM (open bus here), not to the typed array', () => {
+      const program = [...movEbx(DATA), ...loop([0x8b, 0x03, 0x0f, 0xb6, 0x53, 0x01, 0x89, 0x43, 0x08]), ...record]; // mov eax,[ebx] ; movzx edx, byte [ebx+1] ; mov [ebx+8],eax
+      expect(compare(program, -1, pagedWith(3, 0x8000000))).toBe('');
+      expect(run([...program, 0xf4], true, -1, pagedWith(3, 0x8000000)).cpu.reg32[0]).toBe(-1);
+    });
+  });
+
   it('stops at the end of RAM: the last dword, one across the end, and past it', () => {
     for (const at of [0xffff0, 0xffff8, 0xffffc, 0xffffd, 0xfffff, 0x100000, 0xfffffffc]) {
       const program = [...movEbx(at), 0x8b, 0x03, 0x0f, 0xb6, 0x4b, 0x03, 0x89, 0x03, 0x88, 0x4b, 0x03, 0x8b, 0x13, ...record]; // mov eax,[ebx] ; movzx ecx, byte [ebx+3] ; mov [ebx],eax ; mov [ebx+3],cl ; mov edx,[ebx]

@@ -391,8 +391,8 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   }
   const body = lines.join('\n').replace(/\bEND4\b/g, String(cpu.memSize - 3)).replace(/\bEND1\b/g, String(cpu.memSize));
   const src = `const { ${HELPER_NAMES} } = helpers;\nreturn function block_${phys.toString(16)}(cpu) {\n` +
-    '  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages;\n' +
-    `  let a = 0, b = 0, v = 0, o = 0, c = 0;\n${body}\n};`;
+    '  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages, tlb = cpu.tlb;\n' +
+    `  let a = 0, b = 0, v = 0, o = 0, c = 0, te = 0, tp = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn, source: src.length, stopEip };
@@ -455,47 +455,70 @@ function regOperand(reg: number, size: number): Operand {
 }
 
 /**
- * A memory operand at seg:o. Dwords and bytes of a flat segment (Cpu.flatMask) are
- * read and written straight in RAM when the offset is in it (and aligned, for a dword),
- * and written so only outside translated code; everything else, and every fault, goes
- * through Cpu.read32/write32 and the others. Only that slow path can fault, so it is
- * where the instruction's EIP is stored for a fault (`HERE`), not before every access.
- * `END4`/`END1` stand for the RAM size minus 3 and 0: translate() puts the numbers in.
+ * A memory operand at seg:o. Dwords and bytes of a flat segment (base 0, 4 GiB) are
+ * read and written straight in RAM when the address is in it (and aligned, for a
+ * dword), and written so only outside translated code: with paging off the offset is
+ * the physical address (Cpu.flatMask); with paging on (Cpu.pagedMask) the software TLB
+ * gives it, when its entry allows the access at this privilege level (a write only once
+ * the page is dirty: see Cpu.translate). Everything else (a TLB miss, a page past RAM,
+ * a misaligned dword, a segment that is not flat) and every fault goes through
+ * Cpu.read32/write32 and the others, which fill the TLB. Only that slow path can fault,
+ * so it is where the instruction's EIP is stored for a fault (`HERE`), not before every
+ * access. `END4`/`END1` stand for the RAM size minus 3 and 0: translate() puts the
+ * numbers in. A dword at an aligned offset never crosses a page.
  */
 function memOperand(seg: number, size: number): Operand {
   const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
   if (seg !== CS && size === 4) {
-    const flat = flatDword(seg);
+    const flat = flatDword(seg), read = pagedDword(seg, false), write = pagedDword(seg, true);
     return {
-      read: `(${flat} ? m32[o >> 2] : (cpu.instrEip = HERE, cpu.read32(${seg}, o)))`,
-      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m32[o >> 2] = ${v}; else { cpu.instrEip = HERE; cpu.write32(${seg}, o, ${v}); }`,
+      read: `(${flat} ? m32[o >> 2] : ${read} ? m32[tp >> 2] : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read32(${seg}, o)))`,
+      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m32[o >> 2] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m32[tp >> 2] = ${v}; ` +
+        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write32(${seg}, o, ${v}); }`,
       mem: true,
     };
   }
   if (seg !== CS && size === 1) {
     const flat = `(o >>> 0) < END1 && (cpu.flatMask & ${1 << seg}) !== 0`;
+    const read = paged(seg, false, 'END1'), write = paged(seg, true, 'END1');
     return {
-      read: `(${flat} ? m8[o] : (cpu.instrEip = HERE, cpu.read8(${seg}, o)))`,
-      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m8[o] = ${v}; else { cpu.instrEip = HERE; cpu.write8(${seg}, o, ${v}); }`,
+      read: `(${flat} ? m8[o] : ${read} ? m8[tp] : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read8(${seg}, o)))`,
+      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m8[o] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m8[tp] = ${v}; ` +
+        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write8(${seg}, o, ${v}); }`,
       mem: true,
     };
   }
   return { read: `(cpu.instrEip = HERE, cpu.read${fn}(${seg}, o))`, write: (v) => `cpu.instrEip = HERE; cpu.write${fn}(${seg}, o, ${v});`, mem: true };
 }
 
-/** Whether the dword at seg:o may be read straight from RAM (see memOperand). */
+/** Whether the dword at seg:o may be read straight from RAM with paging off (see memOperand). */
 function flatDword(seg: number): string {
   return `(o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << seg}) !== 0`;
 }
 
+/**
+ * Whether seg:o is in a flat segment with paging on and the TLB says where it is in RAM
+ * for this access: the physical address is left in `tp` (see memOperand).
+ */
+function paged(seg: number, write: boolean, end: string): string {
+  return `(cpu.pagedMask & ${1 << seg}) !== 0 && ((te = tlb[o >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && ` +
+    `(tp = ((te & -4096) | (o & 4095)) >>> 0) < ${end}`;
+}
+
+function pagedDword(seg: number, write: boolean): string {
+  return `(o & 3) === 0 && ${paged(seg, write, 'END4')}`;
+}
+
 /** PUSH of a dword (a 32-bit stack): straight into RAM when SS is flat, as memOperand does. */
 function push32(value: string): string {
-  return `o = (r[${ESP}] - 4) | 0; if (${flatDword(SS)} && cp[o >>> 12] === 0) ` +
-    `{ m32[o >> 2] = ${value}; r[${ESP}] = o; } else { cpu.instrEip = HERE; cpu.push32(${value}); }`;
+  return `o = (r[${ESP}] - 4) | 0; if (${flatDword(SS)} && cp[o >>> 12] === 0) { m32[o >> 2] = ${value}; r[${ESP}] = o; } ` +
+    `else if (${pagedDword(SS, true)} && cp[tp >>> 12] === 0) { m32[tp >> 2] = ${value}; r[${ESP}] = o; } ` +
+    `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.push32(${value}); }`;
 }
 
 /** POP of a dword into `v`, straight from RAM when SS is flat. */
-const POP32 = `o = r[${ESP}]; if (${flatDword(SS)}) { v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } else { cpu.instrEip = HERE; v = cpu.pop32(); }`;
+const POP32 = `o = r[${ESP}]; if (${flatDword(SS)}) { v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } ` +
+  `else if (${pagedDword(SS, false)}) { v = m32[tp >> 2]; r[${ESP}] = (o + 4) | 0; } else { cpu.instrEip = HERE; cpu.memFallbacks++; v = cpu.pop32(); }`;
 
 /**
  * Decodes a 32-bit ModRM effective address; returns the JS expression of the offset
