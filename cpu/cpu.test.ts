@@ -348,3 +348,32 @@ describe('REP INS/OUTS straight to and from RAM', () => {
     });
   }
 });
+
+describe('the P6 model-specific registers firmware and kernels probe', () => {
+  //   mov ecx, 0x8b ; xor eax, eax ; mov edx, 0xdead ; wrmsr   (IA32_BIOS_SIGN_ID := junk)
+  //   mov eax, 1 ; cpuid                                       (loads the microcode revision)
+  //   mov ecx, 0x8b ; mov eax, 0x5555 ; mov edx, 0x5555 ; rdmsr ; mov esi, eax ; mov edi, edx
+  //   mov ecx, 0x17 ; rdmsr ; mov ebx, eax ; or ebx, edx       (IA32_PLATFORM_ID)
+  //   mov al, 0 ; out 0xf4, al
+  const code = hex('b98b00000031c0baadde00000f30b8010000000fa2b98b000000b855550000ba555500000f3289c689d7b9170000000f3289c309d3b000e6f4');
+
+  it('IA32_BIOS_SIGN_ID reads the revision CPUID loaded (0, none), and IA32_PLATFORM_ID reads 0 (SDM vol. 3 9.11.7, table 2-3)', () => {
+    for (const r of bothModes(code)) {
+      expect(r.why).toBe(StopReason.Requested);
+      expect(r.cpu.reg32[6] >>> 0).toBe(0); // ESI: the low half
+      expect(r.cpu.reg32[7] >>> 0).toBe(0); // EDI: the revision, not the 0xdead written
+      expect(r.cpu.reg32[EBX] >>> 0).toBe(0);
+    }
+  });
+
+  it('a write to the read-only IA32_PLATFORM_ID, or to an MSR this CPU lacks, is #GP(0)', () => {
+    //   mov ecx, 0x17 ; wrmsr ; out 0xf4, al       (the handler at vector 13 halts)
+    for (const msr of ['17', '8e']) {
+      for (const r of bothModes(hex(`b9${msr}0000000f30e6f4`))) {
+        // The handler (HLT, interrupts off) runs instead of the OUT, with #GP's error code 0 pushed.
+        expect(r.why).toBe(StopReason.Dead);
+        expect(r.cpu.read32(2, r.cpu.reg32[4]) >>> 0).toBe(0);
+      }
+    }
+  });
+});

@@ -105,6 +105,9 @@ export class Cpu {
   readonly dr = new Int32Array(8);
   /** RDTSC returns cycles + tscOffset (WRMSR to IA32_TIME_STAMP_COUNTER moves the offset). */
   tscOffset = 0;
+  /** IA32_BIOS_SIGN_ID (MSR 0x8B): as last written, or the microcode revision (0) after CPUID. */
+  biosSignLo = 0;
+  biosSignHi = 0;
 
   // ---- Memory and paging. ----
   readonly bus: CpuBus;
@@ -326,6 +329,8 @@ export class Cpu {
     this.a20Mask = -1;
     this.updateFlat();
     this.tscOffset = 0;
+    this.biosSignLo = 0;
+    this.biosSignHi = 0;
     this.halted = false;
     this.shutdown = false;
     this.delivering = -1;

@@ -37,6 +37,10 @@ export const CPUID_FEATURES_EDX =
 export const CPUID_SIGNATURE = 0x00000619;
 
 const MSR_TSC = 0x10;
+/** IA32_PLATFORM_ID (P6): read-only; platform bits 52:50 are 0 here. */
+const MSR_PLATFORM_ID = 0x17;
+/** IA32_BIOS_SIGN_ID (P6): firmware writes 0, executes CPUID, and reads the microcode revision in EDX (0: none loaded). */
+const MSR_BIOS_SIGN_ID = 0x8b;
 
 // ======================================================================
 // ModRM effective addresses (SDM vol. 2, tables 2-1 and 2-2)
@@ -1251,8 +1255,10 @@ function WRMSR(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   // WRMSR
   if (cpu.cpl !== 0) cpu.fault(GP, 0);
-  if (r32[ECX] !== MSR_TSC) cpu.fault(GP, 0);
-  cpu.tscOffset = ((r32[EDX] >>> 0) * 4294967296 + (r32[EAX] >>> 0)) - cpu.cycles;
+  const msr = r32[ECX];
+  if (msr === MSR_TSC) cpu.tscOffset = ((r32[EDX] >>> 0) * 4294967296 + (r32[EAX] >>> 0)) - cpu.cycles;
+  else if (msr === MSR_BIOS_SIGN_ID) { cpu.biosSignLo = r32[EAX]; cpu.biosSignHi = r32[EDX]; }
+  else cpu.fault(GP, 0); // every other MSR, IA32_PLATFORM_ID (read-only) included
 }
 
 function RDTSC(cpu: Cpu, op: number): void {
@@ -1267,8 +1273,11 @@ function RDMSR(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   // RDMSR
   if (cpu.cpl !== 0) cpu.fault(GP, 0);
-  if (r32[ECX] !== MSR_TSC) cpu.fault(GP, 0);
-  readTsc(cpu);
+  const msr = r32[ECX];
+  if (msr === MSR_TSC) readTsc(cpu);
+  else if (msr === MSR_PLATFORM_ID) { r32[EAX] = 0; r32[EDX] = 0; }
+  else if (msr === MSR_BIOS_SIGN_ID) { r32[EAX] = cpu.biosSignLo; r32[EDX] = cpu.biosSignHi; }
+  else cpu.fault(GP, 0);
 }
 
 function CMOVcc_GvEv(cpu: Cpu, op: number): void {
@@ -1881,6 +1890,9 @@ function cpuid(cpu: Cpu): void {
     return;
   }
   // Leaf 1, and (as Intel processors do) any leaf above the maximum reports the highest basic leaf.
+  // CPUID also loads the microcode revision (none: 0) into IA32_BIOS_SIGN_ID's high half.
+  cpu.biosSignLo = 0;
+  cpu.biosSignHi = 0;
   r[EAX] = CPUID_SIGNATURE;
   r[EBX] = 0;
   r[ECX] = 0;
