@@ -60,6 +60,21 @@ describe('the wire and its peers', () => {
     expect([sink.received, sink.lost, sink.outOfOrder, sink.duplicates]).toEqual([6, 1, 1, 1]);
   });
 
+  it('sink counts each sender (source address and port) as its own stream', () => {
+    const { clock, wire, port } = segment();
+    const sink = new SinkPeer(wire);
+    const other = (GUEST_IP + 1) >>> 0;
+    // Two guests numbering from 0, and a second socket of the first guest: three streams.
+    for (const [src, sport, seq] of [[GUEST_IP, 9, 0], [other, 9, 0], [GUEST_IP, 9, 1], [other, 9, 2], [GUEST_IP, 1000, 0], [other, 9, 2]]) {
+      const d = new Uint8Array(32);
+      d[3] = seq;
+      port.send(ethernet(PEER_MAC, GUEST_MAC, ETH_IPV4, ipv4(src, PEER_IP, IP_UDP, udp(src, PEER_IP, sport, 9, d))));
+      clock.advanceTo(clock.now + 1000);
+    }
+    expect([sink.received, sink.lost, sink.duplicates, sink.arrivals, sink.senders]).toEqual([5, 1, 1, 6, 3]);
+    expect(sink.summary()).toMatch(/^sink: 5 datagrams from 3 senders, /);
+  });
+
   it('sink knows a repeat of any 32-bit sequence number, small, large or past 2^24', () => {
     const { clock, wire, port } = segment();
     const sink = new SinkPeer(wire);

@@ -6,7 +6,7 @@
  *
  * - `echo`: answers ARP for its address and ICMP echo requests, and echoes UDP sent to
  *   its port 7 back to the sender.
- * - `sink`: counts a UDP stream to its port 9 whose payload starts with a 32-bit
+ * - `sink`: counts UDP streams to its port 9 (one per sender) whose payload starts with a 32-bit
  *   sequence number: received, lost (gaps), out of order, duplicates, bytes.
  * - `source`: sends a UDP stream (sequence numbers first) to the guest at a set rate
  *   and size, after resolving the guest's address by ARP.
@@ -173,7 +173,18 @@ class SeenNumbers {
   }
 }
 
-/** Counts a sequenced UDP stream to port 9. */
+/** One sender's sequenced stream, as the sink counts it. */
+class Flow {
+  expected = 0;
+  readonly seen = new SeenNumbers();
+}
+
+/**
+ * Counts sequenced UDP streams to port 9: each sender (source address and port) is its
+ * own flow, with its own sequence numbers, so two guests that each number their
+ * datagrams from 0 are two streams, not one stream of duplicates. The counts are summed
+ * over the flows.
+ */
 export class SinkPeer implements Station {
   readonly name = 'sink';
   received = 0;
@@ -188,8 +199,8 @@ export class SinkPeer implements Station {
   arrivals = 0;
   firstArrival = -1;
   lastArrival = -1;
-  private expected = 0;
-  private readonly seen = new SeenNumbers();
+  /** The flows seen, by source address * 65536 + source port (a new sender allocates once). */
+  private readonly flows = new Map<number, Flow>();
   /** Each frame is read in place: no allocation per datagram. */
   private readonly datagram = new UdpDatagram();
   private readonly tx: PeerTransmitter;
@@ -197,6 +208,11 @@ export class SinkPeer implements Station {
   constructor(private readonly wire: Wire, readonly mac = PEER_MAC, readonly ip = PEER_IP) {
     this.tx = new PeerTransmitter(wire, 'sink');
     this.tx.port = wire.attach(this);
+  }
+
+  /** How many senders (source address and port) the sink has heard from. */
+  get senders(): number {
+    return this.flows.size;
   }
 
   receive(frame: Uint8Array): void {
@@ -212,24 +228,28 @@ export class SinkPeer implements Station {
     if (!u.checksumsOk) { this.badChecksums++; return; }
     const length = u.dataEnd - u.dataStart;
     const seq = length >= 4 ? get32(frame, u.dataStart) : 0;
-    // Every good datagram, repeats included (several senders share one sink in the benches).
+    // Every good datagram, repeats included.
     if (this.arrivals === 0) this.firstArrival = this.wire.clock.now;
     this.arrivals++;
     this.lastArrival = this.wire.clock.now;
-    if (this.seen.add(seq)) { this.duplicates++; return; }
+    const key = (u.src >>> 0) * 65536 + u.srcPort;
+    let flow = this.flows.get(key);
+    if (flow === undefined) { flow = new Flow(); this.flows.set(key, flow); }
+    if (flow.seen.add(seq)) { this.duplicates++; return; }
     if (this.firstCycle < 0) this.firstCycle = this.wire.clock.now;
     this.lastCycle = this.wire.clock.now;
     this.received++;
     this.bytes += length;
-    if (seq > this.expected) this.lost += seq - this.expected;
-    if (seq < this.expected) { this.outOfOrder++; this.lost = Math.max(0, this.lost - 1); }
-    this.expected = Math.max(this.expected, seq + 1);
+    if (seq > flow.expected) this.lost += seq - flow.expected;
+    if (seq < flow.expected) { this.outOfOrder++; this.lost = Math.max(0, this.lost - 1); }
+    flow.expected = Math.max(flow.expected, seq + 1);
   }
 
   summary(): string {
     const seconds = this.lastCycle > this.firstCycle ? (this.lastCycle - this.firstCycle) / this.wire.clock.hz : 0;
     const rate = seconds > 0 ? ((this.received - 1) / seconds) : 0;
-    return `sink: ${this.received} datagrams, ${this.bytes} bytes, ${this.lost} lost, ${this.outOfOrder} out of order, ${this.duplicates} duplicate, ${this.badChecksums} bad checksums, ${rate.toFixed(0)} datagrams/s`;
+    const senders = this.flows.size > 1 ? ` from ${this.flows.size} senders` : '';
+    return `sink: ${this.received} datagrams${senders}, ${this.bytes} bytes, ${this.lost} lost, ${this.outOfOrder} out of order, ${this.duplicates} duplicate, ${this.badChecksums} bad checksums, ${rate.toFixed(0)} datagrams/s`;
   }
 }
 
