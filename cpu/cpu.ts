@@ -871,10 +871,27 @@ export class Cpu {
     return true;
   }
 
+  /**
+   * An instruction byte that is not in RAM (firmware's ROM at the top of the 4 GiB
+   * space, where the CPU starts): read through the bus, a byte at a time.
+   */
+  private fetchOutsideRam(e: number): number {
+    const lin = (this.segBase[CS] + e) | 0;
+    let phys: number;
+    if (this.pagingOn === true) {
+      const ent = this.tlb[lin >>> 12];
+      phys = ent & this.tlbReadNeed ? ((ent & ~0xfff) | (lin & 0xfff)) >>> 0 : this.translate(lin, false, this.cpl === 3);
+    } else {
+      phys = (lin & this.a20Mask) >>> 0;
+    }
+    this.eip = e + 1;
+    return this.readPhys8(phys);
+  }
+
   fetch8(): number {
     const e = this.eip;
     if (e >= this.fetchHi || e < this.fetchLo) {
-      if (!this.refillFetch(e)) { this.eip = e + 1; return 0xff; }
+      if (!this.refillFetch(e)) return this.fetchOutsideRam(e);
     }
     this.eip = e + 1;
     return this.mem[e + this.fetchDelta];
