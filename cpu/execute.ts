@@ -541,11 +541,13 @@ function MOV_SwEw(cpu: Cpu, op: number): void {
 }
 
 function POP_Ev(cpu: Cpu, op: number): void {
-  // POP r/m: the address is computed after ESP is incremented (SDM vol. 2, POP).
-  cpu.saveEsp();
-  const v = popV(cpu);
+  // 8F /1-/7 are undefined: #UD before anything, the pop included. For /0 the address
+  // is computed after ESP is incremented (SDM vol. 2, POP), so the pop comes between
+  // the ModRM byte and the rest of the address (SIB, displacement).
   const m = cpu.fetch8();
   if (((m >> 3) & 7) !== 0) cpu.fault(UD, -1);
+  cpu.saveEsp();
+  const v = popV(cpu);
   if (m < 0xc0) decodeEA(cpu, m);
   wrEv(cpu, m, v);
   cpu.espToRestore = -1;
@@ -1566,11 +1568,19 @@ OPS_0F[0xcf] = BSWAP_Zd;
 function dataSeg(cpu: Cpu): number { return cpu.segOvr >= 0 ? cpu.segOvr : DS; }
 function fetchMoffs(cpu: Cpu): number { return cpu.a32 ? cpu.fetch32() : cpu.fetch16(); }
 
+/**
+ * POP DS/ES/FS/GS/SS. The stack pointer moves by the size of the stack the selector came
+ * from: a POP SS that loads a stack of the other size still adds to ESP (32-bit stack)
+ * or to SP alone (16-bit), as the old SS says (SDM vol. 2, POP: the pop is done, then
+ * the segment loaded). ESP changes only once the load has succeeded.
+ */
 function popSegment(cpu: Cpu, seg: number): void {
+  const big = cpu.ssB32;
   const sp = cpu.getSP();
-  const v = cpu.o32 ? cpu.read32(SS, sp) & 0xffff : cpu.read16(SS, sp);
+  const w = cpu.o32 ? 4 : 2;
+  const v = w === 4 ? cpu.read32(SS, sp) & 0xffff : cpu.read16(SS, sp);
   loadSegment(cpu, seg, v);
-  cpu.setSP(sp + (cpu.o32 ? 4 : 2));
+  if (big) cpu.reg32[ESP] = sp + w; else cpu.reg16[ESP << 1] = sp + w;
   if (seg === SS) cpu.inhibitIrqUntil = cpu.instructions + 1;
 }
 

@@ -319,7 +319,10 @@ export function iret(cpu: Cpu, o32: boolean): void {
     dLo = ssLo; dHi = ssHi;
     markAccessed(cpu, newSs);
     cacheFromDescriptor(cpu, SS, newSs);
-    cpu.reg32[ESP] = o32 || cpu.ssB32 ? newEsp : (cpu.reg32[ESP] & ~0xffff) | (newEsp & 0xffff);
+    // At the new stack's size: onto a 16-bit stack only SP is loaded, and ESP's upper
+    // half stays as it was, whatever the operand size (QEMU's helper_ret_protected; the
+    // leak Linux's espfix covers).
+    cpu.setSP(newEsp);
     nullInaccessibleSegments(cpu);
   } else {
     writeFlagsChecked(cpu, newFlags, fullMask);
