@@ -12,7 +12,7 @@
  */
 import { CpuBus, StopReason } from './bus';
 import {
-  CF, PF, AF, ZF, SF, OF, TF, IF, DF, IOPL, NT, RF, AC, ID, FIXED_ONE, PARITY, LazyOp,
+  CF, PF, AF, ZF, SF, OF, TF, IF, DF, IOPL, NT, RF, VM, AC, ID, FIXED_ONE, PARITY, LazyOp,
 } from './flags';
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
@@ -447,13 +447,23 @@ export class Cpu {
 
   /**
    * Sets EFLAGS wholesale (no privilege checks: callers such as POPF and IRET apply them).
-   * Bits that do not exist on this CPU (VM, VIF, VIP, reserved) stay zero; see README
-   * for why virtual-8086 mode is not offered.
+   * VM is kept as it is: only entering and leaving virtual-8086 mode change it (setVm).
+   * Bits that do not exist on this CPU (VIF, VIP, reserved) stay zero.
    */
   setEflags(v: number): void {
     const writable = CF | PF | AF | ZF | SF | TF | IF | DF | OF | IOPL | NT | RF | AC | ID;
-    this.flags = (v & writable) | FIXED_ONE;
+    this.flags = (v & writable) | (this.flags & VM) | FIXED_ONE;
     this.flagsLazy = 0;
+  }
+
+  /** Virtual-8086 mode: EFLAGS.VM (SDM vol. 3, chapter 20). Only meaningful with CR0.PE. */
+  get v86(): boolean {
+    return (this.flags & VM) !== 0;
+  }
+
+  /** Sets or clears EFLAGS.VM; the caller loads the segments and CPL that go with it. */
+  setVm(on: boolean): void {
+    this.flags = on ? this.flags | VM : this.flags & ~VM;
   }
 
   /** Makes the status flags concrete (before an instruction sets only some of them). */
@@ -1009,6 +1019,31 @@ export class Cpu {
   }
 
   /**
+   * A segment load in virtual-8086 mode (SDM vol. 3, 20.1.1): base selector << 4, and,
+   * unlike real mode, the whole cache is set: limit FFFF, 16-bit, present, DPL 3,
+   * read/write. CS too: the code is 16-bit and at CPL 3.
+   */
+  loadV86Segment(seg: number, sel: number): void {
+    sel &= 0xffff;
+    this.segFromDescriptor[seg] = 0;
+    this.sreg[seg] = sel;
+    this.segBase[seg] = sel << 4;
+    this.segLimit[seg] = 0xffff;
+    this.segMin[seg] = 0;
+    this.segMaxR[seg] = 0xffff;
+    this.segMaxW[seg] = 0xffff;
+    this.segFlags[seg] = 0xf300;
+    if (seg === CS) {
+      this.csD32 = false;
+      this.o32 = this.a32 = false;
+      this.invalidateFetch();
+    } else if (seg === SS) {
+      this.ssB32 = false;
+    }
+    this.updateFlat(seg);
+  }
+
+  /**
    * Fills a descriptor cache from a descriptor (base, byte-granular limit, high dword),
    * working out what the limit checks need. No checks here: callers have made them.
    */
@@ -1390,7 +1425,7 @@ export class Cpu {
     const lines: string[] = [];
     lines.push(REG32_NAMES.slice(0, 4).map((n, i) => `${n.toUpperCase()}=${h(r[i])}`).join(' '));
     lines.push(REG32_NAMES.slice(4).map((n, i) => `${n.toUpperCase()}=${h(r[i + 4])}`).join(' '));
-    lines.push(`EIP=${h(this.eip)} EFL=${h(this.getEflags())} CPL=${this.cpl} ${this.protectedMode ? 'PM' : 'RM'}${this.pagingOn ? ' PG' : ''}`);
+    lines.push(`EIP=${h(this.eip)} EFL=${h(this.getEflags())} CPL=${this.cpl} ${this.protectedMode ? (this.v86 ? 'V86' : 'PM') : 'RM'}${this.pagingOn ? ' PG' : ''}`);
     for (let s = 0; s < 6; s++) {
       lines.push(`${SREG_NAMES[s].toUpperCase()} =${h(this.sreg[s], 4)} ${h(this.segBase[s])} ${h(this.segLimit[s])} ${h(this.segFlags[s])}`);
     }

@@ -773,6 +773,8 @@ function INT3(cpu: Cpu, op: number): void {
 
 function INT_Ib(cpu: Cpu, op: number): void {
   const v = cpu.fetch8();
+  // In virtual-8086 mode INT n is IOPL-sensitive (INT3 and INTO are not): SDM vol. 3, 20.2.7.
+  if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0);
   deliverInterrupt(cpu, v, true, -1, false);
 }
 
@@ -1218,7 +1220,7 @@ function GRP7(cpu: Cpu, op: number): void {
 }
 
 function LAR_LSL_GvEw(cpu: Cpu, op: number): void {
-  if (!cpu.protectedMode) cpu.fault(UD, -1);
+  if (!cpu.protectedMode || cpu.flags & VM) cpu.fault(UD, -1); // not recognized in real or virtual-8086 mode
   const m = modrm(cpu);
   const v = inspectSelector(cpu, rdE16(cpu, m), op === 0x02 ? 'lar' : 'lsl');
   cpu.materializeFlags();
@@ -1639,7 +1641,7 @@ function bound(cpu: Cpu): void {
 }
 
 function arpl(cpu: Cpu): void {
-  if (!cpu.protectedMode) cpu.fault(UD, -1);
+  if (!cpu.protectedMode || cpu.flags & VM) cpu.fault(UD, -1); // not recognized in real or virtual-8086 mode
   const m = modrm(cpu);
   const d = rdE16(cpu, m);
   const s = cpu.reg16[((m >> 3) & 7) << 1];
@@ -1653,12 +1655,14 @@ function arpl(cpu: Cpu): void {
 }
 
 function pushf(cpu: Cpu): void {
-  // VM and RF are never pushed set (SDM vol. 2, PUSHF).
+  // IOPL-sensitive in virtual-8086 mode (no CR4.VME); VM and RF are never pushed set (SDM vol. 2, PUSHF).
+  if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0);
   const f = cpu.getEflags() & ~(VM | RF);
   if (cpu.o32) cpu.push32(f); else cpu.push16(f);
 }
 
 function popf(cpu: Cpu): void {
+  if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0); // IOPL-sensitive in V86 (SDM vol. 2, POPF)
   const v = cpu.o32 ? cpu.pop32() : cpu.pop16();
   const mask = cpu.o32 ? (0x3f7fd5 & ~VM) : 0x7fd5;
   writeFlagsChecked(cpu, v, mask);
@@ -1945,7 +1949,7 @@ function moveControl(cpu: Cpu, op: number): void {
 
 /** Group 6: SLDT STR LLDT LTR VERR VERW (protected mode only). */
 function group6(cpu: Cpu): void {
-  if (!cpu.protectedMode) cpu.fault(UD, -1);
+  if (!cpu.protectedMode || cpu.flags & VM) cpu.fault(UD, -1); // not recognized in real or virtual-8086 mode
   const m = modrm(cpu);
   switch ((m >> 3) & 7) {
     case 0: storeSelector(cpu, m, cpu.ldtrSel); return;

@@ -6,7 +6,8 @@
  * References: Intel SDM vol. 3, chapters 3 (segmentation), 5 (protection),
  * 6 (interrupts and exceptions), 7 (task management: only the TSS stack pointers
  * and I/O bitmap are used; hardware task switches are not implemented and raise
- * #GP, see README), and the vol. 2 pages of each instruction.
+ * #GP, see README), 20 (virtual-8086 mode, without CR4.VME), and the vol. 2 pages of
+ * each instruction.
  */
 import type { Cpu } from './cpu';
 import { TF, IF, NT, RF, IOPL, VM, AC, FIXED_ONE } from './flags';
@@ -94,6 +95,10 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
     cpu.loadRealSegment(seg, sel);
     return;
   }
+  if (cpu.flags & VM) {
+    cpu.loadV86Segment(seg, sel);
+    return;
+  }
   const rpl = sel & 3;
   if (seg === SS) {
     if ((sel & 0xfffc) === 0) cpu.fault(GP, 0);
@@ -117,6 +122,16 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
   if (!present(dHi)) cpu.fault(NP, sel & 0xfffc);
   markAccessed(cpu, sel);
   cacheFromDescriptor(cpu, seg, sel);
+}
+
+/** True in real mode and in virtual-8086 mode: segments are loaded as selector << 4, without descriptors. */
+function realSegments(cpu: Cpu): boolean {
+  return !(cpu.cr0 & CR0_PE) || (cpu.flags & VM) !== 0;
+}
+
+/** A CS load in real or virtual-8086 mode (realSegments), for far JMP/CALL/RET and IRET. */
+function loadRealCs(cpu: Cpu, sel: number): void {
+  if (cpu.cr0 & CR0_PE) cpu.loadV86Segment(CS, sel); else cpu.loadRealSegment(CS, sel);
 }
 
 /** Loads CS for a control transfer whose checks are done; RPL becomes the new CPL. */
@@ -216,6 +231,10 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
   const codeHi = dHi, codeLo = dLo;
   if (!isCode(codeHi) || dpl(codeHi) > cpu.cpl) cpu.fault(GP, (sel & 0xfffc) | ext);
   if (!present(codeHi)) cpu.fault(NP, (sel & 0xfffc) | ext);
+  // From virtual-8086 mode only to a non-conforming ring-0 segment (SDM vol. 2, INT n,
+  // INTERRUPT-FROM-VIRTUAL-8086-MODE); anything else is #GP with its selector.
+  const fromV86 = (cpu.flags & VM) !== 0;
+  if (fromV86 && (isConforming(codeHi) || dpl(codeHi) !== 0)) cpu.fault(GP, (sel & 0xfffc) | ext);
   if (offset > descLimit(codeLo, codeHi)) cpu.fault(GP, ext);
 
   const oldCpl = cpu.cpl;
@@ -229,6 +248,12 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
     if (newCpl < oldCpl) {
       switchToInnerStack(cpu, newCpl, ext);
       if (cpu.cpl !== newCpl) cpu.setCpl(newCpl); // stack pushes are privileged accesses now
+      if (fromV86) {
+        // The V86 data segments go on the ring-0 stack first, at the gate's size.
+        const sr = cpu.sreg;
+        if (gate32) { cpu.push32(sr[GS]); cpu.push32(sr[FS]); cpu.push32(sr[DS]); cpu.push32(sr[ES]); }
+        else { cpu.push16(sr[GS]); cpu.push16(sr[FS]); cpu.push16(sr[DS]); cpu.push16(sr[ES]); }
+      }
       if (gate32) { cpu.push32(oldSs); cpu.push32(oldEsp); } else { cpu.push16(oldSs); cpu.push16(oldEsp); }
     }
     if (gate32) {
@@ -244,6 +269,10 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
   }
   dHi = codeHi; dLo = codeLo;
   loadCS(cpu, sel, newCpl, offset);
+  if (fromV86) {
+    // Leaving virtual-8086 mode: the data segments are null in the handler.
+    cpu.loadNullSegment(ES, 0); cpu.loadNullSegment(DS, 0); cpu.loadNullSegment(FS, 0); cpu.loadNullSegment(GS, 0);
+  }
   let f = oldFlags & ~(TF | NT | RF | VM);
   if (!(type & 1)) f &= ~IF; // interrupt gates clear IF; trap gates leave it
   cpu.flags = f | FIXED_ONE;
@@ -295,13 +324,33 @@ export function iret(cpu: Cpu, o32: boolean): void {
     cpu.setEflags((fl & fullMask) | FIXED_ONE);
     return;
   }
-  if (cpu.flags & NT) cpu.fault(GP, 0); // a nested-task return needs hardware task switching
   const sp = cpu.getSP();
   const w = o32 ? 4 : 2;
+  if (cpu.flags & VM) {
+    // In virtual-8086 mode: as in real mode at IOPL 3, #GP(0) below it; IOPL and VM
+    // stay as they are (SDM vol. 2, IRET; no CR4.VME here).
+    if ((cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0);
+    const eip = readStackSlot(cpu, sp, 0, o32) >>> 0;
+    const cs = readStackSlot(cpu, sp, 1, o32) & 0xffff;
+    const fl = readStackSlot(cpu, sp, 2, o32);
+    if (eip > 0xffff) cpu.fault(GP, 0);
+    const mask = (o32 ? fullMask : 0xffff) & ~(IOPL | VM);
+    cpu.setEflags((cpu.getEflags() & ~mask) | (fl & mask));
+    cpu.loadV86Segment(CS, cs);
+    cpu.eip = eip;
+    cpu.setSP(sp + 3 * w);
+    cpu.cancelSingleStep();
+    return;
+  }
+  if (cpu.flags & NT) cpu.fault(GP, 0); // a nested-task return needs hardware task switching
   const newEip = readStackSlot(cpu, sp, 0, o32) >>> 0;
   const newCs = readStackSlot(cpu, sp, 1, o32) & 0xffff;
   let newFlags = readStackSlot(cpu, sp, 2, o32);
   if (!o32) newFlags = (newFlags & 0xffff) | (cpu.getEflags() & 0xffff0000);
+  if (o32 && (newFlags & VM) && cpu.cpl === 0) {
+    returnToV86(cpu, sp, newEip, newCs, newFlags);
+    return;
+  }
   const rpl = newCs & 3;
   checkReturnCs(cpu, newCs, newEip);
   const csLo = dLo, csHi = dHi;
@@ -333,11 +382,39 @@ export function iret(cpu: Cpu, o32: boolean): void {
   cpu.cancelSingleStep();
 }
 
+/**
+ * IRETD at CPL 0 with VM set in the popped EFLAGS (SDM vol. 2, IRET,
+ * RETURN-TO-VIRTUAL-8086-MODE): the frame goes on with ESP, SS, ES, DS, FS and GS, each
+ * a dword; every segment is loaded as in V86 mode, CPL becomes 3, EFLAGS is the frame's
+ * whole. All nine slots are read (and may fault) before anything changes.
+ */
+function returnToV86(cpu: Cpu, sp: number, eip: number, cs: number, fl: number): void {
+  const esp = readStackSlot(cpu, sp, 3, true);
+  const ss = readStackSlot(cpu, sp, 4, true);
+  const es = readStackSlot(cpu, sp, 5, true);
+  const ds = readStackSlot(cpu, sp, 6, true);
+  const fs = readStackSlot(cpu, sp, 7, true);
+  const gs = readStackSlot(cpu, sp, 8, true);
+  cpu.setEflags(fl);
+  cpu.setVm(true);
+  cpu.loadV86Segment(CS, cs);
+  cpu.loadV86Segment(SS, ss);
+  cpu.loadV86Segment(ES, es);
+  cpu.loadV86Segment(DS, ds);
+  cpu.loadV86Segment(FS, fs);
+  cpu.loadV86Segment(GS, gs);
+  cpu.setCpl(3);
+  cpu.reg32[ESP] = esp;
+  cpu.eip = eip & 0xffff;
+  cpu.cancelSingleStep();
+}
+
 /** JMP ptr16:16/32 and JMP m16:16/32 (SDM vol. 2, JMP, far jumps in protected mode). */
 export function farJump(cpu: Cpu, sel: number, eip: number, o32: boolean): void {
   sel &= 0xffff;
-  if (!(cpu.cr0 & CR0_PE)) {
-    cpu.loadRealSegment(CS, sel);
+  if (realSegments(cpu)) {
+    if (cpu.flags & VM && (o32 ? eip >>> 0 : eip & 0xffff) > 0xffff) cpu.fault(GP, 0);
+    loadRealCs(cpu, sel);
     cpu.eip = o32 ? eip >>> 0 : eip & 0xffff;
     return;
   }
@@ -384,9 +461,10 @@ export function farCall(cpu: Cpu, sel: number, eip: number, o32: boolean): void 
   sel &= 0xffff;
   const retEip = cpu.eip;
   const retCs = cpu.sreg[CS];
-  if (!(cpu.cr0 & CR0_PE)) {
+  if (realSegments(cpu)) {
+    if (cpu.flags & VM && (o32 ? eip >>> 0 : eip & 0xffff) > 0xffff) cpu.fault(GP, 0);
     if (o32) { cpu.push32(retCs); cpu.push32(retEip); } else { cpu.push16(retCs); cpu.push16(retEip); }
-    cpu.loadRealSegment(CS, sel);
+    loadRealCs(cpu, sel);
     cpu.eip = o32 ? eip >>> 0 : eip & 0xffff;
     return;
   }
@@ -458,8 +536,9 @@ export function farReturn(cpu: Cpu, o32: boolean, imm: number): void {
   const rd = (off: number) => (o32 ? cpu.read32(SS, (sp + off) & mask) : cpu.read16(SS, (sp + off) & mask));
   const newEip = rd(0) >>> 0;
   const newCs = rd(w) & 0xffff;
-  if (!(cpu.cr0 & CR0_PE)) {
-    cpu.loadRealSegment(CS, newCs);
+  if (realSegments(cpu)) {
+    if (cpu.flags & VM && newEip > 0xffff) cpu.fault(GP, 0);
+    loadRealCs(cpu, newCs);
     cpu.eip = newEip;
     cpu.setSP(sp + 2 * w + imm);
     return;
@@ -557,10 +636,12 @@ export function inspectSelector(cpu: Cpu, sel: number, what: 'lar' | 'lsl' | 've
 
 /**
  * The I/O permission check for IN/OUT/INS/OUTS (SDM vol. 1, 19.5): at CPL > IOPL in
- * protected mode, every port of the access must be clear in the TSS I/O bitmap.
+ * protected mode, and always in virtual-8086 mode, every port of the access must be
+ * clear in the TSS I/O bitmap.
  */
 export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
-  if (!(cpu.cr0 & CR0_PE) || cpu.cpl <= ((cpu.flags >>> 12) & 3)) return;
+  // In virtual-8086 mode the bitmap decides whatever IOPL is (SDM vol. 3, 20.2.8.1).
+  if (!(cpu.cr0 & CR0_PE) || (cpu.cpl <= ((cpu.flags >>> 12) & 3) && !(cpu.flags & VM))) return;
   if (!(cpu.trType & 8) || cpu.trLimit < 0x67) cpu.fault(GP, 0);
   const bitmap = readSys16(cpu, cpu.trBase + 0x66);
   const at = bitmap + (port >>> 3);
