@@ -4,14 +4,13 @@
  * LDT and TSS loads, and the I/O permission check.
  *
  * References: Intel SDM vol. 3, chapters 3 (segmentation), 5 (protection),
- * 6 (interrupts and exceptions), 7 (task management: only the TSS stack pointers
- * and I/O bitmap are used; hardware task switches are not implemented and raise
- * #GP, see README), 20 (virtual-8086 mode, without CR4.VME), and the vol. 2 pages of
- * each instruction.
+ * 6 (interrupts and exceptions), 7 (task management: hardware task switches, the
+ * TSS stack pointers and I/O bitmap), 20 (virtual-8086 mode, without CR4.VME), and the
+ * vol. 2 pages of each instruction.
  */
 import type { Cpu } from './cpu';
 import { TF, IF, NT, RF, IOPL, VM, AC, FIXED_ONE } from './flags';
-import { ESP, ES, CS, SS, DS, FS, GS, GP, NP, SSV, TS, CR0_PE } from './registers';
+import { ESP, ES, CS, SS, DS, FS, GS, GP, NP, SSV, TS, CR0_PE, CR0_TS } from './registers';
 
 // The descriptor last read by fetchDescriptor (module scratch: no allocation per load).
 let dLo = 0;
@@ -53,6 +52,16 @@ export function readSys32(cpu: Cpu, lin: number): number {
 
 function writeSys8(cpu: Cpu, lin: number, v: number): void {
   cpu.writePhys8(cpu.linToPhysSystem(lin, true), v);
+}
+
+function writeSys16(cpu: Cpu, lin: number, v: number): void {
+  writeSys8(cpu, lin, v & 0xff);
+  writeSys8(cpu, lin + 1, (v >>> 8) & 0xff);
+}
+
+function writeSys32(cpu: Cpu, lin: number, v: number): void {
+  writeSys16(cpu, lin, v & 0xffff);
+  writeSys16(cpu, lin + 2, v >>> 16);
 }
 
 /**
@@ -217,12 +226,18 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
   const lo = readSys32(cpu, cpu.idtrBase + idx);
   const hi = readSys32(cpu, cpu.idtrBase + idx + 4);
   const type = (hi >>> 8) & 0x1f;
-  if (type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) {
-    // Includes task gates (type 5): hardware task switching is not implemented.
-    cpu.fault(GP, gateErr);
-  }
+  if (type !== 0x05 && type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) cpu.fault(GP, gateErr);
   if (soft && dpl(hi) < cpu.cpl) cpu.fault(GP, idx + 2);
   if (!present(hi)) cpu.fault(NP, gateErr);
+  if (type === 0x05) {
+    // A task gate: switch to its task (nested), then push the error code there.
+    const tss = lo >>> 16;
+    checkTargetTss(cpu, tss, false, ext);
+    const new32 = taskSwitch(cpu, tss, TASK_INT, ext);
+    if (errorCode >= 0) { if (new32) cpu.push32(errorCode); else cpu.push16(errorCode); }
+    cpu.cancelSingleStep();
+    return;
+  }
   const sel = lo >>> 16;
   const gate32 = (type & 8) !== 0;
   const offset = gate32 ? ((lo & 0xffff) | (hi & 0xffff0000)) >>> 0 : lo & 0xffff;
@@ -278,6 +293,181 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
   cpu.flags = f | FIXED_ONE;
   cpu.flagsLazy = 0;
   cpu.cancelSingleStep();
+}
+
+// ---- Hardware task switching (SDM vol. 3, 7.3; vol. 2, JMP, CALL, INT n, IRET). ----
+
+/** What starts a task switch: it decides the busy bits, NT and the back link. */
+export const TASK_JMP = 0, TASK_CALL = 1, TASK_IRET = 2, TASK_INT = 3;
+
+// The incoming task's registers and selectors, read before anything changes.
+const tssRegs = new Int32Array(8);
+const tssSegs = new Int32Array(6);
+
+/** Sets or clears the busy bit of the TSS descriptor `sel` in the GDT. */
+function setBusy(cpu: Cpu, sel: number, busy: boolean): void {
+  const at = cpu.gdtrBase + (sel & 0xfff8) + 5;
+  const b = readSys8(cpu, at);
+  writeSys8(cpu, at, busy ? b | 2 : b & ~2);
+}
+
+/**
+ * The checks on the TSS a JMP, CALL or INT reaches through a task gate, or that an
+ * IRET's back link names (`back`): in the GDT, a TSS (busy for a return, available
+ * otherwise), present. Faults #GP (#TS for a return) or #NP with the TSS selector.
+ * Leaves the descriptor in dLo/dHi.
+ */
+function checkTargetTss(cpu: Cpu, sel: number, back: boolean, ext: number): void {
+  const v = back ? TS : GP;
+  if (sel & 4) cpu.fault(v, (sel & 0xfffc) | ext);
+  fetchDescriptor(cpu, sel, v, ext);
+  const type = (dHi >>> 8) & 0x1f;
+  const want = back ? 0x03 : 0x01;
+  if ((type & 0x17) !== want) cpu.fault(v, (sel & 0xfffc) | ext);
+  if (!present(dHi)) cpu.fault(NP, (sel & 0xfffc) | ext);
+}
+
+/**
+ * Switches to the task whose TSS descriptor (selector `sel`) is in dLo/dHi, checks
+ * done by the caller (SDM vol. 3, 7.3, steps 4 on). The outgoing state goes into the
+ * current TSS, the incoming task's is read whole first (a fault there changes nothing);
+ * after the commit (TR loaded) a fault in the new segments is the new task's, at its
+ * EIP. A 16-bit TSS fills the upper halves of the registers with ones, as QEMU and
+ * Bochs do, and has no FS, GS or CR3. Returns whether the new TSS is 32-bit.
+ */
+function taskSwitch(cpu: Cpu, sel: number, source: number, ext: number): boolean {
+  const lo = dLo, hi = dHi;
+  const new32 = (hi & 0x800) !== 0;
+  const base = descBase(lo, hi), limit = descLimit(lo, hi);
+  if (limit < (new32 ? 0x67 : 0x2b)) cpu.fault(TS, (sel & 0xfffc) | ext);
+  let newEip: number, newFlags: number, newLdt: number, newCr3 = 0;
+  if (new32) {
+    newCr3 = readSys32(cpu, base + 0x1c);
+    newEip = readSys32(cpu, base + 0x20) >>> 0;
+    newFlags = readSys32(cpu, base + 0x24);
+    for (let i = 0; i < 8; i++) tssRegs[i] = readSys32(cpu, base + 0x28 + i * 4);
+    for (let i = 0; i < 6; i++) tssSegs[i] = readSys16(cpu, base + 0x48 + i * 4);
+    newLdt = readSys16(cpu, base + 0x60);
+  } else {
+    newEip = readSys16(cpu, base + 0x0e);
+    newFlags = readSys16(cpu, base + 0x10);
+    for (let i = 0; i < 8; i++) tssRegs[i] = readSys16(cpu, base + 0x12 + i * 2) | 0xffff0000;
+    for (let i = 0; i < 4; i++) tssSegs[i] = readSys16(cpu, base + 0x22 + i * 2);
+    tssSegs[FS] = 0; tssSegs[GS] = 0;
+    newLdt = readSys16(cpu, base + 0x2a);
+  }
+
+  // The outgoing task: its busy bit (JMP, IRET), then its state.
+  const oldSel = cpu.trSel, oldBase = cpu.trBase;
+  if (source === TASK_JMP || source === TASK_IRET) setBusy(cpu, oldSel, false);
+  let oldFlags = cpu.getEflags();
+  if (source === TASK_IRET) oldFlags &= ~NT;
+  if (cpu.trType & 8) {
+    writeSys32(cpu, oldBase + 0x20, cpu.eip);
+    writeSys32(cpu, oldBase + 0x24, oldFlags);
+    for (let i = 0; i < 8; i++) writeSys32(cpu, oldBase + 0x28 + i * 4, cpu.reg32[i]);
+    for (let i = 0; i < 6; i++) writeSys16(cpu, oldBase + 0x48 + i * 4, cpu.sreg[i]);
+  } else {
+    writeSys16(cpu, oldBase + 0x0e, cpu.eip);
+    writeSys16(cpu, oldBase + 0x10, oldFlags);
+    for (let i = 0; i < 8; i++) writeSys16(cpu, oldBase + 0x12 + i * 2, cpu.reg32[i]);
+    for (let i = 0; i < 4; i++) writeSys16(cpu, oldBase + 0x22 + i * 2, cpu.sreg[i]);
+  }
+
+  // The incoming task: back link and NT (CALL, INT), busy bit (all but IRET), TR.
+  if (source === TASK_CALL || source === TASK_INT) {
+    writeSys16(cpu, base, oldSel);
+    newFlags |= NT;
+  }
+  if (source !== TASK_IRET) setBusy(cpu, sel, true);
+  cpu.trSel = sel;
+  cpu.trBase = base;
+  cpu.trLimit = limit;
+  cpu.trType = ((hi >>> 8) & 0xf) | 2;
+  cpu.cr0 |= CR0_TS;
+  if (new32 && cpu.pagingOn) cpu.setCr3(newCr3);
+  for (let i = 0; i < 8; i++) cpu.reg32[i] = tssRegs[i];
+  const vm = new32 && (newFlags & VM) !== 0;
+  cpu.setEflags(newFlags);
+  cpu.setVm(vm);
+  cpu.eip = newEip;
+  // From here a fault belongs to the new task: it restarts at the new EIP and ESP.
+  cpu.instrEip = newEip;
+  cpu.espToRestore = -1;
+  // Selectors first, so a fault shows the new task's; then the LDT, then the caches.
+  for (let i = 0; i < 6; i++) cpu.sreg[i] = tssSegs[i];
+  cpu.ldtrSel = newLdt;
+  if (newLdt & 4) cpu.fault(TS, (newLdt & 0xfffc) | ext);
+  if ((newLdt & 0xfffc) === 0) {
+    cpu.ldtrBase = 0; cpu.ldtrLimit = 0;
+  } else {
+    fetchDescriptor(cpu, newLdt, TS, ext);
+    if (((dHi >>> 8) & 0x1f) !== 0x02 || !present(dHi)) cpu.fault(TS, (newLdt & 0xfffc) | ext);
+    cpu.ldtrBase = descBase(dLo, dHi);
+    cpu.ldtrLimit = descLimit(dLo, dHi);
+  }
+  if (vm) {
+    for (let i = 0; i < 6; i++) cpu.loadV86Segment(i, tssSegs[i]);
+    cpu.setCpl(3);
+  } else {
+    loadTaskSegments(cpu, ext);
+  }
+  if (cpu.eip > cpu.segLimit[CS] >>> 0) cpu.fault(GP, ext);
+  cpu.invalidateFetch();
+  return new32;
+}
+
+/** The incoming task's CS, SS and data segments, with their #TS/#NP/#SS checks (SDM vol. 3, table 7-1). */
+function loadTaskSegments(cpu: Cpu, ext: number): void {
+  const cs = tssSegs[CS], cpl = cs & 3;
+  if ((cs & 0xfffc) === 0) cpu.fault(TS, ext);
+  fetchDescriptor(cpu, cs, TS, ext);
+  if (!isCode(dHi) || (isConforming(dHi) ? dpl(dHi) > cpl : dpl(dHi) !== cpl)) cpu.fault(TS, (cs & 0xfffc) | ext);
+  if (!present(dHi)) cpu.fault(NP, (cs & 0xfffc) | ext);
+  markAccessed(cpu, cs);
+  cacheFromDescriptor(cpu, CS, cs);
+  if (cpu.cpl !== cpl) cpu.setCpl(cpl);
+  const ss = tssSegs[SS];
+  if ((ss & 0xfffc) === 0) cpu.fault(TS, ext);
+  fetchDescriptor(cpu, ss, TS, ext);
+  if ((ss & 3) !== cpl || dpl(dHi) !== cpl || !isWritableData(dHi)) cpu.fault(TS, (ss & 0xfffc) | ext);
+  if (!present(dHi)) cpu.fault(SSV, (ss & 0xfffc) | ext);
+  markAccessed(cpu, ss);
+  cacheFromDescriptor(cpu, SS, ss);
+  for (const seg of [ES, DS, FS, GS]) {
+    const sel = tssSegs[seg];
+    if ((sel & 0xfffc) === 0) { cpu.loadNullSegment(seg, sel); continue; }
+    fetchDescriptor(cpu, sel, TS, ext);
+    if (!isData(dHi) && !isReadableCode(dHi)) cpu.fault(TS, (sel & 0xfffc) | ext);
+    if (!isConforming(dHi) && (dpl(dHi) < cpl || dpl(dHi) < (sel & 3))) cpu.fault(TS, (sel & 0xfffc) | ext);
+    if (!present(dHi)) cpu.fault(NP, (sel & 0xfffc) | ext);
+    markAccessed(cpu, sel);
+    cacheFromDescriptor(cpu, seg, sel);
+  }
+}
+
+/**
+ * A far JMP or CALL whose selector (in dLo/dHi) names a TSS or a task gate (SDM vol. 2,
+ * JMP and CALL): the privilege checks, then the switch. Returns false when it is neither.
+ */
+function farTaskSwitch(cpu: Cpu, sel: number, source: number): boolean {
+  const type = (dHi >>> 8) & 0x1f;
+  if (type === 0x01 || type === 0x09 || type === 0x03 || type === 0x0b) {
+    if (dpl(dHi) < cpu.cpl || dpl(dHi) < (sel & 3)) cpu.fault(GP, sel & 0xfffc);
+    if (type & 2) cpu.fault(GP, sel & 0xfffc); // busy
+    if (!present(dHi)) cpu.fault(NP, sel & 0xfffc);
+    taskSwitch(cpu, sel, source, 0);
+    return true;
+  }
+  if (type === 0x05) {
+    if (dpl(dHi) < cpu.cpl || dpl(dHi) < (sel & 3)) cpu.fault(GP, sel & 0xfffc);
+    if (!present(dHi)) cpu.fault(NP, sel & 0xfffc);
+    const tss = dLo >>> 16;
+    checkTargetTss(cpu, tss, false, 0);
+    taskSwitch(cpu, tss, source, 0);
+    return true;
+  }
+  return false;
 }
 
 /** Applies a popped EFLAGS image with the privilege rules of POPF/IRET (SDM vol. 2). */
@@ -342,7 +532,14 @@ export function iret(cpu: Cpu, o32: boolean): void {
     cpu.cancelSingleStep();
     return;
   }
-  if (cpu.flags & NT) cpu.fault(GP, 0); // a nested-task return needs hardware task switching
+  if (cpu.flags & NT) {
+    // A nested task's return: to the task in the back link, which must be busy.
+    const back = readSys16(cpu, cpu.trBase);
+    checkTargetTss(cpu, back, true, 0);
+    taskSwitch(cpu, back, TASK_IRET, 0);
+    cpu.cancelSingleStep();
+    return;
+  }
   const newEip = readStackSlot(cpu, sp, 0, o32) >>> 0;
   const newCs = readStackSlot(cpu, sp, 1, o32) & 0xffff;
   let newFlags = readStackSlot(cpu, sp, 2, o32);
@@ -442,8 +639,7 @@ export function farJump(cpu: Cpu, sel: number, eip: number, o32: boolean): void 
     loadCS(cpu, target, cpu.cpl, off);
     return;
   }
-  // TSS and task gates: task switching is not implemented.
-  cpu.fault(GP, sel & 0xfffc);
+  if (!farTaskSwitch(cpu, sel, TASK_JMP)) cpu.fault(GP, sel & 0xfffc);
 }
 
 /** The privilege checks for a JMP or CALL straight to a code segment. */
@@ -480,7 +676,10 @@ export function farCall(cpu: Cpu, sel: number, eip: number, o32: boolean): void 
     return;
   }
   const type = (dHi >>> 8) & 0x1f;
-  if (type !== 0x04 && type !== 0x0c) cpu.fault(GP, sel & 0xfffc); // TSS/task gate: no task switching
+  if (type !== 0x04 && type !== 0x0c) {
+    if (!farTaskSwitch(cpu, sel, TASK_CALL)) cpu.fault(GP, sel & 0xfffc);
+    return;
+  }
   const gateHi = dHi, gateLo = dLo;
   if (dpl(gateHi) < cpu.cpl || dpl(gateHi) < (sel & 3)) cpu.fault(GP, sel & 0xfffc);
   if (!present(gateHi)) cpu.fault(NP, sel & 0xfffc);
