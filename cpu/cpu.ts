@@ -573,7 +573,6 @@ export class Cpu {
       rw = (pde & pte & 2) !== 0;
       us = (pde & pte & 4) !== 0;
       global = (pte & 0x100) !== 0;
-      if (!(pde & 0x20)) this.writePhys32(pdeAddr, pde | 0x20);
     }
     errBase |= 1; // the page was present: any fault from here is a protection fault
     if (user) {
@@ -582,6 +581,10 @@ export class Cpu {
     } else if (write && !rw && (this.cr0 & CR0_WP)) {
       return this.pageFault(lin, errBase);
     }
+    // The accessed bits only for an access that is allowed: a protection fault leaves the
+    // PDE's as it was (i386 manual, 5.2.4.4: A is set "before a read or write"; Bochs, whose
+    // behaviour test386 checks, does the same).
+    if (entryAddr !== pdeAddr && !(pde & 0x20)) this.writePhys32(pdeAddr, pde | 0x20);
     const newEntry = entry | 0x20 | (write ? 0x40 : 0);
     if (newEntry !== entry) this.writePhys32(entryAddr, newEntry);
     // Fill the TLB: reads are allowed as checked; writes only once D is set.
