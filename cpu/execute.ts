@@ -1685,7 +1685,9 @@ function enter(cpu: Cpu): void {
   const r = cpu.reg32;
   const w = cpu.o32 ? 4 : 2;
   pushV(cpu, cpu.o32 ? r[EBP] : cpu.reg16[EBP << 1]);
-  const frame = cpu.getSP();
+  // FrameTemp is the pointer at the operand size, whatever the stack's: a 32-bit ENTER
+  // on a 16-bit stack takes all of ESP, upper half included (i386 manual, ENTER; Bochs).
+  const frame = cpu.o32 ? r[ESP] : cpu.reg16[ESP << 1];
   if (level > 0) {
     let bp = cpu.ssB32 ? r[EBP] : cpu.reg16[EBP << 1];
     for (let i = 1; i < level; i++) {

@@ -47,6 +47,17 @@ describe('POP SS that changes the stack size (SDM vol. 2, POP)', () => {
   });
 });
 
+describe('ENTER with an operand size other than the stack\'s (i386 manual, ENTER)', () => {
+  it('a 32-bit ENTER on a 16-bit stack sets EBP to all of ESP, upper half included', () => {
+    // mov ax, 0x18 ; mov ss, ax (16-bit) ; mov esp, 0x20010 ; enter 8, 0
+    // mov eax, ebp ; out 0xe0, eax ; mov eax, esp ; out 0xe0, eax ; out 0xf4, al
+    const stack16 = (ram: Uint8Array) => putDescriptor(ram, 0x18, 0, 0xffff, 0x92, false, false);
+    for (const r of bothModes('66b818008ed0bc10000200c808000089e8e7e089e0e7e0e6f4', stack16)) {
+      expect(r).toEqual([0x0002000c, 0x00020004]); // FrameTemp = ESP after the push; SP alone moves
+    }
+  });
+});
+
 describe('POP r/m with an undefined ModRM reg field (8F /1-/7)', () => {
   it('raises #UD before it pops: a pop that would fault with #SS does not', () => {
     // 0x18: a 32-bit stack whose limit 0x7fff1 leaves ESP 0x7fff0 room for a push but not a dword pop.
