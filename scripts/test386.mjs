@@ -27,7 +27,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The configuration's settings we change, by EQU name. */
 export const CONFIG = { POST_PORT: '0x80', OUT_PORT: '0xE9', ROM128: '1', TEST_UNDEF: '0', LPT_PORT: '0', COM_PORT: '0' };
-/** Enough for the whole ROM at the default costs (it needs about 1.3e9; each OUT costs an ISA access). */
+/** Enough for the whole ROM at the default costs (it needs 7.2e9 cycles, 80M instructions: each OUT to the console costs an ISA access). */
 export const DEFAULT_MAX_CYCLES = '2e10';
 
 function fail(message) {
