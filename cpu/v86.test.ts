@@ -9,7 +9,7 @@
  * Machine code is given as bytes with its assembly beside it (nasm). The handler
  * records what is on its stack, from the top, until the ring-0 stack is empty.
  */
-import { flatMachine, hex, putDescriptor, runToStop, IDT_BASE } from './testing';
+import { flatMachine, hex, putDescriptor, runToStop, IDT_BASE, CODE_BASE } from './testing';
 
 const TSS = 0x4000;
 const V86_CODE = 0x20000; // CS 0x2000, IP 0
@@ -156,5 +156,16 @@ describe('virtual-8086 mode', () => {
       }
     }
   });
-});
 
+  it('CR4.VME is not offered: CPUID leaf 1 does not report VME and setting it is #GP(0)', () => {
+    // mov eax, 1 ; cpuid ; mov eax, edx ; and eax, 2 ; out 0xe0, eax
+    // mov eax, cr4 ; or eax, 1 ; mov cr4, eax (#GP(0)) ; mov al, 0 ; out 0xf4, al
+    // handler: pop eax ; out 0xe0, eax ; pop eax ; out 0xe0, eax ; exit
+    for (const translate of [false, true]) {
+      const { cpu, bus } = flatMachine(hex('b8010000000fa289d083e002e7e00f20e083c8010f22e0b000e6f4'), hex('58e7e058e7e0b000e6f4'));
+      cpu.useTranslator = translate;
+      runToStop(cpu);
+      expect(bus.recorded).toEqual([0, 0, CODE_BASE + 20]);
+    }
+  });
+});
