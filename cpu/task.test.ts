@@ -17,7 +17,13 @@ const B_CODE = 0x11000, C_CODE = 0x5000;
 
 interface Run { recorded: number[]; dv: DataView }
 
-function run(code: string, bCode: string, opts: { handler?: string; gpTaskGate?: boolean; dfTaskGate?: boolean; cCode?: string } = {}): Run[] {
+interface Opts {
+  handler?: string; gpTaskGate?: boolean; dfTaskGate?: boolean; cCode?: string;
+  /** Changes to the machine after the standard setup (DataView over RAM). */
+  setup?: (dv: DataView, ram: Uint8Array) => void;
+}
+
+function run(code: string, bCode: string, opts: Opts = {}): Run[] {
   return [false, true].map((translate) => {
     const { cpu, bus } = flatMachine(hex(code), opts.handler ? hex(opts.handler) : undefined);
     const ram = bus.ram;
@@ -57,6 +63,7 @@ function run(code: string, bCode: string, opts: { handler?: string; gpTaskGate?:
       dv.setUint8(IDT_BASE + 13 * 8 + 5, 0x6e); // #GP's gate not present: #NP delivering it
     }
     ram.set(hex(bCode), B_CODE);
+    if (opts.setup) opts.setup(dv, ram);
     if (opts.cCode) ram.set(hex(opts.cCode), C_CODE);
     cpu.reg32[6] = 0x5a5a5a5a; // A's ESI, which must come back
     cpu.useTranslator = translate;
@@ -143,6 +150,42 @@ describe('hardware task switching', () => {
       expect(dv.getUint16(TSS_C, true)).toBe(0x18);
       expect(dv.getUint16(TSS_C + 0x0e, true)).toBe(C_CODE + 11); // IP saved after the IRETD
       expect(tssType(dv, 0x30)).toBe(0x1); // available 16-bit TSS again
+    }
+  });
+
+  it('a 32-bit TSS loads CR3 when paging is on; switching back loads the old task\'s CR3 field', () => {
+    // A (paging on, CR3 0x5000): mov eax, 0x5000 ; mov cr3, eax ; mov eax, cr0 ; or eax, 0x80000000 ; mov cr0, eax
+    //    mov ax, 0x18 ; ltr ax ; call 0x20:0 ; mov eax, cr3 ; out 0xe0, eax ; mov al, 0 ; out 0xf4, al
+    // B: mov eax, cr3 ; out 0xe0, eax ; iretd
+    const setup = (dv: DataView) => {
+      for (const pd of [0x5000, 0x8000]) dv.setUint32(pd, 0x6007, true); // two directories, one identity table
+      for (let i = 0; i < 256; i++) dv.setUint32(0x6000 + i * 4, (i << 12) | 7, true);
+      dv.setUint32(TSS_B + 0x1c, 0x8000, true);
+      dv.setUint32(TSS_A + 0x1c, 0x5000, true); // not saved by a switch: software keeps it
+    };
+    const a = 'b8005000000f22d80f20c00d000000800f22c0' + '66b818000f00d89a0000000020000f20d8e7e0b000e6f4';
+    for (const { recorded } of run(a, '0f20d8e7e0cf', { setup })) {
+      expect(recorded).toEqual([0x8000, 0x5000]);
+    }
+  });
+
+  it('a TSS with VM set starts a virtual-8086 task', () => {
+    // A: mov ax, 0x18 ; ltr ax ; call 0x20:0. B's TSS: EFLAGS VM|IOPL 3, CS:EIP 0x2000:0, SS:ESP 0x3000:0x1000,
+    // DS 0x1234, ES 0x5678, FS GS 0, ring-0 stack 0x10:0x80000. At 0x20000 (16-bit): int 0x40.
+    // Handler: mov eax, ds ; out 0xe0, eax ; then pop and record until ESP is 0x80000 ; exit.
+    const setup = (dv: DataView, ram: Uint8Array) => {
+      dv.setUint32(TSS_B + 4, 0x80000, true);
+      dv.setUint16(TSS_B + 8, 0x10, true);
+      dv.setUint32(TSS_B + 0x20, 0, true);
+      dv.setUint32(TSS_B + 0x24, 0x23002, true);
+      dv.setUint32(TSS_B + 0x38, 0x1000, true);
+      for (const [at, sel] of [[0x48, 0x5678], [0x4c, 0x2000], [0x50, 0x3000], [0x54, 0x1234], [0x58, 0], [0x5c, 0]]) dv.setUint16(TSS_B + at, sel, true);
+      dv.setUint16(TSS_B + 0x60, 0, true);
+      ram.set([0xcd, 0x40], 0x20000);
+    };
+    for (const { recorded } of run('66b818000f00d89a000000002000', 'f4', { setup, handler: '8cd8e7e058e7e081fc0000080075f5b000e6f4' })) {
+      // DS in the handler, EIP, CS, EFLAGS (VM, IOPL 3, NT from the CALL), ESP, SS, ES, DS, FS, GS.
+      expect(recorded).toEqual([0, 2, 0x2000, 0x27002, 0x1000, 0x3000, 0x5678, 0x1234, 0, 0]);
     }
   });
 });
