@@ -188,4 +188,23 @@ describe('hardware task switching', () => {
       expect(recorded).toEqual([0, 2, 0x2000, 0x27002, 0x1000, 0x3000, 0x5678, 0x1234, 0, 0]);
     }
   });
+
+  /** Handler: pop eax ; out 0xe0, eax (error code) ; pop eax ; out 0xe0, eax (EIP) ; str ax ; movzx eax, ax ; out 0xe0, eax ; exit */
+  const RECORD_TR = '58e7e058e7e0660f00c80fb7c0e7e0b000e6f4';
+
+  it('IRET with NT to a back link that is not busy is #TS(back link), in the old task', () => {
+    // A: mov ax, 0x18 ; ltr ax ; pushfd ; or dword [esp], 0x4000 ; popfd ; iretd (back link 0x20, available)
+    const setup = (dv: DataView) => dv.setUint16(TSS_A, 0x20, true);
+    for (const { recorded } of run('66b818000f00d89c810c24004000009dcf', 'f4', { setup, handler: RECORD_TR })) {
+      expect(recorded).toEqual([0x20, CODE_BASE + 0x10, 0x18]);
+    }
+  });
+
+  it('a bad CS in the new TSS is #TS(CS) raised in the new task, at its EIP', () => {
+    // A: mov ax, 0x18 ; ltr ax ; call 0x20:0, B's CS a data segment (0x10)
+    const setup = (dv: DataView) => dv.setUint16(TSS_B + 0x4c, 0x10, true);
+    for (const { recorded } of run('66b818000f00d89a000000002000', 'f4', { setup, handler: RECORD_TR })) {
+      expect(recorded).toEqual([0x10, B_CODE, 0x20]);
+    }
+  });
 });
