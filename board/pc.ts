@@ -66,8 +66,13 @@ export type RunResult =
 /** 2000-01-01T00:00:00Z: the RTC's start when no seed says otherwise. */
 export const DEFAULT_RTC_START = 946684800;
 
-/** The machine's trace kinds: port accesses, interrupts, frames on the wire, and the card's own remarks (a write it ignored, a transfer it refused). */
-export const TRACE_KINDS = ['io', 'irq', 'net', 'nic'] as const;
+/** The machine's trace kinds: port accesses, interrupts, frames on the wire, the card's own remarks (a write it ignored, a transfer it refused), and POST codes (port 0x80). */
+export const TRACE_KINDS = ['io', 'irq', 'net', 'nic', 'post'] as const;
+
+/** The largest firmware image `loadBios` takes (QEMU's own limit is the 4 GiB hole; 16 MiB holds any PC firmware). */
+export const BIOS_MAX_BYTES = 16 << 20;
+/** How much of a firmware image also appears below 1 MiB (QEMU's isa-bios: at most 128 KiB). */
+const ISA_BIOS_MAX_BYTES = 128 << 10;
 
 function hex(v: number, width = 2): string {
   return '0x' + (v >>> 0).toString(16).padStart(width, '0');
@@ -131,6 +136,13 @@ function firmwareInterruptSetup(platform: Platform): void {
   pit.write(0x40, 0);
 }
 
+/** Throws BadImage unless `image` is a firmware image `Pc.loadBios` takes: a whole number of 64 KiB blocks, at most BIOS_MAX_BYTES. */
+export function checkBiosImage(image: Uint8Array): void {
+  const size = image.length;
+  if (size === 0 || size % 0x10000 !== 0) throw new BadImage(`a firmware image is a whole number of 64 KiB blocks, as qemu-system-i386 -bios takes; this one is ${size} bytes`);
+  if (size > BIOS_MAX_BYTES) throw new BadImage(`a firmware image is at most ${BIOS_MAX_BYTES >> 20} MiB; this one is ${size} bytes`);
+}
+
 export class Pc implements CpuBus {
   readonly ram: Uint8Array;
   readonly cpu: Cpu;
@@ -173,7 +185,7 @@ export class Pc implements CpuBus {
     };
     this.platform = new Platform({
       clock: this.clock, costs, memoryBytes: options.memoryBytes, rtcStart: options.rtcStart ?? DEFAULT_RTC_START,
-      console: options.console, trace: this.trace, traceIrq: kinds.has('irq'),
+      console: options.console, trace: this.trace, traceIrq: kinds.has('irq'), tracePost: kinds.has('post'),
     }, {
       setIntr: (level) => { cpu.irqLine = level; },
       setA20: (on) => cpu.setA20(on),
@@ -279,6 +291,35 @@ export class Pc implements CpuBus {
   boot(image: Uint8Array, cmdline: string, initrd: Uint8Array | null = null): void {
     bootKernel(this.cpu, this.ram, this.platform, image, cmdline, initrd);
   }
+
+  /**
+   * Puts a raw firmware image where `qemu-system-i386 -bios` puts it: read-only at the
+   * top of the 4 GiB space (ending at 0xFFFFFFFF, so its last 16 bytes hold the reset
+   * vector), and its last 128 KiB (all of it when smaller) also just below 1 MiB
+   * (QEMU's isa-bios alias: 0xE0000-0xFFFFF for a 128 KiB image). The CPU is left in its
+   * reset state, at F000:FFF0 with CS's base FFFF0000, so its first instruction is the
+   * image's 16th byte from the end. The image's size must be a multiple of 64 KiB, as
+   * QEMU requires. Below 1 MiB the copy is RAM: unlike QEMU's, which is read-only until
+   * firmware opens the PAM registers, writes there stick.
+   */
+  loadBios(image: Uint8Array): void {
+    checkBiosImage(image);
+    const size = image.length;
+    const rom = image.slice();
+    const top = 0x100000000 - size;
+    if (this.bios !== null) this.mmio.remove(this.bios);
+    this.bios = this.mmio.map('bios', top, size, {
+      read: (off, n) => (n === 1 ? rom[off] : n === 2 ? rom[off] | (rom[off + 1] << 8) : (rom[off] | (rom[off + 1] << 8) | (rom[off + 2] << 16) | (rom[off + 3] << 24)) >>> 0),
+      write: () => {},
+    }, 0);
+    const low = Math.min(size, ISA_BIOS_MAX_BYTES);
+    const at = 0x100000 - low;
+    this.ram.set(rom.subarray(size - low), at);
+    this.cpu.invalidateCode(at, low);
+    this.reset();
+  }
+
+  private bios: PortRange | null = null;
 
   /** Runs until the guest exits or `maxCycles` (absolute) is reached. */
   run(maxCycles: number): RunResult {

@@ -9,7 +9,7 @@
  *   0xCF8-0xCFF                         PCI configuration #1    (i440FX, PIIX3/4 functions)
  *   0xE9                                debug console
  *   0xF4-0xF7                           isa-debug-exit
- *   0x80                                POST code (a sink, for I/O delays)
+ *   0x80                                POST code (kept, and traced as `post`; also the I/O delay port)
  *
  * The bare machine (`Pc`) maps these ports on its port bus; a hypervisor's VM maps the
  * same devices, as its virtual platform, on its own port map. Either way the platform
@@ -61,6 +61,25 @@ export interface PlatformOptions {
   /** One line per traced event (interrupt lines when `traceIrq`, ignored writes always). */
   trace?: ((line: string) => void) | null;
   traceIrq?: boolean;
+  /** Trace every POST code written to port 0x80 (`CYCLE post 0xNN`). */
+  tracePost?: boolean;
+}
+
+/**
+ * Port 0x80, the POST diagnostic port: firmware writes its progress codes there (a POST
+ * card shows the last), and code of every era writes it for a short I/O delay. It keeps
+ * the last code; reads return the open bus's 0xFF, as QEMU's port 0x80 does.
+ */
+export class PostCode implements PortDevice {
+  /** The last code written, or -1 before any. */
+  last = -1;
+  onCode: ((code: number) => void) | null = null;
+  read(): number { return 0xff; }
+  write(_offset: number, _size: number, value: number): void {
+    this.last = value & 0xff;
+    if (this.onCode !== null) this.onCode(this.last);
+  }
+  reset(): void { this.last = -1; }
 }
 
 function hex(v: number, width = 2): string {
@@ -76,6 +95,7 @@ export class Platform {
   readonly pci = new PciHost();
   readonly debugConsole = new DebugConsole();
   readonly debugExit = new DebugExit();
+  readonly post = new PostCode();
   private readonly trace: ((line: string) => void) | null;
   private readonly traceIrq: boolean;
   private readonly loggedIgnored = new Set<string>();
@@ -122,7 +142,11 @@ export class Platform {
     mapper.map('pci-config', 0xcf8, 8, { read: (off, size) => this.pci.read(0xcf8 + off, size), write: (off, size, v) => this.pci.write(0xcf8 + off, size, v) }, chip);
     mapper.map('debug-console', 0xe9, 1, this.debugConsole, isa);
     mapper.map('debug-exit', 0xf4, 4, this.debugExit, isa);
-    mapper.map('post', 0x80, 1, { read: () => 0xff, write: () => {} }, isa);
+    if (this.trace !== null && opts.tracePost === true) {
+      const t = this.trace;
+      this.post.onCode = (code) => t(`${cpu.cycles()} post ${hex(code)}`);
+    }
+    mapper.map('post', 0x80, 1, this.post, isa);
     addI440fxChipset(this.pci);
   }
 
@@ -132,6 +156,7 @@ export class Platform {
     this.cmos.reset();
     this.com1.reset();
     this.port92.reset();
+    this.post.reset();
   }
 
   /** What firmware does before a Multiboot loader runs: PCI BARs and IRQ lines as SeaBIOS assigns them. */

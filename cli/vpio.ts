@@ -36,7 +36,7 @@ import * as path from 'path';
 import { isMainThread, parentPort, workerData, Worker } from 'worker_threads';
 import { Command, CommanderError, Option } from 'commander';
 import seedrandom from 'seedrandom';
-import { Pc, RunResult, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../board/pc';
+import { Pc, RunResult, checkBiosImage, BIOS_MAX_BYTES, DEFAULT_RTC_START, TRACE_KINDS as MACHINE_TRACE_KINDS, NIC_KINDS, NicKind, PeerSpec, DEFAULT_MAC } from '../board/pc';
 import { VpioMonitor, ON_VIOLATION, OnViolation } from '../vpio/monitor';
 import { runBench, benchOne, BenchOptions, readReport, BenchStopped } from './bench';
 import { Timeline } from '../board/timeline';
@@ -157,6 +157,7 @@ interface RunOptions {
   cmdline: string[];
   append?: string[];
   initrd?: string;
+  bios?: string;
   mode?: string;
   quantum?: string;
   hostMemory?: string;
@@ -493,6 +494,7 @@ function runHere(kernels: string[], opts: RunOptions): number {
       if (opts[o] !== undefined) throw new UsageError(`--${o.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} applies to the VPIO monitor; add --mode vpio`);
     }
     if (opts.cmdline.length > 1) throw new UsageError('one kernel takes one --cmdline');
+    if (opts.bios !== undefined && kernels.length > 0) throw new UsageError(`--bios runs firmware from the reset vector, with no kernel; leave out ${kernels[0]}, or --bios`);
     return runNative(kernels[0], opts);
   }
   return runHosted(mode as HvMode, kernels, opts);
@@ -506,10 +508,12 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     stdout.flush();
     return pipeBroken() ? EXIT.brokenPipe : EXIT.ok;
   }
-  if (!kernel) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [options]');
-  const initrd = readInitrd(opts, c);
-  const image = checkedImage(kernel, c, opts, initrd);
-  return runThenReport(opts, c, [kernel], (timeline, traceLine, pcapPath) => {
+  const bios = opts.bios !== undefined ? checkedBios(opts) : null;
+  if (bios === null && !kernel) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [options], or vpio run --bios ROM [options]');
+  const initrd = bios === null ? readInitrd(opts, c) : null;
+  const image = bios === null ? checkedImage(kernel!, c, opts, initrd) : bios;
+  const input = bios === null ? kernel! : opts.bios!;
+  return runThenReport(opts, c, [input], (timeline, traceLine, pcapPath) => {
     const pc = new Pc({
       timeline, memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers, pcapPath, rtcStart: rtcStartFor(opts.seed),
       // A line is out at once: a guest that prints and then spins with no device event shows it.
@@ -518,7 +522,8 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     });
     pc.cpu.useTranslator = opts.translate;
     if (c.kinds.has('cpu') && traceLine) pc.cpu.tracer = cpuTracer(traceLine, '');
-    pc.boot(image, kernelCmdline(image, kernel, opts.cmdline[0] ?? ''), initrd);
+    if (bios !== null) pc.loadBios(bios);
+    else pc.boot(image, kernelCmdline(image, kernel!, opts.cmdline[0] ?? ''), initrd);
     let result: RunResult | null = null;
     return {
       clock: pc.clock, pcap: pc.wire?.pcap ?? null, peers: pc.peers,
@@ -533,6 +538,27 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
       },
     };
   });
+}
+
+/**
+ * The --bios image, read and checked (see Pc.loadBios), with the options it cannot go
+ * with refused: the firmware starts from the reset vector, so no kernel is loaded for it.
+ */
+function checkedBios(opts: RunOptions): Uint8Array {
+  const file = opts.bios!;
+  if (file.trim() === '') throw new UsageError('--bios needs a file name');
+  for (const [name, v] of [['--cmdline/--append', opts.cmdline.length ? 'x' : undefined], ['--initrd', opts.initrd]] as const) {
+    if (v !== undefined) throw new UsageError(`${name} is for a kernel; --bios runs firmware from the reset vector, which loads what it loads`);
+  }
+  const image = readInput(file, { bytes: BIOS_MAX_BYTES, what: 'a firmware image can be', fix: 'give a firmware image such as SeaBIOS\'s bios.bin' }, 'give the path of a raw firmware image');
+  const rom = new Uint8Array(image.buffer, image.byteOffset, image.length);
+  try {
+    checkBiosImage(rom);
+  } catch (e) {
+    if (e instanceof BadImage) throw new UsageError(`${file}: ${e.message}`);
+    throw e;
+  }
+  return rom;
 }
 
 /** A kernel read and checked as a Multiboot image before anything is written. */
@@ -738,6 +764,7 @@ function runInWorker(kernels: string[], opts: RunOptions): Promise<number> {
 }
 
 function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
+  if (opts.bios !== undefined) throw new UsageError('--bios runs firmware on the bare machine; leave out --mode');
   if (kernels.length === 0) throw new UsageError('no kernel given; usage: vpio run KERNEL.elf [KERNEL.elf...] --mode ' + mode);
   if (opts.listDevices) throw new UsageError('--list-devices shows the bare machine; leave out --mode');
   const n = kernels.length;
@@ -898,6 +925,7 @@ export async function main(argv: string[]): Promise<number> {
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--append <string>', 'the same as --cmdline (QEMU\'s name for it)')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option('--bios <file>', 'native: no kernel; run a raw firmware image from the reset vector (F000:FFF0, real mode), placed as qemu-system-i386 -bios places it: at the top of the 4 GiB space, its last 128 KiB also just below 1 MiB; a whole number of 64 KiB blocks'))
     .addOption(new Option('--initrd <file>', 'an initial RAM disk for a Linux bzImage (as qemu-system-i386 -initrd), placed at the top of RAM'))
     .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
     .addOption(new Option('--trace-out <file>', 'write the trace to a file instead of stderr'))

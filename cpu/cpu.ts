@@ -12,7 +12,7 @@
  */
 import { CpuBus, StopReason } from './bus';
 import {
-  CF, PF, AF, ZF, SF, OF, TF, IF, DF, IOPL, NT, RF, AC, ID, FIXED_ONE, PARITY, LazyOp,
+  CF, PF, AF, ZF, SF, OF, TF, IF, DF, IOPL, NT, RF, VM, AC, ID, FIXED_ONE, PARITY, LazyOp,
 } from './flags';
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
@@ -452,13 +452,23 @@ export class Cpu {
 
   /**
    * Sets EFLAGS wholesale (no privilege checks: callers such as POPF and IRET apply them).
-   * Bits that do not exist on this CPU (VM, VIF, VIP, reserved) stay zero; see README
-   * for why virtual-8086 mode is not offered.
+   * VM is kept as it is: only entering and leaving virtual-8086 mode change it (setVm).
+   * Bits that do not exist on this CPU (VIF, VIP, reserved) stay zero.
    */
   setEflags(v: number): void {
     const writable = CF | PF | AF | ZF | SF | TF | IF | DF | OF | IOPL | NT | RF | AC | ID;
-    this.flags = (v & writable) | FIXED_ONE;
+    this.flags = (v & writable) | (this.flags & VM) | FIXED_ONE;
     this.flagsLazy = 0;
+  }
+
+  /** Virtual-8086 mode: EFLAGS.VM (SDM vol. 3, chapter 20). Only meaningful with CR0.PE. */
+  get v86(): boolean {
+    return (this.flags & VM) !== 0;
+  }
+
+  /** Sets or clears EFLAGS.VM; the caller loads the segments and CPL that go with it. */
+  setVm(on: boolean): void {
+    this.flags = on ? this.flags | VM : this.flags & ~VM;
   }
 
   /** Makes the status flags concrete (before an instruction sets only some of them). */
@@ -568,7 +578,6 @@ export class Cpu {
       rw = (pde & pte & 2) !== 0;
       us = (pde & pte & 4) !== 0;
       global = (pte & 0x100) !== 0;
-      if (!(pde & 0x20)) this.writePhys32(pdeAddr, pde | 0x20);
     }
     errBase |= 1; // the page was present: any fault from here is a protection fault
     if (user) {
@@ -577,6 +586,10 @@ export class Cpu {
     } else if (write && !rw && (this.cr0 & CR0_WP)) {
       return this.pageFault(lin, errBase);
     }
+    // The accessed bits only for an access that is allowed: a protection fault leaves the
+    // PDE's as it was (i386 manual, 5.2.4.4: A is set "before a read or write"; Bochs, whose
+    // behaviour test386 checks, does the same).
+    if (entryAddr !== pdeAddr && !(pde & 0x20)) this.writePhys32(pdeAddr, pde | 0x20);
     const newEntry = entry | 0x20 | (write ? 0x40 : 0);
     if (newEntry !== entry) this.writePhys32(entryAddr, newEntry);
     // Fill the TLB: reads are allowed as checked; writes only once D is set.
@@ -876,10 +889,27 @@ export class Cpu {
     return true;
   }
 
+  /**
+   * An instruction byte that is not in RAM (firmware's ROM at the top of the 4 GiB
+   * space, where the CPU starts): read through the bus, a byte at a time.
+   */
+  private fetchOutsideRam(e: number): number {
+    const lin = (this.segBase[CS] + e) | 0;
+    let phys: number;
+    if (this.pagingOn === true) {
+      const ent = this.tlb[lin >>> 12];
+      phys = ent & this.tlbReadNeed ? ((ent & ~0xfff) | (lin & 0xfff)) >>> 0 : this.translate(lin, false, this.cpl === 3);
+    } else {
+      phys = (lin & this.a20Mask) >>> 0;
+    }
+    this.eip = e + 1;
+    return this.readPhys8(phys);
+  }
+
   fetch8(): number {
     const e = this.eip;
     if (e >= this.fetchHi || e < this.fetchLo) {
-      if (!this.refillFetch(e)) { this.eip = e + 1; return 0xff; }
+      if (!this.refillFetch(e)) return this.fetchOutsideRam(e);
     }
     this.eip = e + 1;
     return this.mem[e + this.fetchDelta];
@@ -992,6 +1022,31 @@ export class Cpu {
       this.invalidateFetch();
     } else if (seg === SS) {
       this.ssB32 = (this.segFlags[SS] & 0x400000) !== 0 && (this.cr0 & CR0_PE) !== 0;
+    }
+    this.updateFlat(seg);
+  }
+
+  /**
+   * A segment load in virtual-8086 mode (SDM vol. 3, 20.1.1): base selector << 4, and,
+   * unlike real mode, the whole cache is set: limit FFFF, 16-bit, present, DPL 3,
+   * read/write. CS too: the code is 16-bit and at CPL 3.
+   */
+  loadV86Segment(seg: number, sel: number): void {
+    sel &= 0xffff;
+    this.segFromDescriptor[seg] = 0;
+    this.sreg[seg] = sel;
+    this.segBase[seg] = sel << 4;
+    this.segLimit[seg] = 0xffff;
+    this.segMin[seg] = 0;
+    this.segMaxR[seg] = 0xffff;
+    this.segMaxW[seg] = 0xffff;
+    this.segFlags[seg] = 0xf300;
+    if (seg === CS) {
+      this.csD32 = false;
+      this.o32 = this.a32 = false;
+      this.invalidateFetch();
+    } else if (seg === SS) {
+      this.ssB32 = false;
     }
     this.updateFlat(seg);
   }
@@ -1378,7 +1433,7 @@ export class Cpu {
     const lines: string[] = [];
     lines.push(REG32_NAMES.slice(0, 4).map((n, i) => `${n.toUpperCase()}=${h(r[i])}`).join(' '));
     lines.push(REG32_NAMES.slice(4).map((n, i) => `${n.toUpperCase()}=${h(r[i + 4])}`).join(' '));
-    lines.push(`EIP=${h(this.eip)} EFL=${h(this.getEflags())} CPL=${this.cpl} ${this.protectedMode ? 'PM' : 'RM'}${this.pagingOn ? ' PG' : ''}`);
+    lines.push(`EIP=${h(this.eip)} EFL=${h(this.getEflags())} CPL=${this.cpl} ${this.protectedMode ? (this.v86 ? 'V86' : 'PM') : 'RM'}${this.pagingOn ? ' PG' : ''}`);
     for (let s = 0; s < 6; s++) {
       lines.push(`${SREG_NAMES[s].toUpperCase()} =${h(this.sreg[s], 4)} ${h(this.segBase[s])} ${h(this.segLimit[s])} ${h(this.segFlags[s])}`);
     }

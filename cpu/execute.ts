@@ -545,11 +545,13 @@ function MOV_SwEw(cpu: Cpu, op: number): void {
 }
 
 function POP_Ev(cpu: Cpu, op: number): void {
-  // POP r/m: the address is computed after ESP is incremented (SDM vol. 2, POP).
-  cpu.saveEsp();
-  const v = popV(cpu);
+  // 8F /1-/7 are undefined: #UD before anything, the pop included. For /0 the address
+  // is computed after ESP is incremented (SDM vol. 2, POP), so the pop comes between
+  // the ModRM byte and the rest of the address (SIB, displacement).
   const m = cpu.fetch8();
   if (((m >> 3) & 7) !== 0) cpu.fault(UD, -1);
+  cpu.saveEsp();
+  const v = popV(cpu);
   if (m < 0xc0) decodeEA(cpu, m);
   wrEv(cpu, m, v);
   cpu.espToRestore = -1;
@@ -775,6 +777,8 @@ function INT3(cpu: Cpu, op: number): void {
 
 function INT_Ib(cpu: Cpu, op: number): void {
   const v = cpu.fetch8();
+  // In virtual-8086 mode INT n is IOPL-sensitive (INT3 and INTO are not): SDM vol. 3, 20.2.7.
+  if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0);
   deliverInterrupt(cpu, v, true, -1, false);
 }
 
@@ -1220,7 +1224,7 @@ function GRP7(cpu: Cpu, op: number): void {
 }
 
 function LAR_LSL_GvEw(cpu: Cpu, op: number): void {
-  if (!cpu.protectedMode) cpu.fault(UD, -1);
+  if (!cpu.protectedMode || cpu.flags & VM) cpu.fault(UD, -1); // not recognized in real or virtual-8086 mode
   const m = modrm(cpu);
   const v = inspectSelector(cpu, rdE16(cpu, m), op === 0x02 ? 'lar' : 'lsl');
   cpu.materializeFlags();
@@ -1575,11 +1579,19 @@ OPS_0F[0xcf] = BSWAP_Zd;
 function dataSeg(cpu: Cpu): number { return cpu.segOvr >= 0 ? cpu.segOvr : DS; }
 function fetchMoffs(cpu: Cpu): number { return cpu.a32 ? cpu.fetch32() : cpu.fetch16(); }
 
+/**
+ * POP DS/ES/FS/GS/SS. The stack pointer moves by the size of the stack the selector came
+ * from: a POP SS that loads a stack of the other size still adds to ESP (32-bit stack)
+ * or to SP alone (16-bit), as the old SS says (SDM vol. 2, POP: the pop is done, then
+ * the segment loaded). ESP changes only once the load has succeeded.
+ */
 function popSegment(cpu: Cpu, seg: number): void {
+  const big = cpu.ssB32;
   const sp = cpu.getSP();
-  const v = cpu.o32 ? cpu.read32(SS, sp) & 0xffff : cpu.read16(SS, sp);
+  const w = cpu.o32 ? 4 : 2;
+  const v = w === 4 ? cpu.read32(SS, sp) & 0xffff : cpu.read16(SS, sp);
   loadSegment(cpu, seg, v);
-  cpu.setSP(sp + (cpu.o32 ? 4 : 2));
+  if (big) cpu.reg32[ESP] = sp + w; else cpu.reg16[ESP << 1] = sp + w;
   if (seg === SS) cpu.inhibitIrqUntil = cpu.instructions + 1;
 }
 
@@ -1638,7 +1650,7 @@ function bound(cpu: Cpu): void {
 }
 
 function arpl(cpu: Cpu): void {
-  if (!cpu.protectedMode) cpu.fault(UD, -1);
+  if (!cpu.protectedMode || cpu.flags & VM) cpu.fault(UD, -1); // not recognized in real or virtual-8086 mode
   const m = modrm(cpu);
   const d = rdE16(cpu, m);
   const s = cpu.reg16[((m >> 3) & 7) << 1];
@@ -1652,12 +1664,14 @@ function arpl(cpu: Cpu): void {
 }
 
 function pushf(cpu: Cpu): void {
-  // VM and RF are never pushed set (SDM vol. 2, PUSHF).
+  // IOPL-sensitive in virtual-8086 mode (no CR4.VME); VM and RF are never pushed set (SDM vol. 2, PUSHF).
+  if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0);
   const f = cpu.getEflags() & ~(VM | RF);
   if (cpu.o32) cpu.push32(f); else cpu.push16(f);
 }
 
 function popf(cpu: Cpu): void {
+  if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0); // IOPL-sensitive in V86 (SDM vol. 2, POPF)
   const v = cpu.o32 ? cpu.pop32() : cpu.pop16();
   const mask = cpu.o32 ? (0x3f7fd5 & ~VM) : 0x7fd5;
   writeFlagsChecked(cpu, v, mask);
@@ -1680,7 +1694,9 @@ function enter(cpu: Cpu): void {
   const r = cpu.reg32;
   const w = cpu.o32 ? 4 : 2;
   pushV(cpu, cpu.o32 ? r[EBP] : cpu.reg16[EBP << 1]);
-  const frame = cpu.getSP();
+  // FrameTemp is the pointer at the operand size, whatever the stack's: a 32-bit ENTER
+  // on a 16-bit stack takes all of ESP, upper half included (i386 manual, ENTER; Bochs).
+  const frame = cpu.o32 ? r[ESP] : cpu.reg16[ESP << 1];
   if (level > 0) {
     let bp = cpu.ssB32 ? r[EBP] : cpu.reg16[EBP << 1];
     for (let i = 1; i < level; i++) {
@@ -1947,7 +1963,7 @@ function moveControl(cpu: Cpu, op: number): void {
 
 /** Group 6: SLDT STR LLDT LTR VERR VERW (protected mode only). */
 function group6(cpu: Cpu): void {
-  if (!cpu.protectedMode) cpu.fault(UD, -1);
+  if (!cpu.protectedMode || cpu.flags & VM) cpu.fault(UD, -1); // not recognized in real or virtual-8086 mode
   const m = modrm(cpu);
   switch ((m >> 3) & 7) {
     case 0: storeSelector(cpu, m, cpu.ldtrSel); return;

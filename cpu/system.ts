@@ -4,13 +4,13 @@
  * LDT and TSS loads, and the I/O permission check.
  *
  * References: Intel SDM vol. 3, chapters 3 (segmentation), 5 (protection),
- * 6 (interrupts and exceptions), 7 (task management: only the TSS stack pointers
- * and I/O bitmap are used; hardware task switches are not implemented and raise
- * #GP, see README), and the vol. 2 pages of each instruction.
+ * 6 (interrupts and exceptions), 7 (task management: hardware task switches, the
+ * TSS stack pointers and I/O bitmap), 20 (virtual-8086 mode, without CR4.VME), and the
+ * vol. 2 pages of each instruction.
  */
 import type { Cpu } from './cpu';
 import { TF, IF, NT, RF, IOPL, VM, AC, FIXED_ONE } from './flags';
-import { ESP, ES, CS, SS, DS, FS, GS, GP, NP, SSV, TS, CR0_PE } from './registers';
+import { ESP, ES, CS, SS, DS, FS, GS, GP, NP, SSV, TS, CR0_PE, CR0_TS } from './registers';
 
 // The descriptor last read by fetchDescriptor (module scratch: no allocation per load).
 let dLo = 0;
@@ -54,6 +54,16 @@ function writeSys8(cpu: Cpu, lin: number, v: number): void {
   cpu.writePhys8(cpu.linToPhysSystem(lin, true), v);
 }
 
+function writeSys16(cpu: Cpu, lin: number, v: number): void {
+  writeSys8(cpu, lin, v & 0xff);
+  writeSys8(cpu, lin + 1, (v >>> 8) & 0xff);
+}
+
+function writeSys32(cpu: Cpu, lin: number, v: number): void {
+  writeSys16(cpu, lin, v & 0xffff);
+  writeSys16(cpu, lin + 2, v >>> 16);
+}
+
 /**
  * Reads the descriptor for `sel` from the GDT or LDT into (dLo, dHi).
  * A selector past the table's limit raises `vector` with the selector as error code.
@@ -94,6 +104,10 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
     cpu.loadRealSegment(seg, sel);
     return;
   }
+  if (cpu.flags & VM) {
+    cpu.loadV86Segment(seg, sel);
+    return;
+  }
   const rpl = sel & 3;
   if (seg === SS) {
     if ((sel & 0xfffc) === 0) cpu.fault(GP, 0);
@@ -117,6 +131,16 @@ export function loadSegment(cpu: Cpu, seg: number, sel: number): void {
   if (!present(dHi)) cpu.fault(NP, sel & 0xfffc);
   markAccessed(cpu, sel);
   cacheFromDescriptor(cpu, seg, sel);
+}
+
+/** True in real mode and in virtual-8086 mode: segments are loaded as selector << 4, without descriptors. */
+function realSegments(cpu: Cpu): boolean {
+  return !(cpu.cr0 & CR0_PE) || (cpu.flags & VM) !== 0;
+}
+
+/** A CS load in real or virtual-8086 mode (realSegments), for far JMP/CALL/RET and IRET. */
+function loadRealCs(cpu: Cpu, sel: number): void {
+  if (cpu.cr0 & CR0_PE) cpu.loadV86Segment(CS, sel); else cpu.loadRealSegment(CS, sel);
 }
 
 /** Loads CS for a control transfer whose checks are done; RPL becomes the new CPL. */
@@ -202,12 +226,18 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
   const lo = readSys32(cpu, cpu.idtrBase + idx);
   const hi = readSys32(cpu, cpu.idtrBase + idx + 4);
   const type = (hi >>> 8) & 0x1f;
-  if (type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) {
-    // Includes task gates (type 5): hardware task switching is not implemented.
-    cpu.fault(GP, gateErr);
-  }
+  if (type !== 0x05 && type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) cpu.fault(GP, gateErr);
   if (soft && dpl(hi) < cpu.cpl) cpu.fault(GP, idx + 2);
   if (!present(hi)) cpu.fault(NP, gateErr);
+  if (type === 0x05) {
+    // A task gate: switch to its task (nested), then push the error code there.
+    const tss = lo >>> 16;
+    checkTargetTss(cpu, tss, false, ext);
+    const new32 = taskSwitch(cpu, tss, TASK_INT, ext);
+    if (errorCode >= 0) { if (new32) cpu.push32(errorCode); else cpu.push16(errorCode); }
+    cpu.cancelSingleStep();
+    return;
+  }
   const sel = lo >>> 16;
   const gate32 = (type & 8) !== 0;
   const offset = gate32 ? ((lo & 0xffff) | (hi & 0xffff0000)) >>> 0 : lo & 0xffff;
@@ -216,6 +246,10 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
   const codeHi = dHi, codeLo = dLo;
   if (!isCode(codeHi) || dpl(codeHi) > cpu.cpl) cpu.fault(GP, (sel & 0xfffc) | ext);
   if (!present(codeHi)) cpu.fault(NP, (sel & 0xfffc) | ext);
+  // From virtual-8086 mode only to a non-conforming ring-0 segment (SDM vol. 2, INT n,
+  // INTERRUPT-FROM-VIRTUAL-8086-MODE); anything else is #GP with its selector.
+  const fromV86 = (cpu.flags & VM) !== 0;
+  if (fromV86 && (isConforming(codeHi) || dpl(codeHi) !== 0)) cpu.fault(GP, (sel & 0xfffc) | ext);
   if (offset > descLimit(codeLo, codeHi)) cpu.fault(GP, ext);
 
   const oldCpl = cpu.cpl;
@@ -229,6 +263,12 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
     if (newCpl < oldCpl) {
       switchToInnerStack(cpu, newCpl, ext);
       if (cpu.cpl !== newCpl) cpu.setCpl(newCpl); // stack pushes are privileged accesses now
+      if (fromV86) {
+        // The V86 data segments go on the ring-0 stack first, at the gate's size.
+        const sr = cpu.sreg;
+        if (gate32) { cpu.push32(sr[GS]); cpu.push32(sr[FS]); cpu.push32(sr[DS]); cpu.push32(sr[ES]); }
+        else { cpu.push16(sr[GS]); cpu.push16(sr[FS]); cpu.push16(sr[DS]); cpu.push16(sr[ES]); }
+      }
       if (gate32) { cpu.push32(oldSs); cpu.push32(oldEsp); } else { cpu.push16(oldSs); cpu.push16(oldEsp); }
     }
     if (gate32) {
@@ -244,11 +284,190 @@ export function deliverInterrupt(cpu: Cpu, vector: number, soft: boolean, errorC
   }
   dHi = codeHi; dLo = codeLo;
   loadCS(cpu, sel, newCpl, offset);
+  if (fromV86) {
+    // Leaving virtual-8086 mode: the data segments are null in the handler.
+    cpu.loadNullSegment(ES, 0); cpu.loadNullSegment(DS, 0); cpu.loadNullSegment(FS, 0); cpu.loadNullSegment(GS, 0);
+  }
   let f = oldFlags & ~(TF | NT | RF | VM);
   if (!(type & 1)) f &= ~IF; // interrupt gates clear IF; trap gates leave it
   cpu.flags = f | FIXED_ONE;
   cpu.flagsLazy = 0;
   cpu.cancelSingleStep();
+}
+
+// ---- Hardware task switching (SDM vol. 3, 7.3; vol. 2, JMP, CALL, INT n, IRET). ----
+
+/** What starts a task switch: it decides the busy bits, NT and the back link. */
+export const TASK_JMP = 0, TASK_CALL = 1, TASK_IRET = 2, TASK_INT = 3;
+
+// The incoming task's registers and selectors, read before anything changes.
+const tssRegs = new Int32Array(8);
+const tssSegs = new Int32Array(6);
+
+/** Sets or clears the busy bit of the TSS descriptor `sel` in the GDT. */
+function setBusy(cpu: Cpu, sel: number, busy: boolean): void {
+  const at = cpu.gdtrBase + (sel & 0xfff8) + 5;
+  const b = readSys8(cpu, at);
+  writeSys8(cpu, at, busy ? b | 2 : b & ~2);
+}
+
+/**
+ * The checks on the TSS a JMP, CALL or INT reaches through a task gate, or that an
+ * IRET's back link names (`back`): in the GDT, a TSS (busy for a return, available
+ * otherwise), present. Faults #GP (#TS for a return) or #NP with the TSS selector.
+ * Leaves the descriptor in dLo/dHi.
+ */
+function checkTargetTss(cpu: Cpu, sel: number, back: boolean, ext: number): void {
+  const v = back ? TS : GP;
+  if (sel & 4) cpu.fault(v, (sel & 0xfffc) | ext);
+  fetchDescriptor(cpu, sel, v, ext);
+  const type = (dHi >>> 8) & 0x1f;
+  const want = back ? 0x03 : 0x01;
+  if ((type & 0x17) !== want) cpu.fault(v, (sel & 0xfffc) | ext);
+  if (!present(dHi)) cpu.fault(NP, (sel & 0xfffc) | ext);
+}
+
+/**
+ * Switches to the task whose TSS descriptor (selector `sel`) is in dLo/dHi, checks
+ * done by the caller (SDM vol. 3, 7.3, steps 4 on). The outgoing state goes into the
+ * current TSS, the incoming task's is read whole first (a fault there changes nothing);
+ * after the commit (TR loaded) a fault in the new segments is the new task's, at its
+ * EIP. A 16-bit TSS fills the upper halves of the registers with ones, as QEMU and
+ * Bochs do, and has no FS, GS or CR3. Returns whether the new TSS is 32-bit.
+ */
+function taskSwitch(cpu: Cpu, sel: number, source: number, ext: number): boolean {
+  const lo = dLo, hi = dHi;
+  const new32 = (hi & 0x800) !== 0;
+  const base = descBase(lo, hi), limit = descLimit(lo, hi);
+  if (limit < (new32 ? 0x67 : 0x2b)) cpu.fault(TS, (sel & 0xfffc) | ext);
+  let newEip: number, newFlags: number, newLdt: number, newCr3 = 0;
+  if (new32) {
+    newCr3 = readSys32(cpu, base + 0x1c);
+    newEip = readSys32(cpu, base + 0x20) >>> 0;
+    newFlags = readSys32(cpu, base + 0x24);
+    for (let i = 0; i < 8; i++) tssRegs[i] = readSys32(cpu, base + 0x28 + i * 4);
+    for (let i = 0; i < 6; i++) tssSegs[i] = readSys16(cpu, base + 0x48 + i * 4);
+    newLdt = readSys16(cpu, base + 0x60);
+  } else {
+    newEip = readSys16(cpu, base + 0x0e);
+    newFlags = readSys16(cpu, base + 0x10);
+    for (let i = 0; i < 8; i++) tssRegs[i] = readSys16(cpu, base + 0x12 + i * 2) | 0xffff0000;
+    for (let i = 0; i < 4; i++) tssSegs[i] = readSys16(cpu, base + 0x22 + i * 2);
+    tssSegs[FS] = 0; tssSegs[GS] = 0;
+    newLdt = readSys16(cpu, base + 0x2a);
+  }
+
+  // The outgoing task: its busy bit (JMP, IRET), then its state.
+  const oldSel = cpu.trSel, oldBase = cpu.trBase;
+  if (source === TASK_JMP || source === TASK_IRET) setBusy(cpu, oldSel, false);
+  let oldFlags = cpu.getEflags();
+  if (source === TASK_IRET) oldFlags &= ~NT;
+  if (cpu.trType & 8) {
+    writeSys32(cpu, oldBase + 0x20, cpu.eip);
+    writeSys32(cpu, oldBase + 0x24, oldFlags);
+    for (let i = 0; i < 8; i++) writeSys32(cpu, oldBase + 0x28 + i * 4, cpu.reg32[i]);
+    for (let i = 0; i < 6; i++) writeSys16(cpu, oldBase + 0x48 + i * 4, cpu.sreg[i]);
+  } else {
+    writeSys16(cpu, oldBase + 0x0e, cpu.eip);
+    writeSys16(cpu, oldBase + 0x10, oldFlags);
+    for (let i = 0; i < 8; i++) writeSys16(cpu, oldBase + 0x12 + i * 2, cpu.reg32[i]);
+    for (let i = 0; i < 4; i++) writeSys16(cpu, oldBase + 0x22 + i * 2, cpu.sreg[i]);
+  }
+
+  // The incoming task: back link and NT (CALL, INT), busy bit (all but IRET), TR.
+  if (source === TASK_CALL || source === TASK_INT) {
+    writeSys16(cpu, base, oldSel);
+    newFlags |= NT;
+  }
+  if (source !== TASK_IRET) setBusy(cpu, sel, true);
+  cpu.trSel = sel;
+  cpu.trBase = base;
+  cpu.trLimit = limit;
+  cpu.trType = ((hi >>> 8) & 0xf) | 2;
+  cpu.cr0 |= CR0_TS;
+  if (new32 && cpu.pagingOn) cpu.setCr3(newCr3);
+  for (let i = 0; i < 8; i++) cpu.reg32[i] = tssRegs[i];
+  const vm = new32 && (newFlags & VM) !== 0;
+  cpu.setEflags(newFlags);
+  cpu.setVm(vm);
+  cpu.eip = newEip;
+  // From here a fault belongs to the new task: it restarts at the new EIP and ESP.
+  cpu.instrEip = newEip;
+  cpu.espToRestore = -1;
+  // Selectors first, so a fault shows the new task's; then the LDT, then the caches.
+  for (let i = 0; i < 6; i++) cpu.sreg[i] = tssSegs[i];
+  cpu.ldtrSel = newLdt;
+  if (newLdt & 4) cpu.fault(TS, (newLdt & 0xfffc) | ext);
+  if ((newLdt & 0xfffc) === 0) {
+    cpu.ldtrBase = 0; cpu.ldtrLimit = 0;
+  } else {
+    fetchDescriptor(cpu, newLdt, TS, ext);
+    if (((dHi >>> 8) & 0x1f) !== 0x02 || !present(dHi)) cpu.fault(TS, (newLdt & 0xfffc) | ext);
+    cpu.ldtrBase = descBase(dLo, dHi);
+    cpu.ldtrLimit = descLimit(dLo, dHi);
+  }
+  if (vm) {
+    for (let i = 0; i < 6; i++) cpu.loadV86Segment(i, tssSegs[i]);
+    cpu.setCpl(3);
+  } else {
+    loadTaskSegments(cpu, ext);
+  }
+  if (cpu.eip > cpu.segLimit[CS] >>> 0) cpu.fault(GP, ext);
+  cpu.invalidateFetch();
+  return new32;
+}
+
+/** The incoming task's CS, SS and data segments, with their #TS/#NP/#SS checks (SDM vol. 3, table 7-1). */
+function loadTaskSegments(cpu: Cpu, ext: number): void {
+  const cs = tssSegs[CS], cpl = cs & 3;
+  if ((cs & 0xfffc) === 0) cpu.fault(TS, ext);
+  fetchDescriptor(cpu, cs, TS, ext);
+  if (!isCode(dHi) || (isConforming(dHi) ? dpl(dHi) > cpl : dpl(dHi) !== cpl)) cpu.fault(TS, (cs & 0xfffc) | ext);
+  if (!present(dHi)) cpu.fault(NP, (cs & 0xfffc) | ext);
+  markAccessed(cpu, cs);
+  cacheFromDescriptor(cpu, CS, cs);
+  if (cpu.cpl !== cpl) cpu.setCpl(cpl);
+  const ss = tssSegs[SS];
+  if ((ss & 0xfffc) === 0) cpu.fault(TS, ext);
+  fetchDescriptor(cpu, ss, TS, ext);
+  if ((ss & 3) !== cpl || dpl(dHi) !== cpl || !isWritableData(dHi)) cpu.fault(TS, (ss & 0xfffc) | ext);
+  if (!present(dHi)) cpu.fault(SSV, (ss & 0xfffc) | ext);
+  markAccessed(cpu, ss);
+  cacheFromDescriptor(cpu, SS, ss);
+  for (const seg of [ES, DS, FS, GS]) {
+    const sel = tssSegs[seg];
+    if ((sel & 0xfffc) === 0) { cpu.loadNullSegment(seg, sel); continue; }
+    fetchDescriptor(cpu, sel, TS, ext);
+    if (!isData(dHi) && !isReadableCode(dHi)) cpu.fault(TS, (sel & 0xfffc) | ext);
+    if (!isConforming(dHi) && (dpl(dHi) < cpl || dpl(dHi) < (sel & 3))) cpu.fault(TS, (sel & 0xfffc) | ext);
+    if (!present(dHi)) cpu.fault(NP, (sel & 0xfffc) | ext);
+    markAccessed(cpu, sel);
+    cacheFromDescriptor(cpu, seg, sel);
+  }
+}
+
+/**
+ * A far JMP or CALL whose selector (in dLo/dHi) names a TSS or a task gate (SDM vol. 2,
+ * JMP and CALL): the privilege checks, then the switch. Returns false when it is neither.
+ */
+function farTaskSwitch(cpu: Cpu, sel: number, source: number): boolean {
+  const type = (dHi >>> 8) & 0x1f;
+  if (type === 0x01 || type === 0x09 || type === 0x03 || type === 0x0b) {
+    if (dpl(dHi) < cpu.cpl || dpl(dHi) < (sel & 3)) cpu.fault(GP, sel & 0xfffc);
+    if (type & 2) cpu.fault(GP, sel & 0xfffc); // busy
+    if (!present(dHi)) cpu.fault(NP, sel & 0xfffc);
+    taskSwitch(cpu, sel, source, 0);
+    return true;
+  }
+  if (type === 0x05) {
+    if (dpl(dHi) < cpu.cpl || dpl(dHi) < (sel & 3)) cpu.fault(GP, sel & 0xfffc);
+    if (!present(dHi)) cpu.fault(NP, sel & 0xfffc);
+    const tss = dLo >>> 16;
+    checkTargetTss(cpu, tss, false, 0);
+    taskSwitch(cpu, tss, source, 0);
+    return true;
+  }
+  return false;
 }
 
 /** Applies a popped EFLAGS image with the privilege rules of POPF/IRET (SDM vol. 2). */
@@ -295,13 +514,40 @@ export function iret(cpu: Cpu, o32: boolean): void {
     cpu.setEflags((fl & fullMask) | FIXED_ONE);
     return;
   }
-  if (cpu.flags & NT) cpu.fault(GP, 0); // a nested-task return needs hardware task switching
   const sp = cpu.getSP();
   const w = o32 ? 4 : 2;
+  if (cpu.flags & VM) {
+    // In virtual-8086 mode: as in real mode at IOPL 3, #GP(0) below it; IOPL and VM
+    // stay as they are (SDM vol. 2, IRET; no CR4.VME here).
+    if ((cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0);
+    const eip = readStackSlot(cpu, sp, 0, o32) >>> 0;
+    const cs = readStackSlot(cpu, sp, 1, o32) & 0xffff;
+    const fl = readStackSlot(cpu, sp, 2, o32);
+    if (eip > 0xffff) cpu.fault(GP, 0);
+    const mask = (o32 ? fullMask : 0xffff) & ~(IOPL | VM);
+    cpu.setEflags((cpu.getEflags() & ~mask) | (fl & mask));
+    cpu.loadV86Segment(CS, cs);
+    cpu.eip = eip;
+    cpu.setSP(sp + 3 * w);
+    cpu.cancelSingleStep();
+    return;
+  }
+  if (cpu.flags & NT) {
+    // A nested task's return: to the task in the back link, which must be busy.
+    const back = readSys16(cpu, cpu.trBase);
+    checkTargetTss(cpu, back, true, 0);
+    taskSwitch(cpu, back, TASK_IRET, 0);
+    cpu.cancelSingleStep();
+    return;
+  }
   const newEip = readStackSlot(cpu, sp, 0, o32) >>> 0;
   const newCs = readStackSlot(cpu, sp, 1, o32) & 0xffff;
   let newFlags = readStackSlot(cpu, sp, 2, o32);
   if (!o32) newFlags = (newFlags & 0xffff) | (cpu.getEflags() & 0xffff0000);
+  if (o32 && (newFlags & VM) && cpu.cpl === 0) {
+    returnToV86(cpu, sp, newEip, newCs, newFlags);
+    return;
+  }
   const rpl = newCs & 3;
   checkReturnCs(cpu, newCs, newEip);
   const csLo = dLo, csHi = dHi;
@@ -319,7 +565,10 @@ export function iret(cpu: Cpu, o32: boolean): void {
     dLo = ssLo; dHi = ssHi;
     markAccessed(cpu, newSs);
     cacheFromDescriptor(cpu, SS, newSs);
-    cpu.reg32[ESP] = o32 || cpu.ssB32 ? newEsp : (cpu.reg32[ESP] & ~0xffff) | (newEsp & 0xffff);
+    // At the new stack's size: onto a 16-bit stack only SP is loaded, and ESP's upper
+    // half stays as it was, whatever the operand size (QEMU's helper_ret_protected; the
+    // leak Linux's espfix covers).
+    cpu.setSP(newEsp);
     nullInaccessibleSegments(cpu);
   } else {
     writeFlagsChecked(cpu, newFlags, fullMask);
@@ -330,11 +579,39 @@ export function iret(cpu: Cpu, o32: boolean): void {
   cpu.cancelSingleStep();
 }
 
+/**
+ * IRETD at CPL 0 with VM set in the popped EFLAGS (SDM vol. 2, IRET,
+ * RETURN-TO-VIRTUAL-8086-MODE): the frame goes on with ESP, SS, ES, DS, FS and GS, each
+ * a dword; every segment is loaded as in V86 mode, CPL becomes 3, EFLAGS is the frame's
+ * whole. All nine slots are read (and may fault) before anything changes.
+ */
+function returnToV86(cpu: Cpu, sp: number, eip: number, cs: number, fl: number): void {
+  const esp = readStackSlot(cpu, sp, 3, true);
+  const ss = readStackSlot(cpu, sp, 4, true);
+  const es = readStackSlot(cpu, sp, 5, true);
+  const ds = readStackSlot(cpu, sp, 6, true);
+  const fs = readStackSlot(cpu, sp, 7, true);
+  const gs = readStackSlot(cpu, sp, 8, true);
+  cpu.setEflags(fl);
+  cpu.setVm(true);
+  cpu.loadV86Segment(CS, cs);
+  cpu.loadV86Segment(SS, ss);
+  cpu.loadV86Segment(ES, es);
+  cpu.loadV86Segment(DS, ds);
+  cpu.loadV86Segment(FS, fs);
+  cpu.loadV86Segment(GS, gs);
+  cpu.setCpl(3);
+  cpu.reg32[ESP] = esp;
+  cpu.eip = eip & 0xffff;
+  cpu.cancelSingleStep();
+}
+
 /** JMP ptr16:16/32 and JMP m16:16/32 (SDM vol. 2, JMP, far jumps in protected mode). */
 export function farJump(cpu: Cpu, sel: number, eip: number, o32: boolean): void {
   sel &= 0xffff;
-  if (!(cpu.cr0 & CR0_PE)) {
-    cpu.loadRealSegment(CS, sel);
+  if (realSegments(cpu)) {
+    if (cpu.flags & VM && (o32 ? eip >>> 0 : eip & 0xffff) > 0xffff) cpu.fault(GP, 0);
+    loadRealCs(cpu, sel);
     cpu.eip = o32 ? eip >>> 0 : eip & 0xffff;
     return;
   }
@@ -362,8 +639,7 @@ export function farJump(cpu: Cpu, sel: number, eip: number, o32: boolean): void 
     loadCS(cpu, target, cpu.cpl, off);
     return;
   }
-  // TSS and task gates: task switching is not implemented.
-  cpu.fault(GP, sel & 0xfffc);
+  if (!farTaskSwitch(cpu, sel, TASK_JMP)) cpu.fault(GP, sel & 0xfffc);
 }
 
 /** The privilege checks for a JMP or CALL straight to a code segment. */
@@ -381,9 +657,10 @@ export function farCall(cpu: Cpu, sel: number, eip: number, o32: boolean): void 
   sel &= 0xffff;
   const retEip = cpu.eip;
   const retCs = cpu.sreg[CS];
-  if (!(cpu.cr0 & CR0_PE)) {
+  if (realSegments(cpu)) {
+    if (cpu.flags & VM && (o32 ? eip >>> 0 : eip & 0xffff) > 0xffff) cpu.fault(GP, 0);
     if (o32) { cpu.push32(retCs); cpu.push32(retEip); } else { cpu.push16(retCs); cpu.push16(retEip); }
-    cpu.loadRealSegment(CS, sel);
+    loadRealCs(cpu, sel);
     cpu.eip = o32 ? eip >>> 0 : eip & 0xffff;
     return;
   }
@@ -399,7 +676,10 @@ export function farCall(cpu: Cpu, sel: number, eip: number, o32: boolean): void 
     return;
   }
   const type = (dHi >>> 8) & 0x1f;
-  if (type !== 0x04 && type !== 0x0c) cpu.fault(GP, sel & 0xfffc); // TSS/task gate: no task switching
+  if (type !== 0x04 && type !== 0x0c) {
+    if (!farTaskSwitch(cpu, sel, TASK_CALL)) cpu.fault(GP, sel & 0xfffc);
+    return;
+  }
   const gateHi = dHi, gateLo = dLo;
   if (dpl(gateHi) < cpu.cpl || dpl(gateHi) < (sel & 3)) cpu.fault(GP, sel & 0xfffc);
   if (!present(gateHi)) cpu.fault(NP, sel & 0xfffc);
@@ -455,8 +735,9 @@ export function farReturn(cpu: Cpu, o32: boolean, imm: number): void {
   const rd = (off: number) => (o32 ? cpu.read32(SS, (sp + off) & mask) : cpu.read16(SS, (sp + off) & mask));
   const newEip = rd(0) >>> 0;
   const newCs = rd(w) & 0xffff;
-  if (!(cpu.cr0 & CR0_PE)) {
-    cpu.loadRealSegment(CS, newCs);
+  if (realSegments(cpu)) {
+    if (cpu.flags & VM && newEip > 0xffff) cpu.fault(GP, 0);
+    loadRealCs(cpu, newCs);
     cpu.eip = newEip;
     cpu.setSP(sp + 2 * w + imm);
     return;
@@ -554,10 +835,12 @@ export function inspectSelector(cpu: Cpu, sel: number, what: 'lar' | 'lsl' | 've
 
 /**
  * The I/O permission check for IN/OUT/INS/OUTS (SDM vol. 1, 19.5): at CPL > IOPL in
- * protected mode, every port of the access must be clear in the TSS I/O bitmap.
+ * protected mode, and always in virtual-8086 mode, every port of the access must be
+ * clear in the TSS I/O bitmap.
  */
 export function checkIoPermission(cpu: Cpu, port: number, size: number): void {
-  if (!(cpu.cr0 & CR0_PE) || cpu.cpl <= ((cpu.flags >>> 12) & 3)) return;
+  // In virtual-8086 mode the bitmap decides whatever IOPL is (SDM vol. 3, 20.2.8.1).
+  if (!(cpu.cr0 & CR0_PE) || (cpu.cpl <= ((cpu.flags >>> 12) & 3) && !(cpu.flags & VM))) return;
   if (!(cpu.trType & 8) || cpu.trLimit < 0x67) cpu.fault(GP, 0);
   const bitmap = readSys16(cpu, cpu.trBase + 0x66);
   const at = bitmap + (port >>> 3);
