@@ -15,6 +15,7 @@ import { writeAcpiTables, pkgLength, RSDP_ADDRESS } from './acpi';
 import { e820Map } from './multiboot';
 import { Pc } from './pc';
 import { multibootElf } from './testing-elf';
+import { CPUID_FEATURES_EDX } from '../cpu/execute';
 
 const MiB = 1024 * 1024;
 const u8 = (m: Uint8Array, a: number) => m[a];
@@ -180,6 +181,19 @@ describe('ACPI tables', () => {
     // What a kernel reads from it: the PIIX4 PM registers devices/acpi-pm.ts models, the SCI.
     expect({ sci: u16(f, 46), pm1aEvt: u32(f, 56), pm1aCnt: u32(f, 64), pmTmr: u32(f, 76), tmrExt: (u32(f, 112) >> 8) & 1 })
       .toEqual({ sci: 9, pm1aEvt: 0x600, pm1aCnt: 0x604, pmTmr: 0x608, tmrExt: 0 });
+  });
+
+  it('say nowhere that an APIC exists, as CPUID does not: no MADT, no MP floating pointer', () => {
+    expect(CPUID_FEATURES_EDX & (1 << 9)).toBe(0); // CPUID.1:EDX.APIC
+    const pc = new Pc({ memoryBytes: 128 * MiB });
+    pc.boot(multibootElf([0xf4]), 'k');
+    const t = walk(pc.ram);
+    expect(t.tables.has('APIC')).toBe(false);
+    expect(u8(pc.ram, t.fadt + 44)).toBe(0); // INT_MODEL: dual PIC
+    // Linux's find_smp_config: "_MP_" on a 16-byte boundary in the EBDA's first KiB, the last KiB of base memory, or the BIOS area.
+    for (const [lo, hi] of [[0x9fc00, 0xa0000], [0xf0000, 0x100000]]) {
+      for (let a = lo; a < hi; a += 16) expect(text(pc.ram, a, 4)).not.toBe('_MP_');
+    }
   });
 
   it('encode PkgLength in one to three bytes, counting itself', () => {

@@ -11,6 +11,7 @@ import { Clock } from './clock';
 import { Pit8254 } from './pit8254';
 import { Uart16550 } from './uart16550';
 import { DEFAULT_COSTS } from './costs';
+import { AcpiPm, PM_TMR } from './acpi-pm';
 
 const HZ = DEFAULT_COSTS.cpuHz;
 const PIT_TICK_RATE = 1193182; // the kernel's PIT_TICK_RATE
@@ -81,6 +82,41 @@ describe("Linux's TSC calibration against the PIT (channel 2, gate and OUT2 on p
     expect(max).toBeLessThanOrEqual(10 * min); // else "an SMI hit us"
     const khz = (t - t1) / ms; // cycles per millisecond
     expect(Math.abs(khz * 1000 - HZ) / HZ).toBeLessThan(0.001);
+  });
+});
+
+describe("the PM timer as Linux's acpi_pm clocksource checks it", () => {
+  it('verify_pmtmr_rate: over a PIT channel 2 count of 5 x LATCH the PM timer runs within 5% of 3.579545 MHz', () => {
+    const { clock, inb, outb } = machine();
+    const pm = new AcpiPm(clock);
+    pm.reset();
+    const HZ_KERNEL = 100, LATCH = Math.floor((PIT_TICK_RATE + HZ_KERNEL / 2) / HZ_KERNEL), CALIBRATE_LATCH = 5 * LATCH;
+    const PMTMR_TICKS_PER_SEC = 3579545;
+    const expected = Math.floor((CALIBRATE_LATCH * (PMTMR_TICKS_PER_SEC >> 10)) / (PIT_TICK_RATE >> 10));
+    outb((inb(0x61) & ~0x02) | 0x01, 0x61); // mach_prepare_counter
+    outb(0xb0, 0x43);
+    outb(CALIBRATE_LATCH & 0xff, 0x42);
+    outb(CALIBRATE_LATCH >> 8, 0x42);
+    const v1 = pm.read(PM_TMR, 4);
+    let n = 0;
+    while ((inb(0x61) & 0x20) === 0 && n++ < 1e7); // mach_countup
+    const v2 = pm.read(PM_TMR, 4);
+    const delta = (v2 - v1) & 0xffffff;
+    expect(delta).toBeGreaterThanOrEqual((expected * 19) / 20);
+    expect(delta).toBeLessThanOrEqual((expected * 21) / 20);
+  });
+
+  it('acpi_pm_read_verified (the PIIX4 is on its graylist): three reads in a row never go backwards', () => {
+    const { clock } = machine();
+    const pm = new AcpiPm(clock);
+    pm.reset();
+    for (let i = 0; i < 2000; i++) {
+      const a = pm.read(PM_TMR, 4); clock.advanceTo(clock.now + 300);
+      const b = pm.read(PM_TMR, 4); clock.advanceTo(clock.now + 300);
+      const c = pm.read(PM_TMR, 4);
+      expect(a <= b && b <= c).toBe(true);
+      clock.advanceTo(clock.now + 12345);
+    }
   });
 });
 
