@@ -58,3 +58,22 @@ describe('power-off and reset end the run with status 0', () => {
     expect(pc.run(1e9)).toEqual({ kind: 'exit', value: 5, status: 11 });
   });
 });
+
+describe('what firmware leaves, in every VM', () => {
+  it("puts the ACPI tables in each VM's own memory: its RSDP at 0xF59D0, the rest in its reserved top 128 KiB", () => {
+    const h = new Host({
+      mode: 'virtual', memoryBytes: 8 * MiB, hostMemoryBytes: 17 * MiB, mac: DEFAULT_MAC, rtcStart: 946684800, console: () => {},
+      vms: [0, 1].map((i) => ({ image: multibootElf(FOREVER), path: `v${i}`, cmdline: '', nic: false })),
+    });
+    h.boot();
+    for (const vm of h.vms) {
+      const m = vm.ram;
+      const u32 = (a: number) => (m[a] | (m[a + 1] << 8) | (m[a + 2] << 16) | (m[a + 3] << 24)) >>> 0;
+      expect(String.fromCharCode(...m.subarray(0xf59d0, 0xf59d8))).toBe('RSD PTR ');
+      const rsdt = u32(0xf59d0 + 16);
+      expect(rsdt).toBeGreaterThanOrEqual(8 * MiB - 128 * 1024);
+      expect(rsdt).toBeLessThan(8 * MiB);
+      expect(String.fromCharCode(...m.subarray(rsdt, rsdt + 4))).toBe('RSDT');
+    }
+  });
+});
