@@ -270,3 +270,23 @@ describe('ACPI tables', () => {
     }
   });
 });
+
+describe('the PIIX4 PM function after firmware', () => {
+  it('points PMBA (config 0x40) at the PM registers with PMIOSE set, as SeaBIOS programs them, and they answer there', () => {
+    const pc = new Pc({ memoryBytes: 16 * MiB });
+    pc.boot(multibootElf([0xf4]), 'k');
+    const cfg = (reg: number) => { pc.ioWrite(0xcf8, 4, (0x80000000 | (1 << 11) | (3 << 8) | reg) >>> 0); return pc.ioRead(0xcfc, 4); };
+    expect(cfg(0x00)).toBe(0x71138086);
+    expect(cfg(0x40)).toBe(0x601); // I/O space indicator, base 0x600
+    expect(cfg(0x80) & 1).toBe(1); // PMIOSE
+    expect(cfg(0x3c) & 0xff).toBe(9); // its interrupt line: the SCI
+    const base = cfg(0x40) & 0xffc0;
+    expect(pc.ioRead(base + 4, 2) & 1).toBe(1); // SCI_EN: ACPI mode
+    const t0 = pc.ioRead(base + 8, 4);
+    pc.clock.advanceTo(pc.clock.now + 2e9 / 1000); // a millisecond: 3579.545 ticks
+    pc.cpu.cycles = pc.clock.now;
+    const ticks = (pc.ioRead(base + 8, 4) - t0) & 0xffffff;
+    expect(ticks).toBeGreaterThanOrEqual(3579);
+    expect(ticks).toBeLessThanOrEqual(3579 + 8); // and the port accesses' own microseconds
+  });
+});
