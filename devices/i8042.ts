@@ -56,6 +56,8 @@ export class I8042 implements PortDevice {
   /** The output buffer: -1 empty, else the byte; `outFrom` its source. */
   private out = -1;
   private outFrom = FROM_CTRL;
+  /** The byte last put in the output buffer: what reading an empty buffer returns. */
+  private lastOut = 0;
   private readonly queue = new Uint8Array(QUEUE);
   private readonly queueFrom = new Uint8Array(QUEUE);
   private head = 0;
@@ -109,8 +111,6 @@ export class I8042 implements PortDevice {
     this.refill();
     return v;
   }
-
-  private lastOut = 0;
 
   write(offset: number, _size: number, value: number): void {
     value &= 0xff;
