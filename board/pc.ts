@@ -26,7 +26,8 @@ import { isLinuxImage, loadLinux } from './linux';
 import { Ne2000 } from '../devices/ne2000';
 import { Rtl8139, DmaPort, ramDma } from '../devices/rtl8139';
 import { Wire } from '../devices/net/wire';
-import { Platform, PortMapper, plugNic } from './platform';
+import { Platform, PortMapper, MachineEnd, plugNic } from './platform';
+import { writeAcpiTables } from './acpi';
 import { Timeline } from './timeline';
 import { buildSegment, Peer, PeerSpec } from './segment';
 import { NicKind, NIC_KINDS, DEFAULT_MAC, nicName } from '../devices/nic';
@@ -59,6 +60,8 @@ export interface PcOptions {
 
 export type RunResult =
   | { kind: 'exit'; value: number; status: number }
+  /** The guest reset the machine or powered it off: status 0, as `qemu -no-reboot`. */
+  | { kind: MachineEnd; status: 0 }
   | { kind: 'limit' }
   | { kind: 'triple-fault'; message: string }
   | { kind: 'halted'; message: string };
@@ -106,6 +109,7 @@ export function bootKernel(cpu: Cpu, ram: Uint8Array, platform: Platform, image:
 
 function enterKernel(cpu: Cpu, ram: Uint8Array, platform: Platform, h: Handover): void {
   platform.firmwareSetup();
+  writeAcpiTables(ram);
   firmwareInterruptSetup(platform);
   cpu.invalidateCode(0, ram.length);
   cpu.enterFlat32(h.eip, h.cs, h.ds);
@@ -165,6 +169,8 @@ export class Pc implements CpuBus {
   readonly wire: Wire | null = null;
   readonly peers: Peer[] = [];
   private exited = false;
+  /** The guest reset the machine or powered it off. */
+  private ended: MachineEnd | null = null;
   private readonly trace: ((line: string) => void) | null;
 
   constructor(readonly options: PcOptions) {
@@ -189,8 +195,8 @@ export class Pc implements CpuBus {
     }, {
       setIntr: (level) => { cpu.irqLine = level; },
       setA20: (on) => cpu.setA20(on),
-      reset: () => cpu.reset(),
-      exit: () => { this.exited = true; cpu.requestStop(); },
+      end: (how) => { if (!this.exited && this.ended === null) this.ended = how; cpu.requestStop(); },
+      exit: () => { if (this.ended === null) this.exited = true; cpu.requestStop(); },
       cycles: () => cpu.cycles,
     }, busMapper);
     const p = this.platform;
@@ -248,6 +254,7 @@ export class Pc implements CpuBus {
     this.platform.reset();
     this.cpu.reset();
     this.exited = false;
+    this.ended = null;
   }
 
   // ---- CpuBus ----
@@ -329,6 +336,7 @@ export class Pc implements CpuBus {
         const value = this.debugExit.value;
         return { kind: 'exit', value, status: DebugExit.status(value) };
       }
+      if (this.ended !== null) return { kind: this.ended, status: 0 };
       const now = cpu.cycles;
       if (now >= maxCycles) return { kind: 'limit' };
       const until = Math.min(clock.nextDue(), maxCycles);

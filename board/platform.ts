@@ -3,10 +3,13 @@
  *
  *   0x20-0x21, 0xA0-0xA1, 0x4D0-0x4D1  8259A pair and ELCR     IRQ 2 cascade
  *   0x40-0x43, 0x61                     8254 PIT, port B        IRQ 0
+ *   0x60, 0x64                          8042 keyboard controller IRQ 1 (keyboard), 12 (mouse)
  *   0x70-0x71                           MC146818A CMOS/RTC      IRQ 8
  *   0x92                                port A (A20, reset)
  *   0x3F8-0x3FF                         16550A COM1             IRQ 4
- *   0xCF8-0xCFF                         PCI configuration #1    (i440FX, PIIX3/4 functions)
+ *   0x600-0x63F                         PIIX4 PM (ACPI PM1a, PM timer)  IRQ 9 (SCI)
+ *   0xCF8-0xCFF                         PCI configuration #1    (i440FX, PIIX3/4 functions);
+ *                                       a byte at 0xCF9: the PIIX reset control register
  *   0xE9                                debug console
  *   0xF4-0xF7                           isa-debug-exit
  *   0x80                                POST code (kept, and traced as `post`; also the I/O delay port)
@@ -14,6 +17,9 @@
  * The bare machine (`Pc`) maps these ports on its port bus; a hypervisor's VM maps the
  * same devices, as its virtual platform, on its own port map. Either way the platform
  * only needs a `PortMapper` and the few lines it drives on the CPU side (`CpuSide`).
+ *
+ * Every reset line (port 0x92 bit 0, 0xCF9, the 8042's) and the PIIX4's soft-off end the
+ * machine's run (`CpuSide.end`), as `qemu-system-i386 -no-reboot` ends on a reset.
  */
 import { Clock } from '../devices/clock';
 import { Costs } from '../devices/costs';
@@ -27,6 +33,8 @@ import { Port92 } from '../devices/port92';
 import { Uart16550 } from '../devices/uart16550';
 import { PciHost, PciFunction, addI440fxChipset, firmwareSetup } from '../devices/pci';
 import { DebugConsole, DebugExit } from '../devices/debug-ports';
+import { I8042 } from '../devices/i8042';
+import { AcpiPm, ResetControl, PM_BASE, PM_LENGTH, CNT_SCI_EN, PM1_CNT } from '../devices/acpi-pm';
 
 /** Where a platform puts its port ranges: a machine's port bus, or a VM's port map. */
 export interface PortMapper<H = unknown> {
@@ -41,13 +49,19 @@ export interface CpuSide {
   /** The PIC's INTR output. */
   setIntr(level: boolean): void;
   setA20(on: boolean): void;
-  /** Port 0x92 bit 0: a fast reset of the CPU. */
-  reset(): void;
+  /**
+   * The machine was reset (port 0x92 bit 0, 0xCF9, the 8042's reset line) or powered off
+   * (PIIX4 soft-off): the run ends, with status 0, as under `qemu -no-reboot`.
+   */
+  end(how: MachineEnd): void;
   /** The guest wrote the isa-debug-exit port. */
   exit(): void;
   /** The current machine cycle, for trace lines. */
   cycles(): number;
 }
+
+/** How a machine's run ended by the guest's hand other than isa-debug-exit. */
+export type MachineEnd = 'reset' | 'power-off';
 
 export interface PlatformOptions {
   clock: Clock;
@@ -96,6 +110,13 @@ export class Platform {
   readonly debugConsole = new DebugConsole();
   readonly debugExit = new DebugExit();
   readonly post = new PostCode();
+  readonly i8042 = new I8042();
+  readonly acpiPm: AcpiPm;
+  readonly resetControl = new ResetControl();
+  /** IRQ lines a second source drives (the SCI beside a card on IRQ 9): bit mask per IRQ. */
+  private readonly extraIrq = new Uint8Array(16);
+  /** The level `isaIrq` last set per IRQ. */
+  private readonly mainIrq = new Uint8Array(16);
   private readonly trace: ((line: string) => void) | null;
   private readonly traceIrq: boolean;
   private readonly loggedIgnored = new Set<string>();
@@ -105,6 +126,7 @@ export class Platform {
     this.pit = new Pit8254(clock, costs.pitHz);
     this.cmos = new CmosRtc(clock, opts.rtcStart, opts.memoryBytes);
     this.com1 = new Uart16550(clock);
+    this.acpiPm = new AcpiPm(clock);
     this.trace = opts.trace ?? null;
     this.traceIrq = this.trace !== null && opts.traceIrq === true;
 
@@ -119,7 +141,15 @@ export class Platform {
     this.cmos.onIrq8 = () => { this.irqTrace('raise', 8); this.pic.pulseIrq(8); };
     this.com1.onIrq = (level) => this.isaIrq(4, level);
     this.port92.onA20 = (on) => cpu.setA20(on);
-    this.port92.onReset = () => cpu.reset();
+    this.port92.onReset = () => cpu.end('reset');
+    this.resetControl.onReset = () => cpu.end('reset');
+    this.i8042.onReset = () => cpu.end('reset');
+    this.i8042.onA20 = (on) => cpu.setA20(on);
+    this.i8042.onIrq = (irq, level) => this.isaIrq(irq, level);
+    this.acpiPm.onPowerOff = () => cpu.end('power-off');
+    this.acpiPm.onSci = (level) => this.sharedIrq(9, 1, level);
+    this.i8042.onIgnoredWrite = (port, v) => this.ignored('i8042', port, v);
+    this.acpiPm.onIgnoredWrite = (off, v) => this.ignored('acpi-pm', PM_BASE + off, v);
     this.pic.onIgnoredWrite = (port, v) => this.ignored('pic', port, v);
     this.pit.onIgnoredWrite = (port, v) => this.ignored('pit', port, v);
     this.com1.onIgnoredWrite = (off, v) => this.ignored('com1', 0x3f8 + off, v);
@@ -139,7 +169,16 @@ export class Platform {
     mapper.map('cmos', 0x70, 2, byBase(0x70, (p) => cmos.read(p), (p, v) => cmos.write(p, v)), chip);
     mapper.map('port-a', 0x92, 1, { read: () => p92.read(), write: (_o, _s, v) => p92.write(v) }, chip);
     mapper.map('com1', 0x3f8, 8, this.com1, isa);
-    mapper.map('pci-config', 0xcf8, 8, { read: (off, size) => this.pci.read(0xcf8 + off, size), write: (off, size, v) => this.pci.write(0xcf8 + off, size, v) }, chip);
+    // A byte at 0xCF9 is the PIIX's reset control register; anything else there is the host bridge's.
+    const rcr = this.resetControl;
+    mapper.map('pci-config', 0xcf8, 8, {
+      read: (off, size) => off === 1 && size === 1 ? rcr.read() : this.pci.read(0xcf8 + off, size),
+      write: (off, size, v) => { if (off === 1 && size === 1) rcr.write(v & 0xff); else this.pci.write(0xcf8 + off, size, v); },
+    }, chip);
+    const kbc = this.i8042;
+    mapper.map('i8042-data', 0x60, 1, { read: (_o, size) => kbc.read(0, size), write: (_o, size, v) => kbc.write(0, size, v) }, chip);
+    mapper.map('i8042-cmd', 0x64, 1, { read: (_o, size) => kbc.read(4, size), write: (_o, size, v) => kbc.write(4, size, v) }, chip);
+    mapper.map('acpi-pm', PM_BASE, PM_LENGTH, this.acpiPm, chip);
     mapper.map('debug-console', 0xe9, 1, this.debugConsole, isa);
     mapper.map('debug-exit', 0xf4, 4, this.debugExit, isa);
     if (this.trace !== null && opts.tracePost === true) {
@@ -157,6 +196,11 @@ export class Platform {
     this.com1.reset();
     this.port92.reset();
     this.post.reset();
+    this.i8042.reset();
+    this.acpiPm.reset();
+    this.resetControl.reset();
+    this.extraIrq.fill(0);
+    this.mainIrq.fill(0);
   }
 
   /** What firmware does before a Multiboot loader runs: PCI BARs and IRQ lines as SeaBIOS assigns them. */
@@ -164,12 +208,33 @@ export class Platform {
     firmwareSetup(this.pci);
     // SeaBIOS makes the PCI interrupt lines (10 and 11) level-triggered in the ELCR.
     this.pic.write(0x4d1, 0x0c);
+    // The PIIX4 PM function: PMBA 0x600 (I/O) and PMIOSE, as SeaBIOS's piix4_pm_setup
+    // programs them (read-only here: the registers stay at 0x600); ACPI mode on (SCI_EN).
+    const pm = this.pci.functions().find(({ fn }) => fn.config[0] === 0x86 && fn.config[1] === 0x80 && fn.config[2] === 0x13 && fn.config[3] === 0x71);
+    if (pm) {
+      pm.fn.config.set([(PM_BASE | 1) & 0xff, PM_BASE >> 8, 0, 0], 0x40);
+      pm.fn.config[0x80] = 0x01;
+    }
+    this.acpiPm.write(PM1_CNT, 2, CNT_SCI_EN);
+    // The 8042 as SeaBIOS leaves it: self-tested, translating, the keyboard on IRQ 1.
+    this.i8042.firmwareSetup();
   }
 
   /** An ISA device's interrupt request line. */
   isaIrq(irq: number, level: boolean): void {
     this.irqTrace(level ? 'raise' : 'lower', irq);
-    this.pic.setIrq(irq, level);
+    this.mainIrq[irq] = level ? 1 : 0;
+    this.pic.setIrq(irq, level || this.extraIrq[irq] !== 0);
+  }
+
+  /** A second source on an IRQ line (`bit` its own), wired-OR with the line's `isaIrq` level. */
+  private sharedIrq(irq: number, bit: number, level: boolean): void {
+    const was = this.extraIrq[irq] !== 0 || this.mainIrq[irq] !== 0;
+    this.extraIrq[irq] = level ? this.extraIrq[irq] | bit : this.extraIrq[irq] & ~bit;
+    const now = this.extraIrq[irq] !== 0 || this.mainIrq[irq] !== 0;
+    if (now === was) return;
+    this.irqTrace(now ? 'raise' : 'lower', irq);
+    this.pic.setIrq(irq, now);
   }
 
   /** A PCI function's INTA# goes to the ISA IRQ its interrupt line names (level-triggered). */

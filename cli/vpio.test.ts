@@ -114,6 +114,18 @@ describe('exit statuses: a guest\'s are odd, every other one even', () => {
     expect(r.stderr).toMatch(/^vpio: vm0: stopped: the cycle limit \(1000000\) was reached/m);
   });
 
+  it('a guest that powers the machine off or resets it gives 0, as under qemu -no-reboot, under the hypervisor too', () => {
+    // mov dx, 0x604 ; mov ax, 0x2001 (SLP_EN, sleep type 0, SCI_EN) ; out dx, ax ; jmp $
+    const off = image('off.elf', multibootElf([0x66, 0xba, 0x04, 0x06, 0x66, 0xb8, 0x01, 0x20, 0x66, 0xef, ...SPIN]));
+    // mov al, 0xfe ; out 0x64, al ; jmp $
+    const reset = image('reset.elf', multibootElf([0xb0, 0xfe, 0xe6, 0x64, ...SPIN]));
+    for (const args of [[off], [reset], [off, reset, '--mode', 'virtual']]) {
+      const r = runCli(['run', ...args, '--max-cycles', '1e8']);
+      expect([args, r.status]).toEqual([args, 0]);
+      expect(r.stderr.toString()).not.toMatch(/stopped|killed/);
+    }
+  });
+
   it('a bare vpio prints the usage on stderr, nothing on stdout, and exits 2', () => {
     const r = runCli([]);
     expect(r.status).toBe(2);
@@ -126,6 +138,7 @@ describe('exit statuses: a guest\'s are odd, every other one even', () => {
       const help = runCli(args).stdout.toString();
       expect(help).toMatch(/\(V << 1\) \| 1/);
       expect(help).toMatch(/^ {2}4 +stopped: the cycle limit/m);
+      expect(help).toMatch(/^ {2}0 +success: the guest powered off or reset the machine/m);
       expect(help).toMatch(/^ {2}6 +an output could not be written/m);
       expect(help).toMatch(/^ {2}141 +stdout or stderr is a pipe/m);
     }

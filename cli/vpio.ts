@@ -8,7 +8,8 @@
  * Exit status (the same table is in --help and the README):
  *   (V << 1) | 1  the guest wrote V to isa-debug-exit (port 0xF4), as under QEMU: always odd;
  *                 with several VMs, the first VM in order whose V is not 0, else 1
- *   0    success (bench: every result right; --help; --list-devices)
+ *   0    success: the guest powered off or reset the machine (as under qemu -no-reboot);
+ *        bench: every result right; --help; --list-devices
  *   2    bad usage or a bad image (one line naming the problem and the fix)
  *   4    stopped: the cycle limit, a triple fault, a halt nothing can end, a VM killed
  *   6    an output could not be written (one line naming the file and the error)
@@ -198,7 +199,7 @@ function listDevices(pc: Pc, out: Sink): void {
   out.line('irq  device');
   // The platform's own lines (board/platform.ts), then every PCI function's routed
   // interrupt line as firmware set it, and an ISA card's line.
-  const irqs: [number, string][] = [[0, 'pit channel 0'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc']];
+  const irqs: [number, string][] = [[0, 'pit channel 0'], [1, 'i8042 keyboard'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc'], [12, 'i8042 mouse']];
   for (const { dev, func, fn } of pc.pci.functions()) {
     if (fn.config[0x3d] !== 0 && fn.interruptLine !== 0 && fn.interruptLine < 16) irqs.push([fn.interruptLine, `${fn.name} (PCI 00:${dev.toString(16).padStart(2, '0')}.${func} INT${'ABCD'[fn.config[0x3d] - 1]}#)`]);
   }
@@ -649,7 +650,8 @@ function runThenReport(opts: RunOptions, c: Common, kernels: string[],
     else if (end.kind === 'halted') warn(`vpio: ${label}stopped: ${end.message} at ${eip}`);
     else if (end.kind === 'killed') warn(`vpio: ${label}killed: ${end.message}`);
     else {
-      if (status === -1 && end.value !== 0) status = end.status;
+      // An exit with V other than 0 decides; a reset or power-off is a success (0).
+      if (status === -1 && end.kind === 'exit' && end.value !== 0) status = end.status;
       continue;
     }
     stopped = true;
@@ -877,7 +879,8 @@ const EXIT_STATUS_HELP = [
   'Exit status:',
   '  (V << 1) | 1  the guest wrote V to isa-debug-exit (port 0xF4), as under QEMU: always odd (with several',
   '                VMs: the first VM, in order, whose V is not 0, else 1)',
-  '  0    success (bench: every result right; --help; --list-devices)',
+  '  0    success: the guest powered off or reset the machine (as under qemu -no-reboot); bench: every',
+  '       result right; --help; --list-devices',
   '  2    bad usage or a bad image (one line naming the problem and the fix)',
   '  4    stopped: the cycle limit, a triple fault, a halt nothing can end, a VM killed',
   '  6    an output could not be written (one line naming the file and the error)',

@@ -458,6 +458,8 @@ export class Host {
       if (vm.exited && vm.end === null) {
         const value = vm.platform.debugExit.value;
         vm.end = { kind: 'exit', value, status: ((value << 1) | 1) & 0xff };
+      } else if (vm.ended !== null && vm.end === null) {
+        vm.end = { kind: vm.ended, status: 0 };
       } else if (why === StopReason.TripleFault) {
         vm.end = { kind: 'triple-fault', message: cpu.stopMessage };
       } else if (why === StopReason.Dead) {

@@ -10,7 +10,7 @@ import { CpuBus } from '../cpu/bus';
 import { Clock } from '../devices/clock';
 import { Costs } from '../devices/costs';
 import { PortDevice } from '../devices/port-bus';
-import { Platform, PortMapper } from '../board/platform';
+import { Platform, PortMapper, MachineEnd } from '../board/platform';
 import { bootKernel } from '../board/pc';
 import { DmaPort, ramDma } from '../devices/rtl8139';
 import { PortMap } from './port-map';
@@ -56,6 +56,8 @@ export class VmStats {
 /** How a VM ended. */
 export type VmEnd =
   | { kind: 'exit'; value: number; status: number }
+  /** The guest reset its machine or powered it off: status 0, as `qemu -no-reboot`. */
+  | { kind: MachineEnd; status: 0 }
   | { kind: 'killed'; message: string }
   | { kind: 'triple-fault'; message: string }
   | { kind: 'halted'; message: string };
@@ -97,6 +99,8 @@ export class Vm implements CpuBus {
   end: VmEnd | null = null;
   /** The guest wrote the debug-exit port during the current slice. */
   exited = false;
+  /** The guest reset or powered off its machine during the current slice. */
+  ended: MachineEnd | null = null;
   /** Waiting for a device the hypervisor has not given it yet (the VPIO monitor's card). */
   blocked = false;
   /** Maps ranges as traps to the hypervisor's emulation (virtual devices). */
@@ -169,8 +173,8 @@ export class Vm implements CpuBus {
     }, {
       setIntr: (level) => { cpu.irqLine = level; },
       setA20: (on) => cpu.setA20(on),
-      reset: () => cpu.reset(),
-      exit: () => { this.exited = true; cpu.requestStop(); },
+      end: (how) => { if (!this.exited && this.ended === null) this.ended = how; cpu.requestStop(); },
+      exit: () => { if (this.ended === null) this.exited = true; cpu.requestStop(); },
       cycles: () => cpu.cycles,
     }, this.trapMapper);
     this.platform.reset();
