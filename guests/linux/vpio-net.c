@@ -5,7 +5,9 @@
  *
  *   vpio-net tx IP PORT COUNT SIZE    COUNT UDP datagrams of SIZE bytes to IP:PORT, each
  *                                     starting with its 32-bit sequence number (what
- *                                     the sink peer counts), as fast as the socket takes them
+ *                                     the sink peer counts), as fast as the socket takes them,
+ *                                     then waits (5 s at most) until the card has sent them all:
+ *                                     an init that powers off right after loses nothing
  *   vpio-net rx PORT COUNT SECONDS    receives on PORT until COUNT datagrams or SECONDS
  *                                     without one; counts lost (gaps) and out-of-order
  *
@@ -18,6 +20,9 @@ typedef int s32;
 
 #define SYS_exit 1
 #define SYS_write 4
+#define SYS_ioctl 54
+#define SYS_nanosleep 162
+#define SIOCOUTQ 0x5411 /* bytes the socket has handed on and the card has not yet sent */
 #define SYS_socketcall 102
 /* socketcall's calls: one system call for every socket operation, its arguments in memory. */
 #define SOCKET 1
@@ -109,6 +114,13 @@ static int tx(char **a)
         while ((r = sock(SENDTO, fd, (s32)buf, (s32)size, 0, (s32)&to, sizeof to)) == -105)
             ;
         if (r == (s32)size) sent++; else errors++;
+    }
+    /* The datagrams are counted against the socket until the driver frees them, sent. */
+    struct timeval tick = { 0, 10 * 1000 * 1000 }; /* as a timespec: 10 ms */
+    for (int i = 0; i < 500; i++) {
+        s32 queued = 0;
+        if (sys3(SYS_ioctl, fd, SIOCOUTQ, (s32)&queued) < 0 || queued == 0) break;
+        sys3(SYS_nanosleep, (s32)&tick, 0, 0);
     }
     put("vpio-net: tx "); put_u(sent); put(" sent, "); put_u(errors); put(" errors\n");
     return sent == count ? 0 : 1;
