@@ -1,0 +1,762 @@
+/**
+ * Exact 80-bit extended-precision arithmetic for the x87 (SDM vol. 1 ch. 4 and 8).
+ *
+ * API CHANGES: none so far (additions only: `F80.isNaN`, `F80.isEmptyResult` are not
+ * needed; helpers added are listed here when they appear).
+ *
+ * Values live in `v` (three words per slot: significand bits 31..0, 63..32, sign<<15 |
+ * biased exponent). Arithmetic is done on 32-bit limbs held in numbers (doubles where a
+ * limb may carry past 32 bits, always exact below 2^53): no allocation per operation.
+ * BigInt appears only in BCD, transcendentals and FPREM (see cpu/README.md).
+ *
+ * Working value: sign `rs`, exponent `re` (biased as the extended format, unbounded),
+ * significand `r2:r1:r0` (96 bits, bit 95 the integer bit when normalized); anything
+ * shifted out below r0 is "jammed" (OR-ed) into r0's bit 0, which keeps rounding exact
+ * because every rounding point is at least two bits above it.
+ */
+
+export const IE = 1, DE = 2, ZE = 4, OE = 8, UE = 16, PE = 32;
+export const SF = 64;
+
+const TWO32 = 4294967296;
+const BIAS = 16383;
+const WRAP = 24576; // exponent bias adjust on unmasked overflow/underflow (SDM 8.5.4, 8.5.5)
+
+// Operand classes
+const K_ZERO = 0, K_NORMAL = 1, K_DENORMAL = 2, K_INF = 3, K_QNAN = 4, K_SNAN = 5, K_UNSUPPORTED = 6;
+
+// Working registers (module scope: plain numbers, no allocation)
+let rs = 0, re = 0, r2 = 0, r1 = 0, r0 = 0;
+// Unpacked operands
+let as = 0, ae = 0, ah = 0, al = 0;
+let bs = 0, be = 0, bh = 0, bl = 0;
+// Rounding side results
+let inexact = false;
+
+/** Class of slot i's contents (see K_*). Pseudo-denormals are K_DENORMAL. */
+function classify(v: Uint32Array, i: number): number {
+  const e = v[i * 3 + 2] & 0x7fff, h = v[i * 3 + 1], l = v[i * 3];
+  if (e === 0) return (h | l) === 0 ? K_ZERO : K_DENORMAL;
+  if ((h & 0x80000000) === 0) return K_UNSUPPORTED;
+  if (e === 0x7fff) {
+    if (((h & 0x7fffffff) | l) === 0) return K_INF;
+    return (h & 0x40000000) !== 0 ? K_QNAN : K_SNAN;
+  }
+  return K_NORMAL;
+}
+
+/** Normalizes a 64-bit significand (h, l), nonzero; returns the left shift applied. */
+let nh = 0, nl = 0;
+function norm64(h: number, l: number): number {
+  let s = 0;
+  if (h === 0) { h = l; l = 0; s = 32; }
+  const z = Math.clz32(h);
+  if (z !== 0) { h = ((h << z) | (l >>> (32 - z))) >>> 0; l = (l << z) >>> 0; }
+  nh = h >>> 0; nl = l >>> 0;
+  return s + z;
+}
+
+function unpackA(v: Uint32Array, i: number): void {
+  const x = v[i * 3 + 2];
+  as = x >>> 15; ae = x & 0x7fff; ah = v[i * 3 + 1]; al = v[i * 3];
+  if (ae === 0 && (ah | al) !== 0) { const s = norm64(ah, al); ah = nh; al = nl; ae = 1 - s; }
+}
+function unpackB(v: Uint32Array, i: number): void {
+  const x = v[i * 3 + 2];
+  bs = x >>> 15; be = x & 0x7fff; bh = v[i * 3 + 1]; bl = v[i * 3];
+  if (be === 0 && (bh | bl) !== 0) { const s = norm64(bh, bl); bh = nh; bl = nl; be = 1 - s; }
+}
+
+/** Shifts r2:r1:r0 right by n (>= 0), jamming what falls out into r0 bit 0. */
+function shrJam(n: number): void {
+  if (n <= 0) return;
+  let sticky = 0;
+  while (n >= 32) {
+    sticky |= r0; r0 = r1; r1 = r2; r2 = 0; n -= 32;
+    if (n >= 32 && (r0 | r1) === 0 && r2 === 0) break;
+  }
+  if (n > 0 && n < 32) {
+    sticky |= (r0 << (32 - n));
+    r0 = ((r0 >>> n) | (r1 << (32 - n))) >>> 0;
+    r1 = ((r1 >>> n) | (r2 << (32 - n))) >>> 0;
+    r2 = r2 >>> n;
+  }
+  if (sticky !== 0) r0 = (r0 | 1) >>> 0;
+}
+
+/** Shifts r2:r1:r0 left so that bit 95 is set (value nonzero); adjusts re. */
+function normLeft(): void {
+  while (r2 === 0) { r2 = r1; r1 = r0; r0 = 0; re -= 32; }
+  const z = Math.clz32(r2);
+  if (z !== 0) {
+    r2 = ((r2 << z) | (r1 >>> (32 - z))) >>> 0;
+    r1 = ((r1 << z) | (r0 >>> (32 - z))) >>> 0;
+    r0 = (r0 << z) >>> 0;
+    re -= z;
+  }
+}
+
+/** Whether rounding r2:r1:r0 to p bits (24, 53, 64) increments; sets `inexact`. */
+function roundsUp(p: number, rc: number, sign: number): boolean {
+  let top: number, half: number, lower: number, lsb: number;
+  if (p === 64) { top = r0; half = 0x80000000; lower = 0; lsb = r1 & 1; }
+  else if (p === 53) { top = r1 & 0x7ff; half = 0x400; lower = r0; lsb = (r1 >>> 11) & 1; }
+  else { top = r2 & 0xff; half = 0x80; lower = r1 | r0; lsb = (r2 >>> 8) & 1; }
+  inexact = top !== 0 || lower !== 0;
+  if (!inexact) return false;
+  switch (rc) {
+    case 0: return top > half || (top === half && (lower !== 0 || lsb !== 0));
+    case 1: return sign !== 0;
+    case 2: return sign === 0;
+    default: return false;
+  }
+}
+
+/** Whether the p kept bits are all ones (so that an increment carries out of bit 63). */
+function keptAllOnes(p: number): boolean {
+  if (p === 64) return r2 === 0xffffffff && r1 === 0xffffffff;
+  if (p === 53) return r2 === 0xffffffff && (r1 | 0x7ff) === 0xffffffff;
+  return (r2 | 0xff) === 0xffffffff;
+}
+
+/** Adds one unit in the p-th bit and clears the discarded bits (carry out renormalizes). */
+function increment(p: number): void {
+  if (p === 64) {
+    r1 = r1 + 1;
+    if (r1 === TWO32) { r1 = 0; r2 = r2 + 1; if (r2 === TWO32) { r2 = 0x80000000; re++; } }
+  } else if (p === 53) {
+    r1 = ((r1 & ~0x7ff) >>> 0) + 0x800;
+    if (r1 >= TWO32) { r1 -= TWO32; r2 = r2 + 1; if (r2 === TWO32) { r2 = 0x80000000; re++; } }
+  } else {
+    r2 = ((r2 & ~0xff) >>> 0) + 0x100; r1 = 0;
+    if (r2 >= TWO32) { r2 = 0x80000000; re++; }
+  }
+}
+function chop(p: number): void {
+  if (p === 53) r1 = (r1 & ~0x7ff) >>> 0;
+  else if (p === 24) { r2 = (r2 & ~0xff) >>> 0; r1 = 0; }
+  r0 = 0;
+}
+
+/** Sign-magnitude 64-bit helpers for integers */
+const PC_BITS = [24, 64, 53, 64];
+
+export class F80 {
+  readonly v = new Uint32Array(16 * 3);
+  cw = 0x037f;
+  flags = 0;
+  c1 = false;
+  outLo = 0;
+  outHi = 0;
+
+  // ---------------------------------------------------------------- rounding core
+
+  /**
+   * Rounds the working value to p bits in the exponent range [emin, emax] (extended
+   * bias), with the masked/unmasked overflow and underflow responses. `reg`: the
+   * destination is a register (unmasked OE/UE rebias the exponent by 24576); otherwise
+   * a memory format (unmasked OE/UE: flag only, the caller does not store). Leaves the
+   * result in rs/re/r2:r1 with re = emin - 1 for a denormal or zero; returns false when
+   * nothing is to be stored.
+   */
+  private round(p: number, emin: number, emax: number, reg: boolean): boolean {
+    const rc = (this.cw >>> 10) & 3;
+    this.c1 = false;
+    if (r2 === 0 && r1 === 0 && r0 === 0) { re = emin - 1; return true; }
+    if (re < emin) {
+      let tiny = true;
+      if (re === emin - 1 && keptAllOnes(p) && roundsUp(p, rc, rs)) tiny = false;
+      if (tiny) {
+        if ((this.cw & UE) === 0) {
+          this.flags |= UE;
+          if (!reg) return false;
+          re += WRAP;
+          // fall through to normal rounding of the rebiased value
+        } else {
+          shrJam(emin - re);
+          re = emin - 1;
+          const up = roundsUp(p, rc, rs);
+          if (inexact) this.flags |= PE | UE;
+          if (up) increment(p); else chop(p);
+          if (up) this.c1 = true;
+          if ((r2 & 0x80000000) !== 0) re = emin;
+          return true;
+        }
+      }
+    }
+    const up = roundsUp(p, rc, rs);
+    if (inexact) this.flags |= PE;
+    if (up) { increment(p); this.c1 = true; } else chop(p);
+    if (re > emax) {
+      this.flags |= OE;
+      if ((this.cw & OE) === 0) {
+        if (!reg) return false;
+        re -= WRAP;
+        return true;
+      }
+      this.flags |= PE;
+      const toInf = rc === 0 || (rc === 1 && rs !== 0) || (rc === 2 && rs === 0);
+      if (toInf) { re = emax + 1; r2 = 0x80000000; r1 = 0; this.c1 = true; }
+      else {
+        re = emax; this.c1 = false;
+        if (p === 64) { r2 = 0xffffffff; r1 = 0xffffffff; }
+        else if (p === 53) { r2 = 0xffffffff; r1 = 0xfffff800; }
+        else { r2 = 0xffffff00; r1 = 0; }
+      }
+    }
+    return true;
+  }
+
+  /** Rounds the working value to the precision control and writes it to slot d. */
+  private finish(d: number): void {
+    const p = PC_BITS[(this.cw >>> 8) & 3];
+    if (!this.round(p, 1, 0x7ffe, true)) return;
+    this.put(d);
+  }
+
+  private put(d: number): void {
+    const v = this.v;
+    v[d * 3] = r1; v[d * 3 + 1] = r2; v[d * 3 + 2] = (rs << 15) | (re & 0x7fff);
+  }
+
+  private putIndefinite(d: number): void {
+    const v = this.v;
+    v[d * 3] = 0; v[d * 3 + 1] = 0xc0000000; v[d * 3 + 2] = 0xffff;
+  }
+
+  private putZero(d: number, sign: number): void {
+    const v = this.v;
+    v[d * 3] = 0; v[d * 3 + 1] = 0; v[d * 3 + 2] = sign << 15;
+  }
+
+  private putInf(d: number, sign: number): void {
+    const v = this.v;
+    v[d * 3] = 0; v[d * 3 + 1] = 0x80000000; v[d * 3 + 2] = (sign << 15) | 0x7fff;
+  }
+
+  /** Invalid operation: IE, and the QNaN indefinite when IE is masked. */
+  private invalid(d: number): void {
+    this.flags |= IE;
+    if ((this.cw & IE) !== 0) this.putIndefinite(d);
+  }
+
+  /** NaN operand(s) of a two-operand op (SDM table 4-7). */
+  private nan2(d: number, a: number, b: number, ka: number, kb: number): void {
+    const v = this.v;
+    if (ka === K_SNAN || kb === K_SNAN) {
+      this.flags |= IE;
+      if ((this.cw & IE) === 0) return;
+    }
+    let pick: number;
+    if (ka >= K_QNAN && ka <= K_SNAN && kb >= K_QNAN && kb <= K_SNAN) {
+      if (ka !== kb) pick = ka === K_QNAN ? a : b;
+      else {
+        const ha = v[a * 3 + 1] & 0x3fffffff, hb = v[b * 3 + 1] & 0x3fffffff, la = v[a * 3], lb = v[b * 3];
+        if (ha !== hb) pick = ha > hb ? a : b;
+        else if (la !== lb) pick = la > lb ? a : b;
+        else pick = (v[a * 3 + 2] & 0x8000) === 0 ? a : b;
+      }
+    } else pick = ka === K_QNAN || ka === K_SNAN ? a : b;
+    const l = v[pick * 3], h = v[pick * 3 + 1] | 0x40000000, x = v[pick * 3 + 2];
+    v[d * 3] = l; v[d * 3 + 1] = h >>> 0; v[d * 3 + 2] = x;
+  }
+
+  /** One NaN operand of a one-operand op. */
+  private nan1(d: number, a: number, ka: number): void {
+    const v = this.v;
+    if (ka === K_SNAN) {
+      this.flags |= IE;
+      if ((this.cw & IE) === 0) return;
+    }
+    const l = v[a * 3], h = v[a * 3 + 1] | 0x40000000, x = v[a * 3 + 2];
+    v[d * 3] = l; v[d * 3 + 1] = h >>> 0; v[d * 3 + 2] = x;
+  }
+
+  /**
+   * Common screening of two operands: unsupported (IE), NaNs, denormals (DE). Returns
+   * true when the op is complete (result written or suppressed).
+   */
+  private screen2(d: number, a: number, b: number, ka: number, kb: number): boolean {
+    if (ka === K_UNSUPPORTED || kb === K_UNSUPPORTED) { this.invalid(d); return true; }
+    if (ka >= K_QNAN || kb >= K_QNAN) { this.nan2(d, a, b, ka, kb); return true; }
+    if (ka === K_DENORMAL || kb === K_DENORMAL) {
+      this.flags |= DE;
+      if ((this.cw & DE) === 0) return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- arithmetic
+
+  add(d: number, a: number, b: number): void { this.c1 = false; this.addsub(d, a, b, 0); }
+  sub(d: number, a: number, b: number): void { this.c1 = false; this.addsub(d, a, b, 1); }
+
+  private addsub(d: number, a: number, b: number, neg: number): void {
+    const v = this.v;
+    const ka = classify(v, a), kb = classify(v, b);
+    if (ka > K_DENORMAL || kb > K_DENORMAL || ka === K_DENORMAL || kb === K_DENORMAL) {
+      if (this.screen2(d, a, b, ka, kb)) return;
+    }
+    unpackA(v, a); unpackB(v, b); bs ^= neg;
+    if (ka === K_INF || kb === K_INF) {
+      if (ka === K_INF && kb === K_INF && as !== bs) { this.invalid(d); return; }
+      this.putInf(d, ka === K_INF ? as : bs);
+      return;
+    }
+    const rc = (this.cw >>> 10) & 3;
+    if (ka === K_ZERO && kb === K_ZERO) {
+      this.putZero(d, as === bs ? as : (rc === 1 ? 1 : 0));
+      return;
+    }
+    if (kb === K_ZERO) { rs = as; re = ae; r2 = ah; r1 = al; r0 = 0; this.finish(d); return; }
+    if (ka === K_ZERO) { rs = bs; re = be; r2 = bh; r1 = bl; r0 = 0; this.finish(d); return; }
+    // x: the operand with the larger exponent (or equal); y shifted right
+    let xs: number, xe: number, xh: number, xl: number;
+    if (ae > be || (ae === be && (ah > bh || (ah === bh && al >= bl)))) {
+      xs = as; xe = ae; xh = ah; xl = al; rs = bs; r2 = bh; r1 = bl; r0 = 0; shrJam(ae - be);
+    } else {
+      xs = bs; xe = be; xh = bh; xl = bl; rs = as; r2 = ah; r1 = al; r0 = 0; shrJam(be - ae);
+    }
+    if (xs === rs) {
+      // magnitude add
+      let w1 = xl + r1, c = 0;
+      if (w1 >= TWO32) { w1 -= TWO32; c = 1; }
+      let w2 = xh + r2 + c;
+      re = xe; rs = xs; r1 = w1;
+      if (w2 >= TWO32) {
+        w2 -= TWO32;
+        const s = r0 & 1;
+        r0 = (((r0 >>> 1) | (r1 << 31)) | s) >>> 0;
+        r1 = ((r1 >>> 1) | (w2 << 31)) >>> 0;
+        r2 = ((w2 >>> 1) | 0x80000000) >>> 0;
+        re++;
+      } else r2 = w2;
+    } else {
+      // magnitude subtract x - y (x >= y)
+      let w0 = 0, bor = 0;
+      if (r0 !== 0) { w0 = TWO32 - r0; bor = 1; }
+      let w1 = xl - r1 - bor; bor = 0;
+      if (w1 < 0) { w1 += TWO32; bor = 1; }
+      const w2 = xh - r2 - bor;
+      rs = xs; re = xe; r2 = w2 >>> 0; r1 = w1 >>> 0; r0 = w0 >>> 0;
+      if (r2 === 0 && r1 === 0 && r0 === 0) { this.putZero(d, rc === 1 ? 1 : 0); return; }
+      normLeft();
+    }
+    this.finish(d);
+  }
+
+  mul(d: number, a: number, b: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const ka = classify(v, a), kb = classify(v, b);
+    if (ka >= K_DENORMAL || kb >= K_DENORMAL) {
+      if (this.screen2(d, a, b, ka, kb)) return;
+    }
+    unpackA(v, a); unpackB(v, b);
+    const sign = as ^ bs;
+    if (ka === K_INF || kb === K_INF) {
+      if (ka === K_ZERO || kb === K_ZERO) { this.invalid(d); return; }
+      this.putInf(d, sign); return;
+    }
+    if (ka === K_ZERO || kb === K_ZERO) { this.putZero(d, sign); return; }
+    mul64(ah, al, bh, bl);
+    rs = sign; re = ae + be - BIAS + 1;
+    r2 = p3; r1 = p2; r0 = (p1 | (p0 !== 0 ? 1 : 0)) >>> 0;
+    if ((r2 & 0x80000000) === 0) normLeft();
+    this.finish(d);
+  }
+
+  div(d: number, a: number, b: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const ka = classify(v, a), kb = classify(v, b);
+    if (ka >= K_DENORMAL || kb >= K_DENORMAL) {
+      if (this.screen2(d, a, b, ka, kb)) return;
+    }
+    unpackA(v, a); unpackB(v, b);
+    const sign = as ^ bs;
+    if (ka === K_INF) {
+      if (kb === K_INF) { this.invalid(d); return; }
+      this.putInf(d, sign); return;
+    }
+    if (kb === K_INF) { this.putZero(d, sign); return; }
+    if (kb === K_ZERO) {
+      if (ka === K_ZERO) { this.invalid(d); return; }
+      this.flags |= ZE;
+      if ((this.cw & ZE) === 0) return;
+      this.putInf(d, sign); return;
+    }
+    if (ka === K_ZERO) { this.putZero(d, sign); return; }
+    rs = sign; re = ae - be + BIAS;
+    let rh = ah, rl = al;
+    if (ah < bh || (ah === bh && al < bl)) { rh = ah * 2 + (al >>> 31); rl = (al << 1) >>> 0; re--; }
+    let qh = 0, ql = 0;
+    for (let i = 0; i < 65; i++) {
+      qh = ((qh << 1) | (ql >>> 31)) >>> 0; ql = (ql << 1) >>> 0;
+      if (rh > bh || (rh === bh && rl >= bl)) {
+        if (rl >= bl) { rl -= bl; rh -= bh; } else { rl = rl + TWO32 - bl; rh = rh - bh - 1; }
+        ql = (ql | 1) >>> 0;
+      }
+      rh = rh * 2 + (rl >>> 31); rl = (rl << 1) >>> 0;
+    }
+    // 65 quotient bits in qh:ql (top bit lost from qh is the integer bit at bit 64: rebuild)
+    // After 65 shifts the first bit (always 1) left qh; reassemble: q = 1:qh:ql
+    r2 = ((0x80000000 | (qh >>> 1)) >>> 0);
+    r1 = (((qh & 1) << 31) | (ql >>> 1)) >>> 0;
+    r0 = (((ql & 1) << 31) | (rh !== 0 || rl !== 0 ? 1 : 0)) >>> 0;
+    this.finish(d);
+  }
+
+  sqrt(d: number, a: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const ka = classify(v, a);
+    if (ka === K_UNSUPPORTED) { this.invalid(d); return; }
+    if (ka === K_QNAN || ka === K_SNAN) { this.nan1(d, a, ka); return; }
+    if (ka === K_DENORMAL) { this.flags |= DE; if ((this.cw & DE) === 0) return; }
+    unpackA(v, a);
+    if (ka === K_ZERO) { this.putZero(d, as); return; }
+    if (as !== 0) { this.invalid(d); return; }
+    if (ka === K_INF) { this.putInf(d, 0); return; }
+    const E = ae - BIAS;
+    const s = (E & 1) !== 0 ? 66 : 65;
+    let rh = 0, rl = 0, qh = 0, ql = 0;
+    for (let k = 65; k >= 0; k--) {
+      // bits 2k+1, 2k of X = m << s
+      const j = 2 * k - s; // m bit index of the low bit of the pair
+      let pair = 0;
+      if (j + 1 >= 0 && j + 1 < 64) pair |= (j + 1 >= 32 ? (ah >>> (j + 1 - 32)) & 1 : (al >>> (j + 1)) & 1) << 1;
+      if (j >= 0 && j < 64) pair |= j >= 32 ? (ah >>> (j - 32)) & 1 : (al >>> j) & 1;
+      rh = rh * 4 + (rl >>> 30); rl = ((rl << 2) | pair) >>> 0;
+      const th = qh * 4 + (ql >>> 30), tl = ((ql << 2) | 1) >>> 0;
+      qh = qh * 2 + (ql >>> 31); ql = (ql << 1) >>> 0;
+      if (rh > th || (rh === th && rl >= tl)) {
+        if (rl >= tl) { rl -= tl; rh -= th; } else { rl = rl + TWO32 - tl; rh = rh - th - 1; }
+        ql = (ql | 1) >>> 0;
+      }
+    }
+    // q: 65 bits, qh holds bits 64..32
+    rs = 0; re = (E >> 1) + BIAS;
+    r2 = Math.floor(qh / 2) >>> 0;
+    r1 = (((qh & 1) << 31) | (ql >>> 1)) >>> 0;
+    r0 = (((ql & 1) << 31) | (rh !== 0 || rl !== 0 ? 1 : 0)) >>> 0;
+    this.finish(d);
+  }
+
+  // ---------------------------------------------------------------- compare, classify
+
+  compare(a: number, b: number, quiet: boolean): number {
+    const v = this.v;
+    const ka = classify(v, a), kb = classify(v, b);
+    if (ka === K_UNSUPPORTED || kb === K_UNSUPPORTED) { this.flags |= IE; return 3; }
+    if (ka >= K_QNAN || kb >= K_QNAN) {
+      if (!quiet || ka === K_SNAN || kb === K_SNAN) this.flags |= IE;
+      return 3;
+    }
+    if (ka === K_DENORMAL || kb === K_DENORMAL) this.flags |= DE;
+    if (ka === K_ZERO && kb === K_ZERO) return 2;
+    unpackA(v, a); unpackB(v, b);
+    if (ka === K_ZERO) return bs !== 0 ? 0 : 1;
+    if (kb === K_ZERO) return as !== 0 ? 1 : 0;
+    if (as !== bs) return as !== 0 ? 1 : 0;
+    // same sign: compare magnitudes (infinities have the largest exponent)
+    let c = 0;
+    if (ae !== be) c = ae > be ? 1 : -1;
+    else if (ah !== bh) c = ah > bh ? 1 : -1;
+    else if (al !== bl) c = al > bl ? 1 : -1;
+    if (c === 0) return 2;
+    if (as !== 0) c = -c;
+    return c > 0 ? 0 : 1;
+  }
+
+  examine(a: number): number {
+    switch (classify(this.v, a)) {
+      case K_UNSUPPORTED: return 0;
+      case K_QNAN: case K_SNAN: return 1;
+      case K_NORMAL: return 4;
+      case K_INF: return 5;
+      case K_ZERO: return 8;
+      default: return 12; // denormal: C3=1 C2=1 C0=0
+    }
+  }
+
+  tag(a: number): number {
+    const k = classify(this.v, a);
+    return k === K_NORMAL ? 0 : k === K_ZERO ? 1 : 2;
+  }
+
+  // ---------------------------------------------------------------- loads
+
+  fromF32(d: number, bits: number): void {
+    this.c1 = false;
+    const s = bits >>> 31, e = (bits >>> 23) & 0xff, f = bits & 0x7fffff;
+    const v = this.v;
+    if (e === 0xff) {
+      if (f === 0) { this.putInf(d, s); return; }
+      let h = (0x80000000 | (f << 8)) >>> 0;
+      if ((f & 0x400000) === 0) { this.flags |= IE; h = (h | 0x40000000) >>> 0; }
+      v[d * 3] = 0; v[d * 3 + 1] = h; v[d * 3 + 2] = (s << 15) | 0x7fff; return;
+    }
+    if (e === 0) {
+      if (f === 0) { this.putZero(d, s); return; }
+      this.flags |= DE;
+      const z = Math.clz32(f) - 8; // leading zeros within 24 bits: shift so bit 23 set
+      v[d * 3] = 0; v[d * 3 + 1] = (f << (8 + z)) >>> 0; v[d * 3 + 2] = (s << 15) | (BIAS - 126 - z); return;
+    }
+    v[d * 3] = 0; v[d * 3 + 1] = (0x80000000 | (f << 8)) >>> 0; v[d * 3 + 2] = (s << 15) | (e - 127 + BIAS);
+  }
+
+  fromF64(d: number, lo: number, hi: number): void {
+    this.c1 = false;
+    lo >>>= 0; hi >>>= 0;
+    const s = hi >>> 31, e = (hi >>> 20) & 0x7ff, fh = hi & 0xfffff;
+    const v = this.v;
+    if (e === 0x7ff) {
+      if ((fh | lo) === 0) { this.putInf(d, s); return; }
+      let h = (0x80000000 | (fh << 11) | (lo >>> 21)) >>> 0;
+      if ((fh & 0x80000) === 0) { this.flags |= IE; h = (h | 0x40000000) >>> 0; }
+      v[d * 3] = (lo << 11) >>> 0; v[d * 3 + 1] = h; v[d * 3 + 2] = (s << 15) | 0x7fff; return;
+    }
+    if (e === 0) {
+      if ((fh | lo) === 0) { this.putZero(d, s); return; }
+      this.flags |= DE;
+      // value = f * 2^-1074; f in (fh:lo), 52 bits
+      const sh = norm64(fh, lo);
+      // f normalized to bit 63: value = 2^(63 - sh) ... exponent = -1074 + 63 - sh
+      v[d * 3] = nl; v[d * 3 + 1] = nh; v[d * 3 + 2] = (s << 15) | (BIAS - 1074 + 63 - sh); return;
+    }
+    v[d * 3] = (lo << 11) >>> 0;
+    v[d * 3 + 1] = (0x80000000 | (fh << 11) | (lo >>> 21)) >>> 0;
+    v[d * 3 + 2] = (s << 15) | (e - 1023 + BIAS);
+  }
+
+  fromInt32(d: number, x: number): void {
+    this.c1 = false;
+    x |= 0;
+    if (x === 0) { this.putZero(d, 0); return; }
+    const s = x < 0 ? 1 : 0;
+    const m = (s ? -x : x) >>> 0;
+    const z = Math.clz32(m);
+    const v = this.v;
+    v[d * 3] = 0; v[d * 3 + 1] = (m << z) >>> 0; v[d * 3 + 2] = (s << 15) | (BIAS + 31 - z);
+  }
+
+  fromInt64(d: number, lo: number, hi: number): void {
+    this.c1 = false;
+    lo >>>= 0; hi >>>= 0;
+    const s = hi >>> 31;
+    if (s) { lo = (~lo + 1) >>> 0; hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0; }
+    if ((hi | lo) === 0) { this.putZero(d, 0); return; }
+    const sh = norm64(hi, lo);
+    const v = this.v;
+    v[d * 3] = nl; v[d * 3 + 1] = nh; v[d * 3 + 2] = (s << 15) | (BIAS + 63 - sh);
+  }
+
+  fromF80(d: number, bytes: Uint8Array, off: number): void {
+    this.c1 = false;
+    const v = this.v;
+    v[d * 3] = (bytes[off] | (bytes[off + 1] << 8) | (bytes[off + 2] << 16) | (bytes[off + 3] << 24)) >>> 0;
+    v[d * 3 + 1] = (bytes[off + 4] | (bytes[off + 5] << 8) | (bytes[off + 6] << 16) | (bytes[off + 7] << 24)) >>> 0;
+    v[d * 3 + 2] = bytes[off + 8] | (bytes[off + 9] << 8);
+  }
+
+  toF80(a: number, bytes: Uint8Array, off: number): void {
+    this.c1 = false;
+    const v = this.v, l = v[a * 3], h = v[a * 3 + 1], x = v[a * 3 + 2];
+    bytes[off] = l; bytes[off + 1] = l >>> 8; bytes[off + 2] = l >>> 16; bytes[off + 3] = l >>> 24;
+    bytes[off + 4] = h; bytes[off + 5] = h >>> 8; bytes[off + 6] = h >>> 16; bytes[off + 7] = h >>> 24;
+    bytes[off + 8] = x; bytes[off + 9] = x >>> 8;
+  }
+
+  // ---------------------------------------------------------------- stores
+
+  /** Screens a store's source: returns the class, having handled NaN/unsupported flags. */
+  toF32(a: number): number {
+    this.c1 = false;
+    const v = this.v;
+    const k = classify(v, a);
+    const x = v[a * 3 + 2], s = x >>> 15;
+    switch (k) {
+      case K_ZERO: return (s << 31) >>> 0;
+      case K_INF: return ((s << 31) | 0x7f800000) >>> 0;
+      case K_UNSUPPORTED: this.flags |= IE; return 0xffc00000;
+      case K_SNAN: case K_QNAN:
+        if (k === K_SNAN) this.flags |= IE;
+        return ((s << 31) | 0x7fc00000 | ((v[a * 3 + 1] >>> 8) & 0x3fffff)) >>> 0;
+    }
+    if (k === K_DENORMAL) this.flags |= DE;
+    unpackA(v, a);
+    rs = as; re = ae; r2 = ah; r1 = al; r0 = 0;
+    if (!this.round(24, BIAS - 126, BIAS + 127, false)) return 0;
+    const field = re - (BIAS - 127);
+    if (field >= 0xff) return ((rs << 31) | 0x7f800000) >>> 0;
+    return ((rs << 31) | (field << 23) | ((r2 >>> 8) & 0x7fffff)) >>> 0;
+  }
+
+  toF64(a: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const k = classify(v, a);
+    const x = v[a * 3 + 2], s = x >>> 15;
+    this.outLo = 0;
+    switch (k) {
+      case K_ZERO: this.outHi = (s << 31) >>> 0; return;
+      case K_INF: this.outHi = ((s << 31) | 0x7ff00000) >>> 0; return;
+      case K_UNSUPPORTED: this.flags |= IE; this.outHi = 0xfff80000; return;
+      case K_SNAN: case K_QNAN: {
+        if (k === K_SNAN) this.flags |= IE;
+        const h = v[a * 3 + 1], l = v[a * 3];
+        this.outHi = ((s << 31) | 0x7ff80000 | ((h >>> 11) & 0x7ffff)) >>> 0;
+        this.outLo = ((h << 21) | (l >>> 11)) >>> 0;
+        return;
+      }
+    }
+    if (k === K_DENORMAL) this.flags |= DE;
+    unpackA(v, a);
+    rs = as; re = ae; r2 = ah; r1 = al; r0 = 0;
+    if (!this.round(53, BIAS - 1022, BIAS + 1023, false)) return;
+    const field = re - (BIAS - 1023);
+    if (field >= 0x7ff) { this.outHi = ((rs << 31) | 0x7ff00000) >>> 0; return; }
+    this.outHi = ((rs << 31) | (field << 20) | ((r2 >>> 11) & 0xfffff)) >>> 0;
+    this.outLo = ((r2 << 21) | (r1 >>> 11)) >>> 0;
+  }
+
+  /**
+   * Rounds slot a to an integer per RC (or toward zero with `truncate`), into the working
+   * registers: r2:r1 the magnitude, rs the sign; flags PE and c1. Returns the class, or
+   * -1 after a NaN/infinity/unsupported operand (IE set).
+   */
+  private toIntegerMagnitude(a: number, truncate: boolean): number {
+    const v = this.v;
+    const k = classify(v, a);
+    if (k >= K_INF) { this.flags |= IE; return -1; }
+    if (k === K_DENORMAL) this.flags |= DE;
+    unpackA(v, a);
+    rs = as; r2 = ah; r1 = al; r0 = 0; re = ae;
+    if (k === K_ZERO) return k;
+    const E = ae - BIAS;
+    if (E >= 63) return k; // already an integer (maybe too large)
+    shrJam(63 - E);
+    const up = roundsUp(64, truncate ? 3 : (this.cw >>> 10) & 3, rs);
+    if (inexact) this.flags |= PE;
+    if (up) {
+      this.c1 = true;
+      r1 = r1 + 1;
+      if (r1 === TWO32) { r1 = 0; r2 = r2 + 1; if (r2 === TWO32) { r2 = 0; re = -1; /* 2^64: out of range */ } }
+    }
+    r0 = 0;
+    return k;
+  }
+
+  toInt(a: number, bits: 16 | 32 | 64, truncate: boolean): void {
+    this.c1 = false;
+    const k = this.toIntegerMagnitude(a, truncate);
+    let ok = k >= 0;
+    if (ok && k !== K_ZERO) {
+      const E = re - BIAS;
+      if (re === -1 || E > 63) ok = false;
+      else if (bits === 64) ok = r2 < 0x80000000 || (rs === 1 && r2 === 0x80000000 && r1 === 0);
+      else if (bits === 32) ok = r2 === 0 && (r1 < 0x80000000 || (rs === 1 && r1 === 0x80000000));
+      else ok = r2 === 0 && (r1 < 0x8000 || (rs === 1 && r1 === 0x8000));
+    }
+    if (!ok) {
+      if (k >= 0) { this.flags = (this.flags | IE) & ~PE; this.c1 = false; }
+      this.outHi = bits === 64 ? 0x80000000 : 0;
+      this.outLo = bits === 64 ? 0 : bits === 32 ? 0x80000000 : 0x8000;
+      return;
+    }
+    if (k === K_ZERO) { this.outLo = 0; this.outHi = 0; return; }
+    let lo = r1, hi = r2;
+    if (rs) { lo = (~lo + 1) >>> 0; hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0; }
+    if (bits === 16) { this.outLo = lo & 0xffff; this.outHi = 0; }
+    else if (bits === 32) { this.outLo = lo >>> 0; this.outHi = 0; }
+    else { this.outLo = lo >>> 0; this.outHi = hi >>> 0; }
+  }
+
+  roundInt(d: number, a: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const k = classify(v, a);
+    if (k === K_UNSUPPORTED) { this.invalid(d); return; }
+    if (k === K_QNAN || k === K_SNAN) { this.nan1(d, a, k); return; }
+    if (k === K_DENORMAL) { this.flags |= DE; if ((this.cw & DE) === 0) return; }
+    if (k === K_INF || k === K_ZERO || (v[a * 3 + 2] & 0x7fff) - BIAS >= 63) { this.copy(d, a); return; }
+    this.toIntegerMagnitude(a, false);
+    if (re === -1) { rs = as; re = BIAS + 64; r2 = 0x80000000; r1 = 0; this.put(d); return; }
+    if (r2 === 0 && r1 === 0) { this.putZero(d, rs); return; }
+    // r2:r1 is the integer magnitude: normalize it
+    r0 = 0; re = BIAS + 63;
+    normLeft();
+    this.put(d);
+  }
+
+  // ---------------------------------------------------------------- not yet exact (filled in later commits)
+
+  fromBcd(d: number, bytes: Uint8Array, offset: number): void { this.c1 = false; void bytes; void offset; this.putZero(d, 0); }
+  toBcd(a: number, bytes: Uint8Array, offset: number): void { this.c1 = false; void a; bytes.fill(0, offset, offset + 10); }
+  scale(d: number, a: number, b: number): void { void b; this.copy(d, a); }
+  xtract(sig: number, exp: number, a: number): void { this.copy(sig, a); this.putZero(exp, 0); }
+  prem(d: number, a: number, b: number, ieee: boolean): number { void b; void ieee; this.copy(d, a); return 0; }
+  sin(d: number, a: number): boolean { this.invalid(d); void a; return true; }
+  cos(d: number, a: number): boolean { this.invalid(d); void a; return true; }
+  tan(d: number, a: number): boolean { this.invalid(d); void a; return true; }
+  atan2(d: number, y: number, x: number): void { void y; void x; this.invalid(d); }
+  f2xm1(d: number, a: number): void { void a; this.invalid(d); }
+  yl2x(d: number, y: number, x: number): void { void y; void x; this.invalid(d); }
+  yl2xp1(d: number, y: number, x: number): void { void y; void x; this.invalid(d); }
+
+  // ---------------------------------------------------------------- helpers
+
+  copy(d: number, a: number): void {
+    const v = this.v;
+    v[d * 3] = v[a * 3]; v[d * 3 + 1] = v[a * 3 + 1]; v[d * 3 + 2] = v[a * 3 + 2];
+  }
+
+  chs(a: number): void { this.v[a * 3 + 2] ^= 0x8000; }
+  abs(a: number): void { this.v[a * 3 + 2] &= 0x7fff; }
+
+  /** FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ: the constant rounded per RC from
+   *  96 bits (no PE, C1 cleared), as the P6 and later do (SDM 8.3.8). */
+  setConst(d: number, which: number): void {
+    this.c1 = false;
+    const c = CONSTS;
+    const i = which * 4;
+    rs = 0; re = c[i]; r2 = c[i + 1]; r1 = c[i + 2]; r0 = c[i + 3];
+    if (re === 0) { this.putZero(d, 0); return; }
+    const up = roundsUp(64, (this.cw >>> 10) & 3, 0);
+    if (up) increment(64); else chop(64);
+    this.put(d);
+  }
+}
+
+/** Exponent, significand bits 63..32, 31..0, then the next 32 bits of each constant. */
+const CONSTS = [
+  0x3fff, 0x80000000, 0x00000000, 0x00000000, // 1
+  0x4000, 0xd49a784b, 0xcd1b8afe, 0x492bf6ff, // log2(10)
+  0x3fff, 0xb8aa3b29, 0x5c17f0bb, 0xbe87fed0, // log2(e)
+  0x4000, 0xc90fdaa2, 0x2168c234, 0xc4c6628b, // pi
+  0x3ffd, 0x9a209a84, 0xfbcff798, 0x8f8959ac, // log10(2)
+  0x3ffe, 0xb17217f7, 0xd1cf79ab, 0xc9e3b398, // ln(2)
+  0, 0, 0, 0, // +0
+];
+
+// 64 x 64 -> 128-bit product in p3:p2:p1:p0 (32-bit words)
+let p3 = 0, p2 = 0, p1 = 0, p0 = 0;
+let mh = 0, ml = 0;
+function mul32(x: number, y: number): void {
+  const x0 = x & 0xffff, x1 = x >>> 16, y0 = y & 0xffff, y1 = y >>> 16;
+  const lo = x0 * y0, mid = x0 * y1 + x1 * y0, hi = x1 * y1;
+  const t = lo + (mid % 65536) * 65536;
+  ml = t >>> 0;
+  mh = hi + Math.floor(mid / 65536) + Math.floor(t / TWO32);
+}
+function mul64(xh: number, xl: number, yh: number, yl: number): void {
+  mul32(xl, yl); p0 = ml; let c1 = mh;
+  mul32(xl, yh); let c2 = mh; c1 += ml;
+  mul32(xh, yl); c2 += mh; c1 += ml;
+  mul32(xh, yh); let c3 = mh; c2 += ml;
+  // carries
+  let k = Math.floor(c1 / TWO32); p1 = c1 >>> 0;
+  c2 += k; k = Math.floor(c2 / TWO32); p2 = c2 >>> 0;
+  c3 += k; p3 = c3 >>> 0;
+}
