@@ -32,6 +32,8 @@ let as = 0, ae = 0, ah = 0, al = 0;
 let bs = 0, be = 0, bh = 0, bl = 0;
 // Rounding side results
 let inexact = false;
+// toIntegerMagnitude: the rounded integer reached 2^64
+let carried = false;
 
 /** Class of slot i's contents (see K_*). Pseudo-denormals are K_DENORMAL. */
 function classify(v: Uint32Array, i: number): number {
@@ -115,8 +117,8 @@ function roundsUp(p: number, rc: number, sign: number): boolean {
 /** Whether the p kept bits are all ones (so that an increment carries out of bit 63). */
 function keptAllOnes(p: number): boolean {
   if (p === 64) return r2 === 0xffffffff && r1 === 0xffffffff;
-  if (p === 53) return r2 === 0xffffffff && (r1 | 0x7ff) === 0xffffffff;
-  return (r2 | 0xff) === 0xffffffff;
+  if (p === 53) return r2 === 0xffffffff && ((r1 | 0x7ff) >>> 0) === 0xffffffff;
+  return ((r2 | 0xff) >>> 0) === 0xffffffff;
 }
 
 /** Adds one unit in the p-th bit and clears the discarded bits (carry out renormalizes). */
@@ -161,6 +163,7 @@ export class F80 {
    */
   private round(p: number, emin: number, emax: number, reg: boolean): boolean {
     const rc = (this.cw >>> 10) & 3;
+    const flags0 = this.flags;
     this.c1 = false;
     if (r2 === 0 && r1 === 0 && r0 === 0) { re = emin - 1; return true; }
     if (re < emin) {
@@ -190,7 +193,7 @@ export class F80 {
     if (re > emax) {
       this.flags |= OE;
       if ((this.cw & OE) === 0) {
-        if (!reg) return false;
+        if (!reg) { this.flags = (this.flags & ~PE) | (flags0 & PE); this.c1 = false; return false; }
         re -= WRAP;
         return true;
       }
@@ -370,6 +373,12 @@ export class F80 {
     this.c1 = false;
     const v = this.v;
     const ka = classify(v, a), kb = classify(v, b);
+    // a finite dividend over zero is a zero divide and nothing else (no DE for a denormal dividend)
+    if (kb === K_ZERO && (ka === K_NORMAL || ka === K_DENORMAL)) {
+      this.flags |= ZE;
+      if ((this.cw & ZE) !== 0) this.putInf(d, ((v[a * 3 + 2] ^ v[b * 3 + 2]) >>> 15) & 1);
+      return;
+    }
     if (ka >= K_DENORMAL || kb >= K_DENORMAL) {
       if (this.screen2(d, a, b, ka, kb)) return;
     }
@@ -413,10 +422,11 @@ export class F80 {
     const ka = classify(v, a);
     if (ka === K_UNSUPPORTED) { this.invalid(d); return; }
     if (ka === K_QNAN || ka === K_SNAN) { this.nan1(d, a, ka); return; }
+    // a negative operand is invalid before it is denormal (the silicon reports IE alone)
+    if (ka !== K_ZERO && (v[a * 3 + 2] & 0x8000) !== 0) { this.invalid(d); return; }
     if (ka === K_DENORMAL) { this.flags |= DE; if ((this.cw & DE) === 0) return; }
     unpackA(v, a);
     if (ka === K_ZERO) { this.putZero(d, as); return; }
-    if (as !== 0) { this.invalid(d); return; }
     if (ka === K_INF) { this.putInf(d, 0); return; }
     const E = ae - BIAS;
     const s = (E & 1) !== 0 ? 66 : 65;
@@ -584,7 +594,7 @@ export class F80 {
         if (k === K_SNAN) this.flags |= IE;
         return ((s << 31) | 0x7fc00000 | ((v[a * 3 + 1] >>> 8) & 0x3fffff)) >>> 0;
     }
-    if (k === K_DENORMAL) this.flags |= DE;
+    // stores do not report DE for a denormal source (FST lists no #D)
     unpackA(v, a);
     rs = as; re = ae; r2 = ah; r1 = al; r0 = 0;
     if (!this.round(24, BIAS - 126, BIAS + 127, false)) return 0;
@@ -611,7 +621,6 @@ export class F80 {
         return;
       }
     }
-    if (k === K_DENORMAL) this.flags |= DE;
     unpackA(v, a);
     rs = as; re = ae; r2 = ah; r1 = al; r0 = 0;
     if (!this.round(53, BIAS - 1022, BIAS + 1023, false)) return;
@@ -630,9 +639,8 @@ export class F80 {
     const v = this.v;
     const k = classify(v, a);
     if (k >= K_INF) { this.flags |= IE; return -1; }
-    if (k === K_DENORMAL) this.flags |= DE;
     unpackA(v, a);
-    rs = as; r2 = ah; r1 = al; r0 = 0; re = ae;
+    rs = as; r2 = ah; r1 = al; r0 = 0; re = ae; carried = false;
     if (k === K_ZERO) return k;
     const E = ae - BIAS;
     if (E >= 63) return k; // already an integer (maybe too large)
@@ -642,7 +650,7 @@ export class F80 {
     if (up) {
       this.c1 = true;
       r1 = r1 + 1;
-      if (r1 === TWO32) { r1 = 0; r2 = r2 + 1; if (r2 === TWO32) { r2 = 0; re = -1; /* 2^64: out of range */ } }
+      if (r1 === TWO32) { r1 = 0; r2 = r2 + 1; if (r2 === TWO32) { r2 = 0; carried = true; /* 2^64: out of range */ } }
     }
     r0 = 0;
     return k;
@@ -654,7 +662,7 @@ export class F80 {
     let ok = k >= 0;
     if (ok && k !== K_ZERO) {
       const E = re - BIAS;
-      if (re === -1 || E > 63) ok = false;
+      if (carried || E > 63) ok = false;
       else if (bits === 64) ok = r2 < 0x80000000 || (rs === 1 && r2 === 0x80000000 && r1 === 0);
       else if (bits === 32) ok = r2 === 0 && (r1 < 0x80000000 || (rs === 1 && r1 === 0x80000000));
       else ok = r2 === 0 && (r1 < 0x8000 || (rs === 1 && r1 === 0x8000));
@@ -682,7 +690,7 @@ export class F80 {
     if (k === K_DENORMAL) { this.flags |= DE; if ((this.cw & DE) === 0) return; }
     if (k === K_INF || k === K_ZERO || (v[a * 3 + 2] & 0x7fff) - BIAS >= 63) { this.copy(d, a); return; }
     this.toIntegerMagnitude(a, false);
-    if (re === -1) { rs = as; re = BIAS + 64; r2 = 0x80000000; r1 = 0; this.put(d); return; }
+    if (carried) { rs = as; re = BIAS + 64; r2 = 0x80000000; r1 = 0; this.put(d); return; }
     if (r2 === 0 && r1 === 0) { this.putZero(d, rs); return; }
     // r2:r1 is the integer magnitude: normalize it
     r0 = 0; re = BIAS + 63;
