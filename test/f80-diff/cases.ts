@@ -124,7 +124,7 @@ export class Gen {
     return 0x1040 | (rc << 10) | (pc << 8) | masks;
   }
 }
-const IE_BIT = 1;
+const IE_BIT = 1, PE_BIT = 32;
 
 /** Builds the cases: `n` per instruction of the arithmetic group, fewer elsewhere. */
 export function buildCases(seed: string, n: number): Case[] {
@@ -143,6 +143,12 @@ export function buildCases(seed: string, n: number): Case[] {
         if (op === 'fmul' || op === 'fdiv') b = g.normal(op === 'fmul' ? 0x3fff * 2 - ea + g.int(9) - 4 + g.pick([0, 0, -16383, 16383, 16382 + 60]) : ea + g.int(9) - 4 + g.pick([0, 0, 16383, -16383, -16382 - 60]));
       } else b = g.any();
       if (g.rng() < 0.5 && (op === 'fadd' || op === 'fsub')) b[2] ^= g.int(2) << 15;
+      if (g.rng() < 0.05) {
+        // two NaNs with equal significands but for the quiet bit or the sign (Table 4-7's ties)
+        const h = (g.u32() | 0x80000000) >>> 0, l = g.u32();
+        const q = () => (g.rng() < 0.5 ? (h | 0x40000000) >>> 0 : ((h & ~0x40000000) >>> 0) | (l === 0 ? 1 : 0));
+        out.push({ op, cw: g.cw(true), a: [l, q(), (g.int(2) << 15) | 0x7fff], b: [l, q(), (g.int(2) << 15) | 0x7fff], m: none, why: 'nan pair' });
+      }
       out.push({ op, cw: g.cw(true), a, b, m: none, why: op });
     }
   };
@@ -239,6 +245,10 @@ export function ours(f: F80, c: Case): { r: Result; stored: boolean } {
     default: throw new Error(`no model for ${c.op}`);
   }
   void bytes;
+  if (c.op.startsWith('fld') || c.op.startsWith('fild')) {
+    // an unmasked exception on a load leaves the stack as it was (nothing pushed)
+    if ((f.flags & ~c.cw & 0x3f & ~PE_BIT) !== 0) { s0 = c.a; s1 = c.b; }
+  }
   // cc packs C3<<3 | C2<<2 | C0 (plus C1 at bit 1 for FXAM): place in status word
   const sw = (f.flags & 0x3f) | ((f.flags & ~c.cw & 0x3f) !== 0 ? 0x8080 : 0)
     | ((cc & 1) << 8) | ((cc & 2) ? 0x200 : 0) | ((cc & 4) << 8) | ((cc & 8) << 11)

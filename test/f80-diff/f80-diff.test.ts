@@ -42,7 +42,7 @@ function runProbe(elf: string, oracle: string, input: Buffer): Buffer {
  * defines them; C1 too. Under qemu-i386 DE and C1 are not compared (its softfloat never
  * sets DE, and leaves C1 clear on a round-up), except C1 of FXAM (the sign).
  */
-let EXC = 0x3f, C1 = 0x200;
+let EXC = 0x3f, C1 = 0x200, EXACT = true;
 const CC = 0x4500;
 const CC_OPS = new Set<OpName>(['fucom', 'fcom', 'fxam', 'fprem', 'fprem1']);
 const RESULT_OPS = new Set<OpName>(['fadd', 'fsub', 'fmul', 'fdiv', 'fsqrt', 'frndint', 'fld32', 'fld64', 'fild32', 'fild64', 'fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz', 'fscale', 'fxtract', 'fprem', 'fprem1', 'fbld']);
@@ -55,7 +55,10 @@ export function compareAll(cases: Case[], ref: Buffer): string[] {
   const problems: string[] = [];
   cases.forEach((c, i) => {
     const n = decode(ref, i);
-    const { r: o, stored } = ours(f, c);
+    const { r: o, stored: suppressed } = ours(f, c);
+    // silicon writes what the SDM says on unmasked exceptions; qemu writes the masked
+    // response regardless, so there results are compared only when nothing unmasked fired
+    const stored = EXACT || suppressed;
     const mask = EXC | C1 | (CC_OPS.has(c.op) ? CC : 0) | (c.op === 'fxam' ? 0x200 : 0);
     const diffs: string[] = [];
     if ((n.sw & mask) !== (o.sw & mask)) diffs.push(`sw reference=${(n.sw & mask).toString(16)} ours=${(o.sw & mask).toString(16)}`);
@@ -75,7 +78,7 @@ export function compareAll(cases: Case[], ref: Buffer): string[] {
 }
 
 const oracle = findOracle();
-if (oracle !== 'host') { EXC = 0x3d; C1 = 0; }
+if (oracle !== 'host') { EXC = 0x3d; C1 = 0; EXACT = false; }
 describeIf(oracle !== '', 'gcc -m32 cannot build, or neither this machine nor qemu-i386 can run static 32-bit programs')(`x87 arithmetic against ${oracle || 'nothing'} (seed ${SEED})`, () => {
   const cases = oracle ? buildCases(SEED, N) : [];
   const byOp = new Map<OpName, Case[]>();
