@@ -180,6 +180,7 @@ export class Pc implements CpuBus {
       reset: () => cpu.reset(),
       exit: () => { this.exited = true; cpu.requestStop(); },
       cycles: () => cpu.cycles,
+      fpu: cpu.fpu,
     }, busMapper);
     const p = this.platform;
     this.pic = p.pic; this.pit = p.pit; this.cmos = p.cmos; this.port92 = p.port92; this.com1 = p.com1;

@@ -10,6 +10,7 @@
  *   0xE9                                debug console
  *   0xF4-0xF7                           isa-debug-exit
  *   0x80                                POST code (a sink, for I/O delays)
+ *   0xF0                                FPU error latch (FERR# -> IRQ 13)   IRQ 13
  *
  * The bare machine (`Pc`) maps these ports on its port bus; a hypervisor's VM maps the
  * same devices, as its virtual platform, on its own port map. Either way the platform
@@ -27,6 +28,7 @@ import { Port92 } from '../devices/port92';
 import { Uart16550 } from '../devices/uart16550';
 import { PciHost, PciFunction, addI440fxChipset, firmwareSetup } from '../devices/pci';
 import { DebugConsole, DebugExit } from '../devices/debug-ports';
+import type { FpuPins } from '../cpu/x87';
 
 /** Where a platform puts its port ranges: a machine's port bus, or a VM's port map. */
 export interface PortMapper<H = unknown> {
@@ -47,6 +49,8 @@ export interface CpuSide {
   exit(): void;
   /** The current machine cycle, for trace lines. */
   cycles(): number;
+  /** The x87's FERR# and IGNNE# pins, wired to IRQ 13 and port 0xF0 (absent: not wired). */
+  fpu?: FpuPins;
 }
 
 export interface PlatformOptions {
@@ -123,6 +127,17 @@ export class Platform {
     mapper.map('debug-console', 0xe9, 1, this.debugConsole, isa);
     mapper.map('debug-exit', 0xf4, 4, this.debugExit, isa);
     mapper.map('post', 0x80, 1, { read: () => 0xff, write: () => {} }, isa);
+    const fpu = cpu.fpu;
+    if (fpu) {
+      // The PC/AT's x87 error path, as the PIIX does it: FERR# asserted latches IRQ 13;
+      // a write to port 0xF0 clears the latch and asserts IGNNE# while FERR# stays
+      // asserted (the FPU drops IGNNE# when FERR# goes, see x87.ts). Used with CR0.NE clear.
+      fpu.onFerr = (on) => { if (on) this.isaIrq(13, true); };
+      mapper.map('fpu-error', 0xf0, 1, {
+        read: () => 0xff,
+        write: () => { this.isaIrq(13, false); if (fpu.ferr) fpu.ignne = true; },
+      }, isa);
+    }
     addI440fxChipset(this.pci);
   }
 

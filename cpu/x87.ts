@@ -28,6 +28,8 @@ export interface FpuPins {
   onFerr: ((asserted: boolean) => void) | null;
   /** IGNNE#: while asserted, a pending error with CR0.NE clear is ignored. */
   ignne: boolean;
+  /** FERR#'s level. */
+  readonly ferr: boolean;
 }
 
 export class Fpu implements FpuPins {

@@ -172,6 +172,7 @@ export class Vm implements CpuBus {
       reset: () => cpu.reset(),
       exit: () => { this.exited = true; cpu.requestStop(); },
       cycles: () => cpu.cycles,
+      fpu: cpu.fpu,
     }, this.trapMapper);
     this.platform.reset();
     this.cpu.reset();
