@@ -46,7 +46,7 @@ let EXC = 0x3f, C1 = 0x200, EXACT = true;
 const CC = 0x4500;
 const CC_OPS = new Set<OpName>(['fucom', 'fcom', 'fxam', 'fprem', 'fprem1']);
 const RESULT_OPS = new Set<OpName>(['fadd', 'fsub', 'fmul', 'fdiv', 'fsqrt', 'frndint', 'fld32', 'fld64', 'fild32', 'fild64', 'fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz', 'fscale', 'fxtract', 'fprem', 'fprem1', 'fbld']);
-const MEM_OPS: Partial<Record<OpName, number>> = { fst32: 4, fst64: 8, fist16: 2, fist32: 4, fistp64: 8, fbstp: 8, fisttp64: 8 };
+const MEM_OPS: Partial<Record<OpName, number>> = { fst32: 4, fst64: 8, fist16: 2, fist32: 4, fistp64: 8, fbstp: 10, fisttp64: 8 };
 
 const hx = (x: X) => `${(x[2] & 0xffff).toString(16).padStart(4, '0')}:${(x[1] >>> 0).toString(16).padStart(8, '0')}${(x[0] >>> 0).toString(16).padStart(8, '0')}`;
 
