@@ -170,11 +170,17 @@ export class F80 {
       let tiny = true;
       if (re === emin - 1 && keptAllOnes(p) && roundsUp(p, rc, rs)) tiny = false;
       if (tiny) {
-        if ((this.cw & UE) === 0) {
+        // unmasked: the result rebiased by +24576 when that brings it into range (an
+        // FSCALE can go further: then the masked response, as the silicon does)
+        if ((this.cw & UE) === 0 && (!reg || re + WRAP >= emin)) {
           this.flags |= UE;
           if (!reg) return false;
           re += WRAP;
           // fall through to normal rounding of the rebiased value
+        } else if ((this.cw & UE) === 0) {
+          // out of range even rebiased: a signed zero (whatever RC), UE and PE
+          this.flags |= UE | PE; r2 = 0; r1 = 0; r0 = 0; re = emin - 1;
+          return true;
         } else {
           shrJam(emin - re);
           re = emin - 1;
@@ -192,13 +198,14 @@ export class F80 {
     if (up) { increment(p); this.c1 = true; } else chop(p);
     if (re > emax) {
       this.flags |= OE;
-      if ((this.cw & OE) === 0) {
+      if ((this.cw & OE) === 0 && (!reg || re - WRAP <= emax)) {
         if (!reg) { this.flags = (this.flags & ~PE) | (flags0 & PE); this.c1 = false; return false; }
         re -= WRAP;
         return true;
       }
       this.flags |= PE;
-      const toInf = rc === 0 || (rc === 1 && rs !== 0) || (rc === 2 && rs === 0);
+      // out of range even rebiased (FSCALE): a signed infinity whatever RC
+      const toInf = (this.cw & OE) === 0 || rc === 0 || (rc === 1 && rs !== 0) || (rc === 2 && rs === 0);
       if (toInf) { re = emax + 1; r2 = 0x80000000; r1 = 0; this.c1 = true; }
       else {
         re = emax; this.c1 = false;
@@ -700,11 +707,163 @@ export class F80 {
 
   // ---------------------------------------------------------------- not yet exact (filled in later commits)
 
-  fromBcd(d: number, bytes: Uint8Array, offset: number): void { this.c1 = false; void bytes; void offset; this.putZero(d, 0); }
-  toBcd(a: number, bytes: Uint8Array, offset: number): void { this.c1 = false; void a; bytes.fill(0, offset, offset + 10); }
-  scale(d: number, a: number, b: number): void { void b; this.copy(d, a); }
-  xtract(sig: number, exp: number, a: number): void { this.copy(sig, a); this.putZero(exp, 0); }
-  prem(d: number, a: number, b: number, ieee: boolean): number { void b; void ieee; this.copy(d, a); return 0; }
+  /** FBLD: 18 packed BCD digits and a sign byte; exact. Digits above 9 are summed as
+   *  their nibble value (the SDM leaves such encodings undefined). BigInt used here. */
+  fromBcd(d: number, bytes: Uint8Array, offset: number): void {
+    this.c1 = false;
+    let n = 0n;
+    for (let i = 8; i >= 0; i--) {
+      const b = bytes[offset + i];
+      n = n * 100n + BigInt((b >>> 4) * 10 + (b & 15));
+    }
+    const sign = bytes[offset + 9] >>> 7;
+    if (n === 0n) { this.putZero(d, sign); return; }
+    this.fromBig(d, sign, n, 0);
+  }
+
+  /** FBSTP: rounds per RC to an integer; |result| >= 10^18, NaN, infinity or an
+   *  unsupported encoding is IE with the packed-BCD indefinite when masked. */
+  toBcd(a: number, bytes: Uint8Array, offset: number): void {
+    this.c1 = false;
+    const flags0 = this.flags;
+    const k = this.toIntegerMagnitude(a, false);
+    let ok = k >= 0 && !carried && (k === K_ZERO || re - BIAS <= 63);
+    let n = 0n;
+    if (ok && k !== K_ZERO) {
+      n = (BigInt(r2) << 32n) | BigInt(r1);
+      if (n >= 1000000000000000000n) ok = false;
+    }
+    if (!ok) {
+      this.flags = (flags0 | IE);
+      this.c1 = false;
+      if ((this.cw & IE) === 0) return;
+      for (let i = 0; i < 7; i++) bytes[offset + i] = 0;
+      bytes[offset + 7] = 0xc0; bytes[offset + 8] = 0xff; bytes[offset + 9] = 0xff;
+      return;
+    }
+    for (let i = 0; i < 9; i++) {
+      const lo = Number(n % 10n); n /= 10n;
+      const hi = Number(n % 10n); n /= 10n;
+      bytes[offset + i] = (hi << 4) | lo;
+    }
+    bytes[offset + 9] = rs << 7;
+  }
+
+  /** Writes sign * n * 2^e2 (n a positive BigInt below 2^64) to slot d, exactly. */
+  private fromBig(d: number, sign: number, n: bigint, e2: number): void {
+    const hi = Number(n >> 32n) >>> 0, lo = Number(n & 0xffffffffn) >>> 0;
+    const sh = norm64(hi, lo);
+    rs = sign; re = BIAS + 63 - sh + e2; r2 = nh; r1 = nl; r0 = 0;
+    if (!this.round(64, 1, 0x7ffe, true)) return;
+    this.put(d);
+  }
+
+  /** FSCALE: d = a * 2^trunc(b), rounded per RC to 64 bits (PC does not apply). */
+  scale(d: number, a: number, b: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const ka = classify(v, a), kb = classify(v, b);
+    if (ka >= K_DENORMAL || kb >= K_DENORMAL) {
+      if (this.screen2(d, a, b, ka, kb)) return;
+    }
+    unpackA(v, a); unpackB(v, b);
+    if (kb === K_INF) {
+      if (bs === 0) {
+        if (ka === K_ZERO) { this.invalid(d); return; }
+        this.putInf(d, as); return;
+      }
+      if (ka === K_INF) { this.invalid(d); return; }
+      this.putZero(d, as); return;
+    }
+    if (ka === K_ZERO || ka === K_INF) { this.copy(d, a); return; }
+    // trunc(b), clamped: beyond 2^17 every result overflows or underflows the same way
+    let n = 0;
+    const E = be - BIAS;
+    if (kb !== K_ZERO && E >= 0) {
+      if (E >= 17) n = 1 << 17;
+      else n = Math.floor(bh / 2 ** (31 - E));
+      if (bs) n = -n;
+    }
+    rs = as; re = ae + n; r2 = ah; r1 = al; r0 = 0;
+    if (!this.round(64, 1, 0x7ffe, true)) return;
+    this.put(d);
+  }
+
+  /** FXTRACT: sig = a's significand with exponent 0 (biased 0x3fff), exp = its unbiased
+   *  exponent. Zero: ZE, exp = -infinity, sig = the zero. */
+  xtract(sig: number, exp: number, a: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const k = classify(v, a);
+    if (k === K_UNSUPPORTED) {
+      this.flags |= IE;
+      if ((this.cw & IE) !== 0) { this.putIndefinite(sig); this.putIndefinite(exp); }
+      return;
+    }
+    if (k === K_QNAN || k === K_SNAN) { this.nan1(sig, a, k); if (k === K_QNAN || (this.cw & IE) !== 0) this.copy(exp, sig); return; }
+    if (k === K_ZERO) {
+      this.flags |= ZE;
+      if ((this.cw & ZE) === 0) return;
+      this.putInf(exp, 1); this.copy(sig, a); return;
+    }
+    if (k === K_INF) { this.putInf(exp, 0); this.copy(sig, a); return; }
+    if (k === K_DENORMAL) { this.flags |= DE; if ((this.cw & DE) === 0) return; }
+    unpackA(v, a);
+    const E = ae - BIAS;
+    v[sig * 3] = al; v[sig * 3 + 1] = ah; v[sig * 3 + 2] = (as << 15) | BIAS;
+    if (E === 0) this.putZero(exp, 0);
+    else this.fromInt32(exp, E);
+  }
+
+  /** FPREM/FPREM1 (SDM vol. 2): exact partial remainder; returns C0 | C1<<1 | C2<<2 |
+   *  C3<<3. BigInt used here. */
+  prem(d: number, a: number, b: number, ieee: boolean): number {
+    this.c1 = false;
+    const v = this.v;
+    const ka = classify(v, a), kb = classify(v, b);
+    if (ka >= K_DENORMAL || kb >= K_DENORMAL || kb === K_ZERO) {
+      if (ka === K_UNSUPPORTED || kb === K_UNSUPPORTED) { this.invalid(d); return 0; }
+      if (ka >= K_QNAN || kb >= K_QNAN) { this.nan2(d, a, b, ka, kb); return 0; }
+      if (ka === K_INF || kb === K_ZERO) { this.invalid(d); return 0; }
+      if (ka === K_DENORMAL || kb === K_DENORMAL) {
+        this.flags |= DE;
+        if ((this.cw & DE) === 0) return 0;
+      }
+      if (kb === K_INF || ka === K_ZERO) {
+        // a itself, re-encoded (a pseudo-denormal comes back with exponent 1)
+        this.copy(d, a);
+        if ((v[d * 3 + 2] & 0x7fff) === 0 && (v[d * 3 + 1] & 0x80000000) !== 0) v[d * 3 + 2] |= 1;
+        return 0;
+      }
+    } else if (ka === K_ZERO) { this.copy(d, a); return 0; }
+    unpackA(v, a); unpackB(v, b);
+    const D = ae - be;
+    const A = (BigInt(ah) << 32n) | BigInt(al), B = (BigInt(bh) << 32n) | BigInt(bl);
+    if (D >= 64) {
+      // incomplete: reduce by a multiple of b * 2^(D - N), N in 32..63
+      const N = 32 + (D % 32);
+      // a = X * 2^(ae-BIAS-63-N) and b * 2^(D-N) = B * 2^(the same)
+      const X = A << BigInt(N);
+      const QQ = X / B;
+      const R = X - QQ * B;
+      if (R === 0n) { this.putZero(d, as); return 4; }
+      this.fromBig(d, as, R, ae - BIAS - 63 - N);
+      return 4;
+    }
+    let A2 = A, B2 = B, eUnit: number;
+    if (D >= 0) { A2 = A << BigInt(D); eUnit = be; } else { B2 = B << BigInt(-D); eUnit = ae; }
+    let Q = A2 / B2, R = A2 - Q * B2;
+    let sign = as;
+    if (ieee) {
+      const twice = R * 2n;
+      if (twice > B2 || (twice === B2 && (Q & 1n) === 1n)) { Q += 1n; R = B2 - R; sign ^= 1; }
+    }
+    const q = Number(Q & 7n);
+    const cc = ((q >>> 2) & 1) | ((q & 1) << 1) | (((q >>> 1) & 1) << 3);
+    if (R === 0n) { this.putZero(d, as); return cc; }
+    this.fromBig(d, sign, R, eUnit - BIAS - 63);
+    return cc;
+  }
   sin(d: number, a: number): boolean { this.invalid(d); void a; return true; }
   cos(d: number, a: number): boolean { this.invalid(d); void a; return true; }
   tan(d: number, a: number): boolean { this.invalid(d); void a; return true; }

@@ -44,7 +44,7 @@ export interface Result { s0: X; s1: X; sw: number; m: number[] }
 export function decode(buf: Buffer, i: number): Result {
   const at = i * RESULT_BYTES;
   const x = (o: number): X => [buf.readUInt32LE(at + o), buf.readUInt32LE(at + o + 4), buf.readUInt16LE(at + o + 8)];
-  return { s0: x(0), s1: x(10), sw: buf.readUInt16LE(at + 20), m: [...buf.subarray(at + 22, at + 30)] };
+  return { s0: x(0), s1: x(10), sw: buf.readUInt16LE(at + 20), m: [...buf.subarray(at + 22, at + 32)] };
 }
 
 // ------------------------------------------------------------------ generation
@@ -191,6 +191,24 @@ export function buildCases(seed: string, n: number): Case[] {
     out.push({ op: 'fild64', cw: g.cw(false), a: g.normal(0x3fff), b: [0, 0, 0], m, why: 'fild64' });
     out.push({ op: 'fxam', cw: g.cw(false), a: g.any(), b: [0, 0, 0], m: none, why: 'fxam' });
   }
+  for (let i = 0; i < n / 2; i++) {
+    const a = g.any();
+    const ea = a[2] & 0x7fff;
+    const D = g.rng() < 0.7 ? g.int(70) - 3 : g.rng() < 0.5 ? 64 + g.int(200) : g.int(0x7fff) - 0x3fff;
+    const b = g.rng() < 0.85 ? g.normal(ea - D) : g.any();
+    out.push({ op: 'fprem', cw: g.cw(true), a, b, m: none, why: 'fprem' });
+    out.push({ op: 'fprem1', cw: g.cw(true), a: [...a] as X, b: [...b] as X, m: none, why: 'fprem1' });
+    const sb: X = g.rng() < 0.8 ? g.normal(0x3fff + g.int(g.rng() < 0.8 ? 17 : 20) - 2) : g.any();
+    if (g.rng() < 0.3) sb[2] = (sb[2] & 0x8000) | (0x3fff + 14); // near +-16384: the ends of the range
+    out.push({ op: 'fscale', cw: g.cw(true), a: g.any(), b: sb, m: none, why: 'fscale' });
+    out.push({ op: 'fxtract', cw: g.cw(true), a: g.any(), b: [0, 0x80000000, 0x3fff], m: none, why: 'fxtract' });
+    const bcd = Array.from({ length: 10 }, (_, j) => (j < 9 ? (g.int(10) << 4) | g.int(10) : 0));
+    if (g.rng() < 0.3) for (let j = 9 - g.int(9); j < 9; j++) bcd[j] = 0;
+    bcd[9] = g.rng() < 0.5 ? 0x80 : 0;
+    out.push({ op: 'fbld', cw: g.cw(false), a: g.normal(0x3fff), b: [0, 0, 0], m: bcd, why: 'fbld' });
+    const big = g.rng() < 0.7 ? g.normal(0x3fff + g.int(64) - 2) : g.rng() < 0.5 ? intish() : g.any();
+    out.push({ op: 'fbstp', cw: g.cw(true), a: big, b: [0, 0, 0], m: none, why: 'fbstp' });
+  }
   for (const op of ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz'] as OpName[]) {
     for (let rc = 0; rc < 4; rc++) out.push({ op, cw: 0x037f | (rc << 10), a: [0, 0, 0], b: [0, 0, 0], m: none, why: op });
   }
@@ -212,7 +230,7 @@ export function ours(f: F80, c: Case): { r: Result; stored: boolean } {
   f.cw = c.cw; f.flags = 0; f.c1 = false;
   load(8, c.a); load(9, c.b); load(10, c.a);
   let cc = 0; // C3<<3 | C2<<2 | C1<<1 | C0 in SDM order packed as status bits later
-  const m = c.m.slice(0, 8);
+  const m = c.m.slice(0, 10);
   const w32 = (x: number) => { m[0] = x & 0xff; m[1] = (x >>> 8) & 0xff; m[2] = (x >>> 16) & 0xff; m[3] = (x >>> 24) & 0xff; };
   const w64 = (lo: number, hi: number) => { w32(lo); m[4] = hi & 0xff; m[5] = (hi >>> 8) & 0xff; m[6] = (hi >>> 16) & 0xff; m[7] = (hi >>> 24) & 0xff; };
   const rd32 = () => (c.m[0] | (c.m[1] << 8) | (c.m[2] << 16) | (c.m[3] << 24)) >>> 0;
@@ -239,6 +257,11 @@ export function ours(f: F80, c: Case): { r: Result; stored: boolean } {
     case 'fld64': f.fromF64(10, rd32(), rd32hi()); s0 = get(10); s1 = c.a; break;
     case 'fild32': f.fromInt32(10, rd32() | 0); s0 = get(10); s1 = c.a; break;
     case 'fild64': f.fromInt64(10, rd32(), rd32hi()); s0 = get(10); s1 = c.a; break;
+    case 'fprem': case 'fprem1': cc = f.prem(10, 8, 9, c.op === 'fprem1'); s0 = get(10); break;
+    case 'fscale': f.scale(10, 8, 9); s0 = get(10); break;
+    case 'fxtract': load(11, c.b); f.xtract(10, 11, 8); if ((f.flags & ~c.cw & 0x3f & ~PE_BIT) === 0) { s0 = get(10); s1 = get(11); } break;
+    case 'fbld': { const mb = new Uint8Array(c.m); f.fromBcd(10, mb, 0); s0 = get(10); s1 = c.a; break; }
+    case 'fbstp': { const mb = new Uint8Array(c.m); f.toBcd(8, mb, 0); for (let k = 0; k < 10; k++) m[k] = mb[k]; break; }
     case 'fxam': cc = f.examine(8); if (c.a[2] & 0x8000) cc |= 2; break;
     case 'fld1': case 'fldl2t': case 'fldl2e': case 'fldpi': case 'fldlg2': case 'fldln2': case 'fldz':
       f.setConst(10, OPS[c.op] - OPS.fld1); s0 = get(10); s1 = c.a; break;

@@ -46,7 +46,7 @@ let EXC = 0x3f, C1 = 0x200, EXACT = true;
 const CC = 0x4500;
 const CC_OPS = new Set<OpName>(['fucom', 'fcom', 'fxam', 'fprem', 'fprem1']);
 const RESULT_OPS = new Set<OpName>(['fadd', 'fsub', 'fmul', 'fdiv', 'fsqrt', 'frndint', 'fld32', 'fld64', 'fild32', 'fild64', 'fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz', 'fscale', 'fxtract', 'fprem', 'fprem1', 'fbld']);
-const MEM_OPS: Partial<Record<OpName, number>> = { fst32: 4, fst64: 8, fist16: 2, fist32: 4, fistp64: 8, fbstp: 8, fisttp64: 8 };
+const MEM_OPS: Partial<Record<OpName, number>> = { fst32: 4, fst64: 8, fist16: 2, fist32: 4, fistp64: 8, fbstp: 10, fisttp64: 8 };
 
 const hx = (x: X) => `${(x[2] & 0xffff).toString(16).padStart(4, '0')}:${(x[1] >>> 0).toString(16).padStart(8, '0')}${(x[0] >>> 0).toString(16).padStart(8, '0')}`;
 
@@ -59,7 +59,18 @@ export function compareAll(cases: Case[], ref: Buffer): string[] {
     // silicon writes what the SDM says on unmasked exceptions; qemu writes the masked
     // response regardless, so there results are compared only when nothing unmasked fired
     const stored = EXACT || suppressed;
-    const mask = EXC | C1 | (CC_OPS.has(c.op) ? CC : 0) | (c.op === 'fxam' ? 0x200 : 0);
+    let mask = EXC | C1 | (CC_OPS.has(c.op) ? CC : 0) | (c.op === 'fxam' ? 0x200 : 0);
+    if (!EXACT) {
+      // qemu-i386 (7.2) deviations from the silicon, masked (README.md here): it rounds
+      // FRNDINT, loads, FPREM and FSCALE to the precision control too; with OE or UE
+      // unmasked it reports PE and UE as if masked; its FPREM1 quotient bits and its
+      // NaN choice in FSCALE/FPREM differ
+      const pc = (c.cw >>> 8) & 3;
+      if (pc !== 3 && !['fadd', 'fsub', 'fmul', 'fdiv', 'fsqrt'].includes(c.op)) return;
+      if ((c.cw & 0x18) !== 0x18) mask &= ~0x30;
+      if (c.op === 'fprem1') mask &= ~0x4300;
+      if ((c.op === 'fscale' || c.op.startsWith('fprem')) && ((c.a[2] & 0x7fff) === 0x7fff || (c.b[2] & 0x7fff) === 0x7fff)) return;
+    }
     const diffs: string[] = [];
     if ((n.sw & mask) !== (o.sw & mask)) diffs.push(`sw reference=${(n.sw & mask).toString(16)} ours=${(o.sw & mask).toString(16)}`);
     if (stored && RESULT_OPS.has(c.op)) {
@@ -77,7 +88,8 @@ export function compareAll(cases: Case[], ref: Buffer): string[] {
   return problems;
 }
 
-const oracle = findOracle();
+// F80_DIFF_ORACLE=qemu-i386 forces the emulator even where the host runs 32-bit programs
+const oracle = process.env.F80_DIFF_ORACLE === 'qemu-i386' && findOracle() !== '' ? 'qemu-i386' : findOracle();
 if (oracle !== 'host') { EXC = 0x3d; C1 = 0; EXACT = false; }
 describeIf(oracle !== '', 'gcc -m32 cannot build, or neither this machine nor qemu-i386 can run static 32-bit programs')(`x87 arithmetic against ${oracle || 'nothing'} (seed ${SEED})`, () => {
   const cases = oracle ? buildCases(SEED, N) : [];

@@ -2,7 +2,7 @@
  * The x87 reference for test/f80-diff: reads 36-byte cases from stdin (op, control word,
  * operands a and b as 80-bit values, a 10-byte memory operand), runs the instruction with
  * ST(0) = a, ST(1) = b, and writes 32-byte results (ST(0) and ST(1) after it, the status
- * word read with FNSTSW right after it, the 8-byte memory operand). Exceptions are
+ * word read with FNSTSW right after it, the 10-byte memory operand). Exceptions are
  * cleared with FNCLEX before anything else runs, so unmasked ones never trap.
  * Built with gcc -m32 -static; runs on the host or under qemu-i386.
  */
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 struct __attribute__((packed)) in { uint16_t op, cw; uint8_t a[10], b[10], m[10], pad[2]; };
-struct __attribute__((packed)) out { uint8_t s0[10], s1[10]; uint16_t sw; uint8_t m[8], pad[2]; };
+struct __attribute__((packed)) out { uint8_t s0[10], s1[10]; uint16_t sw; uint8_t m[10]; };
 
 static struct in c;
 static struct out o;
@@ -68,7 +68,7 @@ static void one(void) {
     case 39: RUN("fisttpll %[mem]"); break;
     default: memset(&o, 0xff, sizeof o); return;
   }
-  memcpy(o.m, mem, 8);
+  memcpy(o.m, mem, 10);
 }
 
 int main(void) {
