@@ -333,6 +333,32 @@ describeAsm('x87: arithmetic through the library', () => {
     expect(r.dv.getFloat32(DATA + 8, true)).toBe(Math.fround(8 / -6));
   });
 
+  it('FPREM and FPREM1: the remainder, C0 C3 C1 = Q2 Q1 Q0, C2 clear when complete (SDM vol. 2, FPREM)', () => {
+    const src = `fninit\nfild dword [three]\nfild dword [ten]\nfprem\nfnstsw ax\nout 0xe0, ax\nfistp dword [${DATA}]\n` +
+      `fild dword [eleven]\nfprem1\nfnstsw ax\nout 0xe0, ax\nfistp dword [${DATA + 4}]\n` +
+      `fild dword [eleven]\nfprem\nfnstsw ax\nout 0xe0, ax\nfistp dword [${DATA + 8}]\nout 0xf4, al\n` +
+      `three: dd 3\nten: dd 10\neleven: dd 11`;
+    const r = run(src);
+    // 10 = 3*3 + 1: q = 011; 11 = 4*3 - 1 (nearest): q = 100; 11 = 3*3 + 2 (chopped): q = 011
+    expect(r.bus.recorded.map((w) => w & 0x4700)).toEqual([0x4200, 0x0100, 0x4200]);
+    expect([r.dv.getInt32(DATA, true), r.dv.getInt32(DATA + 4, true), r.dv.getInt32(DATA + 8, true)]).toEqual([1, -1, 2]);
+  });
+
+  it('FXTRACT leaves the significand in ST(0) over the exponent; FSCALE scales by ST(1) truncated', () => {
+    const src = `fninit\nfild dword [ten]\nfxtract\nfstp dword [${DATA}]\nfstp dword [${DATA + 4}]\n` +
+      `fld dword [m35]\nfld dword [f15]\nfscale\nfstp dword [${DATA + 8}]\nout 0xf4, al\n` +
+      `ten: dd 10\nm35: dd -3.5\nf15: dd 1.5`;
+    const r = run(src);
+    expect([r.dv.getFloat32(DATA, true), r.dv.getFloat32(DATA + 4, true), r.dv.getFloat32(DATA + 8, true)]).toEqual([1.25, 3, 1.5 / 8]);
+  });
+
+  it('FBSTP stores packed BCD (sign in byte 9) and FBLD reads it back', () => {
+    const src = `fninit\nfild dword [n]\nfbstp [${DATA}]\nfbld [${DATA}]\nfistp dword [${DATA + 16}]\nout 0xf4, al\nn: dd -1234`;
+    const r = run(src);
+    expect(Array.from(r.bus.ram.subarray(DATA, DATA + 10))).toEqual([0x34, 0x12, 0, 0, 0, 0, 0, 0, 0, 0x80]);
+    expect(r.dv.getInt32(DATA + 16, true)).toBe(-1234);
+  });
+
   it('runs the same, with the same instruction count, through the block translator', () => {
     const src = `fninit\nfldz\nmov ecx, 50\nlp: fadd dword [one]\ndec ecx\njnz lp\nfistp dword [${DATA}]\nout 0xf4, al\none: dd 1.0`;
     const a = run(src, undefined, false), b = run(src, undefined, true);
