@@ -359,6 +359,17 @@ describeAsm('x87: arithmetic through the library', () => {
     expect(r.dv.getInt32(DATA + 16, true)).toBe(-1234);
   });
 
+  it('a denormal memory operand: DE after IE in priority (SDM vol. 1, 8.7); unmasked DE stops the operation', () => {
+    const src = `fninit\nfadd dword [den]\nfnstsw ax\nout 0xe0, ax\n` + // stack underflow: IE SF, no DE
+      `fninit\nfld1\nfadd dword [den]\nfnstsw ax\nout 0xe0, ax\n` + // DE and PE (1 + 2^-149 rounds to 1)
+      `fninit\nfld dword [snan]\nfadd dword [den]\nfnstsw ax\nout 0xe0, ax\n` + // SNaN in ST(0): IE only
+      `fninit\nfldcw [cw]\nfld1\nfadd dword [den]\nfnstsw ax\nout 0xe0, ax\nfnclex\nfstp dword [${DATA}]\nout 0xf4, al\n` +
+      `den: dd 1\nsnan: dd 0x7f800001\ncw: dw 0x037d`;
+    const r = run(src);
+    expect(r.bus.recorded).toEqual([0x41, (7 << 11) | 0x22, (7 << 11) | 0x01, 0x8000 | (7 << 11) | 0x80 | 0x02]);
+    expect(r.dv.getFloat32(DATA, true)).toBe(1);
+  });
+
   it('runs the same, with the same instruction count, through the block translator', () => {
     const src = `fninit\nfldz\nmov ecx, 50\nlp: fadd dword [one]\ndec ecx\njnz lp\nfistp dword [${DATA}]\nout 0xf4, al\none: dd 1.0`;
     const a = run(src, undefined, false), b = run(src, undefined, true);

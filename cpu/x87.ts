@@ -279,8 +279,20 @@ function arith(f: F80, kind: number, d: number, a: number, b: number): void {
   }
 }
 
-/** ST(0) op= operand in slot `src` (the D8/DA/DC/DE memory forms and D8 register forms), or a compare. */
-function arithSt0(fpu: Fpu, kind: number, src: number, srcValid: boolean): void {
+/** True when slot s holds a NaN (any significand but the bare integer bit with exponent 7FFF). */
+function isNaN80(v: Uint32Array, s: number): boolean {
+  return (v[s * 3 + 2] & 0x7fff) === 0x7fff && ((v[s * 3 + 1] & 0x7fffffff) | v[s * 3]) !== 0;
+}
+
+/**
+ * ST(0) op= operand in slot `src` (the D8/DA/DC/DE memory forms and D8 register forms),
+ * or a compare. `srcDenormal`: the operand was a denormal m32/m64 (its conversion to the
+ * register format normalised it, so the operation cannot see it): DE is reported only
+ * when the operation raises no IE and ST(0) is no NaN, the SDM's priorities (vol. 1,
+ * 8.7: invalid operation and QNaN operands before the denormal operand); unmasked, the
+ * operation then does not happen.
+ */
+function arithSt0(fpu: Fpu, kind: number, src: number, srcValid: boolean, srcDenormal: boolean): void {
   const f = fpu.f;
   const st0 = fpu.top;
   const ok = (fpu.valid & (1 << st0)) !== 0 && srcValid;
@@ -291,6 +303,7 @@ function arithSt0(fpu: Fpu, kind: number, src: number, srcValid: boolean): void 
       return;
     }
     const r = f.compare(st0, src, false);
+    if (srcDenormal) denormalOperand(fpu, st0);
     if (!blocked(fpu)) { setCc(fpu, CMP_CC[r], false); if (kind === 3) pop(fpu); }
     finish(fpu, false);
     return;
@@ -301,8 +314,23 @@ function arithSt0(fpu: Fpu, kind: number, src: number, srcValid: boolean): void 
     return;
   }
   f.c1 = false;
-  arith(f, kind, st0, st0, src);
+  if (!srcDenormal) {
+    arith(f, kind, st0, st0, src);
+    finish(fpu, f.c1);
+    return;
+  }
+  arith(f, kind, S1, st0, src);
+  denormalOperand(fpu, st0);
+  if (!blocked(fpu)) f.copy(st0, S1);
   finish(fpu, f.c1);
+}
+
+/** The denormal-operand exception of a converted memory operand, after the operation (see arithSt0). */
+function denormalOperand(fpu: Fpu, st0: number): void {
+  const f = fpu.f;
+  if ((f.flags & IE) !== 0 || isNaN80(f.v, st0)) return;
+  if (f.cw & DE) f.flags |= DE;
+  else { f.flags = DE; f.c1 = false; }
 }
 
 // ---- Register forms ----
@@ -318,7 +346,7 @@ function registerForm(cpu: Cpu, fpu: Fpu, esc: number, m: number): void {
   const stiValid = (fpu.valid & (1 << sti)) !== 0;
   switch (esc) {
     case 0: // D8: ST(0) = ST(0) op ST(i); FCOM, FCOMP
-      arithSt0(fpu, reg, sti, stiValid);
+      arithSt0(fpu, reg, sti, stiValid, false);
       return;
     case 1: d9Register(cpu, fpu, m, i, st0, sti, st0Valid, stiValid); return;
     case 2:
@@ -588,9 +616,12 @@ function memoryForm(cpu: Cpu, fpu: Fpu, esc: number, reg: number): void {
       case 4: { const lo = cpu.read32(seg, off); f.fromF64(S0, lo, cpu.read32(seg, off + 4)); break; }
       default: f.fromInt32(S0, (cpu.read16(seg, off) << 16) >> 16); break;
     }
-    // An SNaN (IE) or a denormal (DE) operand already stopped the instruction if unmasked.
+    // The load's DE is the operation's to report (arithSt0); its IE (an SNaN), if
+    // unmasked, stops the instruction here.
+    const denormal = (f.flags & DE) !== 0;
+    f.flags &= ~DE;
     if (blocked(fpu)) { finish(fpu, false); return; }
-    arithSt0(fpu, reg, S0, true);
+    arithSt0(fpu, reg, S0, true, denormal);
     return;
   }
   switch ((esc << 3) | reg) {
