@@ -370,6 +370,27 @@ describeAsm('x87: arithmetic through the library', () => {
     expect(r.dv.getFloat32(DATA, true)).toBe(1);
   });
 
+  it('an SNaN memory operand against a QNaN ST(0): the QNaN is the result (SDM vol. 1, table 4-7), IE set', () => {
+    const src = `fninit\nfld tword [qnan]\nfadd dword [snan]\nfnstsw ax\nout 0xe0, ax\nfstp tword [${DATA}]\nout 0xf4, al\n` +
+      `snan: dd 0x7fbfffff\nqnan: dw 0, 0, 0, 0xc001, 0x7fff`;
+    const r = run(src);
+    expect(r.bus.recorded).toEqual([(7 << 11) | 0x01]);
+    expect(hex80(r.bus.ram, DATA)).toBe('7fffc001000000000000');
+  });
+
+  it('a denormal m64 divided by zero: ZE without DE (as the host x87 reports it)', () => {
+    const src = `fninit\nfldz\nfdivr qword [den]\nfnstsw ax\nout 0xe0, ax\nout 0xf4, al\nden: dq 1`;
+    expect(run(src).bus.recorded).toEqual([(7 << 11) | 0x04]);
+  });
+
+  it('FCOMI stopped by an unmasked IE clears OF SF AF and leaves ZF PF CF', () => {
+    const src = `fninit\nfldcw [cw]\nfld1\nfld tword [snan]\nmov eax, 0x7fffffff\nadd eax, 1\nstc\n` + // OF SF AF PF CF set, ZF clear
+      `fcomi st0, st1\npushfd\npop eax\nout 0xe0, eax\nout 0xf4, al\ncw: dw 0x037e\nsnan: dw 1, 0, 0, 0x8000, 0x7fff`;
+    const r = run(src);
+    expect(r.vector).toBe(-1);
+    expect((r.bus.recorded[0] as number) & 0x8d5).toBe(0x005);
+  });
+
   it('runs the same, with the same instruction count, through the block translator', () => {
     const src = `fninit\nfldz\nmov ecx, 50\nlp: fadd dword [one]\ndec ecx\njnz lp\nfistp dword [${DATA}]\nout 0xf4, al\none: dd 1.0`;
     const a = run(src, undefined, false), b = run(src, undefined, true);

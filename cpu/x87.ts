@@ -13,7 +13,7 @@
  */
 import type { Cpu } from './cpu';
 import { F80, IE, DE, ZE, PE } from './f80';
-import { CF, PF, ZF, ARITH, VM } from './flags';
+import { CF, PF, ZF, AF, OF, SF as SF_FLAG, ARITH, VM } from './flags';
 import { CS, UD, MF, CR0_NE, CR0_PE } from './registers';
 
 /** Status word bits (SDM vol. 1, 8.1.3). TOP (bits 11-13) is kept apart, in `top`. */
@@ -328,7 +328,9 @@ function arithSt0(fpu: Fpu, kind: number, src: number, srcValid: boolean, srcDen
 /** The denormal-operand exception of a converted memory operand, after the operation (see arithSt0). */
 function denormalOperand(fpu: Fpu, st0: number): void {
   const f = fpu.f;
-  if ((f.flags & IE) !== 0 || isNaN80(f.v, st0)) return;
+  // Not when the operation raised IE or (a denormal divided by zero) ZE, as the library
+  // does for register operands, nor with a NaN in ST(0).
+  if ((f.flags & (IE | ZE)) !== 0 || isNaN80(f.v, st0)) return;
   if (f.cw & DE) f.flags |= DE;
   else { f.flags = DE; f.c1 = false; }
 }
@@ -410,11 +412,11 @@ function compareRegs(cpu: Cpu, fpu: Fpu, other: number, quiet: boolean, pops: nu
   const st0 = fpu.top;
   let r: number;
   if ((fpu.valid & (1 << st0)) === 0 || (fpu.valid & (1 << other)) === 0) {
-    if (!underflow(fpu)) { finish(fpu, false); return; }
+    if (!underflow(fpu)) { unordered(cpu, eflags); finish(fpu, false); return; }
     r = 3;
   } else {
     r = f.compare(st0, other, quiet);
-    if (blocked(fpu)) { finish(fpu, false); return; }
+    if (blocked(fpu)) { unordered(cpu, eflags); finish(fpu, false); return; }
   }
   if (eflags) {
     cpu.flags = (cpu.flags & ~ARITH) | CMP_EFLAGS[r];
@@ -425,6 +427,17 @@ function compareRegs(cpu: Cpu, fpu: Fpu, other: number, quiet: boolean, pops: nu
   }
   for (let k = 0; k < pops; k++) pop(fpu);
   finish(fpu, false);
+}
+
+/**
+ * An FCOMI/FUCOMI(P) stopped by an unmasked exception: ZF PF CF are left alone (as the
+ * SDM has the FCOM family leave C3 C2 C0), OF SF AF cleared all the same (its "Flags
+ * Affected" clears them unconditionally; the host x87 does so too).
+ */
+function unordered(cpu: Cpu, eflags: boolean): void {
+  if (!eflags) return;
+  cpu.materializeFlags();
+  cpu.flags &= ~(OF | SF_FLAG | AF);
 }
 
 function fxch(fpu: Fpu, st0: number, sti: number, st0Valid: boolean, stiValid: boolean): void {
@@ -616,11 +629,12 @@ function memoryForm(cpu: Cpu, fpu: Fpu, esc: number, reg: number): void {
       case 4: { const lo = cpu.read32(seg, off); f.fromF64(S0, lo, cpu.read32(seg, off + 4)); break; }
       default: f.fromInt32(S0, (cpu.read16(seg, off) << 16) >> 16); break;
     }
-    // The load's DE is the operation's to report (arithSt0); its IE (an SNaN), if
-    // unmasked, stops the instruction here.
+    // The conversion's exceptions are the operation's: an SNaN goes on as an SNaN (so
+    // that the operation picks the NaN it returns by the SDM's rules, table 4-7, and
+    // raises IE itself), and its DE is reported by arithSt0 in its priority.
+    if (f.flags & IE) { f.v[S0 * 3 + 1] &= ~0x40000000; f.flags &= ~IE; }
     const denormal = (f.flags & DE) !== 0;
     f.flags &= ~DE;
-    if (blocked(fpu)) { finish(fpu, false); return; }
     arithSt0(fpu, reg, S0, true, denormal);
     return;
   }
