@@ -864,13 +864,208 @@ export class F80 {
     this.fromBig(d, sign, R, eUnit - BIAS - 63);
     return cc;
   }
-  sin(d: number, a: number): boolean { this.invalid(d); void a; return true; }
-  cos(d: number, a: number): boolean { this.invalid(d); void a; return true; }
-  tan(d: number, a: number): boolean { this.invalid(d); void a; return true; }
-  atan2(d: number, y: number, x: number): void { void y; void x; this.invalid(d); }
-  f2xm1(d: number, a: number): void { void a; this.invalid(d); }
-  yl2x(d: number, y: number, x: number): void { void y; void x; this.invalid(d); }
-  yl2xp1(d: number, y: number, x: number): void { void y; void x; this.invalid(d); }
+  // ---------------------------------------------------------------- transcendentals
+  // Computed in BigInt floating point (256-bit significands, pi to 480 bits for the
+  // argument reduction) and rounded once, per RC, to 64 bits: correctly rounded unless
+  // the exact value lies within 2^-200 (relative) of a rounding boundary; never more
+  // than 1 ulp off. Silicon reduces arguments with a 66-bit pi and is less exact near
+  // multiples of pi/2 (cpu/README.md).
+
+  /** Screens a one-operand transcendental; returns true when done. */
+  private screen1(d: number, a: number, k: number): boolean {
+    if (k === K_UNSUPPORTED) { this.invalid(d); return true; }
+    if (k === K_QNAN || k === K_SNAN) { this.nan1(d, a, k); return true; }
+    if (k === K_DENORMAL) { this.flags |= DE; if ((this.cw & DE) === 0) return true; }
+    return false;
+  }
+
+  /** Rounds a BigInt float (inexact unless `exact`) into slot d, 64-bit precision. */
+  private putBF(d: number, x: BF, exact: boolean): void {
+    if (x.m === 0n) { this.putZero(d, 0); return; }
+    rs = x.m < 0n ? 1 : 0;
+    let m = rs ? -x.m : x.m;
+    const L = bitLen(m);
+    let sticky = !exact;
+    if (L > 96) {
+      const sh = BigInt(L - 96);
+      if ((m & ((1n << sh) - 1n)) !== 0n) sticky = true;
+      m >>= sh;
+    } else m <<= BigInt(96 - L);
+    r2 = Number(m >> 64n) >>> 0; r1 = Number((m >> 32n) & 0xffffffffn) >>> 0; r0 = Number(m & 0xffffffffn) >>> 0;
+    if (sticky) r0 = (r0 | 1) >>> 0;
+    re = BIAS + x.e + L - 1;
+    if (!this.round(64, 1, 0x7ffe, true)) return;
+    this.put(d);
+  }
+
+  /** The slot's finite value as a BigInt float (exact). */
+  private toBF(a: number): BF {
+    unpackA(this.v, a);
+    if ((ah | al) === 0) return { m: 0n, e: 0 };
+    const m = (BigInt(ah) << 32n) | BigInt(al);
+    return { m: as ? -m : m, e: ae - BIAS - 63 };
+  }
+
+  private trig(d: number, a: number, which: 0 | 1 | 2): boolean {
+    this.c1 = false;
+    const v = this.v;
+    const k = classify(v, a);
+    if (k === K_INF) { this.invalid(d); return true; }
+    if (this.screen1(d, a, k)) return true;
+    if (k === K_ZERO) {
+      if (which === 1) { rs = 0; re = BIAS; r2 = 0x80000000; r1 = 0; this.put(d); } else this.copy(d, a);
+      return true;
+    }
+    if ((v[a * 3 + 2] & 0x7fff) - BIAS >= 63) return false; // out of range: C2 = 1, operand unchanged
+    const x = this.toBF(a);
+    const neg = x.m < 0n;
+    const ax: BF = { m: neg ? -x.m : x.m, e: x.e };
+    // k = nearest integer to |x| / (pi/2); r = |x| - k pi/2 (exact with pi to 480 bits)
+    const t = bfDiv(ax, PIO2);
+    let q = 0n;
+    if (t.e >= 0) q = t.m << BigInt(t.e);
+    else if (-t.e <= 400) q = (t.m + (1n << BigInt(-t.e - 1))) >> BigInt(-t.e);
+    let r: BF = ax;
+    if (q !== 0n) {
+      const E0 = Math.min(ax.e, PIO2X.e);
+      r = bfNorm((ax.m << BigInt(ax.e - E0)) - ((q * PIO2X.m) << BigInt(PIO2X.e - E0)), E0);
+    }
+    const quad = Number(q & 3n);
+    let res: BF;
+    if (which === 0) { res = (quad & 1) === 0 ? bfSin(r) : bfCos(r); if (quad >= 2) res = bfNeg(res); if (neg) res = bfNeg(res); }
+    else if (which === 1) { res = (quad & 1) === 0 ? bfCos(r) : bfSin(r); if (quad === 1 || quad === 2) res = bfNeg(res); }
+    else { res = (quad & 1) === 0 ? bfDiv(bfSin(r), bfCos(r)) : bfNeg(bfDiv(bfCos(r), bfSin(r))); if (neg) res = bfNeg(res); }
+    this.putBF(d, res, false);
+    return true;
+  }
+
+  /** FSIN: false (C2 = 1, nothing written) when |a| >= 2^63. */
+  sin(d: number, a: number): boolean { return this.trig(d, a, 0); }
+  /** FCOS, same range rule. */
+  cos(d: number, a: number): boolean { return this.trig(d, a, 1); }
+  /** FPTAN's tangent (the caller pushes the 1.0), same range rule. */
+  tan(d: number, a: number): boolean { return this.trig(d, a, 2); }
+
+  /** FPATAN: d = the angle of (x, y), in (-pi, pi], with the SDM's signed-zero and infinity table. */
+  atan2(d: number, y: number, x: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const ky = classify(v, y), kx = classify(v, x);
+    if (this.screen2(d, y, x, ky, kx)) return;
+    const sy = v[y * 3 + 2] >>> 15, sx = v[x * 3 + 2] >>> 15;
+    let res: BF;
+    if (ky === K_ZERO || kx === K_INF && ky !== K_INF) {
+      if (sx === 0) { this.putZero(d, sy); return; }
+      res = PI;
+    } else if (kx === K_ZERO || ky === K_INF) {
+      if (ky === K_INF && kx === K_INF) res = sx ? bfMul(PI, { m: 3n, e: -2 }) : { m: PI.m, e: PI.e - 2 };
+      else res = PIO2;
+    } else {
+      const Y = this.toBF(y), X = this.toBF(x);
+      const ay: BF = { m: sy ? -Y.m : Y.m, e: Y.e }, axx: BF = { m: sx ? -X.m : X.m, e: X.e };
+      if (bfCmp(ay, axx) <= 0) res = bfAtan(bfDiv(ay, axx));
+      else res = bfAdd(PIO2, bfNeg(bfAtan(bfDiv(axx, ay))));
+      if (sx) res = bfAdd(PI, bfNeg(res));
+    }
+    if (sy) res = bfNeg(res);
+    this.putBF(d, res, false);
+  }
+
+  /** F2XM1: 2^a - 1 (defined by the SDM for -1 <= a <= 1; computed for any a). */
+  f2xm1(d: number, a: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const k = classify(v, a);
+    if (this.screen1(d, a, k)) return;
+    if (k === K_ZERO) { this.copy(d, a); return; }
+    if (k === K_INF) {
+      if ((v[a * 3 + 2] & 0x8000) === 0) this.copy(d, a);
+      else { rs = 1; re = BIAS; r2 = 0x80000000; r1 = 0; this.put(d); }
+      return;
+    }
+    const x = this.toBF(a);
+    const E = (v[a * 3 + 2] & 0x7fff) - BIAS;
+    if (E < 0 || (E === 0 && v[a * 3] === 0 && v[a * 3 + 1] === 0x80000000)) {
+      // |x| <= 1; exact at +-1, where the silicon still reports PE
+      if (E === 0) { this.putBF(d, x.m > 0n ? { m: 1n, e: 0 } : { m: -1n, e: -1 }, true); this.flags |= PE; return; }
+      this.putBF(d, bfExpm1(bfMul(x, LN2)), false);
+      return;
+    }
+    // outside the SDM's range (result undefined there): the operand unchanged, PE, as
+    // the (AMD) silicon this was checked against does
+    this.copy(d, a);
+    this.flags |= PE;
+  }
+
+  /** FYL2X: y * log2(x), with the SDM's table for zeros, infinities and x < 0. */
+  yl2x(d: number, y: number, x: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const ky = classify(v, y), kx = classify(v, x);
+    const sy = v[y * 3 + 2] >>> 15, sx = v[x * 3 + 2] >>> 15;
+    // x < 0 (invalid) and x = 0 (zero divide) come before DE for a denormal y
+    if (kx !== K_UNSUPPORTED && ky !== K_UNSUPPORTED && kx < K_QNAN && ky < K_QNAN && (kx === K_ZERO || sx) && ky !== K_ZERO) {
+      if (kx !== K_ZERO) { this.invalid(d); return; }
+      if (ky !== K_INF) { this.flags |= ZE; if ((this.cw & ZE) !== 0) this.putInf(d, sy ^ 1); return; }
+    }
+    if (this.screen2(d, y, x, ky, kx)) return;
+    if (sx && kx !== K_ZERO) { this.invalid(d); return; }
+    const isOne = kx === K_NORMAL && (v[x * 3 + 2] & 0x7fff) === BIAS && v[x * 3 + 1] === 0x80000000 && v[x * 3] === 0;
+    if (kx === K_ZERO) {
+      if (ky === K_ZERO) { this.invalid(d); return; }
+      this.flags |= ZE;
+      if ((this.cw & ZE) === 0) return;
+      this.putInf(d, sy ^ 1); return;
+    }
+    if (kx === K_INF) {
+      if (ky === K_ZERO) { this.invalid(d); return; }
+      this.putInf(d, sy); return;
+    }
+    if (ky === K_INF) {
+      if (isOne) { this.invalid(d); return; }
+      const below = (v[x * 3 + 2] & 0x7fff) < BIAS; // x < 1
+      this.putInf(d, sy ^ (below ? 1 : 0)); return;
+    }
+    const X = this.toBF(x);
+    const lg = bfLog2(X);
+    if (ky === K_ZERO) { this.putZero(d, sy ^ (lg.m < 0n ? 1 : 0)); return; }
+    if (lg.m === 0n) { this.putZero(d, sy); return; } // x = 1: y * +0
+    this.putBF(d, bfMul(this.toBF(y), lg.v), lg.exact);
+    if (lg.exact) {
+      // the silicon reports PE even for a power-of-two x (and so UE for a tiny result)
+      this.flags |= PE;
+      if ((v[d * 3 + 2] & 0x7fff) === 0) this.flags |= UE;
+    }
+  }
+
+  /** FYL2XP1: y * log2(x + 1) (defined for |x| < 1 - sqrt(2)/2; computed for x > -1). */
+  yl2xp1(d: number, y: number, x: number): void {
+    this.c1 = false;
+    const v = this.v;
+    const ky = classify(v, y), kx = classify(v, x);
+    if (this.screen2(d, y, x, ky, kx)) return;
+    const sy = v[y * 3 + 2] >>> 15, sx = v[x * 3 + 2] >>> 15;
+    if (kx === K_ZERO) {
+      if (ky === K_INF) { this.invalid(d); return; }
+      this.putZero(d, sy ^ sx); return;
+    }
+    if (kx === K_INF) {
+      if (sx || ky === K_ZERO) { this.invalid(d); return; }
+      this.putInf(d, sy); return;
+    }
+    const X = this.toBF(x);
+    // x <= -1 (outside the SDM's range, undefined there): the operand unchanged and PE,
+    // as the (AMD) silicon this was checked against does
+    if (bfCmp(X, { m: -1n, e: 0 }) <= 0) { this.copy(d, x); this.flags |= PE; return; }
+    if (ky === K_INF) { this.putInf(d, sy ^ sx); return; }
+    if (ky === K_ZERO) { this.putZero(d, sy ^ sx); return; }
+    let l2: BF;
+    if (bfMag(X) <= -1) {
+      // |x| < 1/2: ln(1 + x) = 2 atanh(x / (2 + x)), exact relative to a tiny x
+      l2 = bfDiv(bfAtanhTimes2(bfDiv(X, bfAdd({ m: 2n, e: 0 }, X))), LN2);
+    } else l2 = bfLog2(bfAdd({ m: 1n, e: 0 }, X)).v;
+    this.putBF(d, bfMul(this.toBF(y), l2), false);
+  }
 
   // ---------------------------------------------------------------- helpers
 
@@ -927,3 +1122,152 @@ function mul64(xh: number, xl: number, yh: number, yl: number): void {
   c2 += k; k = Math.floor(c2 / TWO32); p2 = c2 >>> 0;
   c3 += k; p3 = c3 >>> 0;
 }
+
+// ---------------------------------------------------------------- BigInt floats
+// For the transcendentals only (allocation is fine there): value = m * 2^e, m a signed
+// BigInt of at most BF_P bits (truncated beyond).
+
+interface BF { m: bigint; e: number }
+const BF_P = 256;
+
+function bitLen(m: bigint): number {
+  if (m < 0n) m = -m;
+  if (m === 0n) return 0;
+  const h = m.toString(16);
+  return h.length * 4 - (Math.clz32(parseInt(h[0], 16)) - 28);
+}
+function bfNorm(m: bigint, e: number, p = BF_P): BF {
+  if (m === 0n) return { m: 0n, e: 0 };
+  const L = bitLen(m);
+  if (L > p) {
+    const sh = BigInt(L - p);
+    m = m < 0n ? -((-m) >> sh) : m >> sh;
+    e += L - p;
+  }
+  return { m, e };
+}
+function bfNeg(x: BF): BF { return { m: -x.m, e: x.e }; }
+function bfAdd(x: BF, y: BF): BF {
+  if (x.m === 0n) return y;
+  if (y.m === 0n) return x;
+  if (x.e < y.e) { const t = x; x = y; y = t; }
+  // y is negligible when far below x's precision
+  // a y far below x's precision only tells which side of x the sum lies on
+  if (x.e + bitLen(x.m) - (y.e + bitLen(y.m)) > BF_P + 64) {
+    const sh = BF_P + 2 - bitLen(x.m);
+    return bfNorm((x.m << BigInt(sh)) + (y.m > 0n ? 1n : -1n), x.e - sh);
+  }
+  return bfNorm((x.m << BigInt(x.e - y.e)) + y.m, y.e);
+}
+function bfMul(x: BF, y: BF): BF { return bfNorm(x.m * y.m, x.e + y.e); }
+function bfDiv(x: BF, y: BF): BF {
+  const sh = BF_P + bitLen(y.m) - bitLen(x.m) + 2;
+  return bfNorm(sh > 0 ? (x.m << BigInt(sh)) / y.m : x.m / y.m, x.e - y.e - Math.max(sh, 0));
+}
+function bfDivInt(x: BF, k: bigint): BF { return bfDiv(x, { m: k, e: 0 }); }
+function bfCmp(x: BF, y: BF): number {
+  const d = bfAdd(x, bfNeg(y)).m;
+  return d === 0n ? 0 : d > 0n ? 1 : -1;
+}
+/** Magnitude exponent: |x| < 2^bfMag(x). */
+function bfMag(x: BF): number { return x.e + bitLen(x.m); }
+function isqrt(n: bigint): bigint {
+  if (n < 2n) return n;
+  let x = 1n << BigInt((bitLen(n) >> 1) + 1);
+  for (;;) { const y = (x + n / x) >> 1n; if (y >= x) return x; x = y; }
+}
+function bfSqrt(x: BF): BF {
+  let sh = 2 * BF_P - bitLen(x.m); if (sh < 0) sh = 0;
+  if (((x.e - sh) & 1) !== 0) sh++;
+  return bfNorm(isqrt(x.m << BigInt(sh)), (x.e - sh) / 2);
+}
+/** Sum of terms t_k = t_{k-1} * f(k) until below 2^-(BF_P+8) of the first. */
+function bfSeries(first: BF, step: (t: BF, k: number) => BF): BF {
+  let sum = first, t = first;
+  const stop = bfMag(first) - BF_P - 8;
+  for (let k = 1; k < 2000; k++) {
+    t = step(t, k);
+    if (t.m === 0n) break;
+    sum = bfAdd(sum, t); // the last, negligible term still says which side the sum is on
+    if (bfMag(t) < stop) break;
+  }
+  return sum;
+}
+function bfSin(r: BF): BF {
+  if (r.m === 0n) return r;
+  const r2 = bfMul(r, r);
+  return bfSeries(r, (t, k) => bfNeg(bfDivInt(bfMul(t, r2), BigInt(2 * k * (2 * k + 1)))));
+}
+function bfCos(r: BF): BF {
+  const one: BF = { m: 1n, e: 0 };
+  if (r.m === 0n) return one;
+  const r2 = bfMul(r, r);
+  return bfSeries(one, (t, k) => bfNeg(bfDivInt(bfMul(t, r2), BigInt((2 * k - 1) * (2 * k)))));
+}
+/** atan(t) for 0 < t <= 1: two halvings t -> t / (1 + sqrt(1 + t^2)), then the series. */
+function bfAtan(t: BF): BF {
+  if (t.m === 0n) return t;
+  const one: BF = { m: 1n, e: 0 };
+  for (let i = 0; i < 2; i++) t = bfDiv(t, bfAdd(one, bfSqrt(bfAdd(one, bfMul(t, t)))));
+  const t2 = bfMul(t, t);
+  // sum (-1)^k t^(2k+1) / (2k+1): carry the power separately
+  let p = t, sum = t;
+  const stop = bfMag(t) - BF_P - 8;
+  for (let k = 1; k < 2000; k++) {
+    p = bfNeg(bfMul(p, t2));
+    const term = bfDivInt(p, BigInt(2 * k + 1));
+    sum = bfAdd(sum, term);
+    if (bfMag(term) < stop) break;
+  }
+  return { m: sum.m, e: sum.e + 2 };
+}
+/** 2 atanh(s) = ln((1 + s) / (1 - s)), |s| small. */
+function bfAtanhTimes2(s: BF): BF {
+  if (s.m === 0n) return s;
+  const s2 = bfMul(s, s);
+  let p = s, sum = s;
+  const stop = bfMag(s) - BF_P - 8;
+  for (let k = 1; k < 4000; k++) {
+    p = bfMul(p, s2);
+    const term = bfDivInt(p, BigInt(2 * k + 1));
+    sum = bfAdd(sum, term);
+    if (bfMag(term) < stop) break;
+  }
+  return { m: sum.m, e: sum.e + 1 };
+}
+function bfExpm1(y: BF): BF {
+  if (y.m === 0n) return y;
+  return bfSeries(y, (t, k) => bfDivInt(bfMul(t, y), BigInt(k + 1)));
+}
+/** log2 of a positive finite x; exact when x is a power of two. */
+function bfLog2(x: BF): { v: BF; exact: boolean; m: bigint } {
+  const L = bitLen(x.m);
+  let E = x.e + L - 1; // x = M * 2^E, M in [1, 2)
+  let M: BF = { m: x.m, e: -(L - 1) };
+  if (x.m === 1n << BigInt(L - 1)) return { v: { m: BigInt(E), e: 0 }, exact: true, m: BigInt(E) };
+  if (bfCmp(M, SQRT2) > 0) { M = { m: M.m, e: M.e - 1 }; E++; }
+  const one: BF = { m: 1n, e: 0 };
+  const ln = bfAtanhTimes2(bfDiv(bfAdd(M, bfNeg(one)), bfAdd(M, one)));
+  const v = bfAdd({ m: BigInt(E), e: 0 }, bfDiv(ln, LN2));
+  return { v, exact: false, m: v.m };
+}
+
+/** pi to 480 bits (Machin: 16 atan(1/5) - 4 atan(1/239)), in fixed point. */
+function machinPi(bits: number): bigint {
+  const one = 1n << BigInt(bits + 16);
+  const atanInv = (n: bigint): bigint => {
+    let sum = 0n, p = one / n, k = 0n;
+    const n2 = n * n;
+    while (p !== 0n) { const t = p / (2n * k + 1n); sum += k % 2n === 0n ? t : -t; p /= n2; k++; }
+    return sum;
+  };
+  return (16n * atanInv(5n) - 4n * atanInv(239n)) >> 16n;
+}
+const PI_BITS = 480;
+const PI_FIX = machinPi(PI_BITS);
+/** pi/2 to 480 bits, for the argument reduction. */
+const PIO2X: BF = { m: PI_FIX, e: -PI_BITS - 1 };
+const PI: BF = bfNorm(PI_FIX, -PI_BITS);
+const PIO2: BF = { m: PI.m, e: PI.e - 1 };
+const LN2: BF = bfAtanhTimes2(bfDiv({ m: 1n, e: 0 }, { m: 3n, e: 0 }));
+const SQRT2: BF = bfSqrt({ m: 2n, e: 0 });

@@ -209,6 +209,15 @@ export function buildCases(seed: string, n: number): Case[] {
     const big = g.rng() < 0.7 ? g.normal(0x3fff + g.int(64) - 2) : g.rng() < 0.5 ? intish() : g.any();
     out.push({ op: 'fbstp', cw: g.cw(true), a: big, b: [0, 0, 0], m: none, why: 'fbstp' });
   }
+  // transcendentals: arguments where the silicon is accurate to 1 ulp (no large reduction)
+  for (let i = 0; i < n / 4; i++) {
+    const small = (): X => (g.rng() < 0.85 ? g.normal(0x3ffe - g.int(g.rng() < 0.8 ? 8 : 80)) : g.rng() < 0.5 ? g.normal(0x3fff + 63 + g.int(4)) : g.special());
+    for (const op of ['fsin', 'fcos', 'fptan', 'fsincos', 'f2xm1'] as OpName[]) out.push({ op, cw: g.cw(true), a: small(), b: g.normal(0x3fff), m: none, why: op });
+    const pos = (): X => { const x = g.rng() < 0.9 ? g.normal(0x3fff + g.int(80) - 40) : g.special(); if (g.rng() < 0.95) x[2] &= 0x7fff; if (g.rng() < 0.1) { x[0] = 0; x[1] = 0x80000000; } return x; };
+    out.push({ op: 'fyl2x', cw: g.cw(true), a: pos(), b: g.rng() < 0.9 ? g.normal(0x3fff + g.int(40) - 20) : g.special(), m: none, why: 'fyl2x' });
+    out.push({ op: 'fyl2xp1', cw: g.cw(true), a: g.rng() < 0.9 ? g.normal(0x3ffd - g.int(70)) : g.special(), b: g.rng() < 0.9 ? g.normal(0x3fff + g.int(40) - 20) : g.special(), m: none, why: 'fyl2xp1' });
+    out.push({ op: 'fpatan', cw: g.cw(true), a: g.rng() < 0.85 ? g.normal(0x3fff + g.int(80) - 40) : g.special(), b: g.rng() < 0.85 ? g.normal(0x3fff + g.int(80) - 40) : g.special(), m: none, why: 'fpatan' });
+  }
   for (const op of ['fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz'] as OpName[]) {
     for (let rc = 0; rc < 4; rc++) out.push({ op, cw: 0x037f | (rc << 10), a: [0, 0, 0], b: [0, 0, 0], m: none, why: op });
   }
@@ -262,6 +271,21 @@ export function ours(f: F80, c: Case): { r: Result; stored: boolean } {
     case 'fxtract': load(11, c.b); f.xtract(10, 11, 8); if ((f.flags & ~c.cw & 0x3f & ~PE_BIT) === 0) { s0 = get(10); s1 = get(11); } break;
     case 'fbld': { const mb = new Uint8Array(c.m); f.fromBcd(10, mb, 0); s0 = get(10); s1 = c.a; break; }
     case 'fbstp': { const mb = new Uint8Array(c.m); f.toBcd(8, mb, 0); for (let k = 0; k < 10; k++) m[k] = mb[k]; break; }
+    case 'fsin': case 'fcos': case 'fptan': case 'fsincos': {
+      const ok = c.op === 'fcos' ? f.cos(10, 8) : c.op === 'fsincos' ? f.sin(11, 8) && f.cos(10, 8) : c.op === 'fsin' ? f.sin(10, 8) : f.tan(11, 8);
+      if (!ok) { cc = 4; break; }
+      if (c.op === 'fsin' || c.op === 'fcos') s0 = get(10);
+      else if ((f.flags & ~c.cw & 0x07) === 0) { // unmasked IE, DE or ZE: nothing written
+        s1 = get(11);
+        // FPTAN pushes 1.0, or the NaN again when the tangent is a NaN
+        s0 = c.op === 'fptan' ? ((s1[2] & 0x7fff) === 0x7fff && (s1[1] & 0x7fffffff) !== 0 ? s1 : [0, 0x80000000, 0x3fff]) : get(10);
+      }
+      break;
+    }
+    case 'fpatan': f.atan2(10, 9, 8); s0 = get(10); break;
+    case 'f2xm1': f.f2xm1(10, 8); s0 = get(10); break;
+    case 'fyl2x': f.yl2x(10, 9, 8); s0 = get(10); break;
+    case 'fyl2xp1': f.yl2xp1(10, 9, 8); s0 = get(10); break;
     case 'fxam': cc = f.examine(8); if (c.a[2] & 0x8000) cc |= 2; break;
     case 'fld1': case 'fldl2t': case 'fldl2e': case 'fldpi': case 'fldlg2': case 'fldln2': case 'fldz':
       f.setConst(10, OPS[c.op] - OPS.fld1); s0 = get(10); s1 = c.a; break;

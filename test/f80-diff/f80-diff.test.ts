@@ -48,6 +48,21 @@ const CC_OPS = new Set<OpName>(['fucom', 'fcom', 'fxam', 'fprem', 'fprem1']);
 const RESULT_OPS = new Set<OpName>(['fadd', 'fsub', 'fmul', 'fdiv', 'fsqrt', 'frndint', 'fld32', 'fld64', 'fild32', 'fild64', 'fld1', 'fldl2t', 'fldl2e', 'fldpi', 'fldlg2', 'fldln2', 'fldz', 'fscale', 'fxtract', 'fprem', 'fprem1', 'fbld']);
 const MEM_OPS: Partial<Record<OpName, number>> = { fst32: 4, fst64: 8, fist16: 2, fist32: 4, fistp64: 8, fbstp: 10, fisttp64: 8 };
 
+const TRANS_OPS = new Set<OpName>(['fsin', 'fcos', 'fptan', 'fsincos', 'fpatan', 'f2xm1', 'fyl2x', 'fyl2xp1']);
+
+/** Equal, or finite and at most 1 ulp apart (keys made consecutive across exponents). */
+function ulpClose(x: X, y: X): boolean {
+  if (x[0] >>> 0 === y[0] >>> 0 && x[1] >>> 0 === y[1] >>> 0 && (x[2] & 0xffff) === (y[2] & 0xffff)) return true;
+  const key = (v: X) => {
+    const e = v[2] & 0x7fff;
+    const mag = BigInt(e) * (1n << 63n) + ((BigInt(v[1] & 0x7fffffff) << 32n) | BigInt(v[0] >>> 0));
+    return v[2] & 0x8000 ? -mag : mag;
+  };
+  if ((x[2] & 0x7fff) === 0x7fff || (y[2] & 0x7fff) === 0x7fff) return false;
+  const d = key(x) - key(y);
+  return d === 1n || d === -1n;
+}
+
 const hx = (x: X) => `${(x[2] & 0xffff).toString(16).padStart(4, '0')}:${(x[1] >>> 0).toString(16).padStart(8, '0')}${(x[0] >>> 0).toString(16).padStart(8, '0')}`;
 
 export function compareAll(cases: Case[], ref: Buffer): string[] {
@@ -72,6 +87,15 @@ export function compareAll(cases: Case[], ref: Buffer): string[] {
       if ((c.op === 'fscale' || c.op.startsWith('fprem')) && ((c.a[2] & 0x7fff) === 0x7fff || (c.b[2] & 0x7fff) === 0x7fff)) return;
     }
     const diffs: string[] = [];
+    if (TRANS_OPS.has(c.op)) {
+      // the silicon's transcendentals are within 1 ulp (SDM 8.3.10); ours are correctly
+      // rounded (cpu/f80.test.ts checks that against a BigInt reference): allow 1 ulp
+      // and ignore C1 (each rounds its own way)
+      const two = c.op === 'fptan' || c.op === 'fsincos';
+      if (EXACT && (n.sw & 0x400) === 0 && (!ulpClose(n.s0, o.s0) || (two && !ulpClose(n.s1, o.s1)))) diffs.push(`st0 reference=${hx(n.s0)} ours=${hx(o.s0)} st1 reference=${hx(n.s1)} ours=${hx(o.s1)}`);
+      mask &= ~0x200;
+      if (!EXACT) return; // qemu computes these through doubles
+    }
     if ((n.sw & mask) !== (o.sw & mask)) diffs.push(`sw reference=${(n.sw & mask).toString(16)} ours=${(o.sw & mask).toString(16)}`);
     if (stored && RESULT_OPS.has(c.op)) {
       if (hx(n.s0) !== hx(o.s0)) diffs.push(`st0 reference=${hx(n.s0)} ours=${hx(o.s0)}`);
