@@ -391,6 +391,25 @@ describeAsm('x87: arithmetic through the library', () => {
     expect((r.bus.recorded[0] as number) & 0x8d5).toBe(0x005);
   });
 
+  it('the transcendentals\' stack effects: FPTAN pushes 1.0 (or the NaN again), FSINCOS leaves cos over sin, FPATAN and FYL2X pop', () => {
+    const src = `fninit\nfldz\nfptan\nfstp dword [${DATA}]\nfstp dword [${DATA + 4}]\n` +
+      `fldz\nfsincos\nfstp dword [${DATA + 8}]\nfstp dword [${DATA + 12}]\n` +
+      `fld1\nfld1\nfpatan\nfstp tword [${DATA + 16}]\n` +
+      `fild dword [three]\nfild dword [eight]\nfyl2x\nfistp dword [${DATA + 32}]\n` +
+      `fld tword [qnan]\nfptan\nfstp tword [${DATA + 48}]\nfstp tword [${DATA + 64}]\nfnstsw ax\nout 0xe0, ax\n` +
+      `fld tword [big]\nfsin\nfnstsw ax\nout 0xe0, ax\nfstp tword [${DATA + 80}]\nout 0xf4, al\n` +
+      `three: dd 3\neight: dd 8\nqnan: dw 0, 0, 0, 0xc001, 0x7fff\nbig: dw 0, 0, 0, 0x8000, 0x403e`;
+    const r = run(src);
+    const f32 = (o: number) => r.dv.getFloat32(DATA + o, true);
+    expect([f32(0), f32(4), f32(8), f32(12)]).toEqual([1, 0, 1, 0]);
+    expect(hex80(r.bus.ram, DATA + 16)).toBe('3ffec90fdaa22168c235'); // pi/4, nearest
+    expect(r.dv.getInt32(DATA + 32, true)).toBe(9); // 3 * log2(8)
+    expect([hex80(r.bus.ram, DATA + 48), hex80(r.bus.ram, DATA + 64)]).toEqual(['7fffc001000000000000', '7fffc001000000000000']);
+    // PE stays from FPATAN; 2^63 is out of FSIN's range: C2 = 1 and ST(0) unchanged (SDM vol. 2, FSIN)
+    expect(r.bus.recorded).toEqual([0x20, (7 << 11) | 0x400 | 0x20]);
+    expect(hex80(r.bus.ram, DATA + 80)).toBe('403e8000000000000000');
+  });
+
   it('runs the same, with the same instruction count, through the block translator', () => {
     const src = `fninit\nfldz\nmov ecx, 50\nlp: fadd dword [one]\ndec ecx\njnz lp\nfistp dword [${DATA}]\nout 0xf4, al\none: dd 1.0`;
     const a = run(src, undefined, false), b = run(src, undefined, true);

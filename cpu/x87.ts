@@ -600,7 +600,8 @@ function d9Register(cpu: Cpu, fpu: Fpu, m: number, i: number, st0: number, sti: 
     if (blocked(fpu)) { finish(fpu, false); return; }
     const c1 = f.c1;
     f.copy(st0, S1);
-    f.setConst(S1, 0);
+    // 1.0 is pushed, or the NaN again when the tangent is one (the silicon's answer, f80.ts)
+    if (!isNaN80(f.v, S1)) f.setConst(S1, 0);
     push(fpu, S1);
     if (c1) fpu.sw |= SW_C1;
     return;
