@@ -1007,6 +1007,7 @@ export class F80 {
     if (kx !== K_UNSUPPORTED && ky !== K_UNSUPPORTED && kx < K_QNAN && ky < K_QNAN && (kx === K_ZERO || sx) && ky !== K_ZERO) {
       if (kx !== K_ZERO) { this.invalid(d); return; }
       if (ky !== K_INF) { this.flags |= ZE; if ((this.cw & ZE) !== 0) this.putInf(d, sy ^ 1); return; }
+      this.putInf(d, sy ^ 1); return; // infinity * log2(0): no zero divide
     }
     if (this.screen2(d, y, x, ky, kx)) return;
     if (sx && kx !== K_ZERO) { this.invalid(d); return; }
@@ -1043,8 +1044,10 @@ export class F80 {
     this.c1 = false;
     const v = this.v;
     const ky = classify(v, y), kx = classify(v, x);
-    if (this.screen2(d, y, x, ky, kx)) return;
     const sy = v[y * 3 + 2] >>> 15, sx = v[x * 3 + 2] >>> 15;
+    // x = -infinity is invalid before a denormal y is reported
+    if (kx === K_INF && sx && ky !== K_UNSUPPORTED && ky < K_QNAN) { this.invalid(d); return; }
+    if (this.screen2(d, y, x, ky, kx)) return;
     if (kx === K_ZERO) {
       if (ky === K_INF) { this.invalid(d); return; }
       this.putZero(d, sy ^ sx); return;
@@ -1054,11 +1057,11 @@ export class F80 {
       this.putInf(d, sy); return;
     }
     const X = this.toBF(x);
+    if (ky === K_INF) { this.putInf(d, sy ^ sx); return; }
+    if (ky === K_ZERO) { this.putZero(d, sy ^ sx); return; }
     // x <= -1 (outside the SDM's range, undefined there): the operand unchanged and PE,
     // as the (AMD) silicon this was checked against does
     if (bfCmp(X, { m: -1n, e: 0 }) <= 0) { this.copy(d, x); this.flags |= PE; return; }
-    if (ky === K_INF) { this.putInf(d, sy ^ sx); return; }
-    if (ky === K_ZERO) { this.putZero(d, sy ^ sx); return; }
     let l2: BF;
     if (bfMag(X) <= -1) {
       // |x| < 1/2: ln(1 + x) = 2 atanh(x / (2 + x)), exact relative to a tiny x

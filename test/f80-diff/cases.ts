@@ -205,8 +205,10 @@ export function buildCases(seed: string, n: number): Case[] {
     const bcd = Array.from({ length: 10 }, (_, j) => (j < 9 ? (g.int(10) << 4) | g.int(10) : 0));
     if (g.rng() < 0.3) for (let j = 9 - g.int(9); j < 9; j++) bcd[j] = 0;
     bcd[9] = g.rng() < 0.5 ? 0x80 : 0;
+    if (g.rng() < 0.1) bcd[g.int(9)] |= 0xa0 + (g.int(6) << 4) & 0xf0; // a digit above 9
+    if (g.rng() < 0.1) bcd[9] |= g.int(128); // bits 0-6 of the sign byte
     out.push({ op: 'fbld', cw: g.cw(false), a: g.normal(0x3fff), b: [0, 0, 0], m: bcd, why: 'fbld' });
-    const big = g.rng() < 0.7 ? g.normal(0x3fff + g.int(64) - 2) : g.rng() < 0.5 ? intish() : g.any();
+    const big = g.rng() < 0.6 ? g.normal(0x3fff + g.int(64) - 2) : g.rng() < 0.3 ? g.normal(0x3fff - 1 - g.int(3)) : g.rng() < 0.5 ? intish() : g.any();
     out.push({ op: 'fbstp', cw: g.cw(true), a: big, b: [0, 0, 0], m: none, why: 'fbstp' });
   }
   // transcendentals: arguments where the silicon is accurate to 1 ulp (no large reduction)
