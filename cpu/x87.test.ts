@@ -200,6 +200,22 @@ describeAsm('x87: FNSTENV, FNSAVE, FLDENV, FRSTOR images (SDM vol. 1, figures 8-
     expect([w(3), w(4), w(5), w(6)]).toEqual([ip & 0xffff, (((ip >>> 16) & 0xf) << 12) | 0x11d, dp & 0xffff, ((dp >>> 16) & 0xf) << 12]);
   });
 
+  for (const [name, real] of [['protected', false], ['real-address', true]] as const) {
+    for (const o16 of ['', 'o16 ']) {
+      it(`FLDENV and FRSTOR read back what FNSTENV and FNSAVE wrote: ${name} mode, ${o16 ? '16' : '32'}-bit`, () => {
+        const src = `fninit\nfldz\nfld1\nfld tword [inf]\nfld1\nfdiv st0, st3\nfstp dword [${DATA + 0x300}]\n` + // ZE, pointers set
+          `${o16}fnsave [${DATA}]\n${o16}frstor [${DATA}]\n${o16}fnsave [${DATA + 0x100}]\n` +
+          `${o16}frstor [${DATA}]\n${o16}fnstenv [${DATA + 0x200}]\nout 0xf4, al\ninf: dw 0, 0, 0, 0x8000, 0x7fff`;
+        const r = run(src, real ? (cpu) => { cpu.setCr0(cpu.cr0 & ~CR0_PE); } : undefined);
+        const len = o16 ? 94 : 108, env = o16 ? 14 : 28;
+        const ram = r.bus.ram;
+        expect(Array.from(ram.subarray(DATA + 0x100, DATA + 0x100 + len))).toEqual(Array.from(ram.subarray(DATA, DATA + len)));
+        expect(Array.from(ram.subarray(DATA + 0x200, DATA + 0x200 + env))).toEqual(Array.from(ram.subarray(DATA, DATA + env)));
+        expect(r.dv.getUint16(DATA + (o16 ? 2 : 4), true)).toBe((5 << 11) | 0x04); // TOP 5, ZE (masked: no ES)
+      });
+    }
+  }
+
   it('FNSAVE stores ST(0)..ST(7) after the environment and reinitialises; FRSTOR brings it all back', () => {
     const src = `fninit\nfldz\nfld1\nfld tword [inf]\nfnsave [${DATA}]\nfnstcw [${DATA + 0x100}]\nfnstsw [${DATA + 0x102}]\nfnstenv [${DATA + 0x180}]\n` +
       `frstor [${DATA}]\nfnstenv [${DATA + 0x140}]\nfstp tword [${DATA + 0x1c0}]\nfstp tword [${DATA + 0x1d0}]\nout 0xf4, al\ninf: dw 0, 0, 0, 0x8000, 0x7fff`;

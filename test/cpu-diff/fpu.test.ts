@@ -71,6 +71,9 @@ const REG_FORMS = [
   'fcomi %st(1), %st', 'fcomip %st(1), %st', 'fucomi %st(1), %st', 'fucomip %st(1), %st',
   'fxch %st(1)', 'fprem', 'fprem1', 'fscale', 'fst %st(1)', 'fstp %st(1)', 'fld %st(1)', 'ffree %st(1)',
   ...['b', 'e', 'be', 'u', 'nb', 'ne', 'nbe', 'nu'].map((c) => `fcmov${c} %st(1), %st`),
+  // The P6's undocumented aliases: FCOM (DC D0+i), FCOMP (DC D8+i, DE D0+i), FXCH (DD C8+i,
+  // DF C8+i), FFREEP (DF C0+i), FSTP (D9 D8+i, DF D0+i, DF D8+i)
+  ...['0xdc, 0xd1', '0xdc, 0xd9', '0xde, 0xd1', '0xdd, 0xc9', '0xdf, 0xc9', '0xdf, 0xc1', '0xd9, 0xd9', '0xdf, 0xd1', '0xdf, 0xd9'].map((b) => `.byte ${b}`),
 ];
 const ONE_FORMS = ['fchs', 'fabs', 'fsqrt', 'frndint', 'ftst', 'fxam', 'fxtract', 'fincstp', 'fdecstp', 'fnop',
   'fld1', 'fldz', 'fldpi', 'fldl2e', 'fldl2t', 'fldlg2', 'fldln2'];
@@ -102,7 +105,7 @@ function fpuCase(group: string, op: string): Case {
   };
 }
 
-const COMPARES = /^f(i?u?comp?p?[sl]?|u?comip?|tst)\b/;
+const COMPARES = /^(f(i?u?comp?p?[sl]?|u?comip?|tst)\b|\.byte 0x(dc, 0xd|de, 0xd1))/;
 const SLOT_BYTES = 18 * 4;
 
 /**
