@@ -157,6 +157,13 @@ describeAsm('x87: the stack, tags and the stack fault (SDM vol. 1, 8.1.2, 8.1.7,
     expect(r.bus.recorded).toEqual([5 << 11]);
   });
 
+  it('D9 D8+i stores and pops like FSTP but raises no stack fault on an empty ST(0) (as the host x87 does)', () => {
+    const r = run(`fninit\ndb 0xd9, 0xd9\nfnstsw ax\nout 0xe0, ax\nfnstenv [${DATA}]\nfld1\ndb 0xd9, 0xd9\nfnstenv [${DATA + 32}]\nout 0xf4, al`);
+    expect(r.bus.recorded).toEqual([1 << 11]);
+    expect(r.dv.getUint16(DATA + 8, true)).toBe(0xffff);
+    expect(r.dv.getUint16(DATA + 32 + 8, true)).toBe(0xfff3); // R1 valid: 1.0 moved to ST(1), then popped
+  });
+
   it('FCHS and FABS flip and clear the sign; the constants push their values', () => {
     const r = run(`fninit\nfld1\nfchs\nfld st0\nfstp tword [${DATA}]\nfabs\nfstp tword [${DATA + 16}]\nfldpi\nfstp tword [${DATA + 32}]\nout 0xf4, al`);
     expect(hex80(r.bus.ram, DATA)).toBe('bfff8000000000000000');

@@ -500,7 +500,13 @@ function d9Register(cpu: Cpu, fpu: Fpu, m: number, i: number, st0: number, sti: 
       return;
     case 0xc8: fxch(fpu, st0, sti, st0Valid, stiValid); return;
     case 0xd0: finish(fpu, false); return; // FNOP (D9 D0): C1 as any other instruction
-    case 0xd8: fstReg(fpu, sti, true, st0Valid); return; // FSTP1 alias
+    case 0xd8: // D9 D8+i (iced's FSTPNCE): FSTP without the stack fault: ST(0) with its tag
+      // goes to ST(i), then the pop; an empty ST(0) raises nothing (the host x87; QEMU too)
+      f.copy(sti, st0);
+      if (st0Valid) fpu.valid |= 1 << sti; else fpu.valid &= ~(1 << sti);
+      pop(fpu);
+      finish(fpu, false);
+      return;
     case 0xe8: // constants (EF is #UD, screened)
       f.c1 = false;
       f.setConst(S0, i);
