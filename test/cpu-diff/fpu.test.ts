@@ -82,6 +82,7 @@ const MEM_FORMS = [
   'flds mem+24', 'fldl mem+24', 'filds mem+24', 'fildl mem+24', 'fildll mem+24',
   'fsts mem+24', 'fstps mem+24', 'fstl mem+24', 'fstpl mem+24', 'fists mem+24', 'fistps mem+24',
   'fistl mem+24', 'fistpl mem+24', 'fistpll mem+24',
+  'fbld mem+22', 'fbstp mem+22', // packed BCD: bytes 22-31 (the operand's bytes and B's top word)
 ];
 
 function fpuCase(group: string, op: string): Case {
