@@ -1,17 +1,23 @@
 /**
- * Exact 80-bit extended-precision arithmetic for the x87 (SDM vol. 1 ch. 4 and 8).
+ * Exact 80-bit extended-precision arithmetic for the x87 (SDM vol. 1 ch. 4 and 8,
+ * vol. 2's instruction pages); what it decides and how it is checked: cpu/README.md.
  *
- * API CHANGES: none so far (additions only: `F80.isNaN`, `F80.isEmptyResult` are not
- * needed; helpers added are listed here when they appear).
+ * API CHANGES: none; the API is the one in the brief. Notes for callers:
+ * - Numbers above 2^31 passed to a call V8 does not inline are boxed (an allocation):
+ *   fromF32/fromF64/fromInt32/fromInt64 accept their words as int32 (`x | 0`) too,
+ *   which avoids that. toF32 returns the bits as an unsigned number, as specified.
+ * - FSINCOS: call sin() and cos(); FPTAN: tan(), then push 1.0, or the NaN again when
+ *   the tangent is a NaN (the silicon does). sin/cos/tan return false for |x| >= 2^63.
+ * - FXAM's class comes from examine(); the empty tag is the caller's.
  *
  * Values live in `v` (three words per slot: significand bits 31..0, 63..32, sign<<15 |
  * biased exponent). Arithmetic is done on 32-bit limbs held in numbers (doubles where a
  * limb may carry past 32 bits, always exact below 2^53): no allocation per operation.
- * BigInt appears only in BCD, transcendentals and FPREM (see cpu/README.md).
+ * BigInt appears only in BCD, FPREM/FPREM1 and the transcendentals.
  *
  * Working value: sign `rs`, exponent `re` (biased as the extended format, unbounded),
- * significand `r2:r1:W.r0` (96 bits, bit 95 the integer bit when normalized); anything
- * shifted out below W.r0 is "jammed" (OR-ed) into W.r0's bit 0, which keeps rounding exact
+ * significand `W.r2:r1:r0` (96 bits, bit 95 the integer bit when normalized); anything
+ * shifted out below r0 is "jammed" (OR-ed) into r0's bit 0, which keeps rounding exact
  * because every rounding point is at least two bits above it.
  */
 
