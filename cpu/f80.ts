@@ -841,10 +841,13 @@ export class F80 {
         this.flags |= DE;
         if ((this.cw & DE) === 0) return 0;
       }
-      if (kb === K_INF || ka === K_ZERO) {
-        // a itself, re-encoded (a pseudo-denormal comes back with exponent 1)
-        this.copy(d, a);
-        if ((v[d * 3 + 2] & 0x7fff) === 0 && (v[d * 3 + 1] & 0x80000000) !== 0) v[d * 3 + 2] |= 1;
+      if (ka === K_ZERO) { this.copy(d, a); return 0; }
+      if (kb === K_INF) {
+        // a itself, through the rounding: a pseudo-denormal comes back with exponent 1,
+        // a denormal with UE unmasked rebiased (the silicon does both)
+        unpackA(v, a);
+        rs = as; re = ae; W.r2 = W.ah; W.r1 = W.al; W.r0 = 0;
+        if (this.round(64, 1, 0x7ffe, true)) this.put(d);
         return 0;
       }
     } else if (ka === K_ZERO) { this.copy(d, a); return 0; }
