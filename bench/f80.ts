@@ -30,13 +30,11 @@ const cases: [string, (i: number) => void][] = [
   ['toInt32', () => f.toInt(8, 32, false)],
   ['sin', () => f.sin(10, 8)],
 ];
-const rows: string[] = [];
 for (const [name, fn] of cases) {
   const n = name === 'sin' ? Math.max(1, N / 200) : N;
   for (let i = 0; i < Math.min(n, 20000); i++) { load(i); fn(i); } // warm up
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) { load(i); fn(i); }
   const ns = Number(process.hrtime.bigint() - t0) / n;
-  rows.push(`${name.padEnd(8)} ${ns.toFixed(1).padStart(9)} ns/op  (${n} ops, operand load included)`);
+  console.log(`${name.padEnd(8)} ${ns.toFixed(1).padStart(9)} ns/op  (${n} ops, operand load included)`);
 }
-console.log(rows.join('\n'));

@@ -1,16 +1,22 @@
 /**
- * Exact 80-bit extended-precision arithmetic for the x87 (SDM vol. 1 ch. 4 and 8).
+ * Exact 80-bit extended-precision arithmetic for the x87 (SDM vol. 1 ch. 4 and 8,
+ * vol. 2's instruction pages); what it decides and how it is checked: cpu/README.md.
  *
- * API CHANGES: none so far (additions only: `F80.isNaN`, `F80.isEmptyResult` are not
- * needed; helpers added are listed here when they appear).
+ * API CHANGES: none; the API is the one in the brief. Notes for callers:
+ * - Numbers above 2^31 passed to a call V8 does not inline are boxed (an allocation):
+ *   fromF32/fromF64/fromInt32/fromInt64 accept their words as int32 (`x | 0`) too,
+ *   which avoids that. toF32 returns the bits as an unsigned number, as specified.
+ * - FSINCOS: call sin() and cos(); FPTAN: tan(), then push 1.0, or the NaN again when
+ *   the tangent is a NaN (the silicon does). sin/cos/tan return false for |x| >= 2^63.
+ * - FXAM's class comes from examine(); the empty tag is the caller's.
  *
  * Values live in `v` (three words per slot: significand bits 31..0, 63..32, sign<<15 |
  * biased exponent). Arithmetic is done on 32-bit limbs held in numbers (doubles where a
  * limb may carry past 32 bits, always exact below 2^53): no allocation per operation.
- * BigInt appears only in BCD, transcendentals and FPREM (see cpu/README.md).
+ * BigInt appears only in BCD, FPREM/FPREM1 and the transcendentals.
  *
  * Working value: sign `rs`, exponent `re` (biased as the extended format, unbounded),
- * significand `r2:r1:r0` (96 bits, bit 95 the integer bit when normalized); anything
+ * significand `W.r2:r1:r0` (96 bits, bit 95 the integer bit when normalized); anything
  * shifted out below r0 is "jammed" (OR-ed) into r0's bit 0, which keeps rounding exact
  * because every rounding point is at least two bits above it.
  */
@@ -26,10 +32,17 @@ const WRAP = 24576; // exponent bias adjust on unmasked overflow/underflow (SDM 
 const K_ZERO = 0, K_NORMAL = 1, K_DENORMAL = 2, K_INF = 3, K_QNAN = 4, K_SNAN = 5, K_UNSUPPORTED = 6;
 
 // Working registers (module scope: plain numbers, no allocation)
-let rs = 0, re = 0, r2 = 0, r1 = 0, r0 = 0;
+let rs = 0, re = 0;
 // Unpacked operands
-let as = 0, ae = 0, ah = 0, al = 0;
-let bs = 0, be = 0, bh = 0, bl = 0;
+let as = 0, ae = 0;
+let bs = 0, be = 0;
+/**
+ * The 32-bit limbs that cross functions (working significand r2:r1:W.r0, unpacked operand
+ * significands, products) live as fields of one object: V8 keeps a double field in a
+ * box it updates in place, where a module-level `let` holding a value above 2^31 would
+ * get a new heap number on every store (measured: GCs during add/mul without this).
+ */
+const W = { r2: 0.5, r1: 0.5, r0: 0.5, ah: 0.5, al: 0.5, bh: 0.5, bl: 0.5, nh: 0.5, nl: 0.5, p0: 0.5, p1: 0.5, p2: 0.5, p3: 0.5 };
 // Rounding side results
 let inexact = false;
 // toIntegerMagnitude: the rounded integer reached 2^64
@@ -47,63 +60,62 @@ function classify(v: Uint32Array, i: number): number {
   return K_NORMAL;
 }
 
-/** Normalizes a 64-bit significand (h, l), nonzero; returns the left shift applied. */
-let nh = 0, nl = 0;
-function norm64(h: number, l: number): number {
-  let s = 0;
+/** Normalizes the 64-bit significand W.nh:W.nl (nonzero) in place; returns the left shift. */
+function norm64(): number {
+  let h = W.nh, l = W.nl, s = 0;
   if (h === 0) { h = l; l = 0; s = 32; }
   const z = Math.clz32(h);
   if (z !== 0) { h = ((h << z) | (l >>> (32 - z))) >>> 0; l = (l << z) >>> 0; }
-  nh = h >>> 0; nl = l >>> 0;
+  W.nh = h >>> 0; W.nl = l >>> 0;
   return s + z;
 }
 
 function unpackA(v: Uint32Array, i: number): void {
   const x = v[i * 3 + 2];
-  as = x >>> 15; ae = x & 0x7fff; ah = v[i * 3 + 1]; al = v[i * 3];
-  if (ae === 0 && (ah | al) !== 0) { const s = norm64(ah, al); ah = nh; al = nl; ae = 1 - s; }
+  as = x >>> 15; ae = x & 0x7fff; W.ah = v[i * 3 + 1]; W.al = v[i * 3];
+  if (ae === 0 && (W.ah | W.al) !== 0) { W.nh = W.ah; W.nl = W.al; const s = norm64(); W.ah = W.nh; W.al = W.nl; ae = 1 - s; }
 }
 function unpackB(v: Uint32Array, i: number): void {
   const x = v[i * 3 + 2];
-  bs = x >>> 15; be = x & 0x7fff; bh = v[i * 3 + 1]; bl = v[i * 3];
-  if (be === 0 && (bh | bl) !== 0) { const s = norm64(bh, bl); bh = nh; bl = nl; be = 1 - s; }
+  bs = x >>> 15; be = x & 0x7fff; W.bh = v[i * 3 + 1]; W.bl = v[i * 3];
+  if (be === 0 && (W.bh | W.bl) !== 0) { W.nh = W.bh; W.nl = W.bl; const s = norm64(); W.bh = W.nh; W.bl = W.nl; be = 1 - s; }
 }
 
-/** Shifts r2:r1:r0 right by n (>= 0), jamming what falls out into r0 bit 0. */
+/** Shifts r2:r1:W.r0 right by n (>= 0), jamming what falls out into W.r0 bit 0. */
 function shrJam(n: number): void {
   if (n <= 0) return;
   let sticky = 0;
   while (n >= 32) {
-    sticky |= r0; r0 = r1; r1 = r2; r2 = 0; n -= 32;
-    if (n >= 32 && (r0 | r1) === 0 && r2 === 0) break;
+    sticky |= W.r0; W.r0 = W.r1; W.r1 = W.r2; W.r2 = 0; n -= 32;
+    if (n >= 32 && (W.r0 | W.r1) === 0 && W.r2 === 0) break;
   }
   if (n > 0 && n < 32) {
-    sticky |= (r0 << (32 - n));
-    r0 = ((r0 >>> n) | (r1 << (32 - n))) >>> 0;
-    r1 = ((r1 >>> n) | (r2 << (32 - n))) >>> 0;
-    r2 = r2 >>> n;
+    sticky |= (W.r0 << (32 - n));
+    W.r0 = ((W.r0 >>> n) | (W.r1 << (32 - n))) >>> 0;
+    W.r1 = ((W.r1 >>> n) | (W.r2 << (32 - n))) >>> 0;
+    W.r2 = W.r2 >>> n;
   }
-  if (sticky !== 0) r0 = (r0 | 1) >>> 0;
+  if (sticky !== 0) W.r0 = (W.r0 | 1) >>> 0;
 }
 
-/** Shifts r2:r1:r0 left so that bit 95 is set (value nonzero); adjusts re. */
+/** Shifts r2:r1:W.r0 left so that bit 95 is set (value nonzero); adjusts re. */
 function normLeft(): void {
-  while (r2 === 0) { r2 = r1; r1 = r0; r0 = 0; re -= 32; }
-  const z = Math.clz32(r2);
+  while (W.r2 === 0) { W.r2 = W.r1; W.r1 = W.r0; W.r0 = 0; re -= 32; }
+  const z = Math.clz32(W.r2);
   if (z !== 0) {
-    r2 = ((r2 << z) | (r1 >>> (32 - z))) >>> 0;
-    r1 = ((r1 << z) | (r0 >>> (32 - z))) >>> 0;
-    r0 = (r0 << z) >>> 0;
+    W.r2 = ((W.r2 << z) | (W.r1 >>> (32 - z))) >>> 0;
+    W.r1 = ((W.r1 << z) | (W.r0 >>> (32 - z))) >>> 0;
+    W.r0 = (W.r0 << z) >>> 0;
     re -= z;
   }
 }
 
-/** Whether rounding r2:r1:r0 to p bits (24, 53, 64) increments; sets `inexact`. */
+/** Whether rounding r2:r1:W.r0 to p bits (24, 53, 64) increments; sets `inexact`. */
 function roundsUp(p: number, rc: number, sign: number): boolean {
   let top: number, half: number, lower: number, lsb: number;
-  if (p === 64) { top = r0; half = 0x80000000; lower = 0; lsb = r1 & 1; }
-  else if (p === 53) { top = r1 & 0x7ff; half = 0x400; lower = r0; lsb = (r1 >>> 11) & 1; }
-  else { top = r2 & 0xff; half = 0x80; lower = r1 | r0; lsb = (r2 >>> 8) & 1; }
+  if (p === 64) { top = W.r0; half = 0x80000000; lower = 0; lsb = W.r1 & 1; }
+  else if (p === 53) { top = W.r1 & 0x7ff; half = 0x400; lower = W.r0; lsb = (W.r1 >>> 11) & 1; }
+  else { top = W.r2 & 0xff; half = 0x80; lower = W.r1 | W.r0; lsb = (W.r2 >>> 8) & 1; }
   inexact = top !== 0 || lower !== 0;
   if (!inexact) return false;
   switch (rc) {
@@ -116,28 +128,28 @@ function roundsUp(p: number, rc: number, sign: number): boolean {
 
 /** Whether the p kept bits are all ones (so that an increment carries out of bit 63). */
 function keptAllOnes(p: number): boolean {
-  if (p === 64) return r2 === 0xffffffff && r1 === 0xffffffff;
-  if (p === 53) return r2 === 0xffffffff && ((r1 | 0x7ff) >>> 0) === 0xffffffff;
-  return ((r2 | 0xff) >>> 0) === 0xffffffff;
+  if (p === 64) return W.r2 === 0xffffffff && W.r1 === 0xffffffff;
+  if (p === 53) return W.r2 === 0xffffffff && ((W.r1 | 0x7ff) >>> 0) === 0xffffffff;
+  return ((W.r2 | 0xff) >>> 0) === 0xffffffff;
 }
 
 /** Adds one unit in the p-th bit and clears the discarded bits (carry out renormalizes). */
 function increment(p: number): void {
   if (p === 64) {
-    r1 = r1 + 1;
-    if (r1 === TWO32) { r1 = 0; r2 = r2 + 1; if (r2 === TWO32) { r2 = 0x80000000; re++; } }
+    W.r1 = W.r1 + 1;
+    if (W.r1 === TWO32) { W.r1 = 0; W.r2 = W.r2 + 1; if (W.r2 === TWO32) { W.r2 = 0x80000000; re++; } }
   } else if (p === 53) {
-    r1 = ((r1 & ~0x7ff) >>> 0) + 0x800;
-    if (r1 >= TWO32) { r1 -= TWO32; r2 = r2 + 1; if (r2 === TWO32) { r2 = 0x80000000; re++; } }
+    W.r1 = ((W.r1 & ~0x7ff) >>> 0) + 0x800;
+    if (W.r1 >= TWO32) { W.r1 -= TWO32; W.r2 = W.r2 + 1; if (W.r2 === TWO32) { W.r2 = 0x80000000; re++; } }
   } else {
-    r2 = ((r2 & ~0xff) >>> 0) + 0x100; r1 = 0;
-    if (r2 >= TWO32) { r2 = 0x80000000; re++; }
+    W.r2 = ((W.r2 & ~0xff) >>> 0) + 0x100; W.r1 = 0;
+    if (W.r2 >= TWO32) { W.r2 = 0x80000000; re++; }
   }
 }
 function chop(p: number): void {
-  if (p === 53) r1 = (r1 & ~0x7ff) >>> 0;
-  else if (p === 24) { r2 = (r2 & ~0xff) >>> 0; r1 = 0; }
-  r0 = 0;
+  if (p === 53) W.r1 = (W.r1 & ~0x7ff) >>> 0;
+  else if (p === 24) { W.r2 = (W.r2 & ~0xff) >>> 0; W.r1 = 0; }
+  W.r0 = 0;
 }
 
 /** Sign-magnitude 64-bit helpers for integers */
@@ -158,14 +170,14 @@ export class F80 {
    * bias), with the masked/unmasked overflow and underflow responses. `reg`: the
    * destination is a register (unmasked OE/UE rebias the exponent by 24576); otherwise
    * a memory format (unmasked OE/UE: flag only, the caller does not store). Leaves the
-   * result in rs/re/r2:r1 with re = emin - 1 for a denormal or zero; returns false when
+   * result in rs/re/r2:W.r1 with re = emin - 1 for a denormal or zero; returns false when
    * nothing is to be stored.
    */
   private round(p: number, emin: number, emax: number, reg: boolean): boolean {
     const rc = (this.cw >>> 10) & 3;
     const flags0 = this.flags;
     this.c1 = false;
-    if (r2 === 0 && r1 === 0 && r0 === 0) { re = emin - 1; return true; }
+    if (W.r2 === 0 && W.r1 === 0 && W.r0 === 0) { re = emin - 1; return true; }
     if (re < emin) {
       let tiny = true;
       if (re === emin - 1 && keptAllOnes(p) && roundsUp(p, rc, rs)) tiny = false;
@@ -179,7 +191,7 @@ export class F80 {
           // fall through to normal rounding of the rebiased value
         } else if ((this.cw & UE) === 0) {
           // out of range even rebiased: a signed zero (whatever RC), UE and PE
-          this.flags |= UE | PE; r2 = 0; r1 = 0; r0 = 0; re = emin - 1;
+          this.flags |= UE | PE; W.r2 = 0; W.r1 = 0; W.r0 = 0; re = emin - 1;
           return true;
         } else {
           shrJam(emin - re);
@@ -188,7 +200,7 @@ export class F80 {
           if (inexact) this.flags |= PE | UE;
           if (up) increment(p); else chop(p);
           if (up) this.c1 = true;
-          if ((r2 & 0x80000000) !== 0) re = emin;
+          if ((W.r2 & 0x80000000) !== 0) re = emin;
           return true;
         }
       }
@@ -206,12 +218,12 @@ export class F80 {
       this.flags |= PE;
       // out of range even rebiased (FSCALE): a signed infinity whatever RC
       const toInf = (this.cw & OE) === 0 || rc === 0 || (rc === 1 && rs !== 0) || (rc === 2 && rs === 0);
-      if (toInf) { re = emax + 1; r2 = 0x80000000; r1 = 0; this.c1 = true; }
+      if (toInf) { re = emax + 1; W.r2 = 0x80000000; W.r1 = 0; this.c1 = true; }
       else {
         re = emax; this.c1 = false;
-        if (p === 64) { r2 = 0xffffffff; r1 = 0xffffffff; }
-        else if (p === 53) { r2 = 0xffffffff; r1 = 0xfffff800; }
-        else { r2 = 0xffffff00; r1 = 0; }
+        if (p === 64) { W.r2 = 0xffffffff; W.r1 = 0xffffffff; }
+        else if (p === 53) { W.r2 = 0xffffffff; W.r1 = 0xfffff800; }
+        else { W.r2 = 0xffffff00; W.r1 = 0; }
       }
     }
     return true;
@@ -226,7 +238,7 @@ export class F80 {
 
   private put(d: number): void {
     const v = this.v;
-    v[d * 3] = r1; v[d * 3 + 1] = r2; v[d * 3 + 2] = (rs << 15) | (re & 0x7fff);
+    v[d * 3] = W.r1; v[d * 3 + 1] = W.r2; v[d * 3 + 2] = (rs << 15) | (re & 0x7fff);
   }
 
   private putIndefinite(d: number): void {
@@ -318,38 +330,38 @@ export class F80 {
       this.putZero(d, as === bs ? as : (rc === 1 ? 1 : 0));
       return;
     }
-    if (kb === K_ZERO) { rs = as; re = ae; r2 = ah; r1 = al; r0 = 0; this.finish(d); return; }
-    if (ka === K_ZERO) { rs = bs; re = be; r2 = bh; r1 = bl; r0 = 0; this.finish(d); return; }
+    if (kb === K_ZERO) { rs = as; re = ae; W.r2 = W.ah; W.r1 = W.al; W.r0 = 0; this.finish(d); return; }
+    if (ka === K_ZERO) { rs = bs; re = be; W.r2 = W.bh; W.r1 = W.bl; W.r0 = 0; this.finish(d); return; }
     // x: the operand with the larger exponent (or equal); y shifted right
     let xs: number, xe: number, xh: number, xl: number;
-    if (ae > be || (ae === be && (ah > bh || (ah === bh && al >= bl)))) {
-      xs = as; xe = ae; xh = ah; xl = al; rs = bs; r2 = bh; r1 = bl; r0 = 0; shrJam(ae - be);
+    if (ae > be || (ae === be && (W.ah > W.bh || (W.ah === W.bh && W.al >= W.bl)))) {
+      xs = as; xe = ae; xh = W.ah; xl = W.al; rs = bs; W.r2 = W.bh; W.r1 = W.bl; W.r0 = 0; shrJam(ae - be);
     } else {
-      xs = bs; xe = be; xh = bh; xl = bl; rs = as; r2 = ah; r1 = al; r0 = 0; shrJam(be - ae);
+      xs = bs; xe = be; xh = W.bh; xl = W.bl; rs = as; W.r2 = W.ah; W.r1 = W.al; W.r0 = 0; shrJam(be - ae);
     }
     if (xs === rs) {
       // magnitude add
-      let w1 = xl + r1, c = 0;
+      let w1 = xl + W.r1, c = 0;
       if (w1 >= TWO32) { w1 -= TWO32; c = 1; }
-      let w2 = xh + r2 + c;
-      re = xe; rs = xs; r1 = w1;
+      let w2 = xh + W.r2 + c;
+      re = xe; rs = xs; W.r1 = w1;
       if (w2 >= TWO32) {
         w2 -= TWO32;
-        const s = r0 & 1;
-        r0 = (((r0 >>> 1) | (r1 << 31)) | s) >>> 0;
-        r1 = ((r1 >>> 1) | (w2 << 31)) >>> 0;
-        r2 = ((w2 >>> 1) | 0x80000000) >>> 0;
+        const s = W.r0 & 1;
+        W.r0 = (((W.r0 >>> 1) | (W.r1 << 31)) | s) >>> 0;
+        W.r1 = ((W.r1 >>> 1) | (w2 << 31)) >>> 0;
+        W.r2 = ((w2 >>> 1) | 0x80000000) >>> 0;
         re++;
-      } else r2 = w2;
+      } else W.r2 = w2;
     } else {
       // magnitude subtract x - y (x >= y)
       let w0 = 0, bor = 0;
-      if (r0 !== 0) { w0 = TWO32 - r0; bor = 1; }
-      let w1 = xl - r1 - bor; bor = 0;
+      if (W.r0 !== 0) { w0 = TWO32 - W.r0; bor = 1; }
+      let w1 = xl - W.r1 - bor; bor = 0;
       if (w1 < 0) { w1 += TWO32; bor = 1; }
-      const w2 = xh - r2 - bor;
-      rs = xs; re = xe; r2 = w2 >>> 0; r1 = w1 >>> 0; r0 = w0 >>> 0;
-      if (r2 === 0 && r1 === 0 && r0 === 0) { this.putZero(d, rc === 1 ? 1 : 0); return; }
+      const w2 = xh - W.r2 - bor;
+      rs = xs; re = xe; W.r2 = w2 >>> 0; W.r1 = w1 >>> 0; W.r0 = w0 >>> 0;
+      if (W.r2 === 0 && W.r1 === 0 && W.r0 === 0) { this.putZero(d, rc === 1 ? 1 : 0); return; }
       normLeft();
     }
     this.finish(d);
@@ -369,10 +381,10 @@ export class F80 {
       this.putInf(d, sign); return;
     }
     if (ka === K_ZERO || kb === K_ZERO) { this.putZero(d, sign); return; }
-    mul64(ah, al, bh, bl);
+    mul64();
     rs = sign; re = ae + be - BIAS + 1;
-    r2 = p3; r1 = p2; r0 = (p1 | (p0 !== 0 ? 1 : 0)) >>> 0;
-    if ((r2 & 0x80000000) === 0) normLeft();
+    W.r2 = W.p3; W.r1 = W.p2; W.r0 = (W.p1 | (W.p0 !== 0 ? 1 : 0)) >>> 0;
+    if ((W.r2 & 0x80000000) === 0) normLeft();
     this.finish(d);
   }
 
@@ -404,22 +416,22 @@ export class F80 {
     }
     if (ka === K_ZERO) { this.putZero(d, sign); return; }
     rs = sign; re = ae - be + BIAS;
-    let rh = ah, rl = al;
-    if (ah < bh || (ah === bh && al < bl)) { rh = ah * 2 + (al >>> 31); rl = (al << 1) >>> 0; re--; }
+    let rh = W.ah, rl = W.al;
+    if (W.ah < W.bh || (W.ah === W.bh && W.al < W.bl)) { rh = W.ah * 2 + (W.al >>> 31); rl = (W.al << 1) >>> 0; re--; }
     let qh = 0, ql = 0;
     for (let i = 0; i < 65; i++) {
       qh = ((qh << 1) | (ql >>> 31)) >>> 0; ql = (ql << 1) >>> 0;
-      if (rh > bh || (rh === bh && rl >= bl)) {
-        if (rl >= bl) { rl -= bl; rh -= bh; } else { rl = rl + TWO32 - bl; rh = rh - bh - 1; }
+      if (rh > W.bh || (rh === W.bh && rl >= W.bl)) {
+        if (rl >= W.bl) { rl -= W.bl; rh -= W.bh; } else { rl = rl + TWO32 - W.bl; rh = rh - W.bh - 1; }
         ql = (ql | 1) >>> 0;
       }
       rh = rh * 2 + (rl >>> 31); rl = (rl << 1) >>> 0;
     }
     // 65 quotient bits in qh:ql (top bit lost from qh is the integer bit at bit 64: rebuild)
     // After 65 shifts the first bit (always 1) left qh; reassemble: q = 1:qh:ql
-    r2 = ((0x80000000 | (qh >>> 1)) >>> 0);
-    r1 = (((qh & 1) << 31) | (ql >>> 1)) >>> 0;
-    r0 = (((ql & 1) << 31) | (rh !== 0 || rl !== 0 ? 1 : 0)) >>> 0;
+    W.r2 = ((0x80000000 | (qh >>> 1)) >>> 0);
+    W.r1 = (((qh & 1) << 31) | (ql >>> 1)) >>> 0;
+    W.r0 = (((ql & 1) << 31) | (rh !== 0 || rl !== 0 ? 1 : 0)) >>> 0;
     this.finish(d);
   }
 
@@ -442,8 +454,8 @@ export class F80 {
       // bits 2k+1, 2k of X = m << s
       const j = 2 * k - s; // m bit index of the low bit of the pair
       let pair = 0;
-      if (j + 1 >= 0 && j + 1 < 64) pair |= (j + 1 >= 32 ? (ah >>> (j + 1 - 32)) & 1 : (al >>> (j + 1)) & 1) << 1;
-      if (j >= 0 && j < 64) pair |= j >= 32 ? (ah >>> (j - 32)) & 1 : (al >>> j) & 1;
+      if (j + 1 >= 0 && j + 1 < 64) pair |= (j + 1 >= 32 ? (W.ah >>> (j + 1 - 32)) & 1 : (W.al >>> (j + 1)) & 1) << 1;
+      if (j >= 0 && j < 64) pair |= j >= 32 ? (W.ah >>> (j - 32)) & 1 : (W.al >>> j) & 1;
       rh = rh * 4 + (rl >>> 30); rl = ((rl << 2) | pair) >>> 0;
       const th = qh * 4 + (ql >>> 30), tl = ((ql << 2) | 1) >>> 0;
       qh = qh * 2 + (ql >>> 31); ql = (ql << 1) >>> 0;
@@ -454,9 +466,9 @@ export class F80 {
     }
     // q: 65 bits, qh holds bits 64..32
     rs = 0; re = (E >> 1) + BIAS;
-    r2 = Math.floor(qh / 2) >>> 0;
-    r1 = (((qh & 1) << 31) | (ql >>> 1)) >>> 0;
-    r0 = (((ql & 1) << 31) | (rh !== 0 || rl !== 0 ? 1 : 0)) >>> 0;
+    W.r2 = Math.floor(qh / 2) >>> 0;
+    W.r1 = (((qh & 1) << 31) | (ql >>> 1)) >>> 0;
+    W.r0 = (((ql & 1) << 31) | (rh !== 0 || rl !== 0 ? 1 : 0)) >>> 0;
     this.finish(d);
   }
 
@@ -479,8 +491,8 @@ export class F80 {
     // same sign: compare magnitudes (infinities have the largest exponent)
     let c = 0;
     if (ae !== be) c = ae > be ? 1 : -1;
-    else if (ah !== bh) c = ah > bh ? 1 : -1;
-    else if (al !== bl) c = al > bl ? 1 : -1;
+    else if (W.ah !== W.bh) c = W.ah > W.bh ? 1 : -1;
+    else if (W.al !== W.bl) c = W.al > W.bl ? 1 : -1;
     if (c === 0) return 2;
     if (as !== 0) c = -c;
     return c > 0 ? 0 : 1;
@@ -538,9 +550,9 @@ export class F80 {
       if ((fh | lo) === 0) { this.putZero(d, s); return; }
       this.flags |= DE;
       // value = f * 2^-1074; f in (fh:lo), 52 bits
-      const sh = norm64(fh, lo);
+      W.nh = fh; W.nl = lo; const sh = norm64();
       // f normalized to bit 63: value = 2^(63 - sh) ... exponent = -1074 + 63 - sh
-      v[d * 3] = nl; v[d * 3 + 1] = nh; v[d * 3 + 2] = (s << 15) | (BIAS - 1074 + 63 - sh); return;
+      v[d * 3] = W.nl; v[d * 3 + 1] = W.nh; v[d * 3 + 2] = (s << 15) | (BIAS - 1074 + 63 - sh); return;
     }
     v[d * 3] = (lo << 11) >>> 0;
     v[d * 3 + 1] = (0x80000000 | (fh << 11) | (lo >>> 21)) >>> 0;
@@ -564,9 +576,9 @@ export class F80 {
     const s = hi >>> 31;
     if (s) { lo = (~lo + 1) >>> 0; hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0; }
     if ((hi | lo) === 0) { this.putZero(d, 0); return; }
-    const sh = norm64(hi, lo);
+    W.nh = hi; W.nl = lo; const sh = norm64();
     const v = this.v;
-    v[d * 3] = nl; v[d * 3 + 1] = nh; v[d * 3 + 2] = (s << 15) | (BIAS + 63 - sh);
+    v[d * 3] = W.nl; v[d * 3 + 1] = W.nh; v[d * 3 + 2] = (s << 15) | (BIAS + 63 - sh);
   }
 
   fromF80(d: number, bytes: Uint8Array, off: number): void {
@@ -603,11 +615,11 @@ export class F80 {
     }
     // stores do not report DE for a denormal source (FST lists no #D)
     unpackA(v, a);
-    rs = as; re = ae; r2 = ah; r1 = al; r0 = 0;
+    rs = as; re = ae; W.r2 = W.ah; W.r1 = W.al; W.r0 = 0;
     if (!this.round(24, BIAS - 126, BIAS + 127, false)) return 0;
     const field = re - (BIAS - 127);
     if (field >= 0xff) return ((rs << 31) | 0x7f800000) >>> 0;
-    return ((rs << 31) | (field << 23) | ((r2 >>> 8) & 0x7fffff)) >>> 0;
+    return ((rs << 31) | (field << 23) | ((W.r2 >>> 8) & 0x7fffff)) >>> 0;
   }
 
   toF64(a: number): void {
@@ -629,17 +641,17 @@ export class F80 {
       }
     }
     unpackA(v, a);
-    rs = as; re = ae; r2 = ah; r1 = al; r0 = 0;
+    rs = as; re = ae; W.r2 = W.ah; W.r1 = W.al; W.r0 = 0;
     if (!this.round(53, BIAS - 1022, BIAS + 1023, false)) return;
     const field = re - (BIAS - 1023);
     if (field >= 0x7ff) { this.outHi = ((rs << 31) | 0x7ff00000) >>> 0; return; }
-    this.outHi = ((rs << 31) | (field << 20) | ((r2 >>> 11) & 0xfffff)) >>> 0;
-    this.outLo = ((r2 << 21) | (r1 >>> 11)) >>> 0;
+    this.outHi = ((rs << 31) | (field << 20) | ((W.r2 >>> 11) & 0xfffff)) >>> 0;
+    this.outLo = ((W.r2 << 21) | (W.r1 >>> 11)) >>> 0;
   }
 
   /**
    * Rounds slot a to an integer per RC (or toward zero with `truncate`), into the working
-   * registers: r2:r1 the magnitude, rs the sign; flags PE and c1. Returns the class, or
+   * registers: r2:W.r1 the magnitude, rs the sign; flags PE and c1. Returns the class, or
    * -1 after a NaN/infinity/unsupported operand (IE set).
    */
   private toIntegerMagnitude(a: number, truncate: boolean): number {
@@ -647,7 +659,7 @@ export class F80 {
     const k = classify(v, a);
     if (k >= K_INF) { this.flags |= IE; return -1; }
     unpackA(v, a);
-    rs = as; r2 = ah; r1 = al; r0 = 0; re = ae; carried = false;
+    rs = as; W.r2 = W.ah; W.r1 = W.al; W.r0 = 0; re = ae; carried = false;
     if (k === K_ZERO) return k;
     const E = ae - BIAS;
     if (E >= 63) return k; // already an integer (maybe too large)
@@ -656,10 +668,10 @@ export class F80 {
     if (inexact) this.flags |= PE;
     if (up) {
       this.c1 = true;
-      r1 = r1 + 1;
-      if (r1 === TWO32) { r1 = 0; r2 = r2 + 1; if (r2 === TWO32) { r2 = 0; carried = true; /* 2^64: out of range */ } }
+      W.r1 = W.r1 + 1;
+      if (W.r1 === TWO32) { W.r1 = 0; W.r2 = W.r2 + 1; if (W.r2 === TWO32) { W.r2 = 0; carried = true; /* 2^64: out of range */ } }
     }
-    r0 = 0;
+    W.r0 = 0;
     return k;
   }
 
@@ -670,9 +682,9 @@ export class F80 {
     if (ok && k !== K_ZERO) {
       const E = re - BIAS;
       if (carried || E > 63) ok = false;
-      else if (bits === 64) ok = r2 < 0x80000000 || (rs === 1 && r2 === 0x80000000 && r1 === 0);
-      else if (bits === 32) ok = r2 === 0 && (r1 < 0x80000000 || (rs === 1 && r1 === 0x80000000));
-      else ok = r2 === 0 && (r1 < 0x8000 || (rs === 1 && r1 === 0x8000));
+      else if (bits === 64) ok = W.r2 < 0x80000000 || (rs === 1 && W.r2 === 0x80000000 && W.r1 === 0);
+      else if (bits === 32) ok = W.r2 === 0 && (W.r1 < 0x80000000 || (rs === 1 && W.r1 === 0x80000000));
+      else ok = W.r2 === 0 && (W.r1 < 0x8000 || (rs === 1 && W.r1 === 0x8000));
     }
     if (!ok) {
       if (k >= 0) { this.flags = (this.flags | IE) & ~PE; this.c1 = false; }
@@ -681,7 +693,7 @@ export class F80 {
       return;
     }
     if (k === K_ZERO) { this.outLo = 0; this.outHi = 0; return; }
-    let lo = r1, hi = r2;
+    let lo = W.r1, hi = W.r2;
     if (rs) { lo = (~lo + 1) >>> 0; hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0; }
     if (bits === 16) { this.outLo = lo & 0xffff; this.outHi = 0; }
     else if (bits === 32) { this.outLo = lo >>> 0; this.outHi = 0; }
@@ -697,10 +709,10 @@ export class F80 {
     if (k === K_DENORMAL) { this.flags |= DE; if ((this.cw & DE) === 0) return; }
     if (k === K_INF || k === K_ZERO || (v[a * 3 + 2] & 0x7fff) - BIAS >= 63) { this.copy(d, a); return; }
     this.toIntegerMagnitude(a, false);
-    if (carried) { rs = as; re = BIAS + 64; r2 = 0x80000000; r1 = 0; this.put(d); return; }
-    if (r2 === 0 && r1 === 0) { this.putZero(d, rs); return; }
-    // r2:r1 is the integer magnitude: normalize it
-    r0 = 0; re = BIAS + 63;
+    if (carried) { rs = as; re = BIAS + 64; W.r2 = 0x80000000; W.r1 = 0; this.put(d); return; }
+    if (W.r2 === 0 && W.r1 === 0) { this.putZero(d, rs); return; }
+    // r2:W.r1 is the integer magnitude: normalize it
+    W.r0 = 0; re = BIAS + 63;
     normLeft();
     this.put(d);
   }
@@ -730,7 +742,7 @@ export class F80 {
     let ok = k >= 0 && !carried && (k === K_ZERO || re - BIAS <= 63);
     let n = 0n;
     if (ok && k !== K_ZERO) {
-      n = (BigInt(r2) << 32n) | BigInt(r1);
+      n = (BigInt(W.r2) << 32n) | BigInt(W.r1);
       if (n >= 1000000000000000000n) ok = false;
     }
     if (!ok) {
@@ -752,8 +764,8 @@ export class F80 {
   /** Writes sign * n * 2^e2 (n a positive BigInt below 2^64) to slot d, exactly. */
   private fromBig(d: number, sign: number, n: bigint, e2: number): void {
     const hi = Number(n >> 32n) >>> 0, lo = Number(n & 0xffffffffn) >>> 0;
-    const sh = norm64(hi, lo);
-    rs = sign; re = BIAS + 63 - sh + e2; r2 = nh; r1 = nl; r0 = 0;
+    W.nh = hi; W.nl = lo; const sh = norm64();
+    rs = sign; re = BIAS + 63 - sh + e2; W.r2 = W.nh; W.r1 = W.nl; W.r0 = 0;
     if (!this.round(64, 1, 0x7ffe, true)) return;
     this.put(d);
   }
@@ -781,10 +793,10 @@ export class F80 {
     const E = be - BIAS;
     if (kb !== K_ZERO && E >= 0) {
       if (E >= 17) n = 1 << 17;
-      else n = Math.floor(bh / 2 ** (31 - E));
+      else n = Math.floor(W.bh / 2 ** (31 - E));
       if (bs) n = -n;
     }
-    rs = as; re = ae + n; r2 = ah; r1 = al; r0 = 0;
+    rs = as; re = ae + n; W.r2 = W.ah; W.r1 = W.al; W.r0 = 0;
     if (!this.round(64, 1, 0x7ffe, true)) return;
     this.put(d);
   }
@@ -810,7 +822,7 @@ export class F80 {
     if (k === K_DENORMAL) { this.flags |= DE; if ((this.cw & DE) === 0) return; }
     unpackA(v, a);
     const E = ae - BIAS;
-    v[sig * 3] = al; v[sig * 3 + 1] = ah; v[sig * 3 + 2] = (as << 15) | BIAS;
+    v[sig * 3] = W.al; v[sig * 3 + 1] = W.ah; v[sig * 3 + 2] = (as << 15) | BIAS;
     if (E === 0) this.putZero(exp, 0);
     else this.fromInt32(exp, E);
   }
@@ -829,16 +841,19 @@ export class F80 {
         this.flags |= DE;
         if ((this.cw & DE) === 0) return 0;
       }
-      if (kb === K_INF || ka === K_ZERO) {
-        // a itself, re-encoded (a pseudo-denormal comes back with exponent 1)
-        this.copy(d, a);
-        if ((v[d * 3 + 2] & 0x7fff) === 0 && (v[d * 3 + 1] & 0x80000000) !== 0) v[d * 3 + 2] |= 1;
+      if (ka === K_ZERO) { this.copy(d, a); return 0; }
+      if (kb === K_INF) {
+        // a itself, through the rounding: a pseudo-denormal comes back with exponent 1,
+        // a denormal with UE unmasked rebiased (the silicon does both)
+        unpackA(v, a);
+        rs = as; re = ae; W.r2 = W.ah; W.r1 = W.al; W.r0 = 0;
+        if (this.round(64, 1, 0x7ffe, true)) this.put(d);
         return 0;
       }
     } else if (ka === K_ZERO) { this.copy(d, a); return 0; }
     unpackA(v, a); unpackB(v, b);
     const D = ae - be;
-    const A = (BigInt(ah) << 32n) | BigInt(al), B = (BigInt(bh) << 32n) | BigInt(bl);
+    const A = (BigInt(W.ah) << 32n) | BigInt(W.al), B = (BigInt(W.bh) << 32n) | BigInt(W.bl);
     if (D >= 64) {
       // incomplete: reduce by a multiple of b * 2^(D - N), N in 32..63
       const N = 32 + (D % 32);
@@ -891,8 +906,8 @@ export class F80 {
       if ((m & ((1n << sh) - 1n)) !== 0n) sticky = true;
       m >>= sh;
     } else m <<= BigInt(96 - L);
-    r2 = Number(m >> 64n) >>> 0; r1 = Number((m >> 32n) & 0xffffffffn) >>> 0; r0 = Number(m & 0xffffffffn) >>> 0;
-    if (sticky) r0 = (r0 | 1) >>> 0;
+    W.r2 = Number(m >> 64n) >>> 0; W.r1 = Number((m >> 32n) & 0xffffffffn) >>> 0; W.r0 = Number(m & 0xffffffffn) >>> 0;
+    if (sticky) W.r0 = (W.r0 | 1) >>> 0;
     re = BIAS + x.e + L - 1;
     if (!this.round(64, 1, 0x7ffe, true)) return;
     this.put(d);
@@ -901,8 +916,8 @@ export class F80 {
   /** The slot's finite value as a BigInt float (exact). */
   private toBF(a: number): BF {
     unpackA(this.v, a);
-    if ((ah | al) === 0) return { m: 0n, e: 0 };
-    const m = (BigInt(ah) << 32n) | BigInt(al);
+    if ((W.ah | W.al) === 0) return { m: 0n, e: 0 };
+    const m = (BigInt(W.ah) << 32n) | BigInt(W.al);
     return { m: as ? -m : m, e: ae - BIAS - 63 };
   }
 
@@ -913,7 +928,7 @@ export class F80 {
     if (k === K_INF) { this.invalid(d); return true; }
     if (this.screen1(d, a, k)) return true;
     if (k === K_ZERO) {
-      if (which === 1) { rs = 0; re = BIAS; r2 = 0x80000000; r1 = 0; this.put(d); } else this.copy(d, a);
+      if (which === 1) { rs = 0; re = BIAS; W.r2 = 0x80000000; W.r1 = 0; this.put(d); } else this.copy(d, a);
       return true;
     }
     if ((v[a * 3 + 2] & 0x7fff) - BIAS >= 63) return false; // out of range: C2 = 1, operand unchanged
@@ -980,7 +995,7 @@ export class F80 {
     if (k === K_ZERO) { this.copy(d, a); return; }
     if (k === K_INF) {
       if ((v[a * 3 + 2] & 0x8000) === 0) this.copy(d, a);
-      else { rs = 1; re = BIAS; r2 = 0x80000000; r1 = 0; this.put(d); }
+      else { rs = 1; re = BIAS; W.r2 = 0x80000000; W.r1 = 0; this.put(d); }
       return;
     }
     const x = this.toBF(a);
@@ -1086,7 +1101,7 @@ export class F80 {
     this.c1 = false;
     const c = CONSTS;
     const i = which * 4;
-    rs = 0; re = c[i]; r2 = c[i + 1]; r1 = c[i + 2]; r0 = c[i + 3];
+    rs = 0; re = c[i]; W.r2 = c[i + 1]; W.r1 = c[i + 2]; W.r0 = c[i + 3];
     if (re === 0) { this.putZero(d, 0); return; }
     const up = roundsUp(64, (this.cw >>> 10) & 3, 0);
     if (up) increment(64); else chop(64);
@@ -1105,25 +1120,31 @@ const CONSTS = [
   0, 0, 0, 0, // +0
 ];
 
-// 64 x 64 -> 128-bit product in p3:p2:p1:p0 (32-bit words)
-let p3 = 0, p2 = 0, p1 = 0, p0 = 0;
-let mh = 0, ml = 0;
-function mul32(x: number, y: number): void {
-  const x0 = x & 0xffff, x1 = x >>> 16, y0 = y & 0xffff, y1 = y >>> 16;
-  const lo = x0 * y0, mid = x0 * y1 + x1 * y0, hi = x1 * y1;
-  const t = lo + (mid % 65536) * 65536;
-  ml = t >>> 0;
-  mh = hi + Math.floor(mid / 65536) + Math.floor(t / TWO32);
-}
-function mul64(xh: number, xl: number, yh: number, yl: number): void {
-  mul32(xl, yl); p0 = ml; let c1 = mh;
-  mul32(xl, yh); let c2 = mh; c1 += ml;
-  mul32(xh, yl); c2 += mh; c1 += ml;
-  mul32(xh, yh); let c3 = mh; c2 += ml;
-  // carries
-  let k = Math.floor(c1 / TWO32); p1 = c1 >>> 0;
-  c2 += k; k = Math.floor(c2 / TWO32); p2 = c2 >>> 0;
-  c3 += k; p3 = c3 >>> 0;
+// W.ah:al * W.bh:bl -> 128-bit product in W.p3:p2:p1:p0 (32-bit words): 16-bit limbs,
+// column sums (below 2^35, exact in doubles), carries base 2^16. No arguments: a number
+// above 2^31 passed to a function that is not inlined is boxed (an allocation).
+function mul64(): void {
+  const xh = W.ah, xl = W.al, yh = W.bh, yl = W.bl;
+  const x0 = xl & 0xffff, x1 = xl >>> 16, x2 = xh & 0xffff, x3 = xh >>> 16;
+  const y0 = yl & 0xffff, y1 = yl >>> 16, y2 = yh & 0xffff, y3 = yh >>> 16;
+  let c = x0 * y0;
+  let q = (c / 65536) | 0; const w0 = c - q * 65536;
+  c = x0 * y1 + x1 * y0 + q;
+  q = Math.floor(c / 65536); const w1 = c - q * 65536;
+  c = x0 * y2 + x1 * y1 + x2 * y0 + q;
+  q = Math.floor(c / 65536); const w2 = c - q * 65536;
+  c = x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0 + q;
+  q = Math.floor(c / 65536); const w3 = c - q * 65536;
+  c = x1 * y3 + x2 * y2 + x3 * y1 + q;
+  q = Math.floor(c / 65536); const w4 = c - q * 65536;
+  c = x2 * y3 + x3 * y2 + q;
+  q = Math.floor(c / 65536); const w5 = c - q * 65536;
+  c = x3 * y3 + q;
+  q = Math.floor(c / 65536); const w6 = c - q * 65536;
+  W.p0 = (w0 + w1 * 65536) >>> 0;
+  W.p1 = (w2 + w3 * 65536) >>> 0;
+  W.p2 = (w4 + w5 * 65536) >>> 0;
+  W.p3 = (w6 + q * 65536) >>> 0;
 }
 
 // ---------------------------------------------------------------- BigInt floats
