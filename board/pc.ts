@@ -198,6 +198,7 @@ export class Pc implements CpuBus {
       end: (how) => { if (!this.exited && this.ended === null) this.ended = how; cpu.requestStop(); },
       exit: () => { if (this.ended === null) this.exited = true; cpu.requestStop(); },
       cycles: () => cpu.cycles,
+      fpu: cpu.fpu,
     }, busMapper);
     const p = this.platform;
     this.pic = p.pic; this.pit = p.pit; this.cmos = p.cmos; this.port92 = p.port92; this.com1 = p.com1;

@@ -13,6 +13,7 @@
  *   0xE9                                debug console
  *   0xF4-0xF7                           isa-debug-exit
  *   0x80                                POST code (kept, and traced as `post`; also the I/O delay port)
+ *   0xF0                                FPU error latch (FERR# -> IRQ 13)   IRQ 13
  *
  * The bare machine (`Pc`) maps these ports on its port bus; a hypervisor's VM maps the
  * same devices, as its virtual platform, on its own port map. Either way the platform
@@ -35,6 +36,7 @@ import { PciHost, PciFunction, addI440fxChipset, firmwareSetup } from '../device
 import { DebugConsole, DebugExit } from '../devices/debug-ports';
 import { I8042 } from '../devices/i8042';
 import { AcpiPm, ResetControl, PM_BASE, PM_LENGTH, CNT_SCI_EN, PM1_CNT } from '../devices/acpi-pm';
+import type { FpuPins } from '../cpu/x87';
 
 /** Where a platform puts its port ranges: a machine's port bus, or a VM's port map. */
 export interface PortMapper<H = unknown> {
@@ -58,6 +60,8 @@ export interface CpuSide {
   exit(): void;
   /** The current machine cycle, for trace lines. */
   cycles(): number;
+  /** The x87's FERR# and IGNNE# pins, wired to IRQ 13 and port 0xF0 (absent: not wired). */
+  fpu?: FpuPins;
 }
 
 /** How a machine's run ended by the guest's hand other than isa-debug-exit. */
@@ -186,6 +190,17 @@ export class Platform {
       this.post.onCode = (code) => t(`${cpu.cycles()} post ${hex(code)}`);
     }
     mapper.map('post', 0x80, 1, this.post, isa);
+    const fpu = cpu.fpu;
+    if (fpu) {
+      // The PC/AT's x87 error path, as the PIIX does it: FERR# asserted latches IRQ 13;
+      // a write to port 0xF0 clears the latch and asserts IGNNE# while FERR# stays
+      // asserted (the FPU drops IGNNE# when FERR# goes, see x87.ts). Used with CR0.NE clear.
+      fpu.onFerr = (on) => { if (on) this.isaIrq(13, true); };
+      mapper.map('fpu-error', 0xf0, 1, {
+        read: () => 0xff,
+        write: () => { this.isaIrq(13, false); if (fpu.ferr) fpu.ignne = true; },
+      }, isa);
+    }
     addI440fxChipset(this.pci);
   }
 

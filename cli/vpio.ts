@@ -199,7 +199,7 @@ function listDevices(pc: Pc, out: Sink): void {
   out.line('irq  device');
   // The platform's own lines (board/platform.ts), then every PCI function's routed
   // interrupt line as firmware set it, and an ISA card's line.
-  const irqs: [number, string][] = [[0, 'pit channel 0'], [1, 'i8042 keyboard'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc'], [12, 'i8042 mouse']];
+  const irqs: [number, string][] = [[0, 'pit channel 0'], [1, 'i8042 keyboard'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc'], [12, 'i8042 mouse'], [13, 'x87 FPU error (FERR#, port 0xf0)']];
   for (const { dev, func, fn } of pc.pci.functions()) {
     if (fn.config[0x3d] !== 0 && fn.interruptLine !== 0 && fn.interruptLine < 16) irqs.push([fn.interruptLine, `${fn.name} (PCI 00:${dev.toString(16).padStart(2, '0')}.${func} INT${'ABCD'[fn.config[0x3d] - 1]}#)`]);
   }

@@ -21,6 +21,7 @@ import {
 import { step } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
+import { Fpu } from './x87';
 
 export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
 
@@ -99,6 +100,8 @@ export class Cpu {
   trType = 0;
 
   cr0 = 0x60000010;
+  /** The x87 FPU (x87.ts). Built in its power-on state; reset() (also INIT) leaves it alone (SDM vol. 3, 9.1.1). */
+  readonly fpu = new Fpu();
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;

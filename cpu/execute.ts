@@ -25,13 +25,14 @@ import {
   loadSegment, deliverInterrupt, iret, farJump, farCall, farReturn, lldt, ltr, inspectSelector,
   checkIoPermission, writeFlagsChecked,
 } from './system';
+import { x87 } from './x87';
 
 /** Byte offset of each 8-bit register (AL CL DL BL AH CH DH BH) in the register buffer. */
 const R8 = new Uint8Array([0, 4, 8, 12, 1, 5, 9, 13]);
 
-/** CPUID leaf 1 EDX: what this CPU really implements (no FPU, no SSE, no APIC). */
+/** CPUID leaf 1 EDX: what this CPU really implements (an x87 FPU; no MMX, FXSR, SSE or APIC). */
 export const CPUID_FEATURES_EDX =
-  (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ |
+  (1 << 0) /* FPU */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ |
   (1 << 13) /* PGE */ | (1 << 15) /* CMOV */;
 /** Family 6, model 1, stepping 9: a Pentium Pro signature. */
 export const CPUID_SIGNATURE = 0x00000619;
@@ -587,6 +588,7 @@ function CALLF_Ap(cpu: Cpu, op: number): void {
 function WAIT(cpu: Cpu, op: number): void {
   // WAIT/FWAIT: #NM when MP and TS are both set (SDM vol. 3, table 2-2)
   if ((cpu.cr0 & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.fault(NM, -1);
+  cpu.fpu.wait(cpu); // a pending unmasked x87 exception: #MF, or FERR# (x87.ts)
 }
 
 function PUSHF(cpu: Cpu, op: number): void {
@@ -809,9 +811,11 @@ function XLAT(cpu: Cpu, op: number): void {
 }
 
 function ESC_x87(cpu: Cpu, op: number): void {
-  // x87 escape with no FPU: #NM when CR0.EM or CR0.TS says so, else #UD (see README).
+  // #NM first when CR0.EM or CR0.TS is set (SDM vol. 3, table 2-2); the rest is x87.ts.
   if (cpu.cr0 & (CR0_EM | CR0_TS)) cpu.fault(NM, -1);
-  cpu.fault(UD, -1);
+  const m = cpu.fetch8();
+  if (m < 0xc0) decodeEA(cpu, m);
+  x87(cpu, op, m);
 }
 
 // ---- LOOP and JCXZ ----

@@ -176,6 +176,7 @@ export class Vm implements CpuBus {
       end: (how) => { if (!this.exited && this.ended === null) this.ended = how; cpu.requestStop(); },
       exit: () => { if (this.ended === null) this.exited = true; cpu.requestStop(); },
       cycles: () => cpu.cycles,
+      fpu: cpu.fpu,
     }, this.trapMapper);
     this.platform.reset();
     this.cpu.reset();

@@ -11,6 +11,8 @@ const entries = [
   ['bench/net.ts', 'dist/bench-net.js'],
   ['bench/nic-fuzz.ts', 'dist/bench-nic-fuzz.js'],
   ['bench/vpio-fuzz.ts', 'dist/bench-vpio-fuzz.js'],
+  ['bench/f80.ts', 'dist/bench-f80.js'],
+  ['bench/x87.ts', 'dist/bench-x87.js'],
 ].filter(([src]) => existsSync(path.join(root, src)));
 
 await Promise.all(entries.map(([src, out]) => build({
