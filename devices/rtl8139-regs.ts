@@ -14,6 +14,13 @@ export const IDR0 = 0x00, MAR0 = 0x08, TSD0 = 0x10, TSAD0 = 0x20, RBSTART = 0x30
 export const CAPR = 0x38, CBR = 0x3a, IMR = 0x3c, ISR = 0x3e, TCR = 0x40, RCR = 0x44, TCTR = 0x48, MPC = 0x4c;
 export const CR9346 = 0x50, CONFIG0 = 0x51, CONFIG1 = 0x52, TIMERINT = 0x54, MSR = 0x58, CONFIG3 = 0x59, CONFIG4 = 0x5a;
 export const MULINT = 0x5c, RERID = 0x5e;
+/**
+ * HltClk: the clock-halt register of the RTL8129 and the first RTL8139s ('R' runs the
+ * clock, 'H' halts it). On the RTL8139C the byte is reserved, but Linux's 8139too writes
+ * 'R' there at probe on every chip, before it knows which it has: the card takes the
+ * write and does nothing.
+ */
+export const HLTCLK = 0x5b;
 /** Transmit Status of All Descriptors (not TSAD0-3, the transmit addresses). */
 export const TSAD = 0x60;
 export const BMCR = 0x62, BMSR = 0x64, ANAR = 0x66, ANLPAR = 0x68, ANER = 0x6a, DIS = 0x6c, FCSC = 0x6e, NWAYTR = 0x70;

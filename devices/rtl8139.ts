@@ -45,7 +45,7 @@ export function ramDma(ram: Uint8Array, written: (addr: number, length: number) 
 }
 
 import {
-  MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, TCTR, MPC, CR9346, CONFIG0, CONFIG1, MSR, CONFIG3, CONFIG4, RERID, TSAD,
+  MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, TCTR, MPC, CR9346, CONFIG0, CONFIG1, MSR, CONFIG3, CONFIG4, RERID, TSAD, HLTCLK,
   BMCR, BMSR, CONFIG5, CPCR, CR_BUFE, CR_TE, CR_RE, CR_RST, ISR_ROK, ISR_RER, ISR_TOK, ISR_TER, ISR_RXOVW, ISR_FOVW, ISR_TIMEOUT,
   TIMERINT, MULINT, ANAR, ANLPAR, ANER, DIS, FCSC, NWAYTR, REC, CSCR, PHY1_PARM, WAKEUP0, WAKEUP_END, ANAR_DEFAULT, ANLPAR_PARTNER, ANER_LP_NW_ABLE,
   CR9346_EEM, CR9346_AUTOLOAD, CR9346_PROGRAM, CR9346_UNLOCK, CR9346_EECS, CR9346_EESK, CR9346_EEDI, CR9346_EEDO, TCR_CLRABT,
@@ -438,6 +438,7 @@ export class Rtl8139 implements PortDevice {
       case BMCR: s.BMCR = (s.BMCR & 0xff00) | v; return;
       case BMCR + 1: s.BMCR = ((s.BMCR & 0xff) | (v << 8)) & ~0x8000; return; // reset bit self-clears
       case MPC: case MPC + 1: case MPC + 2: case MPC + 3: s.MPC = 0; return; // any write clears the counter
+      case HLTCLK: return; // the older chips' clock halt; reserved on the C, and written by 8139too at probe
       default:
         if (off >= TCR && off < TCR + 4) {
           const sh = 8 * (off - TCR);

@@ -93,3 +93,12 @@ describe('RTL8139 model: loopback and the receive path', () => {
     expect(t.model.quiescent(t.env)).toBe(true); // held, not in flight: saved with the context
   });
 });
+
+describe('RTL8139 model: registers a driver may write', () => {
+  it("lets 8139too's probe write of 'R' to HltClk (0x5B) through, and still refuses a reserved byte (0x5F)", () => {
+    const t = setUp();
+    // Linux's rtl8139_init_board: RTL_W8(HltClk, 'R') on every chip, the C included.
+    expect(t.out(0x5b, 1, 0x52)).not.toBe(Verdict.Refuse);
+    expect(() => t.out(0x5f, 1, 0x52)).toThrow(/refused: undefined-register/);
+  });
+});

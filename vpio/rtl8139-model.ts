@@ -44,7 +44,7 @@ import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './
 import { Rtl8139, Rtl8139State, newRtl8139State } from '../devices/rtl8139';
 import {
   CR_BUFE, IDR0, MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, TCTR, MPC, CR9346, TIMERINT, MSR, CONFIG3, MULINT, BMCR, ANAR, NWAYTR, CSCR,
-  PHY1_PARM, WAKEUP0, WAKEUP_END, CONFIG5, CPCR, TSAD, CR_RST, CR_RE, CR_TE, TSD_OWN, TSD_SIZE, TCR_LBK, RCR_WRAP,
+  PHY1_PARM, WAKEUP0, WAKEUP_END, CONFIG5, CPCR, HLTCLK, TSAD, CR_RST, CR_RE, CR_TE, TSD_OWN, TSD_SIZE, TCR_LBK, RCR_WRAP,
   TSAD_OWN_SHIFT, TSAD_TOK_SHIFT, RTL8139_PORTS, ringBytes,
 } from '../devices/rtl8139-regs';
 import { PortDevice } from '../devices/port-bus';
@@ -58,8 +58,9 @@ const MAX_FRAME_SLACK = 1536;
  * Offsets with a writable register (datasheet table 5.1): IDR (with the two reserved
  * bytes after it, which a 32-bit write of IDR4-5 reaches), MAR, TSD, TSAD, RBSTART, CR,
  * CAPR, IMR, ISR, TCR, RCR, TCTR, MPC, 9346CR, CONFIG0/1, TimerInt, MSR, CONFIG3/4,
- * MULINT, BMCR, ANAR, NWAYTR, CSCR, the PHY parameters, the wake-up frames, CONFIG5, and
- * CPCR (refused by its own rule).
+ * MULINT, BMCR, ANAR, NWAYTR, CSCR, the PHY parameters, the wake-up frames, CONFIG5,
+ * HltClk (reserved on the C, which ignores it; Linux's 8139too writes 'R' there at probe,
+ * so refusing it would flag every Linux guest), and CPCR (refused by its own rule).
  */
 const WRITABLE = (() => {
   const w = new Uint8Array(RTL8139_PORTS);
@@ -67,7 +68,7 @@ const WRITABLE = (() => {
   set(IDR0, 8); set(MAR0, 8); set(TSD0, 16); set(TSAD0, 16); set(RBSTART, 4); set(CR, 1); set(CAPR, 2);
   set(IMR, 2); set(ISR, 2); set(TCR, 4); set(RCR, 4); set(TCTR, 4); set(MPC, 4); set(CR9346, 3); set(TIMERINT, 4);
   set(MSR, 1); set(CONFIG3, 2); set(MULINT, 2); set(BMCR, 2); set(ANAR, 2); set(NWAYTR, 2); set(CSCR, 2);
-  set(PHY1_PARM, 12); set(WAKEUP0, WAKEUP_END - WAKEUP0); set(CONFIG5, 1); set(CPCR, 2);
+  set(PHY1_PARM, 12); set(WAKEUP0, WAKEUP_END - WAKEUP0); set(CONFIG5, 1); set(HLTCLK, 1); set(CPCR, 2);
   return w;
 })();
 
