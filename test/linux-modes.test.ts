@@ -1,0 +1,45 @@
+/**
+ * The same Debian kernel and Linux's own drivers under the hypervisor: ne2k-pci on a
+ * card passed through, 8139too on the emulated card of `virtual`, and two Linux guests
+ * sharing one RTL8139 under VPIO, each streaming to the sink with nothing lost, nothing
+ * refused and each guest's own station address on its frames.
+ */
+import { ensureBuilt, runCli, describeIf } from './support';
+import { LINUX_CACHED, LINUX_SKIP, linuxGuest, initLines } from './linux-guest';
+
+describeIf(LINUX_CACHED, LINUX_SKIP)('a stock Linux kernel under the hypervisor', () => {
+  beforeAll(ensureBuilt);
+
+  it('passthrough: ne2k-pci pings the echo peer through the card it owns', () => {
+    const { kernel, initrd } = linuxGuest();
+    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=ne2k-pci vpio_work=ping',
+      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'ne2000', '--peer', 'echo', '--mode', 'passthrough'], 600000);
+    const out = r.stdout.toString('latin1');
+    expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
+    expect(r.status).toBe(0);
+  }, 600000);
+
+  it('virtual: 8139too on the emulated card streams to the sink through the switch', () => {
+    const { kernel, initrd } = linuxGuest();
+    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=8139too vpio_work=tx vpio_count=100',
+      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'rtl8139', '--peer', 'sink', '--mode', 'virtual'], 600000);
+    expect(r.stdout.toString('latin1')).toMatch(/vpio-net: tx 100 sent, 0 errors/);
+    expect(r.stderr).toMatch(/sink: 100 datagrams, 102400 bytes, 0 lost, 0 out of order, 0 duplicate/);
+    expect(r.status).toBe(0);
+  }, 600000);
+
+  it('vpio: two Linux guests share one RTL8139; both streams arrive whole and nothing is refused', () => {
+    const { kernel, initrd } = linuxGuest();
+    const work = 'console=ttyS0 quiet vpio_driver=8139too vpio_work=tx vpio_count=100';
+    const r = runCli(['run', kernel, kernel, '--initrd', initrd, '--append', `${work} vpio_ip=10.0.2.15`, '--append', `${work} vpio_ip=10.0.2.16`,
+      '--memory', '128M', '--max-cycles', '60e9', '--nic', 'rtl8139', '--peer', 'sink', '--mode', 'vpio'], 900000);
+    const out = r.stdout.toString('latin1');
+    expect(out).toMatch(/vm0\| init: eth0 52:54:00:12:34:56 10\.0\.2\.15/);
+    expect(out).toMatch(/vm1\| init: eth0 52:54:00:12:34:57 10\.0\.2\.16/);
+    expect(initLines(out).filter((l) => l === 'vpio-net: tx 100 sent, 0 errors')).toHaveLength(2);
+    expect(r.stderr).toMatch(/sink: 200 datagrams from 2 senders, 204800 bytes, 0 lost, 0 out of order, 0 duplicate/);
+    expect(r.stderr).toMatch(/ 0 refused, 0 DMA outside the owner refused/);
+    expect(r.stderr).toMatch(/vm0: .* refused 0 sent with another's address/);
+    expect(r.status).toBe(0);
+  }, 900000);
+});
