@@ -882,9 +882,8 @@ export class F80 {
   // ---------------------------------------------------------------- transcendentals
   // Computed in BigInt floating point (256-bit significands, pi to 480 bits for the
   // argument reduction) and rounded once, per RC, to 64 bits: correctly rounded unless
-  // the exact value lies within 2^-200 (relative) of a rounding boundary; never more
-  // than 1 ulp off. Silicon reduces arguments with a 66-bit pi and is less exact near
-  // multiples of pi/2 (cpu/README.md).
+  // the exact value lies within 2^-200 (relative) of a rounding boundary, and below 1 ulp
+  // off even then. The silicon reduces arguments with a shorter pi (cpu/README.md).
 
   /** Screens a one-operand transcendental; returns true when done. */
   private screen1(d: number, a: number, k: number): boolean {

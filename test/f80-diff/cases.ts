@@ -171,6 +171,8 @@ export function buildCases(seed: string, n: number): Case[] {
   for (const op of ['fist16', 'fist32', 'fistp64'] as OpName[]) {
     for (let i = 0; i < n / 2; i++) out.push({ op, cw: g.cw(true), a: g.rng() < 0.8 ? intish() : g.any(), b: [0, 0, 0], m: none, why: op });
   }
+  // FISTTP (SSE3, not the P6's; toInt's truncate): only run where the host has it
+  for (let i = 0; i < n / 4; i++) out.push({ op: 'fisttp64', cw: g.cw(true), a: g.rng() < 0.8 ? intish() : g.any(), b: [0, 0, 0], m: none, why: 'fisttp64' });
   for (const op of ['fst32', 'fst64'] as OpName[]) {
     for (let i = 0; i < n; i++) {
       const lim = op === 'fst32' ? [126, 127, 149, 150, 148] : [1022, 1023, 1074, 1075, 1073];
@@ -264,6 +266,7 @@ export function ours(f: F80, c: Case): { r: Result; stored: boolean } {
     case 'fist16': f.toInt(8, 16, false); if (stores(f)) { m[0] = f.outLo & 0xff; m[1] = (f.outLo >>> 8) & 0xff; } break;
     case 'fist32': f.toInt(8, 32, false); if (stores(f)) w32(f.outLo); break;
     case 'fistp64': f.toInt(8, 64, false); if (stores(f)) w64(f.outLo, f.outHi); break;
+    case 'fisttp64': f.toInt(8, 64, true); if (stores(f)) w64(f.outLo, f.outHi); break;
     case 'fld32': f.fromF32(10, rd32()); s0 = get(10); s1 = c.a; break;
     case 'fld64': f.fromF64(10, rd32(), rd32hi()); s0 = get(10); s1 = c.a; break;
     case 'fild32': f.fromInt32(10, rd32() | 0); s0 = get(10); s1 = c.a; break;
