@@ -83,6 +83,22 @@ static void kbc_command(u8 c)
     outb(0x64, c);
 }
 
+/*
+ * What a power-off or a reset leaves running: under QEMU both are requests the main loop
+ * takes up a moment later, so the guest goes on for a while. It waits a second of the
+ * PM timer (3579545 ticks, 24 bits) before it says it is still running, so that the
+ * reference does not depend on how soon QEMU got to it.
+ */
+static void settle(u32 pm_tmr)
+{
+    u32 waited = 0, last = inl(pm_tmr) & 0xffffff;
+    while (waited < 3579545) {
+        u32 now = inl(pm_tmr) & 0xffffff;
+        waited += (now - last) & 0xffffff;
+        last = now;
+    }
+}
+
 int main(void)
 {
     printf("boot: firmware\n");
@@ -145,6 +161,7 @@ int main(void)
         u16 cnt = inw(pm1a_cnt) & ~(0x1c00 | 0x2000);
         outw(pm1a_cnt, cnt | (s5 << 10));
         outw(pm1a_cnt, cnt | (s5 << 10) | 0x2000);
+        settle(pm_tmr);
         printf("still running\n");
         return 2;
     }
@@ -152,6 +169,7 @@ int main(void)
     if (reset == 1) {
         printf("resetting through the 8042\n");
         kbc_command(0xfe);
+        settle(pm_tmr);
         printf("still running\n");
         return 2;
     }
@@ -159,6 +177,7 @@ int main(void)
         printf("resetting through 0xcf9\n");
         outb(0xcf9, 0x02);
         outb(0xcf9, 0x06);
+        settle(pm_tmr);
         printf("still running\n");
         return 2;
     }
