@@ -781,11 +781,18 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
   const onViolation = (opts.onViolation ?? 'block') as OnViolation;
   if (!ON_VIOLATION.includes(onViolation)) throw new UsageError(`unknown --on-violation '${opts.onViolation}'; give block, kill or log`);
   const cardQuantum = opts.cardQuantum !== undefined ? parseCycles(opts.cardQuantum, '--card-quantum') : undefined;
+  // With several kernels, --initrd goes to the Linux ones (a Linux guest beside our
+  // Multiboot guests, say); it is refused only when no kernel is a bzImage.
   const initrd = readInitrd(opts, c);
-  const specs: VmSpec[] = kernels.map((k, i) => ({
-    image: checkedImage(k, c, opts, initrd), path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i],
-    initrd,
-  }));
+  const images = kernels.map((k) => readImage(k, c.memoryBytes, opts.memory));
+  const anyLinux = images.some((image) => isLinuxImage(image));
+  const specs: VmSpec[] = kernels.map((k, i) => {
+    const own = anyLinux && !isLinuxImage(images[i]) ? null : initrd;
+    return {
+      image: checkedImage(k, c, opts, own), path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i],
+      initrd: own,
+    };
+  });
   return runThenReport(opts, c, kernels, (timeline, traceLine, pcapPath) => {
     const consoles = new Consoles(stdout, n);
     let host: Host;
@@ -929,7 +936,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--append <string>', 'the same as --cmdline (QEMU\'s name for it)')
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--bios <file>', 'native: no kernel; run a raw firmware image from the reset vector (F000:FFF0, real mode), placed as qemu-system-i386 -bios places it: at the top of the 4 GiB space, its last 128 KiB also just below 1 MiB; a whole number of 64 KiB blocks'))
-    .addOption(new Option('--initrd <file>', 'an initial RAM disk for a Linux bzImage (as qemu-system-i386 -initrd), placed at the top of RAM'))
+    .addOption(new Option('--initrd <file>', 'an initial RAM disk for a Linux bzImage (as qemu-system-i386 -initrd), placed at the top of RAM; with several kernels, each Linux one gets it'))
     .addOption(new Option('--trace <kinds>', `trace events, comma-separated: ${TRACE_KINDS.join(', ')}`))
     .addOption(new Option('--trace-out <file>', 'write the trace to a file instead of stderr'))
     .addOption(new Option('--timeline <file>', 'write a Chrome/Perfetto trace-event JSON of the run: the CPU (or a track per VM with its exits and the hypervisor\'s work, and the card\'s owner), the wire'))

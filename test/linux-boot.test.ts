@@ -47,4 +47,16 @@ describe('vpio run with a Linux bzImage', () => {
     expect(b.status).toBe(2);
     expect(b.stderr.trim().split('\n')).toHaveLength(1);
   });
+
+  it('with several kernels, gives --initrd to the Linux ones and refuses it when none is', () => {
+    const initrd = path.join(tmp, 'initrd-mixed');
+    fs.writeFileSync(initrd, Buffer.alloc(4096, 7));
+    const mixed = runCli(['run', tinyBzImage(), 'guests/bin/hello.elf', '--initrd', initrd, '--mode', 'virtual']);
+    expect(mixed.stderr).not.toMatch(/--initrd is for/);
+    expect(mixed.stdout.toString()).toMatch(/vm0\| OK/);
+    expect(mixed.stdout.toString()).toMatch(/vm1\| boot: hello/);
+    const none = runCli(['run', 'guests/bin/hello.elf', 'guests/bin/hello.elf', '--initrd', initrd, '--mode', 'virtual']);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/--initrd is for a Linux bzImage; guests\/bin\/hello\.elf is a Multiboot kernel/);
+  });
 });
