@@ -1,11 +1,14 @@
 /**
- * bench/cpu: emulated instructions per host second on a CPU-bound guest
- * (guests/bin/cpubound.elf: a sieve, CRC32 and an insertion sort in a loop), ours
- * beside v86 (npm `v86`, booting the same Multiboot ELF with Debian's SeaBIOS) with its
- * JIT off and on, in one run. `ours-paged` is ours translated with the guest's paging on
- * (`paging=1`: identity-mapped, so every access goes through the TLB, as a kernel's does).
+ * bench/cpu: emulated instructions per host second on a CPU-bound guest, ours beside v86
+ * (npm `v86`, booting the same Multiboot ELF with Debian's SeaBIOS) with its JIT off
+ * and on, in one run, checking that every engine prints the same checksums. The
+ * workload is guests/bin/cpubound.elf (a sieve, CRC32 and an insertion sort in a loop:
+ * integer code) or, with `--workload fpubound`, guests/bin/fpubound.elf (x87 code: an
+ * n-body step, a matrix product, Simpson's rule, float to integer conversions).
+ * `ours-paged` is ours translated with the guest's paging on (`paging=1`:
+ * identity-mapped, so every access goes through the TLB, as a kernel's does).
  *
- *   npm run bench:cpu -- [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit] [--json FILE]
+ *   npm run bench:cpu -- [--workload cpubound|fpubound] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit] [--json FILE]
  *   npm run bench:cpu -- --hostile [--json FILE]
  *
  * --hostile runs instead three guests written against the block translator (issue 14),
@@ -33,11 +36,21 @@ interface Figure {
 }
 
 const ROOT = path.join(__dirname, '..');
-const IMAGE = path.join(ROOT, 'guests', 'bin', 'cpubound.elf');
 const SEABIOS = '/usr/share/seabios/bios.bin';
 const ENGINES = ['ours', 'ours-paged', 'ours-interp', 'v86-interp', 'v86-jit'];
-/** The guest's own default (about a billion instructions). */
-const DEFAULT_ITERATIONS = 130;
+
+interface Workload {
+  /** The guest's own default count (v86 passes no command line, so it always runs this). */
+  defaultIterations: number;
+  /** The guest's last line: the end of v86's run. */
+  last: RegExp;
+}
+const WORKLOADS: Record<string, Workload> = {
+  // About a billion instructions.
+  cpubound: { defaultIterations: 130, last: /sort: [0-9a-f]{8}\r?\n$/ },
+  // About 0.2 billion instructions, 56% of them x87 ones.
+  fpubound: { defaultIterations: 1000, last: /fixed: [0-9a-f]{16}\r?\n$/ },
+};
 
 function fail(message: string): never {
   process.stderr.write(`bench-cpu: ${message}\n`);
@@ -45,7 +58,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]) {
-  const opts = { iterations: DEFAULT_ITERATIONS, engines: ENGINES.slice(), json: '', hostile: false };
+  const opts = { workload: 'cpubound', iterations: 0, engines: ENGINES.slice(), json: '', hostile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i] ?? fail(`${a} needs a value`);
@@ -53,6 +66,9 @@ function parseArgs(argv: string[]) {
       const n = Number(next());
       if (!Number.isInteger(n) || n < 1 || n > 100000) fail('--iterations must be a whole number from 1 to 100000');
       opts.iterations = n;
+    } else if (a === '--workload') {
+      opts.workload = next();
+      if (!WORKLOADS[opts.workload]) fail(`unknown workload '${opts.workload}'; workloads are ${Object.keys(WORKLOADS).join(', ')}`);
     } else if (a === '--engines') {
       opts.engines = next().split(',');
       for (const e of opts.engines) if (!ENGINES.includes(e)) fail(`unknown engine '${e}'; engines are ${ENGINES.join(', ')}`);
@@ -61,21 +77,26 @@ function parseArgs(argv: string[]) {
     } else if (a === '--hostile') {
       opts.hostile = true;
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench:cpu -- [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit] [--json FILE]\n' +
-        '       npm run bench:cpu -- --hostile [--json FILE]   (guests that attack the block translator, both modes)\n');
+      process.stdout.write('usage: npm run bench:cpu -- [--workload cpubound|fpubound] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit] [--json FILE]\n' +
+        '       npm run bench:cpu -- --hostile [--json FILE]   (guests that attack the block translator, both modes)\n' +
+        '  --workload    cpubound (the default: a sieve, CRC32, a sort; integer code) or fpubound (x87 code:\n' +
+        '                an n-body step, a matrix product, Simpson\'s rule, float to integer conversions)\n' +
+        '  --iterations  the guest\'s loop count (default: the guest\'s own, 130 for cpubound, 1000 for fpubound;\n' +
+        '                v86 passes no command line, so its engines run only with the default)\n');
       process.exit(0);
     } else {
       fail(`unknown option '${a}'; see --help`);
     }
   }
+  if (!opts.iterations) opts.iterations = WORKLOADS[opts.workload].defaultIterations;
   return opts;
 }
 
-function runOurs(image: Uint8Array, iterations: number, translate: boolean, paging: boolean): Figure {
+function runOurs(workload: string, image: Uint8Array, iterations: number, translate: boolean, paging: boolean): Figure {
   let output = '';
   const pc = new Pc({ memoryBytes: 64 << 20, console: (b) => { output += String.fromCharCode(b); } });
   pc.cpu.useTranslator = translate;
-  pc.boot(image, `cpubound.elf iterations=${iterations}${paging ? ' paging=1' : ''}`);
+  pc.boot(image, `${workload}.elf iterations=${iterations}${paging ? ' paging=1' : ''}`);
   const t0 = process.hrtime.bigint();
   const result = pc.run(Infinity);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -91,7 +112,8 @@ process.on('uncaughtException', (e: unknown) => {
   for (const f of haltListeners.splice(0)) f();
 });
 
-async function runV86(image: Uint8Array, jit: boolean): Promise<Figure | string> {
+async function runV86(workload: string, image: Uint8Array, jit: boolean): Promise<Figure | string> {
+  const banner = `boot: ${workload}`;
   if (!fs.existsSync(SEABIOS)) return `no ${SEABIOS} (apt-get install seabios)`;
   let V86: any;
   try {
@@ -137,7 +159,7 @@ async function runV86(image: Uint8Array, jit: boolean): Promise<Figure | string>
       clearInterval(timer);
       clearTimeout(timeout);
       try { emulator.stop?.(); emulator.destroy?.(); } catch { /* already stopped */ }
-      const guestOut = output.slice(output.indexOf('boot: cpubound'));
+      const guestOut = output.slice(output.indexOf(banner));
       resolve({ engine: jit ? 'v86-jit' : 'v86-interp', instructions: total, seconds, mips: total / seconds / 1e6, output: guestOut });
     };
     // v86 has its own test-exit port at 0xF4: the guest's debug exit makes it throw
@@ -147,12 +169,12 @@ async function runV86(image: Uint8Array, jit: boolean): Promise<Figure | string>
     emulator.add_listener('serial0-output-byte', (byte: number) => {
       const c = String.fromCharCode(byte);
       output += c;
-      if (output.endsWith('boot: cpubound\r\n') || (output.includes('boot: cpubound') && started === 0n && c === '\n')) {
+      if (output.endsWith(`${banner}\r\n`) || (output.includes(banner) && started === 0n && c === '\n')) {
         sample();
         total = 0;
         started = process.hrtime.bigint();
       }
-      if (/sort: [0-9a-f]{8}\r?\n$/.test(output)) finish();
+      if (WORKLOADS[workload].last.test(output)) finish();
     });
   }).finally(() => { console.log = log; });
 }
@@ -230,22 +252,25 @@ function runHostile(json: string): void {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.hostile) { runHostile(opts.json); return; }
-  if (!fs.existsSync(IMAGE)) fail(`${IMAGE} is missing; run npm run build:guests`);
-  const image = new Uint8Array(fs.readFileSync(IMAGE));
+  const workload = WORKLOADS[opts.workload];
+  const imagePath = path.join(ROOT, 'guests', 'bin', `${opts.workload}.elf`);
+  if (!fs.existsSync(imagePath)) fail(`${imagePath} is missing; run npm run build:guests`);
+  const image = new Uint8Array(fs.readFileSync(imagePath));
   const figures: Figure[] = [];
   const skipped: Record<string, string> = {};
   for (const engine of opts.engines) {
-    process.stderr.write(`bench-cpu: running ${engine} (${opts.iterations} iterations)...\n`);
-    if (engine === 'ours' || engine === 'ours-paged' || engine === 'ours-interp') figures.push(runOurs(image, opts.iterations, engine !== 'ours-interp', engine === 'ours-paged'));
+    process.stderr.write(`bench-cpu: running ${opts.workload} on ${engine} (${opts.iterations} iterations)...\n`);
+    if (engine === 'ours' || engine === 'ours-paged' || engine === 'ours-interp') figures.push(runOurs(opts.workload, image, opts.iterations, engine !== 'ours-interp', engine === 'ours-paged'));
     else {
       // v86 does not pass a Multiboot command line: it always runs the guest's default.
-      if (opts.iterations !== DEFAULT_ITERATIONS) { skipped[engine] = `v86 cannot pass iterations=${opts.iterations} (it passes no Multiboot command line); run with the default`; continue; }
-      const r = await runV86(image, engine === 'v86-jit');
+      if (opts.iterations !== workload.defaultIterations) { skipped[engine] = `v86 cannot pass iterations=${opts.iterations} (it passes no Multiboot command line); run with the default`; continue; }
+      const r = await runV86(opts.workload, image, engine === 'v86-jit');
       if (typeof r === 'string') skipped[engine] = r; else figures.push(r);
     }
   }
   const ours = figures.find((f) => f.engine === 'ours');
   const norm = (s: string) => s.replace(/\r/g, '').trim();
+  console.log(`${opts.workload}, ${opts.iterations} iterations:`);
   console.log('engine        instructions     seconds   MIPS    vs ours  output  memory fallbacks');
   for (const f of figures) {
     const same = ours ? (norm(f.output) === norm(ours.output) ? 'same' : 'DIFFERENT') : '';
@@ -255,7 +280,7 @@ async function main(): Promise<void> {
   if (opts.json) {
     const pkg = (name: string) => { try { return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version; } catch { return null; } };
     fs.writeFileSync(opts.json, JSON.stringify({
-      image: { path: 'guests/bin/cpubound.elf', sha256: crypto.createHash('sha256').update(image).digest('hex') },
+      workload: opts.workload, image: { path: `guests/bin/${opts.workload}.elf`, sha256: crypto.createHash('sha256').update(image).digest('hex') },
       iterations: opts.iterations, node: process.version, v86: pkg('v86'), figures, skipped,
     }, null, 2) + '\n');
   }
