@@ -850,7 +850,8 @@ export function statsTable(host: Host, mode: string): string {
     lines.push(`vpio: ${m.handoffs} handoffs (${m.handoffCycles} cycles, ${m.forcedHandoffs} forced at the deadline), hooked ${(100 * m.hookedFraction()).toFixed(1)}% of card accesses, ${m.violationCount} refused, ${m.dmaRefused} DMA outside the owner refused by the port`);
     for (const g of m.guests) {
       const s = g.stats;
-      lines.push(`  vm${g.vm.id}: ${s.hooked} hooked, ${m.directAccesses(g)} direct, ${s.held} held accesses; ${s.stalls} stalls; ${s.handoffsIn} handoffs in, longest wait ${s.longestWait} cycles; frames held ${s.framesHeld}, dropped ${s.framesDropped}, not taken by the card ${s.framesRefused}, refused ${g.vm.stats.framesSpoofed} sent with another's address`);
+      const passed = s.passed > 0 ? ` (${s.passed} of them exits through the register page's trap)` : '';
+      lines.push(`  vm${g.vm.id}: ${s.hooked} hooked, ${m.directAccesses(g)} direct${passed}, ${s.held} held accesses; ${s.stalls} stalls; ${s.handoffsIn} handoffs in, longest wait ${s.longestWait} cycles; frames held ${s.framesHeld}, dropped ${s.framesDropped}, not taken by the card ${s.framesRefused}, refused ${g.vm.stats.framesSpoofed} sent with another's address`);
     }
     for (const v of m.violations.slice(0, 8)) {
       const where = v.port < 0 ? '' : ` port 0x${v.port.toString(16)} value 0x${v.value.toString(16)}`;

@@ -102,6 +102,8 @@ export interface GuestStats {
   /** Accesses to the card: through the model (hooked), straight to the card, and held (not the owner). */
   hooked: number;
   direct: number;
+  /** Of `direct`, those that still exited: MMIO accesses the page trap took for registers the model does not hook. */
+  passed: number;
   held: number;
   /** Frames held for it while another guest owned the card, and those dropped for want of room (held, or queued behind them once it owns the card). */
   framesHeld: number;
@@ -139,7 +141,7 @@ class Guest {
   /** Handler of the owner's page trap: by offset, the model's registers to the model, the rest to the card. */
   mmioHandler: PortDevice | null = null;
   mappedVersion = -1;
-  readonly stats: GuestStats = { hooked: 0, direct: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0, longestWait: 0 };
+  readonly stats: GuestStats = { hooked: 0, direct: 0, passed: 0, held: 0, framesHeld: 0, framesDropped: 0, framesRefused: 0, stalls: 0, handoffsIn: 0, longestWait: 0 };
   /** The owner's hooks, one per port, and the policy bits they were made for. */
   readonly hookAt: (PortRange | null)[];
   readonly mapped: Uint8Array;
@@ -368,6 +370,7 @@ export class VpioMonitor implements SharedCard {
   /** An access the owner's page trap took for a register its model does not hook: straight on to the card (paying the bus there). */
   private mmioPass(g: Guest, off: number, size: number, value?: number): number {
     g.stats.direct++;
+    g.stats.passed++;
     if (value === undefined) return this.regs.read(off, size);
     this.regs.write(off, size, value);
     this.poll();
