@@ -226,6 +226,7 @@ describe('options refused in one line rather than taken silently', () => {
     expectUsageError(run('source,count=-1'), /bad --peer source count '-1': a negative number/);
     expectUsageError(run('source,speed=5'), /unknown --peer source parameter 'speed'/);
     expectUsageError(run('source,rate=5,rate=6'), /rate= is given twice/);
+    expectUsageError(run('source,start=600001'), /bad --peer source start '600001'; give 0\.\.600000/);
   });
 
   it('--peer source count=0 sends until the run ends, as --help says', () => {

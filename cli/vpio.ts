@@ -141,9 +141,9 @@ export function parsePeer(text: string): PeerSpec {
       const p = SOURCE_PARAMS[key];
       return kv.has(key) ? parseWhole(kv.get(key)!, `--peer source ${key}`, p.meaning.split(/[;(]/)[0].trim(), p.min, p.max) : p.default;
     };
-    return { kind: 'source', rate: num('rate'), size: num('size'), count: num('count'), port: num('port') };
+    return { kind: 'source', rate: num('rate'), size: num('size'), count: num('count'), port: num('port'), start: num('start') };
   }
-  throw new UsageError(`unknown peer '${kind}'; peers are echo, sink, source[,rate=N,size=N,count=N,port=N]`);
+  throw new UsageError(`unknown peer '${kind}'; peers are echo, sink, source[,rate=N,size=N,count=N,port=N,start=N]`);
 }
 
 /** The RTC start for a seed: 2000-01-01 plus a seeded offset within 30 years. */

@@ -108,6 +108,15 @@ describe('the wire and its peers', () => {
     expect(udps.map((p) => p.udp!.data[3])).toEqual([0, 1, 2, 3, 4]);
     expect(udps[0].udp!.data.length).toBe(100);
   });
+
+  it('source waits start= milliseconds of virtual time before its first ARP', () => {
+    const { clock, wire, got } = segment(100e6);
+    new SourcePeer(wire, { rate: 1000, size: 100, count: 5, start: 50 });
+    clock.advanceTo(0.049 * 2e9);
+    expect(got).toHaveLength(0);
+    clock.advanceTo(0.051 * 2e9);
+    expect(got.map(parse).filter((p) => p.arp && p.arp.targetIp === GUEST_IP)).toHaveLength(1);
+  });
 });
 
 describeIf(have('tshark', '--version'), 'tshark is not installed (.ci/run installs it)')('pcap files, read by tshark', () => {

@@ -260,8 +260,8 @@ export interface SourceOptions {
   size: number;
   /** How many to send; 0 (the default): no limit, until the run ends. */
   count: number;
-  /** Virtual seconds to wait before the first ARP. */
-  startAfter?: number;
+  /** Milliseconds of virtual time before the first ARP (SOURCE_PARAMS.start; 1 when absent). */
+  start?: number;
   /** Destination UDP port (9, the discard port, by default; 7 to exercise an echo server). */
   port?: number;
 }
@@ -275,6 +275,7 @@ export const SOURCE_PARAMS = {
   size: { default: 512, min: 4, max: MAX_FRAME - 42, meaning: 'UDP payload bytes (the first 4 are the sequence number)' },
   count: { default: 0, min: 0, max: 1_000_000_000, meaning: 'datagrams to send; 0 sends until the run ends' },
   port: { default: 9, min: 1, max: 65535, meaning: 'the guest\'s UDP port (9, discard; 7 for echo-server)' },
+  start: { default: 1, min: 0, max: 600_000, meaning: 'milliseconds of virtual time before it first asks for the guest by ARP (a Linux guest needs seconds to boot)' },
 } as const;
 
 /** Sends a sequenced UDP stream to the guest (10.0.2.15, port 9) after resolving it by ARP. */
@@ -299,7 +300,7 @@ export class SourcePeer implements Station {
     this.tx.port = wire.attach(this);
     this.tick = wire.clock.timer('source-tick', (at) => this.sendOne(at));
     this.arpTimer = wire.clock.timer('source-arp', () => this.askArp());
-    this.arpTimer.arm(Math.floor((opts.startAfter ?? 0.001) * wire.clock.hz));
+    this.arpTimer.arm(Math.floor(((opts.start ?? SOURCE_PARAMS.start.default) / 1000) * wire.clock.hz));
   }
 
   private askArp(): void {

@@ -6,11 +6,13 @@
 #
 #   vpio_driver=8139too|ne2k-pci  load it (8139too: vpio_io=1 for use_io=1, ports not BAR1)
 #   vpio_ip=10.0.2.15             eth0's address (10.0.2.0/24; the peers are 10.0.2.2)
-#   vpio_work=ping,bigping,tx,rx  the workloads, in order:
+#   vpio_work=ping,bigping,flood,tx,rx  the workloads, in order:
 #       ping     ping -c vpio_pings (4) 10.0.2.2
 #       bigping  ping -c 4 -s 1400 10.0.2.2
+#       flood    ping -A -q -c 200 10.0.2.2 (the next as soon as a reply is in)
 #       tx       vpio-net tx to the sink (10.0.2.2:9): vpio_count (1000) of vpio_size (1024)
 #       rx       vpio-net rx on port 9 from the source peer: vpio_count, 5 s without one ends it
+#                (give the peer start= past the boot, e.g. --peer source,count=300,start=3500)
 #
 # Every line it prints itself starts "init: "; it powers off at the end.
 /bin/busybox mkdir -p /proc /sys /usr/bin /usr/sbin /sbin
@@ -37,6 +39,7 @@ for w in $(echo "$vpio_work" | tr , ' '); do
   case "$w" in
     ping) ping -c "${vpio_pings:-4}" 10.0.2.2 ;;
     bigping) ping -c 4 -s 1400 10.0.2.2 ;;
+    flood) ping -A -q -c 200 10.0.2.2 ;;
     tx) vpio-net tx 10.0.2.2 9 "${vpio_count:-1000}" "${vpio_size:-1024}" ;;
     rx) vpio-net rx 9 "${vpio_count:-1000}" 5 ;;
     *) say "unknown workload $w" ;;
