@@ -1044,14 +1044,7 @@ export class Cpu {
     this.segMaxR[seg] = 0xffff;
     this.segMaxW[seg] = 0xffff;
     this.segFlags[seg] = 0xf300;
-    if (seg === CS) {
-      this.csD32 = false;
-      this.o32 = this.a32 = false;
-      this.invalidateFetch();
-    } else if (seg === SS) {
-      this.ssB32 = false;
-    }
-    this.updateFlat(seg);
+    this.segmentSizeLoaded(seg, false);
   }
 
   /**
@@ -1082,6 +1075,11 @@ export class Cpu {
     this.segMin[seg] = min;
     this.segMaxR[seg] = code && !(type & 2) ? -1 : max;
     this.segMaxW[seg] = code || !(type & 2) ? -1 : max;
+    this.segmentSizeLoaded(seg, big);
+  }
+
+  /** After a segment register's cache is filled: CS sets the code and default sizes (and the fetch window), SS the stack size. */
+  private segmentSizeLoaded(seg: number, big: boolean): void {
     if (seg === CS) {
       this.csD32 = big;
       this.o32 = this.a32 = big;
