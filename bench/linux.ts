@@ -64,7 +64,8 @@ interface Figure {
   end: string;
 }
 
-interface Point { label: string; instructions: number; cycles: number; host: number }
+/** Where our boot was at a line: instructions, cycles, in-process host seconds, and the block translator's counters so far. */
+interface Point { label: string; instructions: number; cycles: number; host: number; compiles: number; invalidations: number; flushes: number; memFallbacks: number }
 
 function fail(message: string): never {
   process.stderr.write(`bench-linux: ${message}\n`);
@@ -127,6 +128,19 @@ class LineWatch {
       this.line = '';
     }
   }
+}
+
+interface Row {
+  phase: string;
+  instructions: number | null;
+  virtualSeconds: number | null;
+  hostSeconds: number | null;
+  inProcessHostSeconds: number | null;
+  mips: number | null;
+  compiles: number | null;
+  invalidations: number | null;
+  flushes: number | null;
+  memFallbacks: number | null;
 }
 
 interface Spawned { watch: LineWatch; end: number; status: number | null; signal: string | null; stderr: string }
@@ -203,19 +217,19 @@ async function runV86(kernel: string, initrd: string): Promise<Figure | string> 
       memory_size: MEMORY_MIB << 20, autostart: true,
       disable_keyboard: true, disable_mouse: true, disable_speaker: true,
     });
-    // The 32-bit instruction counter wraps: accumulate its differences, often enough.
+    // The 32-bit instruction counter wraps: accumulate its differences at every byte the
+    // guest prints (no host timer is needed: the kernel's longest silence, the
+    // decompressor's, is well below 2^32 instructions).
     const sample = () => {
       const now = emulator.get_instruction_counter() >>> 0;
       total += (now - last) >>> 0;
       last = now;
     };
-    const timer = setInterval(sample, 200);
     let done = false;
     const finish = (end: string) => {
       if (done) return;
       done = true;
       sample();
-      clearInterval(timer);
       clearTimeout(timeout);
       try { emulator.stop?.(); emulator.destroy?.(); } catch { /* already stopped */ }
       const at = watch.at;
@@ -223,28 +237,31 @@ async function runV86(kernel: string, initrd: string): Promise<Figure | string> 
         instructionsToInit: atInit, instructions: total, end });
     };
     const watch = new LineWatch(t0, [KERNEL_LINE, INIT_LINE, POWER_LINE], (line) => {
-      if (atInit === null && line.includes(INIT_LINE)) { sample(); atInit = total; }
+      if (atInit === null && line.includes(INIT_LINE)) atInit = total;
       if (line.includes(POWER_LINE)) finish(line.slice(line.indexOf(POWER_LINE)).trim());
     });
     const timeout = setTimeout(() => finish(`stopped after ${TIMEOUT_MS / 60000} minutes`), TIMEOUT_MS);
-    emulator.add_listener('serial0-output-byte', (byte: number) => watch.feed(String.fromCharCode(byte)));
+    emulator.add_listener('serial0-output-byte', (byte: number) => { sample(); watch.feed(String.fromCharCode(byte)); });
   }).finally(() => { console.log = log; });
 }
 
 /** Our boot in this process, noting instructions and virtual time at the end of the three lines. */
-function runPhases(kernel: string, initrd: string): { points: Point[]; cycles: number; instructions: number; hz: number; end: string } {
+function runPhases(kernel: string, initrd: string): { points: Point[]; hz: number; end: string } {
   const points: Point[] = [];
   let line = '';
   const labels: [string, string][] = [[KERNEL_LINE, 'kernel'], [INIT_LINE, 'init'], [POWER_LINE, 'power-off']];
-  let pc: Pc;
   let t0 = 0n;
-  pc = new Pc({
+  const point = (label: string): Point => {
+    const c = pc.cpu.blocks;
+    return { label, instructions: pc.cpu.instructions, cycles: pc.cpu.cycles, host: seconds(t0), compiles: c.compiles, invalidations: c.invalidations, flushes: c.flushes, memFallbacks: pc.cpu.memFallbacks };
+  };
+  const pc: Pc = new Pc({
     memoryBytes: MEMORY_MIB << 20,
     console: (b) => {
       if (b !== 0x0a) { line += String.fromCharCode(b); return; }
       for (const [m, label] of labels) {
         if (line.includes(m) && !points.some((p) => p.label === label)) {
-          points.push({ label, instructions: pc.cpu.instructions, cycles: pc.cpu.cycles, host: seconds(t0) });
+          points.push(point(label));
         }
       }
       line = '';
@@ -253,8 +270,9 @@ function runPhases(kernel: string, initrd: string): { points: Point[]; cycles: n
   t0 = process.hrtime.bigint();
   pc.boot(new Uint8Array(fs.readFileSync(kernel)), APPEND, new Uint8Array(fs.readFileSync(initrd)));
   const result = pc.run(Infinity);
+  points.push(point('end'));
   pc.close();
-  return { points, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions, hz: pc.clock.hz, end: result.kind };
+  return { points, hz: pc.clock.hz, end: result.kind };
 }
 
 const fmt = (v: number | null, digits = 2) => (v === null ? '-' : v.toFixed(digits));
@@ -269,49 +287,56 @@ async function main(): Promise<void> {
     const r = engine === 'ours' ? await runOurs(kernel, initrd) : engine === 'qemu' ? await runQemu(kernel, initrd, opts.qemuCpu) : await runV86(kernel, initrd);
     if (typeof r === 'string') skipped[engine] = r; else figures.push(r);
   }
-  console.log(`Debian 12 686 kernel ${path.basename(kernel)}, initramfs ${path.basename(initrd)}, ${APPEND}, ${MEMORY_MIB} MiB; host seconds from the launch`);
-  console.log('engine     to kernel  to /init  to power-off  instructions to /init  instructions  end');
-  for (const f of figures) {
-    const n = (v: number | null) => (v === null ? '-' : v.toExponential(3));
-    console.log(`${f.engine.padEnd(10)} ${fmt(f.toKernel).padStart(9)} ${fmt(f.toInit).padStart(9)} ${fmt(f.toPowerOff).padStart(13)} ${n(f.instructionsToInit).padStart(22)} ${n(f.instructions).padStart(13)}  ${f.end}`);
-  }
-  for (const [e, why] of Object.entries(skipped)) console.log(`${e.padEnd(10)} skipped: ${why}`);
-
-  let phases: unknown = null;
+  let phases: { points: Point[]; hz: number; end: string; rows: Row[] } | null = null;
+  const ours = figures.find((f) => f.engine === 'ours');
   if (opts.phases) {
     process.stderr.write('bench-linux: our boot again, in this process, for its phases...\n');
     const p = runPhases(kernel, initrd);
-    const ours = figures.find((f) => f.engine === 'ours');
     const at = (label: string) => p.points.find((x) => x.label === label) ?? null;
-    const kernelAt = at('kernel'), initAt = at('init'), powerAt = at('power-off');
-    if (ours) ours.instructionsToInit = initAt?.instructions ?? null;
-    // Host seconds per phase: the spawned run's (launch, its lines, its end), else this run's.
-    const host = ours ? [ours.toKernel, ours.toInit, ours.toPowerOff] : [kernelAt?.host ?? null, initAt?.host ?? null, powerAt?.host ?? null];
-    const rows = [
-      { phase: 'decompression', from: null, to: kernelAt, hostFrom: 0, hostTo: host[0] },
-      { phase: 'kernel init', from: kernelAt, to: initAt, hostFrom: host[0], hostTo: host[1] },
-      { phase: 'user space', from: initAt, to: { label: 'end', instructions: p.instructions, cycles: p.cycles, host: 0 }, hostFrom: host[1], hostTo: host[2] },
-    ].map((r) => {
-      const instructions = r.to ? r.to.instructions - (r.from?.instructions ?? 0) : null;
-      const virtual = r.to ? (r.to.cycles - (r.from?.cycles ?? 0)) / p.hz : null;
-      const hostSeconds = r.hostTo !== null && r.hostFrom !== null ? r.hostTo - r.hostFrom : null;
-      return { phase: r.phase, instructions, virtualSeconds: virtual, hostSeconds, mips: instructions !== null && hostSeconds ? instructions / hostSeconds / 1e6 : null };
+    const end = at('end')!;
+    if (ours) {
+      ours.instructionsToInit = at('init')?.instructions ?? null;
+      const spawnedCycles = (ours as Figure & { cycles?: number }).cycles;
+      if (ours.instructions !== end.instructions || spawnedCycles !== end.cycles) {
+        process.stderr.write(`bench-linux: WARNING: the spawned run ended at ${spawnedCycles} cycles, ${ours.instructions} instructions; this one at ${end.cycles}, ${end.instructions}\n`);
+      }
+    }
+    // Host seconds per phase: the spawned run's (its launch, its lines, its end) where there is one.
+    const spawned = ours ? [0, ours.toKernel, ours.toInit, ours.toPowerOff] : null;
+    const bounds = [null, at('kernel'), at('init'), end];
+    const rows: Row[] = ['decompression', 'kernel init', 'user space'].map((phase, i) => {
+      const from = bounds[i], to = bounds[i + 1];
+      const d = (k: 'instructions' | 'cycles' | 'host' | 'compiles' | 'invalidations' | 'flushes' | 'memFallbacks') => (to === null ? null : to[k] - (from?.[k] ?? 0));
+      const host = spawned ? (spawned[i + 1] !== null && spawned[i] !== null ? spawned[i + 1]! - spawned[i]! : null) : null;
+      const instructions = d('instructions');
+      return {
+        phase, instructions, virtualSeconds: to === null ? null : d('cycles')! / p.hz, hostSeconds: host, inProcessHostSeconds: d('host'),
+        mips: instructions !== null && host ? instructions / host / 1e6 : null,
+        compiles: d('compiles'), invalidations: d('invalidations'), flushes: d('flushes'), memFallbacks: d('memFallbacks'),
+      };
     });
+    phases = { points: p.points, hz: p.hz, end: p.end, rows };
+  }
+
+  console.log(`Debian 12 686 kernel ${path.basename(kernel)}, initramfs ${path.basename(initrd)}, ${APPEND}, ${MEMORY_MIB} MiB; host seconds from the launch`);
+  console.log('engine     to kernel  to /init  to power-off  instructions to /init  instructions  end');
+  const n = (v: number | null) => (v === null ? '-' : v.toExponential(3));
+  for (const f of figures) {
+    console.log(`${f.engine.padEnd(10)} ${fmt(f.toKernel).padStart(9)} ${fmt(f.toInit).padStart(9)} ${fmt(f.toPowerOff).padStart(13)} ${n(f.instructionsToInit).padStart(22)} ${n(f.instructions).padStart(13)}  ${f.end}`);
+  }
+  for (const [e, why] of Object.entries(skipped)) console.log(`${e.padEnd(10)} skipped: ${why}`);
+  if (phases) {
     console.log('');
-    console.log(`ours, by phase (instructions and virtual time from the boot in this process, ended by ${p.end}; host seconds from ${ours ? 'the spawned run' : 'this run'}):`);
-    console.log('point          virtual s   instructions');
-    for (const q of p.points) console.log(`${q.label.padEnd(14)} ${(q.cycles / p.hz).toFixed(4).padStart(9)} ${String(q.instructions).padStart(14)}`);
-    console.log(`${'end'.padEnd(14)} ${(p.cycles / p.hz).toFixed(4).padStart(9)} ${String(p.instructions).padStart(14)}`);
-    console.log('phase          instructions  virtual s  host s    MIPS');
-    for (const r of rows) {
-      console.log(`${r.phase.padEnd(14)} ${(r.instructions === null ? '-' : r.instructions.toExponential(3)).padStart(12)} ${fmt(r.virtualSeconds, 4).padStart(10)} ${fmt(r.hostSeconds).padStart(7)} ${fmt(r.mips, 0).padStart(7)}`);
+    console.log(`ours, by line (from the boot in this process, which ended by ${phases.end}):`);
+    console.log('point        virtual s    instructions  host s  block compiles  invalidations  flushes');
+    for (const q of phases.points) {
+      console.log(`${q.label.padEnd(12)} ${(q.cycles / phases.hz).toFixed(4).padStart(9)} ${String(q.instructions).padStart(15)} ${q.host.toFixed(2).padStart(7)} ${String(q.compiles).padStart(15)} ${String(q.invalidations).padStart(14)} ${String(q.flushes).padStart(8)}`);
     }
-    const spawnedCycles = (ours as (Figure & { cycles?: number }) | undefined)?.cycles;
-    if (ours && (ours.instructions !== p.instructions || spawnedCycles !== p.cycles)) {
-      console.log(`WARNING: the spawned run ended at ${spawnedCycles} cycles, ${ours.instructions} instructions; this one at ${p.cycles}, ${p.instructions}`);
+    console.log(`ours, by phase (host seconds and MIPS ${ours ? 'of the spawned run' : 'not measured: no spawned run'}; in-process host seconds beside):`);
+    console.log('phase          instructions  virtual s  host s    MIPS  in-process s');
+    for (const r of phases.rows) {
+      console.log(`${r.phase.padEnd(14)} ${n(r.instructions).padStart(12)} ${fmt(r.virtualSeconds, 4).padStart(10)} ${fmt(r.hostSeconds).padStart(7)} ${fmt(r.mips, 0).padStart(7)} ${fmt(r.inProcessHostSeconds).padStart(13)}`);
     }
-    phases = { points: p.points.map((q) => ({ label: q.label, instructions: q.instructions, cycles: q.cycles, virtualSeconds: q.cycles / p.hz, inProcessHostSeconds: q.host })),
-      end: { instructions: p.instructions, cycles: p.cycles, result: p.end }, rows };
   }
   if (opts.json) {
     const pkg = (name: string) => { try { return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version; } catch { return null; } };
