@@ -47,7 +47,7 @@ import type { Cpu } from './cpu';
 import {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
 } from './alu';
-import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment, stringMovs, stringStos } from './execute';
+import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, stringMovs, stringStos } from './execute';
 import { loadSegment } from './system';
 import { CS, SS, DS, ES, FS, GS, ESP, EBP } from './registers';
 import { ARITH, CF, PARITY, LazyOp } from './flags';
@@ -210,8 +210,9 @@ export class BlockCache {
 const R8_NAMES = ['r8[0]', 'r8[4]', 'r8[8]', 'r8[12]', 'r8[1]', 'r8[5]', 'r8[9]', 'r8[13]'];
 
 /**
- * Runs the block at cpu.eip, translating it first if needed. Returns the number of
- * instructions executed, or 0 when the interpreter must take this instruction, or -1
+ * Runs the block at cpu.eip, translating it first if needed, and the blocks after it
+ * while they are in the cache (see below), charging their instructions to the slice.
+ * Returns 1 when it ran blocks, or 0 when the interpreter must take this instruction, or -1
  * when it must because this start is not hot yet: then the run loop looks up no block
  * until the code stops running on in sequence (Cpu.runSlice), so that code run once
  * costs one lookup for each jump rather than one for each instruction.
@@ -245,13 +246,28 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   // block stops before an iteration that would not fit: slices end on exactly the
   // instruction where the interpreter would end them, so both modes keep one timing.
   if (b.count === 0 || b.count * cpu.instructionCycles > cpu.left || eip + b.bytes > cpu.fetchHi) return 0;
-  cpu.smc = false;
-  cpu.block = b;
-  cpu.blockDone = 0;
-  cpu.blockCommitted = 0;
-  const n = b.fn!(cpu) - cpu.blockCommitted;
-  cpu.block = null;
-  return n;
+  for (;;) {
+    cpu.smc = false;
+    cpu.block = b;
+    cpu.blockDone = 0;
+    cpu.blockCommitted = 0;
+    const n = b.fn!(cpu) - cpu.blockCommitted;
+    cpu.block = null;
+    cpu.left -= n * cpu.instructionCycles;
+    cpu.sliceInstr += n;
+    // Straight on to the next block while nothing the run loop looks after can have
+    // happened (an interrupt to take, TF, the slice's end: HLT and stop requests end
+    // the slice) and the next block is in the cache, valid and fits: one lookup per
+    // block, without the trip through the run loop. Anything else goes back to it.
+    if (cpu.left <= 0 || (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || (cpu.flags & 0x100) !== 0) return 1;
+    const e = cpu.eip;
+    if (e >= cpu.fetchHi || e < cpu.fetchLo) return 1;
+    const p = e + cpu.fetchDelta;
+    const nb = cache.slots[(p ^ (p >>> CACHE_BITS)) & CACHE_MASK];
+    if (nb === undefined || nb.phys !== p || nb.eip !== e || nb.d32 !== cpu.csD32 || nb.gen !== cpu.pageGen[p >>> 12] ||
+      nb.count === 0 || nb.count * cpu.instructionCycles > cpu.left || e + nb.bytes > cpu.fetchHi) return 1;
+    b = nb;
+  }
 }
 
 /**
@@ -392,7 +408,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const body = lines.join('\n').replace(/\bEND4\b/g, String(cpu.memSize - 3)).replace(/\bEND1\b/g, String(cpu.memSize));
   const src = `const { ${HELPER_NAMES} } = helpers;\nreturn function block_${phys.toString(16)}(cpu) {\n` +
     '  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages, tlb = cpu.tlb;\n' +
-    `  let a = 0, b = 0, v = 0, o = 0, c = 0, te = 0, tp = 0;\n${body}\n};`;
+    `  let a = 0, b = 0, v = 0, o = 0, c = 0, te = 0, tp = 0, l = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn, source: src.length, stopEip };
@@ -401,7 +417,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
 /** What generated code may call: the interpreter's own semantic functions. */
 const HELPERS = {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
-  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment, loadSegment, stringMovs, stringStos,
+  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, loadSegment, stringMovs, stringStos,
 };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 
@@ -469,6 +485,18 @@ function regOperand(reg: number, size: number): Operand {
  */
 function memOperand(seg: number, size: number): Operand {
   const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
+  if ((seg === FS || seg === GS) && (size === 4 || size === 1)) {
+    // Through FS or GS (an override): a base is likely (Linux's per-CPU area), so
+    // the linear address is the base plus the offset, looked up in the TLB.
+    const end = size === 4 ? 'END4' : 'END1', arr = size === 4 ? 'm32[tp >> 2]' : 'm8[tp]';
+    const read = based(seg, false, size, end), write = based(seg, true, size, end);
+    return {
+      read: `(${read} ? ${arr} : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read${fn}(${seg}, o)))`,
+      write: (v) => `if (${write} && cp[tp >>> 12] === 0) ${arr} = ${v}; ` +
+        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write${fn}(${seg}, o, ${v}); }`,
+      mem: true,
+    };
+  }
   if (seg !== CS && size === 4) {
     const flat = flatDword(seg), read = pagedDword(seg, false), write = pagedDword(seg, true);
     return {
@@ -503,6 +531,16 @@ function flatDword(seg: number): string {
 function paged(seg: number, write: boolean, end: string): string {
   return `(cpu.pagedMask & ${1 << seg}) !== 0 && ((te = tlb[o >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && ` +
     `(tp = ((te & -4096) | (o & 4095)) >>> 0) < ${end}`;
+}
+
+/**
+ * Whether seg:o is in a segment of basedMask (paging on, offsets to 4 GiB, any base)
+ * and the TLB says where base + o is in RAM: the physical address is left in `tp`. A
+ * dword must be aligned (so within one page).
+ */
+function based(seg: number, write: boolean, size: number, end: string): string {
+  return `(cpu.basedMask & ${1 << seg}) !== 0 && ((l = (cpu.segBase[${seg}] + o) | 0) & ${size - 1}) === 0 && ` +
+    `((te = tlb[l >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && (tp = ((te & -4096) | (l & 4095)) >>> 0) < ${end}`;
 }
 
 function pagedDword(seg: number, write: boolean): string {
@@ -659,6 +697,16 @@ function emitIncDec(out: string[], dec: boolean, sz: number, mayLeave: boolean):
 }
 
 /**
+ * IMUL of the 32-bit locals `a` and `b` (two- and three-operand forms): the truncated
+ * product into `v`, and the flags as imulTrunc() sets them (CF = OF = the product does
+ * not fit in 32 signed bits; a double holds the exact product where it does).
+ */
+function emitImul32(out: string[], mayLeave: boolean): void {
+  out.push('v = Math.imul(a, b);', `${FLAGS}c = v !== (a | 0) * (b | 0) ? 1 : 0; setResultFlags(cpu, v, -2147483648, c, c !== 0, false);`);
+  flagsSet(-1, 4, mayLeave);
+}
+
+/**
  * SHL/SAL, SHR, SAR (`kind` 4/6, 5, 7) of the 32-bit local `a` by a constant count of
  * 1..31: the result into `v`, and the flags as shift() sets them.
  */
@@ -753,6 +801,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
   }
   if (!st.ok) return Emit.None;
   const markFault = `cpu.instrEip = ${ieip};`;
+  if (rep && op === 0x90) { flagsUntouched(); return Emit.Plain; } // PAUSE: a NOP here (delay loops spin on it)
   if (rep) return op === 0xa4 || op === 0xa5 || op === 0xaa || op === 0xab ? emitRepString(out, op, op & 1 ? size : 1, segOvr, ieip) : Emit.None;
   // ModRM operands: E (r/m) and G (reg); for memory E, `o` holds the offset.
   let m = 0;
@@ -926,6 +975,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       modrm(size);
       out.push(`a = ${E.read};`);
       const k = op === 0x69 ? imm(size) : simm8(size);
+      if (size === 4) { out.push(`b = ${k | 0};`); emitImul32(out, E.mem); out.push(G.write('v')); return Emit.Plain; }
       out.push(G.write(`imulTrunc(cpu, a, ${k}, ${size * 8})`));
       return Emit.Plain;
     }
@@ -1101,7 +1151,18 @@ function translate0F(
   switch (op) {
     case 0xaf:
       modrm(size);
+      if (size === 4) {
+        out.push(`a = ${getG().read};`, `b = ${getE().read};`);
+        emitImul32(out, getE().mem);
+        out.push(getG().write('v'));
+        return Emit.Plain;
+      }
       out.push(getG().write(`imulTrunc(cpu, ${getG().read}, ${getE().read}, ${size * 8})`));
+      return Emit.Plain;
+    case 0x31:
+      // RDTSC reads the clock: charge the instructions before it first, as for port I/O.
+      out.push('COMMIT', markFault, 'RDTSC(cpu, 0x31);');
+      flagsKept();
       return Emit.Plain;
     case 0xb6: case 0xbe: {
       modrm(1);
