@@ -813,8 +813,6 @@ describe('memory operands of flat segments, straight into RAM', () => {
 describe('what the Linux boot spends its time in (issue 17), translated', () => {
   const DESC = 0x18;
   const le = le32;
-  /** The block cached for the instruction at `eip` (CODE_BASE + offset), or undefined. */
-  const blockAt = (cpu: Cpu, eip: number) => cpu.blocks.slots.find((b) => b !== undefined && b.eip === eip && b.count > 0);
 
   it('RDTSC and PAUSE in a delay loop: the same counts and cycles both ways, and the loop is one block', () => {
     // L: pause ; rdtsc ; mov [ebp+ecx*4], eax ; mov [ebp+ecx*4+0x100], edx ; dec ecx ; jnz L
@@ -822,10 +820,36 @@ describe('what the Linux boot spends its time in (issue 17), translated', () => 
     const program = [0xb9, ...le(40), 0xf3, 0x90, 0x0f, 0x31, 0x89, 0x44, 0x8d, 0x00, 0x89, 0x94, 0x8d, ...le(0x100), 0x49, 0x75, 0xee];
     expect(compare(program)).toBe('');
     const r = run([...program, 0xf4], true);
-    expect(blockAt(r.cpu, CODE_BASE + loopAt)?.count).toBe(6);
+    // The loop is in a compiled block, PAUSE and RDTSC included.
+    const loop = r.cpu.blocks.slots.find((b) => b !== undefined && b.fn !== null && b.eips.includes(CODE_BASE + loopAt) && b.eips.includes(CODE_BASE + loopAt + 2));
+    expect(loop?.eips).toContain(CODE_BASE + loopAt + 4);
     // The clock each RDTSC read: 6 instructions (cycles) a pass apart.
     const dv = new DataView(r.bus.ram.buffer);
     expect(dv.getUint32(DATA + 4 * 4, true) - dv.getUint32(DATA + 5 * 4, true)).toBe(6);
+  });
+
+  describe('branches to instructions of the same block stay inside it', () => {
+    // mov ecx, 100 ; mov ebx, 0 ; L: test cl, 1 ; jz S ; add ebx, ecx ; S: add ebx, 3 ; dec ecx ; jnz L ; mov [ebp], ebx
+    const ifInLoop = [0xb9, ...le(100), 0xbb, ...le(0), 0xf6, 0xc1, 0x01, 0x74, 0x02, 0x01, 0xcb, 0x83, 0xc3, 0x03, 0x49, 0x75, 0xf3, 0x89, 0x5d, 0x00];
+    // mov ecx, 5 ; mov ebx, 1000 ; L: mov eax, ebx ; xor edx, edx ; div ecx ; test al, 1 ; jz S ; add ebx, eax ; S: dec ecx ; jmp L
+    // (#DE when ECX reaches 0, after branches forward and back inside the block)
+    const faultInLoop = [0xb9, ...le(5), 0xbb, ...le(1000), 0x89, 0xd8, 0x31, 0xd2, 0xf7, 0xf1, 0xa8, 0x01, 0x74, 0x02, 0x01, 0xc3, 0x49, 0xeb, 0xf1];
+
+    it('agree with the interpreter: an if inside a loop, and a fault after branches inside', () => {
+      expect(compare(ifInLoop)).toBe('');
+      expect(compare(faultInLoop)).toBe('');
+    });
+
+    it('end the slice on the instruction the interpreter ends it on, wherever it falls', () => {
+      const out: string[] = [];
+      for (let at = 1; at < 80; at++) out.push(compare([0xfb, ...ifInLoop], at), compare([0xfb, ...faultInLoop], at));
+      expect(out.filter((x) => x !== '')).toEqual([]);
+    });
+
+    it('make one block of the whole program', () => {
+      const r = run([...ifInLoop, 0xf4], true);
+      expect(r.cpu.blocks.compiles).toBe(1);
+    });
   });
 
   it('RDTSC right after port I/O and a REP STOS in one block reads the clock the interpreter reads', () => {

@@ -305,26 +305,52 @@ interface Decoded {
  */
 const IO_CHECK = 'if ((cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }';
 
-function translate(cpu: Cpu, eip: number, phys: number): Block {
+/** One decoding of a block (see translate). */
+interface Decoding {
+  bodies: string[][];
+  eips: number[];
+  nexts: number[];
+  /** Per instruction: a branch's condition (JS) and target, or null; 'true' for a JMP. */
+  exits: ({ cond: string; target: number } | null)[];
+  stopEip: number;
+  /** Past the highest byte decoded. */
+  end: number;
+  /** The run ended for good (a RET, an exit, a jump): nothing to add after its last instruction. */
+  terminated: boolean;
+  /** The EIP of an instruction of the block the last one runs on into, or -1. */
+  tail: number;
+}
+
+/**
+ * Decodes and emits the instructions of a block starting at `eip`. `labels` are the
+ * EIPs that branches inside the block will reach (found by a first decoding): at each
+ * the flag state is not known, so conditions there are worked out generically.
+ */
+function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, labels: ReadonlySet<number>): Decoding {
   const mem = cpu.mem;
-  const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
-  const d32 = cpu.csD32;
-  const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 };
-  if (!d32) return empty; // 16-bit code runs in the interpreter
   const bodies: string[][] = [];
   const flagInfos: FlagInfo[] = [];
   const nexts: number[] = [];
   const eips: number[] = [];
+  const exits: ({ cond: string; target: number } | null)[] = [];
   const st: Decoded = { pos: phys, end: pageEnd, ok: true };
   let terminated = false;
   let stopEip = -1;
-  let loopCc = -2;
+  let tail = -1;
   let end = phys; // past the highest byte of the block: it may jump back within its page
   known.op = -1;
   while (eips.length < MAX_BLOCK_INSTRUCTIONS && !terminated) {
     const start = st.pos;
     const ieip = eip + (start - phys);
+    if (eips.length > 0 && eips.includes(ieip)) {
+      // Running on (after a followed jump) into an instruction already in the block: go
+      // there (after the last instruction's own branch, if it has one).
+      tail = ieip;
+      flagInfos[flagInfos.length - 1].reads = true;
+      terminated = true;
+      break;
+    }
+    if (labels.has(ieip)) known.op = -1;
     const code: string[] = [];
     lastBranch.cc = -2; lastBranch.call = false;
     flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
@@ -334,84 +360,104 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
       st.pos = start;
       break;
     }
-    flagInfos.push({ ...flagInfo });
     const next = eip + (st.pos - phys);
     eips.push(ieip);
     nexts.push(next);
+    exits.push(null);
     if (st.pos > end) end = st.pos;
     if (res === Emit.Writes) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
     if (res === Emit.Io) code.push(IO_CHECK);
     bodies.push(code);
-    const backToStart = lastBranch.cc !== -2 && ((next + lastBranch.disp) >>> 0) === eip;
     if (res === Emit.Branch) {
-      if (backToStart) {
-        // A branch back to the block's first instruction: run the block as a loop.
-        terminated = true;
-        loopCc = lastBranch.cc;
-      } else {
-        // A side exit: leave when taken, go on with the fall-through path.
-        code.push(`if (${conditionExpr(lastBranch.cc)}) { cpu.eip = ${(next + lastBranch.disp) >>> 0}; return COUNT; }`);
-      }
+      // Taken: to the target (inside the block or out of it, decided when the whole
+      // block is known); not taken: on with the fall-through path.
+      exits[exits.length - 1] = { cond: conditionExpr(lastBranch.cc), target: (next + lastBranch.disp) >>> 0 };
     } else if (res === Emit.Terminates) {
       terminated = true;
-      if (backToStart) loopCc = lastBranch.cc;
     } else if (res === Emit.Jump) {
       const target = (next + lastBranch.disp) >>> 0;
       const targetPhys = phys + (target - eip);
-      if (backToStart && !lastBranch.call) {
-        terminated = true;
-        loopCc = -1;
-      } else if (targetPhys >= (phys & ~0xfff) && targetPhys < pageEnd && !eips.includes(target)) {
+      if (!eips.includes(target) && targetPhys >= (phys & ~0xfff) && targetPhys < pageEnd) {
         // Straight on at the target: in the same page, so under the same mapping, and
         // within the fetch window once the block's highest byte is.
         nexts[nexts.length - 1] = target;
         if (lastBranch.call) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
         st.pos = targetPhys;
       } else {
-        code.push(`cpu.eip = ${target};`, 'return COUNT;');
+        if (lastBranch.call) code.push(`if (cpu.smc === true) { cpu.eip = ${target}; return COUNT; }`);
+        exits[exits.length - 1] = { cond: 'true', target };
         terminated = true;
       }
     }
+    if (exits[exits.length - 1] !== null) flagInfo.reads = true; // whoever is jumped to may read them
+    flagInfos.push({ ...flagInfo });
     if (flagInfo.modifies) { known.op = flagInfo.op; known.size = flagInfo.size; known.cfKept = flagInfo.keepsCf; }
   }
   dropDeadFlags(bodies, flagInfos);
+  return { bodies, eips, nexts, exits, stopEip, end, terminated, tail };
+}
+
+function translate(cpu: Cpu, eip: number, phys: number): Block {
+  const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
+  const d32 = cpu.csD32;
+  const gen = cpu.pageGen[phys >>> 12];
+  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 };
+  if (!d32) return empty; // 16-bit code runs in the interpreter
+  let d = decodeBlock(cpu, eip, phys, pageEnd, new Set());
+  // Branches to instructions of the block stay inside it (a loop, an if, a loop with
+  // a branch back to its middle); at their targets the flag state is not known: decode
+  // again knowing them (the same instructions, conditions there worked out generically).
+  const inside = (t: number) => d.eips.includes(t);
+  const labels = new Set(d.exits.filter((x) => x !== null && inside(x.target)).map((x) => x!.target));
+  if (d.tail !== -1) labels.add(d.tail);
+  if ([...labels].some((t) => t !== eip)) d = decodeBlock(cpu, eip, phys, pageEnd, labels);
+  const { bodies, eips, nexts, exits } = d;
   const count = eips.length;
   if (count === 0) return empty;
+  const index = new Map(eips.map((e, i) => [e, i]));
+  const loop = labels.size > 0;
   const lines: string[] = [];
-  const loop = loopCc !== -2;
-  const indent = loop ? '    ' : '  ';
-  if (loop) lines.push('  let n = 0;', '  const limit = Math.floor(cpu.left / cpu.instructionCycles);', '  for (;;) {', '    cpu.blockDone = n;');
+  // With branches inside, the function is a loop around a switch on where to go on
+  // (`L`, an instruction's index): `base` + i instructions are complete when the i-th
+  // starts (so cpu.blockDone = base for the fault accounting), and a branch inside goes
+  // on only if every instruction the block could run from its target still fits in
+  // what was left of the slice when the block began (as a pass of a loop must).
+  const indent = loop ? '      ' : '  ';
+  if (loop) lines.push('  const limit = Math.floor(cpu.left / cpu.instructionCycles);', '  let base = 0, L = 0;', '  for (;;) {', '    switch (L) {');
+  const goto = (i: number, t: number): string => {
+    const ti = index.get(t)!;
+    return `base += ${i + 1 - ti}; if (base + ${count} > limit) { cpu.eip = ${t}; return base + ${ti}; } cpu.blockDone = base; L = ${ti}; continue;`;
+  };
+  const subst = (c: string, i: number): string => c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bHERE\b/g, String(eips[i]))
+    .replace(/\bCOUNT\b/g, loop ? `base + ${i + 1}` : String(i + 1)).replace(/\bPASS\b/g, loop ? `base + ${count}` : String(count));
   bodies.forEach((code, i) => {
-    const last = loop && i === count - 1;
+    if (loop && (i === 0 || labels.has(eips[i]))) lines.push(`    case ${i}:`);
     lines.push(`${indent}// ${eips[i].toString(16)}`);
-    const body = last ? [] : code; // a loop's closing branch is written below
-    for (const c of body) {
+    for (const c of code) {
       if (c === 'COMMIT') {
         // A device reads the clock during I/O: first charge the instructions before this
         // one, as the interpreter would have by now (runBlock subtracts them at the end).
-        const before = loop ? `n + ${i}` : String(i);
-        lines.push(`${indent}c = ${before} - cpu.blockCommitted; cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;`);
-        continue;
+        lines.push(`${indent}c = ${loop ? `base + ${i}` : String(i)} - cpu.blockCommitted; cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;`);
+      } else {
+        lines.push(indent + subst(c, i));
       }
-      lines.push(indent + c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bHERE\b/g, String(eips[i])).replace(/\bCOUNT\b/g, loop ? `n + ${i + 1}` : String(i + 1))
-        .replace(/\bPASS\b/g, loop ? `n + ${count}` : String(count)));
+    }
+    const x = exits[i];
+    if (x !== null) {
+      const to = index.has(x.target) ? goto(i, x.target) : subst(`cpu.eip = ${x.target}; return COUNT;`, i);
+      lines.push(x.cond === 'true' ? indent + to : `${indent}if (${x.cond}) { ${to} }`);
     }
   });
-  if (loop) {
-    const exitNext = nexts[count - 1];
-    lines.push(`    n += ${count};`);
-    if (loopCc >= 0) lines.push(`    if (!(${conditionExpr(loopCc)})) { cpu.eip = ${exitNext}; return n; }`);
-    lines.push(`    if (n + ${count} > limit) { cpu.eip = ${eip}; return n; }`, '  }');
-  } else if (!terminated) {
-    lines.push(`  cpu.eip = ${nexts[count - 1]};`, `  return ${count};`);
-  }
+  if (d.tail !== -1) lines.push(indent + goto(count - 1, d.tail));
+  else if (!d.terminated) lines.push(indent + subst(`cpu.eip = ${nexts[count - 1]}; return COUNT;`, count - 1));
+  if (loop) lines.push('    }', '  }');
   const body = lines.join('\n').replace(/\bEND4\b/g, String(cpu.memSize - 3)).replace(/\bEND1\b/g, String(cpu.memSize));
   const src = `const { ${HELPER_NAMES} } = helpers;\nreturn function block_${phys.toString(16)}(cpu) {\n` +
     '  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages, tlb = cpu.tlb;\n' +
     `  let a = 0, b = 0, v = 0, o = 0, c = 0, te = 0, tp = 0, l = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
-  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn, source: src.length, stopEip };
+  return { phys, eip, d32, gen, count, bytes: d.end - phys, eips, fn, source: src.length, stopEip: d.stopEip };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */
