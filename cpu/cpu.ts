@@ -116,6 +116,8 @@ export class Cpu {
   readonly bus: CpuBus;
   readonly mem: Uint8Array;
   readonly mem32: Int32Array;
+  /** RAM as words, for translated code's aligned 16-bit accesses. */
+  readonly mem16: Uint16Array;
   readonly memSize: number;
   /**
    * On the hot paths this and the other boolean fields (smc, irqLine) are tested with
@@ -254,6 +256,7 @@ export class Cpu {
     this.mem = bus.ram;
     if (this.mem.byteOffset & 3) throw new Error('Cpu: RAM must be 4-byte aligned in its buffer');
     this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
+    this.mem16 = new Uint16Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 1);
     this.memSize = this.mem.length;
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = new Uint8Array(pages + 1);

@@ -907,6 +907,17 @@ describe('what the Linux boot spends its time in (issue 17), translated', () => 
       expect(r.cpu.memFallbacks).toBeLessThan(50 + 10);
     });
 
+    it('agrees on word accesses through FS, DS and SS, aligned and not, with paging on', () => {
+      // mov ax, fs:[ebx] ; add fs:[ebx+6], ax ; mov cx, [ebx+3] ; mov [ebx+10], cx ; movzx edx, word [ebx+16] ;
+      // mov fs:[ebx+0xffd], dx (across a page) ; mov si, [ebp+2] ; mov [ebp+12], si
+      const words = [0x64, 0x66, 0x8b, 0x03, 0x64, 0x66, 0x01, 0x43, 0x06, 0x66, 0x8b, 0x4b, 0x03, 0x66, 0x89, 0x4b, 0x0a,
+        0x0f, 0xb7, 0x53, 0x10, 0x64, 0x66, 0x89, 0x93, ...le(0xffd), 0x66, 0x8b, 0x75, 0x02, 0x66, 0x89, 0x75, 0x0c];
+      const program = [...loadFs, 0xbb, ...le(DATA + 0x200), ...words, 0x89, 0x45, 0x20, 0x89, 0x4d, 0x24, 0x89, 0x55, 0x28, 0x89, 0x75, 0x2c];
+      expect(compare(program, -1, setup())).toBe('');
+      expect(compare(program.slice(6))).toBe(''); // paging off, FS flat
+      expect(compare([...loadFs, 0xbb, ...le(DATA + 0x1ffe - BASE), ...words], -1, setup())).toBe(''); // a page that is not present
+    });
+
     it('faults where the interpreter does: a page that is not present, and past a lower limit', () => {
       expect(compare(program(DATA + 0x2000 - 4), -1, setup())).toBe('');
       expect(compare(program(DATA + 0x100), -1, setup(DATA + 0x104))).toBe(''); // not 4 GiB: the checked way

@@ -74,7 +74,12 @@ export interface Block {
 
 const CACHE_BITS = 16;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
-const MAX_BLOCK_INSTRUCTIONS = 32;
+/**
+ * The most instructions a block holds. 96 rather than 32 since branches inside a block
+ * stay in it: a loop body of 43 instructions (the kernel's multi-precision multiply) is
+ * one block, and unrolled code (BLAKE2s) enters the run loop a third as often.
+ */
+export const MAX_BLOCK_INSTRUCTIONS = 96;
 
 /**
  * A block start is translated the HOT_THRESHOLD-th time it is reached: code that runs
@@ -451,9 +456,10 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   if (d.tail !== -1) lines.push(indent + goto(count - 1, d.tail));
   else if (!d.terminated) lines.push(indent + subst(`cpu.eip = ${nexts[count - 1]}; return COUNT;`, count - 1));
   if (loop) lines.push('    }', '  }');
-  const body = lines.join('\n').replace(/\bEND4\b/g, String(cpu.memSize - 3)).replace(/\bEND1\b/g, String(cpu.memSize));
+  const body = lines.join('\n').replace(/\bEND4\b/g, String(cpu.memSize - 3)).replace(/\bEND2\b/g, String(cpu.memSize - 1))
+    .replace(/\bEND1\b/g, String(cpu.memSize));
   const src = `const { ${HELPER_NAMES} } = helpers;\nreturn function block_${phys.toString(16)}(cpu) {\n` +
-    '  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages, tlb = cpu.tlb;\n' +
+    `  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages, tlb = cpu.tlb${body.includes('m16[') ? ', m16 = cpu.mem16' : ''};\n` +
     `  let a = 0, b = 0, v = 0, o = 0, c = 0, te = 0, tp = 0, l = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
@@ -526,15 +532,15 @@ function regOperand(reg: number, size: number): Operand {
  * a misaligned dword, a segment that is not flat) and every fault goes through
  * Cpu.read32/write32 and the others, which fill the TLB. Only that slow path can fault,
  * so it is where the instruction's EIP is stored for a fault (`HERE`), not before every
- * access. `END4`/`END1` stand for the RAM size minus 3 and 0: translate() puts the
+ * access. `END4`/`END2`/`END1` stand for the RAM size minus 3, 1 and 0: translate() puts the
  * numbers in. A dword at an aligned offset never crosses a page.
  */
 function memOperand(seg: number, size: number): Operand {
   const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
-  if ((seg === FS || seg === GS) && (size === 4 || size === 1)) {
+  if (seg === FS || seg === GS) {
     // Through FS or GS (an override): a base is likely (Linux's per-CPU area), so
     // the linear address is the base plus the offset, looked up in the TLB.
-    const end = size === 4 ? 'END4' : 'END1', arr = size === 4 ? 'm32[tp >> 2]' : 'm8[tp]';
+    const end = size === 4 ? 'END4' : size === 2 ? 'END2' : 'END1', arr = size === 4 ? 'm32[tp >> 2]' : size === 2 ? 'm16[tp >> 1]' : 'm8[tp]';
     const read = based(seg, false, size, end), write = based(seg, true, size, end);
     return {
       read: `(${read} ? ${arr} : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read${fn}(${seg}, o)))`,
@@ -559,6 +565,17 @@ function memOperand(seg: number, size: number): Operand {
       read: `(${flat} ? m8[o] : ${read} ? m8[tp] : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read8(${seg}, o)))`,
       write: (v) => `if (${flat} && cp[o >>> 12] === 0) m8[o] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m8[tp] = ${v}; ` +
         `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write8(${seg}, o, ${v}); }`,
+      mem: true,
+    };
+  }
+  if (seg !== CS && size === 2) {
+    // Words (the XZ decompressor's probabilities): aligned, so within one page.
+    const flat = `(o & 1) === 0 && (o >>> 0) < END2 && (cpu.flatMask & ${1 << seg}) !== 0`;
+    const read = `(o & 1) === 0 && ${paged(seg, false, 'END2')}`, write = `(o & 1) === 0 && ${paged(seg, true, 'END2')}`;
+    return {
+      read: `(${flat} ? m16[o >> 1] : ${read} ? m16[tp >> 1] : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read16(${seg}, o)))`,
+      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m16[o >> 1] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m16[tp >> 1] = ${v}; ` +
+        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write16(${seg}, o, ${v}); }`,
       mem: true,
     };
   }
