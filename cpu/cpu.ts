@@ -116,6 +116,8 @@ export class Cpu {
   readonly bus: CpuBus;
   readonly mem: Uint8Array;
   readonly mem32: Int32Array;
+  /** RAM as words, for translated code's aligned 16-bit accesses. */
+  readonly mem16: Uint16Array;
   readonly memSize: number;
   /**
    * On the hot paths this and the other boolean fields (smc, irqLine) are tested with
@@ -144,6 +146,13 @@ export class Cpu {
    */
   pagedMask = 0;
   /**
+   * While paging is on, the data segments whose offsets run to 4 GiB, readable and
+   * writable (expand-up), whatever their base: Linux's FS, whose base is the per-CPU
+   * area. Translated code adds the base and looks the linear address up in the TLB
+   * itself, as for pagedMask, for accesses through FS and GS (see translator.ts).
+   */
+  basedMask = 0;
+  /**
    * Byte and dword accesses (and 32-bit pushes and pops) in translated code that missed
    * the inline path: a TLB miss or a page it does not allow, a misaligned dword, a
    * segment that is not flat, a page past RAM or holding translated code. For the bench.
@@ -151,6 +160,8 @@ export class Cpu {
   memFallbacks = 0;
   /** The segments that would be flat with paging off and A20 on. */
   private flatSegments = 0;
+  /** The segments that would be in basedMask with paging on. */
+  private wideSegments = 0;
   /** Linear page number -> physical page | TLB_* bits (0: walk the page tables). */
   readonly tlb = new Int32Array(1 << 20);
   /** Which TLB entries are filled, so a flush clears only those. */
@@ -245,6 +256,7 @@ export class Cpu {
     this.mem = bus.ram;
     if (this.mem.byteOffset & 3) throw new Error('Cpu: RAM must be 4-byte aligned in its buffer');
     this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
+    this.mem16 = new Uint16Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 1);
     this.memSize = this.mem.length;
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = new Uint8Array(pages + 1);
@@ -1113,6 +1125,7 @@ export class Cpu {
     else for (let s = 0; s < 6; s++) this.updateFlatSegment(s);
     this.flatMask = this.linearIsPhysical() ? this.flatSegments : 0;
     this.pagedMask = this.pagingOn ? this.flatSegments : 0;
+    this.basedMask = this.pagingOn ? this.wideSegments : 0;
   }
 
   /** Segment `seg`'s bit in flatSegments: base 0, readable and writable to 4 GiB, and for SS a 32-bit ESP. */
@@ -1120,6 +1133,8 @@ export class Cpu {
     const flat = seg !== CS && this.segBase[seg] === 0 && this.segMin[seg] === 0 && this.segMaxR[seg] === 0xffffffff &&
       this.segMaxW[seg] === 0xffffffff && (seg !== SS || this.ssB32 === true);
     this.flatSegments = flat ? this.flatSegments | (1 << seg) : this.flatSegments & ~(1 << seg);
+    const wide = seg !== CS && seg !== SS && this.segMin[seg] === 0 && this.segMaxR[seg] === 0xffffffff && this.segMaxW[seg] === 0xffffffff;
+    this.wideSegments = wide ? this.wideSegments | (1 << seg) : this.wideSegments & ~(1 << seg);
   }
 
   /** Paging off and A20 on: a linear address is the physical one. */
@@ -1330,11 +1345,7 @@ export class Cpu {
           }
           if (this.useTranslator === true && this.tracer === null) {
             const n = runBlock(this, this.blocks);
-            if (n > 0) {
-              this.left -= n * this.instructionCycles;
-              this.sliceInstr += n;
-              continue;
-            }
+            if (n > 0) continue; // it charged what it ran
             if (n < 0) {
               // Not hot yet: interpret on, with no lookup, while the code runs on in
               // sequence; a jump (or a REP that stays on itself) ends the run, and its

@@ -1269,7 +1269,7 @@ function WRMSR(cpu: Cpu, op: number): void {
   else cpu.fault(GP, 0); // every other MSR, IA32_PLATFORM_ID (read-only) included
 }
 
-function RDTSC(cpu: Cpu, op: number): void {
+export function RDTSC(cpu: Cpu, op: number): void {
   { // RDTSC
   if ((cpu.cr4 & 4) && cpu.cpl !== 0 && cpu.protectedMode) cpu.fault(GP, 0);
   readTsc(cpu);

@@ -809,3 +809,118 @@ describe('memory operands of flat segments, straight into RAM', () => {
     expect(compare(loop, -1, withDescriptor(0x200, 0xfffff))).toBe('');
   });
 });
+
+describe('what the Linux boot spends its time in (issue 17), translated', () => {
+  const DESC = 0x18;
+  const le = le32;
+
+  it('RDTSC and PAUSE in a delay loop: the same counts and cycles both ways, and the loop is one block', () => {
+    // L: pause ; rdtsc ; mov [ebp+ecx*4], eax ; mov [ebp+ecx*4+0x100], edx ; dec ecx ; jnz L
+    const loopAt = 5;
+    const program = [0xb9, ...le(40), 0xf3, 0x90, 0x0f, 0x31, 0x89, 0x44, 0x8d, 0x00, 0x89, 0x94, 0x8d, ...le(0x100), 0x49, 0x75, 0xee];
+    expect(compare(program)).toBe('');
+    const r = run([...program, 0xf4], true);
+    // The loop is in a compiled block, PAUSE and RDTSC included.
+    const loop = r.cpu.blocks.slots.find((b) => b !== undefined && b.fn !== null && b.eips.includes(CODE_BASE + loopAt) && b.eips.includes(CODE_BASE + loopAt + 2));
+    expect(loop?.eips).toContain(CODE_BASE + loopAt + 4);
+    // The clock each RDTSC read: 6 instructions (cycles) a pass apart.
+    const dv = new DataView(r.bus.ram.buffer);
+    expect(dv.getUint32(DATA + 4 * 4, true) - dv.getUint32(DATA + 5 * 4, true)).toBe(6);
+  });
+
+  describe('branches to instructions of the same block stay inside it', () => {
+    // mov ecx, 100 ; mov ebx, 0 ; L: test cl, 1 ; jz S ; add ebx, ecx ; S: add ebx, 3 ; dec ecx ; jnz L ; mov [ebp], ebx
+    const ifInLoop = [0xb9, ...le(100), 0xbb, ...le(0), 0xf6, 0xc1, 0x01, 0x74, 0x02, 0x01, 0xcb, 0x83, 0xc3, 0x03, 0x49, 0x75, 0xf3, 0x89, 0x5d, 0x00];
+    // mov ecx, 5 ; mov ebx, 1000 ; L: mov eax, ebx ; xor edx, edx ; div ecx ; test al, 1 ; jz S ; add ebx, eax ; S: dec ecx ; jmp L
+    // (#DE when ECX reaches 0, after branches forward and back inside the block)
+    const faultInLoop = [0xb9, ...le(5), 0xbb, ...le(1000), 0x89, 0xd8, 0x31, 0xd2, 0xf7, 0xf1, 0xa8, 0x01, 0x74, 0x02, 0x01, 0xc3, 0x49, 0xeb, 0xf1];
+
+    it('agree with the interpreter: an if inside a loop, and a fault after branches inside', () => {
+      expect(compare(ifInLoop)).toBe('');
+      expect(compare(faultInLoop)).toBe('');
+    });
+
+    it('end the slice on the instruction the interpreter ends it on, wherever it falls', () => {
+      const out: string[] = [];
+      for (let at = 1; at < 80; at++) out.push(compare([0xfb, ...ifInLoop], at), compare([0xfb, ...faultInLoop], at));
+      expect(out.filter((x) => x !== '')).toEqual([]);
+    });
+
+    it('make one block of the whole program', () => {
+      const r = run([...ifInLoop, 0xf4], true);
+      expect(r.cpu.blocks.compiles).toBe(1);
+    });
+  });
+
+  it('RDTSC right after port I/O and a REP STOS in one block reads the clock the interpreter reads', () => {
+    const program = [
+      0xb9, ...le(3), 0x89, 0xef, 0xf3, 0xab, // mov ecx, 3 ; mov edi, ebp ; rep stosd
+      0xe4, 0x80, 0x0f, 0x31, 0x89, 0x45, 0x20, 0x89, 0x55, 0x24, // in al, 0x80 ; rdtsc ; mov [ebp+0x20], eax ; mov [ebp+0x24], edx
+    ];
+    expect(compare(program)).toBe('');
+  });
+
+  it('IMUL in its two- and three-operand forms sets the flags imulTrunc sets, on edge operands', () => {
+    const cases: string[] = [];
+    for (const a of EDGES) {
+      for (const b of EDGES) {
+        const load = [0xb8, ...le(a), 0xbb, ...le(b), 0x89, 0x5d, 0x10];
+        cases.push(compare([...load, ...recordFlags([0x0f, 0xaf, 0xc3])])); // imul eax, ebx
+        cases.push(compare([...load, ...recordFlags([0x0f, 0xaf, 0x45, 0x10])])); // imul eax, [ebp+0x10]
+        cases.push(compare([...load, ...recordFlags([0x69, 0xc3, ...le(a)])])); // imul eax, ebx, a
+        cases.push(compare([...load, ...recordFlags([0x6b, 0xc3, b & 0xff])])); // imul eax, ebx, (int8)b
+        cases.push(compare([...load, ...recordFlags([0x66, 0x0f, 0xaf, 0xc3])])); // imul ax, bx
+      }
+    }
+    expect(cases.filter((c) => c !== '')).toEqual([]);
+  });
+
+  describe('FS with a base (Linux\'s per-CPU area) and paging on', () => {
+    const PD = 0x90000, PT = 0x91000, BASE = 0x3000;
+    /** Identity paging of the first MiB (the page at DATA + 0x2000 + BASE not present), FS = DESC with base BASE and 4 GiB. */
+    const setup = (limit = 0xfffff) => (cpu: Cpu, bus: TestBus) => {
+      const dv = new DataView(bus.ram.buffer);
+      dv.setUint32(PD, PT | 3, true);
+      for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+      dv.setUint32(PT + ((DATA + 0x2000 + BASE) >>> 12) * 4, 0, true);
+      putDescriptor(bus.ram, DESC, BASE, limit, 0x92, true, true);
+      cpu.gdtrLimit = DESC + 7;
+      cpu.setCr3(PD);
+      cpu.setCr0(cpu.cr0 | 0x80000000);
+    };
+    const loadFs = [0x66, 0xb8, DESC, 0x00, 0x8e, 0xe0]; // mov ax, DESC ; mov fs, ax
+    // L: mov eax, fs:[ebx] ; add fs:[ebx+8], eax ; inc dword fs:[ebx+12] ; mov cl, fs:[ebx+1] ; mov fs:[ebx+17], cl ;
+    //    mov edx, fs:[ebx+2] (unaligned) ; mov fs:[DATA+0x40], edx (moffs) ; dec esi ; jnz L
+    const body = [
+      0x64, 0x8b, 0x03, 0x64, 0x01, 0x43, 0x08, 0x64, 0xff, 0x43, 0x0c, 0x64, 0x8a, 0x4b, 0x01, 0x64, 0x88, 0x4b, 0x11,
+      0x64, 0x8b, 0x53, 0x02, 0x64, 0x89, 0x15, ...le(DATA + 0x40), 0x4e, 0x75,
+    ];
+    const program = (at: number) => [...loadFs, 0xbb, ...le(at), 0xbe, ...le(50), ...body, (-(body.length + 1)) & 0xff,
+      0x89, 0x45, 0x00, 0x89, 0x4d, 0x04, 0x89, 0x55, 0x08];
+
+    it('agrees with the interpreter, and goes to RAM inline once the TLB holds the pages', () => {
+      expect(compare(program(DATA + 0x100), -1, setup())).toBe('');
+      const r = run([...program(DATA + 0x100), 0xf4], true, -1, setup());
+      expect(r.bus.ram[DATA + 0x100 + BASE + 12]).not.toBe(((0x100 + 12) * 37 + 11) & 0xff); // it ran, at base + offset
+      // 50 passes of 7 accesses through FS: only the unaligned ones and the first of
+      // each page (TLB misses) take the checked way.
+      expect(r.cpu.memFallbacks).toBeLessThan(50 + 10);
+    });
+
+    it('agrees on word accesses through FS, DS and SS, aligned and not, with paging on', () => {
+      // mov ax, fs:[ebx] ; add fs:[ebx+6], ax ; mov cx, [ebx+3] ; mov [ebx+10], cx ; movzx edx, word [ebx+16] ;
+      // mov fs:[ebx+0xffd], dx (across a page) ; mov si, [ebp+2] ; mov [ebp+12], si
+      const words = [0x64, 0x66, 0x8b, 0x03, 0x64, 0x66, 0x01, 0x43, 0x06, 0x66, 0x8b, 0x4b, 0x03, 0x66, 0x89, 0x4b, 0x0a,
+        0x0f, 0xb7, 0x53, 0x10, 0x64, 0x66, 0x89, 0x93, ...le(0xffd), 0x66, 0x8b, 0x75, 0x02, 0x66, 0x89, 0x75, 0x0c];
+      const program = [...loadFs, 0xbb, ...le(DATA + 0x200), ...words, 0x89, 0x45, 0x20, 0x89, 0x4d, 0x24, 0x89, 0x55, 0x28, 0x89, 0x75, 0x2c];
+      expect(compare(program, -1, setup())).toBe('');
+      expect(compare(program.slice(6))).toBe(''); // paging off, FS flat
+      expect(compare([...loadFs, 0xbb, ...le(DATA + 0x1ffe - BASE), ...words], -1, setup())).toBe(''); // a page that is not present
+    });
+
+    it('faults where the interpreter does: a page that is not present, and past a lower limit', () => {
+      expect(compare(program(DATA + 0x2000 - 4), -1, setup())).toBe('');
+      expect(compare(program(DATA + 0x100), -1, setup(DATA + 0x104))).toBe(''); // not 4 GiB: the checked way
+    });
+  });
+});

@@ -47,7 +47,7 @@ import type { Cpu } from './cpu';
 import {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
 } from './alu';
-import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment, stringMovs, stringStos } from './execute';
+import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, stringMovs, stringStos } from './execute';
 import { loadSegment } from './system';
 import { CS, SS, DS, ES, FS, GS, ESP, EBP } from './registers';
 import { ARITH, CF, PARITY, LazyOp } from './flags';
@@ -74,7 +74,12 @@ export interface Block {
 
 const CACHE_BITS = 16;
 const CACHE_MASK = (1 << CACHE_BITS) - 1;
-const MAX_BLOCK_INSTRUCTIONS = 32;
+/**
+ * The most instructions a block holds. 96 rather than 32 since branches inside a block
+ * stay in it: a loop body of 43 instructions (the kernel's multi-precision multiply) is
+ * one block, and unrolled code (BLAKE2s) enters the run loop a third as often.
+ */
+export const MAX_BLOCK_INSTRUCTIONS = 96;
 
 /**
  * A block start is translated the HOT_THRESHOLD-th time it is reached: code that runs
@@ -210,8 +215,9 @@ export class BlockCache {
 const R8_NAMES = ['r8[0]', 'r8[4]', 'r8[8]', 'r8[12]', 'r8[1]', 'r8[5]', 'r8[9]', 'r8[13]'];
 
 /**
- * Runs the block at cpu.eip, translating it first if needed. Returns the number of
- * instructions executed, or 0 when the interpreter must take this instruction, or -1
+ * Runs the block at cpu.eip, translating it first if needed, and the blocks after it
+ * while they are in the cache (see below), charging their instructions to the slice.
+ * Returns 1 when it ran blocks, or 0 when the interpreter must take this instruction, or -1
  * when it must because this start is not hot yet: then the run loop looks up no block
  * until the code stops running on in sequence (Cpu.runSlice), so that code run once
  * costs one lookup for each jump rather than one for each instruction.
@@ -245,13 +251,28 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   // block stops before an iteration that would not fit: slices end on exactly the
   // instruction where the interpreter would end them, so both modes keep one timing.
   if (b.count === 0 || b.count * cpu.instructionCycles > cpu.left || eip + b.bytes > cpu.fetchHi) return 0;
-  cpu.smc = false;
-  cpu.block = b;
-  cpu.blockDone = 0;
-  cpu.blockCommitted = 0;
-  const n = b.fn!(cpu) - cpu.blockCommitted;
-  cpu.block = null;
-  return n;
+  for (;;) {
+    cpu.smc = false;
+    cpu.block = b;
+    cpu.blockDone = 0;
+    cpu.blockCommitted = 0;
+    const n = b.fn!(cpu) - cpu.blockCommitted;
+    cpu.block = null;
+    cpu.left -= n * cpu.instructionCycles;
+    cpu.sliceInstr += n;
+    // Straight on to the next block while nothing the run loop looks after can have
+    // happened (an interrupt to take, TF, the slice's end: HLT and stop requests end
+    // the slice) and the next block is in the cache, valid and fits: one lookup per
+    // block, without the trip through the run loop. Anything else goes back to it.
+    if (cpu.left <= 0 || (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || (cpu.flags & 0x100) !== 0) return 1;
+    const e = cpu.eip;
+    if (e >= cpu.fetchHi || e < cpu.fetchLo) return 1;
+    const p = e + cpu.fetchDelta;
+    const nb = cache.slots[(p ^ (p >>> CACHE_BITS)) & CACHE_MASK];
+    if (nb === undefined || nb.phys !== p || nb.eip !== e || nb.d32 !== cpu.csD32 || nb.gen !== cpu.pageGen[p >>> 12] ||
+      nb.count === 0 || nb.count * cpu.instructionCycles > cpu.left || e + nb.bytes > cpu.fetchHi) return 1;
+    b = nb;
+  }
 }
 
 /**
@@ -289,26 +310,52 @@ interface Decoded {
  */
 const IO_CHECK = 'if ((cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }';
 
-function translate(cpu: Cpu, eip: number, phys: number): Block {
+/** One decoding of a block (see translate). */
+interface Decoding {
+  bodies: string[][];
+  eips: number[];
+  nexts: number[];
+  /** Per instruction: a branch's condition (JS) and target, or null; 'true' for a JMP. */
+  exits: ({ cond: string; target: number } | null)[];
+  stopEip: number;
+  /** Past the highest byte decoded. */
+  end: number;
+  /** The run ended for good (a RET, an exit, a jump): nothing to add after its last instruction. */
+  terminated: boolean;
+  /** The EIP of an instruction of the block the last one runs on into, or -1. */
+  tail: number;
+}
+
+/**
+ * Decodes and emits the instructions of a block starting at `eip`. `labels` are the
+ * EIPs that branches inside the block will reach (found by a first decoding): at each
+ * the flag state is not known, so conditions there are worked out generically.
+ */
+function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, labels: ReadonlySet<number>): Decoding {
   const mem = cpu.mem;
-  const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
-  const d32 = cpu.csD32;
-  const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 };
-  if (!d32) return empty; // 16-bit code runs in the interpreter
   const bodies: string[][] = [];
   const flagInfos: FlagInfo[] = [];
   const nexts: number[] = [];
   const eips: number[] = [];
+  const exits: ({ cond: string; target: number } | null)[] = [];
   const st: Decoded = { pos: phys, end: pageEnd, ok: true };
   let terminated = false;
   let stopEip = -1;
-  let loopCc = -2;
+  let tail = -1;
   let end = phys; // past the highest byte of the block: it may jump back within its page
   known.op = -1;
   while (eips.length < MAX_BLOCK_INSTRUCTIONS && !terminated) {
     const start = st.pos;
     const ieip = eip + (start - phys);
+    if (eips.length > 0 && eips.includes(ieip)) {
+      // Running on (after a followed jump) into an instruction already in the block: go
+      // there (after the last instruction's own branch, if it has one).
+      tail = ieip;
+      flagInfos[flagInfos.length - 1].reads = true;
+      terminated = true;
+      break;
+    }
+    if (labels.has(ieip)) known.op = -1;
     const code: string[] = [];
     lastBranch.cc = -2; lastBranch.call = false;
     flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
@@ -318,90 +365,111 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
       st.pos = start;
       break;
     }
-    flagInfos.push({ ...flagInfo });
     const next = eip + (st.pos - phys);
     eips.push(ieip);
     nexts.push(next);
+    exits.push(null);
     if (st.pos > end) end = st.pos;
     if (res === Emit.Writes) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
     if (res === Emit.Io) code.push(IO_CHECK);
     bodies.push(code);
-    const backToStart = lastBranch.cc !== -2 && ((next + lastBranch.disp) >>> 0) === eip;
     if (res === Emit.Branch) {
-      if (backToStart) {
-        // A branch back to the block's first instruction: run the block as a loop.
-        terminated = true;
-        loopCc = lastBranch.cc;
-      } else {
-        // A side exit: leave when taken, go on with the fall-through path.
-        code.push(`if (${conditionExpr(lastBranch.cc)}) { cpu.eip = ${(next + lastBranch.disp) >>> 0}; return COUNT; }`);
-      }
+      // Taken: to the target (inside the block or out of it, decided when the whole
+      // block is known); not taken: on with the fall-through path.
+      exits[exits.length - 1] = { cond: conditionExpr(lastBranch.cc), target: (next + lastBranch.disp) >>> 0 };
     } else if (res === Emit.Terminates) {
       terminated = true;
-      if (backToStart) loopCc = lastBranch.cc;
     } else if (res === Emit.Jump) {
       const target = (next + lastBranch.disp) >>> 0;
       const targetPhys = phys + (target - eip);
-      if (backToStart && !lastBranch.call) {
-        terminated = true;
-        loopCc = -1;
-      } else if (targetPhys >= (phys & ~0xfff) && targetPhys < pageEnd && !eips.includes(target)) {
+      if (!eips.includes(target) && targetPhys >= (phys & ~0xfff) && targetPhys < pageEnd) {
         // Straight on at the target: in the same page, so under the same mapping, and
         // within the fetch window once the block's highest byte is.
         nexts[nexts.length - 1] = target;
         if (lastBranch.call) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
         st.pos = targetPhys;
       } else {
-        code.push(`cpu.eip = ${target};`, 'return COUNT;');
+        if (lastBranch.call) code.push(`if (cpu.smc === true) { cpu.eip = ${target}; return COUNT; }`);
+        exits[exits.length - 1] = { cond: 'true', target };
         terminated = true;
       }
     }
+    if (exits[exits.length - 1] !== null) flagInfo.reads = true; // whoever is jumped to may read them
+    flagInfos.push({ ...flagInfo });
     if (flagInfo.modifies) { known.op = flagInfo.op; known.size = flagInfo.size; known.cfKept = flagInfo.keepsCf; }
   }
   dropDeadFlags(bodies, flagInfos);
+  return { bodies, eips, nexts, exits, stopEip, end, terminated, tail };
+}
+
+function translate(cpu: Cpu, eip: number, phys: number): Block {
+  const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
+  const d32 = cpu.csD32;
+  const gen = cpu.pageGen[phys >>> 12];
+  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 };
+  if (!d32) return empty; // 16-bit code runs in the interpreter
+  let d = decodeBlock(cpu, eip, phys, pageEnd, new Set());
+  // Branches to instructions of the block stay inside it (a loop, an if, a loop with
+  // a branch back to its middle); at their targets the flag state is not known: decode
+  // again knowing them (the same instructions, conditions there worked out generically).
+  const inside = (t: number) => d.eips.includes(t);
+  const labels = new Set(d.exits.filter((x) => x !== null && inside(x.target)).map((x) => x!.target));
+  if (d.tail !== -1) labels.add(d.tail);
+  if ([...labels].some((t) => t !== eip)) d = decodeBlock(cpu, eip, phys, pageEnd, labels);
+  const { bodies, eips, nexts, exits } = d;
   const count = eips.length;
   if (count === 0) return empty;
+  const index = new Map(eips.map((e, i) => [e, i]));
+  const loop = labels.size > 0;
   const lines: string[] = [];
-  const loop = loopCc !== -2;
-  const indent = loop ? '    ' : '  ';
-  if (loop) lines.push('  let n = 0;', '  const limit = Math.floor(cpu.left / cpu.instructionCycles);', '  for (;;) {', '    cpu.blockDone = n;');
+  // With branches inside, the function is a loop around a switch on where to go on
+  // (`L`, an instruction's index): `base` + i instructions are complete when the i-th
+  // starts (so cpu.blockDone = base for the fault accounting), and a branch inside goes
+  // on only if every instruction the block could run from its target still fits in
+  // what was left of the slice when the block began (as a pass of a loop must).
+  const indent = loop ? '      ' : '  ';
+  if (loop) lines.push('  const limit = Math.floor(cpu.left / cpu.instructionCycles);', '  let base = 0, L = 0;', '  for (;;) {', '    switch (L) {');
+  const goto = (i: number, t: number): string => {
+    const ti = index.get(t)!;
+    return `base += ${i + 1 - ti}; if (base + ${count} > limit) { cpu.eip = ${t}; return base + ${ti}; } cpu.blockDone = base; L = ${ti}; continue;`;
+  };
+  const subst = (c: string, i: number): string => c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bHERE\b/g, String(eips[i]))
+    .replace(/\bCOUNT\b/g, loop ? `base + ${i + 1}` : String(i + 1)).replace(/\bPASS\b/g, loop ? `base + ${count}` : String(count));
   bodies.forEach((code, i) => {
-    const last = loop && i === count - 1;
+    if (loop && (i === 0 || labels.has(eips[i]))) lines.push(`    case ${i}:`);
     lines.push(`${indent}// ${eips[i].toString(16)}`);
-    const body = last ? [] : code; // a loop's closing branch is written below
-    for (const c of body) {
+    for (const c of code) {
       if (c === 'COMMIT') {
         // A device reads the clock during I/O: first charge the instructions before this
         // one, as the interpreter would have by now (runBlock subtracts them at the end).
-        const before = loop ? `n + ${i}` : String(i);
-        lines.push(`${indent}c = ${before} - cpu.blockCommitted; cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;`);
-        continue;
+        lines.push(`${indent}c = ${loop ? `base + ${i}` : String(i)} - cpu.blockCommitted; cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;`);
+      } else {
+        lines.push(indent + subst(c, i));
       }
-      lines.push(indent + c.replace(/\bNEXT\b/g, String(nexts[i])).replace(/\bHERE\b/g, String(eips[i])).replace(/\bCOUNT\b/g, loop ? `n + ${i + 1}` : String(i + 1))
-        .replace(/\bPASS\b/g, loop ? `n + ${count}` : String(count)));
+    }
+    const x = exits[i];
+    if (x !== null) {
+      const to = index.has(x.target) ? goto(i, x.target) : subst(`cpu.eip = ${x.target}; return COUNT;`, i);
+      lines.push(x.cond === 'true' ? indent + to : `${indent}if (${x.cond}) { ${to} }`);
     }
   });
-  if (loop) {
-    const exitNext = nexts[count - 1];
-    lines.push(`    n += ${count};`);
-    if (loopCc >= 0) lines.push(`    if (!(${conditionExpr(loopCc)})) { cpu.eip = ${exitNext}; return n; }`);
-    lines.push(`    if (n + ${count} > limit) { cpu.eip = ${eip}; return n; }`, '  }');
-  } else if (!terminated) {
-    lines.push(`  cpu.eip = ${nexts[count - 1]};`, `  return ${count};`);
-  }
-  const body = lines.join('\n').replace(/\bEND4\b/g, String(cpu.memSize - 3)).replace(/\bEND1\b/g, String(cpu.memSize));
+  if (d.tail !== -1) lines.push(indent + goto(count - 1, d.tail));
+  else if (!d.terminated) lines.push(indent + subst(`cpu.eip = ${nexts[count - 1]}; return COUNT;`, count - 1));
+  if (loop) lines.push('    }', '  }');
+  const body = lines.join('\n').replace(/\bEND4\b/g, String(cpu.memSize - 3)).replace(/\bEND2\b/g, String(cpu.memSize - 1))
+    .replace(/\bEND1\b/g, String(cpu.memSize));
   const src = `const { ${HELPER_NAMES} } = helpers;\nreturn function block_${phys.toString(16)}(cpu) {\n` +
-    '  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages, tlb = cpu.tlb;\n' +
-    `  let a = 0, b = 0, v = 0, o = 0, c = 0, te = 0, tp = 0;\n${body}\n};`;
+    `  const r = cpu.reg32, r16 = cpu.reg16, r8 = cpu.reg8, m32 = cpu.mem32, m8 = cpu.mem, cp = cpu.codePages, tlb = cpu.tlb${body.includes('m16[') ? ', m16 = cpu.mem16' : ''};\n` +
+    `  let a = 0, b = 0, v = 0, o = 0, c = 0, te = 0, tp = 0, l = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
-  return { phys, eip, d32, gen, count, bytes: end - phys, eips, fn, source: src.length, stopEip };
+  return { phys, eip, d32, gen, count, bytes: d.end - phys, eips, fn, source: src.length, stopEip: d.stopEip };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */
 const HELPERS = {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
-  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, popSegment, loadSegment, stringMovs, stringStos,
+  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, loadSegment, stringMovs, stringStos,
 };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 
@@ -464,11 +532,23 @@ function regOperand(reg: number, size: number): Operand {
  * a misaligned dword, a segment that is not flat) and every fault goes through
  * Cpu.read32/write32 and the others, which fill the TLB. Only that slow path can fault,
  * so it is where the instruction's EIP is stored for a fault (`HERE`), not before every
- * access. `END4`/`END1` stand for the RAM size minus 3 and 0: translate() puts the
+ * access. `END4`/`END2`/`END1` stand for the RAM size minus 3, 1 and 0: translate() puts the
  * numbers in. A dword at an aligned offset never crosses a page.
  */
 function memOperand(seg: number, size: number): Operand {
   const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
+  if (seg === FS || seg === GS) {
+    // Through FS or GS (an override): a base is likely (Linux's per-CPU area), so
+    // the linear address is the base plus the offset, looked up in the TLB.
+    const end = size === 4 ? 'END4' : size === 2 ? 'END2' : 'END1', arr = size === 4 ? 'm32[tp >> 2]' : size === 2 ? 'm16[tp >> 1]' : 'm8[tp]';
+    const read = based(seg, false, size, end), write = based(seg, true, size, end);
+    return {
+      read: `(${read} ? ${arr} : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read${fn}(${seg}, o)))`,
+      write: (v) => `if (${write} && cp[tp >>> 12] === 0) ${arr} = ${v}; ` +
+        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write${fn}(${seg}, o, ${v}); }`,
+      mem: true,
+    };
+  }
   if (seg !== CS && size === 4) {
     const flat = flatDword(seg), read = pagedDword(seg, false), write = pagedDword(seg, true);
     return {
@@ -488,6 +568,17 @@ function memOperand(seg: number, size: number): Operand {
       mem: true,
     };
   }
+  if (seg !== CS && size === 2) {
+    // Words (the XZ decompressor's probabilities): aligned, so within one page.
+    const flat = `(o & 1) === 0 && (o >>> 0) < END2 && (cpu.flatMask & ${1 << seg}) !== 0`;
+    const read = `(o & 1) === 0 && ${paged(seg, false, 'END2')}`, write = `(o & 1) === 0 && ${paged(seg, true, 'END2')}`;
+    return {
+      read: `(${flat} ? m16[o >> 1] : ${read} ? m16[tp >> 1] : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read16(${seg}, o)))`,
+      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m16[o >> 1] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m16[tp >> 1] = ${v}; ` +
+        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write16(${seg}, o, ${v}); }`,
+      mem: true,
+    };
+  }
   return { read: `(cpu.instrEip = HERE, cpu.read${fn}(${seg}, o))`, write: (v) => `cpu.instrEip = HERE; cpu.write${fn}(${seg}, o, ${v});`, mem: true };
 }
 
@@ -503,6 +594,16 @@ function flatDword(seg: number): string {
 function paged(seg: number, write: boolean, end: string): string {
   return `(cpu.pagedMask & ${1 << seg}) !== 0 && ((te = tlb[o >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && ` +
     `(tp = ((te & -4096) | (o & 4095)) >>> 0) < ${end}`;
+}
+
+/**
+ * Whether seg:o is in a segment of basedMask (paging on, offsets to 4 GiB, any base)
+ * and the TLB says where base + o is in RAM: the physical address is left in `tp`. A
+ * dword must be aligned (so within one page).
+ */
+function based(seg: number, write: boolean, size: number, end: string): string {
+  return `(cpu.basedMask & ${1 << seg}) !== 0 && ((l = (cpu.segBase[${seg}] + o) | 0) & ${size - 1}) === 0 && ` +
+    `((te = tlb[l >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && (tp = ((te & -4096) | (l & 4095)) >>> 0) < ${end}`;
 }
 
 function pagedDword(seg: number, write: boolean): string {
@@ -659,6 +760,16 @@ function emitIncDec(out: string[], dec: boolean, sz: number, mayLeave: boolean):
 }
 
 /**
+ * IMUL of the 32-bit locals `a` and `b` (two- and three-operand forms): the truncated
+ * product into `v`, and the flags as imulTrunc() sets them (CF = OF = the product does
+ * not fit in 32 signed bits; a double holds the exact product where it does).
+ */
+function emitImul32(out: string[], mayLeave: boolean): void {
+  out.push('v = Math.imul(a, b);', `${FLAGS}c = v !== (a | 0) * (b | 0) ? 1 : 0; setResultFlags(cpu, v, -2147483648, c, c !== 0, false);`);
+  flagsSet(-1, 4, mayLeave);
+}
+
+/**
  * SHL/SAL, SHR, SAR (`kind` 4/6, 5, 7) of the 32-bit local `a` by a constant count of
  * 1..31: the result into `v`, and the flags as shift() sets them.
  */
@@ -753,6 +864,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
   }
   if (!st.ok) return Emit.None;
   const markFault = `cpu.instrEip = ${ieip};`;
+  if (rep && op === 0x90) { flagsUntouched(); return Emit.Plain; } // PAUSE: a NOP here (delay loops spin on it)
   if (rep) return op === 0xa4 || op === 0xa5 || op === 0xaa || op === 0xab ? emitRepString(out, op, op & 1 ? size : 1, segOvr, ieip) : Emit.None;
   // ModRM operands: E (r/m) and G (reg); for memory E, `o` holds the offset.
   let m = 0;
@@ -926,6 +1038,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       modrm(size);
       out.push(`a = ${E.read};`);
       const k = op === 0x69 ? imm(size) : simm8(size);
+      if (size === 4) { out.push(`b = ${k | 0};`); emitImul32(out, E.mem); out.push(G.write('v')); return Emit.Plain; }
       out.push(G.write(`imulTrunc(cpu, a, ${k}, ${size * 8})`));
       return Emit.Plain;
     }
@@ -1101,7 +1214,18 @@ function translate0F(
   switch (op) {
     case 0xaf:
       modrm(size);
+      if (size === 4) {
+        out.push(`a = ${getG().read};`, `b = ${getE().read};`);
+        emitImul32(out, getE().mem);
+        out.push(getG().write('v'));
+        return Emit.Plain;
+      }
       out.push(getG().write(`imulTrunc(cpu, ${getG().read}, ${getE().read}, ${size * 8})`));
+      return Emit.Plain;
+    case 0x31:
+      // RDTSC reads the clock: charge the instructions before it first, as for port I/O.
+      out.push('COMMIT', markFault, 'RDTSC(cpu, 0x31);');
+      flagsKept();
       return Emit.Plain;
     case 0xb6: case 0xbe: {
       modrm(1);
