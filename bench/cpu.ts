@@ -21,6 +21,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { loadV86 } from './v86';
 import * as crypto from 'crypto';
 import { Pc } from '../board/pc';
 import { multibootElf } from '../board/testing-elf';
@@ -36,7 +37,6 @@ interface Figure {
 }
 
 const ROOT = path.join(__dirname, '..');
-const SEABIOS = '/usr/share/seabios/bios.bin';
 const ENGINES = ['ours', 'ours-paged', 'ours-interp', 'v86-interp', 'v86-jit'];
 
 interface Workload {
@@ -114,16 +114,9 @@ process.on('uncaughtException', (e: unknown) => {
 
 async function runV86(workload: string, image: Uint8Array, jit: boolean): Promise<Figure | string> {
   const banner = `boot: ${workload}`;
-  if (!fs.existsSync(SEABIOS)) return `no ${SEABIOS} (apt-get install seabios)`;
-  let V86: any;
-  try {
-    // v86 is an ES module; import it at run time (esbuild leaves it external).
-    V86 = (await import('v86')).V86;
-  } catch (e) {
-    return `cannot load the v86 package (${(e as Error).message})`;
-  }
-  const wasm = path.join(path.dirname(require.resolve('v86/package.json')), 'build', 'v86.wasm');
-  const bios = fs.readFileSync(SEABIOS);
+  const setup = await loadV86();
+  if (typeof setup === 'string') return setup;
+  const { V86, wasm, bios } = setup;
   // v86 logs its test-exit port to the console: keep the bench's stdout to the table.
   const log = console.log;
   console.log = () => {};
@@ -134,7 +127,7 @@ async function runV86(workload: string, image: Uint8Array, jit: boolean): Promis
     let last = 0;
     const emulator = new V86({
       wasm_path: wasm,
-      bios: { buffer: bios.buffer.slice(bios.byteOffset, bios.byteOffset + bios.length) },
+      bios,
       multiboot: { buffer: image.buffer.slice(image.byteOffset, image.byteOffset + image.length) },
       memory_size: 64 << 20,
       autostart: true,

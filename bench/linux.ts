@@ -32,12 +32,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { loadV86 } from './v86';
 import { spawn, spawnSync } from 'child_process';
 import { Pc } from '../board/pc';
 
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'vpio.js');
-const SEABIOS = '/usr/share/seabios/bios.bin';
 const ENGINES = ['ours', 'qemu', 'v86-jit'];
 const APPEND = 'console=ttyS0';
 const MEMORY_MIB = 128;
@@ -200,17 +200,11 @@ async function runQemu(kernel: string, initrd: string, cpu: string): Promise<Fig
 }
 
 async function runV86(kernel: string, initrd: string): Promise<Figure | string> {
-  if (!fs.existsSync(SEABIOS)) return `no ${SEABIOS} (apt-get install seabios)`;
-  let V86: any;
-  try {
-    // v86 is an ES module; import it at run time (esbuild leaves it external).
-    V86 = (await import('v86')).V86;
-  } catch (e) {
-    return `cannot load the v86 package (${(e as Error).message})`;
-  }
-  const wasm = path.join(path.dirname(require.resolve('v86/package.json')), 'build', 'v86.wasm');
+  const setup = await loadV86();
+  if (typeof setup === 'string') return setup;
+  const { V86, wasm, bios } = setup;
   const buffer = (file: string) => { const b = fs.readFileSync(file); return { buffer: b.buffer.slice(b.byteOffset, b.byteOffset + b.length) }; };
-  const bios = buffer(SEABIOS), bzimage = buffer(kernel), initrdBuf = buffer(initrd);
+  const bzimage = buffer(kernel), initrdBuf = buffer(initrd);
   // v86 logs to the console: keep the bench's stdout to the table.
   const log = console.log;
   console.log = () => {};

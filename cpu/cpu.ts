@@ -885,13 +885,7 @@ export class Cpu {
       return true;
     }
     const lin = (this.segBase[CS] + e) | 0;
-    let phys: number;
-    if (this.pagingOn === true) {
-      const ent = this.tlb[lin >>> 12];
-      phys = ent & this.tlbReadNeed ? ((ent & ~0xfff) | (lin & 0xfff)) >>> 0 : this.translate(lin, false, this.cpl === 3);
-    } else {
-      phys = (lin & this.a20Mask) >>> 0;
-    }
+    const phys = this.fetchPhys(lin);
     if (phys >= this.memSize) return false;
     const pageLeft = 0x1000 - (lin & 0xfff);
     let hi = e + pageLeft;
@@ -904,19 +898,19 @@ export class Cpu {
     return true;
   }
 
+  /** The physical address of an instruction byte at linear `lin` (through the TLB with paging on; may fault). */
+  private fetchPhys(lin: number): number {
+    if (this.pagingOn !== true) return (lin & this.a20Mask) >>> 0;
+    const ent = this.tlb[lin >>> 12];
+    return ent & this.tlbReadNeed ? ((ent & ~0xfff) | (lin & 0xfff)) >>> 0 : this.translate(lin, false, this.cpl === 3);
+  }
+
   /**
    * An instruction byte that is not in RAM (firmware's ROM at the top of the 4 GiB
    * space, where the CPU starts): read through the bus, a byte at a time.
    */
   private fetchOutsideRam(e: number): number {
-    const lin = (this.segBase[CS] + e) | 0;
-    let phys: number;
-    if (this.pagingOn === true) {
-      const ent = this.tlb[lin >>> 12];
-      phys = ent & this.tlbReadNeed ? ((ent & ~0xfff) | (lin & 0xfff)) >>> 0 : this.translate(lin, false, this.cpl === 3);
-    } else {
-      phys = (lin & this.a20Mask) >>> 0;
-    }
+    const phys = this.fetchPhys((this.segBase[CS] + e) | 0);
     this.eip = e + 1;
     return this.readPhys8(phys);
   }
