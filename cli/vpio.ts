@@ -562,9 +562,9 @@ function checkedBios(opts: RunOptions): Uint8Array {
   return rom;
 }
 
-/** A kernel read and checked as a Multiboot image before anything is written. */
-function checkedImage(kernel: string, c: Common, opts: RunOptions, initrd: Uint8Array | null = null): Uint8Array {
-  const image = readImage(kernel, c.memoryBytes, opts.memory);
+/** A kernel read (unless the caller has read it) and checked as a Multiboot image or a bzImage before anything is written. */
+function checkedImage(kernel: string, c: Common, opts: RunOptions, initrd: Uint8Array | null = null,
+  image: Uint8Array = readImage(kernel, c.memoryBytes, opts.memory)): Uint8Array {
   try {
     if (isLinuxImage(image)) loadLinux(image, new Uint8Array(c.memoryBytes), opts.cmdline[0] ?? '', initrd);
     else if (initrd) throw new UsageError(`--initrd is for a Linux bzImage; ${kernel} is a Multiboot kernel`);
@@ -789,7 +789,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
   const specs: VmSpec[] = kernels.map((k, i) => {
     const own = anyLinux && !isLinuxImage(images[i]) ? null : initrd;
     return {
-      image: checkedImage(k, c, opts, own), path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i],
+      image: checkedImage(k, c, opts, own, images[i]), path: k, cmdline: opts.cmdline.length > 1 ? opts.cmdline[i] : opts.cmdline[0] ?? '', nic: c.nic !== undefined && nicVms[i],
       initrd: own,
     };
   });
