@@ -15,10 +15,12 @@ import { SinkPeer, SourcePeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';
 import { Host, HvMode } from '../hypervisor/host';
 import { VpioMonitor } from '../vpio/monitor';
+import type { LinuxSpec } from './linux-net';
 
 export type Mode = 'native' | HvMode;
 export const MODES: readonly Mode[] = ['native', 'passthrough', 'virtual', 'vpio'];
-export type Workload = 'udp-tx' | 'udp-rx' | 'ping' | 'cpubound' | 'hostile';
+/** `linux`: a Linux guest's boot with ping and two streams (bench/linux-net.ts), reported as a figure each. */
+export type Workload = 'udp-tx' | 'udp-rx' | 'ping' | 'cpubound' | 'hostile' | 'linux';
 
 export interface Scenario {
   /** A stable name, unique in a run: workload/card/mode/size/guests. */
@@ -36,6 +38,8 @@ export interface Scenario {
   count: number;
   /** hostile: the attack, run beside one udp-tx victim. */
   attack?: string;
+  /** The Linux rows: Debian's kernel and initramfs, and which of Linux's drivers. */
+  linux?: LinuxSpec;
 }
 
 export interface Figures {
@@ -55,6 +59,8 @@ export interface Figures {
   cyclesPerFrame: number;
   guestCyclesPerFrame: number;
   hypervisorCyclesPerFrame: number;
+  /** Of the hypervisor's cycles per frame, the card's (Tally.card): what the modes differ in. */
+  cardCyclesPerFrame: number;
   /** Exits per frame, by reason (port ranges, irq, hlt, ...). */
   exitsPerFrame: Record<string, number>;
   exitsPerFrameTotal: number;
@@ -253,21 +259,10 @@ export function runScenario(s: Scenario): Figures {
   }
   if (!r.host && r.cardDropped) lost['card: ring full or receiver off'] = r.cardDropped;
   const host = r.host;
-  let hv = 0, guest = host ? 0 : r.cycles;
-  const exits: Record<string, number> = {};
-  let hooked: number | null = null, handoffs = 0, handoffCycles = 0, violations = 0, modelCycles: number | null = null;
+  const t = tally(host, r.cycles, s.nic);
+  let violations = 0;
   const rules = new Set<string>();
   if (host) {
-    for (const vm of host.vms) {
-      hv += vm.hypervisorCycles;
-      guest += vm.guestCycles;
-      for (const c of vm.portCounters()) {
-        const n = c.exitsIn + c.exitsOut;
-        if (n) exits[`io ${c.name}`] = (exits[`io ${c.name}`] ?? 0) + n;
-      }
-      for (const w of vm.stats.work()) if (w.count && w.name !== 'vm switch' && w.name !== 'nic backend tx' && w.name !== 'nic backend rx' && w.name !== 'vpio monitor' && w.name !== 'vpio handoff') exits[w.name] = (exits[w.name] ?? 0) + w.count;
-    }
-    hv += host.hostWork.cycles;
     let notTaken = 0;
     for (const vm of host.vms) notTaken += vm.stats.framesNotTaken;
     if (notTaken) lost['virtual card: ring full'] = notTaken;
@@ -278,15 +273,6 @@ export function runScenario(s: Scenario): Figures {
     }
     if (host.shared instanceof VpioMonitor) {
       const m = host.shared;
-      hooked = m.hookedFraction();
-      modelCycles = 0;
-      for (const vm of host.vms) {
-        const c = vm.ports.counters.get(`${s.nic === 'rtl8139' ? 'rtl8139' : 'ne2000'} (model)`);
-        if (c) modelCycles += (c.accessesIn + c.accessesOut) * host.costs.vpioModelCycles;
-        modelCycles += vm.stats.vpioWork.cycles;
-      }
-      handoffs = m.handoffs;
-      handoffCycles = m.handoffCycles;
       violations = m.violationCount;
       for (const v of m.violations) rules.add(v.rule);
       for (const g of m.guests) {
@@ -296,15 +282,96 @@ export function runScenario(s: Scenario): Figures {
     }
     if (host.escapeCount) note = `${note ? note + '; ' : ''}passthrough DMA outside the guest: ${host.escapeCount}`;
   }
-  const per = (v: number) => (frames ? v / frames : 0);
-  const exitsPerFrame: Record<string, number> = {};
-  let exitsTotal = 0;
-  for (const [k, v] of Object.entries(exits)) { exitsPerFrame[k] = per(v); exitsTotal += v; }
+  const w = perFrame(t, frames);
   const mbps = (fps * frameBits(frameLen)) / 1e6;
   return {
     id: s.id, scenario: s, framesPerSecond: fps, mbps, wireShare: r.wireBps ? (fps * frameBits(frameLen)) / r.wireBps : 0, perGuest, rttMicros: rtt,
-    frames, cyclesPerFrame: per(r.cycles), guestCyclesPerFrame: per(guest), hypervisorCyclesPerFrame: per(hv), exitsPerFrame, exitsPerFrameTotal: per(exitsTotal),
-    hookedFraction: hooked, vpioModelCyclesPerFrame: modelCycles === null ? null : per(modelCycles), handoffs, handoffCycles, violations, violationRules: [...rules].sort(), lost, ok, note,
+    frames, ...w, violations, violationRules: [...rules].sort(), lost, ok, note,
     cycles: r.cycles, instructions: r.instructions, wallSeconds, mips: r.instructions / wallSeconds / 1e6,
+  };
+}
+
+/**
+ * What the run has cost so far, in the counters the figures come from: elapsed cycles,
+ * the guests' own and the hypervisor's, exits by reason, the VPIO monitor's hooked and
+ * direct card accesses and its own work, handoffs. Taken at the end for a whole run, or
+ * at two points of one (`minus`) for a window such as one stream of a Linux guest.
+ */
+export interface Tally {
+  cycles: number;
+  guest: number;
+  hypervisor: number;
+  /**
+   * Of `hypervisor`, what the card cost: exits to its ports and pages, the VPIO model's and
+   * monitor's work and handoffs, the virtual card's backend and the host's driver. The
+   * rest (the PICs and PIT, injecting interrupts, HLT, quanta) every mode pays alike.
+   */
+  card: number;
+  exits: Record<string, number>;
+  /** VPIO only (else null): card accesses the model saw and those that went direct, and the model's cycles. */
+  hooked: number | null;
+  direct: number;
+  model: number;
+  handoffs: number;
+  handoffCycles: number;
+}
+
+export function tally(host: Host | null, cycles: number, nic: NicKind | null): Tally {
+  const t: Tally = { cycles, guest: host ? 0 : cycles, hypervisor: 0, card: 0, exits: {}, hooked: null, direct: 0, model: 0, handoffs: 0, handoffCycles: 0 };
+  if (!host) return t;
+  const exits = t.exits;
+  for (const vm of host.vms) {
+    t.hypervisor += vm.hypervisorCycles;
+    t.guest += vm.guestCycles;
+    for (const c of vm.portCounters()) {
+      const n = c.exitsIn + c.exitsOut;
+      if (n) exits[`io ${c.name}`] = (exits[`io ${c.name}`] ?? 0) + n;
+      if (nic !== null && c.name.startsWith(nic === 'rtl8139' ? 'rtl8139' : 'ne2000')) t.card += c.cyclesIn + c.cyclesOut;
+    }
+    for (const w of [vm.stats.backendTx, vm.stats.backendRx, vm.stats.handoff, vm.stats.vpioWork]) t.card += w.cycles;
+    for (const w of vm.stats.work()) if (w.count && w.name !== 'vm switch' && w.name !== 'nic backend tx' && w.name !== 'nic backend rx' && w.name !== 'vpio monitor' && w.name !== 'vpio handoff') exits[w.name] = (exits[w.name] ?? 0) + w.count;
+  }
+  t.hypervisor += host.hostWork.cycles;
+  t.card += host.hostWork.cycles;
+  if (host.shared instanceof VpioMonitor) {
+    const m = host.shared;
+    t.hooked = 0;
+    for (const g of m.guests) {
+      t.hooked += g.stats.hooked;
+      t.direct += m.directAccesses(g);
+    }
+    for (const vm of host.vms) {
+      const c = vm.ports.counters.get(`${nic === 'rtl8139' ? 'rtl8139' : 'ne2000'} (model)`);
+      if (c) t.model += (c.accessesIn + c.accessesOut) * host.costs.vpioModelCycles;
+      t.model += vm.stats.vpioWork.cycles;
+    }
+    t.handoffs = m.handoffs;
+    t.handoffCycles = m.handoffCycles;
+  }
+  return t;
+}
+
+/** `b` less `a`: what a window of the run cost. */
+export function minus(b: Tally, a: Tally): Tally {
+  const exits: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b.exits)) if (v - (a.exits[k] ?? 0)) exits[k] = v - (a.exits[k] ?? 0);
+  return {
+    cycles: b.cycles - a.cycles, guest: b.guest - a.guest, hypervisor: b.hypervisor - a.hypervisor, card: b.card - a.card, exits,
+    hooked: b.hooked === null ? null : b.hooked - (a.hooked ?? 0), direct: b.direct - a.direct, model: b.model - a.model,
+    handoffs: b.handoffs - a.handoffs, handoffCycles: b.handoffCycles - a.handoffCycles,
+  };
+}
+
+/** A tally's figures per frame. */
+export function perFrame(t: Tally, frames: number): Pick<Figures, 'cyclesPerFrame' | 'guestCyclesPerFrame' | 'hypervisorCyclesPerFrame' | 'cardCyclesPerFrame' | 'exitsPerFrame' | 'exitsPerFrameTotal' | 'hookedFraction' | 'vpioModelCyclesPerFrame' | 'handoffs' | 'handoffCycles'> {
+  const per = (v: number) => (frames ? v / frames : 0);
+  const exitsPerFrame: Record<string, number> = {};
+  let exitsTotal = 0;
+  for (const [k, v] of Object.entries(t.exits)) { exitsPerFrame[k] = per(v); exitsTotal += v; }
+  const seen = (t.hooked ?? 0) + t.direct;
+  return {
+    cyclesPerFrame: per(t.cycles), guestCyclesPerFrame: per(t.guest), hypervisorCyclesPerFrame: per(t.hypervisor), cardCyclesPerFrame: per(t.card), exitsPerFrame, exitsPerFrameTotal: per(exitsTotal),
+    hookedFraction: t.hooked === null ? null : seen ? t.hooked / seen : 0, vpioModelCyclesPerFrame: t.hooked === null ? null : per(t.model),
+    handoffs: t.handoffs, handoffCycles: t.handoffCycles,
   };
 }

@@ -73,7 +73,8 @@ function escape(s: string): string {
 
 export async function benchHtml(report: BenchReport, tableLines: string[]): Promise<string> {
   const parts: string[] = [];
-  const r = report.results;
+  // The charts are our guests' sweeps; the Linux rows are in the tables below them.
+  const r = report.results.filter((f) => f.scenario.linux === undefined);
   for (const workload of ['udp-tx', 'udp-rx'] as const) {
     const rows = r.filter((f) => f.scenario.workload === workload && f.scenario.guests === 1);
     if (!rows.length) continue;

@@ -8,7 +8,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawn } from 'child_process';
+import { createHash } from 'crypto';
 import { Figures, Scenario, scenarios, runScenario, imageHashes, imagesOf, MODES } from '../bench/harness';
+import { isLinuxImage } from '../board/linux';
+import { linuxScenarios, runLinux, linuxTables, isLinux } from '../bench/linux-net';
 import { DEFAULT_COSTS } from '../devices/costs';
 import { benchHtml } from './bench-html';
 import { UsageError, readInput, stdout, stderr, warn } from './io';
@@ -20,6 +23,9 @@ export interface BenchOptions {
   compare?: string;
   jobs?: string;
   only?: string;
+  /** The Linux rows: Debian's kernel (a bzImage) and the initramfs of scripts/linux-guest.mjs. */
+  linux?: string;
+  initrd?: string;
 }
 
 export interface BenchReport {
@@ -28,7 +34,7 @@ export interface BenchReport {
   node: string;
   quick: boolean;
   /** The options that chose the scenarios (the worker count changes nothing but the host figures). */
-  options: { quick: boolean; only: string | null };
+  options: { quick: boolean; only: string | null; linux?: boolean };
   costs: typeof DEFAULT_COSTS;
   images: Record<string, string>;
   results: Figures[];
@@ -36,11 +42,16 @@ export interface BenchReport {
   cpu?: { engines: { engine: string; mips: number; seconds: number; sameOutput: boolean }[]; skipped: Record<string, string> };
 }
 
-/** The hidden `vpio bench-one`: a scenario as JSON on stdin, its figures as JSON on stdout. */
+/** One scenario's figures: one, or for a Linux boot one per workload it ran. */
+function runAny(s: Scenario): Figures[] {
+  return s.linux ? runLinux(s) : [runScenario(s)];
+}
+
+/** The hidden `vpio bench-one`: a scenario as JSON on stdin, its figures (an array) as JSON on stdout. */
 export function benchOne(): number {
   const input = fs.readFileSync(0, 'utf8');
   const s = JSON.parse(input) as Scenario;
-  stdout.write(JSON.stringify(runScenario(s)));
+  stdout.write(JSON.stringify(runAny(s)));
   stdout.flush();
   return 0;
 }
@@ -52,7 +63,7 @@ export class BenchStopped extends Error {
   }
 }
 
-function runInWorker(s: Scenario, signal?: AbortSignal): Promise<Figures> {
+function runInWorker(s: Scenario, signal?: AbortSignal): Promise<Figures[]> {
   return new Promise((resolve, reject) => {
     // An abort kills the worker (SIGTERM); its scenario is then not waited for.
     const child = spawn(process.execPath, [process.argv[1], 'bench-one'], { stdio: ['pipe', 'pipe', 'pipe'], signal });
@@ -64,7 +75,7 @@ function runInWorker(s: Scenario, signal?: AbortSignal): Promise<Figures> {
     child.on('close', (code) => {
       if (signal?.aborted) { reject(new BenchStopped()); return; }
       if (code !== 0) { reject(new Error(`scenario ${s.id} failed in its worker: ${err.trim().split('\n').pop()}`)); return; }
-      try { resolve(JSON.parse(out) as Figures); } catch (e) { reject(e); }
+      try { resolve(JSON.parse(out) as Figures[]); } catch (e) { reject(e); }
     });
     child.stdin.end(JSON.stringify(s));
   });
@@ -94,7 +105,17 @@ class Progress {
  * abort of `signal` stops the workers and rejects with BenchStopped.
  */
 export async function runBench(opts: BenchOptions, version: string, out: (line: string) => void, control: { old?: BenchReport | null; signal?: AbortSignal } = {}): Promise<{ report: BenchReport; ok: boolean; html: () => Promise<string> }> {
+  if ((opts.linux === undefined) !== (opts.initrd === undefined)) throw new UsageError('--linux and --initrd go together: the kernel and the initramfs of scripts/linux-guest.mjs');
   let list = scenarios(opts.quick ?? false);
+  if (opts.linux !== undefined) {
+    // Read now, so that a missing file is a usage error before anything runs.
+    const fix = 'give the kernel and initramfs node scripts/linux-guest.mjs prints';
+    const limit = { bytes: 128 * 1024 * 1024, what: 'the Linux guest\'s memory', fix };
+    readInput(opts.initrd!, limit, fix);
+    if (!isLinuxImage(new Uint8Array(readInput(opts.linux, limit, fix)))) throw new UsageError(`--linux ${opts.linux} is not a Linux bzImage; ${fix}`);
+    // The Linux boots first: they are the long ones, and the workers share the rest after them.
+    list = [...linuxScenarios(opts.linux, opts.initrd!, opts.quick ?? false), ...list];
+  }
   if (opts.only !== undefined) {
     let re: RegExp;
     try { re = new RegExp(opts.only); } catch (e) { throw new UsageError(`bad --only '${opts.only}': ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`); }
@@ -104,14 +125,14 @@ export async function runBench(opts: BenchOptions, version: string, out: (line: 
   const jobs = opts.jobs !== undefined ? Number(opts.jobs) : Math.max(1, os.cpus().length);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`bad --jobs '${opts.jobs}'; give 1..64`);
   const signal = control.signal;
-  const results: Figures[] = new Array(list.length);
+  const results: Figures[][] = new Array(list.length);
   const progress = new Progress(list.length, process.stderr.isTTY === true);
   if (jobs === 1) {
     for (let i = 0; i < list.length; i++) {
       // Between scenarios, the event loop: a signal is seen there.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (signal?.aborted) throw new BenchStopped();
-      results[i] = runScenario(list[i]);
+      results[i] = runAny(list[i]);
       progress.tick(list[i].id);
     }
   } else {
@@ -127,17 +148,18 @@ export async function runBench(opts: BenchOptions, version: string, out: (line: 
   }
   if (signal?.aborted) throw new BenchStopped();
   const images = imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]);
+  if (opts.linux !== undefined) for (const f of [opts.linux, opts.initrd!]) images[path.basename(f)] = createHash('sha256').update(fs.readFileSync(f)).digest('hex');
   const report: BenchReport = {
-    tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, options: { quick: opts.quick ?? false, only: opts.only ?? null },
-    costs: { ...DEFAULT_COSTS }, images, results,
+    tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, options: { quick: opts.quick ?? false, only: opts.only ?? null, linux: opts.linux !== undefined },
+    costs: { ...DEFAULT_COSTS }, images, results: results.flat(),
   };
   if (list.some((s) => s.workload === 'cpubound')) report.cpu = await beside86(signal);
   if (signal?.aborted) throw new BenchStopped();
-  const lines = tables(results);
+  const lines = tables(report.results);
   if (report.cpu) lines.splice(lines.length - 1, 0, ...cpuTable(report.cpu));
   for (const line of lines) out(line);
   if (control.old) for (const line of compare(control.old, report)) out(line);
-  return { report, ok: results.every((r) => r.ok), html: () => benchHtml(report, lines) };
+  return { report, ok: report.results.every((r) => r.ok), html: () => benchHtml(report, lines) };
 }
 
 /** The CPU-bound guest in our CPU and in v86 (where its npm package is installed), through bench/cpu. */
@@ -189,8 +211,9 @@ const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-');
 
 /** The comparison tables, one per kind of scenario. */
-export function tables(results: Figures[]): string[] {
+export function tables(all: Figures[]): string[] {
   const lines: string[] = [];
+  const results = all.filter((f) => !isLinux(f));
   const by = (pred: (f: Figures) => boolean) => results.filter(pred);
   for (const workload of ['udp-tx', 'udp-rx'] as const) {
     const rows = by((f) => f.scenario.workload === workload && f.scenario.guests === 1);
@@ -242,20 +265,21 @@ export function tables(results: Figures[]): string[] {
     lines.push('');
     lines.push(`cpubound: ${int(f.instructions)} instructions, ${fmt(f.mips, 0)} million a host second`);
   }
-  const bad = results.filter((f) => !f.ok);
+  lines.push(...linuxTables(all, results));
+  const bad = all.filter((f) => !f.ok);
   lines.push('');
-  lines.push(bad.length ? `${bad.length} of ${results.length} runs did not give the right result (marked !): ${bad.map((f) => f.id).join(', ')}` : `${results.length} runs, every result right; wall time ${fmt(results.reduce((a, f) => a + f.wallSeconds, 0))} s of emulation`);
+  lines.push(bad.length ? `${bad.length} of ${all.length} runs did not give the right result (marked !): ${bad.map((f) => f.id).join(', ')}` : `${all.length} runs, every result right; wall time ${fmt(all.reduce((a, f) => a + (isLinux(f) && f.scenario.workload !== 'ping' ? 0 : f.wallSeconds), 0))} s of emulation`);
   return lines;
 }
 
-/** A report's scope: --quick or the full run, and --only. */
-function scopeOf(r: BenchReport): { quick: boolean; only: string | null } {
-  return { quick: r.options?.quick ?? r.quick ?? false, only: r.options?.only ?? null };
+/** A report's scope: --quick or the full run, --only, and whether it has the Linux rows. */
+function scopeOf(r: BenchReport): { quick: boolean; only: string | null; linux: boolean } {
+  return { quick: r.options?.quick ?? r.quick ?? false, only: r.options?.only ?? null, linux: r.options?.linux ?? false };
 }
 
 function scopeText(r: BenchReport): string {
   const s = scopeOf(r);
-  return `${s.quick ? '--quick' : 'the full run'}${s.only !== null ? ` --only '${s.only}'` : ''}`;
+  return `${s.quick ? '--quick' : 'the full run'}${s.only !== null ? ` --only '${s.only}'` : ''}${s.linux ? ' with the Linux rows' : ''}`;
 }
 
 /**

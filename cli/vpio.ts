@@ -971,6 +971,8 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--compare <old.json>', 'print what changed against an earlier --json report (only the scenarios both ran alike)'))
     .addOption(new Option('--jobs <n>', 'worker processes (default: one per core; 1 runs in this process)'))
     .addOption(new Option('--only <regexp>', 'only the scenarios whose id matches, e.g. udp-tx/rtl8139'))
+    .addOption(new Option('--linux <bzImage>', 'add the Linux rows: this kernel with Linux\'s own ne2k-pci and 8139too in each mode (with --initrd; node scripts/linux-guest.mjs prints both; minutes a boot)'))
+    .addOption(new Option('--initrd <file>', 'the initramfs for --linux (scripts/linux-guest.mjs builds it: busybox, the modules, guests/linux/init.sh)'))
     .action(async (opts: BenchOptions) => { status = await bench(opts); });
 
   program

@@ -3,7 +3,7 @@
  * Builds a Linux guest from Debian's packages, as the tests and benches boot it: the
  * i386 kernel `linux-image-6.1.0-*-686-unsigned` (a bzImage) and an initramfs of
  * `busybox-static`, the kernel's own network modules (ne2k-pci and 8390, 8139too and
- * mii, from the same package), `vpio-net` (guests/linux/vpio-net.c, built here with
+ * mii, from the same package; 8139cp for QEMU's C+ RTL8139 in the reference runs), `vpio-net` (guests/linux/vpio-net.c, built here with
  * gcc -m32: the UDP workload) and an /init (guests/linux/init.sh by default: what it runs
  * comes from the kernel command line). Nothing of it is committed: the packages come
  * from Debian with `apt-get download` (the machine needs `dpkg --add-architecture i386`
@@ -34,7 +34,9 @@ const LINUX_DIR = path.join(HERE, '..', 'guests', 'linux');
 export const DEFAULT_INIT = fs.readFileSync(path.join(LINUX_DIR, 'init.sh'), 'utf8');
 
 /** The modules the initramfs carries: the two drivers and what they need. */
-const MODULES = ['kernel/drivers/net/mii.ko', 'kernel/drivers/net/ethernet/8390/8390.ko', 'kernel/drivers/net/ethernet/8390/ne2k-pci.ko', 'kernel/drivers/net/ethernet/realtek/8139too.ko'];
+const MODULES = ['kernel/drivers/net/mii.ko', 'kernel/drivers/net/ethernet/8390/8390.ko', 'kernel/drivers/net/ethernet/8390/ne2k-pci.ko', 'kernel/drivers/net/ethernet/realtek/8139too.ko',
+  // For the reference run: QEMU's rtl8139 is the C+ revision, which 8139too leaves to 8139cp.
+  'kernel/drivers/net/ethernet/realtek/8139cp.ko'];
 
 function run(cmd, args, cwd) {
   return execFileSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });

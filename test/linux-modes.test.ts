@@ -1,7 +1,9 @@
 /**
- * The same Debian kernel and Linux's own drivers under the hypervisor: ne2k-pci on a
- * card passed through, 8139too on the emulated card of `virtual`, and a Linux guest
- * beside our hostile guest under VPIO. Two Linux guests sharing a card: linux-sharing.test.ts.
+ * The same Debian kernel and Linux's own drivers under the hypervisor, each card in
+ * `passthrough` (ports or BAR1 pages direct) and `virtual` (the VM's own emulated card,
+ * the hypervisor's driver and switch), and a Linux guest beside our hostile guest under
+ * VPIO. Two Linux guests sharing a card: linux-sharing.test.ts; one guest under vpio,
+ * with the figures, in `vpio bench --linux`.
  */
 import { ensureBuilt, runCli, describeIf } from './support';
 import { LINUX_CACHED, LINUX_SKIP, linuxGuest } from './linux-guest';
@@ -15,6 +17,26 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('a stock Linux kernel under the hypervisor'
       '--memory', '128M', '--max-cycles', '30e9', '--nic', 'ne2000', '--peer', 'echo', '--mode', 'passthrough'], 600000);
     const out = r.stdout.toString('latin1');
     expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
+    expect(r.status).toBe(0);
+  }, 600000);
+
+  it('passthrough: 8139too drives the card through its BAR1 page, mapped direct; pings and a stream to the sink', () => {
+    const { kernel, initrd } = linuxGuest();
+    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=8139too vpio_work=ping,tx vpio_count=100',
+      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'rtl8139', '--peer', 'echo', '--peer', 'sink', '--mode', 'passthrough'], 600000);
+    const out = r.stdout.toString('latin1');
+    expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
+    expect(r.stderr).toMatch(/sink: 100 datagrams, 102400 bytes, 0 lost, 0 out of order, 0 duplicate/);
+    expect(r.status).toBe(0);
+  }, 600000);
+
+  it('virtual: ne2k-pci on the emulated NE2000 pings and streams to the sink through the switch', () => {
+    const { kernel, initrd } = linuxGuest();
+    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=ne2k-pci vpio_work=ping,tx vpio_count=100',
+      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'ne2000', '--peer', 'echo', '--peer', 'sink', '--mode', 'virtual'], 600000);
+    const out = r.stdout.toString('latin1');
+    expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
+    expect(r.stderr).toMatch(/sink: 100 datagrams, 102400 bytes, 0 lost, 0 out of order, 0 duplicate/);
     expect(r.status).toBe(0);
   }, 600000);
 

@@ -1,20 +1,48 @@
 /**
  * Two Linux guests (Debian's kernel, Linux's own drivers) sharing one card under VPIO,
  * on each card: each with its own MAC, both streaming to the sink at once (and pinging
- * on the NE2000), nothing lost, nothing refused, no transmit timeout, and no handoff
- * holding a guest anywhere near its driver's watchdog.
+ * on the NE2000), nothing lost, nothing refused, no transmit timeout, no handoff
+ * holding a guest anywhere near its driver's watchdog, and each guest given only its
+ * own unicast although its card is promiscuous.
  */
-import { ensureBuilt, runCli, describeIf } from './support';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ensureBuilt, runCli, describeIf, readPcap } from './support';
 import { LINUX_CACHED, LINUX_SKIP, linuxGuest, initLines } from './linux-guest';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-linux-sharing-'));
+const MACS = ['525400123456', '525400123457'];
+
+/**
+ * Each guest, with eth0 promiscuous (vpio_promisc=1), received exactly the frames the
+ * peers sent to its MAC or to everyone: none of the other guest's unicast, which a
+ * promiscuous card would take if the monitor gave it. (A frame one guest sends is not
+ * given to the other: two guests on one card are one station on the wire.)
+ */
+function expectOwnUnicastOnly(out: string, pcap: string): void {
+  const fromPeers = readPcap(pcap).filter((f) => !MACS.includes(f.subarray(6, 12).toString('hex')));
+  const to = (mac: string) => fromPeers.filter((f) => f.subarray(0, 6).toString('hex') === mac).length;
+  const broadcast = to('ffffffffffff');
+  MACS.forEach((mac, i) => {
+    const m = new RegExp(`^vm${i}\\| init: eth0 received (\\d+) frames`, 'm').exec(out);
+    expect(m).not.toBeNull();
+    // The other guest was sent unicast (there was something to leak) ...
+    expect(to(MACS[1 - i])).toBeGreaterThan(0);
+    // ... and this guest got its own and the broadcasts, nothing else.
+    expect(Number(m![1])).toBe(to(mac) + broadcast);
+  });
+}
 
 describeIf(LINUX_CACHED, LINUX_SKIP)('two Linux guests sharing one card under vpio', () => {
   beforeAll(ensureBuilt);
 
   it('vpio: two Linux guests share one RTL8139; both streams arrive whole and nothing is refused', () => {
     const { kernel, initrd } = linuxGuest();
-    const work = 'console=ttyS0 quiet vpio_driver=8139too vpio_work=tx vpio_count=100';
+    const work = 'console=ttyS0 quiet vpio_driver=8139too vpio_work=tx vpio_count=100 vpio_promisc=1';
+    const pcap = path.join(tmp, 'rtl8139.pcap');
     const r = runCli(['run', kernel, kernel, '--initrd', initrd, '--append', `${work} vpio_ip=10.0.2.15`, '--append', `${work} vpio_ip=10.0.2.16`,
-      '--memory', '128M', '--max-cycles', '60e9', '--nic', 'rtl8139', '--peer', 'sink', '--mode', 'vpio'], 900000);
+      '--memory', '128M', '--max-cycles', '60e9', '--nic', 'rtl8139', '--peer', 'sink', '--mode', 'vpio', '--pcap', pcap], 900000);
     const out = r.stdout.toString('latin1');
     expect(out).toMatch(/vm0\| init: eth0 52:54:00:12:34:56 10\.0\.2\.15/);
     expect(out).toMatch(/vm1\| init: eth0 52:54:00:12:34:57 10\.0\.2\.16/);
@@ -27,14 +55,16 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('two Linux guests sharing one card under vp
     expect(r.stderr).toMatch(/vm0: .* refused 0 sent with another's address/);
     // 8139too's default is BAR1: every access to the register page exits, and the summary says so.
     expect(r.stderr).toMatch(/vm0: \d+ hooked, (\d+) direct \(\1 of them exits through the register page's trap\)/);
+    expectOwnUnicastOnly(out, pcap);
     expect(r.status).toBe(0);
   }, 900000);
 
   it('vpio: two Linux guests share one NE2000 (ne2k-pci), each pinging and streaming; no transmit timeout, nothing refused', () => {
     const { kernel, initrd } = linuxGuest();
-    const work = 'console=ttyS0 quiet vpio_driver=ne2k-pci vpio_work=ping,tx vpio_count=40';
+    const work = 'console=ttyS0 quiet vpio_driver=ne2k-pci vpio_work=ping,tx vpio_count=40 vpio_promisc=1';
+    const pcap = path.join(tmp, 'ne2000.pcap');
     const r = runCli(['run', kernel, kernel, '--initrd', initrd, '--append', `${work} vpio_ip=10.0.2.15`, '--append', `${work} vpio_ip=10.0.2.16`,
-      '--memory', '128M', '--max-cycles', '60e9', '--nic', 'ne2000', '--peer', 'echo', '--peer', 'sink', '--mode', 'vpio'], 900000);
+      '--memory', '128M', '--max-cycles', '60e9', '--nic', 'ne2000', '--peer', 'echo', '--peer', 'sink', '--mode', 'vpio', '--pcap', pcap], 900000);
     const out = r.stdout.toString('latin1');
     expect(out).toMatch(/vm0\| init: eth0 52:54:00:12:34:56 10\.0\.2\.15/);
     expect(out).toMatch(/vm1\| init: eth0 52:54:00:12:34:57 10\.0\.2\.16/);
@@ -44,6 +74,7 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('two Linux guests sharing one card under vp
     expect(r.stderr).toMatch(/ 0 refused, 0 DMA outside the owner refused/);
     // 8390's transmit watchdog is 2 s (TX_TIMEOUT): no guest may wait that long for the card.
     for (const m of r.stderr.matchAll(/longest wait (\d+) cycles/g)) expect(Number(m[1])).toBeLessThan(2 * 2e9);
+    expectOwnUnicastOnly(out, pcap);
     expect(r.status).toBe(0);
   }, 900000);
 });

@@ -8,22 +8,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { ROOT, ensureBuilt, runCli, have, describeIf } from './support';
+import { ROOT, ensureBuilt, runCli, have, describeIf, readPcap } from './support';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-net-'));
 const GUEST_MAC = '525400123456';
-
-/** Frames of a classic pcap file. */
-function readPcap(file: string): Buffer[] {
-  const b = fs.readFileSync(file);
-  const frames: Buffer[] = [];
-  for (let at = 24; at + 16 <= b.length;) {
-    const len = b.readUInt32LE(at + 8);
-    frames.push(b.subarray(at + 16, at + 16 + len));
-    at += 16 + len;
-  }
-  return frames;
-}
 
 function guestFrames(file: string): string[] {
   // What the guest sent (source MAC = the guest's), without the Ethernet padding.

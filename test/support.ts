@@ -40,3 +40,15 @@ export function describeIf(ok: boolean, reason: string): jest.Describe {
   }
   return describe;
 }
+
+/** The frames of a classic pcap file (as `--pcap` writes it), in order. */
+export function readPcap(file: string): Buffer[] {
+  const b = fs.readFileSync(file);
+  const frames: Buffer[] = [];
+  for (let at = 24; at + 16 <= b.length;) {
+    const len = b.readUInt32LE(at + 8);
+    frames.push(b.subarray(at + 16, at + 16 + len));
+    at += 16 + len;
+  }
+  return frames;
+}

@@ -199,6 +199,11 @@ export class SinkPeer implements Station {
   arrivals = 0;
   firstArrival = -1;
   lastArrival = -1;
+  /**
+   * Called after each good datagram with its flow's key (source address * 65536 + source
+   * port): how a bench marks where a stream begins and ends on the virtual clock.
+   */
+  onArrival: ((flow: number) => void) | null = null;
   /** The flows seen, by source address * 65536 + source port (a new sender allocates once). */
   private readonly flows = new Map<number, Flow>();
   /** Each frame is read in place: no allocation per datagram. */
@@ -235,6 +240,7 @@ export class SinkPeer implements Station {
     const key = (u.src >>> 0) * 65536 + u.srcPort;
     let flow = this.flows.get(key);
     if (flow === undefined) { flow = new Flow(); this.flows.set(key, flow); }
+    if (this.onArrival !== null) this.onArrival(key);
     if (flow.seen.add(seq)) { this.duplicates++; return; }
     if (this.firstCycle < 0) this.firstCycle = this.wire.clock.now;
     this.lastCycle = this.wire.clock.now;

@@ -1,0 +1,70 @@
+/**
+ * `vpio bench --linux`: one of the Linux rows run end to end (8139too through BAR1, one
+ * guest under vpio), its figures taken over each stream's own window and consistent with
+ * each other; and the options' bad usage, refused before anything runs.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ensureBuilt, runCli, describeIf } from './support';
+import { LINUX_CACHED, LINUX_SKIP, linuxGuest } from './linux-guest';
+
+beforeAll(ensureBuilt);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-linux-bench-'));
+
+type Fig = { id: string; ok: boolean; frames: number; mbps: number; wireShare: number; rttMicros: number | null; cyclesPerFrame: number; guestCyclesPerFrame: number;
+  hypervisorCyclesPerFrame: number; cardCyclesPerFrame: number; exitsPerFrame: Record<string, number>; exitsPerFrameTotal: number; hookedFraction: number | null; violations: number };
+
+describeIf(LINUX_CACHED, LINUX_SKIP)('vpio bench --linux', () => {
+  it('8139too under vpio: a ping and two streams, each stream measured over its own window', () => {
+    const { kernel, initrd } = linuxGuest();
+    const json = path.join(tmp, 'linux.json');
+    const r = runCli(['bench', '--only', '^linux/rtl8139/vpio$', '--linux', kernel, '--initrd', initrd, '--jobs', '1', '--json', json], 900000);
+    expect(r.status).toBe(0);
+    const out = r.stdout.toString();
+    expect(out).toMatch(/^Linux guest \(Debian's kernel, its own ne2k-pci and 8139too\)/m);
+    expect(out).toMatch(/^rtl8139 +64 +[\d.]+ \(\d+%\) [\d,]+ /m);
+    expect(out).toMatch(/3 runs, every result right/);
+    const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { results: Fig[]; images: Record<string, string>; options: { linux: boolean } };
+    expect(report.options.linux).toBe(true);
+    expect(report.images[path.basename(kernel)]).toMatch(/^[0-9a-f]{64}$/);
+    const byId = new Map(report.results.map((f) => [f.id, f]));
+    expect([...byId.keys()]).toEqual(['linux/ping/rtl8139/vpio', 'linux/udp-tx/rtl8139/vpio/64B', 'linux/udp-tx/rtl8139/vpio/1024B']);
+    const ping = byId.get('linux/ping/rtl8139/vpio')!;
+    expect(ping.ok).toBe(true);
+    expect(ping.frames).toBe(16);
+    expect(ping.rttMicros).toBeGreaterThan(0);
+    for (const [id, count] of [['linux/udp-tx/rtl8139/vpio/64B', 2000], ['linux/udp-tx/rtl8139/vpio/1024B', 1000]] as const) {
+      const f = byId.get(id)!;
+      expect(f.ok).toBe(true);
+      expect(f.frames).toBe(count);
+      expect(f.violations).toBe(0);
+      // Within the window: a share of the 100 Mbit/s wire, and the cycles add up.
+      expect(f.wireShare).toBeGreaterThan(0.05);
+      expect(f.wireShare).toBeLessThanOrEqual(1);
+      expect(f.guestCyclesPerFrame + f.hypervisorCyclesPerFrame).toBeLessThanOrEqual(f.cyclesPerFrame * 1.0001);
+      expect(f.cardCyclesPerFrame).toBeGreaterThan(0);
+      expect(f.cardCyclesPerFrame).toBeLessThan(f.hypervisorCyclesPerFrame);
+      // 8139too through BAR1: every access to the register page exits to the model, so the model sees
+      // some of them as hooked registers; and every frame costs at least its interrupt.
+      expect(f.hookedFraction).toBeGreaterThan(0);
+      expect(f.hookedFraction).toBeLessThan(1);
+      expect(f.exitsPerFrame['io rtl8139 (mmio model)']).toBeGreaterThanOrEqual(1);
+      expect(f.exitsPerFrameTotal).toBeGreaterThan(f.exitsPerFrame['io rtl8139 (mmio model)']);
+    }
+  }, 900000);
+});
+
+describe('vpio bench --linux refuses bad usage in one line, status 2, before anything runs', () => {
+  for (const [what, args, message] of [
+    ['--linux without --initrd', ['--linux', 'guests/bin/hello.elf'], /--linux and --initrd go together/],
+    ['a Multiboot kernel', ['--linux', 'guests/bin/hello.elf', '--initrd', 'package.json'], /--linux guests\/bin\/hello\.elf is not a Linux bzImage/],
+    ['a missing initrd', ['--linux', 'guests/bin/hello.elf', '--initrd', '/nonexistent'], /no such file: \/nonexistent; give the kernel and initramfs node scripts\/linux-guest\.mjs prints/],
+  ] as [string, string[], RegExp][]) {
+    it(what, () => {
+      const r = runCli(['bench', ...args], 60000);
+      expect(r.status).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+    });
+  }
+});
