@@ -11,43 +11,24 @@ import { LINUX_CACHED, LINUX_SKIP, linuxGuest } from './linux-guest';
 describeIf(LINUX_CACHED, LINUX_SKIP)('a stock Linux kernel under the hypervisor', () => {
   beforeAll(ensureBuilt);
 
-  it('passthrough: ne2k-pci pings the echo peer through the card it owns', () => {
-    const { kernel, initrd } = linuxGuest();
-    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=ne2k-pci vpio_work=ping',
-      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'ne2000', '--peer', 'echo', '--mode', 'passthrough'], 600000);
-    const out = r.stdout.toString('latin1');
-    expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
-    expect(r.status).toBe(0);
-  }, 600000);
-
-  it('passthrough: 8139too drives the card through its BAR1 page, mapped direct; pings and a stream to the sink', () => {
-    const { kernel, initrd } = linuxGuest();
-    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=8139too vpio_work=ping,tx vpio_count=100',
-      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'rtl8139', '--peer', 'echo', '--peer', 'sink', '--mode', 'passthrough'], 600000);
-    const out = r.stdout.toString('latin1');
-    expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
-    expect(r.stderr).toMatch(/sink: 100 datagrams, 102400 bytes, 0 lost, 0 out of order, 0 duplicate/);
-    expect(r.status).toBe(0);
-  }, 600000);
-
-  it('virtual: ne2k-pci on the emulated NE2000 pings and streams to the sink through the switch', () => {
-    const { kernel, initrd } = linuxGuest();
-    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=ne2k-pci vpio_work=ping,tx vpio_count=100',
-      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'ne2000', '--peer', 'echo', '--peer', 'sink', '--mode', 'virtual'], 600000);
-    const out = r.stdout.toString('latin1');
-    expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
-    expect(r.stderr).toMatch(/sink: 100 datagrams, 102400 bytes, 0 lost, 0 out of order, 0 duplicate/);
-    expect(r.status).toBe(0);
-  }, 600000);
-
-  it('virtual: 8139too on the emulated card streams to the sink through the switch', () => {
-    const { kernel, initrd } = linuxGuest();
-    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=8139too vpio_work=tx vpio_count=100',
-      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'rtl8139', '--peer', 'sink', '--mode', 'virtual'], 600000);
-    expect(r.stdout.toString('latin1')).toMatch(/vpio-net: tx 100 sent, 0 errors/);
-    expect(r.stderr).toMatch(/sink: 100 datagrams, 102400 bytes, 0 lost, 0 out of order, 0 duplicate/);
-    expect(r.status).toBe(0);
-  }, 600000);
+  // Each card in each of the two modes: the echo peer's replies and the sink's count.
+  for (const [mode, driver, nic, how] of [
+    ['passthrough', 'ne2k-pci', 'ne2000', 'through the card it owns, its ports direct'],
+    ['passthrough', '8139too', 'rtl8139', 'through its BAR1 page, mapped direct'],
+    ['virtual', 'ne2k-pci', 'ne2000', 'on the VM\'s own emulated NE2000, through the switch'],
+    ['virtual', '8139too', 'rtl8139', 'on the VM\'s own emulated RTL8139 (BAR1), through the switch'],
+  ] as const) {
+    it(`${mode}: ${driver} pings and streams to the sink ${how}`, () => {
+      const { kernel, initrd } = linuxGuest();
+      const r = runCli(['run', kernel, '--initrd', initrd, '--append', `console=ttyS0 quiet vpio_driver=${driver} vpio_work=ping,tx vpio_count=100`,
+        '--memory', '128M', '--max-cycles', '30e9', '--nic', nic, '--peer', 'echo', '--peer', 'sink', '--mode', mode], 600000);
+      const out = r.stdout.toString('latin1');
+      expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
+      expect(out).toMatch(/vpio-net: tx 100 sent, 0 errors/);
+      expect(r.stderr).toMatch(/sink: 100 datagrams, 102400 bytes, 0 lost, 0 out of order, 0 duplicate/);
+      expect(r.status).toBe(0);
+    }, 600000);
+  }
 
   it('vpio: a Linux guest beside our hostile guest keeps its traffic; the hostile DMA (at 144 MiB: the Linux guest\'s memory) is refused', () => {
     const { kernel, initrd } = linuxGuest();
