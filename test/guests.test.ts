@@ -5,10 +5,11 @@
  * check that the committed reference still holds.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { spawnSync } from 'child_process';
 import { ROOT, ensureBuilt, runCli, have, describeIf } from './support';
+
+/** The reference machine's run of a guest, as scripts/qemu-ref.mjs records it (one command line for both). */
+const { qemuRun } = require('../scripts/qemu-guest.cjs') as { qemuRun: (run: { name: string; image: string; cmdline?: string; memoryMiB?: number }) => { output: Buffer; status: number } };
 
 interface Run { name: string; image: string; cmdline?: string; memoryMiB?: number; maxCycles?: number }
 const runs: Run[] = JSON.parse(fs.readFileSync(path.join(ROOT, 'guests/runs.json'), 'utf8')).runs;
@@ -62,16 +63,9 @@ describe('the boot state is the same in a hypervisor VM', () => {
 describeIf(have('qemu-system-i386', '--version'), 'qemu-system-i386 is not installed (.ci/run installs qemu-system-x86)')('the committed references still hold under QEMU', () => {
   for (const run of runs) {
     it(`${run.name}`, () => {
-      // The serial line goes to a file, not through -nographic's stdio multiplexer: under
-      // load that lost the last bytes or added stray ones when the guest exited at once.
-      const serial = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-qemu-')), 'serial');
-      const q = spawnSync('qemu-system-i386', ['-kernel', `guests/bin/${run.image}.elf`, '-append', run.cmdline ?? '', '-display', 'none', '-monitor', 'none',
-        '-serial', `file:${serial}`, '-no-reboot', '-vga', 'none', '-nic', 'none',
-        '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-m', String(run.memoryMiB ?? 64)], { cwd: ROOT, timeout: 60000 });
-      const all = fs.readFileSync(serial);
-      const out = all.subarray(all.indexOf('boot: '));
+      const { output: out, status } = qemuRun(run);
       expect(out.toString('latin1')).toBe(fs.readFileSync(path.join(ROOT, `guests/expected/${run.name}.out`)).toString('latin1'));
-      expect(q.status).toBe(Number(fs.readFileSync(path.join(ROOT, `guests/expected/${run.name}.status`), 'utf8')));
+      expect(status).toBe(Number(fs.readFileSync(path.join(ROOT, `guests/expected/${run.name}.status`), 'utf8')));
     });
   }
 });
