@@ -14,6 +14,7 @@ const entries = [
   ['bench/f80.ts', 'dist/bench-f80.js'],
   ['bench/x87.ts', 'dist/bench-x87.js'],
   ['bench/linux.ts', 'dist/bench-linux.js'],
+  ['bench/dispatch.ts', 'dist/bench-dispatch.js'],
 ].filter(([src]) => existsSync(path.join(root, src)));
 
 await Promise.all(entries.map(([src, out]) => build({
