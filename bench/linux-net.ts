@@ -162,9 +162,10 @@ export function linuxTables(results: Figures[], ours: Figures[]): string[] {
   if (!rows.length) return [];
   const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-');
+  const labelOf = (f: Figures) => LINUX_DRIVERS[f.scenario.linux!.driver].label;
   const find = (list: Figures[], label: string, workload: string, mode: Mode, frame?: number) =>
-    list.find((f) => f.scenario.workload === workload && f.scenario.mode === mode && (frame === undefined || f.scenario.frame === frame) && f.id.includes(`/${label}/`));
-  const labels = [...new Set(rows.map((f) => LINUX_DRIVERS[f.scenario.linux!.driver].label))];
+    list.find((f) => labelOf(f) === label && f.scenario.workload === workload && f.scenario.mode === mode && (frame === undefined || f.scenario.frame === frame));
+  const labels = [...new Set(rows.map(labelOf))];
   const lines: string[] = ['', 'Linux guest (Debian\'s kernel, its own ne2k-pci and 8139too), udp-tx over each stream\'s window: Mbit/s (share of the wire) and elapsed cycles per frame, by mode'];
   lines.push(`card         frame  ${MODES.map((m) => m.padStart(22)).join('')}   vpio/passthrough   virtual/vpio: hv cycles  card cycles`);
   for (const label of labels) {
