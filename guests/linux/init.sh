@@ -19,7 +19,9 @@
 #       rx       vpio-net rx on port 9 from the source peer: vpio_count, 5 s without one ends it
 #                (give the peer start= past the boot, e.g. --peer source,count=300,start=3500)
 #
-# Every line it prints itself starts "init: "; it powers off at the end.
+#   vpio_end=reboot               end with reboot -f instead of poweroff -f
+#
+# Every line it prints itself starts "init: "; it powers off (or reboots) at the end.
 /bin/busybox mkdir -p /proc /sys /usr/bin /usr/sbin /sbin
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -61,4 +63,4 @@ for w in $(echo "$vpio_work" | tr , ' '); do
 done
 [ "$vpio_promisc" = 1 ] && say "eth0 received $(cat /sys/class/net/eth0/statistics/rx_packets) frames"
 say "done"
-poweroff -f
+if [ "$vpio_end" = reboot ]; then reboot -f; else poweroff -f; fi
