@@ -7,4 +7,6 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/guests/'],
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 120000,
+  // The long test files first, so that the workers finish together (test/sequencer.js).
+  testSequencer: '<rootDir>/test/sequencer.js',
 };

@@ -6,8 +6,9 @@
  *   vpio-net tx IP PORT COUNT SIZE    COUNT UDP datagrams of SIZE bytes to IP:PORT, each
  *                                     starting with its 32-bit sequence number (what
  *                                     the sink peer counts), as fast as the socket takes them,
- *                                     then waits (5 s at most) until the card has sent them all:
- *                                     an init that powers off right after loses nothing
+ *                                     then waits (5 s at most) until the driver has handed them
+ *                                     all to the card, and 20 ms more for the wire: an init that
+ *                                     powers off right after loses nothing
  *   vpio-net rx PORT COUNT SECONDS    receives on PORT until COUNT datagrams or SECONDS
  *                                     without one; counts lost (gaps) and out-of-order
  *
@@ -122,6 +123,11 @@ static int tx(char **a)
         if (sys3(SYS_ioctl, fd, SIOCOUTQ, (s32)&queued) < 0 || queued == 0) break;
         sys3(SYS_nanosleep, (s32)&tick, 0, 0);
     }
+    /* The socket's count falls when the driver frees a frame, which the 8390 core does once
+       the frame is in the card's memory, up to two frames before the wire has them (2.5 ms
+       at 10 Mbit/s): a little longer, so that a power-off right after loses none. */
+    struct timeval grace = { 0, 20 * 1000 * 1000 }; /* as a timespec: 20 ms */
+    sys3(SYS_nanosleep, (s32)&grace, 0, 0);
     put("vpio-net: tx "); put_u(sent); put(" sent, "); put_u(errors); put(" errors\n");
     return sent == count ? 0 : 1;
 }
