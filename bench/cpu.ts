@@ -6,9 +6,14 @@
  * integer code) or, with `--workload fpubound`, guests/bin/fpubound.elf (x87 code: an
  * n-body step, a matrix product, Simpson's rule, float to integer conversions).
  * `ours-paged` is ours translated with the guest's paging on (`paging=1`:
- * identity-mapped, so every access goes through the TLB, as a kernel's does).
+ * identity-mapped, so every access goes through the TLB, as a kernel's does). `qemu` is
+ * qemu-system-i386's TCG where it is installed (its MIPS: our instruction count over its
+ * time from the guest's banner to its exit).
  *
- *   npm run bench:cpu -- [--workload cpubound|fpubound] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit] [--json FILE]
+ * With `--workload coremark`, EEMBC CoreMark (built by scripts/coremark.mjs from a copy
+ * of its sources with our port, guests/coremark; never committed), compared on its CRCs.
+ *
+ *   npm run bench:cpu -- [--workload cpubound|fpubound|coremark] [--image FILE] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit,qemu] [--json FILE]
  *   npm run bench:cpu -- --hostile [--json FILE]
  *
  * --hostile runs instead three guests written against the block translator (issue 14),
@@ -23,6 +28,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { loadV86 } from './v86';
 import * as crypto from 'crypto';
+import { spawn } from 'child_process';
 import { Pc } from '../board/pc';
 import { multibootElf } from '../board/testing-elf';
 
@@ -37,19 +43,29 @@ interface Figure {
 }
 
 const ROOT = path.join(__dirname, '..');
-const ENGINES = ['ours', 'ours-paged', 'ours-interp', 'v86-interp', 'v86-jit'];
+const ENGINES = ['ours', 'ours-paged', 'ours-interp', 'v86-interp', 'v86-jit', 'qemu'];
 
 interface Workload {
-  /** The guest's own default count (v86 passes no command line, so it always runs this). */
+  /** The guest's own default count (v86 passes no command line, so it always runs this); 0: fixed when the guest was built. */
   defaultIterations: number;
   /** The guest's last line: the end of v86's run. */
   last: RegExp;
+  /** The lines engines must agree on (all of the output where absent). */
+  checksums?: RegExp;
+  /** Where the image is not one of guests/bin: how to get it. */
+  external?: string;
 }
 const WORKLOADS: Record<string, Workload> = {
   // About a billion instructions.
   cpubound: { defaultIterations: 130, last: /sort: [0-9a-f]{8}\r?\n$/ },
   // About 0.2 billion instructions, 56% of them x87 ones.
   fpubound: { defaultIterations: 1000, last: /fixed: [0-9a-f]{16}\r?\n$/ },
+  // EEMBC CoreMark, unmodified, with our port (guests/coremark): 3,000 iterations, about
+  // 1.04 billion instructions. Its times depend on the engine's TSC; its CRCs must not.
+  coremark: {
+    defaultIterations: 0, last: /(Correct operation validated|Errors detected)[^\n]*\r?\n$/, checksums: /^(seedcrc|\[\d+\]crc\w+|Iterations) +: .*$/gm,
+    external: 'build it with node scripts/coremark.mjs (COREMARK_DIR names a copy of its sources) and give --image',
+  },
 };
 
 function fail(message: string): never {
@@ -58,7 +74,7 @@ function fail(message: string): never {
 }
 
 function parseArgs(argv: string[]) {
-  const opts = { workload: 'cpubound', iterations: 0, engines: ENGINES.slice(), json: '', hostile: false };
+  const opts = { workload: 'cpubound', iterations: 0, engines: ENGINES.slice(), json: '', hostile: false, image: '' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i] ?? fail(`${a} needs a value`);
@@ -74,13 +90,17 @@ function parseArgs(argv: string[]) {
       for (const e of opts.engines) if (!ENGINES.includes(e)) fail(`unknown engine '${e}'; engines are ${ENGINES.join(', ')}`);
     } else if (a === '--json') {
       opts.json = next();
+    } else if (a === '--image') {
+      opts.image = next();
     } else if (a === '--hostile') {
       opts.hostile = true;
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench:cpu -- [--workload cpubound|fpubound] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit] [--json FILE]\n' +
+      process.stdout.write('usage: npm run bench:cpu -- [--workload cpubound|fpubound|coremark] [--image FILE] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit,qemu] [--json FILE]\n' +
         '       npm run bench:cpu -- --hostile [--json FILE]   (guests that attack the block translator, both modes)\n' +
-        '  --workload    cpubound (the default: a sieve, CRC32, a sort; integer code) or fpubound (x87 code:\n' +
-        '                an n-body step, a matrix product, Simpson\'s rule, float to integer conversions)\n' +
+        '  --workload    cpubound (the default: a sieve, CRC32, a sort; integer code), fpubound (x87 code:\n' +
+        '                an n-body step, a matrix product, Simpson\'s rule, float to integer conversions) or\n' +
+        '                coremark (EEMBC CoreMark with our port; its image from node scripts/coremark.mjs, as --image)\n' +
+        '  --image       the guest image (default: guests/bin/WORKLOAD.elf)\n' +
         '  --iterations  the guest\'s loop count (default: the guest\'s own, 130 for cpubound, 1000 for fpubound;\n' +
         '                v86 passes no command line, so its engines run only with the default)\n');
       process.exit(0);
@@ -89,6 +109,7 @@ function parseArgs(argv: string[]) {
     }
   }
   if (!opts.iterations) opts.iterations = WORKLOADS[opts.workload].defaultIterations;
+  else if (WORKLOADS[opts.workload].defaultIterations === 0) fail(`${opts.workload}'s iterations are fixed when it is built`);
   return opts;
 }
 
@@ -172,6 +193,33 @@ async function runV86(workload: string, image: Uint8Array, jit: boolean): Promis
   }).finally(() => { console.log = log; });
 }
 
+/**
+ * qemu-system-i386 (TCG) booting the same image with `-kernel`, its serial line read as it
+ * comes: timed from the guest's banner (after SeaBIOS) to the process's end (the guest's
+ * debug exit). QEMU counts no instructions cheaply, so its MIPS are ours' count over its
+ * time: the same program, the same work.
+ */
+function runQemu(workload: string, imagePath: string, iterations: number, instructions: number): Promise<Figure | string> {
+  const banner = `boot: ${workload}`;
+  return new Promise((resolve) => {
+    const cmdline = iterations ? `iterations=${iterations}` : '';
+    const child = spawn('qemu-system-i386', ['-kernel', imagePath, '-append', cmdline, '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
+      '-vga', 'none', '-nic', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-m', '64'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let output = '';
+    let started = 0n;
+    child.on('error', (e) => resolve(`qemu-system-i386 could not run (${e.message}; .ci/run installs qemu-system-x86)`));
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString('latin1');
+      if (started === 0n && output.includes(banner)) started = process.hrtime.bigint();
+    });
+    child.on('close', () => {
+      if (started === 0n) { resolve('qemu-system-i386 never printed the guest\'s banner'); return; }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      resolve({ engine: 'qemu', instructions, seconds, mips: instructions / seconds / 1e6, output: output.slice(output.indexOf(banner)) });
+    });
+  });
+}
+
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
 /** The hostile guests: Multiboot images of hand-assembled code (entry 0x10000c). */
@@ -246,15 +294,20 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.hostile) { runHostile(opts.json); return; }
   const workload = WORKLOADS[opts.workload];
-  const imagePath = path.join(ROOT, 'guests', 'bin', `${opts.workload}.elf`);
-  if (!fs.existsSync(imagePath)) fail(`${imagePath} is missing; run npm run build:guests`);
+  const imagePath = opts.image || path.join(ROOT, 'guests', 'bin', `${opts.workload}.elf`);
+  if (!fs.existsSync(imagePath)) fail(`${imagePath} is missing; ${workload.external ?? 'run npm run build:guests'}`);
   const image = new Uint8Array(fs.readFileSync(imagePath));
   const figures: Figure[] = [];
   const skipped: Record<string, string> = {};
   for (const engine of opts.engines) {
-    process.stderr.write(`bench-cpu: running ${opts.workload} on ${engine} (${opts.iterations} iterations)...\n`);
+    process.stderr.write(`bench-cpu: running ${opts.workload} on ${engine} (${opts.iterations ? `${opts.iterations} iterations` : 'iterations fixed when built'})...\n`);
     if (engine === 'ours' || engine === 'ours-paged' || engine === 'ours-interp') figures.push(runOurs(opts.workload, image, opts.iterations, engine !== 'ours-interp', engine === 'ours-paged'));
-    else {
+    else if (engine === 'qemu') {
+      const base = figures.find((f) => f.engine === 'ours' || f.engine === 'ours-interp');
+      if (!base) { skipped.qemu = 'its MIPS are our instruction count over its time: run it with ours or ours-interp'; continue; }
+      const r = await runQemu(opts.workload, imagePath, opts.iterations, base.instructions);
+      if (typeof r === 'string') skipped.qemu = r; else figures.push(r);
+    } else {
       // v86 does not pass a Multiboot command line: it always runs the guest's default.
       if (opts.iterations !== workload.defaultIterations) { skipped[engine] = `v86 cannot pass iterations=${opts.iterations} (it passes no Multiboot command line); run with the default`; continue; }
       const r = await runV86(opts.workload, image, engine === 'v86-jit');
@@ -262,8 +315,8 @@ async function main(): Promise<void> {
     }
   }
   const ours = figures.find((f) => f.engine === 'ours');
-  const norm = (s: string) => s.replace(/\r/g, '').trim();
-  console.log(`${opts.workload}, ${opts.iterations} iterations:`);
+  const norm = (s: string) => { const t = s.replace(/\r/g, '').trim(); return workload.checksums ? (t.match(workload.checksums) ?? []).join('\n') : t; };
+  console.log(opts.iterations ? `${opts.workload}, ${opts.iterations} iterations:` : `${opts.workload}:`);
   console.log('engine        instructions     seconds   MIPS    vs ours  output  memory fallbacks');
   for (const f of figures) {
     const same = ours ? (norm(f.output) === norm(ours.output) ? 'same' : 'DIFFERENT') : '';
@@ -273,7 +326,7 @@ async function main(): Promise<void> {
   if (opts.json) {
     const pkg = (name: string) => { try { return JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')).version; } catch { return null; } };
     fs.writeFileSync(opts.json, JSON.stringify({
-      workload: opts.workload, image: { path: `guests/bin/${opts.workload}.elf`, sha256: crypto.createHash('sha256').update(image).digest('hex') },
+      workload: opts.workload, image: { path: opts.image || `guests/bin/${opts.workload}.elf`, sha256: crypto.createHash('sha256').update(image).digest('hex') },
       iterations: opts.iterations, node: process.version, v86: pkg('v86'), figures, skipped,
     }, null, 2) + '\n');
   }

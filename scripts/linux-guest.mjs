@@ -88,11 +88,11 @@ function vpioNet(cache) {
   const out = path.join(cache, `vpio-net-${digest(source)}`);
   if (!fs.existsSync(out)) {
     try {
-      run('gcc', ['-m32', '-static', '-nostdlib', '-ffreestanding', '-fno-pic', '-fno-pie', '-no-pie', '-fno-stack-protector', '-O2', '-o', out + '.tmp', src], cache);
+      run('gcc', ['-m32', '-static', '-nostdlib', '-ffreestanding', '-fno-pic', '-fno-pie', '-no-pie', '-fno-stack-protector', '-O2', '-o', `${out}.${process.pid}.tmp`, src], cache);
     } catch (e) {
       throw new Error(`gcc -m32 could not build guests/linux/vpio-net.c (install gcc and binutils): ${(e.stderr || e.message).split('\n').filter(Boolean)[0]}`);
     }
-    fs.renameSync(out + '.tmp', out);
+    fs.renameSync(`${out}.${process.pid}.tmp`, out);
   }
   return fs.readFileSync(out);
 }
@@ -115,8 +115,14 @@ export function linuxGuest({ cache = DEFAULT_CACHE, init = DEFAULT_INIT } = {}) 
     ['init', 0o100755, Buffer.from(init)],
   ]);
   const body = zlib.gzipSync(archive, { level: 6 });
+  // Named by its content: a file already there is this one. Written beside it and renamed,
+  // so that a test booting it while another test builds the same one never reads half of it.
   const initrd = path.join(cache, `initrd-${digest(body)}.gz`);
-  fs.writeFileSync(initrd, body);
+  if (!fs.existsSync(initrd)) {
+    const tmp = `${initrd}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, body);
+    fs.renameSync(tmp, initrd);
+  }
   return { kernel, initrd };
 }
 
