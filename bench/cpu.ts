@@ -10,10 +10,12 @@
  * qemu-system-i386's TCG where it is installed (its MIPS: our instruction count over its
  * time from the guest's banner to its exit).
  *
- * With `--workload coremark`, EEMBC CoreMark (built by scripts/coremark.mjs from a copy
- * of its sources with our port, guests/coremark; never committed), compared on its CRCs.
+ * With `--workload coremark`, EEMBC CoreMark (our port, guests/coremark), and with
+ * `--workload lz4`, LZ4's compressors (guests/lz4): public programs built by
+ * scripts/public-guest.mjs from a copy of their sources (never committed), compared on
+ * the checksums they print.
  *
- *   npm run bench:cpu -- [--workload cpubound|fpubound|coremark] [--image FILE] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit,qemu] [--json FILE]
+ *   npm run bench:cpu -- [--workload cpubound|fpubound|coremark|lz4] [--image FILE] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit,qemu] [--json FILE]
  *   npm run bench:cpu -- --hostile [--json FILE]
  *
  * --hostile runs instead three guests written against the block translator (issue 14),
@@ -64,7 +66,13 @@ const WORKLOADS: Record<string, Workload> = {
   // 1.04 billion instructions. Its times depend on the engine's TSC; its CRCs must not.
   coremark: {
     defaultIterations: 0, last: /(Correct operation validated|Errors detected)[^\n]*\r?\n$/, checksums: /^(seedcrc|\[\d+\]crc\w+|Iterations) +: .*$/gm,
-    external: 'build it with node scripts/coremark.mjs (COREMARK_DIR names a copy of its sources) and give --image',
+    external: 'build it with node scripts/public-guest.mjs coremark (COREMARK_DIR names a copy of its sources) and give --image',
+  },
+  // LZ4's fast and HC compressors and its decompressor over a 256 KiB text (guests/lz4),
+  // 5 rounds: about 1.04 billion instructions. Hash tables, match searches, byte copies.
+  lz4: {
+    defaultIterations: 0, last: /lz4: \d+ rounds, \d+ failures\r?\n$/,
+    external: 'build it with node scripts/public-guest.mjs lz4 (LZ4_DIR names a copy of its sources) and give --image',
   },
 };
 
@@ -95,11 +103,12 @@ function parseArgs(argv: string[]) {
     } else if (a === '--hostile') {
       opts.hostile = true;
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench:cpu -- [--workload cpubound|fpubound|coremark] [--image FILE] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit,qemu] [--json FILE]\n' +
+      process.stdout.write('usage: npm run bench:cpu -- [--workload cpubound|fpubound|coremark|lz4] [--image FILE] [--iterations N] [--engines ours,ours-paged,ours-interp,v86-interp,v86-jit,qemu] [--json FILE]\n' +
         '       npm run bench:cpu -- --hostile [--json FILE]   (guests that attack the block translator, both modes)\n' +
         '  --workload    cpubound (the default: a sieve, CRC32, a sort; integer code), fpubound (x87 code:\n' +
         '                an n-body step, a matrix product, Simpson\'s rule, float to integer conversions) or\n' +
-        '                coremark (EEMBC CoreMark with our port; its image from node scripts/coremark.mjs, as --image)\n' +
+        '                coremark (EEMBC CoreMark with our port) or lz4 (LZ4\'s compressors): images from\n' +
+        '                node scripts/public-guest.mjs coremark|lz4, given as --image\n' +
         '  --image       the guest image (default: guests/bin/WORKLOAD.elf)\n' +
         '  --iterations  the guest\'s loop count (default: the guest\'s own, 130 for cpubound, 1000 for fpubound;\n' +
         '                v86 passes no command line, so its engines run only with the default)\n');
