@@ -133,6 +133,19 @@ describe('the translator agrees with the interpreter on flags', () => {
     expect(failures).toEqual([]);
   });
 
+  it('after BSF and BSR (a zero source leaves the destination), register and memory, and the 16-bit form', () => {
+    const forms = [
+      [0x0f, 0xbc, 0xc3], // bsf eax, ebx
+      [0x0f, 0xbd, 0xc3], // bsr eax, ebx
+      [0x0f, 0xbc, 0xc0], // bsf eax, eax
+      [0x0f, 0xbd, 0x45, 0x40], // bsr eax, [ebp+0x40]
+      [0x0f, 0xbc, 0x45, 0x40], // bsf eax, [ebp+0x40]
+      [0x66, 0x0f, 0xbc, 0xc3], // bsf ax, bx (interpreted in both)
+    ];
+    const failures = forms.map((f) => compare(overEdges(f))).filter((d) => d !== '');
+    expect(failures).toEqual([]);
+  });
+
   it('after INC and DEC (CF carried over from a known or unknown state), in every size and form', () => {
     const ops = [
       [0x39, 0xd8, 0x40], // cmp eax, ebx ; inc eax

@@ -1227,6 +1227,20 @@ function translate0F(
       out.push('COMMIT', markFault, 'RDTSC(cpu, 0x31);');
       flagsKept();
       return Emit.Plain;
+    case 0xbc: case 0xbd: {
+      // BSF/BSR (LZ4's and any ctz's): as the interpreter does it, a zero source sets ZF
+      // and leaves the destination alone; else the index, and the flags logic() records
+      // for it with bit 8 set (ZF clear). 32-bit only: the 16-bit form's two cases
+      // record different sign bits, which the block's flag knowledge cannot follow.
+      if (size !== 4) return Emit.None;
+      modrm(4);
+      const E = getE();
+      const index = op === 0xbc ? '31 - Math.clz32(b & -b)' : '31 - Math.clz32(b)';
+      out.push(`b = ${E.read};`, `if (b !== 0) { ${getG().write(index)} }`);
+      out.push(`${FLAGS}cpu.lazyOp = ${LazyOp.Logic}; cpu.lazyA = 0; cpu.lazyB = 0; cpu.lazyR = b === 0 ? 0 : (${index}) | 0x100; cpu.lazySign = ${SIGN[4]}; cpu.flagsLazy = ${ARITH};`);
+      flagsSet(LazyOp.Logic, 4, E.mem);
+      return Emit.Plain;
+    }
     case 0xb6: case 0xbe: {
       modrm(1);
       const E = getE();
