@@ -14,6 +14,7 @@ import { NicKind, DEFAULT_MAC, nicBitsPerSecond } from '../devices/nic';
 import { SinkPeer, SourcePeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';
 import { Host, HvMode } from '../hypervisor/host';
+import { isLinuxImage } from '../board/linux';
 import { VpioMonitor } from '../vpio/monitor';
 import type { LinuxSpec } from './linux-net';
 
@@ -180,34 +181,68 @@ export function imagesOf(s: Scenario): string[] {
   return setUp(s).cmdlines.map((c) => c.img);
 }
 
+/** A guest a run boots: its image, its name (a Multiboot kernel's first word), command line and initrd, and whether it gets the card. */
+export interface BenchGuest {
+  image: Uint8Array;
+  path: string;
+  cmdline: string;
+  initrd?: Uint8Array | null;
+  nic: boolean;
+}
+
+/** The machine of a run, booted: in native mode the bare PC with the first guest, else a host with a VM per guest. */
+export type Machine = { pc: Pc; host: null } | { pc: null; host: Host };
+
+/** Boots `guests` in `mode`, each with `memoryBytes` of RAM, the card `nic` and `peers` on its wire (VPIO's monitor shares the card under vpio). */
+export function bootMachine(mode: Mode, nic: NicKind | null, guests: BenchGuest[], memoryBytes: number, peers: PeerSpec[], console: (vm: number, byte: number) => void): Machine {
+  if (mode === 'native') {
+    const g = guests[0];
+    const pc = new Pc({ memoryBytes, nic: nic ?? undefined, peers, console: (b) => console(0, b) });
+    // As Host.boot names them: a Multiboot kernel's own name is its command line's first word, a Linux kernel's is not.
+    pc.boot(g.image, isLinuxImage(g.image) ? g.cmdline : `${g.path} ${g.cmdline}`, g.initrd ?? null);
+    return { pc, host: null };
+  }
+  const host = new Host({
+    mode, vms: guests.map((g) => ({ image: g.image, path: g.path, cmdline: g.cmdline, nic: nic !== null && g.nic, initrd: g.initrd ?? null })),
+    memoryBytes, hostMemoryBytes: guests.length * memoryBytes + 2 * MiB, nic: nic ?? undefined, mac: DEFAULT_MAC, peers, rtcStart: 946684800,
+    console, sharedCard: (h, n, vms) => new VpioMonitor(h, n, vms),
+  });
+  host.boot();
+  return { pc: null, host };
+}
+
+/** The instructions every CPU of a machine retired. */
+export function instructionsOf(m: Machine): number {
+  if (m.pc) return m.pc.cpu.instructions;
+  let n = 0;
+  for (const vm of m.host.vms) n += vm.cpu.instructions;
+  return n;
+}
+
+/** What the VPIO monitor refused in a run (none outside vpio): how many, and by which rules. */
+export function refusals(host: Host | null): { violations: number; violationRules: string[] } {
+  if (!(host?.shared instanceof VpioMonitor)) return { violations: 0, violationRules: [] };
+  return { violations: host.shared.violationCount, violationRules: [...new Set(host.shared.violations.map((v) => v.rule))].sort() };
+}
+
 function runOnce(s: Scenario): Run {
-  const image = (n: string) => new Uint8Array(fs.readFileSync(imagePath(n)));
   const consoles: string[] = [];
   const { peers, cmdlines } = setUp(s);
   const limit = 2e11;
-  if (s.mode === 'native') {
-    let out = '';
-    const pc = new Pc({ memoryBytes: 64 * MiB, nic: s.nic ?? undefined, peers, console: (b) => { out += String.fromCharCode(b); } });
-    pc.boot(image(cmdlines[0].img), `${cmdlines[0].img}.elf ${cmdlines[0].cmd}`);
+  const guests = cmdlines.map((c) => ({ image: new Uint8Array(fs.readFileSync(imagePath(c.img))), path: `${c.img}.elf`, cmdline: c.cmd, nic: c.nic }));
+  const m = bootMachine(s.mode, s.nic, guests, s.mode === 'native' ? 64 * MiB : GUEST_MEMORY, peers, (vm, b) => { consoles[vm] = (consoles[vm] ?? '') + String.fromCharCode(b); });
+  if (m.pc) {
+    const pc = m.pc;
     pc.run(limit);
     return {
-      consoles: [out], peers: pc.peers, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions, hz: pc.clock.hz,
+      consoles: [consoles[0] ?? ''], peers: pc.peers, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions, hz: pc.clock.hz,
       wireBps: pc.wire?.bitsPerSecond ?? 0, host: null, cardDropped: (pc.ne2000 ?? pc.rtl8139)?.dropped ?? 0,
     };
   }
-  const mem = GUEST_MEMORY;
-  const host = new Host({
-    mode: s.mode, vms: cmdlines.map((c) => ({ image: image(c.img), path: `${c.img}.elf`, cmdline: c.cmd, nic: s.nic !== null && c.nic })),
-    memoryBytes: mem, hostMemoryBytes: cmdlines.length * mem + 2 * MiB, nic: s.nic ?? undefined, mac: DEFAULT_MAC, peers, rtcStart: 946684800,
-    console: (vm, b) => { consoles[vm] = (consoles[vm] ?? '') + String.fromCharCode(b); },
-    sharedCard: (h, n, vms) => new VpioMonitor(h, n, vms),
-  });
-  host.boot();
+  const host = m.host;
   host.run(limit);
   host.close();
-  let instructions = 0;
-  for (const vm of host.vms) instructions += vm.cpu.instructions;
-  return { consoles, peers: host.peers, cycles: host.clock.now, instructions, hz: host.clock.hz, wireBps: host.wire?.bitsPerSecond ?? 0, host, cardDropped: host.nic?.card.dropped ?? 0 };
+  return { consoles, peers: host.peers, cycles: host.clock.now, instructions: instructionsOf(m), hz: host.clock.hz, wireBps: host.wire?.bitsPerSecond ?? 0, host, cardDropped: host.nic?.card.dropped ?? 0 };
 }
 
 /** Runs one scenario and reduces it to figures. */
@@ -260,8 +295,6 @@ export function runScenario(s: Scenario): Figures {
   if (!r.host && r.cardDropped) lost['card: ring full or receiver off'] = r.cardDropped;
   const host = r.host;
   const t = tally(host, r.cycles, s.nic);
-  let violations = 0;
-  const rules = new Set<string>();
   if (host) {
     let notTaken = 0;
     for (const vm of host.vms) notTaken += vm.stats.framesNotTaken;
@@ -273,8 +306,6 @@ export function runScenario(s: Scenario): Figures {
     }
     if (host.shared instanceof VpioMonitor) {
       const m = host.shared;
-      violations = m.violationCount;
-      for (const v of m.violations) rules.add(v.rule);
       for (const g of m.guests) {
         if (g.stats.framesDropped) lost['vpio: held frames over the limit'] = (lost['vpio: held frames over the limit'] ?? 0) + g.stats.framesDropped;
         if (g.stats.framesRefused) lost['vpio: card would not take a held frame'] = (lost['vpio: card would not take a held frame'] ?? 0) + g.stats.framesRefused;
@@ -286,7 +317,7 @@ export function runScenario(s: Scenario): Figures {
   const mbps = (fps * frameBits(frameLen)) / 1e6;
   return {
     id: s.id, scenario: s, framesPerSecond: fps, mbps, wireShare: r.wireBps ? (fps * frameBits(frameLen)) / r.wireBps : 0, perGuest, rttMicros: rtt,
-    frames, ...w, violations, violationRules: [...rules].sort(), lost, ok, note,
+    frames, ...w, ...refusals(host), lost, ok, note,
     cycles: r.cycles, instructions: r.instructions, wallSeconds, mips: r.instructions / wallSeconds / 1e6,
   };
 }
@@ -320,13 +351,15 @@ export function tally(host: Host | null, cycles: number, nic: NicKind | null): T
   const t: Tally = { cycles, guest: host ? 0 : cycles, hypervisor: 0, card: 0, exits: {}, hooked: null, direct: 0, model: 0, handoffs: 0, handoffCycles: 0 };
   if (!host) return t;
   const exits = t.exits;
+  // The card's port ranges and pages are named after it ('rtl8139', 'rtl8139 (model)', 'ne2000 (mmio)', ...).
+  const card = nic === 'rtl8139' ? 'rtl8139' : 'ne2000';
   for (const vm of host.vms) {
     t.hypervisor += vm.hypervisorCycles;
     t.guest += vm.guestCycles;
     for (const c of vm.portCounters()) {
       const n = c.exitsIn + c.exitsOut;
       if (n) exits[`io ${c.name}`] = (exits[`io ${c.name}`] ?? 0) + n;
-      if (nic !== null && c.name.startsWith(nic === 'rtl8139' ? 'rtl8139' : 'ne2000')) t.card += c.cyclesIn + c.cyclesOut;
+      if (nic !== null && c.name.startsWith(card)) t.card += c.cyclesIn + c.cyclesOut;
     }
     for (const w of [vm.stats.backendTx, vm.stats.backendRx, vm.stats.handoff, vm.stats.vpioWork]) t.card += w.cycles;
     for (const w of vm.stats.work()) if (w.count && w.name !== 'vm switch' && w.name !== 'nic backend tx' && w.name !== 'nic backend rx' && w.name !== 'vpio monitor' && w.name !== 'vpio handoff') exits[w.name] = (exits[w.name] ?? 0) + w.count;
@@ -341,7 +374,7 @@ export function tally(host: Host | null, cycles: number, nic: NicKind | null): T
       t.direct += m.directAccesses(g);
     }
     for (const vm of host.vms) {
-      const c = vm.ports.counters.get(`${nic === 'rtl8139' ? 'rtl8139' : 'ne2000'} (model)`);
+      const c = vm.ports.counters.get(`${card} (model)`);
       if (c) t.model += (c.accessesIn + c.accessesOut) * host.costs.vpioModelCycles;
       t.model += vm.stats.vpioWork.cycles;
     }

@@ -12,13 +12,10 @@
  * counters `runScenario` reads at the end of a run.
  */
 import * as fs from 'fs';
-import { Pc } from '../board/pc';
-import { DEFAULT_MAC, NicKind } from '../devices/nic';
+import { NicKind } from '../devices/nic';
 import { SinkPeer } from '../devices/net/wire';
 import { frameBits } from '../devices/net/ethernet';
-import { Host } from '../hypervisor/host';
-import { VpioMonitor } from '../vpio/monitor';
-import { Figures, Mode, MODES, Scenario, Tally, tally, minus, perFrame, payloadFor } from './harness';
+import { Figures, Mode, MODES, Scenario, Tally, tally, minus, perFrame, payloadFor, bootMachine, instructionsOf, refusals } from './harness';
 
 /** Linux's drivers for our cards, as init.sh loads them. */
 export const LINUX_DRIVERS = {
@@ -76,22 +73,11 @@ export function runLinux(s: Scenario): Figures[] {
   const append = linuxAppend(spec.driver);
   const peers = [{ kind: 'echo' as const }, { kind: 'sink' as const }];
   let out = '';
-  let host: Host | null = null;
-  let pc: Pc | null = null;
-  if (s.mode === 'native') {
-    pc = new Pc({ memoryBytes: LINUX_MEMORY, nic: s.nic!, peers, console: (b) => { out += String.fromCharCode(b); } });
-    pc.boot(kernel, append, initrd);
-  } else {
-    host = new Host({
-      mode: s.mode, vms: [{ image: kernel, path: spec.kernel, cmdline: append, nic: true, initrd }],
-      memoryBytes: LINUX_MEMORY, hostMemoryBytes: LINUX_MEMORY + 2 * 1024 * 1024, nic: s.nic!, mac: DEFAULT_MAC, peers, rtcStart: 946684800,
-      console: (_vm, b) => { out += String.fromCharCode(b); },
-      sharedCard: (h, n, vms) => new VpioMonitor(h, n, vms),
-    });
-    host.boot();
-  }
-  const clock = (host ?? pc!).clock;
-  const sink = (host ?? pc!).peers.find((p) => p instanceof SinkPeer) as SinkPeer;
+  const m = bootMachine(s.mode, s.nic, [{ image: kernel, path: spec.kernel, cmdline: append, initrd, nic: true }], LINUX_MEMORY, peers, (_vm, b) => { out += String.fromCharCode(b); });
+  const host = m.host;
+  const machine = m.pc ?? m.host;
+  const clock = machine.clock;
+  const sink = machine.peers.find((p) => p instanceof SinkPeer) as SinkPeer;
   const windows: Window[] = [];
   sink.onArrival = (flow) => {
     const t = tally(host, clock.now, s.nic);
@@ -99,23 +85,13 @@ export function runLinux(s: Scenario): Figures[] {
     if (w === undefined || w.flow !== flow) windows.push({ flow, first: t, last: t, arrivals: 1 });
     else { w.last = t; w.arrivals++; }
   };
-  if (host) { host.run(LINUX_LIMIT); host.close(); } else pc!.run(LINUX_LIMIT);
+  if (host) { host.run(LINUX_LIMIT); host.close(); } else m.pc.run(LINUX_LIMIT);
   const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cycles = clock.now;
-  let instructions = 0;
-  if (host) for (const vm of host.vms) instructions += vm.cpu.instructions;
-  else instructions = pc!.cpu.instructions;
+  const instructions = instructionsOf(m);
   const hz = clock.hz;
-  const wireBps = (host ?? pc!).wire?.bitsPerSecond ?? 0;
-  let violations = 0;
-  const rules = new Set<string>();
-  if (host?.shared instanceof VpioMonitor) {
-    violations = host.shared.violationCount;
-    for (const v of host.shared.violations) rules.add(v.rule);
-  }
-  const common = {
-    perGuest: [] as number[], violations, violationRules: [...rules].sort(), cycles, instructions, wallSeconds, mips: instructions / wallSeconds / 1e6,
-  };
+  const wireBps = machine.wire?.bitsPerSecond ?? 0;
+  const common = { perGuest: [] as number[], ...refusals(host), cycles, instructions, wallSeconds, mips: instructions / wallSeconds / 1e6 };
   const noWindow = perFrame(tally(null, 0, s.nic), 0);
   const label = LINUX_DRIVERS[spec.driver].label;
   const figures: Figures[] = [];

@@ -107,12 +107,16 @@ class Progress {
 export async function runBench(opts: BenchOptions, version: string, out: (line: string) => void, control: { old?: BenchReport | null; signal?: AbortSignal } = {}): Promise<{ report: BenchReport; ok: boolean; html: () => Promise<string> }> {
   if ((opts.linux === undefined) !== (opts.initrd === undefined)) throw new UsageError('--linux and --initrd go together: the kernel and the initramfs of scripts/linux-guest.mjs');
   let list = scenarios(opts.quick ?? false);
+  // The Linux files' SHA-256 for the report, taken as they are checked.
+  const linuxImages: Record<string, string> = {};
   if (opts.linux !== undefined) {
     // Read now, so that a missing file is a usage error before anything runs.
     const fix = 'give the kernel and initramfs node scripts/linux-guest.mjs prints';
     const limit = { bytes: 128 * 1024 * 1024, what: 'the Linux guest\'s memory', fix };
-    readInput(opts.initrd!, limit, fix);
-    if (!isLinuxImage(new Uint8Array(readInput(opts.linux, limit, fix)))) throw new UsageError(`--linux ${opts.linux} is not a Linux bzImage; ${fix}`);
+    const initrd = readInput(opts.initrd!, limit, fix);
+    const kernel = readInput(opts.linux, limit, fix);
+    if (!isLinuxImage(new Uint8Array(kernel))) throw new UsageError(`--linux ${opts.linux} is not a Linux bzImage; ${fix}`);
+    for (const [f, data] of [[opts.linux, kernel], [opts.initrd!, initrd]] as const) linuxImages[path.basename(f)] = createHash('sha256').update(data).digest('hex');
     // The Linux boots first: they are the long ones, and the workers share the rest after them.
     list = [...linuxScenarios(opts.linux, opts.initrd!, opts.quick ?? false), ...list];
   }
@@ -147,8 +151,7 @@ export async function runBench(opts: BenchOptions, version: string, out: (line: 
     await Promise.all(Array.from({ length: Math.min(jobs, list.length) }, worker));
   }
   if (signal?.aborted) throw new BenchStopped();
-  const images = imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]);
-  if (opts.linux !== undefined) for (const f of [opts.linux, opts.initrd!]) images[path.basename(f)] = createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+  const images = { ...imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]), ...linuxImages };
   const report: BenchReport = {
     tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, options: { quick: opts.quick ?? false, only: opts.only ?? null, linux: opts.linux !== undefined },
     costs: { ...DEFAULT_COSTS }, images, results: results.flat(),
