@@ -6,7 +6,9 @@
  * Each generated function does a block's smallest work (an add, a typed-array store, a
  * count returned); they are called round robin, as a guest's working set of blocks is
  * entered. Beside them, the same number of closures of one function literal: one piece
- * of machine code for all, the floor of an indirect call. Each round is 2e7 calls; later
+ * of machine code for all, the floor of an indirect call; and the same generated bodies
+ * grouped ten to a function, entered with a `switch` on an entry number (a translation
+ * unit of several blocks, as a page's blocks would be). Each round is 2e7 calls; later
  * rounds show what tiering up buys.
  *
  *   npm run bench:dispatch -- [--rounds 5] [--sizes 1,10,100,1000,2000,4000]
@@ -14,7 +16,7 @@
  * Host time is read here, in the bench, never on the emulated path.
  */
 interface Target { a: number; b: Int32Array }
-type Fn = (t: Target) => number;
+type Fn = (t: Target, entry: number) => number;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -34,6 +36,18 @@ function generated(n: number): Fn[] {
   return fns;
 }
 
+/** The generated bodies, ten to a function: each entry is a case of its function's switch. */
+function units(n: number): { fn: Fn; entry: number }[] {
+  const out: { fn: Fn; entry: number }[] = [];
+  for (let u = 0; u * 10 < n; u++) {
+    let src = 'switch (e) {\n';
+    for (let i = u * 10; i < Math.min(n, u * 10 + 10); i++) src += `case ${i % 10}: t.a = (t.a + ${i}) | 0; t.b[${i % 8}] = t.a; return ${1 + (i % 5)};\n`;
+    const fn = new Function('t', 'e', `${src}}\nreturn 0;`) as Fn;
+    for (let i = u * 10; i < Math.min(n, u * 10 + 10); i++) out.push({ fn, entry: i % 10 });
+  }
+  return out;
+}
+
 function closures(n: number): Fn[] {
   const fns: Fn[] = [];
   for (let i = 0; i < n; i++) {
@@ -44,8 +58,8 @@ function closures(n: number): Fn[] {
 }
 
 /** ns per call over each round of 2e7 calls, round robin through `fns` (held in objects, as blocks are). */
-function measure(fns: Fn[]): number[] {
-  const blocks = fns.map((fn, i) => ({ phys: i, count: 5, fn }));
+function measure(entries: { fn: Fn; entry: number }[]): number[] {
+  const blocks = entries.map((x, i) => ({ phys: i, count: 5, fn: x.fn, entry: x.entry }));
   const t: Target = { a: 0, b: new Int32Array(8) };
   const out: number[] = [];
   let sink = 0;
@@ -53,7 +67,8 @@ function measure(fns: Fn[]): number[] {
     const start = process.hrtime.bigint();
     let k = 0;
     for (let i = 0; i < 2e7; i++) {
-      sink += blocks[k].fn(t);
+      const b = blocks[k];
+      sink += b.fn(t, b.entry);
       if (++k === blocks.length) k = 0;
     }
     out.push(Number(process.hrtime.bigint() - start) / 2e7);
@@ -64,8 +79,9 @@ function measure(fns: Fn[]): number[] {
 
 console.log(`ns per call, round robin, ${rounds} rounds of 2e7 calls (first round ... last)`);
 for (const n of sizes) {
-  const g = measure(generated(n));
-  const c = measure(closures(n));
+  const g = measure(generated(n).map((fn) => ({ fn, entry: 0 })));
+  const u = measure(units(n));
+  const c = measure(closures(n).map((fn) => ({ fn, entry: 0 })));
   const fmt = (v: number[]) => `${v[0].toFixed(1)} ... ${v[v.length - 1].toFixed(1)}`;
-  console.log(`${String(n).padStart(6)} functions: generated ${fmt(g).padEnd(16)} closures of one literal ${fmt(c)}`);
+  console.log(`${String(n).padStart(6)} functions: generated ${fmt(g).padEnd(16)} ten to a function ${fmt(u).padEnd(16)} closures of one literal ${fmt(c)}`);
 }
