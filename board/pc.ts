@@ -63,6 +63,8 @@ export type RunResult =
   /** The guest reset the machine or powered it off: status 0, as `qemu -no-reboot`. */
   | { kind: MachineEnd; status: 0 }
   | { kind: 'limit' }
+  /** A debugger stopped the run (Pc.pause): run again to go on. */
+  | { kind: 'paused' }
   | { kind: 'triple-fault'; message: string }
   | { kind: 'halted'; message: string };
 
@@ -330,9 +332,25 @@ export class Pc implements CpuBus {
   private bios: PortRange | null = null;
 
   /** Runs until the guest exits or `maxCycles` (absolute) is reached. */
+  /**
+   * Makes the current run() return `paused` after the current instruction (or, from a
+   * tracer's `before`, before the next), with the devices brought up to that cycle: how a
+   * debugger stops the machine (debug/session.ts). Outside a run, the next run returns at once.
+   */
+  pause(): void {
+    this.paused = true;
+    this.cpu.requestStop();
+  }
+
+  private paused = false;
+
   run(maxCycles: number): RunResult {
     const cpu = this.cpu, clock = this.clock;
     for (;;) {
+      if (this.paused) {
+        this.paused = false;
+        return { kind: 'paused' };
+      }
       if (this.exited) {
         const value = this.debugExit.value;
         return { kind: 'exit', value, status: DebugExit.status(value) };

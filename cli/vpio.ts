@@ -52,6 +52,9 @@ import { NE2000_ISA_IRQ } from '../devices/nic';
 import { Host, HostConfigError, HV_MODES, HvMode, DEFAULT_QUANTUM, VmSpec } from '../hypervisor/host';
 import { Vm, VmEnd } from '../hypervisor/vm';
 import type { Cpu } from '../cpu/cpu';
+import { DebugSession, newChannelBuffer } from '../debug/session';
+import { CpuTarget } from '../debug/cpu-target';
+import { GdbServer, parseGdbAddress } from '../debug/server';
 import { EXIT, UsageError, OutputError, OutputFile, OutputDescription, Sink, readInput, signalStatus, stdout, stderr, warn, pipeBroken, errnoText } from './io';
 import type { Clock } from '../devices/clock';
 import { parseCycles, parseWhole } from './numbers';
@@ -181,6 +184,8 @@ interface RunOptions {
   peer?: string[];
   pcap?: string;
   checkCycles?: string;
+  gdb?: string;
+  gdbWait?: boolean;
 }
 
 /**
@@ -410,12 +415,14 @@ class Outputs {
 }
 
 /** Why a run ended early. */
-type Interruption = { kind: 'pipe' } | { kind: 'output' } | { kind: 'signal'; signal: NodeJS.Signals };
+type Interruption = { kind: 'pipe' } | { kind: 'output' } | { kind: 'signal'; signal: NodeJS.Signals } | { kind: 'debugger' };
 
 /** The signal caught in this thread (or passed on by the main thread to a worker). */
 let caught: NodeJS.Signals | null = null;
 /** Under the hypervisor, in a worker: the signal's number, set by the main thread. */
 let sharedSignal: Int32Array | null = null;
+/** In the worker of a run with --gdb: the channel from the main thread's GdbServer (debug/server.ts). */
+let gdbChannel: SharedArrayBuffer | null = null;
 
 function signalName(n: number): NodeJS.Signals {
   return (Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] ?? 'SIGTERM') as NodeJS.Signals;
@@ -473,6 +480,10 @@ function ending(outputs: Outputs, stop: Interruption | null, status: number, whe
   if (outputs.pipeGone() || stop?.kind === 'pipe') return EXIT.brokenPipe;
   for (const line of outputs.failed) warn(line);
   if (outputs.failed.length) return pipeBroken() ? EXIT.brokenPipe : EXIT.output;
+  if (stop?.kind === 'debugger') {
+    warn(`vpio: the debugger ended the run ${where}`);
+    return pipeBroken() ? EXIT.brokenPipe : EXIT.stopped;
+  }
   if (stop?.kind === 'signal') {
     warn(`vpio: stopped by ${stop.signal} ${where}; the outputs are complete up to there`);
     return pipeBroken() ? EXIT.brokenPipe : signalStatus(stop.signal);
@@ -486,6 +497,8 @@ function runHere(kernels: string[], opts: RunOptions): number {
   if (mode !== 'native' && !(HV_MODES as readonly string[]).includes(mode)) {
     throw new UsageError(`unknown --mode '${mode}'; modes are native, ${MODES_HV}`);
   }
+  if (opts.gdbWait && opts.gdb === undefined) throw new UsageError('--gdb-wait waits for the debugger of --gdb; give --gdb PORT too');
+  if (opts.gdb !== undefined && mode !== 'native') throw new UsageError('--gdb debugs the bare machine (--mode native) for now; the hypervisor modes\' VMs as threads are not built yet');
   if (mode === 'native') {
     if (kernels.length > 1) throw new UsageError(`native mode runs one guest on the bare machine; for ${kernels.length}, give --mode ${MODES_HV} (one VM each)`);
     for (const o of ['quantum', 'hostMemory', 'nicVms'] as const) {
@@ -503,6 +516,7 @@ function runHere(kernels: string[], opts: RunOptions): number {
 
 function runNative(kernel: string | undefined, opts: RunOptions): number {
   const c = common(opts, 0);
+  if (opts.gdb !== undefined && c.kinds.has('cpu')) throw new UsageError('--trace cpu and --gdb both watch every instruction; give one of them');
   if (opts.listDevices) {
     const pc = new Pc({ memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers });
     listDevices(pc, stdout);
@@ -526,15 +540,20 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     if (bios !== null) pc.loadBios(bios);
     else pc.boot(image, kernelCmdline(image, kernel!, opts.cmdline[0] ?? ''), initrd);
     let result: RunResult | null = null;
+    const debug = gdbChannel === null ? null : new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }),
+      new CpuTarget([{ cpu: pc.cpu, label: `CPU 0 (${path.basename(input)})` }], () => [`native: cycle ${pc.cpu.cycles}`]), opts.gdbWait === true);
     return {
       clock: pc.clock, pcap: pc.wire?.pcap ?? null, peers: pc.peers,
-      run: (max) => { result = pc.run(max); },
+      run: (max) => {
+        result = debug === null ? pc.run(max) : debug.run({ run: (m) => pc.run(m), pause: () => pc.pause(), get cycles() { return pc.cpu.cycles; } }, max);
+        if (debug?.killed) throw new RunInterrupted({ kind: 'debugger' });
+      },
       close: () => pc.close(),
       report: () => { if (opts.stats) warn(`vpio: native: ${pc.cpu.cycles} cycles, ${pc.cpu.instructions} instructions, no hypervisor`); },
       where: () => `at cycle ${pc.cpu.cycles}, EIP 0x${(pc.cpu.eip >>> 0).toString(16)}`,
       ends: () => {
         const r = result as RunResult | null;
-        const end: VmEnd | null = r === null || r.kind === 'limit' ? null : r;
+        const end: VmEnd | null = r === null || r.kind === 'limit' || r.kind === 'paused' ? null : r;
         return [{ label: '', end, cpu: pc.cpu }];
       },
     };
@@ -716,7 +735,7 @@ function watchClock(clock: Clock, outputs: Outputs, every: number): void {
 }
 
 /** What the worker tells the main thread. */
-type WorkerMessage = { outputs: OutputDescription[] } | { status: number };
+type WorkerMessage = { outputs: OutputDescription[] } | { status: number } | { gdb: string };
 
 /**
  * `vpio run`: the emulator runs in a worker thread, and this thread passes SIGINT and
@@ -725,14 +744,18 @@ type WorkerMessage = { outputs: OutputDescription[] } | { status: number };
  * trace file, flushed at every device event, are kept; the timeline is not written.
  * VPIO_IN_PROCESS=1 runs in this thread instead (signals then end the process).
  */
-function runInWorker(kernels: string[], opts: RunOptions): Promise<number> {
-  if (process.env.VPIO_IN_PROCESS === '1') return Promise.resolve(runHere(kernels, opts));
+async function runInWorker(kernels: string[], opts: RunOptions): Promise<number> {
+  // With --gdb the worker is needed even so: it waits for the debugger while this thread serves the socket.
+  if (process.env.VPIO_IN_PROCESS === '1' && opts.gdb === undefined) return runHere(kernels, opts);
   const shared = new Int32Array(new SharedArrayBuffer(4));
+  const gdb = opts.gdb === undefined ? null : await gdbServer(opts);
   let outputs: OutputDescription[] = [];
   return new Promise((resolve) => {
     let done = false;
-    const finish = (status: number) => { if (!done) { done = true; resolve(status); } };
-    const w = new Worker(__filename, { workerData: { vpioRun: { kernels, opts }, vpioSignal: shared.buffer }, stdin: false, stdout: false, stderr: false });
+    const finish = (status: number) => { if (!done) { done = true; gdb?.server.close(); resolve(status); } };
+    const w = new Worker(__filename, {
+      workerData: { vpioRun: { kernels, opts }, vpioSignal: shared.buffer, vpioGdb: gdb?.channel ?? null }, stdin: false, stdout: false, stderr: false,
+    });
     const force = (sig: NodeJS.Signals) => {
       if (done) return;
       done = true;
@@ -757,12 +780,30 @@ function runInWorker(kernels: string[], opts: RunOptions): Promise<number> {
       setTimeout(() => force(sig), GRACE_MS).unref();
     });
     w.on('message', (m: WorkerMessage) => {
-      if ('outputs' in m) outputs = m.outputs;
+      if ('gdb' in m) gdb?.server.send(m.gdb);
+      else if ('outputs' in m) outputs = m.outputs;
       else finish(m.status);
     });
     w.on('error', (e) => { if (!done) internalError(e); finish(EXIT.internal); });
     w.on('exit', () => finish(EXIT.internal));
   });
+}
+
+/** The --gdb server, listening (a usage error, status 2, when the address is bad or taken). */
+async function gdbServer(opts: RunOptions): Promise<{ server: GdbServer; channel: SharedArrayBuffer }> {
+  const at = parseGdbAddress(opts.gdb!);
+  if (at === null) throw new UsageError(`--gdb '${opts.gdb}': give a TCP port (1234) or HOST:PORT (localhost:1234)`);
+  if ((opts.mode ?? 'native') !== 'native') throw new UsageError('--gdb debugs the bare machine (--mode native) for now; the hypervisor modes\' VMs as threads are not built yet');
+  const channel = newChannelBuffer();
+  const server = new GdbServer(channel);
+  let port: number;
+  try {
+    port = await server.listen(at.host, at.port);
+  } catch (e) {
+    throw new UsageError(`--gdb ${opts.gdb}: cannot listen on ${at.host}:${at.port}: ${errnoText(e).text}`);
+  }
+  warn(`vpio: gdb: listening on ${at.host}:${port}${opts.gdbWait ? '; the machine waits for it to connect and continue' : ''}`);
+  return { server, channel };
 }
 
 function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
@@ -947,6 +988,8 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--trace-ports <range>', 'trace only port accesses and exits in a range, such as 0xc000-0xc0ff'))
     .addOption(new Option('--seed <seed>', 'seed for every random choice (the RTC start date); default: the RTC starts at 2000-01-01 (QEMU: the host\'s time)'))
     .addOption(new Option('--list-devices', 'print the machine\'s devices, ports, IRQs and PCI functions (with --nic, the card\'s), and exit'))
+    .addOption(new Option('--gdb <[host:]port>', 'native: wait for gdb\'s remote protocol on a TCP port (as qemu -gdb tcp::PORT; host 127.0.0.1 unless given); the machine stops when gdb connects, and runs on when it detaches. See docs/DEBUGGING.md'))
+    .addOption(new Option('--gdb-wait', 'with --gdb: stop before the first instruction until gdb connects and continues (as qemu -S)'))
     .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))
     .addOption(new Option('--nic <card>', `a network card at PCI 00:03.0 (ne2000 = RTL8029, rtl8139) or ISA 0x300/IRQ 9 (ne2000-isa)`))
     .addOption(new Option('--mac <address>', `the card's MAC address (default ${macToString(DEFAULT_MAC)}, as QEMU's)`))
@@ -1073,6 +1116,7 @@ async function bench(opts: BenchOptions): Promise<number> {
 if (!isMainThread && workerData?.vpioRun) {
   // `vpio run` in its worker thread (see runInWorker).
   sharedSignal = new Int32Array(workerData.vpioSignal as SharedArrayBuffer);
+  gdbChannel = (workerData.vpioGdb as SharedArrayBuffer | null) ?? null;
   const { kernels, opts } = workerData.vpioRun as { kernels: string[]; opts: RunOptions };
   let status: number;
   try {

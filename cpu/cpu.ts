@@ -224,11 +224,12 @@ export class Cpu {
    */
   ioRepeat = 0;
   /**
-   * An instruction tracer (`vpio run --trace cpu`): `before` and `after` each instruction.
-   * While one is set, the CPU interprets every instruction (no translated blocks); when
+   * An instruction tracer (`vpio run --trace cpu`, or a debugger: debug/session.ts):
+   * `before` and `after` each instruction; `before` returning true stops the run before
+   * the instruction (Cpu.requestStop), at the EIP it would have run. While one is set, the CPU interprets every instruction (no translated blocks); when
    * none is, the run loop pays one field check per block or interpreted instruction.
    */
-  tracer: { before(cpu: Cpu): void; after(cpu: Cpu): void } | null = null;
+  tracer: { before(cpu: Cpu): boolean | void; after(cpu: Cpu): void } | null = null;
   irqLine = false;
   /** The INTR pin is ignored until `instructions` passes this (one instruction after STI, MOV SS, POP SS). */
   inhibitIrqUntil = -1;
@@ -549,6 +550,16 @@ export class Cpu {
    * or -1 where nothing is mapped. No fault, no accessed or dirty bit, no TLB fill.
    */
   peekLinear8(lin: number): number {
+    const phys = this.peekPhysical(lin);
+    return phys < 0 ? -1 : this.mem[phys];
+  }
+
+  /**
+   * For debuggers: the RAM address a linear address maps to through the current paging
+   * (whatever the privilege and write permission), or -1 where nothing is mapped or the
+   * page is not RAM. No fault, no accessed or dirty bit, no TLB fill.
+   */
+  peekPhysical(lin: number): number {
     let phys = lin >>> 0;
     if (this.cr0 & CR0_PG) {
       const pde = this.readPhys32((((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0);
@@ -562,7 +573,7 @@ export class Cpu {
       }
     }
     phys = (phys & this.a20Mask) >>> 0;
-    return phys < this.memSize ? this.mem[phys] : -1;
+    return phys < this.memSize ? phys : -1;
   }
 
   /** Paging, protection and A/D-bit work of a TLB miss. Returns the physical address. */
@@ -1356,7 +1367,7 @@ export class Cpu {
             }
           }
           this.instrEip = this.eip;
-          if (this.tracer !== null) this.tracer.before(this);
+          if (this.tracer !== null && this.tracer.before(this) === true) { this.requestStop(); return; }
           step(this);
           this.left -= this.instructionCycles;
           this.sliceInstr++;
@@ -1406,7 +1417,7 @@ export class Cpu {
     const trap = (this.flags & TF) !== 0;
     this.instrEip = this.eip;
     this.singleStepCancelled = false;
-    if (this.tracer !== null) this.tracer.before(this);
+    if (this.tracer !== null && this.tracer.before(this) === true) { this.requestStop(); return; }
     step(this);
     this.left -= this.instructionCycles;
     this.sliceInstr++;

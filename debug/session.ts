@@ -1,0 +1,231 @@
+/**
+ * A gdb session with a running machine, in the thread that runs it (cli/vpio.ts's
+ * worker). The socket lives in the main thread (debug/server.ts), which passes the
+ * debugger's bytes here through shared memory (the Channel) and sends what this side
+ * posts back. So the run loop stays synchronous: while the machine is stopped, this
+ * thread waits on the channel (Atomics.wait); while it runs, it looks at the channel
+ * between chunks of at most CHUNK cycles, which changes nothing the guest sees (the
+ * machine's run stops at a cycle and goes on from it).
+ *
+ * Stops: before an instruction at a breakpoint (not the first one run after a resume,
+ * which is where the debugger stood), after one step, after an instruction that changed
+ * a watched location's bytes, at Ctrl-C, and when gdb connects (as QEMU stops the VM).
+ * While breakpoints or watchpoints are set or a step is asked for, the CPU runs under a
+ * tracer hook (interpreted, one check an instruction); otherwise at full speed.
+ */
+import type { Cpu } from '../cpu/cpu';
+import { CS } from '../cpu/registers';
+import type { RunResult } from '../board/pc';
+import { frame, PacketReader, type Incoming } from './rsp';
+import { GdbStub, WatchKind } from './stub';
+import type { CpuTarget } from './cpu-target';
+
+/** The channel's layout: Int32 control words, then the ring of bytes from the debugger. */
+export const CTL_WRITTEN = 0;
+export const CTL_GENERATION = 1;
+export const CTL_CONNECTED = 2;
+export const CTL_ATTENTION = 3;
+export const CTL_READ = 4;
+const CTL_WORDS = 8;
+export const RING_BYTES = 1 << 16;
+
+/** Shared memory for a channel from debug/server.ts to a DebugSession. */
+export function newChannelBuffer(): SharedArrayBuffer {
+  return new SharedArrayBuffer(CTL_WORDS * 4 + RING_BYTES);
+}
+
+/** The most cycles the machine runs between two looks at the channel (1 ms of virtual time). */
+export const CHUNK = 2_000_000;
+
+/** The machine as a session drives it: the bare PC now (a host's VMs later). */
+export interface DebuggedMachine {
+  run(maxCycles: number): RunResult;
+  pause(): void;
+  readonly cycles: number;
+}
+
+type StopWhy = { signal: number; text: string };
+
+export class DebugSession {
+  private readonly ctl: Int32Array;
+  private readonly ring: Uint8Array;
+  private readonly reader = new PacketReader();
+  private readonly stub: GdbStub;
+  private generation = 0;
+  private lastReply = '';
+  private stepping = false;
+  private firstAfterResume = false;
+  private pending: StopWhy | null = null;
+  /** Packets that came after a resume, for the next stop. */
+  private queue: Incoming[] = [];
+  /** The watched bytes as last seen, per watchpoint. */
+  private watched: { addr: number; length: number; bytes: Uint8Array }[] = [];
+  /** Set when the debugger killed the run. */
+  killed = false;
+
+  constructor(buffer: SharedArrayBuffer, private readonly send: (text: string) => void,
+    private readonly target: CpuTarget, private readonly waitForDebugger: boolean) {
+    this.ctl = new Int32Array(buffer, 0, CTL_WORDS);
+    this.ring = new Uint8Array(buffer, CTL_WORDS * 4, RING_BYTES);
+    this.stub = new GdbStub(target);
+  }
+
+  /**
+   * Runs the machine to `maxCycles` or its end, stopping for the debugger as it asks.
+   * Returns how the run ended (`killed` set when the debugger ended it).
+   */
+  run(machine: DebuggedMachine, maxCycles: number): RunResult {
+    let stopped = this.waitForDebugger;
+    if (stopped) this.stub.stopReply(5, 1, '');
+    for (;;) {
+      if (stopped) {
+        if (!this.serve()) return { kind: 'limit' };
+        stopped = false;
+      }
+      // A Ctrl-C that came with the resume stops the machine before it runs on.
+      let r: RunResult = { kind: 'paused' };
+      if (this.pending === null) {
+        this.arm(machine);
+        r = machine.run(Math.min(maxCycles, machine.cycles + CHUNK));
+        this.disarm();
+      }
+      if (r.kind === 'paused' || (r.kind === 'limit' && this.pending === null && this.attention())) {
+        const why = this.pending ?? { signal: 2, text: '' };
+        this.pending = null;
+        if (this.connected()) {
+          this.reply(this.stub.stopReply(why.signal, 1, why.text));
+          stopped = true;
+        }
+        continue;
+      }
+      if (r.kind === 'limit' && machine.cycles < maxCycles) continue;
+      if (this.connected()) {
+        this.reply(r.kind === 'exit' ? `W${(r.status & 0xff).toString(16).padStart(2, '0')}` : r.kind === 'limit' ? 'X05' : 'W00');
+      }
+      return r;
+    }
+  }
+
+  /**
+   * While stopped: answers packets until the debugger resumes (true) or kills the run
+   * (false). A debugger that disconnects (or detaches) leaves the machine running on
+   * without breakpoints; with --gdb-wait and no debugger yet, this waits for one.
+   */
+  private serve(): boolean {
+    for (;;) {
+      const events = this.queue.length ? this.queue.splice(0) : this.take();
+      while (events.length) {
+        const e = events.shift()!;
+        if (e.kind === 'nak') { if (this.lastReply) this.send(frame(this.lastReply)); continue; }
+        if (e.kind === 'corrupt') { this.send('-'); continue; }
+        if (e.kind !== 'packet') continue; // an ack, or Ctrl-C while already stopped
+        if (!this.stub.noAck) this.send('+');
+        const a = this.stub.handle(e.data);
+        if (a.kind === 'reply') { this.reply(a.text); continue; }
+        if (a.kind === 'detach') { this.reply(a.text); this.forget(); return true; }
+        if (a.kind === 'kill') { this.killed = true; return false; }
+        // Resume. What came after it waits for the next stop; a Ctrl-C among it stops
+        // the machine again at once (gdb sends one when its user presses Ctrl-C).
+        this.stepping = a.step;
+        this.firstAfterResume = true;
+        if (events.some((x) => x.kind === 'interrupt')) this.pending = { signal: 2, text: '' };
+        this.queue = events.filter((x) => x.kind === 'packet' || x.kind === 'corrupt');
+        return true;
+      }
+      if (!this.connected() && this.generation !== 0) { this.forget(); return true; }
+      // Until the server writes bytes or a connection comes or goes (it notifies either way).
+      const written = Atomics.load(this.ctl, CTL_WRITTEN);
+      if (written === Atomics.load(this.ctl, CTL_READ) && Atomics.load(this.ctl, CTL_GENERATION) === this.generation) {
+        Atomics.wait(this.ctl, CTL_WRITTEN, written, 200);
+      }
+    }
+  }
+
+  /** The bytes waiting in the channel, as protocol events; notes a new connection. */
+  private take(): Incoming[] {
+    const gen = Atomics.load(this.ctl, CTL_GENERATION);
+    if (gen !== this.generation) {
+      this.generation = gen;
+      if (this.connected()) { this.stub.noAck = false; this.stub.breakpoints.clear(); this.stub.watchpoints.length = 0; }
+    }
+    // Attention is cleared before the bytes are read: the server sets it after it has
+    // written them, so a Ctrl-C that comes meanwhile is seen next time.
+    Atomics.store(this.ctl, CTL_ATTENTION, 0);
+    const written = Atomics.load(this.ctl, CTL_WRITTEN);
+    let read = Atomics.load(this.ctl, CTL_READ);
+    const bytes: number[] = [];
+    while (read !== written) {
+      bytes.push(this.ring[read % RING_BYTES]);
+      read = (read + 1) | 0;
+      if (read < 0) read = 0;
+    }
+    Atomics.store(this.ctl, CTL_READ, read);
+    const out: Incoming[] = [];
+    if (bytes.length) this.reader.feed(Uint8Array.from(bytes), out);
+    return out;
+  }
+
+  /** Whether the debugger wants the machine stopped: Ctrl-C, or it has just connected. */
+  private attention(): boolean {
+    if (Atomics.load(this.ctl, CTL_ATTENTION) === 0) return false;
+    const gen = Atomics.load(this.ctl, CTL_GENERATION);
+    const fresh = gen !== this.generation && this.connected();
+    const events = this.take();
+    if (fresh) this.pending = { signal: 5, text: '' };
+    else if (events.some((e) => e.kind === 'interrupt')) this.pending = { signal: 2, text: '' };
+    return this.pending !== null;
+  }
+
+  private connected(): boolean {
+    return Atomics.load(this.ctl, CTL_CONNECTED) === 1;
+  }
+
+  private reply(text: string): void {
+    this.lastReply = text;
+    this.send(frame(text));
+  }
+
+  /** A debugger gone: its breakpoints and watchpoints go with it. */
+  private forget(): void {
+    this.stub.breakpoints.clear();
+    this.stub.watchpoints.length = 0;
+    this.stepping = false;
+  }
+
+  /** The tracer hook on the CPU when something must be checked at each instruction. */
+  private arm(machine: DebuggedMachine): void {
+    const cpu = this.target.cpu(1);
+    const stub = this.stub;
+    if (!this.stepping && stub.breakpoints.size === 0 && stub.watchpoints.length === 0) return;
+    this.watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
+      .map((w) => ({ addr: w.addr, length: w.length, bytes: this.target.readMemory(1, w.addr, w.length) }));
+    let ran = 0;
+    cpu.tracer = {
+      before: (c: Cpu): boolean => {
+        if (this.stepping && ran > 0) { this.pending = { signal: 5, text: '' }; this.stepping = false; machine.pause(); return true; }
+        if (!this.firstAfterResume && stub.breakpoints.has((c.segBase[CS] + c.eip) >>> 0)) {
+          this.pending = { signal: 5, text: 'swbreak:;' };
+          machine.pause();
+          return true;
+        }
+        this.firstAfterResume = false;
+        return false;
+      },
+      after: (): void => {
+        ran++;
+        for (const w of this.watched) {
+          const now = this.target.readMemory(1, w.addr, w.length);
+          if (now.length === w.bytes.length && now.every((b, i) => b === w.bytes[i])) continue;
+          w.bytes = now;
+          this.pending = { signal: 5, text: `watch:${w.addr.toString(16)};` };
+          machine.pause();
+          return;
+        }
+      },
+    };
+  }
+
+  private disarm(): void {
+    this.target.cpu(1).tracer = null;
+  }
+}

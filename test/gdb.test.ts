@@ -1,0 +1,176 @@
+/**
+ * `vpio run --gdb`: Debian's gdb in batch mode against a guest (a breakpoint at a
+ * symbol, registers, a step, a write watchpoint with its old and new value, memory
+ * read two ways, threads, detach), the same run with and without a debugger, and a
+ * debugger that misbehaves: bad packets, a disconnect, a second connection.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { CLI, ROOT, describeIf, ensureBuilt, have, runCli } from './support';
+import { frame } from '../debug/rsp';
+
+const GUEST = path.join(ROOT, 'guests', 'bin', 'timer.elf');
+
+interface Running { child: ChildProcess; port: number; done: Promise<{ status: number; stdout: string; stderr: string }> }
+
+/** Starts `vpio run ... --gdb 0` and resolves once it says which port it listens on. */
+function startVpio(args: string[], guest = GUEST): Promise<Running> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'run', guest, '--gdb', '0', ...args], { cwd: ROOT });
+    let stdout = '', stderr = '';
+    const done = new Promise<{ status: number; stdout: string; stderr: string }>((res) => {
+      child.on('close', (code) => res({ status: code ?? -1, stdout, stderr }));
+    });
+    child.stdout!.on('data', (d) => { stdout += d; });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (m) resolve({ child, port: Number(m[1]), done });
+    });
+    child.on('error', reject);
+    setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 20000).unref();
+  });
+}
+
+/** A raw connection that collects what the stub sends. */
+async function connect(port: number): Promise<{ sock: net.Socket; got: () => string; waitFor: (re: RegExp) => Promise<string> }> {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise<void>((res, rej) => { sock.once('connect', () => res()); sock.once('error', rej); });
+  let buf = '';
+  sock.on('data', (d) => { buf += d.toString('latin1'); });
+  const waitFor = async (re: RegExp): Promise<string> => {
+    for (let i = 0; i < 400; i++) {
+      const m = re.exec(buf);
+      if (m) return m[0];
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`never saw ${re} in ${JSON.stringify(buf)}`);
+  };
+  return { sock, got: () => buf, waitFor };
+}
+
+const plain = runCli(['run', GUEST, '--stats']);
+
+describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb with gdb', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('stops at a breakpoint, steps, stops at a write watchpoint with the old and new value, reads memory, lists the thread, and runs on when gdb detaches', async () => {
+    const v = await startVpio(['--gdb-wait']);
+    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
+    fs.writeFileSync(script, [
+      'set pagination off', 'set confirm off', `target remote 127.0.0.1:${v.port}`,
+      'info registers eip', 'break main', 'continue', 'info registers eip', 'stepi', 'info registers eip',
+      'print *(unsigned *)&ticks', 'watch *(unsigned *)&ticks', 'continue', 'continue', 'delete',
+      'x/4xb 0x100000', 'monitor phys 0x100000 4', 'info threads', 'detach',
+    ].join('\n'));
+    const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, GUEST], { encoding: 'utf8', timeout: 60000 });
+    const out = g.stdout + g.stderr;
+    const end = await v.done;
+    // Stopped before the first instruction, at the ELF's entry.
+    expect(out).toMatch(/eip\s+0x10000c\s+0x10000c <_start>/);
+    expect(out).toMatch(/Breakpoint 1, 0x[0-9a-f]+ in main \(\)/);
+    const eips = [...out.matchAll(/^eip\s+(0x[0-9a-f]+)/gm)].map((m) => parseInt(m[1], 16));
+    expect(eips.length).toBe(3);
+    expect(eips[2]).toBeGreaterThan(eips[1]); // one instruction on, in main
+    expect(eips[2] - eips[1]).toBeLessThanOrEqual(15);
+    expect(out).toMatch(/\$1 = 0/);
+    expect(out).toMatch(/Old value = 0\s+New value = 1\s+0x[0-9a-f]+ in timer_tick \(\)/);
+    expect(out).toMatch(/Old value = 1\s+New value = 2/);
+    // The same bytes through the page tables (x) and physically (monitor phys).
+    const x = /0x100000:\s+((?:0x[0-9a-f]{2}\s*){4})/.exec(out)![1].trim().split(/\s+/).map((b) => b.slice(2));
+    expect(out).toContain(`00100000: ${x.join(' ')}`);
+    expect(out).toMatch(/\* 1\s+Thread 1 \(CPU 0 \(timer\.elf\)\)/);
+    // Detached: the guest ran to its end as without a debugger.
+    expect(end.stdout).toBe(plain.stdout.toString());
+    expect(end.status).toBe(plain.status);
+  }, 120000);
+});
+
+describe('vpio run --gdb without gdb itself', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('changes nothing the guest sees when the debugger only continues: the same output and cycles', async () => {
+    const v = await startVpio(['--gdb-wait', '--stats']);
+    const c = await connect(v.port);
+    c.sock.write(frame('?'));
+    await c.waitFor(/\$T05thread:1;#/);
+    c.sock.write(frame('c'));
+    const end = await v.done;
+    c.sock.destroy();
+    expect(end.stdout).toBe(plain.stdout.toString());
+    const cycles = (s: string) => /native: (\d+) cycles, (\d+) instructions/.exec(s)?.slice(1);
+    expect(cycles(end.stderr)).toEqual(cycles(plain.stderr));
+    expect(cycles(end.stderr)).toBeDefined();
+    expect(c.got()).toMatch(/\$W01#/); // the guest's exit, as a stop reply
+  }, 60000);
+
+  it('answers a corrupt packet with -, an unknown one with the empty reply, and memory it cannot reach with an error', async () => {
+    const v = await startVpio(['--gdb-wait']);
+    const c = await connect(v.port);
+    c.sock.write('junk before any packet');
+    c.sock.write('$g#00'); // a wrong checksum
+    await c.waitFor(/-/);
+    c.sock.write(frame('qNoSuchQuery'));
+    await c.waitFor(/\$#00/);
+    c.sock.write(frame('mfffff000,10')); // far past RAM, nothing mapped
+    await c.waitFor(/\$E14#/);
+    c.sock.write(frame('M100000,2:zz'));
+    await c.waitFor(/\$E01#/);
+    c.sock.write(`$${'a'.repeat(0x5000)}#00`); // longer than any packet: dropped
+    c.sock.write(frame('qC'));
+    await c.waitFor(/\$QC1#/);
+    // A second debugger while one is connected is turned away; the first goes on.
+    const second = net.connect(v.port, '127.0.0.1');
+    await new Promise<void>((res) => second.on('close', () => res()));
+    // A debugger that goes away while the machine is stopped: it runs on to its end.
+    c.sock.destroy();
+    const end = await v.done;
+    expect(end.stdout).toBe(plain.stdout.toString());
+    expect(end.status).toBe(plain.status);
+  }, 60000);
+
+  it('stops a running machine at Ctrl-C (0x03) and says so with SIGINT; k ends the run', async () => {
+    // The CPU-bound guest: it runs for seconds, so the interrupt comes while it runs.
+    const v = await startVpio([], path.join(ROOT, 'guests', 'bin', 'cpubound.elf'));
+    const c = await connect(v.port);
+    // Connecting stopped it (as QEMU does): let it run, then interrupt it.
+    c.sock.write(frame('?'));
+    await c.waitFor(/\$T05thread:1;#/);
+    c.sock.write(frame('c'));
+    c.sock.write('\x03');
+    await c.waitFor(/\$T02thread:1;#[0-9a-f]{2}/);
+    c.sock.write(frame('k'));
+    const end = await v.done;
+    c.sock.destroy();
+    expect(end.status).toBe(4);
+    expect(end.stderr).toMatch(/the debugger ended the run at cycle \d+/);
+  }, 60000);
+
+  it('refuses what it cannot do with a usage error (2)', async () => {
+    expect(runCli(['run', GUEST, '--gdb-wait']).status).toBe(2);
+    const bad = runCli(['run', GUEST, '--gdb', 'here:there']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--gdb 'here:there': give a TCP port/);
+    const hv = runCli(['run', GUEST, '--gdb', '0', '--mode', 'vpio']);
+    expect(hv.status).toBe(2);
+    expect(hv.stderr).toMatch(/--gdb debugs the bare machine/);
+    const trace = runCli(['run', GUEST, '--gdb', '0', '--trace', 'cpu']);
+    expect(trace.status).toBe(2);
+    // A port already taken.
+    const taken = net.createServer();
+    await new Promise<void>((res) => taken.listen(0, '127.0.0.1', () => res()));
+    const port = (taken.address() as net.AddressInfo).port;
+    const busy = await new Promise<{ status: number; stderr: string }>((res) => {
+      const child = spawn(process.execPath, [CLI, 'run', GUEST, '--gdb', String(port)], { cwd: ROOT });
+      let stderr = '';
+      child.stderr.on('data', (d) => { stderr += d; });
+      child.on('close', (code) => res({ status: code ?? -1, stderr }));
+    });
+    taken.close();
+    expect(busy.status).toBe(2);
+    expect(busy.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+  }, 60000);
+});
