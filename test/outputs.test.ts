@@ -161,8 +161,8 @@ describe('SIGINT and SIGTERM end the run with every output closed and valid', ()
     fs.writeFileSync(spin, multibootElf([0xb0, 0x30, 0xe6, 0x43, 0xb0, 0x41, 0xe6, 0xe9, 0xb0, 0x0a, 0xe6, 0xe9, 0xeb, 0xfe]));
     const pcap = at('spin.pcap'), timeline = at('spin.json');
     fs.writeFileSync(timeline, 'the old timeline');
-    // The signal 1.5 s after the 'A': the card's start-up events (in the first 60 ms of
-    // virtual time) must be past, or the run sees the signal at one of them (a loaded machine).
+    // The signal 1.5 s after the 'A': the machine's start-up events must be past, or the
+    // run sees the signal at one of them (once, on a loaded machine: at 55 ms of virtual time).
     const r = await interrupt(['run', spin, '--nic', 'rtl8139', '--pcap', pcap, '--timeline', timeline], /A\n/, 'SIGINT', 1500);
     expect(r.status).toBe(130);
     expect(r.ms).toBeLessThan(20000);
