@@ -528,24 +528,46 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
   const initrd = bios === null ? readInitrd(opts, c) : null;
   const image = bios === null ? checkedImage(kernel!, c, opts, initrd) : bios;
   const input = bios === null ? kernel! : opts.bios!;
-  return runThenReport(opts, c, [input], (timeline, traceLine, pcapPath) => {
-    const pc = new Pc({
-      timeline, memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers, pcapPath, rtcStart: rtcStartFor(opts.seed),
-      // A line is out at once: a guest that prints and then spins with no device event shows it.
-      console: (b) => { stdout.byte(b); if (b === 0x0a) stdout.flush(); },
-      trace: traceLine, traceKinds: c.kinds,
-    });
-    pc.cpu.useTranslator = opts.translate;
-    if (c.kinds.has('cpu') && traceLine) pc.cpu.tracer = cpuTracer(traceLine, '');
-    if (bios !== null) pc.loadBios(bios);
-    else pc.boot(image, kernelCmdline(image, kernel!, opts.cmdline[0] ?? ''), initrd);
+  return runThenReport(opts, c, [input], (timeline, traceLine, pcapPath, watch) => {
+    let debug: DebugSession | null = null;
+    const build = (): Pc => {
+      const p: Pc = new Pc({
+        timeline, memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers, pcapPath, rtcStart: rtcStartFor(opts.seed),
+        // A line is out at once: a guest that prints and then spins with no device event shows it.
+        // Under a debugger that went backwards, what the replay prints again is not printed twice.
+        console: (b) => {
+          if (debug !== null && debug.muted(p.cpu.cycles)) return;
+          stdout.byte(b);
+          if (b === 0x0a) stdout.flush();
+        },
+        trace: traceLine, traceKinds: c.kinds,
+      });
+      p.cpu.useTranslator = opts.translate;
+      if (c.kinds.has('cpu') && traceLine) p.cpu.tracer = cpuTracer(traceLine, '');
+      if (bios !== null) p.loadBios(bios);
+      else p.boot(image, kernelCmdline(image, kernel!, opts.cmdline[0] ?? ''), initrd);
+      return p;
+    };
+    let pc = build();
     let result: RunResult | null = null;
-    const debug = gdbChannel === null ? null : new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }),
-      new CpuTarget([{ cpu: pc.cpu, label: `CPU 0 (${path.basename(input)})` }], () => [`native: cycle ${pc.cpu.cycles}`]), opts.gdbWait === true);
+    const machine = (p: Pc) => ({ run: (m: number) => p.run(m), pause: () => p.pause(), get cycles() { return p.cpu.cycles; }, cpu: p.cpu });
+    if (gdbChannel !== null) {
+      const label = `CPU 0 (${path.basename(input)})`;
+      const target = new CpuTarget([{ cpu: pc.cpu, label }], () => [`native: cycle ${pc.cpu.cycles}, ${debug!.replays} replays (${debug!.replayed} instructions)`]);
+      // Going backwards replays the run, so only where a replay writes nothing anywhere.
+      const replayable = !pcapPath && !timeline && !traceLine;
+      debug = new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }), target, opts.gdbWait === true, !replayable ? null : () => {
+        pc.close();
+        pc = build();
+        watch(pc.clock);
+        target.rebind([{ cpu: pc.cpu, label }]);
+        return machine(pc);
+      });
+    }
     return {
-      clock: pc.clock, pcap: pc.wire?.pcap ?? null, peers: pc.peers,
+      clock: pc.clock, pcap: pc.wire?.pcap ?? null, get peers() { return pc.peers; },
       run: (max) => {
-        result = debug === null ? pc.run(max) : debug.run({ run: (m) => pc.run(m), pause: () => pc.pause(), get cycles() { return pc.cpu.cycles; } }, max);
+        result = debug === null ? pc.run(max) : debug.run(machine(pc), max);
         if (debug?.killed) throw new RunInterrupted({ kind: 'debugger' });
       },
       close: () => pc.close(),
@@ -632,11 +654,13 @@ interface Session {
  * figures reported, and each guest's end turned into the status.
  */
 function runThenReport(opts: RunOptions, c: Common, kernels: string[],
-  build: (timeline: Timeline | null, traceLine: ((line: string) => void) | null, pcapPath: string | undefined) => Session): number {
+  build: (timeline: Timeline | null, traceLine: ((line: string) => void) | null, pcapPath: string | undefined,
+    watch: (clock: Clock) => void) => Session): number {
   const outputs = new Outputs(opts, c, kernels);
   const timeline = outputs.timeline ? new Timeline(DEFAULT_COSTS.cpuHz) : null;
   const traceLine = outputs.traceSink ? traceWriter(outputs.traceSink, c.shape!) : null;
-  const m = build(timeline, traceLine, outputs.pcap?.writePath);
+  // `watch`: a machine built again (a debugger's replay) is looked after as the first.
+  const m = build(timeline, traceLine, outputs.pcap?.writePath, (clock) => watchClock(clock, outputs, c.check));
   outputs.pcapWriter = m.pcap;
   watchClock(m.clock, outputs, c.check);
   let stop: Interruption | null = null;

@@ -22,7 +22,15 @@ export interface DebuggedCpu {
 }
 
 export class CpuTarget implements DebugTarget {
-  constructor(private readonly cpus: readonly DebuggedCpu[], private readonly figures: () => string[]) {}
+  /** Set once the debugger has changed a register or memory: a replay would no longer be this run (see DebugSession). */
+  written = false;
+
+  constructor(private cpus: readonly DebuggedCpu[], private readonly figures: () => string[]) {}
+
+  /** The machine was built again (a replay): its CPUs from now on. */
+  rebind(cpus: readonly DebuggedCpu[]): void {
+    this.cpus = cpus;
+  }
 
   cpu(thread: number): Cpu {
     return this.cpus[Math.max(0, Math.min(this.cpus.length - 1, thread - 1))].cpu;
@@ -70,6 +78,7 @@ export class CpuTarget implements DebugTarget {
     else if (n === EIP) { cpu.eip = v >>> 0; cpu.invalidateFetch(); }
     else if (n === EFLAGS) cpu.setEflags(v);
     else return false;
+    this.written = true;
     return true;
   }
 
@@ -94,6 +103,7 @@ export class CpuTarget implements DebugTarget {
     }
     // Through invalidateCode, as a loader's writes: translated code there is dropped.
     phys.forEach((p, i) => { cpu.mem[p] = bytes[i]; cpu.invalidateCode(p, 1); });
+    this.written = true;
     return true;
   }
 

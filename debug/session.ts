@@ -37,11 +37,15 @@ export function newChannelBuffer(): SharedArrayBuffer {
 /** The most cycles the machine runs between two looks at the channel (1 ms of virtual time). */
 export const CHUNK = 2_000_000;
 
+/** Instructions a replay runs one by one at its end (see replay). */
+const FAST_MARGIN = 4096;
+
 /** The machine as a session drives it: the bare PC now (a host's VMs later). */
 export interface DebuggedMachine {
   run(maxCycles: number): RunResult;
   pause(): void;
   readonly cycles: number;
+  readonly cpu: Cpu;
 }
 
 type StopWhy = { signal: number; text: string };
@@ -63,24 +67,51 @@ export class DebugSession {
   /** Set when the debugger killed the run. */
   killed = false;
 
+  /** The machine being debugged: a replay replaces it. */
+  private machine: DebuggedMachine | null = null;
+  /** The furthest cycle the run has reached: output up to it has been seen once (see muted). */
+  private highWater = 0;
+  /** Replays so far, and the instructions they ran (monitor info). */
+  replays = 0;
+  replayed = 0;
+
+  /**
+   * `rebuild`, where given, builds the machine again as the run started it (the same
+   * images and options, so the same run): the session then offers reverse execution.
+   */
   constructor(buffer: SharedArrayBuffer, private readonly send: (text: string) => void,
-    private readonly target: CpuTarget, private readonly waitForDebugger: boolean) {
+    private readonly target: CpuTarget, private readonly waitForDebugger: boolean,
+    private readonly rebuild: (() => DebuggedMachine) | null = null) {
     this.ctl = new Int32Array(buffer, 0, CTL_WORDS);
     this.ring = new Uint8Array(buffer, CTL_WORDS * 4, RING_BYTES);
     this.stub = new GdbStub(target);
+    this.stub.reverse = rebuild !== null;
+  }
+
+  /**
+   * Whether what the guest sends out at `cycle` was sent already, before a replay went
+   * back: the console mutes it, so a run that goes backwards and forwards prints each
+   * byte once.
+   */
+  muted(cycle: number): boolean {
+    return cycle <= this.highWater && this.replays > 0;
   }
 
   /**
    * Runs the machine to `maxCycles` or its end, stopping for the debugger as it asks.
    * Returns how the run ended (`killed` set when the debugger ended it).
    */
-  run(machine: DebuggedMachine, maxCycles: number): RunResult {
+  run(first: DebuggedMachine, maxCycles: number): RunResult {
+    this.machine = first;
     let stopped = this.waitForDebugger;
     if (stopped) this.stub.stopReply(5, 1, '');
     for (;;) {
+      const machine: DebuggedMachine = this.machine!;
       if (stopped) {
+        this.highWater = Math.max(this.highWater, machine.cycles);
         if (!this.serve()) return { kind: 'limit' };
         stopped = false;
+        if (this.machine !== machine) continue; // went backwards: stopped again, on the replayed machine
       }
       // A Ctrl-C that came with the resume stops the machine before it runs on.
       let r: RunResult = { kind: 'paused' };
@@ -124,6 +155,7 @@ export class DebugSession {
         if (a.kind === 'reply') { this.reply(a.text); continue; }
         if (a.kind === 'detach') { this.reply(a.text); this.forget(); return true; }
         if (a.kind === 'kill') { this.killed = true; return false; }
+        if (a.kind === 'reverse') { this.reply(this.goBack(a.step)); continue; }
         // Resume. What came after it waits for the next stop; a Ctrl-C among it stops
         // the machine again at once (gdb sends one when its user presses Ctrl-C).
         this.stepping = a.step;
@@ -194,7 +226,7 @@ export class DebugSession {
 
   /** The tracer hook on the CPU when something must be checked at each instruction. */
   private arm(machine: DebuggedMachine): void {
-    const cpu = this.target.cpu(1);
+    const cpu = machine.cpu;
     const stub = this.stub;
     if (!this.stepping && stub.breakpoints.size === 0 && stub.watchpoints.length === 0) return;
     this.watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
@@ -226,6 +258,78 @@ export class DebugSession {
   }
 
   private disarm(): void {
-    this.target.cpu(1).tracer = null;
+    this.machine!.cpu.tracer = null;
+  }
+
+  /**
+   * Reverse execution by replay: the run is deterministic, so the machine as it was
+   * before instruction k is the machine built again and run, interpreted, to k. `bs`
+   * goes to the instruction before this one; `bc` replays to here noting each
+   * breakpoint reached and each write to a watched location (before the instruction
+   * that wrote it, so its old value shows), then replays to the last of them, or to the
+   * start (`replaylog:begin`). It costs a replay from the start each time (two for
+   * `bc`); a debugger that changed registers or memory has made a run no replay gives:
+   * then it is refused (E02).
+   */
+  private goBack(step: boolean): string {
+    if (this.rebuild === null) return 'E01';
+    if (this.target.written) return 'E02';
+    const here = this.machine!.cpu.instructions;
+    if (here === 0) return this.stub.stopReply(5, 1, 'replaylog:begin;');
+    let goal = here - 1, why = '';
+    if (!step) {
+      let last = -1, lastWhy = '';
+      this.replay(here, (pos, text) => { last = pos; lastWhy = text; });
+      goal = last < 0 ? 0 : last;
+      why = last < 0 ? 'replaylog:begin;' : lastWhy;
+    }
+    this.replay(goal, null);
+    return this.stub.stopReply(5, 1, why);
+  }
+
+  /** Builds the machine again and runs it to just before instruction `goal`, telling `seen` of the stops it passes. */
+  private replay(goal: number, seen: ((pos: number, why: string) => void) | null): void {
+    const m = this.rebuild!();
+    this.machine = m;
+    this.replays++;
+    const stub = this.stub, target = this.target;
+    const watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
+      .map((w) => ({ addr: w.addr, length: w.length, bytes: target.readMemory(1, w.addr, w.length) }));
+    // Without breakpoints or watchpoints to note, most of the way at full speed: every
+    // instruction takes at least instructionCycles, so a run of (goal - k) times that
+    // many cycles ends at or before instruction goal - k; the last stretch is stepped.
+    if (seen === null) {
+      for (;;) {
+        const left = goal - m.cpu.instructions;
+        if (left <= FAST_MARGIN) break;
+        const r = m.run(m.cycles + (left - FAST_MARGIN / 2) * m.cpu.instructionCycles);
+        if (r.kind !== 'limit') break;
+      }
+    }
+    let pos = 0;
+    m.cpu.tracer = {
+      before: (c: Cpu): boolean => {
+        pos = c.instructions;
+        if (pos >= goal) { m.pause(); return true; }
+        if (seen !== null && stub.breakpoints.has((c.segBase[CS] + c.eip) >>> 0)) seen(pos, 'swbreak:;');
+        return false;
+      },
+      after: (): void => {
+        if (seen === null) return;
+        for (const w of watched) {
+          const now = target.readMemory(1, w.addr, w.length);
+          if (now.length === w.bytes.length && now.every((b, i) => b === w.bytes[i])) continue;
+          w.bytes = now;
+          seen(pos, `watch:${w.addr.toString(16)};`);
+        }
+      },
+    };
+    for (;;) {
+      const r = m.run(Infinity);
+      if (r.kind !== 'limit' && r.kind !== 'paused') break; // the run ended first: it cannot, as the same run got to `goal`
+      if (r.kind === 'paused') break;
+    }
+    m.cpu.tracer = null;
+    this.replayed += m.cpu.instructions;
   }
 }

@@ -39,6 +39,8 @@ export type Action =
   | { kind: 'reply'; text: string }
   /** Run (step: one instruction of `thread`) until a stop; then send stopReply(). */
   | { kind: 'resume'; step: boolean; thread: number }
+  /** Go backwards (bs: one instruction; bc: to the last breakpoint or watchpoint hit), then send the stop reply. */
+  | { kind: 'reverse'; step: boolean }
   /** Reply, then end the session (D) or the run (k). */
   | { kind: 'detach'; text: string }
   | { kind: 'kill' };
@@ -81,6 +83,9 @@ export class GdbStub {
   noAck = false;
   /** The thread the last stop was in, for `?`. */
   lastStop = 'S05';
+
+  /** Whether the session can go backwards (bs, bc): it says so in qSupported. */
+  reverse = false;
 
   constructor(private readonly target: DebugTarget) {}
 
@@ -140,6 +145,9 @@ export class GdbStub {
         if (data.length > 1) return reply('E01'); // resuming at another address: not supported (gdb uses P eip first)
         return { kind: 'resume', step: cmd === 's', thread: this.cThread > 0 ? this.cThread : this.current() };
       }
+      case 'b':
+        if (data === 'bs' || data === 'bc') return this.reverse ? { kind: 'reverse', step: data === 'bs' } : reply('E01');
+        return reply('');
       case 'v': return this.vPacket(data);
       case 'H': {
         const id = data.slice(2) === '-1' ? -1 : hexNumber(data.slice(2));
@@ -215,7 +223,9 @@ export class GdbStub {
 
   private query(data: string): string {
     const t = this.target;
-    if (data.startsWith('qSupported')) return `PacketSize=4000;qXfer:features:read+;vContSupported+;QStartNoAckMode+;swbreak+;hwbreak+`;
+    if (data.startsWith('qSupported')) {
+      return `PacketSize=4000;qXfer:features:read+;vContSupported+;QStartNoAckMode+;swbreak+;hwbreak+${this.reverse ? ';ReverseStep+;ReverseContinue+' : ''}`;
+    }
     if (data === 'QStartNoAckMode') { this.noAck = true; return 'OK'; }
     if (data.startsWith('qXfer:features:read:')) {
       const [annex, range] = data.slice('qXfer:features:read:'.length).split(':');

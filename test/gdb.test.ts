@@ -89,6 +89,39 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
+describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb going backwards', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('reverse-stepi goes back one instruction; reverse-continue goes back to the write a watchpoint saw, with the old value, and to the start; the guest prints each line once', async () => {
+    const v = await startVpio(['--gdb-wait']);
+    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
+    fs.writeFileSync(script, [
+      'set pagination off', 'set confirm off', `target remote 127.0.0.1:${v.port}`,
+      'break main', 'continue', 'stepi', 'stepi', 'info registers eip', 'reverse-stepi', 'info registers eip', 'reverse-stepi', 'info registers eip',
+      'watch *(unsigned *)&ticks', 'continue', 'continue', 'reverse-continue', 'print *(unsigned *)&ticks',
+      'reverse-continue', 'print *(unsigned *)&ticks', 'delete', 'reverse-continue', 'info registers eip', 'detach',
+    ].join('\n'));
+    const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, GUEST], { encoding: 'utf8', timeout: 60000 });
+    const out = g.stdout + g.stderr;
+    const end = await v.done;
+    const eips = [...out.matchAll(/^eip\s+(0x[0-9a-f]+)/gm)].map((m) => parseInt(m[1], 16));
+    const main = parseInt(/Breakpoint 1, (0x[0-9a-f]+) in main/.exec(out)![1], 16);
+    // Two steps forward from the breakpoint, then back one and one more: to the breakpoint.
+    expect(eips.length).toBe(4);
+    expect(eips[1]).toBeLessThan(eips[0]);
+    expect(eips[2]).toBe(main);
+    // Backwards over the second tick's store: its old value, 1; over the first: 0.
+    expect(out).toMatch(/Old value = 2\s+New value = 1[\s\S]*\$1 = 1/);
+    expect(out).toMatch(/Old value = 1\s+New value = 0[\s\S]*\$2 = 0/);
+    // With nothing to stop at, back to the first instruction.
+    expect(out).toContain('No more reverse-execution history.');
+    expect(eips[3]).toBe(0x10000c);
+    // Detached: the guest ran on, and printed what it printed once (the replays printed nothing).
+    expect(end.stdout).toBe(plain.stdout.toString());
+    expect(end.status).toBe(plain.status);
+  }, 120000);
+});
+
 describe('vpio run --gdb without gdb itself', () => {
   beforeAll(() => ensureBuilt());
 
@@ -122,6 +155,15 @@ describe('vpio run --gdb without gdb itself', () => {
     c.sock.write(`$${'a'.repeat(0x5000)}#00`); // longer than any packet: dropped
     c.sock.write(frame('qC'));
     await c.waitFor(/\$QC1#/);
+    // At the start there is nothing behind; after a register write, a replay would not be this run.
+    c.sock.write(frame('bs'));
+    await c.waitFor(/\$T05thread:1;replaylog:begin;#/);
+    c.sock.write(frame('p5'));
+    const ebp = (await c.waitFor(/\$[0-9a-f]{8}#/)).slice(1, 9);
+    c.sock.write(frame(`P5=${ebp}`)); // the value it had: the run goes on as before, but it was written
+    await c.waitFor(/\$OK#/);
+    c.sock.write(frame('bc'));
+    await c.waitFor(/\$E02#/);
     // A second debugger while one is connected is turned away; the first goes on.
     const second = net.connect(v.port, '127.0.0.1');
     await new Promise<void>((res) => second.on('close', () => res()));
