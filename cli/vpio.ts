@@ -498,7 +498,6 @@ function runHere(kernels: string[], opts: RunOptions): number {
     throw new UsageError(`unknown --mode '${mode}'; modes are native, ${MODES_HV}`);
   }
   if (opts.gdbWait && opts.gdb === undefined) throw new UsageError('--gdb-wait waits for the debugger of --gdb; give --gdb PORT too');
-  if (opts.gdb !== undefined && mode !== 'native') throw new UsageError('--gdb debugs the bare machine (--mode native) for now; the hypervisor modes\' VMs as threads are not built yet');
   if (mode === 'native') {
     if (kernels.length > 1) throw new UsageError(`native mode runs one guest on the bare machine; for ${kernels.length}, give --mode ${MODES_HV} (one VM each)`);
     for (const o of ['quantum', 'hostMemory', 'nicVms'] as const) {
@@ -550,7 +549,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     };
     let pc = build();
     let result: RunResult | null = null;
-    const machine = (p: Pc) => ({ run: (m: number) => p.run(m), pause: () => p.pause(), get cycles() { return p.cpu.cycles; }, cpu: p.cpu });
+    const machine = (p: Pc) => ({ run: (m: number) => p.run(m), pause: () => p.pause(), get cycles() { return p.cpu.cycles; }, cpus: [p.cpu] });
     if (gdbChannel !== null) {
       const label = `CPU 0 (${path.basename(input)})`;
       const target = new CpuTarget([{ cpu: pc.cpu, label }], () => [`native: cycle ${pc.cpu.cycles}, ${debug!.replays} replays (${debug!.replayed} instructions)`]);
@@ -817,7 +816,6 @@ async function runInWorker(kernels: string[], opts: RunOptions): Promise<number>
 async function gdbServer(opts: RunOptions): Promise<{ server: GdbServer; channel: SharedArrayBuffer }> {
   const at = parseGdbAddress(opts.gdb!);
   if (at === null) throw new UsageError(`--gdb '${opts.gdb}': give a TCP port (1234) or HOST:PORT (localhost:1234)`);
-  if ((opts.mode ?? 'native') !== 'native') throw new UsageError('--gdb debugs the bare machine (--mode native) for now; the hypervisor modes\' VMs as threads are not built yet');
   const channel = newChannelBuffer();
   const server = new GdbServer(channel);
   let port: number;
@@ -839,6 +837,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     throw new UsageError(`${opts.cmdline.length} --cmdline options for ${n} kernels; give one for each kernel, in order, or one for all`);
   }
   const c = common(opts, n);
+  if (opts.gdb !== undefined && c.kinds.has('cpu')) throw new UsageError('--trace cpu and --gdb both watch every instruction; give one of them');
   const quantum = opts.quantum !== undefined ? parseCycles(opts.quantum, '--quantum') : DEFAULT_QUANTUM;
   const hostMemoryBytes = parseSize(opts.hostMemory ?? '512M', '--host-memory');
   const nicVms = parseNicVms(opts.nicVms ?? (mode === 'passthrough' ? '0' : 'all'), n);
@@ -874,9 +873,17 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     }
     host.boot();
     if (c.kinds.has('cpu') && traceLine) for (const vm of host.vms) vm.cpu.tracer = cpuTracer(traceLine, `vm${vm.id} `);
+    // Under gdb, a thread per VM (no replay here yet: going backwards is refused).
+    const debug = gdbChannel === null ? null : new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }),
+      new CpuTarget(host.vms.map((vm, i) => ({ cpu: vm.cpu, label: `VM ${vm.id} (${path.basename(kernels[i])})` })), () => [`${mode}: cycle ${host.clock.now}`]),
+      opts.gdbWait === true);
     return {
       clock: host.clock, pcap: host.wire?.pcap ?? null, peers: host.peers,
-      run: (max) => { host.run(max); },
+      run: (max) => {
+        if (debug === null) { host.run(max); return; }
+        debug.run({ run: (m: number) => host.run(m), pause: () => host.pause(), get cycles() { return host.clock.now; }, cpus: host.vms.map((vm) => vm.cpu) }, max);
+        if (debug.killed) throw new RunInterrupted({ kind: 'debugger' });
+      },
       close: () => { consoles.flush(); host.close(); },
       report: () => {
         warn(statsTable(host, mode).trimEnd());
@@ -1012,7 +1019,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--trace-ports <range>', 'trace only port accesses and exits in a range, such as 0xc000-0xc0ff'))
     .addOption(new Option('--seed <seed>', 'seed for every random choice (the RTC start date); default: the RTC starts at 2000-01-01 (QEMU: the host\'s time)'))
     .addOption(new Option('--list-devices', 'print the machine\'s devices, ports, IRQs and PCI functions (with --nic, the card\'s), and exit'))
-    .addOption(new Option('--gdb <[host:]port>', 'native: wait for gdb\'s remote protocol on a TCP port (as qemu -gdb tcp::PORT; host 127.0.0.1 unless given); the machine stops when gdb connects, and runs on when it detaches. See docs/DEBUGGING.md'))
+    .addOption(new Option('--gdb <[host:]port>', 'wait for gdb\'s remote protocol on a TCP port (as qemu -gdb tcp::PORT; host 127.0.0.1 unless given; a thread per VM in the hypervisor modes); the machine stops when gdb connects, and runs on when it detaches. See docs/DEBUGGING.md'))
     .addOption(new Option('--gdb-wait', 'with --gdb: stop before the first instruction until gdb connects and continues (as qemu -S)'))
     .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))
     .addOption(new Option('--nic <card>', `a network card at PCI 00:03.0 (ne2000 = RTL8029, rtl8139) or ISA 0x300/IRQ 9 (ne2000-isa)`))

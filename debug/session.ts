@@ -15,7 +15,6 @@
  */
 import type { Cpu } from '../cpu/cpu';
 import { CS } from '../cpu/registers';
-import type { RunResult } from '../board/pc';
 import { frame, PacketReader, type Incoming } from './rsp';
 import { GdbStub, WatchKind } from './stub';
 import type { CpuTarget } from './cpu-target';
@@ -41,14 +40,18 @@ export const CHUNK = 2_000_000;
 const FAST_MARGIN = 4096;
 
 /** The machine as a session drives it: the bare PC now (a host's VMs later). */
-export interface DebuggedMachine {
-  run(maxCycles: number): RunResult;
+/** How a machine's run() ended, as far as the session cares: `limit`, `paused`, or an end (an `exit` with its status). */
+export interface RunEnd { kind: string }
+
+export interface DebuggedMachine<R extends RunEnd = RunEnd> {
+  run(maxCycles: number): R;
   pause(): void;
   readonly cycles: number;
-  readonly cpu: Cpu;
+  /** A thread each: the bare machine's CPU, or each VM's. */
+  readonly cpus: readonly Cpu[];
 }
 
-type StopWhy = { signal: number; text: string };
+type StopWhy = { signal: number; text: string; thread?: number };
 
 export class DebugSession {
   private readonly ctl: Int32Array;
@@ -58,7 +61,11 @@ export class DebugSession {
   private generation = 0;
   private lastReply = '';
   private stepping = false;
-  private firstAfterResume = false;
+  /** The thread a step runs, and the instructions it has run since the resume. */
+  private stepThread = 1;
+  private stepRan = 0;
+  /** Per thread: 1 until it has run an instruction since the resume (the one it stood at, where a breakpoint does not stop it). */
+  private fresh = new Uint8Array(0);
   private pending: StopWhy | null = null;
   /** Packets that came after a resume, for the next stop. */
   private queue: Incoming[] = [];
@@ -68,7 +75,7 @@ export class DebugSession {
   killed = false;
 
   /** The machine being debugged: a replay replaces it. */
-  private machine: DebuggedMachine | null = null;
+  private machine: DebuggedMachine<RunEnd> | null = null;
   /** The furthest cycle the run has reached: output up to it has been seen once (see muted). */
   private highWater = 0;
   /** Replays so far, and the instructions they ran (monitor info). */
@@ -81,7 +88,7 @@ export class DebugSession {
    */
   constructor(buffer: SharedArrayBuffer, private readonly send: (text: string) => void,
     private readonly target: CpuTarget, private readonly waitForDebugger: boolean,
-    private readonly rebuild: (() => DebuggedMachine) | null = null) {
+    private readonly rebuild: (() => DebuggedMachine<RunEnd>) | null = null) {
     this.ctl = new Int32Array(buffer, 0, CTL_WORDS);
     this.ring = new Uint8Array(buffer, CTL_WORDS * 4, RING_BYTES);
     this.stub = new GdbStub(target);
@@ -101,20 +108,21 @@ export class DebugSession {
    * Runs the machine to `maxCycles` or its end, stopping for the debugger as it asks.
    * Returns how the run ended (`killed` set when the debugger ended it).
    */
-  run(first: DebuggedMachine, maxCycles: number): RunResult {
+  run<R extends RunEnd>(first: DebuggedMachine<R>, maxCycles: number): R {
     this.machine = first;
+    this.fresh = new Uint8Array(first.cpus.length);
     let stopped = this.waitForDebugger;
     if (stopped) this.stub.stopReply(5, 1, '');
     for (;;) {
-      const machine: DebuggedMachine = this.machine!;
+      const machine = this.machine! as DebuggedMachine<R>;
       if (stopped) {
         this.highWater = Math.max(this.highWater, machine.cycles);
-        if (!this.serve()) return { kind: 'limit' };
+        if (!this.serve()) return { kind: 'limit' } as R;
         stopped = false;
         if (this.machine !== machine) continue; // went backwards: stopped again, on the replayed machine
       }
       // A Ctrl-C that came with the resume stops the machine before it runs on.
-      let r: RunResult = { kind: 'paused' };
+      let r = { kind: 'paused' } as R;
       if (this.pending === null) {
         this.arm(machine);
         r = machine.run(Math.min(maxCycles, machine.cycles + CHUNK));
@@ -124,14 +132,15 @@ export class DebugSession {
         const why = this.pending ?? { signal: 2, text: '' };
         this.pending = null;
         if (this.connected()) {
-          this.reply(this.stub.stopReply(why.signal, 1, why.text));
+          this.reply(this.stub.stopReply(why.signal, why.thread ?? this.stub.current(), why.text));
           stopped = true;
         }
         continue;
       }
       if (r.kind === 'limit' && machine.cycles < maxCycles) continue;
       if (this.connected()) {
-        this.reply(r.kind === 'exit' ? `W${(r.status & 0xff).toString(16).padStart(2, '0')}` : r.kind === 'limit' ? 'X05' : 'W00');
+        const status = r.kind === 'exit' ? (r as unknown as { status: number }).status : 0;
+        this.reply(r.kind === 'limit' ? 'X05' : `W${(status & 0xff).toString(16).padStart(2, '0')}`);
       }
       return r;
     }
@@ -159,7 +168,9 @@ export class DebugSession {
         // Resume. What came after it waits for the next stop; a Ctrl-C among it stops
         // the machine again at once (gdb sends one when its user presses Ctrl-C).
         this.stepping = a.step;
-        this.firstAfterResume = true;
+        this.stepThread = a.thread;
+        this.stepRan = 0;
+        this.fresh.fill(1);
         if (events.some((x) => x.kind === 'interrupt')) this.pending = { signal: 2, text: '' };
         this.queue = events.filter((x) => x.kind === 'packet' || x.kind === 'corrupt');
         return true;
@@ -224,41 +235,48 @@ export class DebugSession {
     this.stepping = false;
   }
 
-  /** The tracer hook on the CPU when something must be checked at each instruction. */
+  /** The tracer hooks on the CPUs when something must be checked at each instruction. */
   private arm(machine: DebuggedMachine): void {
-    const cpu = machine.cpu;
     const stub = this.stub;
     if (!this.stepping && stub.breakpoints.size === 0 && stub.watchpoints.length === 0) return;
-    this.watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
-      .map((w) => ({ addr: w.addr, length: w.length, bytes: this.target.readMemory(1, w.addr, w.length) }));
-    let ran = 0;
-    cpu.tracer = {
-      before: (c: Cpu): boolean => {
-        if (this.stepping && ran > 0) { this.pending = { signal: 5, text: '' }; this.stepping = false; machine.pause(); return true; }
-        if (!this.firstAfterResume && stub.breakpoints.has((c.segBase[CS] + c.eip) >>> 0)) {
-          this.pending = { signal: 5, text: 'swbreak:;' };
-          machine.pause();
-          return true;
-        }
-        this.firstAfterResume = false;
-        return false;
-      },
-      after: (): void => {
-        ran++;
-        for (const w of this.watched) {
-          const now = this.target.readMemory(1, w.addr, w.length);
-          if (now.length === w.bytes.length && now.every((b, i) => b === w.bytes[i])) continue;
-          w.bytes = now;
-          this.pending = { signal: 5, text: `watch:${w.addr.toString(16)};` };
-          machine.pause();
-          return;
-        }
-      },
-    };
+    machine.cpus.forEach((cpu, i) => {
+      const thread = i + 1;
+      // Each VM has its own address space: a watchpoint watches its address in each.
+      const watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
+        .map((w) => ({ addr: w.addr, length: w.length, bytes: this.target.readMemory(thread, w.addr, w.length) }));
+      cpu.tracer = {
+        before: (c: Cpu): boolean => {
+          if (this.stepping && thread === this.stepThread && this.stepRan > 0) {
+            this.pending = { signal: 5, text: '', thread };
+            this.stepping = false;
+            machine.pause();
+            return true;
+          }
+          if (this.fresh[i] === 0 && stub.breakpoints.has((c.segBase[CS] + c.eip) >>> 0)) {
+            this.pending = { signal: 5, text: 'swbreak:;', thread };
+            machine.pause();
+            return true;
+          }
+          this.fresh[i] = 0;
+          return false;
+        },
+        after: (): void => {
+          if (thread === this.stepThread) this.stepRan++;
+          for (const w of watched) {
+            const now = this.target.readMemory(thread, w.addr, w.length);
+            if (now.length === w.bytes.length && now.every((b, k) => b === w.bytes[k])) continue;
+            w.bytes = now;
+            this.pending = { signal: 5, text: `watch:${w.addr.toString(16)};`, thread };
+            machine.pause();
+            return;
+          }
+        },
+      };
+    });
   }
 
   private disarm(): void {
-    this.machine!.cpu.tracer = null;
+    for (const cpu of this.machine!.cpus) cpu.tracer = null;
   }
 
   /**
@@ -274,7 +292,7 @@ export class DebugSession {
   private goBack(step: boolean): string {
     if (this.rebuild === null) return 'E01';
     if (this.target.written) return 'E02';
-    const here = this.machine!.cpu.instructions;
+    const here = this.machine!.cpus[0].instructions;
     if (here === 0) return this.stub.stopReply(5, 1, 'replaylog:begin;');
     let goal = here - 1, why = '';
     if (!step) {
@@ -290,6 +308,7 @@ export class DebugSession {
   /** Builds the machine again and runs it to just before instruction `goal`, telling `seen` of the stops it passes. */
   private replay(goal: number, seen: ((pos: number, why: string) => void) | null): void {
     const m = this.rebuild!();
+    const cpu = m.cpus[0];
     this.machine = m;
     this.replays++;
     const stub = this.stub, target = this.target;
@@ -300,14 +319,14 @@ export class DebugSession {
     // many cycles ends at or before instruction goal - k; the last stretch is stepped.
     if (seen === null) {
       for (;;) {
-        const left = goal - m.cpu.instructions;
+        const left = goal - cpu.instructions;
         if (left <= FAST_MARGIN) break;
-        const r = m.run(m.cycles + (left - FAST_MARGIN / 2) * m.cpu.instructionCycles);
+        const r = m.run(m.cycles + (left - FAST_MARGIN / 2) * cpu.instructionCycles);
         if (r.kind !== 'limit') break;
       }
     }
     let pos = 0;
-    m.cpu.tracer = {
+    cpu.tracer = {
       before: (c: Cpu): boolean => {
         pos = c.instructions;
         if (pos >= goal) { m.pause(); return true; }
@@ -329,7 +348,7 @@ export class DebugSession {
       if (r.kind !== 'limit' && r.kind !== 'paused') break; // the run ended first: it cannot, as the same run got to `goal`
       if (r.kind === 'paused') break;
     }
-    m.cpu.tracer = null;
-    this.replayed += m.cpu.instructions;
+    cpu.tracer = null;
+    this.replayed += cpu.instructions;
   }
 }

@@ -110,6 +110,8 @@ export interface HostOptions {
 export type HostResult =
   | { kind: 'done' }
   | { kind: 'limit' }
+  /** A debugger stopped the run (Host.pause): run again to go on. */
+  | { kind: 'paused' }
   | { kind: 'halted'; message: string };
 
 /** A passthrough card's DMA outside its owner's memory: allowed (that is passthrough), and recorded. */
@@ -402,13 +404,34 @@ export class Host {
     return null;
   }
 
-  /** Runs the VMs until all have ended, the cycle limit (absolute), or nothing can ever run again. */
+  /** The VM that has the CPU and the end of its slice: kept across run() calls, so that a run stopped and run again is the same run. */
+  private cur: Vm | null = null;
+  private sliceEnd = 0;
+  private paused = false;
+
+  /**
+   * Makes the current run() return `paused` after the running VM's current instruction
+   * (or, from its CPU tracer's `before`, before its next): how a debugger stops the
+   * machine (debug/session.ts). Outside a run, the next run returns at once.
+   */
+  pause(): void {
+    this.paused = true;
+    this.running?.cpu.requestStop();
+  }
+
+  /**
+   * Runs the VMs until all have ended, the cycle limit (absolute), or nothing can ever
+   * run again. Stopped at the limit or a pause and run again, it goes on as if it had
+   * not stopped.
+   */
   run(maxCycles: number): HostResult {
     const clock = this.clock;
     const costs = this.costs;
-    let cur: Vm | null = null;
-    let sliceEnd = 0;
     for (;;) {
+      if (this.paused) {
+        this.paused = false;
+        return { kind: 'paused' };
+      }
       if (this.vms.every((v) => v.end !== null)) {
         this.drain(maxCycles);
         return { kind: 'done' };
@@ -416,11 +439,11 @@ export class Host {
       const now = clock.now;
       if (now >= maxCycles) return { kind: 'limit' };
       let vm: Vm | null;
-      if (cur && cur.runnable && now < sliceEnd) {
-        vm = cur;
+      if (this.cur && this.cur.runnable && now < this.sliceEnd) {
+        vm = this.cur;
       } else {
-        vm = this.pickAfter(cur);
-        if (vm !== null && vm === cur) sliceEnd = now + this.quantum; // nobody else wants the CPU
+        vm = this.pickAfter(this.cur);
+        if (vm !== null && vm === this.cur) this.sliceEnd = now + this.quantum; // nobody else wants the CPU
       }
       if (vm === null) {
         const due = clock.nextDue();
@@ -433,14 +456,14 @@ export class Host {
         this.shared?.poll(); // what the events changed may let a waiting VM have the card
         continue;
       }
-      if (vm !== cur) {
-        if (cur && cur.runnable) this.charge(cur, cur.stats.quantum, costs.exitRoundTripCycles); // preempted
-        if (cur) this.charge(vm, vm.stats.vmSwitch, costs.vmSwitchCycles);
-        cur = vm;
-        sliceEnd = clock.now + this.quantum;
+      if (vm !== this.cur) {
+        if (this.cur && this.cur.runnable) this.charge(this.cur, this.cur.stats.quantum, costs.exitRoundTripCycles); // preempted
+        if (this.cur) this.charge(vm, vm.stats.vmSwitch, costs.vmSwitchCycles);
+        this.cur = vm;
+        this.sliceEnd = clock.now + this.quantum;
         continue; // the switch took time: look at the clock again
       }
-      const end = Math.min(clock.nextDue(), maxCycles, sliceEnd);
+      const end = Math.min(clock.nextDue(), maxCycles, this.sliceEnd);
       if (end <= now) { clock.advanceTo(now); continue; }
       const cpu = vm.cpu;
       cpu.cycles = now;

@@ -17,9 +17,9 @@ const GUEST = path.join(ROOT, 'guests', 'bin', 'timer.elf');
 interface Running { child: ChildProcess; port: number; done: Promise<{ status: number; stdout: string; stderr: string }> }
 
 /** Starts `vpio run ... --gdb 0` and resolves once it says which port it listens on. */
-function startVpio(args: string[], guest = GUEST): Promise<Running> {
+function startVpio(args: string[], guest: string | string[] = GUEST): Promise<Running> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'run', guest, '--gdb', '0', ...args], { cwd: ROOT });
+    const child = spawn(process.execPath, [CLI, 'run', ...[guest].flat(), '--gdb', '0', ...args], { cwd: ROOT });
     let stdout = '', stderr = '';
     const done = new Promise<{ status: number; stdout: string; stderr: string }>((res) => {
       child.on('close', (code) => res({ status: code ?? -1, stdout, stderr }));
@@ -86,6 +86,39 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
     // Detached: the guest ran to its end as without a debugger.
     expect(end.stdout).toBe(plain.stdout.toString());
     expect(end.status).toBe(plain.status);
+  }, 120000);
+});
+
+describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb under the hypervisor', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('shows a thread per VM, stops each at its breakpoint, switches threads, and changes nothing the guests see', async () => {
+    const args = ['--mode', 'virtual', '--gdb-wait'];
+    const v = await startVpio(args, [GUEST, GUEST]);
+    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
+    fs.writeFileSync(script, [
+      'set pagination off', 'set confirm off', `target remote 127.0.0.1:${v.port}`,
+      'info threads', 'break main', 'continue', 'continue', 'thread 2', 'info registers eip', 'thread 1', 'info registers eip',
+      'delete', 'reverse-stepi',
+    ].join('\n'));
+    const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, GUEST], { encoding: 'utf8', timeout: 60000 });
+    const out = g.stdout + g.stderr;
+    const end = await v.done;
+    expect(out).toMatch(/1\s+Thread 1 \(VM 0 \(timer\.elf\)\)/);
+    expect(out).toMatch(/2\s+Thread 2 \(VM 1 \(timer\.elf\)\)/);
+    expect(out).toMatch(/Thread 1 hit Breakpoint 1, (0x[0-9a-f]+) in main/);
+    expect(out).toMatch(/Thread 2 hit Breakpoint 1, (0x[0-9a-f]+) in main/);
+    const main = /Breakpoint 1, (0x[0-9a-f]+) in main/.exec(out)![1];
+    const eips = [...out.matchAll(/^eip\s+(0x[0-9a-f]+)/gm)].map((m) => m[1]);
+    expect(parseInt(eips[0], 16)).toBe(parseInt(main, 16)); // thread 2 stands at its breakpoint
+    expect(parseInt(eips[1], 16)).not.toBe(parseInt(main, 16)); // thread 1 ran on while thread 2 got there
+    // Going backwards replays the bare machine only, for now: not offered here (gdb then
+    // stops its script; the connection it drops lets the machine run on, as a detach).
+    expect(out).toContain('Target remote does not support this command.');
+    const plain2 = runCli(['run', GUEST, GUEST, '--mode', 'virtual']);
+    expect(end.stdout).toBe(plain2.stdout.toString());
+    expect(end.stderr.split('\n').filter((l) => !l.startsWith('vpio: gdb')).join('\n')).toBe(plain2.stderr);
+    expect(end.status).toBe(plain2.status);
   }, 120000);
 });
 
@@ -196,9 +229,6 @@ describe('vpio run --gdb without gdb itself', () => {
     const bad = runCli(['run', GUEST, '--gdb', 'here:there']);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--gdb 'here:there': give a TCP port/);
-    const hv = runCli(['run', GUEST, '--gdb', '0', '--mode', 'vpio']);
-    expect(hv.status).toBe(2);
-    expect(hv.stderr).toMatch(/--gdb debugs the bare machine/);
     const trace = runCli(['run', GUEST, '--gdb', '0', '--trace', 'cpu']);
     expect(trace.status).toBe(2);
     // A port already taken.
