@@ -857,31 +857,49 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
       initrd: own,
     };
   });
-  return runThenReport(opts, c, kernels, (timeline, traceLine, pcapPath) => {
+  return runThenReport(opts, c, kernels, (timeline, traceLine, pcapPath, watch) => {
     const consoles = new Consoles(stdout, n);
-    let host: Host;
-    try {
-      host = new Host({
-        mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
-        pcapPath, rtcStart: rtcStartFor(opts.seed), console: (vm, b) => consoles.byte(vm, b),
-        trace: traceLine, traceKinds: c.kinds, translate: opts.translate,
-        sharedCard: (h, nic, vms) => new VpioMonitor(h, nic, vms, { onViolation, cardQuantum }), timeline,
+    let debug: DebugSession | null = null;
+    const build = (): Host => {
+      let h: Host;
+      try {
+        h = new Host({
+          mode, vms: specs, memoryBytes: c.memoryBytes, hostMemoryBytes, quantum, nic: c.nic, mac: c.mac, peers: c.peers,
+          pcapPath, rtcStart: rtcStartFor(opts.seed),
+          // Under a debugger that went backwards, what the replay prints again is not printed twice.
+          console: (vm, b) => { if (debug === null || !debug.muted(h.clock.now)) consoles.byte(vm, b); },
+          trace: traceLine, traceKinds: c.kinds, translate: opts.translate,
+          sharedCard: (hh, nic, vms) => new VpioMonitor(hh, nic, vms, { onViolation, cardQuantum }), timeline,
+        });
+      } catch (e) {
+        if (e instanceof HostConfigError) throw new UsageError(e.message);
+        throw e;
+      }
+      h.boot();
+      if (c.kinds.has('cpu') && traceLine) for (const vm of h.vms) vm.cpu.tracer = cpuTracer(traceLine, `vm${vm.id} `);
+      return h;
+    };
+    let host = build();
+    const machine = (h: Host) => ({ run: (m: number) => h.run(m), pause: () => h.pause(), get cycles() { return h.clock.now; }, cpus: h.vms.map((vm) => vm.cpu) });
+    if (gdbChannel !== null) {
+      // A thread per VM; going backwards builds the host again and replays it, where nothing else is written.
+      const labels = host.vms.map((vm, i) => `VM ${vm.id} (${path.basename(kernels[i])})`);
+      const threads = (h: Host) => h.vms.map((vm, i) => ({ cpu: vm.cpu, label: labels[i] }));
+      const target = new CpuTarget(threads(host), () => [`${mode}: cycle ${host.clock.now}, ${debug!.replays} replays (${debug!.replayed} instructions)`]);
+      const replayable = !pcapPath && !timeline && !traceLine;
+      debug = new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }), target, opts.gdbWait === true, !replayable ? null : () => {
+        host.close();
+        host = build();
+        watch(host.clock);
+        target.rebind(threads(host));
+        return machine(host);
       });
-    } catch (e) {
-      if (e instanceof HostConfigError) throw new UsageError(e.message);
-      throw e;
     }
-    host.boot();
-    if (c.kinds.has('cpu') && traceLine) for (const vm of host.vms) vm.cpu.tracer = cpuTracer(traceLine, `vm${vm.id} `);
-    // Under gdb, a thread per VM (no replay here yet: going backwards is refused).
-    const debug = gdbChannel === null ? null : new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }),
-      new CpuTarget(host.vms.map((vm, i) => ({ cpu: vm.cpu, label: `VM ${vm.id} (${path.basename(kernels[i])})` })), () => [`${mode}: cycle ${host.clock.now}`]),
-      opts.gdbWait === true);
     return {
-      clock: host.clock, pcap: host.wire?.pcap ?? null, peers: host.peers,
+      clock: host.clock, pcap: host.wire?.pcap ?? null, get peers() { return host.peers; },
       run: (max) => {
         if (debug === null) { host.run(max); return; }
-        debug.run({ run: (m: number) => host.run(m), pause: () => host.pause(), get cycles() { return host.clock.now; }, cpus: host.vms.map((vm) => vm.cpu) }, max);
+        debug.run(machine(host), max);
         if (debug.killed) throw new RunInterrupted({ kind: 'debugger' });
       },
       close: () => { consoles.flush(); host.close(); },

@@ -292,31 +292,40 @@ export class DebugSession {
   private goBack(step: boolean): string {
     if (this.rebuild === null) return 'E01';
     if (this.target.written) return 'E02';
-    const here = this.machine!.cpus[0].instructions;
-    if (here === 0) return this.stub.stopReply(5, 1, 'replaylog:begin;');
-    let goal = here - 1, why = '';
+    // Positions are a thread's instruction count: the current thread's for a step.
+    const thread = this.stub.current();
+    const here = this.machine!.cpus[thread - 1].instructions;
+    if (here === 0) return this.stub.stopReply(5, thread, 'replaylog:begin;');
+    let goal = { thread, pos: here - 1 }, why = '';
     if (!step) {
-      let last = -1, lastWhy = '';
-      this.replay(here, (pos, text) => { last = pos; lastWhy = text; });
-      goal = last < 0 ? 0 : last;
-      why = last < 0 ? 'replaylog:begin;' : lastWhy;
+      let last: { thread: number; pos: number } | null = null, lastWhy = '';
+      this.replay(goal.thread, here, (t, pos, text) => { last = { thread: t, pos }; lastWhy = text; });
+      goal = last ?? { thread, pos: 0 };
+      why = last === null ? 'replaylog:begin;' : lastWhy;
+      if (last === null) {
+        // Nothing on the way: back to the very start, before any thread's first instruction.
+        this.replay(1, 0, null);
+        return this.stub.stopReply(5, 1, why);
+      }
     }
-    this.replay(goal, null);
-    return this.stub.stopReply(5, 1, why);
+    this.replay(goal.thread, goal.pos, null);
+    return this.stub.stopReply(5, goal.thread, why);
   }
 
-  /** Builds the machine again and runs it to just before instruction `goal`, telling `seen` of the stops it passes. */
-  private replay(goal: number, seen: ((pos: number, why: string) => void) | null): void {
+  /**
+   * Builds the machine again and runs it until thread `thread` is just before its
+   * instruction `goal`, telling `seen` of the stops any thread passes on the way.
+   */
+  private replay(thread: number, goal: number, seen: ((thread: number, pos: number, why: string) => void) | null): void {
     const m = this.rebuild!();
-    const cpu = m.cpus[0];
+    const cpu = m.cpus[thread - 1];
     this.machine = m;
     this.replays++;
     const stub = this.stub, target = this.target;
-    const watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
-      .map((w) => ({ addr: w.addr, length: w.length, bytes: target.readMemory(1, w.addr, w.length) }));
     // Without breakpoints or watchpoints to note, most of the way at full speed: every
     // instruction takes at least instructionCycles, so a run of (goal - k) times that
-    // many cycles ends at or before instruction goal - k; the last stretch is stepped.
+    // many cycles (on the one clock all VMs share) ends at or before instruction goal - k;
+    // the last stretch is stepped.
     if (seen === null) {
       for (;;) {
         const left = goal - cpu.instructions;
@@ -325,30 +334,34 @@ export class DebugSession {
         if (r.kind !== 'limit') break;
       }
     }
-    let pos = 0;
-    cpu.tracer = {
-      before: (c: Cpu): boolean => {
-        pos = c.instructions;
-        if (pos >= goal) { m.pause(); return true; }
-        if (seen !== null && stub.breakpoints.has((c.segBase[CS] + c.eip) >>> 0)) seen(pos, 'swbreak:;');
-        return false;
-      },
-      after: (): void => {
-        if (seen === null) return;
-        for (const w of watched) {
-          const now = target.readMemory(1, w.addr, w.length);
-          if (now.length === w.bytes.length && now.every((b, i) => b === w.bytes[i])) continue;
-          w.bytes = now;
-          seen(pos, `watch:${w.addr.toString(16)};`);
-        }
-      },
-    };
+    m.cpus.forEach((c, i) => {
+      const t = i + 1;
+      const watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
+        .map((w) => ({ addr: w.addr, length: w.length, bytes: target.readMemory(t, w.addr, w.length) }));
+      let pos = 0;
+      c.tracer = {
+        before: (x: Cpu): boolean => {
+          pos = x.instructions;
+          if (t === thread && pos >= goal) { m.pause(); return true; }
+          if (seen !== null && stub.breakpoints.has((x.segBase[CS] + x.eip) >>> 0)) seen(t, pos, 'swbreak:;');
+          return false;
+        },
+        after: (): void => {
+          if (seen === null) return;
+          for (const w of watched) {
+            const now = target.readMemory(t, w.addr, w.length);
+            if (now.length === w.bytes.length && now.every((b, k) => b === w.bytes[k])) continue;
+            w.bytes = now;
+            seen(t, pos, `watch:${w.addr.toString(16)};`);
+          }
+        },
+      };
+    });
     for (;;) {
       const r = m.run(Infinity);
-      if (r.kind !== 'limit' && r.kind !== 'paused') break; // the run ended first: it cannot, as the same run got to `goal`
-      if (r.kind === 'paused') break;
+      if (r.kind === 'paused' || r.kind !== 'limit') break; // (the run cannot end first: the same run got to `goal`)
     }
-    cpu.tracer = null;
-    this.replayed += cpu.instructions;
+    for (const c of m.cpus) c.tracer = null;
+    this.replayed += m.cpus.reduce((n, c) => n + c.instructions, 0);
   }
 }
