@@ -52,22 +52,32 @@ async function connect(port: number): Promise<{ sock: net.Socket; got: () => str
   return { sock, got: () => buf, waitFor };
 }
 
-const plain = runCli(['run', GUEST, '--stats']);
+/** Debian's gdb in batch mode, connected to `port`, running `commands`: what it printed. */
+function gdbBatch(port: number, commands: string[]): string {
+  const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
+  fs.writeFileSync(script, ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${port}`, ...commands].join('\n'));
+  const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, GUEST], { encoding: 'utf8', timeout: 60000 });
+  return g.stdout + g.stderr;
+}
+
+/** The run without a debugger, for comparison (built on first use: dist/ exists by then). */
+let plainRun: ReturnType<typeof runCli> | null = null;
+const plain = {
+  get stdout() { plainRun ??= runCli(['run', GUEST, '--stats']); return plainRun.stdout; },
+  get stderr() { plainRun ??= runCli(['run', GUEST, '--stats']); return plainRun.stderr; },
+  get status() { plainRun ??= runCli(['run', GUEST, '--stats']); return plainRun.status; },
+};
 
 describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb with gdb', () => {
   beforeAll(() => ensureBuilt());
 
   it('stops at a breakpoint, steps, stops at a write watchpoint with the old and new value, reads memory, lists the thread, and runs on when gdb detaches', async () => {
     const v = await startVpio(['--gdb-wait']);
-    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
-    fs.writeFileSync(script, [
-      'set pagination off', 'set confirm off', `target remote 127.0.0.1:${v.port}`,
+    const out = gdbBatch(v.port, [
       'info registers eip', 'break main', 'continue', 'info registers eip', 'stepi', 'info registers eip',
       'print *(unsigned *)&ticks', 'watch *(unsigned *)&ticks', 'continue', 'continue', 'delete',
       'x/4xb 0x100000', 'monitor phys 0x100000 4', 'info threads', 'detach',
-    ].join('\n'));
-    const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, GUEST], { encoding: 'utf8', timeout: 60000 });
-    const out = g.stdout + g.stderr;
+    ]);
     const end = await v.done;
     // Stopped before the first instruction, at the ELF's entry.
     expect(out).toMatch(/eip\s+0x10000c\s+0x10000c <_start>/);
@@ -95,14 +105,10 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   it('shows a thread per VM, stops each at its breakpoint, switches threads, steps one back and forward, and changes nothing the guests see', async () => {
     const args = ['--mode', 'virtual', '--gdb-wait'];
     const v = await startVpio(args, [GUEST, GUEST]);
-    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
-    fs.writeFileSync(script, [
-      'set pagination off', 'set confirm off', `target remote 127.0.0.1:${v.port}`,
+    const out = gdbBatch(v.port, [
       'info threads', 'break main', 'continue', 'continue', 'thread 2', 'info registers eip', 'thread 1', 'info registers eip',
       'delete', 'thread 2', 'reverse-stepi', 'info registers eip', 'stepi', 'info registers eip', 'detach',
-    ].join('\n'));
-    const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, GUEST], { encoding: 'utf8', timeout: 60000 });
-    const out = g.stdout + g.stderr;
+    ]);
     const end = await v.done;
     expect(out).toMatch(/1\s+Thread 1 \(VM 0 \(timer\.elf\)\)/);
     expect(out).toMatch(/2\s+Thread 2 \(VM 1 \(timer\.elf\)\)/);
@@ -128,15 +134,11 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
 
   it('reverse-stepi goes back one instruction; reverse-continue goes back to the write a watchpoint saw, with the old value, and to the start; the guest prints each line once', async () => {
     const v = await startVpio(['--gdb-wait']);
-    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
-    fs.writeFileSync(script, [
-      'set pagination off', 'set confirm off', `target remote 127.0.0.1:${v.port}`,
+    const out = gdbBatch(v.port, [
       'break main', 'continue', 'stepi', 'stepi', 'info registers eip', 'reverse-stepi', 'info registers eip', 'reverse-stepi', 'info registers eip',
       'watch *(unsigned *)&ticks', 'continue', 'continue', 'reverse-continue', 'print *(unsigned *)&ticks',
       'reverse-continue', 'print *(unsigned *)&ticks', 'delete', 'reverse-continue', 'info registers eip', 'detach',
-    ].join('\n'));
-    const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, GUEST], { encoding: 'utf8', timeout: 60000 });
-    const out = g.stdout + g.stderr;
+    ]);
     const end = await v.done;
     const eips = [...out.matchAll(/^eip\s+(0x[0-9a-f]+)/gm)].map((m) => parseInt(m[1], 16));
     const main = parseInt(/Breakpoint 1, (0x[0-9a-f]+) in main/.exec(out)![1], 16);
