@@ -113,6 +113,15 @@ export class CpuTarget implements DebugTarget {
     return addr >= end ? new Uint8Array(0) : cpu.mem.slice(addr, end);
   }
 
+  writePhysical(thread: number, addr: number, bytes: Uint8Array): boolean {
+    const cpu = this.cpu(thread);
+    if (addr + bytes.length > cpu.memSize) return false;
+    cpu.mem.set(bytes, addr);
+    cpu.invalidateCode(addr, bytes.length);
+    this.written = true;
+    return true;
+  }
+
   info(): string[] {
     return [
       ...this.figures(),

@@ -163,6 +163,10 @@ describe('the stub on a CPU', () => {
     expect(monitor('phys 0xfffff 4')).toContain('(end of RAM at 0x100000)');
     expect(monitor('phys nowhere')).toContain('usage: monitor phys');
     expect(monitor('bogus')).toContain('monitor commands:');
+    expect(monitor(`physwrite ${CODE_BASE + 1} 0102`)).toBe(`2 bytes written at 0x${(CODE_BASE + 1).toString(16)}\n`);
+    expect(monitor(`phys ${CODE_BASE} 4`)).toBe(`${CODE_BASE.toString(16).padStart(8, '0')}: b8 01 02 22\n`);
+    expect(monitor('physwrite 0xfffff 0102')).toContain('past the end of RAM');
+    expect(monitor('physwrite 0x1000 xyz')).toContain('usage: monitor physwrite');
     expect(text(stub.handle('qUnknownThing'))).toBe('');
     expect(text(stub.handle('vMustReplyEmpty'))).toBe('');
     expect(text(stub.handle(''))).toBe('');

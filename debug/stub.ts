@@ -27,6 +27,8 @@ export interface DebugTarget {
   writeMemory(thread: number, addr: number, bytes: Uint8Array): boolean;
   /** Bytes of guest-physical memory, up to the end of RAM. */
   readPhysical(thread: number, addr: number, length: number): Uint8Array;
+  /** Writes guest-physical memory; false (nothing written) if any byte is past RAM. */
+  writePhysical(thread: number, addr: number, bytes: Uint8Array): boolean;
   /** Lines for `monitor info` (the cycle count and such). */
   info(): string[];
 }
@@ -255,7 +257,7 @@ export class GdbStub {
 
   /**
    * `monitor` commands: `info` (the machine's figures), `phys ADDR [LEN]` (guest-physical
-   * memory as hex bytes, 16 a line), `help`.
+   * memory as hex bytes, 16 a line), `physwrite ADDR HEXBYTES`, `help`.
    */
   private monitor(cmd: string): string {
     const words = cmd.split(/\s+/);
@@ -272,7 +274,15 @@ export class GdbStub {
       if (bytes.length < len) lines.push(`(end of RAM at 0x${(addr + bytes.length).toString(16)})`);
       return out(lines);
     }
-    return out(['monitor commands: info (cycles, instructions, where each thread is), phys ADDRESS [LENGTH] (guest-physical memory), help']);
+    if (words[0] === 'physwrite') {
+      const addr = parseNumber(words[1]);
+      const bytes = fromHex((words[2] ?? '').replace(/^0x/i, ''));
+      if (addr === null || bytes === null || bytes.length === 0 || words.length > 3) {
+        return out(['usage: monitor physwrite ADDRESS HEXBYTES (physwrite 0x1000 90909090)']);
+      }
+      return out([this.target.writePhysical(this.current(), addr, bytes) ? `${bytes.length} bytes written at 0x${addr.toString(16)}` : 'not written: the bytes run past the end of RAM']);
+    }
+    return out(['monitor commands: info (cycles, instructions, where each thread is), phys ADDRESS [LENGTH] (read guest-physical memory), physwrite ADDRESS HEXBYTES (write it), help']);
   }
 }
 
