@@ -18,7 +18,7 @@ import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
   DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PGE,
 } from './registers';
-import { step } from './execute';
+import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
 import { Fpu } from './x87';
@@ -1354,6 +1354,11 @@ export class Cpu {
               }
               continue;
             }
+          } else if (this.tracer === null) {
+            // The interpreter alone: it runs on by itself until the slice ends or the
+            // checks above must be made again.
+            interpret(this);
+            continue;
           }
           this.instrEip = this.eip;
           if (this.tracer !== null) this.tracer.before(this);

@@ -1,12 +1,14 @@
 /**
- * Decode and execute one instruction: one indexed call through a 256-entry handler
- * table for the first opcode byte (OPS) and one for the 0F page (OPS_0F). Handlers
- * are named after the Intel SDM vol. 2 opcode map (appendix A), Bochs-style:
- * E = ModRM r/m operand, G = ModRM reg, I = immediate, b/w/d/v/z sizes.
+ * Decode and execute instructions: one switch on the first opcode byte (and one on
+ * the second for the 0F page) in `execute`, whose cases call one small function per
+ * opcode form. Handlers are named after the Intel SDM vol. 2 opcode map (appendix A),
+ * Bochs-style: E = ModRM r/m operand, G = ModRM reg, I = immediate, b/w/d/v/z sizes.
  *
- * A table of small functions rather than one switch: V8 optimizes and inlines each
- * small handler well, where a 256-case switch function exceeds its inlining budget
- * (measured: about 20% faster on bench/cpu's workload).
+ * Small functions rather than code in the switch's cases: V8 optimizes and inlines
+ * each small handler well, where a switch with the code in its cases exceeds its
+ * inlining budget (measured: about 20% faster on bench/cpu's workload). The switch
+ * calls them directly rather than through a table, which cost a generic call per
+ * instruction (see `execute`).
  *
  * The per-instruction path allocates nothing: operands are numbers, the effective
  * address lives in cpu.eaSeg/cpu.eaOff, and faults unwind through Cpu.fault.
@@ -192,26 +194,33 @@ function jumpRelative(cpu: Cpu, disp: number): void {
 // ======================================================================
 
 /**
- * Executes one instruction: one dispatch through `OPS` on its first byte. A prefix
- * byte's entry (`prefixed`) sets the decode state, runs the instruction and puts the
+ * Executes one instruction: one dispatch (`execute`) on its first byte. A prefix
+ * byte's handler (`prefixed`) sets the decode state, runs the instruction and puts the
  * defaults back, so an instruction without prefixes pays nothing for them (a fault
  * restores them in Cpu).
- */
-export function step(cpu: Cpu): void {
-  const op = cpu.fetch8();
-  OPS[op](cpu, op);
-}
-
-/**
- * An instruction handler, named after the SDM opcode map (appendix A): mnemonic, then
+ *
+ * An instruction handler is named after the SDM opcode map (appendix A): mnemonic, then
  * operand forms (E = r/m, G = reg, I = immediate, Z = register in the opcode's low
  * bits; b/w/d/v/z sizes). `op` is the opcode byte, for handlers that serve a row.
  */
-type Handler = (cpu: Cpu, op: number) => void;
+export function step(cpu: Cpu): void {
+  execute(cpu, cpu.fetch8(), false);
+}
+
+/**
+ * Interprets instructions from EIP for the run loop, which has checked that the slice
+ * has cycles left and that no interrupt or single-step trap is due: as many as
+ * `step` would run one by one, with each one's `instrEip`, `left` and `sliceInstr` kept
+ * as the run loop keeps them, until one of those changes (see `execute`).
+ */
+export function interpret(cpu: Cpu): void {
+  cpu.instrEip = cpu.eip;
+  execute(cpu, cpu.fetch8(), true);
+}
 
 function prefixed(cpu: Cpu, op: number): void {
   const next = prefixes(cpu, op);
-  OPS[next](cpu, next);
+  execute(cpu, next, false);
   cpu.o32 = cpu.a32 = cpu.csD32;
   cpu.segOvr = -1;
   cpu.rep = 0;
@@ -354,11 +363,6 @@ function PUSH_DS(cpu: Cpu, op: number): void {
 
 function POP_DS(cpu: Cpu, op: number): void {
   popSegment(cpu, DS);
-}
-
-function TWO_BYTE(cpu: Cpu, op: number): void {
-  const op2 = cpu.fetch8();
-  OPS_0F[op2](cpu, op2);
 }
 
 /** Segment overrides, 66, 67, LOCK, REP/REPNE: see prefixed(). */
@@ -956,264 +960,6 @@ function INVALID(cpu: Cpu, op: number): void {
   cpu.fault(UD, -1);
 }
 
-const OPS: Handler[] = new Array(256);
-for (let i = 0; i < 256; i++) OPS[i] = INVALID;
-OPS[0x00] = ALU_EbGb;
-OPS[0x08] = ALU_EbGb;
-OPS[0x10] = ALU_EbGb;
-OPS[0x18] = ALU_EbGb;
-OPS[0x20] = ALU_EbGb;
-OPS[0x28] = ALU_EbGb;
-OPS[0x30] = ALU_EbGb;
-OPS[0x38] = ALU_EbGb;
-OPS[0x01] = ALU_EvGv;
-OPS[0x09] = ALU_EvGv;
-OPS[0x11] = ALU_EvGv;
-OPS[0x19] = ALU_EvGv;
-OPS[0x21] = ALU_EvGv;
-OPS[0x29] = ALU_EvGv;
-OPS[0x31] = ALU_EvGv;
-OPS[0x39] = ALU_EvGv;
-OPS[0x02] = ALU_GbEb;
-OPS[0x0a] = ALU_GbEb;
-OPS[0x12] = ALU_GbEb;
-OPS[0x1a] = ALU_GbEb;
-OPS[0x22] = ALU_GbEb;
-OPS[0x2a] = ALU_GbEb;
-OPS[0x32] = ALU_GbEb;
-OPS[0x3a] = ALU_GbEb;
-OPS[0x03] = ALU_GvEv;
-OPS[0x0b] = ALU_GvEv;
-OPS[0x13] = ALU_GvEv;
-OPS[0x1b] = ALU_GvEv;
-OPS[0x23] = ALU_GvEv;
-OPS[0x2b] = ALU_GvEv;
-OPS[0x33] = ALU_GvEv;
-OPS[0x3b] = ALU_GvEv;
-OPS[0x04] = ALU_ALIb;
-OPS[0x0c] = ALU_ALIb;
-OPS[0x14] = ALU_ALIb;
-OPS[0x1c] = ALU_ALIb;
-OPS[0x24] = ALU_ALIb;
-OPS[0x2c] = ALU_ALIb;
-OPS[0x34] = ALU_ALIb;
-OPS[0x3c] = ALU_ALIb;
-OPS[0x05] = ALU_eAXIz;
-OPS[0x0d] = ALU_eAXIz;
-OPS[0x15] = ALU_eAXIz;
-OPS[0x1d] = ALU_eAXIz;
-OPS[0x25] = ALU_eAXIz;
-OPS[0x2d] = ALU_eAXIz;
-OPS[0x35] = ALU_eAXIz;
-OPS[0x3d] = ALU_eAXIz;
-OPS[0x06] = PUSH_ES;
-OPS[0x07] = POP_ES;
-OPS[0x0e] = PUSH_CS;
-OPS[0x16] = PUSH_SS;
-OPS[0x17] = POP_SS;
-OPS[0x1e] = PUSH_DS;
-OPS[0x1f] = POP_DS;
-OPS[0x0f] = TWO_BYTE;
-OPS[0x26] = PREFIXES;
-OPS[0x2e] = PREFIXES;
-OPS[0x36] = PREFIXES;
-OPS[0x3e] = PREFIXES;
-OPS[0x64] = PREFIXES;
-OPS[0x65] = PREFIXES;
-OPS[0x66] = PREFIXES;
-OPS[0x67] = PREFIXES;
-OPS[0xf0] = PREFIXES;
-OPS[0xf2] = PREFIXES;
-OPS[0xf3] = PREFIXES;
-OPS[0x27] = DAA;
-OPS[0x2f] = DAS;
-OPS[0x37] = AAA;
-OPS[0x3f] = AAS;
-OPS[0x40] = INC_DEC_Zv;
-OPS[0x41] = INC_DEC_Zv;
-OPS[0x42] = INC_DEC_Zv;
-OPS[0x43] = INC_DEC_Zv;
-OPS[0x44] = INC_DEC_Zv;
-OPS[0x45] = INC_DEC_Zv;
-OPS[0x46] = INC_DEC_Zv;
-OPS[0x47] = INC_DEC_Zv;
-OPS[0x48] = INC_DEC_Zv;
-OPS[0x49] = INC_DEC_Zv;
-OPS[0x4a] = INC_DEC_Zv;
-OPS[0x4b] = INC_DEC_Zv;
-OPS[0x4c] = INC_DEC_Zv;
-OPS[0x4d] = INC_DEC_Zv;
-OPS[0x4e] = INC_DEC_Zv;
-OPS[0x4f] = INC_DEC_Zv;
-OPS[0x50] = PUSH_Zv;
-OPS[0x51] = PUSH_Zv;
-OPS[0x52] = PUSH_Zv;
-OPS[0x53] = PUSH_Zv;
-OPS[0x54] = PUSH_Zv;
-OPS[0x55] = PUSH_Zv;
-OPS[0x56] = PUSH_Zv;
-OPS[0x57] = PUSH_Zv;
-OPS[0x58] = POP_Zv;
-OPS[0x59] = POP_Zv;
-OPS[0x5a] = POP_Zv;
-OPS[0x5b] = POP_Zv;
-OPS[0x5c] = POP_Zv;
-OPS[0x5d] = POP_Zv;
-OPS[0x5e] = POP_Zv;
-OPS[0x5f] = POP_Zv;
-OPS[0x60] = PUSHA;
-OPS[0x61] = POPA;
-OPS[0x62] = BOUND_GvMa;
-OPS[0x63] = ARPL_EwGw;
-OPS[0x68] = PUSH_Iz;
-OPS[0x69] = IMUL_GvEvIz;
-OPS[0x6a] = PUSH_Ib;
-OPS[0x6b] = IMUL_GvEvIb;
-OPS[0x6c] = INSB;
-OPS[0x6d] = INSW;
-OPS[0x6e] = OUTSB;
-OPS[0x6f] = OUTSW;
-OPS[0x70] = Jcc_Jb;
-OPS[0x71] = Jcc_Jb;
-OPS[0x72] = Jcc_Jb;
-OPS[0x73] = Jcc_Jb;
-OPS[0x74] = Jcc_Jb;
-OPS[0x75] = Jcc_Jb;
-OPS[0x76] = Jcc_Jb;
-OPS[0x77] = Jcc_Jb;
-OPS[0x78] = Jcc_Jb;
-OPS[0x79] = Jcc_Jb;
-OPS[0x7a] = Jcc_Jb;
-OPS[0x7b] = Jcc_Jb;
-OPS[0x7c] = Jcc_Jb;
-OPS[0x7d] = Jcc_Jb;
-OPS[0x7e] = Jcc_Jb;
-OPS[0x7f] = Jcc_Jb;
-OPS[0x80] = GRP1_EbIb;
-OPS[0x82] = GRP1_EbIb;
-OPS[0x81] = GRP1_EvIz;
-OPS[0x83] = GRP1_EvIz;
-OPS[0x84] = TEST_EbGb;
-OPS[0x85] = TEST_EvGv;
-OPS[0x86] = XCHG_EbGb;
-OPS[0x87] = XCHG_EvGv;
-OPS[0x88] = MOV_EbGb;
-OPS[0x89] = MOV_EvGv;
-OPS[0x8a] = MOV_GbEb;
-OPS[0x8b] = MOV_GvEv;
-OPS[0x8c] = MOV_EwSw;
-OPS[0x8d] = LEA_GvM;
-OPS[0x8e] = MOV_SwEw;
-OPS[0x8f] = POP_Ev;
-OPS[0x90] = NOP;
-OPS[0x91] = XCHG_ZveAX;
-OPS[0x92] = XCHG_ZveAX;
-OPS[0x93] = XCHG_ZveAX;
-OPS[0x94] = XCHG_ZveAX;
-OPS[0x95] = XCHG_ZveAX;
-OPS[0x96] = XCHG_ZveAX;
-OPS[0x97] = XCHG_ZveAX;
-OPS[0x98] = CBW;
-OPS[0x99] = CWD;
-OPS[0x9a] = CALLF_Ap;
-OPS[0x9b] = WAIT;
-OPS[0x9c] = PUSHF;
-OPS[0x9d] = POPF;
-OPS[0x9e] = SAHF;
-OPS[0x9f] = LAHF;
-OPS[0xa0] = MOV_ALOb;
-OPS[0xa1] = MOV_eAXOv;
-OPS[0xa2] = MOV_ObAL;
-OPS[0xa3] = MOV_OveAX;
-OPS[0xa4] = MOVSB;
-OPS[0xa5] = MOVSW;
-OPS[0xa6] = CMPSB;
-OPS[0xa7] = CMPSW;
-OPS[0xa8] = TEST_ALIb;
-OPS[0xa9] = TEST_eAXIz;
-OPS[0xaa] = STOSB;
-OPS[0xab] = STOSW;
-OPS[0xac] = LODSB;
-OPS[0xad] = LODSW;
-OPS[0xae] = SCASB;
-OPS[0xaf] = SCASW;
-OPS[0xb0] = MOV_ZbIb;
-OPS[0xb1] = MOV_ZbIb;
-OPS[0xb2] = MOV_ZbIb;
-OPS[0xb3] = MOV_ZbIb;
-OPS[0xb4] = MOV_ZbIb;
-OPS[0xb5] = MOV_ZbIb;
-OPS[0xb6] = MOV_ZbIb;
-OPS[0xb7] = MOV_ZbIb;
-OPS[0xb8] = MOV_ZvIv;
-OPS[0xb9] = MOV_ZvIv;
-OPS[0xba] = MOV_ZvIv;
-OPS[0xbb] = MOV_ZvIv;
-OPS[0xbc] = MOV_ZvIv;
-OPS[0xbd] = MOV_ZvIv;
-OPS[0xbe] = MOV_ZvIv;
-OPS[0xbf] = MOV_ZvIv;
-OPS[0xc0] = GRP2_EbIb;
-OPS[0xc1] = GRP2_EvIb;
-OPS[0xd0] = GRP2_Eb1;
-OPS[0xd1] = GRP2_Ev1;
-OPS[0xd2] = GRP2_EbCL;
-OPS[0xd3] = GRP2_EvCL;
-OPS[0xc2] = RET_Iw;
-OPS[0xc3] = RET;
-OPS[0xc4] = LES_GvMp;
-OPS[0xc5] = LDS_GvMp;
-OPS[0xc6] = MOV_EbIb;
-OPS[0xc7] = MOV_EvIz;
-OPS[0xc8] = ENTER_IwIb;
-OPS[0xc9] = LEAVE;
-OPS[0xca] = RETF_Iw;
-OPS[0xcb] = RETF;
-OPS[0xcc] = INT3;
-OPS[0xcd] = INT_Ib;
-OPS[0xce] = INTO;
-OPS[0xcf] = IRET;
-OPS[0xd4] = AAM_Ib;
-OPS[0xd5] = AAD_Ib;
-OPS[0xd6] = SALC;
-OPS[0xd7] = XLAT;
-OPS[0xd8] = ESC_x87;
-OPS[0xd9] = ESC_x87;
-OPS[0xda] = ESC_x87;
-OPS[0xdb] = ESC_x87;
-OPS[0xdc] = ESC_x87;
-OPS[0xdd] = ESC_x87;
-OPS[0xde] = ESC_x87;
-OPS[0xdf] = ESC_x87;
-OPS[0xe0] = LOOPcc_Jb;
-OPS[0xe1] = LOOPcc_Jb;
-OPS[0xe2] = LOOPcc_Jb;
-OPS[0xe3] = JCXZ_Jb;
-OPS[0xe4] = IN_ALIb;
-OPS[0xe5] = IN_eAXIb;
-OPS[0xe6] = OUT_IbAL;
-OPS[0xe7] = OUT_IbeAX;
-OPS[0xec] = IN_ALDX;
-OPS[0xed] = IN_eAXDX;
-OPS[0xee] = OUT_DXAL;
-OPS[0xef] = OUT_DXeAX;
-OPS[0xe8] = CALL_Jz;
-OPS[0xe9] = JMP_Jz;
-OPS[0xea] = JMPF_Ap;
-OPS[0xeb] = JMP_Jb;
-OPS[0xf1] = INT1;
-OPS[0xf4] = HLT;
-OPS[0xf5] = CMC;
-OPS[0xf6] = GRP3_Eb;
-OPS[0xf7] = GRP3_Ev;
-OPS[0xf8] = CLC;
-OPS[0xf9] = STC;
-OPS[0xfa] = CLI;
-OPS[0xfb] = STI;
-OPS[0xfc] = CLD;
-OPS[0xfd] = STD;
-OPS[0xfe] = GRP4_Eb;
-OPS[0xff] = GRP5_Ev;
 
 // ======================================================================
 // The 0F page
@@ -1466,115 +1212,380 @@ function INVALID_0F(cpu: Cpu, op: number): void {
   cpu.fault(UD, -1);
 }
 
-const OPS_0F: Handler[] = new Array(256);
-for (let i = 0; i < 256; i++) OPS_0F[i] = INVALID_0F;
-OPS_0F[0x00] = GRP6;
-OPS_0F[0x01] = GRP7;
-OPS_0F[0x02] = LAR_LSL_GvEw;
-OPS_0F[0x03] = LAR_LSL_GvEw;
-OPS_0F[0x06] = CLTS;
-OPS_0F[0x08] = INVD_WBINVD;
-OPS_0F[0x09] = INVD_WBINVD;
-OPS_0F[0x0b] = UD2;
-OPS_0F[0x19] = NOP_Ev;
-OPS_0F[0x1a] = NOP_Ev;
-OPS_0F[0x1b] = NOP_Ev;
-OPS_0F[0x1c] = NOP_Ev;
-OPS_0F[0x1d] = NOP_Ev;
-OPS_0F[0x1e] = NOP_Ev;
-OPS_0F[0x1f] = NOP_Ev;
-OPS_0F[0x20] = MOV_CR_DR;
-OPS_0F[0x21] = MOV_CR_DR;
-OPS_0F[0x22] = MOV_CR_DR;
-OPS_0F[0x23] = MOV_CR_DR;
-OPS_0F[0x30] = WRMSR;
-OPS_0F[0x31] = RDTSC;
-OPS_0F[0x32] = RDMSR;
-OPS_0F[0x40] = CMOVcc_GvEv;
-OPS_0F[0x41] = CMOVcc_GvEv;
-OPS_0F[0x42] = CMOVcc_GvEv;
-OPS_0F[0x43] = CMOVcc_GvEv;
-OPS_0F[0x44] = CMOVcc_GvEv;
-OPS_0F[0x45] = CMOVcc_GvEv;
-OPS_0F[0x46] = CMOVcc_GvEv;
-OPS_0F[0x47] = CMOVcc_GvEv;
-OPS_0F[0x48] = CMOVcc_GvEv;
-OPS_0F[0x49] = CMOVcc_GvEv;
-OPS_0F[0x4a] = CMOVcc_GvEv;
-OPS_0F[0x4b] = CMOVcc_GvEv;
-OPS_0F[0x4c] = CMOVcc_GvEv;
-OPS_0F[0x4d] = CMOVcc_GvEv;
-OPS_0F[0x4e] = CMOVcc_GvEv;
-OPS_0F[0x4f] = CMOVcc_GvEv;
-OPS_0F[0x80] = Jcc_Jz;
-OPS_0F[0x81] = Jcc_Jz;
-OPS_0F[0x82] = Jcc_Jz;
-OPS_0F[0x83] = Jcc_Jz;
-OPS_0F[0x84] = Jcc_Jz;
-OPS_0F[0x85] = Jcc_Jz;
-OPS_0F[0x86] = Jcc_Jz;
-OPS_0F[0x87] = Jcc_Jz;
-OPS_0F[0x88] = Jcc_Jz;
-OPS_0F[0x89] = Jcc_Jz;
-OPS_0F[0x8a] = Jcc_Jz;
-OPS_0F[0x8b] = Jcc_Jz;
-OPS_0F[0x8c] = Jcc_Jz;
-OPS_0F[0x8d] = Jcc_Jz;
-OPS_0F[0x8e] = Jcc_Jz;
-OPS_0F[0x8f] = Jcc_Jz;
-OPS_0F[0x90] = SETcc_Eb;
-OPS_0F[0x91] = SETcc_Eb;
-OPS_0F[0x92] = SETcc_Eb;
-OPS_0F[0x93] = SETcc_Eb;
-OPS_0F[0x94] = SETcc_Eb;
-OPS_0F[0x95] = SETcc_Eb;
-OPS_0F[0x96] = SETcc_Eb;
-OPS_0F[0x97] = SETcc_Eb;
-OPS_0F[0x98] = SETcc_Eb;
-OPS_0F[0x99] = SETcc_Eb;
-OPS_0F[0x9a] = SETcc_Eb;
-OPS_0F[0x9b] = SETcc_Eb;
-OPS_0F[0x9c] = SETcc_Eb;
-OPS_0F[0x9d] = SETcc_Eb;
-OPS_0F[0x9e] = SETcc_Eb;
-OPS_0F[0x9f] = SETcc_Eb;
-OPS_0F[0xa0] = PUSH_FS;
-OPS_0F[0xa1] = POP_FS;
-OPS_0F[0xa2] = CPUID;
-OPS_0F[0xa3] = BT_EvGv;
-OPS_0F[0xa4] = SHLD_SHRD;
-OPS_0F[0xa5] = SHLD_SHRD;
-OPS_0F[0xac] = SHLD_SHRD;
-OPS_0F[0xad] = SHLD_SHRD;
-OPS_0F[0xa8] = PUSH_GS;
-OPS_0F[0xa9] = POP_GS;
-OPS_0F[0xab] = BTS_EvGv;
-OPS_0F[0xaf] = IMUL_GvEv;
-OPS_0F[0xb0] = CMPXCHG_EbGb;
-OPS_0F[0xb1] = CMPXCHG_EvGv;
-OPS_0F[0xb2] = LSS_GvMp;
-OPS_0F[0xb3] = BTR_EvGv;
-OPS_0F[0xb4] = LFS_GvMp;
-OPS_0F[0xb5] = LGS_GvMp;
-OPS_0F[0xb6] = MOVZX_GvEb;
-OPS_0F[0xb7] = MOVZX_GvEw;
-OPS_0F[0xba] = GRP8_EvIb;
-OPS_0F[0xbb] = BTC_EvGv;
-OPS_0F[0xbc] = BSF_BSR_GvEv;
-OPS_0F[0xbd] = BSF_BSR_GvEv;
-OPS_0F[0xbe] = MOVSX_GvEb;
-OPS_0F[0xbf] = MOVSX_GvEw;
-OPS_0F[0xc0] = XADD_EbGb;
-OPS_0F[0xc1] = XADD_EvGv;
-OPS_0F[0xc7] = GRP9_CMPXCHG8B;
-OPS_0F[0xc8] = BSWAP_Zd;
-OPS_0F[0xc9] = BSWAP_Zd;
-OPS_0F[0xca] = BSWAP_Zd;
-OPS_0F[0xcb] = BSWAP_Zd;
-OPS_0F[0xcc] = BSWAP_Zd;
-OPS_0F[0xcd] = BSWAP_Zd;
-OPS_0F[0xce] = BSWAP_Zd;
-OPS_0F[0xcf] = BSWAP_Zd;
+
+/**
+ * Executes the instruction whose first byte `op` has been fetched: one switch on it
+ * (and, for the 0F page, one on the second byte), whose cases call the handlers. With
+ * `run`, goes on to the next instruction, counting each retired one as the run loop
+ * does, until the slice ends or an interrupt can be taken or TF traps (the run loop's
+ * slow path), so the loop and the dispatch are one function: V8 inlines the small hot
+ * handlers into it and calls the rest directly, where a table of handlers cost a
+ * generic call (the `Call` builtin) per instruction.
+ */
+function execute(cpu: Cpu, op: number, run: boolean): void {
+  for (;;) {
+    switch (op) {
+      case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
+        ALU_EbGb(cpu, op); break;
+      case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39:
+        ALU_EvGv(cpu, op); break;
+      case 0x02: case 0x0a: case 0x12: case 0x1a: case 0x22: case 0x2a: case 0x32: case 0x3a:
+        ALU_GbEb(cpu, op); break;
+      case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b:
+        ALU_GvEv(cpu, op); break;
+      case 0x04: case 0x0c: case 0x14: case 0x1c: case 0x24: case 0x2c: case 0x34: case 0x3c:
+        ALU_ALIb(cpu, op); break;
+      case 0x05: case 0x0d: case 0x15: case 0x1d: case 0x25: case 0x2d: case 0x35: case 0x3d:
+        ALU_eAXIz(cpu, op); break;
+      case 0x06:
+        PUSH_ES(cpu, op); break;
+      case 0x07:
+        POP_ES(cpu, op); break;
+      case 0x0e:
+        PUSH_CS(cpu, op); break;
+      case 0x16:
+        PUSH_SS(cpu, op); break;
+      case 0x17:
+        POP_SS(cpu, op); break;
+      case 0x1e:
+        PUSH_DS(cpu, op); break;
+      case 0x1f:
+        POP_DS(cpu, op); break;
+      case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65: case 0x66: case 0x67:
+      case 0xf0: case 0xf2: case 0xf3:
+        PREFIXES(cpu, op); break;
+      case 0x27:
+        DAA(cpu, op); break;
+      case 0x2f:
+        DAS(cpu, op); break;
+      case 0x37:
+        AAA(cpu, op); break;
+      case 0x3f:
+        AAS(cpu, op); break;
+      case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+      case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+        INC_DEC_Zv(cpu, op); break;
+      case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+        PUSH_Zv(cpu, op); break;
+      case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+        POP_Zv(cpu, op); break;
+      case 0x60:
+        PUSHA(cpu, op); break;
+      case 0x61:
+        POPA(cpu, op); break;
+      case 0x62:
+        BOUND_GvMa(cpu, op); break;
+      case 0x63:
+        ARPL_EwGw(cpu, op); break;
+      case 0x68:
+        PUSH_Iz(cpu, op); break;
+      case 0x69:
+        IMUL_GvEvIz(cpu, op); break;
+      case 0x6a:
+        PUSH_Ib(cpu, op); break;
+      case 0x6b:
+        IMUL_GvEvIb(cpu, op); break;
+      case 0x6c:
+        INSB(cpu, op); break;
+      case 0x6d:
+        INSW(cpu, op); break;
+      case 0x6e:
+        OUTSB(cpu, op); break;
+      case 0x6f:
+        OUTSW(cpu, op); break;
+      case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
+        Jcc_Jb(cpu, op); break;
+      case 0x80: case 0x82:
+        GRP1_EbIb(cpu, op); break;
+      case 0x81: case 0x83:
+        GRP1_EvIz(cpu, op); break;
+      case 0x84:
+        TEST_EbGb(cpu, op); break;
+      case 0x85:
+        TEST_EvGv(cpu, op); break;
+      case 0x86:
+        XCHG_EbGb(cpu, op); break;
+      case 0x87:
+        XCHG_EvGv(cpu, op); break;
+      case 0x88:
+        MOV_EbGb(cpu, op); break;
+      case 0x89:
+        MOV_EvGv(cpu, op); break;
+      case 0x8a:
+        MOV_GbEb(cpu, op); break;
+      case 0x8b:
+        MOV_GvEv(cpu, op); break;
+      case 0x8c:
+        MOV_EwSw(cpu, op); break;
+      case 0x8d:
+        LEA_GvM(cpu, op); break;
+      case 0x8e:
+        MOV_SwEw(cpu, op); break;
+      case 0x8f:
+        POP_Ev(cpu, op); break;
+      case 0x90:
+        NOP(cpu, op); break;
+      case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+        XCHG_ZveAX(cpu, op); break;
+      case 0x98:
+        CBW(cpu, op); break;
+      case 0x99:
+        CWD(cpu, op); break;
+      case 0x9a:
+        CALLF_Ap(cpu, op); break;
+      case 0x9b:
+        WAIT(cpu, op); break;
+      case 0x9c:
+        PUSHF(cpu, op); break;
+      case 0x9d:
+        POPF(cpu, op); break;
+      case 0x9e:
+        SAHF(cpu, op); break;
+      case 0x9f:
+        LAHF(cpu, op); break;
+      case 0xa0:
+        MOV_ALOb(cpu, op); break;
+      case 0xa1:
+        MOV_eAXOv(cpu, op); break;
+      case 0xa2:
+        MOV_ObAL(cpu, op); break;
+      case 0xa3:
+        MOV_OveAX(cpu, op); break;
+      case 0xa4:
+        MOVSB(cpu, op); break;
+      case 0xa5:
+        MOVSW(cpu, op); break;
+      case 0xa6:
+        CMPSB(cpu, op); break;
+      case 0xa7:
+        CMPSW(cpu, op); break;
+      case 0xa8:
+        TEST_ALIb(cpu, op); break;
+      case 0xa9:
+        TEST_eAXIz(cpu, op); break;
+      case 0xaa:
+        STOSB(cpu, op); break;
+      case 0xab:
+        STOSW(cpu, op); break;
+      case 0xac:
+        LODSB(cpu, op); break;
+      case 0xad:
+        LODSW(cpu, op); break;
+      case 0xae:
+        SCASB(cpu, op); break;
+      case 0xaf:
+        SCASW(cpu, op); break;
+      case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
+        MOV_ZbIb(cpu, op); break;
+      case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
+        MOV_ZvIv(cpu, op); break;
+      case 0xc0:
+        GRP2_EbIb(cpu, op); break;
+      case 0xc1:
+        GRP2_EvIb(cpu, op); break;
+      case 0xc2:
+        RET_Iw(cpu, op); break;
+      case 0xc3:
+        RET(cpu, op); break;
+      case 0xc4:
+        LES_GvMp(cpu, op); break;
+      case 0xc5:
+        LDS_GvMp(cpu, op); break;
+      case 0xc6:
+        MOV_EbIb(cpu, op); break;
+      case 0xc7:
+        MOV_EvIz(cpu, op); break;
+      case 0xc8:
+        ENTER_IwIb(cpu, op); break;
+      case 0xc9:
+        LEAVE(cpu, op); break;
+      case 0xca:
+        RETF_Iw(cpu, op); break;
+      case 0xcb:
+        RETF(cpu, op); break;
+      case 0xcc:
+        INT3(cpu, op); break;
+      case 0xcd:
+        INT_Ib(cpu, op); break;
+      case 0xce:
+        INTO(cpu, op); break;
+      case 0xcf:
+        IRET(cpu, op); break;
+      case 0xd0:
+        GRP2_Eb1(cpu, op); break;
+      case 0xd1:
+        GRP2_Ev1(cpu, op); break;
+      case 0xd2:
+        GRP2_EbCL(cpu, op); break;
+      case 0xd3:
+        GRP2_EvCL(cpu, op); break;
+      case 0xd4:
+        AAM_Ib(cpu, op); break;
+      case 0xd5:
+        AAD_Ib(cpu, op); break;
+      case 0xd6:
+        SALC(cpu, op); break;
+      case 0xd7:
+        XLAT(cpu, op); break;
+      case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
+        ESC_x87(cpu, op); break;
+      case 0xe0: case 0xe1: case 0xe2:
+        LOOPcc_Jb(cpu, op); break;
+      case 0xe3:
+        JCXZ_Jb(cpu, op); break;
+      case 0xe4:
+        IN_ALIb(cpu, op); break;
+      case 0xe5:
+        IN_eAXIb(cpu, op); break;
+      case 0xe6:
+        OUT_IbAL(cpu, op); break;
+      case 0xe7:
+        OUT_IbeAX(cpu, op); break;
+      case 0xe8:
+        CALL_Jz(cpu, op); break;
+      case 0xe9:
+        JMP_Jz(cpu, op); break;
+      case 0xea:
+        JMPF_Ap(cpu, op); break;
+      case 0xeb:
+        JMP_Jb(cpu, op); break;
+      case 0xec:
+        IN_ALDX(cpu, op); break;
+      case 0xed:
+        IN_eAXDX(cpu, op); break;
+      case 0xee:
+        OUT_DXAL(cpu, op); break;
+      case 0xef:
+        OUT_DXeAX(cpu, op); break;
+      case 0xf1:
+        INT1(cpu, op); break;
+      case 0xf4:
+        HLT(cpu, op); break;
+      case 0xf5:
+        CMC(cpu, op); break;
+      case 0xf6:
+        GRP3_Eb(cpu, op); break;
+      case 0xf7:
+        GRP3_Ev(cpu, op); break;
+      case 0xf8:
+        CLC(cpu, op); break;
+      case 0xf9:
+        STC(cpu, op); break;
+      case 0xfa:
+        CLI(cpu, op); break;
+      case 0xfb:
+        STI(cpu, op); break;
+      case 0xfc:
+        CLD(cpu, op); break;
+      case 0xfd:
+        STD(cpu, op); break;
+      case 0xfe:
+        GRP4_Eb(cpu, op); break;
+      case 0xff:
+        GRP5_Ev(cpu, op); break;
+      case 0x0f: {
+        const op2 = cpu.fetch8();
+        switch (op2) {
+          case 0x00:
+            GRP6(cpu, op2); break;
+          case 0x01:
+            GRP7(cpu, op2); break;
+          case 0x02: case 0x03:
+            LAR_LSL_GvEw(cpu, op2); break;
+          case 0x06:
+            CLTS(cpu, op2); break;
+          case 0x08: case 0x09:
+            INVD_WBINVD(cpu, op2); break;
+          case 0x0b:
+            UD2(cpu, op2); break;
+          case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
+            NOP_Ev(cpu, op2); break;
+          case 0x20: case 0x21: case 0x22: case 0x23:
+            MOV_CR_DR(cpu, op2); break;
+          case 0x30:
+            WRMSR(cpu, op2); break;
+          case 0x31:
+            RDTSC(cpu, op2); break;
+          case 0x32:
+            RDMSR(cpu, op2); break;
+          case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+          case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+            CMOVcc_GvEv(cpu, op2); break;
+          case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
+          case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f:
+            Jcc_Jz(cpu, op2); break;
+          case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+          case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
+            SETcc_Eb(cpu, op2); break;
+          case 0xa0:
+            PUSH_FS(cpu, op2); break;
+          case 0xa1:
+            POP_FS(cpu, op2); break;
+          case 0xa2:
+            CPUID(cpu, op2); break;
+          case 0xa3:
+            BT_EvGv(cpu, op2); break;
+          case 0xa4: case 0xa5: case 0xac: case 0xad:
+            SHLD_SHRD(cpu, op2); break;
+          case 0xa8:
+            PUSH_GS(cpu, op2); break;
+          case 0xa9:
+            POP_GS(cpu, op2); break;
+          case 0xab:
+            BTS_EvGv(cpu, op2); break;
+          case 0xaf:
+            IMUL_GvEv(cpu, op2); break;
+          case 0xb0:
+            CMPXCHG_EbGb(cpu, op2); break;
+          case 0xb1:
+            CMPXCHG_EvGv(cpu, op2); break;
+          case 0xb2:
+            LSS_GvMp(cpu, op2); break;
+          case 0xb3:
+            BTR_EvGv(cpu, op2); break;
+          case 0xb4:
+            LFS_GvMp(cpu, op2); break;
+          case 0xb5:
+            LGS_GvMp(cpu, op2); break;
+          case 0xb6:
+            MOVZX_GvEb(cpu, op2); break;
+          case 0xb7:
+            MOVZX_GvEw(cpu, op2); break;
+          case 0xba:
+            GRP8_EvIb(cpu, op2); break;
+          case 0xbb:
+            BTC_EvGv(cpu, op2); break;
+          case 0xbc: case 0xbd:
+            BSF_BSR_GvEv(cpu, op2); break;
+          case 0xbe:
+            MOVSX_GvEb(cpu, op2); break;
+          case 0xbf:
+            MOVSX_GvEw(cpu, op2); break;
+          case 0xc0:
+            XADD_EbGb(cpu, op2); break;
+          case 0xc1:
+            XADD_EvGv(cpu, op2); break;
+          case 0xc7:
+            GRP9_CMPXCHG8B(cpu, op2); break;
+          case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xce: case 0xcf:
+            BSWAP_Zd(cpu, op2); break;
+          default:
+            INVALID_0F(cpu, op2); break;
+        }
+        break;
+      }
+      default:
+        INVALID(cpu, op); break;
+    }
+    if (run === false) return;
+    cpu.left -= cpu.instructionCycles;
+    cpu.sliceInstr++;
+    if (cpu.left <= 0 || (cpu.irqLine === true && (cpu.flags & IF) !== 0) || (cpu.flags & TF) !== 0) return;
+    cpu.instrEip = cpu.eip;
+    op = cpu.fetch8();
+  }
+}
 
 // ======================================================================
 // Instruction helpers
