@@ -118,6 +118,8 @@ export class Cpu {
   readonly mem32: Int32Array;
   /** RAM as words, for translated code's aligned 16-bit accesses. */
   readonly mem16: Uint16Array;
+  /** RAM for the interpreter's word and dword accesses at any alignment: one load or store each. */
+  readonly memView: DataView;
   readonly memSize: number;
   /**
    * On the hot paths this and the other boolean fields (smc, irqLine) are tested with
@@ -257,6 +259,7 @@ export class Cpu {
     if (this.mem.byteOffset & 3) throw new Error('Cpu: RAM must be 4-byte aligned in its buffer');
     this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
     this.mem16 = new Uint16Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 1);
+    this.memView = new DataView(this.mem.buffer, this.mem.byteOffset, this.mem.length);
     this.memSize = this.mem.length;
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = new Uint8Array(pages + 1);
@@ -788,7 +791,15 @@ export class Cpu {
     return this.fault(seg === SS ? SSV : GP, 0);
   }
 
+  // Each access first serves a segment in flatMask (base 0, limits 4 GiB, paging off,
+  // A20 on: the offset is the physical address, and no limit or right can fail) whose
+  // bytes are all in RAM, at any alignment, with no other test; then the general path.
+
   read8(seg: number, off: number): number {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize) return this.mem[p];
+    }
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxR[seg]) this.segFault(seg);
     if (this.pagingOn === false) {
@@ -800,6 +811,10 @@ export class Cpu {
   }
 
   read16(seg: number, off: number): number {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 1) return this.memView.getUint16(p, true);
+    }
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxR[seg]) this.segFault(seg);
     if (this.pagingOn === false) {
@@ -811,6 +826,10 @@ export class Cpu {
   }
 
   read32(seg: number, off: number): number {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 3) return this.memView.getInt32(p, true);
+    }
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxR[seg]) this.segFault(seg);
     const lin = (this.segBase[seg] + o) | 0;
@@ -821,6 +840,10 @@ export class Cpu {
   }
 
   write8(seg: number, off: number, v: number): void {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize && this.codePages[p >>> 12] === 0) { this.mem[p] = v; return; }
+    }
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxW[seg]) this.segFault(seg);
     if (this.pagingOn === false) {
@@ -831,6 +854,13 @@ export class Cpu {
   }
 
   write16(seg: number, off: number, v: number): void {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 1 && (this.codePages[p >>> 12] | this.codePages[(p + 1) >>> 12]) === 0) {
+        this.memView.setUint16(p, v, true);
+        return;
+      }
+    }
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxW[seg]) this.segFault(seg);
     if (this.linearIsPhysical()) {
@@ -846,6 +876,13 @@ export class Cpu {
   }
 
   write32(seg: number, off: number, v: number): void {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 3 && (this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) === 0) {
+        this.memView.setInt32(p, v, true);
+        return;
+      }
+    }
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
     if (this.linearIsPhysical()) {
