@@ -916,7 +916,9 @@ export class Cpu {
       // jumps and calls between pages need no refill.
       const base = this.segBase[CS] >>> 0;
       if (base + e >= this.memSize) return false;
-      this.fetchLo = this.segMin[CS];
+      // A code segment's lowest offset is 0; written as a small integer either way, so
+      // that V8 keeps the field unboxed (fetch8 compares EIP with it every instruction).
+      this.fetchLo = this.segMin[CS] === 0 ? 0 : e;
       this.fetchHi = Math.min(this.segLimit[CS] + 1, this.memSize - base);
       this.fetchDelta = base;
       return true;
@@ -987,7 +989,7 @@ export class Cpu {
   // ======================================================================
 
   push16(v: number): void {
-    if (this.ssB32) {
+    if (this.ssB32 === true) {
       const sp = (this.reg32[ESP] - 2) | 0;
       this.write16(SS, sp, v);
       this.reg32[ESP] = sp;
@@ -999,7 +1001,7 @@ export class Cpu {
   }
 
   push32(v: number): void {
-    if (this.ssB32) {
+    if (this.ssB32 === true) {
       const sp = (this.reg32[ESP] - 4) | 0;
       this.write32(SS, sp, v);
       this.reg32[ESP] = sp;
@@ -1011,7 +1013,7 @@ export class Cpu {
   }
 
   pop16(): number {
-    if (this.ssB32) {
+    if (this.ssB32 === true) {
       const sp = this.reg32[ESP];
       const v = this.read16(SS, sp);
       this.reg32[ESP] = sp + 2;
@@ -1024,7 +1026,7 @@ export class Cpu {
   }
 
   pop32(): number {
-    if (this.ssB32) {
+    if (this.ssB32 === true) {
       const sp = this.reg32[ESP];
       const v = this.read32(SS, sp);
       this.reg32[ESP] = sp + 4;
@@ -1038,11 +1040,11 @@ export class Cpu {
 
   /** The stack pointer as the current stack size sees it. */
   getSP(): number {
-    return this.ssB32 ? this.reg32[ESP] : this.reg16[ESP << 1];
+    return this.ssB32 === true ? this.reg32[ESP] : this.reg16[ESP << 1];
   }
 
   setSP(v: number): void {
-    if (this.ssB32) this.reg32[ESP] = v;
+    if (this.ssB32 === true) this.reg32[ESP] = v;
     else this.reg16[ESP << 1] = v;
   }
 

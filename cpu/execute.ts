@@ -50,7 +50,7 @@ const MSR_BIOS_SIGN_ID = 0x8b;
 // ======================================================================
 
 function decodeEA(cpu: Cpu, m: number): void {
-  if (cpu.a32) decodeEA32(cpu, m); else decodeEA16(cpu, m);
+  if (cpu.a32 === true) decodeEA32(cpu, m); else decodeEA16(cpu, m);
 }
 
 function decodeEA32(cpu: Cpu, m: number): void {
@@ -69,16 +69,17 @@ function decodeEA32(cpu: Cpu, m: number): void {
       off = r[base];
       if (base === ESP || base === EBP) seg = SS;
     }
-    if (index !== 4) off += r[index] << (sib >> 6);
+    // Sums wrap with | 0: the address is 32 bits, and V8 then adds without an overflow check.
+    if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
   } else if (rm === 5 && mod === 0) {
     off = cpu.fetch32();
   } else {
     off = r[rm];
     if (rm === EBP) seg = SS;
   }
-  if (mod === 1) off += (cpu.fetch8() << 24) >> 24;
-  else if (mod === 2) off += cpu.fetch32();
-  cpu.eaOff = off | 0;
+  if (mod === 1) off = (off + ((cpu.fetch8() << 24) >> 24)) | 0;
+  else if (mod === 2) off = (off + cpu.fetch32()) | 0;
+  cpu.eaOff = off;
   cpu.eaSeg = cpu.segOvr >= 0 ? cpu.segOvr : seg;
 }
 
@@ -109,7 +110,9 @@ function decodeEA16(cpu: Cpu, m: number): void {
 /** Reads the ModRM byte and, for memory forms, the effective address. */
 function modrm(cpu: Cpu): number {
   const m = cpu.fetch8();
-  if (m < 0xc0) decodeEA(cpu, m);
+  if (m < 0xc0) {
+    if (cpu.a32 === true) decodeEA32(cpu, m); else decodeEA16(cpu, m);
+  }
   return m;
 }
 
@@ -142,29 +145,29 @@ function wrE32(cpu: Cpu, m: number, v: number): void {
   if (m >= 0xc0) cpu.reg32[m & 7] = v; else cpu.write32(cpu.eaSeg, cpu.eaOff, v);
 }
 function rdEv(cpu: Cpu, m: number): number {
-  return cpu.o32 ? rdE32(cpu, m) : rdE16(cpu, m);
+  return cpu.o32 === true ? rdE32(cpu, m) : rdE16(cpu, m);
 }
 function wrEv(cpu: Cpu, m: number, v: number): void {
-  if (cpu.o32) wrE32(cpu, m, v); else wrE16(cpu, m, v);
+  if (cpu.o32 === true) wrE32(cpu, m, v); else wrE16(cpu, m, v);
 }
 function rdG8(cpu: Cpu, m: number): number { return cpu.reg8[R8[(m >> 3) & 7]]; }
 function wrG8(cpu: Cpu, m: number, v: number): void { cpu.reg8[R8[(m >> 3) & 7]] = v; }
 function rdGv(cpu: Cpu, m: number): number {
-  return cpu.o32 ? cpu.reg32[(m >> 3) & 7] : cpu.reg16[((m >> 3) & 7) << 1];
+  return cpu.o32 === true ? cpu.reg32[(m >> 3) & 7] : cpu.reg16[((m >> 3) & 7) << 1];
 }
 function wrGv(cpu: Cpu, m: number, v: number): void {
-  if (cpu.o32) cpu.reg32[(m >> 3) & 7] = v; else cpu.reg16[((m >> 3) & 7) << 1] = v;
+  if (cpu.o32 === true) cpu.reg32[(m >> 3) & 7] = v; else cpu.reg16[((m >> 3) & 7) << 1] = v;
 }
-function signV(cpu: Cpu): number { return cpu.o32 ? SIGN32 : SIGN16; }
-function fetchIv(cpu: Cpu): number { return cpu.o32 ? cpu.fetch32() : cpu.fetch16(); }
+function signV(cpu: Cpu): number { return cpu.o32 === true ? SIGN32 : SIGN16; }
+function fetchIv(cpu: Cpu): number { return cpu.o32 === true ? cpu.fetch32() : cpu.fetch16(); }
 function fetchIbSigned(cpu: Cpu): number { return (cpu.fetch8() << 24) >> 24; }
-function maskV(cpu: Cpu, v: number): number { return cpu.o32 ? v | 0 : v & 0xffff; }
+function maskV(cpu: Cpu, v: number): number { return cpu.o32 === true ? v | 0 : v & 0xffff; }
 
-function pushV(cpu: Cpu, v: number): void { if (cpu.o32) cpu.push32(v); else cpu.push16(v); }
-function popV(cpu: Cpu): number { return cpu.o32 ? cpu.pop32() : cpu.pop16(); }
+function pushV(cpu: Cpu, v: number): void { if (cpu.o32 === true) cpu.push32(v); else cpu.push16(v); }
+function popV(cpu: Cpu): number { return cpu.o32 === true ? cpu.pop32() : cpu.pop16(); }
 
 /** The count register of string ops and LOOP: ECX or CX by address size. */
-function getCount(cpu: Cpu): number { return cpu.a32 ? cpu.reg32[ECX] >>> 0 : cpu.reg16[ECX << 1]; }
+function getCount(cpu: Cpu): number { return cpu.a32 === true ? cpu.reg32[ECX] >>> 0 : cpu.reg16[ECX << 1]; }
 
 // ======================================================================
 // Conditions (SDM vol. 2, appendix B.1, table B-1)
@@ -186,7 +189,7 @@ export function condition(cpu: Cpu, cc: number): boolean {
 }
 
 function jumpRelative(cpu: Cpu, disp: number): void {
-  cpu.eip = cpu.o32 ? (cpu.eip + disp) >>> 0 : (cpu.eip + disp) & 0xffff;
+  cpu.eip = cpu.o32 === true ? (cpu.eip + disp) >>> 0 : (cpu.eip + disp) & 0xffff;
 }
 
 // ======================================================================
@@ -293,7 +296,7 @@ function ALU_EbGb(cpu: Cpu, op: number): void {
 function ALU_EvGv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const m = modrm(cpu);
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const r = alu(cpu, op >> 3, rdE32(cpu, m), r32[(m >> 3) & 7], SIGN32);
     if (op !== 0x39) wrE32(cpu, m, r);
   } else {
@@ -311,7 +314,7 @@ function ALU_GbEb(cpu: Cpu, op: number): void {
 function ALU_GvEv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const m = modrm(cpu);
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const r = alu(cpu, op >> 3, r32[(m >> 3) & 7], rdE32(cpu, m), SIGN32);
     if (op !== 0x3b) r32[(m >> 3) & 7] = r;
   } else {
@@ -327,7 +330,7 @@ function ALU_ALIb(cpu: Cpu, op: number): void {
 
 function ALU_eAXIz(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const r = alu(cpu, op >> 3, r32[EAX], cpu.fetch32(), SIGN32);
     if (op !== 0x3d) r32[EAX] = r;
   } else {
@@ -391,18 +394,18 @@ function AAS(cpu: Cpu, op: number): void {
 function INC_DEC_Zv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const reg = op & 7;
-  if (cpu.o32) r32[reg] = incdec(cpu, r32[reg], op >= 0x48, SIGN32);
+  if (cpu.o32 === true) r32[reg] = incdec(cpu, r32[reg], op >= 0x48, SIGN32);
   else cpu.reg16[reg << 1] = incdec(cpu, cpu.reg16[reg << 1], op >= 0x48, SIGN16);
 }
 
 function PUSH_Zv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) cpu.push32(r32[op & 7]); else cpu.push16(cpu.reg16[(op & 7) << 1]);
+  if (cpu.o32 === true) cpu.push32(r32[op & 7]); else cpu.push16(cpu.reg16[(op & 7) << 1]);
 }
 
 function POP_Zv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) { const v = cpu.pop32(); r32[op & 7] = v; }
+  if (cpu.o32 === true) { const v = cpu.pop32(); r32[op & 7] = v; }
   else { const v = cpu.pop16(); cpu.reg16[(op & 7) << 1] = v; }
 }
 
@@ -429,7 +432,7 @@ function PUSH_Iz(cpu: Cpu, op: number): void {
 function IMUL_GvEvIz(cpu: Cpu, op: number): void {
   const m = modrm(cpu);
   const a = rdEv(cpu, m);
-  wrGv(cpu, m, imulTrunc(cpu, a, fetchIv(cpu), cpu.o32 ? 32 : 16));
+  wrGv(cpu, m, imulTrunc(cpu, a, fetchIv(cpu), cpu.o32 === true ? 32 : 16));
 }
 
 function PUSH_Ib(cpu: Cpu, op: number): void {
@@ -439,7 +442,7 @@ function PUSH_Ib(cpu: Cpu, op: number): void {
 function IMUL_GvEvIb(cpu: Cpu, op: number): void {
   const m = modrm(cpu);
   const a = rdEv(cpu, m);
-  wrGv(cpu, m, imulTrunc(cpu, a, maskV(cpu, fetchIbSigned(cpu)), cpu.o32 ? 32 : 16));
+  wrGv(cpu, m, imulTrunc(cpu, a, maskV(cpu, fetchIbSigned(cpu)), cpu.o32 === true ? 32 : 16));
 }
 
 function INSB(cpu: Cpu, op: number): void {
@@ -447,7 +450,7 @@ function INSB(cpu: Cpu, op: number): void {
 }
 
 function INSW(cpu: Cpu, op: number): void {
-  stringIns(cpu, cpu.o32 ? 4 : 2);
+  stringIns(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function OUTSB(cpu: Cpu, op: number): void {
@@ -455,7 +458,7 @@ function OUTSB(cpu: Cpu, op: number): void {
 }
 
 function OUTSW(cpu: Cpu, op: number): void {
-  stringOuts(cpu, cpu.o32 ? 4 : 2);
+  stringOuts(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 // ---- Jcc rel8 ----
@@ -513,7 +516,7 @@ function MOV_EbGb(cpu: Cpu, op: number): void {
 function MOV_EvGv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const m = modrm(cpu);
-  if (cpu.o32) wrE32(cpu, m, r32[(m >> 3) & 7]); else wrE16(cpu, m, cpu.reg16[((m >> 3) & 7) << 1]);
+  if (cpu.o32 === true) wrE32(cpu, m, r32[(m >> 3) & 7]); else wrE16(cpu, m, cpu.reg16[((m >> 3) & 7) << 1]);
 }
 
 function MOV_GbEb(cpu: Cpu, op: number): void {
@@ -524,7 +527,7 @@ function MOV_GbEb(cpu: Cpu, op: number): void {
 function MOV_GvEv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const m = modrm(cpu);
-  if (cpu.o32) r32[(m >> 3) & 7] = rdE32(cpu, m); else cpu.reg16[((m >> 3) & 7) << 1] = rdE16(cpu, m);
+  if (cpu.o32 === true) r32[(m >> 3) & 7] = rdE32(cpu, m); else cpu.reg16[((m >> 3) & 7) << 1] = rdE16(cpu, m);
 }
 
 function MOV_EwSw(cpu: Cpu, op: number): void {
@@ -533,7 +536,7 @@ function MOV_EwSw(cpu: Cpu, op: number): void {
   const s = (m >> 3) & 7;
   if (s > 5) cpu.fault(UD, -1);
   // A register destination with 32-bit operand size gets the selector zero-extended (P6 and later).
-  if (m >= 0xc0 && cpu.o32) r32[m & 7] = cpu.sreg[s]; else wrE16(cpu, m, cpu.sreg[s]);
+  if (m >= 0xc0 && cpu.o32 === true) r32[m & 7] = cpu.sreg[s]; else wrE16(cpu, m, cpu.sreg[s]);
 }
 
 function LEA_GvM(cpu: Cpu, op: number): void {
@@ -569,18 +572,18 @@ function NOP(cpu: Cpu, op: number): void {
 function XCHG_ZveAX(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const reg = op & 7;
-  if (cpu.o32) { const t = r32[EAX]; r32[EAX] = r32[reg]; r32[reg] = t; }
+  if (cpu.o32 === true) { const t = r32[EAX]; r32[EAX] = r32[reg]; r32[reg] = t; }
   else { const t = cpu.reg16[0]; cpu.reg16[0] = cpu.reg16[reg << 1]; cpu.reg16[reg << 1] = t; }
 }
 
 function CBW(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) r32[EAX] = (cpu.reg16[0] << 16) >> 16; else cpu.reg16[0] = (cpu.reg8[0] << 24) >> 24;
+  if (cpu.o32 === true) r32[EAX] = (cpu.reg16[0] << 16) >> 16; else cpu.reg16[0] = (cpu.reg8[0] << 24) >> 24;
 }
 
 function CWD(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) r32[EDX] = r32[EAX] >> 31; else cpu.reg16[EDX << 1] = (cpu.reg16[0] & 0x8000) ? 0xffff : 0;
+  if (cpu.o32 === true) r32[EDX] = r32[EAX] >> 31; else cpu.reg16[EDX << 1] = (cpu.reg16[0] & 0x8000) ? 0xffff : 0;
 }
 
 function CALLF_Ap(cpu: Cpu, op: number): void {
@@ -619,7 +622,7 @@ function MOV_ALOb(cpu: Cpu, op: number): void {
 function MOV_eAXOv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const off = fetchMoffs(cpu);
-  if (cpu.o32) r32[EAX] = cpu.read32(dataSeg(cpu), off); else cpu.reg16[0] = cpu.read16(dataSeg(cpu), off);
+  if (cpu.o32 === true) r32[EAX] = cpu.read32(dataSeg(cpu), off); else cpu.reg16[0] = cpu.read16(dataSeg(cpu), off);
 }
 
 function MOV_ObAL(cpu: Cpu, op: number): void {
@@ -629,7 +632,7 @@ function MOV_ObAL(cpu: Cpu, op: number): void {
 function MOV_OveAX(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const off = fetchMoffs(cpu);
-  if (cpu.o32) cpu.write32(dataSeg(cpu), off, r32[EAX]); else cpu.write16(dataSeg(cpu), off, cpu.reg16[0]);
+  if (cpu.o32 === true) cpu.write32(dataSeg(cpu), off, r32[EAX]); else cpu.write16(dataSeg(cpu), off, cpu.reg16[0]);
 }
 
 // ---- String instructions ----
@@ -638,7 +641,7 @@ function MOVSB(cpu: Cpu, op: number): void {
 }
 
 function MOVSW(cpu: Cpu, op: number): void {
-  stringMovs(cpu, cpu.o32 ? 4 : 2);
+  stringMovs(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function CMPSB(cpu: Cpu, op: number): void {
@@ -646,7 +649,7 @@ function CMPSB(cpu: Cpu, op: number): void {
 }
 
 function CMPSW(cpu: Cpu, op: number): void {
-  stringCmps(cpu, cpu.o32 ? 4 : 2);
+  stringCmps(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function TEST_ALIb(cpu: Cpu, op: number): void {
@@ -655,7 +658,7 @@ function TEST_ALIb(cpu: Cpu, op: number): void {
 
 function TEST_eAXIz(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  logic(cpu, maskV(cpu, (cpu.o32 ? r32[EAX] : cpu.reg16[0]) & fetchIv(cpu)), signV(cpu));
+  logic(cpu, maskV(cpu, (cpu.o32 === true ? r32[EAX] : cpu.reg16[0]) & fetchIv(cpu)), signV(cpu));
 }
 
 function STOSB(cpu: Cpu, op: number): void {
@@ -663,7 +666,7 @@ function STOSB(cpu: Cpu, op: number): void {
 }
 
 function STOSW(cpu: Cpu, op: number): void {
-  stringStos(cpu, cpu.o32 ? 4 : 2);
+  stringStos(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function LODSB(cpu: Cpu, op: number): void {
@@ -671,7 +674,7 @@ function LODSB(cpu: Cpu, op: number): void {
 }
 
 function LODSW(cpu: Cpu, op: number): void {
-  stringLods(cpu, cpu.o32 ? 4 : 2);
+  stringLods(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function SCASB(cpu: Cpu, op: number): void {
@@ -679,7 +682,7 @@ function SCASB(cpu: Cpu, op: number): void {
 }
 
 function SCASW(cpu: Cpu, op: number): void {
-  stringScas(cpu, cpu.o32 ? 4 : 2);
+  stringScas(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 // ---- MOV reg, imm ----
@@ -689,7 +692,7 @@ function MOV_ZbIb(cpu: Cpu, op: number): void {
 
 function MOV_ZvIv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) r32[op & 7] = cpu.fetch32(); else cpu.reg16[(op & 7) << 1] = cpu.fetch16();
+  if (cpu.o32 === true) r32[op & 7] = cpu.fetch32(); else cpu.reg16[(op & 7) << 1] = cpu.fetch16();
 }
 
 // ---- Group 2: shifts and rotates ----
@@ -810,7 +813,7 @@ function SALC(cpu: Cpu, op: number): void {
 
 function XLAT(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  const base = cpu.a32 ? r32[EBX] + cpu.reg8[0] : (cpu.reg16[EBX << 1] + cpu.reg8[0]) & 0xffff;
+  const base = cpu.a32 === true ? r32[EBX] + cpu.reg8[0] : (cpu.reg16[EBX << 1] + cpu.reg8[0]) & 0xffff;
   cpu.reg8[0] = cpu.read8(dataSeg(cpu), base);
 }
 
@@ -827,7 +830,7 @@ function LOOPcc_Jb(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const disp = fetchIbSigned(cpu);
   let n: number;
-  if (cpu.a32) { n = (r32[ECX] - 1) | 0; r32[ECX] = n; } else { n = (cpu.reg16[ECX << 1] - 1) & 0xffff; cpu.reg16[ECX << 1] = n; }
+  if (cpu.a32 === true) { n = (r32[ECX] - 1) | 0; r32[ECX] = n; } else { n = (cpu.reg16[ECX << 1] - 1) & 0xffff; cpu.reg16[ECX << 1] = n; }
   let take = n !== 0;
   if (op === 0xe0) take = take && !cpu.getZF();
   else if (op === 0xe1) take = take && cpu.getZF();
@@ -884,7 +887,7 @@ function CALL_Jz(cpu: Cpu, op: number): void {
 }
 
 function JMP_Jz(cpu: Cpu, op: number): void {
-  jumpRelative(cpu, cpu.o32 ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16);
+  jumpRelative(cpu, cpu.o32 === true ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16);
 }
 
 function JMPF_Ap(cpu: Cpu, op: number): void {
@@ -1041,7 +1044,7 @@ function CMOVcc_GvEv(cpu: Cpu, op: number): void {
 }
 
 function Jcc_Jz(cpu: Cpu, op: number): void {
-  const disp = cpu.o32 ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16;
+  const disp = cpu.o32 === true ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16;
   if (condition(cpu, op & 15)) jumpRelative(cpu, disp);
 }
 
@@ -1071,7 +1074,7 @@ function SHLD_SHRD(cpu: Cpu, op: number): void {
   const a = rdEv(cpu, m);
   const count = (op & 1 ? cpu.reg8[4] : cpu.fetch8()) & 31;
   if (count === 0) return;
-  wrEv(cpu, m, doubleShift(cpu, op < 0xa8, a, rdGv(cpu, m), count, cpu.o32 ? 32 : 16));
+  wrEv(cpu, m, doubleShift(cpu, op < 0xa8, a, rdGv(cpu, m), count, cpu.o32 === true ? 32 : 16));
 }
 
 function PUSH_GS(cpu: Cpu, op: number): void {
@@ -1088,7 +1091,7 @@ function BTS_EvGv(cpu: Cpu, op: number): void {
 
 function IMUL_GvEv(cpu: Cpu, op: number): void {
   const m = modrm(cpu);
-  wrGv(cpu, m, imulTrunc(cpu, rdGv(cpu, m), rdEv(cpu, m), cpu.o32 ? 32 : 16));
+  wrGv(cpu, m, imulTrunc(cpu, rdGv(cpu, m), rdEv(cpu, m), cpu.o32 === true ? 32 : 16));
 }
 
 function CMPXCHG_EbGb(cpu: Cpu, op: number): void {
@@ -1107,10 +1110,10 @@ function CMPXCHG_EvGv(cpu: Cpu, op: number): void {
   { // CMPXCHG Ev, Gv: the destination is written back either way (SDM vol. 2)
   const m = modrm(cpu);
   const d = rdEv(cpu, m);
-  const acc = cpu.o32 ? r32[EAX] : cpu.reg16[0];
+  const acc = cpu.o32 === true ? r32[EAX] : cpu.reg16[0];
   sub(cpu, acc, d, signV(cpu));
   if (acc === d) wrEv(cpu, m, rdGv(cpu, m));
-  else { wrEv(cpu, m, d); if (cpu.o32) r32[EAX] = d; else cpu.reg16[0] = d; }
+  else { wrEv(cpu, m, d); if (cpu.o32 === true) r32[EAX] = d; else cpu.reg16[0] = d; }
   return;
 }
 }
@@ -1152,7 +1155,7 @@ function BTC_EvGv(cpu: Cpu, op: number): void {
 function BSF_BSR_GvEv(cpu: Cpu, op: number): void {
   { // BSF/BSR: a zero source sets ZF and leaves the destination alone
   const m = modrm(cpu);
-  const v = cpu.o32 ? rdE32(cpu, m) : rdE16(cpu, m);
+  const v = cpu.o32 === true ? rdE32(cpu, m) : rdE16(cpu, m);
   if (v === 0) {
     logic(cpu, 0, signV(cpu));
     return;
@@ -1200,7 +1203,7 @@ function GRP9_CMPXCHG8B(cpu: Cpu, op: number): void {
 function BSWAP_Zd(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const reg = op & 7;
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const v = r32[reg];
     r32[reg] = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
   } else {
@@ -1592,7 +1595,7 @@ function execute(cpu: Cpu, op: number, run: boolean): void {
 // ======================================================================
 
 function dataSeg(cpu: Cpu): number { return cpu.segOvr >= 0 ? cpu.segOvr : DS; }
-function fetchMoffs(cpu: Cpu): number { return cpu.a32 ? cpu.fetch32() : cpu.fetch16(); }
+function fetchMoffs(cpu: Cpu): number { return cpu.a32 === true ? cpu.fetch32() : cpu.fetch16(); }
 
 /**
  * POP DS/ES/FS/GS/SS. The stack pointer moves by the size of the stack the selector came
@@ -1603,7 +1606,7 @@ function fetchMoffs(cpu: Cpu): number { return cpu.a32 ? cpu.fetch32() : cpu.fet
 function popSegment(cpu: Cpu, seg: number): void {
   const big = cpu.ssB32;
   const sp = cpu.getSP();
-  const w = cpu.o32 ? 4 : 2;
+  const w = cpu.o32 === true ? 4 : 2;
   const v = w === 4 ? cpu.read32(SS, sp) & 0xffff : cpu.read16(SS, sp);
   loadSegment(cpu, seg, v);
   if (big) cpu.reg32[ESP] = sp + w; else cpu.reg16[ESP << 1] = sp + w;
@@ -1617,12 +1620,12 @@ function shiftE8(cpu: Cpu, m: number, a: number, count: number): void {
 
 function shiftEv(cpu: Cpu, m: number, a: number, count: number): void {
   if (count === 0) return;
-  wrEv(cpu, m, shift(cpu, (m >> 3) & 7, a, count, cpu.o32 ? 32 : 16));
+  wrEv(cpu, m, shift(cpu, (m >> 3) & 7, a, count, cpu.o32 === true ? 32 : 16));
 }
 
 function pusha(cpu: Cpu): void {
   const r = cpu.reg32;
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const sp = r[ESP];
     cpu.push32(r[EAX]); cpu.push32(r[ECX]); cpu.push32(r[EDX]); cpu.push32(r[EBX]);
     cpu.push32(sp); cpu.push32(r[EBP]); cpu.push32(r[ESI]); cpu.push32(r[EDI]);
@@ -1636,7 +1639,7 @@ function pusha(cpu: Cpu): void {
 const popaScratch = new Uint16Array(8);
 
 function popa(cpu: Cpu): void {
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const r = cpu.reg32;
     const edi = cpu.pop32(), esi = cpu.pop32(), ebp = cpu.pop32();
     cpu.pop32();
@@ -1652,14 +1655,14 @@ function popa(cpu: Cpu): void {
 
 function bound(cpu: Cpu): void {
   const m = modrmMem(cpu);
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const idx = cpu.reg32[(m >> 3) & 7];
     const lo = cpu.read32(cpu.eaSeg, cpu.eaOff), hi = cpu.read32(cpu.eaSeg, cpu.eaOff + 4);
     if (idx < lo || idx > hi) cpu.fault(BR, -1);
   } else {
     const idx = (cpu.reg16[((m >> 3) & 7) << 1] << 16) >> 16;
     const lo = (cpu.read16(cpu.eaSeg, cpu.eaOff) << 16) >> 16;
-    const hi = (cpu.read16(cpu.eaSeg, (cpu.eaOff + 2) & (cpu.a32 ? -1 : 0xffff)) << 16) >> 16;
+    const hi = (cpu.read16(cpu.eaSeg, (cpu.eaOff + 2) & (cpu.a32 === true ? -1 : 0xffff)) << 16) >> 16;
     if (idx < lo || idx > hi) cpu.fault(BR, -1);
   }
 }
@@ -1682,21 +1685,21 @@ function pushf(cpu: Cpu): void {
   // IOPL-sensitive in virtual-8086 mode (no CR4.VME); VM and RF are never pushed set (SDM vol. 2, PUSHF).
   if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0);
   const f = cpu.getEflags() & ~(VM | RF);
-  if (cpu.o32) cpu.push32(f); else cpu.push16(f);
+  if (cpu.o32 === true) cpu.push32(f); else cpu.push16(f);
 }
 
 function popf(cpu: Cpu): void {
   if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0); // IOPL-sensitive in V86 (SDM vol. 2, POPF)
-  const v = cpu.o32 ? cpu.pop32() : cpu.pop16();
-  const mask = cpu.o32 ? (0x3f7fd5 & ~VM) : 0x7fd5;
+  const v = cpu.o32 === true ? cpu.pop32() : cpu.pop16();
+  const mask = cpu.o32 === true ? (0x3f7fd5 & ~VM) : 0x7fd5;
   writeFlagsChecked(cpu, v, mask);
   if (!(cpu.flags & TF)) cpu.cancelSingleStep();
 }
 
 function loadFarPointer(cpu: Cpu, seg: number): void {
   const m = modrmMem(cpu);
-  const off = cpu.o32 ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
-  const sel = cpu.read16(cpu.eaSeg, cpu.eaOff + (cpu.o32 ? 4 : 2));
+  const off = cpu.o32 === true ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
+  const sel = cpu.read16(cpu.eaSeg, cpu.eaOff + (cpu.o32 === true ? 4 : 2));
   loadSegment(cpu, seg, sel);
   wrGv(cpu, m, off);
   if (seg === SS) cpu.inhibitIrqUntil = cpu.instructions + 1;
@@ -1707,30 +1710,30 @@ function enter(cpu: Cpu): void {
   const size = cpu.fetch16();
   const level = cpu.fetch8() & 31;
   const r = cpu.reg32;
-  const w = cpu.o32 ? 4 : 2;
-  pushV(cpu, cpu.o32 ? r[EBP] : cpu.reg16[EBP << 1]);
+  const w = cpu.o32 === true ? 4 : 2;
+  pushV(cpu, cpu.o32 === true ? r[EBP] : cpu.reg16[EBP << 1]);
   // FrameTemp is the pointer at the operand size, whatever the stack's: a 32-bit ENTER
   // on a 16-bit stack takes all of ESP, upper half included (i386 manual, ENTER; Bochs).
-  const frame = cpu.o32 ? r[ESP] : cpu.reg16[ESP << 1];
+  const frame = cpu.o32 === true ? r[ESP] : cpu.reg16[ESP << 1];
   if (level > 0) {
-    let bp = cpu.ssB32 ? r[EBP] : cpu.reg16[EBP << 1];
+    let bp = cpu.ssB32 === true ? r[EBP] : cpu.reg16[EBP << 1];
     for (let i = 1; i < level; i++) {
-      bp = cpu.ssB32 ? (bp - w) | 0 : (bp - w) & 0xffff;
-      pushV(cpu, cpu.o32 ? cpu.read32(SS, bp) : cpu.read16(SS, bp));
+      bp = cpu.ssB32 === true ? (bp - w) | 0 : (bp - w) & 0xffff;
+      pushV(cpu, cpu.o32 === true ? cpu.read32(SS, bp) : cpu.read16(SS, bp));
     }
     pushV(cpu, frame);
   }
-  if (cpu.o32) r[EBP] = frame; else cpu.reg16[EBP << 1] = frame;
+  if (cpu.o32 === true) r[EBP] = frame; else cpu.reg16[EBP << 1] = frame;
   const sp = cpu.getSP() - size;
   // Touch the lowest byte of the new frame so an overflow faults here, as hardware does.
-  cpu.checkWrite(SS, cpu.ssB32 ? sp : sp & 0xffff, 1);
+  cpu.checkWrite(SS, cpu.ssB32 === true ? sp : sp & 0xffff, 1);
   cpu.setSP(sp);
 }
 
 function leave(cpu: Cpu): void {
-  if (cpu.ssB32) cpu.reg32[ESP] = cpu.reg32[EBP]; else cpu.reg16[ESP << 1] = cpu.reg16[EBP << 1];
+  if (cpu.ssB32 === true) cpu.reg32[ESP] = cpu.reg32[EBP]; else cpu.reg16[ESP << 1] = cpu.reg16[EBP << 1];
   const v = popV(cpu);
-  if (cpu.o32) cpu.reg32[EBP] = v; else cpu.reg16[EBP << 1] = v;
+  if (cpu.o32 === true) cpu.reg32[EBP] = v; else cpu.reg16[EBP << 1] = v;
 }
 
 /** Group 3: TEST NOT NEG MUL IMUL DIV IDIV. */
@@ -1769,7 +1772,7 @@ function group3(cpu: Cpu, byte: boolean): void {
       }
     }
   }
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const a = rdE32(cpu, m);
     switch (reg) {
       case 0: case 1: logic(cpu, a & cpu.fetch32(), SIGN32); return;
@@ -1827,19 +1830,19 @@ function group5(cpu: Cpu): void {
     case 2: {
       const target = rdEv(cpu, m);
       pushV(cpu, cpu.eip);
-      cpu.eip = cpu.o32 ? target >>> 0 : target & 0xffff;
+      cpu.eip = cpu.o32 === true ? target >>> 0 : target & 0xffff;
       return;
     }
     case 3: case 5: {
       if (m >= 0xc0) cpu.fault(UD, -1);
-      const off = cpu.o32 ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
-      const sel = cpu.read16(cpu.eaSeg, cpu.eaOff + (cpu.o32 ? 4 : 2));
+      const off = cpu.o32 === true ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
+      const sel = cpu.read16(cpu.eaSeg, cpu.eaOff + (cpu.o32 === true ? 4 : 2));
       if (reg === 3) farCall(cpu, sel, off, cpu.o32); else farJump(cpu, sel, off, cpu.o32);
       return;
     }
     case 4: {
       const target = rdEv(cpu, m);
-      cpu.eip = cpu.o32 ? target >>> 0 : target & 0xffff;
+      cpu.eip = cpu.o32 === true ? target >>> 0 : target & 0xffff;
       return;
     }
     case 6: pushV(cpu, rdEv(cpu, m)); return;
@@ -1854,7 +1857,7 @@ function group5(cpu: Cpu): void {
  */
 function bitTest(cpu: Cpu, kind: number, immediate: boolean): void {
   const m = modrm(cpu);
-  const bits = cpu.o32 ? 32 : 16;
+  const bits = cpu.o32 === true ? 32 : 16;
   let offset: number;
   if (immediate) {
     const k = (m >> 3) & 7;
@@ -1862,29 +1865,29 @@ function bitTest(cpu: Cpu, kind: number, immediate: boolean): void {
     kind = k - 4;
     offset = cpu.fetch8() & (bits - 1);
   } else {
-    offset = cpu.o32 ? cpu.reg32[(m >> 3) & 7] : (cpu.reg16[((m >> 3) & 7) << 1] << 16) >> 16;
+    offset = cpu.o32 === true ? cpu.reg32[(m >> 3) & 7] : (cpu.reg16[((m >> 3) & 7) << 1] << 16) >> 16;
   }
   let v: number;
   let bit: number;
   if (m >= 0xc0) {
     bit = offset & (bits - 1);
-    v = cpu.o32 ? cpu.reg32[m & 7] : cpu.reg16[(m & 7) << 1];
+    v = cpu.o32 === true ? cpu.reg32[m & 7] : cpu.reg16[(m & 7) << 1];
   } else {
     if (!immediate) {
       const step = bits >> 3;
       const delta = Math.floor(offset / bits) * step;
-      cpu.eaOff = cpu.a32 ? (cpu.eaOff + delta) | 0 : (cpu.eaOff + delta) & 0xffff;
+      cpu.eaOff = cpu.a32 === true ? (cpu.eaOff + delta) | 0 : (cpu.eaOff + delta) & 0xffff;
     }
     bit = offset & (bits - 1);
-    v = cpu.o32 ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
+    v = cpu.o32 === true ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
   }
   cpu.setCF(((v >>> bit) & 1) !== 0);
   if (kind === 0) return;
   const mask = 1 << bit;
   const nv = kind === 1 ? v | mask : kind === 2 ? v & ~mask : v ^ mask;
   if (m >= 0xc0) {
-    if (cpu.o32) cpu.reg32[m & 7] = nv; else cpu.reg16[(m & 7) << 1] = nv;
-  } else if (cpu.o32) cpu.write32(cpu.eaSeg, cpu.eaOff, nv);
+    if (cpu.o32 === true) cpu.reg32[m & 7] = nv; else cpu.reg16[(m & 7) << 1] = nv;
+  } else if (cpu.o32 === true) cpu.write32(cpu.eaSeg, cpu.eaOff, nv);
   else cpu.write16(cpu.eaSeg, cpu.eaOff, nv);
 }
 
@@ -1996,7 +1999,7 @@ function group6(cpu: Cpu): void {
 }
 
 function storeSelector(cpu: Cpu, m: number, sel: number): void {
-  if (m >= 0xc0 && cpu.o32) cpu.reg32[m & 7] = sel; else wrE16(cpu, m, sel);
+  if (m >= 0xc0 && cpu.o32 === true) cpu.reg32[m & 7] = sel; else wrE16(cpu, m, sel);
 }
 
 /** Group 7: SGDT SIDT LGDT LIDT SMSW LMSW INVLPG. */
@@ -2023,7 +2026,7 @@ function group7(cpu: Cpu): void {
       return;
     }
     case 4:
-      if (m >= 0xc0 && cpu.o32) cpu.reg32[m & 7] = cpu.cr0; else wrE16(cpu, m, cpu.cr0 & 0xffff);
+      if (m >= 0xc0 && cpu.o32 === true) cpu.reg32[m & 7] = cpu.cr0; else wrE16(cpu, m, cpu.cr0 & 0xffff);
       return;
     case 6: {
       if (cpu.cpl !== 0) cpu.fault(GP, 0);
@@ -2063,12 +2066,12 @@ export function portOut(cpu: Cpu, port: number, size: number, v: number): void {
 }
 
 function inAcc(cpu: Cpu, port: number): void {
-  if (cpu.o32) cpu.reg32[EAX] = portIn(cpu, port, 4);
+  if (cpu.o32 === true) cpu.reg32[EAX] = portIn(cpu, port, 4);
   else cpu.reg16[0] = portIn(cpu, port, 2);
 }
 
 function outAcc(cpu: Cpu, port: number): void {
-  if (cpu.o32) portOut(cpu, port, 4, cpu.reg32[EAX]);
+  if (cpu.o32 === true) portOut(cpu, port, 4, cpu.reg32[EAX]);
   else portOut(cpu, port, 2, cpu.reg16[0]);
 }
 
@@ -2090,16 +2093,16 @@ function signOf(size: number): number { return size === 1 ? SIGN8 : size === 2 ?
 
 /** Advances ESI/EDI (or SI/DI) by `delta` for the address size. */
 function advance(cpu: Cpu, reg: number, delta: number): void {
-  if (cpu.a32) cpu.reg32[reg] = (cpu.reg32[reg] + delta) | 0;
+  if (cpu.a32 === true) cpu.reg32[reg] = (cpu.reg32[reg] + delta) | 0;
   else cpu.reg16[reg << 1] = (cpu.reg16[reg << 1] + delta) & 0xffff;
 }
 
 function indexOf(cpu: Cpu, reg: number): number {
-  return cpu.a32 ? cpu.reg32[reg] : cpu.reg16[reg << 1];
+  return cpu.a32 === true ? cpu.reg32[reg] : cpu.reg16[reg << 1];
 }
 
 function decCount(cpu: Cpu): number {
-  if (cpu.a32) { const n = (cpu.reg32[ECX] - 1) | 0; cpu.reg32[ECX] = n; return n; }
+  if (cpu.a32 === true) { const n = (cpu.reg32[ECX] - 1) | 0; cpu.reg32[ECX] = n; return n; }
   const n = (cpu.reg16[ECX << 1] - 1) & 0xffff;
   cpu.reg16[ECX << 1] = n;
   return n;
