@@ -793,21 +793,15 @@ export class Cpu {
 
   // Each access first serves a segment in flatMask (base 0, limits 4 GiB, paging off,
   // A20 on: the offset is the physical address, and no limit or right can fail) whose
-  // bytes are all in RAM, at any alignment, with no other test; then the general path.
+  // bytes are all in RAM, at any alignment, with no other test: that much is small enough
+  // for V8 to inline into every handler. Everything else is a call to the general path.
 
   read8(seg: number, off: number): number {
     if ((this.flatMask & (1 << seg)) !== 0) {
       const p = off >>> 0;
       if (p < this.memSize) return this.mem[p];
     }
-    const o = off >>> 0;
-    if (o < this.segMin[seg] || o > this.segMaxR[seg]) this.segFault(seg);
-    if (this.pagingOn === false) {
-      // Without paging the linear address is physical: skip the layers (the common case).
-      const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
-      return p < this.memSize ? this.mem[p] : this.busRead(p, 1);
-    }
-    return this.readLin8(this.segBase[seg] + o);
+    return this.read8Slow(seg, off);
   }
 
   read16(seg: number, off: number): number {
@@ -815,14 +809,7 @@ export class Cpu {
       const p = off >>> 0;
       if (p < this.memSize - 1) return this.memView.getUint16(p, true);
     }
-    const o = off >>> 0;
-    if (o < this.segMin[seg] || o + 1 > this.segMaxR[seg]) this.segFault(seg);
-    if (this.pagingOn === false) {
-      // Without paging, a word within one page of RAM is read directly (the common case).
-      const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
-      if ((p & 0xfff) !== 0xfff && p + 1 < this.memSize) return this.mem[p] | (this.mem[p + 1] << 8);
-    }
-    return this.readLin16(this.segBase[seg] + o);
+    return this.read16Slow(seg, off);
   }
 
   read32(seg: number, off: number): number {
@@ -830,13 +817,7 @@ export class Cpu {
       const p = off >>> 0;
       if (p < this.memSize - 3) return this.memView.getInt32(p, true);
     }
-    const o = off >>> 0;
-    if (o < this.segMin[seg] || o + 3 > this.segMaxR[seg]) this.segFault(seg);
-    const lin = (this.segBase[seg] + o) | 0;
-    if (this.pagingOn === true) return this.readLin32(lin);
-    const p = (lin & this.a20Mask) >>> 0;
-    if ((p & 3) !== 0 || p + 3 >= this.memSize) return this.readLin32(lin);
-    return this.mem32[p >>> 2];
+    return this.read32Slow(seg, off);
   }
 
   write8(seg: number, off: number, v: number): void {
@@ -844,13 +825,7 @@ export class Cpu {
       const p = off >>> 0;
       if (p < this.memSize && this.codePages[p >>> 12] === 0) { this.mem[p] = v; return; }
     }
-    const o = off >>> 0;
-    if (o < this.segMin[seg] || o > this.segMaxW[seg]) this.segFault(seg);
-    if (this.pagingOn === false) {
-      this.writePhys8(((this.segBase[seg] + o) & this.a20Mask) >>> 0, v);
-      return;
-    }
-    this.writeLin8(this.segBase[seg] + o, v);
+    this.write8Slow(seg, off, v);
   }
 
   write16(seg: number, off: number, v: number): void {
@@ -861,6 +836,63 @@ export class Cpu {
         return;
       }
     }
+    this.write16Slow(seg, off, v);
+  }
+
+  write32(seg: number, off: number, v: number): void {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 3 && (this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) === 0) {
+        this.memView.setInt32(p, v, true);
+        return;
+      }
+    }
+    this.write32Slow(seg, off, v);
+  }
+
+  private read8Slow(seg: number, off: number): number {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o > this.segMaxR[seg]) this.segFault(seg);
+    if (this.pagingOn === false) {
+      // Without paging the linear address is physical: skip the layers (the common case).
+      const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
+      return p < this.memSize ? this.mem[p] : this.busRead(p, 1);
+    }
+    return this.readLin8(this.segBase[seg] + o);
+  }
+
+  private read16Slow(seg: number, off: number): number {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o + 1 > this.segMaxR[seg]) this.segFault(seg);
+    if (this.pagingOn === false) {
+      // Without paging, a word within one page of RAM is read directly (the common case).
+      const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
+      if ((p & 0xfff) !== 0xfff && p + 1 < this.memSize) return this.mem[p] | (this.mem[p + 1] << 8);
+    }
+    return this.readLin16(this.segBase[seg] + o);
+  }
+
+  private read32Slow(seg: number, off: number): number {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o + 3 > this.segMaxR[seg]) this.segFault(seg);
+    const lin = (this.segBase[seg] + o) | 0;
+    if (this.pagingOn === true) return this.readLin32(lin);
+    const p = (lin & this.a20Mask) >>> 0;
+    if ((p & 3) !== 0 || p + 3 >= this.memSize) return this.readLin32(lin);
+    return this.mem32[p >>> 2];
+  }
+
+  private write8Slow(seg: number, off: number, v: number): void {
+    const o = off >>> 0;
+    if (o < this.segMin[seg] || o > this.segMaxW[seg]) this.segFault(seg);
+    if (this.pagingOn === false) {
+      this.writePhys8(((this.segBase[seg] + o) & this.a20Mask) >>> 0, v);
+      return;
+    }
+    this.writeLin8(this.segBase[seg] + o, v);
+  }
+
+  private write16Slow(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxW[seg]) this.segFault(seg);
     if (this.linearIsPhysical()) {
@@ -875,14 +907,7 @@ export class Cpu {
     this.writeLin16(this.segBase[seg] + o, v);
   }
 
-  write32(seg: number, off: number, v: number): void {
-    if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 3 && (this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) === 0) {
-        this.memView.setInt32(p, v, true);
-        return;
-      }
-    }
+  private write32Slow(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
     if (this.linearIsPhysical()) {
@@ -954,11 +979,20 @@ export class Cpu {
     return this.readPhys8(phys);
   }
 
+  // The fetches are small so that V8 inlines them into every handler: a refill, a
+  // byte outside RAM or an immediate that runs past the window is a call.
+
   fetch8(): number {
     const e = this.eip;
-    if (e >= this.fetchHi || e < this.fetchLo) {
-      if (!this.refillFetch(e)) return this.fetchOutsideRam(e);
+    if (e < this.fetchHi && e >= this.fetchLo) {
+      this.eip = e + 1;
+      return this.mem[e + this.fetchDelta];
     }
+    return this.fetch8Refill(e);
+  }
+
+  private fetch8Refill(e: number): number {
+    if (!this.refillFetch(e)) return this.fetchOutsideRam(e);
     this.eip = e + 1;
     return this.mem[e + this.fetchDelta];
   }
@@ -967,9 +1001,12 @@ export class Cpu {
     const e = this.eip;
     if (e + 1 < this.fetchHi && e >= this.fetchLo) {
       this.eip = e + 2;
-      const p = e + this.fetchDelta;
-      return this.mem[p] | (this.mem[p + 1] << 8);
+      return this.memView.getUint16(e + this.fetchDelta, true);
     }
+    return this.fetch16Split();
+  }
+
+  private fetch16Split(): number {
     return this.fetch8() | (this.fetch8() << 8);
   }
 
@@ -977,10 +1014,12 @@ export class Cpu {
     const e = this.eip;
     if (e + 3 < this.fetchHi && e >= this.fetchLo) {
       this.eip = e + 4;
-      const p = e + this.fetchDelta;
-      const m = this.mem;
-      return m[p] | (m[p + 1] << 8) | (m[p + 2] << 16) | (m[p + 3] << 24);
+      return this.memView.getInt32(e + this.fetchDelta, true);
     }
+    return this.fetch32Split();
+  }
+
+  private fetch32Split(): number {
     return this.fetch16() | (this.fetch16() << 16);
   }
 
