@@ -49,36 +49,95 @@ const MSR_BIOS_SIGN_ID = 0x8b;
 // ModRM effective addresses (SDM vol. 2, tables 2-1 and 2-2)
 // ======================================================================
 
-function decodeEA(cpu: Cpu, m: number): void {
-  if (cpu.a32 === true) decodeEA32(cpu, m); else decodeEA16(cpu, m);
-}
+// V8 inlines a call only where its feedback says the call runs often enough (at least
+// 15% of the caller's runs), and a helper shared by every handler records that early,
+// for all of them at once: a call a shared helper makes only sometimes (the memory form
+// of a ModRM, a 32-bit address) is then seldom inlined, even into the handlers whose
+// operands are all in memory. So the shared helpers make their calls unconditionally
+// and test inside: modrm() always calls decodeEA(), which returns at once for a
+// register form and handles a 32-bit address itself; and rdE32() and the others do a
+// flat segment's access themselves (as Cpu.read32 would), calling Cpu only otherwise.
 
-function decodeEA32(cpu: Cpu, m: number): void {
-  const mod = m >> 6;
-  const rm = m & 7;
+/** The effective address of ModRM `m` into cpu.eaSeg/cpu.eaOff (nothing for a register form). */
+function decodeEA(cpu: Cpu, m: number): void {
+  if (m >= 0xc0) return;
+  if (cpu.a32 === false) {
+    decodeEA16(cpu, m);
+    return;
+  }
+  // The SIB and displacement bytes are read straight from the fetch window when all
+  // five that there can be are in it (everywhere but at its end), with no fetch call
+  // that V8 could decline to inline; decodeEA32 fetches them one by one otherwise.
+  const e = cpu.eip;
+  if (e + 5 > cpu.fetchHi || e < cpu.fetchLo) {
+    decodeEA32(cpu, m);
+    return;
+  }
+  const mem = cpu.mem;
   const r = cpu.reg32;
+  const p0 = e + cpu.fetchDelta;
+  let p = p0;
+  const rm = m & 7;
   let seg = DS;
-  let off: number;
+  let off = 0;
+  // What follows the ModRM (and SIB): 0 nothing, 1 a disp8, 2 a disp32.
+  let disp = m >> 6;
   if (rm === 4) {
-    const sib = cpu.fetch8();
+    const sib = mem[p++];
     const base = sib & 7;
-    const index = (sib >> 3) & 7;
-    if (base === 5 && mod === 0) {
-      off = cpu.fetch32();
+    if (base === 5 && disp === 0) {
+      disp = 2; // no base: a disp32
     } else {
       off = r[base];
       if (base === ESP || base === EBP) seg = SS;
     }
+    const index = (sib >> 3) & 7;
     // Sums wrap with | 0: the address is 32 bits, and V8 then adds without an overflow check.
     if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
-  } else if (rm === 5 && mod === 0) {
-    off = cpu.fetch32();
+  } else if (rm === 5 && disp === 0) {
+    disp = 2; // no base: a disp32
   } else {
     off = r[rm];
     if (rm === EBP) seg = SS;
   }
-  if (mod === 1) off = (off + ((cpu.fetch8() << 24) >> 24)) | 0;
-  else if (mod === 2) off = (off + cpu.fetch32()) | 0;
+  if (disp === 1) {
+    off = (off + ((mem[p] << 24) >> 24)) | 0;
+    p += 1;
+  } else if (disp === 2) {
+    off = (off + cpu.memView.getInt32(p, true)) | 0;
+    p += 4;
+  }
+  cpu.eip = e + (p - p0);
+  cpu.eaOff = off;
+  cpu.eaSeg = cpu.segOvr >= 0 ? cpu.segOvr : seg;
+}
+
+/** decodeEA's 32-bit form, fetching each byte (near the end of the fetch window). */
+function decodeEA32(cpu: Cpu, m: number): void {
+  const rm = m & 7;
+  const r = cpu.reg32;
+  let seg = DS;
+  let off = 0;
+  let disp = m >> 6;
+  if (rm === 4) {
+    const sib = cpu.fetch8();
+    const base = sib & 7;
+    if (base === 5 && disp === 0) {
+      disp = 2;
+    } else {
+      off = r[base];
+      if (base === ESP || base === EBP) seg = SS;
+    }
+    const index = (sib >> 3) & 7;
+    if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
+  } else if (rm === 5 && disp === 0) {
+    disp = 2;
+  } else {
+    off = r[rm];
+    if (rm === EBP) seg = SS;
+  }
+  if (disp === 1) off = (off + ((cpu.fetch8() << 24) >> 24)) | 0;
+  else if (disp === 2) off = (off + cpu.fetch32()) | 0;
   cpu.eaOff = off;
   cpu.eaSeg = cpu.segOvr >= 0 ? cpu.segOvr : seg;
 }
@@ -110,9 +169,7 @@ function decodeEA16(cpu: Cpu, m: number): void {
 /** Reads the ModRM byte and, for memory forms, the effective address. */
 function modrm(cpu: Cpu): number {
   const m = cpu.fetch8();
-  if (m < 0xc0) {
-    if (cpu.a32 === true) decodeEA32(cpu, m); else decodeEA16(cpu, m);
-  }
+  decodeEA(cpu, m);
   return m;
 }
 
@@ -126,23 +183,49 @@ function modrmMem(cpu: Cpu): number {
 
 // ---- Operand access by ModRM ----
 
+// The flat-segment fast path of Cpu.read8 ... write32, repeated here (see decodeEA).
+
 function rdE8(cpu: Cpu, m: number): number {
-  return m >= 0xc0 ? cpu.reg8[R8[m & 7]] : cpu.read8(cpu.eaSeg, cpu.eaOff);
+  if (m >= 0xc0) return cpu.reg8[R8[m & 7]];
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize) return cpu.mem[p];
+  return cpu.read8(cpu.eaSeg, cpu.eaOff);
 }
 function wrE8(cpu: Cpu, m: number, v: number): void {
-  if (m >= 0xc0) cpu.reg8[R8[m & 7]] = v; else cpu.write8(cpu.eaSeg, cpu.eaOff, v);
+  if (m >= 0xc0) { cpu.reg8[R8[m & 7]] = v; return; }
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize && cpu.codePages[p >>> 12] === 0) { cpu.mem[p] = v; return; }
+  cpu.write8(cpu.eaSeg, cpu.eaOff, v);
 }
 function rdE16(cpu: Cpu, m: number): number {
-  return m >= 0xc0 ? cpu.reg16[(m & 7) << 1] : cpu.read16(cpu.eaSeg, cpu.eaOff);
+  if (m >= 0xc0) return cpu.reg16[(m & 7) << 1];
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 1) return cpu.memView.getUint16(p, true);
+  return cpu.read16(cpu.eaSeg, cpu.eaOff);
 }
 function wrE16(cpu: Cpu, m: number, v: number): void {
-  if (m >= 0xc0) cpu.reg16[(m & 7) << 1] = v; else cpu.write16(cpu.eaSeg, cpu.eaOff, v);
+  if (m >= 0xc0) { cpu.reg16[(m & 7) << 1] = v; return; }
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 1 && (cpu.codePages[p >>> 12] | cpu.codePages[(p + 1) >>> 12]) === 0) {
+    cpu.memView.setUint16(p, v, true);
+    return;
+  }
+  cpu.write16(cpu.eaSeg, cpu.eaOff, v);
 }
 function rdE32(cpu: Cpu, m: number): number {
-  return m >= 0xc0 ? cpu.reg32[m & 7] : cpu.read32(cpu.eaSeg, cpu.eaOff);
+  if (m >= 0xc0) return cpu.reg32[m & 7];
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 3) return cpu.memView.getInt32(p, true);
+  return cpu.read32(cpu.eaSeg, cpu.eaOff);
 }
 function wrE32(cpu: Cpu, m: number, v: number): void {
-  if (m >= 0xc0) cpu.reg32[m & 7] = v; else cpu.write32(cpu.eaSeg, cpu.eaOff, v);
+  if (m >= 0xc0) { cpu.reg32[m & 7] = v; return; }
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 3 && (cpu.codePages[p >>> 12] | cpu.codePages[(p + 3) >>> 12]) === 0) {
+    cpu.memView.setInt32(p, v, true);
+    return;
+  }
+  cpu.write32(cpu.eaSeg, cpu.eaOff, v);
 }
 function rdEv(cpu: Cpu, m: number): number {
   return cpu.o32 === true ? rdE32(cpu, m) : rdE16(cpu, m);
@@ -560,7 +643,7 @@ function POP_Ev(cpu: Cpu, op: number): void {
   if (((m >> 3) & 7) !== 0) cpu.fault(UD, -1);
   cpu.saveEsp();
   const v = popV(cpu);
-  if (m < 0xc0) decodeEA(cpu, m);
+  decodeEA(cpu, m);
   wrEv(cpu, m, v);
   cpu.espToRestore = -1;
 }
@@ -821,7 +904,7 @@ function ESC_x87(cpu: Cpu, op: number): void {
   // #NM first when CR0.EM or CR0.TS is set (SDM vol. 3, table 2-2); the rest is x87.ts.
   if (cpu.cr0 & (CR0_EM | CR0_TS)) cpu.fault(NM, -1);
   const m = cpu.fetch8();
-  if (m < 0xc0) decodeEA(cpu, m);
+  decodeEA(cpu, m);
   x87(cpu, op, m);
 }
 
