@@ -189,7 +189,7 @@ function rdE8(cpu: Cpu, m: number): number {
   if (m >= 0xc0) return cpu.reg8[R8[m & 7]];
   const p = cpu.eaOff >>> 0;
   if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize) return cpu.mem[p];
-  return cpu.read8(cpu.eaSeg, cpu.eaOff);
+  return cpu.read8(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE8(cpu: Cpu, m: number, v: number): void {
   if (m >= 0xc0) { cpu.reg8[R8[m & 7]] = v; return; }
@@ -201,7 +201,7 @@ function rdE16(cpu: Cpu, m: number): number {
   if (m >= 0xc0) return cpu.reg16[(m & 7) << 1];
   const p = cpu.eaOff >>> 0;
   if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 1) return cpu.memView.getUint16(p, true);
-  return cpu.read16(cpu.eaSeg, cpu.eaOff);
+  return cpu.read16(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE16(cpu: Cpu, m: number, v: number): void {
   if (m >= 0xc0) { cpu.reg16[(m & 7) << 1] = v; return; }
@@ -216,7 +216,7 @@ function rdE32(cpu: Cpu, m: number): number {
   if (m >= 0xc0) return cpu.reg32[m & 7];
   const p = cpu.eaOff >>> 0;
   if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 3) return cpu.memView.getInt32(p, true);
-  return cpu.read32(cpu.eaSeg, cpu.eaOff);
+  return cpu.read32(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE32(cpu: Cpu, m: number, v: number): void {
   if (m >= 0xc0) { cpu.reg32[m & 7] = v; return; }
@@ -311,6 +311,14 @@ function prefixed(cpu: Cpu, op: number): void {
   cpu.segOvr = -1;
   cpu.rep = 0;
 }
+
+const IF_TF = IF | TF;
+/**
+ * Instructions execute() runs before it returns to the run loop, which calls it again:
+ * V8 compiles a function that loops for long while it runs (on-stack replacement) with
+ * its loop's values boxed, and a short return lets the normal compilation run instead.
+ */
+const EXECUTE_RUN = 1 << 12;
 
 /** 1 for each prefix byte. */
 const IS_PREFIX = new Uint8Array(256);
@@ -1308,7 +1316,10 @@ function INVALID_0F(cpu: Cpu, op: number): void {
  * handlers into it and calls the rest directly, where a table of handlers cost a
  * generic call (the `Call` builtin) per instruction.
  */
-function execute(cpu: Cpu, op: number, run: boolean): void {
+function execute(cpu: Cpu, first: number, run: boolean): void {
+  // A byte, as V8 then knows: it keeps the opcode untagged in a register through the loop.
+  let op = first & 0xff;
+  let budget = run === true ? EXECUTE_RUN : 0;
   for (;;) {
     switch (op) {
       case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
@@ -1665,9 +1676,13 @@ function execute(cpu: Cpu, op: number, run: boolean): void {
         INVALID(cpu, op); break;
     }
     if (run === false) return;
-    cpu.left -= cpu.instructionCycles;
+    const left = cpu.left - cpu.instructionCycles;
+    cpu.left = left;
     cpu.sliceInstr++;
-    if (cpu.left <= 0 || (cpu.irqLine === true && (cpu.flags & IF) !== 0) || (cpu.flags & TF) !== 0) return;
+    if (left <= 0 || --budget === 0) return;
+    // The run loop's slow path: TF, or an interrupt with IF set. Neither flag, mostly.
+    const flags = cpu.flags;
+    if ((flags & IF_TF) !== 0 && ((flags & TF) !== 0 || cpu.irqLine === true)) return;
     cpu.instrEip = cpu.eip;
     op = cpu.fetch8();
   }
