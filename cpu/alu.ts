@@ -25,18 +25,22 @@ function setLazy(cpu: Cpu, op: LazyOp, a: number, b: number, r: number, sign: nu
 
 /** The eight ALU operations of opcodes 00-3F and group 1: ADD OR ADC SBB AND SUB XOR CMP. */
 export function alu(cpu: Cpu, op: number, a: number, b: number, sign: number): number {
-  const mask = (sign << 1) - 1;
-  let r: number;
+  // One setLazy after the switch rather than one in each case: V8 inlines alu into the
+  // handlers, and the smaller it is, the more of the rest it inlines with it.
+  let r: number, kind: LazyOp;
   switch (op) {
-    case 0: r = (a + b) & mask; setLazy(cpu, LazyOp.Add, a, b, r, sign); return r;
-    case 1: r = (a | b) & mask; setLazy(cpu, LazyOp.Logic, a, b, r, sign); return r;
-    case 2: r = (a + b + cpu.getCF()) & mask; setLazy(cpu, LazyOp.Add, a, b, r, sign); return r;
-    case 3: r = (a - b - cpu.getCF()) & mask; setLazy(cpu, LazyOp.Sub, a, b, r, sign); return r;
-    case 4: r = (a & b) & mask; setLazy(cpu, LazyOp.Logic, a, b, r, sign); return r;
+    case 0: r = a + b; kind = LazyOp.Add; break;
+    case 1: r = a | b; kind = LazyOp.Logic; break;
+    case 2: r = a + b + cpu.getCF(); kind = LazyOp.Add; break;
+    case 3: r = a - b - cpu.getCF(); kind = LazyOp.Sub; break;
+    case 4: r = a & b; kind = LazyOp.Logic; break;
     case 5:
-    case 7: r = (a - b) & mask; setLazy(cpu, LazyOp.Sub, a, b, r, sign); return r;
-    default: r = (a ^ b) & mask; setLazy(cpu, LazyOp.Logic, a, b, r, sign); return r;
+    case 7: r = a - b; kind = LazyOp.Sub; break;
+    default: r = a ^ b; kind = LazyOp.Logic; break;
   }
+  r &= (sign << 1) - 1;
+  setLazy(cpu, kind, a, b, r, sign);
+  return r;
 }
 
 export function sub(cpu: Cpu, a: number, b: number, sign: number): number {

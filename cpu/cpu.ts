@@ -18,7 +18,7 @@ import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
   DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PGE,
 } from './registers';
-import { step } from './execute';
+import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
 import { Fpu } from './x87';
@@ -46,11 +46,16 @@ function isContributory(v: number): boolean {
 }
 
 export class Cpu {
+  // Fields set only in the constructor are `declare`d: a plain declaration is emitted as
+  // a class field (ES2022), which holds undefined first, and V8 then no longer tracks
+  // what the field holds (a typed array's map is checked at every access through it,
+  // memSize is boxed and tested). Declared, each is created by its one assignment.
+
   // ---- General registers: one buffer seen at three widths. ----
   /** EAX ECX EDX EBX ESP EBP ESI EDI, in encoding order. */
-  readonly reg32: Int32Array;
-  readonly reg16: Uint16Array;
-  readonly reg8: Uint8Array;
+  declare readonly reg32: Int32Array;
+  declare readonly reg16: Uint16Array;
+  declare readonly reg8: Uint8Array;
   eip = 0;
 
   // ---- Flags: `flags` holds every bit except those listed in `flagsLazy`. ----
@@ -113,12 +118,14 @@ export class Cpu {
   biosSignHi = 0;
 
   // ---- Memory and paging. ----
-  readonly bus: CpuBus;
-  readonly mem: Uint8Array;
-  readonly mem32: Int32Array;
+  declare readonly bus: CpuBus;
+  declare readonly mem: Uint8Array;
+  declare readonly mem32: Int32Array;
   /** RAM as words, for translated code's aligned 16-bit accesses. */
-  readonly mem16: Uint16Array;
-  readonly memSize: number;
+  declare readonly mem16: Uint16Array;
+  /** RAM for the interpreter's word and dword accesses at any alignment: one load or store each. */
+  declare readonly memView: DataView;
+  declare readonly memSize: number;
   /**
    * On the hot paths this and the other boolean fields (smc, irqLine) are tested with
    * `=== true` or `=== false`: V8 does not track that a field only holds booleans, so
@@ -181,11 +188,11 @@ export class Cpu {
   // ---- The block translator (translator.ts). ----
   /** Run straight-line code through the block translator; false: interpret everything. */
   useTranslator = true;
-  readonly blocks: BlockCache;
+  declare readonly blocks: BlockCache;
   /** 1 for each physical page that holds translated code: writes there invalidate it. */
-  readonly codePages: Uint8Array;
+  declare readonly codePages: Uint8Array;
   /** Bumped on every write to a code page; a block is valid while its generation matches. */
-  readonly pageGen: Int32Array;
+  declare readonly pageGen: Int32Array;
   /** Set when a write hit a code page: the running block stops after this instruction. */
   smc = false;
   /** The block being executed, for counting its completed instructions after a fault. */
@@ -258,6 +265,7 @@ export class Cpu {
     if (this.mem.byteOffset & 3) throw new Error('Cpu: RAM must be 4-byte aligned in its buffer');
     this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
     this.mem16 = new Uint16Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 1);
+    this.memView = new DataView(this.mem.buffer, this.mem.byteOffset, this.mem.length);
     this.memSize = this.mem.length;
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = new Uint8Array(pages + 1);
@@ -799,7 +807,66 @@ export class Cpu {
     return this.fault(seg === SS ? SSV : GP, 0);
   }
 
+  // Each access first serves a segment in flatMask (base 0, limits 4 GiB, paging off,
+  // A20 on: the offset is the physical address, and no limit or right can fail) whose
+  // bytes are all in RAM, at any alignment, with no other test: that much is small enough
+  // for V8 to inline into every handler. Everything else is a call to the general path.
+
   read8(seg: number, off: number): number {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize) return this.mem[p];
+    }
+    return this.read8Slow(seg, off) | 0;
+  }
+
+  read16(seg: number, off: number): number {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 1) return this.memView.getUint16(p, true);
+    }
+    return this.read16Slow(seg, off) | 0;
+  }
+
+  read32(seg: number, off: number): number {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 3) return this.memView.getInt32(p, true);
+    }
+    return this.read32Slow(seg, off) | 0;
+  }
+
+  write8(seg: number, off: number, v: number): void {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize && this.codePages[p >>> 12] === 0) { this.mem[p] = v; return; }
+    }
+    this.write8Slow(seg, off, v);
+  }
+
+  write16(seg: number, off: number, v: number): void {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 1 && (this.codePages[p >>> 12] | this.codePages[(p + 1) >>> 12]) === 0) {
+        this.memView.setUint16(p, v, true);
+        return;
+      }
+    }
+    this.write16Slow(seg, off, v);
+  }
+
+  write32(seg: number, off: number, v: number): void {
+    if ((this.flatMask & (1 << seg)) !== 0) {
+      const p = off >>> 0;
+      if (p < this.memSize - 3 && (this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) === 0) {
+        this.memView.setInt32(p, v, true);
+        return;
+      }
+    }
+    this.write32Slow(seg, off, v);
+  }
+
+  private read8Slow(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxR[seg]) this.segFault(seg);
     if (this.pagingOn === false) {
@@ -810,7 +877,7 @@ export class Cpu {
     return this.readLin8(this.segBase[seg] + o);
   }
 
-  read16(seg: number, off: number): number {
+  private read16Slow(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxR[seg]) this.segFault(seg);
     if (this.pagingOn === false) {
@@ -821,7 +888,7 @@ export class Cpu {
     return this.readLin16(this.segBase[seg] + o);
   }
 
-  read32(seg: number, off: number): number {
+  private read32Slow(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxR[seg]) this.segFault(seg);
     const lin = (this.segBase[seg] + o) | 0;
@@ -831,7 +898,7 @@ export class Cpu {
     return this.mem32[p >>> 2];
   }
 
-  write8(seg: number, off: number, v: number): void {
+  private write8Slow(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxW[seg]) this.segFault(seg);
     if (this.pagingOn === false) {
@@ -841,7 +908,7 @@ export class Cpu {
     this.writeLin8(this.segBase[seg] + o, v);
   }
 
-  write16(seg: number, off: number, v: number): void {
+  private write16Slow(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxW[seg]) this.segFault(seg);
     if (this.linearIsPhysical()) {
@@ -856,7 +923,7 @@ export class Cpu {
     this.writeLin16(this.segBase[seg] + o, v);
   }
 
-  write32(seg: number, off: number, v: number): void {
+  private write32Slow(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
     if (this.linearIsPhysical()) {
@@ -890,7 +957,9 @@ export class Cpu {
       // jumps and calls between pages need no refill.
       const base = this.segBase[CS] >>> 0;
       if (base + e >= this.memSize) return false;
-      this.fetchLo = this.segMin[CS];
+      // A code segment's lowest offset is 0; written as a small integer either way, so
+      // that V8 keeps the field unboxed (fetch8 compares EIP with it every instruction).
+      this.fetchLo = this.segMin[CS] === 0 ? 0 : e;
       this.fetchHi = Math.min(this.segLimit[CS] + 1, this.memSize - base);
       this.fetchDelta = base;
       return true;
@@ -926,11 +995,22 @@ export class Cpu {
     return this.readPhys8(phys);
   }
 
+  // The fetches are small so that V8 inlines them into every handler: a refill, a
+  // byte outside RAM or an immediate that runs past the window is a call. A call's
+  // result is `| 0`, as in read8 and the others: V8 does not know what a call returns,
+  // and without it the fetched byte would be a boxed value, tested again at every use.
+
   fetch8(): number {
     const e = this.eip;
-    if (e >= this.fetchHi || e < this.fetchLo) {
-      if (!this.refillFetch(e)) return this.fetchOutsideRam(e);
+    if (e < this.fetchHi && e >= this.fetchLo) {
+      this.eip = e + 1;
+      return this.mem[e + this.fetchDelta];
     }
+    return this.fetch8Refill(e) | 0;
+  }
+
+  private fetch8Refill(e: number): number {
+    if (!this.refillFetch(e)) return this.fetchOutsideRam(e);
     this.eip = e + 1;
     return this.mem[e + this.fetchDelta];
   }
@@ -939,9 +1019,12 @@ export class Cpu {
     const e = this.eip;
     if (e + 1 < this.fetchHi && e >= this.fetchLo) {
       this.eip = e + 2;
-      const p = e + this.fetchDelta;
-      return this.mem[p] | (this.mem[p + 1] << 8);
+      return this.memView.getUint16(e + this.fetchDelta, true);
     }
+    return this.fetch16Split() | 0;
+  }
+
+  private fetch16Split(): number {
     return this.fetch8() | (this.fetch8() << 8);
   }
 
@@ -949,10 +1032,12 @@ export class Cpu {
     const e = this.eip;
     if (e + 3 < this.fetchHi && e >= this.fetchLo) {
       this.eip = e + 4;
-      const p = e + this.fetchDelta;
-      const m = this.mem;
-      return m[p] | (m[p + 1] << 8) | (m[p + 2] << 16) | (m[p + 3] << 24);
+      return this.memView.getInt32(e + this.fetchDelta, true);
     }
+    return this.fetch32Split() | 0;
+  }
+
+  private fetch32Split(): number {
     return this.fetch16() | (this.fetch16() << 16);
   }
 
@@ -961,7 +1046,7 @@ export class Cpu {
   // ======================================================================
 
   push16(v: number): void {
-    if (this.ssB32) {
+    if (this.ssB32 === true) {
       const sp = (this.reg32[ESP] - 2) | 0;
       this.write16(SS, sp, v);
       this.reg32[ESP] = sp;
@@ -973,7 +1058,7 @@ export class Cpu {
   }
 
   push32(v: number): void {
-    if (this.ssB32) {
+    if (this.ssB32 === true) {
       const sp = (this.reg32[ESP] - 4) | 0;
       this.write32(SS, sp, v);
       this.reg32[ESP] = sp;
@@ -985,7 +1070,7 @@ export class Cpu {
   }
 
   pop16(): number {
-    if (this.ssB32) {
+    if (this.ssB32 === true) {
       const sp = this.reg32[ESP];
       const v = this.read16(SS, sp);
       this.reg32[ESP] = sp + 2;
@@ -998,7 +1083,7 @@ export class Cpu {
   }
 
   pop32(): number {
-    if (this.ssB32) {
+    if (this.ssB32 === true) {
       const sp = this.reg32[ESP];
       const v = this.read32(SS, sp);
       this.reg32[ESP] = sp + 4;
@@ -1012,11 +1097,11 @@ export class Cpu {
 
   /** The stack pointer as the current stack size sees it. */
   getSP(): number {
-    return this.ssB32 ? this.reg32[ESP] : this.reg16[ESP << 1];
+    return this.ssB32 === true ? this.reg32[ESP] : this.reg16[ESP << 1];
   }
 
   setSP(v: number): void {
-    if (this.ssB32) this.reg32[ESP] = v;
+    if (this.ssB32 === true) this.reg32[ESP] = v;
     else this.reg16[ESP << 1] = v;
   }
 
@@ -1365,6 +1450,11 @@ export class Cpu {
               }
               continue;
             }
+          } else if (this.tracer === null) {
+            // The interpreter alone: it runs on by itself until the slice ends or the
+            // checks above must be made again.
+            interpret(this);
+            continue;
           }
           this.instrEip = this.eip;
           if (this.tracer !== null && this.tracer.before(this) === true) { this.requestStop(); return; }

@@ -1,12 +1,14 @@
 /**
- * Decode and execute one instruction: one indexed call through a 256-entry handler
- * table for the first opcode byte (OPS) and one for the 0F page (OPS_0F). Handlers
- * are named after the Intel SDM vol. 2 opcode map (appendix A), Bochs-style:
- * E = ModRM r/m operand, G = ModRM reg, I = immediate, b/w/d/v/z sizes.
+ * Decode and execute instructions: one switch on the first opcode byte (and one on
+ * the second for the 0F page) in `execute`, whose cases call one small function per
+ * opcode form. Handlers are named after the Intel SDM vol. 2 opcode map (appendix A),
+ * Bochs-style: E = ModRM r/m operand, G = ModRM reg, I = immediate, b/w/d/v/z sizes.
  *
- * A table of small functions rather than one switch: V8 optimizes and inlines each
- * small handler well, where a 256-case switch function exceeds its inlining budget
- * (measured: about 20% faster on bench/cpu's workload).
+ * Small functions rather than code in the switch's cases: V8 optimizes and inlines
+ * each small handler well, where a switch with the code in its cases exceeds its
+ * inlining budget (measured: about 20% faster on bench/cpu's workload). The switch
+ * calls them directly rather than through a table, which cost a generic call per
+ * instruction (see `execute`).
  *
  * The per-instruction path allocates nothing: operands are numbers, the effective
  * address lives in cpu.eaSeg/cpu.eaOff, and faults unwind through Cpu.fault.
@@ -47,36 +49,96 @@ const MSR_BIOS_SIGN_ID = 0x8b;
 // ModRM effective addresses (SDM vol. 2, tables 2-1 and 2-2)
 // ======================================================================
 
-function decodeEA(cpu: Cpu, m: number): void {
-  if (cpu.a32) decodeEA32(cpu, m); else decodeEA16(cpu, m);
-}
+// V8 inlines a call only where its feedback says the call runs often enough (at least
+// 15% of the caller's runs), and a helper shared by every handler records that early,
+// for all of them at once: a call a shared helper makes only sometimes (the memory form
+// of a ModRM, a 32-bit address) is then seldom inlined, even into the handlers whose
+// operands are all in memory. So the shared helpers make their calls unconditionally
+// and test inside: modrm() always calls decodeEA(), which returns at once for a
+// register form and handles a 32-bit address itself; and rdE32() and the others do a
+// flat segment's access themselves (as Cpu.read32 would), calling Cpu only otherwise.
 
-function decodeEA32(cpu: Cpu, m: number): void {
-  const mod = m >> 6;
-  const rm = m & 7;
+/** The effective address of ModRM `m` into cpu.eaSeg/cpu.eaOff (nothing for a register form). */
+function decodeEA(cpu: Cpu, m: number): void {
+  if (m >= 0xc0) return;
+  if (cpu.a32 === false) {
+    decodeEA16(cpu, m);
+    return;
+  }
+  // The SIB and displacement bytes are read straight from the fetch window when all
+  // five that there can be are in it (everywhere but at its end), with no fetch call
+  // that V8 could decline to inline; decodeEA32 fetches them one by one otherwise.
+  const e = cpu.eip;
+  if (e + 5 > cpu.fetchHi || e < cpu.fetchLo) {
+    decodeEA32(cpu, m);
+    return;
+  }
+  const mem = cpu.mem;
   const r = cpu.reg32;
+  const p0 = e + cpu.fetchDelta;
+  let p = p0;
+  const rm = m & 7;
   let seg = DS;
-  let off: number;
+  let off = 0;
+  // What follows the ModRM (and SIB): 0 nothing, 1 a disp8, 2 a disp32.
+  let disp = m >> 6;
   if (rm === 4) {
-    const sib = cpu.fetch8();
+    const sib = mem[p++];
     const base = sib & 7;
-    const index = (sib >> 3) & 7;
-    if (base === 5 && mod === 0) {
-      off = cpu.fetch32();
+    if (base === 5 && disp === 0) {
+      disp = 2; // no base: a disp32
     } else {
       off = r[base];
       if (base === ESP || base === EBP) seg = SS;
     }
-    if (index !== 4) off += r[index] << (sib >> 6);
-  } else if (rm === 5 && mod === 0) {
-    off = cpu.fetch32();
+    const index = (sib >> 3) & 7;
+    // Sums wrap with | 0: the address is 32 bits, and V8 then adds without an overflow check.
+    if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
+  } else if (rm === 5 && disp === 0) {
+    disp = 2; // no base: a disp32
   } else {
     off = r[rm];
     if (rm === EBP) seg = SS;
   }
-  if (mod === 1) off += (cpu.fetch8() << 24) >> 24;
-  else if (mod === 2) off += cpu.fetch32();
-  cpu.eaOff = off | 0;
+  if (disp === 1) {
+    off = (off + ((mem[p] << 24) >> 24)) | 0;
+    p += 1;
+  } else if (disp === 2) {
+    off = (off + cpu.memView.getInt32(p, true)) | 0;
+    p += 4;
+  }
+  cpu.eip = e + (p - p0);
+  cpu.eaOff = off;
+  cpu.eaSeg = cpu.segOvr >= 0 ? cpu.segOvr : seg;
+}
+
+/** decodeEA's 32-bit form, fetching each byte (near the end of the fetch window). */
+function decodeEA32(cpu: Cpu, m: number): void {
+  const rm = m & 7;
+  const r = cpu.reg32;
+  let seg = DS;
+  let off = 0;
+  let disp = m >> 6;
+  if (rm === 4) {
+    const sib = cpu.fetch8();
+    const base = sib & 7;
+    if (base === 5 && disp === 0) {
+      disp = 2;
+    } else {
+      off = r[base];
+      if (base === ESP || base === EBP) seg = SS;
+    }
+    const index = (sib >> 3) & 7;
+    if (index !== 4) off = (off + (r[index] << (sib >> 6))) | 0;
+  } else if (rm === 5 && disp === 0) {
+    disp = 2;
+  } else {
+    off = r[rm];
+    if (rm === EBP) seg = SS;
+  }
+  if (disp === 1) off = (off + ((cpu.fetch8() << 24) >> 24)) | 0;
+  else if (disp === 2) off = (off + cpu.fetch32()) | 0;
+  cpu.eaOff = off;
   cpu.eaSeg = cpu.segOvr >= 0 ? cpu.segOvr : seg;
 }
 
@@ -107,7 +169,7 @@ function decodeEA16(cpu: Cpu, m: number): void {
 /** Reads the ModRM byte and, for memory forms, the effective address. */
 function modrm(cpu: Cpu): number {
   const m = cpu.fetch8();
-  if (m < 0xc0) decodeEA(cpu, m);
+  decodeEA(cpu, m);
   return m;
 }
 
@@ -121,48 +183,74 @@ function modrmMem(cpu: Cpu): number {
 
 // ---- Operand access by ModRM ----
 
+// The flat-segment fast path of Cpu.read8 ... write32, repeated here (see decodeEA).
+
 function rdE8(cpu: Cpu, m: number): number {
-  return m >= 0xc0 ? cpu.reg8[R8[m & 7]] : cpu.read8(cpu.eaSeg, cpu.eaOff);
+  if (m >= 0xc0) return cpu.reg8[R8[m & 7]];
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize) return cpu.mem[p];
+  return cpu.read8(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE8(cpu: Cpu, m: number, v: number): void {
-  if (m >= 0xc0) cpu.reg8[R8[m & 7]] = v; else cpu.write8(cpu.eaSeg, cpu.eaOff, v);
+  if (m >= 0xc0) { cpu.reg8[R8[m & 7]] = v; return; }
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize && cpu.codePages[p >>> 12] === 0) { cpu.mem[p] = v; return; }
+  cpu.write8(cpu.eaSeg, cpu.eaOff, v);
 }
 function rdE16(cpu: Cpu, m: number): number {
-  return m >= 0xc0 ? cpu.reg16[(m & 7) << 1] : cpu.read16(cpu.eaSeg, cpu.eaOff);
+  if (m >= 0xc0) return cpu.reg16[(m & 7) << 1];
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 1) return cpu.memView.getUint16(p, true);
+  return cpu.read16(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE16(cpu: Cpu, m: number, v: number): void {
-  if (m >= 0xc0) cpu.reg16[(m & 7) << 1] = v; else cpu.write16(cpu.eaSeg, cpu.eaOff, v);
+  if (m >= 0xc0) { cpu.reg16[(m & 7) << 1] = v; return; }
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 1 && (cpu.codePages[p >>> 12] | cpu.codePages[(p + 1) >>> 12]) === 0) {
+    cpu.memView.setUint16(p, v, true);
+    return;
+  }
+  cpu.write16(cpu.eaSeg, cpu.eaOff, v);
 }
 function rdE32(cpu: Cpu, m: number): number {
-  return m >= 0xc0 ? cpu.reg32[m & 7] : cpu.read32(cpu.eaSeg, cpu.eaOff);
+  if (m >= 0xc0) return cpu.reg32[m & 7];
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 3) return cpu.memView.getInt32(p, true);
+  return cpu.read32(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE32(cpu: Cpu, m: number, v: number): void {
-  if (m >= 0xc0) cpu.reg32[m & 7] = v; else cpu.write32(cpu.eaSeg, cpu.eaOff, v);
+  if (m >= 0xc0) { cpu.reg32[m & 7] = v; return; }
+  const p = cpu.eaOff >>> 0;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 3 && (cpu.codePages[p >>> 12] | cpu.codePages[(p + 3) >>> 12]) === 0) {
+    cpu.memView.setInt32(p, v, true);
+    return;
+  }
+  cpu.write32(cpu.eaSeg, cpu.eaOff, v);
 }
 function rdEv(cpu: Cpu, m: number): number {
-  return cpu.o32 ? rdE32(cpu, m) : rdE16(cpu, m);
+  return cpu.o32 === true ? rdE32(cpu, m) : rdE16(cpu, m);
 }
 function wrEv(cpu: Cpu, m: number, v: number): void {
-  if (cpu.o32) wrE32(cpu, m, v); else wrE16(cpu, m, v);
+  if (cpu.o32 === true) wrE32(cpu, m, v); else wrE16(cpu, m, v);
 }
 function rdG8(cpu: Cpu, m: number): number { return cpu.reg8[R8[(m >> 3) & 7]]; }
 function wrG8(cpu: Cpu, m: number, v: number): void { cpu.reg8[R8[(m >> 3) & 7]] = v; }
 function rdGv(cpu: Cpu, m: number): number {
-  return cpu.o32 ? cpu.reg32[(m >> 3) & 7] : cpu.reg16[((m >> 3) & 7) << 1];
+  return cpu.o32 === true ? cpu.reg32[(m >> 3) & 7] : cpu.reg16[((m >> 3) & 7) << 1];
 }
 function wrGv(cpu: Cpu, m: number, v: number): void {
-  if (cpu.o32) cpu.reg32[(m >> 3) & 7] = v; else cpu.reg16[((m >> 3) & 7) << 1] = v;
+  if (cpu.o32 === true) cpu.reg32[(m >> 3) & 7] = v; else cpu.reg16[((m >> 3) & 7) << 1] = v;
 }
-function signV(cpu: Cpu): number { return cpu.o32 ? SIGN32 : SIGN16; }
-function fetchIv(cpu: Cpu): number { return cpu.o32 ? cpu.fetch32() : cpu.fetch16(); }
+function signV(cpu: Cpu): number { return cpu.o32 === true ? SIGN32 : SIGN16; }
+function fetchIv(cpu: Cpu): number { return cpu.o32 === true ? cpu.fetch32() : cpu.fetch16(); }
 function fetchIbSigned(cpu: Cpu): number { return (cpu.fetch8() << 24) >> 24; }
-function maskV(cpu: Cpu, v: number): number { return cpu.o32 ? v | 0 : v & 0xffff; }
+function maskV(cpu: Cpu, v: number): number { return cpu.o32 === true ? v | 0 : v & 0xffff; }
 
-function pushV(cpu: Cpu, v: number): void { if (cpu.o32) cpu.push32(v); else cpu.push16(v); }
-function popV(cpu: Cpu): number { return cpu.o32 ? cpu.pop32() : cpu.pop16(); }
+function pushV(cpu: Cpu, v: number): void { if (cpu.o32 === true) cpu.push32(v); else cpu.push16(v); }
+function popV(cpu: Cpu): number { return cpu.o32 === true ? cpu.pop32() : cpu.pop16(); }
 
 /** The count register of string ops and LOOP: ECX or CX by address size. */
-function getCount(cpu: Cpu): number { return cpu.a32 ? cpu.reg32[ECX] >>> 0 : cpu.reg16[ECX << 1]; }
+function getCount(cpu: Cpu): number { return cpu.a32 === true ? cpu.reg32[ECX] >>> 0 : cpu.reg16[ECX << 1]; }
 
 // ======================================================================
 // Conditions (SDM vol. 2, appendix B.1, table B-1)
@@ -184,7 +272,7 @@ export function condition(cpu: Cpu, cc: number): boolean {
 }
 
 function jumpRelative(cpu: Cpu, disp: number): void {
-  cpu.eip = cpu.o32 ? (cpu.eip + disp) >>> 0 : (cpu.eip + disp) & 0xffff;
+  cpu.eip = cpu.o32 === true ? (cpu.eip + disp) >>> 0 : (cpu.eip + disp) & 0xffff;
 }
 
 // ======================================================================
@@ -192,30 +280,45 @@ function jumpRelative(cpu: Cpu, disp: number): void {
 // ======================================================================
 
 /**
- * Executes one instruction: one dispatch through `OPS` on its first byte. A prefix
- * byte's entry (`prefixed`) sets the decode state, runs the instruction and puts the
+ * Executes one instruction: one dispatch (`execute`) on its first byte. A prefix
+ * byte's handler (`prefixed`) sets the decode state, runs the instruction and puts the
  * defaults back, so an instruction without prefixes pays nothing for them (a fault
  * restores them in Cpu).
- */
-export function step(cpu: Cpu): void {
-  const op = cpu.fetch8();
-  OPS[op](cpu, op);
-}
-
-/**
- * An instruction handler, named after the SDM opcode map (appendix A): mnemonic, then
+ *
+ * An instruction handler is named after the SDM opcode map (appendix A): mnemonic, then
  * operand forms (E = r/m, G = reg, I = immediate, Z = register in the opcode's low
  * bits; b/w/d/v/z sizes). `op` is the opcode byte, for handlers that serve a row.
  */
-type Handler = (cpu: Cpu, op: number) => void;
+export function step(cpu: Cpu): void {
+  execute(cpu, cpu.fetch8(), false);
+}
+
+/**
+ * Interprets instructions from EIP for the run loop, which has checked that the slice
+ * has cycles left and that no interrupt or single-step trap is due: as many as
+ * `step` would run one by one, with each one's `instrEip`, `left` and `sliceInstr` kept
+ * as the run loop keeps them, until one of those changes (see `execute`).
+ */
+export function interpret(cpu: Cpu): void {
+  cpu.instrEip = cpu.eip;
+  execute(cpu, cpu.fetch8(), true);
+}
 
 function prefixed(cpu: Cpu, op: number): void {
   const next = prefixes(cpu, op);
-  OPS[next](cpu, next);
+  execute(cpu, next, false);
   cpu.o32 = cpu.a32 = cpu.csD32;
   cpu.segOvr = -1;
   cpu.rep = 0;
 }
+
+const IF_TF = IF | TF;
+/**
+ * Instructions execute() runs before it returns to the run loop, which calls it again:
+ * V8 compiles a function that loops for long while it runs (on-stack replacement) with
+ * its loop's values boxed, and a short return lets the normal compilation run instead.
+ */
+const EXECUTE_RUN = 1 << 12;
 
 /** 1 for each prefix byte. */
 const IS_PREFIX = new Uint8Array(256);
@@ -284,7 +387,7 @@ function ALU_EbGb(cpu: Cpu, op: number): void {
 function ALU_EvGv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const m = modrm(cpu);
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const r = alu(cpu, op >> 3, rdE32(cpu, m), r32[(m >> 3) & 7], SIGN32);
     if (op !== 0x39) wrE32(cpu, m, r);
   } else {
@@ -302,7 +405,7 @@ function ALU_GbEb(cpu: Cpu, op: number): void {
 function ALU_GvEv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const m = modrm(cpu);
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const r = alu(cpu, op >> 3, r32[(m >> 3) & 7], rdE32(cpu, m), SIGN32);
     if (op !== 0x3b) r32[(m >> 3) & 7] = r;
   } else {
@@ -318,7 +421,7 @@ function ALU_ALIb(cpu: Cpu, op: number): void {
 
 function ALU_eAXIz(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const r = alu(cpu, op >> 3, r32[EAX], cpu.fetch32(), SIGN32);
     if (op !== 0x3d) r32[EAX] = r;
   } else {
@@ -356,11 +459,6 @@ function POP_DS(cpu: Cpu, op: number): void {
   popSegment(cpu, DS);
 }
 
-function TWO_BYTE(cpu: Cpu, op: number): void {
-  const op2 = cpu.fetch8();
-  OPS_0F[op2](cpu, op2);
-}
-
 /** Segment overrides, 66, 67, LOCK, REP/REPNE: see prefixed(). */
 function PREFIXES(cpu: Cpu, op: number): void {
   prefixed(cpu, op);
@@ -387,18 +485,18 @@ function AAS(cpu: Cpu, op: number): void {
 function INC_DEC_Zv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const reg = op & 7;
-  if (cpu.o32) r32[reg] = incdec(cpu, r32[reg], op >= 0x48, SIGN32);
+  if (cpu.o32 === true) r32[reg] = incdec(cpu, r32[reg], op >= 0x48, SIGN32);
   else cpu.reg16[reg << 1] = incdec(cpu, cpu.reg16[reg << 1], op >= 0x48, SIGN16);
 }
 
 function PUSH_Zv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) cpu.push32(r32[op & 7]); else cpu.push16(cpu.reg16[(op & 7) << 1]);
+  if (cpu.o32 === true) cpu.push32(r32[op & 7]); else cpu.push16(cpu.reg16[(op & 7) << 1]);
 }
 
 function POP_Zv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) { const v = cpu.pop32(); r32[op & 7] = v; }
+  if (cpu.o32 === true) { const v = cpu.pop32(); r32[op & 7] = v; }
   else { const v = cpu.pop16(); cpu.reg16[(op & 7) << 1] = v; }
 }
 
@@ -425,7 +523,7 @@ function PUSH_Iz(cpu: Cpu, op: number): void {
 function IMUL_GvEvIz(cpu: Cpu, op: number): void {
   const m = modrm(cpu);
   const a = rdEv(cpu, m);
-  wrGv(cpu, m, imulTrunc(cpu, a, fetchIv(cpu), cpu.o32 ? 32 : 16));
+  wrGv(cpu, m, imulTrunc(cpu, a, fetchIv(cpu), cpu.o32 === true ? 32 : 16));
 }
 
 function PUSH_Ib(cpu: Cpu, op: number): void {
@@ -435,7 +533,7 @@ function PUSH_Ib(cpu: Cpu, op: number): void {
 function IMUL_GvEvIb(cpu: Cpu, op: number): void {
   const m = modrm(cpu);
   const a = rdEv(cpu, m);
-  wrGv(cpu, m, imulTrunc(cpu, a, maskV(cpu, fetchIbSigned(cpu)), cpu.o32 ? 32 : 16));
+  wrGv(cpu, m, imulTrunc(cpu, a, maskV(cpu, fetchIbSigned(cpu)), cpu.o32 === true ? 32 : 16));
 }
 
 function INSB(cpu: Cpu, op: number): void {
@@ -443,7 +541,7 @@ function INSB(cpu: Cpu, op: number): void {
 }
 
 function INSW(cpu: Cpu, op: number): void {
-  stringIns(cpu, cpu.o32 ? 4 : 2);
+  stringIns(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function OUTSB(cpu: Cpu, op: number): void {
@@ -451,7 +549,7 @@ function OUTSB(cpu: Cpu, op: number): void {
 }
 
 function OUTSW(cpu: Cpu, op: number): void {
-  stringOuts(cpu, cpu.o32 ? 4 : 2);
+  stringOuts(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 // ---- Jcc rel8 ----
@@ -509,7 +607,7 @@ function MOV_EbGb(cpu: Cpu, op: number): void {
 function MOV_EvGv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const m = modrm(cpu);
-  if (cpu.o32) wrE32(cpu, m, r32[(m >> 3) & 7]); else wrE16(cpu, m, cpu.reg16[((m >> 3) & 7) << 1]);
+  if (cpu.o32 === true) wrE32(cpu, m, r32[(m >> 3) & 7]); else wrE16(cpu, m, cpu.reg16[((m >> 3) & 7) << 1]);
 }
 
 function MOV_GbEb(cpu: Cpu, op: number): void {
@@ -520,7 +618,7 @@ function MOV_GbEb(cpu: Cpu, op: number): void {
 function MOV_GvEv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const m = modrm(cpu);
-  if (cpu.o32) r32[(m >> 3) & 7] = rdE32(cpu, m); else cpu.reg16[((m >> 3) & 7) << 1] = rdE16(cpu, m);
+  if (cpu.o32 === true) r32[(m >> 3) & 7] = rdE32(cpu, m); else cpu.reg16[((m >> 3) & 7) << 1] = rdE16(cpu, m);
 }
 
 function MOV_EwSw(cpu: Cpu, op: number): void {
@@ -529,7 +627,7 @@ function MOV_EwSw(cpu: Cpu, op: number): void {
   const s = (m >> 3) & 7;
   if (s > 5) cpu.fault(UD, -1);
   // A register destination with 32-bit operand size gets the selector zero-extended (P6 and later).
-  if (m >= 0xc0 && cpu.o32) r32[m & 7] = cpu.sreg[s]; else wrE16(cpu, m, cpu.sreg[s]);
+  if (m >= 0xc0 && cpu.o32 === true) r32[m & 7] = cpu.sreg[s]; else wrE16(cpu, m, cpu.sreg[s]);
 }
 
 function LEA_GvM(cpu: Cpu, op: number): void {
@@ -553,7 +651,7 @@ function POP_Ev(cpu: Cpu, op: number): void {
   if (((m >> 3) & 7) !== 0) cpu.fault(UD, -1);
   cpu.saveEsp();
   const v = popV(cpu);
-  if (m < 0xc0) decodeEA(cpu, m);
+  decodeEA(cpu, m);
   wrEv(cpu, m, v);
   cpu.espToRestore = -1;
 }
@@ -565,18 +663,18 @@ function NOP(cpu: Cpu, op: number): void {
 function XCHG_ZveAX(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const reg = op & 7;
-  if (cpu.o32) { const t = r32[EAX]; r32[EAX] = r32[reg]; r32[reg] = t; }
+  if (cpu.o32 === true) { const t = r32[EAX]; r32[EAX] = r32[reg]; r32[reg] = t; }
   else { const t = cpu.reg16[0]; cpu.reg16[0] = cpu.reg16[reg << 1]; cpu.reg16[reg << 1] = t; }
 }
 
 function CBW(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) r32[EAX] = (cpu.reg16[0] << 16) >> 16; else cpu.reg16[0] = (cpu.reg8[0] << 24) >> 24;
+  if (cpu.o32 === true) r32[EAX] = (cpu.reg16[0] << 16) >> 16; else cpu.reg16[0] = (cpu.reg8[0] << 24) >> 24;
 }
 
 function CWD(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) r32[EDX] = r32[EAX] >> 31; else cpu.reg16[EDX << 1] = (cpu.reg16[0] & 0x8000) ? 0xffff : 0;
+  if (cpu.o32 === true) r32[EDX] = r32[EAX] >> 31; else cpu.reg16[EDX << 1] = (cpu.reg16[0] & 0x8000) ? 0xffff : 0;
 }
 
 function CALLF_Ap(cpu: Cpu, op: number): void {
@@ -615,7 +713,7 @@ function MOV_ALOb(cpu: Cpu, op: number): void {
 function MOV_eAXOv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const off = fetchMoffs(cpu);
-  if (cpu.o32) r32[EAX] = cpu.read32(dataSeg(cpu), off); else cpu.reg16[0] = cpu.read16(dataSeg(cpu), off);
+  if (cpu.o32 === true) r32[EAX] = cpu.read32(dataSeg(cpu), off); else cpu.reg16[0] = cpu.read16(dataSeg(cpu), off);
 }
 
 function MOV_ObAL(cpu: Cpu, op: number): void {
@@ -625,7 +723,7 @@ function MOV_ObAL(cpu: Cpu, op: number): void {
 function MOV_OveAX(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const off = fetchMoffs(cpu);
-  if (cpu.o32) cpu.write32(dataSeg(cpu), off, r32[EAX]); else cpu.write16(dataSeg(cpu), off, cpu.reg16[0]);
+  if (cpu.o32 === true) cpu.write32(dataSeg(cpu), off, r32[EAX]); else cpu.write16(dataSeg(cpu), off, cpu.reg16[0]);
 }
 
 // ---- String instructions ----
@@ -634,7 +732,7 @@ function MOVSB(cpu: Cpu, op: number): void {
 }
 
 function MOVSW(cpu: Cpu, op: number): void {
-  stringMovs(cpu, cpu.o32 ? 4 : 2);
+  stringMovs(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function CMPSB(cpu: Cpu, op: number): void {
@@ -642,7 +740,7 @@ function CMPSB(cpu: Cpu, op: number): void {
 }
 
 function CMPSW(cpu: Cpu, op: number): void {
-  stringCmps(cpu, cpu.o32 ? 4 : 2);
+  stringCmps(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function TEST_ALIb(cpu: Cpu, op: number): void {
@@ -651,7 +749,7 @@ function TEST_ALIb(cpu: Cpu, op: number): void {
 
 function TEST_eAXIz(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  logic(cpu, maskV(cpu, (cpu.o32 ? r32[EAX] : cpu.reg16[0]) & fetchIv(cpu)), signV(cpu));
+  logic(cpu, maskV(cpu, (cpu.o32 === true ? r32[EAX] : cpu.reg16[0]) & fetchIv(cpu)), signV(cpu));
 }
 
 function STOSB(cpu: Cpu, op: number): void {
@@ -659,7 +757,7 @@ function STOSB(cpu: Cpu, op: number): void {
 }
 
 function STOSW(cpu: Cpu, op: number): void {
-  stringStos(cpu, cpu.o32 ? 4 : 2);
+  stringStos(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function LODSB(cpu: Cpu, op: number): void {
@@ -667,7 +765,7 @@ function LODSB(cpu: Cpu, op: number): void {
 }
 
 function LODSW(cpu: Cpu, op: number): void {
-  stringLods(cpu, cpu.o32 ? 4 : 2);
+  stringLods(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 function SCASB(cpu: Cpu, op: number): void {
@@ -675,7 +773,7 @@ function SCASB(cpu: Cpu, op: number): void {
 }
 
 function SCASW(cpu: Cpu, op: number): void {
-  stringScas(cpu, cpu.o32 ? 4 : 2);
+  stringScas(cpu, cpu.o32 === true ? 4 : 2);
 }
 
 // ---- MOV reg, imm ----
@@ -685,7 +783,7 @@ function MOV_ZbIb(cpu: Cpu, op: number): void {
 
 function MOV_ZvIv(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  if (cpu.o32) r32[op & 7] = cpu.fetch32(); else cpu.reg16[(op & 7) << 1] = cpu.fetch16();
+  if (cpu.o32 === true) r32[op & 7] = cpu.fetch32(); else cpu.reg16[(op & 7) << 1] = cpu.fetch16();
 }
 
 // ---- Group 2: shifts and rotates ----
@@ -806,7 +904,7 @@ function SALC(cpu: Cpu, op: number): void {
 
 function XLAT(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
-  const base = cpu.a32 ? r32[EBX] + cpu.reg8[0] : (cpu.reg16[EBX << 1] + cpu.reg8[0]) & 0xffff;
+  const base = cpu.a32 === true ? r32[EBX] + cpu.reg8[0] : (cpu.reg16[EBX << 1] + cpu.reg8[0]) & 0xffff;
   cpu.reg8[0] = cpu.read8(dataSeg(cpu), base);
 }
 
@@ -814,7 +912,7 @@ function ESC_x87(cpu: Cpu, op: number): void {
   // #NM first when CR0.EM or CR0.TS is set (SDM vol. 3, table 2-2); the rest is x87.ts.
   if (cpu.cr0 & (CR0_EM | CR0_TS)) cpu.fault(NM, -1);
   const m = cpu.fetch8();
-  if (m < 0xc0) decodeEA(cpu, m);
+  decodeEA(cpu, m);
   x87(cpu, op, m);
 }
 
@@ -823,7 +921,7 @@ function LOOPcc_Jb(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const disp = fetchIbSigned(cpu);
   let n: number;
-  if (cpu.a32) { n = (r32[ECX] - 1) | 0; r32[ECX] = n; } else { n = (cpu.reg16[ECX << 1] - 1) & 0xffff; cpu.reg16[ECX << 1] = n; }
+  if (cpu.a32 === true) { n = (r32[ECX] - 1) | 0; r32[ECX] = n; } else { n = (cpu.reg16[ECX << 1] - 1) & 0xffff; cpu.reg16[ECX << 1] = n; }
   let take = n !== 0;
   if (op === 0xe0) take = take && !cpu.getZF();
   else if (op === 0xe1) take = take && cpu.getZF();
@@ -880,7 +978,7 @@ function CALL_Jz(cpu: Cpu, op: number): void {
 }
 
 function JMP_Jz(cpu: Cpu, op: number): void {
-  jumpRelative(cpu, cpu.o32 ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16);
+  jumpRelative(cpu, cpu.o32 === true ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16);
 }
 
 function JMPF_Ap(cpu: Cpu, op: number): void {
@@ -956,264 +1054,6 @@ function INVALID(cpu: Cpu, op: number): void {
   cpu.fault(UD, -1);
 }
 
-const OPS: Handler[] = new Array(256);
-for (let i = 0; i < 256; i++) OPS[i] = INVALID;
-OPS[0x00] = ALU_EbGb;
-OPS[0x08] = ALU_EbGb;
-OPS[0x10] = ALU_EbGb;
-OPS[0x18] = ALU_EbGb;
-OPS[0x20] = ALU_EbGb;
-OPS[0x28] = ALU_EbGb;
-OPS[0x30] = ALU_EbGb;
-OPS[0x38] = ALU_EbGb;
-OPS[0x01] = ALU_EvGv;
-OPS[0x09] = ALU_EvGv;
-OPS[0x11] = ALU_EvGv;
-OPS[0x19] = ALU_EvGv;
-OPS[0x21] = ALU_EvGv;
-OPS[0x29] = ALU_EvGv;
-OPS[0x31] = ALU_EvGv;
-OPS[0x39] = ALU_EvGv;
-OPS[0x02] = ALU_GbEb;
-OPS[0x0a] = ALU_GbEb;
-OPS[0x12] = ALU_GbEb;
-OPS[0x1a] = ALU_GbEb;
-OPS[0x22] = ALU_GbEb;
-OPS[0x2a] = ALU_GbEb;
-OPS[0x32] = ALU_GbEb;
-OPS[0x3a] = ALU_GbEb;
-OPS[0x03] = ALU_GvEv;
-OPS[0x0b] = ALU_GvEv;
-OPS[0x13] = ALU_GvEv;
-OPS[0x1b] = ALU_GvEv;
-OPS[0x23] = ALU_GvEv;
-OPS[0x2b] = ALU_GvEv;
-OPS[0x33] = ALU_GvEv;
-OPS[0x3b] = ALU_GvEv;
-OPS[0x04] = ALU_ALIb;
-OPS[0x0c] = ALU_ALIb;
-OPS[0x14] = ALU_ALIb;
-OPS[0x1c] = ALU_ALIb;
-OPS[0x24] = ALU_ALIb;
-OPS[0x2c] = ALU_ALIb;
-OPS[0x34] = ALU_ALIb;
-OPS[0x3c] = ALU_ALIb;
-OPS[0x05] = ALU_eAXIz;
-OPS[0x0d] = ALU_eAXIz;
-OPS[0x15] = ALU_eAXIz;
-OPS[0x1d] = ALU_eAXIz;
-OPS[0x25] = ALU_eAXIz;
-OPS[0x2d] = ALU_eAXIz;
-OPS[0x35] = ALU_eAXIz;
-OPS[0x3d] = ALU_eAXIz;
-OPS[0x06] = PUSH_ES;
-OPS[0x07] = POP_ES;
-OPS[0x0e] = PUSH_CS;
-OPS[0x16] = PUSH_SS;
-OPS[0x17] = POP_SS;
-OPS[0x1e] = PUSH_DS;
-OPS[0x1f] = POP_DS;
-OPS[0x0f] = TWO_BYTE;
-OPS[0x26] = PREFIXES;
-OPS[0x2e] = PREFIXES;
-OPS[0x36] = PREFIXES;
-OPS[0x3e] = PREFIXES;
-OPS[0x64] = PREFIXES;
-OPS[0x65] = PREFIXES;
-OPS[0x66] = PREFIXES;
-OPS[0x67] = PREFIXES;
-OPS[0xf0] = PREFIXES;
-OPS[0xf2] = PREFIXES;
-OPS[0xf3] = PREFIXES;
-OPS[0x27] = DAA;
-OPS[0x2f] = DAS;
-OPS[0x37] = AAA;
-OPS[0x3f] = AAS;
-OPS[0x40] = INC_DEC_Zv;
-OPS[0x41] = INC_DEC_Zv;
-OPS[0x42] = INC_DEC_Zv;
-OPS[0x43] = INC_DEC_Zv;
-OPS[0x44] = INC_DEC_Zv;
-OPS[0x45] = INC_DEC_Zv;
-OPS[0x46] = INC_DEC_Zv;
-OPS[0x47] = INC_DEC_Zv;
-OPS[0x48] = INC_DEC_Zv;
-OPS[0x49] = INC_DEC_Zv;
-OPS[0x4a] = INC_DEC_Zv;
-OPS[0x4b] = INC_DEC_Zv;
-OPS[0x4c] = INC_DEC_Zv;
-OPS[0x4d] = INC_DEC_Zv;
-OPS[0x4e] = INC_DEC_Zv;
-OPS[0x4f] = INC_DEC_Zv;
-OPS[0x50] = PUSH_Zv;
-OPS[0x51] = PUSH_Zv;
-OPS[0x52] = PUSH_Zv;
-OPS[0x53] = PUSH_Zv;
-OPS[0x54] = PUSH_Zv;
-OPS[0x55] = PUSH_Zv;
-OPS[0x56] = PUSH_Zv;
-OPS[0x57] = PUSH_Zv;
-OPS[0x58] = POP_Zv;
-OPS[0x59] = POP_Zv;
-OPS[0x5a] = POP_Zv;
-OPS[0x5b] = POP_Zv;
-OPS[0x5c] = POP_Zv;
-OPS[0x5d] = POP_Zv;
-OPS[0x5e] = POP_Zv;
-OPS[0x5f] = POP_Zv;
-OPS[0x60] = PUSHA;
-OPS[0x61] = POPA;
-OPS[0x62] = BOUND_GvMa;
-OPS[0x63] = ARPL_EwGw;
-OPS[0x68] = PUSH_Iz;
-OPS[0x69] = IMUL_GvEvIz;
-OPS[0x6a] = PUSH_Ib;
-OPS[0x6b] = IMUL_GvEvIb;
-OPS[0x6c] = INSB;
-OPS[0x6d] = INSW;
-OPS[0x6e] = OUTSB;
-OPS[0x6f] = OUTSW;
-OPS[0x70] = Jcc_Jb;
-OPS[0x71] = Jcc_Jb;
-OPS[0x72] = Jcc_Jb;
-OPS[0x73] = Jcc_Jb;
-OPS[0x74] = Jcc_Jb;
-OPS[0x75] = Jcc_Jb;
-OPS[0x76] = Jcc_Jb;
-OPS[0x77] = Jcc_Jb;
-OPS[0x78] = Jcc_Jb;
-OPS[0x79] = Jcc_Jb;
-OPS[0x7a] = Jcc_Jb;
-OPS[0x7b] = Jcc_Jb;
-OPS[0x7c] = Jcc_Jb;
-OPS[0x7d] = Jcc_Jb;
-OPS[0x7e] = Jcc_Jb;
-OPS[0x7f] = Jcc_Jb;
-OPS[0x80] = GRP1_EbIb;
-OPS[0x82] = GRP1_EbIb;
-OPS[0x81] = GRP1_EvIz;
-OPS[0x83] = GRP1_EvIz;
-OPS[0x84] = TEST_EbGb;
-OPS[0x85] = TEST_EvGv;
-OPS[0x86] = XCHG_EbGb;
-OPS[0x87] = XCHG_EvGv;
-OPS[0x88] = MOV_EbGb;
-OPS[0x89] = MOV_EvGv;
-OPS[0x8a] = MOV_GbEb;
-OPS[0x8b] = MOV_GvEv;
-OPS[0x8c] = MOV_EwSw;
-OPS[0x8d] = LEA_GvM;
-OPS[0x8e] = MOV_SwEw;
-OPS[0x8f] = POP_Ev;
-OPS[0x90] = NOP;
-OPS[0x91] = XCHG_ZveAX;
-OPS[0x92] = XCHG_ZveAX;
-OPS[0x93] = XCHG_ZveAX;
-OPS[0x94] = XCHG_ZveAX;
-OPS[0x95] = XCHG_ZveAX;
-OPS[0x96] = XCHG_ZveAX;
-OPS[0x97] = XCHG_ZveAX;
-OPS[0x98] = CBW;
-OPS[0x99] = CWD;
-OPS[0x9a] = CALLF_Ap;
-OPS[0x9b] = WAIT;
-OPS[0x9c] = PUSHF;
-OPS[0x9d] = POPF;
-OPS[0x9e] = SAHF;
-OPS[0x9f] = LAHF;
-OPS[0xa0] = MOV_ALOb;
-OPS[0xa1] = MOV_eAXOv;
-OPS[0xa2] = MOV_ObAL;
-OPS[0xa3] = MOV_OveAX;
-OPS[0xa4] = MOVSB;
-OPS[0xa5] = MOVSW;
-OPS[0xa6] = CMPSB;
-OPS[0xa7] = CMPSW;
-OPS[0xa8] = TEST_ALIb;
-OPS[0xa9] = TEST_eAXIz;
-OPS[0xaa] = STOSB;
-OPS[0xab] = STOSW;
-OPS[0xac] = LODSB;
-OPS[0xad] = LODSW;
-OPS[0xae] = SCASB;
-OPS[0xaf] = SCASW;
-OPS[0xb0] = MOV_ZbIb;
-OPS[0xb1] = MOV_ZbIb;
-OPS[0xb2] = MOV_ZbIb;
-OPS[0xb3] = MOV_ZbIb;
-OPS[0xb4] = MOV_ZbIb;
-OPS[0xb5] = MOV_ZbIb;
-OPS[0xb6] = MOV_ZbIb;
-OPS[0xb7] = MOV_ZbIb;
-OPS[0xb8] = MOV_ZvIv;
-OPS[0xb9] = MOV_ZvIv;
-OPS[0xba] = MOV_ZvIv;
-OPS[0xbb] = MOV_ZvIv;
-OPS[0xbc] = MOV_ZvIv;
-OPS[0xbd] = MOV_ZvIv;
-OPS[0xbe] = MOV_ZvIv;
-OPS[0xbf] = MOV_ZvIv;
-OPS[0xc0] = GRP2_EbIb;
-OPS[0xc1] = GRP2_EvIb;
-OPS[0xd0] = GRP2_Eb1;
-OPS[0xd1] = GRP2_Ev1;
-OPS[0xd2] = GRP2_EbCL;
-OPS[0xd3] = GRP2_EvCL;
-OPS[0xc2] = RET_Iw;
-OPS[0xc3] = RET;
-OPS[0xc4] = LES_GvMp;
-OPS[0xc5] = LDS_GvMp;
-OPS[0xc6] = MOV_EbIb;
-OPS[0xc7] = MOV_EvIz;
-OPS[0xc8] = ENTER_IwIb;
-OPS[0xc9] = LEAVE;
-OPS[0xca] = RETF_Iw;
-OPS[0xcb] = RETF;
-OPS[0xcc] = INT3;
-OPS[0xcd] = INT_Ib;
-OPS[0xce] = INTO;
-OPS[0xcf] = IRET;
-OPS[0xd4] = AAM_Ib;
-OPS[0xd5] = AAD_Ib;
-OPS[0xd6] = SALC;
-OPS[0xd7] = XLAT;
-OPS[0xd8] = ESC_x87;
-OPS[0xd9] = ESC_x87;
-OPS[0xda] = ESC_x87;
-OPS[0xdb] = ESC_x87;
-OPS[0xdc] = ESC_x87;
-OPS[0xdd] = ESC_x87;
-OPS[0xde] = ESC_x87;
-OPS[0xdf] = ESC_x87;
-OPS[0xe0] = LOOPcc_Jb;
-OPS[0xe1] = LOOPcc_Jb;
-OPS[0xe2] = LOOPcc_Jb;
-OPS[0xe3] = JCXZ_Jb;
-OPS[0xe4] = IN_ALIb;
-OPS[0xe5] = IN_eAXIb;
-OPS[0xe6] = OUT_IbAL;
-OPS[0xe7] = OUT_IbeAX;
-OPS[0xec] = IN_ALDX;
-OPS[0xed] = IN_eAXDX;
-OPS[0xee] = OUT_DXAL;
-OPS[0xef] = OUT_DXeAX;
-OPS[0xe8] = CALL_Jz;
-OPS[0xe9] = JMP_Jz;
-OPS[0xea] = JMPF_Ap;
-OPS[0xeb] = JMP_Jb;
-OPS[0xf1] = INT1;
-OPS[0xf4] = HLT;
-OPS[0xf5] = CMC;
-OPS[0xf6] = GRP3_Eb;
-OPS[0xf7] = GRP3_Ev;
-OPS[0xf8] = CLC;
-OPS[0xf9] = STC;
-OPS[0xfa] = CLI;
-OPS[0xfb] = STI;
-OPS[0xfc] = CLD;
-OPS[0xfd] = STD;
-OPS[0xfe] = GRP4_Eb;
-OPS[0xff] = GRP5_Ev;
 
 // ======================================================================
 // The 0F page
@@ -1295,7 +1135,7 @@ function CMOVcc_GvEv(cpu: Cpu, op: number): void {
 }
 
 function Jcc_Jz(cpu: Cpu, op: number): void {
-  const disp = cpu.o32 ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16;
+  const disp = cpu.o32 === true ? cpu.fetch32() : (cpu.fetch16() << 16) >> 16;
   if (condition(cpu, op & 15)) jumpRelative(cpu, disp);
 }
 
@@ -1325,7 +1165,7 @@ function SHLD_SHRD(cpu: Cpu, op: number): void {
   const a = rdEv(cpu, m);
   const count = (op & 1 ? cpu.reg8[4] : cpu.fetch8()) & 31;
   if (count === 0) return;
-  wrEv(cpu, m, doubleShift(cpu, op < 0xa8, a, rdGv(cpu, m), count, cpu.o32 ? 32 : 16));
+  wrEv(cpu, m, doubleShift(cpu, op < 0xa8, a, rdGv(cpu, m), count, cpu.o32 === true ? 32 : 16));
 }
 
 function PUSH_GS(cpu: Cpu, op: number): void {
@@ -1342,7 +1182,7 @@ function BTS_EvGv(cpu: Cpu, op: number): void {
 
 function IMUL_GvEv(cpu: Cpu, op: number): void {
   const m = modrm(cpu);
-  wrGv(cpu, m, imulTrunc(cpu, rdGv(cpu, m), rdEv(cpu, m), cpu.o32 ? 32 : 16));
+  wrGv(cpu, m, imulTrunc(cpu, rdGv(cpu, m), rdEv(cpu, m), cpu.o32 === true ? 32 : 16));
 }
 
 function CMPXCHG_EbGb(cpu: Cpu, op: number): void {
@@ -1361,10 +1201,10 @@ function CMPXCHG_EvGv(cpu: Cpu, op: number): void {
   { // CMPXCHG Ev, Gv: the destination is written back either way (SDM vol. 2)
   const m = modrm(cpu);
   const d = rdEv(cpu, m);
-  const acc = cpu.o32 ? r32[EAX] : cpu.reg16[0];
+  const acc = cpu.o32 === true ? r32[EAX] : cpu.reg16[0];
   sub(cpu, acc, d, signV(cpu));
   if (acc === d) wrEv(cpu, m, rdGv(cpu, m));
-  else { wrEv(cpu, m, d); if (cpu.o32) r32[EAX] = d; else cpu.reg16[0] = d; }
+  else { wrEv(cpu, m, d); if (cpu.o32 === true) r32[EAX] = d; else cpu.reg16[0] = d; }
   return;
 }
 }
@@ -1406,7 +1246,7 @@ function BTC_EvGv(cpu: Cpu, op: number): void {
 function BSF_BSR_GvEv(cpu: Cpu, op: number): void {
   { // BSF/BSR: a zero source sets ZF and leaves the destination alone
   const m = modrm(cpu);
-  const v = cpu.o32 ? rdE32(cpu, m) : rdE16(cpu, m);
+  const v = cpu.o32 === true ? rdE32(cpu, m) : rdE16(cpu, m);
   if (v === 0) {
     logic(cpu, 0, signV(cpu));
     return;
@@ -1454,7 +1294,7 @@ function GRP9_CMPXCHG8B(cpu: Cpu, op: number): void {
 function BSWAP_Zd(cpu: Cpu, op: number): void {
   const r32 = cpu.reg32;
   const reg = op & 7;
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const v = r32[reg];
     r32[reg] = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24);
   } else {
@@ -1466,122 +1306,394 @@ function INVALID_0F(cpu: Cpu, op: number): void {
   cpu.fault(UD, -1);
 }
 
-const OPS_0F: Handler[] = new Array(256);
-for (let i = 0; i < 256; i++) OPS_0F[i] = INVALID_0F;
-OPS_0F[0x00] = GRP6;
-OPS_0F[0x01] = GRP7;
-OPS_0F[0x02] = LAR_LSL_GvEw;
-OPS_0F[0x03] = LAR_LSL_GvEw;
-OPS_0F[0x06] = CLTS;
-OPS_0F[0x08] = INVD_WBINVD;
-OPS_0F[0x09] = INVD_WBINVD;
-OPS_0F[0x0b] = UD2;
-OPS_0F[0x19] = NOP_Ev;
-OPS_0F[0x1a] = NOP_Ev;
-OPS_0F[0x1b] = NOP_Ev;
-OPS_0F[0x1c] = NOP_Ev;
-OPS_0F[0x1d] = NOP_Ev;
-OPS_0F[0x1e] = NOP_Ev;
-OPS_0F[0x1f] = NOP_Ev;
-OPS_0F[0x20] = MOV_CR_DR;
-OPS_0F[0x21] = MOV_CR_DR;
-OPS_0F[0x22] = MOV_CR_DR;
-OPS_0F[0x23] = MOV_CR_DR;
-OPS_0F[0x30] = WRMSR;
-OPS_0F[0x31] = RDTSC;
-OPS_0F[0x32] = RDMSR;
-OPS_0F[0x40] = CMOVcc_GvEv;
-OPS_0F[0x41] = CMOVcc_GvEv;
-OPS_0F[0x42] = CMOVcc_GvEv;
-OPS_0F[0x43] = CMOVcc_GvEv;
-OPS_0F[0x44] = CMOVcc_GvEv;
-OPS_0F[0x45] = CMOVcc_GvEv;
-OPS_0F[0x46] = CMOVcc_GvEv;
-OPS_0F[0x47] = CMOVcc_GvEv;
-OPS_0F[0x48] = CMOVcc_GvEv;
-OPS_0F[0x49] = CMOVcc_GvEv;
-OPS_0F[0x4a] = CMOVcc_GvEv;
-OPS_0F[0x4b] = CMOVcc_GvEv;
-OPS_0F[0x4c] = CMOVcc_GvEv;
-OPS_0F[0x4d] = CMOVcc_GvEv;
-OPS_0F[0x4e] = CMOVcc_GvEv;
-OPS_0F[0x4f] = CMOVcc_GvEv;
-OPS_0F[0x80] = Jcc_Jz;
-OPS_0F[0x81] = Jcc_Jz;
-OPS_0F[0x82] = Jcc_Jz;
-OPS_0F[0x83] = Jcc_Jz;
-OPS_0F[0x84] = Jcc_Jz;
-OPS_0F[0x85] = Jcc_Jz;
-OPS_0F[0x86] = Jcc_Jz;
-OPS_0F[0x87] = Jcc_Jz;
-OPS_0F[0x88] = Jcc_Jz;
-OPS_0F[0x89] = Jcc_Jz;
-OPS_0F[0x8a] = Jcc_Jz;
-OPS_0F[0x8b] = Jcc_Jz;
-OPS_0F[0x8c] = Jcc_Jz;
-OPS_0F[0x8d] = Jcc_Jz;
-OPS_0F[0x8e] = Jcc_Jz;
-OPS_0F[0x8f] = Jcc_Jz;
-OPS_0F[0x90] = SETcc_Eb;
-OPS_0F[0x91] = SETcc_Eb;
-OPS_0F[0x92] = SETcc_Eb;
-OPS_0F[0x93] = SETcc_Eb;
-OPS_0F[0x94] = SETcc_Eb;
-OPS_0F[0x95] = SETcc_Eb;
-OPS_0F[0x96] = SETcc_Eb;
-OPS_0F[0x97] = SETcc_Eb;
-OPS_0F[0x98] = SETcc_Eb;
-OPS_0F[0x99] = SETcc_Eb;
-OPS_0F[0x9a] = SETcc_Eb;
-OPS_0F[0x9b] = SETcc_Eb;
-OPS_0F[0x9c] = SETcc_Eb;
-OPS_0F[0x9d] = SETcc_Eb;
-OPS_0F[0x9e] = SETcc_Eb;
-OPS_0F[0x9f] = SETcc_Eb;
-OPS_0F[0xa0] = PUSH_FS;
-OPS_0F[0xa1] = POP_FS;
-OPS_0F[0xa2] = CPUID;
-OPS_0F[0xa3] = BT_EvGv;
-OPS_0F[0xa4] = SHLD_SHRD;
-OPS_0F[0xa5] = SHLD_SHRD;
-OPS_0F[0xac] = SHLD_SHRD;
-OPS_0F[0xad] = SHLD_SHRD;
-OPS_0F[0xa8] = PUSH_GS;
-OPS_0F[0xa9] = POP_GS;
-OPS_0F[0xab] = BTS_EvGv;
-OPS_0F[0xaf] = IMUL_GvEv;
-OPS_0F[0xb0] = CMPXCHG_EbGb;
-OPS_0F[0xb1] = CMPXCHG_EvGv;
-OPS_0F[0xb2] = LSS_GvMp;
-OPS_0F[0xb3] = BTR_EvGv;
-OPS_0F[0xb4] = LFS_GvMp;
-OPS_0F[0xb5] = LGS_GvMp;
-OPS_0F[0xb6] = MOVZX_GvEb;
-OPS_0F[0xb7] = MOVZX_GvEw;
-OPS_0F[0xba] = GRP8_EvIb;
-OPS_0F[0xbb] = BTC_EvGv;
-OPS_0F[0xbc] = BSF_BSR_GvEv;
-OPS_0F[0xbd] = BSF_BSR_GvEv;
-OPS_0F[0xbe] = MOVSX_GvEb;
-OPS_0F[0xbf] = MOVSX_GvEw;
-OPS_0F[0xc0] = XADD_EbGb;
-OPS_0F[0xc1] = XADD_EvGv;
-OPS_0F[0xc7] = GRP9_CMPXCHG8B;
-OPS_0F[0xc8] = BSWAP_Zd;
-OPS_0F[0xc9] = BSWAP_Zd;
-OPS_0F[0xca] = BSWAP_Zd;
-OPS_0F[0xcb] = BSWAP_Zd;
-OPS_0F[0xcc] = BSWAP_Zd;
-OPS_0F[0xcd] = BSWAP_Zd;
-OPS_0F[0xce] = BSWAP_Zd;
-OPS_0F[0xcf] = BSWAP_Zd;
+
+/**
+ * Executes the instruction whose first byte `op` has been fetched: one switch on it
+ * (and, for the 0F page, one on the second byte), whose cases call the handlers. With
+ * `run`, goes on to the next instruction, counting each retired one as the run loop
+ * does, until the slice ends or an interrupt can be taken or TF traps (the run loop's
+ * slow path), so the loop and the dispatch are one function: V8 inlines the small hot
+ * handlers into it and calls the rest directly, where a table of handlers cost a
+ * generic call (the `Call` builtin) per instruction.
+ */
+function execute(cpu: Cpu, first: number, run: boolean): void {
+  // A byte, as V8 then knows: it keeps the opcode untagged in a register through the loop.
+  let op = first & 0xff;
+  let budget = run === true ? EXECUTE_RUN : 0;
+  for (;;) {
+    switch (op) {
+      case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
+        ALU_EbGb(cpu, op); break;
+      case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39:
+        ALU_EvGv(cpu, op); break;
+      case 0x02: case 0x0a: case 0x12: case 0x1a: case 0x22: case 0x2a: case 0x32: case 0x3a:
+        ALU_GbEb(cpu, op); break;
+      case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b:
+        ALU_GvEv(cpu, op); break;
+      case 0x04: case 0x0c: case 0x14: case 0x1c: case 0x24: case 0x2c: case 0x34: case 0x3c:
+        ALU_ALIb(cpu, op); break;
+      case 0x05: case 0x0d: case 0x15: case 0x1d: case 0x25: case 0x2d: case 0x35: case 0x3d:
+        ALU_eAXIz(cpu, op); break;
+      case 0x06:
+        PUSH_ES(cpu, op); break;
+      case 0x07:
+        POP_ES(cpu, op); break;
+      case 0x0e:
+        PUSH_CS(cpu, op); break;
+      case 0x16:
+        PUSH_SS(cpu, op); break;
+      case 0x17:
+        POP_SS(cpu, op); break;
+      case 0x1e:
+        PUSH_DS(cpu, op); break;
+      case 0x1f:
+        POP_DS(cpu, op); break;
+      case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65: case 0x66: case 0x67:
+      case 0xf0: case 0xf2: case 0xf3:
+        PREFIXES(cpu, op); break;
+      case 0x27:
+        DAA(cpu, op); break;
+      case 0x2f:
+        DAS(cpu, op); break;
+      case 0x37:
+        AAA(cpu, op); break;
+      case 0x3f:
+        AAS(cpu, op); break;
+      case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+      case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+        INC_DEC_Zv(cpu, op); break;
+      case 0x50: case 0x51: case 0x52: case 0x53: case 0x54: case 0x55: case 0x56: case 0x57:
+        PUSH_Zv(cpu, op); break;
+      case 0x58: case 0x59: case 0x5a: case 0x5b: case 0x5c: case 0x5d: case 0x5e: case 0x5f:
+        POP_Zv(cpu, op); break;
+      case 0x60:
+        PUSHA(cpu, op); break;
+      case 0x61:
+        POPA(cpu, op); break;
+      case 0x62:
+        BOUND_GvMa(cpu, op); break;
+      case 0x63:
+        ARPL_EwGw(cpu, op); break;
+      case 0x68:
+        PUSH_Iz(cpu, op); break;
+      case 0x69:
+        IMUL_GvEvIz(cpu, op); break;
+      case 0x6a:
+        PUSH_Ib(cpu, op); break;
+      case 0x6b:
+        IMUL_GvEvIb(cpu, op); break;
+      case 0x6c:
+        INSB(cpu, op); break;
+      case 0x6d:
+        INSW(cpu, op); break;
+      case 0x6e:
+        OUTSB(cpu, op); break;
+      case 0x6f:
+        OUTSW(cpu, op); break;
+      case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
+      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
+        Jcc_Jb(cpu, op); break;
+      case 0x80: case 0x82:
+        GRP1_EbIb(cpu, op); break;
+      case 0x81: case 0x83:
+        GRP1_EvIz(cpu, op); break;
+      case 0x84:
+        TEST_EbGb(cpu, op); break;
+      case 0x85:
+        TEST_EvGv(cpu, op); break;
+      case 0x86:
+        XCHG_EbGb(cpu, op); break;
+      case 0x87:
+        XCHG_EvGv(cpu, op); break;
+      case 0x88:
+        MOV_EbGb(cpu, op); break;
+      case 0x89:
+        MOV_EvGv(cpu, op); break;
+      case 0x8a:
+        MOV_GbEb(cpu, op); break;
+      case 0x8b:
+        MOV_GvEv(cpu, op); break;
+      case 0x8c:
+        MOV_EwSw(cpu, op); break;
+      case 0x8d:
+        LEA_GvM(cpu, op); break;
+      case 0x8e:
+        MOV_SwEw(cpu, op); break;
+      case 0x8f:
+        POP_Ev(cpu, op); break;
+      case 0x90:
+        NOP(cpu, op); break;
+      case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+        XCHG_ZveAX(cpu, op); break;
+      case 0x98:
+        CBW(cpu, op); break;
+      case 0x99:
+        CWD(cpu, op); break;
+      case 0x9a:
+        CALLF_Ap(cpu, op); break;
+      case 0x9b:
+        WAIT(cpu, op); break;
+      case 0x9c:
+        PUSHF(cpu, op); break;
+      case 0x9d:
+        POPF(cpu, op); break;
+      case 0x9e:
+        SAHF(cpu, op); break;
+      case 0x9f:
+        LAHF(cpu, op); break;
+      case 0xa0:
+        MOV_ALOb(cpu, op); break;
+      case 0xa1:
+        MOV_eAXOv(cpu, op); break;
+      case 0xa2:
+        MOV_ObAL(cpu, op); break;
+      case 0xa3:
+        MOV_OveAX(cpu, op); break;
+      case 0xa4:
+        MOVSB(cpu, op); break;
+      case 0xa5:
+        MOVSW(cpu, op); break;
+      case 0xa6:
+        CMPSB(cpu, op); break;
+      case 0xa7:
+        CMPSW(cpu, op); break;
+      case 0xa8:
+        TEST_ALIb(cpu, op); break;
+      case 0xa9:
+        TEST_eAXIz(cpu, op); break;
+      case 0xaa:
+        STOSB(cpu, op); break;
+      case 0xab:
+        STOSW(cpu, op); break;
+      case 0xac:
+        LODSB(cpu, op); break;
+      case 0xad:
+        LODSW(cpu, op); break;
+      case 0xae:
+        SCASB(cpu, op); break;
+      case 0xaf:
+        SCASW(cpu, op); break;
+      case 0xb0: case 0xb1: case 0xb2: case 0xb3: case 0xb4: case 0xb5: case 0xb6: case 0xb7:
+        MOV_ZbIb(cpu, op); break;
+      case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
+        MOV_ZvIv(cpu, op); break;
+      case 0xc0:
+        GRP2_EbIb(cpu, op); break;
+      case 0xc1:
+        GRP2_EvIb(cpu, op); break;
+      case 0xc2:
+        RET_Iw(cpu, op); break;
+      case 0xc3:
+        RET(cpu, op); break;
+      case 0xc4:
+        LES_GvMp(cpu, op); break;
+      case 0xc5:
+        LDS_GvMp(cpu, op); break;
+      case 0xc6:
+        MOV_EbIb(cpu, op); break;
+      case 0xc7:
+        MOV_EvIz(cpu, op); break;
+      case 0xc8:
+        ENTER_IwIb(cpu, op); break;
+      case 0xc9:
+        LEAVE(cpu, op); break;
+      case 0xca:
+        RETF_Iw(cpu, op); break;
+      case 0xcb:
+        RETF(cpu, op); break;
+      case 0xcc:
+        INT3(cpu, op); break;
+      case 0xcd:
+        INT_Ib(cpu, op); break;
+      case 0xce:
+        INTO(cpu, op); break;
+      case 0xcf:
+        IRET(cpu, op); break;
+      case 0xd0:
+        GRP2_Eb1(cpu, op); break;
+      case 0xd1:
+        GRP2_Ev1(cpu, op); break;
+      case 0xd2:
+        GRP2_EbCL(cpu, op); break;
+      case 0xd3:
+        GRP2_EvCL(cpu, op); break;
+      case 0xd4:
+        AAM_Ib(cpu, op); break;
+      case 0xd5:
+        AAD_Ib(cpu, op); break;
+      case 0xd6:
+        SALC(cpu, op); break;
+      case 0xd7:
+        XLAT(cpu, op); break;
+      case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
+        ESC_x87(cpu, op); break;
+      case 0xe0: case 0xe1: case 0xe2:
+        LOOPcc_Jb(cpu, op); break;
+      case 0xe3:
+        JCXZ_Jb(cpu, op); break;
+      case 0xe4:
+        IN_ALIb(cpu, op); break;
+      case 0xe5:
+        IN_eAXIb(cpu, op); break;
+      case 0xe6:
+        OUT_IbAL(cpu, op); break;
+      case 0xe7:
+        OUT_IbeAX(cpu, op); break;
+      case 0xe8:
+        CALL_Jz(cpu, op); break;
+      case 0xe9:
+        JMP_Jz(cpu, op); break;
+      case 0xea:
+        JMPF_Ap(cpu, op); break;
+      case 0xeb:
+        JMP_Jb(cpu, op); break;
+      case 0xec:
+        IN_ALDX(cpu, op); break;
+      case 0xed:
+        IN_eAXDX(cpu, op); break;
+      case 0xee:
+        OUT_DXAL(cpu, op); break;
+      case 0xef:
+        OUT_DXeAX(cpu, op); break;
+      case 0xf1:
+        INT1(cpu, op); break;
+      case 0xf4:
+        HLT(cpu, op); break;
+      case 0xf5:
+        CMC(cpu, op); break;
+      case 0xf6:
+        GRP3_Eb(cpu, op); break;
+      case 0xf7:
+        GRP3_Ev(cpu, op); break;
+      case 0xf8:
+        CLC(cpu, op); break;
+      case 0xf9:
+        STC(cpu, op); break;
+      case 0xfa:
+        CLI(cpu, op); break;
+      case 0xfb:
+        STI(cpu, op); break;
+      case 0xfc:
+        CLD(cpu, op); break;
+      case 0xfd:
+        STD(cpu, op); break;
+      case 0xfe:
+        GRP4_Eb(cpu, op); break;
+      case 0xff:
+        GRP5_Ev(cpu, op); break;
+      case 0x0f: {
+        const op2 = cpu.fetch8();
+        switch (op2) {
+          case 0x00:
+            GRP6(cpu, op2); break;
+          case 0x01:
+            GRP7(cpu, op2); break;
+          case 0x02: case 0x03:
+            LAR_LSL_GvEw(cpu, op2); break;
+          case 0x06:
+            CLTS(cpu, op2); break;
+          case 0x08: case 0x09:
+            INVD_WBINVD(cpu, op2); break;
+          case 0x0b:
+            UD2(cpu, op2); break;
+          case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
+            NOP_Ev(cpu, op2); break;
+          case 0x20: case 0x21: case 0x22: case 0x23:
+            MOV_CR_DR(cpu, op2); break;
+          case 0x30:
+            WRMSR(cpu, op2); break;
+          case 0x31:
+            RDTSC(cpu, op2); break;
+          case 0x32:
+            RDMSR(cpu, op2); break;
+          case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+          case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+            CMOVcc_GvEv(cpu, op2); break;
+          case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
+          case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f:
+            Jcc_Jz(cpu, op2); break;
+          case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+          case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
+            SETcc_Eb(cpu, op2); break;
+          case 0xa0:
+            PUSH_FS(cpu, op2); break;
+          case 0xa1:
+            POP_FS(cpu, op2); break;
+          case 0xa2:
+            CPUID(cpu, op2); break;
+          case 0xa3:
+            BT_EvGv(cpu, op2); break;
+          case 0xa4: case 0xa5: case 0xac: case 0xad:
+            SHLD_SHRD(cpu, op2); break;
+          case 0xa8:
+            PUSH_GS(cpu, op2); break;
+          case 0xa9:
+            POP_GS(cpu, op2); break;
+          case 0xab:
+            BTS_EvGv(cpu, op2); break;
+          case 0xaf:
+            IMUL_GvEv(cpu, op2); break;
+          case 0xb0:
+            CMPXCHG_EbGb(cpu, op2); break;
+          case 0xb1:
+            CMPXCHG_EvGv(cpu, op2); break;
+          case 0xb2:
+            LSS_GvMp(cpu, op2); break;
+          case 0xb3:
+            BTR_EvGv(cpu, op2); break;
+          case 0xb4:
+            LFS_GvMp(cpu, op2); break;
+          case 0xb5:
+            LGS_GvMp(cpu, op2); break;
+          case 0xb6:
+            MOVZX_GvEb(cpu, op2); break;
+          case 0xb7:
+            MOVZX_GvEw(cpu, op2); break;
+          case 0xba:
+            GRP8_EvIb(cpu, op2); break;
+          case 0xbb:
+            BTC_EvGv(cpu, op2); break;
+          case 0xbc: case 0xbd:
+            BSF_BSR_GvEv(cpu, op2); break;
+          case 0xbe:
+            MOVSX_GvEb(cpu, op2); break;
+          case 0xbf:
+            MOVSX_GvEw(cpu, op2); break;
+          case 0xc0:
+            XADD_EbGb(cpu, op2); break;
+          case 0xc1:
+            XADD_EvGv(cpu, op2); break;
+          case 0xc7:
+            GRP9_CMPXCHG8B(cpu, op2); break;
+          case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xce: case 0xcf:
+            BSWAP_Zd(cpu, op2); break;
+          default:
+            INVALID_0F(cpu, op2); break;
+        }
+        break;
+      }
+      default:
+        INVALID(cpu, op); break;
+    }
+    if (run === false) return;
+    const left = cpu.left - cpu.instructionCycles;
+    cpu.left = left;
+    cpu.sliceInstr++;
+    if (left <= 0 || --budget === 0) return;
+    // The run loop's slow path: TF, or an interrupt with IF set. Neither flag, mostly.
+    const flags = cpu.flags;
+    if ((flags & IF_TF) !== 0 && ((flags & TF) !== 0 || cpu.irqLine === true)) return;
+    cpu.instrEip = cpu.eip;
+    op = cpu.fetch8();
+  }
+}
 
 // ======================================================================
 // Instruction helpers
 // ======================================================================
 
 function dataSeg(cpu: Cpu): number { return cpu.segOvr >= 0 ? cpu.segOvr : DS; }
-function fetchMoffs(cpu: Cpu): number { return cpu.a32 ? cpu.fetch32() : cpu.fetch16(); }
+function fetchMoffs(cpu: Cpu): number { return cpu.a32 === true ? cpu.fetch32() : cpu.fetch16(); }
 
 /**
  * POP DS/ES/FS/GS/SS. The stack pointer moves by the size of the stack the selector came
@@ -1592,7 +1704,7 @@ function fetchMoffs(cpu: Cpu): number { return cpu.a32 ? cpu.fetch32() : cpu.fet
 function popSegment(cpu: Cpu, seg: number): void {
   const big = cpu.ssB32;
   const sp = cpu.getSP();
-  const w = cpu.o32 ? 4 : 2;
+  const w = cpu.o32 === true ? 4 : 2;
   const v = w === 4 ? cpu.read32(SS, sp) & 0xffff : cpu.read16(SS, sp);
   loadSegment(cpu, seg, v);
   if (big) cpu.reg32[ESP] = sp + w; else cpu.reg16[ESP << 1] = sp + w;
@@ -1606,12 +1718,12 @@ function shiftE8(cpu: Cpu, m: number, a: number, count: number): void {
 
 function shiftEv(cpu: Cpu, m: number, a: number, count: number): void {
   if (count === 0) return;
-  wrEv(cpu, m, shift(cpu, (m >> 3) & 7, a, count, cpu.o32 ? 32 : 16));
+  wrEv(cpu, m, shift(cpu, (m >> 3) & 7, a, count, cpu.o32 === true ? 32 : 16));
 }
 
 function pusha(cpu: Cpu): void {
   const r = cpu.reg32;
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const sp = r[ESP];
     cpu.push32(r[EAX]); cpu.push32(r[ECX]); cpu.push32(r[EDX]); cpu.push32(r[EBX]);
     cpu.push32(sp); cpu.push32(r[EBP]); cpu.push32(r[ESI]); cpu.push32(r[EDI]);
@@ -1625,7 +1737,7 @@ function pusha(cpu: Cpu): void {
 const popaScratch = new Uint16Array(8);
 
 function popa(cpu: Cpu): void {
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const r = cpu.reg32;
     const edi = cpu.pop32(), esi = cpu.pop32(), ebp = cpu.pop32();
     cpu.pop32();
@@ -1641,14 +1753,14 @@ function popa(cpu: Cpu): void {
 
 function bound(cpu: Cpu): void {
   const m = modrmMem(cpu);
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const idx = cpu.reg32[(m >> 3) & 7];
     const lo = cpu.read32(cpu.eaSeg, cpu.eaOff), hi = cpu.read32(cpu.eaSeg, cpu.eaOff + 4);
     if (idx < lo || idx > hi) cpu.fault(BR, -1);
   } else {
     const idx = (cpu.reg16[((m >> 3) & 7) << 1] << 16) >> 16;
     const lo = (cpu.read16(cpu.eaSeg, cpu.eaOff) << 16) >> 16;
-    const hi = (cpu.read16(cpu.eaSeg, (cpu.eaOff + 2) & (cpu.a32 ? -1 : 0xffff)) << 16) >> 16;
+    const hi = (cpu.read16(cpu.eaSeg, (cpu.eaOff + 2) & (cpu.a32 === true ? -1 : 0xffff)) << 16) >> 16;
     if (idx < lo || idx > hi) cpu.fault(BR, -1);
   }
 }
@@ -1671,21 +1783,21 @@ function pushf(cpu: Cpu): void {
   // IOPL-sensitive in virtual-8086 mode (no CR4.VME); VM and RF are never pushed set (SDM vol. 2, PUSHF).
   if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0);
   const f = cpu.getEflags() & ~(VM | RF);
-  if (cpu.o32) cpu.push32(f); else cpu.push16(f);
+  if (cpu.o32 === true) cpu.push32(f); else cpu.push16(f);
 }
 
 function popf(cpu: Cpu): void {
   if (cpu.flags & VM && (cpu.flags & IOPL) !== IOPL) cpu.fault(GP, 0); // IOPL-sensitive in V86 (SDM vol. 2, POPF)
-  const v = cpu.o32 ? cpu.pop32() : cpu.pop16();
-  const mask = cpu.o32 ? (0x3f7fd5 & ~VM) : 0x7fd5;
+  const v = cpu.o32 === true ? cpu.pop32() : cpu.pop16();
+  const mask = cpu.o32 === true ? (0x3f7fd5 & ~VM) : 0x7fd5;
   writeFlagsChecked(cpu, v, mask);
   if (!(cpu.flags & TF)) cpu.cancelSingleStep();
 }
 
 function loadFarPointer(cpu: Cpu, seg: number): void {
   const m = modrmMem(cpu);
-  const off = cpu.o32 ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
-  const sel = cpu.read16(cpu.eaSeg, cpu.eaOff + (cpu.o32 ? 4 : 2));
+  const off = cpu.o32 === true ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
+  const sel = cpu.read16(cpu.eaSeg, cpu.eaOff + (cpu.o32 === true ? 4 : 2));
   loadSegment(cpu, seg, sel);
   wrGv(cpu, m, off);
   if (seg === SS) cpu.inhibitIrqUntil = cpu.instructions + 1;
@@ -1696,30 +1808,30 @@ function enter(cpu: Cpu): void {
   const size = cpu.fetch16();
   const level = cpu.fetch8() & 31;
   const r = cpu.reg32;
-  const w = cpu.o32 ? 4 : 2;
-  pushV(cpu, cpu.o32 ? r[EBP] : cpu.reg16[EBP << 1]);
+  const w = cpu.o32 === true ? 4 : 2;
+  pushV(cpu, cpu.o32 === true ? r[EBP] : cpu.reg16[EBP << 1]);
   // FrameTemp is the pointer at the operand size, whatever the stack's: a 32-bit ENTER
   // on a 16-bit stack takes all of ESP, upper half included (i386 manual, ENTER; Bochs).
-  const frame = cpu.o32 ? r[ESP] : cpu.reg16[ESP << 1];
+  const frame = cpu.o32 === true ? r[ESP] : cpu.reg16[ESP << 1];
   if (level > 0) {
-    let bp = cpu.ssB32 ? r[EBP] : cpu.reg16[EBP << 1];
+    let bp = cpu.ssB32 === true ? r[EBP] : cpu.reg16[EBP << 1];
     for (let i = 1; i < level; i++) {
-      bp = cpu.ssB32 ? (bp - w) | 0 : (bp - w) & 0xffff;
-      pushV(cpu, cpu.o32 ? cpu.read32(SS, bp) : cpu.read16(SS, bp));
+      bp = cpu.ssB32 === true ? (bp - w) | 0 : (bp - w) & 0xffff;
+      pushV(cpu, cpu.o32 === true ? cpu.read32(SS, bp) : cpu.read16(SS, bp));
     }
     pushV(cpu, frame);
   }
-  if (cpu.o32) r[EBP] = frame; else cpu.reg16[EBP << 1] = frame;
+  if (cpu.o32 === true) r[EBP] = frame; else cpu.reg16[EBP << 1] = frame;
   const sp = cpu.getSP() - size;
   // Touch the lowest byte of the new frame so an overflow faults here, as hardware does.
-  cpu.checkWrite(SS, cpu.ssB32 ? sp : sp & 0xffff, 1);
+  cpu.checkWrite(SS, cpu.ssB32 === true ? sp : sp & 0xffff, 1);
   cpu.setSP(sp);
 }
 
 function leave(cpu: Cpu): void {
-  if (cpu.ssB32) cpu.reg32[ESP] = cpu.reg32[EBP]; else cpu.reg16[ESP << 1] = cpu.reg16[EBP << 1];
+  if (cpu.ssB32 === true) cpu.reg32[ESP] = cpu.reg32[EBP]; else cpu.reg16[ESP << 1] = cpu.reg16[EBP << 1];
   const v = popV(cpu);
-  if (cpu.o32) cpu.reg32[EBP] = v; else cpu.reg16[EBP << 1] = v;
+  if (cpu.o32 === true) cpu.reg32[EBP] = v; else cpu.reg16[EBP << 1] = v;
 }
 
 /** Group 3: TEST NOT NEG MUL IMUL DIV IDIV. */
@@ -1758,7 +1870,7 @@ function group3(cpu: Cpu, byte: boolean): void {
       }
     }
   }
-  if (cpu.o32) {
+  if (cpu.o32 === true) {
     const a = rdE32(cpu, m);
     switch (reg) {
       case 0: case 1: logic(cpu, a & cpu.fetch32(), SIGN32); return;
@@ -1816,19 +1928,19 @@ function group5(cpu: Cpu): void {
     case 2: {
       const target = rdEv(cpu, m);
       pushV(cpu, cpu.eip);
-      cpu.eip = cpu.o32 ? target >>> 0 : target & 0xffff;
+      cpu.eip = cpu.o32 === true ? target >>> 0 : target & 0xffff;
       return;
     }
     case 3: case 5: {
       if (m >= 0xc0) cpu.fault(UD, -1);
-      const off = cpu.o32 ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
-      const sel = cpu.read16(cpu.eaSeg, cpu.eaOff + (cpu.o32 ? 4 : 2));
+      const off = cpu.o32 === true ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
+      const sel = cpu.read16(cpu.eaSeg, cpu.eaOff + (cpu.o32 === true ? 4 : 2));
       if (reg === 3) farCall(cpu, sel, off, cpu.o32); else farJump(cpu, sel, off, cpu.o32);
       return;
     }
     case 4: {
       const target = rdEv(cpu, m);
-      cpu.eip = cpu.o32 ? target >>> 0 : target & 0xffff;
+      cpu.eip = cpu.o32 === true ? target >>> 0 : target & 0xffff;
       return;
     }
     case 6: pushV(cpu, rdEv(cpu, m)); return;
@@ -1843,7 +1955,7 @@ function group5(cpu: Cpu): void {
  */
 function bitTest(cpu: Cpu, kind: number, immediate: boolean): void {
   const m = modrm(cpu);
-  const bits = cpu.o32 ? 32 : 16;
+  const bits = cpu.o32 === true ? 32 : 16;
   let offset: number;
   if (immediate) {
     const k = (m >> 3) & 7;
@@ -1851,29 +1963,29 @@ function bitTest(cpu: Cpu, kind: number, immediate: boolean): void {
     kind = k - 4;
     offset = cpu.fetch8() & (bits - 1);
   } else {
-    offset = cpu.o32 ? cpu.reg32[(m >> 3) & 7] : (cpu.reg16[((m >> 3) & 7) << 1] << 16) >> 16;
+    offset = cpu.o32 === true ? cpu.reg32[(m >> 3) & 7] : (cpu.reg16[((m >> 3) & 7) << 1] << 16) >> 16;
   }
   let v: number;
   let bit: number;
   if (m >= 0xc0) {
     bit = offset & (bits - 1);
-    v = cpu.o32 ? cpu.reg32[m & 7] : cpu.reg16[(m & 7) << 1];
+    v = cpu.o32 === true ? cpu.reg32[m & 7] : cpu.reg16[(m & 7) << 1];
   } else {
     if (!immediate) {
       const step = bits >> 3;
       const delta = Math.floor(offset / bits) * step;
-      cpu.eaOff = cpu.a32 ? (cpu.eaOff + delta) | 0 : (cpu.eaOff + delta) & 0xffff;
+      cpu.eaOff = cpu.a32 === true ? (cpu.eaOff + delta) | 0 : (cpu.eaOff + delta) & 0xffff;
     }
     bit = offset & (bits - 1);
-    v = cpu.o32 ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
+    v = cpu.o32 === true ? cpu.read32(cpu.eaSeg, cpu.eaOff) : cpu.read16(cpu.eaSeg, cpu.eaOff);
   }
   cpu.setCF(((v >>> bit) & 1) !== 0);
   if (kind === 0) return;
   const mask = 1 << bit;
   const nv = kind === 1 ? v | mask : kind === 2 ? v & ~mask : v ^ mask;
   if (m >= 0xc0) {
-    if (cpu.o32) cpu.reg32[m & 7] = nv; else cpu.reg16[(m & 7) << 1] = nv;
-  } else if (cpu.o32) cpu.write32(cpu.eaSeg, cpu.eaOff, nv);
+    if (cpu.o32 === true) cpu.reg32[m & 7] = nv; else cpu.reg16[(m & 7) << 1] = nv;
+  } else if (cpu.o32 === true) cpu.write32(cpu.eaSeg, cpu.eaOff, nv);
   else cpu.write16(cpu.eaSeg, cpu.eaOff, nv);
 }
 
@@ -1985,7 +2097,7 @@ function group6(cpu: Cpu): void {
 }
 
 function storeSelector(cpu: Cpu, m: number, sel: number): void {
-  if (m >= 0xc0 && cpu.o32) cpu.reg32[m & 7] = sel; else wrE16(cpu, m, sel);
+  if (m >= 0xc0 && cpu.o32 === true) cpu.reg32[m & 7] = sel; else wrE16(cpu, m, sel);
 }
 
 /** Group 7: SGDT SIDT LGDT LIDT SMSW LMSW INVLPG. */
@@ -2012,7 +2124,7 @@ function group7(cpu: Cpu): void {
       return;
     }
     case 4:
-      if (m >= 0xc0 && cpu.o32) cpu.reg32[m & 7] = cpu.cr0; else wrE16(cpu, m, cpu.cr0 & 0xffff);
+      if (m >= 0xc0 && cpu.o32 === true) cpu.reg32[m & 7] = cpu.cr0; else wrE16(cpu, m, cpu.cr0 & 0xffff);
       return;
     case 6: {
       if (cpu.cpl !== 0) cpu.fault(GP, 0);
@@ -2052,12 +2164,12 @@ export function portOut(cpu: Cpu, port: number, size: number, v: number): void {
 }
 
 function inAcc(cpu: Cpu, port: number): void {
-  if (cpu.o32) cpu.reg32[EAX] = portIn(cpu, port, 4);
+  if (cpu.o32 === true) cpu.reg32[EAX] = portIn(cpu, port, 4);
   else cpu.reg16[0] = portIn(cpu, port, 2);
 }
 
 function outAcc(cpu: Cpu, port: number): void {
-  if (cpu.o32) portOut(cpu, port, 4, cpu.reg32[EAX]);
+  if (cpu.o32 === true) portOut(cpu, port, 4, cpu.reg32[EAX]);
   else portOut(cpu, port, 2, cpu.reg16[0]);
 }
 
@@ -2079,16 +2191,16 @@ function signOf(size: number): number { return size === 1 ? SIGN8 : size === 2 ?
 
 /** Advances ESI/EDI (or SI/DI) by `delta` for the address size. */
 function advance(cpu: Cpu, reg: number, delta: number): void {
-  if (cpu.a32) cpu.reg32[reg] = (cpu.reg32[reg] + delta) | 0;
+  if (cpu.a32 === true) cpu.reg32[reg] = (cpu.reg32[reg] + delta) | 0;
   else cpu.reg16[reg << 1] = (cpu.reg16[reg << 1] + delta) & 0xffff;
 }
 
 function indexOf(cpu: Cpu, reg: number): number {
-  return cpu.a32 ? cpu.reg32[reg] : cpu.reg16[reg << 1];
+  return cpu.a32 === true ? cpu.reg32[reg] : cpu.reg16[reg << 1];
 }
 
 function decCount(cpu: Cpu): number {
-  if (cpu.a32) { const n = (cpu.reg32[ECX] - 1) | 0; cpu.reg32[ECX] = n; return n; }
+  if (cpu.a32 === true) { const n = (cpu.reg32[ECX] - 1) | 0; cpu.reg32[ECX] = n; return n; }
   const n = (cpu.reg16[ECX << 1] - 1) & 0xffff;
   cpu.reg16[ECX << 1] = n;
   return n;
