@@ -601,10 +601,12 @@ function paged(seg: number, write: boolean, end: string): string {
 /**
  * Whether seg:o is in a segment of basedMask (paging on, offsets to 4 GiB, any base)
  * and the TLB says where base + o is in RAM: the physical address is left in `tp`. A
- * dword must be aligned (so within one page).
+ * word or dword must be aligned (so within one page), and its offset must not run past
+ * 4 GiB, the segment's limit (base + o wraps to an address that may well be aligned).
  */
 function based(seg: number, write: boolean, size: number, end: string): string {
-  return `(cpu.basedMask & ${1 << seg}) !== 0 && ((l = (cpu.segBase[${seg}] + o) | 0) & ${size - 1}) === 0 && ` +
+  const limit = size === 1 ? '' : `(o >>> 0) < ${2 ** 32 + 1 - size} && `;
+  return `(cpu.basedMask & ${1 << seg}) !== 0 && ${limit}((l = (cpu.segBase[${seg}] + o) | 0) & ${size - 1}) === 0 && ` +
     `((te = tlb[l >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && (tp = ((te & -4096) | (l & 4095)) >>> 0) < ${end}`;
 }
 
