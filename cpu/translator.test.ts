@@ -890,13 +890,13 @@ describe('what the Linux boot spends its time in (issue 17), translated', () => 
 
   describe('FS with a base (Linux\'s per-CPU area) and paging on', () => {
     const PD = 0x90000, PT = 0x91000, BASE = 0x3000;
-    /** Identity paging of the first MiB (the page at DATA + 0x2000 + BASE not present), FS = DESC with base BASE and 4 GiB. */
-    const setup = (limit = 0xfffff) => (cpu: Cpu, bus: TestBus) => {
+    /** Identity paging of the first MiB (the page at DATA + 0x2000 + BASE not present), FS = DESC with `base` (BASE) and 4 GiB (or `limit`). */
+    const setup = (limit = 0xfffff, base = BASE) => (cpu: Cpu, bus: TestBus) => {
       const dv = new DataView(bus.ram.buffer);
       dv.setUint32(PD, PT | 3, true);
       for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
       dv.setUint32(PT + ((DATA + 0x2000 + BASE) >>> 12) * 4, 0, true);
-      putDescriptor(bus.ram, DESC, BASE, limit, 0x92, true, true);
+      putDescriptor(bus.ram, DESC, base, limit, 0x92, true, true);
       cpu.gdtrLimit = DESC + 7;
       cpu.setCr3(PD);
       cpu.setCr0(cpu.cr0 | 0x80000000);
@@ -934,6 +934,22 @@ describe('what the Linux boot spends its time in (issue 17), translated', () => 
     it('faults where the interpreter does: a page that is not present, and past a lower limit', () => {
       expect(compare(program(DATA + 0x2000 - 4), -1, setup())).toBe('');
       expect(compare(program(DATA + 0x100), -1, setup(DATA + 0x104))).toBe(''); // not 4 GiB: the checked way
+    });
+
+    it('faults on an offset whose last byte is past 4 GiB, though base + offset wraps to a mapped page', () => {
+      // mov ebx, o ; inc eax ; the access ; inc eax: the access must #GP (EIP pushed) unless it fits.
+      for (const base of [0x10, 0x13, 0x1001]) {
+        for (const o of [0xfffffffc, 0xfffffffd, 0xfffffffe, 0xffffffff]) {
+          for (const access of [[0x64, 0x8b, 0x0b], [0x64, 0x89, 0x0b], [0x64, 0x66, 0x8b, 0x0b], [0x64, 0x66, 0x89, 0x0b], [0x64, 0x8a, 0x0b]]) { // mov ecx, fs:[ebx] ; mov fs:[ebx], ecx ; mov cx ; mov fs:[ebx], cx ; mov cl
+            const program = [...loadFs, 0xbb, ...le(o), 0x40, ...access, 0x40];
+            expect(compare(program, -1, setup(0xfffff, base))).toBe('');
+            const r = run([...program, 0xf4], true, -1, setup(0xfffff, base));
+            const size = access[1] === 0x66 ? 2 : access[1] === 0x8a ? 1 : 4;
+            const faults = o + size - 1 > 0xffffffff;
+            expect(new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 12, true)).toBe(faults ? CODE_BASE + 12 : 0); // the EIP pushed
+          }
+        }
+      }
     });
   });
 });

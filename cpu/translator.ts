@@ -469,6 +469,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
 /** What generated code may call: the interpreter's own semantic functions. */
 const HELPERS = {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
+  rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
   condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, loadSegment, stringMovs, stringStos,
 };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
@@ -529,11 +530,12 @@ function regOperand(reg: number, size: number): Operand {
  * the physical address (Cpu.flatMask); with paging on (Cpu.pagedMask) the software TLB
  * gives it, when its entry allows the access at this privilege level (a write only once
  * the page is dirty: see Cpu.translate). Everything else (a TLB miss, a page past RAM,
- * a misaligned dword, a segment that is not flat) and every fault goes through
- * Cpu.read32/write32 and the others, which fill the TLB. Only that slow path can fault,
- * so it is where the instruction's EIP is stored for a fault (`HERE`), not before every
- * access. `END4`/`END2`/`END1` stand for the RAM size minus 3, 1 and 0: translate() puts the
- * numbers in. A dword at an aligned offset never crosses a page.
+ * a misaligned dword, a segment that is not flat) and every fault goes through rd32/wr32
+ * and the others (below), which call Cpu.read32/write32 and the others, which fill the
+ * TLB. Only that slow path can fault, so it is where the instruction's EIP is stored for
+ * a fault (`HERE`), not before every access. `END4`/`END2`/`END1` stand for the RAM size
+ * minus 3, 1 and 0: translate() puts the numbers in. A dword at an aligned offset never
+ * crosses a page.
  */
 function memOperand(seg: number, size: number): Operand {
   const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
@@ -543,18 +545,18 @@ function memOperand(seg: number, size: number): Operand {
     const end = size === 4 ? 'END4' : size === 2 ? 'END2' : 'END1', arr = size === 4 ? 'm32[tp >> 2]' : size === 2 ? 'm16[tp >> 1]' : 'm8[tp]';
     const read = based(seg, false, size, end), write = based(seg, true, size, end);
     return {
-      read: `(${read} ? ${arr} : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read${fn}(${seg}, o)))`,
+      read: `(${read} ? ${arr} : rd${fn}(cpu, ${seg}, o, HERE))`,
       write: (v) => `if (${write} && cp[tp >>> 12] === 0) ${arr} = ${v}; ` +
-        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write${fn}(${seg}, o, ${v}); }`,
+        `else wr${fn}(cpu, ${seg}, o, ${v}, HERE);`,
       mem: true,
     };
   }
   if (seg !== CS && size === 4) {
     const flat = flatDword(seg), read = pagedDword(seg, false), write = pagedDword(seg, true);
     return {
-      read: `(${flat} ? m32[o >> 2] : ${read} ? m32[tp >> 2] : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read32(${seg}, o)))`,
+      read: `(${flat} ? m32[o >> 2] : ${read} ? m32[tp >> 2] : rd32(cpu, ${seg}, o, HERE))`,
       write: (v) => `if (${flat} && cp[o >>> 12] === 0) m32[o >> 2] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m32[tp >> 2] = ${v}; ` +
-        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write32(${seg}, o, ${v}); }`,
+        `else wr32(cpu, ${seg}, o, ${v}, HERE);`,
       mem: true,
     };
   }
@@ -562,9 +564,9 @@ function memOperand(seg: number, size: number): Operand {
     const flat = `(o >>> 0) < END1 && (cpu.flatMask & ${1 << seg}) !== 0`;
     const read = paged(seg, false, 'END1'), write = paged(seg, true, 'END1');
     return {
-      read: `(${flat} ? m8[o] : ${read} ? m8[tp] : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read8(${seg}, o)))`,
+      read: `(${flat} ? m8[o] : ${read} ? m8[tp] : rd8(cpu, ${seg}, o, HERE))`,
       write: (v) => `if (${flat} && cp[o >>> 12] === 0) m8[o] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m8[tp] = ${v}; ` +
-        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write8(${seg}, o, ${v}); }`,
+        `else wr8(cpu, ${seg}, o, ${v}, HERE);`,
       mem: true,
     };
   }
@@ -573,9 +575,9 @@ function memOperand(seg: number, size: number): Operand {
     const flat = `(o & 1) === 0 && (o >>> 0) < END2 && (cpu.flatMask & ${1 << seg}) !== 0`;
     const read = `(o & 1) === 0 && ${paged(seg, false, 'END2')}`, write = `(o & 1) === 0 && ${paged(seg, true, 'END2')}`;
     return {
-      read: `(${flat} ? m16[o >> 1] : ${read} ? m16[tp >> 1] : (cpu.instrEip = HERE, cpu.memFallbacks++, cpu.read16(${seg}, o)))`,
+      read: `(${flat} ? m16[o >> 1] : ${read} ? m16[tp >> 1] : rd16(cpu, ${seg}, o, HERE))`,
       write: (v) => `if (${flat} && cp[o >>> 12] === 0) m16[o >> 1] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m16[tp >> 1] = ${v}; ` +
-        `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.write16(${seg}, o, ${v}); }`,
+        `else wr16(cpu, ${seg}, o, ${v}, HERE);`,
       mem: true,
     };
   }
@@ -599,10 +601,12 @@ function paged(seg: number, write: boolean, end: string): string {
 /**
  * Whether seg:o is in a segment of basedMask (paging on, offsets to 4 GiB, any base)
  * and the TLB says where base + o is in RAM: the physical address is left in `tp`. A
- * dword must be aligned (so within one page).
+ * word or dword must be aligned (so within one page), and its offset must not run past
+ * 4 GiB, the segment's limit (base + o wraps to an address that may well be aligned).
  */
 function based(seg: number, write: boolean, size: number, end: string): string {
-  return `(cpu.basedMask & ${1 << seg}) !== 0 && ((l = (cpu.segBase[${seg}] + o) | 0) & ${size - 1}) === 0 && ` +
+  const limit = size === 1 ? '' : `(o >>> 0) < ${2 ** 32 + 1 - size} && `;
+  return `(cpu.basedMask & ${1 << seg}) !== 0 && ${limit}((l = (cpu.segBase[${seg}] + o) | 0) & ${size - 1}) === 0 && ` +
     `((te = tlb[l >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && (tp = ((te & -4096) | (l & 4095)) >>> 0) < ${end}`;
 }
 
@@ -614,12 +618,27 @@ function pagedDword(seg: number, write: boolean): string {
 function push32(value: string): string {
   return `o = (r[${ESP}] - 4) | 0; if (${flatDword(SS)} && cp[o >>> 12] === 0) { m32[o >> 2] = ${value}; r[${ESP}] = o; } ` +
     `else if (${pagedDword(SS, true)} && cp[tp >>> 12] === 0) { m32[tp >> 2] = ${value}; r[${ESP}] = o; } ` +
-    `else { cpu.instrEip = HERE; cpu.memFallbacks++; cpu.push32(${value}); }`;
+    `else pushSlow(cpu, ${value}, HERE);`;
 }
 
 /** POP of a dword into `v`, straight from RAM when SS is flat. */
 const POP32 = `o = r[${ESP}]; if (${flatDword(SS)}) { v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } ` +
-  `else if (${pagedDword(SS, false)}) { v = m32[tp >> 2]; r[${ESP}] = (o + 4) | 0; } else { cpu.instrEip = HERE; cpu.memFallbacks++; v = cpu.pop32(); }`;
+  `else if (${pagedDword(SS, false)}) { v = m32[tp >> 2]; r[${ESP}] = (o + 4) | 0; } else v = popSlow(cpu, HERE);`;
+
+/*
+ * The slow paths of memory operands, PUSH and POP (see memOperand): a call each, so a
+ * block's source stays short (it compiles in time proportional to its length). They
+ * store the instruction's EIP for a fault and count the access as one that missed the
+ * inline path.
+ */
+function rd8(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read8(seg, o); }
+function rd16(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read16(seg, o); }
+function rd32(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read32(seg, o); }
+function wr8(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write8(seg, o, v); }
+function wr16(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write16(seg, o, v); }
+function wr32(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write32(seg, o, v); }
+function pushSlow(cpu: Cpu, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.push32(v); }
+function popSlow(cpu: Cpu, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.pop32(); }
 
 /**
  * Decodes a 32-bit ModRM effective address; returns the JS expression of the offset
