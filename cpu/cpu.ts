@@ -800,43 +800,45 @@ export class Cpu {
   // A20 on: the offset is the physical address, and no limit or right can fail) whose
   // bytes are all in RAM, at any alignment, with no other test: that much is small enough
   // for V8 to inline into every handler. Everything else is a call to the general path.
+  // The offset is taken as an int32 (one of 2 GiB or more is negative, and goes the
+  // general way): as a uint32, V8 would compile the test to deoptimize on such an offset.
 
   read8(seg: number, off: number): number {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize) return this.mem[p];
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize) return this.mem[p];
     }
     return this.read8Slow(seg, off) | 0;
   }
 
   read16(seg: number, off: number): number {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 1) return this.memView.getUint16(p, true);
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize - 1) return this.memView.getUint16(p, true);
     }
     return this.read16Slow(seg, off) | 0;
   }
 
   read32(seg: number, off: number): number {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 3) return this.memView.getInt32(p, true);
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize - 3) return this.memView.getInt32(p, true);
     }
     return this.read32Slow(seg, off) | 0;
   }
 
   write8(seg: number, off: number, v: number): void {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize && this.codePages[p >>> 12] === 0) { this.mem[p] = v; return; }
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize && this.codePages[p >>> 12] === 0) { this.mem[p] = v; return; }
     }
     this.write8Slow(seg, off, v);
   }
 
   write16(seg: number, off: number, v: number): void {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 1 && (this.codePages[p >>> 12] | this.codePages[(p + 1) >>> 12]) === 0) {
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize - 1 && (this.codePages[p >>> 12] | this.codePages[(p + 1) >>> 12]) === 0) {
         this.memView.setUint16(p, v, true);
         return;
       }
@@ -846,8 +848,8 @@ export class Cpu {
 
   write32(seg: number, off: number, v: number): void {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 3 && (this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) === 0) {
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize - 3 && (this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) === 0) {
         this.memView.setInt32(p, v, true);
         return;
       }
