@@ -1339,6 +1339,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
   // A byte, as V8 then knows: it keeps the opcode untagged in a register through the loop.
   let op = first & 0xff;
   let budget = run === true ? EXECUTE_RUN : 0;
+  const cycles = cpu.instructionCycles; // set once, by the machine that builds the CPU
   for (;;) {
     switch (op) {
       case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
@@ -1695,7 +1696,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
         INVALID(cpu, op); break;
     }
     if (run === false) return;
-    const left = cpu.left - cpu.instructionCycles;
+    const left = cpu.left - cycles;
     cpu.left = left;
     cpu.sliceInstr++;
     if (left <= 0 || --budget === 0) return;
