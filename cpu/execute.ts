@@ -1338,8 +1338,10 @@ function INVALID_0F(cpu: Cpu, op: number): void {
 function execute(cpu: Cpu, first: number, run: boolean): void {
   // A byte, as V8 then knows: it keeps the opcode untagged in a register through the loop.
   let op = first & 0xff;
-  let budget = run === true ? EXECUTE_RUN : 0;
   const cycles = cpu.instructionCycles; // set once, by the machine that builds the CPU
+  // Return once `left` is down to `floor`: at the slice's end (0) or after about
+  // EXECUTE_RUN instructions, whichever comes first (one test for both).
+  const floor = run === true ? Math.max(0, cpu.left - EXECUTE_RUN * cycles) : 0;
   for (;;) {
     switch (op) {
       case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
@@ -1699,7 +1701,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
     const left = cpu.left - cycles;
     cpu.left = left;
     cpu.sliceInstr++;
-    if (left <= 0 || --budget === 0) return;
+    if (left <= floor) return;
     // The run loop's slow path: TF, or an interrupt with IF set. Neither flag, mostly.
     const flags = cpu.flags;
     if ((flags & IF_TF) !== 0 && ((flags & TF) !== 0 || cpu.irqLine === true)) return;
