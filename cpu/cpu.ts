@@ -811,45 +811,82 @@ export class Cpu {
   // A20 on: the offset is the physical address, and no limit or right can fail) whose
   // bytes are all in RAM, at any alignment, with no other test: that much is small enough
   // for V8 to inline into every handler. Everything else is a call to the general path.
+  // The offset is taken as an int32 (one of 2 GiB or more is negative, and goes the
+  // general way): as a uint32, V8 would compile the test to deoptimize on such an offset.
+  // With paging on, the same holds for a segment in pagedMask (the same segments: the
+  // offset is the linear address) whose access stays in one page the TLB allows.
 
   read8(seg: number, off: number): number {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize) return this.mem[p];
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize) return this.mem[p];
+    } else if ((this.pagedMask & (1 << seg)) !== 0) {
+      const e = this.tlb[off >>> 12];
+      if ((e & this.tlbReadNeed) !== 0) {
+        const p = (e & ~0xfff) | (off & 0xfff);
+        if (p >= 0 && p < this.memSize) return this.mem[p];
+      }
     }
     return this.read8Slow(seg, off) | 0;
   }
 
   read16(seg: number, off: number): number {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 1) return this.memView.getUint16(p, true);
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize - 1) return this.memView.getUint16(p, true);
+    } else if ((this.pagedMask & (1 << seg)) !== 0) {
+      const e = this.tlb[off >>> 12];
+      if ((off & 0xfff) !== 0xfff && (e & this.tlbReadNeed) !== 0) {
+        const p = (e & ~0xfff) | (off & 0xfff);
+        if (p >= 0 && p < this.memSize - 1) return this.memView.getUint16(p, true);
+      }
     }
     return this.read16Slow(seg, off) | 0;
   }
 
   read32(seg: number, off: number): number {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 3) return this.memView.getInt32(p, true);
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize - 3) return this.memView.getInt32(p, true);
+    } else if ((this.pagedMask & (1 << seg)) !== 0) {
+      const e = this.tlb[off >>> 12];
+      if ((off & 0xfff) <= 0xffc && (e & this.tlbReadNeed) !== 0) {
+        const p = (e & ~0xfff) | (off & 0xfff);
+        if (p >= 0 && p < this.memSize - 3) return this.memView.getInt32(p, true);
+      }
     }
     return this.read32Slow(seg, off) | 0;
   }
 
   write8(seg: number, off: number, v: number): void {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize && this.codePages[p >>> 12] === 0) { this.mem[p] = v; return; }
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize && this.codePages[p >>> 12] === 0) { this.mem[p] = v; return; }
+    } else if ((this.pagedMask & (1 << seg)) !== 0) {
+      const e = this.tlb[off >>> 12];
+      if ((e & this.tlbWriteNeed) !== 0) {
+        const p = (e & ~0xfff) | (off & 0xfff);
+        if (p >= 0 && p < this.memSize && this.codePages[p >>> 12] === 0) { this.mem[p] = v; return; }
+      }
     }
     this.write8Slow(seg, off, v);
   }
 
   write16(seg: number, off: number, v: number): void {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 1 && (this.codePages[p >>> 12] | this.codePages[(p + 1) >>> 12]) === 0) {
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize - 1 && (this.codePages[p >>> 12] | this.codePages[(p + 1) >>> 12]) === 0) {
         this.memView.setUint16(p, v, true);
         return;
+      }
+    } else if ((this.pagedMask & (1 << seg)) !== 0) {
+      const e = this.tlb[off >>> 12];
+      if ((off & 0xfff) !== 0xfff && (e & this.tlbWriteNeed) !== 0) {
+        const p = (e & ~0xfff) | (off & 0xfff);
+        if (p >= 0 && p < this.memSize - 1 && this.codePages[p >>> 12] === 0) {
+          this.memView.setUint16(p, v, true);
+          return;
+        }
       }
     }
     this.write16Slow(seg, off, v);
@@ -857,10 +894,19 @@ export class Cpu {
 
   write32(seg: number, off: number, v: number): void {
     if ((this.flatMask & (1 << seg)) !== 0) {
-      const p = off >>> 0;
-      if (p < this.memSize - 3 && (this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) === 0) {
+      const p = off | 0;
+      if (p >= 0 && p < this.memSize - 3 && (this.codePages[p >>> 12] | this.codePages[(p + 3) >>> 12]) === 0) {
         this.memView.setInt32(p, v, true);
         return;
+      }
+    } else if ((this.pagedMask & (1 << seg)) !== 0) {
+      const e = this.tlb[off >>> 12];
+      if ((off & 0xfff) <= 0xffc && (e & this.tlbWriteNeed) !== 0) {
+        const p = (e & ~0xfff) | (off & 0xfff);
+        if (p >= 0 && p < this.memSize - 3 && this.codePages[p >>> 12] === 0) {
+          this.memView.setInt32(p, v, true);
+          return;
+        }
       }
     }
     this.write32Slow(seg, off, v);

@@ -54,23 +54,28 @@ const MSR_BIOS_SIGN_ID = 0x8b;
 // for all of them at once: a call a shared helper makes only sometimes (the memory form
 // of a ModRM, a 32-bit address) is then seldom inlined, even into the handlers whose
 // operands are all in memory. So the shared helpers make their calls unconditionally
-// and test inside: modrm() always calls decodeEA(), which returns at once for a
-// register form and handles a 32-bit address itself; and rdE32() and the others do a
-// flat segment's access themselves (as Cpu.read32 would), calling Cpu only otherwise.
+// and test inside: modrm() always calls decodeAt(), which returns at once for a
+// register form; and rdE32() and the others do a flat segment's access themselves (as
+// Cpu.read32 would), calling Cpu only otherwise.
 
 /** The effective address of ModRM `m` into cpu.eaSeg/cpu.eaOff (nothing for a register form). */
 function decodeEA(cpu: Cpu, m: number): void {
-  if (m >= 0xc0) return;
-  if (cpu.a32 === false) {
-    decodeEA16(cpu, m);
+  const e = cpu.eip;
+  if (e + 5 > cpu.fetchHi || e < cpu.fetchLo || cpu.a32 === false) {
+    decodeEAFetching(cpu, m);
     return;
   }
-  // The SIB and displacement bytes are read straight from the fetch window when all
-  // five that there can be are in it (everywhere but at its end), with no fetch call
-  // that V8 could decline to inline; decodeEA32 fetches them one by one otherwise.
-  const e = cpu.eip;
-  if (e + 5 > cpu.fetchHi || e < cpu.fetchLo) {
-    decodeEA32(cpu, m);
+  decodeAt(cpu, m, e);
+}
+
+/**
+ * decodeEA for a 32-bit address whose SIB and displacement bytes, if any, start at EIP
+ * `e` and are all in the fetch window (the five there can be): read straight from it,
+ * with one window test for all of them; EIP ends up after them.
+ */
+function decodeAt(cpu: Cpu, m: number, e: number): void {
+  if (m >= 0xc0) {
+    cpu.eip = e;
     return;
   }
   const mem = cpu.mem;
@@ -110,6 +115,12 @@ function decodeEA(cpu: Cpu, m: number): void {
   cpu.eip = e + (p - p0);
   cpu.eaOff = off;
   cpu.eaSeg = cpu.segOvr >= 0 ? cpu.segOvr : seg;
+}
+
+/** decodeEA fetching byte by byte: near the end of the fetch window, or a 16-bit address. */
+function decodeEAFetching(cpu: Cpu, m: number): void {
+  if (m >= 0xc0) return;
+  if (cpu.a32 === true) decodeEA32(cpu, m); else decodeEA16(cpu, m);
 }
 
 /** decodeEA's 32-bit form, fetching each byte (near the end of the fetch window). */
@@ -166,10 +177,18 @@ function decodeEA16(cpu: Cpu, m: number): void {
   cpu.eaSeg = cpu.segOvr >= 0 ? cpu.segOvr : seg;
 }
 
-/** Reads the ModRM byte and, for memory forms, the effective address. */
+/** Reads the ModRM byte and, for memory forms, the effective address: one window test for all their bytes. */
 function modrm(cpu: Cpu): number {
+  const e = cpu.eip;
+  if (e + 6 > cpu.fetchHi || e < cpu.fetchLo || cpu.a32 === false) return modrmFetching(cpu);
+  const m = cpu.mem[e + cpu.fetchDelta];
+  decodeAt(cpu, m, e + 1);
+  return m;
+}
+
+function modrmFetching(cpu: Cpu): number {
   const m = cpu.fetch8();
-  decodeEA(cpu, m);
+  decodeEAFetching(cpu, m);
   return m;
 }
 
@@ -187,26 +206,26 @@ function modrmMem(cpu: Cpu): number {
 
 function rdE8(cpu: Cpu, m: number): number {
   if (m >= 0xc0) return cpu.reg8[R8[m & 7]];
-  const p = cpu.eaOff >>> 0;
-  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize) return cpu.mem[p];
+  const p = cpu.eaOff;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p >= 0 && p < cpu.memSize) return cpu.mem[p];
   return cpu.read8(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE8(cpu: Cpu, m: number, v: number): void {
   if (m >= 0xc0) { cpu.reg8[R8[m & 7]] = v; return; }
-  const p = cpu.eaOff >>> 0;
-  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize && cpu.codePages[p >>> 12] === 0) { cpu.mem[p] = v; return; }
+  const p = cpu.eaOff;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p >= 0 && p < cpu.memSize && cpu.codePages[p >>> 12] === 0) { cpu.mem[p] = v; return; }
   cpu.write8(cpu.eaSeg, cpu.eaOff, v);
 }
 function rdE16(cpu: Cpu, m: number): number {
   if (m >= 0xc0) return cpu.reg16[(m & 7) << 1];
-  const p = cpu.eaOff >>> 0;
-  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 1) return cpu.memView.getUint16(p, true);
+  const p = cpu.eaOff;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p >= 0 && p < cpu.memSize - 1) return cpu.memView.getUint16(p, true);
   return cpu.read16(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE16(cpu: Cpu, m: number, v: number): void {
   if (m >= 0xc0) { cpu.reg16[(m & 7) << 1] = v; return; }
-  const p = cpu.eaOff >>> 0;
-  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 1 && (cpu.codePages[p >>> 12] | cpu.codePages[(p + 1) >>> 12]) === 0) {
+  const p = cpu.eaOff;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p >= 0 && p < cpu.memSize - 1 && (cpu.codePages[p >>> 12] | cpu.codePages[(p + 1) >>> 12]) === 0) {
     cpu.memView.setUint16(p, v, true);
     return;
   }
@@ -214,14 +233,14 @@ function wrE16(cpu: Cpu, m: number, v: number): void {
 }
 function rdE32(cpu: Cpu, m: number): number {
   if (m >= 0xc0) return cpu.reg32[m & 7];
-  const p = cpu.eaOff >>> 0;
-  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 3) return cpu.memView.getInt32(p, true);
+  const p = cpu.eaOff;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p >= 0 && p < cpu.memSize - 3) return cpu.memView.getInt32(p, true);
   return cpu.read32(cpu.eaSeg, cpu.eaOff) | 0;
 }
 function wrE32(cpu: Cpu, m: number, v: number): void {
   if (m >= 0xc0) { cpu.reg32[m & 7] = v; return; }
-  const p = cpu.eaOff >>> 0;
-  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p < cpu.memSize - 3 && (cpu.codePages[p >>> 12] | cpu.codePages[(p + 3) >>> 12]) === 0) {
+  const p = cpu.eaOff;
+  if ((cpu.flatMask & (1 << cpu.eaSeg)) !== 0 && p >= 0 && p < cpu.memSize - 3 && (cpu.codePages[p >>> 12] | cpu.codePages[(p + 3) >>> 12]) === 0) {
     cpu.memView.setInt32(p, v, true);
     return;
   }
@@ -1319,7 +1338,10 @@ function INVALID_0F(cpu: Cpu, op: number): void {
 function execute(cpu: Cpu, first: number, run: boolean): void {
   // A byte, as V8 then knows: it keeps the opcode untagged in a register through the loop.
   let op = first & 0xff;
-  let budget = run === true ? EXECUTE_RUN : 0;
+  const cycles = cpu.instructionCycles; // set once, by the machine that builds the CPU
+  // Return once `left` is down to `floor`: at the slice's end (0) or after about
+  // EXECUTE_RUN instructions, whichever comes first (one test for both).
+  const floor = run === true ? Math.max(0, cpu.left - EXECUTE_RUN * cycles) : 0;
   for (;;) {
     switch (op) {
       case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
@@ -1676,10 +1698,10 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
         INVALID(cpu, op); break;
     }
     if (run === false) return;
-    const left = cpu.left - cpu.instructionCycles;
+    const left = cpu.left - cycles;
     cpu.left = left;
     cpu.sliceInstr++;
-    if (left <= 0 || --budget === 0) return;
+    if (left <= floor) return;
     // The run loop's slow path: TF, or an interrupt with IF set. Neither flag, mostly.
     const flags = cpu.flags;
     if ((flags & IF_TF) !== 0 && ((flags & TF) !== 0 || cpu.irqLine === true)) return;
