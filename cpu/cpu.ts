@@ -118,6 +118,8 @@ export class Cpu {
   readonly mem32: Int32Array;
   /** RAM as words, for translated code's aligned 16-bit accesses. */
   readonly mem16: Uint16Array;
+  /** RAM as a DataView, for translated code's unaligned word and dword accesses. */
+  readonly memView: DataView;
   readonly memSize: number;
   /**
    * On the hot paths this and the other boolean fields (smc, irqLine) are tested with
@@ -153,9 +155,10 @@ export class Cpu {
    */
   basedMask = 0;
   /**
-   * Byte and dword accesses (and 32-bit pushes and pops) in translated code that missed
-   * the inline path: a TLB miss or a page it does not allow, a misaligned dword, a
-   * segment that is not flat, a page past RAM or holding translated code. For the bench.
+   * Memory accesses (and 32-bit pushes and pops) in translated code that missed the
+   * inline path: a TLB miss or a page it does not allow, a word or dword across a page
+   * with paging on, a segment that is not flat, a page past RAM or holding translated
+   * code. For the bench.
    */
   memFallbacks = 0;
   /** The segments that would be flat with paging off and A20 on. */
@@ -257,6 +260,7 @@ export class Cpu {
     if (this.mem.byteOffset & 3) throw new Error('Cpu: RAM must be 4-byte aligned in its buffer');
     this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
     this.mem16 = new Uint16Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 1);
+    this.memView = new DataView(this.mem.buffer, this.mem.byteOffset, this.mem.length);
     this.memSize = this.mem.length;
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = new Uint8Array(pages + 1);
