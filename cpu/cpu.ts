@@ -123,7 +123,7 @@ export class Cpu {
   declare readonly mem32: Int32Array;
   /** RAM as words, for translated code's aligned 16-bit accesses. */
   declare readonly mem16: Uint16Array;
-  /** RAM for the interpreter's word and dword accesses at any alignment: one load or store each. */
+  /** RAM for word and dword accesses at any alignment (the interpreter's and translated code's): one load or store each. */
   declare readonly memView: DataView;
   declare readonly memSize: number;
   /**
@@ -160,9 +160,10 @@ export class Cpu {
    */
   basedMask = 0;
   /**
-   * Byte and dword accesses (and 32-bit pushes and pops) in translated code that missed
-   * the inline path: a TLB miss or a page it does not allow, a misaligned dword, a
-   * segment that is not flat, a page past RAM or holding translated code. For the bench.
+   * Memory accesses (and 32-bit pushes and pops) in translated code that missed the
+   * inline path: a TLB miss or a page it does not allow, a word or dword across a page
+   * with paging on, a segment that is not flat, a page past RAM or holding translated
+   * code. For the bench.
    */
   memFallbacks = 0;
   /** The segments that would be flat with paging off and A20 on. */

@@ -19,15 +19,16 @@
  * The generated code calls the interpreter's own semantic functions (shift, ADC/SBB,
  * multiply, condition, Cpu.read32 ...), except for the ALU operations, TEST, INC/DEC
  * and shifts by a constant, which it writes inline, recording exactly the lazy flag
- * state the interpreter's helpers record, and for dword and byte accesses (PUSH and POP
- * included) to a flat segment (Cpu.flatMask: base 0, 4 GiB, paging off, A20 on), which
- * go straight to RAM when the offset is in it, aligned for a dword, and, for a write,
- * outside translated code; any other access takes Cpu.read32 and the others, which
- * check and fault. Within a block it also knows which flags
- * nobody can see (overwritten before any read, fault or exit) and drops their
- * recording, and after an inline operation it works conditions out from the known
- * state (see "Flags" below). The differential tests (translator.test.ts, fuzz.test.ts)
- * run both ways and compare registers, EFLAGS, memory and counts.
+ * state the interpreter's helpers record, and for byte, word and dword accesses (PUSH
+ * and POP included) to a flat segment (Cpu.flatMask: base 0, 4 GiB, paging off, A20 on;
+ * with paging on through the TLB), which go straight to RAM when the offset is in it
+ * (with paging on, within one page) and, for a write, outside translated code; any other
+ * access takes Cpu.read32 and the others, which check and fault (see memOperand).
+ * Within a block it also knows which flags nobody can see (overwritten before any read,
+ * fault or exit) and drops their recording, and after an inline operation it works
+ * conditions out from the known state (see "Flags" below). The differential tests
+ * (translator.test.ts, fuzz.test.ts) run both ways and compare registers, EFLAGS,
+ * memory and counts.
  *
  * Correctness rules:
  * - A block lives in one 4 KiB physical page and is looked up by physical address
@@ -524,69 +525,76 @@ function regOperand(reg: number, size: number): Operand {
 }
 
 /**
- * A memory operand at seg:o. Dwords and bytes of a flat segment (base 0, 4 GiB) are
- * read and written straight in RAM when the address is in it (and aligned, for a
- * dword), and written so only outside translated code: with paging off the offset is
- * the physical address (Cpu.flatMask); with paging on (Cpu.pagedMask) the software TLB
- * gives it, when its entry allows the access at this privilege level (a write only once
- * the page is dirty: see Cpu.translate). Everything else (a TLB miss, a page past RAM,
- * a misaligned dword, a segment that is not flat) and every fault goes through rd32/wr32
- * and the others (below), which call Cpu.read32/write32 and the others, which fill the
- * TLB. Only that slow path can fault, so it is where the instruction's EIP is stored for
- * a fault (`HERE`), not before every access. `END4`/`END2`/`END1` stand for the RAM size
- * minus 3, 1 and 0: translate() puts the numbers in. A dword at an aligned offset never
- * crosses a page.
+ * A memory operand at seg:o. Bytes, words and dwords of a flat segment (base 0, 4 GiB)
+ * are read and written straight in RAM when the address is in it, and written so only
+ * outside translated code. The test leaves the physical address in `tp`: with paging off
+ * the offset is the physical address (Cpu.flatMask); with paging on (Cpu.pagedMask) the
+ * software TLB gives it, when its entry allows the access at this privilege level (a
+ * write only once the page is dirty: see Cpu.translate); through FS or GS (basedMask)
+ * the TLB is looked up at base + o. Then an aligned word or dword is one element of
+ * mem16/mem32 (the cheapest, so tested first), an unaligned one a DataView access
+ * (Cpu.memView: V8 makes it one unaligned load or store; four byte loads and stores
+ * took 4% more instructions on LZ4, see docs/PERFORMANCE.md, issue 19).
+ *
+ * With paging on a word or dword must lie within one 4 KiB page: one TLB entry then
+ * covers it, and one that crosses a page takes the slow path, which checks (and faults
+ * on) both pages. With paging off nothing can fault, so one that crosses a page goes
+ * inline too, a write only when neither page holds translated code (an unaligned write
+ * checks the page of its last byte as well). Keeping the crossing access off the slow
+ * path matters beyond its own cost: a slow path never taken before V8 optimized the
+ * block has no type feedback, and reaching it later throws the block's optimized code
+ * away (a deopt and a recompile of tens of milliseconds).
+ *
+ * Everything else (a TLB miss, a page past RAM, a page of translated code, a segment that
+ * is not flat, a page-crossing access with paging on) goes through rd32/wr32 and the
+ * others, which count it (Cpu.memFallbacks) and call Cpu.read32/write32 and the others,
+ * which fill the TLB and fault. Only that slow path can fault, so it is where the
+ * instruction's EIP is stored for a fault (`HERE`), not before every access; a call to a
+ * helper keeps it short (source is compile time). `END4`/`END2`/`END1` stand for the
+ * RAM size minus 3, 1 and 0: translate() puts the numbers in.
  */
 function memOperand(seg: number, size: number): Operand {
-  const fn = size === 4 ? '32' : size === 2 ? '16' : '8';
-  if (seg === FS || seg === GS) {
-    // Through FS or GS (an override): a base is likely (Linux's per-CPU area), so
-    // the linear address is the base plus the offset, looked up in the TLB.
-    const end = size === 4 ? 'END4' : size === 2 ? 'END2' : 'END1', arr = size === 4 ? 'm32[tp >> 2]' : size === 2 ? 'm16[tp >> 1]' : 'm8[tp]';
-    const read = based(seg, false, size, end), write = based(seg, true, size, end);
-    return {
-      read: `(${read} ? ${arr} : rd${fn}(cpu, ${seg}, o, HERE))`,
-      write: (v) => `if (${write} && cp[tp >>> 12] === 0) ${arr} = ${v}; ` +
-        `else wr${fn}(cpu, ${seg}, o, ${v}, HERE);`,
-      mem: true,
-    };
-  }
-  if (seg !== CS && size === 4) {
-    const flat = flatDword(seg), read = pagedDword(seg, false), write = pagedDword(seg, true);
-    return {
-      read: `(${flat} ? m32[o >> 2] : ${read} ? m32[tp >> 2] : rd32(cpu, ${seg}, o, HERE))`,
-      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m32[o >> 2] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m32[tp >> 2] = ${v}; ` +
-        `else wr32(cpu, ${seg}, o, ${v}, HERE);`,
-      mem: true,
-    };
-  }
-  if (seg !== CS && size === 1) {
-    const flat = `(o >>> 0) < END1 && (cpu.flatMask & ${1 << seg}) !== 0`;
-    const read = paged(seg, false, 'END1'), write = paged(seg, true, 'END1');
-    return {
-      read: `(${flat} ? m8[o] : ${read} ? m8[tp] : rd8(cpu, ${seg}, o, HERE))`,
-      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m8[o] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m8[tp] = ${v}; ` +
-        `else wr8(cpu, ${seg}, o, ${v}, HERE);`,
-      mem: true,
-    };
-  }
-  if (seg !== CS && size === 2) {
-    // Words (the XZ decompressor's probabilities): aligned, so within one page.
-    const flat = `(o & 1) === 0 && (o >>> 0) < END2 && (cpu.flatMask & ${1 << seg}) !== 0`;
-    const read = `(o & 1) === 0 && ${paged(seg, false, 'END2')}`, write = `(o & 1) === 0 && ${paged(seg, true, 'END2')}`;
-    return {
-      read: `(${flat} ? m16[o >> 1] : ${read} ? m16[tp >> 1] : rd16(cpu, ${seg}, o, HERE))`,
-      write: (v) => `if (${flat} && cp[o >>> 12] === 0) m16[o >> 1] = ${v}; else if (${write} && cp[tp >>> 12] === 0) m16[tp >> 1] = ${v}; ` +
-        `else wr16(cpu, ${seg}, o, ${v}, HERE);`,
-      mem: true,
-    };
-  }
-  return { read: `(cpu.instrEip = HERE, cpu.read${fn}(${seg}, o))`, write: (v) => `cpu.instrEip = HERE; cpu.write${fn}(${seg}, o, ${v});`, mem: true };
+  const fn = size * 8;
+  if (seg === CS) return { read: `(cpu.instrEip = HERE, cpu.read${fn}(${seg}, o))`, write: (v) => `cpu.instrEip = HERE; cpu.write${fn}(${seg}, o, ${v});`, mem: true };
+  const based = seg === FS || seg === GS;
+  const read = based ? basedAt(seg, false, size) : inlineAt(seg, false, size);
+  const write = based ? basedAt(seg, true, size) : inlineAt(seg, true, size);
+  const slowWrite = (v: string): string => `wr${fn}(cpu, ${seg}, o, ${v}, HERE);`;
+  return {
+    read: `(${read} ? ${load(size)} : rd${fn}(cpu, ${seg}, o, HERE))`,
+    write: (v) => `if (${write} && cp[tp >>> 12] === 0) ${store(size, v, slowWrite(v))} else ${slowWrite(v)}`,
+    mem: true,
+  };
 }
 
-/** Whether the dword at seg:o may be read straight from RAM with paging off (see memOperand). */
-function flatDword(seg: number): string {
-  return `(o & 3) === 0 && (o >>> 0) < END4 && (cpu.flatMask & ${1 << seg}) !== 0`;
+const END = ['', 'END1', 'END2', '', 'END4'];
+
+/** The value of the `size`-byte access at physical `tp` (in RAM: see memOperand). */
+function load(size: number): string {
+  if (size === 1) return 'm8[tp]';
+  if (size === 2) return '((tp & 1) === 0 ? m16[tp >> 1] : cpu.memView.getUint16(tp, true))';
+  return '((tp & 3) === 0 ? m32[tp >> 2] : cpu.memView.getInt32(tp, true))';
+}
+
+/**
+ * Stores `v` at physical `tp`, whose first page holds no translated code; an unaligned
+ * word or dword may end in the next page (paging off), which must hold none either, or
+ * the access goes the `slow` way.
+ */
+function store(size: number, v: string, slow: string): string {
+  if (size === 1) return `m8[tp] = ${v};`;
+  if (size === 2) return `{ if ((tp & 1) === 0) m16[tp >> 1] = ${v}; else if (cp[(tp + 1) >>> 12] === 0) cpu.memView.setUint16(tp, ${v}, true); else ${slow} }`;
+  return `{ if ((tp & 3) === 0) m32[tp >> 2] = ${v}; else if (cp[(tp + 3) >>> 12] === 0) cpu.memView.setInt32(tp, ${v}, true); else ${slow} }`;
+}
+
+/**
+ * Whether the `size`-byte access at seg:o can go straight to RAM, leaving its physical
+ * address in `tp`: a flat segment with paging off (any offset whose last byte is in RAM),
+ * or with paging on an access within one page whose TLB entry allows it.
+ */
+function inlineAt(seg: number, write: boolean, size: number): string {
+  const page = size === 1 ? '' : `(o & 4095) < ${4097 - size} && `;
+  return `((cpu.flatMask & ${1 << seg}) !== 0 && (tp = o >>> 0) < ${END[size]} || ${page}${paged(seg, write, END[size])})`;
 }
 
 /**
@@ -601,29 +609,27 @@ function paged(seg: number, write: boolean, end: string): string {
 /**
  * Whether seg:o is in a segment of basedMask (paging on, offsets to 4 GiB, any base)
  * and the TLB says where base + o is in RAM: the physical address is left in `tp`. A
- * word or dword must be aligned (so within one page), and its offset must not run past
- * 4 GiB, the segment's limit (base + o wraps to an address that may well be aligned).
+ * word or dword must lie within one page of linear addresses, and its offset must not
+ * run past 4 GiB (the segment limit: base + o would wrap to an address in the page).
  */
-function based(seg: number, write: boolean, size: number, end: string): string {
-  const limit = size === 1 ? '' : `(o >>> 0) < ${2 ** 32 + 1 - size} && `;
-  return `(cpu.basedMask & ${1 << seg}) !== 0 && ${limit}((l = (cpu.segBase[${seg}] + o) | 0) & ${size - 1}) === 0 && ` +
-    `((te = tlb[l >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && (tp = ((te & -4096) | (l & 4095)) >>> 0) < ${end}`;
+function basedAt(seg: number, write: boolean, size: number): string {
+  const fits = size === 1 ? '& 0) === 0' : `& 4095) < ${4097 - size} && (o >>> 0) < ${2 ** 32 + 1 - size}`;
+  return `(cpu.basedMask & ${1 << seg}) !== 0 && ((l = (cpu.segBase[${seg}] + o) | 0) ${fits} && ` +
+    `((te = tlb[l >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && (tp = ((te & -4096) | (l & 4095)) >>> 0) < ${END[size]}`;
 }
 
-function pagedDword(seg: number, write: boolean): string {
-  return `(o & 3) === 0 && ${paged(seg, write, 'END4')}`;
-}
-
-/** PUSH of a dword (a 32-bit stack): straight into RAM when SS is flat, as memOperand does. */
+/**
+ * PUSH of a dword (a 32-bit stack): straight into RAM when SS is flat, as memOperand
+ * does, and ESP aligned (a misaligned stack is rare, and the test is cheaper than the
+ * unaligned store's).
+ */
 function push32(value: string): string {
-  return `o = (r[${ESP}] - 4) | 0; if (${flatDword(SS)} && cp[o >>> 12] === 0) { m32[o >> 2] = ${value}; r[${ESP}] = o; } ` +
-    `else if (${pagedDword(SS, true)} && cp[tp >>> 12] === 0) { m32[tp >> 2] = ${value}; r[${ESP}] = o; } ` +
+  return `o = (r[${ESP}] - 4) | 0; if ((o & 3) === 0 && ${inlineAt(SS, true, 4)} && cp[tp >>> 12] === 0) { m32[tp >> 2] = ${value}; r[${ESP}] = o; } ` +
     `else pushSlow(cpu, ${value}, HERE);`;
 }
 
-/** POP of a dword into `v`, straight from RAM when SS is flat. */
-const POP32 = `o = r[${ESP}]; if (${flatDword(SS)}) { v = m32[o >> 2]; r[${ESP}] = (o + 4) | 0; } ` +
-  `else if (${pagedDword(SS, false)}) { v = m32[tp >> 2]; r[${ESP}] = (o + 4) | 0; } else v = popSlow(cpu, HERE);`;
+/** POP of a dword into `v`, straight from RAM when SS is flat (aligned or not, as memOperand reads). */
+const POP32 = `o = r[${ESP}]; if (${inlineAt(SS, false, 4)}) { v = ${load(4)}; r[${ESP}] = (o + 4) | 0; } else v = popSlow(cpu, HERE);`;
 
 /*
  * The slow paths of memory operands, PUSH and POP (see memOperand): a call each, so a
