@@ -58,6 +58,7 @@ import { GdbServer, parseGdbAddress } from '../debug/server';
 import { EXIT, UsageError, OutputError, OutputFile, OutputDescription, Sink, readInput, signalStatus, stdout, stderr, warn, pipeBroken, errnoText } from './io';
 import type { Clock } from '../devices/clock';
 import { parseCycles, parseWhole } from './numbers';
+import { SavePoint, Restore, parseSavePoints, readSnapshot, checkSameMachine, restoreInto, saveSnapshot, sha256 } from './snapshot';
 
 /** Trace kinds: every instruction, the machine's, the hypervisor's exits, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
 const TRACE_KINDS = ['cpu', ...MACHINE_TRACE_KINDS, 'exit', 'vpio'] as const;
@@ -186,6 +187,8 @@ interface RunOptions {
   checkCycles?: string;
   gdb?: string;
   gdbWait?: boolean;
+  saveAt?: string[];
+  restore?: string;
 }
 
 /**
@@ -297,6 +300,10 @@ interface Common {
   peers: PeerSpec[];
   /** Virtual cycles between the run's flushes and looks at pipes and write errors (0: no looks at all). */
   check: number;
+  /** --save-at, in the order of their cycles. */
+  saves: SavePoint[];
+  /** --restore, read and checked against its format (not yet against the machine). */
+  restore: Restore | null;
 }
 
 function common(opts: RunOptions, vms: number): Common {
@@ -321,7 +328,16 @@ function common(opts: RunOptions, vms: number): Common {
     throw new UsageError('--trace-from, --trace-vm, --trace-ports, --trace-format and --trace-out shape a trace; add --trace KINDS');
   }
   const check = opts.checkCycles !== undefined ? parseCycles(opts.checkCycles, '--check-cycles', 0) : CHECK_CYCLES;
-  return { memoryBytes, maxCycles, kinds, shape, nic: opts.nic as NicKind | undefined, mac, peers, check };
+  const saves = parseSavePoints(opts.saveAt ?? [], maxCycles);
+  if (opts.gdb !== undefined && saves.length) throw new UsageError('--save-at and --gdb cannot be combined: a debugger going backwards runs the machine again');
+  if (opts.restore !== undefined && opts.restore.trim() === '') throw new UsageError('--restore needs a file name');
+  const restore = opts.restore !== undefined ? readSnapshot(opts.restore) : null;
+  if (restore) {
+    const early = saves.find((s) => s.cycle <= restore.info.cycle);
+    if (early) throw new UsageError(`--save-at ${early.cycle}:${early.file} is not after the cycle ${restore.file} was saved at (${restore.info.cycle})`);
+    if (restore.info.cycle >= maxCycles) throw new UsageError(`--max-cycles ${maxCycles} is not after the cycle ${restore.file} was saved at (${restore.info.cycle})`);
+  }
+  return { memoryBytes, maxCycles, kinds, shape, nic: opts.nic as NicKind | undefined, mac, peers, check, saves, restore };
 }
 
 /** The files a run writes, opened (as temporary files) once every input has been read. */
@@ -329,6 +345,8 @@ class Outputs {
   readonly pcap: OutputFile | null;
   readonly timeline: OutputFile | null;
   readonly traceFile: OutputFile | null;
+  /** The --save-at files, each with its cycle. */
+  readonly saves: { cycle: number; out: OutputFile }[];
   /** Where trace lines go: the --trace-out file, or stderr. */
   readonly traceSink: Sink | null;
   /** The pcap's writer, once the machine has made it. */
@@ -338,6 +356,7 @@ class Outputs {
 
   constructor(opts: RunOptions, c: Common, kernels: string[]) {
     const inputs = kernels.map((k) => ({ file: k, what: 'the kernel' }));
+    if (opts.restore !== undefined) inputs.push({ file: opts.restore, what: 'the snapshot --restore reads' });
     const opened: OutputFile[] = [];
     const open = (file: string | undefined, option: string) => {
       if (file === undefined) return null;
@@ -348,6 +367,7 @@ class Outputs {
     this.pcap = open(opts.pcap, '--pcap');
     this.timeline = open(opts.timeline, '--timeline');
     this.traceFile = c.shape ? open(opts.traceOut, '--trace-out') : null;
+    this.saves = c.saves.map((p) => ({ cycle: p.cycle, out: open(p.file, '--save-at')! }));
     // The main thread finishes them if it has to stop this worker (runInWorker).
     if (!isMainThread) parentPort?.postMessage({ outputs: opened.map((o) => o.describe()) });
     if (!c.shape) this.traceSink = null;
@@ -374,7 +394,7 @@ class Outputs {
   /** After a failure of vpio itself: every output left out, every existing file as it was. */
   abandon(): void {
     if (this.traceFile && this.traceSink) this.traceSink.close();
-    for (const o of [this.traceFile, this.pcap, this.timeline]) o?.discard();
+    for (const o of [this.traceFile, this.pcap, this.timeline, ...this.saves.map((s) => s.out)]) o?.discard();
   }
 
   /**
@@ -527,6 +547,11 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
   const initrd = bios === null ? readInitrd(opts, c) : null;
   const image = bios === null ? checkedImage(kernel!, c, opts, initrd) : bios;
   const input = bios === null ? kernel! : opts.bios!;
+  const machineOptions = {
+    mode: 'native', memory: c.memoryBytes, nic: c.nic ?? null, mac: macToString(c.mac), peers: c.peers, seed: opts.seed ?? null,
+    cmdline: opts.cmdline[0] ?? '', kernel: sha256(bios === null ? image : null), initrd: sha256(initrd), bios: sha256(bios),
+  };
+  if (c.restore) checkSameMachine(c.restore, machineOptions);
   return runThenReport(opts, c, [input], (timeline, traceLine, pcapPath, watch) => {
     let debug: DebugSession | null = null;
     const build = (): Pc => {
@@ -545,6 +570,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
       if (c.kinds.has('cpu') && traceLine) p.cpu.tracer = cpuTracer(traceLine, '');
       if (bios !== null) p.loadBios(bios);
       else p.boot(image, kernelCmdline(image, kernel!, opts.cmdline[0] ?? ''), initrd);
+      if (c.restore) restoreInto(p, c.restore);
       return p;
     };
     let pc = build();
@@ -568,7 +594,10 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
       run: (max) => {
         result = debug === null ? pc.run(max) : debug.run(machine(pc), max);
         if (debug?.killed) throw new RunInterrupted({ kind: 'debugger' });
+        return result.kind !== 'limit' && result.kind !== 'paused';
       },
+      get cycles() { return pc.cpu.cycles; },
+      snapshot: () => ({ root: pc, machine: machineOptions }),
       close: () => pc.close(),
       report: () => { if (opts.stats) warn(`vpio: native: ${pc.cpu.cycles} cycles, ${pc.cpu.instructions} instructions, no hypervisor`); },
       where: () => `at cycle ${pc.cpu.cycles}, EIP 0x${(pc.cpu.eip >>> 0).toString(16)}`,
@@ -634,8 +663,15 @@ interface Session {
   readonly clock: Clock;
   readonly pcap: PcapWriter | null;
   readonly peers: readonly (EchoPeer | SinkPeer | SourcePeer)[];
-  /** Runs to the cycle limit or the guests' end (throws RunInterrupted when told to stop). */
-  run(maxCycles: number): void;
+  /**
+   * Runs to the cycle limit or the guests' end (throws RunInterrupted when told to stop);
+   * true when the guests ended.
+   */
+  run(maxCycles: number): boolean;
+  /** The machine's cycle. */
+  readonly cycles: number;
+  /** What a snapshot saves: the machine; the options that shape it; what the command line keeps outside it. */
+  snapshot(): { root: object; machine: Record<string, unknown>; extra?: Record<string, unknown> };
   /** Flushes what the guests printed, and closes what the run opened. */
   close(): void;
   /** The figures at the end (stderr). */
@@ -665,6 +701,15 @@ function runThenReport(opts: RunOptions, c: Common, kernels: string[],
   let stop: Interruption | null = null;
   let finished = false;
   try {
+    for (const s of outputs.saves) {
+      if (m.run(s.cycle)) {
+        warn(`vpio: --save-at ${s.cycle}:${s.out.file}: the guests ended at cycle ${m.cycles}, before it; nothing saved`);
+        s.out.discard();
+        continue;
+      }
+      const { root, machine, extra } = m.snapshot();
+      saveSnapshot(s.out, root, { machine, cycle: m.cycles, extra });
+    }
     m.run(c.maxCycles);
     finished = true;
   } catch (e) {
@@ -718,6 +763,15 @@ class Consoles {
     this.out.line(`vm${vm}| ${Buffer.from(this.partial[vm]).toString('latin1')}`);
     this.partial[vm] = [];
     this.out.flush();
+  }
+  /** What each VM has printed of a line not yet ended (for a snapshot). */
+  unfinished(): number[][] {
+    return this.partial.map((p) => [...p]);
+  }
+  /** Takes up the lines a snapshot's VMs had begun; anything else is ignored. */
+  resume(saved: unknown): void {
+    if (!Array.isArray(saved) || saved.length !== this.count) return;
+    saved.forEach((p, vm) => { if (Array.isArray(p)) this.partial[vm] = p.filter((b) => Number.isInteger(b) && b >= 0 && b < 256); });
   }
   /** Whatever a VM printed without a final newline. */
   flush(): void {
@@ -857,8 +911,16 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
       initrd: own,
     };
   });
+  const machineOptions = {
+    mode, memory: c.memoryBytes, hostMemory: hostMemoryBytes, quantum, nic: c.nic ?? null, nicVms, mac: macToString(c.mac), peers: c.peers,
+    onViolation: mode === 'vpio' ? onViolation : null, cardQuantum: cardQuantum ?? null, seed: opts.seed ?? null,
+    cmdlines: specs.map((s) => s.cmdline), kernels: specs.map((s) => sha256(s.image)), initrds: specs.map((s) => sha256(s.initrd ?? null)),
+  };
+  if (c.restore) checkSameMachine(c.restore, machineOptions);
   return runThenReport(opts, c, kernels, (timeline, traceLine, pcapPath, watch) => {
     const consoles = new Consoles(stdout, n);
+    // A line a VM had begun when the snapshot was saved is finished, whole, by the restored run.
+    if (c.restore) consoles.resume(c.restore.info.extra?.consoles);
     let debug: DebugSession | null = null;
     const build = (): Host => {
       let h: Host;
@@ -876,6 +938,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
         throw e;
       }
       h.boot();
+      if (c.restore) restoreInto(h, c.restore);
       if (c.kinds.has('cpu') && traceLine) for (const vm of h.vms) vm.cpu.tracer = cpuTracer(traceLine, `vm${vm.id} `);
       return h;
     };
@@ -898,10 +961,12 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     return {
       clock: host.clock, pcap: host.wire?.pcap ?? null, get peers() { return host.peers; },
       run: (max) => {
-        if (debug === null) { host.run(max); return; }
-        debug.run(machine(host), max);
-        if (debug.killed) throw new RunInterrupted({ kind: 'debugger' });
+        const r = debug === null ? host.run(max) : debug.run(machine(host), max);
+        if (debug?.killed) throw new RunInterrupted({ kind: 'debugger' });
+        return r.kind === 'done' || r.kind === 'halted';
       },
+      get cycles() { return host.clock.now; },
+      snapshot: () => ({ root: host, machine: machineOptions, extra: { consoles: consoles.unfinished() } }),
       close: () => { consoles.flush(); host.close(); },
       report: () => {
         warn(statsTable(host, mode).trimEnd());
@@ -1039,6 +1104,9 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--list-devices', 'print the machine\'s devices, ports, IRQs and PCI functions (with --nic, the card\'s), and exit'))
     .addOption(new Option('--gdb <[host:]port>', 'wait for gdb\'s remote protocol on a TCP port (as qemu -gdb tcp::PORT; host 127.0.0.1 unless given; a thread per VM in the hypervisor modes); the machine stops when gdb connects, and runs on when it detaches. See docs/DEBUGGING.md'))
     .addOption(new Option('--gdb-wait', 'with --gdb: stop before the first instruction until gdb connects and continues (as qemu -S)'))
+    .addOption(new Option('--save-at <cycle:file>', 'save a snapshot of the whole machine (CPUs, memory, devices, cards, wire and peers, VMs, VPIO monitor) to FILE when the clock reaches CYCLE, and run on; repeatable. See docs/DEBUGGING.md')
+      .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
+    .addOption(new Option('--restore <file>', 'start from a snapshot instead of booting: give the kernels and options of the run that saved it (output options may differ); the run goes on to --max-cycles, counted from the machine\'s start'))
     .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))
     .addOption(new Option('--nic <card>', `a network card at PCI 00:03.0 (ne2000 = RTL8029, rtl8139) or ISA 0x300/IRQ 9 (ne2000-isa)`))
     .addOption(new Option('--mac <address>', `the card's MAC address (default ${macToString(DEFAULT_MAC)}, as QEMU's)`))

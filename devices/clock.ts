@@ -44,6 +44,8 @@ export class Clock {
   /** The current machine cycle. The machine keeps it equal to the running CPU's counter. */
   now = 0;
   private readonly heap: Timer[] = [];
+  /** Every timer made here, in the order made: what `requeue` orders again. */
+  private readonly timers: Timer[] = [];
   private nextSeq = 0;
   /**
    * Told whenever a timer is armed, with its cycle: the machine uses it to stop a CPU
@@ -54,7 +56,23 @@ export class Clock {
   constructor(readonly hz: number) {}
 
   timer(name: string, fire: (now: number) => void): Timer {
-    return new Timer(this, name, fire);
+    const t = new Timer(this, name, fire);
+    this.timers.push(t);
+    return t;
+  }
+
+  /**
+   * Builds the queue again from the timers' own `at` and `seq` (a machine snapshot
+   * restores those, not the queue's order): the same timers fire in the same order.
+   */
+  requeue(): void {
+    const heap = this.heap;
+    for (const t of heap) t.index = -1;
+    heap.length = 0;
+    for (const t of this.timers) if (t.at >= 0) heap.push(t);
+    heap.sort((a, b) => (this.less(a, b) ? -1 : this.less(b, a) ? 1 : 0));
+    for (let i = 0; i < heap.length; i++) heap[i].index = i;
+    for (const t of this.timers) if (t.at < 0) t.index = -1;
   }
 
   /** Cycles for `seconds` of virtual time, rounded down. */

@@ -1,0 +1,28 @@
+/**
+ * The rules that make a machine here (a `Pc`, or a `Host` with its VMs) a snapshot:
+ * which fields are configuration or outputs the build makes again, and what is put
+ * back in order after loading. They name classes and fields: this layer sits above the
+ * machines without the machines knowing it.
+ */
+import { GraphRules } from './graph';
+import { Eeprom93c46 } from '../devices/eeprom93c46';
+
+export const MACHINE_RULES: GraphRules = {
+  skipFields: new Set([
+    // The options a machine was built from (images, initrd, callbacks): the build's stand.
+    'Pc.options', '*.opts',
+    // Outputs a run writes where its own command line says.
+    '*.trace', '*.traceKinds', '*.timeline', 'Wire.pcap', 'Cpu.tracer',
+    // How to run, not what the guest sees: a restored run may choose otherwise.
+    'Cpu.useTranslator',
+    // Orders of the clock's queue, rebuilt from the timers (Clock.requeue).
+    'Clock.heap', 'Clock.timers',
+  ]),
+  // Where the running VM, the card's owner and the like are: pointers, not places.
+  refFields: new Set(['Host.running', 'Host.cur', 'VpioMonitor.owner']),
+  // A card's registers saved for a guest that does not own it (the VPIO monitor's context).
+  dataClasses: new Map([['Eeprom93c46', Eeprom93c46]]),
+  // Translated code and the output files: caches and sinks, never what the guest sees.
+  keepClasses: new Set(['BlockCache', 'PcapWriter', 'Timeline']),
+  afterLoad: new Map([['Clock', (c: { requeue(): void }) => c.requeue()]]),
+};
