@@ -371,6 +371,9 @@ export class Pc implements CpuBus {
         if (why === StopReason.Halt && clock.nextDue() === Infinity && !cpu.irqLine) {
           return { kind: 'halted', message: 'the CPU halted and no device will ever interrupt it' };
         }
+        // Stopped by the limit or a pause rather than by an event: a REP INS/OUTS it split
+        // goes on as one string (Cpu.resumeRepeat).
+        if (this.paused || (cpu.cycles >= maxCycles && maxCycles < clock.nextDue())) cpu.resumeRepeat();
       }
       clock.advanceTo(cpu.cycles);
     }

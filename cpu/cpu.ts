@@ -232,6 +232,15 @@ export class Cpu {
    */
   ioRepeat = 0;
   /**
+   * A REP INS/OUTS that the end of this run split (EIP back on it): the `ioRepeat` its
+   * next element has, and its EIP (-1: the run split none).
+   */
+  ioRepeatSplit = 0;
+  ioRepeatSplitEip = -1;
+  /** Set by `resumeRepeat`: the REP INS/OUTS at `ioRepeatFromEip` counts its elements on from `ioRepeatFrom`. */
+  ioRepeatFrom = 0;
+  ioRepeatFromEip = -1;
+  /**
    * An instruction tracer (`vpio run --trace cpu`, or a debugger: debug/session.ts):
    * `before` and `after` each instruction; `before` returning true stops the run before
    * the instruction (Cpu.requestStop), at the EIP it would have run. While one is set, the CPU interprets every instruction (no translated blocks); when
@@ -1425,12 +1434,26 @@ export class Cpu {
   run(cycleBudget: number): StopReason {
     if (this.shutdown) return StopReason.TripleFault;
     this.stopRequested = false;
+    this.ioRepeatSplitEip = -1;
     this.runEnd = this.cycles + cycleBudget;
     try {
       return this.runUntilEnd();
     } finally {
       this.runEnd = Infinity;
     }
+  }
+
+  /**
+   * After a run that was stopped from outside (a cycle limit, a debugger), not at a
+   * point of the machine's own: a REP INS/OUTS that the stop split goes on counting its
+   * elements where it was, so that a hypervisor charges its later elements as later
+   * elements (`ioRepeat` > 0), as in the run that did not stop. A split at the machine's
+   * own events is a real one: the string starts counting again, as KVM takes a new exit
+   * for a string instruction resumed after an exit.
+   */
+  resumeRepeat(): void {
+    this.ioRepeatFrom = this.ioRepeatSplit;
+    this.ioRepeatFromEip = this.ioRepeatSplitEip;
   }
 
   private runUntilEnd(): StopReason {

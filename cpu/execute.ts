@@ -2250,6 +2250,23 @@ function repInterrupted(cpu: Cpu, left: number): boolean {
  * elements, and one instruction when it completes): where a run is cut, which the
  * machine decides and not the guest, changes nothing the guest can see.
  */
+/**
+ * The first element's `ioRepeat` in a REP INS/OUTS: 0, or where it was when a run
+ * stopped from outside split it (Cpu.resumeRepeat).
+ */
+function repeatBase(cpu: Cpu): number {
+  if (cpu.ioRepeatFromEip === -1) return 0;
+  const k = cpu.ioRepeatFromEip === cpu.instrEip ? cpu.ioRepeatFrom : 0;
+  cpu.ioRepeatFromEip = -1;
+  return k;
+}
+
+/** A REP INS/OUTS split: the `ioRepeat` of its next element, for Cpu.resumeRepeat. */
+function repeatSplit(cpu: Cpu, next: number): void {
+  cpu.ioRepeatSplit = next;
+  cpu.ioRepeatSplitEip = cpu.instrEip;
+}
+
 function splitHere(cpu: Cpu): void {
   cpu.eip = cpu.instrEip;
   cpu.left += cpu.instructionCycles;
@@ -2405,7 +2422,7 @@ function stringIns(cpu: Cpu, size: number): void {
   const port = cpu.reg16[EDX << 1];
   if (cpu.rep !== 0 && repInsDirect(cpu, port, size)) return;
   let n = cpu.rep === 0 ? 1 : getCount(cpu);
-  let k = 0;
+  let k = cpu.rep === 0 ? 0 : repeatBase(cpu);
   while (n !== 0) {
     checkIoPermission(cpu, port, size);
     // The destination is checked before the port is read, so a fault does not lose data.
@@ -2417,7 +2434,7 @@ function stringIns(cpu: Cpu, size: number): void {
     advance(cpu, EDI, delta);
     if (cpu.rep === 0) return;
     n = decCount(cpu);
-    if (repInterrupted(cpu, n)) return;
+    if (repInterrupted(cpu, n)) { repeatSplit(cpu, k); return; }
   }
 }
 
@@ -2436,6 +2453,7 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
   let p = bulkRange(cpu, ES, cpu.reg32[EDI], n * size, true);
   if (p < 0) return false;
   checkIoPermission(cpu, port, size);
+  const base = repeatBase(cpu);
   let k = 0;
   if (cpu.bus.ioReadBlock !== undefined) {
     // A device with a block path takes the elements that move data only, in one call.
@@ -2445,18 +2463,20 @@ function repInsDirect(cpu: Cpu, port: number, size: number): boolean {
       blockDone(cpu, EDI, k, size);
       p += k * size;
       n -= k;
-      if (n === 0 || repStopped(cpu)) return true;
+      if (n === 0) return true;
+      if (repStopped(cpu)) { repeatSplit(cpu, base + k); return true; }
     }
   }
   for (; ; k++) {
-    cpu.ioRepeat = k;
+    cpu.ioRepeat = base + k;
     const v = cpu.bus.ioRead(port, size);
     cpu.ioRepeat = 0;
     if (size === 1) cpu.writePhys8(p, v); else if (size === 2) cpu.writePhys16(p, v); else cpu.writePhys32(p, v);
     p += size;
     cpu.reg32[EDI] = (cpu.reg32[EDI] + size) | 0;
     cpu.reg32[ECX] = --n;
-    if (repInterrupted(cpu, n) || n === 0) return true;
+    if (repInterrupted(cpu, n)) { repeatSplit(cpu, base + k + 1); return true; }
+    if (n === 0) return true;
   }
 }
 
@@ -2483,7 +2503,7 @@ function stringOuts(cpu: Cpu, size: number): void {
   const src = dataSeg(cpu);
   if (cpu.rep !== 0 && repOutsDirect(cpu, port, size, src)) return;
   let n = cpu.rep === 0 ? 1 : getCount(cpu);
-  let k = 0;
+  let k = cpu.rep === 0 ? 0 : repeatBase(cpu);
   while (n !== 0) {
     checkIoPermission(cpu, port, size);
     const v = readSized(cpu, src, indexOf(cpu, ESI), size);
@@ -2493,7 +2513,7 @@ function stringOuts(cpu: Cpu, size: number): void {
     advance(cpu, ESI, delta);
     if (cpu.rep === 0) return;
     n = decCount(cpu);
-    if (repInterrupted(cpu, n)) return;
+    if (repInterrupted(cpu, n)) { repeatSplit(cpu, k); return; }
   }
 }
 
@@ -2512,6 +2532,7 @@ function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boole
   let p = bulkRange(cpu, seg, cpu.reg32[ESI], n * size, false);
   if (p < 0) return false;
   checkIoPermission(cpu, port, size);
+  const base = repeatBase(cpu);
   let k = 0;
   if (cpu.bus.ioWriteBlock !== undefined) {
     k = cpu.bus.ioWriteBlock(port, size, p, n, cpu.left, cpu.instructionCycles);
@@ -2519,18 +2540,20 @@ function repOutsDirect(cpu: Cpu, port: number, size: number, seg: number): boole
       blockDone(cpu, ESI, k, size);
       p += k * size;
       n -= k;
-      if (n === 0 || repStopped(cpu)) return true;
+      if (n === 0) return true;
+      if (repStopped(cpu)) { repeatSplit(cpu, base + k); return true; }
     }
   }
   for (; ; k++) {
     const v = size === 1 ? cpu.readPhys8(p) : size === 2 ? cpu.readPhys16(p) : cpu.readPhys32(p);
-    cpu.ioRepeat = k;
+    cpu.ioRepeat = base + k;
     cpu.bus.ioWrite(port, size, v);
     cpu.ioRepeat = 0;
     p += size;
     cpu.reg32[ESI] = (cpu.reg32[ESI] + size) | 0;
     cpu.reg32[ECX] = --n;
-    if (repInterrupted(cpu, n) || n === 0) return true;
+    if (repInterrupted(cpu, n)) { repeatSplit(cpu, base + k + 1); return true; }
+    if (n === 0) return true;
   }
 }
 

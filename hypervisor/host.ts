@@ -453,7 +453,9 @@ export class Host {
           return { kind: 'halted', message };
         }
         clock.advanceTo(Math.min(due, maxCycles));
-        this.shared?.poll(); // what the events changed may let a waiting VM have the card
+        // What the events changed may let a waiting VM have the card. Only after events:
+        // at the limit nothing fired, and the run that goes on from there looks at `due`.
+        if (due <= maxCycles) this.shared?.poll();
         continue;
       }
       if (vm !== this.cur) {
@@ -463,7 +465,8 @@ export class Host {
         this.sliceEnd = clock.now + this.quantum;
         continue; // the switch took time: look at the clock again
       }
-      const end = Math.min(clock.nextDue(), maxCycles, this.sliceEnd);
+      const natural = Math.min(clock.nextDue(), this.sliceEnd);
+      const end = Math.min(natural, maxCycles);
       if (end <= now) { clock.advanceTo(now); continue; }
       const cpu = vm.cpu;
       cpu.cycles = now;
@@ -490,6 +493,12 @@ export class Host {
       } else if (why === StopReason.Halt) {
         this.charge(vm, vm.stats.hlt, costs.exitRoundTripCycles);
       }
+      // Stopped from outside (the cycle limit, a debugger's pause), the CPU has not
+      // reached a point of its own: the monitor looks when the run goes on and gets
+      // there, as it would have without the stop. A look here would be one more, at a
+      // cycle the limit chose, and could hand the card over at another moment.
+      // A REP INS/OUTS the stop split goes on as one string (Cpu.resumeRepeat).
+      if ((why === StopReason.Budget && t >= maxCycles && maxCycles < natural) || this.paused) { cpu.resumeRepeat(); continue; }
       this.shared?.poll();
     }
   }

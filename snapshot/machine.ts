@@ -6,6 +6,7 @@
  */
 import { GraphRules } from './graph';
 import { Eeprom93c46 } from '../devices/eeprom93c46';
+import { Flow, SeenNumbers } from '../devices/net/wire';
 
 export const MACHINE_RULES: GraphRules = {
   skipFields: new Set([
@@ -20,8 +21,11 @@ export const MACHINE_RULES: GraphRules = {
   ]),
   // Where the running VM, the card's owner and the like are: pointers, not places.
   refFields: new Set(['Host.running', 'Host.cur', 'VpioMonitor.owner']),
-  // A card's registers saved for a guest that does not own it (the VPIO monitor's context).
-  dataClasses: new Map([['Eeprom93c46', Eeprom93c46]]),
+  // The objects a run makes as it goes, holding no wiring: a card's EEPROM in a context
+  // the VPIO monitor saved for a guest that does not own the card; the sink's flows.
+  // (Every class here is made with `new` outside a constructor; the tests restore runs
+  // that have made each.)
+  dataClasses: new Map<string, abstract new (...args: never[]) => unknown>([['Eeprom93c46', Eeprom93c46], ['Flow', Flow], ['SeenNumbers', SeenNumbers]]),
   // Translated code and the output files: caches and sinks, never what the guest sees.
   keepClasses: new Set(['BlockCache', 'PcapWriter', 'Timeline']),
   afterLoad: new Map([['Clock', (c: { requeue(): void }) => c.requeue()]]),

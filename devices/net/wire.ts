@@ -147,7 +147,7 @@ export class EchoPeer implements Station {
  * 2^24 (2 MiB at most), and a Set for any above (a guest may send any number). A Set
  * alone cost 0.3-0.5 us a datagram while it grew.
  */
-class SeenNumbers {
+export class SeenNumbers {
   private bits = new Uint32Array(1024);
   private readonly high = new Set<number>();
 
@@ -174,7 +174,7 @@ class SeenNumbers {
 }
 
 /** One sender's sequenced stream, as the sink counts it. */
-class Flow {
+export class Flow {
   expected = 0;
   readonly seen = new SeenNumbers();
 }
