@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import { saveGraph, loadGraph, SnapshotError, SavedGraph } from '../snapshot/graph';
 import { encodeSnapshot, decodeSnapshot, SnapshotInfo } from '../snapshot/file';
 import { MACHINE_RULES } from '../snapshot/machine';
+import { SnapshotPager } from '../snapshot/memory';
 import { OutputFile, UsageError, readInput, errnoText, OutputError } from './io';
 import { parseCycles } from './numbers';
 
@@ -101,4 +102,9 @@ export function saveSnapshot(out: OutputFile, root: object, info: SnapshotInfo):
     throw new OutputError(out.file, code, text);
   }
   out.commit();
+}
+
+/** A debugger's checkpoints (debug/session.ts): in memory, unchanged pages shared. */
+export function checkpointer(): SnapshotPager {
+  return new SnapshotPager(MACHINE_RULES);
 }

@@ -58,7 +58,8 @@ import { GdbServer, parseGdbAddress } from '../debug/server';
 import { EXIT, UsageError, OutputError, OutputFile, OutputDescription, Sink, readInput, signalStatus, stdout, stderr, warn, pipeBroken, errnoText } from './io';
 import type { Clock } from '../devices/clock';
 import { parseCycles, parseWhole } from './numbers';
-import { SavePoint, Restore, parseSavePoints, readSnapshot, checkSameMachine, restoreInto, saveSnapshot, sha256 } from './snapshot';
+import { SavePoint, Restore, parseSavePoints, readSnapshot, checkSameMachine, restoreInto, saveSnapshot, sha256, checkpointer } from './snapshot';
+import type { MemorySnapshot } from '../snapshot/memory';
 
 /** Trace kinds: every instruction, the machine's, the hypervisor's exits, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
 const TRACE_KINDS = ['cpu', ...MACHINE_TRACE_KINDS, 'exit', 'vpio'] as const;
@@ -575,15 +576,20 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     };
     let pc = build();
     let result: RunResult | null = null;
-    const machine = (p: Pc) => ({ run: (m: number) => p.run(m), pause: () => p.pause(), get cycles() { return p.cpu.cycles; }, cpus: [p.cpu] });
+    const pager = checkpointer();
+    const machine = (p: Pc) => ({
+      run: (m: number) => p.run(m), pause: () => p.pause(), get cycles() { return p.cpu.cycles; }, cpus: [p.cpu],
+      save: () => pager.take(p),
+    });
     if (gdbChannel !== null) {
       const label = `CPU 0 (${path.basename(input)})`;
-      const target = new CpuTarget([{ cpu: pc.cpu, label }], () => [`native: cycle ${pc.cpu.cycles}, ${debug!.replays} replays (${debug!.replayed} instructions)`]);
+      const target = new CpuTarget([{ cpu: pc.cpu, label }], () => [`native: cycle ${pc.cpu.cycles}, ${debug!.replays} replays (${debug!.replayed} instructions), ${debug!.checkpointCount} checkpoints (${debug!.checkpointBytes} bytes), the last replay from cycle ${debug!.lastReplayFrom}`]);
       // Going backwards replays the run, so only where a replay writes nothing anywhere.
       const replayable = !pcapPath && !timeline && !traceLine;
-      debug = new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }), target, opts.gdbWait === true, !replayable ? null : () => {
+      debug = new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }), target, opts.gdbWait === true, !replayable ? null : (from) => {
         pc.close();
         pc = build();
+        if (from) pager.load(pc, from as MemorySnapshot);
         watch(pc.clock);
         target.rebind([{ cpu: pc.cpu, label }]);
         return machine(pc);
@@ -943,16 +949,21 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
       return h;
     };
     let host = build();
-    const machine = (h: Host) => ({ run: (m: number) => h.run(m), pause: () => h.pause(), get cycles() { return h.clock.now; }, cpus: h.vms.map((vm) => vm.cpu) });
+    const pager = checkpointer();
+    const machine = (h: Host) => ({
+      run: (m: number) => h.run(m), pause: () => h.pause(), get cycles() { return h.clock.now; }, cpus: h.vms.map((vm) => vm.cpu),
+      save: () => pager.take(h),
+    });
     if (gdbChannel !== null) {
       // A thread per VM; going backwards builds the host again and replays it, where nothing else is written.
       const labels = host.vms.map((vm, i) => `VM ${vm.id} (${path.basename(kernels[i])})`);
       const threads = (h: Host) => h.vms.map((vm, i) => ({ cpu: vm.cpu, label: labels[i] }));
-      const target = new CpuTarget(threads(host), () => [`${mode}: cycle ${host.clock.now}, ${debug!.replays} replays (${debug!.replayed} instructions)`]);
+      const target = new CpuTarget(threads(host), () => [`${mode}: cycle ${host.clock.now}, ${debug!.replays} replays (${debug!.replayed} instructions), ${debug!.checkpointCount} checkpoints (${debug!.checkpointBytes} bytes), the last replay from cycle ${debug!.lastReplayFrom}`]);
       const replayable = !pcapPath && !timeline && !traceLine;
-      debug = new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }), target, opts.gdbWait === true, !replayable ? null : () => {
+      debug = new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }), target, opts.gdbWait === true, !replayable ? null : (from) => {
         host.close();
         host = build();
+        if (from) pager.load(host, from as MemorySnapshot);
         watch(host.clock);
         target.rebind(threads(host));
         return machine(host);

@@ -39,7 +39,30 @@ export const CHUNK = 2_000_000;
 /** Instructions a replay runs one by one at its end (see replay). */
 const FAST_MARGIN = 4096;
 
-/** The machine as a session drives it: the bare PC now (a host's VMs later). */
+/**
+ * Going backwards replays from the latest checkpoint before the goal (a machine
+ * snapshot the session took while the run went forwards), not from the start. The
+ * first is taken at this cycle (25 ms of virtual time) and then every interval; past
+ * MAX_CHECKPOINTS or MAX_CHECKPOINT_BYTES, every other one is dropped and the interval
+ * doubles, so memory stays bounded while a replay stays a bounded share of the run
+ * (docs/DEBUGGING.md gives the costs).
+ */
+export const CHECKPOINT_EVERY = 50_000_000;
+export const MAX_CHECKPOINTS = 64;
+export const MAX_CHECKPOINT_BYTES = 512 << 20;
+
+/** A machine's saved state, as its owner keeps it (snapshot/memory.ts): the session only counts its size. */
+export interface SavedState {
+  readonly size: number;
+}
+
+/** A snapshot taken on the way: the machine's cycle, each thread's instruction count, its state. */
+interface Checkpoint {
+  cycles: number;
+  positions: number[];
+  state: SavedState;
+}
+
 /** How a machine's run() ended, as far as the session cares: `limit`, `paused`, or an end (an `exit` with its status). */
 export interface RunEnd { kind: string }
 
@@ -49,6 +72,8 @@ export interface DebuggedMachine<R extends RunEnd = RunEnd> {
   readonly cycles: number;
   /** A thread each: the bare machine's CPU, or each VM's. */
   readonly cpus: readonly Cpu[];
+  /** A snapshot of the machine as it is (snapshot/); what `rebuild` takes to start from it. */
+  save?(): SavedState;
 }
 
 type StopWhy = { signal: number; text: string; thread?: number };
@@ -81,6 +106,17 @@ export class DebugSession {
   /** Replays so far, and the instructions they ran (monitor info). */
   replays = 0;
   replayed = 0;
+  private checkpoints: Checkpoint[] = [];
+  /** The cycle the last replay started from: a checkpoint's, or 0 (the start). */
+  lastReplayFrom = 0;
+  private checkpointEvery = CHECKPOINT_EVERY;
+  /** Bytes the checkpoints hold now. */
+  get checkpointBytes(): number {
+    return this.checkpoints.reduce((n, c) => n + c.state.size, 0);
+  }
+  get checkpointCount(): number {
+    return this.checkpoints.length;
+  }
 
   /**
    * `rebuild`, where given, builds the machine again as the run started it (the same
@@ -88,7 +124,7 @@ export class DebugSession {
    */
   constructor(buffer: SharedArrayBuffer, private readonly send: (text: string) => void,
     private readonly target: CpuTarget, private readonly waitForDebugger: boolean,
-    private readonly rebuild: (() => DebuggedMachine<RunEnd>) | null = null) {
+    private readonly rebuild: ((from: SavedState | null) => DebuggedMachine<RunEnd>) | null = null) {
     this.ctl = new Int32Array(buffer, 0, CTL_WORDS);
     this.ring = new Uint8Array(buffer, CTL_WORDS * 4, RING_BYTES);
     this.stub = new GdbStub(target);
@@ -137,7 +173,10 @@ export class DebugSession {
         }
         continue;
       }
-      if (r.kind === 'limit' && machine.cycles < maxCycles) continue;
+      if (r.kind === 'limit' && machine.cycles < maxCycles) {
+        this.checkpoint(machine);
+        continue;
+      }
       if (this.connected()) {
         const status = r.kind === 'exit' ? (r as unknown as { status: number }).status : 0;
         this.reply(r.kind === 'limit' ? 'X05' : `W${(status & 0xff).toString(16).padStart(2, '0')}`);
@@ -280,14 +319,35 @@ export class DebugSession {
   }
 
   /**
+   * While going forwards, between chunks: a checkpoint when the run has passed the
+   * next one's cycle (never while replaying, never after the debugger wrote to the machine).
+   */
+  private checkpoint(machine: DebuggedMachine): void {
+    if (this.rebuild === null || !machine.save || this.target.written) return;
+    const last = this.checkpoints[this.checkpoints.length - 1];
+    if (machine.cycles < (last ? last.cycles : 0) + this.checkpointEvery) return;
+    this.checkpoints.push({ cycles: machine.cycles, positions: machine.cpus.map((c) => c.instructions), state: machine.save() });
+    if (this.checkpoints.length > MAX_CHECKPOINTS || this.checkpointBytes > MAX_CHECKPOINT_BYTES) {
+      this.checkpoints = this.checkpoints.filter((_, i) => i % 2 === 1);
+      this.checkpointEvery *= 2;
+    }
+  }
+
+  /** The latest checkpoint at or before thread `thread`'s instruction `pos` (-1: the start). */
+  private checkpointBefore(thread: number, pos: number): number {
+    for (let i = this.checkpoints.length - 1; i >= 0; i--) if (this.checkpoints[i].positions[thread - 1] <= pos) return i;
+    return -1;
+  }
+
+  /**
    * Reverse execution by replay: the run is deterministic, so the machine as it was
-   * before instruction k is the machine built again and run, interpreted, to k. `bs`
-   * goes to the instruction before this one; `bc` replays to here noting each
-   * breakpoint reached and each write to a watched location (before the instruction
-   * that wrote it, so its old value shows), then replays to the last of them, or to the
-   * start (`replaylog:begin`). It costs a replay from the start each time (two for
-   * `bc`); a debugger that changed registers or memory has made a run no replay gives:
-   * then it is refused (E02).
+   * before instruction k is the machine restored from the latest checkpoint before k
+   * (or built again) and run to k. `bs` goes to the instruction before this one; `bc`
+   * replays the stretch from the latest checkpoint to here noting each breakpoint
+   * reached and each write to a watched location (before the instruction that wrote
+   * it, so its old value shows), then the stretch before it and so on, and replays to
+   * the last one found, or to the start (`replaylog:begin`). A debugger that changed
+   * registers or memory has made a run no replay gives: then it is refused (E02).
    */
   private goBack(step: boolean): string {
     if (this.rebuild === null) return 'E01';
@@ -299,25 +359,33 @@ export class DebugSession {
     let goal = { thread, pos: here - 1 }, why = '';
     if (!step) {
       let last: { thread: number; pos: number } | null = null, lastWhy = '';
-      this.replay(goal.thread, here, (t, pos, text) => { last = { thread: t, pos }; lastWhy = text; });
-      goal = last ?? { thread, pos: 0 };
-      why = last === null ? 'replaylog:begin;' : lastWhy;
+      // Stretch by stretch backwards: [checkpoint i, end), end moving to checkpoint i.
+      let end = here;
+      for (let i = this.checkpointBefore(thread, here - 1); last === null && i >= -1; i--) {
+        this.replay(thread, end, (t, pos, text) => { last = { thread: t, pos }; lastWhy = text; }, i);
+        if (i >= 0) end = this.checkpoints[i].positions[thread - 1];
+      }
       if (last === null) {
         // Nothing on the way: back to the very start, before any thread's first instruction.
-        this.replay(1, 0, null);
-        return this.stub.stopReply(5, 1, why);
+        this.replay(1, 0, null, -1);
+        return this.stub.stopReply(5, 1, 'replaylog:begin;');
       }
+      goal = last;
+      why = lastWhy;
     }
     this.replay(goal.thread, goal.pos, null);
     return this.stub.stopReply(5, goal.thread, why);
   }
 
   /**
-   * Builds the machine again and runs it until thread `thread` is just before its
+   * Builds the machine again, from checkpoint `from` (-1: the start; by default the
+   * latest before the goal), and runs it until thread `thread` is just before its
    * instruction `goal`, telling `seen` of the stops any thread passes on the way.
    */
-  private replay(thread: number, goal: number, seen: ((thread: number, pos: number, why: string) => void) | null): void {
-    const m = this.rebuild!();
+  private replay(thread: number, goal: number, seen: ((thread: number, pos: number, why: string) => void) | null,
+    from = this.checkpointBefore(thread, goal)): void {
+    const m = this.rebuild!(from >= 0 ? this.checkpoints[from].state : null);
+    this.lastReplayFrom = from >= 0 ? this.checkpoints[from].cycles : 0;
     const cpu = m.cpus[thread - 1];
     this.machine = m;
     this.replays++;
@@ -362,6 +430,6 @@ export class DebugSession {
       if (r.kind === 'paused' || r.kind !== 'limit') break; // (the run cannot end first: the same run got to `goal`)
     }
     for (const c of m.cpus) c.tracer = null;
-    this.replayed += m.cpus.reduce((n, c) => n + c.instructions, 0);
+    this.replayed += m.cpus.reduce((n, c, i) => n + c.instructions - (from >= 0 ? this.checkpoints[from].positions[i] : 0), 0);
   }
 }

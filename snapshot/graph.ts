@@ -100,8 +100,11 @@ function fail(message: string): never {
   throw new SnapshotError(message);
 }
 
-/** Saves the graph from `root`. Buffers are copied: the machine may run on. */
-export function saveGraph(root: object, rules: GraphRules): SavedGraph {
+/**
+ * Saves the graph from `root`. Buffers are copied, so the machine may run on; with
+ * `copy` false they are the machine's own (for a caller that copies what it keeps at once).
+ */
+export function saveGraph(root: object, rules: GraphRules, copy = true): SavedGraph {
   const ids = new Map<object, number>();
   const order: object[] = [];
   const paths: string[] = [];
@@ -138,7 +141,7 @@ export function saveGraph(root: object, rules: GraphRules): SavedGraph {
     if (id === undefined) {
       id = buffers.length;
       bufferIds.set(b, id);
-      buffers.push(new Uint8Array(b.slice(0)));
+      buffers.push(copy ? new Uint8Array(b.slice(0)) : new Uint8Array(b));
     }
     return id;
   };

@@ -158,6 +158,36 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
+describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb going backwards from checkpoints', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('past several checkpoints, reverse-continue replays from the latest one before the goal and finds the same writes', async () => {
+    // The timer guest's tick counter is written every 20 million cycles; checkpoints are
+    // taken every 50 million, so nine ticks pass three of them.
+    const v = await startVpio(['--gdb-wait']);
+    const out = gdbBatch(v.port, [
+      'watch *(unsigned *)&ticks', ...Array(9).fill('continue'), 'monitor info',
+      'reverse-continue', 'print *(unsigned *)&ticks', 'monitor info', 'reverse-continue', 'print *(unsigned *)&ticks', 'monitor info',
+      'delete', 'detach',
+    ]);
+    const end = await v.done;
+    const infos = [...out.matchAll(/native: cycle (\d+), \d+ replays \(\d+ instructions\), (\d+) checkpoints \(\d+ bytes\), the last replay from cycle (\d+)/g)]
+      .map((m) => ({ cycle: Number(m[1]), checkpoints: Number(m[2]), from: Number(m[3]) }));
+    expect(infos).toHaveLength(3);
+    expect(infos[0].checkpoints).toBeGreaterThanOrEqual(3);
+    // Back over the ninth tick's store (old value 8), then the eighth's (7).
+    expect(out).toMatch(/Old value = 9\s+New value = 8[\s\S]*\$1 = 8/);
+    expect(out).toMatch(/Old value = 8\s+New value = 7[\s\S]*\$2 = 7/);
+    for (const i of [1, 2]) {
+      expect(infos[i].cycle).toBeLessThan(infos[i - 1].cycle);
+      expect(infos[i].from).toBeGreaterThan(0); // from a checkpoint, not the start
+      expect(infos[i].from).toBeLessThanOrEqual(infos[i].cycle);
+    }
+    expect(end.stdout).toBe(plain.stdout.toString());
+    expect(end.status).toBe(plain.status);
+  }, 120000);
+});
+
 describe('vpio run --gdb without gdb itself', () => {
   beforeAll(() => ensureBuilt());
 
