@@ -28,6 +28,8 @@ const PAGE = 4096;
 const PREFIX = 8 + 4 + 32;
 /** The most a file may unpack to: more is a damaged or hostile file, not a machine. */
 const MAX_UNPACKED = 2 ** 32 - 1;
+/** The most memory a file's buffers may describe (RAM is at most 2 GiB a machine, and a host's too). */
+const MAX_BUFFERS = 2 ** 33;
 
 /** What a file holds besides the machine: which run made it and where it was. */
 export interface SnapshotInfo {
@@ -114,9 +116,17 @@ export function decodeSnapshot(file: Uint8Array): { info: SnapshotInfo; graph: S
     throw new SnapshotError('damaged: its header lacks the machine, its buffers or its cycle');
   }
   let at = 4 + headerLength;
+  let total = 0;
   const buffers = header.buffers.map((d, n) => {
     if (!Number.isSafeInteger(d?.length) || d.length < 0 || d.length > MAX_UNPACKED || !Array.isArray(d.pages)) throw new SnapshotError(`damaged: buffer ${n} is described wrongly`);
-    const b = new Uint8Array(d.length);
+    total += d.length;
+    if (total > MAX_BUFFERS) throw new SnapshotError(`damaged: its buffers come to more than ${MAX_BUFFERS / 2 ** 30} GiB`);
+    let b: Uint8Array;
+    try {
+      b = new Uint8Array(d.length);
+    } catch {
+      throw new SnapshotError(`its buffer ${n} of ${d.length} bytes cannot be allocated here`);
+    }
     const pageCount = Math.ceil(d.length / PAGE);
     let last = -1;
     for (const i of d.pages) {

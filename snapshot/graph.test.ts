@@ -151,3 +151,16 @@ describe('the clock across a snapshot', () => {
     expect(y.fired).toEqual(['a', 'b', 'c']);
   });
 });
+
+describe('a hand-made snapshot that passes its checksum', () => {
+  test('a value of another type than the machine holds is refused, by path', () => {
+    const saved = roundTrip(saveGraph(new Machine(), RULES));
+    const dev = saved.objects.find((o) => o.k === 'o' && o.c === 'Device')! as { f: Record<string, unknown> };
+    dev.f.count = 'many';
+    expect(() => loadGraph(new Machine(), saved, RULES)).toThrow(/Machine\.devices\[0\]\.count: a string where the machine holds a number/);
+    const again = roundTrip(saveGraph(new Machine(), RULES));
+    const dev2 = again.objects.find((o) => o.k === 'o' && o.c === 'Device')! as { f: Record<string, unknown> };
+    dev2.f.regs = 5;
+    expect(() => loadGraph(new Machine(), again, RULES)).toThrow(/regs: not a Uint8Array/);
+  });
+});

@@ -308,7 +308,18 @@ export function loadGraph(root: object, saved: SavedGraph, rules: GraphRules): v
         const o = t as Record<string, unknown>;
         for (const k of Object.keys(n.f)) {
           const v = decode(n.f[k], id);
-          if (!Object.is(o[k], v)) o[k] = v;
+          const cur = o[k];
+          // A hand-made file may say anything: a value of another type than the machine
+          // holds there is refused, so a loaded machine has the types its code expects.
+          if (v !== null && v !== undefined && cur !== null && cur !== undefined) {
+            const want = typeof cur, got = typeof v;
+            if ((want === 'number' || want === 'string' || want === 'boolean') && got !== want) fail(`${pathOf(id)}.${k}: a ${got} where the machine holds a ${want}`);
+            if (ArrayBuffer.isView(cur) && !(ArrayBuffer.isView(v) && (className(v) === className(cur) || (Buffer.isBuffer(cur) && className(v) === 'Uint8Array')))) {
+              fail(`${pathOf(id)}.${k}: not a ${className(cur)}, which the machine holds there`);
+            }
+            if (want === 'object' && got !== 'object') fail(`${pathOf(id)}.${k}: a ${got} where the machine holds an object`);
+          }
+          if (!Object.is(cur, v)) o[k] = v;
         }
         break;
       }

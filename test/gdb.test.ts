@@ -279,3 +279,38 @@ describe('vpio run --gdb without gdb itself', () => {
     expect(busy.stderr).toMatch(/cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
   }, 60000);
 });
+
+/** The timer guest built with debug information (make DEBUG=1), or why it cannot be. */
+function debugGuest(): { elf: string } | { why: string } {
+  if (!have('make', '--version') || !have('gcc', '--version')) return { why: 'make or gcc is missing (.ci/run installs them)' };
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-guest-'));
+  const elf = path.join(out, 'timer.elf');
+  const r = spawnSync('make', ['-s', '-C', path.join(ROOT, 'guests'), 'DEBUG=1', `OUT=${out}`, elf], { encoding: 'utf8', timeout: 120000 });
+  return r.status === 0 ? { elf } : { why: `make DEBUG=1 could not build the timer guest here: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
+}
+const withLines = have('gdb', '--version') ? debugGuest() : { why: 'gdb is not installed (Debian package gdb; .ci/run installs it)' };
+
+describeIf('elf' in withLines, 'why' in withLines ? withLines.why : '')('vpio run --gdb going backwards by source lines', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('reverse-next goes back over a line, reverse-step back into the function the line before called', async () => {
+    const elf = (withLines as { elf: string }).elf;
+    const v = await startVpio(['--gdb-wait'], elf);
+    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
+    fs.writeFileSync(script, ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${v.port}`,
+      'break main', 'continue', 'next', 'next', 'next', 'frame', 'reverse-next', 'frame', 'reverse-step', 'frame', 'detach'].join('\n'));
+    const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, elf], { encoding: 'utf8', timeout: 60000 });
+    const out = g.stdout + g.stderr;
+    const end = await v.done;
+    // `frame` prints "#0  FUNCTION (...) at FILE:LINE".
+    const frames = [...out.matchAll(/^#0\s+(?:0x[0-9a-f]+ in )?(\w+) \(.*\) at ([\w./]+):(\d+)/gm)].map((m) => ({ fn: m[1], file: m[2], line: Number(m[3]) }));
+    expect(frames).toHaveLength(3);
+    expect(frames[0].fn).toBe('main');
+    expect(frames[1].fn).toBe('main');
+    expect(frames[1].line).toBeLessThan(frames[0].line); // back over a line
+    // Back into what the line before it called: a function other than main, or main's line before.
+    expect(frames[2].fn !== 'main' || frames[2].line < frames[1].line).toBe(true);
+    expect(end.stdout).toBe(runCli(['run', elf]).stdout.toString());
+  }, 180000);
+});
+
