@@ -925,6 +925,7 @@ export class Cpu {
   private read8Slow(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxR[seg]) this.segFault(seg);
+    if (this.memWatch !== null) this.memWatch((this.segBase[seg] + o) | 0, 1, false);
     if (this.pagingOn === false) {
       // Without paging the linear address is physical: skip the layers (the common case).
       const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
@@ -936,6 +937,7 @@ export class Cpu {
   private read16Slow(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxR[seg]) this.segFault(seg);
+    if (this.memWatch !== null) this.memWatch((this.segBase[seg] + o) | 0, 2, false);
     if (this.pagingOn === false) {
       // Without paging, a word within one page of RAM is read directly (the common case).
       const p = ((this.segBase[seg] + o) & this.a20Mask) >>> 0;
@@ -947,6 +949,7 @@ export class Cpu {
   private read32Slow(seg: number, off: number): number {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxR[seg]) this.segFault(seg);
+    if (this.memWatch !== null) this.memWatch((this.segBase[seg] + o) | 0, 4, false);
     const lin = (this.segBase[seg] + o) | 0;
     if (this.pagingOn === true) return this.readLin32(lin);
     const p = (lin & this.a20Mask) >>> 0;
@@ -957,6 +960,7 @@ export class Cpu {
   private write8Slow(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o > this.segMaxW[seg]) this.segFault(seg);
+    if (this.memWatch !== null) this.memWatch((this.segBase[seg] + o) | 0, 1, true);
     if (this.pagingOn === false) {
       this.writePhys8(((this.segBase[seg] + o) & this.a20Mask) >>> 0, v);
       return;
@@ -967,6 +971,7 @@ export class Cpu {
   private write16Slow(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 1 > this.segMaxW[seg]) this.segFault(seg);
+    if (this.memWatch !== null) this.memWatch((this.segBase[seg] + o) | 0, 2, true);
     if (this.linearIsPhysical()) {
       // As in write32: aligned (so in one page), in RAM, no translated code there.
       const p = (this.segBase[seg] + o) >>> 0;
@@ -982,6 +987,7 @@ export class Cpu {
   private write32Slow(seg: number, off: number, v: number): void {
     const o = off >>> 0;
     if (o < this.segMin[seg] || o + 3 > this.segMaxW[seg]) this.segFault(seg);
+    if (this.memWatch !== null) this.memWatch((this.segBase[seg] + o) | 0, 4, true);
     if (this.linearIsPhysical()) {
       const p = (this.segBase[seg] + o) >>> 0;
       // The common case inline: aligned (so in one page), in RAM, no translated code there.
@@ -1269,9 +1275,26 @@ export class Cpu {
   private updateFlat(seg = -1): void {
     if (seg >= 0) this.updateFlatSegment(seg);
     else for (let s = 0; s < 6; s++) this.updateFlatSegment(s);
-    this.flatMask = this.linearIsPhysical() ? this.flatSegments : 0;
-    this.pagedMask = this.pagingOn ? this.flatSegments : 0;
-    this.basedMask = this.pagingOn ? this.wideSegments : 0;
+    // Watched, every data access goes the general way, where memWatch sees it.
+    const fast = this.memWatch === null;
+    this.flatMask = fast && this.linearIsPhysical() ? this.flatSegments : 0;
+    this.pagedMask = fast && this.pagingOn ? this.flatSegments : 0;
+    this.basedMask = fast && this.pagingOn ? this.wideSegments : 0;
+  }
+
+  /**
+   * A debugger's watch on data (debug/session.ts: read and access watchpoints): told of
+   * every data read and write through a segment, with its linear address and size,
+   * before it is made. While it is set the inline paths stand aside (flatMask, pagedMask
+   * and basedMask are 0), so every such access takes the general path, where it is told;
+   * the CPU is then slower, and nothing else changes. Instruction fetches, descriptor
+   * tables, page walks and a task switch's own accesses are not data accesses here.
+   */
+  memWatch: ((lin: number, size: number, write: boolean) => void) | null = null;
+
+  setMemWatch(watch: ((lin: number, size: number, write: boolean) => void) | null): void {
+    this.memWatch = watch;
+    this.updateFlat();
   }
 
   /** Segment `seg`'s bit in flatSegments: base 0, readable and writable to 4 GiB, and for SS a 32-bit ESP. */

@@ -283,8 +283,25 @@ export class DebugSession {
       // Each VM has its own address space: a watchpoint watches its address in each.
       const watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
         .map((w) => ({ addr: w.addr, length: w.length, bytes: this.target.readMemory(thread, w.addr, w.length) }));
+      // Read and access watchpoints: the CPU tells of each data access (Cpu.memWatch);
+      // the first that overlaps one stops the machine after its instruction.
+      const accessed = stub.watchpoints.filter((w) => w.kind !== WatchKind.Write);
+      let hit: string | null = null;
+      if (accessed.length) {
+        cpu.setMemWatch((lin, size, write) => {
+          if (hit !== null) return;
+          for (const w of accessed) {
+            if (write && w.kind === WatchKind.Read) continue;
+            if (((lin - w.addr) >>> 0) < w.length || ((w.addr - lin) >>> 0) < size) {
+              hit = `${w.kind === WatchKind.Read ? 'rwatch' : 'awatch'}:${w.addr.toString(16)};`;
+              return;
+            }
+          }
+        });
+      }
       cpu.tracer = {
         before: (c: Cpu): boolean => {
+          hit = null;
           if (this.stepping && thread === this.stepThread && this.stepRan > 0) {
             this.pending = { signal: 5, text: '', thread };
             this.stepping = false;
@@ -301,6 +318,12 @@ export class DebugSession {
         },
         after: (): void => {
           if (thread === this.stepThread) this.stepRan++;
+          if (hit !== null) {
+            this.pending = { signal: 5, text: hit, thread };
+            hit = null;
+            machine.pause();
+            return;
+          }
           for (const w of watched) {
             const now = this.target.readMemory(thread, w.addr, w.length);
             if (now.length === w.bytes.length && now.every((b, k) => b === w.bytes[k])) continue;
@@ -315,7 +338,10 @@ export class DebugSession {
   }
 
   private disarm(): void {
-    for (const cpu of this.machine!.cpus) cpu.tracer = null;
+    for (const cpu of this.machine!.cpus) {
+      cpu.tracer = null;
+      if (cpu.memWatch !== null) cpu.setMemWatch(null);
+    }
   }
 
   /**
@@ -407,6 +433,21 @@ export class DebugSession {
       const watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
         .map((w) => ({ addr: w.addr, length: w.length, bytes: target.readMemory(t, w.addr, w.length) }));
       let pos = 0;
+      const accessed = seen === null ? [] : stub.watchpoints.filter((w) => w.kind !== WatchKind.Write);
+      let noted = -1;
+      if (accessed.length) {
+        c.setMemWatch((lin, size, write) => {
+          if (noted === pos) return;
+          for (const w of accessed) {
+            if (write && w.kind === WatchKind.Read) continue;
+            if (((lin - w.addr) >>> 0) < w.length || ((w.addr - lin) >>> 0) < size) {
+              noted = pos;
+              seen!(t, pos, `${w.kind === WatchKind.Read ? 'rwatch' : 'awatch'}:${w.addr.toString(16)};`);
+              return;
+            }
+          }
+        });
+      }
       c.tracer = {
         before: (x: Cpu): boolean => {
           pos = x.instructions;
@@ -429,7 +470,10 @@ export class DebugSession {
       const r = m.run(Infinity);
       if (r.kind === 'paused' || r.kind !== 'limit') break; // (the run cannot end first: the same run got to `goal`)
     }
-    for (const c of m.cpus) c.tracer = null;
+    for (const c of m.cpus) {
+      c.tracer = null;
+      if (c.memWatch !== null) c.setMemWatch(null);
+    }
     this.replayed += m.cpus.reduce((n, c, i) => n + c.instructions - (from >= 0 ? this.checkpoints[from].positions[i] : 0), 0);
   }
 }

@@ -126,7 +126,7 @@ describe('the stub on a CPU', () => {
     expect(text(stub.handle('M1000,2:00'))).toBe('E01'); // length and data disagree
   });
 
-  it('keeps breakpoints and write watchpoints; read and access watchpoints are not offered', () => {
+  it('keeps breakpoints and write watchpoints; write, read and access watchpoints', () => {
     const { stub } = setup();
     expect(text(stub.handle('Z0,10005,1'))).toBe('OK');
     expect(text(stub.handle('Z1,10007,1'))).toBe('OK');
@@ -135,8 +135,12 @@ describe('the stub on a CPU', () => {
     expect([...stub.breakpoints]).toEqual([0x10007]);
     expect(text(stub.handle('Z2,2000,4'))).toBe('OK');
     expect(stub.watchpoints).toEqual([{ kind: 2, addr: 0x2000, length: 4 }]);
-    expect(text(stub.handle('Z3,2000,4'))).toBe('');
-    expect(text(stub.handle('Z4,2000,4'))).toBe('');
+    expect(text(stub.handle('Z3,3000,2'))).toBe('OK');
+    expect(text(stub.handle('Z4,4000,1'))).toBe('OK');
+    expect(stub.watchpoints).toEqual([{ kind: 2, addr: 0x2000, length: 4 }, { kind: 3, addr: 0x3000, length: 2 }, { kind: 4, addr: 0x4000, length: 1 }]);
+    expect(text(stub.handle('z3,3000,2'))).toBe('OK');
+    expect(text(stub.handle('z4,4000,1'))).toBe('OK');
+    expect(text(stub.handle('Z3,2000,0'))).toBe('E01');
     expect(text(stub.handle('Z2,2000,0'))).toBe('E01');
     expect(text(stub.handle('Z0,xyz,1'))).toBe('E01');
     expect(text(stub.handle('z2,2000,4'))).toBe('OK');

@@ -190,9 +190,8 @@ export class GdbStub {
       if (insert) this.breakpoints.add(addr); else this.breakpoints.delete(addr);
       return 'OK';
     }
-    // Write watchpoints only: a read is not seen from outside the CPU's memory paths
-    // (the empty reply tells gdb this kind is not supported).
-    if (type === '2') {
+    // Write (2), read (3) and access (4) watchpoints.
+    if (type === '2' || type === '3' || type === '4') {
       if (kind < 1 || kind > 4096) return 'E01';
       const w = Number(type) as WatchKind;
       const i = this.watchpoints.findIndex((x) => x.kind === w && x.addr === addr && x.length === kind);

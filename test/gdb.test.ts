@@ -158,6 +158,34 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
+describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb read and access watchpoints', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('rwatch stops after an instruction that read the variable, awatch after one that read or wrote it, reverse-continue before the last such access', async () => {
+    // In the timer guest `ticks` is read by main (its start) and sleep_ticks, and read
+    // and written by timer_tick (the PIT's interrupt); nothing else touches it.
+    const v = await startVpio(['--gdb-wait']);
+    const out = gdbBatch(v.port, [
+      'break main', 'continue', 'delete',
+      'rwatch *(unsigned *)&ticks', 'continue', 'continue', 'continue', 'delete',
+      'awatch *(unsigned *)&ticks', ...Array(6).fill('continue'), 'reverse-continue', 'delete', 'detach',
+    ]);
+    const end = await v.done;
+    const stops = [...out.matchAll(/^Hardware (read|access \(read\/write\)) watchpoint \d+: \*\(unsigned \*\)&ticks\s+(?:Value = \d+|Old value = \d+\s+New value = \d+)\s+0x[0-9a-f]+ in (\w+) \(\)/gm)]
+      .map((m) => ({ kind: m[1].startsWith('read') ? 'read' : 'access', fn: m[2] }));
+    const reads = stops.filter((x) => x.kind === 'read');
+    const accesses = stops.filter((x) => x.kind === 'access');
+    expect(reads).toHaveLength(3);
+    for (const r of reads) expect(['main', 'sleep_ticks', 'timer_tick']).toContain(r.fn);
+    expect(accesses).toHaveLength(7); // six forwards, one back
+    for (const a of accesses) expect(['main', 'sleep_ticks', 'timer_tick']).toContain(a.fn);
+    expect(accesses.slice(0, 6).some((a) => a.fn === 'timer_tick')).toBe(true); // the writer is seen too
+    expect(accesses.slice(0, 6).some((a) => a.fn === 'sleep_ticks')).toBe(true);
+    expect(end.stdout).toBe(plain.stdout.toString());
+    expect(end.status).toBe(plain.status);
+  }, 120000);
+});
+
 describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb going backwards from checkpoints', () => {
   beforeAll(() => ensureBuilt());
 
