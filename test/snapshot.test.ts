@@ -2,7 +2,7 @@
  * `vpio run --save-at` and `--restore`, end to end: a run restored from a snapshot goes
  * on exactly as the run that saved it (the same console output from there on, the same
  * figures at the end, the same frames in its pcap), in every mode, at points chosen
- * while a frame is on the wire; and a file that is damaged, of another version or of
+ * while a frame is on the wire or the VPIO monitor is handing the card over; and a file that is damaged, of another version or of
  * another machine is refused in one line, with nothing written.
  */
 import * as fs from 'fs';
@@ -85,6 +85,33 @@ describe.each(CASES)('a restored run goes on as the saving run: $name', ({ name,
       const whole = frames(at(`${id}.pcap`));
       expect(whole.subarray(whole.length - tail.length).equals(tail)).toBe(true);
       expect(tail.length).toBeLessThan(whole.length);
+    }
+  });
+});
+
+describe('a restored run goes on as the saving run: vpio, RTL8139, two senders, mid-handoff', () => {
+  const args = [G + 'udp-tx.elf', G + 'udp-tx.elf', '--mode', 'vpio', '--nic', 'rtl8139', ...COMMON];
+  test('while a guest waits for the card (a handoff pending) and while the card is being handed over', () => {
+    const trace = at('handoff.trace');
+    const ref = runCli(['run', ...args, '--pcap', at('handoff.pcap'), '--trace', 'vpio', '--trace-out', trace]);
+    const lines = fs.readFileSync(trace, 'utf8').split('\n');
+    // "N vmX vpio stall ...: handoff pending": the guest waits from N on until the next handoff.
+    const pending = lines.map((l) => /^(\d+) vm\d vpio stall .*handoff pending/.exec(l)).filter((m) => m !== null).map((m) => Number(m![1]) + 1000);
+    // "N vpio handoff vmA -> vmB (C cycles, ...)": the switch costs C cycles from N.
+    const during = lines.map((l) => /^(\d+) vpio handoff vm\d -> vm\d \((\d+) cycles/.exec(l)).filter((m) => m !== null).map((m) => Number(m![1]) + Number(m![2]) / 2);
+    expect(pending.length).toBeGreaterThan(2);
+    expect(during.length).toBeGreaterThan(2);
+    const points = [pending[1], during[2], pending[pending.length - 1]].map(Math.floor);
+    for (let i = 0; i < points.length; i++) {
+      const file = at(`handoff-${i}.snap`);
+      runCli(['run', ...args, '--save-at', `${points[i]}:${file}`]);
+      const restored = runCli(['run', ...args, '--restore', file, '--pcap', at(`handoff-r${i}.pcap`)]);
+      if (restored.status !== ref.status) throw new Error(restored.stderr);
+      expect(ref.stdout.toString('latin1').endsWith(restored.stdout.toString('latin1'))).toBe(true);
+      expect(restored.stderr).toBe(ref.stderr);
+      const tail = frames(at(`handoff-r${i}.pcap`)), whole = frames(at('handoff.pcap'));
+      expect(tail.length).toBeGreaterThan(0);
+      expect(whole.subarray(whole.length - tail.length).equals(tail)).toBe(true);
     }
   });
 });
