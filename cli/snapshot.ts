@@ -108,3 +108,22 @@ export function saveSnapshot(out: OutputFile, root: object, info: SnapshotInfo):
 export function checkpointer(): SnapshotPager {
   return new SnapshotPager(MACHINE_RULES);
 }
+
+/**
+ * `monitor save FILE` from gdb: the machine as it stands, to FILE (written beside it and
+ * put in place). Returns the line gdb shows: what was saved, or why not. The debugger's
+ * writes to registers or memory are in the file: a restore starts from them.
+ */
+export function saveFromDebugger(file: string, root: object, machine: Record<string, unknown>, cycle: number): string {
+  const temp = `${file}.vpio-${process.pid}.tmp`;
+  try {
+    const bytes = encodeSnapshot({ machine, cycle }, saveGraph(root, MACHINE_RULES));
+    fs.writeFileSync(temp, bytes, { flag: 'wx' });
+    fs.renameSync(temp, file);
+    return `saved the machine at cycle ${cycle} to ${file} (${bytes.length} bytes); vpio run --restore ${file} with this run's kernels and options goes on from here`;
+  } catch (e) {
+    try { fs.unlinkSync(temp); } catch { /* not made */ }
+    return `not saved: ${e instanceof SnapshotError ? e.message : errnoText(e).text}`;
+  }
+}
+

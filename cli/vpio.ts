@@ -58,7 +58,7 @@ import { GdbServer, parseGdbAddress } from '../debug/server';
 import { EXIT, UsageError, OutputError, OutputFile, OutputDescription, Sink, readInput, signalStatus, stdout, stderr, warn, pipeBroken, errnoText } from './io';
 import type { Clock } from '../devices/clock';
 import { parseCycles, parseWhole } from './numbers';
-import { SavePoint, Restore, parseSavePoints, readSnapshot, checkSameMachine, restoreInto, saveSnapshot, sha256, checkpointer } from './snapshot';
+import { SavePoint, Restore, parseSavePoints, readSnapshot, checkSameMachine, restoreInto, saveSnapshot, sha256, checkpointer, saveFromDebugger } from './snapshot';
 import type { MemorySnapshot } from '../snapshot/memory';
 
 /** Trace kinds: every instruction, the machine's, the hypervisor's exits, and the VPIO monitor's (model transitions, stalls, handoffs, refusals). */
@@ -593,7 +593,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
         watch(pc.clock);
         target.rebind([{ cpu: pc.cpu, label }]);
         return machine(pc);
-      });
+      }, (file) => saveFromDebugger(file, pc, machineOptions, pc.cpu.cycles));
     }
     return {
       clock: pc.clock, pcap: pc.wire?.pcap ?? null, get peers() { return pc.peers; },
@@ -967,7 +967,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
         watch(host.clock);
         target.rebind(threads(host));
         return machine(host);
-      });
+      }, (file) => saveFromDebugger(file, host, { ...machineOptions }, host.clock.now));
     }
     return {
       clock: host.clock, pcap: host.wire?.pcap ?? null, get peers() { return host.peers; },

@@ -124,11 +124,13 @@ export class DebugSession {
    */
   constructor(buffer: SharedArrayBuffer, private readonly send: (text: string) => void,
     private readonly target: CpuTarget, private readonly waitForDebugger: boolean,
-    private readonly rebuild: ((from: SavedState | null) => DebuggedMachine<RunEnd>) | null = null) {
+    private readonly rebuild: ((from: SavedState | null) => DebuggedMachine<RunEnd>) | null = null,
+    save: ((file: string) => string) | null = null) {
     this.ctl = new Int32Array(buffer, 0, CTL_WORDS);
     this.ring = new Uint8Array(buffer, CTL_WORDS * 4, RING_BYTES);
     this.stub = new GdbStub(target);
     this.stub.reverse = rebuild !== null;
+    this.stub.save = save;
   }
 
   /**

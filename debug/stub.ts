@@ -89,6 +89,9 @@ export class GdbStub {
   /** Whether the session can go backwards (bs, bc): it says so in qSupported. */
   reverse = false;
 
+  /** `monitor save FILE`: saves a snapshot of the machine, and says what became of it (null: not offered). */
+  save: ((file: string) => string) | null = null;
+
   constructor(private readonly target: DebugTarget) {}
 
   handle(data: string): Action {
@@ -273,6 +276,12 @@ export class GdbStub {
       if (bytes.length < len) lines.push(`(end of RAM at 0x${(addr + bytes.length).toString(16)})`);
       return out(lines);
     }
+    if (words[0] === 'save') {
+      const file = cmd.slice(4).trim();
+      if (this.save === null) return out(['monitor save is not offered in this run']);
+      if (file === '') return out(['usage: monitor save FILE (a snapshot, for vpio run --restore FILE)']);
+      return out([this.save(file)]);
+    }
     if (words[0] === 'physwrite') {
       const addr = parseNumber(words[1]);
       const bytes = fromHex((words[2] ?? '').replace(/^0x/i, ''));
@@ -281,7 +290,7 @@ export class GdbStub {
       }
       return out([this.target.writePhysical(this.current(), addr, bytes) ? `${bytes.length} bytes written at 0x${addr.toString(16)}` : 'not written: the bytes run past the end of RAM']);
     }
-    return out(['monitor commands: info (cycles, instructions, where each thread is), phys ADDRESS [LENGTH] (read guest-physical memory), physwrite ADDRESS HEXBYTES (write it), help']);
+    return out(['monitor commands: info (cycles, instructions, where each thread is), phys ADDRESS [LENGTH] (read guest-physical memory), physwrite ADDRESS HEXBYTES (write it), save FILE (a snapshot of the machine, for vpio run --restore), help']);
   }
 }
 

@@ -158,6 +158,27 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
+describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb: monitor save', () => {
+  beforeAll(() => ensureBuilt());
+
+  it('saves the machine where gdb stopped it; vpio run --restore goes on from there as the run did', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-save-'));
+    const file = path.join(dir, 'at-tick.snap');
+    const v = await startVpio(['--gdb-wait', '--stats']);
+    const out = gdbBatch(v.port, ['watch *(unsigned *)&ticks', 'continue', 'continue', 'continue', 'delete', `monitor save ${file}`, 'monitor save', 'detach']);
+    const end = await v.done;
+    expect(out).toMatch(/saved the machine at cycle \d+ to .*at-tick\.snap \(\d+ bytes\)/);
+    expect(out).toContain('usage: monitor save FILE');
+    expect(end.stdout).toBe(plain.stdout.toString());
+    const restored = runCli(['run', GUEST, '--stats', '--restore', file]);
+    expect(restored.status).toBe(plain.status);
+    expect(plain.stdout.toString().endsWith(restored.stdout.toString())).toBe(true);
+    expect(restored.stdout.length).toBeGreaterThan(0);
+    expect(restored.stderr).toBe(plain.stderr); // the same cycles and instructions at the end
+    fs.rmSync(dir, { recursive: true, force: true });
+  }, 120000);
+});
+
 describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb read and access watchpoints', () => {
   beforeAll(() => ensureBuilt());
 
