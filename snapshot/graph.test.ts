@@ -164,3 +164,13 @@ describe('a hand-made snapshot that passes its checksum', () => {
     expect(() => loadGraph(new Machine(), again, RULES)).toThrow(/regs: not a Uint8Array/);
   });
 });
+
+describe('a snapshot from another version of the machine', () => {
+  test('a class with other fields than the saved object is refused, naming them', () => {
+    const saved = roundTrip(saveGraph(new Machine(), RULES));
+    class Device { count = 0; regs = new Uint8Array(4); fifo: number[] = []; dmaMask = 0xffff; onIrq = (): void => {}; }
+    const later = new Machine();
+    later.devices = [new Device() as never, new Device() as never];
+    expect(() => loadGraph(later, saved, RULES)).toThrow(/Machine\.devices\[0\]: a Device here has fields the snapshot lacks \(dmaMask\): it was saved by another version of vpio/);
+  });
+});

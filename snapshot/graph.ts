@@ -286,7 +286,20 @@ export function loadGraph(root: object, saved: SavedGraph, rules: GraphRules): v
         break;
       }
       case 'o': {
-        if (usable && !Array.isArray(usable) && !ArrayBuffer.isView(usable) && className(usable) === n.c) t = usable;
+        if (usable && !Array.isArray(usable) && !ArrayBuffer.isView(usable) && className(usable) === n.c) {
+          t = usable;
+          // A class's fields are its code's: other fields than the saved object's mean
+          // another version of the machine, whatever the file's format version says.
+          if (n.c !== 'Object') {
+            // (Data fields only: functions are wiring, which the run may add later.)
+            const have = Object.keys(t).filter((k) => !ruled(rules.skipFields, n.c, k) && typeof (t as Record<string, unknown>)[k] !== 'function');
+            const saved = Object.keys(n.f);
+            const missing = have.filter((k) => !saved.includes(k)), extra = saved.filter((k) => !have.includes(k));
+            if (missing.length || extra.length) {
+              fail(`${pathOf(id)}: a ${n.c} here has ${missing.length ? `fields the snapshot lacks (${missing.join(', ')})` : ''}${missing.length && extra.length ? ' and ' : ''}${extra.length ? `lacks fields the snapshot has (${extra.join(', ')})` : ''}: it was saved by another version of vpio`);
+            }
+          }
+        }
         else if (n.fn) fail(`${pathOf(id)}: a ${n.c} with functions (${n.fn.join(', ')}) that the fresh machine does not have here; it cannot be made from data`);
         else if (n.c === 'Object') t = {};
         else if (rules.dataClasses.has(n.c)) t = Object.create(rules.dataClasses.get(n.c)!.prototype as object) as object;
