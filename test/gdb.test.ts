@@ -210,6 +210,22 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
 describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb going backwards from checkpoints', () => {
   beforeAll(() => ensureBuilt());
 
+  it('reverse-continue goes back to the previous breakpoint hit', async () => {
+    const v = await startVpio(['--gdb-wait']);
+    const out = gdbBatch(v.port, [
+      'break timer_tick', ...Array(5).fill('continue'), 'print *(unsigned *)&ticks', 'reverse-continue', 'print *(unsigned *)&ticks',
+      'reverse-continue', 'print *(unsigned *)&ticks', 'delete', 'detach',
+    ]);
+    const end = await v.done;
+    const values = [...out.matchAll(/^\$\d+ = (\d+)/gm)].map((m) => Number(m[1]));
+    // Each hit of timer_tick is before its increment: back one hit, one tick fewer.
+    expect(values).toHaveLength(3);
+    expect(values[1]).toBe(values[0] - 1);
+    expect(values[2]).toBe(values[0] - 2);
+    expect(out.match(/Breakpoint 1, 0x[0-9a-f]+ in timer_tick \(\)/g)!.length).toBe(7); // five forwards, two back
+    expect(end.stdout).toBe(plain.stdout.toString());
+  }, 120000);
+
   it('past several checkpoints, reverse-continue replays from the latest one before the goal and finds the same writes', async () => {
     // The timer guest's tick counter is written every 20 million cycles; checkpoints are
     // taken every 50 million, so nine ticks pass three of them.
