@@ -15,6 +15,7 @@ const entries = [
   ['bench/x87.ts', 'dist/bench-x87.js'],
   ['bench/linux.ts', 'dist/bench-linux.js'],
   ['bench/dispatch.ts', 'dist/bench-dispatch.js'],
+  ['bench/snapshot.ts', 'dist/bench-snapshot.js'],
 ].filter(([src]) => existsSync(path.join(root, src)));
 
 await Promise.all(entries.map(([src, out]) => build({
