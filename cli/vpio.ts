@@ -70,6 +70,8 @@ const CHECK_CYCLES = 20_000_000;
 const GRACE_MS = 1000;
 
 const MODES_HV = 'passthrough, virtual or vpio';
+const SAVE_AT_WITH_GDB = '--save-at and --gdb cannot be combined (a debugger going backwards runs the machine again); save from gdb with monitor save FILE';
+const TRACE_CPU_WITH_GDB = '--trace cpu and --gdb both watch every instruction; give one of them';
 
 function version(): string {
   try {
@@ -330,7 +332,7 @@ function common(opts: RunOptions, vms: number): Common {
   }
   const check = opts.checkCycles !== undefined ? parseCycles(opts.checkCycles, '--check-cycles', 0) : CHECK_CYCLES;
   const saves = parseSavePoints(opts.saveAt ?? [], maxCycles);
-  if (opts.gdb !== undefined && saves.length) throw new UsageError('--save-at and --gdb cannot be combined: a debugger going backwards runs the machine again');
+  if (opts.gdb !== undefined && saves.length) throw new UsageError(SAVE_AT_WITH_GDB);
   if (opts.restore !== undefined && opts.restore.trim() === '') throw new UsageError('--restore needs a file name');
   const restore = opts.restore !== undefined ? readSnapshot(opts.restore) : null;
   if (restore) {
@@ -536,7 +538,7 @@ function runHere(kernels: string[], opts: RunOptions): number {
 
 function runNative(kernel: string | undefined, opts: RunOptions): number {
   const c = common(opts, 0);
-  if (opts.gdb !== undefined && c.kinds.has('cpu')) throw new UsageError('--trace cpu and --gdb both watch every instruction; give one of them');
+  if (opts.gdb !== undefined && c.kinds.has('cpu')) throw new UsageError(TRACE_CPU_WITH_GDB);
   if (opts.listDevices) {
     const pc = new Pc({ memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers });
     listDevices(pc, stdout);
@@ -831,6 +833,9 @@ async function runInWorker(kernels: string[], opts: RunOptions): Promise<number>
   // With --gdb the worker is needed even so: it waits for the debugger while this thread serves the socket.
   if (process.env.VPIO_IN_PROCESS === '1' && opts.gdb === undefined) return runHere(kernels, opts);
   const shared = new Int32Array(new SharedArrayBuffer(4));
+  // What --gdb cannot go with is refused before its server listens (the worker checks again).
+  if (opts.gdb !== undefined && (opts.saveAt?.length ?? 0) > 0) throw new UsageError(SAVE_AT_WITH_GDB);
+  if (opts.gdb !== undefined && opts.trace !== undefined && opts.trace.split(',').map((k) => k.trim()).includes('cpu')) throw new UsageError(TRACE_CPU_WITH_GDB);
   const gdb = opts.gdb === undefined ? null : await gdbServer(opts);
   let outputs: OutputDescription[] = [];
   return new Promise((resolve) => {
@@ -897,7 +902,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     throw new UsageError(`${opts.cmdline.length} --cmdline options for ${n} kernels; give one for each kernel, in order, or one for all`);
   }
   const c = common(opts, n);
-  if (opts.gdb !== undefined && c.kinds.has('cpu')) throw new UsageError('--trace cpu and --gdb both watch every instruction; give one of them');
+  if (opts.gdb !== undefined && c.kinds.has('cpu')) throw new UsageError(TRACE_CPU_WITH_GDB);
   const quantum = opts.quantum !== undefined ? parseCycles(opts.quantum, '--quantum') : DEFAULT_QUANTUM;
   const hostMemoryBytes = parseSize(opts.hostMemory ?? '512M', '--host-memory');
   const nicVms = parseNicVms(opts.nicVms ?? (mode === 'passthrough' ? '0' : 'all'), n);

@@ -329,6 +329,11 @@ describe('vpio run --gdb without gdb itself', () => {
     expect(bad.stderr).toMatch(/--gdb 'here:there': give a TCP port/);
     const trace = runCli(['run', GUEST, '--gdb', '0', '--trace', 'cpu']);
     expect(trace.status).toBe(2);
+    // Refused before the server listens: the one line is the refusal.
+    expect(trace.stderr.trim().split('\n')).toHaveLength(1);
+    const save = runCli(['run', GUEST, '--gdb', '0', '--save-at', `1e8:${path.join(os.tmpdir(), 'never.snap')}`]);
+    expect(save.status).toBe(2);
+    expect(save.stderr.trim()).toMatch(/^vpio: --save-at and --gdb cannot be combined .*monitor save FILE$/);
     // A port already taken.
     const taken = net.createServer();
     await new Promise<void>((res) => taken.listen(0, '127.0.0.1', () => res()));
