@@ -67,12 +67,13 @@ export class Clock {
    */
   requeue(): void {
     const heap = this.heap;
-    for (const t of heap) t.index = -1;
     heap.length = 0;
-    for (const t of this.timers) if (t.at >= 0) heap.push(t);
+    for (const t of this.timers) {
+      t.index = -1;
+      if (t.at >= 0) heap.push(t);
+    }
     heap.sort((a, b) => (this.less(a, b) ? -1 : this.less(b, a) ? 1 : 0));
     for (let i = 0; i < heap.length; i++) heap[i].index = i;
-    for (const t of this.timers) if (t.at < 0) t.index = -1;
   }
 
   /** Cycles for `seconds` of virtual time, rounded down. */

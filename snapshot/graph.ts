@@ -112,7 +112,7 @@ export function saveGraph(root: object, rules: GraphRules, copy = true): SavedGr
   const bufferIds = new Map<ArrayBufferLike, number>();
   const buffers: Uint8Array[] = [];
   // References through refFields, filled in once every object has its number.
-  const later: { holder: Val[] | Record<string, Val>; key: string | number; target: object; path: string }[] = [];
+  const later: { holder: Record<string, Val>; key: string; target: object; path: string }[] = [];
 
   const reach = (o: object, parent: number, at: Val, path: string): number => {
     let id = ids.get(o);
@@ -202,7 +202,7 @@ export function saveGraph(root: object, rules: GraphRules, copy = true): SavedGr
   for (const { holder, key, target, path } of later) {
     const id = ids.get(target);
     if (id === undefined) fail(`${path}: refers to an object the machine holds nowhere else`);
-    (holder as Record<string, Val>)[key] = { $r: id };
+    holder[key] = { $r: id };
   }
   return { objects, buffers };
 }

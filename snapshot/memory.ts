@@ -6,9 +6,7 @@
  * of its memory (memcmp speed) and a copy of the pages that changed.
  */
 import { saveGraph, loadGraph, GraphRules, SavedGraph, SavedObject } from './graph';
-
-const PAGE = 4096;
-const ZERO = Buffer.alloc(PAGE);
+import { PAGE, zeroPage } from './pages';
 
 export interface MemorySnapshot {
   /** Bytes this snapshot holds that no earlier one shares (its objects and its new pages). */
@@ -35,7 +33,7 @@ export class SnapshotPager {
         const page = live.subarray(at, Math.min(at + PAGE, b.length));
         const prev = same ? same[n] : null;
         if (prev !== null && prev !== undefined && prev.equals(page)) { pages.push(prev); continue; }
-        if (page.length === PAGE ? page.equals(ZERO) : page.every((x) => x === 0)) { pages.push(null); continue; }
+        if (zeroPage(page)) { pages.push(null); continue; }
         pages.push(Buffer.from(page));
         size += page.length;
       }
