@@ -85,8 +85,8 @@ export function restoreInto(root: object, r: Restore): void {
   }
 }
 
-/** Saves the machine to its --save-at file now (written beside it, then put in place). */
-export function saveSnapshot(out: OutputFile, root: object, info: SnapshotInfo): void {
+/** Saves the machine to its output file now (written beside it, then put in place); returns the file's size. */
+export function saveSnapshot(out: OutputFile, root: object, info: SnapshotInfo): number {
   let bytes: Buffer;
   try {
     bytes = encodeSnapshot(info, saveGraph(root, MACHINE_RULES));
@@ -102,6 +102,7 @@ export function saveSnapshot(out: OutputFile, root: object, info: SnapshotInfo):
     throw new OutputError(out.file, code, text);
   }
   out.commit();
+  return bytes.length;
 }
 
 /** A debugger's checkpoints (debug/session.ts): in memory, unchanged pages shared. */
@@ -115,15 +116,12 @@ export function checkpointer(): SnapshotPager {
  * writes to registers or memory are in the file: a restore starts from them.
  */
 export function saveFromDebugger(file: string, root: object, machine: Record<string, unknown>, cycle: number): string {
-  const temp = `${file}.vpio-${process.pid}.tmp`;
   try {
-    const bytes = encodeSnapshot({ machine, cycle }, saveGraph(root, MACHINE_RULES));
-    fs.writeFileSync(temp, bytes, { flag: 'wx' });
-    fs.renameSync(temp, file);
-    return `saved the machine at cycle ${cycle} to ${file} (${bytes.length} bytes); vpio run --restore ${file} with this run's kernels and options goes on from here`;
+    const size = saveSnapshot(OutputFile.open(file, 'monitor save', [], []), root, { machine, cycle });
+    return `saved the machine at cycle ${cycle} to ${file} (${size} bytes); vpio run --restore ${file} with this run's kernels and options goes on from here`;
   } catch (e) {
-    try { fs.unlinkSync(temp); } catch { /* not made */ }
-    return `not saved: ${e instanceof SnapshotError ? e.message : errnoText(e).text}`;
+    if (e instanceof UsageError || e instanceof OutputError || e instanceof SnapshotError) return `not saved: ${e.message}`;
+    throw e;
   }
 }
 

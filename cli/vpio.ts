@@ -332,7 +332,6 @@ function common(opts: RunOptions, vms: number): Common {
   }
   const check = opts.checkCycles !== undefined ? parseCycles(opts.checkCycles, '--check-cycles', 0) : CHECK_CYCLES;
   const saves = parseSavePoints(opts.saveAt ?? [], maxCycles);
-  if (opts.gdb !== undefined && saves.length) throw new UsageError(SAVE_AT_WITH_GDB);
   if (opts.restore !== undefined && opts.restore.trim() === '') throw new UsageError('--restore needs a file name');
   const restore = opts.restore !== undefined ? readSnapshot(opts.restore) : null;
   if (restore) {
@@ -538,7 +537,6 @@ function runHere(kernels: string[], opts: RunOptions): number {
 
 function runNative(kernel: string | undefined, opts: RunOptions): number {
   const c = common(opts, 0);
-  if (opts.gdb !== undefined && c.kinds.has('cpu')) throw new UsageError(TRACE_CPU_WITH_GDB);
   if (opts.listDevices) {
     const pc = new Pc({ memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers });
     listDevices(pc, stdout);
@@ -585,7 +583,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
     });
     if (gdbChannel !== null) {
       const label = `CPU 0 (${path.basename(input)})`;
-      const target = new CpuTarget([{ cpu: pc.cpu, label }], () => [`native: cycle ${pc.cpu.cycles}, ${debug!.replays} replays (${debug!.replayed} instructions), ${debug!.checkpointCount} checkpoints (${debug!.checkpointBytes} bytes), the last replay from cycle ${debug!.lastReplayFrom}`]);
+      const target = new CpuTarget([{ cpu: pc.cpu, label }], () => [`native: cycle ${pc.cpu.cycles}, ${debug!.summary()}`]);
       // Going backwards replays the run, so only where a replay writes nothing anywhere.
       const replayable = !pcapPath && !timeline && !traceLine;
       debug = new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }), target, opts.gdbWait === true, !replayable ? null : (from) => {
@@ -833,9 +831,10 @@ async function runInWorker(kernels: string[], opts: RunOptions): Promise<number>
   // With --gdb the worker is needed even so: it waits for the debugger while this thread serves the socket.
   if (process.env.VPIO_IN_PROCESS === '1' && opts.gdb === undefined) return runHere(kernels, opts);
   const shared = new Int32Array(new SharedArrayBuffer(4));
-  // What --gdb cannot go with is refused before its server listens (the worker checks again).
+  // What --gdb cannot go with is refused here, before its server listens: every run
+  // with --gdb comes this way (a worker even under VPIO_IN_PROCESS).
   if (opts.gdb !== undefined && (opts.saveAt?.length ?? 0) > 0) throw new UsageError(SAVE_AT_WITH_GDB);
-  if (opts.gdb !== undefined && opts.trace !== undefined && opts.trace.split(',').map((k) => k.trim()).includes('cpu')) throw new UsageError(TRACE_CPU_WITH_GDB);
+  if (opts.gdb !== undefined && opts.trace !== undefined && parseTrace(opts.trace).has('cpu')) throw new UsageError(TRACE_CPU_WITH_GDB);
   const gdb = opts.gdb === undefined ? null : await gdbServer(opts);
   let outputs: OutputDescription[] = [];
   return new Promise((resolve) => {
@@ -902,7 +901,6 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     throw new UsageError(`${opts.cmdline.length} --cmdline options for ${n} kernels; give one for each kernel, in order, or one for all`);
   }
   const c = common(opts, n);
-  if (opts.gdb !== undefined && c.kinds.has('cpu')) throw new UsageError(TRACE_CPU_WITH_GDB);
   const quantum = opts.quantum !== undefined ? parseCycles(opts.quantum, '--quantum') : DEFAULT_QUANTUM;
   const hostMemoryBytes = parseSize(opts.hostMemory ?? '512M', '--host-memory');
   const nicVms = parseNicVms(opts.nicVms ?? (mode === 'passthrough' ? '0' : 'all'), n);
@@ -963,7 +961,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
       // A thread per VM; going backwards builds the host again and replays it, where nothing else is written.
       const labels = host.vms.map((vm, i) => `VM ${vm.id} (${path.basename(kernels[i])})`);
       const threads = (h: Host) => h.vms.map((vm, i) => ({ cpu: vm.cpu, label: labels[i] }));
-      const target = new CpuTarget(threads(host), () => [`${mode}: cycle ${host.clock.now}, ${debug!.replays} replays (${debug!.replayed} instructions), ${debug!.checkpointCount} checkpoints (${debug!.checkpointBytes} bytes), the last replay from cycle ${debug!.lastReplayFrom}`]);
+      const target = new CpuTarget(threads(host), () => [`${mode}: cycle ${host.clock.now}, ${debug!.summary()}`]);
       const replayable = !pcapPath && !timeline && !traceLine;
       debug = new DebugSession(gdbChannel, (text) => parentPort!.postMessage({ gdb: text }), target, opts.gdbWait === true, !replayable ? null : (from) => {
         host.close();
@@ -972,7 +970,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
         watch(host.clock);
         target.rebind(threads(host));
         return machine(host);
-      }, (file) => saveFromDebugger(file, host, { ...machineOptions }, host.clock.now));
+      }, (file) => saveFromDebugger(file, host, machineOptions, host.clock.now));
     }
     return {
       clock: host.clock, pcap: host.wire?.pcap ?? null, get peers() { return host.peers; },

@@ -16,7 +16,7 @@
 import type { Cpu } from '../cpu/cpu';
 import { CS } from '../cpu/registers';
 import { frame, PacketReader, type Incoming } from './rsp';
-import { GdbStub, WatchKind } from './stub';
+import { GdbStub, WatchKind, type Watchpoint } from './stub';
 import type { CpuTarget } from './cpu-target';
 
 /** The channel's layout: Int32 control words, then the ring of bytes from the debugger. */
@@ -78,6 +78,23 @@ export interface DebuggedMachine<R extends RunEnd = RunEnd> {
 
 type StopWhy = { signal: number; text: string; thread?: number };
 
+/** The stop text for a data access that touches a read or access watchpoint of `watches`, or null. */
+function accessHit(watches: readonly Watchpoint[], lin: number, size: number, write: boolean): string | null {
+  for (const w of watches) {
+    if (write && w.kind === WatchKind.Read) continue;
+    if (((lin - w.addr) >>> 0) < w.length || ((w.addr - lin) >>> 0) < size) {
+      return `${w.kind === WatchKind.Read ? 'rwatch' : 'awatch'}:${w.addr.toString(16)};`;
+    }
+  }
+  return null;
+}
+
+/** A CPU without the session's hooks. */
+function unhook(cpu: Cpu): void {
+  cpu.tracer = null;
+  if (cpu.memWatch !== null) cpu.setMemWatch(null);
+}
+
 export class DebugSession {
   private readonly ctl: Int32Array;
   private readonly ring: Uint8Array;
@@ -114,8 +131,10 @@ export class DebugSession {
   get checkpointBytes(): number {
     return this.checkpoints.reduce((n, c) => n + c.state.size, 0);
   }
-  get checkpointCount(): number {
-    return this.checkpoints.length;
+
+  /** For `monitor info`: the replays so far, the checkpoints, where the last replay started. */
+  summary(): string {
+    return `${this.replays} replays (${this.replayed} instructions), ${this.checkpoints.length} checkpoints (${this.checkpointBytes} bytes), the last replay from cycle ${this.lastReplayFrom}`;
   }
 
   /**
@@ -283,24 +302,12 @@ export class DebugSession {
     machine.cpus.forEach((cpu, i) => {
       const thread = i + 1;
       // Each VM has its own address space: a watchpoint watches its address in each.
-      const watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
-        .map((w) => ({ addr: w.addr, length: w.length, bytes: this.target.readMemory(thread, w.addr, w.length) }));
+      const watched = this.writeWatches(thread);
       // Read and access watchpoints: the CPU tells of each data access (Cpu.memWatch);
       // the first that overlaps one stops the machine after its instruction.
       const accessed = stub.watchpoints.filter((w) => w.kind !== WatchKind.Write);
       let hit: string | null = null;
-      if (accessed.length) {
-        cpu.setMemWatch((lin, size, write) => {
-          if (hit !== null) return;
-          for (const w of accessed) {
-            if (write && w.kind === WatchKind.Read) continue;
-            if (((lin - w.addr) >>> 0) < w.length || ((w.addr - lin) >>> 0) < size) {
-              hit = `${w.kind === WatchKind.Read ? 'rwatch' : 'awatch'}:${w.addr.toString(16)};`;
-              return;
-            }
-          }
-        });
-      }
+      if (accessed.length) cpu.setMemWatch((lin, size, write) => { hit ??= accessHit(accessed, lin, size, write); });
       cpu.tracer = {
         before: (c: Cpu): boolean => {
           hit = null;
@@ -340,10 +347,13 @@ export class DebugSession {
   }
 
   private disarm(): void {
-    for (const cpu of this.machine!.cpus) {
-      cpu.tracer = null;
-      if (cpu.memWatch !== null) cpu.setMemWatch(null);
-    }
+    for (const cpu of this.machine!.cpus) unhook(cpu);
+  }
+
+  /** Thread `thread`'s write watchpoints, each with the bytes it holds now. */
+  private writeWatches(thread: number): { addr: number; length: number; bytes: Uint8Array }[] {
+    return this.stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
+      .map((w) => ({ addr: w.addr, length: w.length, bytes: this.target.readMemory(thread, w.addr, w.length) }));
   }
 
   /**
@@ -432,22 +442,15 @@ export class DebugSession {
     }
     m.cpus.forEach((c, i) => {
       const t = i + 1;
-      const watched = stub.watchpoints.filter((w) => w.kind === WatchKind.Write)
-        .map((w) => ({ addr: w.addr, length: w.length, bytes: target.readMemory(t, w.addr, w.length) }));
+      const watched = this.writeWatches(t);
       let pos = 0;
       const accessed = seen === null ? [] : stub.watchpoints.filter((w) => w.kind !== WatchKind.Write);
       let noted = -1;
       if (accessed.length) {
         c.setMemWatch((lin, size, write) => {
           if (noted === pos) return;
-          for (const w of accessed) {
-            if (write && w.kind === WatchKind.Read) continue;
-            if (((lin - w.addr) >>> 0) < w.length || ((w.addr - lin) >>> 0) < size) {
-              noted = pos;
-              seen!(t, pos, `${w.kind === WatchKind.Read ? 'rwatch' : 'awatch'}:${w.addr.toString(16)};`);
-              return;
-            }
-          }
+          const text = accessHit(accessed, lin, size, write);
+          if (text !== null) { noted = pos; seen!(t, pos, text); }
         });
       }
       c.tracer = {
@@ -472,10 +475,7 @@ export class DebugSession {
       const r = m.run(Infinity);
       if (r.kind === 'paused' || r.kind !== 'limit') break; // (the run cannot end first: the same run got to `goal`)
     }
-    for (const c of m.cpus) {
-      c.tracer = null;
-      if (c.memWatch !== null) c.setMemWatch(null);
-    }
+    for (const c of m.cpus) unhook(c);
     this.replayed += m.cpus.reduce((n, c, i) => n + c.instructions - (from >= 0 ? this.checkpoints[from].positions[i] : 0), 0);
   }
 }
