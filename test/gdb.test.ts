@@ -52,13 +52,17 @@ async function connect(port: number): Promise<{ sock: net.Socket; got: () => str
   return { sock, got: () => buf, waitFor };
 }
 
-/** Debian's gdb in batch mode, connected to `port`, running `commands`: what it printed. */
-function gdbBatch(port: number, commands: string[]): string {
+/** Debian's gdb in batch mode with the symbols of `elf`, connected to `port`, running `commands`: what it printed. */
+function gdbBatch(port: number, commands: string[], elf = GUEST): string {
   const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
   fs.writeFileSync(script, ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${port}`, ...commands].join('\n'));
-  const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, GUEST], { encoding: 'utf8', timeout: 60000 });
+  const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, elf], { encoding: 'utf8', timeout: 60000 });
   return g.stdout + g.stderr;
 }
+
+const NO_GDB = 'gdb is not installed (Debian package gdb; .ci/run installs it)';
+/** `describe` where Debian's gdb is installed, else skipped with the reason. */
+const describeGdb = describeIf(have('gdb', '--version'), NO_GDB);
 
 /** The run without a debugger, for comparison (built on first use: dist/ exists by then). */
 let plainRun: ReturnType<typeof runCli> | null = null;
@@ -68,7 +72,7 @@ const plain = {
   get status() { plainRun ??= runCli(['run', GUEST, '--stats']); return plainRun.status; },
 };
 
-describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb with gdb', () => {
+describeGdb('vpio run --gdb with gdb', () => {
   beforeAll(() => ensureBuilt());
 
   it('stops at a breakpoint, steps, stops at a write watchpoint with the old and new value, reads memory, lists the thread, and runs on when gdb detaches', async () => {
@@ -99,7 +103,7 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
-describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb under the hypervisor', () => {
+describeGdb('vpio run --gdb under the hypervisor', () => {
   beforeAll(() => ensureBuilt());
 
   it('shows a thread per VM, stops each at its breakpoint, switches threads, steps one back and forward, and changes nothing the guests see', async () => {
@@ -129,7 +133,7 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
-describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb going backwards', () => {
+describeGdb('vpio run --gdb going backwards', () => {
   beforeAll(() => ensureBuilt());
 
   it('reverse-stepi goes back one instruction; reverse-continue goes back to the write a watchpoint saw, with the old value, and to the start; the guest prints each line once', async () => {
@@ -158,7 +162,7 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
-describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb: monitor save', () => {
+describeGdb('vpio run --gdb: monitor save', () => {
   beforeAll(() => ensureBuilt());
 
   it('saves the machine where gdb stopped it; vpio run --restore goes on from there as the run did', async () => {
@@ -179,7 +183,7 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
-describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb read and access watchpoints', () => {
+describeGdb('vpio run --gdb read and access watchpoints', () => {
   beforeAll(() => ensureBuilt());
 
   it('rwatch stops after an instruction that read the variable, awatch after one that read or wrote it, reverse-continue before the last such access', async () => {
@@ -207,7 +211,7 @@ describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; 
   }, 120000);
 });
 
-describeIf(have('gdb', '--version'), 'gdb is not installed (Debian package gdb; .ci/run installs it)')('vpio run --gdb going backwards from checkpoints', () => {
+describeGdb('vpio run --gdb going backwards from checkpoints', () => {
   beforeAll(() => ensureBuilt());
 
   it('reverse-continue goes back to the previous breakpoint hit', async () => {
@@ -358,7 +362,7 @@ function debugGuest(): { elf: string } | { why: string } {
   const r = spawnSync('make', ['-s', '-C', path.join(ROOT, 'guests'), 'DEBUG=1', `OUT=${out}`, elf], { encoding: 'utf8', timeout: 120000 });
   return r.status === 0 ? { elf } : { why: `make DEBUG=1 could not build the timer guest here: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
 }
-const withLines = have('gdb', '--version') ? debugGuest() : { why: 'gdb is not installed (Debian package gdb; .ci/run installs it)' };
+const withLines = have('gdb', '--version') ? debugGuest() : { why: NO_GDB };
 
 describeIf('elf' in withLines, 'why' in withLines ? withLines.why : '')('vpio run --gdb going backwards by source lines', () => {
   beforeAll(() => ensureBuilt());
@@ -366,11 +370,7 @@ describeIf('elf' in withLines, 'why' in withLines ? withLines.why : '')('vpio ru
   it('reverse-next goes back over a line, reverse-step back into the function the line before called', async () => {
     const elf = (withLines as { elf: string }).elf;
     const v = await startVpio(['--gdb-wait'], elf);
-    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
-    fs.writeFileSync(script, ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${v.port}`,
-      'break main', 'continue', 'next', 'next', 'next', 'frame', 'reverse-next', 'frame', 'reverse-step', 'frame', 'detach'].join('\n'));
-    const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, elf], { encoding: 'utf8', timeout: 60000 });
-    const out = g.stdout + g.stderr;
+    const out = gdbBatch(v.port, ['break main', 'continue', 'next', 'next', 'next', 'frame', 'reverse-next', 'frame', 'reverse-step', 'frame', 'detach'], elf);
     const end = await v.done;
     // `frame` prints "#0  FUNCTION (...) at FILE:LINE".
     const frames = [...out.matchAll(/^#0\s+(?:0x[0-9a-f]+ in )?(\w+) \(.*\) at ([\w./]+):(\d+)/gm)].map((m) => ({ fn: m[1], file: m[2], line: Number(m[3]) }));
