@@ -184,6 +184,38 @@ describe('the RTL8139 through its memory BAR', () => {
     expect(mmioTraps(h.vms[1].portCounters()).exits).toBeGreaterThan(0);
   });
 
+  it('vpio: a guest at host-physical 0 has only its stores trapped and reads back what it wrote; a guest elsewhere has its loads hooked and reads back its own addresses too', () => {
+    /** Writes RBSTART, reads it back with receive off and on, sends, and reads TSAD0 back while the frame is the card's. */
+    const readBack = (mac: Uint8Array) => multibootElf([
+      ...outl(0xcf8, PCI_CMD), ...outl(0xcfc, 0x0006),
+      ...stl(BAR1 + 0x30, 0x10000), // RBSTART, receive off
+      ...copyl(BAR1 + 0x30, 0x510),
+      ...stl(BAR1 + 0x44, 0x0f), // RCR: 8 KiB ring, accept all
+      ...stb(BAR1 + 0x37, 0x0c), // CR: RE and TE
+      ...copyl(BAR1 + 0x30, 0x514),
+      ...frameStores(mac),
+      ...stl(BAR1 + 0x20, 0x8000), // TSAD0
+      ...stl(BAR1 + 0x10, 64), // TSD0: the go point
+      ...copyl(BAR1 + 0x20, 0x518), // at once: the frame is still going out
+      ...spin(200_000), ...exitWith(0),
+    ]);
+    const h = hostFor('vpio', [
+      { image: readBack(vmMac(DEFAULT_MAC, 0)), path: 'a', cmdline: '', nic: true },
+      { image: readBack(vmMac(DEFAULT_MAC, 1)), path: 'b', cmdline: '', nic: true },
+    ]);
+    const seen: Uint8Array[] = [];
+    h.wire!.attach({ name: 'tap', receive: (f) => seen.push(f.slice()) });
+    expect(h.run(1e10)).toEqual({ kind: 'done' });
+    expect((h.shared as VpioMonitor).violations).toEqual([]);
+    expect(seen.length).toBe(2);
+    expect(h.vms.map((vm) => vm.base)).toEqual([0, 8 * MiB]);
+    for (const vm of h.vms) expect([word(vm.ram, 0x510), word(vm.ram, 0x514), word(vm.ram, 0x518)]).toEqual([0x10000, 0x10000, 0x8000]);
+    const modelTrap = (id: number) => Array.from(h.vms[id].portCounters()).filter((c) => c.name.includes('mmio model'));
+    expect(modelTrap(0).reduce((n, c) => n + c.exitsIn, 0)).toBe(0);
+    expect(modelTrap(0).reduce((n, c) => n + c.exitsOut, 0)).toBeGreaterThanOrEqual(5);
+    expect(modelTrap(1).reduce((n, c) => n + c.exitsIn, 0)).toBe(3);
+  });
+
   describe('our RTL8139 driver with mmio=1 (BAR1) against the same driver on ports', () => {
     /** The sink's count and what the guest printed, natively or in a mode. */
     function run(mode: 'native' | 'passthrough' | 'virtual' | 'vpio', prog: string, args: string) {

@@ -54,8 +54,8 @@ export interface ModelEnv {
 export interface CardSharing<C> {
   /** The card's name in port maps and traces. */
   readonly name: string;
-  /** A model for one guest. */
-  model(): CardModel;
+  /** A model for one guest, whose memory starts at host-physical `hostBase`. */
+  model(hostBase: number): CardModel;
   /** The longest the card can take to finish what it has in flight when nothing new starts. */
   readonly drainCycles: number;
   /** A guest's context before its first turn: the card as after a reset, with the guest's station address. */

@@ -264,7 +264,7 @@ export class VpioMonitor implements SharedCard {
       now() { return self.clock.now; },
       claim(from, to, use) { self.sharing.claim(guest.vm.id, from, to, use); },
     };
-    guest = new Guest(vm, mac, fn, env, this.sharing.model());
+    guest = new Guest(vm, mac, fn, env, this.sharing.model(vm.base));
     for (let off = 0; off < guest.model.size; off++) {
       guest.handlers.push({
         read: (_o, sz) => this.ownerIn(guest, off, sz),

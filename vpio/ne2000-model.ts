@@ -289,7 +289,7 @@ export class Ne2000Sharing implements CardSharing<Ne2000Context> {
 
   constructor(private readonly card: Ne2000, private readonly bus: (accesses: number) => void, private readonly costs: Costs) {}
 
-  model(): CardModel {
+  model(_hostBase: number): CardModel {
     return new Ne2000Model();
   }
 

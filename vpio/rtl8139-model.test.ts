@@ -30,7 +30,7 @@ function setUp() {
     drainCycles: card.drainCycles,
     claim: () => {},
   };
-  const model = new Rtl8139Model();
+  const model = new Rtl8139Model(0);
   // What the guest's driver writes; the monitor passes Allow/Translate verdicts on to the card.
   const out = (off: number, size: number, v: number) => {
     const verdict = model.write(env, off, size, v, false);

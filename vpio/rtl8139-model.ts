@@ -7,11 +7,15 @@
  *
  * Hook policy: OUT to TSD0-3 (the transmit go point), RBSTART, CR, RCR, TCR and the C+
  * command register; OUT to TSADn only while descriptor n is the card's (a policy that
- * changes as frames go out and come back); IN from TSAD0-3 and RBSTART (the guest reads
- * back its own guest-physical values). Each hooked range starts three bytes early, so
- * an unaligned access that reaches into it is seen too. Everything else (ISR, IMR,
- * CAPR, CBR, IDR, MAR, the status registers) goes straight to the card. Of TCR only the
- * byte with the loopback bits is hooked (drivers write TCR once, at start-up).
+ * changes as frames go out and come back); IN from TSAD0-3 and RBSTART only for a guest
+ * whose addresses are rewritten (memory not at host-physical 0): it reads back its own
+ * guest-physical values, where the card holds host-physical ones. For a guest at 0 the
+ * card holds exactly what the guest wrote, so its reads need no hook; that matters
+ * through BAR1, where one hooked read makes every read of the page exit. Each hooked
+ * range starts three bytes early, so an unaligned access that reaches into it is seen
+ * too. Everything else (ISR, IMR, CAPR, CBR, IDR, MAR, the status registers) goes
+ * straight to the card. Of TCR only the byte with the loopback bits is hooked (drivers
+ * write TCR once, at start-up).
  *
  * Translation: while descriptor n is not the card's, TSADn holds what the guest wrote
  * there (directly). At the go point the model reads it, checks it, and gives the card
@@ -92,13 +96,19 @@ export class Rtl8139Model implements CardModel {
   /** When the guest last turned the transmitter off (or reset the card). */
   private teOffAt = 0;
 
-  constructor() {
+  /**
+   * `hostBase`: where the guest's memory starts in host-physical memory. At 0 its DMA
+   * addresses are checked and not rewritten, so the card's registers read as the guest
+   * wrote them and nothing is hooked for reads.
+   */
+  constructor(hostBase: number) {
     const hook = (off: number, len: number, bits: number) => {
       for (let o = Math.max(0, off - 3); o < off + len; o++) this.base[o] |= bits;
     };
+    const readBack = hostBase !== 0 ? HOOK_IN : 0;
     hook(TSD0, 16, HOOK_OUT);
-    hook(TSAD0, 16, HOOK_IN);
-    hook(RBSTART, 4, HOOK_IN | HOOK_OUT);
+    if (readBack) hook(TSAD0, 16, readBack);
+    hook(RBSTART, 4, readBack | HOOK_OUT);
     hook(CR, 1, HOOK_OUT);
     hook(RCR, 4, HOOK_OUT);
     hook(TCR + 2, 1, HOOK_OUT); // the byte with LBK (bits 17-18); not ISR just before it
@@ -212,7 +222,14 @@ export class Rtl8139Model implements CardModel {
         this.rbstart = ((this.rbstart & ~(0xff << sh)) | (v << sh)) >>> 0;
         verdict = Verdict.Absorb;
         if (o === RBSTART + 3 || b === size - 1) {
-          if ((this.cr & CR_RE) && !this.checkRing(env, 'RBSTART written')) return Verdict.Refuse;
+          if (this.cr & CR_RE) {
+            if (!this.checkRing(env, 'RBSTART written')) return Verdict.Refuse;
+          } else {
+            // Receive is off: nothing reaches the ring, and turning it on (a hooked CR
+            // write) checks the window. The card holds the address now, so that a read
+            // of RBSTART (unhooked for a guest at host-physical 0) shows what was written.
+            env.card.write(RBSTART, 4, (env.hostBase + this.rbstart) >>> 0);
+          }
         }
         continue;
       }
@@ -356,8 +373,8 @@ export class Rtl8139Sharing implements CardSharing<Rtl8139State> {
 
   constructor(private readonly card: Rtl8139, private readonly regs: PortDevice, private readonly costs: Costs) {}
 
-  model(): CardModel {
-    return new Rtl8139Model();
+  model(hostBase: number): CardModel {
+    return new Rtl8139Model(hostBase);
   }
 
   get drainCycles(): number {
