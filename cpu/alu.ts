@@ -90,7 +90,7 @@ export function setResultFlags(cpu: Cpu, r: number, sign: number, cf: number, of
 }
 
 /** Sets only CF and OF (rotates leave SF, ZF, AF and PF alone). */
-function setCfOf(cpu: Cpu, cf: number, of: boolean): void {
+export function setCfOf(cpu: Cpu, cf: number, of: boolean): void {
   cpu.materializeFlags();
   let f = cpu.flags & ~(CF | OF);
   if (cf) f |= CF;

@@ -164,10 +164,10 @@ describe('the translator agrees with the interpreter on flags', () => {
     expect(failures).toEqual([]);
   });
 
-  it('after shifts by 0, 1, 8, 31 and 32 (masked to 0), by CL, in every size', () => {
+  it('after shifts and rotates by 0, 1, 3, 7, 8, 9, 15, 16, 17, 31 and 32 (masked to 0), by CL, in every size (inline by a constant, a width or more by the helper)', () => {
     const failures: string[] = [];
     for (const kind of [0, 1, 2, 3, 4, 5, 6, 7]) {
-      for (const count of [0, 1, 8, 31, 32]) {
+      for (const count of [0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 32]) {
         for (const op of [
           [0xc1, 0xc0 | (kind << 3), count], // shl eax, imm8
           [0xd1, 0xc0 | (kind << 3)], // shl eax, 1
@@ -242,7 +242,7 @@ describe('random flag-heavy code in both modes', () => {
       case 6: return [(o << 3) | 3, 0x45 | (reg() << 3), pick([0x40, 0x44, 0x48])];
       case 7: return [(o << 3) | 1, 0x45 | (reg() << 3), pick([0x40, 0x44, 0x48])];
       case 8: return [pick([0x85, 0x84]), rm()];
-      case 9: return [pick([0xc1, 0xc0]), 0xc0 | (o << 3) | reg(), pick([0, 1, 4, 8, 16, 31, 32])];
+      case 9: return [...(rng() < 0.3 ? [0x66] : []), pick([0xc1, 0xc0]), 0xc0 | (o << 3) | reg(), pick([0, 1, 3, 4, 8, 9, 16, 17, 31, 32])];
       case 10: return [pick([0xd1, 0xd3]), 0xc0 | (o << 3) | reg()];
       case 11: return rng() < 0.7 ? [pick([0x40, 0x48]) + reg()] : [pick([0xfe, 0xff]), pick([0x45, 0x4d]), 0x44];
       case 12: return [0x0f, 0x90 + ((rng() * 16) | 0), 0xc0 | reg()];
@@ -1122,5 +1122,70 @@ describe('what the Linux boot spends its time in (issue 17), translated', () => 
         }
       }
     });
+  });
+});
+
+describe('an instruction across a page boundary (issue 19)', () => {
+  // A loop from L = CODE_BASE + 0xff0 whose body runs across into the next page: its
+  // first instructions in one page, one instruction across the boundary, the rest in
+  // the next page. `across` is the instruction put at 0xffd (so it ends past 0x1000).
+  const L = 0xff0;
+  const loop = (across: number[], after: number[] = []) => {
+    const code = [0xb9, ...le32(50), 0xe9, ...le32(L - 10)]; // mov ecx, 50 ; jmp L
+    while (code.length < L) code.push(0xcc);
+    code.push(0x05, ...le32(0x01020304), 0x40); // L: add eax, 0x01020304 ; inc eax
+    while (code.length < 0xffd) code.push(0x90);
+    code.push(...across, ...after);
+    return code;
+  };
+  const tail = (code: number[]) => [...code, 0x49, 0x0f, 0x85, ...le32(L - (code.length + 6))]; // dec ecx ; jnz L (rel32)
+  const identity = (cpu: Cpu, bus: TestBus) => {
+    const PD = 0x90000, PT = 0x91000, dv = new DataView(bus.ram.buffer);
+    dv.setUint32(PD, PT | 3, true);
+    for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+    cpu.setCr3(PD);
+    cpu.setCr0(cpu.cr0 | 0x80000000);
+  };
+  /** The pages translated code runs on into (the block from the start follows its JMP to L and holds the loop too). */
+  const tailPages = (cpu: Cpu) => [...new Set(cpu.blocks.slots.filter((b) => b !== undefined && b.tailPage >= 0).map((b) => b!.tailPage))];
+
+  it('is translated at the end of its block with paging off, and agrees with the interpreter; with paging on the interpreter takes it', () => {
+    const forms = [
+      [0x81, 0xc3, ...le32(0x12345678)], // add ebx, imm32
+      [0x8b, 0x95, ...le32(DATA + 8)], // mov edx, [ebp + DATA + 8] (EBP = DATA: a read)
+      [0x89, 0x85, ...le32(8)], // mov [ebp + 8], eax (a write)
+      [0xc1, 0xe3, 0x03, 0x90, 0x90, 0x90], // shl ebx, 3 (ends in the first page: the block goes on)
+    ];
+    for (const across of forms) {
+      const program = tail(loop(across));
+      expect(compare(program)).toBe('');
+      expect(compare(program, -1, identity)).toBe('');
+      const translated = run([...program, 0xf4], true).cpu;
+      expect(tailPages(translated)).toEqual(across[0] === 0xc1 ? [] : [(CODE_BASE + 0x1000) >>> 12]);
+      expect(tailPages(run([...program, 0xf4], true, -1, identity).cpu)).toEqual([]);
+    }
+  });
+
+  it('as the loop\'s closing branch: a conditional jump across the boundary back into the block', () => {
+    const code = loop([]).slice(0, 0xffc);
+    code.push(0x49, 0x0f, 0x85, ...le32(L - (0xffd + 6))); // dec ecx ; jnz L across 0x1000
+    expect(compare(code)).toBe('');
+    expect(tailPages(run([...code, 0xf4], true).cpu)).toEqual([(CODE_BASE + 0x1000) >>> 12]);
+  });
+
+  it('runs the new bytes when its part in the next page is written, by the loop itself or by code elsewhere', () => {
+    // add ebx, imm32 across; then mov [CODE_BASE + 0x1001], cl: the immediate's second byte changes each pass.
+    const self = tail(loop([0x81, 0xc3, ...le32(0x12345678)], [0x88, 0x0d, ...le32(CODE_BASE + 0x1001)]));
+    expect(compare(self)).toBe('');
+    const r = run([...self, 0xf4], true).cpu;
+    const i = run([...self, 0xf4], false).cpu;
+    expect(r.reg32[3]).toBe(i.reg32[3]);
+    // And a store into the next page from the same block's first page: the instruction after L.
+    const code = [0xb9, ...le32(50), 0xe9, ...le32(L - 10)];
+    while (code.length < L) code.push(0xcc);
+    code.push(0x88, 0x0d, ...le32(CODE_BASE + 0x1000)); // L: mov [CODE_BASE + 0x1000], cl: the last byte of the immediate
+    while (code.length < 0xffd) code.push(0x90);
+    code.push(0x81, 0xc3, 0x11, 0x22, 0x33, 0x44); // add ebx, imm32: its second byte at 0x1000 (written above)
+    expect(compare(tail(code))).toBe('');
   });
 });

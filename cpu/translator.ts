@@ -46,7 +46,7 @@
  */
 import type { Cpu } from './cpu';
 import {
-  alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
+  alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags, setCfOf,
 } from './alu';
 import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, stringMovs, stringStos } from './execute';
 import { loadSegment } from './system';
@@ -71,6 +71,11 @@ export interface Block {
   source: number;
   /** The EIP of the instruction the block stopped before because it cannot be translated, or -1. */
   stopEip: number;
+  /**
+   * The physical page its last instruction runs on into (see `straddle`), or -1: a
+   * write there must drop translated code as one in its own page does.
+   */
+  tailPage: number;
 }
 
 const CACHE_BITS = 16;
@@ -193,11 +198,16 @@ export class BlockCache {
     this.translated++;
     if (b.fn !== null) {
       this.compiles++;
-      const page = b.phys >>> 12;
-      if (cpu.codePages[page] === 0) {
-        cpu.codePages[page] = 1;
-        this.codeSince[page] = cpu.instructions;
-      }
+      this.markCode(cpu, b.phys >>> 12);
+      if (b.tailPage >= 0) this.markCode(cpu, b.tailPage);
+    }
+  }
+
+  /** Physical page `page` holds translated code: writes there go the checked way. */
+  private markCode(cpu: Cpu, page: number): void {
+    if (cpu.codePages[page] === 0) {
+      cpu.codePages[page] = 1;
+      this.codeSince[page] = cpu.instructions;
     }
   }
 
@@ -289,7 +299,7 @@ function markUntranslatable(cpu: Cpu, cache: BlockCache, b: Block): void {
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   const o = cache.slots[slot];
   if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.gen === b.gen) return;
-  cache.insert(cpu, slot, { phys, eip, d32: b.d32, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 });
+  cache.insert(cpu, slot, { phys, eip, d32: b.d32, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 });
 }
 
 // ======================================================================
@@ -360,7 +370,8 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
     const code: string[] = [];
     lastBranch.cc = -2; lastBranch.call = false;
     flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
-    const res = translateOne(cpu, mem, st, ieip, code);
+    let res = translateOne(cpu, mem, st, ieip, code);
+    if (!st.ok && eips.length > 0) res = straddle(cpu, mem, st, start, ieip, code);
     if (!st.ok || res === Emit.None) {
       if (st.ok) stopEip = ieip;
       st.pos = start;
@@ -398,16 +409,48 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
     if (exits[exits.length - 1] !== null) flagInfo.reads = true; // whoever is jumped to may read them
     flagInfos.push({ ...flagInfo });
     if (flagInfo.modifies) { known.op = flagInfo.op; known.size = flagInfo.size; known.cfKept = flagInfo.keepsCf; }
+    if (st.pos > pageEnd) break; // it ran on into the next page: the block ends with it
   }
   dropDeadFlags(bodies, flagInfos);
   return { bodies, eips, nexts, exits, stopEip, end, terminated, tail };
+}
+
+/**
+ * An instruction that starts in the block's page and ends in the next (a hot loop can
+ * straddle a page boundary: LZ4's did, 3 million times a run, each one a trip through
+ * the run loop and the interpreter). It is decoded again with the next page's first
+ * bytes, when the fetch window reaches them now (linear is physical, so they are the
+ * next physical page's), and ends the block. Its code first checks that they are still
+ * what was decoded: the next page's code generation unchanged (the block's page's is
+ * checked at entry) and the window still reaching them under the same mapping (a
+ * window with paging on ends at its page); otherwise the block ends before it and the
+ * interpreter takes it. Not for a block's first instruction, so that a block always
+ * runs one; not for jumps, exits or port I/O, which end a block their own ways.
+ * Returns what translateOne returned, or Emit.None (st.ok false) to leave it out.
+ */
+function straddle(cpu: Cpu, mem: Uint8Array, st: Decoded, start: number, ieip: number, code: string[]): Emit {
+  const pageEnd = st.end;
+  const end = Math.min(pageEnd + 15, cpu.memSize);
+  // The block is translated where the window maps it (phys = EIP + fetchDelta).
+  if (start >= pageEnd || ieip + (end - start) > cpu.fetchHi) return Emit.None;
+  code.length = 0;
+  lastBranch.cc = -2; lastBranch.call = false;
+  flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
+  st.pos = start; st.end = end; st.ok = true;
+  const res = translateOne(cpu, mem, st, ieip, code);
+  st.end = pageEnd;
+  if (!st.ok || st.pos <= pageEnd || (res !== Emit.Plain && res !== Emit.Writes && res !== Emit.Branch)) { st.ok = false; return Emit.None; }
+  const page = pageEnd >>> 12;
+  code.unshift(`if (cpu.pageGen[${page}] !== ${cpu.pageGen[page]} || NEXT > cpu.fetchHi) { cpu.eip = HERE; return COUNT - 1; }`);
+  flagInfo.reads = true; // it may leave the block before it runs: the flags before it are seen
+  return res;
 }
 
 function translate(cpu: Cpu, eip: number, phys: number): Block {
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
   const d32 = cpu.csD32;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1 };
+  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
   let d = decodeBlock(cpu, eip, phys, pageEnd, new Set());
   // Branches to instructions of the block stay inside it (a loop, an if, a loop with
@@ -464,12 +507,14 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
     `  let a = 0, b = 0, v = 0, o = 0, c = 0, te = 0, tp = 0, l = 0;\n${body}\n};`;
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
-  return { phys, eip, d32, gen, count, bytes: d.end - phys, eips, fn, source: src.length, stopEip: d.stopEip };
+  // A last instruction that runs on into the next page checks its own bytes (see
+  // straddle): the entry check covers the block's own page.
+  return { phys, eip, d32, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, source: src.length, stopEip: d.stopEip, tailPage: d.end > pageEnd ? pageEnd >>> 12 : -1 };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */
 const HELPERS = {
-  alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags,
+  alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags, setCfOf,
   rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
   condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, loadSegment, stringMovs, stringStos,
 };
@@ -795,16 +840,46 @@ function emitImul32(out: string[], mayLeave: boolean): void {
 }
 
 /**
- * SHL/SAL, SHR, SAR (`kind` 4/6, 5, 7) of the 32-bit local `a` by a constant count of
- * 1..31: the result into `v`, and the flags as shift() sets them.
+ * Shifts and rotates by a constant (1-31) of the local `a`, in any size: the result
+ * into `v` and the flags as shift() records them. SHL, SHR and SAR set all six status
+ * flags; ROL and ROR only CF and OF, leaving the rest as they were. RCL and RCR (which
+ * read CF), and shifts of 8- and 16-bit operands by their width or more, return false:
+ * the caller calls shift().
  */
-function emitShift32(out: string[], kind: number, count: number, mayLeave: boolean): void {
+function emitShiftImm(out: string[], kind: number, count: number, sz: number, mayLeave: boolean): boolean {
+  const bits = sz * 8;
+  const mask = MASK[sz], sign = SIGN[sz];
+  if (kind === 0 || kind === 1) {
+    // The count is taken modulo the width; a multiple of it leaves the value and still sets CF and OF from it.
+    const c = count & (bits - 1);
+    const ua = sz === 4 ? 'a' : `(a & ${mask})`;
+    const half = sz === 4 ? '0x40000000' : sz === 2 ? '0x4000' : '0x40';
+    if (kind === 0) {
+      out.push(c === 0 ? `v = ${ua};` : `v = ((${ua} << ${c}) | (${ua} >>> ${bits - c})) & ${mask};`);
+      out.push(`${FLAGS}setCfOf(cpu, v & 1, ((v & ${sign}) !== 0) !== ((v & 1) !== 0));`);
+    } else {
+      out.push(c === 0 ? `v = ${ua};` : `v = ((${ua} >>> ${c}) | (${ua} << ${bits - c})) & ${mask};`);
+      out.push(`${FLAGS}setCfOf(cpu, (v & ${sign}) !== 0 ? 1 : 0, ((v & ${sign}) !== 0) !== ((v & ${half}) !== 0));`);
+    }
+    // Only CF and OF change: the flags before it stay live, and the state is no longer one an inline condition knows.
+    flagInfo.reads = mayLeave; flagInfo.modifies = true; flagInfo.all = false; flagInfo.op = -1; flagInfo.size = sz;
+    return true;
+  }
+  if (kind < 4 || count >= bits) return false;
   let r: string, cf: string, of: string;
-  if (kind === 5) { r = `(a >>> ${count}) & -1`; cf = `(a >>> ${count - 1}) & 1`; of = '(a & -2147483648) !== 0'; }
-  else if (kind === 7) { r = `(a >> ${count}) & -1`; cf = `(a >> ${count - 1}) & 1`; of = 'false'; }
-  else { r = `(a << ${count}) & -1`; cf = `(a >>> ${32 - count}) & 1`; of = '((v & -2147483648) !== 0) !== (c !== 0)'; }
-  out.push(`v = ${r};`, `${FLAGS}c = ${cf}; setResultFlags(cpu, v, -2147483648, c, ${of}, false);`);
-  flagsSet(-1, 4, mayLeave);
+  if (sz === 4) {
+    if (kind === 5) { r = `(a >>> ${count}) & -1`; cf = `(a >>> ${count - 1}) & 1`; of = '(a & -2147483648) !== 0'; }
+    else if (kind === 7) { r = `(a >> ${count}) & -1`; cf = `(a >> ${count - 1}) & 1`; of = 'false'; }
+    else { r = `(a << ${count}) & -1`; cf = `(a >>> ${32 - count}) & 1`; of = '((v & -2147483648) !== 0) !== (c !== 0)'; }
+  } else {
+    const ua = `(a & ${mask})`, sa = `((a << ${32 - bits}) >> ${32 - bits})`;
+    if (kind === 5) { r = `${ua} >>> ${count}`; cf = `(${ua} >>> ${count - 1}) & 1`; of = `(a & ${sign}) !== 0`; }
+    else if (kind === 7) { r = `(${sa} >> ${count}) & ${mask}`; cf = `(${sa} >> ${count - 1}) & 1`; of = 'false'; }
+    else { r = `(a << ${count}) & ${mask}`; cf = `(${ua} >>> ${bits - count}) & 1`; of = `((v & ${sign}) !== 0) !== (c !== 0)`; }
+  }
+  out.push(`v = ${r};`, `${FLAGS}c = ${cf}; setResultFlags(cpu, v, ${sign}, c, ${of}, false);`);
+  flagsSet(-1, sz, mayLeave);
+  return true;
 }
 
 /**
@@ -1117,8 +1192,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       const kind = (m >> 3) & 7;
       out.push(`a = ${E.read};`);
       const count = op === 0xd3 ? -1 : op <= 0xc1 ? byte(mem, st) & 31 : 1;
-      if (sz === 4 && count > 0 && kind >= 4) {
-        emitShift32(out, kind, count, E.mem);
+      if (count > 0 && emitShiftImm(out, kind, count, sz, E.mem)) {
         out.push(E.write('v'));
         return wrote();
       }
