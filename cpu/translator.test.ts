@@ -1189,3 +1189,33 @@ describe('an instruction across a page boundary (issue 19)', () => {
     expect(compare(tail(code))).toBe('');
   });
 });
+
+describe('blocks chained across pages with paging on (issue 19)', () => {
+  // 10000: mov ecx, 20 ; 1: call 12000 ; dec ecx ; jnz 1b ; hlt      12000: inc eax ; add ebx, eax ; ret
+  const program = (() => {
+    const code = [0xb9, ...le32(20), 0xe8, ...le32(0x2000 - 10), 0x49, 0x75, (-8) & 0xff, 0xf4];
+    while (code.length < 0x2000) code.push(0xcc);
+    return [...code, 0x40, 0x01, 0xc3, 0xc3];
+  })();
+  /** Identity paging of the first MiB; the called page present or not. */
+  const paged = (present: boolean) => (cpu: Cpu, bus: TestBus) => {
+    const PD = 0x90000, PT = 0x91000, dv = new DataView(bus.ram.buffer);
+    dv.setUint32(PD, PT | 3, true);
+    for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+    if (!present) dv.setUint32(PT + ((CODE_BASE + 0x2000) >>> 12) * 4, 0, true);
+    cpu.setCr3(PD);
+    cpu.setCr0(cpu.cr0 | 0x80000000);
+  };
+  const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cycles, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true)];
+
+  it('goes on from a block into the next one in another page, as the interpreter runs them', () => {
+    expect(compare(program, -1, paged(true))).toBe('');
+    expect(run(program, true, -1, paged(true)).cpu.reg32[0]).toBe(20);
+  });
+
+  it('faults fetching from a page that is not present with the CR2, EIP and counts of the interpreter', () => {
+    const [a, b] = [false, true].map((t) => run(program, t, -1, paged(false)));
+    expect(fault(b)).toEqual(fault(a));
+    expect(a.cpu.cr2 >>> 0).toBe(CODE_BASE + 0x2000);
+  });
+});

@@ -277,7 +277,12 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     // block, without the trip through the run loop. Anything else goes back to it.
     if (cpu.left <= 0 || (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || (cpu.flags & 0x100) !== 0) return 1;
     const e = cpu.eip;
-    if (e >= cpu.fetchHi || e < cpu.fetchLo) return 1;
+    if (e >= cpu.fetchHi || e < cpu.fetchLo) {
+      // Another page with paging on (one window a page): the refill the run loop would
+      // make, here (a fault fetching is this instruction's, as at entry).
+      cpu.instrEip = e;
+      if (!cpu.refillFetch(e)) return 1;
+    }
     const p = e + cpu.fetchDelta;
     const nb = cache.slots[(p ^ (p >>> CACHE_BITS)) & CACHE_MASK];
     if (nb === undefined || nb.phys !== p || nb.eip !== e || nb.d32 !== cpu.csD32 || nb.gen !== cpu.pageGen[p >>> 12] ||
