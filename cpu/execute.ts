@@ -340,6 +340,7 @@ for (const o of [
   0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0a, 0x0b, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19, 0x1a, 0x1b,
   0x20, 0x21, 0x22, 0x23, 0x28, 0x29, 0x2a, 0x2b, 0x30, 0x31, 0x32, 0x33, 0x38, 0x39, 0x3a, 0x3b,
   0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x88, 0x89, 0x8a, 0x8b, 0x8d, 0x1b6, 0x1b7, 0x1be, 0x1bf,
+  0xc0, 0xc1, 0xc7, 0xd0, 0xd1, 0xd3, 0x1af,
 ]) OPCLASS[o] = HOT_MODRM;
 /** Where execute()'s inline ALU forms put their result: 0-7 a dword register, DST_REG8 + a byte register's offset, memory, or nowhere. */
 const DST_NONE = -1, DST_REG8 = 16, DST_MEM32 = 32, DST_MEM8 = 33;
@@ -866,7 +867,11 @@ function MOV_ZvIv(cpu: Cpu, op: number): void {
 
 // ---- Group 2: shifts and rotates ----
 function GRP2_EbIb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_EbIb_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_EbIb with its ModRM `m` decoded (by execute). */
+function GRP2_EbIb_m(cpu: Cpu, op: number, m: number): void {
   const a = rdE8(cpu, m);
   const c = cpu.fetch8() & 31;
   shiftE8(cpu, m, a, c);
@@ -884,12 +889,20 @@ function GRP2_EvIb_m(cpu: Cpu, op: number, m: number): void {
 }
 
 function GRP2_Eb1(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_Eb1_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_Eb1 with its ModRM `m` decoded (by execute). */
+function GRP2_Eb1_m(cpu: Cpu, op: number, m: number): void {
   shiftE8(cpu, m, rdE8(cpu, m), 1);
 }
 
 function GRP2_Ev1(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_Ev1_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_Ev1 with its ModRM `m` decoded (by execute). */
+function GRP2_Ev1_m(cpu: Cpu, op: number, m: number): void {
   shiftEv(cpu, m, rdEv(cpu, m), 1);
 }
 
@@ -899,7 +912,11 @@ function GRP2_EbCL(cpu: Cpu, op: number): void {
 }
 
 function GRP2_EvCL(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_EvCL_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_EvCL with its ModRM `m` decoded (by execute). */
+function GRP2_EvCL_m(cpu: Cpu, op: number, m: number): void {
   shiftEv(cpu, m, rdEv(cpu, m), cpu.reg8[4] & 31);
 }
 
@@ -1808,9 +1825,11 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
         MOV_ZvIv(cpu, op); break;
       case 0xc0:
-        GRP2_EbIb(cpu, op); break;
+        if (m < 0) GRP2_EbIb(cpu, op); else GRP2_EbIb_m(cpu, op, m);
+        break;
       case 0xc1:
-        GRP2_EvIb(cpu, op); break;
+        if (m < 0) GRP2_EvIb(cpu, op); else GRP2_EvIb_m(cpu, op, m);
+        break;
       case 0xc2:
         RET_Iw(cpu, op); break;
       case 0xc3:
@@ -1822,7 +1841,8 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xc6:
         MOV_EbIb(cpu, op); break;
       case 0xc7:
-        MOV_EvIz(cpu, op); break;
+        if (m < 0) MOV_EvIz(cpu, op); else MOV_EvIz_m(cpu, op, m);
+        break;
       case 0xc8:
         ENTER_IwIb(cpu, op); break;
       case 0xc9:
@@ -1840,13 +1860,16 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xcf:
         IRET(cpu, op); break;
       case 0xd0:
-        GRP2_Eb1(cpu, op); break;
+        if (m < 0) GRP2_Eb1(cpu, op); else GRP2_Eb1_m(cpu, op, m);
+        break;
       case 0xd1:
-        GRP2_Ev1(cpu, op); break;
+        if (m < 0) GRP2_Ev1(cpu, op); else GRP2_Ev1_m(cpu, op, m);
+        break;
       case 0xd2:
         GRP2_EbCL(cpu, op); break;
       case 0xd3:
-        GRP2_EvCL(cpu, op); break;
+        if (m < 0) GRP2_EvCL(cpu, op); else GRP2_EvCL_m(cpu, op, m);
+        break;
       case 0xd4:
         AAM_Ib(cpu, op); break;
       case 0xd5:
@@ -1937,8 +1960,18 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0x148: case 0x149: case 0x14a: case 0x14b: case 0x14c: case 0x14d: case 0x14e: case 0x14f:
         CMOVcc_GvEv(cpu, op & 0xff); break;
       case 0x180: case 0x181: case 0x182: case 0x183: case 0x184: case 0x185: case 0x186: case 0x187:
-      case 0x188: case 0x189: case 0x18a: case 0x18b: case 0x18c: case 0x18d: case 0x18e: case 0x18f:
-        Jcc_Jz(cpu, op & 0xff); break;
+      case 0x188: case 0x189: case 0x18a: case 0x18b: case 0x18c: case 0x18d: case 0x18e: case 0x18f: {
+        // Jcc rel32 read from the fetch window, as Jcc_Jz does.
+        const e = cpu.eip;
+        if (cpu.o32 === true && e + 4 <= cpu.fetchHi && e >= cpu.fetchLo) {
+          const disp = cpu.memView.getInt32(e + cpu.fetchDelta, true);
+          cpu.eip = e + 4;
+          if (condition(cpu, op & 15)) cpu.eip = (e + 4 + disp) >>> 0;
+        } else {
+          Jcc_Jz(cpu, op & 0xff);
+        }
+        break;
+      }
       case 0x190: case 0x191: case 0x192: case 0x193: case 0x194: case 0x195: case 0x196: case 0x197:
       case 0x198: case 0x199: case 0x19a: case 0x19b: case 0x19c: case 0x19d: case 0x19e: case 0x19f:
         SETcc_Eb(cpu, op & 0xff); break;
@@ -1959,7 +1992,8 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0x1ab:
         BTS_EvGv(cpu, op & 0xff); break;
       case 0x1af:
-        IMUL_GvEv(cpu, op & 0xff); break;
+        if (m < 0) IMUL_GvEv(cpu, op & 0xff); else IMUL_GvEv_m(cpu, op & 0xff, m);
+        break;
       case 0x1b0:
         CMPXCHG_EbGb(cpu, op & 0xff); break;
       case 0x1b1:
