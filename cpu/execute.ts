@@ -15,7 +15,7 @@
  */
 import type { Cpu } from './cpu';
 import {
-  alu, sub, add, logic, incdec, shift, doubleShift, mulU32, mulS32, mulHigh, mulFlags, imulTrunc,
+  alu, sub, add, logic, incdec, shift, shift32, doubleShift, mulU32, mulS32, mulHigh, mulFlags, imulTrunc,
   div32, idiv32, daa, das, aaa, aam, aad, sahf, SIGN8, SIGN16, SIGN32,
 } from './alu';
 import { ZF, TF, IF, DF, IOPL, RF, VM, ARITH, LazyOp } from './flags';
@@ -276,6 +276,9 @@ function getCount(cpu: Cpu): number { return cpu.a32 === true ? cpu.reg32[ECX] >
 // ======================================================================
 
 export function condition(cpu: Cpu, cc: number): boolean {
+  // All six flags lazy (after ADD, SUB, CMP, AND, OR, XOR, TEST...): worked out here from
+  // the recorded operation, as getCF(), getOF(), getZF() and getSF() would, without calls.
+  if (cpu.flagsLazy === ARITH && (cc >> 1) !== 5) return lazyCondition(cpu, cc);
   let r: boolean;
   switch (cc >> 1) {
     case 0: r = cpu.getOF(); break;
@@ -288,6 +291,38 @@ export function condition(cpu: Cpu, cc: number): boolean {
     default: r = cpu.getZF() || cpu.getSF() !== cpu.getOF(); break;
   }
   return cc & 1 ? !r : r;
+}
+
+/** condition() with all six status flags lazy, PF aside: the formulas of Cpu.getCF() and the others. */
+function lazyCondition(cpu: Cpu, cc: number): boolean {
+  const r = cpu.lazyR, sign = cpu.lazySign;
+  let t: boolean;
+  switch (cc >> 1) {
+    case 2: t = r === 0; break; // ZF
+    case 4: t = (r & sign) !== 0; break; // SF
+    case 1: case 3: { // CF, CF or ZF
+      const a = cpu.lazyA, b = cpu.lazyB, op = cpu.lazyOp;
+      let cf = 0;
+      if (op === LazyOp.Sub) cf = ((~a & b) | ((~a | b) & r)) & sign;
+      else if (op === LazyOp.Add) cf = ((a & b) | ((a | b) & ~r)) & sign;
+      t = cf !== 0 || ((cc >> 1) === 3 && r === 0);
+      break;
+    }
+    default: { // 0 OF, 6 SF != OF, 7 ZF or SF != OF
+      const a = cpu.lazyA, b = cpu.lazyB, op = cpu.lazyOp;
+      let of = 0;
+      if (op === LazyOp.Sub) of = ((a ^ b) & (a ^ r)) & sign;
+      else if (op === LazyOp.Add) of = ((a ^ r) & (b ^ r)) & sign;
+      const c = cc >> 1;
+      if (c === 0) t = of !== 0;
+      else {
+        t = ((r & sign) !== 0) !== (of !== 0);
+        if (c === 7 && r === 0) t = true;
+      }
+      break;
+    }
+  }
+  return (cc & 1) !== 0 ? !t : t;
 }
 
 function jumpRelative(cpu: Cpu, disp: number): void {
@@ -2105,6 +2140,11 @@ function shiftE8(cpu: Cpu, m: number, a: number, count: number): void {
 
 function shiftEv(cpu: Cpu, m: number, a: number, count: number): void {
   if (count === 0) return;
+  const op = (m >> 3) & 7;
+  if (op >= 4 && cpu.o32 === true) {
+    wrE32(cpu, m, shift32(cpu, op, a, count));
+    return;
+  }
   wrEv(cpu, m, shift(cpu, (m >> 3) & 7, a, count, cpu.o32 === true ? 32 : 16));
 }
 
