@@ -1488,7 +1488,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
     if (op === 0x0f) op = 0x100 | cpu.fetch8();
     // The ModRM of the most frequent forms (HOT_MODRM) is decoded here, inline, when its
     // bytes are all in the fetch window with a 32-bit address: `m` the ModRM, `ea`/`seg`
-    // the effective address (also in cpu.eaOff/cpu.eaSeg for the handlers' `_m` forms).
+    // the effective address (stored in cpu.eaOff/cpu.eaSeg only for the handlers' `_m` forms).
     // m < 0: not decoded, and the case calls the handler that decodes it itself.
     let m = -1;
     let ea = 0;
@@ -1532,8 +1532,6 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
           }
           cpu.eip = e + (p - p0);
           if (cpu.segOvr >= 0) seg = cpu.segOvr;
-          cpu.eaOff = ea;
-          cpu.eaSeg = seg;
         }
       }
     }
@@ -1563,7 +1561,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
             break;
           case 0x01: case 0x09: case 0x21: case 0x29: case 0x31: case 0x39:
             if (m < 0) { ALU_EvGv(cpu, op); break; }
-            if (cpu.o32 === false) { ALU_EvGv_m(cpu, op, m); break; }
+            if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_EvGv_m(cpu, op, m); } break; }
             if (m >= 0xc0) a = r32[m & 7];
             else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) a = cpu.memView.getInt32(ea, true);
             else { a = cpu.read32(seg, ea) | 0; }
@@ -1583,7 +1581,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
             break;
           case 0x03: case 0x0b: case 0x23: case 0x2b: case 0x33: case 0x3b:
             if (m < 0) { ALU_GvEv(cpu, op); break; }
-            if (cpu.o32 === false) { ALU_GvEv_m(cpu, op, m); break; }
+            if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_GvEv_m(cpu, op, m); } break; }
             a = r32[(m >> 3) & 7];
             if (m >= 0xc0) b = r32[m & 7];
             else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) b = cpu.memView.getInt32(ea, true);
@@ -1594,7 +1592,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
           case 0x80: case 0x82:
             if (m < 0) { GRP1_EbIb(cpu, op); break; }
             k = (m >> 3) & 7;
-            if (k === 2 || k === 3) { k = -1; GRP1_EbIb_m(cpu, op, m); break; }
+            if (k === 2 || k === 3) { k = -1; { cpu.eaOff = ea; cpu.eaSeg = seg; GRP1_EbIb_m(cpu, op, m); } break; }
             if (m >= 0xc0) a = reg8[R8[m & 7]];
             else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize) a = cpu.mem[ea];
             else { a = cpu.read8(seg, ea) | 0; }
@@ -1608,7 +1606,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
           case 0x81: case 0x83:
             if (m < 0) { GRP1_EvIz(cpu, op); break; }
             k = (m >> 3) & 7;
-            if (k === 2 || k === 3 || cpu.o32 === false) { k = -1; GRP1_EvIz_m(cpu, op, m); break; }
+            if (k === 2 || k === 3 || cpu.o32 === false) { k = -1; { cpu.eaOff = ea; cpu.eaSeg = seg; GRP1_EvIz_m(cpu, op, m); } break; }
             if (m >= 0xc0) a = r32[m & 7];
             else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) a = cpu.memView.getInt32(ea, true);
             else { a = cpu.read32(seg, ea) | 0; }
@@ -1634,7 +1632,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
             break;
           case 0x85:
             if (m < 0) { TEST_EvGv(cpu, op); break; }
-            if (cpu.o32 === false) { TEST_EvGv_m(cpu, op, m); break; }
+            if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; TEST_EvGv_m(cpu, op, m); } break; }
             if (m >= 0xc0) a = r32[m & 7];
             else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) a = cpu.memView.getInt32(ea, true);
             else { a = cpu.read32(seg, ea) | 0; }
@@ -1675,16 +1673,16 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
         break;
       }
       case 0x10: case 0x18:
-        if (m < 0) ALU_EbGb(cpu, op); else ALU_EbGb_m(cpu, op, m);
+        if (m < 0) ALU_EbGb(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_EbGb_m(cpu, op, m); }
         break;
       case 0x11: case 0x19:
-        if (m < 0) ALU_EvGv(cpu, op); else ALU_EvGv_m(cpu, op, m);
+        if (m < 0) ALU_EvGv(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_EvGv_m(cpu, op, m); }
         break;
       case 0x12: case 0x1a:
-        if (m < 0) ALU_GbEb(cpu, op); else ALU_GbEb_m(cpu, op, m);
+        if (m < 0) ALU_GbEb(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_GbEb_m(cpu, op, m); }
         break;
       case 0x13: case 0x1b:
-        if (m < 0) ALU_GvEv(cpu, op); else ALU_GvEv_m(cpu, op, m);
+        if (m < 0) ALU_GvEv(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_GvEv_m(cpu, op, m); }
         break;
       case 0x04: case 0x0c: case 0x14: case 0x1c: case 0x24: case 0x2c: case 0x34: case 0x3c:
         ALU_ALIb(cpu, op); break;
@@ -1765,7 +1763,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0x89: {
         let a = 0;
         if (m < 0) { MOV_EvGv(cpu, op); break; }
-        if (cpu.o32 === false) { MOV_EvGv_m(cpu, op, m); break; }
+        if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; MOV_EvGv_m(cpu, op, m); } break; }
         a = r32[(m >> 3) & 7];
         if (m >= 0xc0) r32[m & 7] = a;
         else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3 && (cpu.codePages[ea >>> 12] | cpu.codePages[(ea + 3) >>> 12]) === 0) cpu.memView.setInt32(ea, a, true);
@@ -1784,7 +1782,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0x8b: {
         let a = 0;
         if (m < 0) { MOV_GvEv(cpu, op); break; }
-        if (cpu.o32 === false) { MOV_GvEv_m(cpu, op, m); break; }
+        if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; MOV_GvEv_m(cpu, op, m); } break; }
         if (m >= 0xc0) a = r32[m & 7];
         else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) a = cpu.memView.getInt32(ea, true);
         else { a = cpu.read32(seg, ea) | 0; }
@@ -1860,10 +1858,10 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
         MOV_ZvIv(cpu, op); break;
       case 0xc0:
-        if (m < 0) GRP2_EbIb(cpu, op); else GRP2_EbIb_m(cpu, op, m);
+        if (m < 0) GRP2_EbIb(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_EbIb_m(cpu, op, m); }
         break;
       case 0xc1:
-        if (m < 0) GRP2_EvIb(cpu, op); else GRP2_EvIb_m(cpu, op, m);
+        if (m < 0) GRP2_EvIb(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_EvIb_m(cpu, op, m); }
         break;
       case 0xc2:
         RET_Iw(cpu, op); break;
@@ -1876,7 +1874,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xc6:
         MOV_EbIb(cpu, op); break;
       case 0xc7:
-        if (m < 0) MOV_EvIz(cpu, op); else MOV_EvIz_m(cpu, op, m);
+        if (m < 0) MOV_EvIz(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; MOV_EvIz_m(cpu, op, m); }
         break;
       case 0xc8:
         ENTER_IwIb(cpu, op); break;
@@ -1895,15 +1893,15 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xcf:
         IRET(cpu, op); break;
       case 0xd0:
-        if (m < 0) GRP2_Eb1(cpu, op); else GRP2_Eb1_m(cpu, op, m);
+        if (m < 0) GRP2_Eb1(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_Eb1_m(cpu, op, m); }
         break;
       case 0xd1:
-        if (m < 0) GRP2_Ev1(cpu, op); else GRP2_Ev1_m(cpu, op, m);
+        if (m < 0) GRP2_Ev1(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_Ev1_m(cpu, op, m); }
         break;
       case 0xd2:
         GRP2_EbCL(cpu, op); break;
       case 0xd3:
-        if (m < 0) GRP2_EvCL(cpu, op); else GRP2_EvCL_m(cpu, op, m);
+        if (m < 0) GRP2_EvCL(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_EvCL_m(cpu, op, m); }
         break;
       case 0xd4:
         AAM_Ib(cpu, op); break;
@@ -2027,7 +2025,7 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0x1ab:
         BTS_EvGv(cpu, op & 0xff); break;
       case 0x1af:
-        if (m < 0) IMUL_GvEv(cpu, op & 0xff); else IMUL_GvEv_m(cpu, op & 0xff, m);
+        if (m < 0) IMUL_GvEv(cpu, op & 0xff); else { cpu.eaOff = ea; cpu.eaSeg = seg; IMUL_GvEv_m(cpu, op & 0xff, m); }
         break;
       case 0x1b0:
         CMPXCHG_EbGb(cpu, op & 0xff); break;
