@@ -1,7 +1,7 @@
 /**
- * Decode and execute instructions: one switch on the first opcode byte (and one on
- * the second for the 0F page) in `execute`, whose cases call one small function per
- * opcode form. Handlers are named after the Intel SDM vol. 2 opcode map (appendix A),
+ * Decode and execute instructions: one switch on the opcode in `execute` (the 0F
+ * page as 0x100 | the second byte), whose cases call one small function per opcode
+ * form, or do the hottest forms themselves (see `execute`). Handlers are named after the Intel SDM vol. 2 opcode map (appendix A),
  * Bochs-style: E = ModRM r/m operand, G = ModRM reg, I = immediate, b/w/d/v/z sizes.
  *
  * Small functions rather than code in the switch's cases: V8 optimizes and inlines
@@ -1467,7 +1467,8 @@ function INVALID_0F(cpu: Cpu, op: number): void {
 
 /**
  * Executes the instruction whose first byte `op` has been fetched: one switch on it
- * (and, for the 0F page, one on the second byte), whose cases call the handlers. With
+ * (0x100 | the second byte for the 0F page), whose cases call the handlers or, for the
+ * hottest forms, decode and do them inline (HOT_MODRM, cpu/README.md). With
  * `run`, goes on to the next instruction, counting each retired one as the run loop
  * does, until the slice ends or an interrupt can be taken or TF traps (the run loop's
  * slow path), so the loop and the dispatch are one function: V8 inlines the small hot
