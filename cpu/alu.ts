@@ -185,6 +185,30 @@ export function shift(cpu: Cpu, op: number, a: number, count: number, bits: numb
 }
 
 /**
+ * shift() for SHL/SAL, SHR and SAR (`op` 4-7) of a dword by 1-31: the same result and
+ * flags, small enough for V8 to inline into the interpreter's handlers (shift() is not).
+ */
+export function shift32(cpu: Cpu, op: number, a: number, count: number): number {
+  let r: number, cf: number, of: boolean;
+  if (op === 5) { // SHR
+    const ua = a >>> 0;
+    r = (ua >>> count) | 0;
+    cf = (ua >>> (count - 1)) & 1;
+    of = (a & SIGN32) !== 0;
+  } else if (op === 7) { // SAR
+    r = (a | 0) >> count;
+    cf = ((a | 0) >> (count - 1)) & 1;
+    of = false;
+  } else { // SHL/SAL
+    r = (a << count) | 0;
+    cf = ((a >>> 0) >>> (32 - count)) & 1;
+    of = ((r & SIGN32) !== 0) !== (cf !== 0);
+  }
+  setResultFlags(cpu, r, SIGN32, cf, of, false);
+  return r;
+}
+
+/**
  * SHLD/SHRD (SDM vol. 2): shift `a` left/right by `count` (masked to 5 bits), filling
  * from `b`. For 16-bit operands and counts over 16 the result is undefined in the
  * manual; we shift through the 32-bit concatenation, as P6 processors do.

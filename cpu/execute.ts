@@ -1,7 +1,7 @@
 /**
- * Decode and execute instructions: one switch on the first opcode byte (and one on
- * the second for the 0F page) in `execute`, whose cases call one small function per
- * opcode form. Handlers are named after the Intel SDM vol. 2 opcode map (appendix A),
+ * Decode and execute instructions: one switch on the opcode in `execute` (the 0F
+ * page as 0x100 | the second byte), whose cases call one small function per opcode
+ * form, or do the hottest forms themselves (see `execute`). Handlers are named after the Intel SDM vol. 2 opcode map (appendix A),
  * Bochs-style: E = ModRM r/m operand, G = ModRM reg, I = immediate, b/w/d/v/z sizes.
  *
  * Small functions rather than code in the switch's cases: V8 optimizes and inlines
@@ -15,10 +15,10 @@
  */
 import type { Cpu } from './cpu';
 import {
-  alu, sub, add, logic, incdec, shift, doubleShift, mulU32, mulS32, mulHigh, mulFlags, imulTrunc,
+  alu, sub, add, logic, incdec, shift, shift32, doubleShift, mulU32, mulS32, mulHigh, mulFlags, imulTrunc,
   div32, idiv32, daa, das, aaa, aam, aad, sahf, SIGN8, SIGN16, SIGN32,
 } from './alu';
-import { ZF, TF, IF, DF, IOPL, RF, VM } from './flags';
+import { ZF, TF, IF, DF, IOPL, RF, VM, ARITH, LazyOp } from './flags';
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS,
   UD, GP, NM, BP, OFV, BR, DB, CR0_EM, CR0_TS, CR0_MP, CR0_PE, CR0_NW, CR0_CD, CR4_DE,
@@ -276,6 +276,9 @@ function getCount(cpu: Cpu): number { return cpu.a32 === true ? cpu.reg32[ECX] >
 // ======================================================================
 
 export function condition(cpu: Cpu, cc: number): boolean {
+  // All six flags lazy (after ADD, SUB, CMP, AND, OR, XOR, TEST...): worked out here from
+  // the recorded operation, as getCF(), getOF(), getZF() and getSF() would, without calls.
+  if (cpu.flagsLazy === ARITH && (cc >> 1) !== 5) return lazyCondition(cpu, cc);
   let r: boolean;
   switch (cc >> 1) {
     case 0: r = cpu.getOF(); break;
@@ -288,6 +291,38 @@ export function condition(cpu: Cpu, cc: number): boolean {
     default: r = cpu.getZF() || cpu.getSF() !== cpu.getOF(); break;
   }
   return cc & 1 ? !r : r;
+}
+
+/** condition() with all six status flags lazy, PF aside: the formulas of Cpu.getCF() and the others. */
+function lazyCondition(cpu: Cpu, cc: number): boolean {
+  const r = cpu.lazyR, sign = cpu.lazySign;
+  let t: boolean;
+  switch (cc >> 1) {
+    case 2: t = r === 0; break; // ZF
+    case 4: t = (r & sign) !== 0; break; // SF
+    case 1: case 3: { // CF, CF or ZF
+      const a = cpu.lazyA, b = cpu.lazyB, op = cpu.lazyOp;
+      let cf = 0;
+      if (op === LazyOp.Sub) cf = ((~a & b) | ((~a | b) & r)) & sign;
+      else if (op === LazyOp.Add) cf = ((a & b) | ((a | b) & ~r)) & sign;
+      t = cf !== 0 || ((cc >> 1) === 3 && r === 0);
+      break;
+    }
+    default: { // 0 OF, 6 SF != OF, 7 ZF or SF != OF
+      const a = cpu.lazyA, b = cpu.lazyB, op = cpu.lazyOp;
+      let of = 0;
+      if (op === LazyOp.Sub) of = ((a ^ b) & (a ^ r)) & sign;
+      else if (op === LazyOp.Add) of = ((a ^ r) & (b ^ r)) & sign;
+      const c = cc >> 1;
+      if (c === 0) t = of !== 0;
+      else {
+        t = ((r & sign) !== 0) !== (of !== 0);
+        if (c === 7 && r === 0) t = true;
+      }
+      break;
+    }
+  }
+  return (cc & 1) !== 0 ? !t : t;
 }
 
 function jumpRelative(cpu: Cpu, disp: number): void {
@@ -332,6 +367,18 @@ function prefixed(cpu: Cpu, op: number): void {
 }
 
 const IF_TF = IF | TF;
+
+/** Per opcode (0x100 | second byte for the 0F page): HOT_MODRM, execute() decodes its ModRM itself (see there). */
+const OPCLASS = new Uint8Array(512);
+const HOT_MODRM = 1;
+for (const o of [
+  0x00, 0x01, 0x02, 0x03, 0x08, 0x09, 0x0a, 0x0b, 0x10, 0x11, 0x12, 0x13, 0x18, 0x19, 0x1a, 0x1b,
+  0x20, 0x21, 0x22, 0x23, 0x28, 0x29, 0x2a, 0x2b, 0x30, 0x31, 0x32, 0x33, 0x38, 0x39, 0x3a, 0x3b,
+  0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x88, 0x89, 0x8a, 0x8b, 0x8d, 0x1b6, 0x1b7, 0x1be, 0x1bf,
+  0xc0, 0xc1, 0xc7, 0xd0, 0xd1, 0xd3, 0x1af,
+]) OPCLASS[o] = HOT_MODRM;
+/** Where execute()'s inline ALU forms put their result: 0-7 a dword register, DST_REG8 + a byte register's offset, memory, or nowhere. */
+const DST_NONE = -1, DST_REG8 = 16, DST_MEM32 = 32, DST_MEM8 = 33;
 /**
  * Instructions execute() runs before it returns to the run loop, which calls it again:
  * V8 compiles a function that loops for long while it runs (on-stack replacement) with
@@ -398,14 +445,22 @@ function checkLock(cpu: Cpu, op: number): void {
 
 // ---- ALU: ADD OR ADC SBB AND SUB XOR CMP, six forms each ----
 function ALU_EbGb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  ALU_EbGb_m(cpu, op, modrm(cpu));
+}
+
+/** ALU_EbGb with its ModRM `m` decoded (by execute). */
+function ALU_EbGb_m(cpu: Cpu, op: number, m: number): void {
   const r = alu(cpu, op >> 3, rdE8(cpu, m), rdG8(cpu, m), SIGN8);
   if (op !== 0x38) wrE8(cpu, m, r);
 }
 
 function ALU_EvGv(cpu: Cpu, op: number): void {
+  ALU_EvGv_m(cpu, op, modrm(cpu));
+}
+
+/** ALU_EvGv with its ModRM `m` decoded (by execute). */
+function ALU_EvGv_m(cpu: Cpu, op: number, m: number): void {
   const r32 = cpu.reg32;
-  const m = modrm(cpu);
   if (cpu.o32 === true) {
     const r = alu(cpu, op >> 3, rdE32(cpu, m), r32[(m >> 3) & 7], SIGN32);
     if (op !== 0x39) wrE32(cpu, m, r);
@@ -416,14 +471,22 @@ function ALU_EvGv(cpu: Cpu, op: number): void {
 }
 
 function ALU_GbEb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  ALU_GbEb_m(cpu, op, modrm(cpu));
+}
+
+/** ALU_GbEb with its ModRM `m` decoded (by execute). */
+function ALU_GbEb_m(cpu: Cpu, op: number, m: number): void {
   const r = alu(cpu, op >> 3, rdG8(cpu, m), rdE8(cpu, m), SIGN8);
   if (op !== 0x3a) wrG8(cpu, m, r);
 }
 
 function ALU_GvEv(cpu: Cpu, op: number): void {
+  ALU_GvEv_m(cpu, op, modrm(cpu));
+}
+
+/** ALU_GvEv with its ModRM `m` decoded (by execute). */
+function ALU_GvEv_m(cpu: Cpu, op: number, m: number): void {
   const r32 = cpu.reg32;
-  const m = modrm(cpu);
   if (cpu.o32 === true) {
     const r = alu(cpu, op >> 3, r32[(m >> 3) & 7], rdE32(cpu, m), SIGN32);
     if (op !== 0x3b) r32[(m >> 3) & 7] = r;
@@ -579,14 +642,22 @@ function Jcc_Jb(cpu: Cpu, op: number): void {
 
 // ---- Group 1: ALU r/m, imm ----
 function GRP1_EbIb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP1_EbIb_m(cpu, op, modrm(cpu));
+}
+
+/** GRP1_EbIb with its ModRM `m` decoded (by execute). */
+function GRP1_EbIb_m(cpu: Cpu, op: number, m: number): void {
   const a = rdE8(cpu, m);
   const r = alu(cpu, (m >> 3) & 7, a, cpu.fetch8(), SIGN8);
   if (((m >> 3) & 7) !== 7) wrE8(cpu, m, r);
 }
 
 function GRP1_EvIz(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP1_EvIz_m(cpu, op, modrm(cpu));
+}
+
+/** GRP1_EvIz with its ModRM `m` decoded (by execute). */
+function GRP1_EvIz_m(cpu: Cpu, op: number, m: number): void {
   const a = rdEv(cpu, m);
   const imm = op === 0x81 ? fetchIv(cpu) : maskV(cpu, fetchIbSigned(cpu));
   const r = alu(cpu, (m >> 3) & 7, a, imm, signV(cpu));
@@ -594,12 +665,20 @@ function GRP1_EvIz(cpu: Cpu, op: number): void {
 }
 
 function TEST_EbGb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  TEST_EbGb_m(cpu, op, modrm(cpu));
+}
+
+/** TEST_EbGb with its ModRM `m` decoded (by execute). */
+function TEST_EbGb_m(cpu: Cpu, op: number, m: number): void {
   logic(cpu, rdE8(cpu, m) & rdG8(cpu, m), SIGN8);
 }
 
 function TEST_EvGv(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  TEST_EvGv_m(cpu, op, modrm(cpu));
+}
+
+/** TEST_EvGv with its ModRM `m` decoded (by execute). */
+function TEST_EvGv_m(cpu: Cpu, op: number, m: number): void {
   logic(cpu, maskV(cpu, rdEv(cpu, m) & rdGv(cpu, m)), signV(cpu));
 }
 
@@ -619,24 +698,40 @@ function XCHG_EvGv(cpu: Cpu, op: number): void {
 
 // ---- MOV ----
 function MOV_EbGb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  MOV_EbGb_m(cpu, op, modrm(cpu));
+}
+
+/** MOV_EbGb with its ModRM `m` decoded (by execute). */
+function MOV_EbGb_m(cpu: Cpu, op: number, m: number): void {
   wrE8(cpu, m, rdG8(cpu, m));
 }
 
 function MOV_EvGv(cpu: Cpu, op: number): void {
+  MOV_EvGv_m(cpu, op, modrm(cpu));
+}
+
+/** MOV_EvGv with its ModRM `m` decoded (by execute). */
+function MOV_EvGv_m(cpu: Cpu, op: number, m: number): void {
   const r32 = cpu.reg32;
-  const m = modrm(cpu);
   if (cpu.o32 === true) wrE32(cpu, m, r32[(m >> 3) & 7]); else wrE16(cpu, m, cpu.reg16[((m >> 3) & 7) << 1]);
 }
 
 function MOV_GbEb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  MOV_GbEb_m(cpu, op, modrm(cpu));
+}
+
+/** MOV_GbEb with its ModRM `m` decoded (by execute). */
+function MOV_GbEb_m(cpu: Cpu, op: number, m: number): void {
   wrG8(cpu, m, rdE8(cpu, m));
 }
 
 function MOV_GvEv(cpu: Cpu, op: number): void {
+  MOV_GvEv_m(cpu, op, modrm(cpu));
+}
+
+/** MOV_GvEv with its ModRM `m` decoded (by execute). */
+function MOV_GvEv_m(cpu: Cpu, op: number, m: number): void {
   const r32 = cpu.reg32;
-  const m = modrm(cpu);
   if (cpu.o32 === true) r32[(m >> 3) & 7] = rdE32(cpu, m); else cpu.reg16[((m >> 3) & 7) << 1] = rdE16(cpu, m);
 }
 
@@ -807,26 +902,42 @@ function MOV_ZvIv(cpu: Cpu, op: number): void {
 
 // ---- Group 2: shifts and rotates ----
 function GRP2_EbIb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_EbIb_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_EbIb with its ModRM `m` decoded (by execute). */
+function GRP2_EbIb_m(cpu: Cpu, op: number, m: number): void {
   const a = rdE8(cpu, m);
   const c = cpu.fetch8() & 31;
   shiftE8(cpu, m, a, c);
 }
 
 function GRP2_EvIb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_EvIb_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_EvIb with its ModRM `m` decoded (by execute). */
+function GRP2_EvIb_m(cpu: Cpu, op: number, m: number): void {
   const a = rdEv(cpu, m);
   const c = cpu.fetch8() & 31;
   shiftEv(cpu, m, a, c);
 }
 
 function GRP2_Eb1(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_Eb1_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_Eb1 with its ModRM `m` decoded (by execute). */
+function GRP2_Eb1_m(cpu: Cpu, op: number, m: number): void {
   shiftE8(cpu, m, rdE8(cpu, m), 1);
 }
 
 function GRP2_Ev1(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_Ev1_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_Ev1 with its ModRM `m` decoded (by execute). */
+function GRP2_Ev1_m(cpu: Cpu, op: number, m: number): void {
   shiftEv(cpu, m, rdEv(cpu, m), 1);
 }
 
@@ -836,7 +947,11 @@ function GRP2_EbCL(cpu: Cpu, op: number): void {
 }
 
 function GRP2_EvCL(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  GRP2_EvCL_m(cpu, op, modrm(cpu));
+}
+
+/** GRP2_EvCL with its ModRM `m` decoded (by execute). */
+function GRP2_EvCL_m(cpu: Cpu, op: number, m: number): void {
   shiftEv(cpu, m, rdEv(cpu, m), cpu.reg8[4] & 31);
 }
 
@@ -868,7 +983,11 @@ function MOV_EbIb(cpu: Cpu, op: number): void {
 }
 
 function MOV_EvIz(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  MOV_EvIz_m(cpu, op, modrm(cpu));
+}
+
+/** MOV_EvIz with its ModRM `m` decoded (by execute). */
+function MOV_EvIz_m(cpu: Cpu, op: number, m: number): void {
   if (((m >> 3) & 7) !== 0) cpu.fault(UD, -1);
   wrEv(cpu, m, fetchIv(cpu));
 }
@@ -1200,7 +1319,11 @@ function BTS_EvGv(cpu: Cpu, op: number): void {
 }
 
 function IMUL_GvEv(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  IMUL_GvEv_m(cpu, op, modrm(cpu));
+}
+
+/** IMUL_GvEv with its ModRM `m` decoded (by execute). */
+function IMUL_GvEv_m(cpu: Cpu, op: number, m: number): void {
   wrGv(cpu, m, imulTrunc(cpu, rdGv(cpu, m), rdEv(cpu, m), cpu.o32 === true ? 32 : 16));
 }
 
@@ -1245,12 +1368,20 @@ function LGS_GvMp(cpu: Cpu, op: number): void {
 }
 
 function MOVZX_GvEb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  MOVZX_GvEb_m(cpu, op, modrm(cpu));
+}
+
+/** MOVZX_GvEb with its ModRM `m` decoded (by execute). */
+function MOVZX_GvEb_m(cpu: Cpu, op: number, m: number): void {
   wrGv(cpu, m, rdE8(cpu, m));
 }
 
 function MOVZX_GvEw(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  MOVZX_GvEw_m(cpu, op, modrm(cpu));
+}
+
+/** MOVZX_GvEw with its ModRM `m` decoded (by execute). */
+function MOVZX_GvEw_m(cpu: Cpu, op: number, m: number): void {
   wrGv(cpu, m, rdE16(cpu, m));
 }
 
@@ -1278,12 +1409,20 @@ function BSF_BSR_GvEv(cpu: Cpu, op: number): void {
 }
 
 function MOVSX_GvEb(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  MOVSX_GvEb_m(cpu, op, modrm(cpu));
+}
+
+/** MOVSX_GvEb with its ModRM `m` decoded (by execute). */
+function MOVSX_GvEb_m(cpu: Cpu, op: number, m: number): void {
   wrGv(cpu, m, maskV(cpu, (rdE8(cpu, m) << 24) >> 24));
 }
 
 function MOVSX_GvEw(cpu: Cpu, op: number): void {
-  const m = modrm(cpu);
+  MOVSX_GvEw_m(cpu, op, modrm(cpu));
+}
+
+/** MOVSX_GvEw with its ModRM `m` decoded (by execute). */
+function MOVSX_GvEw_m(cpu: Cpu, op: number, m: number): void {
   wrGv(cpu, m, maskV(cpu, (rdE16(cpu, m) << 16) >> 16));
 }
 
@@ -1328,7 +1467,8 @@ function INVALID_0F(cpu: Cpu, op: number): void {
 
 /**
  * Executes the instruction whose first byte `op` has been fetched: one switch on it
- * (and, for the 0F page, one on the second byte), whose cases call the handlers. With
+ * (0x100 | the second byte for the 0F page), whose cases call the handlers or, for the
+ * hottest forms, decode and do them inline (HOT_MODRM, cpu/README.md). With
  * `run`, goes on to the next instruction, counting each retired one as the run loop
  * does, until the slice ends or an interrupt can be taken or TF traps (the run loop's
  * slow path), so the loop and the dispatch are one function: V8 inlines the small hot
@@ -1342,16 +1482,209 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
   // Return once `left` is down to `floor`: at the slice's end (0) or after about
   // EXECUTE_RUN instructions, whichever comes first (one test for both).
   const floor = run === true ? Math.max(0, cpu.left - EXECUTE_RUN * cycles) : 0;
+  const r32 = cpu.reg32;
+  const reg8 = cpu.reg8;
   for (;;) {
+    // The 0F page in the same switch: its opcodes are 0x100 | the second byte.
+    if (op === 0x0f) op = 0x100 | cpu.fetch8();
+    // The ModRM of the most frequent forms (HOT_MODRM) is decoded here, inline, when its
+    // bytes are all in the fetch window with a 32-bit address: `m` the ModRM, `ea`/`seg`
+    // the effective address (stored in cpu.eaOff/cpu.eaSeg only for the handlers' `_m` forms).
+    // m < 0: not decoded, and the case calls the handler that decodes it itself.
+    let m = -1;
+    let ea = 0;
+    let seg = DS;
+    const cls = OPCLASS[op];
+    if ((cls & HOT_MODRM) !== 0) {
+      const e = cpu.eip;
+      if (e + 6 <= cpu.fetchHi && e >= cpu.fetchLo && cpu.a32 === true) {
+        const mem = cpu.mem;
+        const p0 = e + cpu.fetchDelta;
+        m = mem[p0];
+        if (m >= 0xc0) {
+          cpu.eip = e + 1;
+        } else {
+          let p = p0 + 1;
+          const rm = m & 7;
+          let disp = m >> 6;
+          if (rm === 4) {
+            const sib = mem[p++];
+            const base = sib & 7;
+            if (base === 5 && disp === 0) {
+              disp = 2;
+            } else {
+              ea = r32[base];
+              if (base === ESP || base === EBP) seg = SS;
+            }
+            const index = (sib >> 3) & 7;
+            if (index !== 4) ea = (ea + (r32[index] << (sib >> 6))) | 0;
+          } else if (rm === 5 && disp === 0) {
+            disp = 2;
+          } else {
+            ea = r32[rm];
+            if (rm === EBP) seg = SS;
+          }
+          if (disp === 1) {
+            ea = (ea + ((mem[p] << 24) >> 24)) | 0;
+            p += 1;
+          } else if (disp === 2) {
+            ea = (ea + cpu.memView.getInt32(p, true)) | 0;
+            p += 4;
+          }
+          cpu.eip = e + (p - p0);
+          if (cpu.segOvr >= 0) seg = cpu.segOvr;
+        }
+      }
+    }
     switch (op) {
-      case 0x00: case 0x08: case 0x10: case 0x18: case 0x20: case 0x28: case 0x30: case 0x38:
-        ALU_EbGb(cpu, op); break;
-      case 0x01: case 0x09: case 0x11: case 0x19: case 0x21: case 0x29: case 0x31: case 0x39:
-        ALU_EvGv(cpu, op); break;
-      case 0x02: case 0x0a: case 0x12: case 0x1a: case 0x22: case 0x2a: case 0x32: case 0x3a:
-        ALU_GbEb(cpu, op); break;
-      case 0x03: case 0x0b: case 0x13: case 0x1b: case 0x23: case 0x2b: case 0x33: case 0x3b:
-        ALU_GvEv(cpu, op); break;
+      // The ALU forms done inline: k the operation (alu()'s 0-7, 8 TEST), a and b the
+      // operands, sign their size's sign bit, dst where the result goes.
+      case 0x00: case 0x08: case 0x20: case 0x28: case 0x30: case 0x38: case 0x01: case 0x09:
+      case 0x21: case 0x29: case 0x31: case 0x39: case 0x02: case 0x0a: case 0x22: case 0x2a:
+      case 0x32: case 0x3a: case 0x03: case 0x0b: case 0x23: case 0x2b: case 0x33: case 0x3b:
+      case 0x80: case 0x82: case 0x81: case 0x83: case 0x84: case 0x85:
+      {
+        let k = -1;
+        let a = 0;
+        let b = 0;
+        let sign = SIGN32;
+        let dst = DST_NONE;
+        switch (op) {
+          case 0x00: case 0x08: case 0x20: case 0x28: case 0x30: case 0x38:
+            if (m < 0) { ALU_EbGb(cpu, op); break; }
+            if (m >= 0xc0) a = reg8[R8[m & 7]];
+            else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize) a = cpu.mem[ea];
+            else { a = cpu.read8(seg, ea) | 0; }
+            b = reg8[R8[(m >> 3) & 7]];
+            k = op >> 3;
+            sign = SIGN8;
+            dst = op === 0x38 ? DST_NONE : m >= 0xc0 ? DST_REG8 + R8[m & 7] : DST_MEM8;
+            break;
+          case 0x01: case 0x09: case 0x21: case 0x29: case 0x31: case 0x39:
+            if (m < 0) { ALU_EvGv(cpu, op); break; }
+            if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_EvGv_m(cpu, op, m); } break; }
+            if (m >= 0xc0) a = r32[m & 7];
+            else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) a = cpu.memView.getInt32(ea, true);
+            else { a = cpu.read32(seg, ea) | 0; }
+            b = r32[(m >> 3) & 7];
+            k = op >> 3;
+            dst = op === 0x39 ? DST_NONE : m >= 0xc0 ? m & 7 : DST_MEM32;
+            break;
+          case 0x02: case 0x0a: case 0x22: case 0x2a: case 0x32: case 0x3a:
+            if (m < 0) { ALU_GbEb(cpu, op); break; }
+            a = reg8[R8[(m >> 3) & 7]];
+            if (m >= 0xc0) b = reg8[R8[m & 7]];
+            else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize) b = cpu.mem[ea];
+            else { b = cpu.read8(seg, ea) | 0; }
+            k = op >> 3;
+            sign = SIGN8;
+            dst = op === 0x3a ? DST_NONE : DST_REG8 + R8[(m >> 3) & 7];
+            break;
+          case 0x03: case 0x0b: case 0x23: case 0x2b: case 0x33: case 0x3b:
+            if (m < 0) { ALU_GvEv(cpu, op); break; }
+            if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_GvEv_m(cpu, op, m); } break; }
+            a = r32[(m >> 3) & 7];
+            if (m >= 0xc0) b = r32[m & 7];
+            else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) b = cpu.memView.getInt32(ea, true);
+            else { b = cpu.read32(seg, ea) | 0; }
+            k = op >> 3;
+            dst = op === 0x3b ? DST_NONE : (m >> 3) & 7;
+            break;
+          case 0x80: case 0x82:
+            if (m < 0) { GRP1_EbIb(cpu, op); break; }
+            k = (m >> 3) & 7;
+            if (k === 2 || k === 3) { k = -1; { cpu.eaOff = ea; cpu.eaSeg = seg; GRP1_EbIb_m(cpu, op, m); } break; }
+            if (m >= 0xc0) a = reg8[R8[m & 7]];
+            else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize) a = cpu.mem[ea];
+            else { a = cpu.read8(seg, ea) | 0; }
+            {
+              const e = cpu.eip;
+              if (e < cpu.fetchHi) { b = cpu.mem[e + cpu.fetchDelta]; cpu.eip = e + 1; } else { b = cpu.fetch8(); }
+            }
+            sign = SIGN8;
+            dst = k === 7 ? DST_NONE : m >= 0xc0 ? DST_REG8 + R8[m & 7] : DST_MEM8;
+            break;
+          case 0x81: case 0x83:
+            if (m < 0) { GRP1_EvIz(cpu, op); break; }
+            k = (m >> 3) & 7;
+            if (k === 2 || k === 3 || cpu.o32 === false) { k = -1; { cpu.eaOff = ea; cpu.eaSeg = seg; GRP1_EvIz_m(cpu, op, m); } break; }
+            if (m >= 0xc0) a = r32[m & 7];
+            else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) a = cpu.memView.getInt32(ea, true);
+            else { a = cpu.read32(seg, ea) | 0; }
+            {
+              const e = cpu.eip;
+              if (op === 0x83) {
+                if (e < cpu.fetchHi) { b = (cpu.mem[e + cpu.fetchDelta] << 24) >> 24; cpu.eip = e + 1; } else { b = (cpu.fetch8() << 24) >> 24; }
+              } else if (e + 3 < cpu.fetchHi) {
+                b = cpu.memView.getInt32(e + cpu.fetchDelta, true);
+                cpu.eip = e + 4;
+              } else { b = cpu.fetch32(); }
+            }
+            dst = k === 7 ? DST_NONE : m >= 0xc0 ? m & 7 : DST_MEM32;
+            break;
+          case 0x84:
+            if (m < 0) { TEST_EbGb(cpu, op); break; }
+            if (m >= 0xc0) a = reg8[R8[m & 7]];
+            else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize) a = cpu.mem[ea];
+            else { a = cpu.read8(seg, ea) | 0; }
+            b = reg8[R8[(m >> 3) & 7]];
+            k = 8;
+            sign = SIGN8;
+            break;
+          case 0x85:
+            if (m < 0) { TEST_EvGv(cpu, op); break; }
+            if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; TEST_EvGv_m(cpu, op, m); } break; }
+            if (m >= 0xc0) a = r32[m & 7];
+            else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) a = cpu.memView.getInt32(ea, true);
+            else { a = cpu.read32(seg, ea) | 0; }
+            b = r32[(m >> 3) & 7];
+            k = 8;
+            break;
+        }
+        if (k >= 0) {
+          // The ALU forms above, as alu() (and logic() for TEST) compute and record them.
+          let r: number, kind: LazyOp;
+          switch (k) {
+            case 0: r = a + b; kind = LazyOp.Add; break;
+            case 1: r = a | b; kind = LazyOp.Logic; break;
+            case 4: case 8: r = a & b; kind = LazyOp.Logic; break;
+            case 6: r = a ^ b; kind = LazyOp.Logic; break;
+            default: r = a - b; kind = LazyOp.Sub; break; // 5 SUB, 7 CMP
+          }
+          r &= (sign << 1) - 1;
+          if (k === 8) { a = 0; b = 0; } // logic() records no operands
+          cpu.lazyOp = kind;
+          cpu.lazyA = a;
+          cpu.lazyB = b;
+          cpu.lazyR = r;
+          cpu.lazySign = sign;
+          cpu.flagsLazy = ARITH;
+          if (dst < 8) {
+            if (dst >= 0) r32[dst] = r;
+          } else if (dst < DST_MEM32) {
+            reg8[dst - DST_REG8] = r;
+          } else if (dst === DST_MEM32) {
+            if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3 && (cpu.codePages[ea >>> 12] | cpu.codePages[(ea + 3) >>> 12]) === 0) cpu.memView.setInt32(ea, r, true);
+            else { cpu.write32(seg, ea, r); }
+          } else {
+            if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize && cpu.codePages[ea >>> 12] === 0) cpu.mem[ea] = r;
+            else { cpu.write8(seg, ea, r); }
+          }
+        }
+        break;
+      }
+      case 0x10: case 0x18:
+        if (m < 0) ALU_EbGb(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_EbGb_m(cpu, op, m); }
+        break;
+      case 0x11: case 0x19:
+        if (m < 0) ALU_EvGv(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_EvGv_m(cpu, op, m); }
+        break;
+      case 0x12: case 0x1a:
+        if (m < 0) ALU_GbEb(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_GbEb_m(cpu, op, m); }
+        break;
+      case 0x13: case 0x1b:
+        if (m < 0) ALU_GvEv(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; ALU_GvEv_m(cpu, op, m); }
+        break;
       case 0x04: case 0x0c: case 0x14: case 0x1c: case 0x24: case 0x2c: case 0x34: case 0x3c:
         ALU_ALIb(cpu, op); break;
       case 0x05: case 0x0d: case 0x15: case 0x1d: case 0x25: case 0x2d: case 0x35: case 0x3d:
@@ -1415,30 +1748,56 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
       case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
         Jcc_Jb(cpu, op); break;
-      case 0x80: case 0x82:
-        GRP1_EbIb(cpu, op); break;
-      case 0x81: case 0x83:
-        GRP1_EvIz(cpu, op); break;
-      case 0x84:
-        TEST_EbGb(cpu, op); break;
-      case 0x85:
-        TEST_EvGv(cpu, op); break;
       case 0x86:
         XCHG_EbGb(cpu, op); break;
       case 0x87:
         XCHG_EvGv(cpu, op); break;
-      case 0x88:
-        MOV_EbGb(cpu, op); break;
-      case 0x89:
-        MOV_EvGv(cpu, op); break;
-      case 0x8a:
-        MOV_GbEb(cpu, op); break;
-      case 0x8b:
-        MOV_GvEv(cpu, op); break;
+      case 0x88: {
+        let a = 0;
+        if (m < 0) { MOV_EbGb(cpu, op); break; }
+        a = reg8[R8[(m >> 3) & 7]];
+        if (m >= 0xc0) reg8[R8[m & 7]] = a;
+        else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize && cpu.codePages[ea >>> 12] === 0) cpu.mem[ea] = a;
+        else { cpu.write8(seg, ea, a); }
+        break;
+      }
+      case 0x89: {
+        let a = 0;
+        if (m < 0) { MOV_EvGv(cpu, op); break; }
+        if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; MOV_EvGv_m(cpu, op, m); } break; }
+        a = r32[(m >> 3) & 7];
+        if (m >= 0xc0) r32[m & 7] = a;
+        else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3 && (cpu.codePages[ea >>> 12] | cpu.codePages[(ea + 3) >>> 12]) === 0) cpu.memView.setInt32(ea, a, true);
+        else { cpu.write32(seg, ea, a); }
+        break;
+      }
+      case 0x8a: {
+        let a = 0;
+        if (m < 0) { MOV_GbEb(cpu, op); break; }
+        if (m >= 0xc0) a = reg8[R8[m & 7]];
+        else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize) a = cpu.mem[ea];
+        else { a = cpu.read8(seg, ea) | 0; }
+        reg8[R8[(m >> 3) & 7]] = a;
+        break;
+      }
+      case 0x8b: {
+        let a = 0;
+        if (m < 0) { MOV_GvEv(cpu, op); break; }
+        if (cpu.o32 === false) { { cpu.eaOff = ea; cpu.eaSeg = seg; MOV_GvEv_m(cpu, op, m); } break; }
+        if (m >= 0xc0) a = r32[m & 7];
+        else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 3) a = cpu.memView.getInt32(ea, true);
+        else { a = cpu.read32(seg, ea) | 0; }
+        r32[(m >> 3) & 7] = a;
+        break;
+      }
       case 0x8c:
         MOV_EwSw(cpu, op); break;
       case 0x8d:
-        LEA_GvM(cpu, op); break;
+        // LEA: a register form is #UD (modrmMem), after the ModRM byte as here.
+        if (m < 0) { LEA_GvM(cpu, op); break; }
+        if (m >= 0xc0) { cpu.fault(UD, -1); }
+        if (cpu.o32 === true) r32[(m >> 3) & 7] = ea; else cpu.reg16[((m >> 3) & 7) << 1] = ea & 0xffff;
+        break;
       case 0x8e:
         MOV_SwEw(cpu, op); break;
       case 0x8f:
@@ -1500,9 +1859,11 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xb8: case 0xb9: case 0xba: case 0xbb: case 0xbc: case 0xbd: case 0xbe: case 0xbf:
         MOV_ZvIv(cpu, op); break;
       case 0xc0:
-        GRP2_EbIb(cpu, op); break;
+        if (m < 0) GRP2_EbIb(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_EbIb_m(cpu, op, m); }
+        break;
       case 0xc1:
-        GRP2_EvIb(cpu, op); break;
+        if (m < 0) GRP2_EvIb(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_EvIb_m(cpu, op, m); }
+        break;
       case 0xc2:
         RET_Iw(cpu, op); break;
       case 0xc3:
@@ -1514,7 +1875,8 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xc6:
         MOV_EbIb(cpu, op); break;
       case 0xc7:
-        MOV_EvIz(cpu, op); break;
+        if (m < 0) MOV_EvIz(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; MOV_EvIz_m(cpu, op, m); }
+        break;
       case 0xc8:
         ENTER_IwIb(cpu, op); break;
       case 0xc9:
@@ -1532,13 +1894,16 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0xcf:
         IRET(cpu, op); break;
       case 0xd0:
-        GRP2_Eb1(cpu, op); break;
+        if (m < 0) GRP2_Eb1(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_Eb1_m(cpu, op, m); }
+        break;
       case 0xd1:
-        GRP2_Ev1(cpu, op); break;
+        if (m < 0) GRP2_Ev1(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_Ev1_m(cpu, op, m); }
+        break;
       case 0xd2:
         GRP2_EbCL(cpu, op); break;
       case 0xd3:
-        GRP2_EvCL(cpu, op); break;
+        if (m < 0) GRP2_EvCL(cpu, op); else { cpu.eaOff = ea; cpu.eaSeg = seg; GRP2_EvCL_m(cpu, op, m); }
+        break;
       case 0xd4:
         AAM_Ib(cpu, op); break;
       case 0xd5:
@@ -1603,99 +1968,133 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
         GRP4_Eb(cpu, op); break;
       case 0xff:
         GRP5_Ev(cpu, op); break;
-      case 0x0f: {
-        const op2 = cpu.fetch8();
-        switch (op2) {
-          case 0x00:
-            GRP6(cpu, op2); break;
-          case 0x01:
-            GRP7(cpu, op2); break;
-          case 0x02: case 0x03:
-            LAR_LSL_GvEw(cpu, op2); break;
-          case 0x06:
-            CLTS(cpu, op2); break;
-          case 0x08: case 0x09:
-            INVD_WBINVD(cpu, op2); break;
-          case 0x0b:
-            UD2(cpu, op2); break;
-          case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
-            NOP_Ev(cpu, op2); break;
-          case 0x20: case 0x21: case 0x22: case 0x23:
-            MOV_CR_DR(cpu, op2); break;
-          case 0x30:
-            WRMSR(cpu, op2); break;
-          case 0x31:
-            RDTSC(cpu, op2); break;
-          case 0x32:
-            RDMSR(cpu, op2); break;
-          case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
-          case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
-            CMOVcc_GvEv(cpu, op2); break;
-          case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
-          case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f:
-            Jcc_Jz(cpu, op2); break;
-          case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
-          case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
-            SETcc_Eb(cpu, op2); break;
-          case 0xa0:
-            PUSH_FS(cpu, op2); break;
-          case 0xa1:
-            POP_FS(cpu, op2); break;
-          case 0xa2:
-            CPUID(cpu, op2); break;
-          case 0xa3:
-            BT_EvGv(cpu, op2); break;
-          case 0xa4: case 0xa5: case 0xac: case 0xad:
-            SHLD_SHRD(cpu, op2); break;
-          case 0xa8:
-            PUSH_GS(cpu, op2); break;
-          case 0xa9:
-            POP_GS(cpu, op2); break;
-          case 0xab:
-            BTS_EvGv(cpu, op2); break;
-          case 0xaf:
-            IMUL_GvEv(cpu, op2); break;
-          case 0xb0:
-            CMPXCHG_EbGb(cpu, op2); break;
-          case 0xb1:
-            CMPXCHG_EvGv(cpu, op2); break;
-          case 0xb2:
-            LSS_GvMp(cpu, op2); break;
-          case 0xb3:
-            BTR_EvGv(cpu, op2); break;
-          case 0xb4:
-            LFS_GvMp(cpu, op2); break;
-          case 0xb5:
-            LGS_GvMp(cpu, op2); break;
-          case 0xb6:
-            MOVZX_GvEb(cpu, op2); break;
-          case 0xb7:
-            MOVZX_GvEw(cpu, op2); break;
-          case 0xba:
-            GRP8_EvIb(cpu, op2); break;
-          case 0xbb:
-            BTC_EvGv(cpu, op2); break;
-          case 0xbc: case 0xbd:
-            BSF_BSR_GvEv(cpu, op2); break;
-          case 0xbe:
-            MOVSX_GvEb(cpu, op2); break;
-          case 0xbf:
-            MOVSX_GvEw(cpu, op2); break;
-          case 0xc0:
-            XADD_EbGb(cpu, op2); break;
-          case 0xc1:
-            XADD_EvGv(cpu, op2); break;
-          case 0xc7:
-            GRP9_CMPXCHG8B(cpu, op2); break;
-          case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xce: case 0xcf:
-            BSWAP_Zd(cpu, op2); break;
-          default:
-            INVALID_0F(cpu, op2); break;
+      case 0x100:
+        GRP6(cpu, op & 0xff); break;
+      case 0x101:
+        GRP7(cpu, op & 0xff); break;
+      case 0x102: case 0x103:
+        LAR_LSL_GvEw(cpu, op & 0xff); break;
+      case 0x106:
+        CLTS(cpu, op & 0xff); break;
+      case 0x108: case 0x109:
+        INVD_WBINVD(cpu, op & 0xff); break;
+      case 0x10b:
+        UD2(cpu, op & 0xff); break;
+      case 0x119: case 0x11a: case 0x11b: case 0x11c: case 0x11d: case 0x11e: case 0x11f:
+        NOP_Ev(cpu, op & 0xff); break;
+      case 0x120: case 0x121: case 0x122: case 0x123:
+        MOV_CR_DR(cpu, op & 0xff); break;
+      case 0x130:
+        WRMSR(cpu, op & 0xff); break;
+      case 0x131:
+        RDTSC(cpu, op & 0xff); break;
+      case 0x132:
+        RDMSR(cpu, op & 0xff); break;
+      case 0x140: case 0x141: case 0x142: case 0x143: case 0x144: case 0x145: case 0x146: case 0x147:
+      case 0x148: case 0x149: case 0x14a: case 0x14b: case 0x14c: case 0x14d: case 0x14e: case 0x14f:
+        CMOVcc_GvEv(cpu, op & 0xff); break;
+      case 0x180: case 0x181: case 0x182: case 0x183: case 0x184: case 0x185: case 0x186: case 0x187:
+      case 0x188: case 0x189: case 0x18a: case 0x18b: case 0x18c: case 0x18d: case 0x18e: case 0x18f: {
+        // Jcc rel32 read from the fetch window, as Jcc_Jz does.
+        const e = cpu.eip;
+        if (cpu.o32 === true && e + 4 <= cpu.fetchHi && e >= cpu.fetchLo) {
+          const disp = cpu.memView.getInt32(e + cpu.fetchDelta, true);
+          cpu.eip = e + 4;
+          if (condition(cpu, op & 15)) cpu.eip = (e + 4 + disp) >>> 0;
+        } else {
+          Jcc_Jz(cpu, op & 0xff);
         }
         break;
       }
+      case 0x190: case 0x191: case 0x192: case 0x193: case 0x194: case 0x195: case 0x196: case 0x197:
+      case 0x198: case 0x199: case 0x19a: case 0x19b: case 0x19c: case 0x19d: case 0x19e: case 0x19f:
+        SETcc_Eb(cpu, op & 0xff); break;
+      case 0x1a0:
+        PUSH_FS(cpu, op & 0xff); break;
+      case 0x1a1:
+        POP_FS(cpu, op & 0xff); break;
+      case 0x1a2:
+        CPUID(cpu, op & 0xff); break;
+      case 0x1a3:
+        BT_EvGv(cpu, op & 0xff); break;
+      case 0x1a4: case 0x1a5: case 0x1ac: case 0x1ad:
+        SHLD_SHRD(cpu, op & 0xff); break;
+      case 0x1a8:
+        PUSH_GS(cpu, op & 0xff); break;
+      case 0x1a9:
+        POP_GS(cpu, op & 0xff); break;
+      case 0x1ab:
+        BTS_EvGv(cpu, op & 0xff); break;
+      case 0x1af:
+        if (m < 0) IMUL_GvEv(cpu, op & 0xff); else { cpu.eaOff = ea; cpu.eaSeg = seg; IMUL_GvEv_m(cpu, op & 0xff, m); }
+        break;
+      case 0x1b0:
+        CMPXCHG_EbGb(cpu, op & 0xff); break;
+      case 0x1b1:
+        CMPXCHG_EvGv(cpu, op & 0xff); break;
+      case 0x1b2:
+        LSS_GvMp(cpu, op & 0xff); break;
+      case 0x1b3:
+        BTR_EvGv(cpu, op & 0xff); break;
+      case 0x1b4:
+        LFS_GvMp(cpu, op & 0xff); break;
+      case 0x1b5:
+        LGS_GvMp(cpu, op & 0xff); break;
+      case 0x1b6: {
+        let a = 0;
+        if (m < 0) { MOVZX_GvEb(cpu, op & 0xff); break; }
+        if (m >= 0xc0) a = reg8[R8[m & 7]];
+        else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize) a = cpu.mem[ea];
+        else { a = cpu.read8(seg, ea) | 0; }
+        if (cpu.o32 === true) r32[(m >> 3) & 7] = a; else cpu.reg16[((m >> 3) & 7) << 1] = a;
+        break;
+      }
+      case 0x1b7: {
+        let a = 0;
+        if (m < 0) { MOVZX_GvEw(cpu, op & 0xff); break; }
+        if (m >= 0xc0) a = cpu.reg16[(m & 7) << 1];
+        else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 1) a = cpu.memView.getUint16(ea, true);
+        else { a = cpu.read16(seg, ea) | 0; }
+        if (cpu.o32 === true) r32[(m >> 3) & 7] = a; else cpu.reg16[((m >> 3) & 7) << 1] = a;
+        break;
+      }
+      case 0x1be: {
+        let a = 0;
+        if (m < 0) { MOVSX_GvEb(cpu, op & 0xff); break; }
+        if (m >= 0xc0) a = reg8[R8[m & 7]];
+        else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize) a = cpu.mem[ea];
+        else { a = cpu.read8(seg, ea) | 0; }
+        a = (a << 24) >> 24;
+        if (cpu.o32 === true) r32[(m >> 3) & 7] = a; else cpu.reg16[((m >> 3) & 7) << 1] = a & 0xffff;
+        break;
+      }
+      case 0x1bf: {
+        let a = 0;
+        if (m < 0) { MOVSX_GvEw(cpu, op & 0xff); break; }
+        if (m >= 0xc0) a = cpu.reg16[(m & 7) << 1];
+        else if ((cpu.flatMask & (1 << seg)) !== 0 && ea >= 0 && ea < cpu.memSize - 1) a = cpu.memView.getUint16(ea, true);
+        else { a = cpu.read16(seg, ea) | 0; }
+        a = (a << 16) >> 16;
+        if (cpu.o32 === true) r32[(m >> 3) & 7] = a; else cpu.reg16[((m >> 3) & 7) << 1] = a & 0xffff;
+        break;
+      }
+      case 0x1ba:
+        GRP8_EvIb(cpu, op & 0xff); break;
+      case 0x1bb:
+        BTC_EvGv(cpu, op & 0xff); break;
+      case 0x1bc: case 0x1bd:
+        BSF_BSR_GvEv(cpu, op & 0xff); break;
+      case 0x1c0:
+        XADD_EbGb(cpu, op & 0xff); break;
+      case 0x1c1:
+        XADD_EvGv(cpu, op & 0xff); break;
+      case 0x1c7:
+        GRP9_CMPXCHG8B(cpu, op & 0xff); break;
+      case 0x1c8: case 0x1c9: case 0x1ca: case 0x1cb: case 0x1cc: case 0x1cd: case 0x1ce: case 0x1cf:
+        BSWAP_Zd(cpu, op & 0xff); break;
       default:
-        INVALID(cpu, op); break;
+        if (op > 0xff) INVALID_0F(cpu, op & 0xff); else INVALID(cpu, op);
+        break;
     }
     if (run === false) return;
     const left = cpu.left - cycles;
@@ -1740,6 +2139,11 @@ function shiftE8(cpu: Cpu, m: number, a: number, count: number): void {
 
 function shiftEv(cpu: Cpu, m: number, a: number, count: number): void {
   if (count === 0) return;
+  const op = (m >> 3) & 7;
+  if (op >= 4 && cpu.o32 === true) {
+    wrE32(cpu, m, shift32(cpu, op, a, count));
+    return;
+  }
   wrEv(cpu, m, shift(cpu, (m >> 3) & 7, a, count, cpu.o32 === true ? 32 : 16));
 }
 
