@@ -1138,7 +1138,7 @@ describe('an instruction across a page boundary (issue 19)', () => {
     code.push(...across, ...after);
     return code;
   };
-  const tail = (code: number[]) => [...code, 0x49, 0x0f, 0x85, ...le32(L - (code.length + 6))]; // dec ecx ; jnz L (rel32)
+  const tail = (code: number[]) => [...code, 0x49, 0x0f, 0x85, ...le32(L - (code.length + 7))]; // dec ecx ; jnz L (rel32)
   const identity = (cpu: Cpu, bus: TestBus) => {
     const PD = 0x90000, PT = 0x91000, dv = new DataView(bus.ram.buffer);
     dv.setUint32(PD, PT | 3, true);
@@ -1149,7 +1149,7 @@ describe('an instruction across a page boundary (issue 19)', () => {
   /** The pages translated code runs on into (the block from the start follows its JMP to L and holds the loop too). */
   const tailPages = (cpu: Cpu) => [...new Set(cpu.blocks.slots.filter((b) => b !== undefined && b.tailPage >= 0).map((b) => b!.tailPage))];
 
-  it('is translated at the end of its block with paging off, and agrees with the interpreter; with paging on the interpreter takes it', () => {
+  it('is translated at the end of its block, with paging off and on, and agrees with the interpreter', () => {
     const forms = [
       [0x81, 0xc3, ...le32(0x12345678)], // add ebx, imm32
       [0x8b, 0x95, ...le32(DATA + 8)], // mov edx, [ebp + DATA + 8] (EBP = DATA: a read)
@@ -1162,7 +1162,52 @@ describe('an instruction across a page boundary (issue 19)', () => {
       expect(compare(program, -1, identity)).toBe('');
       const translated = run([...program, 0xf4], true).cpu;
       expect(tailPages(translated)).toEqual(across[0] === 0xc1 ? [] : [(CODE_BASE + 0x1000) >>> 12]);
-      expect(tailPages(run([...program, 0xf4], true, -1, identity).cpu)).toEqual([]);
+      expect(tailPages(run([...program, 0xf4], true, -1, identity).cpu)).toEqual(across[0] === 0xc1 ? [] : [(CODE_BASE + 0x1000) >>> 12]);
+    }
+  });
+
+  it('with paging on, takes the next page\'s bytes from where the page tables map it, and leaves the block for the interpreter once they map it elsewhere', () => {
+    // The next linear page (CODE_BASE + 0x1000) mapped to physical 0x60000, holding the rest of
+    // the program: add ebx, imm32's last bytes, dec ecx ; jnz L2. At pass 25 the loop maps it to
+    // 0x61000 instead (a copy whose immediate differs) and flushes the TLB with a CR3 load.
+    const PD = 0x90000, PT = 0x91000, ELSEWHERE = 0x60000, COPY = 0x61000, L2 = 0xfd0;
+    const code = [0xb9, ...le32(50), 0xe9, ...le32(L2 - 10)];
+    while (code.length < L2) code.push(0xcc);
+    // L2: cmp ecx, 25 ; jne 1f ; mov dword [PT + 4 * 0x11], COPY | 3 ; mov eax, PD ; mov cr3, eax ; 1:
+    code.push(0x83, 0xf9, 0x19, 0x75, 0x12, 0xc7, 0x05, ...le32(PT + 4 * ((CODE_BASE + 0x1000) >>> 12)), ...le32(COPY | 3), 0xb8, ...le32(PD), 0x0f, 0x22, 0xd8);
+    while (code.length < 0xffd) code.push(0x90);
+    code.push(0x81, 0xc3, 0x78); // add ebx, imm32: the immediate's last three bytes in the next page
+    const rest = [0x56, 0x34, 0x12, 0x49, 0x0f, 0x85, ...le32(L2 - (0x1000 + 10))]; // ... ; dec ecx ; jnz L2
+    const setup = (cpu: Cpu, bus: TestBus) => {
+      const dv = new DataView(bus.ram.buffer);
+      dv.setUint32(PD, PT | 3, true);
+      for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+      dv.setUint32(PT + ((CODE_BASE + 0x1000) >>> 12) * 4, ELSEWHERE | 3, true);
+      bus.ram.set([...rest, 0xf4], ELSEWHERE);
+      bus.ram.set([0x56, 0x34, 0x99, ...rest.slice(3), 0xf4], COPY);
+      cpu.setCr3(PD);
+      cpu.setCr0(cpu.cr0 | 0x80000000);
+    };
+    expect(compare(code, -1, setup)).toBe('');
+    const r = run([...code, 0xf4], true, -1, setup).cpu;
+    expect(r.reg32[3] >>> 0).toBe((25 * 0x12345678 + 25 * 0x99345678) >>> 0);
+    expect(tailPages(r)).toContain(ELSEWHERE >>> 12);
+  });
+
+  it('as the first instruction of a block, and when its check then fails (the next page written), taken by the interpreter', () => {
+    // mov ecx, 50 ; jmp L3 ; ... L3 (at 0xffd): add ebx, imm32 across ; [mov [CODE_BASE + 0x1001], cl] ; dec ecx ; jnz L3
+    for (const write of [false, true]) {
+      const code = [0xb9, ...le32(50), 0xe9, ...le32(0xffd - 10)];
+      while (code.length < 0xffd) code.push(0xcc);
+      code.push(0x81, 0xc3, 0x78, 0x56, 0x34, 0x12, ...(write ? [0x88, 0x0d, ...le32(CODE_BASE + 0x1001)] : []));
+      code.push(0x49, 0x0f, 0x85, ...le32(0xffd - (code.length + 7)));
+      for (const setup of [undefined, identity]) {
+        expect(compare(code, -1, setup)).toBe('');
+        const r = run([...code, 0xf4], true, -1, setup).cpu;
+        const first = r.blocks.slots.find((b) => b !== undefined && b.eip === CODE_BASE + 0xffd);
+        expect(first?.count).toBeGreaterThan(0);
+        expect(first?.tailPage).toBe((CODE_BASE + 0x1000) >>> 12);
+      }
     }
   });
 

@@ -269,6 +269,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     cpu.blockCommitted = 0;
     const n = b.fn!(cpu) - cpu.blockCommitted;
     cpu.block = null;
+    if (n === 0) return 0; // a block whose first instruction runs on into a page it no longer finds as translated: the interpreter's (see straddle)
     cpu.left -= n * cpu.instructionCycles;
     cpu.sliceInstr += n;
     // Straight on to the next block while nothing the run loop looks after can have
@@ -340,6 +341,8 @@ interface Decoding {
   terminated: boolean;
   /** The EIP of an instruction of the block the last one runs on into, or -1. */
   tail: number;
+  /** The physical page the last instruction runs on into (see straddle), or -1. */
+  tailPage: number;
 }
 
 /**
@@ -358,6 +361,7 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
   let terminated = false;
   let stopEip = -1;
   let tail = -1;
+  let tailPage = -1;
   let end = phys; // past the highest byte of the block: it may jump back within its page
   known.op = -1;
   while (eips.length < MAX_BLOCK_INSTRUCTIONS && !terminated) {
@@ -376,7 +380,7 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
     lastBranch.cc = -2; lastBranch.call = false;
     flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
     let res = translateOne(cpu, mem, st, ieip, code);
-    if (!st.ok && eips.length > 0) res = straddle(cpu, mem, st, start, ieip, code);
+    if (!st.ok) res = straddle(cpu, mem, st, start, ieip, code);
     if (!st.ok || res === Emit.None) {
       if (st.ok) stopEip = ieip;
       st.pos = start;
@@ -414,39 +418,65 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
     if (exits[exits.length - 1] !== null) flagInfo.reads = true; // whoever is jumped to may read them
     flagInfos.push({ ...flagInfo });
     if (flagInfo.modifies) { known.op = flagInfo.op; known.size = flagInfo.size; known.cfKept = flagInfo.keepsCf; }
-    if (st.pos > pageEnd) break; // it ran on into the next page: the block ends with it
+    if (st.pos > pageEnd) { tailPage = lastStraddle.page; break; } // it ran on into the next page: the block ends with it
   }
   dropDeadFlags(bodies, flagInfos);
-  return { bodies, eips, nexts, exits, stopEip, end, terminated, tail };
+  return { bodies, eips, nexts, exits, stopEip, end, terminated, tail, tailPage };
 }
+
+/** The bytes of an instruction across a page boundary, gathered from its two physical pages (translation time only). */
+const acrossBytes = new Uint8Array(32);
+/** The physical page the last straddle() ran on into. */
+const lastStraddle = { page: -1 };
 
 /**
  * An instruction that starts in the block's page and ends in the next (a hot loop can
  * straddle a page boundary: LZ4's did, 3 million times a run, each one a trip through
  * the run loop and the interpreter). It is decoded again with the next page's first
- * bytes, when the fetch window reaches them now (linear is physical, so they are the
- * next physical page's), and ends the block. Its code first checks that they are still
- * what was decoded: the next page's code generation unchanged (the block's page's is
- * checked at entry) and the window still reaching them under the same mapping (a
- * window with paging on ends at its page); otherwise the block ends before it and the
- * interpreter takes it. Not for a block's first instruction, so that a block always
- * runs one; not for jumps, exits or port I/O, which end a block their own ways.
- * Returns what translateOne returned, or Emit.None (st.ok false) to leave it out.
+ * bytes and ends the block: from the next physical page where the fetch window reaches
+ * them (linear is physical), or with paging on from the page the TLB maps the next
+ * linear page to now. Its code first checks that they are still what was decoded: the
+ * next page's code generation unchanged (the block's own page's is checked at entry),
+ * and the window still reaching them, or with paging on the TLB still mapping the next
+ * page there, readable at this CPL, within CS's limit; otherwise the block ends before
+ * it and the interpreter takes it (and faults, if it must): as a block's first
+ * instruction, the block then ran none and runBlock hands the instruction to the run
+ * loop. Not for jumps, exits or port I/O, which end a block their own ways. Returns
+ * what translateOne returned, or Emit.None (st.ok false) to leave it out.
  */
 function straddle(cpu: Cpu, mem: Uint8Array, st: Decoded, start: number, ieip: number, code: string[]): Emit {
   const pageEnd = st.end;
-  const end = Math.min(pageEnd + 15, cpu.memSize);
-  // The block is translated where the window maps it (phys = EIP + fetchDelta).
-  if (start >= pageEnd || ieip + (end - start) > cpu.fetchHi) return Emit.None;
+  const inPage = pageEnd - start;
+  if (inPage <= 0 || inPage >= 15) return Emit.None;
+  const nextEip = ieip + inPage; // the EIP of its first byte in the next page
+  let p2: number;
+  if (nextEip + 15 <= cpu.fetchHi) {
+    p2 = pageEnd; // the block is translated where the window maps it: phys = EIP + fetchDelta
+  } else if (cpu.pagingOn && nextEip <= cpu.segLimit[CS]) {
+    // Where the page tables map it now (the TLB need not hold it yet: the check at run
+    // time leaves the block until it does, and the interpreter's fetch fills it).
+    const lin = (cpu.segBase[CS] + nextEip) | 0;
+    const te = cpu.tlb[lin >>> 12];
+    p2 = (te & cpu.tlbReadNeed) !== 0 ? (te & -4096) >>> 0 : cpu.peekPhysical(lin) - (lin & 0xfff);
+    if (p2 < 0) return Emit.None;
+  } else {
+    return Emit.None;
+  }
+  if (p2 + 16 > cpu.memSize) return Emit.None;
+  acrossBytes.set(mem.subarray(start, pageEnd), 0);
+  acrossBytes.set(mem.subarray(p2, p2 + 16), inPage);
   code.length = 0;
   lastBranch.cc = -2; lastBranch.call = false;
   flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
-  st.pos = start; st.end = end; st.ok = true;
-  const res = translateOne(cpu, mem, st, ieip, code);
-  st.end = pageEnd;
-  if (!st.ok || st.pos <= pageEnd || (res !== Emit.Plain && res !== Emit.Writes && res !== Emit.Branch)) { st.ok = false; return Emit.None; }
-  const page = pageEnd >>> 12;
-  code.unshift(`if (cpu.pageGen[${page}] !== ${cpu.pageGen[page]} || NEXT > cpu.fetchHi) { cpu.eip = HERE; return COUNT - 1; }`);
+  const across: Decoded = { pos: 0, end: Math.min(inPage + 16, 15), ok: true };
+  const res = translateOne(cpu, acrossBytes, across, ieip, code);
+  if (!across.ok || across.pos <= inPage || (res !== Emit.Plain && res !== Emit.Writes && res !== Emit.Branch)) { st.ok = false; return Emit.None; }
+  st.ok = true;
+  st.pos = start + across.pos;
+  const page = p2 >>> 12;
+  lastStraddle.page = page;
+  const mapped = `cpu.pagingOn === true && NEXT - 1 <= cpu.segLimit[${CS}] && ((te = tlb[((cpu.segBase[${CS}] + ${nextEip}) | 0) >>> 12]) & cpu.tlbReadNeed) !== 0 && (te & -4096) === ${p2 | 0}`;
+  code.unshift(`if (cpu.pageGen[${page}] !== ${cpu.pageGen[page]} || NEXT > cpu.fetchHi && !(${mapped})) { cpu.eip = HERE; return COUNT - 1; }`);
   flagInfo.reads = true; // it may leave the block before it runs: the flags before it are seen
   return res;
 }
@@ -514,7 +544,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   // A last instruction that runs on into the next page checks its own bytes (see
   // straddle): the entry check covers the block's own page.
-  return { phys, eip, d32, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, source: src.length, stopEip: d.stopEip, tailPage: d.end > pageEnd ? pageEnd >>> 12 : -1 };
+  return { phys, eip, d32, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */
