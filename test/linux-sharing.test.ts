@@ -53,8 +53,14 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('two Linux guests sharing one card under vp
     expect(r.stderr).toMatch(/sink: 200 datagrams from 2 senders, 204800 bytes, 0 lost, 0 out of order, 0 duplicate/);
     expect(r.stderr).toMatch(/ 0 refused, 0 DMA outside the owner refused/);
     expect(r.stderr).toMatch(/vm0: .* refused 0 sent with another's address/);
-    // 8139too's default is BAR1: every access to the register page exits, and the summary says so.
-    expect(r.stderr).toMatch(/vm0: \d+ hooked, (\d+) direct \(\1 of them exits through the register page's trap\)/);
+    // 8139too's default is BAR1, and the summary says which accesses to the register page exited: for vm1,
+    // whose addresses the model rewrites, every one (its reads of TSAD and RBSTART must show its own values);
+    // for vm0, at host-physical 0, only the writes (TSD, the go point, is on the page), its reads going straight on.
+    expect(r.stderr).toMatch(/vm1: \d+ hooked, (\d+) direct \(\1 of them exits through the register page's trap\)/);
+    const vm0 = /vm0: \d+ hooked, (\d+) direct \((\d+) of them exits through the register page's trap\)/.exec(r.stderr);
+    expect(vm0).not.toBeNull();
+    expect(Number(vm0![2])).toBeGreaterThan(0);
+    expect(Number(vm0![2])).toBeLessThan(Number(vm0![1]));
     expectOwnUnicastOnly(out, pcap);
     expect(r.status).toBe(0);
   }, 900000);
