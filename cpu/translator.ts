@@ -345,6 +345,12 @@ interface Decoding {
   tailPage: number;
 }
 
+/** What translateOne learns of an instruction, before it translates one: nothing yet (conservative flags). */
+function beginInstruction(): void {
+  lastBranch.cc = -2; lastBranch.call = false;
+  flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
+}
+
 /**
  * Decodes and emits the instructions of a block starting at `eip`. `labels` are the
  * EIPs that branches inside the block will reach (found by a first decoding): at each
@@ -377,8 +383,7 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
     }
     if (labels.has(ieip)) known.op = -1;
     const code: string[] = [];
-    lastBranch.cc = -2; lastBranch.call = false;
-    flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
+    beginInstruction();
     let res = translateOne(cpu, mem, st, ieip, code);
     if (!st.ok) res = straddle(cpu, mem, st, start, ieip, code);
     if (!st.ok || res === Emit.None) {
@@ -424,6 +429,8 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
   return { bodies, eips, nexts, exits, stopEip, end, terminated, tail, tailPage };
 }
 
+/** The longest an instruction can be (SDM vol. 2, 2.3.11). */
+const MAX_INSTRUCTION_BYTES = 15;
 /** The bytes of an instruction across a page boundary, gathered from its two physical pages (translation time only). */
 const acrossBytes = new Uint8Array(32);
 /** The physical page the last straddle() ran on into. */
@@ -447,10 +454,10 @@ const lastStraddle = { page: -1 };
 function straddle(cpu: Cpu, mem: Uint8Array, st: Decoded, start: number, ieip: number, code: string[]): Emit {
   const pageEnd = st.end;
   const inPage = pageEnd - start;
-  if (inPage <= 0 || inPage >= 15) return Emit.None;
+  if (inPage <= 0 || inPage >= MAX_INSTRUCTION_BYTES) return Emit.None;
   const nextEip = ieip + inPage; // the EIP of its first byte in the next page
   let p2: number;
-  if (nextEip + 15 <= cpu.fetchHi) {
+  if (nextEip + MAX_INSTRUCTION_BYTES <= cpu.fetchHi) {
     p2 = pageEnd; // the block is translated where the window maps it: phys = EIP + fetchDelta
   } else if (cpu.pagingOn && nextEip <= cpu.segLimit[CS]) {
     // Where the page tables map it now (the TLB need not hold it yet: the check at run
@@ -466,9 +473,8 @@ function straddle(cpu: Cpu, mem: Uint8Array, st: Decoded, start: number, ieip: n
   acrossBytes.set(mem.subarray(start, pageEnd), 0);
   acrossBytes.set(mem.subarray(p2, p2 + 16), inPage);
   code.length = 0;
-  lastBranch.cc = -2; lastBranch.call = false;
-  flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
-  const across: Decoded = { pos: 0, end: Math.min(inPage + 16, 15), ok: true };
+  beginInstruction();
+  const across: Decoded = { pos: 0, end: MAX_INSTRUCTION_BYTES, ok: true };
   const res = translateOne(cpu, acrossBytes, across, ieip, code);
   if (!across.ok || across.pos <= inPage || (res !== Emit.Plain && res !== Emit.Writes && res !== Emit.Branch)) { st.ok = false; return Emit.None; }
   st.ok = true;

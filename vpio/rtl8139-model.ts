@@ -107,7 +107,7 @@ export class Rtl8139Model implements CardModel {
     };
     const readBack = hostBase !== 0 ? HOOK_IN : 0;
     hook(TSD0, 16, HOOK_OUT);
-    if (readBack) hook(TSAD0, 16, readBack);
+    hook(TSAD0, 16, readBack);
     hook(RBSTART, 4, readBack | HOOK_OUT);
     hook(CR, 1, HOOK_OUT);
     hook(RCR, 4, HOOK_OUT);
