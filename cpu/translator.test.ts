@@ -706,6 +706,33 @@ describe('memory operands of flat segments, straight into RAM', () => {
     const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true)];
     const loop = (body: number[]) => [0xb9, ...le32(5), ...body, 0x49, 0x75, (-(body.length + 3)) & 0xff]; // mov ecx, 5 ; 1: body ; dec ecx ; jnz 1b
 
+    it('translates code again for paging on when it was translated with paging off, and stays inline', () => {
+      // The same subroutine (a loop of loads and stores through DS) called with paging
+      // off, then again after the program turns paging on: a block tests only the
+      // inline path of the mode it was translated in (Block.paged), so it must be
+      // translated again rather than run with every access on the slow path.
+      const tables = (cpu: Cpu, bus: TestBus) => {
+        const dv = new DataView(bus.ram.buffer);
+        dv.setUint32(PD, PT | 3, true);
+        for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+      };
+      const sub = [0xb9, ...le32(50), 0x8b, 0x03, 0x01, 0xc8, 0x89, 0x43, 0x04, 0x49, 0x75, 0xf6, 0xc3]; // mov ecx, 50 ; 1: mov eax, [ebx] ; add eax, ecx ; mov [ebx+4], eax ; dec ecx ; jnz 1b ; ret
+      // Called through a register, so that it is a block of its own (a direct CALL in
+      // the page is followed into the caller's block).
+      const main = (subAt: number) => [
+        ...movEbx(DATA), 0xbe, ...le32(CODE_BASE + subAt), 0xff, 0xd6, // mov esi, sub ; call esi
+        0xb8, ...le32(PD), 0x0f, 0x22, 0xd8, // mov eax, PD ; mov cr3, eax
+        0x0f, 0x20, 0xc0, 0x0d, ...le32(0x80000000), 0x0f, 0x22, 0xc0, // mov eax, cr0 ; or eax, 0x80000000 ; mov cr0, eax
+        0xff, 0xd6, // call esi
+        ...record, 0xeb, sub.length, // jmp over sub, to the HLT after it
+      ];
+      const program = [...main(main(0).length), ...sub];
+      expect(compare(program, -1, tables)).toBe('');
+      const r = run([...program, 0xf4], true, -1, tables);
+      expect(r.cpu.pagingOn).toBe(true);
+      expect(r.cpu.memFallbacks).toBeLessThan(10);
+    });
+
     it('sets the accessed and dirty bits as the interpreter does: a read, then the first write', () => {
       for (const program of [[...movEbx(DATA), 0x8b, 0x03, ...record], [...movEbx(DATA), ...loop([0x8b, 0x03, 0x89, 0x43, 0x08]), ...record]]) {
         expect(compare(program, -1, pagedWith(3))).toBe('');

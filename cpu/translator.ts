@@ -60,6 +60,12 @@ export interface Block {
    *  physical bytes reached at another EIP (another mapping or CS base) need their own. */
   eip: number;
   d32: boolean;
+  /**
+   * Paging was on when it was translated: its memory accesses test only the inline path
+   * of that mode (see inlineAt), so it runs only in that mode (another is a miss, and
+   * the code is translated again for it).
+   */
+  paged: boolean;
   gen: number;
   count: number;
   /** Length in bytes, for the fetch-window check at entry. */
@@ -246,7 +252,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   // dispatch path; a multiply would mix better and cost more.
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   let b = cache.slots[slot];
-  if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.gen !== cpu.pageGen[phys >>> 12]) {
+  if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.paged !== cpu.pagingOn || b.gen !== cpu.pageGen[phys >>> 12]) {
     cache.misses++;
     if (cache.heatPhys[slot] !== phys) {
       cache.heatPhys[slot] = phys;
@@ -286,7 +292,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     }
     const p = e + cpu.fetchDelta;
     const nb = cache.slots[(p ^ (p >>> CACHE_BITS)) & CACHE_MASK];
-    if (nb === undefined || nb.phys !== p || nb.eip !== e || nb.d32 !== cpu.csD32 || nb.gen !== cpu.pageGen[p >>> 12] ||
+    if (nb === undefined || nb.phys !== p || nb.eip !== e || nb.d32 !== cpu.csD32 || nb.paged !== cpu.pagingOn || nb.gen !== cpu.pageGen[p >>> 12] ||
       nb.count === 0 || nb.count * cpu.instructionCycles > cpu.left || e + nb.bytes > cpu.fetchHi) return 1;
     b = nb;
   }
@@ -304,8 +310,8 @@ function markUntranslatable(cpu: Cpu, cache: BlockCache, b: Block): void {
   const phys = b.phys + ((eip - b.eip) | 0);
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   const o = cache.slots[slot];
-  if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.gen === b.gen) return;
-  cache.insert(cpu, slot, { phys, eip, d32: b.d32, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 });
+  if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.paged === b.paged && o.gen === b.gen) return;
+  cache.insert(cpu, slot, { phys, eip, d32: b.d32, paged: b.paged, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 });
 }
 
 // ======================================================================
@@ -490,9 +496,11 @@ function straddle(cpu: Cpu, mem: Uint8Array, st: Decoded, start: number, ieip: n
 function translate(cpu: Cpu, eip: number, phys: number): Block {
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
   const d32 = cpu.csD32;
+  const paged = cpu.pagingOn;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 };
+  const empty: Block = { phys, eip, d32, paged, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
+  mode.paged = paged;
   let d = decodeBlock(cpu, eip, phys, pageEnd, new Set());
   // Branches to instructions of the block stay inside it (a loop, an if, a loop with
   // a branch back to its middle); at their targets the flag state is not known: decode
@@ -550,7 +558,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   // A last instruction that runs on into the next page checks its own bytes (see
   // straddle): the entry check covers the block's own page.
-  return { phys, eip, d32, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
+  return { phys, eip, d32, paged, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */
@@ -674,13 +682,25 @@ function store(size: number, v: string, slow: string): string {
 }
 
 /**
+ * The mode the block being translated is for (Block.paged): each memory access tests
+ * only the inline path of that mode, since the other's test always fails in it (flatMask
+ * is 0 with paging on, pagedMask and basedMask with it off). Were the mode to change
+ * under the block, the test left fails too and the access takes the slow path: slower,
+ * never wrong; runBlock translates the code again for the new mode. Paging on, this
+ * saves each access a test (CoreMark with paging on: 4.5% fewer host instructions);
+ * off, the source of the TLB path.
+ */
+const mode = { paged: false };
+
+/**
  * Whether the `size`-byte access at seg:o can go straight to RAM, leaving its physical
  * address in `tp`: a flat segment with paging off (any offset whose last byte is in RAM),
  * or with paging on an access within one page whose TLB entry allows it.
  */
 function inlineAt(seg: number, write: boolean, size: number): string {
+  if (!mode.paged) return `((cpu.flatMask & ${1 << seg}) !== 0 && (tp = o >>> 0) < ${END[size]})`;
   const page = size === 1 ? '' : `(o & 4095) < ${4097 - size} && `;
-  return `((cpu.flatMask & ${1 << seg}) !== 0 && (tp = o >>> 0) < ${END[size]} || ${page}${paged(seg, write, END[size])})`;
+  return `(${page}${paged(seg, write, END[size])})`;
 }
 
 /**
@@ -699,6 +719,7 @@ function paged(seg: number, write: boolean, end: string): string {
  * run past 4 GiB (the segment limit: base + o would wrap to an address in the page).
  */
 function basedAt(seg: number, write: boolean, size: number): string {
+  if (!mode.paged) return 'false'; // basedMask is 0 with paging off
   const fits = size === 1 ? '& 0) === 0' : `& 4095) < ${4097 - size} && (o >>> 0) < ${2 ** 32 + 1 - size}`;
   return `(cpu.basedMask & ${1 << seg}) !== 0 && ((l = (cpu.segBase[${seg}] + o) | 0) ${fits} && ` +
     `((te = tlb[l >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && (tp = ((te & -4096) | (l & 4095)) >>> 0) < ${END[size]}`;
@@ -715,7 +736,9 @@ function push32(value: string): string {
 }
 
 /** POP of a dword into `v`, straight from RAM when SS is flat (aligned or not, as memOperand reads). */
-const POP32 = `o = r[${ESP}]; if (${inlineAt(SS, false, 4)}) { v = ${load(4)}; r[${ESP}] = (o + 4) | 0; } else v = popSlow(cpu, HERE);`;
+function pop32(): string {
+  return `o = r[${ESP}]; if (${inlineAt(SS, false, 4)}) { v = ${load(4)}; r[${ESP}] = (o + 4) | 0; } else v = popSlow(cpu, HERE);`;
+}
 
 /*
  * The slow paths of memory operands, PUSH and POP (see memOperand): a call each, so a
@@ -1068,7 +1091,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     return Emit.Writes;
   }
   if (op >= 0x58 && op <= 0x5f) {
-    out.push(size === 4 ? `${POP32} r[${op & 7}] = v;` : `${markFault} v = cpu.pop16(); r16[${(op & 7) << 1}] = v;`);
+    out.push(size === 4 ? `${pop32()} r[${op & 7}] = v;` : `${markFault} v = cpu.pop16(); r16[${(op & 7) << 1}] = v;`);
     flagsKept();
     return Emit.Plain;
   }
@@ -1244,7 +1267,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     case 0xc2: case 0xc3: {
       if (size !== 4) return Emit.None;
       const n = op === 0xc2 ? word(mem, st) : 0;
-      out.push(POP32);
+      out.push(pop32());
       if (n) out.push(`cpu.setSP(cpu.getSP() + ${n});`);
       out.push('cpu.eip = v >>> 0;', 'return COUNT;');
       return Emit.Terminates;
