@@ -17,6 +17,7 @@ import {
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
   DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PGE,
+  TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_GLOBAL, TLB_RAM,
 } from './registers';
 import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
@@ -27,15 +28,19 @@ export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
 
 /** Thrown (never allocated anew) to unwind an instruction that faulted; see Cpu.fault. */
 export const FAULT = { fault: true };
+/**
+ * The segments whose flatness is part of Cpu.blockMode: the ones translated code reaches
+ * RAM through with no test of its own (FS and GS go through basedMask, tested inline;
+ * CS-relative data through the checked path).
+ */
+const BLOCK_MODE_SEGMENTS = (1 << ES) | (1 << SS) | (1 << DS);
+
 /** `pendingVector` for an instruction abandoned to be retried (see Cpu.retryInstruction). */
 const RETRY = -2;
 
 /** The default cost of one instruction in machine cycles (DESIGN.md section 3). */
 export const DEFAULT_INSTRUCTION_CYCLES = 1;
 
-// Software TLB entry bits (low 12 bits of an entry; the high 20 are the physical page).
-// An entry grants an access kind only if its bit is set; 0 means "walk the tables".
-const TLB_SUP_READ = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16;
 const TLB_TRACK_MAX = 4096;
 /** The longest slice run() hands the hot loop, so `left` stays a small integer. */
 const MAX_SLICE = 1 << 28;
@@ -166,6 +171,8 @@ export class Cpu {
    * code. For the bench.
    */
   memFallbacks = 0;
+  /** What translated code may take as given; see updateBlockMode. */
+  blockMode = 0;
   /** The segments that would be flat with paging off and A20 on. */
   private flatSegments = 0;
   /** The segments that would be in basedMask with paging on. */
@@ -644,6 +651,7 @@ export class Cpu {
       if (us && rw) bits |= TLB_USER_WRITE;
     }
     if (global && (this.cr4 & CR4_PGE)) bits |= TLB_GLOBAL;
+    if (physPage + 4096 <= this.memSize) bits |= TLB_RAM;
     if (this.tlb[page] === 0) {
       if (this.tlbFilledCount < TLB_TRACK_MAX) this.tlbFilled[this.tlbFilledCount++] = page;
       else this.tlbOverflow = true;
@@ -685,6 +693,18 @@ export class Cpu {
     const user = this.cpl === 3;
     this.tlbReadNeed = user ? TLB_USER_READ : TLB_SUP_READ;
     this.tlbWriteNeed = user ? TLB_USER_WRITE : TLB_SUP_WRITE;
+    this.updateBlockMode();
+  }
+
+  /**
+   * What translated code may take as given (Block.mode): paging on or off; which of ES,
+   * SS and DS its memory accesses may take straight to RAM (flatMask with paging off,
+   * pagedMask with it on); with paging on, whether at CPL 3 (the TLB bits an access
+   * needs). A block runs only in the mode it was translated in (runBlock).
+   */
+  private updateBlockMode(): void {
+    const segs = (this.pagingOn ? this.pagedMask : this.flatMask) & BLOCK_MODE_SEGMENTS;
+    this.blockMode = (this.pagingOn ? 1 | (this.cpl === 3 ? 2 : 0) : 0) | (segs << 2);
   }
 
   // ======================================================================
@@ -1280,6 +1300,7 @@ export class Cpu {
     this.flatMask = fast && this.linearIsPhysical() ? this.flatSegments : 0;
     this.pagedMask = fast && this.pagingOn ? this.flatSegments : 0;
     this.basedMask = fast && this.pagingOn ? this.wideSegments : 0;
+    this.updateBlockMode();
   }
 
   /**

@@ -14,3 +14,11 @@ export const CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 0x10, CR0_
 export const CR0_WP = 0x10000, CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000, CR0_PG = 0x80000000 | 0;
 /** CR4 bits we implement. */
 export const CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 0x10, CR4_PGE = 0x80;
+
+/**
+ * Software TLB entry bits (Cpu.tlb: the low 12 bits of an entry; the high 20 are the
+ * physical page). An entry grants an access kind only if its bit is set; 0 means "walk
+ * the tables". TLB_RAM: the page is all in RAM (translated code then reads and writes
+ * it in the arrays without a bounds test).
+ */
+export const TLB_SUP_READ = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16, TLB_RAM = 32;

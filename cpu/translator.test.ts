@@ -706,6 +706,46 @@ describe('memory operands of flat segments, straight into RAM', () => {
     const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true)];
     const loop = (body: number[]) => [0xb9, ...le32(5), ...body, 0x49, 0x75, (-(body.length + 3)) & 0xff]; // mov ecx, 5 ; 1: body ; dec ecx ; jnz 1b
 
+    it('reads and writes a page mapped past RAM the checked way (TLB_RAM), as the interpreter does', () => {
+      // The DATA page mapped to a physical page past the 1 MiB of RAM, and to the last
+      // page of RAM: reads of the first are the open bus's all-ones, writes dropped.
+      const program = [...movEbx(DATA), ...loop([0x8b, 0x03, 0x89, 0x43, 0x08, 0x8a, 0x53, 0x05, 0x66, 0x8b, 0x73, 0x0a]), ...record];
+      for (const to of [0x10000000, 0x80000000]) {
+        expect(compare(program, -1, pagedWith(3, to))).toBe('');
+        expect(run([...program, 0xf4], true, -1, pagedWith(3, to)).cpu.reg32[0] >>> 0).toBe(0xffffffff);
+      }
+      expect(compare(program, -1, pagedWith(3, 0xff000))).toBe('');
+    });
+
+    it('keeps CPL 3 out of a supervisor page through code translated at CPL 0 (the CPL is part of a block\'s mode)', () => {
+      // mov ebx, DATA ; 1: mov eax, [ebx] ; inc ecx ; jmp 1b: run at CPL 0, where the
+      // page may be read, until the loop is translated and running; then at CPL 3, where
+      // the first read must fault (the page's U/S bit is clear) as in the interpreter.
+      const program = [...movEbx(DATA), 0x8b, 0x03, 0x41, 0xeb, 0xfb];
+      const outcome = (translate: boolean) => {
+        const { cpu, bus } = flatMachine(new Uint8Array(program));
+        const dv = new DataView(bus.ram.buffer);
+        dv.setUint32(PD, PT | 7, true);
+        for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 7, true);
+        dv.setUint32(PT + (DATA >>> 12) * 4, DATA | 3, true); // supervisor only
+        cpu.setCr3(PD);
+        cpu.setCr0(cpu.cr0 | 0x80000000);
+        cpu.useTranslator = translate;
+        cpu.blocks.hotThreshold = 1;
+        cpu.run(3000);
+        const atCpl0 = cpu.reg32[1];
+        cpu.setCpl(3);
+        const why = cpu.run(3000);
+        return { atCpl0, after: [why, cpu.cr2 >>> 0, cpu.reg32[1], cpu.instructions], compiles: cpu.blocks.compiles };
+      };
+      const [a, b] = [outcome(false), outcome(true)];
+      expect(b.compiles).toBeGreaterThan(0);
+      expect(a.atCpl0).toBeGreaterThan(100); // it ran at CPL 0, reading the page
+      expect(b.atCpl0).toBe(a.atCpl0);
+      expect(b.after).toEqual(a.after);
+      expect(a.after[1]).toBe(DATA); // CR2: the read at CPL 3 faulted
+    });
+
     it('translates code again for paging on when it was translated with paging off, and stays inline', () => {
       // The same subroutine (a loop of loads and stores through DS) called with paging
       // off, then again after the program turns paging on: a block tests only the

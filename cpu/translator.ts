@@ -50,7 +50,7 @@ import {
 } from './alu';
 import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, stringMovs, stringStos } from './execute';
 import { loadSegment } from './system';
-import { CS, SS, DS, ES, FS, GS, ESP, EBP } from './registers';
+import { CS, SS, DS, ES, FS, GS, ESP, EBP, TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM } from './registers';
 import { ARITH, CF, PARITY, LazyOp } from './flags';
 
 /** A translated block. `count` 0 marks an address the translator could not start at. */
@@ -61,11 +61,11 @@ export interface Block {
   eip: number;
   d32: boolean;
   /**
-   * Paging was on when it was translated: its memory accesses test only the inline path
-   * of that mode (see inlineAt), so it runs only in that mode (another is a miss, and
-   * the code is translated again for it).
+   * Cpu.blockMode when it was translated: its memory accesses take that mode's inline
+   * path and test only what the mode leaves open (see inlineAt), so it runs only in that
+   * mode (another is a miss, and the code is translated again for it).
    */
-  paged: boolean;
+  mode: number;
   gen: number;
   count: number;
   /** Length in bytes, for the fetch-window check at entry. */
@@ -252,7 +252,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   // dispatch path; a multiply would mix better and cost more.
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   let b = cache.slots[slot];
-  if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.paged !== cpu.pagingOn || b.gen !== cpu.pageGen[phys >>> 12]) {
+  if (b === undefined || b.phys !== phys || b.eip !== eip || b.d32 !== cpu.csD32 || b.mode !== cpu.blockMode || b.gen !== cpu.pageGen[phys >>> 12]) {
     cache.misses++;
     if (cache.heatPhys[slot] !== phys) {
       cache.heatPhys[slot] = phys;
@@ -292,7 +292,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     }
     const p = e + cpu.fetchDelta;
     const nb = cache.slots[(p ^ (p >>> CACHE_BITS)) & CACHE_MASK];
-    if (nb === undefined || nb.phys !== p || nb.eip !== e || nb.d32 !== cpu.csD32 || nb.paged !== cpu.pagingOn || nb.gen !== cpu.pageGen[p >>> 12] ||
+    if (nb === undefined || nb.phys !== p || nb.eip !== e || nb.d32 !== cpu.csD32 || nb.mode !== cpu.blockMode || nb.gen !== cpu.pageGen[p >>> 12] ||
       nb.count === 0 || nb.count * cpu.instructionCycles > cpu.left || e + nb.bytes > cpu.fetchHi) return 1;
     b = nb;
   }
@@ -310,8 +310,8 @@ function markUntranslatable(cpu: Cpu, cache: BlockCache, b: Block): void {
   const phys = b.phys + ((eip - b.eip) | 0);
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   const o = cache.slots[slot];
-  if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.paged === b.paged && o.gen === b.gen) return;
-  cache.insert(cpu, slot, { phys, eip, d32: b.d32, paged: b.paged, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 });
+  if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.mode === b.mode && o.gen === b.gen) return;
+  cache.insert(cpu, slot, { phys, eip, d32: b.d32, mode: b.mode, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 });
 }
 
 // ======================================================================
@@ -496,11 +496,14 @@ function straddle(cpu: Cpu, mem: Uint8Array, st: Decoded, start: number, ieip: n
 function translate(cpu: Cpu, eip: number, phys: number): Block {
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
   const d32 = cpu.csD32;
-  const paged = cpu.pagingOn;
+  const blockMode = cpu.blockMode;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, paged, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 };
+  const empty: Block = { phys, eip, d32, mode: blockMode, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
-  mode.paged = paged;
+  mode.key = blockMode;
+  mode.paged = (blockMode & 1) !== 0;
+  mode.user = (blockMode & 2) !== 0;
+  mode.segs = blockMode >>> 2;
   let d = decodeBlock(cpu, eip, phys, pageEnd, new Set());
   // Branches to instructions of the block stay inside it (a loop, an if, a loop with
   // a branch back to its middle); at their targets the flag state is not known: decode
@@ -558,7 +561,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   // A last instruction that runs on into the next page checks its own bytes (see
   // straddle): the entry check covers the block's own page.
-  return { phys, eip, d32, paged, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
+  return { phys, eip, d32, mode: blockMode, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */
@@ -625,7 +628,8 @@ function regOperand(reg: number, size: number): Operand {
  * the offset is the physical address (Cpu.flatMask); with paging on (Cpu.pagedMask) the
  * software TLB gives it, when its entry allows the access at this privilege level (a
  * write only once the page is dirty: see Cpu.translate); through FS or GS (basedMask)
- * the TLB is looked up at base + o. Then an aligned word or dword is one element of
+ * the TLB is looked up at base + o. Which of these a block tests is fixed when it is
+ * translated, by its mode (see `mode`). Then an aligned word or dword is one element of
  * mem16/mem32 (the cheapest, so tested first), an unaligned one a DataView access
  * (Cpu.memView: V8 makes it one unaligned load or store; four byte loads and stores
  * took 4% more instructions on LZ4, see docs/PERFORMANCE.md, issue 19).
@@ -682,34 +686,44 @@ function store(size: number, v: string, slow: string): string {
 }
 
 /**
- * The mode the block being translated is for (Block.paged): each memory access tests
- * only the inline path of that mode, since the other's test always fails in it (flatMask
- * is 0 with paging on, pagedMask and basedMask with it off). Were the mode to change
- * under the block, the test left fails too and the access takes the slow path: slower,
- * never wrong; runBlock translates the code again for the new mode. Paging on, this
- * saves each access a test (CoreMark with paging on: 4.5% fewer host instructions);
- * off, the source of the TLB path.
+ * The mode the block being translated is for (Cpu.blockMode, Block.mode): paging on or
+ * off, at CPL 3 or not, and which of ES, SS and DS are flat (base 0, 4 GiB). An access
+ * through a segment that is not flat in the mode takes the slow path, with no test; one
+ * through a flat segment takes the mode's inline path with no test of the segment, and
+ * with paging on a TLB entry is tested for the bits this CPL needs and TLB_RAM (the page
+ * is in RAM), so the physical address needs no bounds test either. The block runs only
+ * in its mode: runBlock treats another as a miss and the code is translated again.
+ * CoreMark with paging on: 8% fewer host instructions than testing all of it at run
+ * time; with paging off, the source of the TLB path is not there to compile.
  */
-const mode = { paged: false };
+const mode = { key: 0, paged: false, user: false, segs: 0 };
 
 /**
- * Whether the `size`-byte access at seg:o can go straight to RAM, leaving its physical
- * address in `tp`: a flat segment with paging off (any offset whose last byte is in RAM),
- * or with paging on an access within one page whose TLB entry allows it.
+ * After a segment load: the block's code after it was translated for the segments as
+ * they were, so if the load changed the mode it leaves (the next block is looked up for
+ * the new one).
  */
-function inlineAt(seg: number, write: boolean, size: number): string {
-  if (!mode.paged) return `((cpu.flatMask & ${1 << seg}) !== 0 && (tp = o >>> 0) < ${END[size]})`;
-  const page = size === 1 ? '' : `(o & 4095) < ${4097 - size} && `;
-  return `(${page}${paged(seg, write, END[size])})`;
+function modeCheck(): string {
+  return `if (cpu.blockMode !== ${mode.key}) { cpu.eip = NEXT; return COUNT; }`;
+}
+
+/** The TLB entry bits an access needs in translated code at the block's CPL: the kind's, and TLB_RAM. */
+function tlbNeed(write: boolean): number {
+  return (mode.user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ)) | TLB_RAM;
 }
 
 /**
- * Whether seg:o is in a flat segment with paging on and the TLB says where it is in RAM
- * for this access: the physical address is left in `tp` (see memOperand).
+ * Whether the `size`-byte access at seg:o (ES, SS or DS) can go straight to RAM, leaving
+ * its physical address in `tp`: with paging off any offset whose last byte is in RAM,
+ * with paging on an access within one page whose TLB entry allows it; `false` when the
+ * segment is not flat in the block's mode.
  */
-function paged(seg: number, write: boolean, end: string): string {
-  return `(cpu.pagedMask & ${1 << seg}) !== 0 && ((te = tlb[o >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && ` +
-    `(tp = ((te & -4096) | (o & 4095)) >>> 0) < ${end}`;
+function inlineAt(seg: number, write: boolean, size: number): string {
+  if ((mode.segs & (1 << seg)) === 0) return 'false';
+  if (!mode.paged) return `((tp = o >>> 0) < ${END[size]})`;
+  const page = size === 1 ? '' : `(o & 4095) < ${4097 - size} && `;
+  const need = tlbNeed(write);
+  return `(${page}((te = tlb[o >>> 12]) & ${need}) === ${need} && ((tp = (te & -4096) | (o & 4095)), true))`;
 }
 
 /**
@@ -721,8 +735,9 @@ function paged(seg: number, write: boolean, end: string): string {
 function basedAt(seg: number, write: boolean, size: number): string {
   if (!mode.paged) return 'false'; // basedMask is 0 with paging off
   const fits = size === 1 ? '& 0) === 0' : `& 4095) < ${4097 - size} && (o >>> 0) < ${2 ** 32 + 1 - size}`;
+  const need = tlbNeed(write);
   return `(cpu.basedMask & ${1 << seg}) !== 0 && ((l = (cpu.segBase[${seg}] + o) | 0) ${fits} && ` +
-    `((te = tlb[l >>> 12]) & cpu.${write ? 'tlbWriteNeed' : 'tlbReadNeed'}) !== 0 && (tp = ((te & -4096) | (l & 4095)) >>> 0) < ${END[size]}`;
+    `((te = tlb[l >>> 12]) & ${need}) === ${need} && ((tp = (te & -4096) | (l & 4095)), true)`;
 }
 
 /**
@@ -1170,14 +1185,14 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       // A segment load may set a descriptor's accessed bit: a write.
       if (size !== 4) return Emit.None;
       flagsKept();
-      out.push(markFault, `popSegment(cpu, ${op === 0x07 ? ES : DS});`);
+      out.push(markFault, `popSegment(cpu, ${op === 0x07 ? ES : DS});`, modeCheck());
       return Emit.Writes;
     case 0x8e: {
       // MOV Sreg, Ew for the data segments; SS (which holds off interrupts) and CS are left to the interpreter.
       modrm(2);
       const s = (m >> 3) & 7;
       if (s !== ES && s !== DS && s !== FS && s !== GS) return Emit.None;
-      out.push(`v = ${E.read};`, markFault, `loadSegment(cpu, ${s}, v);`);
+      out.push(`v = ${E.read};`, markFault, `loadSegment(cpu, ${s}, v);`, modeCheck());
       flagsKept();
       return Emit.Writes;
     }
@@ -1364,6 +1379,7 @@ function translate0F(
     if (size !== 4) return Emit.None;
     const seg = op < 0xa8 ? FS : GS;
     out.push(markFault, op & 1 ? `popSegment(cpu, ${seg});` : `cpu.push32(cpu.sreg[${seg}]);`);
+    if (op & 1) out.push(modeCheck());
     flagsKept();
     return Emit.Writes;
   }
