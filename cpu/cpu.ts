@@ -17,7 +17,7 @@ import {
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
   DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PGE,
-  TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_GLOBAL, TLB_RAM,
+  TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_GLOBAL, TLB_RAM, TLB_NOCODE,
 } from './registers';
 import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
@@ -392,6 +392,7 @@ export class Cpu {
     for (let page = first; page <= last; page++) {
       if (this.codePages[page] !== 0) {
         this.codePages[page] = 0;
+        this.setNoCode(page, true);
         this.pageGen[page]++;
         this.smc = true;
         this.blocks.invalidated(page, this.instructions);
@@ -651,7 +652,7 @@ export class Cpu {
       if (us && rw) bits |= TLB_USER_WRITE;
     }
     if (global && (this.cr4 & CR4_PGE)) bits |= TLB_GLOBAL;
-    if (physPage + 4096 <= this.memSize) bits |= TLB_RAM;
+    if (physPage + 4096 <= this.memSize) bits |= this.codePages[physPage >>> 12] === 0 ? TLB_RAM | TLB_NOCODE : TLB_RAM;
     if (this.tlb[page] === 0) {
       if (this.tlbFilledCount < TLB_TRACK_MAX) this.tlbFilled[this.tlbFilledCount++] = page;
       else this.tlbOverflow = true;
@@ -687,6 +688,38 @@ export class Cpu {
     const e = this.tlb[lin >>> 12];
     if (e & (write ? TLB_SUP_WRITE : TLB_SUP_READ)) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     return this.translate(lin, write, false);
+  }
+
+  /**
+   * Physical page `page` now holds translated code (BlockCache): translated code must no
+   * longer write it inline through any TLB entry (TLB_NOCODE), but the checked way,
+   * which drops the code.
+   */
+  codeMarked(page: number): void {
+    this.setNoCode(page, false);
+  }
+
+  /** Every page's translated code was dropped (BlockCache.flush): entries of RAM pages may write inline again. */
+  codeFlushed(): void {
+    this.setNoCode(-1, true);
+  }
+
+  /**
+   * Sets (`on`) or clears TLB_NOCODE in the TLB entries that map physical page `page` (-1:
+   * every page) in RAM. The filled entries are listed, up to TLB_TRACK_MAX of them, past
+   * which every entry is looked at: a page becomes code when a block is compiled, which
+   * costs far more.
+   */
+  private setNoCode(page: number, on: boolean): void {
+    const tlb = this.tlb;
+    const all = this.tlbOverflow;
+    const n = all ? tlb.length : this.tlbFilledCount;
+    for (let k = 0; k < n; k++) {
+      const i = all ? k : this.tlbFilled[k];
+      const e = tlb[i];
+      if ((e & TLB_RAM) === 0 || (page >= 0 && e >>> 12 !== page)) continue;
+      tlb[i] = on ? e | TLB_NOCODE : e & ~TLB_NOCODE;
+    }
   }
 
   updateCplAccess(): void {

@@ -18,7 +18,9 @@ export const CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 0x10, CR4_PGE = 0x80;
 /**
  * Software TLB entry bits (Cpu.tlb: the low 12 bits of an entry; the high 20 are the
  * physical page). An entry grants an access kind only if its bit is set; 0 means "walk
- * the tables". TLB_RAM: the page is all in RAM (translated code then reads and writes
- * it in the arrays without a bounds test).
+ * the tables". For translated code's inline paths: TLB_RAM, the page is all in RAM (it
+ * is read and written in the arrays without a bounds test); TLB_NOCODE, the page holds
+ * no translated code (a write needs no test of Cpu.codePages). Cpu keeps TLB_NOCODE
+ * true of every entry (codeMarked, invalidateCode, codeFlushed).
  */
-export const TLB_SUP_READ = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16, TLB_RAM = 32;
+export const TLB_SUP_READ = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16, TLB_RAM = 32, TLB_NOCODE = 64;

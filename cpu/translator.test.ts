@@ -706,6 +706,26 @@ describe('memory operands of flat segments, straight into RAM', () => {
     const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true)];
     const loop = (body: number[]) => [0xb9, ...le32(5), ...body, 0x49, 0x75, (-(body.length + 3)) & 0xff]; // mov ecx, 5 ; 1: body ; dec ecx ; jnz 1b
 
+    it('drops code written through a TLB entry filled before its page held code (TLB_NOCODE)', () => {
+      // A loop writes a function `mov eax, ecx' ; ret` into the DATA page (its TLB entry
+      // filled by the first write, when the page held no code), calls it (translated at
+      // once, so the page now holds code) and sums what it returns: each pass's writes
+      // must drop the code the last pass translated, as the interpreter runs the bytes.
+      const program = [
+        ...movEbx(DATA), 0xbe, ...le32(DATA), 0x31, 0xd2, 0xb9, ...le32(20), // mov ebx, DATA ; mov esi, DATA ; xor edx, edx ; mov ecx, 20
+        0xc6, 0x03, 0xb8, // 1: mov byte [ebx], 0xb8 (mov eax, imm32)
+        0x89, 0x4b, 0x01, // mov [ebx+1], ecx (the immediate: unaligned)
+        0x66, 0xc7, 0x43, 0x05, 0xc3, 0x90, // mov word [ebx+5], 0x90c3 (ret ; nop)
+        0xff, 0xd6, 0x01, 0xc2, 0x49, 0x75, 0xeb, // call esi ; add edx, eax ; dec ecx ; jnz 1b
+        0x89, 0x55, 0x00, // mov [ebp], edx
+      ];
+      const identity = pagedWith(3);
+      expect(compare(program, -1, identity)).toBe('');
+      const r = run([...program, 0xf4], true, -1, identity);
+      expect(r.cpu.reg32[2]).toBe(210); // 20 + 19 + ... + 1
+      expect(r.cpu.blocks.invalidations).toBeGreaterThanOrEqual(3); // passes after the first (the page then backs off: see BACKOFF_LEVELS)
+    });
+
     it('reads and writes a page mapped past RAM the checked way (TLB_RAM), as the interpreter does', () => {
       // The DATA page mapped to a physical page past the 1 MiB of RAM, and to the last
       // page of RAM: reads of the first are the open bus's all-ones, writes dropped.

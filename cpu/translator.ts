@@ -50,7 +50,7 @@ import {
 } from './alu';
 import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, stringMovs, stringStos } from './execute';
 import { loadSegment } from './system';
-import { CS, SS, DS, ES, FS, GS, ESP, EBP, TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM } from './registers';
+import { CS, SS, DS, ES, FS, GS, ESP, EBP, TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE } from './registers';
 import { ARITH, CF, PARITY, LazyOp } from './flags';
 
 /** A translated block. `count` 0 marks an address the translator could not start at. */
@@ -185,6 +185,7 @@ export class BlockCache {
     this.source = 0;
     this.flushes++;
     cpu.codePages.fill(0);
+    cpu.codeFlushed();
   }
 
   /**
@@ -213,6 +214,7 @@ export class BlockCache {
   private markCode(cpu: Cpu, page: number): void {
     if (cpu.codePages[page] === 0) {
       cpu.codePages[page] = 1;
+      cpu.codeMarked(page);
       this.codeSince[page] = cpu.instructions;
     }
   }
@@ -660,7 +662,7 @@ function memOperand(seg: number, size: number): Operand {
   const slowWrite = (v: string): string => `wr${fn}(cpu, ${seg}, o, ${v}, HERE);`;
   return {
     read: `(${read} ? ${load(size)} : rd${fn}(cpu, ${seg}, o, HERE))`,
-    write: (v) => `if (${write} && cp[tp >>> 12] === 0) ${store(size, v, slowWrite(v))} else ${slowWrite(v)}`,
+    write: (v) => `if (${write}${noCode()}) ${store(size, v, slowWrite(v))} else ${slowWrite(v)}`,
     mem: true,
   };
 }
@@ -681,6 +683,11 @@ function load(size: number): string {
  */
 function store(size: number, v: string, slow: string): string {
   if (size === 1) return `m8[tp] = ${v};`;
+  if (mode.paged) {
+    // Within one page (see inlineAt and basedAt), whose entry said it holds no code.
+    if (size === 2) return `{ if ((tp & 1) === 0) m16[tp >> 1] = ${v}; else cpu.memView.setUint16(tp, ${v}, true); }`;
+    return `{ if ((tp & 3) === 0) m32[tp >> 2] = ${v}; else cpu.memView.setInt32(tp, ${v}, true); }`;
+  }
   if (size === 2) return `{ if ((tp & 1) === 0) m16[tp >> 1] = ${v}; else if (cp[(tp + 1) >>> 12] === 0) cpu.memView.setUint16(tp, ${v}, true); else ${slow} }`;
   return `{ if ((tp & 3) === 0) m32[tp >> 2] = ${v}; else if (cp[(tp + 3) >>> 12] === 0) cpu.memView.setInt32(tp, ${v}, true); else ${slow} }`;
 }
@@ -707,9 +714,17 @@ function modeCheck(): string {
   return `if (cpu.blockMode !== ${mode.key}) { cpu.eip = NEXT; return COUNT; }`;
 }
 
-/** The TLB entry bits an access needs in translated code at the block's CPL: the kind's, and TLB_RAM. */
+/** The TLB entry bits an access needs in translated code at the block's CPL: the kind's and TLB_RAM, and for a write TLB_NOCODE. */
 function tlbNeed(write: boolean): number {
-  return (mode.user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ)) | TLB_RAM;
+  return mode.user ? (write ? TLB_USER_WRITE | TLB_RAM | TLB_NOCODE : TLB_USER_READ | TLB_RAM) : (write ? TLB_SUP_WRITE | TLB_RAM | TLB_NOCODE : TLB_SUP_READ | TLB_RAM);
+}
+
+/**
+ * What an inline write must also test: that its page holds no translated code. With
+ * paging on the TLB entry said so (TLB_NOCODE, in tlbNeed).
+ */
+function noCode(): string {
+  return mode.paged ? '' : ' && cp[tp >>> 12] === 0';
 }
 
 /**
@@ -746,7 +761,7 @@ function basedAt(seg: number, write: boolean, size: number): string {
  * unaligned store's).
  */
 function push32(value: string): string {
-  return `o = (r[${ESP}] - 4) | 0; if ((o & 3) === 0 && ${inlineAt(SS, true, 4)} && cp[tp >>> 12] === 0) { m32[tp >> 2] = ${value}; r[${ESP}] = o; } ` +
+  return `o = (r[${ESP}] - 4) | 0; if ((o & 3) === 0 && ${inlineAt(SS, true, 4)}${noCode()}) { m32[tp >> 2] = ${value}; r[${ESP}] = o; } ` +
     `else pushSlow(cpu, ${value}, HERE);`;
 }
 
