@@ -1087,7 +1087,10 @@ export class Cpu {
     const limitHi = this.segLimit[CS] + 1;
     if (hi > limitHi) hi = limitHi;
     if (phys + (hi - e) > this.memSize) hi = e + (this.memSize - phys);
-    this.fetchLo = e;
+    // The whole page, below EIP too (as far as CS reaches): a jump back within it, a
+    // loop's or a return's, needs no refill.
+    const lo = e - (lin & 0xfff);
+    this.fetchLo = lo > this.segMin[CS] ? lo : this.segMin[CS];
     this.fetchHi = hi;
     this.fetchDelta = phys - e;
     return true;

@@ -706,6 +706,25 @@ describe('memory operands of flat segments, straight into RAM', () => {
     const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true)];
     const loop = (body: number[]) => [0xb9, ...le32(5), ...body, 0x49, 0x75, (-(body.length + 3)) & 0xff]; // mov ecx, 5 ; 1: body ; dec ecx ; jnz 1b
 
+    it('fetches below EIP within its page with paging on, CS\'s base not page-aligned (a call back, a loop)', () => {
+      // CS base 0x10010: the page's first bytes are below offset 0, so the fetch window
+      // starts at offset 0; a call to offset 8 and the loop's jump back stay in it.
+      const setup = (cpu: Cpu, bus: TestBus) => {
+        putDescriptor(bus.ram, 0x18, 0x10010, 0xfffff, 0x9a, true, true);
+        cpu.gdtrLimit = 0x1f;
+        pagedWith(3)(cpu, bus);
+      };
+      const program = new Array(0x20).fill(0x90);
+      program.splice(0, 7, 0xea, ...le32(0x10), 0x18, 0x00); // jmp far 0x18:0x10 (linear 0x10020)
+      program.splice(0x18, 4, 0x83, 0xc2, 0x02, 0xc3); // offset 8: add edx, 2 ; ret
+      program.push(0xb9, ...le32(30), 0x40, 0xe8, ...le32(-0x13), 0x49, 0x75, 0xf7); // mov ecx, 30 ; 1: inc eax ; call 8 ; dec ecx ; jnz 1b
+      program.push(...record);
+      expect(compare(program, -1, setup)).toBe('');
+      const r = run([...program, 0xf4], true, -1, setup);
+      expect([r.cpu.sreg[1], r.cpu.reg32[1]]).toEqual([0x18, 0]); // CS loaded, the loop done (the values: compare above)
+      expect(r.cpu.blocks.compiles).toBeGreaterThan(0);
+    });
+
     it('drops code written through a TLB entry filled before its page held code (TLB_NOCODE)', () => {
       // A loop writes a function `mov eax, ecx' ; ret` into the DATA page (its TLB entry
       // filled by the first write, when the page held no code), calls it (translated at
