@@ -785,6 +785,22 @@ describe('memory operands of flat segments, straight into RAM', () => {
       expect(a.after[1]).toBe(DATA); // CR2: the read at CPL 3 faulted
     });
 
+    it('leaves a block when port I/O changed its mode (A20 off through port 0x92), as the interpreter reads', () => {
+      // mov ebx, 0x100010 ; mov eax, [ebx] ; mov al, 0 ; out 0x92, al ; mov ecx, [ebx]:
+      // the second read, in the same block, must wrap to 0x10 as the interpreter's does.
+      const setup = (cpu: Cpu, bus: TestBus) => {
+        const write = bus.ioWrite.bind(bus);
+        bus.ioWrite = (port, size, value) => (port === 0x92 ? cpu.setA20((value & 2) !== 0) : write(port, size, value));
+        bus.ram.fill(0x11, 0x10, 0x14);
+        bus.ram.fill(0x22, 0x100010, 0x100014);
+      };
+      const program = [...movEbx(0x100010), 0x8b, 0x03, 0xb0, 0x00, 0xe6, 0x92, 0x8b, 0x0b, ...record];
+      expect(compare(program, -1, setup, 2 << 20)).toBe('');
+      const r = run([...program, 0xf4], true, -1, setup, 2 << 20);
+      expect(r.cpu.reg32[1]).toBe(0x11111111);
+      expect(r.cpu.blocks.compiles).toBeGreaterThan(0);
+    });
+
     it('translates code again for paging on when it was translated with paging off, and stays inline', () => {
       // The same subroutine (a loop of loads and stores through DS) called with paging
       // off, then again after the program turns paging on: a block tests only the

@@ -405,7 +405,7 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
     exits.push(null);
     if (st.pos > end) end = st.pos;
     if (res === Emit.Writes) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
-    if (res === Emit.Io) code.push(IO_CHECK);
+    if (res === Emit.Io) code.push(IO_CHECK, modeCheck()); // a device may have changed the mode (A20 through port 0x92 or the i8042)
     bodies.push(code);
     if (res === Emit.Branch) {
       // Taken: to the target (inside the block or out of it, decided when the whole
@@ -706,9 +706,9 @@ function store(size: number, v: string, slow: string): string {
 const mode = { key: 0, paged: false, user: false, segs: 0 };
 
 /**
- * After a segment load: the block's code after it was translated for the segments as
- * they were, so if the load changed the mode it leaves (the next block is looked up for
- * the new one).
+ * After a segment load or port I/O: the block's code after it was translated for the
+ * mode as it was, so if the instruction changed it (a segment made flat or not, A20
+ * switched by a device) the block leaves (the next block is looked up for the new one).
  */
 function modeCheck(): string {
   return `if (cpu.blockMode !== ${mode.key}) { cpu.eip = NEXT; return COUNT; }`;
