@@ -192,6 +192,16 @@ export class Cpu {
   fetchLo = 0;
   fetchHi = 0;
   fetchDelta = 0;
+  /**
+   * The window before the current one, with paging on or A20 off (one page each): a
+   * refill for an EIP in it swaps the two rather than looking the page up again (LZ4
+   * with paging on went back to the page it came from in 99% of 30 million refills).
+   * Cleared with the current one (invalidateFetch), by everything that can make either
+   * wrong.
+   */
+  private fetchLo2 = 0;
+  private fetchHi2 = 0;
+  private fetchDelta2 = 0;
 
   // ---- The block translator (translator.ts). ----
   /** Run straight-line code through the block translator; false: interpret everything. */
@@ -569,6 +579,8 @@ export class Cpu {
   invalidateFetch(): void {
     this.fetchLo = 0;
     this.fetchHi = 0;
+    this.fetchLo2 = 0;
+    this.fetchHi2 = 0;
   }
 
   /**
@@ -1066,6 +1078,18 @@ export class Cpu {
 
   /** Refills the fetch window for EIP `e`, or returns false when it is not plain RAM. */
   refillFetch(e: number): boolean {
+    if (e < this.fetchHi2 && e >= this.fetchLo2) {
+      // Back in the page of the window before (a call and its return across two pages,
+      // a loop that runs through two): swap the two, as valid as when they were made.
+      const lo = this.fetchLo, hi = this.fetchHi, delta = this.fetchDelta;
+      this.fetchLo = this.fetchLo2;
+      this.fetchHi = this.fetchHi2;
+      this.fetchDelta = this.fetchDelta2;
+      this.fetchLo2 = lo;
+      this.fetchHi2 = hi;
+      this.fetchDelta2 = delta;
+      return true;
+    }
     if (e < this.segMin[CS] || e > this.segLimit[CS]) this.segFault(CS);
     if (this.linearIsPhysical()) {
       // Linear is physical: one window covers every EIP of CS whose byte is in RAM, so
@@ -1087,6 +1111,9 @@ export class Cpu {
     const limitHi = this.segLimit[CS] + 1;
     if (hi > limitHi) hi = limitHi;
     if (phys + (hi - e) > this.memSize) hi = e + (this.memSize - phys);
+    this.fetchLo2 = this.fetchLo;
+    this.fetchHi2 = this.fetchHi;
+    this.fetchDelta2 = this.fetchDelta;
     // The whole page, below EIP too (as far as CS reaches): a jump back within it, a
     // loop's or a return's, needs no refill.
     const lo = e - (lin & 0xfff);

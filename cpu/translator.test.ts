@@ -725,6 +725,33 @@ describe('memory operands of flat segments, straight into RAM', () => {
       expect(r.cpu.blocks.compiles).toBeGreaterThan(0);
     });
 
+    it('fetches from a page remapped by INVLPG, not from the window kept for it (Cpu.fetchLo2)', () => {
+      // Ten calls from the code's page A into the next, B (F: mov eax, 1 ; ret), leave
+      // B's window as the one before A's. Then the last instructions of A point B's PTE
+      // at another page (mov eax, 2 ; ret) and INVLPG it, and run on into B: the new bytes
+      // must run, as in the interpreter, not those of the window kept for B.
+      const F = CODE_BASE + 0x1000, OTHER = CODE_BASE + 0x2000;
+      const setup = (cpu: Cpu, bus: TestBus) => {
+        pagedWith(3)(cpu, bus);
+        bus.ram.set([0xb8, ...le32(1), 0xc3], F);
+        bus.ram.set([0xb8, ...le32(2), 0xc3], OTHER);
+      };
+      const program: number[] = [0x31, 0xd2, 0xb9, ...le32(10)]; // xor edx, edx ; mov ecx, 10
+      const top = program.length;
+      program.push(0xe8, ...le32(F - (CODE_BASE + top + 5)), 0x01, 0xc2, 0x49, 0x75, (top - (top + 10)) & 0xff); // 1: call F ; add edx, eax ; dec ecx ; jnz 1b
+      const tail = 0x1000 - 22;
+      program.push(0xe9, ...le32(tail - (program.length + 5))); // jmp tail
+      const after = program.length;
+      program.push(0x01, 0xc2, ...record, 0xf4); // after: add edx, eax ; record ; hlt
+      while (program.length < tail) program.push(0x90);
+      program.push(0x68, ...le32(CODE_BASE + after)); // tail: push after
+      program.push(0xc7, 0x05, ...le32(PT + (F >>> 12) * 4), ...le32(OTHER | 3)); // mov dword [PTE of F], OTHER | 3
+      program.push(0x0f, 0x01, 0x3d, ...le32(F)); // invlpg [F], the page's last bytes: on into F
+      expect(program.length).toBe(0x1000);
+      expect(compare(program, -1, setup)).toBe('');
+      expect(run(program, true, -1, setup).cpu.reg32[2]).toBe(12);
+    });
+
     it('drops code written through a TLB entry filled before its page held code (TLB_NOCODE)', () => {
       // A loop writes a function `mov eax, ecx' ; ret` into the DATA page (its TLB entry
       // filled by the first write, when the page held no code), calls it (translated at
