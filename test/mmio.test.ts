@@ -12,7 +12,7 @@ import { multibootElf, asm } from '../board/testing-elf';
 import { DEFAULT_MAC } from '../devices/nic';
 import { VpioMonitor } from '../vpio/monitor';
 import { PortRange } from '../devices/port-bus';
-import { SinkPeer, EchoPeer } from '../devices/net/wire';
+import { SinkPeer, EchoPeer, Wire } from '../devices/net/wire';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -63,6 +63,21 @@ function hostFor(mode: 'passthrough' | 'virtual' | 'vpio', vms: VmSpec[], extra:
   return h;
 }
 
+/** Two VMs sharing the card under vpio, each running `image` built for its own MAC. */
+function sharing(image: (mac: Uint8Array) => Uint8Array): Host {
+  return hostFor('vpio', [
+    { image: image(vmMac(DEFAULT_MAC, 0)), path: 'a', cmdline: '', nic: true },
+    { image: image(vmMac(DEFAULT_MAC, 1)), path: 'b', cmdline: '', nic: true },
+  ]);
+}
+
+/** A station on `wire` that keeps a copy of every frame sent on it. */
+function tap(wire: Wire): Uint8Array[] {
+  const seen: Uint8Array[] = [];
+  wire.attach({ name: 'tap', receive: (f) => seen.push(f.slice()) });
+  return seen;
+}
+
 /** The trap counters of a VM whose names say they are the card's memory window. */
 function mmioTraps(ranges: Iterable<{ name: string; exitsIn: number; exitsOut: number; accessesIn: number; accessesOut: number }>) {
   let exits = 0, accesses = 0;
@@ -73,8 +88,7 @@ function mmioTraps(ranges: Iterable<{ name: string; exitsIn: number; exitsOut: n
 describe('the RTL8139 through its memory BAR', () => {
   it('native: firmware puts BAR1 where the guest finds it, loads and stores reach the card, one bus access each', () => {
     const pc = new Pc({ memoryBytes: 16 * MiB, nic: 'rtl8139', mac: DEFAULT_MAC, rtcStart: 946684800, console: () => {} });
-    const seen: Uint8Array[] = [];
-    pc.wire!.attach({ name: 'tap', receive: (f) => seen.push(f.slice()) });
+    const seen = tap(pc.wire!);
     pc.boot(mmioGuest(DEFAULT_MAC), '');
     expect(pc.run(1e9)).toMatchObject({ kind: 'exit' });
     expect(pc.pci.functions().find((f) => f.dev === 3)!.fn.barAddress(1)).toBe(BAR1);
@@ -126,8 +140,7 @@ describe('the RTL8139 through its memory BAR', () => {
     it(`${mode}: the guest reads its own MAC and sends its frame through BAR1`, () => {
       const mac = vmMac(DEFAULT_MAC, 0);
       const h = hostFor(mode, [{ image: mmioGuest(mac), path: 'mmio', cmdline: '', nic: true }]);
-      const seen: Uint8Array[] = [];
-      h.wire!.attach({ name: 'tap', receive: (f) => seen.push(f.slice()) });
+      const seen = tap(h.wire!);
       expect(h.run(1e10)).toEqual({ kind: 'done' });
       const vm = h.vms[0];
       expect(vm.end).toMatchObject({ kind: 'exit', value: 0 });
@@ -154,8 +167,7 @@ describe('the RTL8139 through its memory BAR', () => {
     ]);
     const secret = Uint8Array.from({ length: 64 }, (_, i) => 0xc0 ^ i);
     h.ram.set(secret, 8 * MiB + 0x8000);
-    const seen: Uint8Array[] = [];
-    h.wire!.attach({ name: 'tap', receive: (f) => seen.push(f.slice()) });
+    const seen = tap(h.wire!);
     expect(h.run(1e10)).toEqual({ kind: 'done' });
     const m = h.shared as VpioMonitor;
     expect(m.violations.map((v) => v.rule)).toContain('tsad-outside');
@@ -164,12 +176,8 @@ describe('the RTL8139 through its memory BAR', () => {
   });
 
   it('vpio: a guest that does not own the card waits on a BAR1 access, and gets the card', () => {
-    const h = hostFor('vpio', [
-      { image: mmioGuest(vmMac(DEFAULT_MAC, 0)), path: 'a', cmdline: '', nic: true },
-      { image: mmioGuest(vmMac(DEFAULT_MAC, 1)), path: 'b', cmdline: '', nic: true },
-    ]);
-    const seen: Uint8Array[] = [];
-    h.wire!.attach({ name: 'tap', receive: (f) => seen.push(f.slice()) });
+    const h = sharing(mmioGuest);
+    const seen = tap(h.wire!);
     expect(h.run(1e10)).toEqual({ kind: 'done' });
     const m = h.shared as VpioMonitor;
     expect(m.handoffs).toBeGreaterThanOrEqual(2);
@@ -199,12 +207,8 @@ describe('the RTL8139 through its memory BAR', () => {
       ...copyl(BAR1 + 0x20, 0x518), // at once: the frame is still going out
       ...spin(200_000), ...exitWith(0),
     ]);
-    const h = hostFor('vpio', [
-      { image: readBack(vmMac(DEFAULT_MAC, 0)), path: 'a', cmdline: '', nic: true },
-      { image: readBack(vmMac(DEFAULT_MAC, 1)), path: 'b', cmdline: '', nic: true },
-    ]);
-    const seen: Uint8Array[] = [];
-    h.wire!.attach({ name: 'tap', receive: (f) => seen.push(f.slice()) });
+    const h = sharing(readBack);
+    const seen = tap(h.wire!);
     expect(h.run(1e10)).toEqual({ kind: 'done' });
     expect((h.shared as VpioMonitor).violations).toEqual([]);
     expect(seen.length).toBe(2);
