@@ -18,6 +18,7 @@ import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
   DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PGE,
   TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_GLOBAL, TLB_RAM, TLB_NOCODE,
+  BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
 } from './registers';
 import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
@@ -749,7 +750,7 @@ export class Cpu {
    */
   private updateBlockMode(): void {
     const segs = (this.pagingOn ? this.pagedMask : this.flatMask) & BLOCK_MODE_SEGMENTS;
-    this.blockMode = (this.pagingOn ? 1 | (this.cpl === 3 ? 2 : 0) : 0) | (segs << 2);
+    this.blockMode = (this.pagingOn ? BLOCK_MODE_PAGED | (this.cpl === 3 ? BLOCK_MODE_USER : 0) : 0) | (segs << BLOCK_MODE_SEGS_SHIFT);
   }
 
   // ======================================================================

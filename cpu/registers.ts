@@ -24,3 +24,10 @@ export const CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 0x10, CR4_PGE = 0x80;
  * true of every entry (codeMarked, invalidateCode, codeFlushed).
  */
 export const TLB_SUP_READ = 1, TLB_SUP_WRITE = 2, TLB_USER_READ = 4, TLB_USER_WRITE = 8, TLB_GLOBAL = 16, TLB_RAM = 32, TLB_NOCODE = 64;
+
+/**
+ * Cpu.blockMode, the mode translated code is made for: paging on; at CPL 3 (with paging
+ * on only); and from bit BLOCK_MODE_SEGS_SHIFT up, one bit (1 << seg) for each of ES,
+ * SS and DS that is flat in that mode.
+ */
+export const BLOCK_MODE_PAGED = 1, BLOCK_MODE_USER = 2, BLOCK_MODE_SEGS_SHIFT = 2;

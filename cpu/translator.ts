@@ -50,7 +50,10 @@ import {
 } from './alu';
 import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, stringMovs, stringStos } from './execute';
 import { loadSegment } from './system';
-import { CS, SS, DS, ES, FS, GS, ESP, EBP, TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE } from './registers';
+import {
+  CS, SS, DS, ES, FS, GS, ESP, EBP, TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE,
+  BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
+} from './registers';
 import { ARITH, CF, PARITY, LazyOp } from './flags';
 
 /** A translated block. `count` 0 marks an address the translator could not start at. */
@@ -503,9 +506,9 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const empty: Block = { phys, eip, d32, mode: blockMode, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
   mode.key = blockMode;
-  mode.paged = (blockMode & 1) !== 0;
-  mode.user = (blockMode & 2) !== 0;
-  mode.segs = blockMode >>> 2;
+  mode.paged = (blockMode & BLOCK_MODE_PAGED) !== 0;
+  mode.user = (blockMode & BLOCK_MODE_USER) !== 0;
+  mode.segs = blockMode >>> BLOCK_MODE_SEGS_SHIFT;
   let d = decodeBlock(cpu, eip, phys, pageEnd, new Set());
   // Branches to instructions of the block stay inside it (a loop, an if, a loop with
   // a branch back to its middle); at their targets the flag state is not known: decode
@@ -683,13 +686,11 @@ function load(size: number): string {
  */
 function store(size: number, v: string, slow: string): string {
   if (size === 1) return `m8[tp] = ${v};`;
-  if (mode.paged) {
-    // Within one page (see inlineAt and basedAt), whose entry said it holds no code.
-    if (size === 2) return `{ if ((tp & 1) === 0) m16[tp >> 1] = ${v}; else cpu.memView.setUint16(tp, ${v}, true); }`;
-    return `{ if ((tp & 3) === 0) m32[tp >> 2] = ${v}; else cpu.memView.setInt32(tp, ${v}, true); }`;
-  }
-  if (size === 2) return `{ if ((tp & 1) === 0) m16[tp >> 1] = ${v}; else if (cp[(tp + 1) >>> 12] === 0) cpu.memView.setUint16(tp, ${v}, true); else ${slow} }`;
-  return `{ if ((tp & 3) === 0) m32[tp >> 2] = ${v}; else if (cp[(tp + 3) >>> 12] === 0) cpu.memView.setInt32(tp, ${v}, true); else ${slow} }`;
+  const [mask, element, set] = size === 2 ? [1, 'm16[tp >> 1]', 'setUint16'] : [3, 'm32[tp >> 2]', 'setInt32'];
+  const unaligned = `cpu.memView.${set}(tp, ${v}, true);`;
+  // With paging on the access lies within one page (see inlineAt and basedAt), whose
+  // entry said it holds no code; with it off its last byte's page is tested too.
+  return `{ if ((tp & ${mask}) === 0) ${element} = ${v}; else ${mode.paged ? unaligned : `if (cp[(tp + ${size - 1}) >>> 12] === 0) ${unaligned} else ${slow}`} }`;
 }
 
 /**
@@ -716,7 +717,8 @@ function modeCheck(): string {
 
 /** The TLB entry bits an access needs in translated code at the block's CPL: the kind's and TLB_RAM, and for a write TLB_NOCODE. */
 function tlbNeed(write: boolean): number {
-  return mode.user ? (write ? TLB_USER_WRITE | TLB_RAM | TLB_NOCODE : TLB_USER_READ | TLB_RAM) : (write ? TLB_SUP_WRITE | TLB_RAM | TLB_NOCODE : TLB_SUP_READ | TLB_RAM);
+  const kind = mode.user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ);
+  return kind | TLB_RAM | (write ? TLB_NOCODE : 0);
 }
 
 /**
