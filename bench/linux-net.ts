@@ -152,7 +152,8 @@ export function linuxTables(results: Figures[], ours: Figures[]): string[] {
       }).join('');
       const v = find(rows, label, 'udp-tx', 'vpio', st.frame), p = find(rows, label, 'udp-tx', 'passthrough', st.frame), vi = find(rows, label, 'udp-tx', 'virtual', st.frame);
       const ratio = v && p && p.mbps ? `${fmt((100 * v.mbps) / p.mbps)}%` : '';
-      const times = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? `${fmt(a / b, 2)}x` : '');
+      // vpio may spend no card cycles at all in a stream (nothing of the card hooked per frame): said so, not left blank.
+      const times = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '' : b ? `${fmt(a / b, 2)}x` : a ? '0 in vpio' : '');
       lines.push(`${label.padEnd(12)} ${String(st.frame).padStart(5)}  ${cells}   ${ratio.padStart(16)}   ${times(vi?.hypervisorCyclesPerFrame, v?.hypervisorCyclesPerFrame).padStart(22)}  ${times(vi?.cardCyclesPerFrame, v?.cardCyclesPerFrame).padStart(11)}`);
     }
   }

@@ -45,10 +45,11 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('vpio bench --linux', () => {
       expect(f.guestCyclesPerFrame + f.hypervisorCyclesPerFrame).toBeLessThanOrEqual(f.cyclesPerFrame * 1.0001);
       expect(f.cardCyclesPerFrame).toBeGreaterThan(0);
       expect(f.cardCyclesPerFrame).toBeLessThan(f.hypervisorCyclesPerFrame);
-      // 8139too through BAR1: every access to the register page exits to the model, so the model sees
-      // some of them as hooked registers; and every frame costs at least its interrupt.
-      expect(f.hookedFraction).toBeGreaterThan(0);
-      expect(f.hookedFraction).toBeLessThan(1);
+      // 8139too through BAR1: every write to the register page exits (the page holds TSAD, which
+      // the model hooks), but within a stream none of them is for a hooked register: 8139too wrote
+      // its four buffer addresses at open, where the model checked them, so each frame's go point
+      // (TSD) and interrupt acknowledge (ISR) are passed straight on. Every frame costs its interrupt.
+      expect(f.hookedFraction).toBe(0);
       expect(f.exitsPerFrame['io rtl8139 (mmio model)']).toBeGreaterThanOrEqual(1);
       expect(f.exitsPerFrameTotal).toBeGreaterThan(f.exitsPerFrame['io rtl8139 (mmio model)']);
     }

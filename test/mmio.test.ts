@@ -152,7 +152,7 @@ describe('the RTL8139 through its memory BAR', () => {
       if (mode === 'passthrough') expect(traps.exits).toBe(0);
       if (mode === 'virtual') expect(traps).toEqual({ exits: 5, accesses: 5 }); // every access exits
       if (mode === 'vpio') {
-        // The page traps (the model hooks TSD, TSAD, CR...): the stores exit; loads exit too while any read is hooked.
+        // The page traps (the model hooks TSAD, CR, RBSTART... and TSD until its buffer is checked): the stores exit; loads exit too while any read is hooked.
         expect(traps.exits).toBeGreaterThanOrEqual(3);
         expect((h.shared as VpioMonitor).violations).toEqual([]);
       }

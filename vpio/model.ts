@@ -117,6 +117,12 @@ export interface CardModel {
   quiescent(env: ModelEnv): boolean;
   /** The guest got the card (its context was just restored) or lost it. */
   acquired(env: ModelEnv): void;
+  /**
+   * The monitor decided the owner must give the card up (`due`), or no longer must: a
+   * model that lets a go point through unhooked hooks it again while a handoff is due,
+   * so that new work stalls and the card drains. `acquired` starts a turn not due.
+   */
+  handoffDue?(env: ModelEnv, due: boolean): void;
   /** The card raised its interrupt while this guest owns it (before the guest sees it). */
   interrupt?(env: ModelEnv): void;
   /**

@@ -584,6 +584,7 @@ export class VpioMonitor implements SharedCard {
     const o = this.owner;
     if (o !== null && o.vm.end === null) {
       if (!this.turnOver(o)) {
+        if (this.dueSince >= 0) this.setDue(o, false);
         this.dueSince = -1;
         this.deadlineTimer.cancel();
         if (this.guests.length > 1 && this.othersWant(o)) this.armQuantum();
@@ -592,6 +593,7 @@ export class VpioMonitor implements SharedCard {
       const now = this.clock.now;
       if (this.dueSince < 0) {
         this.dueSince = now;
+        this.setDue(o, true);
         this.deadlineTimer.arm(now + this.deadline);
       }
       const settled = o.model.quiescent(o.env) && now >= this.rxFreeAt;
@@ -610,6 +612,13 @@ export class VpioMonitor implements SharedCard {
       if (g !== o && this.demand(g)) { this.handoff(g); return; }
     }
     if (o && o.vm.end !== null) this.release(o);
+  }
+
+  /** Tells the owner's model whether a handoff is due, and re-hooks it if that changed its policy. */
+  private setDue(o: Guest, due: boolean): void {
+    if (o.model.handoffDue === undefined) return;
+    o.model.handoffDue(o.env, due);
+    this.refreshPolicy(o);
   }
 
   /** The deadline passed with the owner's card still busy: what it has in flight is cancelled, and reported. */

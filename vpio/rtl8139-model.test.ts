@@ -5,7 +5,7 @@
  */
 import { Clock } from '../devices/clock';
 import { Rtl8139 } from '../devices/rtl8139';
-import { ModelEnv, Verdict } from './model';
+import { HOOK_OUT, ModelEnv, Verdict } from './model';
 import { Rtl8139Model } from './rtl8139-model';
 
 const MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
@@ -31,9 +31,11 @@ function setUp() {
     claim: () => {},
   };
   const model = new Rtl8139Model(0);
-  // What the guest's driver writes; the monitor passes Allow/Translate verdicts on to the card.
-  const out = (off: number, size: number, v: number) => {
-    const verdict = model.write(env, off, size, v, false);
+  // What the guest's driver writes, as the monitor handles it: straight to the card where
+  // the policy does not hook it ('direct'), else Allow/Translate verdicts on to the card.
+  const out = (off: number, size: number, v: number, handoffDue = false): Verdict | 'direct' => {
+    if (!(model.policy[off] & HOOK_OUT)) { card.write(off, size, v); return 'direct'; }
+    const verdict = model.write(env, off, size, v, handoffDue);
     if (verdict === Verdict.Allow) card.write(off, size, v);
     else if (verdict === Verdict.Translate) card.write(off, size, model.translated);
     return verdict;
@@ -52,8 +54,9 @@ describe('RTL8139 model: loopback and the receive path', () => {
       expect(t.model.policy[0x3e]).toBe(0); // ISR, just before TCR, is not
       if (loopback) expect(t.out(0x40, 4, 0x00060000)).toBe(Verdict.Allow);
       t.mem.fill(0xff, 0x20000, 0x20006);
-      t.card.write(0x20, 4, 0x20000); // TSAD0, direct
-      expect(t.out(0x10, 4, 40)).toBe(Verdict.Translate);
+      expect(t.out(0x20, 4, 0x20000)).toBe(Verdict.Absorb); // TSAD0: checked, and given to the card
+      // In loopback the go point is hooked (the model must know the frame's size); else it is direct.
+      expect(t.out(0x10, 4, 40)).toBe(loopback ? Verdict.Translate : 'direct');
       expect(t.model.quiescent(t.env)).toBe(false);
       t.clock.advanceTo(t.clock.now + 1_000_000);
       expect(t.model.quiescent(t.env)).toBe(true);
@@ -67,7 +70,7 @@ describe('RTL8139 model: loopback and the receive path', () => {
     const t = setUp();
     expect(t.out(0x40, 4, 0x00060000)).toBe(Verdict.Allow);
     for (let i = 0; i < 4; i++) {
-      t.card.write(0x20 + 4 * i, 4, 0x20000); // TSADn, direct
+      expect(t.out(0x20 + 4 * i, 4, 0x20000)).toBe(Verdict.Absorb); // TSADn
       expect(t.out(0x10 + 4 * i, 4, 0x1fff)).toBe(Verdict.Translate); // 8191 bytes: more than the card sends
     }
     // The card aborted every one at once (TABT): nothing crossed the wire or the bus.
@@ -79,14 +82,14 @@ describe('RTL8139 model: loopback and the receive path', () => {
   it('keeps a started transmit in flight when the guest turns the transmitter off, and calls the card quiescent only when it cannot still be sending', () => {
     const t = setUp();
     t.mem.fill(0x11, 0x20000, 0x20000 + 1500);
-    t.card.write(0x20, 4, 0x20000);
-    expect(t.out(0x10, 4, 1500)).toBe(Verdict.Translate);
+    expect(t.out(0x20, 4, 0x20000)).toBe(Verdict.Absorb);
+    expect(t.out(0x10, 4, 1500)).toBe('direct');
     expect(t.out(0x37, 1, 0x08)).toBe(Verdict.Allow); // TE off, RE on: the frame on the wire goes on
     t.card.write(0x37, 1, 0x08);
     expect(t.model.quiescent(t.env)).toBe(false);
     // A second descriptor handed over with TE off is held by the card, not sent.
-    t.card.write(0x24, 4, 0x20000);
-    expect(t.out(0x14, 4, 100)).toBe(Verdict.Translate);
+    expect(t.out(0x24, 4, 0x20000)).toBe(Verdict.Absorb);
+    expect(t.out(0x14, 4, 100)).toBe('direct');
     t.clock.advanceTo(t.clock.now + t.card.drainCycles);
     expect(t.card.read(0x10, 4) & 0xa000).toBe(0xa000); // descriptor 0: OWN and TOK, sent
     expect(t.card.read(0x14, 4) & 0x2000).toBe(0); // descriptor 1: still the card's, held
@@ -100,5 +103,114 @@ describe('RTL8139 model: registers a driver may write', () => {
     // Linux's rtl8139_init_board: RTL_W8(HltClk, 'R') on every chip, the C included.
     expect(t.out(0x5b, 1, 0x52)).not.toBe(Verdict.Refuse);
     expect(() => t.out(0x5f, 1, 0x52)).toThrow(/refused: undefined-register/);
+  });
+});
+
+describe('RTL8139 model: the transmit go point checked where the address is written', () => {
+  /** setUp with refusals recorded instead of thrown. */
+  function withRefusals(hostBase = 0) {
+    const t = setUp();
+    const refused: string[] = [];
+    (t.env as { refuse: ModelEnv['refuse'] }).refuse = (rule) => { refused.push(rule); };
+    if (hostBase !== 0) {
+      (t.env as { hostBase: number }).hostBase = hostBase;
+      (t.env as { memBytes: number }).memBytes = t.mem.length - hostBase;
+    }
+    return { ...t, refused };
+  }
+  const hooked = (t: ReturnType<typeof setUp>, i: number) => (t.model.policy[0x10 + 4 * i] & HOOK_OUT) !== 0;
+
+  it('lets TSDn go straight to the card only once TSADn holds a buffer whose longest transmit (1792 bytes) is in the guest\'s memory', () => {
+    const t = withRefusals();
+    for (let i = 0; i < 4; i++) expect(hooked(t, i)).toBe(true); // nothing checked yet: a fresh card's TSAD reads 0
+    expect(t.out(0x24, 4, 0x20000)).toBe(Verdict.Absorb);
+    expect([0, 1, 2, 3].map((i) => hooked(t, i))).toEqual([true, false, true, true]);
+    // A buffer 100 bytes before the end of memory: legal for a short frame, so its TSD stays hooked and the go point checks the size.
+    const end = t.mem.length;
+    expect(t.out(0x28, 4, end - 100)).toBe(Verdict.Absorb);
+    expect(hooked(t, 2)).toBe(true);
+    expect(t.out(0x18, 4, 100)).toBe(Verdict.Translate);
+    t.clock.advanceTo(t.clock.now + t.card.drainCycles);
+    expect(t.out(0x18, 4, 101)).toBe(Verdict.Refuse);
+    expect(t.refused).toEqual(['tsad-outside']);
+    // Outside memory altogether: refused at the go point, never at the write of the address (a driver may leave garbage there).
+    expect(t.out(0x2c, 4, end + 0x1000)).toBe(Verdict.Absorb);
+    expect(hooked(t, 3)).toBe(true);
+    expect(t.out(0x1c, 4, 60)).toBe(Verdict.Refuse);
+    expect(t.refused).toEqual(['tsad-outside', 'tsad-outside']);
+    // Moving a checked descriptor's buffer to the end makes its TSD hooked again.
+    expect(t.out(0x24, 4, end - 60)).toBe(Verdict.Absorb);
+    expect(hooked(t, 1)).toBe(true);
+  });
+
+  it('refuses a TSADn write while the card holds descriptor n (a direct go point it did not see), and takes it once the card is done', () => {
+    const t = withRefusals();
+    expect(t.out(0x20, 4, 0x20000)).toBe(Verdict.Absorb);
+    expect(t.out(0x10, 4, 1500)).toBe('direct');
+    expect(t.model.quiescent(t.env)).toBe(false); // read from the card: it holds descriptor 0
+    expect(t.out(0x20, 4, 0x30000)).toBe(Verdict.Refuse);
+    expect(t.refused).toEqual(['tsad-in-flight']);
+    expect(t.card.read(0x20, 4)).toBe(0x20000);
+    t.clock.advanceTo(t.clock.now + t.card.drainCycles);
+    expect(t.model.quiescent(t.env)).toBe(true);
+    expect(t.out(0x20, 4, 0x30000)).toBe(Verdict.Absorb);
+    expect(t.card.read(0x20, 4)).toBe(0x30000);
+  });
+
+  it('hooks every TSD while a handoff is due, so that a new transmit stalls, and lets them go direct again after', () => {
+    const t = withRefusals();
+    for (let i = 0; i < 4; i++) t.out(0x20 + 4 * i, 4, 0x20000 + 0x800 * i);
+    for (let i = 0; i < 4; i++) expect(hooked(t, i)).toBe(false);
+    const v0 = t.model.policyVersion;
+    t.model.handoffDue(t.env, true);
+    expect(t.model.policyVersion).not.toBe(v0);
+    for (let i = 0; i < 4; i++) expect(hooked(t, i)).toBe(true);
+    expect(t.out(0x10, 4, 60, true)).toBe(Verdict.Stall);
+    expect(t.card.read(0x10, 4) & 0x2000).toBe(0x2000); // nothing reached the card
+    t.model.acquired(t.env); // a new turn starts not due
+    for (let i = 0; i < 4; i++) expect(hooked(t, i)).toBe(false);
+  });
+
+  it('after a reset, hooks every TSD until the driver writes its addresses again', () => {
+    const t = withRefusals();
+    for (let i = 0; i < 4; i++) t.out(0x20 + 4 * i, 4, 0x20000);
+    expect(t.out(0x37, 1, 0x10)).toBe(Verdict.Allow); // CR.RST
+    t.card.write(0x37, 1, 0x10);
+    for (let i = 0; i < 4; i++) expect(hooked(t, i)).toBe(true);
+    t.out(0x20, 4, 0x20000);
+    expect(hooked(t, 0)).toBe(false);
+  });
+
+  it('gives the card the host-physical address when the TSAD is written, and the guest reads back its own', () => {
+    const base = 0x40000;
+    const t = withRefusals(base);
+    t.mem.fill(0x5a, base + 0x1000, base + 0x1000 + 60);
+    expect(t.out(0x20, 4, 0x1000)).toBe(Verdict.Absorb);
+    expect(t.card.read(0x20, 4)).toBe(base + 0x1000);
+    expect(t.model.read(t.env, 0x20, 4)).toBe(0x1000);
+    const sent: number[][] = [];
+    t.card.port = { send: (f) => { sent.push([...f.subarray(0, 4)]); } };
+    expect(t.out(0x10, 4, 60)).toBe('direct');
+    t.clock.advanceTo(t.clock.now + t.card.drainCycles);
+    expect(sent).toEqual([[0x5a, 0x5a, 0x5a, 0x5a]]);
+    // Checked against the guest's own size: the last 1792 bytes of its memory are not, for a direct go point.
+    expect(t.out(0x24, 4, t.env.memBytes - 1000)).toBe(Verdict.Absorb);
+    expect(hooked(t, 1)).toBe(true);
+  });
+
+  it('takes a descriptor that went out directly as its own when TCR turns loopback on, so its frame is reported as received', () => {
+    const t = withRefusals();
+    expect(t.out(0x20, 4, 0x20000)).toBe(Verdict.Absorb);
+    expect(t.out(0x37, 1, 0x08)).toBe(Verdict.Allow); // TE off: the descriptor is held
+    t.card.write(0x37, 1, 0x08);
+    expect(t.out(0x10, 4, 80)).toBe('direct');
+    expect(t.out(0x40, 4, 0x00060000)).toBe(Verdict.Allow); // loopback on
+    t.card.write(0x40, 4, 0x00060000);
+    expect(hooked(t, 0)).toBe(true);
+    expect(t.out(0x37, 1, 0x0c)).toBe(Verdict.Allow); // TE on: it goes, and comes back
+    t.card.write(0x37, 1, 0x0c);
+    t.clock.advanceTo(t.clock.now + t.card.drainCycles);
+    expect(t.model.quiescent(t.env)).toBe(true);
+    expect(t.receiving).toEqual([80]);
   });
 });

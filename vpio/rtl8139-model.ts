@@ -3,12 +3,24 @@
  *
  * What it tracks, per guest: the guest-physical values of the DMA registers (TSAD0-3,
  * RBSTART), the ring size and WRAP from RCR, whether the receiver and transmitter are
- * on, and which descriptors the guest has handed to the card and not yet seen back.
+ * on, which descriptors' buffers it has checked, and which descriptors it saw handed to
+ * the card through a hooked go point.
  *
- * Hook policy: OUT to TSD0-3 (the transmit go point), RBSTART, CR, RCR, TCR and the C+
- * command register; OUT to TSADn only while descriptor n is the card's (a policy that
- * changes as frames go out and come back); IN from TSAD0-3 and RBSTART only for a guest
- * whose addresses are rewritten (memory not at host-physical 0): it reads back its own
+ * The transmit go point is checked where the address is written, not where the
+ * transmit starts: TSADn is always hooked, and a TSADn whose longest transmit
+ * ([TSADn, TSADn + 1792), the datasheet's limit on a descriptor, which the card
+ * enforces) lies in the guest's memory makes descriptor n *checked*: its TSD goes
+ * straight to the card, since whatever size the guest writes there, the card cannot read
+ * outside what was checked. A descriptor whose buffer is near the end of memory (or
+ * outside it) keeps its TSD hooked, and the go point checks the real size. So a driver
+ * that sets its four buffers once (8139too, ours) sends every frame with no exit. TSD is
+ * hooked again for every descriptor while a handoff is due (new transmits stall, so the
+ * card drains) and while TCR loops back (a looped-back frame enters the receive path
+ * behind the monitor's back, and the model reports it: `env.receiving`).
+ *
+ * Hook policy: OUT to TSAD0-3, RBSTART, CR, RCR, TCR's loopback byte and the C+ command
+ * register, and to TSDn as above; IN from TSAD0-3 and RBSTART only for a guest whose
+ * addresses are rewritten (memory not at host-physical 0): it reads back its own
  * guest-physical values, where the card holds host-physical ones. For a guest at 0 the
  * card holds exactly what the guest wrote, so its reads need no hook; that matters
  * through BAR1, where one hooked read makes every read of the page exit. Each hooked
@@ -17,35 +29,39 @@
  * straight to the card. Of TCR only the byte with the loopback bits is hooked (drivers
  * write TCR once, at start-up).
  *
- * Translation: while descriptor n is not the card's, TSADn holds what the guest wrote
- * there (directly). At the go point the model reads it, checks it, and gives the card
- * the host-physical address; when the card is done with the descriptor (the model looks
- * when the card interrupts, or when it must know) TSADn gets the guest's value back.
- * For a guest whose memory starts at host-physical 0 the two are the same, and neither
- * rewrite is made.
+ * Translation: the card's TSADn always holds the host-physical address of the guest's
+ * TSADn, written when the guest writes it (and again at a hooked go point). For a guest
+ * whose memory starts at host-physical 0 the two are the same.
  *
  * Rules (each refusal names one):
  *   rbstart-outside  the receive window (RBSTART + ring + 16, + 1536 with WRAP) is not
  *                    inside the guest's memory, checked when receive is on and RBSTART,
  *                    RCR or CR changes; the card is given the host-physical address.
  *   tsad-outside     a transmit's buffer (TSADn + size) is not inside the guest's memory,
- *                    checked at the go point (a TSD write with OWN clear).
- *   tsad-in-flight   TSADn written while descriptor n belongs to the card.
+ *                    checked at a hooked go point (a TSD write with OWN clear) of a
+ *                    descriptor that is not checked.
+ *   tsad-in-flight   TSADn written while descriptor n belongs to the card (its OWN bit,
+ *                    read from the card, is clear).
  *   cplus            the C+ command register (an RTL8139C+ feature, and the source of
  *                    past information leaks in QEMU's model) written.
  *   undefined-register a write to an offset the RTL8139C datasheet defines no writable
  *                    register at (those offsets are hooked too; drivers never write them).
  *
- * Quiescence: no descriptor handed to the card is still out (its TSD shows OWN or a
- * completion). A pending interrupt or unread frames in the ring are part of the saved
+ * Quiescence: no descriptor handed to the card is still out: the card's OWN bits (one
+ * status read of TSAD at 0x60) are all set. A pending interrupt or unread frames in the ring are part of the saved
  * context, not a reason to wait: they are the guest's and come back with the card.
  * A descriptor that completes in loopback put its frame into the card's receive FIFO:
  * the model tells the monitor (`env.receiving`), which waits for it to reach the ring
  * as it does for the frames it gives the card itself.
  * While a handoff is pending the model stalls new transmits, so the card drains.
+ *
+ * What a guest can do with a direct TSD: start a transmit from a checked buffer, of
+ * any size the card accepts (at most 1792 bytes, or it aborts the descriptor), at any
+ * time the card takes it. None of that reaches outside its memory, and the card's DMA
+ * port admits only the owner's partition besides.
  */
 import { CardModel, CardSharing, HOOK_IN, HOOK_OUT, ModelEnv, Verdict } from './model';
-import { Rtl8139, Rtl8139State, newRtl8139State } from '../devices/rtl8139';
+import { Rtl8139, Rtl8139State, newRtl8139State, MAX_TX_SIZE } from '../devices/rtl8139';
 import {
   CR_BUFE, IDR0, MAR0, TSD0, TSAD0, RBSTART, CR, CAPR, CBR, IMR, ISR, TCR, RCR, TCTR, MPC, CR9346, TIMERINT, MSR, CONFIG3, MULINT, BMCR, ANAR, NWAYTR, CSCR,
   PHY1_PARM, WAKEUP0, WAKEUP_END, CONFIG5, CPCR, HLTCLK, TSAD, CR_RST, CR_RE, CR_TE, TSD_OWN, TSD_SIZE, TCR_LBK, RCR_WRAP,
@@ -81,14 +97,18 @@ export class Rtl8139Model implements CardModel {
   readonly policy = new Uint8Array(RTL8139_PORTS);
   policyVersion = 1;
   translated = 0;
-  /** The guest's view: guest-physical TSAD0-3 (as of each descriptor's go point) and RBSTART. */
+  /** The guest's view: guest-physical TSAD0-3 and RBSTART. */
   readonly tsad = new Uint32Array(4);
   rbstart = 0;
   private rcr = 0;
   private cr = 0;
   private tcr = 0;
-  /** Descriptors the guest handed to the card (bit n): their TSAD holds the translated address and is hooked. */
+  /** Descriptors the model saw handed to the card at a hooked go point (bit n), and not yet seen back. */
   private outstanding = 0;
+  /** Descriptors whose buffer, at its longest, is in the guest's memory (bit n): their TSD is direct. */
+  private checked = 0;
+  /** A handoff is due: every TSD is hooked, so that new transmits stall. */
+  private due = false;
   /** TSD values as the guest last wrote them (assembled from byte writes). */
   private readonly tsd = new Uint32Array(4).fill(TSD_OWN);
   /** The policy without the per-descriptor part. */
@@ -106,8 +126,7 @@ export class Rtl8139Model implements CardModel {
       for (let o = Math.max(0, off - 3); o < off + len; o++) this.base[o] |= bits;
     };
     const readBack = hostBase !== 0 ? HOOK_IN : 0;
-    hook(TSD0, 16, HOOK_OUT);
-    hook(TSAD0, 16, readBack);
+    hook(TSAD0, 16, readBack | HOOK_OUT);
     hook(RBSTART, 4, readBack | HOOK_OUT);
     hook(CR, 1, HOOK_OUT);
     hook(RCR, 4, HOOK_OUT);
@@ -117,14 +136,40 @@ export class Rtl8139Model implements CardModel {
     this.updatePolicy();
   }
 
-  /** TSADn is hooked for writes only while descriptor n is the card's (and with it the three bytes before it). */
+  /** TSDn is hooked for writes (with the three bytes before it) unless descriptor n is checked, no handoff is due and TCR does not loop back. */
   private updatePolicy(): void {
     this.policy.set(this.base);
+    const direct = this.due || (this.tcr & TCR_LBK) ? 0 : this.checked;
     for (let i = 0; i < 4; i++) {
-      if (!(this.outstanding & (1 << i))) continue;
-      for (let o = TSAD0 + 4 * i - 3; o < TSAD0 + 4 * i + 4; o++) this.policy[o] |= HOOK_OUT;
+      if (direct & (1 << i)) continue;
+      for (let o = TSD0 + 4 * i - 3; o < TSD0 + 4 * i + 4; o++) this.policy[o] |= HOOK_OUT;
     }
     this.policyVersion++;
+  }
+
+  /** Whether descriptor i's TSD is hooked under the current policy. */
+  private tsdHooked(i: number): boolean {
+    return (this.policy[TSD0 + 4 * i] & HOOK_OUT) !== 0;
+  }
+
+  /** Descriptors the card holds (bit n: OWN clear), from one status read of TSAD (0x60). */
+  private cardHolds(env: ModelEnv): number {
+    return ~(env.card.read(TSAD, 2) >> TSAD_OWN_SHIFT) & 0xf;
+  }
+
+  /** Descriptor i's buffer, at the longest the card reads, is in the guest's memory. */
+  private checkBuffer(env: ModelEnv, i: number): void {
+    const was = this.checked;
+    if (this.inside(env, this.tsad[i], MAX_TX_SIZE)) this.checked |= 1 << i;
+    else this.checked &= ~(1 << i);
+    if (this.checked !== was) this.updatePolicy();
+  }
+
+  /** The monitor: a handoff became due (new transmits must stall) or is no longer. */
+  handoffDue(_env: ModelEnv, due: boolean): void {
+    if (due === this.due) return;
+    this.due = due;
+    this.updatePolicy();
   }
 
   /**
@@ -135,7 +180,6 @@ export class Rtl8139Model implements CardModel {
   private complete(env: ModelEnv, i: number, sent: boolean): void {
     this.outstanding &= ~(1 << i);
     if (sent && (this.tcr & TCR_LBK)) env.receiving(Math.min(Math.max(this.tsd[i] & TSD_SIZE, MIN_FRAME), MAX_FRAME));
-    if (env.hostBase !== 0) env.card.write(TSAD0 + 4 * i, 4, this.tsad[i]);
   }
 
   private ringBytes(): number {
@@ -191,6 +235,8 @@ export class Rtl8139Model implements CardModel {
         // Whole TSD writes are the go point; byte writes assemble and act on the top byte, as the card does.
         const i = (o - TSD0) >> 2;
         if (size === 4 && b === 0 && (o & 3) === 0) return this.go(env, i, value >>> 0, handoffPending);
+        // A direct TSD's other bytes are on the card (an access reaching it from a hooked neighbour).
+        if (!this.tsdHooked(i)) this.tsd[i] = env.card.read(TSD0 + 4 * i, 4) >>> 0;
         const sh = 8 * (o & 3);
         const nv = ((this.tsd[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
         if ((o & 3) === 3) {
@@ -206,15 +252,19 @@ export class Rtl8139Model implements CardModel {
         continue;
       }
       if (o >= TSAD0 && o < TSAD0 + 16) {
-        // Hooked only while a descriptor (this one or the next) is the card's.
         const i = (o - TSAD0) >> 2;
-        if (this.outstanding & (1 << i)) this.reclaim(env);
-        if (this.outstanding & (1 << i)) {
+        if (this.cardHolds(env) & (1 << i)) {
           env.refuse('tsad-in-flight', `TSAD${i} written while descriptor ${i} belongs to the card`);
           return Verdict.Refuse;
         }
-        env.card.write(o, 1, v); // not in flight: the guest's own value, as when the port is direct
+        const sh = 8 * (o & 3);
+        this.tsad[i] = ((this.tsad[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
         verdict = Verdict.Absorb;
+        if ((o & 3) === 3 || b === size - 1) {
+          // The card gets the host-physical address whole, and the buffer is checked for the longest transmit.
+          env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
+          this.checkBuffer(env, i);
+        }
         continue;
       }
       if (o >= RBSTART && o < RBSTART + 4) {
@@ -236,7 +286,14 @@ export class Rtl8139Model implements CardModel {
       if (o >= TCR && o < TCR + 4) {
         // Passed on as written (the card keeps its version bits); the model only needs LBK.
         const sh = 8 * (o - TCR);
+        const lbk = this.tcr & TCR_LBK;
         this.tcr = ((this.tcr & ~(0xff << sh)) | (v << sh)) >>> 0;
+        if ((this.tcr & TCR_LBK) !== lbk) {
+          // Looping back from now on: descriptors the card holds that went out directly
+          // may come back into the ring, so the model takes them as its own.
+          if (!lbk) this.adopt(env);
+          this.updatePolicy();
+        }
         continue;
       }
       if (o >= RCR && o < RCR + 4) {
@@ -247,9 +304,11 @@ export class Rtl8139Model implements CardModel {
       }
       if (o === CR) {
         if (v & CR_RST) {
-          if (handoffPending && this.outstanding) return Verdict.Stall;
-          // A reset clears the card's rings and descriptors: the guest starts over.
+          if (handoffPending && this.cardHolds(env)) return Verdict.Stall;
+          // A reset clears the card's rings and descriptors: the guest starts over, with
+          // no buffer checked (the card's TSADs read 0, which is not where its memory is).
           this.outstanding = 0;
+          this.checked = 0;
           this.teOffAt = env.now();
           this.cr = 0;
           this.rcr = 0;
@@ -262,7 +321,7 @@ export class Rtl8139Model implements CardModel {
         }
         if ((v & CR_RE) && !this.checkRing(env, 'receiver enabled')) return Verdict.Refuse;
         // Turning the transmitter on starts what is queued: not while a handoff is pending.
-        if ((v & CR_TE) && !(this.cr & CR_TE) && this.outstanding && handoffPending) return Verdict.Stall;
+        if ((v & CR_TE) && !(this.cr & CR_TE) && handoffPending && this.cardHolds(env)) return Verdict.Stall;
         if (!(v & CR_TE) && (this.cr & CR_TE)) this.teOffAt = env.now();
         this.cr = v & (CR_RE | CR_TE);
         continue;
@@ -281,15 +340,14 @@ export class Rtl8139Model implements CardModel {
     if (v & TSD_OWN) return Verdict.Allow;
     if (handoffPending) return Verdict.Stall;
     const size = v & TSD_SIZE;
-    if (!(this.outstanding & (1 << i))) this.tsad[i] = env.card.read(TSAD0 + 4 * i, 4) >>> 0; // what the guest wrote there, directly
     if (!this.inside(env, this.tsad[i], size)) {
       env.refuse('tsad-outside', `descriptor ${i}: 0x${this.tsad[i].toString(16)}+${size} is outside the guest's ${env.memBytes} bytes`);
       return Verdict.Refuse;
     }
-    // A guest whose memory starts at host-physical 0 has its addresses checked, not rewritten.
-    if (env.hostBase !== 0) env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
+    // The card's TSAD is the translated one already, unless the guest has not written it
+    // since its context began or the card was reset: written again, once per hooked go.
+    env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
     this.outstanding |= 1 << i;
-    this.updatePolicy();
     if (env.tracing) env.note(`tx go: descriptor ${i}, ${size} bytes at guest 0x${this.tsad[i].toString(16)} = host 0x${(env.hostBase + this.tsad[i]).toString(16)}`);
     this.translated = v;
     return Verdict.Translate;
@@ -300,7 +358,7 @@ export class Rtl8139Model implements CardModel {
     for (let b = 0; b < size; b++) {
       const o = off + b;
       let byte: number;
-      if (o >= TSAD0 && o < TSAD0 + 16 && (this.outstanding & (1 << ((o - TSAD0) >> 2)))) byte = (this.tsad[(o - TSAD0) >> 2] >>> (8 * (o & 3))) & 0xff;
+      if (o >= TSAD0 && o < TSAD0 + 16) byte = (this.tsad[(o - TSAD0) >> 2] >>> (8 * (o & 3))) & 0xff;
       else if (o >= RBSTART && o < RBSTART + 4) byte = (this.rbstart >>> (8 * (o - RBSTART))) & 0xff;
       else byte = env.card.read(o, 1);
       v |= byte << (8 * b);
@@ -320,7 +378,13 @@ export class Rtl8139Model implements CardModel {
     const done = (status >> TSAD_OWN_SHIFT) & 0xf & this.outstanding;
     if (done === 0) return;
     for (let i = 0; i < 4; i++) if (done & (1 << i)) this.complete(env, i, ((status >> (TSAD_TOK_SHIFT + i)) & 1) !== 0);
-    this.updatePolicy();
+  }
+
+  /** Takes the descriptors the card holds as seen at a go point (their sizes read from the card). */
+  private adopt(env: ModelEnv): void {
+    const held = this.cardHolds(env) & ~this.outstanding;
+    for (let i = 0; i < 4; i++) if (held & (1 << i)) this.tsd[i] = env.card.read(TSD0 + 4 * i, 4) >>> 0;
+    this.outstanding |= held;
   }
 
   interrupt(env: ModelEnv): void {
@@ -337,21 +401,23 @@ export class Rtl8139Model implements CardModel {
    */
   quiescent(env: ModelEnv): boolean {
     this.reclaim(env);
-    if (this.outstanding === 0) return true;
+    if (this.cardHolds(env) === 0) return true;
     return (this.cr & CR_TE) === 0 && env.now() >= this.teOffAt + env.drainCycles;
   }
 
   /** The guest has the card again: descriptors that came back while it was away (or were cancelled when it lost the card) are forgotten. */
   acquired(env: ModelEnv): void {
     this.reclaim(env);
+    this.handoffDue(env, false);
   }
 
   check(env: ModelEnv, state: unknown): string | null {
     const s = state as Rtl8139State;
     for (let i = 0; i < 4; i++) {
       const handed = !(s.TSD[i] & TSD_OWN) && (s.TSD[i] & TSD_SIZE) !== 0;
-      if (handed && !(this.outstanding & (1 << i))) return `descriptor ${i} is the card's (TSD 0x${s.TSD[i].toString(16)}) but the model does not know it`;
-      if ((this.outstanding & (1 << i)) && s.TSAD[i] !== ((env.hostBase + this.tsad[i]) >>> 0)) {
+      const known = (this.outstanding | this.checked) & (1 << i);
+      if (handed && !known) return `descriptor ${i} is the card's (TSD 0x${s.TSD[i].toString(16)}) but its buffer was never checked`;
+      if (handed && s.TSAD[i] !== ((env.hostBase + this.tsad[i]) >>> 0)) {
         return `descriptor ${i} goes out from 0x${s.TSAD[i].toString(16)}, not the checked 0x${(env.hostBase + this.tsad[i]).toString(16)}`;
       }
     }
