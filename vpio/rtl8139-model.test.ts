@@ -138,6 +138,11 @@ describe('RTL8139 model: the transmit go point checked where the address is writ
     expect(hooked(t, 3)).toBe(true);
     expect(t.out(0x1c, 4, 60)).toBe(Verdict.Refuse);
     expect(t.refused).toEqual(['tsad-outside', 'tsad-outside']);
+    // Written in halves: acted on where each half lands, the card given the whole address.
+    expect(t.out(0x24, 2, 0x0000)).toBe(Verdict.Absorb);
+    expect(t.out(0x26, 2, 0x0003)).toBe(Verdict.Absorb);
+    expect(t.card.read(0x24, 4)).toBe(0x30000);
+    expect(hooked(t, 1)).toBe(false);
     // Moving a checked descriptor's buffer to the end makes its TSD hooked again.
     expect(t.out(0x24, 4, end - 60)).toBe(Verdict.Absorb);
     expect(hooked(t, 1)).toBe(true);
@@ -148,6 +153,9 @@ describe('RTL8139 model: the transmit go point checked where the address is writ
     expect(t.out(0x20, 4, 0x20000)).toBe(Verdict.Absorb);
     expect(t.out(0x10, 4, 1500)).toBe('direct');
     expect(t.model.quiescent(t.env)).toBe(false); // read from the card: it holds descriptor 0
+    // The same address again (a driver that writes TSADn before every frame) changes nothing: absorbed, not refused.
+    expect(t.out(0x20, 4, 0x20000)).toBe(Verdict.Absorb);
+    expect(t.refused).toEqual([]);
     expect(t.out(0x20, 4, 0x30000)).toBe(Verdict.Refuse);
     expect(t.refused).toEqual(['tsad-in-flight']);
     expect(t.card.read(0x20, 4)).toBe(0x20000);

@@ -229,6 +229,7 @@ export class Rtl8139Model implements CardModel {
 
   private writeBytes(env: ModelEnv, off: number, size: number, value: number, handoffPending: boolean): Verdict {
     let verdict = Verdict.Allow;
+    let tsadNext = 0;
     for (let b = 0; b < size; b++) {
       const o = off + b, v = (value >>> (8 * b)) & 0xff;
       if (o >= TSD0 && o < TSD0 + 16) {
@@ -252,19 +253,24 @@ export class Rtl8139Model implements CardModel {
         continue;
       }
       if (o >= TSAD0 && o < TSAD0 + 16) {
-        const i = (o - TSAD0) >> 2;
+        // Assembled over the access's bytes of one TSAD, then acted on once.
+        const i = (o - TSAD0) >> 2, sh = 8 * (o & 3);
+        if (b === 0 || (o & 3) === 0) tsadNext = this.tsad[i];
+        tsadNext = ((tsadNext & ~(0xff << sh)) | (v << sh)) >>> 0;
+        verdict = Verdict.Absorb;
+        if ((o & 3) !== 3 && b !== size - 1) continue;
+        // The same address again on a checked descriptor (a driver that writes TSADn before
+        // every frame, ours): the card holds it already, translated and checked, so nothing
+        // is touched, not even the card's status.
+        if (tsadNext === this.tsad[i] && (this.checked & (1 << i))) continue;
         if (this.cardHolds(env) & (1 << i)) {
           env.refuse('tsad-in-flight', `TSAD${i} written while descriptor ${i} belongs to the card`);
           return Verdict.Refuse;
         }
-        const sh = 8 * (o & 3);
-        this.tsad[i] = ((this.tsad[i] & ~(0xff << sh)) | (v << sh)) >>> 0;
-        verdict = Verdict.Absorb;
-        if ((o & 3) === 3 || b === size - 1) {
-          // The card gets the host-physical address whole, and the buffer is checked for the longest transmit.
-          env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + this.tsad[i]) >>> 0);
-          this.checkBuffer(env, i);
-        }
+        // The card gets the host-physical address whole, and the buffer is checked for the longest transmit.
+        this.tsad[i] = tsadNext;
+        env.card.write(TSAD0 + 4 * i, 4, (env.hostBase + tsadNext) >>> 0);
+        this.checkBuffer(env, i);
         continue;
       }
       if (o >= RBSTART && o < RBSTART + 4) {
