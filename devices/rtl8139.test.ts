@@ -114,6 +114,34 @@ describe('RTL8139C', () => {
     expect(c.sent).toHaveLength(1);
   });
 
+  it('sends queued descriptors back to back from each completion\'s own time, however late the clock is looked at', () => {
+    // A CPU in an exit moves the clock past an event before it fires (the hypervisor
+    // charges the exit, then runs the timers): the card must not lose that time.
+    const period = (n: number) => (((8 + n + 4 + 12) * 8 * 2e9) / 100e6) + Math.ceil(n / ((33e6 * 4) / 2e9));
+    const sendTimes = (late: number) => {
+      const c = card();
+      up(c);
+      const times: number[] = [];
+      c.nic.port = { send: () => times.push(c.clock.now) };
+      for (let i = 0; i < 3; i++) {
+        c.mem.set(frame([1, 2, 3, 4, 5, 6], 200), 0x4000 + 0x100 * i);
+        c.w32(0x20 + 4 * i, 0x4000 + 0x100 * i);
+        c.w32(0x10 + 4 * i, 200);
+      }
+      const first = c.clock.now + period(200);
+      c.clock.now = first + late; // the exit's cycles, charged before the timers run
+      c.clock.advanceTo(first + late);
+      c.clock.advanceTo(first + 3 * period(200) + 10);
+      return { first, times, tsd: [0, 1, 2].map((i) => c.r32(0x10 + 4 * i) & 0x8000) };
+    };
+    const prompt = sendTimes(0), late = sendTimes(5000);
+    expect(prompt.tsd).toEqual([0x8000, 0x8000, 0x8000]);
+    expect(late.tsd).toEqual([0x8000, 0x8000, 0x8000]);
+    // The second and third frames end where they would have: one period after the one before.
+    expect(late.times.slice(1)).toEqual(prompt.times.slice(1));
+    expect(prompt.times[2] - prompt.times[1]).toBeCloseTo(period(200), 0);
+  });
+
   it('refuses transmit sizes of zero or over 1792 bytes: TER, nothing on the wire', () => {
     for (const size of [0, MAX_TX_SIZE + 1, 0x1fff]) {
       const c = card();

@@ -186,8 +186,10 @@ export class Rtl8139 implements PortDevice {
     this.dmaBytesPerCycle = opts.dmaBytesPerCycle ?? (33e6 * 4) / clock.hz;
     this.rxBusTime = opts.rxBusTime ?? true;
     this.state = newRtl8139State(this.mac);
-    this.txTimer = clock.timer('rtl8139-tx', () => this.transmitDone());
-    this.rxTimer = clock.timer('rtl8139-rx-dma', () => this.rxDmaDone());
+    // The transmit and receive-DMA chains go on from each event's own time: a CPU that is
+    // late to look (an exit's cycles charged past the event) does not delay the card.
+    this.txTimer = clock.timer('rtl8139-tx', (at) => this.transmitDone(at));
+    this.rxTimer = clock.timer('rtl8139-rx-dma', (at) => this.rxDmaDone(at));
     this.pciTimer = clock.timer('rtl8139-timer', () => this.timeout());
   }
 
@@ -524,7 +526,7 @@ export class Rtl8139 implements PortDevice {
    * order, while the transmitter is on. Turning TE off lets the frame on the wire finish
    * and holds the rest until TE is set again.
    */
-  private startNext(): void {
+  private startNext(from = this.clock.now): void {
     const s = this.state;
     if (s.txBusy >= 0 || !(s.CR & CR_TE)) return;
     for (let k = 0; k < 4; k++) {
@@ -551,12 +553,12 @@ export class Rtl8139 implements PortDevice {
       this.txLen = Math.max(size, MIN_FRAME);
       if (size < MIN_FRAME) this.txBuffer.fill(0, size, MIN_FRAME); // padded to the minimum
       s.txBusy = i;
-      this.txTimer.armIn(this.dmaCycles(size) + Math.ceil((frameBits(this.txLen) * this.clock.hz) / this.bitsPerSecond));
+      this.txTimer.arm(from + this.dmaCycles(size) + Math.ceil((frameBits(this.txLen) * this.clock.hz) / this.bitsPerSecond));
       return;
     }
   }
 
-  private transmitDone(): void {
+  private transmitDone(at: number): void {
     const s = this.state;
     const i = s.txBusy;
     const len = this.txLen;
@@ -571,7 +573,7 @@ export class Rtl8139 implements PortDevice {
     if (loopback) this.receive(frame); // loopback: the frame comes back in (after the transmit, not inside it)
     else this.port?.send(frame);
     this.updateIrq();
-    this.startNext();
+    this.startNext(at);
   }
 
   // ---- Receive (datasheet, "Receive Operation") ----
@@ -657,12 +659,12 @@ export class Rtl8139 implements PortDevice {
   }
 
   /** The head of the FIFO has crossed the bus: into the ring it goes, and the next one starts. */
-  private rxDmaDone(): void {
+  private rxDmaDone(at: number): void {
     const packet = this.rxFifo.shift();
     if (!packet) return;
     this.rxFifoBytes -= packet.length;
     this.store(packet);
-    if (this.rxFifo.length) this.rxTimer.armIn(this.dmaCycles(this.rxFifo[0].length));
+    if (this.rxFifo.length) this.rxTimer.arm(at + this.dmaCycles(this.rxFifo[0].length));
   }
 
   /** The packet as the ring holds it: status and length (which counts the CRC), the frame, the CRC. */
