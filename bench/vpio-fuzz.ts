@@ -11,10 +11,24 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { fuzzMonitor } from '../vpio/fuzz';
 
+const USAGE = 'usage: npm run bench:vpio-fuzz -- [ROUNDS] [ACCESSES_PER_ROUND] [SEED] [--shadow]';
 const args = process.argv.slice(2).filter((a) => a !== '--shadow');
 const shadow = process.argv.includes('--shadow');
-const rounds = Number(args[0] ?? 150);
-const per = Number(args[1] ?? 2000);
+/** A positive whole number, or the usage line and status 2 (a typo must not run 0 rounds and call it a pass). */
+function count(text: string | undefined, fallback: number, what: string): number {
+  if (text === undefined) return fallback;
+  if (!/^[1-9]\d{0,8}$/.test(text)) {
+    console.error(`vpio-fuzz: ${what} must be a whole number from 1, not ${JSON.stringify(text)}\n${USAGE}`);
+    process.exit(2);
+  }
+  return Number(text);
+}
+if (args.length > 3 || args.some((a) => a.startsWith('-'))) {
+  console.error(`vpio-fuzz: unknown arguments ${args.join(' ')}\n${USAGE}`);
+  process.exit(2);
+}
+const rounds = count(args[0], 150, 'ROUNDS');
+const per = count(args[1], 2000, 'ACCESSES_PER_ROUND');
 const seed = args[2] ?? 'vpio-fuzz-long';
 const victim = new Uint8Array(fs.readFileSync(path.join(__dirname, '..', 'guests', 'bin', 'udp-tx.elf')));
 for (const kind of ['rtl8139', 'ne2000', 'ne2000-isa'] as const) {
