@@ -88,26 +88,28 @@ class PeerTransmitter {
   port: EthernetPort | null = null;
 
   constructor(private readonly wire: Wire, name: string) {
-    this.timer = wire.clock.timer(`${name}-tx`, () => this.done());
+    // Back to back from each frame's own end (see Rtl8139's transmit chain): a clock
+    // looked at late does not slow the peer's wire.
+    this.timer = wire.clock.timer(`${name}-tx`, (at) => this.done(at));
   }
 
   send(frame: Uint8Array, delayCycles = 0): void {
     this.queue.push(frame);
-    if (!this.busy) this.start(delayCycles);
+    if (!this.busy) this.start(this.wire.clock.now + Math.max(0, delayCycles));
   }
 
-  private start(delay: number): void {
+  private start(from: number): void {
     const f = this.queue[0];
     if (!f) return;
     this.busy = true;
-    this.timer.armIn(delay + this.wire.frameCycles(f.length));
+    this.timer.arm(from + this.wire.frameCycles(f.length));
   }
 
-  private done(): void {
+  private done(at: number): void {
     const f = this.queue.shift()!;
     this.busy = false;
     this.port!.send(f);
-    this.start(0);
+    this.start(at);
   }
 }
 
