@@ -48,6 +48,36 @@ describe('the wire and its peers', () => {
     expect(Array.from(u.udp!.data)).toEqual(Array.from(payload));
   });
 
+  it('a peer sends its queued frames back to back from each one\'s own end, however late the clock is looked at', () => {
+    // Three UDP echoes asked at once: the replies queue at the echo peer's NIC. A clock
+    // moved past the first reply's end before the timers run (a CPU in an exit) must
+    // not delay the two behind it.
+    const arrivals = (late: number) => {
+      const { clock, wire } = segment();
+      const times: number[] = [];
+      const port = wire.attach({ name: 'guest', receive: () => times.push(clock.now) });
+      new EchoPeer(wire);
+      for (let i = 0; i < 3; i++) {
+        port.send(ethernet(PEER_MAC, GUEST_MAC, ETH_IPV4, ipv4(GUEST_IP, PEER_IP, IP_UDP, udp(GUEST_IP, PEER_IP, 5555, 7, new Uint8Array(400)))));
+      }
+      let first = Infinity;
+      while (times.length === 0) { first = clock.nextDue(); clock.advanceTo(first); }
+      if (late) {
+        // Again, moving the clock past the second reply's end before its timer runs.
+        const second = clock.nextDue();
+        clock.now = second + late;
+        clock.advanceTo(second + late);
+      }
+      clock.advanceTo(first + 1e7);
+      return { first, times };
+    };
+    const prompt = arrivals(0), late = arrivals(30000);
+    expect(prompt.times).toHaveLength(3);
+    expect(late.times).toHaveLength(3);
+    expect(late.times[2]).toBe(prompt.times[2]); // the third ends one frame after the second's due end
+    expect(prompt.times[2] - prompt.times[1]).toBe(prompt.times[1] - prompt.times[0]);
+  });
+
   it('sink counts a sequenced stream: received, lost and reordered datagrams', () => {
     const { clock, wire, port } = segment();
     const sink = new SinkPeer(wire);
