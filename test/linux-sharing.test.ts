@@ -55,7 +55,7 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('two Linux guests sharing one card under vp
     expect(r.stderr).toMatch(/vm0: .* refused 0 sent with another's address/);
     // 8139too's default is BAR1, and the summary says which accesses to the register page exited: for vm1,
     // whose addresses the model rewrites, every one (its reads of TSAD and RBSTART must show its own values);
-    // for vm0, at host-physical 0, only the writes (TSD, the go point, is on the page), its reads going straight on.
+    // for vm0, at host-physical 0, only the writes (TSAD, where the go point is checked, is on the page), its reads going straight on.
     expect(r.stderr).toMatch(/vm1: \d+ hooked, (\d+) direct \(\1 of them exits through the register page's trap\)/);
     const vm0 = /vm0: \d+ hooked, (\d+) direct \((\d+) of them exits through the register page's trap\)/.exec(r.stderr);
     expect(vm0).not.toBeNull();
