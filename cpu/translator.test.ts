@@ -209,6 +209,24 @@ describe('the translator agrees with the interpreter on flags', () => {
     expect(failures).toEqual([]);
   });
 
+  it('keeps the size of the lazy flags right at a loop\'s head, where the back edge brings another size, and after a helper that records another size', () => {
+    // A 32-bit ADD before the loop and at its head; an 8-bit SUB at its end. The head's ADD
+    // must record its size again on every pass: a store dropped as a repeat of the one
+    // before the loop would leave the SUB's 8-bit sign for the PUSHFD to read.
+    const loop = [0x01, 0xd8, 0x9c, 0x80, 0xe9, 0x01, 0x75, 0xf8]; // L: add eax, ebx; pushfd; sub cl, 1; jnz L
+    const failures: string[] = [];
+    for (const x of [0x7fffffff, 0x7f, 0xffffff7f, 0]) {
+      const code = [0xb9, ...le32(3), 0xb8, ...le32(x), 0xbb, ...le32(1), 0x01, 0xd8, 0x0f, 0x92, 0xc2, ...loop]; // add eax, ebx; setc dl (its flags are read: kept)
+      const diff = compare(code);
+      if (diff) failures.push(diff);
+      // The same across a helper that records flags of another size (a 16-bit shift by CL): add; setc; shl ax, cl; add; pushfd.
+      const helper = [0xb9, ...le32(1), 0xb8, ...le32(x), 0xbb, ...le32(1), 0x01, 0xd8, 0x0f, 0x92, 0xc2, 0x66, 0xd3, 0xe0, 0x01, 0xd8, 0x9c];
+      const diff2 = compare(helper);
+      if (diff2) failures.push(diff2);
+    }
+    expect(failures).toEqual([]);
+  });
+
   it('at a fault right after an operation whose flags a later one would overwrite (the handler sees them)', () => {
     // add eax, ebx ; push 0 ; pop es ; mov ecx, es:[0] (#GP: null ES) ; cmp eax, ebx
     for (const [x, y] of [[0xffffffff, 1], [0x7fffffff, 1], [0, 0]]) {
