@@ -1746,8 +1746,18 @@ function execute(cpu: Cpu, first: number, run: boolean): void {
       case 0x6f:
         OUTSW(cpu, op); break;
       case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75: case 0x76: case 0x77:
-      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f:
-        Jcc_Jb(cpu, op); break;
+      case 0x78: case 0x79: case 0x7a: case 0x7b: case 0x7c: case 0x7d: case 0x7e: case 0x7f: {
+        // Jcc rel8 read from the fetch window, as Jcc_Jb does (the hottest branch there is).
+        const e = cpu.eip;
+        if (cpu.o32 === true && e < cpu.fetchHi && e >= cpu.fetchLo) {
+          const disp = (cpu.mem[e + cpu.fetchDelta] << 24) >> 24;
+          cpu.eip = e + 1;
+          if (condition(cpu, op & 15)) cpu.eip = (e + 1 + disp) >>> 0;
+        } else {
+          Jcc_Jb(cpu, op);
+        }
+        break;
+      }
       case 0x86:
         XCHG_EbGb(cpu, op); break;
       case 0x87:
