@@ -13,7 +13,8 @@
  * straight to the card, since whatever size the guest writes there, the card cannot read
  * outside what was checked. A descriptor whose buffer is near the end of memory (or
  * outside it) keeps its TSD hooked, and the go point checks the real size. So a driver
- * that sets its four buffers once (8139too, ours) sends every frame with no exit. TSD is
+ * that sets its four buffers once (8139too) sends every frame with no exit; one that
+ * writes TSADn before every frame (ours) exits there, once a frame. TSD is
  * hooked again for every descriptor while a handoff is due (new transmits stall, so the
  * card drains) and while TCR loops back (a looped-back frame enters the receive path
  * behind the monitor's back, and the model reports it: `env.receiving`).
@@ -48,8 +49,9 @@
  *                    register at (those offsets are hooked too; drivers never write them).
  *
  * Quiescence: no descriptor handed to the card is still out: the card's OWN bits (one
- * status read of TSAD at 0x60) are all set. A pending interrupt or unread frames in the ring are part of the saved
- * context, not a reason to wait: they are the guest's and come back with the card.
+ * status read of TSAD at 0x60) are all set. A pending interrupt or unread frames in the
+ * ring are part of the saved context, not a reason to wait: they are the guest's and
+ * come back with the card.
  * A descriptor that completes in loopback put its frame into the card's receive FIFO:
  * the model tells the monitor (`env.receiving`), which waits for it to reach the ring
  * as it does for the frames it gives the card itself.
@@ -91,6 +93,11 @@ const WRITABLE = (() => {
   set(PHY1_PARM, 12); set(WAKEUP0, WAKEUP_END - WAKEUP0); set(CONFIG5, 1); set(HLTCLK, 1); set(CPCR, 2);
   return w;
 })();
+
+/** The descriptors a TSAD (0x60) status value says the card holds (bit n: OWN clear). */
+function held(status: number): number {
+  return ~(status >> TSAD_OWN_SHIFT) & 0xf;
+}
 
 export class Rtl8139Model implements CardModel {
   readonly size = RTL8139_PORTS;
@@ -154,7 +161,7 @@ export class Rtl8139Model implements CardModel {
 
   /** Descriptors the card holds (bit n: OWN clear), from one status read of TSAD (0x60). */
   private cardHolds(env: ModelEnv): number {
-    return ~(env.card.read(TSAD, 2) >> TSAD_OWN_SHIFT) & 0xf;
+    return held(env.card.read(TSAD, 2));
   }
 
   /** Descriptor i's buffer, at the longest the card reads, is in the guest's memory. */
@@ -173,9 +180,9 @@ export class Rtl8139Model implements CardModel {
   }
 
   /**
-   * Descriptor i came back: the card's TSADi gets the guest's own value again, and goes
-   * back to direct. Only a descriptor that went out (TOK) in loopback put a frame into
-   * the card's receive path; one the card refused or aborted moved nothing.
+   * Descriptor i, seen at a go point, came back. Only a descriptor that went out (TOK)
+   * in loopback put a frame into the card's receive path; one the card refused or
+   * aborted moved nothing.
    */
   private complete(env: ModelEnv, i: number, sent: boolean): void {
     this.outstanding &= ~(1 << i);
@@ -376,11 +383,12 @@ export class Rtl8139Model implements CardModel {
    * Forgets descriptors the card has finished with: one read of TSAD (0x60, the
    * transmit status of all descriptors, datasheet 5.4), whose bits 3-0 are the four OWN
    * bits and 15-12 the four TOK bits; the card sets OWN when it is done with a
-   * descriptor, sent or aborted. A status read, with no side effect.
+   * descriptor, sent or aborted. A status read, with no side effect; `status` when the
+   * caller has just read it.
    */
-  private reclaim(env: ModelEnv): void {
+  private reclaim(env: ModelEnv, status?: number): void {
     if (this.outstanding === 0) return;
-    const status = env.card.read(TSAD, 2);
+    if (status === undefined) status = env.card.read(TSAD, 2);
     const done = (status >> TSAD_OWN_SHIFT) & 0xf & this.outstanding;
     if (done === 0) return;
     for (let i = 0; i < 4; i++) if (done & (1 << i)) this.complete(env, i, ((status >> (TSAD_TOK_SHIFT + i)) & 1) !== 0);
@@ -406,8 +414,9 @@ export class Rtl8139Model implements CardModel {
    * has had the time to finish anything it had started (`drainCycles`) since TE went off.
    */
   quiescent(env: ModelEnv): boolean {
-    this.reclaim(env);
-    if (this.cardHolds(env) === 0) return true;
+    const status = env.card.read(TSAD, 2); // one read for both questions
+    this.reclaim(env, status);
+    if (held(status) === 0) return true;
     return (this.cr & CR_TE) === 0 && env.now() >= this.teOffAt + env.drainCycles;
   }
 
