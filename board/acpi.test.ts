@@ -196,6 +196,41 @@ describe('ACPI tables', () => {
     }
   });
 
+  it('with an APIC (--apic), add a MADT for the local APIC and the I/O APIC where they answer, QEMU\'s two overrides and LINT1 as NMI', () => {
+    const pc = new Pc({ memoryBytes: 128 * MiB, apic: true });
+    pc.boot(multibootElf([0xf4]), 'k');
+    const t = walk(pc.ram);
+    expect([...t.tables.keys()]).toEqual(['FACP', 'APIC']);
+    expect(u8(pc.ram, t.fadt + 44)).toBe(1); // INT_MODEL: multiple APIC
+    const madt = t.tables.get('APIC')!;
+    const length = u32(pc.ram, madt + 4);
+    expect(u32(pc.ram, madt + 36)).toBe(0xfee00000);
+    expect(u32(pc.ram, madt + 40) & 1).toBe(1); // PCAT_COMPAT: the 8259s are there
+    const entries: Record<string, number>[] = [];
+    for (let e = madt + 44; e < madt + length; e += u8(pc.ram, e + 1)) {
+      const type = u8(pc.ram, e);
+      if (type === 0) entries.push({ type, processor: u8(pc.ram, e + 2), apicId: u8(pc.ram, e + 3), flags: u32(pc.ram, e + 4) });
+      else if (type === 1) entries.push({ type, ioApicId: u8(pc.ram, e + 2), address: u32(pc.ram, e + 4), gsiBase: u32(pc.ram, e + 8) });
+      else if (type === 2) entries.push({ type, bus: u8(pc.ram, e + 2), source: u8(pc.ram, e + 3), gsi: u32(pc.ram, e + 4), flags: u16(pc.ram, e + 8) });
+      else if (type === 4) entries.push({ type, processor: u8(pc.ram, e + 2), flags: u16(pc.ram, e + 3), lint: u8(pc.ram, e + 5) });
+      else entries.push({ type });
+    }
+    expect(entries).toEqual([
+      { type: 0, processor: 0, apicId: 0, flags: 1 },
+      { type: 1, ioApicId: 1, address: 0xfec00000, gsiBase: 0 },
+      { type: 2, bus: 0, source: 0, gsi: 2, flags: 0 },
+      { type: 2, bus: 0, source: 9, gsi: 9, flags: 0x0d },
+      { type: 4, processor: 0xff, flags: 0, lint: 1 },
+    ]);
+    // The devices answer as the table says: the local APIC's ID and version, the I/O APIC's ID and its 24 pins.
+    expect(pc.mmio.read(0xfee00020, 4) >>> 24).toBe(0);
+    expect(pc.mmio.read(0xfee00030, 4) & 0xff).toBe(0x11);
+    pc.mmio.write(0xfec00000, 4, 0);
+    expect(pc.mmio.read(0xfec00010, 4) >>> 24).toBe(1);
+    pc.mmio.write(0xfec00000, 4, 1);
+    expect(((pc.mmio.read(0xfec00010, 4) >>> 16) & 0xff) + 1).toBe(24);
+  });
+
   it('encode PkgLength in one to three bytes, counting itself', () => {
     expect(pkgLength(5)).toEqual([6]);
     expect(pkgLength(0x3e)).toEqual([0x3f]);

@@ -10,11 +10,15 @@
  *         0x600, PM1a control 0x604, the PM timer at 0x608 (24 bits), the CMOS century
  *         byte 0x32, the flags QEMU sets (WBINVD, PROC_C1, SLP_BUTTON, RTC_S4,
  *         USE_PLATFORM_CLOCK)
- *   RSDT  last, pointing at the FADT
+ *   MADT  only on a machine with an APIC (`vpio run --apic`): the local APIC (ID 0) at
+ *         0xFEE00000, the I/O APIC (ID 1, GSIs 0-23) at 0xFEC00000, IRQ 0 on GSI 2 and
+ *         the SCI level-triggered active-high on GSI 9 (QEMU's two overrides), LINT1 as
+ *         NMI, and the 8259s present (PCAT_COMPAT)
+ *   RSDT  last, pointing at the FADT (and the MADT)
  *
  * Left out, and why:
- * - MADT (APIC): the machine has no local APIC or I/O APIC (CPUID says none), so no
- *   table may say one exists; Linux then routes interrupts through the 8259s.
+ * - MADT on a machine without an APIC (the default): CPUID says none, so no table may
+ *   say one exists; Linux then routes interrupts through the 8259s.
  * - HPET: no HPET is modelled (Linux calibrates with the PIT and keeps time with the PIT
  *   and the TSC).
  * - WAET: it only tells Windows that the RTC and PM timer are "enlightened".
@@ -177,6 +181,8 @@ export interface AcpiTables {
   fadt: number;
   facs: number;
   dsdt: number;
+  /** The MADT, or 0 without an APIC. */
+  madt: number;
   /** The end of the tables (exclusive). */
   end: number;
 }
@@ -185,11 +191,29 @@ export interface AcpiTables {
 const FADT_WBINVD = 1 << 0, FADT_PROC_C1 = 1 << 2, FADT_SLP_BUTTON = 1 << 5, FADT_RTC_S4 = 1 << 7, FADT_USE_PLATFORM_CLOCK = 1 << 15;
 const FADT_LENGTH = 116;
 
+/** The I/O APIC's ID as firmware programs it and the MADT gives it (the local APIC's is 0). */
+export const IOAPIC_ID = 1;
+
+/** The MADT's body after its header: local APIC address, flags, then the entries. */
+function madtBody(): number[] {
+  const u16 = (v: number) => [v & 0xff, (v >> 8) & 0xff];
+  const u32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  return [
+    ...u32(0xfee00000), ...u32(1), // the local APIC's address; PCAT_COMPAT: the 8259s are there too
+    0, 8, 0, 0, ...u32(1), // processor local APIC: ACPI processor 0, APIC ID 0, enabled
+    1, 12, IOAPIC_ID, 0, ...u32(0xfec00000), ...u32(0), // I/O APIC: its ID, address, GSI base 0
+    2, 10, 0, 0, ...u32(2), ...u16(0), // ISA IRQ 0 on GSI 2, the bus's polarity and trigger
+    2, 10, 0, ACPI_SCI_IRQ, ...u32(ACPI_SCI_IRQ), ...u16(0x000d), // the SCI: level-triggered, active high
+    4, 6, 0xff, ...u16(0), 1, // local APIC NMI: every processor's LINT1
+  ];
+}
+
 /**
  * Writes the tables into `ram` (physical memory from 0): the RSDP at RSDP_ADDRESS, the
- * rest from the start of the reserved top 128 KiB, every checksum right.
+ * rest from the start of the reserved top 128 KiB, every checksum right. `apic`: the
+ * machine has a local APIC and an I/O APIC, which the MADT describes.
  */
-export function writeAcpiTables(ram: Uint8Array): AcpiTables {
+export function writeAcpiTables(ram: Uint8Array, apic = false): AcpiTables {
   const base = ram.length - FIRMWARE_RESERVED;
   const align = (v: number, a: number) => Math.ceil(v / a) * a;
 
@@ -213,7 +237,7 @@ export function writeAcpiTables(ram: Uint8Array): AcpiTables {
   header(ram, fadt, 'FACP', FADT_LENGTH, 1);
   put32(ram, fadt + 36, facs); // FIRMWARE_CTRL
   put32(ram, fadt + 40, dsdt); // DSDT
-  put8(ram, fadt + 44, 0); // INT_MODEL: dual PIC (no APIC here; QEMU says 1)
+  put8(ram, fadt + 44, apic ? 1 : 0); // INT_MODEL: multiple APIC, or dual PIC where there is none
   put16(ram, fadt + 46, ACPI_SCI_IRQ); // SCI_INT
   put32(ram, fadt + 48, 0); // SMI_CMD: none; ACPI_ENABLE/ACPI_DISABLE 0
   put32(ram, fadt + 56, ACPI_PM_BASE); // PM1a_EVT_BLK
@@ -228,11 +252,24 @@ export function writeAcpiTables(ram: Uint8Array): AcpiTables {
   put32(ram, fadt + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_RTC_S4 | FADT_USE_PLATFORM_CLOCK);
   checksum(ram, fadt, FADT_LENGTH, 9);
 
-  // RSDT: the FADT.
-  const rsdt = fadt + FADT_LENGTH;
-  const rsdtLength = HEADER + 4;
+  // MADT, with an APIC.
+  let madt = 0;
+  let end = fadt + FADT_LENGTH;
+  if (apic) {
+    madt = end;
+    const body = madtBody();
+    header(ram, madt, 'APIC', HEADER + body.length, 1);
+    ram.set(body, madt + HEADER);
+    checksum(ram, madt, HEADER + body.length, 9);
+    end = align(madt + HEADER + body.length, 4);
+  }
+
+  // RSDT: the FADT (and the MADT).
+  const rsdt = end;
+  const rsdtLength = HEADER + (apic ? 8 : 4);
   header(ram, rsdt, 'RSDT', rsdtLength, 1);
   put32(ram, rsdt + HEADER, fadt);
+  if (apic) put32(ram, rsdt + HEADER + 4, madt);
   checksum(ram, rsdt, rsdtLength, 9);
 
   // RSDP (ACPI 1.0).
@@ -244,5 +281,5 @@ export function writeAcpiTables(ram: Uint8Array): AcpiTables {
   put32(ram, rsdp + 16, rsdt);
   checksum(ram, rsdp, 20, 8);
 
-  return { rsdp, rsdt, fadt, facs, dsdt, end: rsdt + rsdtLength };
+  return { rsdp, rsdt, fadt, facs, dsdt, madt, end: rsdt + rsdtLength };
 }

@@ -21,6 +21,41 @@ function run(image: Uint8Array, cmdline: string, translate: boolean, maxCycles =
   return { out, result, cycles: pc.cpu.cycles, instructions: pc.cpu.instructions };
 }
 
+/**
+ * Programs the PIC (vectors 0x20), the PIT at 1193 (1 kHz), an IDT whose vector 0x20
+ * handler counts in EBX and EOIs the PIC; waits with STI/HLT until 5 ticks and writes
+ * the count to isa-debug-exit.
+ */
+function picTicks(apic: boolean) {
+  const code = [
+    // mov esp, 0x180000 (Multiboot leaves ESP undefined)
+    0xbc, 0x00, 0x00, 0x18, 0x00,
+    // lidt [idtr]
+    0x0f, 0x01, 0x1d, 0x00, 0x20, 0x10, 0x00,
+    // PIC init: 0x11 -> 0x20, 0x20 -> 0x21, 0x04 -> 0x21, 0x01 -> 0x21, mask 0xfe
+    0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21, 0xb0, 0xfe, 0xe6, 0x21,
+    // PIT ch0 mode 2, 1193
+    0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xa9, 0xe6, 0x40, 0xb0, 0x04, 0xe6, 0x40,
+    // xor ebx, ebx ; loop: sti ; hlt ; cmp ebx, 5 ; jb loop
+    0x31, 0xdb, 0xfb, 0xf4, 0x83, 0xfb, 0x05, 0x72, 0xf9,
+    // mov al, bl ; out 0xf4, al
+    0x88, 0xd8, 0xe6, 0xf4,
+  ];
+  const image = multibootElf(code, { bss: 0x3000 });
+  const pc = new Pc({ memoryBytes: 16 << 20, apic });
+  pc.boot(image, 'k');
+  // IDTR at 0x102000 (limit 0x7ff, base 0x102100); gate 0x20 -> handler at 0x102900
+  const dv = new DataView(pc.ram.buffer);
+  dv.setUint16(0x102000, 0x7ff, true); dv.setUint32(0x102002, 0x102100, true);
+  dv.setUint32(0x102100 + 0x20 * 8, (0x08 << 16) | 0x2900, true); dv.setUint32(0x102104 + 0x20 * 8, 0x00108e00, true);
+  // handler: inc ebx ; mov al, 0x20 ; out 0x20, al ; iret
+  pc.ram.set([0x43, 0xb0, 0x20, 0xe6, 0x20, 0xcf], 0x102900);
+  // the GDT the gate's selector needs
+  dv.setUint32(0x103008, 0x0000ffff, true); dv.setUint32(0x10300c, 0x00cf9a00, true);
+  pc.cpu.gdtrBase = 0x103000; pc.cpu.gdtrLimit = 15;
+  return { result: pc.run(1e10), cycles: pc.cpu.cycles };
+}
+
 describe('the PC', () => {
   const cpubound = new Uint8Array(fs.readFileSync(path.join(ROOT, 'guests/bin/cpubound.elf')));
 
@@ -34,40 +69,12 @@ describe('the PC', () => {
   });
 
   it('delivers PIT ticks as IRQ 0 through the PIC to an interrupt handler', () => {
-    // Program the PIC (vectors 0x20), the PIT at 1193 (1 kHz), install an IDT whose
-    // vector 0x20 handler counts in EBX and EOIs; wait with STI/HLT until 5 ticks.
-    const code = [
-      // mov esp, 0x180000 (Multiboot leaves ESP undefined)
-      0xbc, 0x00, 0x00, 0x18, 0x00,
-      // lidt [idtr]
-      0x0f, 0x01, 0x1d, 0x00, 0x20, 0x10, 0x00,
-      // PIC init: 0x11 -> 0x20, 0x20 -> 0x21, 0x04 -> 0x21, 0x01 -> 0x21, mask 0xfe
-      0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21, 0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21, 0xb0, 0xfe, 0xe6, 0x21,
-      // PIT ch0 mode 2, 1193
-      0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xa9, 0xe6, 0x40, 0xb0, 0x04, 0xe6, 0x40,
-      // xor ebx, ebx ; loop: sti ; hlt ; cmp ebx, 5 ; jb loop
-      0x31, 0xdb, 0xfb, 0xf4, 0x83, 0xfb, 0x05, 0x72, 0xf9,
-      // mov al, bl ; out 0xf4, al
-      0x88, 0xd8, 0xe6, 0xf4,
-    ];
-    const image = multibootElf(code, { bss: 0x3000 });
-    const pc = new Pc({ memoryBytes: 16 << 20 });
-    pc.boot(image, 'k');
-    // IDTR at 0x102000 (limit 0x7ff, base 0x102100); gate 0x20 -> handler at 0x102900
-    const dv = new DataView(pc.ram.buffer);
-    dv.setUint16(0x102000, 0x7ff, true); dv.setUint32(0x102002, 0x102100, true);
-    dv.setUint32(0x102100 + 0x20 * 8, (0x08 << 16) | 0x2900, true); dv.setUint32(0x102104 + 0x20 * 8, 0x00108e00, true);
-    // handler: inc ebx ; mov al, 0x20 ; out 0x20, al ; iret
-    pc.ram.set([0x43, 0xb0, 0x20, 0xe6, 0x20, 0xcf], 0x102900);
-    // the GDT the gate's selector needs
-    dv.setUint32(0x103008, 0x0000ffff, true); dv.setUint32(0x10300c, 0x00cf9a00, true);
-    pc.cpu.gdtrBase = 0x103000; pc.cpu.gdtrLimit = 15;
-    const r = pc.run(1e10);
-    expect(r).toEqual({ kind: 'exit', value: 5, status: 11 });
+    const { result, cycles } = picTicks(false);
+    expect(result).toEqual({ kind: 'exit', value: 5, status: 11 });
     // Five 1193-tick periods at 1.193182 MHz, on a 2 GHz clock: just over 10 ms.
     const period = (1193 * DEFAULT_COSTS.cpuHz) / DEFAULT_COSTS.pitHz;
-    expect(pc.cpu.cycles).toBeGreaterThanOrEqual(5 * period);
-    expect(pc.cpu.cycles).toBeLessThan(5 * period + 100000);
+    expect(cycles).toBeGreaterThanOrEqual(5 * period);
+    expect(cycles).toBeLessThan(5 * period + 100000);
   });
 
   it('hands a Multiboot kernel the CPU, PICs and PIT as QEMU 7.2 and SeaBIOS 1.16 leave them', () => {
@@ -91,6 +98,67 @@ describe('the PC', () => {
     pc.boot(multibootElf([0xe4, 0x61, 0xe4, 0x61, 0xe4, 0x61, 0xe6, 0xf4]), 'k');
     pc.run(1e9);
     expect(pc.cpu.cycles).toBe(4 * DEFAULT_COSTS.instructionCycles + 3 * DEFAULT_COSTS.chipsetAccessCycles + DEFAULT_COSTS.isaAccessCycles);
+  });
+});
+
+describe('the PC with an APIC (--apic)', () => {
+  /** Runs `code` as a Multiboot kernel and returns what it wrote to isa-debug-exit. */
+  function exitValue(code: number[], apic: boolean): number {
+    const pc = new Pc({ memoryBytes: 16 << 20, apic });
+    pc.boot(multibootElf(code), 'k');
+    const r = pc.run(1e9);
+    if (r.kind !== 'exit') throw new Error(`the guest ended with ${r.kind}`);
+    return r.value;
+  }
+
+  it('says so in CPUID (leaf 1 EDX bit 9) only with one', () => {
+    // mov eax, 1 ; cpuid ; mov eax, edx ; shr eax, 9 ; and al, 1 ; out 0xf4, al
+    const code = [0xb8, 1, 0, 0, 0, 0x0f, 0xa2, 0x89, 0xd0, 0xc1, 0xe8, 0x09, 0x24, 0x01, 0xe6, 0xf4];
+    expect(exitValue(code, true)).toBe(1);
+    expect(exitValue(code, false)).toBe(0);
+  });
+
+  it('reads IA32_APIC_BASE as the bootstrap processor\'s enabled APIC at 0xFEE00000, and without one the MSR raises #GP', () => {
+    // mov ecx, 0x1b ; rdmsr ; shr eax, 8 ; out 0xf4, al (bits 8-15: BSP and global enable)
+    const code = [0xb9, 0x1b, 0, 0, 0, 0x0f, 0x32, 0xc1, 0xe8, 0x08, 0xe6, 0xf4];
+    expect(exitValue(code, true)).toBe(0x09);
+    const pc = new Pc({ memoryBytes: 16 << 20 });
+    pc.boot(multibootElf(code), 'k');
+    expect(pc.run(1e9).kind).toBe('triple-fault'); // #GP with no IDT
+  });
+
+  it('delivers PIT ticks through I/O APIC pin 2 and the local APIC, ended by a write of the EOI register', () => {
+    // Both 8259s masked; I/O APIC entry 2 (IOREGSEL 0x14) to vector 0x30, fixed, edge,
+    // unmasked; the PIT at 1 kHz; count ticks in EBX with STI/HLT until 5.
+    const code = [
+      0xbc, 0x00, 0x00, 0x18, 0x00, // mov esp, 0x180000
+      0x0f, 0x01, 0x1d, 0x00, 0x20, 0x10, 0x00, // lidt [0x102000]
+      0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1, // mask the 8259s
+      0xc7, 0x05, 0x00, 0x00, 0xc0, 0xfe, 0x14, 0, 0, 0, // mov dword [0xfec00000], 0x14
+      0xc7, 0x05, 0x10, 0x00, 0xc0, 0xfe, 0x30, 0, 0, 0, // mov dword [0xfec00010], 0x30
+      0xb0, 0x34, 0xe6, 0x43, 0xb0, 0xa9, 0xe6, 0x40, 0xb0, 0x04, 0xe6, 0x40, // PIT ch0 mode 2, 1193
+      0x31, 0xdb, 0xfb, 0xf4, 0x83, 0xfb, 0x05, 0x72, 0xf9, // xor ebx, ebx ; sti ; hlt ; cmp ebx, 5 ; jb
+      0x88, 0xd8, 0xe6, 0xf4, // mov al, bl ; out 0xf4, al
+    ];
+    const pc = new Pc({ memoryBytes: 16 << 20, apic: true });
+    pc.boot(multibootElf(code, { bss: 0x3000 }), 'k');
+    const dv = new DataView(pc.ram.buffer);
+    dv.setUint16(0x102000, 0x7ff, true); dv.setUint32(0x102002, 0x102100, true);
+    dv.setUint32(0x102100 + 0x30 * 8, (0x08 << 16) | 0x2900, true); dv.setUint32(0x102104 + 0x30 * 8, 0x00108e00, true);
+    // handler: inc ebx ; mov dword [0xfee000b0], 0 ; iret
+    pc.ram.set([0x43, 0xc7, 0x05, 0xb0, 0x00, 0xe0, 0xfe, 0, 0, 0, 0, 0xcf], 0x102900);
+    dv.setUint32(0x103008, 0x0000ffff, true); dv.setUint32(0x10300c, 0x00cf9a00, true);
+    pc.cpu.gdtrBase = 0x103000; pc.cpu.gdtrLimit = 15;
+    expect(pc.run(1e10)).toEqual({ kind: 'exit', value: 5, status: 11 });
+    const period = (1193 * DEFAULT_COSTS.cpuHz) / DEFAULT_COSTS.pitHz;
+    expect(pc.cpu.cycles).toBeGreaterThanOrEqual(5 * period);
+    expect(pc.cpu.cycles).toBeLessThan(5 * period + 100000);
+    expect(pc.platform.lapic!.read(0x100 + 0x10, 4)).toBe(0); // nothing left in service (ISR of vector 0x30)
+  });
+
+  it('passes the 8259s\' interrupts through the local APIC\'s LINT0 (virtual wire, as firmware leaves it) to a guest that knows no APIC', () => {
+    expect(picTicks(true)).toEqual(picTicks(false));
+    expect(picTicks(true).result).toEqual({ kind: 'exit', value: 5, status: 11 });
   });
 });
 

@@ -14,6 +14,7 @@ import { Clock } from '../devices/clock';
 import { Costs, DEFAULT_COSTS } from '../devices/costs';
 import { PortBus, PortRange } from '../devices/port-bus';
 import { MmioBus } from '../devices/mmio-bus';
+import type { LocalApic } from '../devices/lapic';
 import { DualPic } from '../devices/pic8259';
 import { Pit8254 } from '../devices/pit8254';
 import { CmosRtc } from '../devices/cmos';
@@ -56,6 +57,8 @@ export interface PcOptions {
   pcapPath?: string;
   /** Record the run: the CPU's running time, the frames on the wire. */
   timeline?: Timeline | null;
+  /** A local APIC and an I/O APIC, as QEMU's `pc` has (board/platform.ts); default: none, only the 8259s. */
+  apic?: boolean;
 }
 
 export type RunResult =
@@ -111,7 +114,7 @@ export function bootKernel(cpu: Cpu, ram: Uint8Array, platform: Platform, image:
 
 function enterKernel(cpu: Cpu, ram: Uint8Array, platform: Platform, h: Handover): void {
   platform.firmwareSetup();
-  writeAcpiTables(ram);
+  writeAcpiTables(ram, platform.lapic !== null);
   firmwareInterruptSetup(platform);
   cpu.invalidateCode(0, ram.length);
   cpu.enterFlat32(h.eip, h.cs, h.ds);
@@ -191,9 +194,14 @@ export class Pc implements CpuBus {
       map: (name, base, length, device, cycles) => this.ports.map(name, base, length, device, cycles),
       unmap: (range) => this.ports.remove(range),
     };
+    const mmioMapper: PortMapper<PortRange> = {
+      map: (name, base, length, device, cycles) => this.mmio.map(name, base, length, device, cycles),
+      unmap: (range) => this.mmio.remove(range),
+    };
     this.platform = new Platform({
       clock: this.clock, costs, memoryBytes: options.memoryBytes, rtcStart: options.rtcStart ?? DEFAULT_RTC_START,
       console: options.console, trace: this.trace, traceIrq: kinds.has('irq'), tracePost: kinds.has('post'),
+      apic: options.apic === true,
     }, {
       setIntr: (level) => { cpu.irqLine = level; },
       setA20: (on) => cpu.setA20(on),
@@ -201,15 +209,11 @@ export class Pc implements CpuBus {
       exit: () => { if (this.ended === null) this.exited = true; cpu.requestStop(); },
       cycles: () => cpu.cycles,
       fpu: cpu.fpu,
-    }, busMapper);
+    }, busMapper, mmioMapper);
     const p = this.platform;
     this.pic = p.pic; this.pit = p.pit; this.cmos = p.cmos; this.port92 = p.port92; this.com1 = p.com1;
     this.pci = p.pci; this.debugConsole = p.debugConsole; this.debugExit = p.debugExit;
     if (options.timeline) options.timeline.track(1, 'cpu');
-    const mmioMapper: PortMapper<PortRange> = {
-      map: (name, base, length, device, cycles) => this.mmio.map(name, base, length, device, cycles),
-      unmap: (range) => this.mmio.remove(range),
-    };
     if (options.nic) this.addNic(options.nic, options.mac ?? DEFAULT_MAC, options.peers ?? [], options.pcapPath, busMapper, mmioMapper);
 
     this.ports.charge = (c) => this.cpu.addCycles(c);
@@ -289,6 +293,11 @@ export class Pc implements CpuBus {
   acknowledgeInterrupt(): number {
     this.clock.now = this.cpu.cycles;
     return this.platform.acknowledge();
+  }
+
+  /** The local APIC, with `apic` (CpuBus: CPUID and IA32_APIC_BASE see it). */
+  get localApic(): LocalApic | null {
+    return this.platform.lapic;
   }
 
   // ---- Booting and running ----

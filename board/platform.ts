@@ -15,6 +15,12 @@
  *   0x80                                POST code (kept, and traced as `post`; also the I/O delay port)
  *   0xF0                                FPU error latch (FERR# -> IRQ 13)   IRQ 13
  *
+ * With `apic` (off by default), a local APIC at 0xFEE00000 and an 82093AA I/O APIC at
+ * 0xFEC00000 too, as QEMU's `pc` has them: the 8259's INTR goes to the local APIC's
+ * LINT0 (virtual wire, as firmware leaves it), and every ISA IRQ also to the I/O APIC's
+ * pin of the same number but IRQ 0, which is on pin 2 (the MADT says so); the CPU takes
+ * its interrupts from the local APIC. Without it, nothing says an APIC exists.
+ *
  * The bare machine (`Pc`) maps these ports on its port bus; a hypervisor's VM maps the
  * same devices, as its virtual platform, on its own port map. Either way the platform
  * only needs a `PortMapper` and the few lines it drives on the CPU side (`CpuSide`).
@@ -36,6 +42,9 @@ import { PciHost, PciFunction, addI440fxChipset, firmwareSetup } from '../device
 import { DebugConsole, DebugExit } from '../devices/debug-ports';
 import { I8042 } from '../devices/i8042';
 import { AcpiPm, ResetControl, PM_BASE, PM_LENGTH, CNT_SCI_EN, PM1_CNT } from '../devices/acpi-pm';
+import { LocalApic, LAPIC_BASE } from '../devices/lapic';
+import { IoApic, IOAPIC_BASE } from '../devices/ioapic';
+import { IOAPIC_ID } from './acpi';
 import type { FpuPins } from '../cpu/x87';
 
 /** Where a platform puts its port ranges: a machine's port bus, or a VM's port map. */
@@ -79,6 +88,8 @@ export interface PlatformOptions {
   /** One line per traced event (interrupt lines when `traceIrq`, ignored writes always). */
   trace?: ((line: string) => void) | null;
   traceIrq?: boolean;
+  /** A local APIC and an I/O APIC (see the top of this file); their pages go to the `mem` mapper. */
+  apic?: boolean;
   /** Trace every POST code written to port 0x80 (`CYCLE post 0xNN`). */
   tracePost?: boolean;
 }
@@ -104,6 +115,9 @@ function hex(v: number, width = 2): string {
   return '0x' + (v >>> 0).toString(16).padStart(width, '0');
 }
 
+/** The local APIC's bus clock, the timer's input: 1 GHz, as QEMU's. */
+const APIC_BUS_HZ = 1e9;
+
 export class Platform {
   readonly pic = new DualPic();
   readonly pit: Pit8254;
@@ -117,6 +131,9 @@ export class Platform {
   readonly i8042 = new I8042();
   readonly acpiPm: AcpiPm;
   readonly resetControl = new ResetControl();
+  /** The local APIC and the I/O APIC, with `apic`; null without. */
+  readonly lapic: LocalApic | null = null;
+  readonly ioapic: IoApic | null = null;
   /** IRQ lines a second source drives (the SCI beside a card on IRQ 9): bit mask per IRQ. */
   private readonly extraIrq = new Uint8Array(16);
   /** The level `isaIrq` last set per IRQ. */
@@ -125,7 +142,11 @@ export class Platform {
   private readonly traceIrq: boolean;
   private readonly loggedIgnored = new Set<string>();
 
-  constructor(readonly opts: PlatformOptions, private readonly cpu: CpuSide, mapper: PortMapper) {
+  /**
+   * `mapper` takes the platform's port ranges; `mem` its memory-mapped ones (the APIC
+   * pages), needed with `apic`.
+   */
+  constructor(readonly opts: PlatformOptions, private readonly cpu: CpuSide, mapper: PortMapper, mem?: PortMapper) {
     const { clock, costs } = opts;
     this.pit = new Pit8254(clock, costs.pitHz);
     this.cmos = new CmosRtc(clock, opts.rtcStart, opts.memoryBytes);
@@ -141,8 +162,28 @@ export class Platform {
 
     // Interrupt wiring.
     this.pic.onOutput = (level) => cpu.setIntr(level);
-    this.pit.onIrq0 = () => { this.irqTrace('raise', 0); this.pic.pulseIrq(0); };
-    this.cmos.onIrq8 = () => { this.irqTrace('raise', 8); this.pic.pulseIrq(8); };
+    if (opts.apic === true) {
+      if (!mem) throw new Error('Platform: an APIC needs a memory-mapped I/O mapper');
+      const trace = this.trace;
+      const ioapic = new IoApic({
+        deliver: (vector, mode, logical, destination, level) => {
+          if (lapic.matches(logical, destination)) lapic.accept(vector, mode, level);
+        },
+      }, this.traceIrq ? (line) => trace!(`${cpu.cycles()} ${line}`) : null);
+      const lapic: LocalApic = new LocalApic(clock, {
+        setIntr: (level) => cpu.setIntr(level),
+        nmi: () => trace?.(`${cpu.cycles()} lapic NMI dropped (this CPU has no NMI input)`),
+        eoi: (vector) => ioapic.eoi(vector),
+        extIntAck: () => this.pic.acknowledge(),
+      }, costs.cpuHz / APIC_BUS_HZ, 0, trace);
+      this.pic.onOutput = (level) => lapic.setLint0(level);
+      mem.map('lapic', LAPIC_BASE, 0x1000, lapic, costs.apicAccessCycles);
+      mem.map('ioapic', IOAPIC_BASE, 0x1000, ioapic, costs.pciAccessCycles);
+      this.lapic = lapic;
+      this.ioapic = ioapic;
+    }
+    this.pit.onIrq0 = () => { this.irqTrace('raise', 0); this.pulseIrq(0); };
+    this.cmos.onIrq8 = () => { this.irqTrace('raise', 8); this.pulseIrq(8); };
     this.com1.onIrq = (level) => this.isaIrq(4, level);
     this.port92.onA20 = (on) => cpu.setA20(on);
     this.port92.onReset = () => cpu.end('reset');
@@ -214,6 +255,8 @@ export class Platform {
     this.i8042.reset();
     this.acpiPm.reset();
     this.resetControl.reset();
+    this.lapic?.reset();
+    this.ioapic?.reset();
     this.extraIrq.fill(0);
     this.mainIrq.fill(0);
   }
@@ -233,13 +276,37 @@ export class Platform {
     this.acpiPm.write(PM1_CNT, 2, CNT_SCI_EN);
     // The 8042 as SeaBIOS leaves it: self-tested, translating, the keyboard on IRQ 1.
     this.i8042.firmwareSetup();
+    // The local APIC as SeaBIOS leaves it, enabled in virtual-wire mode; the I/O APIC
+    // with the ID the MADT gives it (every entry still masked).
+    this.lapic?.firmwareSetup();
+    if (this.ioapic !== null) {
+      this.ioapic.write(0x00, 4, 0);
+      this.ioapic.write(0x10, 4, IOAPIC_ID << 24);
+    }
   }
 
   /** An ISA device's interrupt request line. */
   isaIrq(irq: number, level: boolean): void {
     this.irqTrace(level ? 'raise' : 'lower', irq);
     this.mainIrq[irq] = level ? 1 : 0;
-    this.pic.setIrq(irq, level || this.extraIrq[irq] !== 0);
+    this.setIrq(irq, level || this.extraIrq[irq] !== 0);
+  }
+
+  /** IRQ `irq`'s line to the 8259s and, with an APIC, to its I/O APIC pin. */
+  private setIrq(irq: number, level: boolean): void {
+    this.pic.setIrq(irq, level);
+    this.ioapic?.setIrq(irq === 0 ? 2 : irq, level);
+  }
+
+  /** A pulse on IRQ `irq` (the PIT's and the RTC's outputs, edge-triggered). */
+  private pulseIrq(irq: number): void {
+    this.pic.pulseIrq(irq);
+    const io = this.ioapic;
+    if (io !== null) {
+      const pin = irq === 0 ? 2 : irq;
+      io.setIrq(pin, true);
+      io.setIrq(pin, false);
+    }
   }
 
   /** A second source on an IRQ line (`bit` its own), wired-OR with the line's `isaIrq` level. */
@@ -249,7 +316,7 @@ export class Platform {
     const now = this.extraIrq[irq] !== 0 || this.mainIrq[irq] !== 0;
     if (now === was) return;
     this.irqTrace(now ? 'raise' : 'lower', irq);
-    this.pic.setIrq(irq, now);
+    this.setIrq(irq, now);
   }
 
   /** A PCI function's INTA# goes to the ISA IRQ its interrupt line names (level-triggered). */
@@ -299,7 +366,7 @@ export class Platform {
 
   /** Traces an interrupt acknowledge (the machine calls this when the CPU takes one). */
   acknowledge(): number {
-    const vector = this.pic.acknowledge();
+    const vector = this.lapic !== null ? this.lapic.acknowledge() : this.pic.acknowledge();
     if (this.traceIrq) this.trace!(`${this.cpu.cycles()} irq ack vector=${hex(vector)}`);
     return vector;
   }

@@ -91,6 +91,13 @@ describe('vpio run', () => {
     expect(out).toMatch(/0x03f8-0x03ff\s+com1/);
     expect(out).toMatch(/0x0020-0x0021\s+pic-master/);
     expect(out).toMatch(/00:00\.0\s+8086:1237/);
+    expect(out).not.toMatch(/apic/);
+  });
+
+  it('lists the APICs\' pages with --apic', () => {
+    const out = runCli(['run', '--list-devices', '--apic']).stdout.toString();
+    expect(out).toMatch(/^0xfec00000-0xfec00fff\s+ioapic\s+\d+\n0xfee00000-0xfee00fff\s+lapic\s+\d+$/m);
+    expect(out).toMatch(/I\/O APIC pin of its number, IRQ 0 on pin 2/);
   });
 
   it('traces port accesses, one line each, to --trace-out', () => {

@@ -182,6 +182,7 @@ interface RunOptions {
   traceOut?: string;
   listDevices?: boolean;
   translate: boolean;
+  apic?: boolean;
   seed?: string;
   nic?: string;
   mac?: string;
@@ -206,8 +207,14 @@ function listDevices(pc: Pc, out: Sink): void {
     const hi = r.base + r.length - 1;
     out.line(`0x${r.base.toString(16).padStart(4, '0')}-0x${hi.toString(16).padStart(4, '0')}   ${r.name.padEnd(15)} ${r.cycles}`);
   }
+  const memory = pc.mmio.ranges.filter((r) => r.name === 'lapic' || r.name === 'ioapic').sort((a, b) => a.base - b.base);
+  if (memory.length) {
+    out.line('');
+    out.line('memory range             device          bus cycles');
+    for (const r of memory) out.line(`0x${r.base.toString(16).padStart(8, '0')}-0x${(r.base + r.length - 1).toString(16).padStart(8, '0')}  ${r.name.padEnd(15)} ${r.cycles}`);
+  }
   out.line('');
-  out.line('irq  device');
+  out.line(pc.platform.ioapic !== null ? 'irq  device (each also on the I/O APIC pin of its number, IRQ 0 on pin 2)' : 'irq  device');
   // The platform's own lines (board/platform.ts), then every PCI function's routed
   // interrupt line as firmware set it, and an ISA card's line.
   const irqs: [number, string][] = [[0, 'pit channel 0'], [1, 'i8042 keyboard'], [2, 'cascade (slave 8259A)'], [4, 'com1'], [8, 'rtc'], [12, 'i8042 mouse'], [13, 'x87 FPU error (FERR#, port 0xf0)']];
@@ -538,7 +545,7 @@ function runHere(kernels: string[], opts: RunOptions): number {
 function runNative(kernel: string | undefined, opts: RunOptions): number {
   const c = common(opts, 0);
   if (opts.listDevices) {
-    const pc = new Pc({ memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers });
+    const pc = new Pc({ memoryBytes: c.memoryBytes, nic: c.nic, mac: c.mac, peers: c.peers, apic: opts.apic === true });
     listDevices(pc, stdout);
     stdout.flush();
     return pipeBroken() ? EXIT.brokenPipe : EXIT.ok;
@@ -551,6 +558,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
   const machineOptions = {
     mode: 'native', memory: c.memoryBytes, nic: c.nic ?? null, mac: macToString(c.mac), peers: c.peers, seed: opts.seed ?? null,
     cmdline: opts.cmdline[0] ?? '', kernel: sha256(bios === null ? image : null), initrd: sha256(initrd), bios: sha256(bios),
+    ...(opts.apic === true ? { apic: true } : {}),
   };
   if (c.restore) checkSameMachine(c.restore, machineOptions);
   return runThenReport(opts, c, [input], (timeline, traceLine, pcapPath, watch) => {
@@ -565,7 +573,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
           stdout.byte(b);
           if (b === 0x0a) stdout.flush();
         },
-        trace: traceLine, traceKinds: c.kinds,
+        trace: traceLine, traceKinds: c.kinds, apic: opts.apic === true,
       });
       p.cpu.useTranslator = opts.translate;
       if (c.kinds.has('cpu') && traceLine) p.cpu.tracer = cpuTracer(traceLine, '');
@@ -924,6 +932,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
     mode, memory: c.memoryBytes, hostMemory: hostMemoryBytes, quantum, nic: c.nic ?? null, nicVms, mac: macToString(c.mac), peers: c.peers,
     onViolation: mode === 'vpio' ? onViolation : null, cardQuantum: cardQuantum ?? null, seed: opts.seed ?? null,
     cmdlines: specs.map((s) => s.cmdline), kernels: specs.map((s) => sha256(s.image)), initrds: specs.map((s) => sha256(s.initrd ?? null)),
+    ...(opts.apic === true ? { apic: true } : {}),
   };
   if (c.restore) checkSameMachine(c.restore, machineOptions);
   return runThenReport(opts, c, kernels, (timeline, traceLine, pcapPath, watch) => {
@@ -939,7 +948,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
           pcapPath, rtcStart: rtcStartFor(opts.seed),
           // Under a debugger that went backwards, what the replay prints again is not printed twice.
           console: (vm, b) => { if (debug === null || !debug.muted(h.clock.now)) consoles.byte(vm, b); },
-          trace: traceLine, traceKinds: c.kinds, translate: opts.translate,
+          trace: traceLine, traceKinds: c.kinds, translate: opts.translate, apic: opts.apic === true,
           sharedCard: (hh, nic, vms) => new VpioMonitor(hh, nic, vms, { onViolation, cardQuantum }), timeline,
         });
       } catch (e) {
@@ -1122,6 +1131,7 @@ export async function main(argv: string[]): Promise<number> {
       .argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]))
     .addOption(new Option('--restore <file>', 'start from a snapshot instead of booting: give the kernels and options of the run that saved it (output options may differ); the run goes on to --max-cycles, counted from the machine\'s start'))
     .addOption(new Option('--no-translate', 'interpret every instruction (no block translator): slower, same results'))
+    .addOption(new Option('--apic', 'give the machine (each VM) a local APIC and an I/O APIC, as QEMU\'s pc has, described by an ACPI MADT; without it there are only the 8259s, and CPUID and the tables say so'))
     .addOption(new Option('--nic <card>', `a network card at PCI 00:03.0 (ne2000 = RTL8029, rtl8139) or ISA 0x300/IRQ 9 (ne2000-isa)`))
     .addOption(new Option('--mac <address>', `the card's MAC address (default ${macToString(DEFAULT_MAC)}, as QEMU's)`))
     .addOption(new Option('--peer <spec>', `a station on the card's segment: echo (ARP, ICMP echo, UDP echo on port 7), sink (counts a UDP stream to port 9), source[,key=N...] (sends a UDP stream to the guest; ${sourceParamsHelp()}); repeatable`)
@@ -1147,6 +1157,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--only <regexp>', 'only the scenarios whose id matches, e.g. udp-tx/rtl8139'))
     .addOption(new Option('--linux <bzImage>', 'add the Linux rows: this kernel with Linux\'s own ne2k-pci and 8139too in each mode (with --initrd; node scripts/linux-guest.mjs prints both; minutes a boot)'))
     .addOption(new Option('--initrd <file>', 'the initramfs for --linux (scripts/linux-guest.mjs builds it: busybox, the modules, guests/linux/init.sh)'))
+    .addOption(new Option('--apic', 'the Linux rows\' machines (each VM) with a local APIC and an I/O APIC, as vpio run --apic: Linux then ends an interrupt with one EOI instead of the 8259s\' sequence; its rows are named +apic'))
     .action(async (opts: BenchOptions) => { status = await bench(opts); });
 
   program

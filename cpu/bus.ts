@@ -42,6 +42,12 @@ export interface CpuBus {
    * (its `irqLine` is up and EFLAGS.IF is set). Returns the vector, 0..255.
    */
   acknowledgeInterrupt(): number;
+  /**
+   * Optional: the processor's local APIC, when the machine has one. CPUID then reports
+   * it (leaf 1 EDX bit 9) and RDMSR/WRMSR of IA32_APIC_BASE (0x1B) reach `baseMsr`;
+   * without it both say there is none (the MSR raises #GP).
+   */
+  readonly localApic?: { baseMsr: number } | null;
 }
 
 /** Why `Cpu.run` returned. */

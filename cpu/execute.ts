@@ -32,7 +32,7 @@ import { x87 } from './x87';
 /** Byte offset of each 8-bit register (AL CL DL BL AH CH DH BH) in the register buffer. */
 const R8 = new Uint8Array([0, 4, 8, 12, 1, 5, 9, 13]);
 
-/** CPUID leaf 1 EDX: what this CPU really implements (an x87 FPU; no MMX, FXSR, SSE or APIC). */
+/** CPUID leaf 1 EDX: what this CPU really implements (an x87 FPU; no MMX, FXSR or SSE; the APIC bit is added where the machine has one). */
 export const CPUID_FEATURES_EDX =
   (1 << 0) /* FPU */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ |
   (1 << 13) /* PGE */ | (1 << 15) /* CMOV */;
@@ -44,6 +44,10 @@ const MSR_TSC = 0x10;
 const MSR_PLATFORM_ID = 0x17;
 /** IA32_BIOS_SIGN_ID (P6): firmware writes 0, executes CPUID, and reads the microcode revision in EDX (0: none loaded). */
 const MSR_BIOS_SIGN_ID = 0x8b;
+/** IA32_APIC_BASE: the local APIC's page, global enable (bit 11) and BSP flag (bit 8), where the machine has one. */
+const MSR_APIC_BASE = 0x1b;
+/** CPUID leaf 1 EDX bit 9: an on-chip local APIC. */
+const CPUID_APIC = 1 << 9;
 
 // ======================================================================
 // ModRM effective addresses (SDM vol. 2, tables 2-1 and 2-2)
@@ -1244,6 +1248,11 @@ function WRMSR(cpu: Cpu, op: number): void {
   const msr = r32[ECX];
   if (msr === MSR_TSC) cpu.tscOffset = ((r32[EDX] >>> 0) * 4294967296 + (r32[EAX] >>> 0)) - cpu.cycles;
   else if (msr === MSR_BIOS_SIGN_ID) { cpu.biosSignLo = r32[EAX]; cpu.biosSignHi = r32[EDX]; }
+  else if (msr === MSR_APIC_BASE && cpu.bus.localApic) {
+    // Reserved bits (0-7, 9-10, and 32 up: 32-bit physical addresses here) raise #GP.
+    if ((r32[EAX] & 0x6ff) !== 0 || r32[EDX] !== 0) cpu.fault(GP, 0);
+    cpu.bus.localApic.baseMsr = r32[EAX] >>> 0;
+  }
   else cpu.fault(GP, 0); // every other MSR, IA32_PLATFORM_ID (read-only) included
 }
 
@@ -1263,6 +1272,7 @@ function RDMSR(cpu: Cpu, op: number): void {
   if (msr === MSR_TSC) readTsc(cpu);
   else if (msr === MSR_PLATFORM_ID) { r32[EAX] = 0; r32[EDX] = 0; }
   else if (msr === MSR_BIOS_SIGN_ID) { r32[EAX] = cpu.biosSignLo; r32[EDX] = cpu.biosSignHi; }
+  else if (msr === MSR_APIC_BASE && cpu.bus.localApic) { r32[EAX] = cpu.bus.localApic.baseMsr; r32[EDX] = 0; }
   else cpu.fault(GP, 0);
 }
 
@@ -2464,7 +2474,7 @@ function cpuid(cpu: Cpu): void {
   r[EAX] = CPUID_SIGNATURE;
   r[EBX] = 0;
   r[ECX] = 0;
-  r[EDX] = CPUID_FEATURES_EDX;
+  r[EDX] = CPUID_FEATURES_EDX | (cpu.bus.localApic ? CPUID_APIC : 0);
 }
 
 function readTsc(cpu: Cpu): void {

@@ -28,6 +28,12 @@ export interface Costs {
    * still ISA-speed on a PIIX-class southbridge, same as isaAccessCycles.
    */
   chipsetAccessCycles: number;
+  /**
+   * One access to the local APIC's registers: on the processor, uncached, a few tens of
+   * ns (Intel's optimisation manuals put an xAPIC register access at 100-200 cycles of
+   * a 2-3 GHz core); we take 50 ns.
+   */
+  apicAccessCycles: number;
   /** The 8254's input clock: 1.193182 MHz (Intel 8254 datasheet; the PC's 14.31818 MHz / 12). */
   pitHz: number;
   /**
@@ -87,6 +93,7 @@ export const DEFAULT_COSTS: Readonly<Costs> = Object.freeze({
   isaAccessCycles: 2000, // 1 µs at 2 GHz
   pciAccessCycles: 500, // 0.25 µs at 2 GHz
   chipsetAccessCycles: 2000,
+  apicAccessCycles: 100, // 50 ns at 2 GHz
   pitHz: 1_193_182,
   exitRoundTripCycles: 2000,
   virtualDeviceCycles: 1000,

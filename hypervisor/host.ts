@@ -99,6 +99,8 @@ export interface HostOptions {
   rtcStart: number;
   console: (vm: number, byte: number) => void;
   trace?: ((line: string) => void) | null;
+  /** Each VM gets a local APIC and an I/O APIC (Vm's `apic`). */
+  apic?: boolean;
   traceKinds?: ReadonlySet<string>;
   translate?: boolean;
   /** `vpio` mode: what shares the card. */
@@ -199,7 +201,7 @@ export class Host {
       const vm = new Vm({
         id, ram: this.ram.subarray(bases[id], bases[id] + opts.memoryBytes), base: bases[id], clock: this.clock, costs,
         rtcStart: opts.rtcStart, console: (b) => opts.console(id, b), trace: this.trace, traceKinds: kinds,
-        charge: (v, c, cycles) => this.charge(v, c, cycles), timeline: this.timeline,
+        charge: (v, c, cycles) => this.charge(v, c, cycles), timeline: this.timeline, apic: opts.apic === true,
       });
       this.timeline?.track(id + 1, `vm${id}`);
       vm.cpu.useTranslator = opts.translate ?? true;

@@ -16,6 +16,7 @@ import { DmaPort, ramDma } from '../devices/rtl8139';
 import { PortMap } from './port-map';
 import { PortRange, RangeCounter, newCounter } from '../devices/port-bus';
 import { MmioBus } from '../devices/mmio-bus';
+import type { LocalApic } from '../devices/lapic';
 import { Timeline } from '../board/timeline';
 
 /** Hypervisor work charged to a VM that is not a port exit: its count and cycles. */
@@ -78,6 +79,11 @@ export interface VmOptions {
   charge: (vm: Vm, counter: WorkCounter, cycles: number) => void;
   /** Where exits go when a timeline is recorded. */
   timeline?: Timeline | null;
+  /**
+   * A local APIC and an I/O APIC in the VM's platform, emulated by the hypervisor as
+   * Palacios emulates them: their pages are trapped, an exit per register access.
+   */
+  apic?: boolean;
 }
 
 export class Vm implements CpuBus {
@@ -169,7 +175,7 @@ export class Vm implements CpuBus {
     const vmTrace = this.trace ? (line: string) => this.trace!(line.replace(/^(\d+) /, `$1 vm${this.id} `)) : null;
     this.platform = new Platform({
       clock: opts.clock, costs: opts.costs, memoryBytes: opts.ram.length, rtcStart: opts.rtcStart,
-      console: opts.console, trace: vmTrace, traceIrq: opts.traceKinds.has('irq'),
+      console: opts.console, trace: vmTrace, traceIrq: opts.traceKinds.has('irq'), apic: opts.apic === true,
     }, {
       setIntr: (level) => { cpu.irqLine = level; },
       setA20: (on) => cpu.setA20(on),
@@ -177,7 +183,7 @@ export class Vm implements CpuBus {
       exit: () => { if (this.ended === null) this.exited = true; cpu.requestStop(); },
       cycles: () => cpu.cycles,
       fpu: cpu.fpu,
-    }, this.trapMapper);
+    }, this.trapMapper, this.trapMmio);
     this.platform.reset();
     this.cpu.reset();
   }
@@ -226,6 +232,11 @@ export class Vm implements CpuBus {
     this.opts.clock.now = this.cpu.cycles;
     this.opts.charge(this, this.stats.irq, this.opts.costs.irqInjectCycles);
     return this.platform.acknowledge();
+  }
+
+  /** The VM's local APIC, with `apic` (CpuBus: CPUID and IA32_APIC_BASE see it). */
+  get localApic(): LocalApic | null {
+    return this.platform.lapic;
   }
 
   /** Port exits by hook name. */

@@ -121,6 +121,23 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('a stock Linux kernel on the bare machine',
     expect(r.status).toBe(0);
   }, 900000);
 
+  it('with --apic, routes its interrupts through the I/O APIC and the local APIC it finds in CPUID and the MADT; 8139too pings and streams', () => {
+    const { kernel, initrd } = linuxGuest();
+    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 vpio_driver=8139too vpio_io=1 vpio_work=ping,tx vpio_count=50',
+      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'rtl8139', '--peer', 'echo', '--peer', 'sink', '--apic'], 600000);
+    const out = r.stdout.toString('latin1');
+    expect(out).toMatch(/IOAPIC\[0\]: apic_id 1, version 17, address 0xfec00000, GSI 0-23/);
+    expect(out).toMatch(/ACPI: INT_SRC_OVR \(bus 0 bus_irq 0 global_irq 2 dfl dfl\)/);
+    expect(out).toMatch(/Enabling APIC mode: {2}Flat\. {2}Using 1 I\/O APICs/);
+    expect(out).toMatch(/\.\.TIMER: vector=0x30 apic1=0 pin1=2 apic2=-1 pin2=-1/); // the PIT's tick through pin 2, found at once
+    expect(out).toMatch(/ACPI: Using IOAPIC for interrupt routing/);
+    expect(out).not.toMatch(/APIC error|spurious APIC interrupt|IO-APIC \+ timer doesn't work|Kernel panic/);
+    expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
+    expect(out).toMatch(/vpio-net: tx 50 sent, 0 errors/);
+    expect(r.stderr).toMatch(/sink: 50 datagrams, 51200 bytes, 0 lost, 0 out of order, 0 duplicate, 0 bad checksums/);
+    expect(r.status).toBe(0);
+  }, 600000);
+
   it('is deterministic: two boots to the same cycle print the same bytes and stop at the same instruction', () => {
     const { kernel, initrd } = linuxGuest();
     const boot = () => runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0', '--memory', '128M', '--max-cycles', '3e9'], 600000);

@@ -65,6 +65,20 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('two Linux guests sharing one card under vp
     expect(r.status).toBe(0);
   }, 900000);
 
+  it('vpio with --apic: two Linux guests, each with its own emulated APICs, share one RTL8139; both streams arrive whole', () => {
+    const { kernel, initrd } = linuxGuest();
+    const work = 'console=ttyS0 quiet vpio_driver=8139too vpio_work=tx vpio_count=100';
+    const r = runCli(['run', kernel, kernel, '--initrd', initrd, '--append', `${work} vpio_ip=10.0.2.15`, '--append', `${work} vpio_ip=10.0.2.16`,
+      '--memory', '128M', '--max-cycles', '60e9', '--nic', 'rtl8139', '--peer', 'sink', '--mode', 'vpio', '--apic'], 900000);
+    const out = r.stdout.toString('latin1');
+    expect(initLines(out).filter((l) => l === 'vpio-net: tx 100 sent, 0 errors')).toHaveLength(2);
+    expect(out).not.toMatch(/transmit queue \d+ timed out|Transmit timeout/);
+    for (const m of r.stderr.matchAll(/longest wait (\d+) cycles/g)) expect(Number(m[1])).toBeLessThan(6 * 2e9);
+    expect(r.stderr).toMatch(/sink: 200 datagrams from 2 senders, 204800 bytes, 0 lost, 0 out of order, 0 duplicate/);
+    expect(r.stderr).toMatch(/ 0 refused, 0 DMA outside the owner refused/);
+    expect(r.status).toBe(0);
+  }, 900000);
+
   it('vpio: two Linux guests share one NE2000 (ne2k-pci), each pinging and streaming; no transmit timeout, nothing refused', () => {
     const { kernel, initrd } = linuxGuest();
     const work = 'console=ttyS0 quiet vpio_driver=ne2k-pci vpio_work=ping,tx vpio_count=40 vpio_promisc=1';

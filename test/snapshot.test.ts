@@ -54,6 +54,7 @@ const CASES: Case[] = [
   { name: 'passthrough, NE2000', args: [G + 'udp-tx.elf', G + 'threads.elf', '--mode', 'passthrough', '--nic', 'ne2000'], bits: 10e6 },
   { name: 'virtual, RTL8139', args: [G + 'udp-tx.elf', G + 'ping.elf', '--mode', 'virtual', '--nic', 'rtl8139'], bits: 100e6 },
   { name: 'vpio, NE2000, two guests sharing', args: [G + 'udp-tx.elf', G + 'ping.elf', '--mode', 'vpio', '--nic', 'ne2000'], bits: 10e6 },
+  { name: 'native, RTL8139, with the APICs', args: [G + 'udp-tx.elf', '--nic', 'rtl8139', '--apic'], bits: 100e6 },
   { name: 'vpio, RTL8139, beside the hostile guest', args: [G + 'hostile.elf', G + 'udp-tx.elf', '--mode', 'vpio', '--nic', 'rtl8139', '--cmdline', 'attack=tsad target=150994944', '--cmdline', ''], bits: 100e6 },
 ];
 const COMMON = ['--peer', 'sink', '--peer', 'echo', '--max-cycles', '3e8'];
