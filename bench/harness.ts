@@ -194,10 +194,10 @@ export interface BenchGuest {
 export type Machine = { pc: Pc; host: null } | { pc: null; host: Host };
 
 /** Boots `guests` in `mode`, each with `memoryBytes` of RAM, the card `nic` and `peers` on its wire (VPIO's monitor shares the card under vpio). */
-export function bootMachine(mode: Mode, nic: NicKind | null, guests: BenchGuest[], memoryBytes: number, peers: PeerSpec[], console: (vm: number, byte: number) => void): Machine {
+export function bootMachine(mode: Mode, nic: NicKind | null, guests: BenchGuest[], memoryBytes: number, peers: PeerSpec[], console: (vm: number, byte: number) => void, apic = false): Machine {
   if (mode === 'native') {
     const g = guests[0];
-    const pc = new Pc({ memoryBytes, nic: nic ?? undefined, peers, console: (b) => console(0, b) });
+    const pc = new Pc({ memoryBytes, nic: nic ?? undefined, peers, console: (b) => console(0, b), apic });
     // As Host.boot names them: a Multiboot kernel's own name is its command line's first word, a Linux kernel's is not.
     pc.boot(g.image, isLinuxImage(g.image) ? g.cmdline : `${g.path} ${g.cmdline}`, g.initrd ?? null);
     return { pc, host: null };
@@ -205,7 +205,7 @@ export function bootMachine(mode: Mode, nic: NicKind | null, guests: BenchGuest[
   const host = new Host({
     mode, vms: guests.map((g) => ({ image: g.image, path: g.path, cmdline: g.cmdline, nic: nic !== null && g.nic, initrd: g.initrd ?? null })),
     memoryBytes, hostMemoryBytes: guests.length * memoryBytes + 2 * MiB, nic: nic ?? undefined, mac: DEFAULT_MAC, peers, rtcStart: 946684800,
-    console, sharedCard: (h, n, vms) => new VpioMonitor(h, n, vms),
+    console, sharedCard: (h, n, vms) => new VpioMonitor(h, n, vms), apic,
   });
   host.boot();
   return { pc: null, host };

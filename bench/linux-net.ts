@@ -29,6 +29,8 @@ export interface LinuxSpec {
   kernel: string;
   initrd: string;
   driver: LinuxDriver;
+  /** Each machine with a local APIC and an I/O APIC (`vpio bench --apic`). */
+  apic?: boolean;
 }
 
 /** The streams each boot sends, in order: frame size (64: the minimum frame) and datagrams. */
@@ -40,12 +42,12 @@ const LINUX_MEMORY = 128 * 1024 * 1024;
 const LINUX_LIMIT = 60e9;
 
 /** The Linux boots of a bench run: each driver in each mode (`quick`: not the ports variant of 8139too). */
-export function linuxScenarios(kernel: string, initrd: string, quick: boolean): Scenario[] {
+export function linuxScenarios(kernel: string, initrd: string, quick: boolean, apic = false): Scenario[] {
   const list: Scenario[] = [];
   const drivers: LinuxDriver[] = quick ? ['ne2k-pci', '8139too'] : ['ne2k-pci', '8139too', '8139too-io'];
   for (const driver of drivers) {
     for (const mode of MODES) {
-      list.push({ id: `linux/${LINUX_DRIVERS[driver].label}/${mode}`, workload: 'linux', mode, nic: LINUX_DRIVERS[driver].nic, frame: 0, size: 0, guests: 1, count: 0, linux: { kernel, initrd, driver } });
+      list.push({ id: `linux/${LINUX_DRIVERS[driver].label}${apic ? '+apic' : ''}/${mode}`, workload: 'linux', mode, nic: LINUX_DRIVERS[driver].nic, frame: 0, size: 0, guests: 1, count: 0, linux: { kernel, initrd, driver, apic } });
     }
   }
   return list;
@@ -73,7 +75,7 @@ export function runLinux(s: Scenario): Figures[] {
   const append = linuxAppend(spec.driver);
   const peers = [{ kind: 'echo' as const }, { kind: 'sink' as const }];
   let out = '';
-  const m = bootMachine(s.mode, s.nic, [{ image: kernel, path: spec.kernel, cmdline: append, initrd, nic: true }], LINUX_MEMORY, peers, (_vm, b) => { out += String.fromCharCode(b); });
+  const m = bootMachine(s.mode, s.nic, [{ image: kernel, path: spec.kernel, cmdline: append, initrd, nic: true }], LINUX_MEMORY, peers, (_vm, b) => { out += String.fromCharCode(b); }, spec.apic === true);
   const host = m.host;
   const machine = m.pc ?? m.host;
   const clock = machine.clock;
@@ -93,7 +95,7 @@ export function runLinux(s: Scenario): Figures[] {
   const wireBps = machine.wire?.bitsPerSecond ?? 0;
   const common = { perGuest: [] as number[], ...refusals(host), cycles, instructions, wallSeconds, mips: instructions / wallSeconds / 1e6 };
   const noWindow = perFrame(tally(null, 0, s.nic), 0);
-  const label = LINUX_DRIVERS[spec.driver].label;
+  const label = linuxLabel(spec);
   const figures: Figures[] = [];
 
   const pings = /(\d+) packets transmitted, (\d+) packets received/.exec(out);
@@ -127,6 +129,11 @@ export function runLinux(s: Scenario): Figures[] {
   return figures;
 }
 
+/** A Linux row's card and driver as the tables and ids name them: `rtl8139-io`, and `+apic` with an APIC. */
+export function linuxLabel(spec: LinuxSpec): string {
+  return LINUX_DRIVERS[spec.driver].label + (spec.apic === true ? '+apic' : '');
+}
+
 /** Whether a figure is one of the Linux rows. */
 export function isLinux(f: Figures): boolean {
   return f.scenario.linux !== undefined;
@@ -138,12 +145,12 @@ export function linuxTables(results: Figures[], ours: Figures[]): string[] {
   if (!rows.length) return [];
   const fmt = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   const int = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : '-');
-  const labelOf = (f: Figures) => LINUX_DRIVERS[f.scenario.linux!.driver].label;
+  const labelOf = (f: Figures) => linuxLabel(f.scenario.linux!);
   const find = (list: Figures[], label: string, workload: string, mode: Mode, frame?: number) =>
     list.find((f) => labelOf(f) === label && f.scenario.workload === workload && f.scenario.mode === mode && (frame === undefined || f.scenario.frame === frame));
   const labels = [...new Set(rows.map(labelOf))];
   const lines: string[] = ['', 'Linux guest (Debian\'s kernel, its own ne2k-pci and 8139too), udp-tx over each stream\'s window: Mbit/s (share of the wire) and elapsed cycles per frame, by mode'];
-  lines.push(`card         frame  ${MODES.map((m) => m.padStart(22)).join('')}   vpio/passthrough   virtual/vpio: hv cycles  card cycles`);
+  lines.push(`${'card'.padEnd(16)} frame  ${MODES.map((m) => m.padStart(22)).join('')}   vpio/passthrough   virtual/vpio: hv cycles  card cycles`);
   for (const label of labels) {
     for (const st of LINUX_STREAMS) {
       const cells = MODES.map((m) => {
@@ -154,24 +161,24 @@ export function linuxTables(results: Figures[], ours: Figures[]): string[] {
       const ratio = v && p && p.mbps ? `${fmt((100 * v.mbps) / p.mbps)}%` : '';
       // vpio may spend no card cycles at all in a stream (nothing of the card hooked per frame): said so, not left blank.
       const times = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '' : b ? `${fmt(a / b, 2)}x` : a ? '0 in vpio' : '');
-      lines.push(`${label.padEnd(12)} ${String(st.frame).padStart(5)}  ${cells}   ${ratio.padStart(16)}   ${times(vi?.hypervisorCyclesPerFrame, v?.hypervisorCyclesPerFrame).padStart(22)}  ${times(vi?.cardCyclesPerFrame, v?.cardCyclesPerFrame).padStart(11)}`);
+      lines.push(`${label.padEnd(16)} ${String(st.frame).padStart(5)}  ${cells}   ${ratio.padStart(16)}   ${times(vi?.hypervisorCyclesPerFrame, v?.hypervisorCyclesPerFrame).padStart(22)}  ${times(vi?.cardCyclesPerFrame, v?.cardCyclesPerFrame).padStart(11)}`);
     }
   }
   lines.push('', 'Linux guest beside ours under vpio, udp-tx: share of card accesses the model saw, exits, hypervisor cycles and the card\'s part of them, per frame');
-  lines.push('card         frame   Linux: hooked  exits  hv cycles  card cycles     ours: hooked  exits  hv cycles  card cycles');
+  lines.push(`${'card'.padEnd(16)} frame   Linux: hooked  exits  hv cycles  card cycles     ours: hooked  exits  hv cycles  card cycles`);
   for (const label of labels) {
     for (const st of LINUX_STREAMS) {
       const l = find(rows, label, 'udp-tx', 'vpio', st.frame);
       if (!l) continue;
       const o = ours.find((f) => f.scenario.workload === 'udp-tx' && f.scenario.guests === 1 && f.scenario.mode === 'vpio' && f.scenario.frame === st.frame && f.scenario.nic === l.scenario.nic);
       const cols = (f: Figures | undefined) => (f ? `${(fmt(100 * (f.hookedFraction ?? 0)) + '%').padStart(13)}  ${fmt(f.exitsPerFrameTotal, 1).padStart(5)}  ${int(f.hypervisorCyclesPerFrame).padStart(9)}  ${int(f.cardCyclesPerFrame ?? NaN).padStart(11)}` : `${'-'.padStart(13)}  ${'-'.padStart(5)}  ${'-'.padStart(9)}  ${'-'.padStart(11)}`);
-      lines.push(`${label.padEnd(12)} ${String(st.frame).padStart(5)}  ${cols(l)}    ${cols(o)}`);
+      lines.push(`${label.padEnd(16)} ${String(st.frame).padStart(5)}  ${cols(l)}    ${cols(o)}`);
     }
   }
   lines.push('', 'Linux guest, ping: round trip, µs (the fastest of the pings)');
-  lines.push(`card         ${MODES.map((m) => m.padStart(12)).join('')}`);
+  lines.push(`${'card'.padEnd(16)} ${MODES.map((m) => m.padStart(12)).join('')}`);
   for (const label of labels) {
-    lines.push(`${label.padEnd(12)} ${MODES.map((m) => { const f = find(rows, label, 'ping', m); return (f ? `${f.rttMicros ?? '-'}${f.ok ? '' : '!'}` : '').padStart(12); }).join('')}`);
+    lines.push(`${label.padEnd(16)} ${MODES.map((m) => { const f = find(rows, label, 'ping', m); return (f ? `${f.rttMicros ?? '-'}${f.ok ? '' : '!'}` : '').padStart(12); }).join('')}`);
   }
   return lines;
 }

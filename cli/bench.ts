@@ -26,6 +26,8 @@ export interface BenchOptions {
   /** The Linux rows: Debian's kernel (a bzImage) and the initramfs of scripts/linux-guest.mjs. */
   linux?: string;
   initrd?: string;
+  /** The Linux rows' machines with a local APIC and an I/O APIC. */
+  apic?: boolean;
 }
 
 export interface BenchReport {
@@ -34,7 +36,7 @@ export interface BenchReport {
   node: string;
   quick: boolean;
   /** The options that chose the scenarios (the worker count changes nothing but the host figures). */
-  options: { quick: boolean; only: string | null; linux?: boolean };
+  options: { quick: boolean; only: string | null; linux?: boolean; apic?: boolean };
   costs: typeof DEFAULT_COSTS;
   images: Record<string, string>;
   results: Figures[];
@@ -106,6 +108,7 @@ class Progress {
  */
 export async function runBench(opts: BenchOptions, version: string, out: (line: string) => void, control: { old?: BenchReport | null; signal?: AbortSignal } = {}): Promise<{ report: BenchReport; ok: boolean; html: () => Promise<string> }> {
   if ((opts.linux === undefined) !== (opts.initrd === undefined)) throw new UsageError('--linux and --initrd go together: the kernel and the initramfs of scripts/linux-guest.mjs');
+  if (opts.apic === true && opts.linux === undefined) throw new UsageError('--apic is for the Linux rows: give it with --linux and --initrd');
   let list = scenarios(opts.quick ?? false);
   // The Linux files' SHA-256 for the report, taken as they are checked.
   const linuxImages: Record<string, string> = {};
@@ -118,7 +121,7 @@ export async function runBench(opts: BenchOptions, version: string, out: (line: 
     if (!isLinuxImage(new Uint8Array(kernel))) throw new UsageError(`--linux ${opts.linux} is not a Linux bzImage; ${fix}`);
     for (const [f, data] of [[opts.linux, kernel], [opts.initrd!, initrd]] as const) linuxImages[path.basename(f)] = createHash('sha256').update(data).digest('hex');
     // The Linux boots first: they are the long ones, and the workers share the rest after them.
-    list = [...linuxScenarios(opts.linux, opts.initrd!, opts.quick ?? false), ...list];
+    list = [...linuxScenarios(opts.linux, opts.initrd!, opts.quick ?? false, opts.apic === true), ...list];
   }
   if (opts.only !== undefined) {
     let re: RegExp;
@@ -153,7 +156,7 @@ export async function runBench(opts: BenchOptions, version: string, out: (line: 
   if (signal?.aborted) throw new BenchStopped();
   const images = { ...imageHashes([...new Set(list.flatMap((s) => imagesOf(s)))]), ...linuxImages };
   const report: BenchReport = {
-    tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, options: { quick: opts.quick ?? false, only: opts.only ?? null, linux: opts.linux !== undefined },
+    tool: 'vpio bench', version, node: process.version, quick: opts.quick ?? false, options: { quick: opts.quick ?? false, only: opts.only ?? null, linux: opts.linux !== undefined, ...(opts.apic === true ? { apic: true } : {}) },
     costs: { ...DEFAULT_COSTS }, images, results: results.flat(),
   };
   if (list.some((s) => s.workload === 'cpubound')) report.cpu = await beside86(signal);

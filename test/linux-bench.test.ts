@@ -59,6 +59,7 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('vpio bench --linux', () => {
 describe('vpio bench --linux refuses bad usage in one line, status 2, before anything runs', () => {
   for (const [what, args, message] of [
     ['--linux without --initrd', ['--linux', 'guests/bin/hello.elf'], /--linux and --initrd go together/],
+    ['--apic without --linux', ['--apic'], /--apic is for the Linux rows: give it with --linux and --initrd/],
     ['a Multiboot kernel', ['--linux', 'guests/bin/hello.elf', '--initrd', 'package.json'], /--linux guests\/bin\/hello\.elf is not a Linux bzImage/],
     ['a missing initrd', ['--linux', 'guests/bin/hello.elf', '--initrd', '/nonexistent'], /no such file: \/nonexistent; give the kernel and initramfs node scripts\/linux-guest\.mjs prints/],
   ] as [string, string[], RegExp][]) {
