@@ -4,6 +4,7 @@
  * version and arbitration registers, the redirection table's bits, edge and level
  * delivery with remote IRR and EOI, and what odd guest accesses do.
  */
+import seedrandom from 'seedrandom';
 import { IoApic, IoApicSink, IOAPIC_PINS } from './ioapic';
 
 interface Message { vector: number; mode: number; logical: boolean; destination: number; level: boolean }
@@ -402,5 +403,36 @@ describe('82093AA I/O APIC odd guest input', () => {
     expect(apic.read(0x00, 4)).toBe(0);
     apic.write(0x00, 4, -1);
     expect(apic.read(0x00, 4)).toBe(0xff);
+  });
+});
+
+describe('I/O APIC: hostile programming', () => {
+  it('survives 200,000 random accesses, pin changes and EOIs: no exception, entries keep their reserved bits 0, and a level entry sends again only after an EOI', () => {
+    const rng = seedrandom('ioapic-hostile');
+    const { apic, sent } = recordingApic();
+    const sizes = [1, 2, 4, 3, 0];
+    for (let i = 0; i < 200000; i++) {
+      const r = rng();
+      const value = Math.floor(rng() * 2 ** 32);
+      if (r < 0.3) apic.write(rng() < 0.8 ? (rng() < 0.5 ? 0 : 0x10) : Math.floor(rng() * 0x2000) - 0x100, sizes[Math.floor(rng() * sizes.length)], value);
+      else if (r < 0.45) apic.read(Math.floor(rng() * 0x20), sizes[Math.floor(rng() * sizes.length)]);
+      else if (r < 0.8) apic.setIrq(Math.floor(rng() * 30) - 3, rng() < 0.5);
+      else apic.eoi(Math.floor(rng() * 256));
+    }
+    expect(sent.length).toBeGreaterThan(0);
+    for (let n = 0; n < IOAPIC_PINS; n++) {
+      expect(readReg(apic, 0x10 + 2 * n) & 0xfffe1000).toBe(0); // bits 12 and 17-31 of the low dword
+      expect(readReg(apic, 0x11 + 2 * n) & 0x00ffffff).toBe(0);
+    }
+    // After the storm, one level entry behaves by the book.
+    writeReg(apic, 0x10 + 2 * 5, 0x8000 | 0x55);
+    apic.setIrq(5, false);
+    apic.eoi(0x55);
+    const before = sent.length;
+    apic.setIrq(5, true);
+    apic.setIrq(5, true);
+    expect(sent.length).toBe(before + 1);
+    apic.eoi(0x55);
+    expect(sent.length).toBe(before + 2);
   });
 });

@@ -3,6 +3,7 @@
  * state, what is writable, priority and dispatch, EOI, the LINT pins, the timer, IPIs to
  * itself, the error status, the disabled states, and accesses the SDM leaves undefined.
  */
+import seedrandom from 'seedrandom';
 import { Clock } from './clock';
 import { LocalApic, ApicPins, DM_FIXED, DM_NMI, DM_EXTINT, DM_INIT, LAPIC_BASE } from './lapic';
 
@@ -125,6 +126,16 @@ describe('local APIC: dispatch by priority (SDM 10.8)', () => {
     expect(rd(ESR)).toBe(0);
     expect(seen.intr).toBe(true);
     expect(apic.acknowledge()).toBe(0xe0);
+  });
+
+  it('latches an error whose own LVT vector is illegal, and interrupts no one (no error about the error, without end)', () => {
+    const { apic, rd, wr, seen } = enabled();
+    wr(LVT_ERROR, 0x03);
+    apic.accept(0x07, DM_FIXED, false);
+    wr(ESR, 0);
+    expect(rd(ESR)).toBe(0x40);
+    expect(seen.intr).toBe(false);
+    expect(rd(IRR)).toBe(0);
   });
 
   it('waits with fixed interrupts while software-disabled and dispatches them once enabled; NMIs pass', () => {
@@ -357,5 +368,40 @@ describe('local APIC: globally disabled, and accesses the SDM leaves undefined',
     apic.accept(0x50, DM_EXTINT, false);
     apic.accept(0x50, DM_INIT, false);
     expect(rd(IRR + 0x20)).toBe(0);
+  });
+});
+
+describe('local APIC: hostile programming', () => {
+  it('survives 200,000 random register accesses, messages, INTAs and EOIs: no exception, and IRR never holds vectors 0-15', () => {
+    const rng = seedrandom('lapic-hostile');
+    const { apic, clock, seen } = setup(1);
+    const sizes = [1, 2, 4, 3, 8];
+    for (let i = 0; i < 200000; i++) {
+      const r = rng();
+      const offset = rng() < 0.9 ? Math.floor(rng() * 0x40) * 16 : Math.floor(rng() * 0x1400) - 0x100;
+      const value = Math.floor(rng() * 2 ** 32);
+      if (r < 0.4) apic.write(offset, sizes[Math.floor(rng() * sizes.length)], value);
+      else if (r < 0.55) apic.read(offset, sizes[Math.floor(rng() * sizes.length)]);
+      else if (r < 0.65) apic.accept(Math.floor(rng() * 256), Math.floor(rng() * 8), rng() < 0.5);
+      else if (r < 0.75) apic.acknowledge();
+      else if (r < 0.8) apic.write(EOI, 4, 0);
+      else if (r < 0.85) apic.setLint0(rng() < 0.5);
+      else if (r < 0.9) apic.setLint1(rng() < 0.5);
+      else if (r < 0.99) clock.advanceTo(clock.now + Math.floor(rng() * 5000));
+      else apic.baseMsr = value;
+      expect(apic.read(IRR, 4) & 0xffff).toBe(0);
+      if (!apic.enabled) apic.reset();
+    }
+    expect(seen.nmis + seen.eois.length + seen.extIntAcks).toBeGreaterThan(0);
+  });
+
+  it('keeps a periodic timer with the smallest period (a count of 1, divide by 1) firing once a tick, bounded by the machine\'s clock', () => {
+    const { apic, clock, wr } = enabled(2);
+    wr(DIVIDE, 0xb);
+    wr(LVT_TIMER, 0x20000 | 0x10040); // periodic, masked: it counts and reloads without interrupting
+    wr(INITIAL, 1);
+    clock.advanceTo(20000);
+    expect(clock.nextDue()).toBe(20002);
+    expect(apic.acknowledge()).toBe(0xff);
   });
 });

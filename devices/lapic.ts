@@ -418,7 +418,11 @@ export class LocalApic implements PortDevice {
   private error(bit: number): void {
     this.esrPending |= bit;
     const e = this.lvt[LVT_ERROR];
-    if ((e & MASKED) === 0) this.accept(e & 0xff, DM_FIXED, false);
+    if ((e & MASKED) !== 0) return;
+    // An error LVT with an illegal vector (0-15) latches that too and interrupts no one:
+    // its interrupt would be another error, without end.
+    if ((e & 0xff) < 16) { this.esrPending |= ESR_RECEIVE_ILLEGAL_VECTOR; return; }
+    this.accept(e & 0xff, DM_FIXED, false);
   }
 
   private sendIpi(): void {
