@@ -30,19 +30,6 @@ describeIf(LINUX_CACHED, LINUX_SKIP)('a stock Linux kernel under the hypervisor'
     }, 600000);
   }
 
-  it('vpio with --apic: 8139too pings and streams; the VM\'s local APIC and I/O APIC are the hypervisor\'s, an exit per register access', () => {
-    const { kernel, initrd } = linuxGuest();
-    const r = runCli(['run', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet vpio_driver=8139too vpio_io=1 vpio_work=ping,tx vpio_count=100',
-      '--memory', '128M', '--max-cycles', '30e9', '--nic', 'rtl8139', '--peer', 'echo', '--peer', 'sink', '--mode', 'vpio', '--apic'], 600000);
-    const out = r.stdout.toString('latin1');
-    expect(out).toMatch(/4 packets transmitted, 4 packets received, 0% packet loss/);
-    expect(out).toMatch(/vpio-net: tx 100 sent, 0 errors/);
-    expect(r.stderr).toMatch(/sink: 100 datagrams, 102400 bytes, 0 lost, 0 out of order, 0 duplicate/);
-    expect(r.stderr).toMatch(/^ *io out +lapic +[1-9]\d* /m); // its traps in the exit table (the EOIs among them)
-    expect(r.stderr).toMatch(/^ *io out +ioapic +[1-9]\d* /m);
-    expect(r.status).toBe(0);
-  }, 600000);
-
   it('vpio: a Linux guest beside our hostile guest keeps its traffic; the hostile DMA (at 144 MiB: the Linux guest\'s memory) is refused', () => {
     const { kernel, initrd } = linuxGuest();
     const r = runCli(['run', 'guests/bin/hostile.elf', kernel, '--initrd', initrd, '--cmdline', 'attack=tsad target=150994944', '--append', 'console=ttyS0 quiet vpio_driver=8139too vpio_work=ping',
