@@ -42,6 +42,8 @@
  * - Globally disabled (IA32_APIC_BASE bit 11 clear): the processor's INTR is the 8259's,
  *   as without an APIC (SDM 10.4.3), the registers read 0 and drop writes, and as on
  *   the P6 family only a reset enables it again.
+ * - IA32_APIC_BASE keeps a new base address written to it, but the board keeps the
+ *   registers at 0xFEE00000: moving the page is not modelled (no kernel here moves it).
  * - An IPI (a write of the ICR's low dword) to this processor (the self shorthand, all
  *   including self, or its own physical or logical destination) delivers a fixed
  *   vector or an NMI at once (delivery status reads idle); INIT, start-up and SMI have
