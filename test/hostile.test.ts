@@ -66,3 +66,19 @@ describe('a guest that resets, abandons or floods the card while the victim stre
     }
   }
 });
+
+describe('a guest that attacks its own APICs (--apic)', () => {
+  it('survives natively: random values in every register, broadcast NMI and INIT, an illegal error vector, a fast periodic timer', () => {
+    const r = runCli(['run', 'guests/bin/hostile.elf', '--cmdline', 'attack=apic spin=3000000', '--apic', '--memory', '16M', '--max-cycles', '40000000000'], 180000);
+    expect(r.stdout.toString()).toMatch(/^hostile: apic: 20000 random writes, .* version 0x40011, ESR 0xe0$/m);
+    expect(r.status).toBe(1); // isa-debug-exit with 0: it ran to its end
+  });
+
+  it('under vpio, beside a victim streaming on the shared card: the victim\'s stream is whole (each VM\'s APICs are its own)', () => {
+    const r = runCli(['run', 'guests/bin/hostile.elf', UDP_TX[0], '--mode', 'vpio', '--nic', 'rtl8139', '--memory', '16M', '--cmdline', 'attack=apic spin=3000000',
+      '--cmdline', UDP_TX[1], '--peer', 'sink', '--apic', '--max-cycles', '40000000000'], 180000);
+    expect(r.stdout.toString()).toMatch(/^vm0\| hostile: apic: 20000 random writes, .* ESR 0xe0$/m);
+    expect(r.stderr).toMatch(SINK_OK);
+    expect(r.stderr).not.toMatch(/internal error/);
+  });
+});

@@ -12,6 +12,10 @@
  *   reset    either card: reset it again and again, whoever is using it.
  *   midxfer  NE2000: start a remote write and never finish it, then spin.
  *   flood    either card: a long run of accesses to registers a monitor must watch.
+ *   apic     no card needed (run with --apic): 20000 writes of random values to random
+ *            registers of the local APIC and the I/O APIC (IPIs of every kind and
+ *            shorthand, LVT entries, redirection entries), then a broadcast NMI and
+ *            INIT, an error LVT with an illegal vector, and a periodic timer of 64 ticks.
  *
  * `target=N` (default 0x1000000, 16 MiB), `delay=N` loop iterations to wait before the
  * attack (so that it lands while another guest is using the card; default 0),
@@ -46,12 +50,47 @@ static void spin(u32 n)
         ;
 }
 
+/* The local APIC's and the I/O APIC's registers, where --apic puts them. */
+static void apic_attack(u32 wait)
+{
+    volatile u32 *lapic = (volatile u32 *)0xfee00000u;
+    volatile u32 *ioapic = (volatile u32 *)0xfec00000u;
+    u32 seed = 12345;
+    for (int i = 0; i < 20000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        if (i & 1) {
+            lapic[((seed >> 8) & 0x3f) * 4] = seed;     /* any of the 64 register slots, any value */
+        } else {
+            ioapic[0] = (seed >> 16) & 0x3f;            /* any index, the redirection table's among them */
+            ioapic[4] = seed;
+        }
+    }
+    lapic[0xf0 / 4] = 0x1ff;                            /* software-enabled again */
+    lapic[0x370 / 4] = 0x03;                            /* the error LVT: an illegal vector */
+    lapic[0x310 / 4] = 0xff000000u;
+    lapic[0x300 / 4] = 0x000c0400u;                     /* NMI to all but itself */
+    lapic[0x300 / 4] = 0x00080500u;                     /* INIT to all, itself included */
+    lapic[0x300 / 4] = 0x00040003u;                     /* a fixed IPI to itself with vector 3: an error */
+    lapic[0x3e0 / 4] = 0xb;                             /* divide by 1 */
+    lapic[0x320 / 4] = 0x00020040u;                     /* periodic, vector 0x40 (interrupts stay off) */
+    lapic[0x380 / 4] = 64;
+    spin(wait);
+    lapic[0x380 / 4] = 0;
+    printf("hostile: apic: 20000 random writes, a broadcast NMI and INIT, an illegal error vector, a 64-tick periodic timer; version 0x%x, ESR 0x%x\n",
+           lapic[0x30 / 4], (lapic[0x280 / 4] = 0, lapic[0x280 / 4]));
+}
+
 int main(void)
 {
     printf("boot: hostile\n");
     u32 target = cmdline_uint("target", 0x1000000);
     u32 wait = cmdline_uint("spin", 30000000);
     u32 delay = cmdline_uint("delay", 0);
+    if (find("apic")) {
+        spin(delay);
+        apic_attack(wait);
+        return 0;
+    }
     u16 io = 0;
     int rtl = 0;
     for (int dev = 0; dev < 32 && !io; dev++) {
