@@ -115,6 +115,11 @@ function hex(v: number, width = 2): string {
   return '0x' + (v >>> 0).toString(16).padStart(width, '0');
 }
 
+/** The I/O APIC pin ISA IRQ `irq` reaches: its own number, but IRQ 0 on pin 2 (the MADT's override, as QEMU's). */
+function ioapicPin(irq: number): number {
+  return irq === 0 ? 2 : irq;
+}
+
 /** The local APIC's bus clock, the timer's input: 1 GHz, as QEMU's. */
 const APIC_BUS_HZ = 1e9;
 
@@ -295,7 +300,7 @@ export class Platform {
   /** IRQ `irq`'s line to the 8259s and, with an APIC, to its I/O APIC pin. */
   private setIrq(irq: number, level: boolean): void {
     this.pic.setIrq(irq, level);
-    this.ioapic?.setIrq(irq === 0 ? 2 : irq, level);
+    this.ioapic?.setIrq(ioapicPin(irq), level);
   }
 
   /** A pulse on IRQ `irq` (the PIT's and the RTC's outputs, edge-triggered). */
@@ -303,9 +308,8 @@ export class Platform {
     this.pic.pulseIrq(irq);
     const io = this.ioapic;
     if (io !== null) {
-      const pin = irq === 0 ? 2 : irq;
-      io.setIrq(pin, true);
-      io.setIrq(pin, false);
+      io.setIrq(ioapicPin(irq), true);
+      io.setIrq(ioapicPin(irq), false);
     }
   }
 

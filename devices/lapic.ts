@@ -339,7 +339,7 @@ export class LocalApic implements PortDevice {
       if ((v & LVT_LEVEL) === 0 || ((v >>> 8) & 7) !== DM_FIXED) v &= ~LVT_REMOTE_IRR;
     }
     this.lvt[n] = v;
-    if (n === LVT_LINT0 || n === LVT_LINT1) this.lintChanged(n, n === LVT_LINT0 ? this.lint0 : this.lint1, n === LVT_LINT0 ? this.lint0 : this.lint1);
+    if (n === LVT_LINT0 || n === LVT_LINT1) this.lintChanged(n, this.lintLevel(n), this.lintLevel(n));
     this.update();
   }
 
@@ -390,14 +390,19 @@ export class LocalApic implements PortDevice {
       this.tmr[i] &= ~bit;
       this.pins.eoi(v);
       // A level-triggered LINT entry with this vector may take its line again.
-      for (const n of [LVT_LINT0, LVT_LINT1]) {
+      for (let n = LVT_LINT0; n <= LVT_LINT1; n++) {
         if ((this.lvt[n] & 0xff) === v && (this.lvt[n] & LVT_REMOTE_IRR) !== 0) {
           this.lvt[n] &= ~LVT_REMOTE_IRR;
-          this.lintChanged(n, false, n === LVT_LINT0 ? this.lint0 : this.lint1);
+          this.lintChanged(n, false, this.lintLevel(n));
         }
       }
     }
     this.update();
+  }
+
+  /** The level of the line LVT entry `n` (LINT0 or LINT1) takes. */
+  private lintLevel(n: number): boolean {
+    return n === LVT_LINT0 ? this.lint0 : this.lint1;
   }
 
   /** LINT0 or LINT1 went from `was` to `now`, or its entry changed (was === now). */

@@ -396,9 +396,9 @@ export class Rtl8139Model implements CardModel {
 
   /** Takes the descriptors the card holds as seen at a go point (their sizes read from the card). */
   private adopt(env: ModelEnv): void {
-    const held = this.cardHolds(env) & ~this.outstanding;
-    for (let i = 0; i < 4; i++) if (held & (1 << i)) this.tsd[i] = env.card.read(TSD0 + 4 * i, 4) >>> 0;
-    this.outstanding |= held;
+    const unseen = this.cardHolds(env) & ~this.outstanding;
+    for (let i = 0; i < 4; i++) if (unseen & (1 << i)) this.tsd[i] = env.card.read(TSD0 + 4 * i, 4) >>> 0;
+    this.outstanding |= unseen;
   }
 
   interrupt(env: ModelEnv): void {
