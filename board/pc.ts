@@ -185,6 +185,7 @@ export class Pc implements CpuBus {
     this.clock = new Clock(costs.cpuHz);
     this.cpu = new Cpu(this);
     this.cpu.instructionCycles = costs.instructionCycles;
+    this.cpu.pauseCycles = costs.pauseCycles;
     this.dmaPort = ramDma(this.ram, (addr, length) => this.cpu.invalidateCode(addr, length));
     this.trace = options.trace ?? null;
     const kinds = options.traceKinds ?? new Set<string>();

@@ -38,6 +38,8 @@ const BLOCK_MODE_SEGMENTS = (1 << ES) | (1 << SS) | (1 << DS);
 
 /** `pendingVector` for an instruction abandoned to be retried (see Cpu.retryInstruction). */
 const RETRY = -2;
+/** `pendingVector` for an instruction a translated block hands to the interpreter (see Cpu.leaveBlock). */
+const LEAVE_BLOCK = -3;
 
 /** The default cost of one instruction in machine cycles (DESIGN.md section 3). */
 export const DEFAULT_INSTRUCTION_CYCLES = 1;
@@ -243,6 +245,8 @@ export class Cpu {
   sliceInstr = 0;
   private running = false;
   instructionCycles = DEFAULT_INSTRUCTION_CYCLES;
+  /** What PAUSE (F3 90) costs in all; a machine sets it from its cost table (an instruction's cost alone by default). */
+  pauseCycles = DEFAULT_INSTRUCTION_CYCLES;
   /**
    * During a REP INS/OUTS, how many elements of this execution came before the current
    * port access (0 for the first, and for every other IN/OUT). A hypervisor reads it to
@@ -763,13 +767,33 @@ export class Cpu {
   private busRead(p: number, size: number): number {
     const bus = this.bus;
     if (bus.mmioRead === undefined) return size === 4 ? -1 : (1 << (size * 8)) - 1;
+    if (this.block !== null) this.leaveBlock();
     return bus.mmioRead(p, size);
   }
 
   private busWrite(p: number, size: number, v: number): void {
     const bus = this.bus;
-    if (bus.mmioWrite !== undefined) bus.mmioWrite(p, size, size === 4 ? v >>> 0 : v & ((1 << (size * 8)) - 1));
+    if (bus.mmioWrite === undefined) return;
+    if (this.block !== null) this.leaveBlock();
+    bus.mmioWrite(p, size, size === 4 ? v >>> 0 : v & ((1 << (size * 8)) - 1));
   }
+
+  /**
+   * A device's memory is reached from a translated block: the instruction is abandoned
+   * as a fault abandons it, and the interpreter runs it. A block charges its instructions
+   * when it returns, so inside one the clock a device would read (a timer's count, the
+   * RTL8139's TCTR) still stands where the block began; and it checks for an interrupt
+   * or the slice's end only after port I/O, so a device's latency or an interrupt it
+   * raises would be seen late. The interpreter charges each instruction before the next,
+   * as the machine's clock must; what the guest sees is the same either way.
+   */
+  private leaveBlock(): never {
+    this.pendingVector = LEAVE_BLOCK;
+    throw FAULT;
+  }
+
+  /** Set when a block has left an instruction to the interpreter: the run loop runs it next, by itself. */
+  private interpretNext = false;
 
   readPhys8(p: number): number {
     return p < this.memSize ? this.mem[p] : this.busRead(p, 1);
@@ -1612,6 +1636,14 @@ export class Cpu {
             continue;
           }
           if (this.useTranslator === true && this.tracer === null) {
+            if (this.interpretNext === true) {
+              this.interpretNext = false;
+              this.instrEip = this.eip;
+              step(this);
+              this.left -= this.instructionCycles;
+              this.sliceInstr++;
+              continue;
+            }
             const n = runBlock(this, this.blocks);
             if (n > 0) continue; // it charged what it ran
             if (n < 0) {
@@ -1661,6 +1693,12 @@ export class Cpu {
           this.restoreAfterFault();
           this.stopRequested = true;
           return;
+        }
+        if (this.pendingVector === LEAVE_BLOCK) {
+          this.pendingVector = -1;
+          this.restoreAfterFault();
+          this.interpretNext = true;
+          continue;
         }
         this.sliceInstr++;
         this.left -= this.instructionCycles;

@@ -775,7 +775,9 @@ function POP_Ev(cpu: Cpu, op: number): void {
 }
 
 function NOP(cpu: Cpu, op: number): void {
-  return; // NOP (also PAUSE with F3)
+  // NOP, and PAUSE with F3 (not F2): the spin-wait hint costs what the cost table says,
+  // charged beyond the instruction's own cycles as a device's latency is.
+  if (cpu.rep === 1) cpu.left -= cpu.pauseCycles - cpu.instructionCycles;
 }
 
 function XCHG_ZveAX(cpu: Cpu, op: number): void {

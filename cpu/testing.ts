@@ -20,6 +20,9 @@ export class TestBus implements CpuBus {
   readonly recorded: number[] = [];
   exitCode = -1;
   cpu: Cpu | null = null;
+  /** Memory-mapped I/O past RAM, for a test to put a device there (none: an open bus). */
+  mmioRead?: (addr: number, size: number) => number;
+  mmioWrite?: (addr: number, size: number, value: number) => void;
 
   constructor(memBytes = 1 << 20) {
     this.ram = new Uint8Array(memBytes);

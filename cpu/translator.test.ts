@@ -1431,3 +1431,70 @@ describe('blocks chained across pages with paging on (issue 19)', () => {
     expect(a.cpu.cr2 >>> 0).toBe(CODE_BASE + 0x2000);
   });
 });
+
+describe('cycles charged inside a block beyond its instructions\' own (issue 17)', () => {
+  // A device's latency, PAUSE's cost and a memory-mapped register that reads the clock:
+  // the clock a device sees and the instruction a slice ends on are the interpreter's,
+  // wherever the slice ends (an interrupt raised after `at` cycles shows where it did).
+  const le = le32;
+  const MMIO = 0x200000; // past the test machine's 1 MiB of RAM
+  const everywhere = (program: number[], setup: (cpu: Cpu, bus: TestBus) => void, upTo: number, stride = 1): string[] => {
+    const out: string[] = [];
+    for (let at = -1; at < upTo; at += stride) {
+      const d = compare(at < 0 ? program : [0xfb, ...program], at, setup); // STI only where an interrupt comes
+      if (d !== '') out.push(`at ${at}: ${d}`);
+    }
+    return out.slice(0, 3);
+  };
+  /** A memory-mapped device: reads return the clock and cost 30 cycles; writes record the clock and the value at DATA+0x1000. */
+  const clockDevice = (cpu: Cpu, bus: TestBus): void => {
+    let n = 0;
+    bus.mmioRead = (_p: number, _size: number): number => { const c = cpu.cycles; cpu.addCycles(30); return c; };
+    bus.mmioWrite = (_p: number, _size: number, v: number): void => {
+      const dv = new DataView(bus.ram.buffer);
+      dv.setUint32(DATA + 0x1000 + 8 * (n & 0x1ff), cpu.cycles, true);
+      dv.setUint32(DATA + 0x1004 + 8 * (n++ & 0x1ff), v, true);
+      cpu.addCycles(30);
+    };
+  };
+
+  it('PAUSE costs the machine\'s pauseCycles, and a delay loop on it stays one block', () => {
+    // L: pause ; rdtsc ; mov [ebp+ecx*4], eax ; dec ecx ; jnz L
+    const program = [0xb9, ...le(12), 0xf3, 0x90, 0x0f, 0x31, 0x89, 0x44, 0x8d, 0x00, 0x49, 0x75, 0xf5];
+    const pause140 = (cpu: Cpu): void => { cpu.pauseCycles = 140; };
+    expect(everywhere(program, pause140, 12 * 144 + 40, 5)).toEqual([]);
+    for (const translate of [false, true]) {
+      const r = run([...program, 0xf4], translate, -1, pause140);
+      const dv = new DataView(r.bus.ram.buffer);
+      expect(dv.getUint32(DATA + 4 * 4, true) - dv.getUint32(DATA + 5 * 4, true)).toBe(140 + 4);
+      if (translate) expect(r.cpu.blocks.compiles).toBe(1);
+    }
+  });
+
+  it('F2 90 is a NOP, not PAUSE', () => {
+    const r = run([0xf2, 0x90, 0x0f, 0x31, 0x89, 0x45, 0x00, 0xf4], false, -1, (cpu) => { cpu.pauseCycles = 140; });
+    expect(new DataView(r.bus.ram.buffer).getUint32(DATA, true)).toBe(1);
+  });
+
+  it('port input whose device charges latency, in a loop', () => {
+    // L: inc ebx ; inc ebx ; inc ebx ; in al, 0x80 ; rdtsc ; mov [ebp+ecx*4], eax ; dec ecx ; jnz L
+    const program = [0xb9, ...le(10), 0x43, 0x43, 0x43, 0xe4, 0x80, 0x0f, 0x31, 0x89, 0x44, 0x8d, 0x00, 0x49, 0x75, 0xf1];
+    const slowPort = (cpu: Cpu, bus: TestBus): void => { bus.ioRead = (): number => { cpu.addCycles(25); return 3; }; };
+    expect(everywhere(program, slowPort, 10 * 31 + 20)).toEqual([]);
+  });
+
+  it('memory-mapped reads and writes see the clock as interpreted, in a loop and in straight-line code', () => {
+    // L: mov eax, [MMIO] ; mov [ebp+ecx*4], eax ; mov [MMIO+4], ecx ; inc ebx ; dec ecx ; jnz L
+    const loop = [0xb9, ...le(10), 0xa1, ...le(MMIO), 0x89, 0x44, 0x8d, 0x00, 0x89, 0x0d, ...le(MMIO + 4), 0x43, 0x49, 0x75, 0xed];
+    expect(everywhere(loop, clockDevice, 10 * 66 + 20, 3)).toEqual([]);
+    // inc ebx ; mov edx, [MMIO] ; inc ebx ; add [MMIO+8], edx (read and write) ; mov [ebp], edx
+    const straight = [0x43, 0x8b, 0x15, ...le(MMIO), 0x43, 0x01, 0x15, ...le(MMIO + 8), 0x89, 0x55, 0x00];
+    expect(everywhere(straight, clockDevice, 80)).toEqual([]);
+  });
+
+  it('REP MOVSD from and to device memory, inside a block', () => {
+    // mov esi, MMIO ; mov edi, ebp ; mov ecx, 6 ; rep movsd ; mov esi, ebp ; mov edi, MMIO ; mov ecx, 4 ; rep movsd
+    const program = [0xbe, ...le(MMIO), 0x89, 0xef, 0xb9, ...le(6), 0xf3, 0xa5, 0x89, 0xee, 0xbf, ...le(MMIO), 0xb9, ...le(4), 0xf3, 0xa5];
+    expect(everywhere(program, clockDevice, 400, 3)).toEqual([]);
+  });
+});

@@ -335,8 +335,15 @@ interface Decoded {
  * interrupt or cut the slice short), go on only if every instruction left in this pass
  * of the block still fits where the interpreter would run it; else return and let the
  * run loop decide. Retired instructions are charged when the block returns.
+ *
+ * REBUDGET first: cycles charged inside a block beyond its instructions' own (a
+ * device's latency, a timer that cut the slice, PAUSE) shorten what the block may
+ * still run, so a looping block counts its `limit` again from what is left, or its
+ * next pass would be let in on the budget the block began with.
  */
 const IO_CHECK = 'if ((cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }';
+/** The same after PAUSE, whose extra cycles end the slice but raise no interrupt. */
+const BUDGET_CHECK = 'if (cpu.left < (PASS - cpu.blockCommitted) * cpu.instructionCycles) { cpu.eip = NEXT; return COUNT; }';
 
 /** One decoding of a block (see translate). */
 interface Decoding {
@@ -408,7 +415,7 @@ function decodeBlock(cpu: Cpu, eip: number, phys: number, pageEnd: number, label
     exits.push(null);
     if (st.pos > end) end = st.pos;
     if (res === Emit.Writes) code.push('if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
-    if (res === Emit.Io) code.push(IO_CHECK, modeCheck()); // a device may have changed the mode (A20 through port 0x92 or the i8042)
+    if (res === Emit.Io) code.push('REBUDGET', IO_CHECK, modeCheck()); // a device may have changed the mode (A20 through port 0x92 or the i8042)
     bodies.push(code);
     if (res === Emit.Branch) {
       // Taken: to the target (inside the block or out of it, decided when the whole
@@ -529,7 +536,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   // on only if every instruction the block could run from its target still fits in
   // what was left of the slice when the block began (as a pass of a loop must).
   const indent = loop ? '      ' : '  ';
-  if (loop) lines.push('  const limit = Math.floor(cpu.left / cpu.instructionCycles);', '  let base = 0, L = 0;', '  for (;;) {', '    switch (L) {');
+  if (loop) lines.push('  let limit = Math.floor(cpu.left / cpu.instructionCycles);', '  let base = 0, L = 0;', '  for (;;) {', '    switch (L) {');
   const goto = (i: number, t: number): string => {
     const ti = index.get(t)!;
     return `base += ${i + 1 - ti}; if (base + ${count} > limit) { cpu.eip = ${t}; return base + ${ti}; } cpu.blockDone = base; L = ${ti}; continue;`;
@@ -544,6 +551,10 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
         // A device reads the clock during I/O: first charge the instructions before this
         // one, as the interpreter would have by now (runBlock subtracts them at the end).
         lines.push(`${indent}c = ${loop ? `base + ${i}` : String(i)} - cpu.blockCommitted; cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;`);
+      } else if (c === 'REBUDGET') {
+        // What may still run, counted from the block's start: the instructions charged
+        // so far and as many more as the cycles left pay for (see IO_CHECK).
+        if (loop) lines.push(`${indent}limit = Math.floor(cpu.left / cpu.instructionCycles) + cpu.blockCommitted;`);
       } else {
         lines.push(indent + subst(c, i));
       }
@@ -1032,7 +1043,7 @@ function emitRepString(out: string[], op: number, sz: number, segOvr: number, ie
   out.push('COMMIT', `cpu.instrEip = ${ieip};`, `cpu.rep = 1;${segOvr >= 0 ? ` cpu.segOvr = ${segOvr};` : ''}`);
   out.push(`${fn}(cpu, ${sz});`, `cpu.rep = 0;${segOvr >= 0 ? ' cpu.segOvr = -1;' : ''}`);
   out.push(`if (r[1] !== 0) { cpu.eip = ${ieip}; return COUNT; }`, 'if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
-  out.push(IO_CHECK, '}');
+  out.push('REBUDGET', IO_CHECK, '}');
   return Emit.Plain; // the checks an Io instruction gets are above, inside the test of ECX
 }
 
@@ -1060,7 +1071,13 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
   }
   if (!st.ok) return Emit.None;
   const markFault = `cpu.instrEip = ${ieip};`;
-  if (rep && op === 0x90) { flagsUntouched(); return Emit.Plain; } // PAUSE: a NOP here (delay loops spin on it)
+  if (rep && op === 0x90) {
+    // PAUSE: its cycles beyond an instruction's are charged here, and the block goes on
+    // only if the rest of this pass still fits (delay loops spin on it, so it stays in them).
+    flagsUntouched();
+    if (cpu.pauseCycles !== cpu.instructionCycles) out.push('cpu.left -= cpu.pauseCycles - cpu.instructionCycles;', 'REBUDGET', BUDGET_CHECK);
+    return Emit.Plain;
+  }
   if (rep) return op === 0xa4 || op === 0xa5 || op === 0xaa || op === 0xab ? emitRepString(out, op, op & 1 ? size : 1, segOvr, ieip) : Emit.None;
   // ModRM operands: E (r/m) and G (reg); for memory E, `o` holds the offset.
   let m = 0;

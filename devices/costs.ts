@@ -12,6 +12,16 @@ export interface Costs {
   /** Every instruction costs this many cycles (DESIGN.md section 3: 1 by default). */
   instructionCycles: number;
   /**
+   * PAUSE (F3 90), the spin-wait hint: Intel's optimisation manual gives its latency
+   * as about 10 cycles before Skylake and as many as 140 from Skylake on; we take a
+   * current core's 140, as the rest of this table takes a current 2 GHz core's costs
+   * (CPUID's family 6 says which instructions exist, not what they cost; on a P6 PAUSE
+   * is REP NOP). A spin loop that waits on the clock (Linux's udelay through the TSC)
+   * then runs as many passes as on such a core, not one every few cycles: the guest
+   * waits as long, and the emulator runs a tenth of the instructions for it.
+   */
+  pauseCycles: number;
+  /**
    * One IN or OUT to an ISA device: an ISA bus cycle at 8.33 MHz takes 4 or more bus
    * clocks plus wait states and the chipset's ISA bridge; about 1 µs is the figure
    * commonly measured for a port access on a PC (DESIGN.md section 8).
@@ -90,6 +100,7 @@ export interface Costs {
 export const DEFAULT_COSTS: Readonly<Costs> = Object.freeze({
   cpuHz: 2_000_000_000,
   instructionCycles: 1,
+  pauseCycles: 140,
   isaAccessCycles: 2000, // 1 µs at 2 GHz
   pciAccessCycles: 500, // 0.25 µs at 2 GHz
   chipsetAccessCycles: 2000,
