@@ -1471,6 +1471,12 @@ describe('cycles charged inside a block beyond its instructions\' own (issue 17)
     }
   });
 
+  it('a block that leaves after PAUSE leaves the flags of the instruction before it', () => {
+    // L: shr edx, 1 (CF) ; pause ; sub eax, ebx (all six flags again) ; dec ecx ; jnz L
+    const program = [0xba, ...le(0x5555), 0xb9, ...le(8), 0xd1, 0xea, 0xf3, 0x90, 0x29, 0xd8, 0x49, 0x75, 0xf7];
+    expect(everywhere(program, (cpu) => { cpu.pauseCycles = 140; }, 8 * 145 + 20)).toEqual([]);
+  });
+
   it('F2 90 is a NOP, not PAUSE', () => {
     const r = run([0xf2, 0x90, 0x0f, 0x31, 0x89, 0x45, 0x00, 0xf4], false, -1, (cpu) => { cpu.pauseCycles = 140; });
     expect(new DataView(r.bus.ram.buffer).getUint32(DATA, true)).toBe(1);

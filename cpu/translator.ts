@@ -1074,8 +1074,9 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
   if (rep && op === 0x90) {
     // PAUSE: its cycles beyond an instruction's are charged here, and the block goes on
     // only if the rest of this pass still fits (delay loops spin on it, so it stays in them).
-    flagsUntouched();
-    if (cpu.pauseCycles !== cpu.instructionCycles) out.push('cpu.left -= cpu.pauseCycles - cpu.instructionCycles;', 'REBUDGET', BUDGET_CHECK);
+    if (cpu.pauseCycles === cpu.instructionCycles) { flagsUntouched(); return Emit.Plain; }
+    flagsKept(); // it may leave the block: the flags before it are seen
+    out.push('cpu.left -= cpu.pauseCycles - cpu.instructionCycles;', 'REBUDGET', BUDGET_CHECK);
     return Emit.Plain;
   }
   if (rep) return op === 0xa4 || op === 0xa5 || op === 0xaa || op === 0xab ? emitRepString(out, op, op & 1 ? size : 1, segOvr, ieip) : Emit.None;

@@ -1,0 +1,169 @@
+/**
+ * Random programs of the instructions the translator compiles, run interpreted and
+ * translated: the two must agree on everything the guest can see, the clock included.
+ *
+ * Where `fuzz.test.ts` throws random bytes at both engines (most of which fault within a
+ * few instructions), these programs are loops of valid instructions of the forms blocks
+ * are made of (ALU in every size, memory operands, the stack, conditional branches
+ * inside the loop, calls, string instructions), mixed with those that charge cycles
+ * beyond their own or read the clock: port I/O to a device with latency, a
+ * memory-mapped device that reads the clock, PAUSE and RDTSC. Each case may raise an
+ * interrupt after a random number of cycles, which shows on which instruction each
+ * engine ended the slice. Compared: the stop, EIP, instruction and cycle counts,
+ * registers, EFLAGS, the data and stack memory and what the devices saw, and when.
+ * With paging on too. Seeded: a failure names a reproducible case.
+ */
+import seedrandom from 'seedrandom';
+import { Cpu } from './cpu';
+import { flatMachine, TestBus, STACK_TOP } from './testing';
+
+const SEED = process.env.CPU_FUZZ_SEED ?? 'translator-fuzz-1';
+const CASES = Number(process.env.CPU_FUZZ_CASES ?? 250);
+/** Where the programs keep their data: EBP points here and is never a destination. */
+const DATA = 0x40000;
+/** A memory-mapped device past the 1 MiB of RAM. */
+const MMIO = 0x200000;
+const PD = 0x90000, PT = 0x91000;
+const BUDGET = 30000;
+
+const le = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+/** The registers a program may write: not ESP (the stack) nor EBP (the data). */
+const REGS = [0, 1, 2, 3, 6, 7];
+
+type Piece = { bytes: number[]; skip?: number; call?: boolean };
+
+function program(rng: () => number): { code: number[]; irq: number } {
+  const pick = <T>(a: T[]): T => a[(rng() * a.length) | 0];
+  const int = (n: number): number => (rng() * n) | 0;
+  const reg = (): number => pick(REGS);
+  const disp = (): number => int(0x7c);
+  const imm32 = (): number[] => le(pick([0, 1, 0x7f, 0x80, 0xff, 0x7fffffff, 0x80000000, 0xffffffff, (rng() * 2 ** 32) >>> 0]));
+  const forms: (() => Piece)[] = [
+    () => ({ bytes: [(int(8) << 3) | 1, 0xc0 | (reg() << 3) | reg()] }), // ALU r/m32, r32
+    () => ({ bytes: [0x66, (int(8) << 3) | 1, 0xc0 | (reg() << 3) | reg()] }), // ALU r/m16, r16
+    () => ({ bytes: [(int(8) << 3) | 0, 0xc0 | (int(8) << 3) | pick([0, 1, 2, 3])] }), // ALU r/m8, r8 (AL..BL destinations)
+    () => ({ bytes: [0x81, 0xc0 | (int(8) << 3) | reg(), ...imm32()] }),
+    () => ({ bytes: [0x83, 0xc0 | (int(8) << 3) | reg(), int(256)] }),
+    () => ({ bytes: [(int(8) << 3) | 3, 0x45 | (reg() << 3), disp()] }), // ALU r32, [ebp+d]
+    () => ({ bytes: [(int(8) << 3) | 1, 0x45 | (reg() << 3), disp()] }), // ALU [ebp+d], r32
+    () => ({ bytes: [0x66, (int(8) << 3) | 1, 0x45 | (reg() << 3), disp()] }), // ALU [ebp+d], r16
+    () => ({ bytes: [0x80, 0x45 | (int(8) << 3), disp(), int(256)] }), // ALU byte [ebp+d], imm8
+    () => ({ bytes: [0xb8 + reg(), ...imm32()] }),
+    () => ({ bytes: [0x8b, 0x45 | (reg() << 3), disp()] }),
+    () => ({ bytes: [0x89, 0x45 | (reg() << 3), disp()] }),
+    () => ({ bytes: [0x0f, pick([0xb6, 0xb7, 0xbe, 0xbf]), 0x45 | (reg() << 3), disp()] }), // MOVZX/MOVSX
+    () => ({ bytes: [pick([0x40, 0x48]) + reg()] }), // INC/DEC
+    () => ({ bytes: [0xf7, 0xc0 | (pick([2, 3]) << 3) | reg()] }), // NOT/NEG
+    () => ({ bytes: [0xc1, 0xc0 | (pick([0, 1, 4, 5, 7]) << 3) | reg(), int(40)] }), // shifts by imm8
+    () => ({ bytes: [0xd1, 0xc0 | (pick([0, 1, 2, 3, 4, 5, 7]) << 3) | reg()] }), // by 1, RCL/RCR too
+    () => ({ bytes: [0xd3, 0xc0 | (pick([0, 1, 4, 5, 7]) << 3) | reg()] }), // by CL
+    () => ({ bytes: [0x0f, 0xaf, 0xc0 | (reg() << 3) | reg()] }), // IMUL r32, r/m32
+    () => ({ bytes: [0x6b, 0xc0 | (reg() << 3) | reg(), int(256)] }), // IMUL r32, r/m32, imm8
+    () => ({ bytes: [0xf7, 0xc0 | (pick([4, 5]) << 3) | reg()] }), // MUL/IMUL edx:eax
+    () => ({ bytes: [0x0f, 0x90 + int(16), 0xc0 | pick([0, 1, 2, 3])] }), // SETcc
+    () => ({ bytes: [0x0f, 0x40 + int(16), 0xc0 | (reg() << 3) | reg()] }), // CMOVcc
+    () => ({ bytes: [0x85, 0xc0 | (reg() << 3) | reg()] }), // TEST
+    () => ({ bytes: [0x8d, 0x44 | (reg() << 3), (int(4) << 6) | (reg() << 3) | reg(), int(256)] }), // LEA with SIB
+    () => ({ bytes: [0x87, 0xc0 | (reg() << 3) | reg()] }), // XCHG
+    () => ({ bytes: [0x50 + pick([0, 1, 2, 3, 5, 6, 7]), 0x58 + reg()] }), // PUSH ; POP
+    () => ({ bytes: [0x9c, 0x58 + reg()] }), // PUSHFD ; POP
+    () => ({ bytes: [0xff, 0x75, disp(), 0x8f, 0x45, disp()] }), // PUSH [ebp+d] ; POP [ebp+d]
+    () => ({ bytes: [0x70 + int(16), 0], skip: 1 + int(3) }), // Jcc forward, inside the loop
+    () => ({ bytes: [0xe8, 0, 0, 0, 0], call: true }), // CALL the subroutine (INC EAX ; RET)
+    () => ({ bytes: [0xb9, ...le(int(12)), 0x8d, 0x7d, disp(), pick([[0xf3, 0xaa], [0xf3, 0xab], [0xfc]]) ].flat() }), // REP STOS
+    () => ({ bytes: [0xb9, ...le(int(12)), 0x8d, 0x75, disp(), 0x8d, 0x7d, disp(), 0xf3, pick([0xa4, 0xa5])] }), // REP MOVS
+    // Instructions that charge cycles beyond their own or read the clock.
+    () => ({ bytes: pick([[0xe4, 0x80], [0xe6, 0x80], [0xe5, 0x80]]) }), // port I/O with latency
+    () => ({ bytes: [0xa1, ...le(MMIO + 4 * int(4))] }), // MOV EAX, [device]
+    () => ({ bytes: [0x89, 0x05 | (reg() << 3), ...le(MMIO + 4 * int(4))] }), // MOV [device], r32
+    () => ({ bytes: [0x03, 0x05 | (reg() << 3), ...le(MMIO)] }), // ADD r32, [device]
+    () => ({ bytes: [0xf3, 0x90] }), // PAUSE
+    () => ({ bytes: [0x0f, 0x31] }), // RDTSC
+  ];
+  const body: Piece[] = [];
+  const n = 3 + int(30);
+  for (let i = 0; i < n; i++) body.push(pick(forms)());
+  // The loop's counter lives at [ebp+0x3f0], out of the way of the other operands.
+  const head = [0xc7, 0x85, ...le(0x3f0), ...le(1 + int(40))]; // mov dword [ebp+0x3f0], N
+  const sti = rng() < 0.7 ? [0xfb] : [];
+  const code: number[] = [...sti, ...head];
+  const loopAt = code.length;
+  const starts: number[] = [];
+  let at = loopAt;
+  for (const p of body) { starts.push(at); at += p.bytes.length; }
+  const tail = [0xff, 0x8d, ...le(0x3f0), 0x0f, 0x85]; // dec dword [ebp+0x3f0] ; jnz loop (rel32 follows)
+  const tailAt = at;
+  const subAt = tailAt + tail.length + 4 + 1; // after the rel32 and a HLT
+  body.forEach((p, i) => {
+    const end = starts[i] + p.bytes.length;
+    if (p.skip !== undefined) {
+      const to = i + 1 + p.skip < body.length ? starts[i + 1 + p.skip] : tailAt;
+      p.bytes[1] = to - end;
+    } else if (p.call) {
+      p.bytes.splice(1, 4, ...le(subAt - end));
+    }
+    code.push(...p.bytes);
+  });
+  code.push(...tail, ...le(loopAt - (tailAt + tail.length + 4)), 0xf4, 0x40, 0xc3); // HLT ; sub: inc eax ; ret
+  return { code, irq: rng() < 0.6 ? int(BUDGET) : -1 };
+}
+
+/** Identity-maps the first 4 MiB (the device's page too) and turns paging on. */
+function pagingOn(cpu: Cpu, bus: TestBus): void {
+  const dv = new DataView(bus.ram.buffer);
+  dv.setUint32(PD, PT | 3, true);
+  for (let i = 0; i < 1024; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+  cpu.setCr3(PD);
+  cpu.setCr0(cpu.cr0 | 0x80000000);
+}
+
+function runCase(code: number[], irq: number, translate: boolean, paged: boolean, seed: number): string {
+  const { cpu, bus } = flatMachine(new Uint8Array(code));
+  const seen: number[] = [];
+  // Port 0x80: 25 cycles a read, 40 a write; reads return a count of reads.
+  let reads = 0;
+  bus.ioRead = (port: number, size: number): number => { cpu.addCycles(25); seen.push(cpu.cycles, port); return (++reads * 0x01010101) & (size === 4 ? -1 : (1 << (8 * size)) - 1); };
+  bus.ioWrite = (port: number, size: number, v: number): void => { seen.push(cpu.cycles, port, v); cpu.addCycles(40); };
+  // The device: a read returns the clock, a write records it; 30 cycles each.
+  bus.mmioRead = (p: number): number => { const c = cpu.cycles; seen.push(c, p); cpu.addCycles(30); return c; };
+  bus.mmioWrite = (p: number, _size: number, v: number): void => { seen.push(cpu.cycles, p, v); cpu.addCycles(30); };
+  cpu.pauseCycles = 140;
+  if (paged) pagingOn(cpu, bus);
+  cpu.useTranslator = translate;
+  cpu.blocks.hotThreshold = 1 + (seed % 3); // compiled at once, or after a pass or two
+  const r = cpu.reg32;
+  for (const i of REGS) r[i] = (Math.imul(seed + 1, 0x9e3779b1 + i * 0x85ebca6b) >>> 0);
+  r[5] = DATA;
+  for (let i = 0; i < 0x400; i++) bus.ram[DATA + i] = (i * 37 + seed) & 0xff;
+  let why;
+  if (irq >= 0) {
+    cpu.run(irq);
+    cpu.irqLine = true;
+    why = cpu.run(BUDGET - irq);
+  } else {
+    why = cpu.run(BUDGET);
+  }
+  const hex = (a: Uint8Array): string => Buffer.from(a).toString('hex');
+  return [
+    `why ${why} eip ${cpu.eip.toString(16)} instructions ${cpu.instructions} cycles ${cpu.cycles} eflags ${cpu.getEflags().toString(16)}`,
+    `regs ${Array.from(r, (x) => (x >>> 0).toString(16)).join(' ')}`,
+    `data ${hex(bus.ram.subarray(DATA, DATA + 0x400))}`,
+    `stack ${hex(bus.ram.subarray(STACK_TOP - 0x800, STACK_TOP))}`,
+    `devices ${seen.join(',')}`,
+  ].join('\n');
+}
+
+describe(`random loops of translatable instructions, the clock included (seed ${SEED})`, () => {
+  it.each([['paging off', false], ['paging on', true]])(`the interpreter and the translator agree on ${CASES} programs, %s`, (_, paged) => {
+    const rng = seedrandom(`${SEED}/${paged}`);
+    const failures: string[] = [];
+    for (let n = 0; n < CASES && failures.length < 3; n++) {
+      const { code, irq } = program(rng);
+      const a = runCase(code, irq, false, paged as boolean, n).split('\n');
+      const b = runCase(code, irq, true, paged as boolean, n).split('\n');
+      const i = a.findIndex((line, k) => line !== b[k]);
+      if (i >= 0) failures.push(`case ${n} (irq after ${irq}): ${Buffer.from(code).toString('hex')}\n  interpreter ${a[i].slice(0, 400)}\n  translator  ${b[i].slice(0, 400)}`);
+    }
+    expect(failures).toEqual([]);
+  });
+});
