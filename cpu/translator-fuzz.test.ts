@@ -72,6 +72,16 @@ function program(rng: () => number): { code: number[]; irq: number } {
     () => ({ bytes: [0xe8, 0, 0, 0, 0], call: true }), // CALL the subroutine (INC EAX ; RET)
     () => ({ bytes: [0xb9, ...le(int(12)), 0x8d, 0x7d, disp(), pick([[0xf3, 0xaa], [0xf3, 0xab], [0xfc]]) ].flat() }), // REP STOS
     () => ({ bytes: [0xb9, ...le(int(12)), 0x8d, 0x75, disp(), 0x8d, 0x7d, disp(), 0xf3, pick([0xa4, 0xa5])] }), // REP MOVS
+    () => ({ bytes: [0x0f, pick([0xbc, 0xbd, 0xa3, 0xab, 0xb3, 0xbb, 0xc1, 0xb1]), 0xc0 | (reg() << 3) | reg()] }), // BSF BSR BT BTS BTR BTC XADD CMPXCHG
+    () => ({ bytes: [0x0f, pick([0xa4, 0xac]), 0xc0 | (reg() << 3) | reg(), int(40)] }), // SHLD/SHRD by imm8
+    () => ({ bytes: [0x31, 0xd2, 0xf7, 0xf0 | reg()] }), // XOR EDX, EDX ; DIV r32 (#DE by 0)
+    () => ({ bytes: [pick([0x8b, 0x89]), (reg() << 3) | reg()] }), // MOV to or from [r32]: anywhere (open bus, the device, #PF)
+    () => ({ bytes: [pick([0x8b, 0x89]), 0x85 | (reg() << 3), ...le(0xffe - int(4))] }), // a dword across DATA's page end
+    () => ({ bytes: [pick([0xfc, 0xfd])] }), // CLD/STD (the string instructions' direction)
+    () => ({ bytes: [pick([0xeb, 0xe2]), 0], skip: 1 + int(2) }), // JMP short, LOOP forward
+    () => ({ bytes: [0xb9, ...le(1 + int(20)), 0x40, 0x49, 0x75, 0xfc] }), // an inner loop
+    () => ({ bytes: [0xfa, 0x40, 0xfb, 0x40] }), // CLI ; INC ; STI (its one-instruction shadow) ; INC
+    () => ({ bytes: [0x60, 0x61] }), // PUSHAD ; POPAD
     // Instructions that charge cycles beyond their own or read the clock.
     () => ({ bytes: pick([[0xe4, 0x80], [0xe6, 0x80], [0xe5, 0x80]]) }), // port I/O with latency
     () => ({ bytes: [0xa1, ...le(MMIO + 4 * int(4))] }), // MOV EAX, [device]
