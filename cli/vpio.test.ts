@@ -64,6 +64,8 @@ describe('vpio run', () => {
   it('refuses bad input with status 2 and one line naming the problem', () => {
     expectUsageError(['run'], /no kernel given/);
     expectUsageError(['run', path.join(tmp, 'missing.elf')], /no such file/);
+    // A missing initrd is named as the initrd, not as a kernel.
+    expectUsageError(['run', image('hlt.elf', multibootElf([0xf4])), '--initrd', path.join(tmp, 'missing.cpio')], /no such file: .*missing\.cpio; give --initrd the path of an initramfs/);
     expectUsageError(['run', tmp], /is a directory/);
     expectUsageError(['run', image('text.elf', new TextEncoder().encode('hello, not a kernel'))], /no Multiboot header/);
     expectUsageError(['run', image('big.elf', multibootElf([0xf4], { loadAt: 0x100000, bss: 8 << 20 })), '--memory', '4M'], /does not fit/);

@@ -234,8 +234,8 @@ function listDevices(pc: Pc, out: Sink): void {
 }
 
 /** Reads a kernel image: a regular file no larger than the guest memory it must fit in. */
-function readImage(kernel: string, memoryBytes: number, memoryText: string): Uint8Array {
-  const image = readInput(kernel, { bytes: memoryBytes, what: `--memory ${memoryText} can hold`, fix: 'give a larger --memory, or a smaller image' }, 'give the path of a Multiboot ELF kernel');
+function readImage(kernel: string, memoryBytes: number, memoryText: string, what = 'give the path of a Multiboot ELF kernel or a Linux bzImage'): Uint8Array {
+  const image = readInput(kernel, { bytes: memoryBytes, what: `--memory ${memoryText} can hold`, fix: 'give a larger --memory, or a smaller image' }, what);
   return new Uint8Array(image.buffer, image.byteOffset, image.length);
 }
 
@@ -661,7 +661,7 @@ function checkedImage(kernel: string, c: Common, opts: RunOptions, initrd: Uint8
 
 /** The initrd named by --initrd, read and checked (a regular file that fits in memory), or null. */
 function readInitrd(opts: RunOptions, c: Common): Uint8Array | null {
-  return opts.initrd === undefined ? null : readImage(opts.initrd, c.memoryBytes, opts.memory);
+  return opts.initrd === undefined ? null : readImage(opts.initrd, c.memoryBytes, opts.memory, 'give --initrd the path of an initramfs (a cpio archive, compressed or not)');
 }
 
 /**

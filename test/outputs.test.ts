@@ -73,7 +73,7 @@ describe('inputs are checked first, and never overwritten', () => {
   it('refuses /dev/zero as a kernel at once rather than reading it', () => {
     const r = runCli(['run', '/dev/zero'], 10000);
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('vpio: /dev/zero is a character device, not a file; give the path of a Multiboot ELF kernel');
+    expect(r.stderr.trim()).toBe('vpio: /dev/zero is a character device, not a file; give the path of a Multiboot ELF kernel or a Linux bzImage');
   });
 
   it('refuses a kernel larger than --memory by its size, before reading it', () => {
