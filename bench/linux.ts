@@ -43,11 +43,11 @@ const APPEND = 'console=ttyS0';
 const MEMORY_MIB = 128;
 /**
  * pentium2 (family 6) less all ours does not report, so that QEMU's CPUID leaf 1 has
- * exactly ours' FPU, PSE, TSC, MSR, CX8, PGE and CMOV (QEMU's query-cpu-model-expansion
- * of it lists just those): no MMX, FXSR, local APIC, PAE, PAT, MTRR, SEP, and no
- * hypervisor bit.
+ * exactly ours' FPU, PSE, TSC, MSR, PAE, CX8, PGE and CMOV (QEMU's
+ * query-cpu-model-expansion of it lists just those): no MMX, FXSR, local APIC, PAT,
+ * MTRR, SEP, and no hypervisor bit.
  */
-const QEMU_CPU = 'pentium2,-mmx,-fxsr,-apic,-de,-pae,-mce,-mca,-sep,-mtrr,-pat,-pse36,-hypervisor';
+const QEMU_CPU = 'pentium2,-mmx,-fxsr,-apic,-de,-mce,-mca,-sep,-mtrr,-pat,-pse36,-hypervisor';
 /** Longer than any engine has taken here, by far. */
 const TIMEOUT_MS = 15 * 60 * 1000;
 

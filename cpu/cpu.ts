@@ -16,7 +16,7 @@ import {
 } from './flags';
 import {
   EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS, REG32_NAMES, SREG_NAMES,
-  DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PGE,
+  DE, DB, GP, PFV, SSV, DFV, TS, NP, CR0_PE, CR0_PG, CR0_WP, CR0_ET, CR4_PSE, CR4_PAE, CR4_PGE,
   TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_GLOBAL, TLB_RAM, TLB_NOCODE,
   BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
 } from './registers';
@@ -118,6 +118,12 @@ export class Cpu {
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;
+  /**
+   * PAE paging's four page-directory-pointer-table entries, as the processor holds them
+   * (low and high dword each): loaded from CR3 by a MOV to CR3, or to CR0 or CR4 that
+   * turns PAE paging on, and used until the next such load (SDM vol. 3A, 4.4.1).
+   */
+  readonly pdpte = new Int32Array(8);
   readonly dr = new Int32Array(8);
   /** RDTSC returns cycles + tscOffset (WRMSR to IA32_TIME_STAMP_COUNTER moves the offset). */
   tscOffset = 0;
@@ -367,6 +373,7 @@ export class Cpu {
     this.flagsLazy = 0;
     this.cr0 = 0x60000000 | CR0_ET;
     this.cr2 = this.cr3 = this.cr4 = 0;
+    this.pdpte.fill(0);
     this.dr.fill(0);
     this.dr[6] = 0xffff0ff0 | 0;
     this.dr[7] = 0x400;
@@ -604,7 +611,21 @@ export class Cpu {
    */
   peekPhysical(lin: number): number {
     let phys = lin >>> 0;
-    if (this.cr0 & CR0_PG) {
+    if ((this.cr0 & CR0_PG) && (this.cr4 & CR4_PAE)) {
+      const pdpte = this.pdpte[(lin >>> 30) << 1];
+      if (!(pdpte & 1) || this.pdpte[((lin >>> 30) << 1) + 1] !== 0) return -1;
+      const pdeAddr = (((pdpte & ~0xfff) + (((lin >>> 21) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
+      const pde = this.readPhys32(pdeAddr);
+      if (!(pde & 1) || this.readPhys32(pdeAddr + 4) !== 0) return -1;
+      if (pde & 0x80) {
+        phys = ((pde & 0xffe00000) + (lin & 0x1fffff)) >>> 0;
+      } else {
+        const pteAddr = (((pde & ~0xfff) + (((lin >>> 12) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
+        const pte = this.readPhys32(pteAddr);
+        if (!(pte & 1) || this.readPhys32(pteAddr + 4) !== 0) return -1;
+        phys = ((pte & ~0xfff) + (lin & 0xfff)) >>> 0;
+      }
+    } else if (this.cr0 & CR0_PG) {
       const pde = this.readPhys32((((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0);
       if (!(pde & 1)) return -1;
       if ((pde & 0x80) && (this.cr4 & CR4_PSE)) {
@@ -622,12 +643,45 @@ export class Cpu {
   /** Paging, protection and A/D-bit work of a TLB miss. Returns the physical address. */
   translate(lin: number, write: boolean, user: boolean): number {
     const page = lin >>> 12;
-    const mem = this.mem;
-    const pdeAddr = (((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0;
-    const pde = this.readPhys32(pdeAddr);
     let errBase = (write ? 2 : 0) | (user ? 4 : 0);
-    if (!(pde & 1)) return this.pageFault(lin, errBase);
+    let pdeAddr: number, pde: number;
     let entryAddr: number, entry: number, physPage: number, rw: boolean, us: boolean, global: boolean;
+    if ((this.cr4 & CR4_PAE) !== 0) {
+      // PAE paging (SDM vol. 3A, 4.4): a PDPTE register, then 64-bit PDEs and PTEs, 512
+      // to a table; PS in a PDE maps 2 MiB whatever CR4.PSE says.
+      const pdpte = this.pdpte[(lin >>> 30) << 1];
+      if (!(pdpte & 1)) return this.pageFault(lin, errBase);
+      pdeAddr = (((pdpte & ~0xfff) + (((lin >>> 21) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
+      pde = this.readPhys32(pdeAddr);
+      if (!(pde & 1)) return this.pageFault(lin, errBase);
+      // Reserved bits: the high dword's (bit 63, XD, is reserved without IA32_EFER.NXE,
+      // which a P6 has not; physical addresses are 32 bits here: see loadPdptes), and a
+      // 2 MiB page's bits 20:13.
+      if (this.readPhys32(pdeAddr + 4) !== 0 || ((pde & 0x80) !== 0 && (pde & 0x1fe000) !== 0)) return this.pageFault(lin, errBase | 9);
+      if (pde & 0x80) {
+        entryAddr = pdeAddr;
+        entry = pde;
+        physPage = (((pde & 0xffe00000) + (lin & 0x1ff000)) & this.a20Mask) >>> 0;
+        rw = (pde & 2) !== 0;
+        us = (pde & 4) !== 0;
+        global = (pde & 0x100) !== 0;
+      } else {
+        const pteAddr = (((pde & ~0xfff) + (((lin >>> 12) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
+        const pte = this.readPhys32(pteAddr);
+        if (!(pte & 1)) return this.pageFault(lin, errBase);
+        if (this.readPhys32(pteAddr + 4) !== 0) return this.pageFault(lin, errBase | 9);
+        entryAddr = pteAddr;
+        entry = pte;
+        physPage = (pte & ~0xfff & this.a20Mask) >>> 0;
+        rw = (pde & pte & 2) !== 0;
+        us = (pde & pte & 4) !== 0;
+        global = (pte & 0x100) !== 0;
+      }
+      return this.finishWalk(lin, page, write, user, errBase, pdeAddr, pde, entryAddr, entry, physPage, rw, us, global);
+    }
+    pdeAddr = (((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0;
+    pde = this.readPhys32(pdeAddr);
+    if (!(pde & 1)) return this.pageFault(lin, errBase);
     if ((pde & 0x80) && (this.cr4 & CR4_PSE)) {
       // A 4 MiB page: the PDE maps it directly.
       entryAddr = pdeAddr;
@@ -648,6 +702,12 @@ export class Cpu {
       us = (pde & pte & 4) !== 0;
       global = (pte & 0x100) !== 0;
     }
+    return this.finishWalk(lin, page, write, user, errBase, pdeAddr, pde, entryAddr, entry, physPage, rw, us, global);
+  }
+
+  /** The protection checks, accessed and dirty bits and TLB fill of a walk that found a present page (both paging modes). */
+  private finishWalk(lin: number, page: number, write: boolean, user: boolean, errBase: number, pdeAddr: number, pde: number,
+    entryAddr: number, entry: number, physPage: number, rw: boolean, us: boolean, global: boolean): number {
     errBase |= 1; // the page was present: any fault from here is a protection fault
     if (user) {
       if (!us) return this.pageFault(lin, errBase);
@@ -675,7 +735,6 @@ export class Cpu {
       else this.tlbOverflow = true;
     }
     this.tlb[page] = (physPage | bits) | 0;
-    void mem;
     return (physPage + (lin & 0xfff)) >>> 0;
   }
 
@@ -1431,6 +1490,8 @@ export class Cpu {
     const old = this.cr0;
     v = (v | CR0_ET) | 0;
     if ((v & CR0_PG) && !(v & CR0_PE)) this.fault(GP, 0);
+    // Paging turned on (or CD/NW changed with it on) with PAE: the PDPTEs are loaded (SDM vol. 3A, 4.4.1).
+    if ((v & CR0_PG) && (this.cr4 & CR4_PAE) && ((old ^ v) & (CR0_PG | 0x60000000))) this.loadPdptes(this.cr3);
     this.cr0 = v;
     if ((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) {
       this.pagingOn = (v & CR0_PG) !== 0;
@@ -1446,16 +1507,41 @@ export class Cpu {
   }
 
   setCr4(v: number): void {
-    const supported = 0x04 | 0x08 | CR4_PSE | CR4_PGE;
+    const supported = 0x04 | 0x08 | CR4_PSE | CR4_PAE | CR4_PGE;
     if (v & ~supported) this.fault(GP, 0);
     const old = this.cr4;
+    // Turning PAE on (or PSE/PGE changed) with paging on loads the PDPTEs; a MOV that
+    // would leave paging on with PAE off faults on processors that have PAE with long
+    // mode only, not on a P6.
+    if ((v & CR4_PAE) && (this.cr0 & CR0_PG) && ((old ^ v) & (CR4_PAE | CR4_PSE | CR4_PGE))) this.loadPdptes(this.cr3);
     this.cr4 = v;
-    if ((old ^ v) & (CR4_PSE | CR4_PGE)) this.flushTlb(true);
+    if ((old ^ v) & (CR4_PSE | CR4_PAE | CR4_PGE)) this.flushTlb(true);
   }
 
   setCr3(v: number): void {
+    if ((this.cr4 & CR4_PAE) && (this.cr0 & CR0_PG)) this.loadPdptes(v);
     this.cr3 = v | 0;
     this.flushTlb(false);
+  }
+
+  /**
+   * Loads the four PDPTEs from the 32-byte table CR3 (bits 31:5) points at, or raises
+   * #GP(0) and loads none if a present one sets a reserved bit: bits 2:1 and 8:5, and
+   * the high dword, where our physical addresses end (SDM vol. 3A, 4.4.1: bits 63 to
+   * MAXPHYADDR; MAXPHYADDR is 36 on a P6 with PAE, 32 here, since nothing of this
+   * machine lies above 4 GiB and a TLB entry holds a 32-bit page: a guest pointing an
+   * entry above 4 GiB gets the reserved-bit fault rather than an open bus).
+   */
+  private loadPdptes(cr3: number): void {
+    const base = (cr3 & ~0x1f) >>> 0;
+    const lo = [0, 0, 0, 0], hi = [0, 0, 0, 0];
+    for (let i = 0; i < 4; i++) {
+      const a = (((base + i * 8) & this.a20Mask) >>> 0);
+      lo[i] = this.readPhys32(a);
+      hi[i] = this.readPhys32(a + 4);
+      if ((lo[i] & 1) && ((lo[i] & 0x1e6) !== 0 || hi[i] !== 0)) this.fault(GP, 0);
+    }
+    for (let i = 0; i < 4; i++) { this.pdpte[i * 2] = lo[i]; this.pdpte[i * 2 + 1] = hi[i]; }
   }
 
   // ======================================================================

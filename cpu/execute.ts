@@ -32,9 +32,9 @@ import { x87 } from './x87';
 /** Byte offset of each 8-bit register (AL CL DL BL AH CH DH BH) in the register buffer. */
 const R8 = new Uint8Array([0, 4, 8, 12, 1, 5, 9, 13]);
 
-/** CPUID leaf 1 EDX: what this CPU really implements (an x87 FPU; no MMX, FXSR or SSE; the APIC bit is added where the machine has one). */
+/** CPUID leaf 1 EDX: what this CPU really implements (an x87 FPU, PAE paging without NX; no MMX, FXSR or SSE; the APIC bit is added where the machine has one). */
 export const CPUID_FEATURES_EDX =
-  (1 << 0) /* FPU */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 8) /* CX8 */ |
+  (1 << 0) /* FPU */ | (1 << 3) /* PSE */ | (1 << 4) /* TSC */ | (1 << 5) /* MSR */ | (1 << 6) /* PAE */ | (1 << 8) /* CX8 */ |
   (1 << 13) /* PGE */ | (1 << 15) /* CMOV */;
 /** Family 6, model 1, stepping 9: a Pentium Pro signature. */
 export const CPUID_SIGNATURE = 0x00000619;

@@ -13,7 +13,7 @@ export const TS = 10, NP = 11, SSV = 12, GP = 13, PFV = 14, MF = 16, AC_V = 17;
 export const CR0_PE = 1, CR0_MP = 2, CR0_EM = 4, CR0_TS = 8, CR0_ET = 0x10, CR0_NE = 0x20;
 export const CR0_WP = 0x10000, CR0_AM = 0x40000, CR0_NW = 0x20000000, CR0_CD = 0x40000000, CR0_PG = 0x80000000 | 0;
 /** CR4 bits we implement. */
-export const CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 0x10, CR4_PGE = 0x80;
+export const CR4_TSD = 4, CR4_DE = 8, CR4_PSE = 0x10, CR4_PAE = 0x20, CR4_PGE = 0x80;
 
 /**
  * Software TLB entry bits (Cpu.tlb: the low 12 bits of an entry; the high 20 are the

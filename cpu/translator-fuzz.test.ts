@@ -11,7 +11,7 @@
  * interrupt after a random number of cycles, which shows on which instruction each
  * engine ended the slice. Compared: the stop, EIP, instruction and cycle counts,
  * registers, EFLAGS, the data and stack memory and what the devices saw, and when.
- * With paging on too. Seeded: a failure names a reproducible case.
+ * With paging on too, 32-bit and PAE. Seeded: a failure names a reproducible case.
  */
 import seedrandom from 'seedrandom';
 import { Cpu } from './cpu';
@@ -23,7 +23,7 @@ const CASES = Number(process.env.CPU_FUZZ_CASES ?? 250);
 const DATA = 0x40000;
 /** A memory-mapped device past the 1 MiB of RAM. */
 const MMIO = 0x200000;
-const PD = 0x90000, PT = 0x91000;
+const PD = 0x90000, PT = 0x92000;
 const BUDGET = 30000;
 
 const le = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -118,16 +118,24 @@ function program(rng: () => number): { code: number[]; irq: number } {
   return { code, irq: rng() < 0.6 ? int(BUDGET) : -1 };
 }
 
-/** Identity-maps the first 4 MiB (the device's page too) and turns paging on. */
-function pagingOn(cpu: Cpu, bus: TestBus): void {
+/** Identity-maps the first 4 MiB (the device's page too) in 4 KiB pages and turns paging on, 32-bit or PAE. */
+function pagingOn(cpu: Cpu, bus: TestBus, pae: boolean): void {
   const dv = new DataView(bus.ram.buffer);
-  dv.setUint32(PD, PT | 3, true);
-  for (let i = 0; i < 1024; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+  if (pae) {
+    // PDPT at PD, its PD at PD + 0x1000, two PTs (2 MiB each) from PT + 0x1000.
+    dv.setUint32(PD, (PD + 0x1000) | 1, true);
+    for (let t = 0; t < 2; t++) dv.setUint32(PD + 0x1000 + t * 8, (PT + 0x1000 + t * 0x1000) | 3, true);
+    for (let i = 0; i < 1024; i++) dv.setUint32(PT + 0x1000 + i * 8, (i << 12) | 3, true);
+    cpu.setCr4(cpu.cr4 | 0x20);
+  } else {
+    dv.setUint32(PD, PT | 3, true);
+    for (let i = 0; i < 1024; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
+  }
   cpu.setCr3(PD);
   cpu.setCr0(cpu.cr0 | 0x80000000);
 }
 
-function runCase(code: number[], irq: number, translate: boolean, paged: boolean, seed: number): string {
+function runCase(code: number[], irq: number, translate: boolean, paging: string, seed: number): string {
   const { cpu, bus } = flatMachine(new Uint8Array(code));
   const seen: number[] = [];
   // Port 0x80: 25 cycles a read, 40 a write; reads return a count of reads.
@@ -138,7 +146,7 @@ function runCase(code: number[], irq: number, translate: boolean, paged: boolean
   bus.mmioRead = (p: number): number => { const c = cpu.cycles; seen.push(c, p); cpu.addCycles(30); return c; };
   bus.mmioWrite = (p: number, _size: number, v: number): void => { seen.push(cpu.cycles, p, v); cpu.addCycles(30); };
   cpu.pauseCycles = 140;
-  if (paged) pagingOn(cpu, bus);
+  if (paging !== 'off') pagingOn(cpu, bus, paging === 'PAE');
   cpu.useTranslator = translate;
   cpu.blocks.hotThreshold = 1 + (seed % 3); // compiled at once, or after a pass or two
   const r = cpu.reg32;
@@ -164,13 +172,13 @@ function runCase(code: number[], irq: number, translate: boolean, paged: boolean
 }
 
 describe(`random loops of translatable instructions, the clock included (seed ${SEED})`, () => {
-  it.each([['paging off', false], ['paging on', true]])(`the interpreter and the translator agree on ${CASES} programs, %s`, (_, paged) => {
-    const rng = seedrandom(`${SEED}/${paged}`);
+  it.each([['off'], ['32-bit'], ['PAE']])(`the interpreter and the translator agree on ${CASES} programs, paging %s`, (paging) => {
+    const rng = seedrandom(`${SEED}/${paging === 'off' ? false : paging === '32-bit' ? true : paging}`);
     const failures: string[] = [];
     for (let n = 0; n < CASES && failures.length < 3; n++) {
       const { code, irq } = program(rng);
-      const a = runCase(code, irq, false, paged as boolean, n).split('\n');
-      const b = runCase(code, irq, true, paged as boolean, n).split('\n');
+      const a = runCase(code, irq, false, paging, n).split('\n');
+      const b = runCase(code, irq, true, paging, n).split('\n');
       const i = a.findIndex((line, k) => line !== b[k]);
       if (i >= 0) failures.push(`case ${n} (irq after ${irq}): ${Buffer.from(code).toString('hex')}\n  interpreter ${a[i].slice(0, 400)}\n  translator  ${b[i].slice(0, 400)}`);
     }

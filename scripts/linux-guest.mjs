@@ -13,7 +13,8 @@
  *   node scripts/linux-guest.mjs [--cache DIR] [--init FILE]
  *
  * Prints the paths of the kernel and the initramfs (gzip'd newc cpio, written here
- * without cpio(1)). Exits 3 with one line saying why when the packages or gcc cannot be
+ * without cpio(1)), and of the same version's 686-pae kernel (`kernel-pae`, for the PAE
+ * boot test; its absence only warns). Exits 3 with one line saying why when the packages or gcc cannot be
  * had. Also a module: `linuxGuest({ cache, init })` returns { kernel, initrd } or throws.
  */
 import { execFileSync } from 'child_process';
@@ -65,6 +66,34 @@ function unpacked(cache) {
   for (const deb of fs.readdirSync(cache).filter((f) => f.endsWith('.deb'))) run('dpkg', ['-x', deb, root], cache);
   fs.writeFileSync(done, kernelPkg + '\n');
   return root;
+}
+
+/**
+ * Debian's 686-pae kernel of the same version (its default i386 flavour: PAE paging),
+ * downloaded once into its own folder; only its bzImage is used, with the same
+ * initramfs (whose /init loads no module unless told to). Returns its path, or throws.
+ */
+function paeKernel(cache, kernelPkg) {
+  const dir = path.join(cache, 'pae');
+  const root = path.join(dir, 'root');
+  const done = path.join(dir, 'unpacked');
+  const pkg = kernelPkg.replace(/-686-unsigned$/, '-686-pae-unsigned');
+  if (!fs.existsSync(done)) {
+    fs.mkdirSync(dir, { recursive: true });
+    try {
+      run('apt-get', ['download', pkg], dir);
+    } catch (e) {
+      throw new Error(`apt-get download ${pkg} failed: ${(e.stderr || e.message).split('\n').filter(Boolean).pop()}`);
+    }
+    for (const deb of fs.readdirSync(dir).filter((f) => f.endsWith('.deb'))) {
+      run('dpkg', ['-x', deb, root], dir);
+      fs.rmSync(path.join(dir, deb)); // the modules are not used: keep the bzImage only
+    }
+    fs.rmSync(path.join(root, 'lib'), { recursive: true, force: true });
+    fs.writeFileSync(done, pkg + '\n');
+  }
+  const boot = path.join(root, 'boot');
+  return fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
 }
 
 /** A newc cpio archive of `entries` ([name, mode, data]), as the kernel's initramfs unpacker reads it. */
@@ -131,8 +160,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
   try {
     const init = opt('--init') ? fs.readFileSync(opt('--init'), 'utf8') : DEFAULT_INIT;
-    const { kernel, initrd } = linuxGuest({ cache: opt('--cache') ?? DEFAULT_CACHE, init });
+    const cache = opt('--cache') ?? DEFAULT_CACHE;
+    const { kernel, initrd } = linuxGuest({ cache, init });
     console.log(`kernel ${kernel}\ninitrd ${initrd}`);
+    // The PAE kernel is for one test; without it that test skips and says why.
+    try {
+      console.log(`kernel-pae ${paeKernel(cache, fs.readFileSync(path.join(cache, 'unpacked'), 'utf8').trim())}`);
+    } catch (e) {
+      console.error(`linux-guest: no 686-pae kernel: ${e.message}`);
+    }
   } catch (e) {
     console.error(`linux-guest: ${e.message}`);
     process.exit(3);

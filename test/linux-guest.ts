@@ -13,11 +13,18 @@ import { ROOT } from './support';
 export const LINUX_CACHED = fs.existsSync(path.join(os.tmpdir(), 'vpio-linux-guest', 'unpacked'));
 export const LINUX_SKIP = 'no Linux guest in the cache (node scripts/linux-guest.mjs downloads Debian\'s kernel and busybox with apt-get; .ci/run does it)';
 
-/** The kernel and initrd paths (the initramfs is rebuilt only when its inputs change). */
-export function linuxGuest(): { kernel: string; initrd: string } {
+/** Debian's 686-pae kernel of the same version, where the script could download it. */
+export const LINUX_PAE_CACHED = fs.existsSync(path.join(os.tmpdir(), 'vpio-linux-guest', 'pae', 'unpacked'));
+export const LINUX_PAE_SKIP = 'no 686-pae kernel in the cache (node scripts/linux-guest.mjs downloads it beside the 686 one; .ci/run does it)';
+
+/**
+ * The kernel and initrd paths (the initramfs is rebuilt only when its inputs change),
+ * and the 686-pae kernel's where the script has it.
+ */
+export function linuxGuest(): { kernel: string; initrd: string; kernelPae: string | null } {
   const g = spawnSync(process.execPath, [path.join(ROOT, 'scripts/linux-guest.mjs')], { cwd: ROOT, encoding: 'utf8' });
   if (g.status !== 0) throw new Error(`scripts/linux-guest.mjs failed: ${g.stderr}`);
-  return { kernel: /^kernel (.*)$/m.exec(g.stdout)![1], initrd: /^initrd (.*)$/m.exec(g.stdout)![1] };
+  return { kernel: /^kernel (.*)$/m.exec(g.stdout)![1], initrd: /^initrd (.*)$/m.exec(g.stdout)![1], kernelPae: /^kernel-pae (.*)$/m.exec(g.stdout)?.[1] ?? null };
 }
 
 /** The lines /init and its workloads print, in order (the kernel's own log left out). */
