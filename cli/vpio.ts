@@ -555,6 +555,7 @@ function runNative(kernel: string | undefined, opts: RunOptions): number {
   const initrd = bios === null ? readInitrd(opts, c) : null;
   const image = bios === null ? checkedImage(kernel!, c, opts, initrd) : bios;
   const input = bios === null ? kernel! : opts.bios!;
+  if (bios === null) consoleHint(kernel!, image, opts.cmdline[0] ?? '');
   const machineOptions = {
     mode: 'native', memory: c.memoryBytes, nic: c.nic ?? null, mac: macToString(c.mac), peers: c.peers, seed: opts.seed ?? null,
     cmdline: opts.cmdline[0] ?? '', kernel: sha256(bios === null ? image : null), initrd: sha256(initrd), bios: sha256(bios),
@@ -657,6 +658,18 @@ function checkedImage(kernel: string, c: Common, opts: RunOptions, initrd: Uint8
     throw e;
   }
   return image;
+}
+
+/**
+ * Linux writes its console to the display unless the command line names a serial one,
+ * and this machine has no display: a run without `console=ttyS0` prints nothing until
+ * the end. Say so once, on stderr, as a user of qemu-system-i386 (whose window shows the
+ * display) would not expect it.
+ */
+function consoleHint(kernel: string, image: Uint8Array, cmdline: string): void {
+  if (isLinuxImage(image) && !/(^|\s)console=(ttyS|uart)/.test(cmdline)) {
+    warn(`vpio: note: ${kernel}'s command line names no serial console; Linux writes to a display this machine does not have, so nothing may appear: add --append console=ttyS0`);
+  }
 }
 
 /** The initrd named by --initrd, read and checked (a regular file that fits in memory), or null. */
@@ -928,6 +941,7 @@ function runHosted(mode: HvMode, kernels: string[], opts: RunOptions): number {
       initrd: own,
     };
   });
+  for (const spec of specs) consoleHint(spec.path, spec.image, spec.cmdline);
   const machineOptions = {
     mode, memory: c.memoryBytes, hostMemory: hostMemoryBytes, quantum, nic: c.nic ?? null, nicVms, mac: macToString(c.mac), peers: c.peers,
     onViolation: mode === 'vpio' ? onViolation : null, cardQuantum: cardQuantum ?? null, seed: opts.seed ?? null,

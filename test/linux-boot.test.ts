@@ -39,6 +39,18 @@ describe('vpio run with a Linux bzImage', () => {
     expect(r.status).toBe(1); // isa-debug-exit with 0, as under QEMU
   });
 
+  it('says on stderr, once, when the command line names no serial console (the machine has no display)', () => {
+    const quiet = runCli(['run', tinyBzImage()]);
+    expect(quiet.stderr.trim().split('\n')).toEqual([expect.stringMatching(/names no serial console; .* add --append console=ttyS0$/)]);
+    expect(quiet.stdout.toString()).toBe('OK\n');
+    for (const append of ['quiet console=ttyS0,115200n8', 'console=tty0 console=ttyS1', 'console=uart8250,io,0x3f8']) {
+      expect(runCli(['run', tinyBzImage(), '--append', append]).stderr).toBe('');
+    }
+    expect(runCli(['run', 'guests/bin/hello.elf']).stderr).toBe(''); // not Linux: nothing to say
+    const vms = runCli(['run', tinyBzImage(), 'guests/bin/hello.elf', '--mode', 'virtual']);
+    expect(vms.stderr.match(/names no serial console/g)).toHaveLength(1);
+  });
+
   it('refuses an initrd for a Multiboot kernel, and an initrd that is not a regular file', () => {
     const a = runCli(['run', 'guests/bin/hello.elf', '--initrd', 'package.json']);
     expect(a.status).toBe(2);
