@@ -14,8 +14,9 @@
  *
  * Prints the paths of the kernel and the initramfs (gzip'd newc cpio, written here
  * without cpio(1)), and of the same version's 686-pae kernel (`kernel-pae`, for the PAE
- * boot test; its absence only warns). Exits 3 with one line saying why when the packages or gcc cannot be
- * had. Also a module: `linuxGuest({ cache, init })` returns { kernel, initrd } or throws.
+ * boot test; its absence only warns). Exits 3 with one line saying why when the
+ * packages or gcc cannot be had. Also a module: `linuxGuest({ cache, init })` returns
+ * { kernel, initrd } or throws.
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
