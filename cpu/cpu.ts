@@ -48,6 +48,22 @@ const TLB_TRACK_MAX = 4096;
 /** The longest slice run() hands the hot loop, so `left` stays a small integer. */
 const MAX_SLICE = 1 << 28;
 
+/**
+ * The address bits a PDE maps directly when it is a large page: 4 MiB pages with 32-bit
+ * paging when CR4.PSE is set, 2 MiB ones with PAE whatever CR4.PSE says; 0 when the PDE
+ * points at a page table.
+ */
+function largePageMask(pde: number, pae: boolean, cr4: number): number {
+  if ((pde & 0x80) === 0) return 0;
+  return pae ? 0xffe00000 | 0 : (cr4 & CR4_PSE) !== 0 ? 0xffc00000 | 0 : 0;
+}
+
+/** The address of the PTE mapping `lin` in the table `pde` points at (PAE: 512 eight-byte entries; else 1024 four-byte ones). */
+function pteAddress(pde: number, lin: number, pae: boolean, a20Mask: number): number {
+  const index = pae ? ((lin >>> 12) & 0x1ff) << 3 : ((lin >>> 12) & 0x3ff) << 2;
+  return (((pde & ~0xfff) + index) & a20Mask) >>> 0;
+}
+
 /** Exception classes for the double-fault rules (SDM vol. 3, table 6-5). */
 function isContributory(v: number): boolean {
   return v === DE || v === TS || v === NP || v === SSV || v === GP;
@@ -611,28 +627,19 @@ export class Cpu {
    */
   peekPhysical(lin: number): number {
     let phys = lin >>> 0;
-    if ((this.cr0 & CR0_PG) && (this.cr4 & CR4_PAE)) {
-      const pdpte = this.pdpte[(lin >>> 30) << 1];
-      if (!(pdpte & 1) || this.pdpte[((lin >>> 30) << 1) + 1] !== 0) return -1;
-      const pdeAddr = (((pdpte & ~0xfff) + (((lin >>> 21) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
+    if (this.cr0 & CR0_PG) {
+      const pae = (this.cr4 & CR4_PAE) !== 0;
+      const pdeAddr = this.pdeAddress(lin, pae);
+      if (pdeAddr < 0) return -1;
       const pde = this.readPhys32(pdeAddr);
-      if (!(pde & 1) || this.readPhys32(pdeAddr + 4) !== 0) return -1;
-      if (pde & 0x80) {
-        phys = ((pde & 0xffe00000) + (lin & 0x1fffff)) >>> 0;
+      if (!(pde & 1) || (pae && this.readPhys32(pdeAddr + 4) !== 0)) return -1;
+      const large = largePageMask(pde, pae, this.cr4);
+      if (large !== 0) {
+        phys = ((pde & large) + (lin & ~large)) >>> 0;
       } else {
-        const pteAddr = (((pde & ~0xfff) + (((lin >>> 12) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
+        const pteAddr = pteAddress(pde, lin, pae, this.a20Mask);
         const pte = this.readPhys32(pteAddr);
-        if (!(pte & 1) || this.readPhys32(pteAddr + 4) !== 0) return -1;
-        phys = ((pte & ~0xfff) + (lin & 0xfff)) >>> 0;
-      }
-    } else if (this.cr0 & CR0_PG) {
-      const pde = this.readPhys32((((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0);
-      if (!(pde & 1)) return -1;
-      if ((pde & 0x80) && (this.cr4 & CR4_PSE)) {
-        phys = ((pde & 0xffc00000) + (lin & 0x3fffff)) >>> 0;
-      } else {
-        const pte = this.readPhys32((((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) & this.a20Mask) >>> 0);
-        if (!(pte & 1)) return -1;
+        if (!(pte & 1) || (pae && this.readPhys32(pteAddr + 4) !== 0)) return -1;
         phys = ((pte & ~0xfff) + (lin & 0xfff)) >>> 0;
       }
     }
@@ -640,60 +647,46 @@ export class Cpu {
     return phys < this.memSize ? phys : -1;
   }
 
+  /**
+   * The address of the PDE mapping `lin`: from CR3 with 32-bit paging (1024 four-byte
+   * entries a table), from the PDPTE register with PAE (512 eight-byte ones; SDM vol.
+   * 3A, 4.4), or -1 where that PDPTE is not present.
+   */
+  private pdeAddress(lin: number, pae: boolean): number {
+    if (!pae) return (((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0;
+    const pdpte = this.pdpte[(lin >>> 30) << 1];
+    if (!(pdpte & 1)) return -1;
+    return (((pdpte & ~0xfff) + (((lin >>> 21) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
+  }
+
   /** Paging, protection and A/D-bit work of a TLB miss. Returns the physical address. */
   translate(lin: number, write: boolean, user: boolean): number {
     const page = lin >>> 12;
+    const pae = (this.cr4 & CR4_PAE) !== 0;
     let errBase = (write ? 2 : 0) | (user ? 4 : 0);
-    let pdeAddr: number, pde: number;
-    let entryAddr: number, entry: number, physPage: number, rw: boolean, us: boolean, global: boolean;
-    if ((this.cr4 & CR4_PAE) !== 0) {
-      // PAE paging (SDM vol. 3A, 4.4): a PDPTE register, then 64-bit PDEs and PTEs, 512
-      // to a table; PS in a PDE maps 2 MiB whatever CR4.PSE says.
-      const pdpte = this.pdpte[(lin >>> 30) << 1];
-      if (!(pdpte & 1)) return this.pageFault(lin, errBase);
-      pdeAddr = (((pdpte & ~0xfff) + (((lin >>> 21) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
-      pde = this.readPhys32(pdeAddr);
-      if (!(pde & 1)) return this.pageFault(lin, errBase);
-      // Reserved bits: the high dword's (bit 63, XD, is reserved without IA32_EFER.NXE,
-      // which a P6 has not; physical addresses are 32 bits here: see loadPdptes), and a
-      // 2 MiB page's bits 20:13.
-      if (this.readPhys32(pdeAddr + 4) !== 0 || ((pde & 0x80) !== 0 && (pde & 0x1fe000) !== 0)) return this.pageFault(lin, errBase | 9);
-      if (pde & 0x80) {
-        entryAddr = pdeAddr;
-        entry = pde;
-        physPage = (((pde & 0xffe00000) + (lin & 0x1ff000)) & this.a20Mask) >>> 0;
-        rw = (pde & 2) !== 0;
-        us = (pde & 4) !== 0;
-        global = (pde & 0x100) !== 0;
-      } else {
-        const pteAddr = (((pde & ~0xfff) + (((lin >>> 12) & 0x1ff) << 3)) & this.a20Mask) >>> 0;
-        const pte = this.readPhys32(pteAddr);
-        if (!(pte & 1)) return this.pageFault(lin, errBase);
-        if (this.readPhys32(pteAddr + 4) !== 0) return this.pageFault(lin, errBase | 9);
-        entryAddr = pteAddr;
-        entry = pte;
-        physPage = (pte & ~0xfff & this.a20Mask) >>> 0;
-        rw = (pde & pte & 2) !== 0;
-        us = (pde & pte & 4) !== 0;
-        global = (pte & 0x100) !== 0;
-      }
-      return this.finishWalk(lin, page, write, user, errBase, pdeAddr, pde, entryAddr, entry, physPage, rw, us, global);
-    }
-    pdeAddr = (((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) & this.a20Mask) >>> 0;
-    pde = this.readPhys32(pdeAddr);
+    const pdeAddr = this.pdeAddress(lin, pae);
+    if (pdeAddr < 0) return this.pageFault(lin, errBase);
+    const pde = this.readPhys32(pdeAddr);
     if (!(pde & 1)) return this.pageFault(lin, errBase);
-    if ((pde & 0x80) && (this.cr4 & CR4_PSE)) {
-      // A 4 MiB page: the PDE maps it directly.
+    const large = largePageMask(pde, pae, this.cr4);
+    // PAE's reserved bits (#PF with RSVD and P): an entry's high dword (bit 63, XD, is
+    // reserved without IA32_EFER.NXE, which a P6 has not; physical addresses are 32 bits
+    // here: see loadPdptes) and a 2 MiB page's bits 20:13.
+    if (pae && (this.readPhys32(pdeAddr + 4) !== 0 || (large !== 0 && (pde & 0x1fe000) !== 0))) return this.pageFault(lin, errBase | 9);
+    let entryAddr: number, entry: number, physPage: number, rw: boolean, us: boolean, global: boolean;
+    if (large !== 0) {
+      // A large page (4 MiB, or 2 MiB with PAE): the PDE maps it directly.
       entryAddr = pdeAddr;
       entry = pde;
-      physPage = (((pde & 0xffc00000) + (lin & 0x3ff000)) & this.a20Mask) >>> 0;
+      physPage = (((pde & large) + (lin & ~large & ~0xfff)) & this.a20Mask) >>> 0;
       rw = (pde & 2) !== 0;
       us = (pde & 4) !== 0;
       global = (pde & 0x100) !== 0;
     } else {
-      const pteAddr = (((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) & this.a20Mask) >>> 0;
+      const pteAddr = pteAddress(pde, lin, pae, this.a20Mask);
       const pte = this.readPhys32(pteAddr);
       if (!(pte & 1)) return this.pageFault(lin, errBase);
+      if (pae && this.readPhys32(pteAddr + 4) !== 0) return this.pageFault(lin, errBase | 9);
       entryAddr = pteAddr;
       entry = pte;
       physPage = (pte & ~0xfff & this.a20Mask) >>> 0;
@@ -702,12 +695,6 @@ export class Cpu {
       us = (pde & pte & 4) !== 0;
       global = (pte & 0x100) !== 0;
     }
-    return this.finishWalk(lin, page, write, user, errBase, pdeAddr, pde, entryAddr, entry, physPage, rw, us, global);
-  }
-
-  /** The protection checks, accessed and dirty bits and TLB fill of a walk that found a present page (both paging modes). */
-  private finishWalk(lin: number, page: number, write: boolean, user: boolean, errBase: number, pdeAddr: number, pde: number,
-    entryAddr: number, entry: number, physPage: number, rw: boolean, us: boolean, global: boolean): number {
     errBase |= 1; // the page was present: any fault from here is a protection fault
     if (user) {
       if (!us) return this.pageFault(lin, errBase);
