@@ -803,7 +803,7 @@ function CALLF_Ap(cpu: Cpu, op: number): void {
   farCall(cpu, sel, off, cpu.o32);
 }
 
-function WAIT(cpu: Cpu, op: number): void {
+export function WAIT(cpu: Cpu, op: number): void {
   // WAIT/FWAIT: #NM when MP and TS are both set (SDM vol. 3, table 2-2)
   if ((cpu.cr0 & (CR0_MP | CR0_TS)) === (CR0_MP | CR0_TS)) cpu.fault(NM, -1);
   cpu.fpu.wait(cpu); // a pending unmasked x87 exception: #MF, or FERR# (x87.ts)
@@ -1052,7 +1052,7 @@ function XLAT(cpu: Cpu, op: number): void {
   cpu.reg8[0] = cpu.read8(dataSeg(cpu), base);
 }
 
-function ESC_x87(cpu: Cpu, op: number): void {
+export function ESC_x87(cpu: Cpu, op: number): void {
   // #NM first when CR0.EM or CR0.TS is set (SDM vol. 3, table 2-2); the rest is x87.ts.
   if (cpu.cr0 & (CR0_EM | CR0_TS)) cpu.fault(NM, -1);
   const m = cpu.fetch8();

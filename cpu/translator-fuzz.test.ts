@@ -7,10 +7,10 @@
  * are made of (ALU in every size, memory operands, the stack, conditional branches
  * inside the loop, calls, string instructions), mixed with those that charge cycles
  * beyond their own or read the clock: port I/O to a device with latency, a
- * memory-mapped device that reads the clock, PAUSE and RDTSC. Each case may raise an
+ * memory-mapped device that reads the clock, PAUSE and RDTSC, and x87 code. Each case may raise an
  * interrupt after a random number of cycles, which shows on which instruction each
  * engine ended the slice. Compared: the stop, EIP, instruction and cycle counts,
- * registers, EFLAGS, the data and stack memory and what the devices saw, and when.
+ * registers, EFLAGS, the x87 state, the data and stack memory and what the devices saw, and when.
  * With paging on too, 32-bit and PAE. Seeded: a failure names a reproducible case.
  */
 import seedrandom from 'seedrandom';
@@ -82,6 +82,17 @@ function program(rng: () => number): { code: number[]; irq: number } {
     () => ({ bytes: [0xb9, ...le(1 + int(20)), 0x40, 0x49, 0x75, 0xfc] }), // an inner loop
     () => ({ bytes: [0xfa, 0x40, 0xfb, 0x40] }), // CLI ; INC ; STI (its one-instruction shadow) ; INC
     () => ({ bytes: [0x60, 0x61] }), // PUSHAD ; POPAD
+    // x87 (run from blocks through the interpreter's handlers): loads, arithmetic, stores,
+    // compares into EFLAGS, conditional moves that read them, the status word, WAIT.
+    () => ({ bytes: [pick([0xd9, 0xdd, 0xdb]), 0x45, disp()] }), // FLD m32 / FLD m64 / FILD m32
+    () => ({ bytes: [pick([0xd8, 0xdc]), 0xc0 | (pick([0, 1, 4, 6]) << 3) | int(8)] }), // FADD FMUL FSUB FDIV with ST(i)
+    () => ({ bytes: [0xde, 0xc0 | (pick([0, 1, 5, 7]) << 3) | (1 + int(7))] }), // FADDP FMULP FSUBP FDIVP
+    () => ({ bytes: [pick([0xd9, 0xdd, 0xdb]), 0x40 | (pick([2, 3]) << 3) | 5, disp()] }), // FST/FSTP m32, m64; FIST/FISTP m32
+    () => ({ bytes: [0xd9, pick([0xc8 + int(8), 0xe0, 0xe1, 0xe8, 0xee, 0xfa, 0xf7, 0xf6])] }), // FXCH FCHS FABS FLD1 FLDZ FSQRT FINCSTP FDECSTP
+    () => ({ bytes: [pick([0xdb, 0xdf]), 0xf0 | int(8)] }), // FCOMI / FCOMIP
+    () => ({ bytes: [pick([0xda, 0xdb]), 0xc0 | (int(4) << 3) | int(8)] }), // FCMOVcc
+    () => ({ bytes: pick([[0xdf, 0xe0], [0x9b], [0xdb, 0xe3], [0xd9, 0x7d, disp()], [0xdd, 0xc0 | int(8)]]) }), // FNSTSW AX, WAIT, FNINIT, FNSTCW m16, FFREE
+    () => ({ bytes: [0x66, 0xc7, 0x45, disp(), pick([0x7f, 0x72, 0x40]), 0x03, 0xd9, 0x6d, disp()] }), // a control word into memory ; FLDCW m16
     // Instructions that charge cycles beyond their own or read the clock.
     () => ({ bytes: pick([[0xe4, 0x80], [0xe6, 0x80], [0xe5, 0x80]]) }), // port I/O with latency
     () => ({ bytes: [0xa1, ...le(MMIO + 4 * int(4))] }), // MOV EAX, [device]
@@ -168,6 +179,7 @@ function runCase(code: number[], irq: number, translate: boolean, paging: string
     `data ${hex(bus.ram.subarray(DATA, DATA + 0x400))}`,
     `stack ${hex(bus.ram.subarray(STACK_TOP - 0x800, STACK_TOP))}`,
     `devices ${seen.join(',')}`,
+    `fpu sw ${cpu.fpu.sw} top ${cpu.fpu.top} valid ${cpu.fpu.valid} cw ${cpu.fpu.f.cw} fip ${cpu.fpu.fip} fdp ${cpu.fpu.fdp} fop ${cpu.fpu.fop} ${Array.from(cpu.fpu.f.v).join(' ')}`,
   ].join('\n');
 }
 

@@ -1504,3 +1504,37 @@ describe('cycles charged inside a block beyond its instructions\' own (issue 17)
     expect(everywhere(program, clockDevice, 400, 3)).toEqual([]);
   });
 });
+
+describe('x87 instructions inside blocks', () => {
+  const le = le32;
+  // fninit ; fldcw [ebp+0x100] ; mov ecx, 20 ;
+  // L: fld dword [ebp+ecx*4] ; fadd st0, st0 ; fld1 ; faddp st1, st0 ; fstp dword [ebp+ecx*4+0x200] ; fnstsw ax ; add ebx, eax ; dec ecx ; jnz L
+  const sums = [0xdb, 0xe3, 0xd9, 0xad, ...le(0x100), 0xb9, ...le(20),
+    0xd9, 0x44, 0x8d, 0x00, 0xd8, 0xc0, 0xd9, 0xe8, 0xde, 0xc1, 0xd9, 0x9c, 0x8d, ...le(0x200), 0xdf, 0xe0, 0x01, 0xc3, 0x49, 0x75, 0xe8];
+  const cw = (value: number) => (_cpu: Cpu, bus: TestBus): void => { new DataView(bus.ram.buffer).setUint16(DATA + 0x100, value, true); };
+
+  it('run in the block with the integer code around them, as interpreted', () => {
+    expect(compare(sums, -1, cw(0x037f))).toBe('');
+    const r = run([...sums, 0xf4], true, -1, cw(0x037f));
+    // The loop (at 13) is one compiled block, its x87 instructions (13, 17, 23, 30) in it.
+    const loop = r.cpu.blocks.slots.find((b) => b !== undefined && b.fn !== null && b.eips.includes(CODE_BASE + 13));
+    expect(loop?.eips).toEqual(expect.arrayContaining([13, 17, 19, 21, 23, 30, 32, 34].map((o) => CODE_BASE + o)));
+  });
+
+  it('freeze on an unmasked exception with CR0.NE clear (FERR#) where the interpreter does, wherever the interrupt that ends it comes', () => {
+    // The zero-divide is unmasked (CW 037B) and each pass divides by zero: the next waiting
+    // x87 instruction asserts FERR# and waits there until an interrupt.
+    // fninit ; fldcw [ebp+0x100] ; mov ecx, 5 ; L: inc eax ; fld1 ; fldz ; fdivp st1, st0 ; inc edx ; fld1 ; fstp st0 ; dec ecx ; jnz L
+    const program = [0xfb, 0xdb, 0xe3, 0xd9, 0xad, ...le(0x100), 0xb9, ...le(5), 0x40, 0xd9, 0xe8, 0xd9, 0xee, 0xde, 0xf9, 0x42, 0xd9, 0xe8, 0xdd, 0xd8, 0x49, 0x75, 0xf1];
+    const ferr = (cpu: Cpu, bus: TestBus): void => { cw(0x037b)(cpu, bus); cpu.fpu.onFerr = () => {}; };
+    const out: string[] = [];
+    for (let at = 0; at < 60; at++) {
+      const d = compare(program, at, ferr);
+      if (d !== '') out.push(`at ${at}: ${d}`);
+    }
+    expect(out.slice(0, 3)).toEqual([]);
+    // It froze: the interrupt came with EIP on the FLD1 after the division (at 22).
+    const r = run([...program, 0xf4], true, 50, ferr);
+    expect(new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 12, true)).toBe(CODE_BASE + 22);
+  });
+});

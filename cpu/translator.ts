@@ -48,7 +48,7 @@ import type { Cpu } from './cpu';
 import {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags, setCfOf,
 } from './alu';
-import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, stringMovs, stringStos } from './execute';
+import { condition, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, stringMovs, stringStos, ESC_x87, WAIT } from './execute';
 import { loadSegment } from './system';
 import {
   CS, SS, DS, ES, FS, GS, ESP, EBP, TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE,
@@ -587,7 +587,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
 const HELPERS = {
   alu, shift, imulTrunc, mulU32, mulS32, mulHigh, mulFlags, div32, idiv32, sub, setResultFlags, setCfOf,
   rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
-  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, loadSegment, stringMovs, stringStos,
+  condition, PARITY, portIn, portOut, PUSHA, POPA, PUSHF, CLI, STI, RDTSC, popSegment, loadSegment, stringMovs, stringStos, ESC_x87, WAIT,
 };
 const HELPER_NAMES = Object.keys(HELPERS).join(', ');
 
@@ -1083,6 +1083,28 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     return Emit.Plain;
   }
   if (rep) return op === 0xa4 || op === 0xa5 || op === 0xaa || op === 0xab ? emitRepString(out, op, op & 1 ? size : 1, segOvr, ieip) : Emit.None;
+  if ((op >= 0xd8 && op <= 0xdf) || op === 0x9b) {
+    // x87 instructions and WAIT: the interpreter's handlers, called from the block, so
+    // that the integer code around x87 code stays translated (v86 does the same). They
+    // decode their ModRM from the fetch window (EIP on it), with the segment prefix the
+    // interpreter would have set. As around port I/O: the instructions before are charged
+    // first, and the block stops after one if an interrupt is pending (FERR# raises IRQ
+    // 13) or the slice is over; after a frozen one (FERR# with IGNNE# off, EIP left on
+    // it, the CPU halted) at once; after a store into code, as after any write. The flags
+    // stay as recorded before (FCMOVcc reads them, FCOMI writes them), and an instruction
+    // across the page's end is left to the interpreter (straddle takes no Io).
+    if (size !== 4) return Emit.None;
+    const fetchAt = ieip + (st.pos - startPos);
+    if (op !== 0x9b) {
+      const m = byte(mem, st);
+      if (m < 0xc0) effectiveAddress(mem, st, m, segOvr);
+      if (!st.ok) return Emit.None;
+    }
+    const seg = segOvr >= 0 ? [` cpu.segOvr = ${segOvr};`, ' cpu.segOvr = -1;'] : ['', ''];
+    out.push('COMMIT', markFault, `cpu.eip = ${fetchAt};${seg[0]}`, `${op === 0x9b ? 'WAIT' : 'ESC_x87'}(cpu, ${op});${seg[1]}`,
+      'if (cpu.halted === true) return COUNT;', 'if (cpu.smc === true) { cpu.eip = NEXT; return COUNT; }');
+    return Emit.Io;
+  }
   // ModRM operands: E (r/m) and G (reg); for memory E, `o` holds the offset.
   let m = 0;
   let E: Operand = regOperand(0, size);
