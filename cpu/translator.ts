@@ -1263,7 +1263,7 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
       // interrupt can be taken; the line may be up with IF clear (nobody serves it), and
       // then STI makes one takeable: the block ends after it and the run loop steps the
       // one instruction of the hold-off, then delivers. With the line low the block goes
-      // on (only port I/O raises it, after which the block looks: IO_CHECK).
+      // on (only port I/O and x87's FERR# raise it in a block, after which it looks: IO_CHECK).
       out.push('COMMIT', markFault, 'STI(cpu, 0xfb);', 'if (cpu.irqLine === true) { cpu.eip = NEXT; return COUNT; }');
       flagsKept();
       return Emit.Plain;
