@@ -13,8 +13,8 @@
  *   node scripts/linux-guest.mjs [--cache DIR] [--init FILE]
  *
  * Prints the paths of the kernel and the initramfs (gzip'd newc cpio, written here
- * without cpio(1)), and of the same version's 686-pae kernel (`kernel-pae`, for the PAE
- * boot test; its absence only warns). Exits 3 with one line saying why when the
+ * without cpio(1)), and of the same version's 686-pae kernel and an initramfs with its
+ * own modules (`kernel-pae`, `initrd-pae`, for the PAE test; their absence only warns). Exits 3 with one line saying why when the
  * packages or gcc cannot be had. Also a module: `linuxGuest({ cache, init })` returns
  * { kernel, initrd } or throws.
  */
@@ -71,8 +71,9 @@ function unpacked(cache) {
 
 /**
  * Debian's 686-pae kernel of the same version (its default i386 flavour: PAE paging),
- * downloaded once into its own folder; only its bzImage is used, with the same
- * initramfs (whose /init loads no module unless told to). Returns its path, or throws.
+ * downloaded once into its own folder: its bzImage, and its own builds of the network
+ * modules (kept in modules/, the rest of the package dropped). Returns { kernel,
+ * modules }, or throws.
  */
 function paeKernel(cache, kernelPkg) {
   const dir = path.join(cache, 'pae');
@@ -88,13 +89,17 @@ function paeKernel(cache, kernelPkg) {
     }
     for (const deb of fs.readdirSync(dir).filter((f) => f.endsWith('.deb'))) {
       run('dpkg', ['-x', deb, root], dir);
-      fs.rmSync(path.join(dir, deb)); // the modules are not used: keep the bzImage only
+      fs.rmSync(path.join(dir, deb));
     }
+    const version = fs.readdirSync(path.join(root, 'lib', 'modules'))[0];
+    fs.mkdirSync(path.join(dir, 'modules'), { recursive: true });
+    for (const m of MODULES) fs.copyFileSync(path.join(root, 'lib', 'modules', version, m), path.join(dir, 'modules', path.basename(m)));
     fs.rmSync(path.join(root, 'lib'), { recursive: true, force: true });
     fs.writeFileSync(done, pkg + '\n');
   }
   const boot = path.join(root, 'boot');
-  return fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
+  const kernel = fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
+  return { kernel, modules: MODULES.map((m) => fs.readFileSync(path.join(dir, 'modules', path.basename(m)))) };
 }
 
 /** A newc cpio archive of `entries` ([name, mode, data]), as the kernel's initramfs unpacker reads it. */
@@ -132,8 +137,14 @@ export function linuxGuest({ cache = DEFAULT_CACHE, init = DEFAULT_INIT } = {}) 
   const boot = path.join(root, 'boot');
   const kernel = fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
   const version = fs.readdirSync(path.join(root, 'lib', 'modules'))[0];
+  const modules = MODULES.map((m) => fs.readFileSync(path.join(root, 'lib', 'modules', version, m)));
+  return { kernel, initrd: initramfs(cache, root, modules, init) };
+}
+
+/** The initramfs: busybox (from `root`), vpio-net, the modules given (in MODULES' order) and /init; its path in the cache. */
+function initramfs(cache, root, moduleFiles, init) {
   const busybox = fs.readFileSync(path.join(root, 'bin', 'busybox'));
-  const modules = MODULES.map((m) => [`lib/modules/${path.basename(m)}`, 0o100644, fs.readFileSync(path.join(root, 'lib', 'modules', version, m))]);
+  const modules = MODULES.map((m, i) => [`lib/modules/${path.basename(m)}`, 0o100644, moduleFiles[i]]);
   const archive = cpio([
     ['bin', 0o040755, Buffer.alloc(0)],
     ['dev', 0o040755, Buffer.alloc(0)],
@@ -153,7 +164,7 @@ export function linuxGuest({ cache = DEFAULT_CACHE, init = DEFAULT_INIT } = {}) 
     fs.writeFileSync(tmp, body);
     fs.renameSync(tmp, initrd);
   }
-  return { kernel, initrd };
+  return initrd;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -164,9 +175,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const cache = opt('--cache') ?? DEFAULT_CACHE;
     const { kernel, initrd } = linuxGuest({ cache, init });
     console.log(`kernel ${kernel}\ninitrd ${initrd}`);
-    // The PAE kernel is for one test; without it that test skips and says why.
+    // The PAE kernel is for one test (with an initramfs of its own modules); without it
+    // that test skips and says why.
     try {
-      console.log(`kernel-pae ${paeKernel(cache, fs.readFileSync(path.join(cache, 'unpacked'), 'utf8').trim())}`);
+      const pae = paeKernel(cache, fs.readFileSync(path.join(cache, 'unpacked'), 'utf8').trim());
+      console.log(`kernel-pae ${pae.kernel}\ninitrd-pae ${initramfs(cache, path.join(cache, 'root'), pae.modules, init)}`);
     } catch (e) {
       console.error(`linux-guest: no 686-pae kernel: ${e.message}`);
     }

@@ -19,12 +19,13 @@ export const LINUX_PAE_SKIP = 'no 686-pae kernel in the cache (node scripts/linu
 
 /**
  * The kernel and initrd paths (the initramfs is rebuilt only when its inputs change),
- * and the 686-pae kernel's where the script has it.
+ * and the 686-pae kernel's with an initramfs of its own modules, where the script has them.
  */
-export function linuxGuest(): { kernel: string; initrd: string; kernelPae: string | null } {
+export function linuxGuest(): { kernel: string; initrd: string; kernelPae: string | null; initrdPae: string | null } {
   const g = spawnSync(process.execPath, [path.join(ROOT, 'scripts/linux-guest.mjs')], { cwd: ROOT, encoding: 'utf8' });
   if (g.status !== 0) throw new Error(`scripts/linux-guest.mjs failed: ${g.stderr}`);
-  return { kernel: /^kernel (.*)$/m.exec(g.stdout)![1], initrd: /^initrd (.*)$/m.exec(g.stdout)![1], kernelPae: /^kernel-pae (.*)$/m.exec(g.stdout)?.[1] ?? null };
+  return { kernel: /^kernel (.*)$/m.exec(g.stdout)![1], initrd: /^initrd (.*)$/m.exec(g.stdout)![1], kernelPae: /^kernel-pae (.*)$/m.exec(g.stdout)?.[1] ?? null,
+    initrdPae: /^initrd-pae (.*)$/m.exec(g.stdout)?.[1] ?? null };
 }
 
 /** The lines /init and its workloads print, in order (the kernel's own log left out). */
