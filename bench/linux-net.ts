@@ -47,7 +47,8 @@ export function linuxScenarios(kernel: string, initrd: string, quick: boolean, a
   const drivers: LinuxDriver[] = quick ? ['ne2k-pci', '8139too'] : ['ne2k-pci', '8139too', '8139too-io'];
   for (const driver of drivers) {
     for (const mode of MODES) {
-      list.push({ id: `linux/${LINUX_DRIVERS[driver].label}${apic ? '+apic' : ''}/${mode}`, workload: 'linux', mode, nic: LINUX_DRIVERS[driver].nic, frame: 0, size: 0, guests: 1, count: 0, linux: { kernel, initrd, driver, apic } });
+      const linux = { kernel, initrd, driver, apic };
+      list.push({ id: `linux/${linuxLabel(linux)}/${mode}`, workload: 'linux', mode, nic: LINUX_DRIVERS[driver].nic, frame: 0, size: 0, guests: 1, count: 0, linux });
     }
   }
   return list;
