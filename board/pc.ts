@@ -184,8 +184,7 @@ export class Pc implements CpuBus {
     this.ram = new Uint8Array(options.memoryBytes);
     this.clock = new Clock(costs.cpuHz);
     this.cpu = new Cpu(this);
-    this.cpu.instructionCycles = costs.instructionCycles;
-    this.cpu.pauseCycles = costs.pauseCycles;
+    this.cpu.setCosts(costs);
     this.dmaPort = ramDma(this.ram, (addr, length) => this.cpu.invalidateCode(addr, length));
     this.trace = options.trace ?? null;
     const kinds = options.traceKinds ?? new Set<string>();

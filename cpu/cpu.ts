@@ -269,6 +269,12 @@ export class Cpu {
   instructionCycles = DEFAULT_INSTRUCTION_CYCLES;
   /** What PAUSE (F3 90) costs in all; a machine sets it from its cost table (an instruction's cost alone by default). */
   pauseCycles = DEFAULT_INSTRUCTION_CYCLES;
+
+  /** Takes the instruction costs from a machine's cost table (`devices/costs.ts`). */
+  setCosts(costs: { readonly instructionCycles: number; readonly pauseCycles: number }): void {
+    this.instructionCycles = costs.instructionCycles;
+    this.pauseCycles = costs.pauseCycles;
+  }
   /**
    * During a REP INS/OUTS, how many elements of this execution came before the current
    * port access (0 for the first, and for every other IN/OUT). A hypervisor reads it to

@@ -124,8 +124,7 @@ export class Vm implements CpuBus {
     this.base = opts.base;
     this.trace = opts.trace;
     this.cpu = new Cpu(this);
-    this.cpu.instructionCycles = opts.costs.instructionCycles;
-    this.cpu.pauseCycles = opts.costs.pauseCycles;
+    this.cpu.setCosts(opts.costs);
     this.guestDma = ramDma(opts.ram, (addr, length) => this.cpu.invalidateCode(addr, length));
     const cpu = this.cpu;
     const ports = new PortMap(opts.costs.exitRoundTripCycles);
