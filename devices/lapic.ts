@@ -443,8 +443,13 @@ export class LocalApic implements PortDevice {
 
   // ---- The timer (SDM 10.5.4) ----
 
+  /** Machine cycles a count of the timer takes: the bus clock's tick over the divider. */
+  private get tick(): number {
+    return this.cyclesPerTick << this.shift;
+  }
+
   private get period(): number {
-    return this.initialCount * (this.cyclesPerTick << this.shift);
+    return this.initialCount * this.tick;
   }
 
   private load(count: number): void {
@@ -457,8 +462,7 @@ export class LocalApic implements PortDevice {
 
   private currentCount(): number {
     if (!this.counting) return 0;
-    const tick = this.cyclesPerTick << this.shift;
-    const elapsed = Math.floor((this.clock.now - this.countStart) / tick);
+    const elapsed = Math.floor((this.clock.now - this.countStart) / this.tick);
     return elapsed >= this.initialCount ? 0 : this.initialCount - elapsed;
   }
 
@@ -469,9 +473,8 @@ export class LocalApic implements PortDevice {
     this.shift = (code + 1) & 7;
     if (this.counting && remaining > 0) {
       // The count goes on from where it is, at the new rate.
-      const tick = this.cyclesPerTick << this.shift;
-      this.countStart = this.clock.now - (this.initialCount - remaining) * tick;
-      this.timer.arm(this.clock.now + remaining * tick);
+      this.countStart = this.clock.now - (this.initialCount - remaining) * this.tick;
+      this.timer.arm(this.clock.now + remaining * this.tick);
     }
   }
 
