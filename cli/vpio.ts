@@ -234,8 +234,8 @@ function listDevices(pc: Pc, out: Sink): void {
 }
 
 /** Reads a kernel image: a regular file no larger than the guest memory it must fit in. */
-function readImage(kernel: string, memoryBytes: number, memoryText: string, what = 'give the path of a Multiboot ELF kernel or a Linux bzImage'): Uint8Array {
-  const image = readInput(kernel, { bytes: memoryBytes, what: `--memory ${memoryText} can hold`, fix: 'give a larger --memory, or a smaller image' }, what);
+function readImage(kernel: string, memoryBytes: number, memoryText: string, fix = 'give the path of a Multiboot ELF kernel or a Linux bzImage'): Uint8Array {
+  const image = readInput(kernel, { bytes: memoryBytes, what: `--memory ${memoryText} can hold`, fix: 'give a larger --memory, or a smaller image' }, fix);
   return new Uint8Array(image.buffer, image.byteOffset, image.length);
 }
 
