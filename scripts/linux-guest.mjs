@@ -97,9 +97,13 @@ function paeKernel(cache, kernelPkg) {
     fs.rmSync(path.join(root, 'lib'), { recursive: true, force: true });
     fs.writeFileSync(done, pkg + '\n');
   }
+  return { kernel: bzImageIn(root), modules: MODULES.map((m) => fs.readFileSync(path.join(dir, 'modules', path.basename(m)))) };
+}
+
+/** The kernel (boot/vmlinuz-*) of an unpacked kernel package. */
+function bzImageIn(root) {
   const boot = path.join(root, 'boot');
-  const kernel = fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
-  return { kernel, modules: MODULES.map((m) => fs.readFileSync(path.join(dir, 'modules', path.basename(m)))) };
+  return fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
 }
 
 /** A newc cpio archive of `entries` ([name, mode, data]), as the kernel's initramfs unpacker reads it. */
@@ -134,8 +138,7 @@ function vpioNet(cache) {
 
 export function linuxGuest({ cache = DEFAULT_CACHE, init = DEFAULT_INIT } = {}) {
   const root = unpacked(cache);
-  const boot = path.join(root, 'boot');
-  const kernel = fs.readdirSync(boot).filter((f) => f.startsWith('vmlinuz-')).map((f) => path.join(boot, f))[0];
+  const kernel = bzImageIn(root);
   const version = fs.readdirSync(path.join(root, 'lib', 'modules'))[0];
   const modules = MODULES.map((m) => fs.readFileSync(path.join(root, 'lib', 'modules', version, m)));
   return { kernel, initrd: initramfs(cache, root, modules, init) };
