@@ -9,6 +9,7 @@
  */
 import { Cpu } from '../cpu/cpu';
 import { CpuBus, StopReason } from '../cpu/bus';
+import { machineMemory } from '../cpu/memory';
 import { EAX, EBX, ECX, EDX, ESI, EDI, EBP, ESP } from '../cpu/registers';
 import { Clock } from '../devices/clock';
 import { Costs, DEFAULT_COSTS } from '../devices/costs';
@@ -154,6 +155,9 @@ export function checkBiosImage(image: Uint8Array): void {
 
 export class Pc implements CpuBus {
   readonly ram: Uint8Array;
+  /** The CPU's area of the machine's memory, beside RAM (cpu/memory.ts). */
+  readonly area: Uint8Array;
+  readonly wasmMemory: WebAssembly.Memory | null;
   readonly cpu: Cpu;
   readonly costs: Costs;
   readonly clock: Clock;
@@ -181,7 +185,10 @@ export class Pc implements CpuBus {
   constructor(readonly options: PcOptions) {
     const costs = options.costs ?? DEFAULT_COSTS;
     this.costs = costs;
-    this.ram = new Uint8Array(options.memoryBytes);
+    const memory = machineMemory(options.memoryBytes, 1);
+    this.ram = memory.ram;
+    this.area = memory.areas[0];
+    this.wasmMemory = memory.wasm;
     this.clock = new Clock(costs.cpuHz);
     this.cpu = new Cpu(this);
     this.cpu.setCosts(costs);

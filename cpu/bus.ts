@@ -13,6 +13,14 @@ export interface CpuBus {
    * through the CPU (a loader, device DMA) must call `Cpu.invalidateCode` for the range.
    */
   readonly ram: Uint8Array;
+  /**
+   * Optional: this CPU's area of the machine's memory (memory.ts), in the buffer that
+   * holds `ram`: the registers and the code-page map are kept there. Without it the CPU
+   * keeps them in buffers of its own, and translates to JavaScript only.
+   */
+  readonly area?: Uint8Array;
+  /** Optional: the WebAssembly memory whose buffer holds `ram` and `area`, which translated WebAssembly code imports. */
+  readonly wasmMemory?: WebAssembly.Memory | null;
   /** An IN of `size` bytes (1, 2 or 4) from `port` (0..0xFFFF). Returns the value, zero-extended. */
   ioRead(port: number, size: number): number;
   /** An OUT of `size` bytes (1, 2 or 4) of `value` to `port`. */

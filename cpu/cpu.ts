@@ -24,6 +24,7 @@ import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
 import { Fpu } from './x87';
+import { AREA_CODE_PAGES, AREA_REGS, areaBytes } from './memory';
 
 export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
 
@@ -317,10 +318,15 @@ export class Cpu {
 
   constructor(bus: CpuBus) {
     this.bus = bus;
-    const buf = new ArrayBuffer(32);
-    this.reg32 = new Int32Array(buf);
-    this.reg16 = new Uint16Array(buf);
-    this.reg8 = new Uint8Array(buf);
+    const area = bus.area;
+    if (area !== undefined && (area.buffer !== bus.ram.buffer || area.byteOffset & 3 || area.length < areaBytes(bus.ram.length))) {
+      throw new Error('Cpu: the area must be areaBytes(RAM) bytes, 4-byte aligned, in the buffer that holds RAM');
+    }
+    const buf = area !== undefined ? area.buffer : new ArrayBuffer(32);
+    const regsAt = area !== undefined ? area.byteOffset + AREA_REGS : 0;
+    this.reg32 = new Int32Array(buf, regsAt, 8);
+    this.reg16 = new Uint16Array(buf, regsAt, 16);
+    this.reg8 = new Uint8Array(buf, regsAt, 32);
     this.mem = bus.ram;
     if (this.mem.byteOffset & 3) throw new Error('Cpu: RAM must be 4-byte aligned in its buffer');
     this.mem32 = new Int32Array(this.mem.buffer, this.mem.byteOffset, this.mem.length >>> 2);
@@ -328,7 +334,7 @@ export class Cpu {
     this.memView = new DataView(this.mem.buffer, this.mem.byteOffset, this.mem.length);
     this.memSize = this.mem.length;
     const pages = (this.memSize + 0xfff) >>> 12;
-    this.codePages = new Uint8Array(pages + 1);
+    this.codePages = area !== undefined ? new Uint8Array(area.buffer, area.byteOffset + AREA_CODE_PAGES, pages + 1) : new Uint8Array(pages + 1);
     this.pageGen = new Int32Array(pages + 1);
     this.blocks = new BlockCache(pages + 1);
     this.reset();

@@ -22,6 +22,7 @@
  *   physical card's interrupts in `virtual` mode) goes to `hostWork`.
  */
 import { StopReason } from '../cpu/bus';
+import { machineMemory } from '../cpu/memory';
 import { Clock } from '../devices/clock';
 import { Costs, DEFAULT_COSTS } from '../devices/costs';
 import { PortDevice } from '../devices/port-bus';
@@ -187,7 +188,8 @@ export class Host {
       const mib = (b: number) => `${Math.ceil(b / 1048576)} MiB`;
       throw new HostConfigError(`${n} VM${n > 1 ? 's' : ''} of ${mib(opts.memoryBytes)} and the hypervisor's ${mib(HYPERVISOR_RESERVE)} need ${mib(need)} of host memory; the host has ${mib(opts.hostMemoryBytes)} (--host-memory, or a smaller --memory)`);
     }
-    this.ram = new Uint8Array(opts.hostMemoryBytes);
+    const memory = machineMemory(opts.hostMemoryBytes, n, opts.memoryBytes);
+    this.ram = memory.ram;
     this.clock = new Clock(costs.cpuHz);
     this.clock.onSchedule = (at) => { if (this.running) this.running.cpu.stopAt(at); };
     const kinds = opts.traceKinds ?? new Set<string>();
@@ -200,6 +202,7 @@ export class Host {
     for (let id = 0; id < n; id++) {
       const vm = new Vm({
         id, ram: this.ram.subarray(bases[id], bases[id] + opts.memoryBytes), base: bases[id], clock: this.clock, costs,
+        area: memory.areas[id], wasmMemory: memory.wasm,
         rtcStart: opts.rtcStart, console: (b) => opts.console(id, b), trace: this.trace, traceKinds: kinds,
         charge: (v, c, cycles) => this.charge(v, c, cycles), timeline: this.timeline, apic: opts.apic === true,
       });

@@ -84,11 +84,16 @@ export interface VmOptions {
    * Palacios emulates them: their pages are trapped, an exit per register access.
    */
   apic?: boolean;
+  /** The VM's CPU's area of host memory (cpu/memory.ts); without it the CPU keeps its registers in buffers of its own. */
+  area?: Uint8Array;
+  wasmMemory?: WebAssembly.Memory | null;
 }
 
 export class Vm implements CpuBus {
   readonly id: number;
   readonly ram: Uint8Array;
+  readonly area?: Uint8Array;
+  readonly wasmMemory: WebAssembly.Memory | null;
   readonly base: number;
   readonly cpu: Cpu;
   readonly ports: PortMap;
@@ -121,6 +126,8 @@ export class Vm implements CpuBus {
   constructor(readonly opts: VmOptions) {
     this.id = opts.id;
     this.ram = opts.ram;
+    this.area = opts.area;
+    this.wasmMemory = opts.wasmMemory ?? null;
     this.base = opts.base;
     this.trace = opts.trace;
     this.cpu = new Cpu(this);
