@@ -5,6 +5,8 @@
  * workload is guests/bin/cpubound.elf (a sieve, CRC32 and an insertion sort in a loop:
  * integer code) or, with `--workload fpubound`, guests/bin/fpubound.elf (x87 code: an
  * n-body step, a matrix product, Simpson's rule, float to integer conversions).
+ * `ours` translates to WebAssembly where cpu/wasm-translator.ts covers a block and to
+ * JavaScript elsewhere (the default), `ours-js` to JavaScript only.
  * `ours-paged` is ours translated with the guest's paging on (`paging=1`:
  * identity-mapped, so every access goes through the TLB, as a kernel's does), and
  * `ours-interp-paged` the interpreter with it on. `qemu` is
@@ -16,7 +18,7 @@
  * scripts/public-guest.mjs from a copy of their sources (never committed), compared on
  * the checksums they print.
  *
- *   npm run bench:cpu -- [--workload cpubound|fpubound|coremark|lz4] [--image FILE] [--iterations N] [--engines ours,ours-paged,ours-interp,ours-interp-paged,v86-interp,v86-jit,qemu] [--json FILE]
+ *   npm run bench:cpu -- [--workload cpubound|fpubound|coremark|lz4] [--image FILE] [--iterations N] [--engines ours,ours-js,ours-paged,ours-interp,ours-interp-paged,v86-interp,v86-jit,qemu] [--json FILE]
  *   npm run bench:cpu -- --hostile [--json FILE]
  *
  * --hostile runs instead three guests written against the block translator (issue 14),
@@ -53,7 +55,7 @@ interface Figure {
 }
 
 const ROOT = path.join(__dirname, '..');
-const ENGINES = ['ours', 'ours-paged', 'ours-interp', 'ours-interp-paged', 'v86-interp', 'v86-jit', 'qemu'];
+const ENGINES = ['ours', 'ours-js', 'ours-paged', 'ours-interp', 'ours-interp-paged', 'v86-interp', 'v86-jit', 'qemu'];
 
 interface Workload {
   /** The guest's own default count (v86 passes no command line, so it always runs this); 0: fixed when the guest was built. */
@@ -115,7 +117,7 @@ function parseArgs(argv: string[]) {
       opts.runOne = next();
       if (!ENGINES.includes(opts.runOne) || opts.runOne === 'qemu') fail(`--run-one takes one of ${ENGINES.filter((e) => e !== 'qemu').join(', ')}`);
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run bench:cpu -- [--workload cpubound|fpubound|coremark|lz4] [--image FILE] [--iterations N] [--engines ours,ours-paged,ours-interp,ours-interp-paged,v86-interp,v86-jit,qemu] [--json FILE]\n' +
+      process.stdout.write('usage: npm run bench:cpu -- [--workload cpubound|fpubound|coremark|lz4] [--image FILE] [--iterations N] [--engines ours,ours-js,ours-paged,ours-interp,ours-interp-paged,v86-interp,v86-jit,qemu] [--json FILE]\n' +
         '       npm run bench:cpu -- --hostile [--json FILE]   (guests that attack the block translator, both modes)\n' +
         '  --workload    cpubound (the default: a sieve, CRC32, a sort; integer code), fpubound (x87 code:\n' +
         '                an n-body step, a matrix product, Simpson\'s rule, float to integer conversions) or\n' +
@@ -134,17 +136,18 @@ function parseArgs(argv: string[]) {
   return opts;
 }
 
-function runOurs(workload: string, image: Uint8Array, iterations: number, translate: boolean, paging: boolean): Figure {
+function runOurs(workload: string, image: Uint8Array, iterations: number, translate: boolean, paging: boolean, wasm = true): Figure {
   let output = '';
   const pc = new Pc({ memoryBytes: 64 << 20, console: (b) => { output += String.fromCharCode(b); } });
   pc.cpu.useTranslator = translate;
+  pc.cpu.useWasm = wasm;
   pc.boot(image, `${workload}.elf iterations=${iterations}${paging ? ' paging=1' : ''}`);
   const t0 = process.hrtime.bigint();
   const result = pc.run(Infinity);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (result.kind !== 'exit') fail(`our run ended with ${result.kind}`);
   const instructions = pc.cpu.instructions;
-  return { engine: (translate ? 'ours' : 'ours-interp') + (paging ? '-paged' : ''), instructions, seconds, mips: instructions / seconds / 1e6, output, fallbacks: translate ? pc.cpu.memFallbacks : undefined };
+  return { engine: (translate ? (wasm ? 'ours' : 'ours-js') : 'ours-interp') + (paging ? '-paged' : ''), instructions, seconds, mips: instructions / seconds / 1e6, output, fallbacks: translate ? pc.cpu.memFallbacks : undefined };
 }
 
 /** v86's 0xF4 test-exit port throws the string "HALT" out of its loop, possibly more than once. */
@@ -313,7 +316,7 @@ function runHostile(json: string): void {
 
 /** One of our engines or v86's, in this process. A string: why it was skipped. */
 async function runEngine(engine: string, workload: string, image: Uint8Array, iterations: number): Promise<Figure | string> {
-  if (engine.startsWith('ours')) return runOurs(workload, image, iterations, !engine.startsWith('ours-interp'), engine.endsWith('-paged'));
+  if (engine.startsWith('ours')) return runOurs(workload, image, iterations, !engine.startsWith('ours-interp'), engine.endsWith('-paged'), engine !== 'ours-js');
   // v86 does not pass a Multiboot command line: it always runs the guest's default.
   if (iterations !== WORKLOADS[workload].defaultIterations) return `v86 cannot pass iterations=${iterations} (it passes no Multiboot command line); run with the default`;
   return runV86(workload, image, engine === 'v86-jit');

@@ -61,7 +61,7 @@ function runWith(handler: string): { value: number; cycles: number } {
     out 0xf4, al`);
   const pc = new Pc({ memoryBytes: 16 << 20 });
   pc.boot(multibootElf(code, { bss: 0x3000 }), 'k');
-  const dv = new DataView(pc.ram.buffer);
+  const dv = new DataView(pc.ram.buffer, pc.ram.byteOffset);
   dv.setUint16(0x180100, 0x037b, true);
   dv.setUint16(0x102000, 0x7ff, true); dv.setUint32(0x102002, 0x102100, true);
   dv.setUint32(0x102100 + 0x2d * 8, (0x08 << 16) | 0x2900, true); dv.setUint32(0x102104 + 0x2d * 8, 0x00108e00, true);

@@ -68,7 +68,7 @@ describe('Multiboot loader', () => {
 
   it('puts the information at 0x9500 and the memory map at 0x9000, as QEMU does, with QEMU\'s fields', () => {
     const { ram, k } = load(multibootElf([0xf4]));
-    const dv = new DataView(ram.buffer);
+    const dv = new DataView(ram.buffer, ram.byteOffset);
     const info = k.infoAddress;
     expect(info).toBe(0x9500);
     expect(dv.getUint32(info, true)).toBe(0x24f); // memory, boot device, cmdline, mods, mmap, loader name
@@ -105,7 +105,7 @@ describe('Multiboot loader', () => {
 
   it('leaves the loader\'s GDT at 0xc02b8 and the CPU state QEMU\'s option ROM leaves', () => {
     const { ram, k } = load(multibootElf([0xf4]));
-    const dv = new DataView(ram.buffer);
+    const dv = new DataView(ram.buffer, ram.byteOffset);
     const gdt: string[] = [];
     for (let i = 0; i < 5; i++) gdt.push(`${dv.getUint32(0xc02b8 + 8 * i + 4, true).toString(16).padStart(8, '0')} ${dv.getUint32(0xc02b8 + 8 * i, true).toString(16).padStart(8, '0')}`);
     expect(gdt).toEqual(['00000000 00000000', '00cf9a00 0000ffff', '00cf9300 0000ffff', '00009e00 0000ffff', '00009200 0000ffff']);

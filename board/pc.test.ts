@@ -45,7 +45,7 @@ function picTicks(apic: boolean) {
   const pc = new Pc({ memoryBytes: 16 << 20, apic });
   pc.boot(image, 'k');
   // IDTR at 0x102000 (limit 0x7ff, base 0x102100); gate 0x20 -> handler at 0x102900
-  const dv = new DataView(pc.ram.buffer);
+  const dv = new DataView(pc.ram.buffer, pc.ram.byteOffset);
   dv.setUint16(0x102000, 0x7ff, true); dv.setUint32(0x102002, 0x102100, true);
   dv.setUint32(0x102100 + 0x20 * 8, (0x08 << 16) | 0x2900, true); dv.setUint32(0x102104 + 0x20 * 8, 0x00108e00, true);
   // handler: inc ebx ; mov al, 0x20 ; out 0x20, al ; iret
@@ -143,7 +143,7 @@ describe('the PC with an APIC (--apic)', () => {
     const boot = () => {
       const pc = new Pc({ memoryBytes: 16 << 20, apic: true });
       pc.boot(multibootElf(code, { bss: 0x3000 }), 'k');
-      const dv = new DataView(pc.ram.buffer);
+      const dv = new DataView(pc.ram.buffer, pc.ram.byteOffset);
       dv.setUint16(0x102000, 0x7ff, true); dv.setUint32(0x102002, 0x102100, true);
       dv.setUint32(0x102100 + 0x30 * 8, (0x08 << 16) | 0x2900, true); dv.setUint32(0x102104 + 0x30 * 8, 0x00108e00, true);
       // handler: inc ebx ; mov dword [0xfee000b0], 0 ; iret

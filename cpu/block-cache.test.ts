@@ -12,7 +12,8 @@
  */
 import { StopReason } from './bus';
 import { Cpu } from './cpu';
-import { BlockCache, MAX_BLOCKS, MAX_SOURCE, BACKOFF_LEVELS, BACKOFF_WINDOW, MAX_BLOCK_INSTRUCTIONS } from './translator';
+import { BlockCache, MAX_BLOCKS, MAX_SOURCE, MAX_WASM_BLOCKS, BACKOFF_LEVELS, BACKOFF_WINDOW, MAX_BLOCK_INSTRUCTIONS } from './translator';
+import { MAX_REGION_INSTRUCTIONS } from './wasm-translator';
 import { flatMachine, TestBus, CODE_BASE, runToStop } from './testing';
 
 const le32 = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -45,10 +46,10 @@ function both(code: number[], memBytes: number, ranges: [number, number][], setu
 }
 
 /** The cache's accounting, checked against the blocks it holds. */
-function accounting(cache: BlockCache): { blocks: number; source: number } {
-  let blocks = 0, source = 0;
-  for (const b of cache.slots) if (b !== undefined) { blocks++; source += b.source; }
-  return { blocks, source };
+function accounting(cache: BlockCache): { blocks: number; source: number; wasmBlocks: number } {
+  let blocks = 0, source = 0, wasmBlocks = 0;
+  for (const b of cache.slots) if (b !== undefined) { blocks++; source += b.source; if (b.wasm !== null) wasmBlocks++; }
+  return { blocks, source, wasmBlocks };
 }
 
 describe('a guest that runs into zeroed memory', () => {
@@ -81,8 +82,9 @@ describe('the accounting', () => {
     body.push(...EXIT);
     const r = both(body, 1 << 20, [], (cpu) => { cpu.blocks.hotThreshold = 1; });
     const c = r.cpu.blocks;
-    expect(c.compiles).toBeGreaterThan(3000 / MAX_BLOCK_INSTRUCTIONS);
-    expect({ blocks: c.blocks, source: c.source }).toEqual(accounting(c));
+    // A block holds at most MAX_BLOCK_INSTRUCTIONS (JavaScript) or MAX_REGION_INSTRUCTIONS (WebAssembly).
+    expect(c.compiles).toBeGreaterThan(3000 / Math.max(MAX_BLOCK_INSTRUCTIONS, MAX_REGION_INSTRUCTIONS));
+    expect({ blocks: c.blocks, source: c.source, wasmBlocks: c.wasmBlocks }).toEqual(accounting(c));
     expect(c.source).toBeGreaterThan(0);
   });
 });
@@ -117,7 +119,7 @@ describe('the caps on the cache', () => {
     const check = (c: BlockCache) => {
       most = Math.max(most, held(c));
       const a = accounting(c);
-      if (a.blocks !== c.blocks || a.source !== c.source) throw new Error(`accounting ${c.blocks}/${c.source}, slots ${a.blocks}/${a.source}`);
+      if (a.blocks !== c.blocks || a.source !== c.source || a.wasmBlocks !== c.wasmBlocks) throw new Error(`accounting ${c.blocks}/${c.source}/${c.wasmBlocks}, slots ${a.blocks}/${a.source}/${a.wasmBlocks}`);
     };
     const interpreted = sliced(code, false, setup, check);
     const translated = sliced(code, true, setup, check);
@@ -128,8 +130,36 @@ describe('the caps on the cache', () => {
     expect(translated.cpu.blocks.flushes).toBeGreaterThan(1);
   });
 
+  it('hold at most maxWasmBlocks WebAssembly blocks; past it blocks are JavaScript, and the guest sees nothing of it', () => {
+    // 300 pages, each "inc ebx ; jmp <next page>": one WebAssembly block a page, compiled at first sight.
+    const code: number[] = [];
+    for (let p = 0; p < 300; p++) {
+      const at = p * 4096;
+      code.length = at;
+      code.fill(0, at);
+      code.push(0x43, 0xe9, ...le32(4096 - 6));
+    }
+    code.length = 300 * 4096;
+    code.fill(0, code.length - 4096 + 6);
+    code.splice(300 * 4096, 0, ...EXIT);
+    let most = 0;
+    const check = (c: BlockCache) => {
+      most = Math.max(most, c.wasmBlocks);
+      const a = accounting(c);
+      if (a.wasmBlocks !== c.wasmBlocks) throw new Error(`wasmBlocks ${c.wasmBlocks}, slots ${a.wasmBlocks}`);
+    };
+    const setup = (cpu: Cpu) => { cpu.blocks.hotThreshold = 1; cpu.blocks.maxWasmBlocks = 40; };
+    const interpreted = sliced(code, false, setup, check);
+    const translated = sliced(code, true, setup, check);
+    expect(interpreted.why).toBe(StopReason.Requested);
+    expect(state(translated, [])).toBe(state(interpreted, []));
+    expect(translated.cpu.reg32[3]).toBe(300);
+    expect(most).toBe(40);
+    expect(translated.cpu.blocks.compiles).toBeGreaterThan(250); // the rest as JavaScript
+  });
+
   it('are what cpu/README.md states by default', () => {
-    expect([MAX_BLOCKS, MAX_SOURCE]).toEqual([16384, 16 << 20]);
+    expect([MAX_BLOCKS, MAX_SOURCE, MAX_WASM_BLOCKS]).toEqual([16384, 16 << 20, 2048]);
   });
 });
 

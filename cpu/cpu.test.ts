@@ -113,8 +113,8 @@ describe('the A20 gate', () => {
     const code = hex('a100051000e7e0e6f4');
     for (const enabled of [true, false]) {
       const { cpu, bus } = flatMachine(code, undefined, 2 << 20);
-      new DataView(bus.ram.buffer).setUint32(0x500, 0x11111111, true);
-      new DataView(bus.ram.buffer).setUint32(0x100500, 0x22222222, true);
+      new DataView(bus.ram.buffer, bus.ram.byteOffset).setUint32(0x500, 0x11111111, true);
+      new DataView(bus.ram.buffer, bus.ram.byteOffset).setUint32(0x100500, 0x22222222, true);
       cpu.setA20(enabled);
       runToStop(cpu);
       expect(bus.recorded).toEqual([enabled ? 0x22222222 : 0x11111111]);
@@ -129,7 +129,7 @@ describe('segment limits, rights and null selectors (SDM vol. 3, 5.3-5.5)', () =
   /** Adds descriptors to the test GDT: 0x18 data limit 0xFF, 0x20 read-only data, 0x28 expand-down (offsets above 0xFFF), 0x38 DPL 3 data. */
   function withSegments(code: Uint8Array, translate: boolean) {
     const m = flatMachine(code, handler);
-    const dv = new DataView(m.bus.ram.buffer);
+    const dv = new DataView(m.bus.ram.buffer, m.bus.ram.byteOffset);
     const put = (index: number, lo: number, hi: number) => { dv.setUint32(0x1000 + index * 8, lo, true); dv.setUint32(0x1000 + index * 8 + 4, hi, true); };
     put(3, 0x000000ff, 0x00409200); // base 0, limit 0xff, byte granular, 32-bit, writable data
     put(4, 0x0000ffff, 0x00cf9000); // read-only data
@@ -233,7 +233,7 @@ describe('#TS, ring 3 and REP OUTS', () => {
 
   it('raises #TS(SS0) when the TSS gives an unusable ring-0 stack for INT from ring 3 (SDM vol. 3, 6.12.1)', () => {
     const { cpu, bus } = flatMachine(code, handler);
-    const dv = new DataView(bus.ram.buffer);
+    const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
     const put = (index: number, lo: number, hi: number) => { dv.setUint32(0x1000 + index * 8, lo, true); dv.setUint32(0x1000 + index * 8 + 4, hi, true); };
     put(3, 0x0000ffff, 0x00cffa00); // 0x18: ring-3 code
     put(4, 0x0000ffff, 0x00cff200); // 0x20: ring-3 data

@@ -25,6 +25,7 @@ import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
 import { Fpu } from './x87';
 import { AREA_CODE_PAGES, AREA_REGS, areaBytes } from './memory';
+import { WasmContext } from './wasm-translator';
 
 export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
 
@@ -232,6 +233,13 @@ export class Cpu {
   // ---- The block translator (translator.ts). ----
   /** Run straight-line code through the block translator; false: interpret everything. */
   useTranslator = true;
+  /**
+   * Translate blocks to WebAssembly where wasm-translator.ts covers them (paging off, its
+   * subset of instructions), the rest to JavaScript; false: JavaScript only.
+   */
+  useWasm = true;
+  /** What WebAssembly blocks share, when RAM and the area are in a WebAssembly.Memory (else null). */
+  declare readonly wasm: WasmContext | null;
   declare readonly blocks: BlockCache;
   /** 1 for each physical page that holds translated code: writes there invalidate it. */
   declare readonly codePages: Uint8Array;
@@ -337,6 +345,7 @@ export class Cpu {
     this.codePages = area !== undefined ? new Uint8Array(area.buffer, area.byteOffset + AREA_CODE_PAGES, pages + 1) : new Uint8Array(pages + 1);
     this.pageGen = new Int32Array(pages + 1);
     this.blocks = new BlockCache(pages + 1);
+    this.wasm = area !== undefined && bus.wasmMemory ? new WasmContext(this, bus.wasmMemory, area) : null;
     this.reset();
   }
 

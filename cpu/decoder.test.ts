@@ -43,7 +43,7 @@ function decode(bytes: Uint8Array): { length: number; invalid: boolean; features
 describe('instruction decoding agrees with iced-x86', () => {
   const { cpu, bus } = flatMachine(new Uint8Array(0), new Uint8Array(0));
   const ram = bus.ram;
-  const dv = new DataView(ram.buffer);
+  const dv = new DataView(ram.buffer, ram.byteOffset);
   // Each vector gets its own handler address (a HLT), so EIP after a fault names it.
   for (let v = 0; v < 256; v++) {
     const at = HANDLER_BASE + v;

@@ -27,7 +27,7 @@ const HANDLER = new Uint8Array([0x58, 0xe7, 0xe0, 0x0f, 0x20, 0xd0, 0xe7, 0xe0, 
  */
 function run(code: number[], translate: boolean, edit?: (dv: DataView, bus: TestBus) => void): { recorded: number[]; dv: DataView; cpu: Cpu } {
   const { cpu, bus } = flatMachine(new Uint8Array([...code, ...STOP]), HANDLER);
-  const dv = new DataView(bus.ram.buffer);
+  const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
   dv.setUint32(PDPT, PD0 | 1, true);
   dv.setUint32(PD0, 0x83, true); // P, R/W, PS: 0-2 MiB
   dv.setUint32(PD0 + 8, PT1 | 3, true);

@@ -13,7 +13,7 @@ describe('paging: accessed bits', () => {
     // handler: pop eax ; out 0xe0, eax ; mov eax, [0x5004] ; out 0xe0, eax ; mov al, 0 ; out 0xf4, al
     for (const translate of [false, true]) {
       const { cpu, bus } = flatMachine(hex('b8005000000f22d80f20c00d000001800f22c0c7050000400001000000'), hex('58e7e0a104500000e7e0b000e6f4'));
-      const dv = new DataView(bus.ram.buffer);
+      const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
       dv.setUint32(0x5000, 0x6003, true); // PDE 0: identity-mapped first 1 MiB, writable
       for (let i = 0; i < 256; i++) dv.setUint32(0x6000 + i * 4, (i << 12) | 3, true);
       dv.setUint32(0x5004, 0x7003, true); // PDE 1: writable, A clear

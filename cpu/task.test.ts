@@ -27,7 +27,7 @@ function run(code: string, bCode: string, opts: Opts = {}): Run[] {
   return [false, true].map((translate) => {
     const { cpu, bus } = flatMachine(hex(code), opts.handler ? hex(opts.handler) : undefined);
     const ram = bus.ram;
-    const dv = new DataView(ram.buffer);
+    const dv = new DataView(ram.buffer, ram.byteOffset);
     putDescriptor(ram, 0x18, TSS_A, 0x67, 0x89, false, false);
     putDescriptor(ram, 0x20, TSS_B, 0x67, 0x89, false, false);
     dv.setUint32(GDT_BASE + 0x28, 0x20 << 16, true); // task gate to 0x20, DPL 0

@@ -7,6 +7,7 @@
  */
 import { Cpu } from './cpu';
 import { CpuBus, StopReason } from './bus';
+import { machineMemory } from './memory';
 
 export const GDT_BASE = 0x1000;
 export const IDT_BASE = 0x2000;
@@ -24,8 +25,15 @@ export class TestBus implements CpuBus {
   mmioRead?: (addr: number, size: number) => number;
   mmioWrite?: (addr: number, size: number, value: number) => void;
 
+  /** The CPU's area beside RAM in a WebAssembly memory, as the machines have (see memory.ts). */
+  readonly area: Uint8Array;
+  readonly wasmMemory: WebAssembly.Memory | null;
+
   constructor(memBytes = 1 << 20) {
-    this.ram = new Uint8Array(memBytes);
+    const m = machineMemory(memBytes, 1);
+    this.ram = m.ram;
+    this.area = m.areas[0];
+    this.wasmMemory = m.wasm;
   }
 
   ioRead(_port: number, size: number): number {
@@ -69,7 +77,7 @@ export function hex(s: string): Uint8Array {
 export function flatMachine(code: Uint8Array, handler: Uint8Array = hex('f4'), memBytes = 1 << 20): { cpu: Cpu; bus: TestBus } {
   const bus = new TestBus(memBytes);
   const ram = bus.ram;
-  const dv = new DataView(ram.buffer);
+  const dv = new DataView(ram.buffer, ram.byteOffset);
   // GDT: null, 0x08 flat code (type A, DPL 0, 32-bit, 4 KiB granular), 0x10 flat data.
   dv.setUint32(GDT_BASE + 8, 0x0000ffff, true); dv.setUint32(GDT_BASE + 12, 0x00cf9a00, true);
   dv.setUint32(GDT_BASE + 16, 0x0000ffff, true); dv.setUint32(GDT_BASE + 20, 0x00cf9200, true);

@@ -522,7 +522,7 @@ describe('REP MOVS and REP STOS inside a block', () => {
     // mapping each page to itself) a REP goes element by element: the reference here.
     const identityPaged = (cpu: Cpu, bus: TestBus) => {
       segments(cpu, bus); // loaded only where the code loads them
-      const pd = 0x90000, pt = 0x91000, dv = new DataView(bus.ram.buffer);
+      const pd = 0x90000, pt = 0x91000, dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
       dv.setUint32(pd, pt | 3, true);
       for (let i = 0; i <= 256; i++) dv.setUint32(pt + i * 4, (i << 12) | 3, true); // and the page past RAM's end
       cpu.setCr3(pd);
@@ -691,15 +691,15 @@ describe('memory operands of flat segments, straight into RAM', () => {
     };
     expect(compare(program, -1, a20Off, 2 << 20)).toBe('');
     const r = run([...program, 0xf4], true, -1, a20Off, 2 << 20);
-    expect(r.cpu.reg32[0]).toBe(new DataView(r.bus.ram.buffer).getInt32(DATA + 0x40, true)); // read below 1 MiB
+    expect(r.cpu.reg32[0]).toBe(new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getInt32(DATA + 0x40, true)); // read below 1 MiB
   });
 
   it('translates through the page tables with paging on', () => {
     const paged = (cpu: Cpu, bus: TestBus) => {
       const pd = 0x90000, pt = 0x91000;
       bus.ram.fill(0x5a, 0x50000, 0x51000);
-      new DataView(bus.ram.buffer).setUint32(pd, pt | 3, true);
-      for (let i = 0; i < 256; i++) new DataView(bus.ram.buffer).setUint32(pt + i * 4, (i === DATA >>> 12 ? 0x50000 : i << 12) | 3, true);
+      new DataView(bus.ram.buffer, bus.ram.byteOffset).setUint32(pd, pt | 3, true);
+      for (let i = 0; i < 256; i++) new DataView(bus.ram.buffer, bus.ram.byteOffset).setUint32(pt + i * 4, (i === DATA >>> 12 ? 0x50000 : i << 12) | 3, true);
       cpu.setCr3(pd);
       cpu.setCr0(cpu.cr0 | 0x80000000);
     };
@@ -712,16 +712,16 @@ describe('memory operands of flat segments, straight into RAM', () => {
     const PD = 0x90000, PT = 0x91000;
     /** Identity paging of the first MiB, with the DATA page's PTE given `flags` (and, with `to`, mapped there). */
     const pagedWith = (flags: number, to = DATA, wp = false) => (cpu: Cpu, bus: TestBus) => {
-      const dv = new DataView(bus.ram.buffer);
+      const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
       dv.setUint32(PD, PT | 3, true);
       for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
       dv.setUint32(PT + (DATA >>> 12) * 4, (to & ~0xfff) | flags, true);
       cpu.setCr3(PD);
       cpu.setCr0(cpu.cr0 | 0x80000000 | (wp ? 0x10000 : 0));
     };
-    const pte = (r: { bus: TestBus }) => new DataView(r.bus.ram.buffer).getUint32(PT + (DATA >>> 12) * 4, true);
+    const pte = (r: { bus: TestBus }) => new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getUint32(PT + (DATA >>> 12) * 4, true);
     /** The page-fault record both engines must agree on: CR2, the error code pushed, where it stopped. */
-    const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true)];
+    const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getUint32(STACK_TOP - 16, true)];
     const loop = (body: number[]) => [0xb9, ...le32(5), ...body, 0x49, 0x75, (-(body.length + 3)) & 0xff]; // mov ecx, 5 ; 1: body ; dec ecx ; jnz 1b
 
     it('fetches below EIP within its page with paging on, CS\'s base not page-aligned (a call back, a loop)', () => {
@@ -808,7 +808,7 @@ describe('memory operands of flat segments, straight into RAM', () => {
       const program = [...movEbx(DATA), 0x8b, 0x03, 0x41, 0xeb, 0xfb];
       const outcome = (translate: boolean) => {
         const { cpu, bus } = flatMachine(new Uint8Array(program));
-        const dv = new DataView(bus.ram.buffer);
+        const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
         dv.setUint32(PD, PT | 7, true);
         for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 7, true);
         dv.setUint32(PT + (DATA >>> 12) * 4, DATA | 3, true); // supervisor only
@@ -852,7 +852,7 @@ describe('memory operands of flat segments, straight into RAM', () => {
       // inline path of the mode it was translated in (Block.paged), so it must be
       // translated again rather than run with every access on the slow path.
       const tables = (cpu: Cpu, bus: TestBus) => {
-        const dv = new DataView(bus.ram.buffer);
+        const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
         dv.setUint32(PD, PT | 3, true);
         for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
       };
@@ -1017,7 +1017,7 @@ describe('memory operands of flat segments, straight into RAM', () => {
      * with P1's and P2's entries given `p1` and `p2`; CR0.WP as given.
      */
     const paging = (p1 = 3, p2 = 3, wp = false, p2To = P2) => (cpu: Cpu, bus: TestBus) => {
-      const dv = new DataView(bus.ram.buffer);
+      const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
       dv.setUint32(PD, PT | 3, true);
       for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
       dv.setUint32(PT + (P1 >>> 12) * 4, P1 | p1, true);
@@ -1028,12 +1028,12 @@ describe('memory operands of flat segments, straight into RAM', () => {
     };
     /** Where P2 is mapped elsewhere: a page outside DATA, which state() does not see, so both() compares it too. */
     const ELSEWHERE = 0x60000;
-    const ptes = (r: { bus: TestBus }) => [P1, P2].map((p) => new DataView(r.bus.ram.buffer).getUint32(PT + (p >>> 12) * 4, true).toString(16))
+    const ptes = (r: { bus: TestBus }) => [P1, P2].map((p) => new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getUint32(PT + (p >>> 12) * 4, true).toString(16))
       .concat(Buffer.from(r.bus.ram.subarray(ELSEWHERE, ELSEWHERE + 16)).toString('hex'));
     /** Both engines: registers, counts, data, stack, CR2, the error code pushed for a fault, P1's and P2's entries. */
     const both = (program: number[], setup?: (cpu: Cpu, bus: TestBus) => void) => {
       const [a, b] = [false, true].map((t) => run([...program, 0xf4], t, -1, setup));
-      const seen = (r: typeof a) => [state(r), (r.cpu.cr2 >>> 0).toString(16), new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true), ...ptes(r)];
+      const seen = (r: typeof a) => [state(r), (r.cpu.cr2 >>> 0).toString(16), new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getUint32(STACK_TOP - 16, true), ...ptes(r)];
       expect(seen(b)).toEqual(seen(a));
       return [a, b];
     };
@@ -1154,7 +1154,7 @@ describe('memory operands of flat segments, straight into RAM', () => {
       // handler runs on the stack below); a PUSH faults, and so does the delivery of its
       // fault on the same stack, to a triple fault.
       const [pop] = both([0xbc, ...le32(P2 - 2), 0x40, 0x58, 0x40], paging(3, 0));
-      expect([pop.why, pop.cpu.cr2 >>> 0, new DataView(pop.bus.ram.buffer).getUint32(P2 - 14, true)]).toEqual([StopReason.Dead, P2, CODE_BASE + 6]);
+      expect([pop.why, pop.cpu.cr2 >>> 0, new DataView(pop.bus.ram.buffer, pop.bus.ram.byteOffset).getUint32(P2 - 14, true)]).toEqual([StopReason.Dead, P2, CODE_BASE + 6]);
       const [push] = both([0xbc, ...le32(P2 + 2), 0x40, 0x50, 0x40], paging(3, 0));
       expect([push.why, push.cpu.cr2 >>> 0]).toEqual([StopReason.TripleFault, P2]);
     });
@@ -1175,7 +1175,7 @@ describe('what the Linux boot spends its time in (issue 17), translated', () => 
     const loop = r.cpu.blocks.slots.find((b) => b !== undefined && b.fn !== null && b.eips.includes(CODE_BASE + loopAt) && b.eips.includes(CODE_BASE + loopAt + 2));
     expect(loop?.eips).toContain(CODE_BASE + loopAt + 4);
     // The clock each RDTSC read: 6 instructions (cycles) a pass apart.
-    const dv = new DataView(r.bus.ram.buffer);
+    const dv = new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset);
     expect(dv.getUint32(DATA + 4 * 4, true) - dv.getUint32(DATA + 5 * 4, true)).toBe(6);
   });
 
@@ -1230,7 +1230,7 @@ describe('what the Linux boot spends its time in (issue 17), translated', () => 
     const PD = 0x90000, PT = 0x91000, BASE = 0x3000;
     /** Identity paging of the first MiB (the page at DATA + 0x2000 + BASE not present), FS = DESC with `base` (BASE) and 4 GiB (or `limit`). */
     const setup = (limit = 0xfffff, base = BASE) => (cpu: Cpu, bus: TestBus) => {
-      const dv = new DataView(bus.ram.buffer);
+      const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
       dv.setUint32(PD, PT | 3, true);
       for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
       dv.setUint32(PT + ((DATA + 0x2000 + BASE) >>> 12) * 4, 0, true);
@@ -1284,7 +1284,7 @@ describe('what the Linux boot spends its time in (issue 17), translated', () => 
             const r = run([...program, 0xf4], true, -1, setup(0xfffff, base));
             const size = access[1] === 0x66 ? 2 : access[1] === 0x8a ? 1 : 4;
             const faults = o + size - 1 > 0xffffffff;
-            expect(new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 12, true)).toBe(faults ? CODE_BASE + 12 : 0); // the EIP pushed
+            expect(new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getUint32(STACK_TOP - 12, true)).toBe(faults ? CODE_BASE + 12 : 0); // the EIP pushed
           }
         }
       }
@@ -1307,7 +1307,7 @@ describe('an instruction across a page boundary (issue 19)', () => {
   };
   const tail = (code: number[]) => [...code, 0x49, 0x0f, 0x85, ...le32(L - (code.length + 7))]; // dec ecx ; jnz L (rel32)
   const identity = (cpu: Cpu, bus: TestBus) => {
-    const PD = 0x90000, PT = 0x91000, dv = new DataView(bus.ram.buffer);
+    const PD = 0x90000, PT = 0x91000, dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
     dv.setUint32(PD, PT | 3, true);
     for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
     cpu.setCr3(PD);
@@ -1346,7 +1346,7 @@ describe('an instruction across a page boundary (issue 19)', () => {
     code.push(0x81, 0xc3, 0x78); // add ebx, imm32: the immediate's last three bytes in the next page
     const rest = [0x56, 0x34, 0x12, 0x49, 0x0f, 0x85, ...le32(L2 - (0x1000 + 10))]; // ... ; dec ecx ; jnz L2
     const setup = (cpu: Cpu, bus: TestBus) => {
-      const dv = new DataView(bus.ram.buffer);
+      const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
       dv.setUint32(PD, PT | 3, true);
       for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
       dv.setUint32(PT + ((CODE_BASE + 0x1000) >>> 12) * 4, ELSEWHERE | 3, true);
@@ -1411,14 +1411,14 @@ describe('blocks chained across pages with paging on (issue 19)', () => {
   })();
   /** Identity paging of the first MiB; the called page present or not. */
   const paged = (present: boolean) => (cpu: Cpu, bus: TestBus) => {
-    const PD = 0x90000, PT = 0x91000, dv = new DataView(bus.ram.buffer);
+    const PD = 0x90000, PT = 0x91000, dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
     dv.setUint32(PD, PT | 3, true);
     for (let i = 0; i < 256; i++) dv.setUint32(PT + i * 4, (i << 12) | 3, true);
     if (!present) dv.setUint32(PT + ((CODE_BASE + 0x2000) >>> 12) * 4, 0, true);
     cpu.setCr3(PD);
     cpu.setCr0(cpu.cr0 | 0x80000000);
   };
-  const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cycles, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 16, true)];
+  const fault = (r: ReturnType<typeof run>) => [r.why, r.cpu.eip, r.cpu.instructions, r.cpu.cycles, r.cpu.cr2 >>> 0, new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getUint32(STACK_TOP - 16, true)];
 
   it('goes on from a block into the next one in another page, as the interpreter runs them', () => {
     expect(compare(program, -1, paged(true))).toBe('');
@@ -1451,7 +1451,7 @@ describe('cycles charged inside a block beyond its instructions\' own (issue 17)
     let n = 0;
     bus.mmioRead = (_p: number, _size: number): number => { const c = cpu.cycles; cpu.addCycles(30); return c; };
     bus.mmioWrite = (_p: number, _size: number, v: number): void => {
-      const dv = new DataView(bus.ram.buffer);
+      const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
       dv.setUint32(DATA + 0x1000 + 8 * (n & 0x1ff), cpu.cycles, true);
       dv.setUint32(DATA + 0x1004 + 8 * (n++ & 0x1ff), v, true);
       cpu.addCycles(30);
@@ -1465,7 +1465,7 @@ describe('cycles charged inside a block beyond its instructions\' own (issue 17)
     expect(everywhere(program, pause140, 12 * 144 + 40, 5)).toEqual([]);
     for (const translate of [false, true]) {
       const r = run([...program, 0xf4], translate, -1, pause140);
-      const dv = new DataView(r.bus.ram.buffer);
+      const dv = new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset);
       expect(dv.getUint32(DATA + 4 * 4, true) - dv.getUint32(DATA + 5 * 4, true)).toBe(140 + 4);
       if (translate) expect(r.cpu.blocks.compiles).toBe(1);
     }
@@ -1479,7 +1479,7 @@ describe('cycles charged inside a block beyond its instructions\' own (issue 17)
 
   it('F2 90 is a NOP, not PAUSE', () => {
     const r = run([0xf2, 0x90, 0x0f, 0x31, 0x89, 0x45, 0x00, 0xf4], false, -1, (cpu) => { cpu.pauseCycles = 140; });
-    expect(new DataView(r.bus.ram.buffer).getUint32(DATA, true)).toBe(1);
+    expect(new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getUint32(DATA, true)).toBe(1);
   });
 
   it('port input whose device charges latency, in a loop', () => {
@@ -1511,7 +1511,7 @@ describe('x87 instructions inside blocks', () => {
   // L: fld dword [ebp+ecx*4] ; fadd st0, st0 ; fld1 ; faddp st1, st0 ; fstp dword [ebp+ecx*4+0x200] ; fnstsw ax ; add ebx, eax ; dec ecx ; jnz L
   const sums = [0xdb, 0xe3, 0xd9, 0xad, ...le(0x100), 0xb9, ...le(20),
     0xd9, 0x44, 0x8d, 0x00, 0xd8, 0xc0, 0xd9, 0xe8, 0xde, 0xc1, 0xd9, 0x9c, 0x8d, ...le(0x200), 0xdf, 0xe0, 0x01, 0xc3, 0x49, 0x75, 0xe8];
-  const cw = (value: number) => (_cpu: Cpu, bus: TestBus): void => { new DataView(bus.ram.buffer).setUint16(DATA + 0x100, value, true); };
+  const cw = (value: number) => (_cpu: Cpu, bus: TestBus): void => { new DataView(bus.ram.buffer, bus.ram.byteOffset).setUint16(DATA + 0x100, value, true); };
 
   it('run in the block with the integer code around them, as interpreted', () => {
     expect(compare(sums, -1, cw(0x037f))).toBe('');
@@ -1535,6 +1535,6 @@ describe('x87 instructions inside blocks', () => {
     expect(out.slice(0, 3)).toEqual([]);
     // It froze: the interrupt came with EIP on the FLD1 after the division (at 22).
     const r = run([...program, 0xf4], true, 50, ferr);
-    expect(new DataView(r.bus.ram.buffer).getUint32(STACK_TOP - 12, true)).toBe(CODE_BASE + 22);
+    expect(new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset).getUint32(STACK_TOP - 12, true)).toBe(CODE_BASE + 22);
   });
 });

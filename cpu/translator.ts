@@ -55,6 +55,7 @@ import {
   BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
 } from './registers';
 import { ARITH, CF, PARITY, LazyOp } from './flags';
+import { translateWasm, wasmUsable } from './wasm-translator';
 
 /** A translated block. `count` 0 marks an address the translator could not start at. */
 export interface Block {
@@ -76,6 +77,12 @@ export interface Block {
   /** EIP of each instruction, to count completed instructions after a fault. */
   eips: number[];
   fn: ((cpu: Cpu) => number) | null;
+  /**
+   * A block translated to WebAssembly (wasm-translator.ts): its function, which takes the
+   * instructions the slice still has room for and works on the state slots; `fn` then
+   * runs it the way a JavaScript block runs (the lazy flags copied in and out).
+   */
+  wasm: ((limit: number) => number) | null;
   /** Characters of JavaScript generated for it (0 for an untranslatable start). */
   source: number;
   /** The EIP of the instruction the block stopped before because it cannot be translated, or -1. */
@@ -119,6 +126,12 @@ const HOT_THRESHOLD = 1024;
  */
 export const MAX_BLOCKS = 16384;
 export const MAX_SOURCE = 16 << 20;
+/**
+ * Of them, at most this many WebAssembly blocks: each is a module and an instance, about
+ * 20 KB of host memory beyond its code (measured: 4000 modules of 2 KB, 103 MB; 16000,
+ * 335 MB), so about 50 MB. Past it, blocks are translated to JavaScript until a flush.
+ */
+export const MAX_WASM_BLOCKS = 2048;
 
 /**
  * Backoff for pages whose translated code keeps being invalidated (code patched beside
@@ -156,9 +169,10 @@ export class BlockCache {
   readonly backoff: Uint8Array;
   /** Per physical page: Cpu.instructions when it last became a page of translated code. */
   private readonly codeSince: Float64Array;
-  /** The caps on what the cache holds (MAX_BLOCKS, MAX_SOURCE); tests may lower them. */
+  /** The caps on what the cache holds (MAX_BLOCKS, MAX_SOURCE, MAX_WASM_BLOCKS); tests may lower them. */
   maxBlocks = MAX_BLOCKS;
   maxSource = MAX_SOURCE;
+  maxWasmBlocks = MAX_WASM_BLOCKS;
   /** translate() calls, untranslatable starts included. */
   translated = 0;
   /** Lookups that found no block to run and counted a visit instead (the cold path). */
@@ -168,6 +182,8 @@ export class BlockCache {
   /** Blocks the cache holds now (untranslatable starts included), and the characters of generated source they hold. */
   blocks = 0;
   source = 0;
+  /** Of them, blocks compiled to WebAssembly (each a module: see MAX_WASM_BLOCKS). */
+  wasmBlocks = 0;
   /** Times the cache was full and dropped every block. */
   flushes = 0;
   /** Times translated code in a page was invalidated by a write (or reported DMA) there. */
@@ -186,6 +202,7 @@ export class BlockCache {
     this.slots.fill(undefined);
     this.blocks = 0;
     this.source = 0;
+    this.wasmBlocks = 0;
     this.flushes++;
     cpu.codePages.fill(0);
     cpu.codeFlushed();
@@ -200,11 +217,13 @@ export class BlockCache {
     if (old !== undefined) {
       this.blocks--;
       this.source -= old.source;
+      if (old.wasm !== null) this.wasmBlocks--;
     }
     if (this.blocks >= this.maxBlocks || this.source + b.source > this.maxSource) this.flush(cpu);
     this.slots[slot] = b;
     this.blocks++;
     this.source += b.source;
+    if (b.wasm !== null) this.wasmBlocks++;
     this.translated++;
     if (b.fn !== null) {
       this.compiles++;
@@ -273,32 +292,47 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
   // block stops before an iteration that would not fit: slices end on exactly the
   // instruction where the interpreter would end them, so both modes keep one timing.
   if (b.count === 0 || b.count * cpu.instructionCycles > cpu.left || eip + b.bytes > cpu.fetchHi) return 0;
+  // While WebAssembly blocks follow one another, the lazy flags stay in their state slots
+  // (wasm-translator.ts): copied in before the first, back before a JavaScript block or
+  // the return. A fault in one has copied them back already (its slow path does).
+  const w = cpu.wasm;
+  let inWasm = false;
   for (;;) {
     cpu.smc = false;
     cpu.block = b;
-    cpu.blockDone = 0;
     cpu.blockCommitted = 0;
-    const n = b.fn!(cpu) - cpu.blockCommitted;
+    let n: number;
+    if (b.wasm !== null) {
+      if (!inWasm) { w!.enter(); inWasm = true; }
+      cpu.blockDone = 0;
+      n = w!.run(b.wasm);
+    } else {
+      if (inWasm) { w!.leave(); inWasm = false; }
+      cpu.blockDone = 0;
+      n = b.fn!(cpu) - cpu.blockCommitted;
+    }
     cpu.block = null;
-    if (n === 0) return 0; // a block whose first instruction runs on into a page it no longer finds as translated: the interpreter's (see straddle)
+    if (n === 0) { if (inWasm) w!.leave(); return 0; } // a block whose first instruction runs on into a page it no longer finds as translated: the interpreter's (see straddle)
     cpu.left -= n * cpu.instructionCycles;
     cpu.sliceInstr += n;
     // Straight on to the next block while nothing the run loop looks after can have
     // happened (an interrupt to take, TF, the slice's end: HLT and stop requests end
     // the slice) and the next block is in the cache, valid and fits: one lookup per
     // block, without the trip through the run loop. Anything else goes back to it.
-    if (cpu.left <= 0 || (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || (cpu.flags & 0x100) !== 0) return 1;
+    // (IF and TF are never changed by WebAssembly blocks: cpu.flags holds them.)
+    if (cpu.left <= 0 || (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || (cpu.flags & 0x100) !== 0) { if (inWasm) w!.leave(); return 1; }
     const e = cpu.eip;
     if (e >= cpu.fetchHi || e < cpu.fetchLo) {
       // Another page with paging on (one window a page): the refill the run loop would
       // make, here (a fault fetching is this instruction's, as at entry).
       cpu.instrEip = e;
+      if (inWasm) { w!.leave(); inWasm = false; }
       if (!cpu.refillFetch(e)) return 1;
     }
     const p = e + cpu.fetchDelta;
     const nb = cache.slots[(p ^ (p >>> CACHE_BITS)) & CACHE_MASK];
     if (nb === undefined || nb.phys !== p || nb.eip !== e || nb.d32 !== cpu.csD32 || nb.mode !== cpu.blockMode || nb.gen !== cpu.pageGen[p >>> 12] ||
-      nb.count === 0 || nb.count * cpu.instructionCycles > cpu.left || e + nb.bytes > cpu.fetchHi) return 1;
+      nb.count === 0 || nb.count * cpu.instructionCycles > cpu.left || e + nb.bytes > cpu.fetchHi) { if (inWasm) w!.leave(); return 1; }
     b = nb;
   }
 }
@@ -316,7 +350,7 @@ function markUntranslatable(cpu: Cpu, cache: BlockCache, b: Block): void {
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   const o = cache.slots[slot];
   if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.mode === b.mode && o.gen === b.gen) return;
-  cache.insert(cpu, slot, { phys, eip, d32: b.d32, mode: b.mode, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 });
+  cache.insert(cpu, slot, { phys, eip, d32: b.d32, mode: b.mode, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, wasm: null, source: 0, stopEip: -1, tailPage: -1 });
 }
 
 // ======================================================================
@@ -510,8 +544,12 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const d32 = cpu.csD32;
   const blockMode = cpu.blockMode;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, mode: blockMode, gen, count: 0, bytes: 0, eips: [], fn: null, source: 0, stopEip: -1, tailPage: -1 };
+  const empty: Block = { phys, eip, d32, mode: blockMode, gen, count: 0, bytes: 0, eips: [], fn: null, wasm: null, source: 0, stopEip: -1, tailPage: -1 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
+  if (cpu.useWasm === true && cpu.blocks.wasmBlocks < cpu.blocks.maxWasmBlocks && wasmUsable(cpu)) {
+    const w = translateWasm(cpu, eip, phys);
+    if (w !== null) return w;
+  }
   mode.key = blockMode;
   mode.paged = (blockMode & BLOCK_MODE_PAGED) !== 0;
   mode.user = (blockMode & BLOCK_MODE_USER) !== 0;
@@ -580,7 +618,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   // A last instruction that runs on into the next page checks its own bytes (see
   // straddle): the entry check covers the block's own page.
-  return { phys, eip, d32, mode: blockMode, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
+  return { phys, eip, d32, mode: blockMode, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, wasm: null, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */

@@ -44,7 +44,7 @@ function run({ eflags, v86, paging = false, openPort = -1 }: Setup): { recorded:
   return [false, true].map((translate) => {
     const { cpu, bus } = flatMachine(hex(enterV86(eflags, paging)), hex(HANDLER));
     const ram = bus.ram;
-    const dv = new DataView(ram.buffer);
+    const dv = new DataView(ram.buffer, ram.byteOffset);
     // 0x18: a 32-bit TSS at TSS with an I/O bitmap of 0x20 bytes, every port closed
     // unless `openPort`. 0x20: ring-3 code; 0x28: conforming ring-0 code.
     putDescriptor(ram, 0x18, TSS, 0x88, 0x89, false, false);
@@ -83,7 +83,7 @@ describe('virtual-8086 mode', () => {
     // (bits 16) mov word [0x10], 0xbeef ; pushfd ; pop eax ; mov [0x20], eax
     // push word 0 ; push cs ; push word after ; iret ; after: pushf ; pop ax ; mov [0x30], ax ; int 0x40
     for (const { recorded, ram } of run({ eflags: 0x23002, v86: 'c7061000efbe669c665866a320006a000e681500cf9c58a33000cd40' })) {
-      const dv = new DataView(ram.buffer);
+      const dv = new DataView(ram.buffer, ram.byteOffset);
       expect(dv.getUint16(0x12350, true)).toBe(0xbeef); // DS 0x1234: linear 0x12340 + 0x10
       expect(dv.getUint32(0x12360, true)).toBe(0x3002); // PUSHFD pushes VM clear
       expect(dv.getUint16(0x12370, true)).toBe(0x3002); // the IRET's flags image had IOPL 0

@@ -102,6 +102,22 @@ describe('ModuleBuilder', () => {
     expect(() => x.g(13)).toThrow(new RangeError('fault 13'));
   });
 
+  it('i64 locals and a 32 x 32 -> 64-bit multiply, its halves as i32', () => {
+    const b = new ModuleBuilder();
+    // lo(a, b) and hi(a, b) of the unsigned product; hs(a, b): the high half of the signed one.
+    const mul = (ext: Op) => new Code().get(0).op(ext).get(1).op(ext).op(Op.i64_mul).set(2);
+    b.func(2, 1, 0, mul(Op.i64_extend_i32_u).get(2).op(Op.i32_wrap_i64), 'lo', 1);
+    b.func(2, 1, 0, mul(Op.i64_extend_i32_u).get(2).i64(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64), 'hi', 1);
+    b.func(2, 1, 0, mul(Op.i64_extend_i32_s).get(2).i64(32).op(Op.i64_shr_s).op(Op.i32_wrap_i64), 'hs', 1);
+    const x = instantiate(b) as { lo: (a: number, b: number) => number; hi: (a: number, b: number) => number; hs: (a: number, b: number) => number };
+    for (const [p, q] of [[0xffffffff, 0xffffffff], [0x12345678, 0x9abcdef0], [-3, 7], [0x80000000, 2]]) {
+      const u = BigInt(p >>> 0) * BigInt(q >>> 0), s = BigInt(p | 0) * BigInt(q | 0);
+      expect(x.lo(p, q)).toBe(Number(BigInt.asIntN(32, u)));
+      expect(x.hi(p, q)).toBe(Number(BigInt.asIntN(32, u >> 32n)));
+      expect(x.hs(p, q)).toBe(Number(BigInt.asIntN(32, s >> 32n)));
+    }
+  });
+
   it('refuses an import added after a function (the indices would shift)', () => {
     const b = new ModuleBuilder();
     b.func(0, 0, 0, new Code());

@@ -4,9 +4,9 @@
  * imported memory and imported JavaScript functions. The WebAssembly block translator
  * (wasm-translator.ts) writes its code with it; nothing here knows about x86.
  *
- * Only 32-bit integer code: the value type i32, its loads, stores and arithmetic, and
- * structured control (block, loop, if, br, br_if, br_table). Functions take and return
- * i32 values. Translation time only: nothing here is on the emulated path.
+ * Integer code: the value type i32, its loads, stores and arithmetic, i64 locals and
+ * the few i64 operations a 32 x 32 -> 64-bit multiply needs, and structured control
+ * (block, loop, if, br, br_if, br_table). Functions take and return i32 values. Translation time only: nothing here is on the emulated path.
  */
 
 /** Opcodes (Core Specification 5.4). */
@@ -24,10 +24,14 @@ export const enum Op {
   i32_and = 0x71, i32_or = 0x72, i32_xor = 0x73, i32_shl = 0x74, i32_shr_s = 0x75, i32_shr_u = 0x76,
   i32_rotl = 0x77, i32_rotr = 0x78,
   i32_extend8_s = 0xc0, i32_extend16_s = 0xc1,
+  i64_ne = 0x52, i64_mul = 0x7e, i64_shr_u = 0x88, i64_shr_s = 0x87,
+  i32_wrap_i64 = 0xa7, i64_extend_i32_s = 0xac, i64_extend_i32_u = 0xad,
+  i64_const = 0x42,
 }
 
-/** The value type i32, and the empty block type (5.3.1, 5.3.5). */
+/** The value types i32 and i64, and the empty block type (5.3.1, 5.3.5). */
 export const I32 = 0x7f;
+export const I64 = 0x7e;
 export const VOID = 0x40;
 
 /** Appends the unsigned LEB128 encoding of `n` (0 to 2^32 - 1). */
@@ -58,6 +62,8 @@ export class Code {
 
   op(o: Op): this { this.bytes.push(o); return this; }
   i32(n: number): this { this.bytes.push(Op.i32_const); sleb(this.bytes, n); return this; }
+  /** An i64 constant in the 32-bit signed range (what this project needs: shift counts). */
+  i64(n: number): this { this.bytes.push(Op.i64_const); sleb(this.bytes, n); return this; }
   get(local: number): this { this.bytes.push(Op.local_get); uleb(this.bytes, local); return this; }
   set(local: number): this { this.bytes.push(Op.local_set); uleb(this.bytes, local); return this; }
   tee(local: number): this { this.bytes.push(Op.local_tee); uleb(this.bytes, local); return this; }
@@ -78,7 +84,7 @@ export class Code {
   append(other: Code): this { for (const b of other.bytes) this.bytes.push(b); return this; }
 }
 
-interface FuncDef { type: number; locals: number; code: Code; exportName: string | null }
+interface FuncDef { type: number; locals: number; locals64: number; code: Code; exportName: string | null }
 
 /**
  * A module: function types, imported functions (module "i"), one imported memory
@@ -111,9 +117,9 @@ export class ModuleBuilder {
     this.memoryPages = pages;
   }
 
-  /** Adds a function with `locals` i32 locals after its parameters; returns its index. */
-  func(params: number, results: number, locals: number, code: Code, exportName: string | null = null): number {
-    this.funcs.push({ type: this.type(params, results), locals, code, exportName });
+  /** Adds a function with `locals` i32 locals after its parameters, then `locals64` i64 ones; returns its index. */
+  func(params: number, results: number, locals: number, code: Code, exportName: string | null = null, locals64 = 0): number {
+    this.funcs.push({ type: this.type(params, results), locals, locals64, code, exportName });
     return this.imports.length + this.funcs.length - 1;
   }
 
@@ -171,7 +177,11 @@ export class ModuleBuilder {
     uleb(code, this.funcs.length);
     for (const f of this.funcs) {
       const body: number[] = [];
-      if (f.locals > 0) { uleb(body, 1); uleb(body, f.locals); body.push(I32); } else uleb(body, 0);
+      const groups: [number, number][] = [];
+      if (f.locals > 0) groups.push([f.locals, I32]);
+      if (f.locals64 > 0) groups.push([f.locals64, I64]);
+      uleb(body, groups.length);
+      for (const [n, t] of groups) { uleb(body, n); body.push(t); }
       for (const b of f.code.bytes) body.push(b);
       body.push(Op.end);
       uleb(code, body.length);

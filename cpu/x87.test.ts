@@ -45,7 +45,7 @@ interface Run { cpu: Cpu; bus: TestBus; why: StopReason; vector: number; dv: Dat
  */
 function run(src: string, setup?: (cpu: Cpu) => void, translate = false): Run {
   const { cpu, bus } = flatMachine(asm(src), new Uint8Array(0));
-  const dv = new DataView(bus.ram.buffer);
+  const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
   for (let v = 0; v < 256; v++) {
     const at = HANDLER_BASE + v;
     dv.setUint32(IDT_BASE + v * 8, (0x08 << 16) | (at & 0xffff), true);
@@ -250,7 +250,7 @@ describeAsm('x87: FNSTENV, FNSAVE, FLDENV, FRSTOR images (SDM vol. 1, figures 8-
     // The segment limit ends inside the image: #GP(0) with memory and FPU untouched.
     const src = `fninit\nfld1\nmov ax, 0x18\nmov es, ax\nfnsave [es:0xff0]\nout 0xf4, al`;
     const r = run(src, (cpu) => {
-      const dv = new DataView((cpu.bus as TestBus).ram.buffer);
+      const dv = new DataView((cpu.bus as TestBus).ram.buffer, (cpu.bus as TestBus).ram.byteOffset);
       dv.setUint32(0x1000 + 0x18, 0x0000ffff & 0x0fff, true); // limit 0xfff, base 0
       dv.setUint32(0x1000 + 0x1c, 0x00409200, true);
       cpu.gdtrLimit = 31;

@@ -15,7 +15,7 @@ export const MACHINE_RULES: GraphRules = {
     // Outputs a run writes where its own command line says.
     '*.trace', '*.traceKinds', '*.timeline', 'Wire.pcap', 'Cpu.tracer',
     // How to run, not what the guest sees: a restored run may choose otherwise.
-    'Cpu.useTranslator',
+    'Cpu.useTranslator', 'Cpu.useWasm',
     // Orders of the clock's queue, rebuilt from the timers (Clock.requeue).
     'Clock.heap', 'Clock.timers',
   ]),
@@ -27,6 +27,6 @@ export const MACHINE_RULES: GraphRules = {
   // that have made each.)
   dataClasses: new Map<string, abstract new (...args: never[]) => unknown>([['Eeprom93c46', Eeprom93c46], ['Flow', Flow], ['SeenNumbers', SeenNumbers]]),
   // Translated code and the output files: caches and sinks, never what the guest sees.
-  keepClasses: new Set(['BlockCache', 'PcapWriter', 'Timeline']),
+  keepClasses: new Set(['BlockCache', 'WasmContext', 'PcapWriter', 'Timeline']),
   afterLoad: new Map([['Clock', (c: { requeue(): void }) => c.requeue()]]),
 };

@@ -102,7 +102,7 @@ export function runEmulated(elf: string, translate: boolean): Buffer {
     const off = dv.getUint32(at + 4, true), vaddr = dv.getUint32(at + 8, true), filesz = dv.getUint32(at + 16, true);
     ram.set(image.subarray(off, off + filesz), vaddr);
   }
-  const mem = new DataView(ram.buffer);
+  const mem = new DataView(ram.buffer, ram.byteOffset);
   // GDT: null, flat code 0x08, flat data 0x10. IDT gate 0x80 (DPL 3) -> stub at 0x3000: out %eax, $0xe4 ; iret
   mem.setUint32(0x1008, 0x0000ffff, true); mem.setUint32(0x100c, 0x00cf9a00, true);
   mem.setUint32(0x1010, 0x0000ffff, true); mem.setUint32(0x1014, 0x00cf9200, true);

@@ -1,0 +1,1126 @@
+/**
+ * The WebAssembly block translator: a block of common 32-bit instructions as one
+ * WebAssembly function, which V8 compiles straight to machine code (its Liftoff tier)
+ * and whose register and memory accesses need none of JavaScript's checks. It sits
+ * beside the JavaScript translator (translator.ts), which it mirrors: the same blocks
+ * (a run of instructions in one 4 KiB page, on past conditional branches, on at the
+ * target of a direct JMP or CALL in the page, loops inside), the same fast and slow
+ * memory paths, the same lazy flag state recorded after each instruction (dead flags
+ * dropped by the same rule), the same exits and instruction counts. So a block runs the
+ * same whichever of the two translated it, and translate() may choose either.
+ *
+ * What it covers is a subset (translateOne below): moves, the ALU operations, INC, DEC,
+ * NEG, NOT, TEST, LEA, SHL, SHR and SAR by a constant (and by CL, 32-bit), IMUL and MUL
+ * (32-bit), BSF and BSR (32-bit), MOVZX and MOVSX, SETcc, CMOVcc, XCHG, CWDE, CDQ,
+ * PUSH, POP, CALL, RET, JMP and Jcc, in blocks translated with paging off. A block
+ * with anything else is left to the JavaScript translator, whole.
+ *
+ * Where the state lives. RAM, the registers and the code-page map are in the machine's
+ * WebAssembly.Memory (memory.ts), which both the module and JavaScript see. The lazy
+ * flags are JavaScript fields of the Cpu (the interpreter and the JavaScript blocks are
+ * faster with them there: a typed array cost them 12% on CoreMark), so a WebAssembly
+ * block copies them into its area's state slots (AREA_STATE) when it is entered and back
+ * when it returns, and its slow paths copy them back before they call the interpreter's
+ * accessors, which may fault (the run loop then reads them, and Cpu.blockDone).
+ *
+ * Not yet: paged memory (the TLB is not in the shared memory), port I/O, REP strings,
+ * x87, the instructions the JavaScript translator reaches through the interpreter's
+ * handlers. Off unless Cpu.useWasm is set (see docs/PERFORMANCE.md for where it stands).
+ */
+import type { Cpu } from './cpu';
+import type { Block } from './translator';
+import { Code, ModuleBuilder, Op, I32 } from './wasm';
+import { AREA_CODE_PAGES, AREA_REGS, AREA_STATE } from './memory';
+import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from './flags';
+import { DS, EBP, ES, ESP, SS, BLOCK_MODE_PAGED, BLOCK_MODE_SEGS_SHIFT } from './registers';
+import { MAX_BLOCK_INSTRUCTIONS } from './translator';
+
+// ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
+const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32;
+
+/** What one CPU's WebAssembly blocks share: where things are in the memory, and the imports. */
+export class WasmContext {
+  readonly memory: WebAssembly.Memory;
+  /** Absolute byte offsets in the memory. */
+  readonly regs: number;
+  readonly state: number;
+  readonly codePages: number;
+  readonly ram: number;
+  /** The state slots as 32-bit words. */
+  readonly slots: Int32Array;
+  readonly imports: WebAssembly.Imports;
+  /** Blocks compiled, and bytes of WebAssembly generated for them. */
+  compiles = 0;
+  bytes = 0;
+  /** Copies the state slots back into the Cpu (the lazy flags, Cpu.blockDone). */
+  private readonly out: () => void;
+
+  /** Before the first of a run of WebAssembly blocks: the lazy flags into the state slots. */
+  enter(): void {
+    const s = this.slots, c = this.cpu;
+    s[0] = c.flags; s[1] = c.flagsLazy; s[2] = c.lazyOp; s[3] = c.lazyA; s[4] = c.lazyB; s[5] = c.lazyR; s[6] = c.lazySign;
+  }
+
+  /** Runs a block's function with the instructions the slice has room for; leaves Cpu.eip where it stopped. */
+  run(f: (limit: number) => number): number {
+    const s = this.slots, c = this.cpu;
+    s[S_DONE >> 2] = 0;
+    const n = f(Math.min(Math.floor(c.left / c.instructionCycles), 0x3fffffff));
+    c.eip = s[S_EIP >> 2] >>> 0;
+    return n;
+  }
+
+  /** After the last of a run of WebAssembly blocks: the lazy flags back into the Cpu. */
+  leave(): void {
+    this.out();
+  }
+
+  constructor(readonly cpu: Cpu, memory: WebAssembly.Memory, area: Uint8Array) {
+    this.memory = memory;
+    this.regs = area.byteOffset + AREA_REGS;
+    this.state = area.byteOffset + AREA_STATE;
+    this.codePages = area.byteOffset + AREA_CODE_PAGES;
+    this.ram = cpu.mem.byteOffset;
+    const s = new Int32Array(memory.buffer, this.state, 16);
+    this.slots = s;
+    // The slow paths: the lazy flags and the count of completed instructions back into
+    // the Cpu first (what the helper can fault on reads them), then the interpreter's own.
+    const out = (): void => {
+      cpu.flags = s[0]; cpu.flagsLazy = s[1]; cpu.lazyOp = s[2]; cpu.lazyA = s[3]; cpu.lazyB = s[4]; cpu.lazyR = s[5]; cpu.lazySign = s[6];
+      cpu.blockDone = s[S_DONE >> 2];
+    };
+    const smc = (): number => (cpu.smc === true ? 1 : 0);
+    this.out = out;
+    this.imports = {
+      i: {
+        m: memory,
+        rd8: (seg: number, o: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.read8(seg, o); },
+        rd16: (seg: number, o: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.read16(seg, o); },
+        rd32: (seg: number, o: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.read32(seg, o); },
+        wr8: (seg: number, o: number, v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.write8(seg, o, v & 0xff); return smc(); },
+        wr16: (seg: number, o: number, v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.write16(seg, o, v & 0xffff); return smc(); },
+        wr32: (seg: number, o: number, v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.write32(seg, o, v); return smc(); },
+        push: (v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.push32(v); return smc(); },
+        pop: (eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.pop32(); },
+      },
+    };
+  }
+}
+
+// Function indices, in the order every module declares them: the imports, then the
+// flag functions (flagFunctions), then the block.
+const F_RD = [0, 0, 1, 0, 2];
+const F_WR = [0, 3, 4, 0, 5];
+const F_PUSH = 6, F_POP = 7;
+const IMPORTS: [string, number, number][] = [
+  ['rd8', 3, 1], ['rd16', 3, 1], ['rd32', 3, 1], ['wr8', 4, 1], ['wr16', 4, 1], ['wr32', 4, 1],
+  ['push', 2, 1], ['pop', 1, 1],
+];
+const F_GETCF = IMPORTS.length, F_GETOF = F_GETCF + 1, F_GETZF = F_GETCF + 2, F_GETSF = F_GETCF + 3, F_GETPF = F_GETCF + 4, F_COND = F_GETCF + 5;
+
+/**
+ * Adds the flag functions every module has, in the F_GETCF... order: Cpu.getCF(),
+ * getOF(), getZF(), getSF(), getPF() on the state slots (1 or 0), and condition(cc) as
+ * execute.ts works it out from them (SDM vol. 2, appendix B.1).
+ */
+function flagFunctions(m: ModuleBuilder, st: number): void {
+  const slot = (c: Code, off: number): Code => c.i32(0).mem(Op.i32_load, st + off, 2);
+  // Locals 0-3: a, b, r, sign.
+  const operands = (c: Code): Code => { slot(c, S_A).set(0); slot(c, S_B).set(1); slot(c, S_R).set(2); slot(c, S_SIGN).set(3); return c; };
+  const lazyOr = (c: Code, bit: number, lazy: (c: Code) => void): Code => {
+    slot(c, S_LAZY).i32(bit).op(Op.i32_and).begin(Op.if, I32);
+    lazy(c);
+    c.op(Op.else);
+    slot(c, S_FLAGS).i32(bit).op(Op.i32_and).i32(0).op(Op.i32_ne);
+    return c.op(Op.end);
+  };
+  // By the lazy operation: Sub's formula, else Add's, else (Logic) 0.
+  const byOp = (c: Code, sub: (c: Code) => void, add: (c: Code) => void): void => {
+    operands(c);
+    slot(c, S_OP).i32(LazyOp.Sub).op(Op.i32_eq).begin(Op.if, I32);
+    sub(c);
+    c.op(Op.else);
+    slot(c, S_OP).i32(LazyOp.Add).op(Op.i32_eq).begin(Op.if, I32);
+    add(c);
+    c.op(Op.else).i32(0).op(Op.end).op(Op.end);
+  };
+  const signed = (c: Code): void => { c.get(3).op(Op.i32_and).i32(0).op(Op.i32_ne); };
+  m.func(0, 1, 4, lazyOr(new Code(), CF, (c) => byOp(c,
+    (c) => { c.get(0).i32(-1).op(Op.i32_xor).get(1).op(Op.i32_and).get(0).i32(-1).op(Op.i32_xor).get(1).op(Op.i32_or).get(2).op(Op.i32_and).op(Op.i32_or); signed(c); },
+    (c) => { c.get(0).get(1).op(Op.i32_and).get(0).get(1).op(Op.i32_or).get(2).i32(-1).op(Op.i32_xor).op(Op.i32_and).op(Op.i32_or); signed(c); })));
+  m.func(0, 1, 4, lazyOr(new Code(), OF, (c) => byOp(c,
+    (c) => { c.get(0).get(1).op(Op.i32_xor).get(0).get(2).op(Op.i32_xor).op(Op.i32_and); signed(c); },
+    (c) => { c.get(0).get(2).op(Op.i32_xor).get(1).get(2).op(Op.i32_xor).op(Op.i32_and); signed(c); })));
+  m.func(0, 1, 0, lazyOr(new Code(), ZF, (c) => { slot(c, S_R).op(Op.i32_eqz); }));
+  m.func(0, 1, 0, lazyOr(new Code(), SF, (c) => { slot(c, S_R); slot(c, S_SIGN).op(Op.i32_and).i32(0).op(Op.i32_ne); }));
+  m.func(0, 1, 0, lazyOr(new Code(), PF, (c) => { slot(c, S_R).i32(0xff).op(Op.i32_and).op(Op.i32_popcnt).i32(1).op(Op.i32_and).op(Op.i32_eqz); }));
+  // condition(cc): param 0 = cc.
+  const c = new Code();
+  const cases = 8;
+  for (let k = 0; k < cases; k++) c.begin(Op.block);
+  c.get(0).i32(1).op(Op.i32_shr_u).i32(7).op(Op.i32_and).brTable([0, 1, 2, 3, 4, 5, 6, 7], 7);
+  const ret = (): void => { c.get(0).i32(1).op(Op.i32_and).op(Op.i32_xor).op(Op.return); };
+  const sfNeOf = (): void => { c.call(F_GETSF).call(F_GETOF).op(Op.i32_ne); };
+  c.op(Op.end).call(F_GETOF); ret();
+  c.op(Op.end).call(F_GETCF); ret();
+  c.op(Op.end).call(F_GETZF); ret();
+  c.op(Op.end).call(F_GETCF).call(F_GETZF).op(Op.i32_or); ret();
+  c.op(Op.end).call(F_GETSF); ret();
+  c.op(Op.end).call(F_GETPF); ret();
+  c.op(Op.end); sfNeOf(); ret();
+  c.op(Op.end).call(F_GETZF); sfNeOf(); c.op(Op.i32_or); ret();
+  c.op(Op.unreachable);
+  m.func(1, 1, 0, c);
+}
+
+// Locals: the parameter `limit`, then these i32 ones, then the i64 P (a product).
+const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9;
+const LOCALS = 9;
+const P = 10;
+
+const R8_OFFSET = [0, 4, 8, 12, 1, 5, 9, 13];
+const MASK = [0, 0xff, 0xffff, 0, -1];
+const SIGN = [0, 0x80, 0x8000, 0, -2147483648];
+const LOAD = [0, Op.i32_load8_u, Op.i32_load16_u, 0, Op.i32_load];
+const STORE = [0, Op.i32_store8, Op.i32_store16, 0, Op.i32_store];
+
+/** Decoding state for one instruction. */
+interface Decoded { pos: number; end: number; ok: boolean }
+
+const enum Emit { None = 0, Plain = 1, Writes = 2, Terminates = 3, Branch = 4, Jump = 6 }
+
+/** One instruction's code: pieces in order, those that record its flags marked (dropped when the flags are dead). */
+interface Piece { code: Code; flags: boolean }
+
+/** How an instruction uses the flags (as translator.ts's FlagInfo). */
+interface FlagInfo { reads: boolean; modifies: boolean; all: boolean; keepsCf: boolean; op: number; size: number }
+
+/** An operand: code that pushes its value, and code that stores the value of a local. */
+interface Operand { read(c: Code): void; write(c: Code, local: number): void; mem: boolean }
+
+/** Translation of one block: what the instruction translator reads and writes as it goes. */
+class Unit {
+  readonly pieces: Piece[][] = [];
+  cur: Piece[] = [];
+  code = new Code();
+  flagInfo: FlagInfo = { reads: true, modifies: true, all: false, keepsCf: false, op: -1, size: 0 };
+  readonly known = { op: -1, size: 0, cfKept: false };
+  readonly lastBranch = { cc: -2, disp: 0, call: false };
+  /** The instruction's index in the block, its EIP and the EIP after it (what a CALL pushes, an exit goes to). */
+  index = 0;
+  here = 0;
+  next = 0;
+  segs = 0;
+  end1 = 0; end2 = 0; end4 = 0;
+
+  constructor(readonly ctx: WasmContext) {}
+
+  /** Starts a new piece of the current instruction: `flags` when it records the flags. */
+  piece(flags: boolean): Code {
+    this.code = new Code();
+    this.cur.push({ code: this.code, flags });
+    return this.code;
+  }
+
+  endFor(size: number): number { return size === 1 ? this.end1 : size === 2 ? this.end2 : this.end4; }
+
+  // ---- Registers ----
+  regRead(c: Code, reg: number, size: number): void {
+    if (size === 4) c.i32(0).mem(Op.i32_load, this.ctx.regs + reg * 4, 2);
+    else if (size === 2) c.i32(0).mem(Op.i32_load16_u, this.ctx.regs + reg * 4, 1);
+    else c.i32(0).mem(Op.i32_load8_u, this.ctx.regs + R8_OFFSET[reg]);
+  }
+  regWrite(c: Code, reg: number, size: number, local: number): void {
+    if (size === 4) c.i32(0).get(local).mem(Op.i32_store, this.ctx.regs + reg * 4, 2);
+    else if (size === 2) c.i32(0).get(local).mem(Op.i32_store16, this.ctx.regs + reg * 4, 1);
+    else c.i32(0).get(local).mem(Op.i32_store8, this.ctx.regs + R8_OFFSET[reg]);
+  }
+  reg(reg: number, size: number): Operand {
+    return { read: (c) => this.regRead(c, reg, size), write: (c, l) => this.regWrite(c, reg, size, l), mem: false };
+  }
+
+  // ---- Memory (paging off): see translator.ts's memOperand ----
+  flat(seg: number): boolean { return (this.segs & (1 << seg)) !== 0; }
+
+  /** Pushes the value of the `size`-byte access at seg:o (o in local O). */
+  memRead(c: Code, seg: number, size: number): void {
+    if (this.flat(seg)) {
+      c.get(O).i32(this.endFor(size)).op(Op.i32_lt_u).begin(Op.if, I32);
+      c.get(O).mem(LOAD[size], this.ctx.ram);
+      c.op(Op.else);
+    }
+    c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
+    if (this.flat(seg)) c.op(Op.end);
+  }
+
+  /** Stores local `v` at seg:o: in RAM when neither page of it holds translated code, else the slow path (W: it wrote to code). */
+  memWrite(c: Code, seg: number, size: number, v: number): void {
+    if (this.flat(seg)) {
+      c.get(O).i32(this.endFor(size)).op(Op.i32_lt_u).begin(Op.if, I32);
+      this.codeFree(c, O, size);
+      c.op(Op.else).i32(0).op(Op.end);
+      c.begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
+    }
+    c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
+    if (this.flat(seg)) c.op(Op.end);
+  }
+
+  /** Pushes 1 when the pages of the `size` bytes at physical `local` hold no translated code (the address is in RAM). */
+  codeFree(c: Code, local: number, size: number): void {
+    c.get(local).i32(12).op(Op.i32_shr_u).mem(Op.i32_load8_u, this.ctx.codePages).op(Op.i32_eqz);
+    if (size > 1) {
+      c.get(local).i32(size - 1).op(Op.i32_add).i32(12).op(Op.i32_shr_u).mem(Op.i32_load8_u, this.ctx.codePages).op(Op.i32_eqz);
+      c.op(Op.i32_and);
+    }
+  }
+
+  memory(seg: number, size: number): Operand {
+    return { read: (c) => this.memRead(c, seg, size), write: (c, l) => this.memWrite(c, seg, size, l), mem: true };
+  }
+
+  /** PUSH of local `v` (a dword). */
+  push(c: Code, v: number): void {
+    c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).i32(4).op(Op.i32_sub).set(O);
+    if (this.flat(SS)) {
+      // ESP aligned, as translator.ts's push32 asks (a misaligned stack takes the slow path there too).
+      c.get(O).i32(3).op(Op.i32_and).op(Op.i32_eqz).get(O).i32(this.end4).op(Op.i32_lt_u).op(Op.i32_and).begin(Op.if, I32);
+      this.codeFree(c, O, 4);
+      c.op(Op.else).i32(0).op(Op.end);
+      c.begin(Op.if).get(O).get(v).mem(Op.i32_store, this.ctx.ram);
+      c.i32(0).get(O).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
+      c.op(Op.else);
+    }
+    c.get(v).i32(this.here).call(F_PUSH).set(W);
+    if (this.flat(SS)) c.op(Op.end);
+  }
+
+  /** POP of a dword into local V. */
+  pop(c: Code): void {
+    c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).set(O);
+    if (this.flat(SS)) {
+      c.get(O).i32(this.end4).op(Op.i32_lt_u).begin(Op.if);
+      c.get(O).mem(Op.i32_load, this.ctx.ram).set(V);
+      c.i32(0).get(O).i32(4).op(Op.i32_add).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
+      c.op(Op.else);
+    }
+    c.i32(this.here).call(F_POP).set(V);
+    if (this.flat(SS)) c.op(Op.end);
+  }
+
+  // ---- Flags: as translator.ts's ----
+  flagsUntouched(): void { this.flagInfo.reads = false; this.flagInfo.modifies = false; }
+  flagsKept(): void { this.flagInfo.modifies = false; }
+  dataMove(memory: boolean): void { if (memory) this.flagsKept(); else this.flagsUntouched(); }
+  flagsSet(op: number, sz: number, mayLeave: boolean): void {
+    const f = this.flagInfo;
+    f.reads = mayLeave; f.modifies = true; f.all = true; f.op = op; f.size = sz;
+  }
+
+  /** Records the lazy state: op, the locals or constants for A and B, the local R, the sign and which flags are lazy. */
+  record(c: Code, op: number, a: number, b: number, r: number, sz: number, lazy: number, constAB = false): void {
+    const st = this.ctx.state;
+    c.i32(0).i32(op).mem(Op.i32_store, st + S_OP, 2);
+    if (constAB) { c.i32(0).i32(a).mem(Op.i32_store, st + S_A, 2); c.i32(0).i32(b).mem(Op.i32_store, st + S_B, 2); }
+    else { c.i32(0).get(a).mem(Op.i32_store, st + S_A, 2); c.i32(0).get(b).mem(Op.i32_store, st + S_B, 2); }
+    c.i32(0).get(r).mem(Op.i32_store, st + S_R, 2);
+    c.i32(0).i32(SIGN[sz]).mem(Op.i32_store, st + S_SIGN, 2);
+    c.i32(0).i32(lazy).mem(Op.i32_store, st + S_LAZY, 2);
+  }
+
+  slot(c: Code, offset: number): void { c.i32(0).mem(Op.i32_load, this.ctx.state + offset, 2); }
+
+  /** Pushes condition `cc` (SDM vol. 2, appendix B.1): inline from a known state (as translator.ts's conditionExpr), else through condition(). */
+  condition(c: Code, cc: number): boolean {
+    const k = this.known;
+    if (k.op < 0) { c.i32(cc).call(F_COND); return true; }
+    const t = cc >> 1;
+    if (t === 5) return false; // PF: the parity table is not in the memory
+    const sz = k.size, S = SIGN[sz];
+    const a = () => this.slot(c, S_A), b = () => this.slot(c, S_B), r = () => this.slot(c, S_R);
+    const sx = (push: () => void) => { push(); if (sz === 1) c.op(Op.i32_extend8_s); else if (sz === 2) c.op(Op.i32_extend16_s); };
+    const zf = () => { r(); c.op(Op.i32_eqz); };
+    const sf = () => { r(); c.i32(S).op(Op.i32_and).i32(0).op(Op.i32_ne); };
+    const addOf = () => { a(); r(); c.op(Op.i32_xor); b(); r(); c.op(Op.i32_xor).op(Op.i32_and).i32(S).op(Op.i32_and).i32(0).op(Op.i32_ne); };
+    const subOf = () => { a(); b(); c.op(Op.i32_xor); a(); r(); c.op(Op.i32_xor).op(Op.i32_and).i32(S).op(Op.i32_and).i32(0).op(Op.i32_ne); };
+    const lessFromOf = (of: () => void) => { sf(); of(); c.op(Op.i32_ne); };
+    let e: () => void;
+    if (k.cfKept) {
+      const cf = () => { this.slot(c, S_FLAGS); c.i32(CF).op(Op.i32_and).i32(0).op(Op.i32_ne); };
+      const of = k.op === LazyOp.Sub ? subOf : addOf;
+      const less = k.op === LazyOp.Sub ? () => { sx(a); sx(b); c.op(Op.i32_lt_s); } : () => lessFromOf(of);
+      const lessEq = k.op === LazyOp.Sub ? () => { sx(a); sx(b); c.op(Op.i32_le_s); } : () => { zf(); lessFromOf(of); c.op(Op.i32_or); };
+      e = [of, cf, zf, () => { cf(); zf(); c.op(Op.i32_or); }, sf, zf, less, lessEq][t];
+    } else if (k.op === LazyOp.Logic) {
+      const no = () => { c.i32(0); };
+      e = [no, no, zf, zf, sf, zf, sf, () => { zf(); sf(); c.op(Op.i32_or); }][t];
+    } else if (k.op === LazyOp.Sub) {
+      const below = () => { a(); b(); c.op(Op.i32_lt_u); };
+      e = [subOf, below, zf, () => { a(); b(); c.op(Op.i32_le_u); }, sf, zf,
+        () => { sx(a); sx(b); c.op(Op.i32_lt_s); }, () => { sx(a); sx(b); c.op(Op.i32_le_s); }][t];
+    } else {
+      // ADD: CF from the operands' and result's sign bits, as Cpu.getCF works it out.
+      const cf = () => { a(); b(); c.op(Op.i32_and); a(); b(); c.op(Op.i32_or); r(); c.i32(-1).op(Op.i32_xor).op(Op.i32_and).op(Op.i32_or).i32(S).op(Op.i32_and).i32(0).op(Op.i32_ne); };
+      e = [addOf, cf, zf, () => { cf(); zf(); c.op(Op.i32_or); }, sf, zf, () => lessFromOf(addOf), () => { zf(); lessFromOf(addOf); c.op(Op.i32_or); }][t];
+    }
+    e();
+    if (cc & 1) c.op(Op.i32_eqz);
+    return true;
+  }
+}
+
+/** Whether `cpu` can have its blocks translated to WebAssembly now (paging off, 32-bit code, RAM in its WebAssembly memory). */
+export function wasmUsable(cpu: Cpu): boolean {
+  return cpu.wasm !== null && (cpu.blockMode & BLOCK_MODE_PAGED) === 0 && cpu.csD32 === true;
+}
+
+/**
+ * Translates the block at `eip` (physical `phys`) to WebAssembly, or returns null when
+ * it holds anything this translator does not cover (translator.ts then takes it).
+ */
+export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null {
+  const ctx = cpu.wasm!;
+  const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
+  // Decoded again knowing the targets of its branches inside (labels: there the flag
+  // state is not known), until the targets are what the decoding before knew.
+  let labels = new Set<number>();
+  let d: Decoding | null = null;
+  for (let pass = 0; ; pass++) {
+    d = decodeBlock(cpu, ctx, eip, phys, pageEnd, labels);
+    if (d === null || d.eips.length === 0) return null;
+    const inside = new Set(d.eips);
+    const targets = new Set<number>();
+    for (const x of d.exits) if (x !== null && inside.has(x.target)) targets.add(x.target);
+    for (const t of d.after) if (t !== -1 && inside.has(t)) targets.add(t);
+    targets.delete(eip);
+    if ([...targets].every((t) => labels.has(t))) break;
+    if (pass === 3) return null;
+    labels = targets;
+  }
+  const { pieces, eips, exits, after } = d;
+  const count = eips.length;
+  const index = new Map(eips.map((e, i) => [e, i]));
+  // Cases of the dispatch: the block's start and each label, in order.
+  const caseOf = new Map<number, number>();
+  eips.forEach((e, i) => { if (i === 0 || labels.has(e)) caseOf.set(i, caseOf.size); });
+  const cases = caseOf.size;
+  const st = ctx.state;
+  const body = new Code();
+  // Exit to `target` with `n` (an expression pushed by `count`) instructions done.
+  const exit = (c: Code, target: number, plus: number): void => {
+    c.i32(0).i32(target).mem(Op.i32_store, st + S_EIP, 2);
+    c.get(BASE).i32(plus).op(Op.i32_add).op(Op.return);
+  };
+  // A jump from instruction i to instruction index ti inside the block (translator.ts's goto); `depth` is the loop's.
+  const goto = (c: Code, i: number, t: number, depth: number): void => {
+    const ti = index.get(t)!;
+    c.get(BASE).i32(i + 1 - ti).op(Op.i32_add).set(BASE);
+    c.get(BASE).i32(count).op(Op.i32_add).get(LIMIT).op(Op.i32_gt_s).begin(Op.if);
+    exit(c, t, ti);
+    c.op(Op.end);
+    c.i32(0).get(BASE).mem(Op.i32_store, st + S_DONE, 2);
+    c.i32(caseOf.get(ti)!).set(L).br(depth);
+  };
+  body.begin(Op.loop);
+  for (let k = cases - 1; k >= 0; k--) body.begin(Op.block);
+  body.get(L).brTable([...Array(cases).keys()], cases - 1);
+  let caseNo = -1;
+  pieces.forEach((ps, i) => {
+    if (caseOf.has(i)) { body.op(Op.end); caseNo = caseOf.get(i)!; }
+    const depth = cases - 1 - caseNo; // of the loop, from this case's code
+    for (const p of ps) body.append(p.code);
+    const x = exits[i];
+    if (x !== null) {
+      const inside = index.has(x.target);
+      const c = new Code();
+      if (x.cond !== null) { c.append(x.cond); c.begin(Op.if); }
+      if (inside) goto(c, i, x.target, depth + (x.cond !== null ? 1 : 0));
+      else exit(c, x.target, i + 1);
+      if (x.cond !== null) c.op(Op.end);
+      body.append(c);
+    }
+    const t = after[i];
+    if (t !== -1) {
+      if (index.has(t)) goto(body, i, t, depth);
+      else exit(body, t, i + 1);
+    }
+  });
+  body.op(Op.end); // the loop
+  body.op(Op.unreachable);
+  const m = new ModuleBuilder();
+  for (const [name, params, results] of IMPORTS) m.importFunc(name, params, results);
+  m.importMemory(ctx.memory.buffer.byteLength / 65536);
+  flagFunctions(m, st);
+  m.func(1, 1, LOCALS, body, 'b', 1);
+  const bytes = m.build();
+  const f = new WebAssembly.Instance(new WebAssembly.Module(bytes), ctx.imports).exports.b as (limit: number) => number;
+  ctx.compiles++;
+  ctx.bytes += bytes.length;
+  // Run as a JavaScript block is (by whoever calls Block.fn rather than runBlock).
+  const fn = (): number => { ctx.enter(); const n = ctx.run(f); ctx.leave(); return n; };
+  return {
+    phys, eip, d32: true, mode: cpu.blockMode, gen: cpu.pageGen[phys >>> 12], count, bytes: Math.min(d.end, pageEnd) - phys,
+    eips, fn, wasm: f, source: bytes.length, stopEip: -1, tailPage: -1,
+  };
+}
+
+interface Decoding {
+  pieces: Piece[][];
+  eips: number[];
+  nexts: number[];
+  /** Per instruction: a branch's condition (code pushing it; null for a JMP) and target, or null. */
+  exits: ({ cond: Code | null; target: number } | null)[];
+  /** Per instruction: where control goes after it when its run ends there (after its own exit, if any), or -1. */
+  after: number[];
+  end: number;
+}
+
+/**
+ * The most instructions a WebAssembly block holds. More than a JavaScript block: a block
+ * here is a region of its page (see decodeBlock), and each entry from JavaScript costs
+ * about as much as a dozen instructions run inside.
+ */
+export const MAX_REGION_INSTRUCTIONS = 256;
+
+/**
+ * Decodes a block as a region of its page: a run of instructions from `eip` as
+ * translator.ts's decodeBlock makes it, then runs from the targets of its branches that
+ * are in the same page and not yet in it, and so on, up to MAX_REGION_INSTRUCTIONS. A
+ * branch to any instruction of the region is a jump inside the function, so a loop whose
+ * body branches about its page stays in WebAssembly. A run ends where the JavaScript
+ * translator's would; a later run also ends before an instruction this translator does
+ * not cover (an exit to it). Null when the first run holds one.
+ */
+function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, pageEnd: number, labels: ReadonlySet<number>): Decoding | null {
+  const mem = cpu.mem;
+  const u = new Unit(ctx);
+  u.segs = cpu.blockMode >>> BLOCK_MODE_SEGS_SHIFT;
+  u.end1 = cpu.memSize; u.end2 = cpu.memSize - 1; u.end4 = cpu.memSize - 3;
+  const infos: FlagInfo[] = [];
+  const nexts: number[] = [];
+  const eips: number[] = [];
+  const exits: ({ cond: Code | null; target: number } | null)[] = [];
+  const after: number[] = [];
+  const pageStart = phys & ~0xfff;
+  const inPage = (t: number): boolean => { const tp = phys + (t - eip); return tp >= pageStart && tp < pageEnd; };
+  const starts = [eip];
+  let end = phys;
+  for (let r = 0; r < starts.length && eips.length < MAX_REGION_INSTRUCTIONS; r++) {
+    const runStart = starts[r];
+    if (eips.includes(runStart)) continue;
+    const first = eips.length;
+    const st: Decoded = { pos: phys + (runStart - eip), end: pageEnd, ok: true };
+    u.known.op = -1; // what branches here leave is not known
+    let terminated = false;
+    while (eips.length < MAX_REGION_INSTRUCTIONS && !terminated) {
+      const start = st.pos;
+      const ieip = eip + (start - phys);
+      if (eips.length > first && eips.includes(ieip)) {
+        // Running on into an instruction already in the region: go there.
+        after[after.length - 1] = ieip;
+        infos[infos.length - 1].reads = true;
+        terminated = true;
+        break;
+      }
+      if (labels.has(ieip)) u.known.op = -1;
+      u.cur = [];
+      u.index = eips.length;
+      u.here = ieip;
+      const f = u.flagInfo;
+      f.reads = true; f.modifies = true; f.all = false; f.keepsCf = false; f.op = -1; f.size = 0;
+      u.lastBranch.cc = -2; u.lastBranch.call = false;
+      const res = translateOne(u, mem, st, ieip, start);
+      let cond: Code | null = null;
+      if (res === Emit.Branch && st.ok) {
+        cond = new Code();
+        if (!u.condition(cond, u.lastBranch.cc)) cond = null;
+      }
+      if (!st.ok || res === Emit.None || (res === Emit.Branch && cond === null)) {
+        // Not covered, or across the page's end. In the first run: the block is the
+        // JavaScript translator's, whole (it covers more, runs on across the page's end,
+        // and marks what it cannot translate so that the code after it is compiled at
+        // once; ending the block here and interpreting the one instruction each time
+        // made CoreMark a third slower). In a later run: that run ends before it, with an
+        // exit to it.
+        if (r === 0) return null;
+        if (eips.length > first) { after[after.length - 1] = ieip; infos[infos.length - 1].reads = true; }
+        break;
+      }
+      const next = eip + (st.pos - phys);
+      eips.push(ieip);
+      nexts.push(next);
+      exits.push(null);
+      after.push(-1);
+      if (st.pos > end) end = st.pos;
+      if (res === Emit.Writes || (res === Emit.Jump && u.lastBranch.call)) {
+        // After a write to translated code (W, set by the slow path) stop after the
+        // instruction; after a CALL its target is the next instruction, followed or not.
+        const c = u.piece(false);
+        c.get(W).begin(Op.if);
+        c.i32(0).i32(res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next).mem(Op.i32_store, ctx.state + S_EIP, 2);
+        c.get(BASE).i32(eips.length).op(Op.i32_add).op(Op.return);
+        c.op(Op.end);
+      }
+      u.pieces.push(u.cur);
+      if (res === Emit.Branch) {
+        const target = (next + u.lastBranch.disp) >>> 0;
+        exits[exits.length - 1] = { cond, target };
+        if (inPage(target) && !starts.includes(target)) starts.push(target);
+      } else if (res === Emit.Terminates) {
+        terminated = true;
+      } else if (res === Emit.Jump) {
+        const target = (next + u.lastBranch.disp) >>> 0;
+        if (!eips.includes(target) && inPage(target)) {
+          nexts[nexts.length - 1] = target;
+          st.pos = phys + (target - eip);
+        } else {
+          exits[exits.length - 1] = { cond: null, target };
+          terminated = true;
+        }
+      }
+      if (exits[exits.length - 1] !== null) u.flagInfo.reads = true;
+      infos.push({ ...u.flagInfo });
+      if (u.flagInfo.modifies) { u.known.op = u.flagInfo.op; u.known.size = u.flagInfo.size; u.known.cfKept = u.flagInfo.keepsCf; }
+    }
+    if (!terminated && eips.length > first && after[after.length - 1] === -1) {
+      // The run stopped (the region is full, or an instruction not covered): on at the next instruction.
+      after[after.length - 1] = nexts[nexts.length - 1];
+      infos[infos.length - 1].reads = true;
+    }
+  }
+  dropDeadFlags(u.pieces, infos);
+  return { pieces: u.pieces, eips, nexts, exits, after, end };
+}
+
+/** translator.ts's dropDeadFlags, on pieces. */
+function dropDeadFlags(pieces: Piece[][], infos: FlagInfo[]): void {
+  let live = true;
+  for (let i = pieces.length - 1; i >= 0; i--) {
+    const f = infos[i];
+    const killer = !f.reads && f.modifies && f.all;
+    const carrier = !f.reads && f.keepsCf;
+    const keep = live || !(killer || carrier);
+    if (!keep) pieces[i] = pieces[i].filter((p) => !p.flags);
+    if (killer) live = false;
+    else if (carrier) { /* as its own */ }
+    else if (f.reads || f.modifies) live = true;
+  }
+}
+
+function byte(mem: Uint8Array, st: Decoded): number {
+  if (st.pos >= st.end) { st.ok = false; return 0; }
+  return mem[st.pos++];
+}
+function dword(mem: Uint8Array, st: Decoded): number {
+  return byte(mem, st) | (byte(mem, st) << 8) | (byte(mem, st) << 16) | (byte(mem, st) << 24);
+}
+function word(mem: Uint8Array, st: Decoded): number {
+  return byte(mem, st) | (byte(mem, st) << 8);
+}
+
+/** A 32-bit ModRM effective address into local O; returns its default segment (or the override). */
+function effectiveAddress(u: Unit, c: Code, mem: Uint8Array, st: Decoded, m: number, segOvr: number): number {
+  const mod = m >> 6, rm = m & 7;
+  let seg = DS;
+  let started = false;
+  const reg = (r: number) => { u.regRead(c, r, 4); if (started) c.op(Op.i32_add); started = true; };
+  const konst = (k: number) => { c.i32(k); if (started) c.op(Op.i32_add); started = true; };
+  if (rm === 4) {
+    const sib = byte(mem, st);
+    const base = sib & 7, index = (sib >> 3) & 7, scale = sib >> 6;
+    if (base === 5 && mod === 0) konst(dword(mem, st));
+    else { reg(base); if (base === ESP || base === EBP) seg = SS; }
+    if (index !== 4) {
+      u.regRead(c, index, 4);
+      if (scale) c.i32(scale).op(Op.i32_shl);
+      c.op(Op.i32_add);
+    }
+  } else if (rm === 5 && mod === 0) {
+    konst(dword(mem, st));
+  } else {
+    reg(rm);
+    if (rm === EBP) seg = SS;
+  }
+  if (mod === 1) konst((byte(mem, st) << 24) >> 24);
+  else if (mod === 2) konst(dword(mem, st));
+  c.set(O);
+  return segOvr >= 0 ? segOvr : seg;
+}
+
+const LAZY_OP = [LazyOp.Add, LazyOp.Logic, -1, -1, LazyOp.Logic, LazyOp.Sub, LazyOp.Logic, LazyOp.Sub];
+const ALU_OP = [Op.i32_add, Op.i32_or, 0, 0, Op.i32_and, Op.i32_sub, Op.i32_xor, Op.i32_sub];
+
+/**
+ * ALU operation `aluOp` of locals A and B into V, and its flags: inline as
+ * translator.ts's emitAlu for all but ADC and SBB, which add or subtract CF too and
+ * record what alu() records (they read the flags: the state after them is not known).
+ */
+function emitAlu(u: Unit, aluOp: number, sz: number, mayLeave: boolean): void {
+  const c = u.code;
+  if (aluOp === 2 || aluOp === 3) {
+    const add = aluOp === 2;
+    c.get(A).get(B).op(add ? Op.i32_add : Op.i32_sub).call(F_GETCF).op(add ? Op.i32_add : Op.i32_sub);
+    if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and);
+    c.set(V);
+    u.record(c, add ? LazyOp.Add : LazyOp.Sub, A, B, V, sz, ARITH);
+    return; // the flags as translateOne leaves them by default: read and changed
+  }
+  c.get(A).get(B).op(ALU_OP[aluOp]);
+  if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and);
+  c.set(V);
+  u.record(u.piece(true), LAZY_OP[aluOp], A, B, V, sz, ARITH);
+  u.piece(false);
+  u.flagsSet(LAZY_OP[aluOp], sz, mayLeave);
+}
+
+/** TEST: the result already in V. */
+function emitTest(u: Unit, sz: number, mayLeave: boolean): void {
+  u.record(u.piece(true), LazyOp.Logic, 0, 0, V, sz, ARITH, true);
+  u.piece(false);
+  u.flagsSet(LazyOp.Logic, sz, mayLeave);
+}
+
+/** INC/DEC of local A into V (translator.ts's emitIncDec). */
+function emitIncDec(u: Unit, dec: boolean, sz: number, mayLeave: boolean): void {
+  const c = u.code;
+  c.get(A).i32(1).op(dec ? Op.i32_sub : Op.i32_add);
+  if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and);
+  c.set(V);
+  const f = u.piece(true);
+  // CF is carried over: worked out first (from the known state, or by getCF), then stored as a plain bit.
+  if (u.known.op >= 0) u.condition(f, 2); else f.call(F_GETCF);
+  f.set(C);
+  const op = dec ? LazyOp.Sub : LazyOp.Add;
+  f.i32(1).set(B);
+  u.record(f, op, A, B, V, sz, ARITH & ~CF);
+  f.i32(0).i32(0).mem(Op.i32_load, u.ctx.state + S_FLAGS, 2).i32(~CF).op(Op.i32_and).get(C).op(Op.i32_or).mem(Op.i32_store, u.ctx.state + S_FLAGS, 2);
+  u.piece(false);
+  const fi = u.flagInfo;
+  fi.reads = mayLeave; fi.keepsCf = true; fi.op = op; fi.size = sz;
+}
+
+/**
+ * setResultFlags(cpu, V, sign, cf, of, false) on the state slots, CF (0 or 1) in local C:
+ * `of` is C itself (`overflow`: a multiply's CF = OF), or what a shift's OF is ('shl':
+ * the result's sign differs from CF; 'shr': the operand's sign, in A; 'sar': clear).
+ */
+function emitResultFlags(u: Unit, c: Code, sz: number, overflow: boolean, of: 'shl' | 'shr' | 'sar' | null = null): void {
+  const st = u.ctx.state;
+  c.i32(0);
+  c.i32(0).mem(Op.i32_load, st + S_FLAGS, 2).i32(~(CF | OF | AF)).op(Op.i32_and).get(C).op(Op.i32_or);
+  if (overflow) c.get(C).i32(OF).op(Op.i32_mul).op(Op.i32_or);
+  else if (of === 'shl') c.get(V).i32(SIGN[sz]).op(Op.i32_and).i32(0).op(Op.i32_ne).get(C).op(Op.i32_ne).i32(OF).op(Op.i32_mul).op(Op.i32_or);
+  else if (of === 'shr') c.get(A).i32(SIGN[sz]).op(Op.i32_and).i32(0).op(Op.i32_ne).i32(OF).op(Op.i32_mul).op(Op.i32_or);
+  c.mem(Op.i32_store, st + S_FLAGS, 2);
+  u.record(c, LazyOp.Logic, 0, 0, V, sz, PF | ZF | SF, true);
+}
+
+/** IMUL of the 32-bit locals A and B into V (translator.ts's emitImul32): CF = OF = the product does not fit. */
+function emitImul32(u: Unit, mayLeave: boolean): void {
+  const c = u.code;
+  c.get(A).op(Op.i64_extend_i32_s).get(B).op(Op.i64_extend_i32_s).op(Op.i64_mul).tee(P).op(Op.i32_wrap_i64).set(V);
+  const f = u.piece(true);
+  f.get(P).get(V).op(Op.i64_extend_i32_s).op(Op.i64_ne).set(C);
+  emitResultFlags(u, f, 4, true);
+  u.piece(false);
+  u.flagsSet(-1, 4, mayLeave);
+}
+
+/** SHL, SHR, SAR of local A by a constant 1-31 into V, flags as shift() sets them (translator.ts's emitShiftImm); false for the rest. */
+function emitShiftImm(u: Unit, kind: number, count: number, sz: number, mayLeave: boolean): boolean {
+  const bits = sz * 8;
+  if (kind < 4 || kind === 6 || count >= bits) return false;
+  const c = u.code;
+  const sign = SIGN[sz];
+  // The result.
+  if (kind === 5) { c.get(A); if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and); c.i32(count).op(Op.i32_shr_u); }
+  else if (kind === 7) { c.get(A); if (sz === 1) c.op(Op.i32_extend8_s); else if (sz === 2) c.op(Op.i32_extend16_s); c.i32(count).op(Op.i32_shr_s); if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and); }
+  else { c.get(A).i32(count).op(Op.i32_shl); if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and); }
+  c.set(V);
+  const f = u.piece(true);
+  // CF into C.
+  if (kind === 5) { f.get(A); if (sz !== 4) f.i32(MASK[sz]).op(Op.i32_and); f.i32(count - 1).op(Op.i32_shr_u).i32(1).op(Op.i32_and); }
+  else if (kind === 7) { f.get(A); if (sz === 1) f.op(Op.i32_extend8_s); else if (sz === 2) f.op(Op.i32_extend16_s); f.i32(count - 1).op(Op.i32_shr_s).i32(1).op(Op.i32_and); }
+  else { f.get(A); if (sz !== 4) f.i32(MASK[sz]).op(Op.i32_and); f.i32(bits - count).op(Op.i32_shr_u).i32(1).op(Op.i32_and); }
+  f.set(C);
+  // flags = (flags & ~(CF|OF|AF)) | CF? | OF?  (setResultFlags with af false)
+  f.i32(0);
+  f.i32(0).mem(Op.i32_load, u.ctx.state + S_FLAGS, 2).i32(~(CF | OF | AF)).op(Op.i32_and).get(C).op(Op.i32_or);
+  if (kind === 5) { f.get(A).i32(sign).op(Op.i32_and).i32(0).op(Op.i32_ne).i32(OF).op(Op.i32_mul).op(Op.i32_or); }
+  else if (kind === 4) { f.get(V).i32(sign).op(Op.i32_and).i32(0).op(Op.i32_ne).get(C).op(Op.i32_ne).i32(OF).op(Op.i32_mul).op(Op.i32_or); }
+  f.mem(Op.i32_store, u.ctx.state + S_FLAGS, 2);
+  u.record(f, LazyOp.Logic, 0, 0, V, sz, PF | ZF | SF, true);
+  u.piece(false);
+  u.flagsSet(-1, sz, mayLeave);
+  return true;
+}
+
+/** Emits one instruction; as translator.ts's translateOne, for the forms this translator covers. */
+function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, startPos: number): Emit {
+  let size = 4;
+  let segOvr = -1;
+  let op = byte(mem, st);
+  for (let n = 0; n < 4; n++) {
+    if (op === 0x66) size = 2;
+    else if (op === 0x26) segOvr = ES;
+    else if (op === 0x36) segOvr = SS;
+    else if (op === 0x3e) segOvr = DS;
+    else if (op === 0x2e || op === 0x64 || op === 0x65 || op === 0xf3 || op === 0xf2 || op === 0xf0) return Emit.None;
+    else break;
+    op = byte(mem, st);
+  }
+  if (!st.ok) return Emit.None;
+  const c = u.piece(false);
+  let m = 0;
+  let E: Operand = u.reg(0, size);
+  let G: Operand = u.reg(0, size);
+  const modrm = (opSize: number): void => {
+    m = byte(mem, st);
+    G = u.reg((m >> 3) & 7, opSize);
+    if (m >= 0xc0) E = u.reg(m & 7, opSize);
+    else { const seg = effectiveAddress(u, c, mem, st, m, segOvr); E = u.memory(seg, opSize); }
+  };
+  const wrote = (): Emit => (E.mem ? Emit.Writes : Emit.Plain);
+  const imm = (sz: number): number => (sz === 4 ? dword(mem, st) : sz === 2 ? word(mem, st) : byte(mem, st));
+  const simm8 = (sz: number): number => { const b = (byte(mem, st) << 24) >> 24; return sz === 4 ? b : b & (sz === 2 ? 0xffff : 0xff); };
+
+  if (op < 0x40 && (op & 7) < 6) {
+    const aluOp = op >> 3;
+    const form = op & 7;
+    if (form === 0 || form === 1) {
+      const sz = form === 0 ? 1 : size;
+      modrm(sz);
+      E.read(c); c.set(A); G.read(c); c.set(B);
+      emitAlu(u, aluOp, sz, E.mem);
+      if (aluOp !== 7) { E.write(u.code, V); return wrote(); }
+      return Emit.Plain;
+    }
+    if (form === 2 || form === 3) {
+      const sz = form === 2 ? 1 : size;
+      modrm(sz);
+      G.read(c); c.set(A); E.read(c); c.set(B);
+      emitAlu(u, aluOp, sz, E.mem);
+      if (aluOp !== 7) G.write(u.code, V);
+      return Emit.Plain;
+    }
+    const sz = form === 4 ? 1 : size;
+    const acc = u.reg(0, sz);
+    const k = imm(sz);
+    acc.read(c); c.set(A); c.i32(k).set(B);
+    emitAlu(u, aluOp, sz, false);
+    if (aluOp !== 7) acc.write(u.code, V);
+    return Emit.Plain;
+  }
+  if (op >= 0x40 && op <= 0x4f) {
+    const R = u.reg(op & 7, size);
+    R.read(c); c.set(A);
+    emitIncDec(u, op >= 0x48, size, false);
+    R.write(u.code, V);
+    return Emit.Plain;
+  }
+  if (op >= 0x50 && op <= 0x57) {
+    if (size !== 4) return Emit.None;
+    u.regRead(c, op & 7, 4); c.set(V);
+    u.push(c, V);
+    u.flagsKept();
+    return Emit.Writes;
+  }
+  if (op >= 0x58 && op <= 0x5f) {
+    if (size !== 4) return Emit.None;
+    u.pop(c);
+    u.regWrite(c, op & 7, 4, V);
+    u.flagsKept();
+    return Emit.Plain;
+  }
+  if (op >= 0x70 && op <= 0x7f) {
+    if (size !== 4) return Emit.None;
+    const d = (byte(mem, st) << 24) >> 24;
+    u.lastBranch.cc = op & 15; u.lastBranch.disp = d;
+    u.flagsKept();
+    return Emit.Branch;
+  }
+  if (op >= 0xb0 && op <= 0xb7) { c.i32(byte(mem, st)).set(V); u.regWrite(c, op & 7, 1, V); u.flagsUntouched(); return Emit.Plain; }
+  if (op >= 0xb8 && op <= 0xbf) { c.i32(size === 4 ? dword(mem, st) : word(mem, st)).set(V); u.regWrite(c, op & 7, size, V); u.flagsUntouched(); return Emit.Plain; }
+  if (op >= 0x91 && op <= 0x97) {
+    u.regRead(c, 0, size); c.set(V); u.regRead(c, op & 7, size); c.set(A);
+    u.regWrite(c, 0, size, A); u.regWrite(c, op & 7, size, V);
+    u.flagsUntouched();
+    return Emit.Plain;
+  }
+  switch (op) {
+    case 0x0f: return translate0F(u, mem, st, size, modrm, () => E, () => G, () => m, () => c);
+    case 0x68: case 0x6a:
+      if (size !== 4) return Emit.None;
+      c.i32(op === 0x68 ? dword(mem, st) : simm8(4)).set(V);
+      u.push(c, V);
+      u.flagsKept();
+      return Emit.Writes;
+    case 0x80: case 0x81: case 0x83: {
+      const sz = op === 0x80 ? 1 : size;
+      modrm(sz);
+      const aluOp = (m >> 3) & 7;
+      E.read(c); c.set(A);
+      const k = op === 0x83 ? simm8(sz) : imm(sz);
+      c.i32(k).set(B);
+      emitAlu(u, aluOp, sz, E.mem);
+      if (aluOp !== 7) { E.write(u.code, V); return wrote(); }
+      return Emit.Plain;
+    }
+    case 0x84: case 0x85: {
+      const sz = op === 0x84 ? 1 : size;
+      modrm(sz);
+      E.read(c); G.read(c); c.op(Op.i32_and).set(V);
+      emitTest(u, sz, E.mem);
+      return Emit.Plain;
+    }
+    case 0x86: case 0x87: {
+      const sz = op === 0x86 ? 1 : size;
+      modrm(sz);
+      E.read(c); c.set(A); G.read(c); c.set(V);
+      E.write(c, V); G.write(c, A);
+      u.dataMove(E.mem);
+      return wrote();
+    }
+    case 0x88: case 0x89: modrm(op === 0x88 ? 1 : size); G.read(c); c.set(V); E.write(c, V); u.dataMove(E.mem); return wrote();
+    case 0x8a: case 0x8b: modrm(op === 0x8a ? 1 : size); E.read(c); c.set(V); G.write(c, V); u.dataMove(E.mem); return Emit.Plain;
+    case 0x8d: {
+      m = byte(mem, st);
+      if (m >= 0xc0) return Emit.None;
+      effectiveAddress(u, c, mem, st, m, segOvr);
+      if (size === 2) c.get(O).i32(0xffff).op(Op.i32_and).set(O);
+      u.regWrite(c, (m >> 3) & 7, size, O);
+      u.flagsUntouched();
+      return Emit.Plain;
+    }
+    case 0x90: u.flagsUntouched(); return Emit.Plain;
+    case 0x98:
+      if (size === 4) { u.regRead(c, 0, 2); c.op(Op.i32_extend16_s).set(V); u.regWrite(c, 0, 4, V); }
+      else { u.regRead(c, 0, 1); c.op(Op.i32_extend8_s).i32(0xffff).op(Op.i32_and).set(V); u.regWrite(c, 0, 2, V); }
+      u.flagsUntouched();
+      return Emit.Plain;
+    case 0x99:
+      if (size === 4) { u.regRead(c, 0, 4); c.i32(31).op(Op.i32_shr_s).set(V); u.regWrite(c, 2, 4, V); }
+      else { u.regRead(c, 0, 2); c.op(Op.i32_extend16_s).i32(15).op(Op.i32_shr_s).i32(0xffff).op(Op.i32_and).set(V); u.regWrite(c, 2, 2, V); }
+      u.flagsUntouched();
+      return Emit.Plain;
+    case 0xa8: u.regRead(c, 0, 1); c.i32(byte(mem, st)).op(Op.i32_and).set(V); emitTest(u, 1, false); return Emit.Plain;
+    case 0xa9: u.regRead(c, 0, size); c.i32(imm(size)).op(Op.i32_and).set(V); emitTest(u, size, false); return Emit.Plain;
+    case 0x69: case 0x6b: {
+      if (size !== 4) return Emit.None;
+      modrm(4);
+      E.read(c); c.set(A);
+      c.i32(op === 0x69 ? dword(mem, st) : simm8(4)).set(B);
+      emitImul32(u, E.mem);
+      G.write(u.code, V);
+      return Emit.Plain;
+    }
+    case 0xd3: {
+      // Shifts by CL, 32-bit SHL, SHR and SAR: shift()'s result and flags, for a count of 1-31; none for 0.
+      if (size !== 4) return Emit.None;
+      modrm(4);
+      const kind = (m >> 3) & 7;
+      if (kind !== 4 && kind !== 5 && kind !== 7) return Emit.None;
+      E.read(c); c.set(A);
+      u.regRead(c, 1, 1); c.i32(31).op(Op.i32_and).tee(T).begin(Op.if);
+      c.get(A).get(T).op(kind === 4 ? Op.i32_shl : kind === 5 ? Op.i32_shr_u : Op.i32_shr_s).set(V);
+      if (kind === 4) c.get(A).i32(32).get(T).op(Op.i32_sub).op(Op.i32_shr_u);
+      else c.get(A).get(T).i32(1).op(Op.i32_sub).op(kind === 5 ? Op.i32_shr_u : Op.i32_shr_s);
+      c.i32(1).op(Op.i32_and).set(C);
+      emitResultFlags(u, c, 4, false, kind === 4 ? 'shl' : kind === 5 ? 'shr' : 'sar');
+      E.write(c, V);
+      c.op(Op.end);
+      return wrote();
+    }
+    case 0xc0: case 0xc1: case 0xd0: case 0xd1: {
+      const sz = op & 1 ? size : 1;
+      modrm(sz);
+      const kind = (m >> 3) & 7;
+      const count = op <= 0xc1 ? byte(mem, st) & 31 : 1;
+      if (count === 0) return Emit.None;
+      E.read(c); c.set(A);
+      if (!emitShiftImm(u, kind, count, sz, E.mem)) return Emit.None;
+      E.write(u.code, V);
+      return wrote();
+    }
+    case 0xc3: {
+      if (size !== 4) return Emit.None;
+      u.pop(c);
+      c.i32(0).get(V).mem(Op.i32_store, u.ctx.state + S_EIP, 2);
+      c.get(BASE).i32(u.index + 1).op(Op.i32_add).op(Op.return);
+      u.flagsKept();
+      return Emit.Terminates;
+    }
+    case 0xc6: case 0xc7: {
+      const sz = op === 0xc6 ? 1 : size;
+      modrm(sz);
+      if (((m >> 3) & 7) !== 0) return Emit.None;
+      c.i32(imm(sz)).set(V);
+      E.write(c, V);
+      u.dataMove(E.mem);
+      return wrote();
+    }
+    case 0xe8: {
+      if (size !== 4) return Emit.None;
+      const d = dword(mem, st);
+      u.lastBranch.call = true; u.lastBranch.disp = d;
+      c.i32(ieip + (st.pos - startPos)).set(V);
+      u.push(c, V);
+      u.flagsKept();
+      return Emit.Jump;
+    }
+    case 0xe9: case 0xeb: {
+      if (size !== 4) return Emit.None;
+      const d = op === 0xe9 ? dword(mem, st) : (byte(mem, st) << 24) >> 24;
+      u.lastBranch.cc = -1; u.lastBranch.disp = d;
+      u.flagsUntouched();
+      return Emit.Jump;
+    }
+    case 0xf6: case 0xf7: {
+      const sz = op === 0xf6 ? 1 : size;
+      modrm(sz);
+      const kind = (m >> 3) & 7;
+      if (kind === 0 || kind === 1) {
+        E.read(c); c.i32(imm(sz)).op(Op.i32_and).set(V);
+        emitTest(u, sz, E.mem);
+        return Emit.Plain;
+      }
+      if (kind === 2) {
+        E.read(c); c.i32(-1).op(Op.i32_xor); if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and); c.set(V);
+        E.write(c, V);
+        u.dataMove(E.mem);
+        return wrote();
+      }
+      if (kind === 3) {
+        // NEG: sub(cpu, 0, a) (the flags read and changed, as translateOne leaves them).
+        E.read(c); c.set(B); c.i32(0).set(A);
+        c.get(A).get(B).op(Op.i32_sub); if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and); c.set(V);
+        u.record(c, LazyOp.Sub, A, B, V, sz, ARITH);
+        E.write(c, V);
+        return wrote();
+      }
+      if (sz !== 4 || kind > 5) return Emit.None;
+      // MUL, IMUL EDX:EAX = EAX * r/m32: the flags as mulFlags() sets them.
+      const ext = kind === 4 ? Op.i64_extend_i32_u : Op.i64_extend_i32_s;
+      E.read(c); c.op(ext); u.regRead(c, 0, 4); c.op(ext).op(Op.i64_mul).set(P);
+      c.get(P).op(Op.i32_wrap_i64).set(V);
+      c.get(P).i64(32).op(Op.i64_shr_u).op(Op.i32_wrap_i64).set(B);
+      u.regWrite(c, 0, 4, V);
+      u.regWrite(c, 2, 4, B);
+      c.get(B);
+      if (kind === 4) c.i32(0).op(Op.i32_ne); else c.get(V).i32(31).op(Op.i32_shr_s).op(Op.i32_ne);
+      c.set(C);
+      emitResultFlags(u, c, 4, true);
+      return Emit.Plain;
+    }
+    case 0xfe: case 0xff: {
+      const sz = op === 0xfe ? 1 : size;
+      modrm(sz);
+      const kind = (m >> 3) & 7;
+      if (kind < 2) {
+        E.read(c); c.set(A);
+        emitIncDec(u, kind === 1, sz, E.mem);
+        E.write(u.code, V);
+        return wrote();
+      }
+      if (op === 0xfe || size !== 4) return Emit.None;
+      if (kind === 2) {
+        // CALL r/m: the return address is the EIP after the instruction.
+        E.read(c); c.set(A);
+        c.i32(ieip + (st.pos - startPos)).set(V);
+        u.push(c, V);
+      }
+      if (kind === 2 || kind === 4) {
+        if (kind === 4) { E.read(c); c.set(A); }
+        c.i32(0).get(A).mem(Op.i32_store, u.ctx.state + S_EIP, 2);
+        c.get(BASE).i32(u.index + 1).op(Op.i32_add).op(Op.return);
+        u.flagsKept();
+        return Emit.Terminates;
+      }
+      if (kind === 6) { E.read(c); c.set(V); u.push(c, V); u.flagsKept(); return Emit.Writes; }
+      return Emit.None;
+    }
+    default:
+      return Emit.None;
+  }
+}
+
+function translate0F(
+  u: Unit, mem: Uint8Array, st: Decoded, size: number,
+  modrm: (sz: number) => void, getE: () => Operand, getG: () => Operand, getM: () => number, code: () => Code,
+): Emit {
+  const op = byte(mem, st);
+  const c = code();
+  if (op >= 0x80 && op <= 0x8f) {
+    if (size !== 4) return Emit.None;
+    const d = dword(mem, st);
+    u.lastBranch.cc = op & 15; u.lastBranch.disp = d;
+    u.flagsKept();
+    return Emit.Branch;
+  }
+  if (op >= 0x40 && op <= 0x4f) {
+    modrm(size);
+    getE().read(c); c.set(V);
+    if (!u.condition(c, op & 15)) return Emit.None;
+    c.begin(Op.if);
+    getG().write(c, V);
+    c.op(Op.end);
+    u.flagsKept();
+    return Emit.Plain;
+  }
+  if (op >= 0x90 && op <= 0x9f) {
+    modrm(1);
+    if (!u.condition(c, op & 15)) return Emit.None;
+    c.set(V);
+    getE().write(c, V);
+    u.flagsKept();
+    return getE().mem ? Emit.Writes : Emit.Plain;
+  }
+  switch (op) {
+    case 0xaf: {
+      if (size !== 4) return Emit.None;
+      modrm(4);
+      getG().read(c); c.set(A); getE().read(c); c.set(B);
+      emitImul32(u, getE().mem);
+      getG().write(u.code, V);
+      return Emit.Plain;
+    }
+    case 0xbc: case 0xbd: {
+      // BSF, BSR (translator.ts's): a zero source sets ZF and leaves the destination; else
+      // the index, and the flags logic() records for it with bit 8 set (ZF clear).
+      if (size !== 4) return Emit.None;
+      modrm(4);
+      getE().read(c); c.set(B);
+      // The index into V (what it would be; written only for a source not zero).
+      if (op === 0xbc) c.get(B).op(Op.i32_ctz); else c.i32(31).get(B).op(Op.i32_clz).op(Op.i32_sub);
+      c.set(V);
+      c.get(B).begin(Op.if);
+      getG().write(c, V);
+      c.op(Op.end);
+      const f = u.piece(true);
+      f.get(B).begin(Op.if, I32).get(V).i32(0x100).op(Op.i32_or).op(Op.else).i32(0).op(Op.end).set(V);
+      u.record(f, LazyOp.Logic, 0, 0, V, 4, ARITH, true);
+      u.piece(false);
+      u.flagsSet(LazyOp.Logic, 4, getE().mem);
+      return Emit.Plain;
+    }
+    case 0xb6: case 0xbe: {
+      modrm(1);
+      getE().read(c);
+      if (op === 0xbe) { c.op(Op.i32_extend8_s); if (size !== 4) c.i32(0xffff).op(Op.i32_and); }
+      c.set(V);
+      u.regWrite(c, (getM() >> 3) & 7, size, V);
+      u.dataMove(getE().mem);
+      return Emit.Plain;
+    }
+    case 0xb7: case 0xbf: {
+      modrm(2);
+      getE().read(c);
+      if (op === 0xbf) { c.op(Op.i32_extend16_s); if (size !== 4) c.i32(0xffff).op(Op.i32_and); }
+      c.set(V);
+      u.regWrite(c, (getM() >> 3) & 7, size, V);
+      u.dataMove(getE().mem);
+      return Emit.Plain;
+    }
+    default:
+      return Emit.None;
+  }
+}
