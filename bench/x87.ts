@@ -60,7 +60,7 @@ function measure(name: string, body: number[], translate: boolean): void {
   let best = Infinity, instructions = 0;
   for (let run = 0; run < 5; run++) {
     const { cpu, bus } = flatMachine(program(body));
-    const dv = new DataView(bus.ram.buffer);
+    const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
     dv.setFloat64(0x20000, 1.0000001, true); dv.setFloat64(0x20008, 0.9999999, true);
     cpu.useTranslator = translate;
     const t0 = process.hrtime.bigint();
