@@ -76,6 +76,10 @@ function wasmForms(rng: () => number): (() => Piece)[] {
     () => ({ bytes: [0x69, 0x45 | (reg() << 3), disp(), ...imm32()] }), // IMUL r32, [ebp+d], imm32
     () => ({ bytes: [0xb1, int(40), 0xd3, 0xc0 | (pick([4, 5, 7]) << 3) | reg()] }), // MOV CL, n ; shift by CL
     () => ({ bytes: [0xd3, 0x45 | (pick([4, 5, 7]) << 3), disp()] }), // shift [ebp+d] by CL
+    () => ({ bytes: [0xb9, ...le(int(12)), 0x8d, 0x7d, disp(), 0xf3, pick([0xaa, 0xab])] }), // REP STOS
+    () => ({ bytes: [0xb9, ...le(int(12)), 0x8d, 0x75, disp(), 0x8d, 0x7d, disp(), 0xf3, pick([0xa4, 0xa5])] }), // REP MOVS
+    () => ({ bytes: [0xb9, ...le(int(8)), 0xf3, pick([0xab, 0xa5])] }), // REP STOSD/MOVSD wherever ESI and EDI point (the code, the device, the open bus)
+    () => ({ bytes: [0xb9, ...le(int(3000)), 0x8d, 0x7d, disp(), 0xf3, 0xaa] }), // a long REP STOSB: slices end inside it
     () => ({ bytes: [0x0f, pick([0xbc, 0xbd]), 0xc0 | (reg() << 3) | reg()] }), // BSF, BSR
     () => ({ bytes: [0x0f, pick([0xbc, 0xbd]), 0x45 | (reg() << 3), disp()] }), // BSF, BSR of [ebp+d]
     () => ({ bytes: [0x31, 0xc9, 0x0f, pick([0xbc, 0xbd]), 0xc1 | (reg() << 3)] }), // XOR ECX, ECX ; BSF/BSR r32, ECX: ZF, the destination kept

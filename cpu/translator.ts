@@ -305,7 +305,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     if (b.wasm !== null) {
       if (!inWasm) { w!.enter(); inWasm = true; }
       cpu.blockDone = 0;
-      n = w!.run(b.wasm);
+      n = w!.run(b.wasm) - cpu.blockCommitted;
     } else {
       if (inWasm) { w!.leave(); inWasm = false; }
       cpu.blockDone = 0;

@@ -12,7 +12,9 @@
  * What it covers is a subset (translateOne below): moves, the ALU operations, INC, DEC,
  * NEG, NOT, TEST, LEA, SHL, SHR and SAR by a constant (and by CL, 32-bit), IMUL and MUL
  * (32-bit), BSF and BSR (32-bit), MOVZX and MOVSX, SETcc, CMOVcc, XCHG, CWDE, CDQ,
- * PUSH, POP, CALL, RET, JMP and Jcc, in blocks translated with paging off. A block
+ * PUSH, POP, CALL, RET, JMP and Jcc, and REP MOVS and REP STOS (through the
+ * interpreter's handlers, as the JavaScript translator does), in blocks translated with
+ * paging off. A block
  * with anything else is left to the JavaScript translator, whole.
  *
  * Where the state lives. RAM, the registers and the code-page map are in the machine's
@@ -23,20 +25,21 @@
  * when it returns, and its slow paths copy them back before they call the interpreter's
  * accessors, which may fault (the run loop then reads them, and Cpu.blockDone).
  *
- * Not yet: paged memory (the TLB is not in the shared memory), port I/O, REP strings,
- * x87, the instructions the JavaScript translator reaches through the interpreter's
- * handlers. Off unless Cpu.useWasm is set (see docs/PERFORMANCE.md for where it stands).
+ * Not yet: paged memory (the TLB is not in the shared memory), port I/O, x87, the
+ * other instructions the JavaScript translator reaches through the interpreter's
+ * handlers. Cpu.useWasm = false turns it off (see docs/PERFORMANCE.md for where it stands).
  */
 import type { Cpu } from './cpu';
 import type { Block } from './translator';
 import { Code, ModuleBuilder, Op, I32 } from './wasm';
 import { AREA_CODE_PAGES, AREA_REGS, AREA_STATE } from './memory';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from './flags';
+import { stringMovs, stringStos } from './execute';
 import { DS, EBP, ES, ESP, SS, BLOCK_MODE_PAGED, BLOCK_MODE_SEGS_SHIFT } from './registers';
 import { MAX_BLOCK_INSTRUCTIONS } from './translator';
 
 // ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
-const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32;
+const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32, S_LIMIT = 36;
 
 /** What one CPU's WebAssembly blocks share: where things are in the memory, and the imports. */
 export class WasmContext {
@@ -102,6 +105,25 @@ export class WasmContext {
         wr32: (seg: number, o: number, v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.write32(seg, o, v); return smc(); },
         push: (v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.push32(v); return smc(); },
         pop: (eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.pop32(); },
+        // REP MOVS or REP STOS (op: its opcode) of `size`-byte elements, ECX not 0, with
+        // `done` instructions of the block completed and `pass` the most it runs from its
+        // start: translator.ts's emitRepString. Returns 1 when it stopped part-way (the
+        // block leaves on it), 2 when the block must leave after it (a write to code, an
+        // interrupt to take, the slice over), else 0, with the block's new limit (REBUDGET)
+        // in the S_LIMIT slot.
+        rep: (op: number, size: number, eip: number, done: number, pass: number) => {
+          out();
+          const c = done - cpu.blockCommitted;
+          cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;
+          cpu.instrEip = eip >>> 0;
+          cpu.rep = 1;
+          if (op <= 0xa5) stringMovs(cpu, size); else stringStos(cpu, size);
+          cpu.rep = 0;
+          if (cpu.reg32[1] !== 0) return 1;
+          if (cpu.smc === true) return 2;
+          s[S_LIMIT >> 2] = Math.min(Math.floor(cpu.left / cpu.instructionCycles), 0x3fffffff) + cpu.blockCommitted;
+          return (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || cpu.left < (pass - cpu.blockCommitted) * cpu.instructionCycles ? 2 : 0;
+        },
       },
     };
   }
@@ -111,10 +133,10 @@ export class WasmContext {
 // flag functions (flagFunctions), then the block.
 const F_RD = [0, 0, 1, 0, 2];
 const F_WR = [0, 3, 4, 0, 5];
-const F_PUSH = 6, F_POP = 7;
+const F_PUSH = 6, F_POP = 7, F_REP = 8;
 const IMPORTS: [string, number, number][] = [
   ['rd8', 3, 1], ['rd16', 3, 1], ['rd32', 3, 1], ['wr8', 4, 1], ['wr16', 4, 1], ['wr32', 4, 1],
-  ['push', 2, 1], ['pop', 1, 1],
+  ['push', 2, 1], ['pop', 1, 1], ['rep', 5, 1],
 ];
 const F_GETCF = IMPORTS.length, F_GETOF = F_GETCF + 1, F_GETZF = F_GETCF + 2, F_GETSF = F_GETCF + 3, F_GETPF = F_GETCF + 4, F_COND = F_GETCF + 5;
 
@@ -174,9 +196,10 @@ function flagFunctions(m: ModuleBuilder, st: number): void {
 }
 
 // Locals: the parameter `limit`, then these i32 ones, then the i64 P (a product).
-const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9;
-const LOCALS = 9;
-const P = 10;
+// N holds the block's instruction count (set on entry: the count is known only once the region is).
+const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10;
+const LOCALS = 10;
+const P = 11;
 
 const R8_OFFSET = [0, 4, 8, 12, 1, 5, 9, 13];
 const MASK = [0, 0xff, 0xffff, 0, -1];
@@ -206,10 +229,9 @@ class Unit {
   flagInfo: FlagInfo = { reads: true, modifies: true, all: false, keepsCf: false, op: -1, size: 0 };
   readonly known = { op: -1, size: 0, cfKept: false };
   readonly lastBranch = { cc: -2, disp: 0, call: false };
-  /** The instruction's index in the block, its EIP and the EIP after it (what a CALL pushes, an exit goes to). */
+  /** The instruction's index in the block, and its EIP. */
   index = 0;
   here = 0;
-  next = 0;
   segs = 0;
   end1 = 0; end2 = 0; end4 = 0;
 
@@ -420,6 +442,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
     c.i32(0).get(BASE).mem(Op.i32_store, st + S_DONE, 2);
     c.i32(caseOf.get(ti)!).set(L).br(depth);
   };
+  body.i32(count).set(N);
   body.begin(Op.loop);
   for (let k = cases - 1; k >= 0; k--) body.begin(Op.block);
   body.get(L).brTable([...Array(cases).keys()], cases - 1);
@@ -759,16 +782,35 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
   let size = 4;
   let segOvr = -1;
   let op = byte(mem, st);
+  let rep = false;
   for (let n = 0; n < 4; n++) {
     if (op === 0x66) size = 2;
     else if (op === 0x26) segOvr = ES;
     else if (op === 0x36) segOvr = SS;
     else if (op === 0x3e) segOvr = DS;
-    else if (op === 0x2e || op === 0x64 || op === 0x65 || op === 0xf3 || op === 0xf2 || op === 0xf0) return Emit.None;
+    else if (op === 0xf3) rep = true;
+    else if (op === 0x2e || op === 0x64 || op === 0x65 || op === 0xf2 || op === 0xf0) return Emit.None;
     else break;
     op = byte(mem, st);
   }
   if (!st.ok) return Emit.None;
+  if (rep) {
+    // REP MOVS and REP STOS without a segment prefix, through the interpreter's handlers (see the `rep` import).
+    if ((op !== 0xa4 && op !== 0xa5 && op !== 0xaa && op !== 0xab) || segOvr >= 0) return Emit.None;
+    const c = u.piece(false);
+    const sz = op & 1 ? size : 1;
+    u.flagsKept();
+    u.regRead(c, 1, 4); c.begin(Op.if);
+    c.i32(op).i32(sz).i32(ieip).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_REP).set(T);
+    c.get(T).begin(Op.if);
+    // 1: stopped part-way, EIP on it; 2: leave after it.
+    c.i32(0).get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end).mem(Op.i32_store, u.ctx.state + S_EIP, 2);
+    c.get(BASE).i32(u.index + 1).op(Op.i32_add).op(Op.return);
+    c.op(Op.end);
+    c.i32(0).mem(Op.i32_load, u.ctx.state + S_LIMIT, 2).set(LIMIT);
+    c.op(Op.end);
+    return Emit.Plain;
+  }
   const c = u.piece(false);
   let m = 0;
   let E: Operand = u.reg(0, size);
