@@ -158,6 +158,27 @@ describe('the caps on the cache', () => {
     expect(translated.cpu.blocks.compiles).toBeGreaterThan(250); // the rest as JavaScript
   });
 
+  it('a host that refuses to compile WebAssembly: the blocks are JavaScript, and the guest sees nothing of it', () => {
+    // mov ecx, 5000 ; L: add eax, ecx ; dec ecx ; jnz L ; jmp <the next page>, where the exit is (a block the WebAssembly translator covers).
+    const body: number[] = [0xb9, ...le32(5000), 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xe9, ...le32(4096 - 15)];
+    while (body.length < 4096) body.push(0);
+    body.push(...EXIT);
+    const interpreted = run(body, false, 1 << 20);
+    const wasm = WebAssembly as unknown as { Module: unknown };
+    const real = wasm.Module;
+    wasm.Module = function refuse(): never { throw new RangeError('WebAssembly.Module(): Out of memory: code space'); };
+    let translated: Run;
+    try {
+      translated = run(body, true, 1 << 20, (cpu) => { cpu.blocks.hotThreshold = 1; });
+    } finally {
+      wasm.Module = real;
+    }
+    expect(state(translated, [])).toBe(state(interpreted, []));
+    expect(translated.cpu.wasm!.refused).toMatch(/code space/);
+    expect(translated.cpu.blocks.compiles).toBeGreaterThan(0);
+    expect(translated.cpu.blocks.wasmBlocks).toBe(0);
+  });
+
   it('are what cpu/README.md states by default', () => {
     expect([MAX_BLOCKS, MAX_SOURCE, MAX_WASM_BLOCKS]).toEqual([16384, 16 << 20, 2048]);
   });

@@ -55,6 +55,8 @@ export class WasmContext {
   /** Blocks compiled, and bytes of WebAssembly generated for them. */
   compiles = 0;
   bytes = 0;
+  /** Why the host refused to compile a block (then none is translated to WebAssembly any more), or null. */
+  refused: string | null = null;
   /** Copies the state slots back into the Cpu (the lazy flags, Cpu.blockDone). */
   private readonly out: () => void;
 
@@ -392,7 +394,7 @@ class Unit {
 
 /** Whether `cpu` can have its blocks translated to WebAssembly now (paging off, 32-bit code, RAM in its WebAssembly memory). */
 export function wasmUsable(cpu: Cpu): boolean {
-  return cpu.wasm !== null && (cpu.blockMode & BLOCK_MODE_PAGED) === 0 && cpu.csD32 === true;
+  return cpu.wasm !== null && cpu.wasm.refused === null && (cpu.blockMode & BLOCK_MODE_PAGED) === 0 && cpu.csD32 === true;
 }
 
 /**
@@ -475,7 +477,15 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   flagFunctions(m, st);
   m.func(1, 1, LOCALS, body, 'b', 1);
   const bytes = m.build();
-  const f = new WebAssembly.Instance(new WebAssembly.Module(bytes), ctx.imports).exports.b as (limit: number) => number;
+  let f: (limit: number) => number;
+  try {
+    f = new WebAssembly.Instance(new WebAssembly.Module(bytes), ctx.imports).exports.b as (limit: number) => number;
+  } catch (e) {
+    // The host refused (its code space or memory for WebAssembly is exhausted): this CPU's
+    // blocks are translated to JavaScript from now on, and the guest sees nothing of it.
+    ctx.refused = String(e);
+    return null;
+  }
   ctx.compiles++;
   ctx.bytes += bytes.length;
   // Run as a JavaScript block is (by whoever calls Block.fn rather than runBlock).
