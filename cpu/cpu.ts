@@ -24,7 +24,7 @@ import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
 import { Fpu } from './x87';
-import { AREA_CODE_PAGES, AREA_REGS, areaBytes } from './memory';
+import { AREA_CODE_PAGES, AREA_REGS, AREA_TLB, areaBytes } from './memory';
 import { WasmContext } from './wasm-translator';
 
 export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
@@ -205,7 +205,7 @@ export class Cpu {
   /** The segments that would be in basedMask with paging on. */
   private wideSegments = 0;
   /** Linear page number -> physical page | TLB_* bits (0: walk the page tables). */
-  readonly tlb = new Int32Array(1 << 20);
+  declare readonly tlb: Int32Array;
   /** Which TLB entries are filled, so a flush clears only those. */
   private readonly tlbFilled = new Int32Array(TLB_TRACK_MAX);
   private tlbFilledCount = 0;
@@ -343,6 +343,7 @@ export class Cpu {
     this.memSize = this.mem.length;
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = area !== undefined ? new Uint8Array(area.buffer, area.byteOffset + AREA_CODE_PAGES, pages + 1) : new Uint8Array(pages + 1);
+    this.tlb = area !== undefined ? new Int32Array(area.buffer, area.byteOffset + AREA_TLB, 1 << 20) : new Int32Array(1 << 20);
     this.pageGen = new Int32Array(pages + 1);
     this.blocks = new BlockCache(pages + 1);
     this.wasm = area !== undefined && bus.wasmMemory ? new WasmContext(this, bus.wasmMemory, area) : null;

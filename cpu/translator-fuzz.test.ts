@@ -293,13 +293,13 @@ describe(`random loops of translatable instructions, the clock included (seed ${
     expect(compare(rng, 'javascript', paging, false).failures).toEqual([]);
   });
 
-  it(`the interpreter and the WebAssembly translator agree on ${CASES} programs of the forms it covers, paging off`, () => {
-    const r = compare(seedrandom(`${SEED}/webassembly`), 'webassembly', 'off', true);
+  it.each([['off'], ['32-bit'], ['PAE']])(`the interpreter and the WebAssembly translator agree on ${CASES} programs of the forms it covers, paging %s`, (paging) => {
+    const r = compare(seedrandom(`${SEED}/webassembly/${paging}`), 'webassembly', paging, true);
     expect(r.failures).toEqual([]);
     expect(r.wasmBlocks).toBeGreaterThan(CASES); // the programs did run as WebAssembly: a block or more each
   });
 
-  it(`with the WebAssembly translator on, the mixed programs agree too (blocks it does not cover are JavaScript's), paging off`, () => {
-    expect(compare(seedrandom(`${SEED}/mixed`), 'webassembly', 'off', false).failures).toEqual([]);
+  it.each([['off'], ['32-bit']])(`with the WebAssembly translator on, the mixed programs agree too (blocks it does not cover are JavaScript's), paging %s`, (paging) => {
+    expect(compare(seedrandom(`${SEED}/mixed/${paging}`), 'webassembly', paging, false).failures).toEqual([]);
   });
 });

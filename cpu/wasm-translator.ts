@@ -13,29 +13,33 @@
  * NEG, NOT, TEST, LEA, SHL, SHR and SAR by a constant (and by CL, 32-bit), IMUL and MUL
  * (32-bit), BSF and BSR (32-bit), MOVZX and MOVSX, SETcc, CMOVcc, XCHG, CWDE, CDQ,
  * PUSH, POP, CALL, RET, JMP and Jcc, and REP MOVS and REP STOS (through the
- * interpreter's handlers, as the JavaScript translator does), in blocks translated with
- * paging off. A block
- * with anything else is left to the JavaScript translator, whole.
+ * interpreter's handlers, as the JavaScript translator does), paging off or on. A block
+ * with anything else in its first run is left to the JavaScript translator, whole.
  *
- * Where the state lives. RAM, the registers and the code-page map are in the machine's
- * WebAssembly.Memory (memory.ts), which both the module and JavaScript see. The lazy
- * flags are JavaScript fields of the Cpu (the interpreter and the JavaScript blocks are
- * faster with them there: a typed array cost them 12% on CoreMark), so a WebAssembly
- * block copies them into its area's state slots (AREA_STATE) when it is entered and back
- * when it returns, and its slow paths copy them back before they call the interpreter's
- * accessors, which may fault (the run loop then reads them, and Cpu.blockDone).
+ * Where the state lives. RAM, the registers, the software TLB and the code-page map are
+ * in the machine's WebAssembly.Memory (memory.ts), which both the module and JavaScript
+ * see. The lazy flags are JavaScript fields of the Cpu (the JavaScript blocks are faster
+ * with them there: a typed array cost them 12% on CoreMark), so runBlock copies them
+ * into the area's state slots (AREA_STATE) before the first of a run of WebAssembly
+ * blocks and back after the last (WasmContext.enter, leave), and a block's slow paths
+ * copy them back before they call the interpreter's accessors, which may fault (the run
+ * loop then reads them, and Cpu.blockDone).
  *
- * Not yet: paged memory (the TLB is not in the shared memory), port I/O, x87, the
- * other instructions the JavaScript translator reaches through the interpreter's
- * handlers. Cpu.useWasm = false turns it off (see docs/PERFORMANCE.md for where it stands).
+ * Not yet: FS and GS (Cpu.basedMask and segBase are not in the shared memory), port
+ * I/O, x87, the other instructions the JavaScript translator reaches through the
+ * interpreter's handlers. Cpu.useWasm = false turns it off (docs/PERFORMANCE.md has
+ * the measurements).
  */
 import type { Cpu } from './cpu';
 import type { Block } from './translator';
 import { Code, ModuleBuilder, Op, I32 } from './wasm';
-import { AREA_CODE_PAGES, AREA_REGS, AREA_STATE } from './memory';
+import { AREA_CODE_PAGES, AREA_REGS, AREA_STATE, AREA_TLB } from './memory';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from './flags';
 import { stringMovs, stringStos } from './execute';
-import { DS, EBP, ES, ESP, SS, BLOCK_MODE_PAGED, BLOCK_MODE_SEGS_SHIFT } from './registers';
+import {
+  DS, EBP, ES, ESP, SS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
+  TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE,
+} from './registers';
 import { MAX_BLOCK_INSTRUCTIONS } from './translator';
 
 // ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
@@ -48,6 +52,7 @@ export class WasmContext {
   readonly regs: number;
   readonly state: number;
   readonly codePages: number;
+  readonly tlb: number;
   readonly ram: number;
   /** The state slots as 32-bit words. */
   readonly slots: Int32Array;
@@ -85,6 +90,7 @@ export class WasmContext {
     this.regs = area.byteOffset + AREA_REGS;
     this.state = area.byteOffset + AREA_STATE;
     this.codePages = area.byteOffset + AREA_CODE_PAGES;
+    this.tlb = area.byteOffset + AREA_TLB;
     this.ram = cpu.mem.byteOffset;
     const s = new Int32Array(memory.buffer, this.state, 16);
     this.slots = s;
@@ -199,9 +205,10 @@ function flagFunctions(m: ModuleBuilder, st: number): void {
 
 // Locals: the parameter `limit`, then these i32 ones, then the i64 P (a product).
 // N holds the block's instruction count (set on entry: the count is known only once the region is).
-const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10;
-const LOCALS = 10;
-const P = 11;
+// TE holds a TLB entry, then the physical address it gives.
+const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10, TE = 11;
+const LOCALS = 11;
+const P = 12;
 
 const R8_OFFSET = [0, 4, 8, 12, 1, 5, 9, 13];
 const MASK = [0, 0xff, 0xffff, 0, -1];
@@ -235,6 +242,9 @@ class Unit {
   index = 0;
   here = 0;
   segs = 0;
+  /** The block's mode: paging on (accesses through the TLB, as translator.ts's inlineAt), at CPL 3. */
+  paged = false;
+  user = false;
   end1 = 0; end2 = 0; end4 = 0;
 
   constructor(readonly ctx: WasmContext) {}
@@ -263,14 +273,19 @@ class Unit {
     return { read: (c) => this.regRead(c, reg, size), write: (c, l) => this.regWrite(c, reg, size, l), mem: false };
   }
 
-  // ---- Memory (paging off): see translator.ts's memOperand ----
+  // ---- Memory: see translator.ts's memOperand ----
   flat(seg: number): boolean { return (this.segs & (1 << seg)) !== 0; }
 
   /** Pushes the value of the `size`-byte access at seg:o (o in local O). */
   memRead(c: Code, seg: number, size: number): void {
     if (this.flat(seg)) {
-      c.get(O).i32(this.endFor(size)).op(Op.i32_lt_u).begin(Op.if, I32);
-      c.get(O).mem(LOAD[size], this.ctx.ram);
+      if (this.paged) {
+        this.tlbHit(c, size, false);
+        c.begin(Op.if, I32).get(TE).mem(LOAD[size], this.ctx.ram);
+      } else {
+        c.get(O).i32(this.endFor(size)).op(Op.i32_lt_u).begin(Op.if, I32);
+        c.get(O).mem(LOAD[size], this.ctx.ram);
+      }
       c.op(Op.else);
     }
     c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
@@ -280,13 +295,35 @@ class Unit {
   /** Stores local `v` at seg:o: in RAM when neither page of it holds translated code, else the slow path (W: it wrote to code). */
   memWrite(c: Code, seg: number, size: number, v: number): void {
     if (this.flat(seg)) {
-      c.get(O).i32(this.endFor(size)).op(Op.i32_lt_u).begin(Op.if, I32);
-      this.codeFree(c, O, size);
-      c.op(Op.else).i32(0).op(Op.end);
-      c.begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
+      if (this.paged) {
+        this.tlbHit(c, size, true);
+        c.begin(Op.if).get(TE).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
+      } else {
+        c.get(O).i32(this.endFor(size)).op(Op.i32_lt_u).begin(Op.if, I32);
+        this.codeFree(c, O, size);
+        c.op(Op.else).i32(0).op(Op.end);
+        c.begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
+      }
     }
     c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
     if (this.flat(seg)) c.op(Op.end);
+  }
+
+  /**
+   * Paging on (translator.ts's inlineAt): pushes 1 when the `size` bytes at linear O lie
+   * in one page whose TLB entry allows the access at the block's CPL and says the page
+   * is in RAM (and, for a write, holds no translated code), leaving the physical address
+   * in TE; else 0.
+   */
+  tlbHit(c: Code, size: number, write: boolean): void {
+    const need = (this.user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ)) | TLB_RAM | (write ? TLB_NOCODE : 0);
+    if (size > 1) c.get(O).i32(4095).op(Op.i32_and).i32(4097 - size).op(Op.i32_lt_u).begin(Op.if, I32);
+    c.get(O).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, this.ctx.tlb, 2).tee(TE);
+    c.i32(need).op(Op.i32_and).i32(need).op(Op.i32_eq);
+    if (size > 1) c.op(Op.else).i32(0).op(Op.end);
+    c.begin(Op.if, I32);
+    c.get(TE).i32(-4096).op(Op.i32_and).get(O).i32(4095).op(Op.i32_and).op(Op.i32_or).set(TE).i32(1);
+    c.op(Op.else).i32(0).op(Op.end);
   }
 
   /** Pushes 1 when the pages of the `size` bytes at physical `local` hold no translated code (the address is in RAM). */
@@ -307,10 +344,17 @@ class Unit {
     c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).i32(4).op(Op.i32_sub).set(O);
     if (this.flat(SS)) {
       // ESP aligned, as translator.ts's push32 asks (a misaligned stack takes the slow path there too).
-      c.get(O).i32(3).op(Op.i32_and).op(Op.i32_eqz).get(O).i32(this.end4).op(Op.i32_lt_u).op(Op.i32_and).begin(Op.if, I32);
-      this.codeFree(c, O, 4);
-      c.op(Op.else).i32(0).op(Op.end);
-      c.begin(Op.if).get(O).get(v).mem(Op.i32_store, this.ctx.ram);
+      if (this.paged) {
+        c.get(O).i32(3).op(Op.i32_and).op(Op.i32_eqz).begin(Op.if, I32);
+        this.tlbHit(c, 4, true);
+        c.op(Op.else).i32(0).op(Op.end);
+        c.begin(Op.if).get(TE).get(v).mem(Op.i32_store, this.ctx.ram);
+      } else {
+        c.get(O).i32(3).op(Op.i32_and).op(Op.i32_eqz).get(O).i32(this.end4).op(Op.i32_lt_u).op(Op.i32_and).begin(Op.if, I32);
+        this.codeFree(c, O, 4);
+        c.op(Op.else).i32(0).op(Op.end);
+        c.begin(Op.if).get(O).get(v).mem(Op.i32_store, this.ctx.ram);
+      }
       c.i32(0).get(O).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
@@ -322,8 +366,8 @@ class Unit {
   pop(c: Code): void {
     c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).set(O);
     if (this.flat(SS)) {
-      c.get(O).i32(this.end4).op(Op.i32_lt_u).begin(Op.if);
-      c.get(O).mem(Op.i32_load, this.ctx.ram).set(V);
+      if (this.paged) { this.tlbHit(c, 4, false); c.begin(Op.if).get(TE).mem(Op.i32_load, this.ctx.ram).set(V); }
+      else { c.get(O).i32(this.end4).op(Op.i32_lt_u).begin(Op.if); c.get(O).mem(Op.i32_load, this.ctx.ram).set(V); }
       c.i32(0).get(O).i32(4).op(Op.i32_add).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
@@ -392,9 +436,9 @@ class Unit {
   }
 }
 
-/** Whether `cpu` can have its blocks translated to WebAssembly now (paging off, 32-bit code, RAM in its WebAssembly memory). */
+/** Whether `cpu` can have its blocks translated to WebAssembly now (32-bit code, RAM in its WebAssembly memory, the host willing). */
 export function wasmUsable(cpu: Cpu): boolean {
-  return cpu.wasm !== null && cpu.wasm.refused === null && (cpu.blockMode & BLOCK_MODE_PAGED) === 0 && cpu.csD32 === true;
+  return cpu.wasm !== null && cpu.wasm.refused === null && cpu.csD32 === true;
 }
 
 /**
@@ -527,6 +571,8 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
   const mem = cpu.mem;
   const u = new Unit(ctx);
   u.segs = cpu.blockMode >>> BLOCK_MODE_SEGS_SHIFT;
+  u.paged = (cpu.blockMode & BLOCK_MODE_PAGED) !== 0;
+  u.user = (cpu.blockMode & BLOCK_MODE_USER) !== 0;
   u.end1 = cpu.memSize; u.end2 = cpu.memSize - 1; u.end4 = cpu.memSize - 3;
   const infos: FlagInfo[] = [];
   const nexts: number[] = [];
