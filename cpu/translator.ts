@@ -358,7 +358,7 @@ function markUntranslatable(cpu: Cpu, cache: BlockCache, b: Block): void {
 // ======================================================================
 
 /** Decoding state for one instruction (translation time only). */
-interface Decoded {
+export interface Decoded {
   pos: number; // physical address of the next byte
   end: number; // physical address past the last byte allowed (page end)
   ok: boolean;
@@ -658,15 +658,25 @@ const enum Emit {
   Jump = 6,
 }
 
-function byte(mem: Uint8Array, st: Decoded): number {
+/** The next byte of the instruction (and dword, word): past `end`, 0 and `ok` false. */
+export function byte(mem: Uint8Array, st: Decoded): number {
   if (st.pos >= st.end) { st.ok = false; return 0; }
   return mem[st.pos++];
 }
-function dword(mem: Uint8Array, st: Decoded): number {
+export function dword(mem: Uint8Array, st: Decoded): number {
   return byte(mem, st) | (byte(mem, st) << 8) | (byte(mem, st) << 16) | (byte(mem, st) << 24);
 }
-function word(mem: Uint8Array, st: Decoded): number {
+export function word(mem: Uint8Array, st: Decoded): number {
   return byte(mem, st) | (byte(mem, st) << 8);
+}
+/** An immediate of `sz` bytes (a dword as a signed 32-bit number). */
+export function immediate(mem: Uint8Array, st: Decoded, sz: number): number {
+  return sz === 4 ? dword(mem, st) : sz === 2 ? word(mem, st) : byte(mem, st);
+}
+/** An 8-bit immediate sign-extended to `sz` bytes (reduced to the size: 0xffff for -1 in a word). */
+export function signedImm8(mem: Uint8Array, st: Decoded, sz: number): number {
+  const b = (byte(mem, st) << 24) >> 24;
+  return sz === 4 ? b : b & (sz === 2 ? 0xffff : 0xff);
 }
 
 /** An operand: an expression to read it and a statement to write it. */
@@ -884,7 +894,7 @@ const MASK = ['', '0xff', '0xffff', '', '-1'];
 // without the generic condition().
 
 /** How the last translated instruction uses the status flags (conservative by default). */
-interface FlagInfo {
+export interface FlagInfo {
   /** It reads the flags, or can leave the block (fault, exit) and so show them. */
   reads: boolean;
   /** It changes the flags. */
@@ -929,18 +939,30 @@ function flagsSet(op: number, sz: number, mayLeave: boolean): void {
   flagInfo.reads = mayLeave; flagInfo.modifies = true; flagInfo.all = true; flagInfo.op = op; flagInfo.size = sz;
 }
 
-/** Drops the flag recording of every instruction whose flags are overwritten unseen. */
-function dropDeadFlags(bodies: string[][], infos: FlagInfo[]): void {
+/**
+ * Which instructions' flag recordings someone can see (the rest are overwritten unseen),
+ * from how each uses the flags, in block order (both translators use it).
+ */
+export function liveFlags(infos: readonly FlagInfo[]): boolean[] {
+  const keep = new Array<boolean>(infos.length);
   let live = true; // at the end of the block, whoever runs next may read them
-  for (let i = bodies.length - 1; i >= 0; i--) {
+  for (let i = infos.length - 1; i >= 0; i--) {
     const f = infos[i];
     const killer = !f.reads && f.modifies && f.all;
     const carrier = !f.reads && f.keepsCf;
-    const keep = live || !(killer || carrier);
-    bodies[i] = bodies[i].flatMap((line) => (!line.startsWith(FLAGS) ? [line] : keep ? [line.slice(FLAGS.length)] : []));
+    keep[i] = live || !(killer || carrier);
     if (killer) live = false;
     else if (carrier) { /* earlier flags are live exactly when its own are */ }
     else if (f.reads || f.modifies) live = true;
+  }
+  return keep;
+}
+
+/** Drops the flag recording of every instruction whose flags are overwritten unseen. */
+function dropDeadFlags(bodies: string[][], infos: FlagInfo[]): void {
+  const keep = liveFlags(infos);
+  for (let i = 0; i < bodies.length; i++) {
+    bodies[i] = bodies[i].flatMap((line) => (!line.startsWith(FLAGS) ? [line] : keep[i] ? [line.slice(FLAGS.length)] : []));
   }
 }
 
@@ -1159,8 +1181,8 @@ function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out:
     }
   };
   const wrote = (): Emit => (E.mem ? Emit.Writes : Emit.Plain);
-  const imm = (sz: number): number => (sz === 4 ? dword(mem, st) : sz === 2 ? word(mem, st) : byte(mem, st));
-  const simm8 = (sz: number): number => { const b = (byte(mem, st) << 24) >> 24; return sz === 4 ? b : b & (sz === 2 ? 0xffff : 0xff); };
+  const imm = (sz: number): number => immediate(mem, st, sz);
+  const simm8 = (sz: number): number => signedImm8(mem, st, sz);
 
   // ---- One-byte opcodes ----
   if (op < 0x40 && (op & 7) < 6) {

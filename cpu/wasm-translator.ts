@@ -31,7 +31,7 @@
  * the measurements).
  */
 import type { Cpu } from './cpu';
-import type { Block } from './translator';
+import type { Block, Decoded, FlagInfo } from './translator';
 import { Code, ModuleBuilder, Op, I32 } from './wasm';
 import { AREA_CODE_PAGES, AREA_REGS, AREA_STATE, AREA_TLB } from './memory';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from './flags';
@@ -40,7 +40,7 @@ import {
   DS, EBP, ES, ESP, SS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
   TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE,
 } from './registers';
-import { MAX_BLOCK_INSTRUCTIONS } from './translator';
+import { byte, dword, word, immediate, signedImm8, liveFlags } from './translator';
 
 // ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
 const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32, S_LIMIT = 36;
@@ -216,16 +216,12 @@ const SIGN = [0, 0x80, 0x8000, 0, -2147483648];
 const LOAD = [0, Op.i32_load8_u, Op.i32_load16_u, 0, Op.i32_load];
 const STORE = [0, Op.i32_store8, Op.i32_store16, 0, Op.i32_store];
 
-/** Decoding state for one instruction. */
-interface Decoded { pos: number; end: number; ok: boolean }
 
 const enum Emit { None = 0, Plain = 1, Writes = 2, Terminates = 3, Branch = 4, Jump = 6 }
 
 /** One instruction's code: pieces in order, those that record its flags marked (dropped when the flags are dead). */
 interface Piece { code: Code; flags: boolean }
 
-/** How an instruction uses the flags (as translator.ts's FlagInfo). */
-interface FlagInfo { reads: boolean; modifies: boolean; all: boolean; keepsCf: boolean; op: number; size: number }
 
 /** An operand: code that pushes its value, and code that stores the value of a local. */
 interface Operand { read(c: Code): void; write(c: Code, local: number): void; mem: boolean }
@@ -672,28 +668,8 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
 
 /** translator.ts's dropDeadFlags, on pieces. */
 function dropDeadFlags(pieces: Piece[][], infos: FlagInfo[]): void {
-  let live = true;
-  for (let i = pieces.length - 1; i >= 0; i--) {
-    const f = infos[i];
-    const killer = !f.reads && f.modifies && f.all;
-    const carrier = !f.reads && f.keepsCf;
-    const keep = live || !(killer || carrier);
-    if (!keep) pieces[i] = pieces[i].filter((p) => !p.flags);
-    if (killer) live = false;
-    else if (carrier) { /* as its own */ }
-    else if (f.reads || f.modifies) live = true;
-  }
-}
-
-function byte(mem: Uint8Array, st: Decoded): number {
-  if (st.pos >= st.end) { st.ok = false; return 0; }
-  return mem[st.pos++];
-}
-function dword(mem: Uint8Array, st: Decoded): number {
-  return byte(mem, st) | (byte(mem, st) << 8) | (byte(mem, st) << 16) | (byte(mem, st) << 24);
-}
-function word(mem: Uint8Array, st: Decoded): number {
-  return byte(mem, st) | (byte(mem, st) << 8);
+  const keep = liveFlags(infos);
+  for (let i = 0; i < pieces.length; i++) if (!keep[i]) pieces[i] = pieces[i].filter((p) => !p.flags);
 }
 
 /** A 32-bit ModRM effective address into local O; returns its default segment (or the override). */
@@ -878,8 +854,8 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     else { const seg = effectiveAddress(u, c, mem, st, m, segOvr); E = u.memory(seg, opSize); }
   };
   const wrote = (): Emit => (E.mem ? Emit.Writes : Emit.Plain);
-  const imm = (sz: number): number => (sz === 4 ? dword(mem, st) : sz === 2 ? word(mem, st) : byte(mem, st));
-  const simm8 = (sz: number): number => { const b = (byte(mem, st) << 24) >> 24; return sz === 4 ? b : b & (sz === 2 ? 0xffff : 0xff); };
+  const imm = (sz: number): number => immediate(mem, st, sz);
+  const simm8 = (sz: number): number => signedImm8(mem, st, sz);
 
   if (op < 0x40 && (op & 7) < 6) {
     const aluOp = op >> 3;
@@ -1200,19 +1176,12 @@ function translate0F(
       u.flagsSet(LazyOp.Logic, 4, getE().mem);
       return Emit.Plain;
     }
-    case 0xb6: case 0xbe: {
-      modrm(1);
+    case 0xb6: case 0xb7: case 0xbe: case 0xbf: {
+      // MOVZX, MOVSX of a byte (B6, BE) or a word (B7, BF).
+      const from = op & 1 ? 2 : 1;
+      modrm(from);
       getE().read(c);
-      if (op === 0xbe) { c.op(Op.i32_extend8_s); if (size !== 4) c.i32(0xffff).op(Op.i32_and); }
-      c.set(V);
-      u.regWrite(c, (getM() >> 3) & 7, size, V);
-      u.dataMove(getE().mem);
-      return Emit.Plain;
-    }
-    case 0xb7: case 0xbf: {
-      modrm(2);
-      getE().read(c);
-      if (op === 0xbf) { c.op(Op.i32_extend16_s); if (size !== 4) c.i32(0xffff).op(Op.i32_and); }
+      if (op >= 0xbe) { c.op(from === 1 ? Op.i32_extend8_s : Op.i32_extend16_s); if (size !== 4) c.i32(0xffff).op(Op.i32_and); }
       c.set(V);
       u.regWrite(c, (getM() >> 3) & 7, size, V);
       u.dataMove(getE().mem);
