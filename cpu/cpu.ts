@@ -24,7 +24,7 @@ import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
 import { Fpu } from './x87';
-import { AREA_CODE_PAGES, AREA_REGS, AREA_TLB, areaBytes } from './memory';
+import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_TLB, areaBytes } from './memory';
 import { WasmContext } from './wasm-translator';
 
 export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
@@ -97,7 +97,7 @@ export class Cpu {
 
   // ---- Segment registers and their descriptor caches. ----
   readonly sreg = new Uint16Array(6);
-  readonly segBase = new Int32Array(6);
+  declare readonly segBase: Int32Array;
   /** Lowest valid offset (non-zero only for expand-down segments). */
   readonly segMin = new Float64Array(6);
   /** Highest offset a read may touch; -1 when the segment cannot be read (null, execute-only). */
@@ -344,6 +344,7 @@ export class Cpu {
     const pages = (this.memSize + 0xfff) >>> 12;
     this.codePages = area !== undefined ? new Uint8Array(area.buffer, area.byteOffset + AREA_CODE_PAGES, pages + 1) : new Uint8Array(pages + 1);
     this.tlb = area !== undefined ? new Int32Array(area.buffer, area.byteOffset + AREA_TLB, 1 << 20) : new Int32Array(1 << 20);
+    this.segBase = area !== undefined ? new Int32Array(area.buffer, area.byteOffset + AREA_SEG_BASE, 6) : new Int32Array(6);
     this.pageGen = new Int32Array(pages + 1);
     this.blocks = new BlockCache(pages + 1);
     this.wasm = area !== undefined && bus.wasmMemory ? new WasmContext(this, bus.wasmMemory, area) : null;

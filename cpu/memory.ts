@@ -10,6 +10,7 @@
  * - AREA_REGS: the eight general registers (Cpu.reg32 and its byte and word views);
  * - AREA_STATE: what WebAssembly blocks keep of the CPU's state while they run (the
  *   lazy flags, the EIP they leave at; see wasm-translator.ts);
+ * - AREA_SEG_BASE: Cpu.segBase, the six segment bases;
  * - AREA_TLB: Cpu.tlb, the software TLB (one 32-bit entry a 4 KiB page of the 4 GiB);
  * - AREA_CODE_PAGES: Cpu.codePages, one byte a 4 KiB page of the CPU's RAM and one more.
  *
@@ -20,6 +21,7 @@
 export const AREA_REGS = 0;
 export const AREA_STATE = 64;
 export const AREA_STATE_BYTES = 64;
+export const AREA_SEG_BASE = AREA_STATE + AREA_STATE_BYTES;
 export const AREA_TLB = 4096;
 export const AREA_TLB_BYTES = 4 << 20;
 export const AREA_CODE_PAGES = AREA_TLB + AREA_TLB_BYTES;

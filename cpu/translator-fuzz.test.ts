@@ -15,7 +15,9 @@
  */
 import seedrandom from 'seedrandom';
 import { Cpu } from './cpu';
-import { flatMachine, TestBus, STACK_TOP } from './testing';
+import { flatMachine, putDescriptor, TestBus, STACK_TOP } from './testing';
+import { loadSegment } from './system';
+import { FS } from './registers';
 
 const SEED = process.env.CPU_FUZZ_SEED ?? 'translator-fuzz-1';
 const CASES = Number(process.env.CPU_FUZZ_CASES ?? 250);
@@ -80,6 +82,11 @@ function wasmForms(rng: () => number): (() => Piece)[] {
     () => ({ bytes: [0xb9, ...le(int(12)), 0x8d, 0x75, disp(), 0x8d, 0x7d, disp(), 0xf3, pick([0xa4, 0xa5])] }), // REP MOVS
     () => ({ bytes: [0xb9, ...le(int(8)), 0xf3, pick([0xab, 0xa5])] }), // REP STOSD/MOVSD wherever ESI and EDI point (the code, the device, the open bus)
     () => ({ bytes: [0xb9, ...le(int(3000)), 0x8d, 0x7d, disp(), 0xf3, 0xaa] }), // a long REP STOSB: slices end inside it
+    () => ({ bytes: [pick([0x64, 0x65]), pick([0x8b, 0x89, 0x03, 0x31]), 0x45 | (reg() << 3), disp()] }), // through FS (based) and GS (flat)
+    () => ({ bytes: [0x64, 0x66, 0x89, 0x45 | (reg() << 3), disp()] }), // a word through FS
+    () => ({ bytes: [...pick([[], [0x64], [0x65]]), 0xa0 + int(4), ...le(DATA + int(0x3c0))] }), // MOV AL/EAX to and from moffs, through DS, FS or GS
+    () => ({ bytes: [0x0f, 0xc8 + reg()] }), // BSWAP
+    () => ({ bytes: [0x65, 0x88, 0x45 | (int(4) << 3), disp()] }), // a byte through GS
     () => ({ bytes: [0x0f, pick([0xbc, 0xbd]), 0xc0 | (reg() << 3) | reg()] }), // BSF, BSR
     () => ({ bytes: [0x0f, pick([0xbc, 0xbd]), 0x45 | (reg() << 3), disp()] }), // BSF, BSR of [ebp+d]
     () => ({ bytes: [0x31, 0xc9, 0x0f, pick([0xbc, 0xbd]), 0xc1 | (reg() << 3)] }), // XOR ECX, ECX ; BSF/BSR r32, ECX: ZF, the destination kept
@@ -243,6 +250,10 @@ function runCase(code: number[], irq: number, mode: Mode, paging: string, seed: 
   bus.mmioRead = (p: number): number => { const c = cpu.cycles; seen.push(c, p); cpu.addCycles(30); return c; };
   bus.mmioWrite = (p: number, _size: number, v: number): void => { seen.push(cpu.cycles, p, v); cpu.addCycles(30); };
   cpu.pauseCycles = 140;
+  // FS: a data segment based at 0x200 (to 4 GiB), so FS:[EBP+d] is in DATA too; GS stays flat.
+  putDescriptor(bus.ram, 0x18, 0x200, 0xfffff, 0x92, true, true);
+  cpu.gdtrLimit = 31;
+  loadSegment(cpu, FS, 0x18);
   if (paging !== 'off') pagingOn(cpu, bus, paging === 'PAE');
   cpu.useTranslator = mode !== 'interpreter';
   cpu.useWasm = mode === 'webassembly';

@@ -11,7 +11,8 @@
  *
  * What it covers is a subset (translateOne below): moves, the ALU operations, INC, DEC,
  * NEG, NOT, TEST, LEA, SHL, SHR and SAR by a constant (and by CL, 32-bit), IMUL and MUL
- * (32-bit), BSF and BSR (32-bit), MOVZX and MOVSX, SETcc, CMOVcc, XCHG, CWDE, CDQ,
+ * (32-bit), BSF, BSR and BSWAP (32-bit), MOVZX and MOVSX, MOV to and from moffs, SETcc,
+ * CMOVcc, XCHG, CWDE, CDQ,
  * PUSH, POP, CALL, RET, JMP and Jcc, and REP MOVS and REP STOS (through the
  * interpreter's handlers, as the JavaScript translator does), paging off or on. A block
  * with anything else in its first run is left to the JavaScript translator, whole.
@@ -25,25 +26,24 @@
  * copy them back before they call the interpreter's accessors, which may fault (the run
  * loop then reads them, and Cpu.blockDone).
  *
- * Not yet: FS and GS (Cpu.basedMask and segBase are not in the shared memory), port
- * I/O, x87, the other instructions the JavaScript translator reaches through the
- * interpreter's handlers. Cpu.useWasm = false turns it off (docs/PERFORMANCE.md has
+ * Not yet: port I/O, x87, the other instructions the JavaScript translator reaches
+ * through the interpreter's handlers. Cpu.useWasm = false turns it off (docs/PERFORMANCE.md has
  * the measurements).
  */
 import type { Cpu } from './cpu';
 import type { Block, Decoded, FlagInfo } from './translator';
 import { Code, ModuleBuilder, Op, I32 } from './wasm';
-import { AREA_CODE_PAGES, AREA_REGS, AREA_STATE, AREA_TLB } from './memory';
+import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA_TLB } from './memory';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from './flags';
 import { stringMovs, stringStos } from './execute';
 import {
-  DS, EBP, ES, ESP, SS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
+  DS, EBP, ES, ESP, FS, GS, SS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
   TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE,
 } from './registers';
 import { byte, dword, word, immediate, signedImm8, liveFlags } from './translator';
 
 // ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
-const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32, S_LIMIT = 36;
+const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32, S_LIMIT = 36, S_BASED = 40;
 
 /** What one CPU's WebAssembly blocks share: where things are in the memory, and the imports. */
 export class WasmContext {
@@ -53,6 +53,7 @@ export class WasmContext {
   readonly state: number;
   readonly codePages: number;
   readonly tlb: number;
+  readonly segBase: number;
   readonly ram: number;
   /** The state slots as 32-bit words. */
   readonly slots: Int32Array;
@@ -69,6 +70,7 @@ export class WasmContext {
   enter(): void {
     const s = this.slots, c = this.cpu;
     s[0] = c.flags; s[1] = c.flagsLazy; s[2] = c.lazyOp; s[3] = c.lazyA; s[4] = c.lazyB; s[5] = c.lazyR; s[6] = c.lazySign;
+    s[S_BASED >> 2] = c.basedMask; // only a segment load changes it, which no WebAssembly block makes
   }
 
   /** Runs a block's function with the instructions the slice has room for; leaves Cpu.eip where it stopped. */
@@ -91,6 +93,7 @@ export class WasmContext {
     this.state = area.byteOffset + AREA_STATE;
     this.codePages = area.byteOffset + AREA_CODE_PAGES;
     this.tlb = area.byteOffset + AREA_TLB;
+    this.segBase = area.byteOffset + AREA_SEG_BASE;
     this.ram = cpu.mem.byteOffset;
     const s = new Int32Array(memory.buffer, this.state, 16);
     this.slots = s;
@@ -274,6 +277,13 @@ class Unit {
 
   /** Pushes the value of the `size`-byte access at seg:o (o in local O). */
   memRead(c: Code, seg: number, size: number): void {
+    if (this.based(seg)) {
+      this.basedHit(c, seg, size, false);
+      c.begin(Op.if, I32).get(TE).mem(LOAD[size], this.ctx.ram).op(Op.else);
+      c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
+      c.op(Op.end);
+      return;
+    }
     if (this.flat(seg)) {
       if (this.paged) {
         this.tlbHit(c, size, false);
@@ -290,6 +300,13 @@ class Unit {
 
   /** Stores local `v` at seg:o: in RAM when neither page of it holds translated code, else the slow path (W: it wrote to code). */
   memWrite(c: Code, seg: number, size: number, v: number): void {
+    if (this.based(seg)) {
+      this.basedHit(c, seg, size, true);
+      c.begin(Op.if).get(TE).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
+      c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
+      c.op(Op.end);
+      return;
+    }
     if (this.flat(seg)) {
       if (this.paged) {
         this.tlbHit(c, size, true);
@@ -319,6 +336,35 @@ class Unit {
     if (size > 1) c.op(Op.else).i32(0).op(Op.end);
     c.begin(Op.if, I32);
     c.get(TE).i32(-4096).op(Op.i32_and).get(O).i32(4095).op(Op.i32_and).op(Op.i32_or).set(TE).i32(1);
+    c.op(Op.else).i32(0).op(Op.end);
+  }
+
+  /** FS or GS with paging on: through basedMask (translator.ts's basedAt); with paging off they take the slow path. */
+  based(seg: number): boolean { return this.paged && (seg === FS || seg === GS); }
+
+  /**
+   * translator.ts's basedAt: pushes 1 when `seg` is in basedMask (paging on, offsets to 4
+   * GiB, any base), the `size` bytes at its base + O lie in one page and O does not run
+   * past 4 GiB, and the TLB entry of that page allows the access, leaving the physical
+   * address in TE; else 0. The linear address goes through T.
+   */
+  basedHit(c: Code, seg: number, size: number, write: boolean): void {
+    const need = (this.user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ)) | TLB_RAM | (write ? TLB_NOCODE : 0);
+    c.i32(0).mem(Op.i32_load, this.ctx.state + S_BASED, 2).i32(1 << seg).op(Op.i32_and).begin(Op.if, I32);
+    c.i32(0).mem(Op.i32_load, this.ctx.segBase + seg * 4, 2).get(O).op(Op.i32_add).tee(T);
+    if (size > 1) {
+      c.i32(4095).op(Op.i32_and).i32(4097 - size).op(Op.i32_lt_u);
+      c.get(O).i32(-size).op(Op.i32_le_u).op(Op.i32_and); // o <= 2^32 - size, unsigned
+      c.begin(Op.if, I32);
+    } else {
+      c.op(Op.drop).i32(1).begin(Op.if, I32);
+    }
+    c.get(T).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, this.ctx.tlb, 2).tee(TE);
+    c.i32(need).op(Op.i32_and).i32(need).op(Op.i32_eq);
+    c.op(Op.else).i32(0).op(Op.end);
+    c.op(Op.else).i32(0).op(Op.end);
+    c.begin(Op.if, I32);
+    c.get(TE).i32(-4096).op(Op.i32_and).get(T).i32(4095).op(Op.i32_and).op(Op.i32_or).set(TE).i32(1);
     c.op(Op.else).i32(0).op(Op.end);
   }
 
@@ -821,7 +867,9 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     else if (op === 0x36) segOvr = SS;
     else if (op === 0x3e) segOvr = DS;
     else if (op === 0xf3) rep = true;
-    else if (op === 0x2e || op === 0x64 || op === 0x65 || op === 0xf2 || op === 0xf0) return Emit.None;
+    else if (op === 0x64) segOvr = FS;
+    else if (op === 0x65) segOvr = GS;
+    else if (op === 0x2e || op === 0xf2 || op === 0xf0) return Emit.None;
     else break;
     op = byte(mem, st);
   }
@@ -921,6 +969,18 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     return Emit.Plain;
   }
   switch (op) {
+    case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
+      // MOV AL/eAX to and from a direct offset (moffs), 32-bit addressing: Linux's per-CPU
+      // variables are MOV EAX, FS:[moffs].
+      const sz = op & 1 ? size : 1;
+      const M = u.memory(segOvr >= 0 ? segOvr : DS, sz);
+      c.i32(dword(mem, st)).set(O);
+      if (op < 0xa2) { M.read(c); c.set(V); u.regWrite(c, 0, sz, V); u.flagsKept(); return Emit.Plain; }
+      u.regRead(c, 0, sz); c.set(V);
+      M.write(c, V);
+      u.flagsKept();
+      return Emit.Writes;
+    }
     case 0x0f: return translate0F(u, mem, st, size, modrm, () => E, () => G, () => m, () => c);
     case 0x68: case 0x6a:
       if (size !== 4) return Emit.None;
@@ -1147,6 +1207,19 @@ function translate0F(
     getE().write(c, V);
     u.flagsKept();
     return getE().mem ? Emit.Writes : Emit.Plain;
+  }
+  if (op >= 0xc8 && op <= 0xcf) {
+    // BSWAP r32.
+    if (size !== 4) return Emit.None;
+    const n = op & 7;
+    u.regRead(c, n, 4); c.set(A);
+    c.get(A).i32(24).op(Op.i32_shl);
+    c.get(A).i32(0xff00).op(Op.i32_and).i32(8).op(Op.i32_shl).op(Op.i32_or);
+    c.get(A).i32(8).op(Op.i32_shr_u).i32(0xff00).op(Op.i32_and).op(Op.i32_or);
+    c.get(A).i32(24).op(Op.i32_shr_u).op(Op.i32_or).set(V);
+    u.regWrite(c, n, 4, V);
+    u.flagsUntouched();
+    return Emit.Plain;
   }
   switch (op) {
     case 0xaf: {
