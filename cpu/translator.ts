@@ -669,6 +669,30 @@ export function dword(mem: Uint8Array, st: Decoded): number {
 export function word(mem: Uint8Array, st: Decoded): number {
   return byte(mem, st) | (byte(mem, st) << 8);
 }
+/**
+ * The prefixes a block's instruction may have (operand size, REP, a segment; up to four)
+ * and the opcode byte after them; both translators decode with it.
+ */
+export function prefixes(mem: Uint8Array, st: Decoded): { op: number; size: number; segOvr: number; rep: boolean } {
+  let size = 4;
+  let segOvr = -1;
+  let rep = false;
+  let op = byte(mem, st);
+  for (let n = 0; n < 4; n++) {
+    if (op === 0x66) size = 2;
+    else if (op === 0xf3) rep = true;
+    else if (op === 0x26) segOvr = ES;
+    else if (op === 0x2e) segOvr = CS;
+    else if (op === 0x36) segOvr = SS;
+    else if (op === 0x3e) segOvr = DS;
+    else if (op === 0x64) segOvr = FS;
+    else if (op === 0x65) segOvr = GS;
+    else break;
+    op = byte(mem, st);
+  }
+  return { op, size, segOvr, rep };
+}
+
 /** An immediate of `sz` bytes (a dword as a signed 32-bit number). */
 export function immediate(mem: Uint8Array, st: Decoded, sz: number): number {
   return sz === 4 ? dword(mem, st) : sz === 2 ? word(mem, st) : byte(mem, st);
@@ -1116,22 +1140,7 @@ function emitRepString(out: string[], op: number, sz: number, segOvr: number, ie
  */
 function translateOne(cpu: Cpu, mem: Uint8Array, st: Decoded, ieip: number, out: string[]): Emit {
   const startPos = st.pos;
-  let size = 4;
-  let segOvr = -1;
-  let rep = false;
-  let op = byte(mem, st);
-  for (let n = 0; n < 4; n++) {
-    if (op === 0x66) size = 2;
-    else if (op === 0xf3) rep = true;
-    else if (op === 0x26) segOvr = ES;
-    else if (op === 0x2e) segOvr = CS;
-    else if (op === 0x36) segOvr = SS;
-    else if (op === 0x3e) segOvr = DS;
-    else if (op === 0x64) segOvr = FS;
-    else if (op === 0x65) segOvr = GS;
-    else break;
-    op = byte(mem, st);
-  }
+  const { op, size, segOvr, rep } = prefixes(mem, st);
   if (!st.ok) return Emit.None;
   const markFault = `cpu.instrEip = ${ieip};`;
   if (rep && op === 0x90) {

@@ -37,10 +37,10 @@ import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA_TLB } from 
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from './flags';
 import { stringMovs, stringStos } from './execute';
 import {
-  DS, EBP, ES, ESP, FS, GS, SS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
+  CS, DS, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
   TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE,
 } from './registers';
-import { byte, dword, word, immediate, signedImm8, liveFlags } from './translator';
+import { byte, dword, word, immediate, signedImm8, liveFlags, prefixes } from './translator';
 
 // ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
 const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32, S_LIMIT = 36, S_BASED = 40;
@@ -857,22 +857,9 @@ function emitShiftImm(u: Unit, kind: number, count: number, sz: number, mayLeave
 
 /** Emits one instruction; as translator.ts's translateOne, for the forms this translator covers. */
 function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, startPos: number): Emit {
-  let size = 4;
-  let segOvr = -1;
-  let op = byte(mem, st);
-  let rep = false;
-  for (let n = 0; n < 4; n++) {
-    if (op === 0x66) size = 2;
-    else if (op === 0x26) segOvr = ES;
-    else if (op === 0x36) segOvr = SS;
-    else if (op === 0x3e) segOvr = DS;
-    else if (op === 0xf3) rep = true;
-    else if (op === 0x64) segOvr = FS;
-    else if (op === 0x65) segOvr = GS;
-    else if (op === 0x2e || op === 0xf2 || op === 0xf0) return Emit.None;
-    else break;
-    op = byte(mem, st);
-  }
+  const { op, size, segOvr, rep } = prefixes(mem, st);
+  // CS (a code segment read through the interpreter's accessors) is the JavaScript translator's.
+  if (segOvr === CS) return Emit.None;
   if (!st.ok) return Emit.None;
   if (rep) {
     // REP MOVS and REP STOS without a segment prefix, through the interpreter's handlers (see the `rep` import).
