@@ -234,8 +234,8 @@ export class Cpu {
   /** Run straight-line code through the block translator; false: interpret everything. */
   useTranslator = true;
   /**
-   * Translate blocks to WebAssembly where wasm-translator.ts covers them (paging off, its
-   * subset of instructions), the rest to JavaScript; false: JavaScript only.
+   * Translate blocks to WebAssembly where wasm-translator.ts covers them (its subset of
+   * instructions), the rest to JavaScript; false: JavaScript only.
    */
   useWasm = true;
   /** What WebAssembly blocks share, when RAM and the area are in a WebAssembly.Memory (else null). */

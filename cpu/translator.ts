@@ -14,7 +14,9 @@
  * block returns if an interrupt is pending or the slice
  * is over. So are the stack, flag and data-segment instructions of interrupt and lock
  * code (PUSHA, POPA, PUSHFD, CLI, STI, PUSH/POP and MOV of DS/ES/FS/GS), through the
- * interpreter's handlers. Turn it off with `Cpu.useTranslator = false`.
+ * interpreter's handlers. Turn it off with `Cpu.useTranslator = false`. Blocks whose
+ * instructions wasm-translator.ts covers are compiled to WebAssembly instead (translate()
+ * asks it first; `Cpu.useWasm = false` keeps every block JavaScript).
  *
  * The generated code calls the interpreter's own semantic functions (shift, ADC/SBB,
  * multiply, condition, Cpu.read32 ...), except for the ALU operations, TEST, INC/DEC
