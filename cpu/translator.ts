@@ -805,7 +805,12 @@ function modeCheck(): string {
 
 /** The TLB entry bits an access needs in translated code at the block's CPL: the kind's and TLB_RAM, and for a write TLB_NOCODE. */
 function tlbNeed(write: boolean): number {
-  const kind = mode.user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ);
+  return tlbNeedAt(mode.user, write);
+}
+
+/** The TLB entry bits an inline access needs at CPL 3 (`user`) or not (both translators use it). */
+export function tlbNeedAt(user: boolean, write: boolean): number {
+  const kind = user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ);
   return kind | TLB_RAM | (write ? TLB_NOCODE : 0);
 }
 
@@ -861,19 +866,19 @@ function pop32(): string {
 }
 
 /*
- * The slow paths of memory operands, PUSH and POP (see memOperand): a call each, so a
- * block's source stays short (it compiles in time proportional to its length). They
+ * The slow paths of memory operands, PUSH and POP (see memOperand; the WebAssembly
+ * blocks' too): a call each, so a block's source stays short (it compiles in time proportional to its length). They
  * store the instruction's EIP for a fault and count the access as one that missed the
  * inline path.
  */
-function rd8(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read8(seg, o); }
-function rd16(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read16(seg, o); }
-function rd32(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read32(seg, o); }
-function wr8(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write8(seg, o, v); }
-function wr16(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write16(seg, o, v); }
-function wr32(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write32(seg, o, v); }
-function pushSlow(cpu: Cpu, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.push32(v); }
-function popSlow(cpu: Cpu, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.pop32(); }
+export function rd8(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read8(seg, o); }
+export function rd16(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read16(seg, o); }
+export function rd32(cpu: Cpu, seg: number, o: number, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.read32(seg, o); }
+export function wr8(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write8(seg, o, v); }
+export function wr16(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write16(seg, o, v); }
+export function wr32(cpu: Cpu, seg: number, o: number, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.write32(seg, o, v); }
+export function pushSlow(cpu: Cpu, v: number, eip: number): void { cpu.instrEip = eip; cpu.memFallbacks++; cpu.push32(v); }
+export function popSlow(cpu: Cpu, eip: number): number { cpu.instrEip = eip; cpu.memFallbacks++; return cpu.pop32(); }
 
 /**
  * Decodes a 32-bit ModRM effective address; returns the JS expression of the offset

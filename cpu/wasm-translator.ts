@@ -36,14 +36,29 @@ import { Code, ModuleBuilder, Op, I32 } from './wasm';
 import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA_TLB } from './memory';
 import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from './flags';
 import { stringMovs, stringStos } from './execute';
+import { CS, DS, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT } from './registers';
 import {
-  CS, DS, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT,
-  TLB_SUP_READ, TLB_SUP_WRITE, TLB_USER_READ, TLB_USER_WRITE, TLB_RAM, TLB_NOCODE,
-} from './registers';
-import { byte, dword, word, immediate, signedImm8, liveFlags, prefixes } from './translator';
+  byte, dword, word, immediate, signedImm8, liveFlags, prefixes, tlbNeedAt, rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
+} from './translator';
 
 // ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
 const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32, S_LIMIT = 36, S_BASED = 40;
+
+/** The instructions the slice still has room for, as a block's `limit` (held to an i32). */
+function instructionsLeft(cpu: Cpu): number {
+  return Math.min(Math.floor(cpu.left / cpu.instructionCycles), 0x3fffffff);
+}
+
+/**
+ * Leaves the block: Cpu.eip is `eip` (a constant, or what the code pushes) and BASE +
+ * `count` instructions are done.
+ */
+function exitTo(c: Code, state: number, eip: number | ((c: Code) => void), count: number): void {
+  c.i32(0);
+  if (typeof eip === 'number') c.i32(eip); else eip(c);
+  c.mem(Op.i32_store, state + S_EIP, 2);
+  c.get(BASE).i32(count).op(Op.i32_add).op(Op.return);
+}
 
 /** What one CPU's WebAssembly blocks share: where things are in the memory, and the imports. */
 export class WasmContext {
@@ -77,7 +92,7 @@ export class WasmContext {
   run(f: (limit: number) => number): number {
     const s = this.slots, c = this.cpu;
     s[S_DONE >> 2] = 0;
-    const n = f(Math.min(Math.floor(c.left / c.instructionCycles), 0x3fffffff));
+    const n = f(instructionsLeft(c));
     c.eip = s[S_EIP >> 2] >>> 0;
     return n;
   }
@@ -108,14 +123,15 @@ export class WasmContext {
     this.imports = {
       i: {
         m: memory,
-        rd8: (seg: number, o: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.read8(seg, o); },
-        rd16: (seg: number, o: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.read16(seg, o); },
-        rd32: (seg: number, o: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.read32(seg, o); },
-        wr8: (seg: number, o: number, v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.write8(seg, o, v & 0xff); return smc(); },
-        wr16: (seg: number, o: number, v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.write16(seg, o, v & 0xffff); return smc(); },
-        wr32: (seg: number, o: number, v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.write32(seg, o, v); return smc(); },
-        push: (v: number, eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; cpu.push32(v); return smc(); },
-        pop: (eip: number) => { out(); cpu.instrEip = eip >>> 0; cpu.memFallbacks++; return cpu.pop32(); },
+        // translator.ts's slow paths; a write returns whether it hit translated code.
+        rd8: (seg: number, o: number, eip: number) => { out(); return rd8(cpu, seg, o, eip >>> 0); },
+        rd16: (seg: number, o: number, eip: number) => { out(); return rd16(cpu, seg, o, eip >>> 0); },
+        rd32: (seg: number, o: number, eip: number) => { out(); return rd32(cpu, seg, o, eip >>> 0); },
+        wr8: (seg: number, o: number, v: number, eip: number) => { out(); wr8(cpu, seg, o, v & 0xff, eip >>> 0); return smc(); },
+        wr16: (seg: number, o: number, v: number, eip: number) => { out(); wr16(cpu, seg, o, v & 0xffff, eip >>> 0); return smc(); },
+        wr32: (seg: number, o: number, v: number, eip: number) => { out(); wr32(cpu, seg, o, v, eip >>> 0); return smc(); },
+        push: (v: number, eip: number) => { out(); pushSlow(cpu, v, eip >>> 0); return smc(); },
+        pop: (eip: number) => { out(); return popSlow(cpu, eip >>> 0); },
         // REP MOVS or REP STOS (op: its opcode) of `size`-byte elements, ECX not 0, with
         // `done` instructions of the block completed and `pass` the most it runs from its
         // start: translator.ts's emitRepString. Returns 1 when it stopped part-way (the
@@ -132,7 +148,7 @@ export class WasmContext {
           cpu.rep = 0;
           if (cpu.reg32[1] !== 0) return 1;
           if (cpu.smc === true) return 2;
-          s[S_LIMIT >> 2] = Math.min(Math.floor(cpu.left / cpu.instructionCycles), 0x3fffffff) + cpu.blockCommitted;
+          s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
           return (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || cpu.left < (pass - cpu.blockCommitted) * cpu.instructionCycles ? 2 : 0;
         },
       },
@@ -219,12 +235,10 @@ const SIGN = [0, 0x80, 0x8000, 0, -2147483648];
 const LOAD = [0, Op.i32_load8_u, Op.i32_load16_u, 0, Op.i32_load];
 const STORE = [0, Op.i32_store8, Op.i32_store16, 0, Op.i32_store];
 
-
 const enum Emit { None = 0, Plain = 1, Writes = 2, Terminates = 3, Branch = 4, Jump = 6 }
 
 /** One instruction's code: pieces in order, those that record its flags marked (dropped when the flags are dead). */
 interface Piece { code: Code; flags: boolean }
-
 
 /** An operand: code that pushes its value, and code that stores the value of a local. */
 interface Operand { read(c: Code): void; write(c: Code, local: number): void; mem: boolean }
@@ -329,13 +343,23 @@ class Unit {
    * in TE; else 0.
    */
   tlbHit(c: Code, size: number, write: boolean): void {
-    const need = (this.user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ)) | TLB_RAM | (write ? TLB_NOCODE : 0);
     if (size > 1) c.get(O).i32(4095).op(Op.i32_and).i32(4097 - size).op(Op.i32_lt_u).begin(Op.if, I32);
-    c.get(O).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, this.ctx.tlb, 2).tee(TE);
-    c.i32(need).op(Op.i32_and).i32(need).op(Op.i32_eq);
+    this.tlbAllows(c, O, write);
     if (size > 1) c.op(Op.else).i32(0).op(Op.end);
+    this.physical(c, O);
+  }
+
+  /** Pushes whether the TLB entry of linear `lin`'s page (left in TE) has the bits the access needs. */
+  tlbAllows(c: Code, lin: number, write: boolean): void {
+    const need = tlbNeedAt(this.user, write);
+    c.get(lin).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, this.ctx.tlb, 2).tee(TE);
+    c.i32(need).op(Op.i32_and).i32(need).op(Op.i32_eq);
+  }
+
+  /** On the pushed hit: the physical address of linear `lin` into TE from its entry, and 1; else 0. */
+  physical(c: Code, lin: number): void {
     c.begin(Op.if, I32);
-    c.get(TE).i32(-4096).op(Op.i32_and).get(O).i32(4095).op(Op.i32_and).op(Op.i32_or).set(TE).i32(1);
+    c.get(TE).i32(-4096).op(Op.i32_and).get(lin).i32(4095).op(Op.i32_and).op(Op.i32_or).set(TE).i32(1);
     c.op(Op.else).i32(0).op(Op.end);
   }
 
@@ -349,7 +373,6 @@ class Unit {
    * address in TE; else 0. The linear address goes through T.
    */
   basedHit(c: Code, seg: number, size: number, write: boolean): void {
-    const need = (this.user ? (write ? TLB_USER_WRITE : TLB_USER_READ) : (write ? TLB_SUP_WRITE : TLB_SUP_READ)) | TLB_RAM | (write ? TLB_NOCODE : 0);
     c.i32(0).mem(Op.i32_load, this.ctx.state + S_BASED, 2).i32(1 << seg).op(Op.i32_and).begin(Op.if, I32);
     c.i32(0).mem(Op.i32_load, this.ctx.segBase + seg * 4, 2).get(O).op(Op.i32_add).tee(T);
     if (size > 1) {
@@ -359,13 +382,10 @@ class Unit {
     } else {
       c.op(Op.drop).i32(1).begin(Op.if, I32);
     }
-    c.get(T).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, this.ctx.tlb, 2).tee(TE);
-    c.i32(need).op(Op.i32_and).i32(need).op(Op.i32_eq);
+    this.tlbAllows(c, T, write);
     c.op(Op.else).i32(0).op(Op.end);
     c.op(Op.else).i32(0).op(Op.end);
-    c.begin(Op.if, I32);
-    c.get(TE).i32(-4096).op(Op.i32_and).get(T).i32(4095).op(Op.i32_and).op(Op.i32_or).set(TE).i32(1);
-    c.op(Op.else).i32(0).op(Op.end);
+    this.physical(c, T);
   }
 
   /** Pushes 1 when the pages of the `size` bytes at physical `local` hold no translated code (the address is in RAM). */
@@ -515,11 +535,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   const cases = caseOf.size;
   const st = ctx.state;
   const body = new Code();
-  // Exit to `target` with `n` (an expression pushed by `count`) instructions done.
-  const exit = (c: Code, target: number, plus: number): void => {
-    c.i32(0).i32(target).mem(Op.i32_store, st + S_EIP, 2);
-    c.get(BASE).i32(plus).op(Op.i32_add).op(Op.return);
-  };
+  const exit = (c: Code, target: number, plus: number): void => exitTo(c, st, target, plus);
   // A jump from instruction i to instruction index ti inside the block (translator.ts's goto); `depth` is the loop's.
   const goto = (c: Code, i: number, t: number, depth: number): void => {
     const ti = index.get(t)!;
@@ -585,7 +601,6 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
 interface Decoding {
   pieces: Piece[][];
   eips: number[];
-  nexts: number[];
   /** Per instruction: a branch's condition (code pushing it; null for a JMP) and target, or null. */
   exits: ({ cond: Code | null; target: number } | null)[];
   /** Per instruction: where control goes after it when its run ends there (after its own exit, if any), or -1. */
@@ -677,8 +692,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         // instruction; after a CALL its target is the next instruction, followed or not.
         const c = u.piece(false);
         c.get(W).begin(Op.if);
-        c.i32(0).i32(res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next).mem(Op.i32_store, ctx.state + S_EIP, 2);
-        c.get(BASE).i32(eips.length).op(Op.i32_add).op(Op.return);
+        exitTo(c, ctx.state, res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next, eips.length);
         c.op(Op.end);
       }
       u.pieces.push(u.cur);
@@ -709,7 +723,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
     }
   }
   dropDeadFlags(u.pieces, infos);
-  return { pieces: u.pieces, eips, nexts, exits, after, end };
+  return { pieces: u.pieces, eips, exits, after, end };
 }
 
 /** translator.ts's dropDeadFlags, on pieces. */
@@ -871,8 +885,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     c.i32(op).i32(sz).i32(ieip).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_REP).set(T);
     c.get(T).begin(Op.if);
     // 1: stopped part-way, EIP on it; 2: leave after it.
-    c.i32(0).get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end).mem(Op.i32_store, u.ctx.state + S_EIP, 2);
-    c.get(BASE).i32(u.index + 1).op(Op.i32_add).op(Op.return);
+    exitTo(c, u.ctx.state, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
     c.op(Op.end);
     c.i32(0).mem(Op.i32_load, u.ctx.state + S_LIMIT, 2).set(LIMIT);
     c.op(Op.end);
@@ -1065,8 +1078,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     case 0xc3: {
       if (size !== 4) return Emit.None;
       u.pop(c);
-      c.i32(0).get(V).mem(Op.i32_store, u.ctx.state + S_EIP, 2);
-      c.get(BASE).i32(u.index + 1).op(Op.i32_add).op(Op.return);
+      exitTo(c, u.ctx.state, (e) => e.get(V), u.index + 1);
       u.flagsKept();
       return Emit.Terminates;
     }
@@ -1151,8 +1163,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       }
       if (kind === 2 || kind === 4) {
         if (kind === 4) { E.read(c); c.set(A); }
-        c.i32(0).get(A).mem(Op.i32_store, u.ctx.state + S_EIP, 2);
-        c.get(BASE).i32(u.index + 1).op(Op.i32_add).op(Op.return);
+        exitTo(c, u.ctx.state, (e) => e.get(A), u.index + 1);
         u.flagsKept();
         return Emit.Terminates;
       }
