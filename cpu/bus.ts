@@ -15,8 +15,9 @@ export interface CpuBus {
   readonly ram: Uint8Array;
   /**
    * Optional: this CPU's area of the machine's memory (memory.ts), in the buffer that
-   * holds `ram`: the registers and the code-page map are kept there. Without it the CPU
-   * keeps them in buffers of its own, and translates to JavaScript only.
+   * holds `ram`: the registers, the segment bases, the software TLB and the code-page map
+   * are kept there. Without it the CPU keeps them in buffers of its own, and translates to
+   * JavaScript only.
    */
   readonly area?: Uint8Array;
   /** Optional: the WebAssembly memory whose buffer holds `ram` and `area`, which translated WebAssembly code imports. */
