@@ -1,0 +1,81 @@
+/**
+ * instructionLength against binutils' disassembler (objdump), an independent decoder:
+ * random instructions, each with up to three prefixes, any opcode of the one-byte, 0F, 0F
+ * 38 and 0F 3A maps and random bytes after it, 32-bit code and 16-bit.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import seedrandom from 'seedrandom';
+import { instructionLength } from './length';
+import { describeIf, have } from '../test/support';
+
+const SEED = process.env.CPU_FUZZ_SEED ?? 'length';
+const CASES = 4000;
+const CHUNK = 32; // 15 bytes of instruction, then NOPs: objdump is back in step at each chunk
+
+/**
+ * Opcodes where objdump decodes extensions this CPU does not have, with other lengths:
+ * VEX and EVEX (C4, C5, 62 with a register ModRM), XOP (8F), 3DNow! (0F 0F), SSE4a's
+ * EXTRQ and INSERTQ (0F 78, 0F 79), the test registers (0F 24, 0F 26) and the old
+ * XBTS/IBTS slots (0F A6, 0F A7).
+ */
+function objdumpDiffers(b: number[], at: number): boolean {
+  const op = b[at];
+  if (op === 0xc4 || op === 0xc5 || op === 0x62 || op === 0x8f) return true;
+  return op === 0x0f && [0x0f, 0x78, 0x79, 0x24, 0x26, 0xa6, 0xa7].includes(b[at + 1]);
+}
+
+describeIf(have('objdump', '--version'), 'objdump (binutils) is not installed')('instruction lengths as objdump finds them', () => {
+  for (const d32 of [true, false]) {
+    it(`${d32 ? '32' : '16'}-bit code, ${CASES} random instructions (seed ${SEED})`, () => {
+      const rng = seedrandom(`${SEED}/${d32}`);
+      const int = (n: number) => Math.floor(rng() * n);
+      const buf = Buffer.alloc(CASES * CHUNK, 0x90);
+      const cases: number[][] = [];
+      while (cases.length < CASES) {
+        const b: number[] = [];
+        for (let n = int(4); n > 0; n--) b.push([0x66, 0x67, 0xf3, 0xf2, 0x2e, 0x3e, 0x26, 0x64, 0x65, 0x36, 0xf0][int(11)]);
+        const at = b.length;
+        const kind = int(4);
+        if (kind === 0) b.push(0x0f);
+        else if (kind === 1) b.push(0x0f, [0x38, 0x3a][int(2)]);
+        while (b.length < 15) b.push(int(256));
+        if ([0x66, 0x67, 0xf3, 0xf2, 0x2e, 0x3e, 0x26, 0x64, 0x65, 0x36, 0xf0].includes(b[at]) || objdumpDiffers(b, at)) continue;
+        const i = cases.length;
+        b.forEach((x, k) => { buf[i * CHUNK + k] = x; });
+        cases.push(b);
+      }
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-length-')), 'code.bin');
+      fs.writeFileSync(file, buf);
+      const r = spawnSync('objdump', ['-D', '-b', 'binary', '-m', d32 ? 'i386' : 'i8086', '--insn-width=16', file], { encoding: 'utf8', maxBuffer: 1 << 28 });
+      expect(r.status).toBe(0);
+      const found = new Map<number, { length: number; text: string }>();
+      for (const line of r.stdout.split('\n')) {
+        const m = /^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t?(.*)$/.exec(line);
+        if (m) found.set(parseInt(m[1], 16), { length: m[2].trim().split(' ').length, text: m[3] });
+      }
+      let compared = 0;
+      const wrong: string[] = [];
+      cases.forEach((b, i) => {
+        const o = found.get(i * CHUNK);
+        if (o === undefined || o.text.includes('(bad)') || o.length > 15) return; // objdump knows no such instruction
+        compared++;
+        const n = instructionLength(buf, i * CHUNK, buf.length, d32);
+        if (n !== o.length && wrong.length < 10) wrong.push(`${b.map((x) => x.toString(16).padStart(2, '0')).join(' ')}: ${n}, objdump ${o.length} (${o.text})`);
+      });
+      expect(wrong).toEqual([]);
+      expect(compared).toBeGreaterThan(CASES / 2);
+    });
+  }
+  it('an instruction that runs past the end, or past 15 bytes, has no length', () => {
+    const mem = new Uint8Array([0x05, 1, 2, 3, 4]); // ADD EAX, imm32
+    expect(instructionLength(mem, 0, 5, true)).toBe(5);
+    expect(instructionLength(mem, 0, 4, true)).toBe(0);
+    const prefixed = new Uint8Array(16).fill(0x66); prefixed[14] = 0x90;
+    expect(instructionLength(prefixed, 0, 16, true)).toBe(15);
+    prefixed[14] = 0x66; prefixed[15] = 0x90;
+    expect(instructionLength(prefixed, 0, 16, true)).toBe(0);
+  });
+});
