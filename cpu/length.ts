@@ -119,3 +119,19 @@ export function instructionLength(mem: Uint8Array, pos: number, end: number, d32
   }
   return pos > limit ? 0 : pos - start;
 }
+
+/** One-byte opcodes that always leave the next instruction: RET, RETF, INT3, INT n, IRET, CALL, JMP (near and far), INT1, HLT. */
+const TRANSFERS = new Set([0x9a, 0xc2, 0xc3, 0xca, 0xcb, 0xcc, 0xcd, 0xcf, 0xe8, 0xe9, 0xea, 0xeb, 0xf1, 0xf4]);
+
+/**
+ * Whether the instruction at mem[pos] (of a length instructionLength found) never goes
+ * on to the instruction after it: the TRANSFERS opcodes, UD2, and CALL and JMP through
+ * memory or a register (FF /2 to /5). HLT counts: the CPU waits there for an interrupt.
+ */
+export function alwaysTransfers(mem: Uint8Array, pos: number): boolean {
+  let op = mem[pos];
+  while (ONE[op] === PREFIX) op = mem[++pos];
+  if (op === 0x0f) return mem[pos + 1] === 0x0b;
+  if (op === 0xff) { const reg = (mem[pos + 1] >> 3) & 7; return reg >= 2 && reg <= 5; }
+  return TRANSFERS.has(op);
+}

@@ -34,8 +34,9 @@ import type { Cpu } from './cpu';
 import type { Block, Decoded, FlagInfo } from './translator';
 import { Code, ModuleBuilder, Op, I32 } from './wasm';
 import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA_TLB } from './memory';
-import { AF, ARITH, CF, LazyOp, OF, PF, SF, ZF } from './flags';
-import { stringMovs, stringStos } from './execute';
+import { AF, ARITH, CF, IF, LazyOp, OF, PF, SF, TF, ZF } from './flags';
+import { step, stringMovs, stringStos } from './execute';
+import { alwaysTransfers, instructionLength } from './length';
 import { CS, DS, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT } from './registers';
 import {
   byte, dword, word, immediate, signedImm8, liveFlags, prefixes, tlbNeedAt, rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
@@ -76,6 +77,8 @@ export class WasmContext {
   /** Blocks compiled, and bytes of WebAssembly generated for them. */
   compiles = 0;
   bytes = 0;
+  /** Instructions the interpreter ran from blocks (the `step` import). */
+  steps = 0;
   /** Why the host refused to compile a block (then none is translated to WebAssembly any more), or null. */
   refused: string | null = null;
   /** Copies the state slots back into the Cpu (the lazy flags, Cpu.blockDone). */
@@ -151,6 +154,34 @@ export class WasmContext {
           s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
           return (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || cpu.left < (pass - cpu.blockCommitted) * cpu.instructionCycles ? 2 : 0;
         },
+        // One instruction at `eip` that no form here covers, by the interpreter (its
+        // `step`), as the run loop would run it: the instructions before it charged first
+        // (a device it reaches reads the clock), and outside the block (Cpu.block null:
+        // a fault in it is the interpreter's, memory-mapped I/O too). The block goes on
+        // at `next` only if the instruction left EIP there and left nothing the run loop
+        // must see: the mode and the code's page as they were, no write to translated
+        // code, no interrupt to take, no TF, the rest of the pass inside the slice (HLT
+        // and a stop request end it). Else returns 1 with EIP in the S_EIP slot.
+        step: (eip: number, next: number, done: number, pass: number) => {
+          out();
+          this.steps++;
+          const c = done - cpu.blockCommitted;
+          cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;
+          const block = cpu.block, mode = cpu.blockMode;
+          cpu.block = null;
+          cpu.eip = eip >>> 0; cpu.instrEip = eip >>> 0;
+          step(cpu);
+          cpu.block = block;
+          this.enter();
+          const e = cpu.eip;
+          if (e !== next >>> 0 || cpu.smc === true || cpu.blockMode !== mode || cpu.csD32 !== true || e >= cpu.fetchHi || e < cpu.fetchLo ||
+            (cpu.irqLine === true && (cpu.flags & IF) !== 0) || (cpu.flags & TF) !== 0 || cpu.left < (pass - cpu.blockCommitted) * cpu.instructionCycles) {
+            s[S_EIP >> 2] = e;
+            return 1;
+          }
+          s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
+          return 0;
+        },
       },
     };
   }
@@ -160,10 +191,10 @@ export class WasmContext {
 // flag functions (flagFunctions), then the block.
 const F_RD = [0, 0, 1, 0, 2];
 const F_WR = [0, 3, 4, 0, 5];
-const F_PUSH = 6, F_POP = 7, F_REP = 8;
+const F_PUSH = 6, F_POP = 7, F_REP = 8, F_STEP = 9;
 const IMPORTS: [string, number, number][] = [
   ['rd8', 3, 1], ['rd16', 3, 1], ['rd32', 3, 1], ['wr8', 4, 1], ['wr16', 4, 1], ['wr32', 4, 1],
-  ['push', 2, 1], ['pop', 1, 1], ['rep', 5, 1],
+  ['push', 2, 1], ['pop', 1, 1], ['rep', 5, 1], ['step', 4, 1],
 ];
 const F_GETCF = IMPORTS.length, F_GETOF = F_GETCF + 1, F_GETZF = F_GETCF + 2, F_GETSF = F_GETCF + 3, F_GETPF = F_GETCF + 4, F_COND = F_GETCF + 5;
 
@@ -460,11 +491,11 @@ class Unit {
   slot(c: Code, offset: number): void { c.i32(0).mem(Op.i32_load, this.ctx.state + offset, 2); }
 
   /** Pushes condition `cc` (SDM vol. 2, appendix B.1): inline from a known state (as translator.ts's conditionExpr), else through condition(). */
-  condition(c: Code, cc: number): boolean {
+  condition(c: Code, cc: number): void {
     const k = this.known;
-    if (k.op < 0) { c.i32(cc).call(F_COND); return true; }
+    if (k.op < 0) { c.i32(cc).call(F_COND); return; }
     const t = cc >> 1;
-    if (t === 5) return false; // PF: the parity table is not in the memory
+    if (t === 5) { c.i32(cc).call(F_COND); return; } // PF: from the state slots (the parity table is not in the memory)
     const sz = k.size, S = SIGN[sz];
     const a = () => this.slot(c, S_A), b = () => this.slot(c, S_B), r = () => this.slot(c, S_R);
     const sx = (push: () => void) => { push(); if (sz === 1) c.op(Op.i32_extend8_s); else if (sz === 2) c.op(Op.i32_extend16_s); };
@@ -494,7 +525,6 @@ class Unit {
     }
     e();
     if (cc & 1) c.op(Op.i32_eqz);
-    return true;
   }
 }
 
@@ -664,13 +694,23 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
       const f = u.flagInfo;
       f.reads = true; f.modifies = true; f.all = false; f.keepsCf = false; f.op = -1; f.size = 0;
       u.lastBranch.cc = -2; u.lastBranch.call = false;
-      const res = translateOne(u, mem, st, ieip, start);
+      let res = translateOne(u, mem, st, ieip, start);
+      if (res === Emit.None) {
+        // Not a form covered here: the interpreter runs it from the block (generic step).
+        const n = instructionLength(mem, start, pageEnd, true);
+        if (n !== 0) {
+          u.cur = [];
+          f.reads = true; f.modifies = true; f.all = false; f.keepsCf = false; f.op = -1; f.size = 0;
+          st.pos = start + n; st.ok = true;
+          res = emitStep(u, ieip, (ieip + n) >>> 0, alwaysTransfers(mem, start));
+        }
+      }
       let cond: Code | null = null;
       if (res === Emit.Branch && st.ok) {
         cond = new Code();
-        if (!u.condition(cond, u.lastBranch.cc)) cond = null;
+        u.condition(cond, u.lastBranch.cc);
       }
-      if (!st.ok || res === Emit.None || (res === Emit.Branch && cond === null)) {
+      if (!st.ok || res === Emit.None) {
         // Not covered, or across the page's end. In the first run: the block is the
         // JavaScript translator's, whole (it covers more, runs on across the page's end,
         // and marks what it cannot translate so that the code after it is compiled at
@@ -867,6 +907,22 @@ function emitShiftImm(u: Unit, kind: number, count: number, sz: number, mayLeave
   u.piece(false);
   u.flagsSet(-1, sz, mayLeave);
   return true;
+}
+
+/**
+ * An instruction no form here covers: the interpreter runs it (the `step` import), and
+ * the block leaves after it unless it went on to `next` with nothing for the run loop to
+ * see; then the block's limit is what the slice has left (REBUDGET). One that always
+ * transfers control (`transfers`: a far JMP, IRET, HLT...) ends its run of the region.
+ */
+function emitStep(u: Unit, ieip: number, next: number, transfers: boolean): Emit {
+  const c = u.piece(false);
+  c.i32(ieip).i32(next).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_STEP).begin(Op.if);
+  c.get(BASE).i32(u.index + 1).op(Op.i32_add).op(Op.return);
+  c.op(Op.end);
+  if (transfers) { exitTo(c, u.ctx.state, next, u.index + 1); return Emit.Terminates; }
+  c.i32(0).mem(Op.i32_load, u.ctx.state + S_LIMIT, 2).set(LIMIT);
+  return Emit.Plain;
 }
 
 /** Emits one instruction; as translator.ts's translateOne, for the forms this translator covers. */
@@ -1191,7 +1247,7 @@ function translate0F(
   if (op >= 0x40 && op <= 0x4f) {
     modrm(size);
     getE().read(c); c.set(V);
-    if (!u.condition(c, op & 15)) return Emit.None;
+    u.condition(c, op & 15);
     c.begin(Op.if);
     getG().write(c, V);
     c.op(Op.end);
@@ -1200,7 +1256,7 @@ function translate0F(
   }
   if (op >= 0x90 && op <= 0x9f) {
     modrm(1);
-    if (!u.condition(c, op & 15)) return Emit.None;
+    u.condition(c, op & 15);
     c.set(V);
     getE().write(c, V);
     u.flagsKept();
