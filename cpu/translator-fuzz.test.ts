@@ -115,6 +115,18 @@ function wasmForms(rng: () => number): (() => Piece)[] {
     () => ({ bytes: [0xb9, ...le(1 + int(20)), 0x40, 0x49, 0x75, 0xfc] }),
     () => ({ bytes: [0x89, 0x05 | (reg() << 3), ...le(MMIO + 4 * int(4))] }), // MOV [device], r32
     () => ({ bytes: [0x03, 0x05 | (reg() << 3), ...le(MMIO)] }), // ADD r32, [device]
+    () => ({ bytes: [0xc1, 0xc0 | (pick([0, 1]) << 3) | reg(), 1 + int(31)] }), // ROL, ROR r32, imm8
+    () => ({ bytes: [0xc0, 0xc0 | (pick([0, 1]) << 3) | int(8), 1 + int(15)] }), // ROL, ROR r8 (AH..BH too), imm8: a count of 8 leaves the value
+    () => ({ bytes: [0x66, 0xd1, 0xc0 | (pick([0, 1]) << 3) | reg()] }), // ROL, ROR r16, 1
+    () => ({ bytes: [0xc1, 0x45 | (pick([0, 1]) << 3), disp(), 1 + int(31)] }), // ROL, ROR [ebp+d], imm8
+    () => ({ bytes: [0x88, 0xc0 | (int(8) << 3) | int(8)] }), // MOV r8, r8: the high bytes
+    () => ({ bytes: [0x55, 0x89, 0xe5, 0x50 + reg(), 0xc9] }), // PUSH EBP ; MOV EBP, ESP ; PUSH r32 ; LEAVE
+    () => ({ bytes: [0x31, 0xd2, 0xf7, 0xf0 | reg()] }), // XOR EDX, EDX ; DIV r32 (#DE by 0)
+    () => ({ bytes: [0x99, 0xf7, 0xf8 | reg()] }), // CDQ ; IDIV r32
+    () => ({ bytes: [0xf7, pick([0x75, 0x7d]), disp()] }), // DIV, IDIV [ebp+d]: EDX:EAX as it stands, #DE often
+    () => ({ bytes: [0x8d, 0x75, disp(), 0x8d, 0x7d, disp(), ...pick([[], [0x66], [0x64]]), pick([0xa4, 0xa5, 0xa6, 0xa7, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf])] }), // LODS STOS MOVS SCAS CMPS
+    () => ({ bytes: [pick([0xfc, 0xfd])] }), // CLD, STD (by the interpreter, from the block)
+    () => ({ bytes: pick([[0x0f, 0x31], [0xf3, 0x90]]) }), // RDTSC, PAUSE
   ];
 }
 

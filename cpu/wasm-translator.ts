@@ -35,9 +35,10 @@ import type { Block, Decoded, FlagInfo } from './translator';
 import { Code, ModuleBuilder, Op, I32 } from './wasm';
 import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA_TLB } from './memory';
 import { AF, ARITH, CF, IF, LazyOp, OF, PF, SF, TF, ZF } from './flags';
-import { step, stringMovs, stringStos } from './execute';
+import { RDTSC, step, stringMovs, stringStos } from './execute';
+import { setCfOf } from './alu';
 import { alwaysTransfers, instructionLength } from './length';
-import { CS, DS, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT } from './registers';
+import { CS, DS, ES, EAX, EDX, ESI, EDI, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT } from './registers';
 import {
   byte, dword, word, immediate, signedImm8, liveFlags, prefixes, tlbNeedAt, rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
 } from './translator';
@@ -51,13 +52,14 @@ function instructionsLeft(cpu: Cpu): number {
 }
 
 /**
- * Leaves the block: Cpu.eip is `eip` (a constant, or what the code pushes) and BASE +
- * `count` instructions are done.
+ * Leaves the block: the registers back in the memory, Cpu.eip `eip` (a constant, or
+ * what the code pushes) and BASE + `count` instructions done.
  */
-function exitTo(c: Code, state: number, eip: number | ((c: Code) => void), count: number): void {
+function exitTo(c: Code, u: Unit, eip: number | ((c: Code) => void), count: number): void {
+  u.spill(c);
   c.i32(0);
   if (typeof eip === 'number') c.i32(eip); else eip(c);
-  c.mem(Op.i32_store, state + S_EIP, 2);
+  c.mem(Op.i32_store, u.ctx.state + S_EIP, 2);
   c.get(BASE).i32(count).op(Op.i32_add).op(Op.return);
 }
 
@@ -122,6 +124,12 @@ export class WasmContext {
       cpu.blockDone = s[S_DONE >> 2];
     };
     const smc = (): number => (cpu.smc === true ? 1 : 0);
+    // Before an instruction that reads the clock (a device, RDTSC): the block's `done`
+    // instructions before it charged, as the interpreter would have by now (translator.ts's COMMIT).
+    const commit = (done: number): void => {
+      const c = done - cpu.blockCommitted;
+      cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;
+    };
     this.out = out;
     this.imports = {
       i: {
@@ -143,8 +151,7 @@ export class WasmContext {
         // in the S_LIMIT slot.
         rep: (op: number, size: number, eip: number, done: number, pass: number) => {
           out();
-          const c = done - cpu.blockCommitted;
-          cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;
+          commit(done);
           cpu.instrEip = eip >>> 0;
           cpu.rep = 1;
           if (op <= 0xa5) stringMovs(cpu, size); else stringStos(cpu, size);
@@ -165,8 +172,7 @@ export class WasmContext {
         step: (eip: number, next: number, done: number, pass: number) => {
           out();
           this.steps++;
-          const c = done - cpu.blockCommitted;
-          cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;
+          commit(done);
           const block = cpu.block, mode = cpu.blockMode;
           cpu.block = null;
           cpu.eip = eip >>> 0; cpu.instrEip = eip >>> 0;
@@ -182,6 +188,25 @@ export class WasmContext {
           s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
           return 0;
         },
+        // RDTSC at `eip`, `done` instructions of the block before it (translator.ts's).
+        rdtsc: (eip: number, done: number) => {
+          out();
+          commit(done);
+          cpu.instrEip = eip >>> 0;
+          RDTSC(cpu, 0x31);
+        },
+        // PAUSE's cycles beyond an instruction's; 1 when the rest of the pass (`pass`) no longer fits.
+        pause: (pass: number) => {
+          cpu.left -= cpu.pauseCycles - cpu.instructionCycles;
+          s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
+          return cpu.left < (pass - cpu.blockCommitted) * cpu.instructionCycles ? 1 : 0;
+        },
+        // A rotate's CF and OF, the other flags as they stand (alu.ts's setCfOf).
+        cfof: (cf: number, of: number) => {
+          out();
+          setCfOf(cpu, cf, of !== 0);
+          s[0] = cpu.flags; s[1] = cpu.flagsLazy;
+        },
       },
     };
   }
@@ -191,10 +216,10 @@ export class WasmContext {
 // flag functions (flagFunctions), then the block.
 const F_RD = [0, 0, 1, 0, 2];
 const F_WR = [0, 3, 4, 0, 5];
-const F_PUSH = 6, F_POP = 7, F_REP = 8, F_STEP = 9;
+const F_PUSH = 6, F_POP = 7, F_REP = 8, F_STEP = 9, F_RDTSC = 10, F_CFOF = 11, F_PAUSE = 12;
 const IMPORTS: [string, number, number][] = [
   ['rd8', 3, 1], ['rd16', 3, 1], ['rd32', 3, 1], ['wr8', 4, 1], ['wr16', 4, 1], ['wr32', 4, 1],
-  ['push', 2, 1], ['pop', 1, 1], ['rep', 5, 1], ['step', 4, 1],
+  ['push', 2, 1], ['pop', 1, 1], ['rep', 5, 1], ['step', 4, 1], ['rdtsc', 2, 0], ['cfof', 2, 0], ['pause', 1, 1],
 ];
 const F_GETCF = IMPORTS.length, F_GETOF = F_GETCF + 1, F_GETZF = F_GETCF + 2, F_GETSF = F_GETCF + 3, F_GETPF = F_GETCF + 4, F_COND = F_GETCF + 5;
 
@@ -256,9 +281,11 @@ function flagFunctions(m: ModuleBuilder, st: number): void {
 // Locals: the parameter `limit`, then these i32 ones, then the i64 P (a product).
 // N holds the block's instruction count (set on entry: the count is known only once the region is).
 // TE holds a TLB entry, then the physical address it gives.
-const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10, TE = 11;
-const LOCALS = 11;
-const P = 12;
+// R0 + n holds the guest's register n (EAX... EDI) while the block runs (see Unit.spill).
+const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10, TE = 11, R0 = 12;
+const LOCALS = 19;
+const P = 20, Q = 21; // i64
+const LOCALS64 = 2;
 
 const R8_OFFSET = [0, 4, 8, 12, 1, 5, 9, 13];
 const MASK = [0, 0xff, 0xffff, 0, -1];
@@ -286,6 +313,16 @@ class Unit {
   index = 0;
   here = 0;
   segs = 0;
+  /**
+   * The guest's registers live in locals R0-R7 while the block runs: loaded on entry,
+   * stored back (spill) before each call out of the block (which may read them, or
+   * fault, and a fault must find them as they are) and each exit, loaded again after a
+   * call that changes them. `written`: the registers the block's code writes; `spills`:
+   * those a spill stores (what an earlier decoding of the block found written; the
+   * others are as the memory has them).
+   */
+  written = 0;
+  spills = 0xff;
   /** The block's mode: paging on (accesses through the TLB, as translator.ts's inlineAt), at CPL 3. */
   paged = false;
   user = false;
@@ -304,14 +341,42 @@ class Unit {
 
   // ---- Registers ----
   regRead(c: Code, reg: number, size: number): void {
-    if (size === 4) c.i32(0).mem(Op.i32_load, this.ctx.regs + reg * 4, 2);
-    else if (size === 2) c.i32(0).mem(Op.i32_load16_u, this.ctx.regs + reg * 4, 1);
-    else c.i32(0).mem(Op.i32_load8_u, this.ctx.regs + R8_OFFSET[reg]);
+    if (size === 4) c.get(R0 + reg);
+    else if (size === 2) c.get(R0 + reg).i32(0xffff).op(Op.i32_and);
+    else if (reg < 4) c.get(R0 + reg).i32(0xff).op(Op.i32_and);
+    else c.get(R0 + reg - 4).i32(8).op(Op.i32_shr_u).i32(0xff).op(Op.i32_and);
   }
   regWrite(c: Code, reg: number, size: number, local: number): void {
-    if (size === 4) c.i32(0).get(local).mem(Op.i32_store, this.ctx.regs + reg * 4, 2);
-    else if (size === 2) c.i32(0).get(local).mem(Op.i32_store16, this.ctx.regs + reg * 4, 1);
-    else c.i32(0).get(local).mem(Op.i32_store8, this.ctx.regs + R8_OFFSET[reg]);
+    if (size === 4) { c.get(local).set(R0 + reg); this.written |= 1 << reg; return; }
+    const r = size === 1 && reg >= 4 ? reg - 4 : reg;
+    const keep = size === 2 ? 0xffff0000 | 0 : r === reg ? ~0xff : ~0xff00;
+    c.get(R0 + r).i32(keep).op(Op.i32_and).get(local).i32(size === 2 ? 0xffff : 0xff).op(Op.i32_and);
+    if (r !== reg) c.i32(8).op(Op.i32_shl);
+    c.op(Op.i32_or).set(R0 + r);
+    this.written |= 1 << r;
+  }
+  /** Stores the registers the block writes back into the memory. */
+  spill(c: Code): void {
+    for (let r = 0; r < 8; r++) if (this.spills & (1 << r)) c.i32(0).get(R0 + r).mem(Op.i32_store, this.ctx.regs + r * 4, 2);
+  }
+  /**
+   * The instruction by the interpreter (the `step` import; `next`: the EIP after it):
+   * the block leaves after it unless it went on to `next` with nothing for the run loop
+   * to see; then the block's limit is what the slice has left (REBUDGET). Also the slow
+   * path of forms covered here only in part (a division that faults, LEAVE off the fast path).
+   */
+  stepCall(c: Code, next: number): void {
+    this.spill(c);
+    c.i32(this.here).i32(next).get(BASE).i32(this.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_STEP).begin(Op.if);
+    c.get(BASE).i32(this.index + 1).op(Op.i32_add).op(Op.return); // the registers are in the memory
+    c.op(Op.end);
+    this.reload(c);
+    c.i32(0).mem(Op.i32_load, this.ctx.state + S_LIMIT, 2).set(LIMIT);
+  }
+
+  /** Loads register `r`'s local from the memory (all eight without `r`). */
+  reload(c: Code, r = -1): void {
+    for (let k = 0; k < 8; k++) if (r < 0 || k === r) c.i32(0).mem(Op.i32_load, this.ctx.regs + k * 4, 2).set(R0 + k);
   }
   reg(reg: number, size: number): Operand {
     return { read: (c) => this.regRead(c, reg, size), write: (c, l) => this.regWrite(c, reg, size, l), mem: false };
@@ -325,6 +390,7 @@ class Unit {
     if (this.based(seg)) {
       this.basedHit(c, seg, size, false);
       c.begin(Op.if, I32).get(TE).mem(LOAD[size], this.ctx.ram).op(Op.else);
+      this.spill(c);
       c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
       c.op(Op.end);
       return;
@@ -339,6 +405,7 @@ class Unit {
       }
       c.op(Op.else);
     }
+    this.spill(c);
     c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
     if (this.flat(seg)) c.op(Op.end);
   }
@@ -348,6 +415,7 @@ class Unit {
     if (this.based(seg)) {
       this.basedHit(c, seg, size, true);
       c.begin(Op.if).get(TE).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
+      this.spill(c);
       c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
       c.op(Op.end);
       return;
@@ -363,6 +431,7 @@ class Unit {
         c.begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
       }
     }
+    this.spill(c);
     c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
     if (this.flat(seg)) c.op(Op.end);
   }
@@ -434,7 +503,7 @@ class Unit {
 
   /** PUSH of local `v` (a dword). */
   push(c: Code, v: number): void {
-    c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).i32(4).op(Op.i32_sub).set(O);
+    c.get(R0 + ESP).i32(4).op(Op.i32_sub).set(O);
     if (this.flat(SS)) {
       // ESP aligned, as translator.ts's push32 asks (a misaligned stack takes the slow path there too).
       if (this.paged) {
@@ -448,23 +517,29 @@ class Unit {
         c.op(Op.else).i32(0).op(Op.end);
         c.begin(Op.if).get(O).get(v).mem(Op.i32_store, this.ctx.ram);
       }
-      c.i32(0).get(O).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
+      c.get(O).set(R0 + ESP);
       c.op(Op.else);
     }
+    this.spill(c);
     c.get(v).i32(this.here).call(F_PUSH).set(W);
+    this.reload(c, ESP);
+    this.written |= 1 << ESP;
     if (this.flat(SS)) c.op(Op.end);
   }
 
   /** POP of a dword into local V. */
   pop(c: Code): void {
-    c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).set(O);
+    c.get(R0 + ESP).set(O);
     if (this.flat(SS)) {
       if (this.paged) { this.tlbHit(c, 4, false); c.begin(Op.if).get(TE).mem(Op.i32_load, this.ctx.ram).set(V); }
       else { c.get(O).i32(this.end4).op(Op.i32_lt_u).begin(Op.if); c.get(O).mem(Op.i32_load, this.ctx.ram).set(V); }
-      c.i32(0).get(O).i32(4).op(Op.i32_add).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
+      c.get(O).i32(4).op(Op.i32_add).set(R0 + ESP);
       c.op(Op.else);
     }
+    this.spill(c);
     c.i32(this.here).call(F_POP).set(V);
+    this.reload(c, ESP);
+    this.written |= 1 << ESP;
     if (this.flat(SS)) c.op(Op.end);
   }
 
@@ -545,7 +620,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   let labels = new Set<number>();
   let d: Decoding | null = null;
   for (let pass = 0; ; pass++) {
-    d = decodeBlock(cpu, ctx, eip, phys, pageEnd, labels);
+    d = decodeBlock(cpu, ctx, eip, phys, pageEnd, labels, 0xff);
     if (d === null || d.eips.length === 0) return null;
     const inside = new Set(d.eips);
     const targets = new Set<number>();
@@ -556,7 +631,9 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
     if (pass === 3) return null;
     labels = targets;
   }
-  const { pieces, eips, exits, after } = d;
+  // Once more with the spills storing only the registers the block writes.
+  if (d.unit.written !== 0xff) d = decodeBlock(cpu, ctx, eip, phys, pageEnd, labels, d.unit.written)!;
+  const { pieces, eips, exits, after, unit } = d;
   const count = eips.length;
   const index = new Map(eips.map((e, i) => [e, i]));
   // Cases of the dispatch: the block's start and each label, in order.
@@ -565,7 +642,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   const cases = caseOf.size;
   const st = ctx.state;
   const body = new Code();
-  const exit = (c: Code, target: number, plus: number): void => exitTo(c, st, target, plus);
+  const exit = (c: Code, target: number, plus: number): void => exitTo(c, unit, target, plus);
   // A jump from instruction i to instruction index ti inside the block (translator.ts's goto); `depth` is the loop's.
   const goto = (c: Code, i: number, t: number, depth: number): void => {
     const ti = index.get(t)!;
@@ -577,6 +654,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
     c.i32(caseOf.get(ti)!).set(L).br(depth);
   };
   body.i32(count).set(N);
+  unit.reload(body);
   body.begin(Op.loop);
   for (let k = cases - 1; k >= 0; k--) body.begin(Op.block);
   body.get(L).brTable([...Array(cases).keys()], cases - 1);
@@ -607,7 +685,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   for (const [name, params, results] of IMPORTS) m.importFunc(name, params, results);
   m.importMemory(ctx.memory.buffer.byteLength / 65536);
   flagFunctions(m, st);
-  m.func(1, 1, LOCALS, body, 'b', 1);
+  m.func(1, 1, LOCALS, body, 'b', LOCALS64);
   const bytes = m.build();
   let f: (limit: number) => number;
   try {
@@ -629,6 +707,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
 }
 
 interface Decoding {
+  unit: Unit;
   pieces: Piece[][];
   eips: number[];
   /** Per instruction: a branch's condition (code pushing it; null for a JMP) and target, or null. */
@@ -654,9 +733,10 @@ export const MAX_REGION_INSTRUCTIONS = 256;
  * translator's would; a later run also ends before an instruction this translator does
  * not cover (an exit to it). Null when the first run holds one.
  */
-function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, pageEnd: number, labels: ReadonlySet<number>): Decoding | null {
+function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, pageEnd: number, labels: ReadonlySet<number>, spills: number): Decoding | null {
   const mem = cpu.mem;
   const u = new Unit(ctx);
+  u.spills = spills;
   u.segs = cpu.blockMode >>> BLOCK_MODE_SEGS_SHIFT;
   u.paged = (cpu.blockMode & BLOCK_MODE_PAGED) !== 0;
   u.user = (cpu.blockMode & BLOCK_MODE_USER) !== 0;
@@ -702,7 +782,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
           u.cur = [];
           f.reads = true; f.modifies = true; f.all = false; f.keepsCf = false; f.op = -1; f.size = 0;
           st.pos = start + n; st.ok = true;
-          res = emitStep(u, ieip, (ieip + n) >>> 0, alwaysTransfers(mem, start));
+          res = emitStep(u, (ieip + n) >>> 0, alwaysTransfers(mem, start));
         }
       }
       let cond: Code | null = null;
@@ -732,7 +812,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         // instruction; after a CALL its target is the next instruction, followed or not.
         const c = u.piece(false);
         c.get(W).begin(Op.if);
-        exitTo(c, ctx.state, res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next, eips.length);
+        exitTo(c, u, res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next, eips.length);
         c.op(Op.end);
       }
       u.pieces.push(u.cur);
@@ -763,7 +843,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
     }
   }
   dropDeadFlags(u.pieces, infos);
-  return { pieces: u.pieces, eips, exits, after, end };
+  return { unit: u, pieces: u.pieces, eips, exits, after, end };
 }
 
 /** translator.ts's dropDeadFlags, on pieces. */
@@ -910,18 +990,119 @@ function emitShiftImm(u: Unit, kind: number, count: number, sz: number, mayLeave
 }
 
 /**
+ * ROL (kind 0) or ROR (1) of local A by a constant 1-31 into V: shift()'s result, and its
+ * CF and OF through the `cfof` import (setCfOf: the other flags as they stand) in a piece
+ * of their own, dropped where the flags are dead.
+ */
+function emitRotateImm(u: Unit, kind: number, count: number, sz: number): void {
+  const c = u.code;
+  const bits = sz * 8, n = count & (bits - 1), sign = SIGN[sz];
+  if (n === 0) c.get(A);
+  else if (sz === 4) c.get(A).i32(n).op(kind === 0 ? Op.i32_rotl : Op.i32_rotr);
+  else {
+    c.get(A).i32(kind === 0 ? n : bits - n).op(Op.i32_shl);
+    c.get(A).i32(kind === 0 ? bits - n : n).op(Op.i32_shr_u).op(Op.i32_or).i32(MASK[sz]).op(Op.i32_and);
+  }
+  c.set(V);
+  const f = u.piece(true);
+  const bit = (b: number): void => { f.get(V).i32(b).op(Op.i32_and).i32(0).op(Op.i32_ne); };
+  if (kind === 0) { f.get(V).i32(1).op(Op.i32_and).set(C); f.get(C); bit(sign); f.get(C).op(Op.i32_ne); }
+  else { bit(sign); f.set(C); f.get(C); bit(sign); bit(sign >>> 1); f.op(Op.i32_ne); }
+  f.call(F_CFOF);
+  u.piece(false);
+}
+
+/**
+ * DIV (or IDIV, `signed`) of EDX:EAX by the 32-bit operand: inline when the quotient
+ * fits, else the interpreter's (which raises #DE). The flags stay as they were.
+ */
+function emitDivide(u: Unit, c: Code, E: Operand, signed: boolean, next: number): Emit {
+  u.flagsKept();
+  E.read(c); c.set(B);
+  const dividend = (): void => {
+    c.get(R0 + EDX).op(Op.i64_extend_i32_u).i64(32).op(Op.i64_shl).get(R0 + EAX).op(Op.i64_extend_i32_u).op(Op.i64_or).set(P);
+  };
+  const results = (): void => {
+    c.get(Q).op(Op.i32_wrap_i64).set(R0 + EAX);
+    c.get(P).get(B).op(signed ? Op.i64_extend_i32_s : Op.i64_extend_i32_u).op(signed ? Op.i64_rem_s : Op.i64_rem_u).op(Op.i32_wrap_i64).set(R0 + EDX);
+  };
+  u.written |= (1 << EAX) | (1 << EDX);
+  if (!signed) {
+    // Fits when EDX < the divisor (which also rules a divisor of 0 out).
+    c.get(R0 + EDX).get(B).op(Op.i32_lt_u).begin(Op.if);
+    dividend();
+    c.get(P).get(B).op(Op.i64_extend_i32_u).op(Op.i64_div_u).set(Q);
+    results();
+  } else {
+    // A divisor of 0 or -1 (whose quotient of -2^63 would trap) to the interpreter, then the quotient's range.
+    c.get(B).i32(0).op(Op.i32_ne).get(B).i32(-1).op(Op.i32_ne).op(Op.i32_and).begin(Op.if);
+    dividend();
+    c.get(P).get(B).op(Op.i64_extend_i32_s).op(Op.i64_div_s).set(Q);
+    c.get(Q).get(Q).op(Op.i32_wrap_i64).op(Op.i64_extend_i32_s).op(Op.i64_eq).begin(Op.if);
+    results();
+    c.op(Op.else);
+    u.stepCall(c, next);
+    c.op(Op.end);
+  }
+  c.op(Op.else);
+  u.stepCall(c, next);
+  c.op(Op.end);
+  return Emit.Plain;
+}
+
+/**
+ * LODS, STOS, MOVS, SCAS and CMPS without REP, 32-bit addressing (execute.ts's string
+ * handlers with one element): the source at `seg`:ESI, the destination at ES:EDI, each
+ * index stepped by the size, down when DF is set, after the accesses (a fault leaves it).
+ */
+function emitString(u: Unit, c: Code, op: number, sz: number, seg: number): Emit {
+  const st = u.ctx.state;
+  c.i32(-sz).i32(sz).i32(0).mem(Op.i32_load, st + S_FLAGS, 2).i32(0x400).op(Op.i32_and).op(Op.select).set(C);
+  const step = (r: number): void => { c.get(R0 + r).get(C).op(Op.i32_add).set(R0 + r); u.written |= 1 << r; };
+  const kind = op & ~1;
+  if (kind === 0xac) { // LODS
+    c.get(R0 + ESI).set(O); u.memRead(c, seg, sz); c.set(V);
+    u.regWrite(c, EAX, sz, V); step(ESI);
+    u.flagsKept();
+    return Emit.Plain;
+  }
+  if (kind === 0xaa) { // STOS
+    u.regRead(c, EAX, sz); c.set(V);
+    c.get(R0 + EDI).set(O); u.memWrite(c, ES, sz, V);
+    step(EDI);
+    u.flagsKept();
+    return Emit.Writes;
+  }
+  if (kind === 0xa4) { // MOVS
+    c.get(R0 + ESI).set(O); u.memRead(c, seg, sz); c.set(V);
+    c.get(R0 + EDI).set(O); u.memWrite(c, ES, sz, V);
+    step(ESI); step(EDI);
+    u.flagsKept();
+    return Emit.Writes;
+  }
+  // SCAS: the accumulator less ES:EDI; CMPS: seg:ESI less ES:EDI. The flags of sub().
+  if (kind === 0xae) { u.regRead(c, EAX, sz); c.set(A); }
+  else { c.get(R0 + ESI).set(O); u.memRead(c, seg, sz); c.set(A); }
+  c.get(R0 + EDI).set(O); u.memRead(c, ES, sz); c.set(B);
+  c.get(A).get(B).op(Op.i32_sub); if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and); c.set(V);
+  if (kind === 0xa6) step(ESI);
+  step(EDI);
+  u.record(u.piece(true), LazyOp.Sub, A, B, V, sz, ARITH);
+  u.piece(false);
+  u.flagsSet(LazyOp.Sub, sz, true);
+  return Emit.Plain;
+}
+
+/**
  * An instruction no form here covers: the interpreter runs it (the `step` import), and
  * the block leaves after it unless it went on to `next` with nothing for the run loop to
  * see; then the block's limit is what the slice has left (REBUDGET). One that always
  * transfers control (`transfers`: a far JMP, IRET, HLT...) ends its run of the region.
  */
-function emitStep(u: Unit, ieip: number, next: number, transfers: boolean): Emit {
+function emitStep(u: Unit, next: number, transfers: boolean): Emit {
   const c = u.piece(false);
-  c.i32(ieip).i32(next).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_STEP).begin(Op.if);
-  c.get(BASE).i32(u.index + 1).op(Op.i32_add).op(Op.return);
-  c.op(Op.end);
-  if (transfers) { exitTo(c, u.ctx.state, next, u.index + 1); return Emit.Terminates; }
-  c.i32(0).mem(Op.i32_load, u.ctx.state + S_LIMIT, 2).set(LIMIT);
+  u.stepCall(c, next);
+  if (transfers) { exitTo(c, u, next, u.index + 1); return Emit.Terminates; }
   return Emit.Plain;
 }
 
@@ -931,6 +1112,18 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
   // CS (a code segment read through the interpreter's accessors) is the JavaScript translator's.
   if (segOvr === CS) return Emit.None;
   if (!st.ok) return Emit.None;
+  if (rep && op === 0x90) {
+    // PAUSE (translator.ts's): its cycles beyond an instruction's charged, the block
+    // going on only if the rest of this pass still fits (delay loops spin on it).
+    const c = u.piece(false);
+    if (u.ctx.cpu.pauseCycles === u.ctx.cpu.instructionCycles) { u.flagsUntouched(); return Emit.Plain; }
+    u.flagsKept(); // it may leave the block: the flags before it are seen
+    c.get(BASE).get(N).op(Op.i32_add).call(F_PAUSE).begin(Op.if);
+    exitTo(c, u, ieip + (st.pos - startPos), u.index + 1);
+    c.op(Op.end);
+    c.i32(0).mem(Op.i32_load, u.ctx.state + S_LIMIT, 2).set(LIMIT);
+    return Emit.Plain;
+  }
   if (rep) {
     // REP MOVS and REP STOS without a segment prefix, through the interpreter's handlers (see the `rep` import).
     if ((op !== 0xa4 && op !== 0xa5 && op !== 0xaa && op !== 0xab) || segOvr >= 0) return Emit.None;
@@ -938,10 +1131,12 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     const sz = op & 1 ? size : 1;
     u.flagsKept();
     u.regRead(c, 1, 4); c.begin(Op.if);
+    u.spill(c);
     c.i32(op).i32(sz).i32(ieip).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_REP).set(T);
+    u.reload(c);
     c.get(T).begin(Op.if);
     // 1: stopped part-way, EIP on it; 2: leave after it.
-    exitTo(c, u.ctx.state, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
+    exitTo(c, u, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
     c.op(Op.end);
     c.i32(0).mem(Op.i32_load, u.ctx.state + S_LIMIT, 2).set(LIMIT);
     c.op(Op.end);
@@ -1024,7 +1219,25 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     u.flagsUntouched();
     return Emit.Plain;
   }
+  if (op >= 0xa4 && op <= 0xaf && op !== 0xa8 && op !== 0xa9) return emitString(u, c, op, op & 1 ? size : 1, segOvr >= 0 ? segOvr : DS);
   switch (op) {
+    case 0xc9: {
+      // LEAVE: ESP = EBP, then POP EBP. Off the fast path (a stack not flat, a TLB miss, past RAM) the interpreter's.
+      if (size !== 4) return Emit.None;
+      const next = ieip + (st.pos - startPos);
+      u.flagsKept();
+      c.get(R0 + EBP).set(O);
+      if (!u.flat(SS)) { u.stepCall(c, next); return Emit.Plain; }
+      if (u.paged) { u.tlbHit(c, 4, false); c.begin(Op.if).get(TE).mem(Op.i32_load, u.ctx.ram).set(V); }
+      else { c.get(O).i32(u.end4).op(Op.i32_lt_u).begin(Op.if); c.get(O).mem(Op.i32_load, u.ctx.ram).set(V); }
+      c.get(O).i32(4).op(Op.i32_add).set(R0 + ESP);
+      c.get(V).set(R0 + EBP);
+      u.written |= (1 << ESP) | (1 << EBP);
+      c.op(Op.else);
+      u.stepCall(c, next);
+      c.op(Op.end);
+      return Emit.Plain;
+    }
     case 0xa0: case 0xa1: case 0xa2: case 0xa3: {
       // MOV AL/eAX to and from a direct offset (moffs), 32-bit addressing: Linux's per-CPU
       // variables are MOV EAX, FS:[moffs].
@@ -1127,14 +1340,15 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       const count = op <= 0xc1 ? byte(mem, st) & 31 : 1;
       if (count === 0) return Emit.None;
       E.read(c); c.set(A);
-      if (!emitShiftImm(u, kind, count, sz, E.mem)) return Emit.None;
+      if (kind < 2) emitRotateImm(u, kind, count, sz);
+      else if (!emitShiftImm(u, kind, count, sz, E.mem)) return Emit.None;
       E.write(u.code, V);
       return wrote();
     }
     case 0xc3: {
       if (size !== 4) return Emit.None;
       u.pop(c);
-      exitTo(c, u.ctx.state, (e) => e.get(V), u.index + 1);
+      exitTo(c, u, (e) => e.get(V), u.index + 1);
       u.flagsKept();
       return Emit.Terminates;
     }
@@ -1186,7 +1400,8 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
         E.write(c, V);
         return wrote();
       }
-      if (sz !== 4 || kind > 5) return Emit.None;
+      if (sz !== 4) return Emit.None;
+      if (kind >= 6) return emitDivide(u, c, E, kind === 7, ieip + (st.pos - startPos));
       // MUL, IMUL EDX:EAX = EAX * r/m32: the flags as mulFlags() sets them.
       const ext = kind === 4 ? Op.i64_extend_i32_u : Op.i64_extend_i32_s;
       E.read(c); c.op(ext); u.regRead(c, 0, 4); c.op(ext).op(Op.i64_mul).set(P);
@@ -1219,7 +1434,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       }
       if (kind === 2 || kind === 4) {
         if (kind === 4) { E.read(c); c.set(A); }
-        exitTo(c, u.ctx.state, (e) => e.get(A), u.index + 1);
+        exitTo(c, u, (e) => e.get(A), u.index + 1);
         u.flagsKept();
         return Emit.Terminates;
       }
@@ -1276,6 +1491,13 @@ function translate0F(
     return Emit.Plain;
   }
   switch (op) {
+    case 0x31:
+      // RDTSC: the instructions before it charged first (the `rdtsc` import).
+      u.spill(c);
+      c.i32(u.here).get(BASE).i32(u.index).op(Op.i32_add).call(F_RDTSC);
+      u.reload(c, EAX); u.reload(c, EDX);
+      u.flagsKept();
+      return Emit.Plain;
     case 0xaf: {
       if (size !== 4) return Emit.None;
       modrm(4);

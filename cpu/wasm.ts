@@ -24,7 +24,8 @@ export const enum Op {
   i32_and = 0x71, i32_or = 0x72, i32_xor = 0x73, i32_shl = 0x74, i32_shr_s = 0x75, i32_shr_u = 0x76,
   i32_rotl = 0x77, i32_rotr = 0x78,
   i32_extend8_s = 0xc0, i32_extend16_s = 0xc1,
-  i64_ne = 0x52, i64_mul = 0x7e, i64_shr_u = 0x88, i64_shr_s = 0x87,
+  i64_eq = 0x51, i64_ne = 0x52, i64_mul = 0x7e, i64_div_s = 0x7f, i64_div_u = 0x80, i64_rem_s = 0x81, i64_rem_u = 0x82,
+  i64_or = 0x84, i64_shl = 0x86, i64_shr_u = 0x88, i64_shr_s = 0x87,
   i32_wrap_i64 = 0xa7, i64_extend_i32_s = 0xac, i64_extend_i32_u = 0xad,
   i64_const = 0x42,
 }
