@@ -1,8 +1,11 @@
 /**
- * instructionLength against binutils' disassembler (objdump), an independent decoder:
- * random instructions, each with up to three prefixes, any opcode of the one-byte, 0F, 0F
- * 38 and 0F 3A maps and random bytes after it, 32-bit code and 16-bit.
+ * instructionLength against two independent decoders: iced-x86 (an npm dependency, so
+ * always) over every opcode of the one-byte and 0F maps with every ModRM byte and the
+ * operand- and address-size prefixes, and binutils' disassembler (objdump, where
+ * installed) over random instructions, each with up to three prefixes, any opcode of
+ * the one-byte, 0F, 0F 38 and 0F 3A maps and random bytes after it, 32-bit code and 16-bit.
  */
+import * as iced from 'iced-x86';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -16,7 +19,7 @@ const CASES = 4000;
 const CHUNK = 32; // 15 bytes of instruction, then NOPs: objdump is back in step at each chunk
 
 /**
- * Opcodes where objdump decodes extensions this CPU does not have, with other lengths:
+ * Opcodes where objdump and iced decode extensions this CPU does not have, with other lengths:
  * VEX and EVEX (C4, C5, 62 with a register ModRM), XOP (8F), 3DNow! (0F 0F), SSE4a's
  * EXTRQ and INSERTQ (0F 78, 0F 79), the test registers (0F 24, 0F 26) and the old
  * XBTS/IBTS slots (0F A6, 0F A7).
@@ -26,6 +29,34 @@ function objdumpDiffers(b: number[], at: number): boolean {
   if (op === 0xc4 || op === 0xc5 || op === 0x62 || op === 0x8f) return true;
   return op === 0x0f && [0x0f, 0x78, 0x79, 0x24, 0x26, 0xa6, 0xa7].includes(b[at + 1]);
 }
+
+describe('instruction lengths as iced-x86 finds them', () => {
+  it.each([[[]], [[0x66]], [[0x67]], [[0x66, 0x67]], [[0xf3]]])('every opcode and ModRM byte of the one-byte and 0F maps, 32-bit code, prefixes %j', (prefix) => {
+    const wrong: string[] = [];
+    let compared = 0;
+    const bytes = new Uint8Array(16);
+    for (let map = 0; map < 2; map++) {
+      for (let op = 0; op < 256; op++) {
+        for (let modrm = 0; modrm < 256; modrm++) {
+          const b = [...prefix, ...(map ? [0x0f] : []), op, modrm, modrm & 1 ? 0x25 : 0x24, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
+          if (objdumpDiffers(b, prefix.length) || (map === 0 && (op === 0x0f || [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3].includes(op)))) continue;
+          bytes.fill(0); bytes.set(b.slice(0, 16));
+          const d = new iced.Decoder(32, bytes, iced.DecoderOptions.None);
+          const ins = d.decode();
+          const invalid = ins.code === iced.Code.INVALID;
+          const length = ins.length;
+          ins.free(); d.free();
+          if (invalid) continue;
+          compared++;
+          const n = instructionLength(bytes, 0, 16, true);
+          if (n !== length && wrong.length < 10) wrong.push(`${b.map((x) => x.toString(16).padStart(2, '0')).join(' ')}: ${n}, iced ${length}`);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(compared).toBeGreaterThan(50000);
+  });
+});
 
 describeIf(have('objdump', '--version'), 'objdump (binutils) is not installed')('instruction lengths as objdump finds them', () => {
   for (const d32 of [true, false]) {

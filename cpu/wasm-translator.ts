@@ -9,13 +9,16 @@
  * dropped by the same rule), the same exits and instruction counts. So a block runs the
  * same whichever of the two translated it, and translate() may choose either.
  *
- * What it covers is a subset (translateOne below): moves, the ALU operations, INC, DEC,
- * NEG, NOT, TEST, LEA, SHL, SHR and SAR by a constant (and by CL, 32-bit), IMUL and MUL
- * (32-bit), BSF, BSR and BSWAP (32-bit), MOVZX and MOVSX, MOV to and from moffs, SETcc,
- * CMOVcc, XCHG, CWDE, CDQ,
- * PUSH, POP, CALL, RET, JMP and Jcc, and REP MOVS and REP STOS (through the
- * interpreter's handlers, as the JavaScript translator does), paging off or on. A block
- * with anything else in its first run is left to the JavaScript translator, whole.
+ * What it covers inline (translateOne below): moves, the ALU operations, INC, DEC, NEG,
+ * NOT, TEST, LEA, SHL, SHR and SAR by a constant (and by CL, 32-bit), ROL and ROR by a
+ * constant, IMUL and MUL (32-bit), DIV and IDIV (32-bit), BSF, BSR and BSWAP (32-bit),
+ * MOVZX and MOVSX, MOV to and from moffs, SETcc, CMOVcc, XCHG, CWDE, CDQ, PUSH, POP,
+ * LEAVE, CALL, RET, JMP and Jcc, LODS, STOS, MOVS, SCAS and CMPS, PAUSE, RDTSC, and REP
+ * MOVS and REP STOS (through the interpreter's handlers, as the JavaScript translator
+ * does), paging off or on. Any other instruction the interpreter runs from the block
+ * (Unit.stepCall: the `step` import), which goes on past it when nothing the run loop
+ * must see has happened. Only a block whose first run reaches past its page's end is
+ * left to the JavaScript translator.
  *
  * Where the state lives. RAM, the registers, the software TLB and the code-page map are
  * in the machine's WebAssembly.Memory (memory.ts), which both the module and JavaScript
@@ -26,9 +29,8 @@
  * copy them back before they call the interpreter's accessors, which may fault (the run
  * loop then reads them, and Cpu.blockDone).
  *
- * Not yet: port I/O, x87, the other instructions the JavaScript translator reaches
- * through the interpreter's handlers. Cpu.useWasm = false turns it off (docs/PERFORMANCE.md has
- * the measurements).
+ * The guest's registers are WebAssembly locals while a block runs (Unit.spill, reload).
+ * Cpu.useWasm = false turns WebAssembly off (docs/PERFORMANCE.md has the measurements).
  */
 import type { Cpu } from './cpu';
 import type { Block, Decoded, FlagInfo } from './translator';
@@ -730,8 +732,8 @@ export const MAX_REGION_INSTRUCTIONS = 256;
  * are in the same page and not yet in it, and so on, up to MAX_REGION_INSTRUCTIONS. A
  * branch to any instruction of the region is a jump inside the function, so a loop whose
  * body branches about its page stays in WebAssembly. A run ends where the JavaScript
- * translator's would; a later run also ends before an instruction this translator does
- * not cover (an exit to it). Null when the first run holds one.
+ * translator's would; a later run also ends before an instruction that runs past the
+ * page's end (an exit to it). Null when the first run holds one.
  */
 function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, pageEnd: number, labels: ReadonlySet<number>, spills: number): Decoding | null {
   const mem = cpu.mem;
@@ -791,12 +793,10 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         u.condition(cond, u.lastBranch.cc);
       }
       if (!st.ok || res === Emit.None) {
-        // Not covered, or across the page's end. In the first run: the block is the
-        // JavaScript translator's, whole (it covers more, runs on across the page's end,
-        // and marks what it cannot translate so that the code after it is compiled at
-        // once; ending the block here and interpreting the one instruction each time
-        // made CoreMark a third slower). In a later run: that run ends before it, with an
-        // exit to it.
+        // Across the page's end. In the first run: the block is the JavaScript
+        // translator's, whole (it runs on across the page's end; ending the block here
+        // and interpreting the one instruction each time made CoreMark a third slower).
+        // In a later run: that run ends before it, with an exit to it.
         if (r === 0) return null;
         if (eips.length > first) { after[after.length - 1] = ieip; infos[infos.length - 1].reads = true; }
         break;
@@ -1094,9 +1094,7 @@ function emitString(u: Unit, c: Code, op: number, sz: number, seg: number): Emit
 }
 
 /**
- * An instruction no form here covers: the interpreter runs it (the `step` import), and
- * the block leaves after it unless it went on to `next` with nothing for the run loop to
- * see; then the block's limit is what the slice has left (REBUDGET). One that always
+ * An instruction no form here covers, by the interpreter (Unit.stepCall). One that always
  * transfers control (`transfers`: a far JMP, IRET, HLT...) ends its run of the region.
  */
 function emitStep(u: Unit, next: number, transfers: boolean): Emit {
