@@ -289,7 +289,6 @@ const LOCALS = 19;
 const P = 20, Q = 21; // i64
 const LOCALS64 = 2;
 
-const R8_OFFSET = [0, 4, 8, 12, 1, 5, 9, 13];
 const MASK = [0, 0xff, 0xffff, 0, -1];
 const SIGN = [0, 0x80, 0x8000, 0, -2147483648];
 const LOAD = [0, Op.i32_load8_u, Op.i32_load16_u, 0, Op.i32_load];
