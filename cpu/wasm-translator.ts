@@ -29,7 +29,6 @@
  * copy them back before they call the interpreter's accessors, which may fault (the run
  * loop then reads them, and Cpu.blockDone).
  *
- * The guest's registers are WebAssembly locals while a block runs (Unit.spill, reload).
  * Cpu.useWasm = false turns WebAssembly off (docs/PERFORMANCE.md has the measurements).
  */
 import type { Cpu } from './cpu';
@@ -54,11 +53,10 @@ function instructionsLeft(cpu: Cpu): number {
 }
 
 /**
- * Leaves the block: the registers back in the memory, Cpu.eip `eip` (a constant, or
- * what the code pushes) and BASE + `count` instructions done.
+ * Leaves the block: Cpu.eip is `eip` (a constant, or what the code pushes) and BASE +
+ * `count` instructions are done.
  */
 function exitTo(c: Code, u: Unit, eip: number | ((c: Code) => void), count: number): void {
-  u.spill(c);
   c.i32(0);
   if (typeof eip === 'number') c.i32(eip); else eip(c);
   c.mem(Op.i32_store, u.ctx.state + S_EIP, 2);
@@ -283,12 +281,12 @@ function flagFunctions(m: ModuleBuilder, st: number): void {
 // Locals: the parameter `limit`, then these i32 ones, then the i64 P (a product).
 // N holds the block's instruction count (set on entry: the count is known only once the region is).
 // TE holds a TLB entry, then the physical address it gives.
-// R0 + n holds the guest's register n (EAX... EDI) while the block runs (see Unit.spill).
-const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10, TE = 11, R0 = 12;
-const LOCALS = 19;
-const P = 20, Q = 21; // i64
+const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10, TE = 11;
+const LOCALS = 11;
+const P = 12, Q = 13; // i64
 const LOCALS64 = 2;
 
+const R8_OFFSET = [0, 4, 8, 12, 1, 5, 9, 13];
 const MASK = [0, 0xff, 0xffff, 0, -1];
 const SIGN = [0, 0x80, 0x8000, 0, -2147483648];
 const LOAD = [0, Op.i32_load8_u, Op.i32_load16_u, 0, Op.i32_load];
@@ -314,16 +312,6 @@ class Unit {
   index = 0;
   here = 0;
   segs = 0;
-  /**
-   * The guest's registers live in locals R0-R7 while the block runs: loaded on entry,
-   * stored back (spill) before each call out of the block (which may read them, or
-   * fault, and a fault must find them as they are) and each exit, loaded again after a
-   * call that changes them. `written`: the registers the block's code writes; `spills`:
-   * those a spill stores (what an earlier decoding of the block found written; the
-   * others are as the memory has them).
-   */
-  written = 0;
-  spills = 0xff;
   /** The block's mode: paging on (accesses through the TLB, as translator.ts's inlineAt), at CPL 3. */
   paged = false;
   user = false;
@@ -342,23 +330,14 @@ class Unit {
 
   // ---- Registers ----
   regRead(c: Code, reg: number, size: number): void {
-    if (size === 4) c.get(R0 + reg);
-    else if (size === 2) c.get(R0 + reg).i32(0xffff).op(Op.i32_and);
-    else if (reg < 4) c.get(R0 + reg).i32(0xff).op(Op.i32_and);
-    else c.get(R0 + reg - 4).i32(8).op(Op.i32_shr_u).i32(0xff).op(Op.i32_and);
+    if (size === 4) c.i32(0).mem(Op.i32_load, this.ctx.regs + reg * 4, 2);
+    else if (size === 2) c.i32(0).mem(Op.i32_load16_u, this.ctx.regs + reg * 4, 1);
+    else c.i32(0).mem(Op.i32_load8_u, this.ctx.regs + R8_OFFSET[reg]);
   }
   regWrite(c: Code, reg: number, size: number, local: number): void {
-    if (size === 4) { c.get(local).set(R0 + reg); this.written |= 1 << reg; return; }
-    const r = size === 1 && reg >= 4 ? reg - 4 : reg;
-    const keep = size === 2 ? 0xffff0000 | 0 : r === reg ? ~0xff : ~0xff00;
-    c.get(R0 + r).i32(keep).op(Op.i32_and).get(local).i32(size === 2 ? 0xffff : 0xff).op(Op.i32_and);
-    if (r !== reg) c.i32(8).op(Op.i32_shl);
-    c.op(Op.i32_or).set(R0 + r);
-    this.written |= 1 << r;
-  }
-  /** Stores the registers the block writes back into the memory. */
-  spill(c: Code): void {
-    for (let r = 0; r < 8; r++) if (this.spills & (1 << r)) c.i32(0).get(R0 + r).mem(Op.i32_store, this.ctx.regs + r * 4, 2);
+    if (size === 4) c.i32(0).get(local).mem(Op.i32_store, this.ctx.regs + reg * 4, 2);
+    else if (size === 2) c.i32(0).get(local).mem(Op.i32_store16, this.ctx.regs + reg * 4, 1);
+    else c.i32(0).get(local).mem(Op.i32_store8, this.ctx.regs + R8_OFFSET[reg]);
   }
   /**
    * The instruction by the interpreter (the `step` import; `next`: the EIP after it):
@@ -367,17 +346,10 @@ class Unit {
    * path of forms covered here only in part (a division that faults, LEAVE off the fast path).
    */
   stepCall(c: Code, next: number): void {
-    this.spill(c);
     c.i32(this.here).i32(next).get(BASE).i32(this.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_STEP).begin(Op.if);
-    c.get(BASE).i32(this.index + 1).op(Op.i32_add).op(Op.return); // the registers are in the memory
+    c.get(BASE).i32(this.index + 1).op(Op.i32_add).op(Op.return);
     c.op(Op.end);
-    this.reload(c);
     c.i32(0).mem(Op.i32_load, this.ctx.state + S_LIMIT, 2).set(LIMIT);
-  }
-
-  /** Loads register `r`'s local from the memory (all eight without `r`). */
-  reload(c: Code, r = -1): void {
-    for (let k = 0; k < 8; k++) if (r < 0 || k === r) c.i32(0).mem(Op.i32_load, this.ctx.regs + k * 4, 2).set(R0 + k);
   }
   reg(reg: number, size: number): Operand {
     return { read: (c) => this.regRead(c, reg, size), write: (c, l) => this.regWrite(c, reg, size, l), mem: false };
@@ -391,7 +363,6 @@ class Unit {
     if (this.based(seg)) {
       this.basedHit(c, seg, size, false);
       c.begin(Op.if, I32).get(TE).mem(LOAD[size], this.ctx.ram).op(Op.else);
-      this.spill(c);
       c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
       c.op(Op.end);
       return;
@@ -406,7 +377,6 @@ class Unit {
       }
       c.op(Op.else);
     }
-    this.spill(c);
     c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
     if (this.flat(seg)) c.op(Op.end);
   }
@@ -416,7 +386,6 @@ class Unit {
     if (this.based(seg)) {
       this.basedHit(c, seg, size, true);
       c.begin(Op.if).get(TE).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
-      this.spill(c);
       c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
       c.op(Op.end);
       return;
@@ -432,7 +401,6 @@ class Unit {
         c.begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
       }
     }
-    this.spill(c);
     c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
     if (this.flat(seg)) c.op(Op.end);
   }
@@ -504,7 +472,7 @@ class Unit {
 
   /** PUSH of local `v` (a dword). */
   push(c: Code, v: number): void {
-    c.get(R0 + ESP).i32(4).op(Op.i32_sub).set(O);
+    c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).i32(4).op(Op.i32_sub).set(O);
     if (this.flat(SS)) {
       // ESP aligned, as translator.ts's push32 asks (a misaligned stack takes the slow path there too).
       if (this.paged) {
@@ -518,29 +486,23 @@ class Unit {
         c.op(Op.else).i32(0).op(Op.end);
         c.begin(Op.if).get(O).get(v).mem(Op.i32_store, this.ctx.ram);
       }
-      c.get(O).set(R0 + ESP);
+      c.i32(0).get(O).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
-    this.spill(c);
     c.get(v).i32(this.here).call(F_PUSH).set(W);
-    this.reload(c, ESP);
-    this.written |= 1 << ESP;
     if (this.flat(SS)) c.op(Op.end);
   }
 
   /** POP of a dword into local V. */
   pop(c: Code): void {
-    c.get(R0 + ESP).set(O);
+    c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).set(O);
     if (this.flat(SS)) {
       if (this.paged) { this.tlbHit(c, 4, false); c.begin(Op.if).get(TE).mem(Op.i32_load, this.ctx.ram).set(V); }
       else { c.get(O).i32(this.end4).op(Op.i32_lt_u).begin(Op.if); c.get(O).mem(Op.i32_load, this.ctx.ram).set(V); }
-      c.get(O).i32(4).op(Op.i32_add).set(R0 + ESP);
+      c.i32(0).get(O).i32(4).op(Op.i32_add).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
-    this.spill(c);
     c.i32(this.here).call(F_POP).set(V);
-    this.reload(c, ESP);
-    this.written |= 1 << ESP;
     if (this.flat(SS)) c.op(Op.end);
   }
 
@@ -621,7 +583,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   let labels = new Set<number>();
   let d: Decoding | null = null;
   for (let pass = 0; ; pass++) {
-    d = decodeBlock(cpu, ctx, eip, phys, pageEnd, labels, 0xff);
+    d = decodeBlock(cpu, ctx, eip, phys, pageEnd, labels);
     if (d === null || d.eips.length === 0) return null;
     const inside = new Set(d.eips);
     const targets = new Set<number>();
@@ -632,8 +594,6 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
     if (pass === 3) return null;
     labels = targets;
   }
-  // Once more with the spills storing only the registers the block writes.
-  if (d.unit.written !== 0xff) d = decodeBlock(cpu, ctx, eip, phys, pageEnd, labels, d.unit.written)!;
   const { pieces, eips, exits, after, unit } = d;
   const count = eips.length;
   const index = new Map(eips.map((e, i) => [e, i]));
@@ -655,7 +615,6 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
     c.i32(caseOf.get(ti)!).set(L).br(depth);
   };
   body.i32(count).set(N);
-  unit.reload(body);
   body.begin(Op.loop);
   for (let k = cases - 1; k >= 0; k--) body.begin(Op.block);
   body.get(L).brTable([...Array(cases).keys()], cases - 1);
@@ -734,10 +693,9 @@ export const MAX_REGION_INSTRUCTIONS = 256;
  * translator's would; a later run also ends before an instruction that runs past the
  * page's end (an exit to it). Null when the first run holds one.
  */
-function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, pageEnd: number, labels: ReadonlySet<number>, spills: number): Decoding | null {
+function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, pageEnd: number, labels: ReadonlySet<number>): Decoding | null {
   const mem = cpu.mem;
   const u = new Unit(ctx);
-  u.spills = spills;
   u.segs = cpu.blockMode >>> BLOCK_MODE_SEGS_SHIFT;
   u.paged = (cpu.blockMode & BLOCK_MODE_PAGED) !== 0;
   u.user = (cpu.blockMode & BLOCK_MODE_USER) !== 0;
@@ -1019,16 +977,17 @@ function emitDivide(u: Unit, c: Code, E: Operand, signed: boolean, next: number)
   u.flagsKept();
   E.read(c); c.set(B);
   const dividend = (): void => {
-    c.get(R0 + EDX).op(Op.i64_extend_i32_u).i64(32).op(Op.i64_shl).get(R0 + EAX).op(Op.i64_extend_i32_u).op(Op.i64_or).set(P);
+    u.regRead(c, EDX, 4); c.op(Op.i64_extend_i32_u).i64(32).op(Op.i64_shl);
+    u.regRead(c, EAX, 4); c.op(Op.i64_extend_i32_u).op(Op.i64_or).set(P);
   };
   const results = (): void => {
-    c.get(Q).op(Op.i32_wrap_i64).set(R0 + EAX);
-    c.get(P).get(B).op(signed ? Op.i64_extend_i32_s : Op.i64_extend_i32_u).op(signed ? Op.i64_rem_s : Op.i64_rem_u).op(Op.i32_wrap_i64).set(R0 + EDX);
+    c.get(Q).op(Op.i32_wrap_i64).set(V);
+    c.get(P).get(B).op(signed ? Op.i64_extend_i32_s : Op.i64_extend_i32_u).op(signed ? Op.i64_rem_s : Op.i64_rem_u).op(Op.i32_wrap_i64).set(A);
+    u.regWrite(c, EAX, 4, V); u.regWrite(c, EDX, 4, A);
   };
-  u.written |= (1 << EAX) | (1 << EDX);
   if (!signed) {
     // Fits when EDX < the divisor (which also rules a divisor of 0 out).
-    c.get(R0 + EDX).get(B).op(Op.i32_lt_u).begin(Op.if);
+    u.regRead(c, EDX, 4); c.get(B).op(Op.i32_lt_u).begin(Op.if);
     dividend();
     c.get(P).get(B).op(Op.i64_extend_i32_u).op(Op.i64_div_u).set(Q);
     results();
@@ -1057,32 +1016,33 @@ function emitDivide(u: Unit, c: Code, E: Operand, signed: boolean, next: number)
 function emitString(u: Unit, c: Code, op: number, sz: number, seg: number): Emit {
   const st = u.ctx.state;
   c.i32(-sz).i32(sz).i32(0).mem(Op.i32_load, st + S_FLAGS, 2).i32(0x400).op(Op.i32_and).op(Op.select).set(C);
-  const step = (r: number): void => { c.get(R0 + r).get(C).op(Op.i32_add).set(R0 + r); u.written |= 1 << r; };
+  const step = (r: number): void => { u.regRead(c, r, 4); c.get(C).op(Op.i32_add).set(T); u.regWrite(c, r, 4, T); };
+  const at = (r: number): void => { u.regRead(c, r, 4); c.set(O); };
   const kind = op & ~1;
   if (kind === 0xac) { // LODS
-    c.get(R0 + ESI).set(O); u.memRead(c, seg, sz); c.set(V);
+    at(ESI); u.memRead(c, seg, sz); c.set(V);
     u.regWrite(c, EAX, sz, V); step(ESI);
     u.flagsKept();
     return Emit.Plain;
   }
   if (kind === 0xaa) { // STOS
     u.regRead(c, EAX, sz); c.set(V);
-    c.get(R0 + EDI).set(O); u.memWrite(c, ES, sz, V);
+    at(EDI); u.memWrite(c, ES, sz, V);
     step(EDI);
     u.flagsKept();
     return Emit.Writes;
   }
   if (kind === 0xa4) { // MOVS
-    c.get(R0 + ESI).set(O); u.memRead(c, seg, sz); c.set(V);
-    c.get(R0 + EDI).set(O); u.memWrite(c, ES, sz, V);
+    at(ESI); u.memRead(c, seg, sz); c.set(V);
+    at(EDI); u.memWrite(c, ES, sz, V);
     step(ESI); step(EDI);
     u.flagsKept();
     return Emit.Writes;
   }
   // SCAS: the accumulator less ES:EDI; CMPS: seg:ESI less ES:EDI. The flags of sub().
   if (kind === 0xae) { u.regRead(c, EAX, sz); c.set(A); }
-  else { c.get(R0 + ESI).set(O); u.memRead(c, seg, sz); c.set(A); }
-  c.get(R0 + EDI).set(O); u.memRead(c, ES, sz); c.set(B);
+  else { at(ESI); u.memRead(c, seg, sz); c.set(A); }
+  at(EDI); u.memRead(c, ES, sz); c.set(B);
   c.get(A).get(B).op(Op.i32_sub); if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and); c.set(V);
   if (kind === 0xa6) step(ESI);
   step(EDI);
@@ -1128,9 +1088,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     const sz = op & 1 ? size : 1;
     u.flagsKept();
     u.regRead(c, 1, 4); c.begin(Op.if);
-    u.spill(c);
     c.i32(op).i32(sz).i32(ieip).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_REP).set(T);
-    u.reload(c);
     c.get(T).begin(Op.if);
     // 1: stopped part-way, EIP on it; 2: leave after it.
     exitTo(c, u, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
@@ -1223,13 +1181,13 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       if (size !== 4) return Emit.None;
       const next = ieip + (st.pos - startPos);
       u.flagsKept();
-      c.get(R0 + EBP).set(O);
+      u.regRead(c, EBP, 4); c.set(O);
       if (!u.flat(SS)) { u.stepCall(c, next); return Emit.Plain; }
       if (u.paged) { u.tlbHit(c, 4, false); c.begin(Op.if).get(TE).mem(Op.i32_load, u.ctx.ram).set(V); }
       else { c.get(O).i32(u.end4).op(Op.i32_lt_u).begin(Op.if); c.get(O).mem(Op.i32_load, u.ctx.ram).set(V); }
-      c.get(O).i32(4).op(Op.i32_add).set(R0 + ESP);
-      c.get(V).set(R0 + EBP);
-      u.written |= (1 << ESP) | (1 << EBP);
+      c.get(O).i32(4).op(Op.i32_add).set(T);
+      u.regWrite(c, ESP, 4, T);
+      u.regWrite(c, EBP, 4, V);
       c.op(Op.else);
       u.stepCall(c, next);
       c.op(Op.end);
@@ -1490,9 +1448,7 @@ function translate0F(
   switch (op) {
     case 0x31:
       // RDTSC: the instructions before it charged first (the `rdtsc` import).
-      u.spill(c);
       c.i32(u.here).get(BASE).i32(u.index).op(Op.i32_add).call(F_RDTSC);
-      u.reload(c, EAX); u.reload(c, EDX);
       u.flagsKept();
       return Emit.Plain;
     case 0xaf: {
