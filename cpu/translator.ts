@@ -402,7 +402,12 @@ interface Decoding {
 /** What translateOne learns of an instruction, before it translates one: nothing yet (conservative flags). */
 function beginInstruction(): void {
   lastBranch.cc = -2; lastBranch.call = false;
-  flagInfo.reads = true; flagInfo.modifies = true; flagInfo.all = false; flagInfo.keepsCf = false; flagInfo.op = -1; flagInfo.size = 0;
+  unknownFlags(flagInfo);
+}
+
+/** Sets `f` to what is known of an instruction's flags before it is translated: nothing (it reads and changes them). */
+export function unknownFlags(f: FlagInfo): void {
+  f.reads = true; f.modifies = true; f.all = false; f.keepsCf = false; f.op = -1; f.size = 0;
 }
 
 /**

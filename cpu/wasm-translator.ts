@@ -41,7 +41,7 @@ import { setCfOf } from './alu';
 import { alwaysTransfers, instructionLength } from './length';
 import { CS, DS, ES, EAX, EDX, ESI, EDI, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT } from './registers';
 import {
-  byte, dword, word, immediate, signedImm8, liveFlags, prefixes, tlbNeedAt, rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
+  byte, dword, word, immediate, signedImm8, liveFlags, prefixes, tlbNeedAt, unknownFlags, rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
 } from './translator';
 
 // ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
@@ -56,10 +56,10 @@ function instructionsLeft(cpu: Cpu): number {
  * Leaves the block: Cpu.eip is `eip` (a constant, or what the code pushes) and BASE +
  * `count` instructions are done.
  */
-function exitTo(c: Code, u: Unit, eip: number | ((c: Code) => void), count: number): void {
+function exitTo(c: Code, state: number, eip: number | ((c: Code) => void), count: number): void {
   c.i32(0);
   if (typeof eip === 'number') c.i32(eip); else eip(c);
-  c.mem(Op.i32_store, u.ctx.state + S_EIP, 2);
+  c.mem(Op.i32_store, state + S_EIP, 2);
   c.get(BASE).i32(count).op(Op.i32_add).op(Op.return);
 }
 
@@ -130,6 +130,13 @@ export class WasmContext {
       const c = done - cpu.blockCommitted;
       cpu.left -= c * cpu.instructionCycles; cpu.sliceInstr += c; cpu.blockCommitted += c;
     };
+    // After cycles charged inside the block: its new limit into the S_LIMIT slot
+    // (translator.ts's REBUDGET), and whether the rest of this pass (`pass`
+    // instructions from the block's start) still fits in the slice.
+    const rebudget = (pass: number): boolean => {
+      s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
+      return cpu.left >= (pass - cpu.blockCommitted) * cpu.instructionCycles;
+    };
     this.out = out;
     this.imports = {
       i: {
@@ -158,8 +165,7 @@ export class WasmContext {
           cpu.rep = 0;
           if (cpu.reg32[1] !== 0) return 1;
           if (cpu.smc === true) return 2;
-          s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
-          return (cpu.irqLine === true && (cpu.flags & 0x200) !== 0) || cpu.left < (pass - cpu.blockCommitted) * cpu.instructionCycles ? 2 : 0;
+          return !rebudget(pass) || (cpu.irqLine === true && (cpu.flags & IF) !== 0) ? 2 : 0;
         },
         // One instruction at `eip` that no form here covers, by the interpreter (its
         // `step`), as the run loop would run it: the instructions before it charged first
@@ -180,12 +186,11 @@ export class WasmContext {
           cpu.block = block;
           this.enter();
           const e = cpu.eip;
-          if (e !== next >>> 0 || cpu.smc === true || cpu.blockMode !== mode || cpu.csD32 !== true || e >= cpu.fetchHi || e < cpu.fetchLo ||
-            (cpu.irqLine === true && (cpu.flags & IF) !== 0) || (cpu.flags & TF) !== 0 || cpu.left < (pass - cpu.blockCommitted) * cpu.instructionCycles) {
+          if (!rebudget(pass) || e !== next >>> 0 || cpu.smc === true || cpu.blockMode !== mode || cpu.csD32 !== true || e >= cpu.fetchHi ||
+            e < cpu.fetchLo || (cpu.irqLine === true && (cpu.flags & IF) !== 0) || (cpu.flags & TF) !== 0) {
             s[S_EIP >> 2] = e;
             return 1;
           }
-          s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
           return 0;
         },
         // RDTSC at `eip`, `done` instructions of the block before it (translator.ts's).
@@ -198,8 +203,7 @@ export class WasmContext {
         // PAUSE's cycles beyond an instruction's; 1 when the rest of the pass (`pass`) no longer fits.
         pause: (pass: number) => {
           cpu.left -= cpu.pauseCycles - cpu.instructionCycles;
-          s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
-          return cpu.left < (pass - cpu.blockCommitted) * cpu.instructionCycles ? 1 : 0;
+          return rebudget(pass) ? 0 : 1;
         },
         // A rotate's CF and OF, the other flags as they stand (alu.ts's setCfOf).
         cfof: (cf: number, of: number) => {
@@ -349,8 +353,11 @@ class Unit {
     c.i32(this.here).i32(next).get(BASE).i32(this.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_STEP).begin(Op.if);
     c.get(BASE).i32(this.index + 1).op(Op.i32_add).op(Op.return);
     c.op(Op.end);
-    c.i32(0).mem(Op.i32_load, this.ctx.state + S_LIMIT, 2).set(LIMIT);
+    this.limitFromSlot(c);
   }
+
+  /** After an import that charged cycles inside the block: its limit from the S_LIMIT slot (REBUDGET). */
+  limitFromSlot(c: Code): void { c.i32(0).mem(Op.i32_load, this.ctx.state + S_LIMIT, 2).set(LIMIT); }
   reg(reg: number, size: number): Operand {
     return { read: (c) => this.regRead(c, reg, size), write: (c, l) => this.regWrite(c, reg, size, l), mem: false };
   }
@@ -493,12 +500,20 @@ class Unit {
     if (this.flat(SS)) c.op(Op.end);
   }
 
+  /**
+   * SS flat: opens an `if` taken when the dword at linear O is in RAM (and, paging on,
+   * its TLB entry allows the read), with its value in V; its `else` is the slow path.
+   */
+  stackRead(c: Code): void {
+    if (this.paged) { this.tlbHit(c, 4, false); c.begin(Op.if).get(TE).mem(Op.i32_load, this.ctx.ram).set(V); }
+    else { c.get(O).i32(this.end4).op(Op.i32_lt_u).begin(Op.if); c.get(O).mem(Op.i32_load, this.ctx.ram).set(V); }
+  }
+
   /** POP of a dword into local V. */
   pop(c: Code): void {
     c.i32(0).mem(Op.i32_load, this.ctx.regs + ESP * 4, 2).set(O);
     if (this.flat(SS)) {
-      if (this.paged) { this.tlbHit(c, 4, false); c.begin(Op.if).get(TE).mem(Op.i32_load, this.ctx.ram).set(V); }
-      else { c.get(O).i32(this.end4).op(Op.i32_lt_u).begin(Op.if); c.get(O).mem(Op.i32_load, this.ctx.ram).set(V); }
+      this.stackRead(c);
       c.i32(0).get(O).i32(4).op(Op.i32_add).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
@@ -531,9 +546,9 @@ class Unit {
   /** Pushes condition `cc` (SDM vol. 2, appendix B.1): inline from a known state (as translator.ts's conditionExpr), else through condition(). */
   condition(c: Code, cc: number): void {
     const k = this.known;
-    if (k.op < 0) { c.i32(cc).call(F_COND); return; }
     const t = cc >> 1;
-    if (t === 5) { c.i32(cc).call(F_COND); return; } // PF: from the state slots (the parity table is not in the memory)
+    // Unknown, or PF (the parity table is not in the memory): from the state slots.
+    if (k.op < 0 || t === 5) { c.i32(cc).call(F_COND); return; }
     const sz = k.size, S = SIGN[sz];
     const a = () => this.slot(c, S_A), b = () => this.slot(c, S_B), r = () => this.slot(c, S_R);
     const sx = (push: () => void) => { push(); if (sz === 1) c.op(Op.i32_extend8_s); else if (sz === 2) c.op(Op.i32_extend16_s); };
@@ -594,7 +609,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
     if (pass === 3) return null;
     labels = targets;
   }
-  const { pieces, eips, exits, after, unit } = d;
+  const { pieces, eips, exits, after } = d;
   const count = eips.length;
   const index = new Map(eips.map((e, i) => [e, i]));
   // Cases of the dispatch: the block's start and each label, in order.
@@ -603,7 +618,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   const cases = caseOf.size;
   const st = ctx.state;
   const body = new Code();
-  const exit = (c: Code, target: number, plus: number): void => exitTo(c, unit, target, plus);
+  const exit = (c: Code, target: number, plus: number): void => exitTo(c, st, target, plus);
   // A jump from instruction i to instruction index ti inside the block (translator.ts's goto); `depth` is the loop's.
   const goto = (c: Code, i: number, t: number, depth: number): void => {
     const ti = index.get(t)!;
@@ -667,7 +682,6 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
 }
 
 interface Decoding {
-  unit: Unit;
   pieces: Piece[][];
   eips: number[];
   /** Per instruction: a branch's condition (code pushing it; null for a JMP) and target, or null. */
@@ -730,8 +744,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
       u.cur = [];
       u.index = eips.length;
       u.here = ieip;
-      const f = u.flagInfo;
-      f.reads = true; f.modifies = true; f.all = false; f.keepsCf = false; f.op = -1; f.size = 0;
+      unknownFlags(u.flagInfo);
       u.lastBranch.cc = -2; u.lastBranch.call = false;
       let res = translateOne(u, mem, st, ieip, start);
       if (res === Emit.None) {
@@ -739,7 +752,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         const n = instructionLength(mem, start, pageEnd, true);
         if (n !== 0) {
           u.cur = [];
-          f.reads = true; f.modifies = true; f.all = false; f.keepsCf = false; f.op = -1; f.size = 0;
+          unknownFlags(u.flagInfo);
           st.pos = start + n; st.ok = true;
           res = emitStep(u, (ieip + n) >>> 0, alwaysTransfers(mem, start));
         }
@@ -769,7 +782,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         // instruction; after a CALL its target is the next instruction, followed or not.
         const c = u.piece(false);
         c.get(W).begin(Op.if);
-        exitTo(c, u, res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next, eips.length);
+        exitTo(c, u.ctx.state, res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next, eips.length);
         c.op(Op.end);
       }
       u.pieces.push(u.cur);
@@ -800,7 +813,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
     }
   }
   dropDeadFlags(u.pieces, infos);
-  return { unit: u, pieces: u.pieces, eips, exits, after, end };
+  return { pieces: u.pieces, eips, exits, after, end };
 }
 
 /** translator.ts's dropDeadFlags, on pieces. */
@@ -1016,26 +1029,26 @@ function emitDivide(u: Unit, c: Code, E: Operand, signed: boolean, next: number)
 function emitString(u: Unit, c: Code, op: number, sz: number, seg: number): Emit {
   const st = u.ctx.state;
   c.i32(-sz).i32(sz).i32(0).mem(Op.i32_load, st + S_FLAGS, 2).i32(0x400).op(Op.i32_and).op(Op.select).set(C);
-  const step = (r: number): void => { u.regRead(c, r, 4); c.get(C).op(Op.i32_add).set(T); u.regWrite(c, r, 4, T); };
+  const advance = (r: number): void => { u.regRead(c, r, 4); c.get(C).op(Op.i32_add).set(T); u.regWrite(c, r, 4, T); };
   const at = (r: number): void => { u.regRead(c, r, 4); c.set(O); };
   const kind = op & ~1;
   if (kind === 0xac) { // LODS
     at(ESI); u.memRead(c, seg, sz); c.set(V);
-    u.regWrite(c, EAX, sz, V); step(ESI);
+    u.regWrite(c, EAX, sz, V); advance(ESI);
     u.flagsKept();
     return Emit.Plain;
   }
   if (kind === 0xaa) { // STOS
     u.regRead(c, EAX, sz); c.set(V);
     at(EDI); u.memWrite(c, ES, sz, V);
-    step(EDI);
+    advance(EDI);
     u.flagsKept();
     return Emit.Writes;
   }
   if (kind === 0xa4) { // MOVS
     at(ESI); u.memRead(c, seg, sz); c.set(V);
     at(EDI); u.memWrite(c, ES, sz, V);
-    step(ESI); step(EDI);
+    advance(ESI); advance(EDI);
     u.flagsKept();
     return Emit.Writes;
   }
@@ -1044,8 +1057,8 @@ function emitString(u: Unit, c: Code, op: number, sz: number, seg: number): Emit
   else { at(ESI); u.memRead(c, seg, sz); c.set(A); }
   at(EDI); u.memRead(c, ES, sz); c.set(B);
   c.get(A).get(B).op(Op.i32_sub); if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and); c.set(V);
-  if (kind === 0xa6) step(ESI);
-  step(EDI);
+  if (kind === 0xa6) advance(ESI);
+  advance(EDI);
   u.record(u.piece(true), LazyOp.Sub, A, B, V, sz, ARITH);
   u.piece(false);
   u.flagsSet(LazyOp.Sub, sz, true);
@@ -1059,7 +1072,7 @@ function emitString(u: Unit, c: Code, op: number, sz: number, seg: number): Emit
 function emitStep(u: Unit, next: number, transfers: boolean): Emit {
   const c = u.piece(false);
   u.stepCall(c, next);
-  if (transfers) { exitTo(c, u, next, u.index + 1); return Emit.Terminates; }
+  if (transfers) { exitTo(c, u.ctx.state, next, u.index + 1); return Emit.Terminates; }
   return Emit.Plain;
 }
 
@@ -1076,9 +1089,9 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     if (u.ctx.cpu.pauseCycles === u.ctx.cpu.instructionCycles) { u.flagsUntouched(); return Emit.Plain; }
     u.flagsKept(); // it may leave the block: the flags before it are seen
     c.get(BASE).get(N).op(Op.i32_add).call(F_PAUSE).begin(Op.if);
-    exitTo(c, u, ieip + (st.pos - startPos), u.index + 1);
+    exitTo(c, u.ctx.state, ieip + (st.pos - startPos), u.index + 1);
     c.op(Op.end);
-    c.i32(0).mem(Op.i32_load, u.ctx.state + S_LIMIT, 2).set(LIMIT);
+    u.limitFromSlot(c);
     return Emit.Plain;
   }
   if (rep) {
@@ -1091,9 +1104,9 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     c.i32(op).i32(sz).i32(ieip).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_REP).set(T);
     c.get(T).begin(Op.if);
     // 1: stopped part-way, EIP on it; 2: leave after it.
-    exitTo(c, u, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
+    exitTo(c, u.ctx.state, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
     c.op(Op.end);
-    c.i32(0).mem(Op.i32_load, u.ctx.state + S_LIMIT, 2).set(LIMIT);
+    u.limitFromSlot(c);
     c.op(Op.end);
     return Emit.Plain;
   }
@@ -1183,8 +1196,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       u.flagsKept();
       u.regRead(c, EBP, 4); c.set(O);
       if (!u.flat(SS)) { u.stepCall(c, next); return Emit.Plain; }
-      if (u.paged) { u.tlbHit(c, 4, false); c.begin(Op.if).get(TE).mem(Op.i32_load, u.ctx.ram).set(V); }
-      else { c.get(O).i32(u.end4).op(Op.i32_lt_u).begin(Op.if); c.get(O).mem(Op.i32_load, u.ctx.ram).set(V); }
+      u.stackRead(c);
       c.get(O).i32(4).op(Op.i32_add).set(T);
       u.regWrite(c, ESP, 4, T);
       u.regWrite(c, EBP, 4, V);
@@ -1303,7 +1315,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     case 0xc3: {
       if (size !== 4) return Emit.None;
       u.pop(c);
-      exitTo(c, u, (e) => e.get(V), u.index + 1);
+      exitTo(c, u.ctx.state, (e) => e.get(V), u.index + 1);
       u.flagsKept();
       return Emit.Terminates;
     }
@@ -1389,7 +1401,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       }
       if (kind === 2 || kind === 4) {
         if (kind === 4) { E.read(c); c.set(A); }
-        exitTo(c, u, (e) => e.get(A), u.index + 1);
+        exitTo(c, u.ctx.state, (e) => e.get(A), u.index + 1);
         u.flagsKept();
         return Emit.Terminates;
       }
