@@ -402,10 +402,9 @@ class Unit {
         this.tlbHit(c, size, true);
         c.begin(Op.if).get(TE).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
       } else {
-        c.get(O).i32(this.endFor(size)).op(Op.i32_lt_u).begin(Op.if, I32);
-        this.codeFree(c, O, size);
-        c.op(Op.else).i32(0).op(Op.end);
-        c.begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
+        this.inRam(c, this.endFor(size));
+        this.codeFree(c, TE, size);
+        c.op(Op.i32_and).begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
       }
     }
     c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
@@ -415,13 +414,19 @@ class Unit {
   /**
    * Paging on (translator.ts's inlineAt): pushes 1 when the `size` bytes at linear O lie
    * in one page whose TLB entry allows the access at the block's CPL and says the page
-   * is in RAM (and, for a write, holds no translated code), leaving the physical address
-   * in TE; else 0.
+   * is in RAM (and, for a write, holds no translated code), else 0; TE is left holding
+   * the physical address (meaningful on a hit only). `aligned`: O is known to be a
+   * multiple of `size` where this matters (the caller tests it), so it cannot cross.
+   *
+   * Without a branch: every 32-bit linear address has an entry to load (the TLB covers
+   * the 4 GiB), so the tests are worked out side by side and joined with i32.and, and
+   * the physical address is made whether or not it will be used. Nested `if`s with
+   * results cost more than the arithmetic in V8's baseline code (Liftoff), which most
+   * blocks run in.
    */
-  tlbHit(c: Code, size: number, write: boolean): void {
-    if (size > 1) c.get(O).i32(4095).op(Op.i32_and).i32(4097 - size).op(Op.i32_lt_u).begin(Op.if, I32);
+  tlbHit(c: Code, size: number, write: boolean, aligned = false): void {
     this.tlbAllows(c, O, write);
-    if (size > 1) c.op(Op.else).i32(0).op(Op.end);
+    if (size > 1 && !aligned) c.get(O).i32(4095).op(Op.i32_and).i32(4097 - size).op(Op.i32_lt_u).op(Op.i32_and);
     this.physical(c, O);
   }
 
@@ -432,11 +437,9 @@ class Unit {
     c.i32(need).op(Op.i32_and).i32(need).op(Op.i32_eq);
   }
 
-  /** On the pushed hit: the physical address of linear `lin` into TE from its entry, and 1; else 0. */
+  /** The physical address of linear `lin` into TE from its entry there (the pushed test left as it is). */
   physical(c: Code, lin: number): void {
-    c.begin(Op.if, I32);
-    c.get(TE).i32(-4096).op(Op.i32_and).get(lin).i32(4095).op(Op.i32_and).op(Op.i32_or).set(TE).i32(1);
-    c.op(Op.else).i32(0).op(Op.end);
+    c.get(TE).i32(-4096).op(Op.i32_and).get(lin).i32(4095).op(Op.i32_and).op(Op.i32_or).set(TE);
   }
 
   /** FS or GS with paging on: through basedMask (translator.ts's basedAt); with paging off they take the slow path. */
@@ -446,22 +449,28 @@ class Unit {
    * translator.ts's basedAt: pushes 1 when `seg` is in basedMask (paging on, offsets to 4
    * GiB, any base), the `size` bytes at its base + O lie in one page and O does not run
    * past 4 GiB, and the TLB entry of that page allows the access, leaving the physical
-   * address in TE; else 0. The linear address goes through T.
+   * address in TE; else 0. The linear address goes through T. Without a branch, as tlbHit.
    */
   basedHit(c: Code, seg: number, size: number, write: boolean): void {
-    c.i32(0).mem(Op.i32_load, this.ctx.state + S_BASED, 2).i32(1 << seg).op(Op.i32_and).begin(Op.if, I32);
-    c.i32(0).mem(Op.i32_load, this.ctx.segBase + seg * 4, 2).get(O).op(Op.i32_add).tee(T);
+    c.i32(0).mem(Op.i32_load, this.ctx.state + S_BASED, 2).i32(1 << seg).op(Op.i32_and).i32(0).op(Op.i32_ne);
+    c.i32(0).mem(Op.i32_load, this.ctx.segBase + seg * 4, 2).get(O).op(Op.i32_add).set(T);
     if (size > 1) {
-      c.i32(4095).op(Op.i32_and).i32(4097 - size).op(Op.i32_lt_u);
+      c.get(T).i32(4095).op(Op.i32_and).i32(4097 - size).op(Op.i32_lt_u).op(Op.i32_and);
       c.get(O).i32(-size).op(Op.i32_le_u).op(Op.i32_and); // o <= 2^32 - size, unsigned
-      c.begin(Op.if, I32);
-    } else {
-      c.op(Op.drop).i32(1).begin(Op.if, I32);
     }
     this.tlbAllows(c, T, write);
-    c.op(Op.else).i32(0).op(Op.end);
-    c.op(Op.else).i32(0).op(Op.end);
+    c.op(Op.i32_and);
     this.physical(c, T);
+  }
+
+  /**
+   * Paging off: pushes whether O is below `end` (the access lies in RAM), and leaves in
+   * TE O if so, else 0: an address whose code-page byte may be loaded whatever O is, so
+   * that codeFree's test can be joined to this one without a branch (as tlbHit's).
+   */
+  inRam(c: Code, end: number): void {
+    c.get(O).i32(end).op(Op.i32_lt_u).tee(TE);
+    c.get(O).i32(0).get(TE).op(Op.select).set(TE);
   }
 
   /** Pushes 1 when the pages of the `size` bytes at physical `local` hold no translated code (the address is in RAM). */
@@ -483,15 +492,15 @@ class Unit {
     if (this.flat(SS)) {
       // ESP aligned, as translator.ts's push32 asks (a misaligned stack takes the slow path there too).
       if (this.paged) {
-        c.get(O).i32(3).op(Op.i32_and).op(Op.i32_eqz).begin(Op.if, I32);
-        this.tlbHit(c, 4, true);
-        c.op(Op.else).i32(0).op(Op.end);
-        c.begin(Op.if).get(TE).get(v).mem(Op.i32_store, this.ctx.ram);
+        c.get(O).i32(3).op(Op.i32_and).op(Op.i32_eqz);
+        this.tlbHit(c, 4, true, true);
+        c.op(Op.i32_and).begin(Op.if).get(TE).get(v).mem(Op.i32_store, this.ctx.ram);
       } else {
-        c.get(O).i32(3).op(Op.i32_and).op(Op.i32_eqz).get(O).i32(this.end4).op(Op.i32_lt_u).op(Op.i32_and).begin(Op.if, I32);
-        this.codeFree(c, O, 4);
-        c.op(Op.else).i32(0).op(Op.end);
-        c.begin(Op.if).get(O).get(v).mem(Op.i32_store, this.ctx.ram);
+        c.get(O).i32(3).op(Op.i32_and).op(Op.i32_eqz);
+        this.inRam(c, this.end4);
+        c.op(Op.i32_and);
+        this.codeFree(c, TE, 4);
+        c.op(Op.i32_and).begin(Op.if).get(O).get(v).mem(Op.i32_store, this.ctx.ram);
       }
       c.i32(0).get(O).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
