@@ -110,6 +110,7 @@ function wasmForms(rng: () => number): (() => Piece)[] {
     () => ({ bytes: [0x70 + pick([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15]), 0], skip: 1 + int(3) }),
     () => ({ bytes: [0xe8, 0, 0, 0, 0], call: true }),
     () => ({ bytes: [pick([0x8b, 0x89]), (reg() << 3) | reg()] }), // [r32]: anywhere (open bus, the device)
+    () => ({ bytes: [0x64, pick([0x8b, 0x89]), (reg() << 3) | reg()] }), // FS:[r32] (based, paging on): anywhere, the slow path with the flags pending
     () => ({ bytes: [pick([0x8b, 0x89]), 0x85 | (reg() << 3), ...le(0xffe - int(4))] }),
     () => ({ bytes: [0xeb, 0], skip: 1 + int(2) }),
     () => ({ bytes: [0xb9, ...le(1 + int(20)), 0x40, 0x49, 0x75, 0xfc] }),

@@ -285,9 +285,10 @@ function flagFunctions(m: ModuleBuilder, st: number): void {
 // Locals: the parameter `limit`, then these i32 ones, then the i64 P (a product).
 // N holds the block's instruction count (set on entry: the count is known only once the region is).
 // TE holds a TLB entry, then the physical address it gives.
-const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10, TE = 11;
-const LOCALS = 11;
-const P = 12, Q = 13; // i64
+// FA, FB and FR hold the operands and result of the pending flag record (see Pending).
+const LIMIT = 0, A = 1, B = 2, V = 3, O = 4, C = 5, W = 6, BASE = 7, L = 8, T = 9, N = 10, TE = 11, FA = 12, FB = 13, FR = 14;
+const LOCALS = 14;
+const P = 15, Q = 16; // i64
 const LOCALS64 = 2;
 
 const R8_OFFSET = [0, 4, 8, 12, 1, 5, 9, 13];
@@ -301,6 +302,29 @@ const enum Emit { None = 0, Plain = 1, Writes = 2, Terminates = 3, Branch = 4, J
 /** One instruction's code: pieces in order, those that record its flags marked (dropped when the flags are dead). */
 interface Piece { code: Code; flags: boolean }
 
+/**
+ * A flag record not yet in the state slots. An operation that sets the flags leaves its
+ * operands and result in the locals FA, FB and FR (or constants here), which cost next
+ * to nothing, and the six stores of the lazy state are made only where something can
+ * see the slots: before a call out of the block (the slow paths, whose helpers may
+ * fault, stores included only on those paths), before an exit, and at the end of each
+ * path into a label. Conditions after it read the locals. A record is deferred only on
+ * a block's straight-line path; inside a conditional the slots are written at once
+ * (Unit.recordNow), the pending one first.
+ */
+interface Pending { op: number; a: number; b: number; constAB: boolean; sign: number; lazy: number }
+
+/** Stores `p` (when there is one) into the state slots at `state`. */
+function storePending(c: Code, state: number, p: Pending | null): void {
+  if (p === null) return;
+  c.i32(0).i32(p.op).mem(Op.i32_store, state + S_OP, 2);
+  if (p.constAB) { c.i32(0).i32(p.a).mem(Op.i32_store, state + S_A, 2); c.i32(0).i32(p.b).mem(Op.i32_store, state + S_B, 2); }
+  else { c.i32(0).get(FA).mem(Op.i32_store, state + S_A, 2); c.i32(0).get(FB).mem(Op.i32_store, state + S_B, 2); }
+  c.i32(0).get(FR).mem(Op.i32_store, state + S_R, 2);
+  c.i32(0).i32(p.sign).mem(Op.i32_store, state + S_SIGN, 2);
+  c.i32(0).i32(p.lazy).mem(Op.i32_store, state + S_LAZY, 2);
+}
+
 /** An operand: code that pushes its value, and code that stores the value of a local. */
 interface Operand { read(c: Code): void; write(c: Code, local: number): void; mem: boolean }
 
@@ -311,6 +335,8 @@ class Unit {
   code = new Code();
   flagInfo: FlagInfo = { reads: true, modifies: true, all: false, keepsCf: false, op: -1, size: 0 };
   readonly known = { op: -1, size: 0, cfKept: false };
+  /** The flag record the state slots do not hold yet, at this point of the straight-line path. */
+  pend: Pending | null = null;
   readonly lastBranch = { cc: -2, disp: 0, call: false };
   /** The instruction's index in the block, and its EIP. */
   index = 0;
@@ -350,6 +376,7 @@ class Unit {
    * path of forms covered here only in part (a division that faults, LEAVE off the fast path).
    */
   stepCall(c: Code, next: number): void {
+    this.flush(c);
     c.i32(this.here).i32(next).get(BASE).i32(this.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_STEP).begin(Op.if);
     c.get(BASE).i32(this.index + 1).op(Op.i32_add).op(Op.return);
     c.op(Op.end);
@@ -370,7 +397,7 @@ class Unit {
     if (this.based(seg)) {
       this.basedHit(c, seg, size, false);
       c.begin(Op.if, I32).get(TE).mem(LOAD[size], this.ctx.ram).op(Op.else);
-      c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
+      this.flush(c); c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
       c.op(Op.end);
       return;
     }
@@ -384,7 +411,7 @@ class Unit {
       }
       c.op(Op.else);
     }
-    c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
+    this.flush(c); c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
     if (this.flat(seg)) c.op(Op.end);
   }
 
@@ -393,7 +420,7 @@ class Unit {
     if (this.based(seg)) {
       this.basedHit(c, seg, size, true);
       c.begin(Op.if).get(TE).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
-      c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
+      this.flush(c); c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
       c.op(Op.end);
       return;
     }
@@ -407,7 +434,7 @@ class Unit {
         c.op(Op.i32_and).begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
       }
     }
-    c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
+    this.flush(c); c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
     if (this.flat(seg)) c.op(Op.end);
   }
 
@@ -505,7 +532,7 @@ class Unit {
       c.i32(0).get(O).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
-    c.get(v).i32(this.here).call(F_PUSH).set(W);
+    this.flush(c); c.get(v).i32(this.here).call(F_PUSH).set(W);
     if (this.flat(SS)) c.op(Op.end);
   }
 
@@ -526,7 +553,7 @@ class Unit {
       c.i32(0).get(O).i32(4).op(Op.i32_add).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
-    c.i32(this.here).call(F_POP).set(V);
+    this.flush(c); c.i32(this.here).call(F_POP).set(V);
     if (this.flat(SS)) c.op(Op.end);
   }
 
@@ -539,15 +566,32 @@ class Unit {
     f.reads = mayLeave; f.modifies = true; f.all = true; f.op = op; f.size = sz;
   }
 
-  /** Records the lazy state: op, the locals or constants for A and B, the local R, the sign and which flags are lazy. */
+  /**
+   * Records the lazy state: op, the locals or constants for A and B, the local R, the
+   * sign and which flags are lazy. Deferred (see Pending): on the straight-line path only.
+   */
   record(c: Code, op: number, a: number, b: number, r: number, sz: number, lazy: number, constAB = false): void {
-    const st = this.ctx.state;
-    c.i32(0).i32(op).mem(Op.i32_store, st + S_OP, 2);
-    if (constAB) { c.i32(0).i32(a).mem(Op.i32_store, st + S_A, 2); c.i32(0).i32(b).mem(Op.i32_store, st + S_B, 2); }
-    else { c.i32(0).get(a).mem(Op.i32_store, st + S_A, 2); c.i32(0).get(b).mem(Op.i32_store, st + S_B, 2); }
-    c.i32(0).get(r).mem(Op.i32_store, st + S_R, 2);
-    c.i32(0).i32(SIGN[sz]).mem(Op.i32_store, st + S_SIGN, 2);
-    c.i32(0).i32(lazy).mem(Op.i32_store, st + S_LAZY, 2);
+    if (!constAB) c.get(a).set(FA).get(b).set(FB);
+    c.get(r).set(FR);
+    this.pend = { op, a, b, constAB, sign: SIGN[sz], lazy };
+  }
+
+  /** The same, into the slots at once (inside a conditional: the pending record settled before it). */
+  recordNow(c: Code, op: number, a: number, b: number, r: number, sz: number, lazy: number, constAB = false): void {
+    this.record(c, op, a, b, r, sz, lazy, constAB);
+    this.settle(c);
+  }
+
+  /** The pending record into the slots, on a path that leaves the straight line (a slow path, an exit): it stays pending on the other. */
+  flush(c: Code): void { storePending(c, this.ctx.state, this.pend); }
+
+  /** The pending record into the slots on the straight-line path: none is pending after it. */
+  settle(c: Code): void { this.flush(c); this.pend = null; }
+
+  /** Leaves the block (exitTo), the pending record stored first. */
+  exit(c: Code, eip: number | ((c: Code) => void), count: number): void {
+    this.flush(c);
+    exitTo(c, this.ctx.state, eip, count);
   }
 
   slot(c: Code, offset: number): void { c.i32(0).mem(Op.i32_load, this.ctx.state + offset, 2); }
@@ -557,9 +601,14 @@ class Unit {
     const k = this.known;
     const t = cc >> 1;
     // Unknown, or PF (the parity table is not in the memory): from the state slots.
-    if (k.op < 0 || t === 5) { c.i32(cc).call(F_COND); return; }
+    if (k.op < 0 || t === 5) { this.settle(c); c.i32(cc).call(F_COND); return; }
     const sz = k.size, S = SIGN[sz];
-    const a = () => this.slot(c, S_A), b = () => this.slot(c, S_B), r = () => this.slot(c, S_R);
+    // The operands from the pending record's locals, or from the slots once they hold it.
+    const p = this.pend;
+    const operand = (local: number, konst: number, offset: number) => (): void => {
+      if (p === null) this.slot(c, offset); else if (p.constAB && local !== FR) c.i32(konst); else c.get(local);
+    };
+    const a = operand(FA, p?.a ?? 0, S_A), b = operand(FB, p?.b ?? 0, S_B), r = operand(FR, 0, S_R);
     const sx = (push: () => void) => { push(); if (sz === 1) c.op(Op.i32_extend8_s); else if (sz === 2) c.op(Op.i32_extend16_s); };
     const zf = () => { r(); c.op(Op.i32_eqz); };
     const sf = () => { r(); c.i32(S).op(Op.i32_and).i32(0).op(Op.i32_ne); };
@@ -618,7 +667,7 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
     if (pass === 3) return null;
     labels = targets;
   }
-  const { pieces, eips, exits, after } = d;
+  const { pieces, eips, exits, after, pending } = d;
   const count = eips.length;
   const index = new Map(eips.map((e, i) => [e, i]));
   // Cases of the dispatch: the block's start and each label, in order.
@@ -627,13 +676,16 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   const cases = caseOf.size;
   const st = ctx.state;
   const body = new Code();
-  const exit = (c: Code, target: number, plus: number): void => exitTo(c, st, target, plus);
+  // Leaving instruction i's straight line (an exit, a jump to a label, running on into
+  // one), its pending flag record goes into the slots first: at a label none is pending.
+  const exit = (c: Code, i: number, target: number, plus: number): void => { storePending(c, st, pending[i]); exitTo(c, st, target, plus); };
   // A jump from instruction i to instruction index ti inside the block (translator.ts's goto); `depth` is the loop's.
   const goto = (c: Code, i: number, t: number, depth: number): void => {
     const ti = index.get(t)!;
+    storePending(c, st, pending[i]);
     c.get(BASE).i32(i + 1 - ti).op(Op.i32_add).set(BASE);
     c.get(BASE).i32(count).op(Op.i32_add).get(LIMIT).op(Op.i32_gt_s).begin(Op.if);
-    exit(c, t, ti);
+    exitTo(c, st, t, ti);
     c.op(Op.end);
     c.i32(0).get(BASE).mem(Op.i32_store, st + S_DONE, 2);
     c.i32(caseOf.get(ti)!).set(L).br(depth);
@@ -644,7 +696,11 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   body.get(L).brTable([...Array(cases).keys()], cases - 1);
   let caseNo = -1;
   pieces.forEach((ps, i) => {
-    if (caseOf.has(i)) { body.op(Op.end); caseNo = caseOf.get(i)!; }
+    if (caseOf.has(i)) {
+      if (i > 0) storePending(body, st, pending[i - 1]); // running on into the label
+      body.op(Op.end);
+      caseNo = caseOf.get(i)!;
+    }
     const depth = cases - 1 - caseNo; // of the loop, from this case's code
     for (const p of ps) body.append(p.code);
     const x = exits[i];
@@ -653,14 +709,14 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
       const c = new Code();
       if (x.cond !== null) { c.append(x.cond); c.begin(Op.if); }
       if (inside) goto(c, i, x.target, depth + (x.cond !== null ? 1 : 0));
-      else exit(c, x.target, i + 1);
+      else exit(c, i, x.target, i + 1);
       if (x.cond !== null) c.op(Op.end);
       body.append(c);
     }
     const t = after[i];
     if (t !== -1) {
       if (index.has(t)) goto(body, i, t, depth);
-      else exit(body, t, i + 1);
+      else exit(body, i, t, i + 1);
     }
   });
   body.op(Op.end); // the loop
@@ -697,6 +753,8 @@ interface Decoding {
   exits: ({ cond: Code | null; target: number } | null)[];
   /** Per instruction: where control goes after it when its run ends there (after its own exit, if any), or -1. */
   after: number[];
+  /** Per instruction: the flag record pending after it (and after its branch's condition), stored on every way out of its straight line. */
+  pending: (Pending | null)[];
   end: number;
 }
 
@@ -728,6 +786,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
   const eips: number[] = [];
   const exits: ({ cond: Code | null; target: number } | null)[] = [];
   const after: number[] = [];
+  const pending: (Pending | null)[] = [];
   const pageStart = phys & ~0xfff;
   const inPage = (t: number): boolean => { const tp = phys + (t - eip); return tp >= pageStart && tp < pageEnd; };
   const starts = [eip];
@@ -738,6 +797,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
     const first = eips.length;
     const st: Decoded = { pos: phys + (runStart - eip), end: pageEnd, ok: true };
     u.known.op = -1; // what branches here leave is not known
+    u.pend = null; // and every path here has stored its record (see translateWasm)
     let terminated = false;
     while (eips.length < MAX_REGION_INSTRUCTIONS && !terminated) {
       const start = st.pos;
@@ -749,7 +809,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         terminated = true;
         break;
       }
-      if (labels.has(ieip)) u.known.op = -1;
+      if (labels.has(ieip)) { u.known.op = -1; u.pend = null; }
       u.cur = [];
       u.index = eips.length;
       u.here = ieip;
@@ -785,13 +845,14 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
       nexts.push(next);
       exits.push(null);
       after.push(-1);
+      pending.push(u.pend);
       if (st.pos > end) end = st.pos;
       if (res === Emit.Writes || (res === Emit.Jump && u.lastBranch.call)) {
         // After a write to translated code (W, set by the slow path) stop after the
         // instruction; after a CALL its target is the next instruction, followed or not.
         const c = u.piece(false);
         c.get(W).begin(Op.if);
-        exitTo(c, u.ctx.state, res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next, eips.length);
+        u.exit(c, res === Emit.Jump ? (next + u.lastBranch.disp) >>> 0 : next, eips.length);
         c.op(Op.end);
       }
       u.pieces.push(u.cur);
@@ -822,7 +883,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
     }
   }
   dropDeadFlags(u.pieces, infos);
-  return { pieces: u.pieces, eips, exits, after, end };
+  return { pieces: u.pieces, eips, exits, after, pending, end };
 }
 
 /** translator.ts's dropDeadFlags, on pieces. */
@@ -872,6 +933,7 @@ function emitAlu(u: Unit, aluOp: number, sz: number, mayLeave: boolean): void {
   const c = u.code;
   if (aluOp === 2 || aluOp === 3) {
     const add = aluOp === 2;
+    u.settle(c); // getCF reads the slots
     c.get(A).get(B).op(add ? Op.i32_add : Op.i32_sub).call(F_GETCF).op(add ? Op.i32_add : Op.i32_sub);
     if (sz !== 4) c.i32(MASK[sz]).op(Op.i32_and);
     c.set(V);
@@ -901,7 +963,7 @@ function emitIncDec(u: Unit, dec: boolean, sz: number, mayLeave: boolean): void 
   c.set(V);
   const f = u.piece(true);
   // CF is carried over: worked out first (from the known state, or by getCF), then stored as a plain bit.
-  if (u.known.op >= 0) u.condition(f, 2); else f.call(F_GETCF);
+  if (u.known.op >= 0) u.condition(f, 2); else { u.settle(f); f.call(F_GETCF); }
   f.set(C);
   const op = dec ? LazyOp.Sub : LazyOp.Add;
   f.i32(1).set(B);
@@ -917,7 +979,7 @@ function emitIncDec(u: Unit, dec: boolean, sz: number, mayLeave: boolean): void 
  * `of` is C itself (`overflow`: a multiply's CF = OF), or what a shift's OF is ('shl':
  * the result's sign differs from CF; 'shr': the operand's sign, in A; 'sar': clear).
  */
-function emitResultFlags(u: Unit, c: Code, sz: number, overflow: boolean, of: 'shl' | 'shr' | 'sar' | null = null): void {
+function emitResultFlags(u: Unit, c: Code, sz: number, overflow: boolean, of: 'shl' | 'shr' | 'sar' | null = null, now = false): void {
   const st = u.ctx.state;
   c.i32(0);
   c.i32(0).mem(Op.i32_load, st + S_FLAGS, 2).i32(~(CF | OF | AF)).op(Op.i32_and).get(C).op(Op.i32_or);
@@ -925,7 +987,8 @@ function emitResultFlags(u: Unit, c: Code, sz: number, overflow: boolean, of: 's
   else if (of === 'shl') c.get(V).i32(SIGN[sz]).op(Op.i32_and).i32(0).op(Op.i32_ne).get(C).op(Op.i32_ne).i32(OF).op(Op.i32_mul).op(Op.i32_or);
   else if (of === 'shr') c.get(A).i32(SIGN[sz]).op(Op.i32_and).i32(0).op(Op.i32_ne).i32(OF).op(Op.i32_mul).op(Op.i32_or);
   c.mem(Op.i32_store, st + S_FLAGS, 2);
-  u.record(c, LazyOp.Logic, 0, 0, V, sz, PF | ZF | SF, true);
+  if (now) u.recordNow(c, LazyOp.Logic, 0, 0, V, sz, PF | ZF | SF, true);
+  else u.record(c, LazyOp.Logic, 0, 0, V, sz, PF | ZF | SF, true);
 }
 
 /** IMUL of the 32-bit locals A and B into V (translator.ts's emitImul32): CF = OF = the product does not fit. */
@@ -987,6 +1050,7 @@ function emitRotateImm(u: Unit, kind: number, count: number, sz: number): void {
   const bit = (b: number): void => { f.get(V).i32(b).op(Op.i32_and).i32(0).op(Op.i32_ne); };
   if (kind === 0) { f.get(V).i32(1).op(Op.i32_and).set(C); f.get(C); bit(sign); f.get(C).op(Op.i32_ne); }
   else { bit(sign); f.set(C); f.get(C); bit(sign); bit(sign >>> 1); f.op(Op.i32_ne); }
+  u.settle(f); // setCfOf keeps the other flags as the slots hold them
   f.call(F_CFOF);
   u.piece(false);
 }
@@ -997,6 +1061,7 @@ function emitRotateImm(u: Unit, kind: number, count: number, sz: number): void {
  */
 function emitDivide(u: Unit, c: Code, E: Operand, signed: boolean, next: number): Emit {
   u.flagsKept();
+  u.settle(c); // the interpreter's path (stepCall) may change the flags
   E.read(c); c.set(B);
   const dividend = (): void => {
     u.regRead(c, EDX, 4); c.op(Op.i64_extend_i32_u).i64(32).op(Op.i64_shl);
@@ -1080,8 +1145,9 @@ function emitString(u: Unit, c: Code, op: number, sz: number, seg: number): Emit
  */
 function emitStep(u: Unit, next: number, transfers: boolean): Emit {
   const c = u.piece(false);
+  u.settle(c); // the interpreter may change the flags: the slots hold them after it
   u.stepCall(c, next);
-  if (transfers) { exitTo(c, u.ctx.state, next, u.index + 1); return Emit.Terminates; }
+  if (transfers) { u.exit(c, next, u.index + 1); return Emit.Terminates; }
   return Emit.Plain;
 }
 
@@ -1097,8 +1163,9 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     const c = u.piece(false);
     if (u.ctx.cpu.pauseCycles === u.ctx.cpu.instructionCycles) { u.flagsUntouched(); return Emit.Plain; }
     u.flagsKept(); // it may leave the block: the flags before it are seen
+    u.settle(c);
     c.get(BASE).get(N).op(Op.i32_add).call(F_PAUSE).begin(Op.if);
-    exitTo(c, u.ctx.state, ieip + (st.pos - startPos), u.index + 1);
+    u.exit(c, ieip + (st.pos - startPos), u.index + 1);
     c.op(Op.end);
     u.limitFromSlot(c);
     return Emit.Plain;
@@ -1109,11 +1176,12 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     const c = u.piece(false);
     const sz = op & 1 ? size : 1;
     u.flagsKept();
+    u.settle(c);
     u.regRead(c, 1, 4); c.begin(Op.if);
     c.i32(op).i32(sz).i32(ieip).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_REP).set(T);
     c.get(T).begin(Op.if);
     // 1: stopped part-way, EIP on it; 2: leave after it.
-    exitTo(c, u.ctx.state, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
+    u.exit(c, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
     c.op(Op.end);
     u.limitFromSlot(c);
     c.op(Op.end);
@@ -1203,6 +1271,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       if (size !== 4) return Emit.None;
       const next = ieip + (st.pos - startPos);
       u.flagsKept();
+      u.settle(c); // the interpreter's path (stepCall) may change the flags
       u.regRead(c, EBP, 4); c.set(O);
       if (!u.flat(SS)) { u.stepCall(c, next); return Emit.Plain; }
       u.stackRead(c);
@@ -1299,12 +1368,13 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       const kind = (m >> 3) & 7;
       if (kind !== 4 && kind !== 5 && kind !== 7) return Emit.None;
       E.read(c); c.set(A);
+      u.settle(c); // flags only for a count not 0: recorded at once inside
       u.regRead(c, 1, 1); c.i32(31).op(Op.i32_and).tee(T).begin(Op.if);
       c.get(A).get(T).op(kind === 4 ? Op.i32_shl : kind === 5 ? Op.i32_shr_u : Op.i32_shr_s).set(V);
       if (kind === 4) c.get(A).i32(32).get(T).op(Op.i32_sub).op(Op.i32_shr_u);
       else c.get(A).get(T).i32(1).op(Op.i32_sub).op(kind === 5 ? Op.i32_shr_u : Op.i32_shr_s);
       c.i32(1).op(Op.i32_and).set(C);
-      emitResultFlags(u, c, 4, false, kind === 4 ? 'shl' : kind === 5 ? 'shr' : 'sar');
+      emitResultFlags(u, c, 4, false, kind === 4 ? 'shl' : kind === 5 ? 'shr' : 'sar', true);
       E.write(c, V);
       c.op(Op.end);
       return wrote();
@@ -1324,7 +1394,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     case 0xc3: {
       if (size !== 4) return Emit.None;
       u.pop(c);
-      exitTo(c, u.ctx.state, (e) => e.get(V), u.index + 1);
+      u.exit(c, (e) => e.get(V), u.index + 1);
       u.flagsKept();
       return Emit.Terminates;
     }
@@ -1410,7 +1480,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
       }
       if (kind === 2 || kind === 4) {
         if (kind === 4) { E.read(c); c.set(A); }
-        exitTo(c, u.ctx.state, (e) => e.get(A), u.index + 1);
+        u.exit(c, (e) => e.get(A), u.index + 1);
         u.flagsKept();
         return Emit.Terminates;
       }
@@ -1469,6 +1539,7 @@ function translate0F(
   switch (op) {
     case 0x31:
       // RDTSC: the instructions before it charged first (the `rdtsc` import).
+      u.settle(c);
       c.i32(u.here).get(BASE).i32(u.index).op(Op.i32_add).call(F_RDTSC);
       u.flagsKept();
       return Emit.Plain;
