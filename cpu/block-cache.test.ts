@@ -42,13 +42,15 @@ function both(code: number[], memBytes: number, ranges: [number, number][], setu
   const translated = run(code, true, memBytes, setup);
   expect(interpreted.why).toBe(StopReason.Requested);
   expect(state(translated, ranges)).toBe(state(interpreted, ranges));
+  // Blocks dropped (replaced in their slot, flushed) gave their table entries back.
+  expect(translated.cpu.wasm!.placed).toBe(translated.cpu.blocks.wasmBlocks);
   return translated;
 }
 
 /** The cache's accounting, checked against the blocks it holds. */
 function accounting(cache: BlockCache): { blocks: number; source: number; wasmBlocks: number } {
   let blocks = 0, source = 0, wasmBlocks = 0;
-  for (const b of cache.slots) if (b !== undefined) { blocks++; source += b.source; if (b.wasm !== null) wasmBlocks++; }
+  for (const b of cache.slots) if (b !== undefined) { blocks++; source += b.source; if (b.wasm >= 0) wasmBlocks++; }
   return { blocks, source, wasmBlocks };
 }
 
@@ -93,14 +95,14 @@ describe('the caps on the cache', () => {
   // Straight-line code translated at first sight (hotThreshold 1: as if all of it were
   // hot), more of it than the cache may hold; the run is cut into slices so that the
   // accounting is looked at all along.
-  function sliced(code: number[], translate: boolean, setup: (cpu: Cpu) => void, check: (cache: BlockCache) => void): Run {
+  function sliced(code: number[], translate: boolean, setup: (cpu: Cpu) => void, check: (cache: BlockCache, cpu: Cpu) => void): Run {
     const { cpu, bus } = flatMachine(new Uint8Array(code), undefined, 2 << 20);
     cpu.useTranslator = translate;
     setup(cpu);
     let why = StopReason.Budget;
     for (let k = 0; k < 10000 && why === StopReason.Budget; k++) {
       why = cpu.run(997);
-      check(cpu.blocks);
+      check(cpu.blocks, cpu);
     }
     return { cpu, bus, why };
   }
@@ -116,10 +118,14 @@ describe('the caps on the cache', () => {
   ];
   it.each(cases)('hold the %s under the cap, flushing the cache, and the guest sees nothing of it', (_, code, setup, held, cap) => {
     let most = 0;
-    const check = (c: BlockCache) => {
+    let wasmSeen = 0;
+    const check = (c: BlockCache, cpu: Cpu) => {
       most = Math.max(most, held(c));
       const a = accounting(c);
       if (a.blocks !== c.blocks || a.source !== c.source || a.wasmBlocks !== c.wasmBlocks) throw new Error(`accounting ${c.blocks}/${c.source}/${c.wasmBlocks}, slots ${a.blocks}/${a.source}/${a.wasmBlocks}`);
+      // Blocks dropped (replaced, flushed) give their table entries back.
+      if (cpu.wasm!.placed !== c.wasmBlocks) throw new Error(`table entries ${cpu.wasm!.placed}, WebAssembly blocks ${c.wasmBlocks}`);
+      wasmSeen = Math.max(wasmSeen, c.wasmBlocks);
     };
     const interpreted = sliced(code, false, setup, check);
     const translated = sliced(code, true, setup, check);
@@ -128,6 +134,7 @@ describe('the caps on the cache', () => {
     expect(most).toBeLessThanOrEqual(cap);
     expect(most).toBeGreaterThan(cap / 2);
     expect(translated.cpu.blocks.flushes).toBeGreaterThan(1);
+    expect(wasmSeen).toBeGreaterThan(0);
   });
 
   it('hold at most maxWasmBlocks WebAssembly blocks; past it blocks are JavaScript, and the guest sees nothing of it', () => {
@@ -143,10 +150,11 @@ describe('the caps on the cache', () => {
     code.fill(0, code.length - 4096 + 6);
     code.splice(300 * 4096, 0, ...EXIT);
     let most = 0;
-    const check = (c: BlockCache) => {
+    const check = (c: BlockCache, cpu: Cpu) => {
       most = Math.max(most, c.wasmBlocks);
       const a = accounting(c);
       if (a.wasmBlocks !== c.wasmBlocks) throw new Error(`wasmBlocks ${c.wasmBlocks}, slots ${a.wasmBlocks}`);
+      if (cpu.wasm!.placed !== c.wasmBlocks) throw new Error(`table entries ${cpu.wasm!.placed}, WebAssembly blocks ${c.wasmBlocks}`);
     };
     const setup = (cpu: Cpu) => { cpu.blocks.hotThreshold = 1; cpu.blocks.maxWasmBlocks = 40; };
     const interpreted = sliced(code, false, setup, check);
@@ -158,7 +166,7 @@ describe('the caps on the cache', () => {
     expect(translated.cpu.blocks.compiles).toBeGreaterThan(250); // the rest as JavaScript
   });
 
-  it('a host that refuses to compile WebAssembly: the blocks are JavaScript, and the guest sees nothing of it', () => {
+  it('a host that refuses to compile WebAssembly (from the start, or once blocks are compiled): the blocks are JavaScript, and the guest sees nothing of it', () => {
     // mov ecx, 5000 ; L: add eax, ecx ; dec ecx ; jnz L ; jmp <the next page>, where the exit is (a block the WebAssembly translator covers).
     const body: number[] = [0xb9, ...le32(5000), 0x01, 0xc8, 0x49, 0x75, 0xfb, 0xe9, ...le32(4096 - 15)];
     while (body.length < 4096) body.push(0);
@@ -166,17 +174,21 @@ describe('the caps on the cache', () => {
     const interpreted = run(body, false, 1 << 20);
     const wasm = WebAssembly as unknown as { Module: unknown };
     const real = wasm.Module;
-    wasm.Module = function refuse(): never { throw new RangeError('WebAssembly.Module(): Out of memory: code space'); };
-    let translated: Run;
-    try {
-      translated = run(body, true, 1 << 20, (cpu) => { cpu.blocks.hotThreshold = 1; });
-    } finally {
-      wasm.Module = real;
+    const refuse = function refuse(): never { throw new RangeError('WebAssembly.Module(): Out of memory: code space'); };
+    // Refusing from the start (the CPU's dispatcher module), or only the blocks' modules.
+    for (const when of ['at start', 'blocks']) {
+      let translated: Run;
+      if (when === 'at start') wasm.Module = refuse;
+      try {
+        translated = run(body, true, 1 << 20, (cpu) => { cpu.blocks.hotThreshold = 1; wasm.Module = refuse; });
+      } finally {
+        wasm.Module = real;
+      }
+      expect(state(translated, [])).toBe(state(interpreted, []));
+      expect(translated.cpu.wasm!.refused).toMatch(/code space/);
+      expect(translated.cpu.blocks.compiles).toBeGreaterThan(0);
+      expect(translated.cpu.blocks.wasmBlocks).toBe(0);
     }
-    expect(state(translated, [])).toBe(state(interpreted, []));
-    expect(translated.cpu.wasm!.refused).toMatch(/code space/);
-    expect(translated.cpu.blocks.compiles).toBeGreaterThan(0);
-    expect(translated.cpu.blocks.wasmBlocks).toBe(0);
   });
 
   it('are what cpu/README.md states by default', () => {

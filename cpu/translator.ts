@@ -80,11 +80,12 @@ export interface Block {
   eips: number[];
   fn: ((cpu: Cpu) => number) | null;
   /**
-   * A block translated to WebAssembly (wasm-translator.ts): its function, which takes the
-   * instructions the slice still has room for and works on the state slots; `fn` then
-   * runs it the way a JavaScript block runs (the lazy flags copied in and out).
+   * A block translated to WebAssembly (wasm-translator.ts): its function's index in the
+   * CPU's table (WasmContext.place), or -1. The function takes the instructions the
+   * slice still has room for and works on the state slots; `fn` then runs it the way a
+   * JavaScript block runs (the lazy flags copied in and out).
    */
-  wasm: ((limit: number) => number) | null;
+  wasm: number;
   /** Characters of JavaScript generated for it (0 for an untranslatable start). */
   source: number;
   /** The EIP of the instruction the block stopped before because it cannot be translated, or -1. */
@@ -201,6 +202,7 @@ export class BlockCache {
    * no page holds translated code any more, so writes there go the fast way again.
    */
   flush(cpu: Cpu): void {
+    for (const b of this.slots) if (b !== undefined && b.wasm >= 0) cpu.wasm!.release(b.wasm);
     this.slots.fill(undefined);
     this.blocks = 0;
     this.source = 0;
@@ -219,13 +221,13 @@ export class BlockCache {
     if (old !== undefined) {
       this.blocks--;
       this.source -= old.source;
-      if (old.wasm !== null) this.wasmBlocks--;
+      if (old.wasm >= 0) { this.wasmBlocks--; cpu.wasm!.release(old.wasm); }
     }
     if (this.blocks >= this.maxBlocks || this.source + b.source > this.maxSource) this.flush(cpu);
     this.slots[slot] = b;
     this.blocks++;
     this.source += b.source;
-    if (b.wasm !== null) this.wasmBlocks++;
+    if (b.wasm >= 0) this.wasmBlocks++;
     this.translated++;
     if (b.fn !== null) {
       this.compiles++;
@@ -304,7 +306,7 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     cpu.block = b;
     cpu.blockCommitted = 0;
     let n: number;
-    if (b.wasm !== null) {
+    if (b.wasm >= 0) {
       if (!inWasm) { w!.enter(); inWasm = true; }
       cpu.blockDone = 0;
       n = w!.run(b.wasm) - cpu.blockCommitted;
@@ -352,7 +354,7 @@ function markUntranslatable(cpu: Cpu, cache: BlockCache, b: Block): void {
   const slot = (phys ^ (phys >>> CACHE_BITS)) & CACHE_MASK;
   const o = cache.slots[slot];
   if (o !== undefined && o.phys === phys && o.eip === eip && o.d32 === b.d32 && o.mode === b.mode && o.gen === b.gen) return;
-  cache.insert(cpu, slot, { phys, eip, d32: b.d32, mode: b.mode, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, wasm: null, source: 0, stopEip: -1, tailPage: -1 });
+  cache.insert(cpu, slot, { phys, eip, d32: b.d32, mode: b.mode, gen: b.gen, count: 0, bytes: 0, eips: [], fn: null, wasm: -1, source: 0, stopEip: -1, tailPage: -1 });
 }
 
 // ======================================================================
@@ -551,7 +553,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const d32 = cpu.csD32;
   const blockMode = cpu.blockMode;
   const gen = cpu.pageGen[phys >>> 12];
-  const empty: Block = { phys, eip, d32, mode: blockMode, gen, count: 0, bytes: 0, eips: [], fn: null, wasm: null, source: 0, stopEip: -1, tailPage: -1 };
+  const empty: Block = { phys, eip, d32, mode: blockMode, gen, count: 0, bytes: 0, eips: [], fn: null, wasm: -1, source: 0, stopEip: -1, tailPage: -1 };
   if (!d32) return empty; // 16-bit code runs in the interpreter
   if (cpu.useWasm === true && cpu.blocks.wasmBlocks < cpu.blocks.maxWasmBlocks && wasmUsable(cpu)) {
     const w = translateWasm(cpu, eip, phys);
@@ -625,7 +627,7 @@ function translate(cpu: Cpu, eip: number, phys: number): Block {
   const fn = new Function('helpers', src)(HELPERS) as (cpu: Cpu) => number;
   // A last instruction that runs on into the next page checks its own bytes (see
   // straddle): the entry check covers the block's own page.
-  return { phys, eip, d32, mode: blockMode, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, wasm: null, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
+  return { phys, eip, d32, mode: blockMode, gen, count, bytes: Math.min(d.end, pageEnd) - phys, eips, fn, wasm: -1, source: src.length, stopEip: d.stopEip, tailPage: d.tailPage };
 }
 
 /** What generated code may call: the interpreter's own semantic functions. */

@@ -6,13 +6,13 @@
  *
  * Integer code: the value type i32, its loads, stores and arithmetic, i64 locals and
  * the few i64 operations a 32 x 32 -> 64-bit multiply needs, and structured control
- * (block, loop, if, br, br_if, br_table). Functions take and return i32 values. Translation time only: nothing here is on the emulated path.
+ * (block, loop, if, br, br_if, br_table), calls direct and through a table. Functions take and return i32 values. Translation time only: nothing here is on the emulated path.
  */
 
 /** Opcodes (Core Specification 5.4). */
 export const enum Op {
   unreachable = 0x00, nop = 0x01, block = 0x02, loop = 0x03, if = 0x04, else = 0x05, end = 0x0b,
-  br = 0x0c, br_if = 0x0d, br_table = 0x0e, return = 0x0f, call = 0x10, drop = 0x1a, select = 0x1b,
+  br = 0x0c, br_if = 0x0d, br_table = 0x0e, return = 0x0f, call = 0x10, call_indirect = 0x11, drop = 0x1a, select = 0x1b,
   local_get = 0x20, local_set = 0x21, local_tee = 0x22,
   i32_load = 0x28, i32_load8_s = 0x2c, i32_load8_u = 0x2d, i32_load16_s = 0x2e, i32_load16_u = 0x2f,
   i32_store = 0x36, i32_store8 = 0x3a, i32_store16 = 0x3b,
@@ -69,6 +69,8 @@ export class Code {
   set(local: number): this { this.bytes.push(Op.local_set); uleb(this.bytes, local); return this; }
   tee(local: number): this { this.bytes.push(Op.local_tee); uleb(this.bytes, local); return this; }
   call(func: number): this { this.bytes.push(Op.call); uleb(this.bytes, func); return this; }
+  /** A call through table 0 of a function of type `type` (ModuleBuilder.type), its index on top of the arguments. */
+  callIndirect(type: number): this { this.bytes.push(Op.call_indirect); uleb(this.bytes, type); this.bytes.push(0x00); return this; }
   /** A load or store with its memarg: alignment as log2 of bytes (a hint), and a constant offset added to the address. */
   mem(o: Op, offset: number, align = 0): this { this.bytes.push(o); uleb(this.bytes, align); uleb(this.bytes, offset); return this; }
   /** `block`, `loop` or `if` with the block type (VOID or I32). */
@@ -89,7 +91,7 @@ interface FuncDef { type: number; locals: number; locals64: number; code: Code; 
 
 /**
  * A module: function types, imported functions (module "i"), one imported memory
- * (module "i", name "m"), functions and their exports. Imported functions take the
+ * (module "i", name "m") or one imported table of functions ("i"."t"), functions and their exports. Imported functions take the
  * indices from 0, then the module's own, in the order they are added.
  */
 export class ModuleBuilder {
@@ -97,6 +99,7 @@ export class ModuleBuilder {
   private readonly imports: { name: string; type: number }[] = [];
   private readonly funcs: FuncDef[] = [];
   private memoryPages = -1;
+  private table = false;
 
   /** The index of the function type (i32 params) -> (i32 results), added once. */
   type(params: number, results: number): number {
@@ -116,6 +119,11 @@ export class ModuleBuilder {
   /** Imports the memory "i"."m", of at least `pages` 64 KiB pages. */
   importMemory(pages: number): void {
     this.memoryPages = pages;
+  }
+
+  /** Imports the table of functions "i"."t" (any size), which call_indirect goes through. */
+  importTable(): void {
+    this.table = true;
   }
 
   /** Adds a function with `locals` i32 locals after its parameters, then `locals64` i64 ones; returns its index. */
@@ -147,7 +155,7 @@ export class ModuleBuilder {
     }
     section(1, types);
     const imports: number[] = [];
-    uleb(imports, this.imports.length + (this.memoryPages >= 0 ? 1 : 0));
+    uleb(imports, this.imports.length + (this.memoryPages >= 0 ? 1 : 0) + (this.table ? 1 : 0));
     for (const im of this.imports) {
       name('i', imports);
       name(im.name, imports);
@@ -159,6 +167,11 @@ export class ModuleBuilder {
       name('m', imports);
       imports.push(0x02, 0x00);
       uleb(imports, this.memoryPages);
+    }
+    if (this.table) {
+      name('i', imports);
+      name('t', imports);
+      imports.push(0x01, 0x70, 0x00, 0x00); // a table of funcref, at least 0 long
     }
     section(2, imports);
     const funcs: number[] = [];

@@ -4,7 +4,7 @@
  * library, which would also declare a browser's globals (window, document) here.
  */
 declare namespace WebAssembly {
-  type ImportValue = ((...args: never[]) => unknown) | Memory | number;
+  type ImportValue = ((...args: never[]) => unknown) | Memory | Table | number;
   type ModuleImports = Record<string, ImportValue>;
   type Imports = Record<string, ModuleImports>;
   type Exports = Record<string, unknown>;
@@ -19,6 +19,12 @@ declare namespace WebAssembly {
     constructor(descriptor: { initial: number; maximum?: number });
     readonly buffer: ArrayBuffer;
     grow(delta: number): number;
+  }
+  class Table {
+    constructor(descriptor: { element: 'anyfunc'; initial: number; maximum?: number });
+    readonly length: number;
+    grow(delta: number): number;
+    set(index: number, value: ((...args: never[]) => unknown) | null): void;
   }
   function validate(bytes: Uint8Array | ArrayBuffer): boolean;
 }
