@@ -9,13 +9,13 @@
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { writeAcpiTables, pkgLength, RSDP_ADDRESS } from './acpi';
 import { e820Map } from './multiboot';
 import { Pc } from './pc';
 import { multibootElf } from './testing-elf';
 import { CPUID_FEATURES_EDX } from '../cpu/execute';
+import { tempDir } from '../test/tmp';
 
 const MiB = 1024 * 1024;
 const u8 = (m: Uint8Array, a: number) => m[a];
@@ -289,7 +289,7 @@ describe('ACPI tables', () => {
 
   const iasl = (() => { try { execFileSync('iasl', ['-v'], { stdio: 'ignore' }); return true; } catch { return false; } })();
   (iasl ? it : it.skip)('disassemble with ACPICA\'s iasl without an error or warning (skipped without iasl: apt-get install acpica-tools)', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-acpi-'));
+    const dir = tempDir('vpio-acpi-');
     try {
       const file = path.join(dir, 'dsdt.aml');
       fs.writeFileSync(file, ram.subarray(where.dsdt, where.dsdt + u32(ram, where.dsdt + 4)));

@@ -7,16 +7,16 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Pc } from './pc';
 import { multibootElf } from './testing-elf';
+import { tempDir } from '../test/tmp';
 
 const haveNasm = spawnSync('nasm', ['-v']).status === 0;
 const describeAsm = haveNasm ? describe : describe.skip;
 
 function asm(src: string): number[] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-irq13-'));
+  const dir = tempDir('vpio-irq13-');
   fs.writeFileSync(path.join(dir, 'a.asm'), `bits 32\n${src}\n`);
   const r = spawnSync('nasm', ['-f', 'bin', '-o', path.join(dir, 'a.bin'), path.join(dir, 'a.asm')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);

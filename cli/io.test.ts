@@ -5,12 +5,12 @@
  * it was when it is discarded. Sinks keep a write error instead of throwing it.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { OutputFile, Sink, readInput, UsageError, fileIdentity } from './io';
+import { tempDir } from '../test/tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-io-'));
+const tmp = tempDir('vpio-io-');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const at = (name: string) => path.join(tmp, name);
 const leftovers = () => fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'));

@@ -3,12 +3,12 @@
  * errors with no stack trace, --help, --list-devices and --trace.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli } from '../test/support';
 import { multibootElf } from '../board/testing-elf';
+import { tempDir } from '../test/tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-cli-'));
+const tmp = tempDir('vpio-cli-');
 function image(name: string, bytes: Uint8Array): string {
   const p = path.join(tmp, name);
   fs.writeFileSync(p, bytes);

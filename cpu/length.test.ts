@@ -8,11 +8,11 @@
 import * as iced from 'iced-x86';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import seedrandom from 'seedrandom';
 import { instructionLength } from './length';
 import { describeIf, have } from '../test/support';
+import { tempDir } from '../test/tmp';
 
 const SEED = process.env.CPU_FUZZ_SEED ?? 'length';
 const CASES = 4000;
@@ -78,7 +78,7 @@ describeIf(have('objdump', '--version'), 'objdump (binutils) is not installed')(
         b.forEach((x, k) => { buf[i * CHUNK + k] = x; });
         cases.push(b);
       }
-      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-length-')), 'code.bin');
+      const file = path.join(tempDir('vpio-length-'), 'code.bin');
       fs.writeFileSync(file, buf);
       const r = spawnSync('objdump', ['-D', '-b', 'binary', '-m', d32 ? 'i386' : 'i8086', '--insn-width=16', file], { encoding: 'utf8', maxBuffer: 1 << 28 });
       expect(r.status).toBe(0);

@@ -8,7 +8,7 @@
 // before the guest's first line, which always starts with "boot: ", is dropped.
 'use strict';
 const { spawnSync } = require('child_process');
-const { readFileSync, mkdtempSync } = require('fs');
+const { readFileSync, mkdtempSync, rmSync } = require('fs');
 const { tmpdir } = require('os');
 const path = require('path');
 
@@ -18,7 +18,15 @@ const root = path.join(__dirname, '..');
 function qemuRun(run, timeoutSeconds = 60) {
   // The serial line goes to a file rather than through -nographic's stdio multiplexer,
   // which under load lost the last bytes, or added stray ones, when the guest exited at once.
-  const serial = path.join(mkdtempSync(path.join(tmpdir(), 'vpio-qemu-ref-')), 'serial');
+  const dir = mkdtempSync(path.join(tmpdir(), 'vpio-qemu-ref-'));
+  try {
+    return qemuRunIn(run, path.join(dir, 'serial'), timeoutSeconds);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function qemuRunIn(run, serial, timeoutSeconds) {
   const args = ['-kernel', `guests/bin/${run.image}.elf`, '-append', run.cmdline ?? '', '-display', 'none', '-monitor', 'none', '-serial', `file:${serial}`,
     '-no-reboot', '-vga', 'none', '-nic', 'none', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-m', String(run.memoryMiB ?? 64)];
   const r = spawnSync('qemu-system-i386', args, { cwd: root, timeout: timeoutSeconds * 1000, maxBuffer: 64 << 20 });

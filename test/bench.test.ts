@@ -4,13 +4,13 @@
  * worker instead of several), --compare, and bad usage.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { CLI, ROOT, ensureBuilt, runCli } from './support';
+import { tempDir } from './tmp';
 
 beforeAll(ensureBuilt);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-bench-'));
+const tmp = tempDir('vpio-bench-');
 
 type Report = { tool: string; images: Record<string, string>; costs: Record<string, number>; results: { id: string; ok: boolean; wallSeconds: number; mips: number; [k: string]: unknown }[] };
 const read = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8')) as Report;

@@ -6,10 +6,10 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Pc, DEFAULT_MAC } from '../board/pc';
 import { describeIf, ensureBuilt, have, runCli } from './support';
+import { tempDir } from './tmp';
 
 const MiB = 1 << 20;
 
@@ -60,7 +60,7 @@ describe('vpio run --bios', () => {
   let file: string;
   beforeAll(() => {
     ensureBuilt();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-bios-'));
+    dir = tempDir('vpio-bios-');
     file = path.join(dir, 'rom.bin');
     fs.writeFileSync(file, rom());
   });

@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { CLI, ROOT, describeIf, ensureBuilt, have, runCli } from './support';
 import { frame } from '../debug/rsp';
+import { tempDir } from './tmp';
 
 const GUEST = path.join(ROOT, 'guests', 'bin', 'timer.elf');
 
@@ -54,7 +55,7 @@ async function connect(port: number): Promise<{ sock: net.Socket; got: () => str
 
 /** Debian's gdb in batch mode with the symbols of `elf`, connected to `port`, running `commands`: what it printed. */
 function gdbBatch(port: number, commands: string[], elf = GUEST): string {
-  const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-')), 'script.gdb');
+  const script = path.join(tempDir('vpio-gdb-'), 'script.gdb');
   fs.writeFileSync(script, ['set pagination off', 'set confirm off', `target remote 127.0.0.1:${port}`, ...commands].join('\n'));
   const g = spawnSync('gdb', ['-batch', '-nx', '-x', script, elf], { encoding: 'utf8', timeout: 60000 });
   return g.stdout + g.stderr;
@@ -166,7 +167,7 @@ describeGdb('vpio run --gdb: monitor save', () => {
   beforeAll(() => ensureBuilt());
 
   it('saves the machine where gdb stopped it; vpio run --restore goes on from there as the run did', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-save-'));
+    const dir = tempDir('vpio-gdb-save-');
     const file = path.join(dir, 'at-tick.snap');
     const v = await startVpio(['--gdb-wait', '--stats']);
     const out = gdbBatch(v.port, ['watch *(unsigned *)&ticks', 'continue', 'continue', 'continue', 'delete', `monitor save ${file}`, 'monitor save', 'detach']);
@@ -357,7 +358,7 @@ describe('vpio run --gdb without gdb itself', () => {
 /** The timer guest built with debug information (make DEBUG=1), or why it cannot be. */
 function debugGuest(): { elf: string } | { why: string } {
   if (!have('make', '--version') || !have('gcc', '--version')) return { why: 'make or gcc is missing (.ci/run installs them)' };
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-gdb-guest-'));
+  const out = tempDir('vpio-gdb-guest-');
   const elf = path.join(out, 'timer.elf');
   const r = spawnSync('make', ['-s', '-C', path.join(ROOT, 'guests'), 'DEBUG=1', `OUT=${out}`, elf], { encoding: 'utf8', timeout: 120000 });
   return r.status === 0 ? { elf } : { why: `make DEBUG=1 could not build the timer guest here: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };

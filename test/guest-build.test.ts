@@ -4,10 +4,10 @@
  * in for libgcc's) give the host's quotients and remainders.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { ROOT, have, describeIf } from './support';
+import { tempDir } from './tmp';
 
 /**
  * Whether this machine can build the guests: `make toolchain-check` compiles and links
@@ -16,7 +16,7 @@ import { ROOT, have, describeIf } from './support';
  */
 function cannotBuildGuests(): string | null {
   if (!have('make', '--version')) return 'make is missing (.ci/run installs make, gcc and binutils)';
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-toolchain-'));
+  const out = tempDir('vpio-toolchain-');
   try {
     const r = spawnSync('make', ['-s', '-C', path.join(ROOT, 'guests'), `OUT=${out}`, 'toolchain-check'], { encoding: 'utf8', timeout: 60000 });
     if (r.error) return `make toolchain-check could not run (${r.error.message})`;
@@ -35,7 +35,7 @@ const whyNot = cannotBuildGuests();
 
 describeIf(whyNot === null, whyNot ?? '')('guest images', () => {
   it('rebuild byte for byte from their sources', () => {
-    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-guests-'));
+    const out = tempDir('vpio-guests-');
     const r = spawnSync('make', ['-s', '-C', path.join(ROOT, 'guests'), `OUT=${out}`], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -51,7 +51,7 @@ describeIf(whyNot === null, whyNot ?? '')('guest images', () => {
   it('build without a 32-bit libgcc, as with gcc but no gcc-multilib', () => {
     // Such a gcc answers -print-libgcc-file-name with the bare name "libgcc.a" (it has
     // none for -m32); the guests must neither ask for nor need it.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-nolibgcc-'));
+    const dir = tempDir('vpio-nolibgcc-');
     const cc = path.join(dir, 'gcc-without-multilib');
     fs.writeFileSync(cc, '#!/bin/sh\nfor a in "$@"; do [ "$a" = -print-libgcc-file-name ] && { echo libgcc.a; exit 0; }; done\nexec gcc "$@"\n', { mode: 0o755 });
     const out = path.join(dir, 'out');
@@ -69,7 +69,7 @@ describeIf(whyNot === null, whyNot ?? '')('guest images', () => {
 // (x86, where their DIV instruction exists) against `/` and `%` on 64-bit operands.
 function hostCompiles(): boolean {
   if (process.arch !== 'x64' && process.arch !== 'ia32') return false;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-hostcc-'));
+  const dir = tempDir('vpio-hostcc-');
   try {
     const r = spawnSync('gcc', ['-x', 'c', '-', '-o', path.join(dir, 'a')], { input: 'int main(void) { return 0; }\n', encoding: 'utf8', timeout: 30000 });
     return !r.error && r.status === 0;
@@ -79,7 +79,7 @@ function hostCompiles(): boolean {
 }
 describeIf(hostCompiles(), 'an x86 host with gcc that builds host programs is needed to check guests/lib/div64.c against the host\'s division')('the guests\' 64-bit division', () => {
   it('gives the host\'s quotient and remainder for edge cases and a million seeded random pairs', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-div64-'));
+    const dir = tempDir('vpio-div64-');
     const check = `
 #include <stdio.h>
 typedef unsigned long long u64;

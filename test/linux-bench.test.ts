@@ -4,13 +4,13 @@
  * each other; and the options' bad usage, refused before anything runs.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli, describeIf } from './support';
 import { LINUX_CACHED, LINUX_SKIP, linuxGuest } from './linux-guest';
+import { tempDir } from './tmp';
 
 beforeAll(ensureBuilt);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-linux-bench-'));
+const tmp = tempDir('vpio-linux-bench-');
 
 type Fig = { id: string; ok: boolean; frames: number; mbps: number; wireShare: number; rttMicros: number | null; cyclesPerFrame: number; guestCyclesPerFrame: number;
   hypervisorCyclesPerFrame: number; cardCyclesPerFrame: number; exitsPerFrame: Record<string, number>; exitsPerFrameTotal: number; hookedFraction: number | null; violations: number };

@@ -3,12 +3,12 @@
  * `--initrd`, the image's format recognised, and refusals in one line.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli } from './support';
+import { tempDir } from './tmp';
 
 beforeAll(ensureBuilt);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-linux-'));
+const tmp = tempDir('vpio-linux-');
 
 /** A bzImage whose protected-mode code writes "OK\n" to port 0xE9 and exits with 0 through isa-debug-exit. */
 function tinyBzImage(): string {

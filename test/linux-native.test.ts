@@ -6,14 +6,14 @@
  * compared with the same kernel and initramfs under qemu-system-i386 where it is installed.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { ROOT, ensureBuilt, runCli, describeIf, have } from './support';
 import { LINUX_CACHED, LINUX_SKIP, linuxGuest, initLines } from './linux-guest';
+import { tempDir } from './tmp';
 
 const APPEND_NE = 'console=ttyS0 vpio_driver=ne2k-pci vpio_work=ping,tx vpio_count=50';
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-linux-native-'));
+const tmp = tempDir('vpio-linux-native-');
 const OUR_PCAP = path.join(tmp, 'ours.pcap');
 const OUR_PCAP_8139 = path.join(tmp, 'ours-8139.pcap');
 // This run ends with reboot -f (the other with poweroff -f): both end the run with status 0.

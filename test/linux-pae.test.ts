@@ -9,13 +9,13 @@
  * the SDM in cpu/pae.test.ts; this is the stock kernel that needs it.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { ROOT, ensureBuilt, runCli, describeIf, have } from './support';
 import { LINUX_CACHED, LINUX_PAE_CACHED, LINUX_SKIP, LINUX_PAE_SKIP, linuxGuest, initLines } from './linux-guest';
+import { tempDir } from './tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-linux-pae-'));
+const tmp = tempDir('vpio-linux-pae-');
 
 /** The console lines that say what the kernel found, timestamps dropped. */
 function findings(out: string): Record<string, string[]> {

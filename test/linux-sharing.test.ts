@@ -6,12 +6,12 @@
  * own unicast although its card is promiscuous.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli, describeIf, readPcap } from './support';
 import { LINUX_CACHED, LINUX_SKIP, linuxGuest, initLines } from './linux-guest';
+import { tempDir } from './tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-linux-sharing-'));
+const tmp = tempDir('vpio-linux-sharing-');
 const MACS = ['525400123456', '525400123457'];
 
 /**

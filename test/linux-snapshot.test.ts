@@ -5,12 +5,12 @@
  * figures and puts the same frames on the wire as the run that saved it.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli, describeIf } from './support';
 import { LINUX_CACHED, LINUX_SKIP, linuxGuest } from './linux-guest';
+import { tempDir } from './tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-linux-snap-'));
+const tmp = tempDir('vpio-linux-snap-');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const at = (name: string) => path.join(tmp, name);
 

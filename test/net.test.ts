@@ -5,12 +5,12 @@
  * network, captured with filter-dump) are byte for byte the frames it sends here.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { ROOT, ensureBuilt, runCli, have, describeIf, readPcap } from './support';
+import { tempDir } from './tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-net-'));
+const tmp = tempDir('vpio-net-');
 const GUEST_MAC = '525400123456';
 
 function guestFrames(file: string): string[] {

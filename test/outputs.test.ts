@@ -6,13 +6,13 @@
  * and the looks at all this changing nothing in the run.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import { CLI, ROOT, ensureBuilt, runCli } from './support';
 import { multibootElf } from '../board/testing-elf';
+import { tempDir } from './tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-out-'));
+const tmp = tempDir('vpio-out-');
 const at = (name: string) => path.join(tmp, name);
 beforeAll(ensureBuilt);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -14,13 +14,13 @@
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { describeIf, ensureBuilt, runCli, have, ROOT } from './support';
+import { tempDir } from './tmp';
 
 /** Builds `name` with `iterations` into a fresh folder; returns the ELF's path. */
 function build(name: string, env: string, iterations: number): string {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), `vpio-${name}-test-`));
+  const out = tempDir(`vpio-${name}-test-`);
   const b = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'public-guest.mjs'), name, '--iterations', String(iterations), '--out', out],
     { cwd: ROOT, encoding: 'utf8', env: { ...process.env, [env]: process.env[env] } });
   expect(b.stderr).toBe('');

@@ -6,11 +6,11 @@
  * another machine is refused in one line, with nothing written.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli } from './support';
+import { tempDir } from './tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-snap-'));
+const tmp = tempDir('vpio-snap-');
 const at = (name: string) => path.join(tmp, name);
 beforeAll(ensureBuilt);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -4,12 +4,12 @@
  * the per-VM figures count frames in vpio mode as in the others.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli } from './support';
+import { tempDir } from './tmp';
 
 beforeAll(ensureBuilt);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-kinds-'));
+const tmp = tempDir('vpio-kinds-');
 
 // udp-tx on the RTL8139 queues descriptors behind one on the wire: the card remarks on it.
 const SHARED = ['run', 'guests/bin/udp-tx.elf', 'guests/bin/udp-tx.elf', '--mode', 'vpio', '--nic', 'rtl8139', '--peer', 'sink', '--cmdline', 'count=40 size=1000', '--max-cycles', '20000000000'];

@@ -3,12 +3,12 @@
  * --trace-ports) and the JSON format, checked against what the guest's driver does.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { ensureBuilt, runCli } from './support';
+import { tempDir } from './tmp';
 
 beforeAll(ensureBuilt);
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-trace-'));
+const tmp = tempDir('vpio-trace-');
 
 describe('trace kinds, filters and formats', () => {
   it('--trace exit gives one line per exit, as many as the stats table counts', () => {

@@ -5,12 +5,12 @@
  * since frames are written from inside the CPU's run.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { PcapWriter } from './pcap';
+import { tempDir } from '../../test/tmp';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-pcap-'));
+const tmp = tempDir('vpio-pcap-');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function frame(n: number, len: number): Uint8Array {

@@ -4,7 +4,6 @@
  * for protocols and checksums.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { Clock } from '../clock';
@@ -13,6 +12,7 @@ import { ETH_ARP, ETH_IPV4, IP_ICMP, IP_UDP, UdpDatagram, arp, ethernet, icmpEch
 import { PcapWriter } from './pcap';
 import { ViewCache, newFrame } from './ethernet';
 import { have, describeIf } from '../../test/support';
+import { tempDir } from '../../test/tmp';
 
 const GUEST_MAC = Uint8Array.from([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
 const BROADCAST = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
@@ -151,7 +151,7 @@ describe('the wire and its peers', () => {
 
 describeIf(have('tshark', '--version'), 'tshark is not installed (.ci/run installs it)')('pcap files, read by tshark', () => {
   it('decodes every frame the peers exchanged, with good IP, ICMP and UDP checksums', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vpio-pcap-')), 'wire.pcap');
+    const file = path.join(tempDir('vpio-pcap-'), 'wire.pcap');
     const { clock, wire, port } = segment();
     wire.pcap = new PcapWriter(file);
     new EchoPeer(wire);
