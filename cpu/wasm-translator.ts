@@ -5,9 +5,10 @@
  * beside the JavaScript translator (translator.ts), which it mirrors: the same blocks
  * (a run of instructions in one 4 KiB page, on past conditional branches, on at the
  * target of a direct JMP or CALL in the page, loops inside), the same fast and slow
- * memory paths, the same lazy flag state recorded after each instruction (dead flags
- * dropped by the same rule), the same exits and instruction counts. So a block runs the
- * same whichever of the two translated it, and translate() may choose either.
+ * memory paths, the same lazy flag state after each instruction as far as anything can
+ * see (dead flags dropped by the same rule; a record waits in locals until it can be
+ * seen: Pending), the same exits and instruction counts. So a block runs the same
+ * whichever of the two translated it, and translate() may choose either.
  *
  * What it covers inline (translateOne below): moves, the ALU operations, INC, DEC, NEG,
  * NOT, TEST, LEA, SHL, SHR and SAR by a constant (and by CL, 32-bit), ROL and ROR by a
@@ -27,7 +28,9 @@
  * into the area's state slots (AREA_STATE) before the first of a run of WebAssembly
  * blocks and back after the last (WasmContext.enter, leave), and a block's slow paths
  * copy them back before they call the interpreter's accessors, which may fault (the run
- * loop then reads them, and Cpu.blockDone).
+ * loop then reads them, and Cpu.blockDone). Each block's function is in the CPU's table
+ * (Block.wasm is its index), and JavaScript enters every block through one dispatcher
+ * (WasmContext.run).
  *
  * Cpu.useWasm = false turns WebAssembly off (docs/PERFORMANCE.md has the measurements).
  */
