@@ -118,6 +118,25 @@ describe('ModuleBuilder', () => {
     }
   });
 
+  it('a table: call_indirect reaches the function at an index, set from another module, and traps on an empty entry', () => {
+    const table = new WebAssembly.Table({ element: 'anyfunc', initial: 4 });
+    const callee = (k: number) => {
+      const b = new ModuleBuilder();
+      b.func(1, 1, 0, new Code().get(0).i32(k).op(Op.i32_mul), 'f');
+      return instantiate(b).f as (n: number) => number;
+    };
+    table.set(1, callee(3));
+    table.set(2, callee(5));
+    const b = new ModuleBuilder();
+    b.importTable();
+    b.func(2, 1, 0, new Code().get(1).get(0).callIndirect(b.type(1, 1)), 'd');
+    const d = new WebAssembly.Instance(new WebAssembly.Module(b.build()), { i: { t: table } }).exports.d as (i: number, n: number) => number;
+    expect([d(1, 7), d(2, 7)]).toEqual([21, 35]);
+    table.set(2, null);
+    expect(() => d(2, 7)).toThrow();
+    expect(() => d(9, 7)).toThrow(); // past the table's end
+  });
+
   it('refuses an import added after a function (the indices would shift)', () => {
     const b = new ModuleBuilder();
     b.func(0, 0, 0, new Code());

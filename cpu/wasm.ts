@@ -6,7 +6,8 @@
  *
  * Integer code: the value type i32, its loads, stores and arithmetic, i64 locals and
  * the few i64 operations a 32 x 32 -> 64-bit multiply needs, and structured control
- * (block, loop, if, br, br_if, br_table), calls direct and through a table. Functions take and return i32 values. Translation time only: nothing here is on the emulated path.
+ * (block, loop, if, br, br_if, br_table), calls direct and through a table. Functions
+ * take and return i32 values. Translation time only: nothing here is on the emulated path.
  */
 
 /** Opcodes (Core Specification 5.4). */
@@ -90,9 +91,10 @@ export class Code {
 interface FuncDef { type: number; locals: number; locals64: number; code: Code; exportName: string | null }
 
 /**
- * A module: function types, imported functions (module "i"), one imported memory
- * (module "i", name "m") or one imported table of functions ("i"."t"), functions and their exports. Imported functions take the
- * indices from 0, then the module's own, in the order they are added.
+ * A module: function types, imported functions (module "i"), an imported memory
+ * ("i"."m") and an imported table of functions ("i"."t"), each optional, functions and
+ * their exports. Imported functions take the indices from 0, then the module's own, in
+ * the order they are added.
  */
 export class ModuleBuilder {
   private readonly types: string[] = [];
