@@ -290,19 +290,15 @@ describe('ACPI tables', () => {
   const iasl = (() => { try { execFileSync('iasl', ['-v'], { stdio: 'ignore' }); return true; } catch { return false; } })();
   (iasl ? it : it.skip)('disassemble with ACPICA\'s iasl without an error or warning (skipped without iasl: apt-get install acpica-tools)', () => {
     const dir = tempDir('vpio-acpi-');
-    try {
-      const file = path.join(dir, 'dsdt.aml');
-      fs.writeFileSync(file, ram.subarray(where.dsdt, where.dsdt + u32(ram, where.dsdt + 4)));
-      const out = execFileSync('iasl', ['-d', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      expect(out).not.toMatch(/error|warning/i);
-      const dsl = fs.readFileSync(path.join(dir, 'dsdt.dsl'), 'utf8');
-      expect(dsl).toMatch(/DefinitionBlock \("", "DSDT", 1, "BOCHS ", "BXPC    ", 0x00000001\)/);
-      expect(dsl).toMatch(/Name \(_S5, Package \(0x04\)/);
-      expect(dsl).toMatch(/Name \(_HID, EisaId \("PNP0A03"\)/);
-      expect(dsl).toMatch(/Name \(_PRT, Package \(0x80\)/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const file = path.join(dir, 'dsdt.aml');
+    fs.writeFileSync(file, ram.subarray(where.dsdt, where.dsdt + u32(ram, where.dsdt + 4)));
+    const out = execFileSync('iasl', ['-d', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(out).not.toMatch(/error|warning/i);
+    const dsl = fs.readFileSync(path.join(dir, 'dsdt.dsl'), 'utf8');
+    expect(dsl).toMatch(/DefinitionBlock \("", "DSDT", 1, "BOCHS ", "BXPC    ", 0x00000001\)/);
+    expect(dsl).toMatch(/Name \(_S5, Package \(0x04\)/);
+    expect(dsl).toMatch(/Name \(_HID, EisaId \("PNP0A03"\)/);
+    expect(dsl).toMatch(/Name \(_PRT, Package \(0x80\)/);
   });
 });
 

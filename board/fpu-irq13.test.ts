@@ -21,7 +21,6 @@ function asm(src: string): number[] {
   const r = spawnSync('nasm', ['-f', 'bin', '-o', path.join(dir, 'a.bin'), path.join(dir, 'a.asm')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   const out = Array.from(fs.readFileSync(path.join(dir, 'a.bin')));
-  fs.rmSync(dir, { recursive: true });
   return out;
 }
 

@@ -11,7 +11,6 @@ import { OutputFile, Sink, readInput, UsageError, fileIdentity } from './io';
 import { tempDir } from '../test/tmp';
 
 const tmp = tempDir('vpio-io-');
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const at = (name: string) => path.join(tmp, name);
 const leftovers = () => fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'));
 const limit = { bytes: 1 << 20, what: 'the cap', fix: 'give a smaller file' };

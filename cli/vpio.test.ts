@@ -25,7 +25,6 @@ const TRIPLE = [0x0f, 0x01, 0x1d, 0x20, 0x00, 0x10, 0x00, 0x0f, 0x0b, 0x90, 0x90
 const DEAD = [0xfa, 0xf4];
 
 beforeAll(ensureBuilt);
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function expectUsageError(args: string[], message: RegExp) {
   const r = runCli(args);

@@ -64,7 +64,6 @@ describe('vpio run --bios', () => {
     file = path.join(dir, 'rom.bin');
     fs.writeFileSync(file, rom());
   });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('runs the ROM and traces its POST codes', () => {
     const r = runCli(['run', '--bios', file, '--trace', 'post']);

@@ -180,7 +180,6 @@ describeGdb('vpio run --gdb: monitor save', () => {
     expect(plain.stdout.toString().endsWith(restored.stdout.toString())).toBe(true);
     expect(restored.stdout.length).toBeGreaterThan(0);
     expect(restored.stderr).toBe(plain.stderr); // the same cycles and instructions at the end
-    fs.rmSync(dir, { recursive: true, force: true });
   }, 120000);
 });
 

@@ -17,18 +17,14 @@ import { tempDir } from './tmp';
 function cannotBuildGuests(): string | null {
   if (!have('make', '--version')) return 'make is missing (.ci/run installs make, gcc and binutils)';
   const out = tempDir('vpio-toolchain-');
-  try {
-    const r = spawnSync('make', ['-s', '-C', path.join(ROOT, 'guests'), `OUT=${out}`, 'toolchain-check'], { encoding: 'utf8', timeout: 60000 });
-    if (r.error) return `make toolchain-check could not run (${r.error.message})`;
-    if (r.status !== 0) {
-      const lines = (r.stderr || r.stdout).split('\n').filter((l) => l.trim() !== '');
-      const why = lines.filter((l) => !l.startsWith('make')).pop() ?? lines.pop() ?? `status ${r.status}`;
-      return `this machine cannot build a guest kernel the way guests/Makefile does (make toolchain-check: ${why}); it needs gcc that accepts -m32, and binutils`;
-    }
-    return null;
-  } finally {
-    fs.rmSync(out, { recursive: true, force: true });
+  const r = spawnSync('make', ['-s', '-C', path.join(ROOT, 'guests'), `OUT=${out}`, 'toolchain-check'], { encoding: 'utf8', timeout: 60000 });
+  if (r.error) return `make toolchain-check could not run (${r.error.message})`;
+  if (r.status !== 0) {
+    const lines = (r.stderr || r.stdout).split('\n').filter((l) => l.trim() !== '');
+    const why = lines.filter((l) => !l.startsWith('make')).pop() ?? lines.pop() ?? `status ${r.status}`;
+    return `this machine cannot build a guest kernel the way guests/Makefile does (make toolchain-check: ${why}); it needs gcc that accepts -m32, and binutils`;
   }
+  return null;
 }
 
 const whyNot = cannotBuildGuests();
@@ -45,7 +41,6 @@ describeIf(whyNot === null, whyNot ?? '')('guest images', () => {
       const rebuilt = fs.readFileSync(path.join(out, f));
       expect({ f, same: rebuilt.equals(fs.readFileSync(path.join(ROOT, 'guests/bin', f))) }).toEqual({ f, same: true });
     }
-    fs.rmSync(out, { recursive: true, force: true });
   }, 120000);
 
   it('build without a 32-bit libgcc, as with gcc but no gcc-multilib', () => {
@@ -61,7 +56,6 @@ describeIf(whyNot === null, whyNot ?? '')('guest images', () => {
     for (const f of ['udp-tx.elf', 'ping.elf', 'hello.elf']) {
       expect({ f, same: fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(ROOT, 'guests/bin', f))) }).toEqual({ f, same: true });
     }
-    fs.rmSync(dir, { recursive: true, force: true });
   }, 120000);
 });
 
@@ -70,12 +64,8 @@ describeIf(whyNot === null, whyNot ?? '')('guest images', () => {
 function hostCompiles(): boolean {
   if (process.arch !== 'x64' && process.arch !== 'ia32') return false;
   const dir = tempDir('vpio-hostcc-');
-  try {
-    const r = spawnSync('gcc', ['-x', 'c', '-', '-o', path.join(dir, 'a')], { input: 'int main(void) { return 0; }\n', encoding: 'utf8', timeout: 30000 });
-    return !r.error && r.status === 0;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const r = spawnSync('gcc', ['-x', 'c', '-', '-o', path.join(dir, 'a')], { input: 'int main(void) { return 0; }\n', encoding: 'utf8', timeout: 30000 });
+  return !r.error && r.status === 0;
 }
 describeIf(hostCompiles(), 'an x86 host with gcc that builds host programs is needed to check guests/lib/div64.c against the host\'s division')('the guests\' 64-bit division', () => {
   it('gives the host\'s quotient and remainder for edge cases and a million seeded random pairs', () => {
@@ -117,6 +107,5 @@ int main(void) {
     const r = spawnSync(exe, [], { encoding: 'utf8', timeout: 60000 });
     expect(r.stdout).toMatch(/^\d+ cases, 0 wrong\n$/);
     expect(r.status).toBe(0);
-    fs.rmSync(dir, { recursive: true, force: true });
   }, 120000);
 });

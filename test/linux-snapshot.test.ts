@@ -11,7 +11,6 @@ import { LINUX_CACHED, LINUX_SKIP, linuxGuest } from './linux-guest';
 import { tempDir } from './tmp';
 
 const tmp = tempDir('vpio-linux-snap-');
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const at = (name: string) => path.join(tmp, name);
 
 describeIf(LINUX_CACHED, LINUX_SKIP)('a Linux guest restored from a snapshot', () => {

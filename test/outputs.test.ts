@@ -15,7 +15,6 @@ import { tempDir } from './tmp';
 const tmp = tempDir('vpio-out-');
 const at = (name: string) => path.join(tmp, name);
 beforeAll(ensureBuilt);
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const leftovers = () => fs.readdirSync(tmp).filter((f) => /\.vpio-\d+-.*\.tmp$/.test(f));
 const noStack = (stderr: string) => expect(stderr).not.toMatch(/ at .*:\d+:\d+/);
 

@@ -13,7 +13,6 @@ import { tempDir } from './tmp';
 const tmp = tempDir('vpio-snap-');
 const at = (name: string) => path.join(tmp, name);
 beforeAll(ensureBuilt);
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const G = 'guests/bin/';
 const CPU_HZ = 2e9;

@@ -11,7 +11,6 @@ import { PcapWriter } from './pcap';
 import { tempDir } from '../../test/tmp';
 
 const tmp = tempDir('vpio-pcap-');
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 function frame(n: number, len: number): Uint8Array {
   const f = new Uint8Array(len);
