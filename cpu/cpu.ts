@@ -24,7 +24,7 @@ import { step, interpret } from './execute';
 import { Block, BlockCache, runBlock } from './translator';
 import { deliverInterrupt } from './system';
 import { Fpu } from './x87';
-import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_TLB, areaBytes } from './memory';
+import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_TLB, areaBytes, pageGenAt } from './memory';
 import { WasmContext } from './wasm-translator';
 
 export { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, ES, CS, SS, DS, FS, GS };
@@ -345,7 +345,7 @@ export class Cpu {
     this.codePages = area !== undefined ? new Uint8Array(area.buffer, area.byteOffset + AREA_CODE_PAGES, pages + 1) : new Uint8Array(pages + 1);
     this.tlb = area !== undefined ? new Int32Array(area.buffer, area.byteOffset + AREA_TLB, 1 << 20) : new Int32Array(1 << 20);
     this.segBase = area !== undefined ? new Int32Array(area.buffer, area.byteOffset + AREA_SEG_BASE, 6) : new Int32Array(6);
-    this.pageGen = new Int32Array(pages + 1);
+    this.pageGen = area !== undefined ? new Int32Array(area.buffer, area.byteOffset + pageGenAt(this.memSize), pages + 1) : new Int32Array(pages + 1);
     this.blocks = new BlockCache(pages + 1);
     this.wasm = area !== undefined && bus.wasmMemory ? new WasmContext(this, bus.wasmMemory, area) : null;
     this.reset();
@@ -625,6 +625,16 @@ export class Cpu {
   invalidatePage(lin: number): void {
     this.tlb[lin >>> 12] = 0;
     this.invalidateFetch();
+  }
+
+  /**
+   * The window is now the page at `lo` (paging on, CS flat), found at `lo + delta`
+   * through the TLB without a refill (WebAssembly blocks went on into it:
+   * WasmContext.link); the one it replaces becomes the window before, as in refillFetch.
+   */
+  moveFetch(lo: number, delta: number): void {
+    this.fetchLo2 = this.fetchLo; this.fetchHi2 = this.fetchHi; this.fetchDelta2 = this.fetchDelta;
+    this.fetchLo = lo; this.fetchHi = lo + 0x1000; this.fetchDelta = delta;
   }
 
   invalidateFetch(): void {

@@ -12,7 +12,11 @@
  *   lazy flags, the EIP they leave at; see wasm-translator.ts);
  * - AREA_SEG_BASE: Cpu.segBase, the six segment bases;
  * - AREA_TLB: Cpu.tlb, the software TLB (one 32-bit entry a 4 KiB page of the 4 GiB);
- * - AREA_CODE_PAGES: Cpu.codePages, one byte a 4 KiB page of the CPU's RAM and one more.
+ * - AREA_LINKS: what WebAssembly blocks need to go on to the next one without returning
+ *   to JavaScript: one LINK_BYTES entry a slot of the block cache (wasm-translator.ts,
+ *   WasmContext.link);
+ * - AREA_CODE_PAGES: Cpu.codePages, one byte a 4 KiB page of the CPU's RAM and one more;
+ * - then, 4-byte aligned (pageGenAt): Cpu.pageGen, one 32-bit word a page of RAM and one more.
  *
  * A WebAssembly memory is at most 65536 pages of 64 KiB (4 GiB); a machine that would
  * need more, or a host that refuses the allocation, gets the same layout in a plain
@@ -20,19 +24,29 @@
  */
 export const AREA_REGS = 0;
 export const AREA_STATE = 64;
-export const AREA_STATE_BYTES = 64;
+export const AREA_STATE_BYTES = 96;
 export const AREA_SEG_BASE = AREA_STATE + AREA_STATE_BYTES;
 export const AREA_TLB = 4096;
 export const AREA_TLB_BYTES = 4 << 20;
-export const AREA_CODE_PAGES = AREA_TLB + AREA_TLB_BYTES;
+/** The block cache's slots (translator.ts's CACHE_BITS), and the bytes of a slot's link. */
+export const LINK_BITS = 16;
+export const LINK_SLOTS = 1 << LINK_BITS;
+export const LINK_BYTES = 32;
+export const AREA_LINKS = AREA_TLB + AREA_TLB_BYTES;
+export const AREA_CODE_PAGES = AREA_LINKS + LINK_SLOTS * LINK_BYTES;
 
 const WASM_PAGE = 65536;
 const MAX_WASM_PAGES = 65536;
 
+/** Where Cpu.pageGen starts in an area for `ramBytes` of RAM (after the code-page map, 4-byte aligned). */
+export function pageGenAt(ramBytes: number): number {
+  return (AREA_CODE_PAGES + Math.ceil(ramBytes / 4096) + 1 + 3) & ~3;
+}
+
 /** Bytes of one CPU's area for `ramBytes` of RAM, a whole number of 4 KiB pages. */
 export function areaBytes(ramBytes: number): number {
-  const codePages = Math.ceil(ramBytes / 4096) + 1;
-  return (AREA_CODE_PAGES + codePages + 4095) & ~4095;
+  const pages = Math.ceil(ramBytes / 4096) + 1;
+  return (pageGenAt(ramBytes) + pages * 4 + 4095) & ~4095;
 }
 
 export interface MachineMemory {

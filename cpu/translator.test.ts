@@ -10,7 +10,8 @@
 import seedrandom from 'seedrandom';
 import { StopReason } from './bus';
 import { Cpu } from './cpu';
-import { flatMachine, putDescriptor, TestBus, CODE_BASE, STACK_TOP } from './testing';
+import { flatMachine, putDescriptor, TestBus, CODE_BASE, HANDLER_BASE, STACK_TOP } from './testing';
+import { WasmContext } from './wasm-translator';
 
 /** Where the programs keep their data (EBP points here and is never an ALU destination). */
 const DATA = 0x40000;
@@ -1425,10 +1426,100 @@ describe('blocks chained across pages with paging on (issue 19)', () => {
     expect(run(program, true, -1, paged(true)).cpu.reg32[0]).toBe(20);
   });
 
+  it('goes on from block to block inside WebAssembly, into the other page too: JavaScript enters it a few times, not twice a pass', () => {
+    const entries = jest.spyOn(WasmContext.prototype, 'run');
+    try {
+      const r = run(program, true, -1, paged(true));
+      expect(r.cpu.reg32[0]).toBe(20);
+      expect(r.cpu.blocks.wasmBlocks).toBeGreaterThanOrEqual(2);
+      // 20 passes, each through the called page's block and the loop's: 40 blocks run.
+      expect(entries.mock.calls.length).toBeLessThan(8);
+    } finally {
+      entries.mockRestore();
+    }
+  });
+
+  it('leaves the fetch window where an import leaves it: a CR3 load in a page the blocks went on into', () => {
+    // main: mov eax, PD2 ; 10 calls of G (in the page 0x2000 on). G: cmp ecx, 5 ; jne L ;
+    // mov cr3, eax ; L: inc ebx ; ret. PD2 maps G's page to B2, whose L is add ebx, 0x10:
+    // the fifth call switches, and from L on G is fetched from B2.
+    const PD1 = 0x90000, PT1 = 0x91000, PD2 = 0x92000, PT2 = 0x93000, B2 = 0x60000;
+    const g = [0x83, 0xf9, 0x05, 0x75, 0x03, 0x0f, 0x22, 0xd8];
+    const code = [0xb8, ...le32(PD2), 0xb9, ...le32(10), 0xe8, ...le32(0x2000 - 15), 0x49, 0x75, (-8) & 0xff, 0xf4];
+    while (code.length < 0x2000) code.push(0xcc);
+    code.push(...g, 0x43, 0xc3);
+    const setup = (cpu: Cpu, bus: TestBus) => {
+      const dv = new DataView(bus.ram.buffer, bus.ram.byteOffset);
+      for (const [pd, pt] of [[PD1, PT1], [PD2, PT2]]) {
+        dv.setUint32(pd, pt | 3, true);
+        for (let i = 0; i < 256; i++) dv.setUint32(pt + i * 4, (i << 12) | 3, true);
+      }
+      dv.setUint32(PT2 + ((CODE_BASE + 0x2000) >>> 12) * 4, B2 | 3, true);
+      bus.ram.set([...g, 0x83, 0xc3, 0x10, 0xc3], B2);
+      cpu.setCr3(PD1);
+      cpu.setCr0(cpu.cr0 | 0x80000000);
+      cpu.reg32[3] = 0;
+    };
+    expect(compare(code, -1, setup)).toBe('');
+    expect(run(code, true, -1, setup).cpu.reg32[3]).toBe(5 * 1 + 5 * 0x10);
+  });
+
   it('faults fetching from a page that is not present with the CR2, EIP and counts of the interpreter', () => {
     const [a, b] = [false, true].map((t) => run(program, t, -1, paged(false)));
     expect(fault(b)).toEqual(fault(a));
     expect(a.cpu.cr2 >>> 0).toBe(CODE_BASE + 0x2000);
+  });
+});
+
+describe('the WebAssembly dispatcher going on from block to block (issue 17)', () => {
+  // Each test has a block that the dispatcher must not go on to, though its address and
+  // EIP match: it would run where the interpreter (and runBlock) would not.
+  const F = 0x1800; // a function at CODE_BASE + F, in the next page (a call in the page would stay in its block)
+  /** `main` (HLT after it) at CODE_BASE, then at CODE_BASE + F: `f` ; ret. */
+  const withF = (main: number[], f: number[]): number[] => {
+    const code = [...main, 0xf4];
+    while (code.length < F) code.push(0xcc);
+    return [...code, ...f, 0xc3];
+  };
+  const call = (from: number) => [0xe8, ...le32(F - (from + 5))];
+  const loop = (at: number, n: number) => [0xb9, ...le32(n), ...call(at + 5), 0x49, 0x75, (-8) & 0xff]; // mov ecx, n ; L: call F ; dec ecx ; jnz L
+
+  it('stops where the slice ends, before a block that no longer fits (an interrupt after any cycle)', () => {
+    // sti ; 30 calls of F: inc eax ; add ebx, eax ; ret
+    const code = withF([0xfb, ...loop(1, 30)], [0x40, 0x01, 0xc3]);
+    const out: string[] = [];
+    for (let at = 0; at < 30 * 6 + 10; at++) {
+      const d = compare(code, at);
+      if (d !== '') out.push(`at ${at}: ${d}`);
+    }
+    expect(out.slice(0, 3)).toEqual([]);
+  });
+
+  it('does not go on to a block translated with other segment bases (the mode)', () => {
+    // 20 calls of F: add edx, [ebx] with DS flat; mov ds, 0x18 (base 0x104); 20 more.
+    const main = [0xbb, ...le32(DATA), ...loop(5, 20)]; // mov ebx, DATA ; 20 calls
+    const reload = [0x66, 0xb8, 0x18, 0x00, 0x8e, 0xd8]; // mov ax, 0x18 ; mov ds, ax
+    const code = withF([...main, ...reload, ...loop(main.length + reload.length, 20)], [0x03, 0x13]);
+    const segments = (cpu: Cpu, bus: TestBus) => { putDescriptor(bus.ram, 0x18, 0x104, 0xfffff, 0x92, true, true); cpu.gdtrLimit = 31; };
+    expect(compare(code, -1, segments)).toBe('');
+    // (The two dwords differ, so F run with DS flat would show in EDX.)
+    const r = run(code, true, -1, segments);
+    const dv = new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset);
+    expect(dv.getUint32(DATA, true)).not.toBe(dv.getUint32(DATA + 0x104, true));
+  });
+
+  it('does not go on to a block that runs past CS\'s limit (the window): the interpreter faults in it', () => {
+    // 20 calls of F (inc eax ; add ebx, eax), then jmp far to CS 0x18, whose limit ends
+    // inside F's add, and one more call: #GP at the add, after the inc.
+    const main = loop(0, 20);
+    const far = main.length; // jmp far 0x18:next
+    const next = CODE_BASE + far + 7;
+    const code = withF([...main, 0xea, ...le32(next), 0x18, 0x00, ...call(far + 7)], [0x40, 0x01, 0xc3]);
+    const limited = (cpu: Cpu, bus: TestBus) => { putDescriptor(bus.ram, 0x18, 0, CODE_BASE + F + 1, 0x9a, false, true); cpu.gdtrLimit = 31; };
+    expect(compare(code, -1, limited)).toBe('');
+    const r = run(code, true, -1, limited);
+    expect(r.cpu.reg32[0]).toBe(21);
+    expect(r.cpu.eip).toBeGreaterThanOrEqual(HANDLER_BASE);
   });
 });
 

@@ -58,6 +58,7 @@ import {
 } from './registers';
 import { ARITH, CF, PARITY, LazyOp } from './flags';
 import { translateWasm, wasmUsable } from './wasm-translator';
+import { LINK_BITS, LINK_SLOTS } from './memory';
 
 /** A translated block. `count` 0 marks an address the translator could not start at. */
 export interface Block {
@@ -97,8 +98,9 @@ export interface Block {
   tailPage: number;
 }
 
-const CACHE_BITS = 16;
-const CACHE_MASK = (1 << CACHE_BITS) - 1;
+/** The cache's slots: LINK_SLOTS, as the WebAssembly dispatcher's links mirror them (WasmContext.link). */
+const CACHE_BITS = LINK_BITS;
+const CACHE_MASK = LINK_SLOTS - 1;
 /**
  * The most instructions a block holds. 96 rather than 32 since branches inside a block
  * stay in it: a loop body of 43 instructions (the kernel's multi-precision multiply) is
@@ -204,6 +206,7 @@ export class BlockCache {
   flush(cpu: Cpu): void {
     for (const b of this.slots) if (b !== undefined && b.wasm >= 0) cpu.wasm!.release(b.wasm);
     this.slots.fill(undefined);
+    if (cpu.wasm !== null) cpu.wasm.unlinkAll();
     this.blocks = 0;
     this.source = 0;
     this.wasmBlocks = 0;
@@ -225,6 +228,7 @@ export class BlockCache {
     }
     if (this.blocks >= this.maxBlocks || this.source + b.source > this.maxSource) this.flush(cpu);
     this.slots[slot] = b;
+    if (cpu.wasm !== null) cpu.wasm.link(slot, b);
     this.blocks++;
     this.source += b.source;
     if (b.wasm >= 0) this.wasmBlocks++;
@@ -309,6 +313,8 @@ export function runBlock(cpu: Cpu, cache: BlockCache): number {
     if (b.wasm >= 0) {
       if (!inWasm) { w!.enter(); inWasm = true; }
       cpu.blockDone = 0;
+      // It goes on to the WebAssembly blocks after it by itself, making the checks below
+      // (WasmContext.link); n counts them all, less what an import charged.
       n = w!.run(b.wasm) - cpu.blockCommitted;
     } else {
       if (inWasm) { w!.leave(); inWasm = false; }

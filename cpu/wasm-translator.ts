@@ -18,8 +18,9 @@
  * MOVS and REP STOS (through the interpreter's handlers, as the JavaScript translator
  * does), paging off or on. Any other instruction the interpreter runs from the block
  * (Unit.stepCall: the `step` import), which goes on past it when nothing the run loop
- * must see has happened. Only a block whose first run reaches past its page's end is
- * left to the JavaScript translator.
+ * must see has happened. An instruction that runs on past its page's end is decoded
+ * with the next page's bytes, paging off (straddle); with paging on, a block whose
+ * first run reaches past its page's end is left to the JavaScript translator.
  *
  * Where the state lives. RAM, the registers, the software TLB and the code-page map are
  * in the machine's WebAssembly.Memory (memory.ts), which both the module and JavaScript
@@ -30,25 +31,36 @@
  * copy them back before they call the interpreter's accessors, which may fault (the run
  * loop then reads them, and Cpu.blockDone). Each block's function is in the CPU's table
  * (Block.wasm is its index), and JavaScript enters every block through one dispatcher
- * (WasmContext.run).
+ * (WasmContext.run), which goes on from block to block by itself while nothing the run
+ * loop looks after can have changed (WasmContext.link).
  *
  * Cpu.useWasm = false turns WebAssembly off (docs/PERFORMANCE.md has the measurements).
  */
 import type { Cpu } from './cpu';
 import type { Block, Decoded, FlagInfo } from './translator';
 import { Code, ModuleBuilder, Op, I32 } from './wasm';
-import { AREA_CODE_PAGES, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA_TLB } from './memory';
+import { AREA_CODE_PAGES, AREA_LINKS, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA_TLB, LINK_BITS, LINK_BYTES, LINK_SLOTS, pageGenAt } from './memory';
 import { AF, ARITH, CF, IF, LazyOp, OF, PF, SF, TF, ZF } from './flags';
 import { RDTSC, step, stringMovs, stringStos } from './execute';
 import { setCfOf } from './alu';
 import { alwaysTransfers, instructionLength } from './length';
-import { CS, DS, ES, EAX, EDX, ESI, EDI, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT } from './registers';
+import { CS, DS, ES, EAX, EDX, ESI, EDI, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT, TLB_RAM } from './registers';
 import {
   byte, dword, word, immediate, signedImm8, liveFlags, prefixes, tlbNeedAt, unknownFlags, rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
 } from './translator';
 
 // ---- The state slots of a CPU's area (byte offsets from AREA_STATE) ----
 const S_FLAGS = 0, S_LAZY = 4, S_OP = 8, S_A = 12, S_B = 16, S_R = 20, S_SIGN = 24, S_EIP = 28, S_DONE = 32, S_LIMIT = 36, S_BASED = 40;
+// The dispatcher's (WasmContext.link): whether a block called an import; the instructions
+// of the blocks before this one, not charged yet; this block's table index; the fetch
+// window (its first EIP, its last minus its first, the physical address minus EIP) and
+// the mode a block must have been translated in (-1: go on to none).
+// With paging on and CS flat, the TLB bits an entry needs for the dispatcher to go on
+// into another page (else 0), and whether it has (the window moved: Cpu.moveFetch).
+const S_EXT = 44, S_CHAIN = 48, S_CUR = 52, S_LO = 56, S_SPAN = 60, S_DELTA = 64, S_KEY = 68, S_NEED = 72, S_MOVED = 76;
+// A link's words (LINK_BYTES a cache slot): the block's physical address, EIP, mode,
+// page generation, instruction count, bytes minus one, and table index.
+const L_PHYS = 0, L_EIP = 4, L_MODE = 8, L_GEN = 12, L_COUNT = 16, L_LAST = 20, L_INDEX = 24;
 
 /** The instructions the slice still has room for, as a block's `limit` (held to an i32). */
 function instructionsLeft(cpu: Cpu): number {
@@ -76,6 +88,8 @@ export class WasmContext {
   readonly tlb: number;
   readonly segBase: number;
   readonly ram: number;
+  /** Cpu.pageGen's. */
+  readonly pageGens: number;
   /** The state slots as 32-bit words. */
   readonly slots: Int32Array;
   readonly imports: WebAssembly.Imports;
@@ -94,12 +108,23 @@ export class WasmContext {
    * JavaScript to each block's own export went through V8's generic wrapper (about 30
    * ns each, measured, against 10 through the table), and the Linux boot enters
    * WebAssembly some 40 million times.
+   *
+   * The dispatcher goes on from a block to the next one itself, as runBlock would, while
+   * the block called no import (so nothing the run loop looks after can have changed:
+   * see link) and the next block is in the cache, valid and fits in the slice. The
+   * instructions of the blocks it went on from wait in the S_CHAIN slot; an import
+   * charges them first (settle), so that a clock it reads or a fault it raises finds the
+   * slice as the interpreter would have left it.
    */
   private readonly table: WebAssembly.Table;
   private readonly dispatch: (index: number, limit: number) => number;
   /** Table indices free for a block (released ones), and the first never used. */
   private readonly free: number[] = [];
   private used = 0;
+  /** The block at each table index (for a fault's accounting: settle). */
+  private readonly blockAt: (Block | null)[] = [];
+  /** The links (AREA_LINKS) as 32-bit words, LINK_BYTES / 4 a cache slot. */
+  private readonly links: Int32Array;
 
   /** Before the first of a run of WebAssembly blocks: the lazy flags into the state slots. */
   enter(): void {
@@ -108,21 +133,59 @@ export class WasmContext {
     s[S_BASED >> 2] = c.basedMask; // only a segment load changes it, which no WebAssembly block makes
   }
 
-  /** Runs the block at table index `index` with the instructions the slice has room for; leaves Cpu.eip where it stopped. */
-  run(index: number): number {
+  /**
+   * Runs the block at table index `index` with the instructions the slice has room for,
+   * and (`chain`) the blocks after it as runBlock would; leaves Cpu.eip where it stopped.
+   * Returns the instructions run that are not charged yet (an import charged the rest).
+   */
+  run(index: number, chain = true): number {
     const s = this.slots, c = this.cpu;
-    s[S_DONE >> 2] = 0;
+    s[S_CHAIN >> 2] = 0;
+    // The fetch window and mode the next block must match; none in 16-bit code (no
+    // WebAssembly block is 16-bit).
+    // (The window is not empty: it holds the block.) Straddling instructions check it too.
+    s[S_LO >> 2] = c.fetchLo; s[S_SPAN >> 2] = c.fetchHi - 1 - c.fetchLo; s[S_DELTA >> 2] = c.fetchDelta;
+    s[S_KEY >> 2] = chain && c.csD32 === true ? c.blockMode : -1;
+    s[S_NEED >> 2] = c.pagingOn === true && c.segBase[CS] === 0 && c.segMin[CS] === 0 && c.segLimit[CS] === 0xffffffff ? c.tlbReadNeed : 0;
     const n = this.dispatch(index, instructionsLeft(c));
     c.eip = s[S_EIP >> 2] >>> 0;
+    if (s[S_MOVED >> 2] !== 0) this.moved();
     return n;
   }
 
-  /** Puts a block's function in the table; returns its index (Block.wasm). */
-  place(f: (limit: number) => number): number {
+  /** Puts block `b`'s function in the table; returns its index (Block.wasm). */
+  place(f: (limit: number) => number, b: Block): number {
     const i = this.free.length > 0 ? this.free.pop()! : this.used++;
     if (i >= this.table.length) this.table.grow(Math.max(256, this.table.length));
     this.table.set(i, f);
+    this.blockAt[i] = b;
     return i;
+  }
+
+  /**
+   * Cache slot `slot` now holds `b` (BlockCache.insert): what the dispatcher checks to go
+   * on to it, the checks runBlock makes (its address, EIP, mode and page generation, that
+   * it fits in the slice and in the fetch window), or a link to nothing when it is not a
+   * WebAssembly block. The mode check stands for the code's size too (all WebAssembly
+   * blocks are 32-bit, and run() asks for none in 16-bit code).
+   */
+  link(slot: number, b: Block): void {
+    const l = this.links, at = slot * (LINK_BYTES >> 2);
+    if (b.wasm < 0 || b.count === 0) { l[at + (L_PHYS >> 2)] = -1; l[at + (L_INDEX >> 2)] = -1; return; }
+    l[at + (L_PHYS >> 2)] = b.phys; l[at + (L_EIP >> 2)] = b.eip; l[at + (L_MODE >> 2)] = b.mode; l[at + (L_GEN >> 2)] = b.gen;
+    l[at + (L_COUNT >> 2)] = b.count; l[at + (L_LAST >> 2)] = b.bytes - 1; l[at + (L_INDEX >> 2)] = b.wasm;
+  }
+
+  /** The dispatcher went on into another page: the Cpu's fetch window follows. */
+  private moved(): void {
+    const s = this.slots, lo = s[S_LO >> 2] >>> 0;
+    s[S_MOVED >> 2] = 0;
+    this.cpu.moveFetch(lo, ((s[S_DELTA >> 2] + lo) >>> 0) - lo);
+  }
+
+  /** Every cache slot is empty (BlockCache.flush). */
+  unlinkAll(): void {
+    this.links.fill(-1);
   }
 
   /** Table entries holding a block's function now (always BlockCache.wasmBlocks: the tests check it). */
@@ -131,6 +194,7 @@ export class WasmContext {
   /** Index `i` is no longer a block's (its block left the cache): the function may be collected. */
   release(i: number): void {
     this.table.set(i, null);
+    this.blockAt[i] = null;
     this.free.push(i);
   }
 
@@ -147,14 +211,32 @@ export class WasmContext {
     this.tlb = area.byteOffset + AREA_TLB;
     this.segBase = area.byteOffset + AREA_SEG_BASE;
     this.ram = cpu.mem.byteOffset;
-    const s = new Int32Array(memory.buffer, this.state, 16);
+    this.pageGens = area.byteOffset + pageGenAt(cpu.memSize);
+    const s = new Int32Array(memory.buffer, this.state, 24);
     this.slots = s;
-    // The slow paths: the lazy flags and the count of completed instructions back into
-    // the Cpu first (what the helper can fault on reads them), then the interpreter's own.
-    const out = (): void => {
+    this.links = new Int32Array(memory.buffer, area.byteOffset + AREA_LINKS, LINK_SLOTS * (LINK_BYTES >> 2));
+    this.unlinkAll();
+    // The lazy flags and the count of completed instructions back into the Cpu.
+    const copyOut = (): void => {
       cpu.flags = s[0]; cpu.flagsLazy = s[1]; cpu.lazyOp = s[2]; cpu.lazyA = s[3]; cpu.lazyB = s[4]; cpu.lazyR = s[5]; cpu.lazySign = s[6];
       cpu.blockDone = s[S_DONE >> 2];
     };
+    // First in every import: the blocks the dispatcher went on from are charged, and this
+    // one is Cpu.block (its fault is counted from it); the dispatcher returns after it.
+    const settle = (): void => {
+      const chained = s[S_CHAIN >> 2];
+      if (chained !== 0) {
+        s[S_CHAIN >> 2] = 0;
+        cpu.left -= chained * cpu.instructionCycles;
+        cpu.sliceInstr += chained;
+        cpu.block = this.blockAt[s[S_CUR >> 2]];
+      }
+      s[S_EXT >> 2] = 1;
+      if (s[S_MOVED >> 2] !== 0) this.moved();
+    };
+    // The slow paths: settled, and the state copied back (what the helper can fault on
+    // reads it), then the interpreter's own.
+    const out = (): void => { settle(); copyOut(); };
     const smc = (): number => (cpu.smc === true ? 1 : 0);
     // Before an instruction that reads the clock (a device, RDTSC): the block's `done`
     // instructions before it charged, as the interpreter would have by now (translator.ts's COMMIT).
@@ -169,15 +251,16 @@ export class WasmContext {
       s[S_LIMIT >> 2] = instructionsLeft(cpu) + cpu.blockCommitted;
       return cpu.left >= (pass - cpu.blockCommitted) * cpu.instructionCycles;
     };
-    this.out = out;
+    this.out = copyOut;
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: 256 });
     const m = new ModuleBuilder();
     m.importTable();
+    m.importMemory(memory.buffer.byteLength / 65536);
     const blockType = m.type(1, 1);
-    m.func(2, 1, 0, new Code().get(1).get(0).callIndirect(blockType), 'd');
+    m.func(2, 1, 4, dispatcher(blockType, this.state, area.byteOffset + AREA_LINKS, this.pageGens, this.tlb), 'd');
     let dispatch: (index: number, limit: number) => number;
     try {
-      dispatch = new WebAssembly.Instance(new WebAssembly.Module(m.build()), { i: { t: this.table } }).exports.d as (index: number, limit: number) => number;
+      dispatch = new WebAssembly.Instance(new WebAssembly.Module(m.build()), { i: { t: this.table, m: memory } }).exports.d as (index: number, limit: number) => number;
     } catch (e) {
       // The host refused even this (see translateWasm): no block is ever WebAssembly.
       this.refused = String(e);
@@ -248,6 +331,7 @@ export class WasmContext {
         },
         // PAUSE's cycles beyond an instruction's; 1 when the rest of the pass (`pass`) no longer fits.
         pause: (pass: number) => {
+          settle();
           cpu.left -= cpu.pauseCycles - cpu.instructionCycles;
           return rebudget(pass) ? 0 : 1;
         },
@@ -260,6 +344,50 @@ export class WasmContext {
       },
     };
   }
+}
+
+/**
+ * The dispatcher's code (WasmContext.dispatch; params: the table index, the limit): runs
+ * the block, then goes on to the next one while runBlock would (see WasmContext.link),
+ * with the blocks' instructions so far in the S_CHAIN slot. Returns those not charged
+ * yet. `st` is the state slots' offset, `links` the links', `gens` Cpu.pageGen's, `tlb` Cpu.tlb's.
+ */
+function dispatcher(blockType: number, st: number, links: number, gens: number, tlb: number): Code {
+  const INDEX = 0, LIMIT = 1, N = 2, E = 3, P = 4, A = 5;
+  const c = new Code();
+  const slot = (off: number): Code => c.i32(0).mem(Op.i32_load, st + off, 2);
+  const linkWord = (off: number): Code => c.get(A).mem(Op.i32_load, links + off, 2);
+  c.begin(Op.block).begin(Op.loop);
+  c.i32(0).i32(0).mem(Op.i32_store, st + S_EXT, 2);
+  c.i32(0).i32(0).mem(Op.i32_store, st + S_DONE, 2);
+  c.i32(0).get(INDEX).mem(Op.i32_store, st + S_CUR, 2);
+  c.get(LIMIT).get(INDEX).callIndirect(blockType).set(N);
+  // It called an import (which charged the blocks before it), or ran nothing: return.
+  slot(S_EXT).get(N).op(Op.i32_eqz).op(Op.i32_or).begin(Op.if);
+  slot(S_CHAIN).get(N).op(Op.i32_add).op(Op.return);
+  c.op(Op.end);
+  c.i32(0); slot(S_CHAIN).get(N).op(Op.i32_add).mem(Op.i32_store, st + S_CHAIN, 2);
+  c.get(LIMIT).get(N).op(Op.i32_sub).set(LIMIT);
+  // The next EIP in the fetch window; else (paging on, CS flat) its page's, through the
+  // TLB as Cpu.refillFetch would find it; then its cache slot's link (translator.ts's hash).
+  slot(S_EIP).tee(E); slot(S_LO).op(Op.i32_sub); slot(S_SPAN).op(Op.i32_gt_u).begin(Op.if);
+  c.get(E).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, tlb, 2).tee(P);
+  slot(S_NEED).op(Op.i32_and).op(Op.i32_eqz).get(P).i32(TLB_RAM).op(Op.i32_and).op(Op.i32_eqz).op(Op.i32_or).brIf(2);
+  c.i32(0).get(E).i32(-4096).op(Op.i32_and).tee(A).mem(Op.i32_store, st + S_LO, 2);
+  c.i32(0).get(P).i32(-4096).op(Op.i32_and).get(A).op(Op.i32_sub).mem(Op.i32_store, st + S_DELTA, 2);
+  c.i32(0).i32(1).mem(Op.i32_store, st + S_MOVED, 2);
+  c.op(Op.end);
+  c.get(E); slot(S_DELTA).op(Op.i32_add).tee(P).get(P).i32(LINK_BITS).op(Op.i32_shr_u).op(Op.i32_xor).i32(LINK_SLOTS - 1).op(Op.i32_and).i32(Math.log2(LINK_BYTES)).op(Op.i32_shl).set(A);
+  linkWord(L_PHYS).get(P).op(Op.i32_ne).brIf(1);
+  linkWord(L_EIP).get(E).op(Op.i32_ne).brIf(1);
+  linkWord(L_MODE); slot(S_KEY).op(Op.i32_ne).brIf(1);
+  linkWord(L_GEN).get(P).i32(12).op(Op.i32_shr_u).i32(2).op(Op.i32_shl).mem(Op.i32_load, gens, 2).op(Op.i32_ne).brIf(1);
+  linkWord(L_COUNT).get(LIMIT).op(Op.i32_gt_s).brIf(1);
+  linkWord(L_LAST); slot(S_LO); slot(S_SPAN).op(Op.i32_add).get(E).op(Op.i32_sub).op(Op.i32_gt_u).brIf(1);
+  linkWord(L_INDEX).set(INDEX);
+  c.br(0);
+  c.op(Op.end).op(Op.end);
+  return slot(S_CHAIN);
 }
 
 // Function indices, in the order every module declares them: the imports, then the
@@ -784,13 +912,14 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   }
   ctx.compiles++;
   ctx.bytes += bytes.length;
-  const slot = ctx.place(f);
-  // Run as a JavaScript block is (by whoever calls Block.fn rather than runBlock).
-  const fn = (): number => { ctx.enter(); const n = ctx.run(slot); ctx.leave(); return n; };
-  return {
+  // Run as a JavaScript block is (by whoever calls Block.fn rather than runBlock): alone.
+  const fn = (): number => { ctx.enter(); const n = ctx.run(block.wasm, false); ctx.leave(); return n; };
+  const block: Block = {
     phys, eip, d32: true, mode: cpu.blockMode, gen: cpu.pageGen[phys >>> 12], count, bytes: Math.min(d.end, pageEnd) - phys,
-    eips, fn, wasm: slot, source: bytes.length, stopEip: -1, tailPage: -1,
+    eips, fn, wasm: -1, source: bytes.length, stopEip: -1, tailPage: d.tailPage,
   };
+  block.wasm = ctx.place(f, block);
+  return block;
 }
 
 interface Decoding {
@@ -803,6 +932,8 @@ interface Decoding {
   /** Per instruction: the flag record pending after it (and after its branch's condition), stored on every way out of its straight line. */
   pending: (Pending | null)[];
   end: number;
+  /** The next physical page, when an instruction runs on into it (straddle), else -1. */
+  tailPage: number;
 }
 
 /**
@@ -838,6 +969,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
   const inPage = (t: number): boolean => { const tp = phys + (t - eip); return tp >= pageStart && tp < pageEnd; };
   const starts = [eip];
   let end = phys;
+  let tailPage = -1;
   for (let r = 0; r < starts.length && eips.length < MAX_REGION_INSTRUCTIONS; r++) {
     const runStart = starts[r];
     if (eips.includes(runStart)) continue;
@@ -862,8 +994,18 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
       u.here = ieip;
       unknownFlags(u.flagInfo);
       u.lastBranch.cc = -2; u.lastBranch.call = false;
+      const pend0: Pending | null = u.pend, op0 = u.known.op, size0 = u.known.size, cfKept0 = u.known.cfKept;
       let res = translateOne(u, mem, st, ieip, start);
-      if (res === Emit.None) {
+      let across = false;
+      if (!st.ok && !u.paged) {
+        // It runs on into the next page: decoded again with that page's bytes (straddle).
+        u.cur = []; u.pend = pend0; u.known.op = op0; u.known.size = size0; u.known.cfKept = cfKept0;
+        unknownFlags(u.flagInfo);
+        u.lastBranch.cc = -2; u.lastBranch.call = false;
+        res = straddle(u, cpu, st, start, ieip, pageEnd);
+        if (res !== Emit.None) { across = true; tailPage = pageEnd >>> 12; }
+      }
+      if (res === Emit.None && !across) {
         // Not a form covered here: the interpreter runs it from the block (generic step).
         const n = instructionLength(mem, start, pageEnd, true);
         if (n !== 0) {
@@ -879,10 +1021,11 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         u.condition(cond, u.lastBranch.cc);
       }
       if (!st.ok || res === Emit.None) {
-        // Across the page's end. In the first run: the block is the JavaScript
-        // translator's, whole (it runs on across the page's end; ending the block here
-        // and interpreting the one instruction each time made CoreMark a third slower).
-        // In a later run: that run ends before it, with an exit to it.
+        // Across the page's end (and with paging on, where the next page is found through
+        // the TLB). In the first run: the block is the JavaScript translator's, whole (it
+        // runs on across the page's end; ending the block here and interpreting the one
+        // instruction each time made CoreMark a third slower). In a later run: that run
+        // ends before it, with an exit to it.
         if (r === 0) return null;
         if (eips.length > first) { after[after.length - 1] = ieip; infos[infos.length - 1].reads = true; }
         break;
@@ -919,9 +1062,10 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
           terminated = true;
         }
       }
-      if (exits[exits.length - 1] !== null) u.flagInfo.reads = true;
+      if (exits[exits.length - 1] !== null || across) u.flagInfo.reads = true; // across: it may leave before it runs
       infos.push({ ...u.flagInfo });
       if (u.flagInfo.modifies) { u.known.op = u.flagInfo.op; u.known.size = u.flagInfo.size; u.known.cfKept = u.flagInfo.keepsCf; }
+      if (across) break; // the run ends with it (on at the next instruction, in the next page)
     }
     if (!terminated && eips.length > first && after[after.length - 1] === -1) {
       // The run stopped (the region is full, or an instruction not covered): on at the next instruction.
@@ -930,7 +1074,44 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
     }
   }
   dropDeadFlags(u.pieces, infos);
-  return { pieces: u.pieces, eips, exits, after, pending, end };
+  return { pieces: u.pieces, eips, exits, after, pending, end, tailPage };
+}
+
+/** The instruction's bytes in its page, then the next page's first ones (straddle). */
+const acrossBytes = new Uint8Array(32);
+
+/**
+ * translator.ts's straddle, paging off: the instruction at `ieip` (physical `start`) that
+ * starts in the block's page and ends in the next, decoded with the next page's first
+ * bytes, as long as the fetch window reaches them. Its code first checks that they are
+ * still what was decoded (the next page's code generation unchanged, the window still
+ * reaching its last byte); otherwise the block leaves before it, and the interpreter
+ * takes it. Not for jumps, exits or port I/O, which end a block their own ways. Returns
+ * what translateOne returned, with `st` past the instruction, or Emit.None.
+ */
+function straddle(u: Unit, cpu: Cpu, st: Decoded, start: number, ieip: number, pageEnd: number): Emit {
+  const inPage = pageEnd - start;
+  const next = ieip + inPage; // the EIP of its first byte in the next page
+  if (inPage <= 0 || inPage >= 16 || next + 16 > cpu.fetchHi || pageEnd + 16 > cpu.memSize) return Emit.None;
+  acrossBytes.set(cpu.mem.subarray(start, pageEnd), 0);
+  acrossBytes.set(cpu.mem.subarray(pageEnd, pageEnd + 16), inPage);
+  const page = pageEnd >>> 12;
+  const c = u.piece(false); // the checks, filled in once the instruction's length is known
+  const before = u.pend;
+  const across: Decoded = { pos: 0, end: 16, ok: true };
+  const res = translateOne(u, acrossBytes, across, ieip, 0);
+  if (!across.ok || across.pos <= inPage || (res !== Emit.Plain && res !== Emit.Writes && res !== Emit.Branch)) { st.ok = false; return Emit.None; }
+  c.i32(0).mem(Op.i32_load, u.ctx.pageGens + page * 4, 2).i32(cpu.pageGen[page]).op(Op.i32_ne);
+  c.i32((ieip + across.pos - 1) | 0); u.slot(c, S_LO); c.op(Op.i32_sub); u.slot(c, S_SPAN); c.op(Op.i32_gt_u).op(Op.i32_or).begin(Op.if);
+  // The exit runs before the instruction: the record pending then is stored.
+  const after = u.pend;
+  u.pend = before;
+  u.exit(c, ieip, u.index);
+  u.pend = after;
+  c.op(Op.end);
+  st.ok = true;
+  st.pos = start + across.pos;
+  return res;
 }
 
 /** translator.ts's dropDeadFlags, on pieces. */
