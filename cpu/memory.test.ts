@@ -1,8 +1,8 @@
 /**
  * The machine's memory layout (memory.ts): RAM and the CPUs' areas in one
- * WebAssembly.Memory, the CPU's registers and code-page map in its area.
+ * WebAssembly.Memory, the CPU's registers, code-page map and code generations in its area.
  */
-import { AREA_CODE_PAGES, AREA_REGS, areaBytes, machineMemory } from './memory';
+import { AREA_CODE_PAGES, AREA_REGS, areaBytes, machineMemory, pageGenAt } from './memory';
 import { Cpu } from './cpu';
 import { CpuBus } from './bus';
 
@@ -34,6 +34,16 @@ describe('machineMemory', () => {
     expect(cpu.codePages.buffer).toBe(m.ram.buffer);
     expect(cpu.codePages.byteOffset).toBe(m.areas[0].byteOffset + AREA_CODE_PAGES);
     expect(cpu.codePages.length).toBe(257);
+    // The code generations after the map, 4-byte aligned, and all of them inside the area.
+    expect(cpu.pageGen.buffer).toBe(m.ram.buffer);
+    expect(cpu.pageGen.byteOffset).toBe(m.areas[0].byteOffset + pageGenAt(1 << 20));
+    expect(pageGenAt(1 << 20)).toBeGreaterThanOrEqual(AREA_CODE_PAGES + 257);
+    expect(cpu.pageGen.length).toBe(257);
+    expect(pageGenAt(1 << 20) + 4 * 257).toBeLessThanOrEqual(areaBytes(1 << 20));
+    // Dropping code in a page (a loader's write) bumps its generation there.
+    cpu.codePages[5] = 1;
+    cpu.invalidateCode(5 * 4096, 1);
+    expect(new DataView(m.ram.buffer).getInt32(m.areas[0].byteOffset + pageGenAt(1 << 20) + 5 * 4, true)).toBe(1);
   });
 
   it('a CPU refuses an area outside RAM\'s buffer, misaligned or too small', () => {
