@@ -141,9 +141,10 @@ export class WasmContext {
   run(index: number, chain = true): number {
     const s = this.slots, c = this.cpu;
     s[S_CHAIN >> 2] = 0;
-    // The fetch window and mode the next block must match; none in 16-bit code (no
-    // WebAssembly block is 16-bit).
-    // (The window is not empty: it holds the block.) Straddling instructions check it too.
+    // The fetch window (not empty: it holds the block), which the next block and a
+    // straddling instruction must fit in; the mode the next block must have been
+    // translated in (none in 16-bit code: no WebAssembly block is 16-bit); with paging
+    // on and CS flat, the TLB bits that let the dispatcher follow EIP into another page.
     s[S_LO >> 2] = c.fetchLo; s[S_SPAN >> 2] = c.fetchHi - 1 - c.fetchLo; s[S_DELTA >> 2] = c.fetchDelta;
     s[S_KEY >> 2] = chain && c.csD32 === true ? c.blockMode : -1;
     s[S_NEED >> 2] = c.pagingOn === true && c.segBase[CS] === 0 && c.segMin[CS] === 0 && c.segLimit[CS] === 0xffffffff ? c.tlbReadNeed : 0;
