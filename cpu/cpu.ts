@@ -795,6 +795,17 @@ export class Cpu {
     this.setNoCode(page, false);
   }
 
+  /**
+   * RAM and this CPU's area were written from a snapshot (snapshot/machine.ts). The
+   * area holds one cache of this process's own: the WebAssembly dispatcher's links,
+   * which name table entries of the process that saved it. They are made again from the
+   * blocks this CPU holds. (Everything else there is the machine's state: the code-page
+   * map and generations came with the RAM they describe.)
+   */
+  memoryLoaded(): void {
+    if (this.wasm !== null) this.wasm.relink(this.blocks);
+  }
+
   /** Every page's translated code was dropped (BlockCache.flush): entries of RAM pages may write inline again. */
   codeFlushed(): void {
     this.setNoCode(-1, true);

@@ -12,6 +12,7 @@ import { StopReason } from './bus';
 import { Cpu } from './cpu';
 import { flatMachine, putDescriptor, TestBus, CODE_BASE, HANDLER_BASE, STACK_TOP } from './testing';
 import { WasmContext } from './wasm-translator';
+import { AREA_LINKS, LINK_BYTES, LINK_SLOTS } from './memory';
 
 /** Where the programs keep their data (EBP points here and is never an ALU destination). */
 const DATA = 0x40000;
@@ -1506,6 +1507,32 @@ describe('the WebAssembly dispatcher going on from block to block (issue 17)', (
     const r = run(code, true, -1, segments);
     const dv = new DataView(r.bus.ram.buffer, r.bus.ram.byteOffset);
     expect(dv.getUint32(DATA, true)).not.toBe(dv.getUint32(DATA + 0x104, true));
+  });
+
+  it('makes its links again from the blocks it holds when the memory is loaded over them (a snapshot), and follows none from elsewhere', () => {
+    // Two functions in the next page, called in turn 200 times: after 600 cycles the
+    // links are scrambled (each link's table index given to another link) as a snapshot
+    // saved by another process leaves them; Cpu.memoryLoaded makes them again.
+    const G = F + 0x20;
+    const main = [0xb9, ...le32(200), ...call(5), 0xe8, ...le32(G - 15), 0x49, 0x75, (-13) & 0xff];
+    const code = withF(main, [0x40, 0x01, 0xc3]);
+    while (code.length < G) code.push(0xcc);
+    code.push(0x29, 0xc2, 0xc3, 0xf4); // G: sub edx, eax ; ret
+    const reference = state(run(code, false));
+    const { cpu, bus } = flatMachine(new Uint8Array(code));
+    cpu.blocks.hotThreshold = 1;
+    cpu.reg32[5] = DATA;
+    for (let i = 0; i < DATA_BYTES; i++) bus.ram[DATA + i] = (i * 37 + 11) & 0xff;
+    cpu.run(600);
+    const links = new Int32Array(cpu.wasm!.memory.buffer, cpu.wasm!.regs + AREA_LINKS, LINK_SLOTS * (LINK_BYTES >> 2));
+    const held: number[] = [];
+    for (let i = 0; i < links.length; i += LINK_BYTES >> 2) if (links[i + 6] >= 0) held.push(i);
+    expect(held.length).toBeGreaterThanOrEqual(2);
+    const indices = held.map((i) => links[i + 6]);
+    held.forEach((i, k) => { links[i + 6] = indices[(k + 1) % indices.length]; });
+    cpu.memoryLoaded();
+    const why = cpu.run(1e6);
+    expect(state({ cpu, bus, why })).toBe(reference);
   });
 
   it('does not go on to a block that runs past CS\'s limit (the window): the interpreter faults in it', () => {

@@ -37,7 +37,7 @@
  * Cpu.useWasm = false turns WebAssembly off (docs/PERFORMANCE.md has the measurements).
  */
 import type { Cpu } from './cpu';
-import type { Block, Decoded, FlagInfo } from './translator';
+import type { Block, BlockCache, Decoded, FlagInfo } from './translator';
 import { Code, ModuleBuilder, Op, I32 } from './wasm';
 import { AREA_CODE_PAGES, AREA_LINKS, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA_TLB, LINK_BITS, LINK_BYTES, LINK_SLOTS, pageGenAt } from './memory';
 import { AF, ARITH, CF, IF, LazyOp, OF, PF, SF, TF, ZF } from './flags';
@@ -187,6 +187,12 @@ export class WasmContext {
   /** Every cache slot is empty (BlockCache.flush). */
   unlinkAll(): void {
     this.links.fill(-1);
+  }
+
+  /** The links made again from what `cache` holds (Cpu.memoryLoaded). */
+  relink(cache: BlockCache): void {
+    this.unlinkAll();
+    cache.slots.forEach((b, slot) => { if (b !== undefined) this.link(slot, b); });
   }
 
   /** Table entries holding a block's function now (always BlockCache.wasmBlocks: the tests check it). */

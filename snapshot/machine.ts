@@ -28,5 +28,10 @@ export const MACHINE_RULES: GraphRules = {
   dataClasses: new Map<string, abstract new (...args: never[]) => unknown>([['Eeprom93c46', Eeprom93c46], ['Flow', Flow], ['SeenNumbers', SeenNumbers]]),
   // Translated code and the output files: caches and sinks, never what the guest sees.
   keepClasses: new Set(['BlockCache', 'WasmContext', 'PcapWriter', 'Timeline']),
-  afterLoad: new Map([['Clock', (c: { requeue(): void }) => c.requeue()]]),
+  // After loading: the clock's queue in order again; the caches a CPU keeps in the
+  // memory that was loaded over them made again (Cpu.memoryLoaded).
+  afterLoad: new Map<string, (o: any) => void>([
+    ['Clock', (c: { requeue(): void }) => c.requeue()],
+    ['Cpu', (c: { memoryLoaded(): void }) => c.memoryLoaded()],
+  ]),
 };
