@@ -1473,8 +1473,8 @@ describe('blocks chained across pages with paging on (issue 19)', () => {
 });
 
 describe('the WebAssembly dispatcher going on from block to block (issue 17)', () => {
-  // Each test has a block that the dispatcher must not go on to, though its address and
-  // EIP match: it would run where the interpreter (and runBlock) would not.
+  // Each test but the links' has a block that the dispatcher must not go on to, though
+  // its address and EIP match: it would run where the interpreter (and runBlock) would not.
   const F = 0x1800; // a function at CODE_BASE + F, in the next page (a call in the page would stay in its block)
   /** `main` (HLT after it) at CODE_BASE, then at CODE_BASE + F: `f` ; ret. */
   const withF = (main: number[], f: number[]): number[] => {
@@ -1524,6 +1524,7 @@ describe('the WebAssembly dispatcher going on from block to block (issue 17)', (
     cpu.reg32[5] = DATA;
     for (let i = 0; i < DATA_BYTES; i++) bus.ram[DATA + i] = (i * 37 + 11) & 0xff;
     cpu.run(600);
+    // The links as words (the area starts at its registers); a link's word 6 is its table index.
     const links = new Int32Array(cpu.wasm!.memory.buffer, cpu.wasm!.regs + AREA_LINKS, LINK_SLOTS * (LINK_BYTES >> 2));
     const held: number[] = [];
     for (let i = 0; i < links.length; i += LINK_BYTES >> 2) if (links[i + 6] >= 0) held.push(i);
