@@ -531,6 +531,24 @@ class Unit {
   constructor(readonly ctx: WasmContext) {}
 
   /** Starts a new piece of the current instruction: `flags` when it records the flags. */
+  /**
+   * Starts an instruction: no pieces, its flag effects unknown, no branch seen. Returns
+   * what an attempt at it may change and a retry puts back: the pending record (a
+   * discarded attempt may have settled it in code that is dropped) and the known state.
+   */
+  begin(): { pend: Pending | null; op: number; size: number; cfKept: boolean } {
+    this.cur = [];
+    unknownFlags(this.flagInfo);
+    this.lastBranch.cc = -2; this.lastBranch.call = false;
+    return { pend: this.pend, op: this.known.op, size: this.known.size, cfKept: this.known.cfKept };
+  }
+
+  /** The instruction started again after a discarded attempt (begin's state put back). */
+  retry(s: { pend: Pending | null; op: number; size: number; cfKept: boolean }): void {
+    this.begin();
+    this.pend = s.pend; this.known.op = s.op; this.known.size = s.size; this.known.cfKept = s.cfKept;
+  }
+
   piece(flags: boolean): Code {
     this.code = new Code();
     this.cur.push({ code: this.code, flags });
@@ -996,19 +1014,14 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         break;
       }
       if (labels.has(ieip)) { u.known.op = -1; u.pend = null; }
-      u.cur = [];
       u.index = eips.length;
       u.here = ieip;
-      unknownFlags(u.flagInfo);
-      u.lastBranch.cc = -2; u.lastBranch.call = false;
-      const pend0: Pending | null = u.pend, op0 = u.known.op, size0 = u.known.size, cfKept0 = u.known.cfKept;
+      const before = u.begin();
       let res = translateOne(u, mem, st, ieip, start);
       let across = false;
       if (!st.ok && !u.paged) {
         // It runs on into the next page: decoded again with that page's bytes (straddle).
-        u.cur = []; u.pend = pend0; u.known.op = op0; u.known.size = size0; u.known.cfKept = cfKept0;
-        unknownFlags(u.flagInfo);
-        u.lastBranch.cc = -2; u.lastBranch.call = false;
+        u.retry(before);
         res = straddle(u, cpu, st, start, ieip, pageEnd);
         if (res !== Emit.None) { across = true; tailPage = pageEnd >>> 12; }
       }
@@ -1016,8 +1029,7 @@ function decodeBlock(cpu: Cpu, ctx: WasmContext, eip: number, phys: number, page
         // Not a form covered here: the interpreter runs it from the block (generic step).
         const n = instructionLength(mem, start, pageEnd, true);
         if (n !== 0) {
-          u.cur = [];
-          unknownFlags(u.flagInfo);
+          u.retry(before);
           st.pos = start + n; st.ok = true;
           res = emitStep(u, (ieip + n) >>> 0, alwaysTransfers(mem, start));
         }
