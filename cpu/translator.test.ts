@@ -1551,6 +1551,35 @@ describe('the WebAssembly dispatcher going on from block to block (issue 17)', (
   });
 });
 
+describe('a WebAssembly block\'s module (issue 17)', () => {
+  it('imports only the memory and the helpers\' table, and reaches the helpers through it', () => {
+    // A JavaScript function imported by a module costs a wrapper compiled for the module
+    // (gate in wasm-translator.ts). A loop whose block calls the `step` helper (CPUID is
+    // interpreted; it sets ECX, so EDI counts) and the slow read (a dword past the end of
+    // RAM, read by the bus).
+    const code = [0xbf, ...le32(50), 0x31, 0xc0, 0x0f, 0xa2, 0x03, 0x35, ...le32(0x00fffffe), 0x4f, 0x75, (-13) & 0xff];
+    const wasm = WebAssembly as unknown as { Module: new (b: Uint8Array) => WebAssembly.Module };
+    const Real = wasm.Module;
+    const made: WebAssembly.Module[] = [];
+    wasm.Module = function (b: Uint8Array) { const m = new Real(b); made.push(m); return m; } as unknown as typeof Real;
+    let r: ReturnType<typeof run>;
+    try {
+      expect(compare(code)).toBe('');
+      made.length = 0;
+      r = run([...code, 0xf4], true);
+    } finally {
+      wasm.Module = Real;
+    }
+    expect(r.cpu.wasm!.steps).toBeGreaterThan(0);
+    expect(r.cpu.wasm!.compiles).toBeGreaterThan(0);
+    const imports = made.map((m) => (WebAssembly as unknown as { Module: { imports(m: WebAssembly.Module): { name: string; kind: string }[] } }).Module.imports(m));
+    // The blocks' (made after the CPU's dispatcher and helper modules): the memory and the table.
+    const blocks = imports.slice(made.length - r.cpu.wasm!.compiles);
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const i of blocks) expect(i.map((x) => `${x.name}:${x.kind}`).sort()).toEqual(['h:table', 'm:memory']);
+  });
+});
+
 describe('cycles charged inside a block beyond its instructions\' own (issue 17)', () => {
   // A device's latency, PAUSE's cost and a memory-mapped register that reads the clock:
   // the clock a device sees and the instruction a slice ends on are the interpreter's,

@@ -274,83 +274,112 @@ export class WasmContext {
       dispatch = (): number => { throw new Error('WasmContext: no dispatcher (the host refused WebAssembly)'); };
     }
     this.dispatch = dispatch;
-    this.imports = {
-      i: {
-        m: memory,
-        // translator.ts's slow paths; a write returns whether it hit translated code.
-        rd8: (seg: number, o: number, eip: number) => { out(); return rd8(cpu, seg, o, eip >>> 0); },
-        rd16: (seg: number, o: number, eip: number) => { out(); return rd16(cpu, seg, o, eip >>> 0); },
-        rd32: (seg: number, o: number, eip: number) => { out(); return rd32(cpu, seg, o, eip >>> 0); },
-        wr8: (seg: number, o: number, v: number, eip: number) => { out(); wr8(cpu, seg, o, v & 0xff, eip >>> 0); return smc(); },
-        wr16: (seg: number, o: number, v: number, eip: number) => { out(); wr16(cpu, seg, o, v & 0xffff, eip >>> 0); return smc(); },
-        wr32: (seg: number, o: number, v: number, eip: number) => { out(); wr32(cpu, seg, o, v, eip >>> 0); return smc(); },
-        push: (v: number, eip: number) => { out(); pushSlow(cpu, v, eip >>> 0); return smc(); },
-        pop: (eip: number) => { out(); return popSlow(cpu, eip >>> 0); },
-        // REP MOVS or REP STOS (op: its opcode) of `size`-byte elements, ECX not 0, with
-        // `done` instructions of the block completed and `pass` the most it runs from its
-        // start: translator.ts's emitRepString. Returns 1 when it stopped part-way (the
-        // block leaves on it), 2 when the block must leave after it (a write to code, an
-        // interrupt to take, the slice over), else 0, with the block's new limit (REBUDGET)
-        // in the S_LIMIT slot.
-        rep: (op: number, size: number, eip: number, done: number, pass: number) => {
-          out();
-          commit(done);
-          cpu.instrEip = eip >>> 0;
-          cpu.rep = 1;
-          if (op <= 0xa5) stringMovs(cpu, size); else stringStos(cpu, size);
-          cpu.rep = 0;
-          if (cpu.reg32[1] !== 0) return 1;
-          if (cpu.smc === true) return 2;
-          return !rebudget(pass) || (cpu.irqLine === true && (cpu.flags & IF) !== 0) ? 2 : 0;
-        },
-        // One instruction at `eip` that no form here covers, by the interpreter (its
-        // `step`), as the run loop would run it: the instructions before it charged first
-        // (a device it reaches reads the clock), and outside the block (Cpu.block null:
-        // a fault in it is the interpreter's, memory-mapped I/O too). The block goes on
-        // at `next` only if the instruction left EIP there and left nothing the run loop
-        // must see: the mode and the code's page as they were, no write to translated
-        // code, no interrupt to take, no TF, the rest of the pass inside the slice (HLT
-        // and a stop request end it). Else returns 1 with EIP in the S_EIP slot.
-        step: (eip: number, next: number, done: number, pass: number) => {
-          out();
-          this.steps++;
-          commit(done);
-          const block = cpu.block, mode = cpu.blockMode;
-          cpu.block = null;
-          cpu.eip = eip >>> 0; cpu.instrEip = eip >>> 0;
-          step(cpu);
-          cpu.block = block;
-          this.enter();
-          const e = cpu.eip;
-          if (!rebudget(pass) || e !== next >>> 0 || cpu.smc === true || cpu.blockMode !== mode || cpu.csD32 !== true || e >= cpu.fetchHi ||
-            e < cpu.fetchLo || (cpu.irqLine === true && (cpu.flags & IF) !== 0) || (cpu.flags & TF) !== 0) {
-            s[S_EIP >> 2] = e;
-            return 1;
-          }
-          return 0;
-        },
-        // RDTSC at `eip`, `done` instructions of the block before it (translator.ts's).
-        rdtsc: (eip: number, done: number) => {
-          out();
-          commit(done);
-          cpu.instrEip = eip >>> 0;
-          RDTSC(cpu, 0x31);
-        },
-        // PAUSE's cycles beyond an instruction's; 1 when the rest of the pass (`pass`) no longer fits.
-        pause: (pass: number) => {
-          settle();
-          cpu.left -= cpu.pauseCycles - cpu.instructionCycles;
-          return rebudget(pass) ? 0 : 1;
-        },
-        // A rotate's CF and OF, the other flags as they stand (alu.ts's setCfOf).
-        cfof: (cf: number, of: number) => {
-          out();
-          setCfOf(cpu, cf, of !== 0);
-          s[0] = cpu.flags; s[1] = cpu.flagsLazy;
-        },
+    const helpers: WebAssembly.ModuleImports = {
+      // translator.ts's slow paths; a write returns whether it hit translated code.
+      rd8: (seg: number, o: number, eip: number) => { out(); return rd8(cpu, seg, o, eip >>> 0); },
+      rd16: (seg: number, o: number, eip: number) => { out(); return rd16(cpu, seg, o, eip >>> 0); },
+      rd32: (seg: number, o: number, eip: number) => { out(); return rd32(cpu, seg, o, eip >>> 0); },
+      wr8: (seg: number, o: number, v: number, eip: number) => { out(); wr8(cpu, seg, o, v & 0xff, eip >>> 0); return smc(); },
+      wr16: (seg: number, o: number, v: number, eip: number) => { out(); wr16(cpu, seg, o, v & 0xffff, eip >>> 0); return smc(); },
+      wr32: (seg: number, o: number, v: number, eip: number) => { out(); wr32(cpu, seg, o, v, eip >>> 0); return smc(); },
+      push: (v: number, eip: number) => { out(); pushSlow(cpu, v, eip >>> 0); return smc(); },
+      pop: (eip: number) => { out(); return popSlow(cpu, eip >>> 0); },
+      // REP MOVS or REP STOS (op: its opcode) of `size`-byte elements, ECX not 0, with
+      // `done` instructions of the block completed and `pass` the most it runs from its
+      // start: translator.ts's emitRepString. Returns 1 when it stopped part-way (the
+      // block leaves on it), 2 when the block must leave after it (a write to code, an
+      // interrupt to take, the slice over), else 0, with the block's new limit (REBUDGET)
+      // in the S_LIMIT slot.
+      rep: (op: number, size: number, eip: number, done: number, pass: number) => {
+        out();
+        commit(done);
+        cpu.instrEip = eip >>> 0;
+        cpu.rep = 1;
+        if (op <= 0xa5) stringMovs(cpu, size); else stringStos(cpu, size);
+        cpu.rep = 0;
+        if (cpu.reg32[1] !== 0) return 1;
+        if (cpu.smc === true) return 2;
+        return !rebudget(pass) || (cpu.irqLine === true && (cpu.flags & IF) !== 0) ? 2 : 0;
+      },
+      // One instruction at `eip` that no form here covers, by the interpreter (its
+      // `step`), as the run loop would run it: the instructions before it charged first
+      // (a device it reaches reads the clock), and outside the block (Cpu.block null:
+      // a fault in it is the interpreter's, memory-mapped I/O too). The block goes on
+      // at `next` only if the instruction left EIP there and left nothing the run loop
+      // must see: the mode and the code's page as they were, no write to translated
+      // code, no interrupt to take, no TF, the rest of the pass inside the slice (HLT
+      // and a stop request end it). Else returns 1 with EIP in the S_EIP slot.
+      step: (eip: number, next: number, done: number, pass: number) => {
+        out();
+        this.steps++;
+        commit(done);
+        const block = cpu.block, mode = cpu.blockMode;
+        cpu.block = null;
+        cpu.eip = eip >>> 0; cpu.instrEip = eip >>> 0;
+        step(cpu);
+        cpu.block = block;
+        this.enter();
+        const e = cpu.eip;
+        if (!rebudget(pass) || e !== next >>> 0 || cpu.smc === true || cpu.blockMode !== mode || cpu.csD32 !== true || e >= cpu.fetchHi ||
+          e < cpu.fetchLo || (cpu.irqLine === true && (cpu.flags & IF) !== 0) || (cpu.flags & TF) !== 0) {
+          s[S_EIP >> 2] = e;
+          return 1;
+        }
+        return 0;
+      },
+      // RDTSC at `eip`, `done` instructions of the block before it (translator.ts's).
+      rdtsc: (eip: number, done: number) => {
+        out();
+        commit(done);
+        cpu.instrEip = eip >>> 0;
+        RDTSC(cpu, 0x31);
+      },
+      // PAUSE's cycles beyond an instruction's; 1 when the rest of the pass (`pass`) no longer fits.
+      pause: (pass: number) => {
+        settle();
+        cpu.left -= cpu.pauseCycles - cpu.instructionCycles;
+        return rebudget(pass) ? 0 : 1;
+      },
+      // A rotate's CF and OF, the other flags as they stand (alu.ts's setCfOf).
+      cfof: (cf: number, of: number) => {
+        out();
+        setCfOf(cpu, cf, of !== 0);
+        s[0] = cpu.flags; s[1] = cpu.flagsLazy;
       },
     };
+    // The helpers in a table of their own (callHelper). Not in the blocks' table: a module
+    // that imports a table is made with a copy of all its entries, and every later change
+    // to an entry is made in each such module's copy too.
+    const helperTable = new WebAssembly.Table({ element: 'anyfunc', initial: HELPERS.length });
+    if (this.refused === null) {
+      try {
+        const g = gate(helpers);
+        HELPERS.forEach(([name], i) => helperTable.set(i, g[name] as (...args: never[]) => unknown));
+      } catch (e) {
+        this.refused = String(e);
+      }
+    }
+    this.imports = { i: { m: memory, h: helperTable } };
   }
+}
+
+/**
+ * The helpers as WebAssembly functions, which a block calls through the table. A module
+ * that imports JavaScript functions has a wrapper compiled for each signature of them it
+ * calls when it is made (V8 12: 0.05-0.1 ms each), about 0.5 ms for a block that calls
+ * six: most of what making a block's module cost. So one module imports the helpers, once,
+ * and exports a function for each that passes its arguments on; the blocks import only
+ * the table and the memory.
+ */
+function gate(helpers: WebAssembly.ModuleImports): WebAssembly.Exports {
+  const m = new ModuleBuilder();
+  for (const [name, params, results] of HELPERS) m.importFunc(name, params, results);
+  HELPERS.forEach(([name, params, results], i) => {
+    const c = new Code();
+    for (let k = 0; k < params; k++) c.get(k);
+    m.func(params, results, 0, c.call(i), name);
+  });
+  return new WebAssembly.Instance(new WebAssembly.Module(m.build()), { i: helpers }).exports;
 }
 
 /**
@@ -397,16 +426,29 @@ function dispatcher(blockType: number, st: number, links: number, gens: number, 
   return slot(S_CHAIN);
 }
 
-// Function indices, in the order every module declares them: the imports, then the
-// flag functions (flagFunctions), then the block.
+// The helpers (WasmContext's slow paths in JavaScript), by their index in the table:
+// a block reaches them through it (callHelper; see gate), with the type indices
+// HELPER_TYPES gives. Then a block module's own functions, in order: the flag
+// functions (flagFunctions), then the block.
 const F_RD = [0, 0, 1, 0, 2];
 const F_WR = [0, 3, 4, 0, 5];
 const F_PUSH = 6, F_POP = 7, F_REP = 8, F_STEP = 9, F_RDTSC = 10, F_CFOF = 11, F_PAUSE = 12;
-const IMPORTS: [string, number, number][] = [
+const HELPERS: [string, number, number][] = [
   ['rd8', 3, 1], ['rd16', 3, 1], ['rd32', 3, 1], ['wr8', 4, 1], ['wr16', 4, 1], ['wr32', 4, 1],
   ['push', 2, 1], ['pop', 1, 1], ['rep', 5, 1], ['step', 4, 1], ['rdtsc', 2, 0], ['cfof', 2, 0], ['pause', 1, 1],
 ];
-const F_GETCF = IMPORTS.length, F_GETOF = F_GETCF + 1, F_GETZF = F_GETCF + 2, F_GETSF = F_GETCF + 3, F_GETPF = F_GETCF + 4, F_COND = F_GETCF + 5;
+const F_GETCF = 0, F_GETOF = 1, F_GETZF = 2, F_GETSF = 3, F_GETPF = 4, F_COND = 5;
+
+/** Declares the helpers' types first in a block's module; returns each helper's type index. */
+function helperTypes(m: ModuleBuilder): number[] {
+  return HELPERS.map(([, params, results]) => m.type(params, results));
+}
+const HELPER_TYPES = helperTypes(new ModuleBuilder());
+
+/** Calls helper `f` (F_RD..F_PAUSE), its arguments pushed. */
+function callHelper(c: Code, f: number): Code {
+  return c.i32(f).callIndirect(HELPER_TYPES[f]);
+}
 
 /**
  * Adds the flag functions every module has, in the F_GETCF... order: Cpu.getCF(),
@@ -576,7 +618,7 @@ class Unit {
    */
   stepCall(c: Code, next: number): void {
     this.flush(c);
-    c.i32(this.here).i32(next).get(BASE).i32(this.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_STEP).begin(Op.if);
+    callHelper(c.i32(this.here).i32(next).get(BASE).i32(this.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add), F_STEP).begin(Op.if);
     c.get(BASE).i32(this.index + 1).op(Op.i32_add).op(Op.return);
     c.op(Op.end);
     this.limitFromSlot(c);
@@ -596,7 +638,7 @@ class Unit {
     if (this.based(seg)) {
       this.basedHit(c, seg, size, false);
       c.begin(Op.if, I32).get(TE).mem(LOAD[size], this.ctx.ram).op(Op.else);
-      this.flush(c); c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
+      this.flush(c); callHelper(c.i32(seg).get(O).i32(this.here), F_RD[size]);
       c.op(Op.end);
       return;
     }
@@ -610,7 +652,7 @@ class Unit {
       }
       c.op(Op.else);
     }
-    this.flush(c); c.i32(seg).get(O).i32(this.here).call(F_RD[size]);
+    this.flush(c); callHelper(c.i32(seg).get(O).i32(this.here), F_RD[size]);
     if (this.flat(seg)) c.op(Op.end);
   }
 
@@ -619,7 +661,7 @@ class Unit {
     if (this.based(seg)) {
       this.basedHit(c, seg, size, true);
       c.begin(Op.if).get(TE).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
-      this.flush(c); c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
+      this.flush(c); callHelper(c.i32(seg).get(O).get(v).i32(this.here), F_WR[size]).set(W);
       c.op(Op.end);
       return;
     }
@@ -633,7 +675,7 @@ class Unit {
         c.op(Op.i32_and).begin(Op.if).get(O).get(v).mem(STORE[size], this.ctx.ram).op(Op.else);
       }
     }
-    this.flush(c); c.i32(seg).get(O).get(v).i32(this.here).call(F_WR[size]).set(W);
+    this.flush(c); callHelper(c.i32(seg).get(O).get(v).i32(this.here), F_WR[size]).set(W);
     if (this.flat(seg)) c.op(Op.end);
   }
 
@@ -731,7 +773,7 @@ class Unit {
       c.i32(0).get(O).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
-    this.flush(c); c.get(v).i32(this.here).call(F_PUSH).set(W);
+    this.flush(c); callHelper(c.get(v).i32(this.here), F_PUSH).set(W);
     if (this.flat(SS)) c.op(Op.end);
   }
 
@@ -752,7 +794,7 @@ class Unit {
       c.i32(0).get(O).i32(4).op(Op.i32_add).mem(Op.i32_store, this.ctx.regs + ESP * 4, 2);
       c.op(Op.else);
     }
-    this.flush(c); c.i32(this.here).call(F_POP).set(V);
+    this.flush(c); callHelper(c.i32(this.here), F_POP).set(V);
     if (this.flat(SS)) c.op(Op.end);
   }
 
@@ -921,7 +963,8 @@ export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null
   body.op(Op.end); // the loop
   body.op(Op.unreachable);
   const m = new ModuleBuilder();
-  for (const [name, params, results] of IMPORTS) m.importFunc(name, params, results);
+  helperTypes(m);
+  m.importTable('h');
   m.importMemory(ctx.memory.buffer.byteLength / 65536);
   flagFunctions(m, st);
   m.func(1, 1, LOCALS, body, 'b', LOCALS64);
@@ -1298,7 +1341,7 @@ function emitRotateImm(u: Unit, kind: number, count: number, sz: number): void {
   if (kind === 0) { f.get(V).i32(1).op(Op.i32_and).set(C); f.get(C); bit(sign); f.get(C).op(Op.i32_ne); }
   else { bit(sign); f.set(C); f.get(C); bit(sign); bit(sign >>> 1); f.op(Op.i32_ne); }
   u.settle(f); // setCfOf keeps the other flags as the slots hold them
-  f.call(F_CFOF);
+  callHelper(f, F_CFOF);
   u.piece(false);
 }
 
@@ -1411,7 +1454,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     if (u.ctx.cpu.pauseCycles === u.ctx.cpu.instructionCycles) { u.flagsUntouched(); return Emit.Plain; }
     u.flagsKept(); // it may leave the block: the flags before it are seen
     u.settle(c);
-    c.get(BASE).get(N).op(Op.i32_add).call(F_PAUSE).begin(Op.if);
+    callHelper(c.get(BASE).get(N).op(Op.i32_add), F_PAUSE).begin(Op.if);
     u.exit(c, ieip + (st.pos - startPos), u.index + 1);
     c.op(Op.end);
     u.limitFromSlot(c);
@@ -1425,7 +1468,7 @@ function translateOne(u: Unit, mem: Uint8Array, st: Decoded, ieip: number, start
     u.flagsKept();
     u.settle(c);
     u.regRead(c, 1, 4); c.begin(Op.if);
-    c.i32(op).i32(sz).i32(ieip).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add).call(F_REP).set(T);
+    callHelper(c.i32(op).i32(sz).i32(ieip).get(BASE).i32(u.index).op(Op.i32_add).get(BASE).get(N).op(Op.i32_add), F_REP).set(T);
     c.get(T).begin(Op.if);
     // 1: stopped part-way, EIP on it; 2: leave after it.
     u.exit(c, (e) => e.get(T).i32(1).op(Op.i32_eq).begin(Op.if, I32).i32(ieip).op(Op.else).i32(ieip + (st.pos - startPos)).op(Op.end), u.index + 1);
@@ -1787,7 +1830,7 @@ function translate0F(
     case 0x31:
       // RDTSC: the instructions before it charged first (the `rdtsc` import).
       u.settle(c);
-      c.i32(u.here).get(BASE).i32(u.index).op(Op.i32_add).call(F_RDTSC);
+      callHelper(c.i32(u.here).get(BASE).i32(u.index).op(Op.i32_add), F_RDTSC);
       u.flagsKept();
       return Emit.Plain;
     case 0xaf: {

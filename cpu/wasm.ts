@@ -101,7 +101,7 @@ export class ModuleBuilder {
   private readonly imports: { name: string; type: number }[] = [];
   private readonly funcs: FuncDef[] = [];
   private memoryPages = -1;
-  private table = false;
+  private table: string | null = null;
 
   /** The index of the function type (i32 params) -> (i32 results), added once. */
   type(params: number, results: number): number {
@@ -123,9 +123,9 @@ export class ModuleBuilder {
     this.memoryPages = pages;
   }
 
-  /** Imports the table of functions "i"."t" (any size), which call_indirect goes through. */
-  importTable(): void {
-    this.table = true;
+  /** Imports the table of functions "i".`name` (any size), which call_indirect goes through. */
+  importTable(name = 't'): void {
+    this.table = name;
   }
 
   /** Adds a function with `locals` i32 locals after its parameters, then `locals64` i64 ones; returns its index. */
@@ -170,9 +170,9 @@ export class ModuleBuilder {
       imports.push(0x02, 0x00);
       uleb(imports, this.memoryPages);
     }
-    if (this.table) {
+    if (this.table !== null) {
       name('i', imports);
-      name('t', imports);
+      name(this.table, imports);
       imports.push(0x01, 0x70, 0x00, 0x00); // a table of funcref, at least 0 long
     }
     section(2, imports);
