@@ -892,9 +892,10 @@ export function wasmUsable(cpu: Cpu): boolean {
 export function translateWasm(cpu: Cpu, eip: number, phys: number): Block | null {
   const ctx = cpu.wasm!;
   const pageEnd = Math.min((phys | 0xfff) + 1, cpu.memSize);
-  // Decoded again knowing the targets of its branches inside (labels: there the flag
-  // state is not known), until the targets are what the decoding before knew.
-  let labels = new Set<number>();
+  // Decoded knowing the targets of its branches inside (labels: there the flag state is
+  // not known), guessed first, then again with those the decoding found until they are
+  // among what it knew.
+  let labels = guessLabels(cpu.mem, eip, phys, pageEnd);
   let d: Decoding | null = null;
   for (let pass = 0; ; pass++) {
     d = decodeBlock(cpu, ctx, eip, phys, pageEnd, labels);
@@ -1010,6 +1011,60 @@ interface Decoding {
  * about as much as a dozen instructions run inside.
  */
 export const MAX_REGION_INSTRUCTIONS = 256;
+
+/**
+ * The labels decodeBlock will find in the region from `eip` (the instructions a branch
+ * inside it goes to), found from the instructions' lengths and the displacements of
+ * their direct branches alone: its runs, followed in the same order (a JMP or CALL into
+ * the page goes on at its target, a Jcc's target starts a run, RET and other transfers
+ * end one). So most regions are decoded once, not a second time with their labels. A
+ * guess: decodeBlock's runs also end at a form it does not cover that transfers, or
+ * before an instruction across the page's end; translateWasm decodes again when the
+ * guess missed a target. A label that is none costs only the flag state known there.
+ */
+function guessLabels(mem: Uint8Array, eip: number, phys: number, pageEnd: number): Set<number> {
+  const labels = new Set<number>();
+  const seen = new Set<number>();
+  const pageStart = phys & ~0xfff;
+  const inPage = (t: number): boolean => { const tp = phys + ((t - eip) | 0); return tp >= pageStart && tp < pageEnd; };
+  const starts = [eip];
+  for (let r = 0; r < starts.length && seen.size < MAX_REGION_INSTRUCTIONS; r++) {
+    let e = starts[r];
+    if (seen.has(e)) continue;
+    while (seen.size < MAX_REGION_INSTRUCTIONS) {
+      if (seen.has(e)) { labels.add(e); break; } // running on into the region: a jump there
+      const p = phys + ((e - eip) | 0);
+      const n = instructionLength(mem, p, pageEnd, true);
+      if (n === 0) break; // across the page's end
+      seen.add(e);
+      const next = (e + n) >>> 0;
+      let q = p;
+      let o16 = false;
+      for (; PREFIX_BYTES.has(mem[q]); q++) if (mem[q] === 0x66) o16 = true;
+      const op = mem[q];
+      const jcc = (op >= 0x70 && op <= 0x7f) || (op === 0x0f && mem[q + 1] >= 0x80 && mem[q + 1] <= 0x8f);
+      if (o16 && (jcc || op === 0xe8 || op === 0xe9 || op === 0xeb)) break; // not a form translated: the interpreter's
+      if (jcc) {
+        const t = (next + (op === 0x0f ? (mem[p + n - 4] | (mem[p + n - 3] << 8) | (mem[p + n - 2] << 16) | (mem[p + n - 1] << 24)) : (mem[p + n - 1] << 24) >> 24)) >>> 0;
+        if (inPage(t)) { labels.add(t); starts.push(t); }
+      } else if (op === 0xe8 || op === 0xe9 || op === 0xeb) {
+        const t = (next + (op === 0xeb ? (mem[p + n - 1] << 24) >> 24 : mem[p + n - 4] | (mem[p + n - 3] << 8) | (mem[p + n - 2] << 16) | (mem[p + n - 1] << 24))) >>> 0;
+        if (!inPage(t)) break;
+        if (seen.has(t)) { labels.add(t); break; }
+        e = t;
+        continue;
+      } else if (alwaysTransfers(mem, p)) {
+        break;
+      }
+      e = next;
+    }
+  }
+  labels.delete(eip);
+  return labels;
+}
+
+/** Bytes that prefix an instruction (segment overrides, operand and address size, LOCK, REP). */
+const PREFIX_BYTES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
 
 /**
  * Decodes a block as a region of its page: a run of instructions from `eip` as

@@ -88,6 +88,8 @@ export class Code {
   append(other: Code): this { for (const b of other.bytes) this.bytes.push(b); return this; }
 }
 
+const END: readonly number[] = [Op.end];
+
 interface FuncDef { type: number; locals: number; locals64: number; code: Code; exportName: string | null }
 
 /**
@@ -134,12 +136,18 @@ export class ModuleBuilder {
     return this.imports.length + this.funcs.length - 1;
   }
 
+  /**
+   * The module's bytes. Assembled from the pieces without copying a function's code more
+   * than once (into the result): a block's module is made for every block translated.
+   */
   build(): Uint8Array {
-    const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-    const section = (id: number, body: number[]): void => {
-      out.push(id);
-      uleb(out, body.length);
-      for (const b of body) out.push(b);
+    const chunks: (readonly number[])[] = [[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]];
+    const section = (id: number, ...parts: (readonly number[])[]): void => {
+      let n = 0;
+      for (const p of parts) n += p.length;
+      const head = [id];
+      uleb(head, n);
+      chunks.push(head, ...parts);
     };
     const name = (s: string, to: number[]): void => {
       uleb(to, s.length);
@@ -189,21 +197,27 @@ export class ModuleBuilder {
       uleb(exportSec, this.imports.length + i);
     }
     section(7, exportSec);
-    const code: number[] = [];
-    uleb(code, this.funcs.length);
+    const code: (readonly number[])[] = [];
+    const count: number[] = [];
+    uleb(count, this.funcs.length);
+    code.push(count);
     for (const f of this.funcs) {
-      const body: number[] = [];
+      const locals: number[] = [];
       const groups: [number, number][] = [];
       if (f.locals > 0) groups.push([f.locals, I32]);
       if (f.locals64 > 0) groups.push([f.locals64, I64]);
-      uleb(body, groups.length);
-      for (const [n, t] of groups) { uleb(body, n); body.push(t); }
-      for (const b of f.code.bytes) body.push(b);
-      body.push(Op.end);
-      uleb(code, body.length);
-      for (const b of body) code.push(b);
+      uleb(locals, groups.length);
+      for (const [n, t] of groups) { uleb(locals, n); locals.push(t); }
+      const size: number[] = [];
+      uleb(size, locals.length + f.code.bytes.length + 1);
+      code.push(size, locals, f.code.bytes, END);
     }
-    section(10, code);
-    return Uint8Array.from(out);
+    section(10, ...code);
+    let total = 0;
+    for (const c of chunks) total += c.length;
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of chunks) { out.set(c, at); at += c.length; }
+    return out;
   }
 }
