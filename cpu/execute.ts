@@ -2727,6 +2727,7 @@ function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
   if (cpu.flags & DF) return false;
   const n = cpu.reg32[ECX] >>> 0;
   if (n === 0 || n * cpu.instructionCycles > cpu.left) return false;
+  if (cpu.pagingOn === true) return bulkRepPaged(cpu, size, movs, n);
   const bytes = n * size;
   const dst = bulkRange(cpu, ES, cpu.reg32[EDI], bytes, true);
   if (dst < 0) return false;
@@ -2757,6 +2758,58 @@ function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
   cpu.reg32[EDI] = (cpu.reg32[EDI] + bytes) | 0;
   cpu.reg32[ECX] = 0;
   cpu.left -= n * cpu.instructionCycles;
+  return true;
+}
+
+/**
+ * bulkRep with paging on: a page at a time, each piece of elements within one page of
+ * the destination (and of the source) moved in bulk once its pages are translated as
+ * the piece's first element would translate them (the source's first, for MOVS). So a
+ * fault there finds the registers, memory and cycles the element loop would have left
+ * (the pieces before it done), and the A and D bits are set as it would set them.
+ * Stops (false, the element loop goes on from there) at an element across a page's
+ * end, a page outside RAM, or a destination just above its source; the segments'
+ * limits are checked for the whole string first, else the element loop takes it all.
+ */
+function bulkRepPaged(cpu: Cpu, size: number, movs: boolean, n: number): boolean {
+  if (cpu.a32 === false) return false;
+  const bytes = n * size;
+  const src = movs ? dataSeg(cpu) : ES;
+  const d0 = cpu.reg32[EDI] >>> 0, s0 = cpu.reg32[ESI] >>> 0;
+  if (d0 < cpu.segMin[ES] || d0 + bytes - 1 > cpu.segMaxW[ES]) return false;
+  if (movs && (s0 < cpu.segMin[src] || s0 + bytes - 1 > cpu.segMaxR[src])) return false;
+  const mem = cpu.mem, end = cpu.memSize;
+  const v = size === 1 ? cpu.reg8[0] : cpu.reg32[EAX];
+  let left = n;
+  while (left !== 0) {
+    const dl = (cpu.segBase[ES] + (cpu.reg32[EDI] >>> 0)) >>> 0;
+    const sl = (cpu.segBase[src] + (cpu.reg32[ESI] >>> 0)) >>> 0;
+    const room = movs ? Math.min(0x1000 - (dl & 0xfff), 0x1000 - (sl & 0xfff)) : 0x1000 - (dl & 0xfff);
+    const k = Math.min(left, Math.floor(room / size));
+    if (k === 0) return false;
+    const b = k * size;
+    const sp = movs ? cpu.linToPhysRead(sl) : 0;
+    const dp = cpu.linToPhysWrite(dl);
+    if (dp + b > end || (movs && (sp + b > end || (dp > sp && dp < sp + b)))) return false;
+    if (movs) {
+      if (b <= BULK_SHORT) for (let i = 0; i < b; i++) mem[dp + i] = mem[sp + i];
+      else mem.copyWithin(dp, sp, sp + b);
+      cpu.reg32[ESI] = (cpu.reg32[ESI] + b) | 0;
+    } else if (size === 1) {
+      mem.fill(v, dp, dp + b);
+    } else if (size === 4 && (dp & 3) === 0) {
+      cpu.mem32.fill(v, dp >>> 2, (dp + b) >>> 2);
+    } else if (size === 2) {
+      for (let i = 0; i < b; i += 2) { mem[dp + i] = v; mem[dp + i + 1] = v >> 8; }
+    } else {
+      for (let i = 0; i < b; i += 4) { mem[dp + i] = v; mem[dp + i + 1] = v >> 8; mem[dp + i + 2] = v >> 16; mem[dp + i + 3] = v >> 24; }
+    }
+    cpu.invalidateCode(dp, b);
+    cpu.reg32[EDI] = (cpu.reg32[EDI] + b) | 0;
+    left -= k;
+    cpu.reg32[ECX] = left;
+    cpu.left -= k * cpu.instructionCycles;
+  }
   return true;
 }
 
