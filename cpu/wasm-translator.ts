@@ -366,7 +366,7 @@ export class WasmContext {
 /**
  * The helpers as WebAssembly functions, which a block calls through the table. A module
  * that imports JavaScript functions has a wrapper compiled for each signature of them it
- * calls when it is made (V8 12: 0.05-0.1 ms each), about 0.5 ms for a block that calls
+ * calls when it is made (V8 in Node 20: 0.05-0.1 ms each), about 0.5 ms for a block that calls
  * six: most of what making a block's module cost. So one module imports the helpers, once,
  * and exports a function for each that passes its arguments on; the blocks import only
  * the table and the memory.

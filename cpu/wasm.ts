@@ -94,7 +94,7 @@ interface FuncDef { type: number; locals: number; locals64: number; code: Code; 
 
 /**
  * A module: function types, imported functions (module "i"), an imported memory
- * ("i"."m") and an imported table of functions ("i"."t"), each optional, functions and
+ * ("i"."m") and an imported table of functions ("i"."t", or a name of its own), each optional, functions and
  * their exports. Imported functions take the indices from 0, then the module's own, in
  * the order they are added.
  */
