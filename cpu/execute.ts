@@ -2731,31 +2731,10 @@ function bulkRep(cpu: Cpu, size: number, movs: boolean): boolean {
   const bytes = n * size;
   const dst = bulkRange(cpu, ES, cpu.reg32[EDI], bytes, true);
   if (dst < 0) return false;
-  const mem = cpu.mem;
-  if (movs) {
-    const src = bulkRange(cpu, dataSeg(cpu), cpu.reg32[ESI], bytes, false);
-    // A destination just above the source repeats bytes element by element: not a memmove.
-    if (src < 0 || (dst > src && dst < src + bytes)) return false;
-    // copyWithin costs a call into the runtime (about 20 ns): a short copy (a MAC
-    // address, a header's tail) is cheaper a byte at a time. Copying upwards is right
-    // here, since the destination is not just above the source.
-    if (bytes <= BULK_SHORT) for (let i = 0; i < bytes; i++) mem[dst + i] = mem[src + i];
-    else mem.copyWithin(dst, src, src + bytes);
-    cpu.reg32[ESI] = (cpu.reg32[ESI] + bytes) | 0;
-  } else if (size === 1) {
-    const v = cpu.reg8[0];
-    if (bytes <= BULK_SHORT) for (let i = 0; i < bytes; i++) mem[dst + i] = v;
-    else mem.fill(v, dst, dst + bytes);
-  } else {
-    const v = cpu.reg32[EAX];
-    if (size === 2) {
-      for (let i = 0; i < bytes; i += 2) { mem[dst + i] = v; mem[dst + i + 1] = v >> 8; }
-    } else {
-      for (let i = 0; i < bytes; i += 4) { mem[dst + i] = v; mem[dst + i + 1] = v >> 8; mem[dst + i + 2] = v >> 16; mem[dst + i + 3] = v >> 24; }
-    }
-  }
-  cpu.invalidateCode(dst, bytes);
-  cpu.reg32[EDI] = (cpu.reg32[EDI] + bytes) | 0;
+  const src = movs ? bulkRange(cpu, dataSeg(cpu), cpu.reg32[ESI], bytes, false) : 0;
+  // A destination just above the source repeats bytes element by element: not a memmove.
+  if (movs && (src < 0 || (dst > src && dst < src + bytes))) return false;
+  bulkPiece(cpu, dst, src, bytes, size, movs);
   cpu.reg32[ECX] = 0;
   cpu.left -= n * cpu.instructionCycles;
   return true;
@@ -2778,8 +2757,7 @@ function bulkRepPaged(cpu: Cpu, size: number, movs: boolean, n: number): boolean
   const d0 = cpu.reg32[EDI] >>> 0, s0 = cpu.reg32[ESI] >>> 0;
   if (d0 < cpu.segMin[ES] || d0 + bytes - 1 > cpu.segMaxW[ES]) return false;
   if (movs && (s0 < cpu.segMin[src] || s0 + bytes - 1 > cpu.segMaxR[src])) return false;
-  const mem = cpu.mem, end = cpu.memSize;
-  const v = size === 1 ? cpu.reg8[0] : cpu.reg32[EAX];
+  const end = cpu.memSize;
   let left = n;
   while (left !== 0) {
     const dl = (cpu.segBase[ES] + (cpu.reg32[EDI] >>> 0)) >>> 0;
@@ -2791,26 +2769,44 @@ function bulkRepPaged(cpu: Cpu, size: number, movs: boolean, n: number): boolean
     const sp = movs ? cpu.linToPhysRead(sl) : 0;
     const dp = cpu.linToPhysWrite(dl);
     if (dp + b > end || (movs && (sp + b > end || (dp > sp && dp < sp + b)))) return false;
-    if (movs) {
-      if (b <= BULK_SHORT) for (let i = 0; i < b; i++) mem[dp + i] = mem[sp + i];
-      else mem.copyWithin(dp, sp, sp + b);
-      cpu.reg32[ESI] = (cpu.reg32[ESI] + b) | 0;
-    } else if (size === 1) {
-      mem.fill(v, dp, dp + b);
-    } else if (size === 4 && (dp & 3) === 0) {
-      cpu.mem32.fill(v, dp >>> 2, (dp + b) >>> 2);
-    } else if (size === 2) {
-      for (let i = 0; i < b; i += 2) { mem[dp + i] = v; mem[dp + i + 1] = v >> 8; }
-    } else {
-      for (let i = 0; i < b; i += 4) { mem[dp + i] = v; mem[dp + i + 1] = v >> 8; mem[dp + i + 2] = v >> 16; mem[dp + i + 3] = v >> 24; }
-    }
-    cpu.invalidateCode(dp, b);
-    cpu.reg32[EDI] = (cpu.reg32[EDI] + b) | 0;
+    bulkPiece(cpu, dp, sp, b, size, movs);
     left -= k;
     cpu.reg32[ECX] = left;
     cpu.left -= k * cpu.instructionCycles;
   }
   return true;
+}
+
+/**
+ * `bytes` of RAM at physical `dst` copied from `src` (MOVS) or filled with AL, AX or
+ * EAX (STOS, `size`-byte elements) as the element loop would (the destination not just
+ * above the source: the callers check), with EDI (and ESI) past them.
+ */
+function bulkPiece(cpu: Cpu, dst: number, src: number, bytes: number, size: number, movs: boolean): void {
+  const mem = cpu.mem;
+  if (movs) {
+    // copyWithin costs a call into the runtime (about 20 ns): a short copy (a MAC
+    // address, a header's tail) is cheaper a byte at a time. Copying upwards is right
+    // here, since the destination is not just above the source.
+    if (bytes <= BULK_SHORT) for (let i = 0; i < bytes; i++) mem[dst + i] = mem[src + i];
+    else mem.copyWithin(dst, src, src + bytes);
+    cpu.reg32[ESI] = (cpu.reg32[ESI] + bytes) | 0;
+  } else if (size === 1) {
+    const v = cpu.reg8[0];
+    if (bytes <= BULK_SHORT) for (let i = 0; i < bytes; i++) mem[dst + i] = v;
+    else mem.fill(v, dst, dst + bytes);
+  } else {
+    const v = cpu.reg32[EAX];
+    if (size === 4 && (dst & 3) === 0) {
+      cpu.mem32.fill(v, dst >>> 2, (dst + bytes) >>> 2);
+    } else if (size === 2) {
+      for (let i = 0; i < bytes; i += 2) { mem[dst + i] = v; mem[dst + i + 1] = v >> 8; }
+    } else {
+      for (let i = 0; i < bytes; i += 4) { mem[dst + i] = v; mem[dst + i + 1] = v >> 8; mem[dst + i + 2] = v >> 16; mem[dst + i + 3] = v >> 24; }
+    }
+  }
+  cpu.invalidateCode(dst, bytes);
+  cpu.reg32[EDI] = (cpu.reg32[EDI] + bytes) | 0;
 }
 
 export function stringMovs(cpu: Cpu, size: number): void {
