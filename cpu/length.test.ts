@@ -4,13 +4,14 @@
  * operand- and address-size prefixes, and binutils' disassembler (objdump, where
  * installed) over random instructions, each with up to three prefixes, any opcode of
  * the one-byte, 0F, 0F 38 and 0F 3A maps and random bytes after it, 32-bit code and 16-bit.
+ * directBranch and branchDisplacement against iced-x86's near branches and their targets.
  */
 import * as iced from 'iced-x86';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import seedrandom from 'seedrandom';
-import { instructionLength } from './length';
+import { branchDisplacement, directBranch, instructionLength, BRANCH_JCC, BRANCH_JUMP } from './length';
 import { describeIf, have } from '../test/support';
 import { tempDir } from '../test/tmp';
 
@@ -108,5 +109,39 @@ describeIf(have('objdump', '--version'), 'objdump (binutils) is not installed')(
     expect(instructionLength(prefixed, 0, 16, true)).toBe(15);
     prefixed[14] = 0x66; prefixed[15] = 0x90;
     expect(instructionLength(prefixed, 0, 16, true)).toBe(0);
+  });
+});
+
+describe('direct branches as iced-x86 finds them', () => {
+  it('every opcode of the one-byte and 0F maps: Jcc, JMP and CALL with a 32-bit target, and their targets; nothing else', () => {
+    const wrong: string[] = [];
+    let branches = 0;
+    for (const prefix of [[], [0x66], [0x2e], [0x3e, 0x66]]) {
+      for (let map = 0; map < 2; map++) {
+        for (let op = 0; op < 256; op++) {
+          if (map === 0 && (op === 0x0f || [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3].includes(op))) continue;
+          const bytes = Uint8Array.from([...prefix, ...(map ? [0x0f] : []), op, 0xf0, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+          const d = new iced.Decoder(32, bytes, iced.DecoderOptions.None);
+          d.ip = 0x1000n;
+          const ins = d.decode();
+          const near32 = ins.code !== iced.Code.INVALID && ins.op0Kind === iced.OpKind.NearBranch32;
+          const want = near32 && ins.isJccShortOrNear ? BRANCH_JCC : near32 && (ins.isJmpShortOrNear || ins.isCallNear) ? BRANCH_JUMP : 0;
+          const target = want !== 0 ? ins.nearBranch32 : -1;
+          const n = ins.length;
+          ins.free(); d.free();
+          const kind = directBranch(bytes, 0);
+          const hex = [...bytes.slice(0, prefix.length + map + 2)].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+          if ((kind & (BRANCH_JCC | BRANCH_JUMP)) !== want) wrong.push(`${hex}: kind ${kind}, iced ${want}`);
+          else if (want !== 0) {
+            branches++;
+            const t = (0x1000 + n + branchDisplacement(bytes, n, kind)) >>> 0;
+            if (t !== target) wrong.push(`${hex}: target ${t.toString(16)}, iced ${target.toString(16)}`);
+          }
+        }
+      }
+    }
+    expect(wrong.slice(0, 10)).toEqual([]);
+    // 16 short and 16 near Jcc, JMP short and near, CALL: 35, with no prefix and with a segment prefix.
+    expect(branches).toBe(35 * 2);
   });
 });

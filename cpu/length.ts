@@ -135,3 +135,28 @@ export function alwaysTransfers(mem: Uint8Array, pos: number): boolean {
   if (op === 0xff) { const reg = (mem[pos + 1] >> 3) & 7; return reg >= 2 && reg <= 5; }
   return TRANSFERS.has(op);
 }
+
+/** directBranch's kinds: a Jcc, or a JMP or CALL; with BRANCH_SHORT, its displacement is a byte (else a dword). */
+export const BRANCH_JCC = 1, BRANCH_JUMP = 2, BRANCH_SHORT = 4;
+
+/**
+ * Whether the instruction at mem[pos] is a direct near branch with a 32-bit operand
+ * size: Jcc (70-7F, 0F 80-8F), JMP (EB, E9) or CALL (E8), as BRANCH_* bits; 0 for
+ * anything else, those with an operand-size prefix included (a 16-bit displacement).
+ */
+export function directBranch(mem: Uint8Array, pos: number): number {
+  let op = mem[pos];
+  let o16 = false;
+  while (ONE[op] === PREFIX) { if (op === 0x66) o16 = true; op = mem[++pos]; }
+  if (o16) return 0;
+  if (op >= 0x70 && op <= 0x7f) return BRANCH_JCC | BRANCH_SHORT;
+  if (op === 0x0f) return mem[pos + 1] >= 0x80 && mem[pos + 1] <= 0x8f ? BRANCH_JCC : 0;
+  if (op === 0xeb) return BRANCH_JUMP | BRANCH_SHORT;
+  return op === 0xe8 || op === 0xe9 ? BRANCH_JUMP : 0;
+}
+
+/** The displacement of the direct branch of kind `kind` (directBranch) that ends before mem[end]: its last byte or dword, signed. */
+export function branchDisplacement(mem: Uint8Array, end: number, kind: number): number {
+  if ((kind & BRANCH_SHORT) !== 0) return (mem[end - 1] << 24) >> 24;
+  return mem[end - 4] | (mem[end - 3] << 8) | (mem[end - 2] << 16) | (mem[end - 1] << 24);
+}

@@ -43,7 +43,7 @@ import { AREA_CODE_PAGES, AREA_LINKS, AREA_REGS, AREA_SEG_BASE, AREA_STATE, AREA
 import { AF, ARITH, CF, IF, LazyOp, OF, PF, SF, TF, ZF } from './flags';
 import { RDTSC, step, stringMovs, stringStos } from './execute';
 import { setCfOf } from './alu';
-import { alwaysTransfers, instructionLength } from './length';
+import { alwaysTransfers, branchDisplacement, directBranch, instructionLength, BRANCH_JCC } from './length';
 import { CS, DS, ES, EAX, EDX, ESI, EDI, EBP, ESP, SS, FS, GS, BLOCK_MODE_PAGED, BLOCK_MODE_USER, BLOCK_MODE_SEGS_SHIFT, TLB_RAM } from './registers';
 import {
   byte, dword, word, immediate, signedImm8, liveFlags, prefixes, tlbNeedAt, unknownFlags, rd8, rd16, rd32, wr8, wr16, wr32, pushSlow, popSlow,
@@ -1038,21 +1038,17 @@ function guessLabels(mem: Uint8Array, eip: number, phys: number, pageEnd: number
       if (n === 0) break; // across the page's end
       seen.add(e);
       const next = (e + n) >>> 0;
-      let q = p;
-      let o16 = false;
-      for (; PREFIX_BYTES.has(mem[q]); q++) if (mem[q] === 0x66) o16 = true;
-      const op = mem[q];
-      const jcc = (op >= 0x70 && op <= 0x7f) || (op === 0x0f && mem[q + 1] >= 0x80 && mem[q + 1] <= 0x8f);
-      if (o16 && (jcc || op === 0xe8 || op === 0xe9 || op === 0xeb)) break; // not a form translated: the interpreter's
-      if (jcc) {
-        const t = (next + (op === 0x0f ? (mem[p + n - 4] | (mem[p + n - 3] << 8) | (mem[p + n - 2] << 16) | (mem[p + n - 1] << 24)) : (mem[p + n - 1] << 24) >> 24)) >>> 0;
-        if (inPage(t)) { labels.add(t); starts.push(t); }
-      } else if (op === 0xe8 || op === 0xe9 || op === 0xeb) {
-        const t = (next + (op === 0xeb ? (mem[p + n - 1] << 24) >> 24 : mem[p + n - 4] | (mem[p + n - 3] << 8) | (mem[p + n - 2] << 16) | (mem[p + n - 1] << 24))) >>> 0;
-        if (!inPage(t)) break;
-        if (seen.has(t)) { labels.add(t); break; }
-        e = t;
-        continue;
+      const kind = directBranch(mem, p);
+      if (kind !== 0) {
+        const t = (next + branchDisplacement(mem, p + n, kind)) >>> 0;
+        if ((kind & BRANCH_JCC) !== 0) {
+          if (inPage(t)) { labels.add(t); starts.push(t); }
+        } else {
+          if (!inPage(t)) break;
+          if (seen.has(t)) { labels.add(t); break; }
+          e = t;
+          continue;
+        }
       } else if (alwaysTransfers(mem, p)) {
         break;
       }
@@ -1062,9 +1058,6 @@ function guessLabels(mem: Uint8Array, eip: number, phys: number, pageEnd: number
   labels.delete(eip);
   return labels;
 }
-
-/** Bytes that prefix an instruction (segment overrides, operand and address size, LOCK, REP). */
-const PREFIX_BYTES = new Set([0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0, 0xf2, 0xf3]);
 
 /**
  * Decodes a block as a region of its page: a run of instructions from `eip` as
