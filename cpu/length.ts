@@ -5,7 +5,8 @@
  * uses it to go on past an instruction it hands to the interpreter whole (see
  * wasm-translator.ts's generic step): the interpreter decodes the instruction itself, and
  * the block goes on only if it left EIP at the end this gives, so a length wrong here
- * can cost an exit but never change what runs.
+ * can cost an exit but never change what runs. directBranch and branchDisplacement let
+ * it guess a region's labels before decoding it (guessLabels).
  */
 
 /** Immediate kinds: none, a byte, a word, an operand-size one (2 or 4), a far pointer (2 + 2 or 4), ENTER's (2 + 1), a moffs (the address size). */
